@@ -1,0 +1,437 @@
+"""The running bot: wires storage, flows, the renderer and the platforms, and does the I/O around the pure core.
+
+Inbound: `handle(event)` de-duplicates, interprets the text, advances the member's run and queues replies,
+all in one transaction. Scheduled work: `tick()` plans due runs, delivers, reminds and expires them in
+batches under row locks, then drains the outbox. Nothing is sent inside a database transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from bot.codec import decode_replies, encode_replies
+from bot.config import OrgConfig, load_config, sync_members
+from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
+from bot.settings import Settings
+from conversations.clock import Clock, SystemClock
+from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
+from conversations.events import InboundEvent
+from conversations.flows import Flow
+from conversations.machine import (
+    KEEP,
+    Outcome,
+    Reply,
+    RunEvent,
+    RunState,
+    Status,
+    Trigger,
+    advance,
+)
+from conversations.render import Audience, Renderer, first_name
+from conversations.schedule import previous_period, quiet_adjust, zone
+from conversations.weekly_checkin import NAME as WEEKLY
+from storage import repo
+from storage.db import create_db_engine, session_factory, transaction, upgrade
+from storage.models import ConversationRun, Member, OutboxMessage, RunTransition
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+OUTBOX_LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
+
+
+@dataclass
+class TickReport:
+    planned: int = 0
+    missed: int = 0
+    delivered: int = 0
+    reminded: int = 0
+    expired: int = 0
+    sent: int = 0
+    failed: int = 0
+
+    def total(self) -> int:
+        return self.planned + self.delivered + self.reminded + self.expired + self.sent
+
+
+@dataclass
+class Flywheel:
+    settings: Settings
+    engine: sa.Engine
+    clock: Clock
+    flows: Mapping[str, Flow]
+    renderer: Renderer
+    messengers: dict[str, Messenger] = field(default_factory=dict)
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+
+    def __post_init__(self) -> None:
+        self.sessions = session_factory(self.engine)
+        self._renderers: dict[str, Renderer] = {}
+
+    # ------------------------------------------------------------------------------------ construction
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, config: OrgConfig | None = None,
+              messengers: dict[str, Messenger] | None = None, migrate: bool = True) -> "Flywheel":
+        """Connect to the database (applying migrations), load the org file and sync its members."""
+        engine = create_db_engine(settings.database_url)
+        if migrate:
+            upgrade(engine)
+        if config is None and settings.config_path:
+            config = load_config(settings.config_path, default_timezone=settings.timezone,
+                                 default_locale=settings.locale)
+        flows = dict(config.flows) if config else {}
+        if not flows:
+            from conversations.weekly_checkin import WEEKLY_CHECKIN
+
+            flows = {WEEKLY_CHECKIN.name: WEEKLY_CHECKIN}
+        renderer = Renderer(overrides=config.question_texts if config else None)
+        app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
+                  messengers=dict(messengers or {}))
+        if config is not None:
+            with transaction(app.sessions) as s:
+                counts = sync_members(s, config, now=app.clock.now())
+            log.info("organisation loaded from %s: %d new, %d updated members", config.source,
+                     counts["created"], counts["updated"])
+        return app
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------ inbound
+
+    def handle(self, event: InboundEvent) -> bool:
+        """Act on one inbound event; False when it was a duplicate (a platform retry or a replay)."""
+        now = self.clock.now()
+        with transaction(self.sessions) as s:
+            if not repo.mark_processed(s, dedup_key=event.dedup_key, platform=event.platform, now=now):
+                log.info("duplicate %s event ignored (key %s)", event.platform, event.dedup_key)
+                return False
+            member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
+            if member is None or not member.active:
+                log.info("message from unknown %s user %s", event.platform, event.user)
+                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind="reply",
+                             channel=f"{event.platform}:{event.user}",
+                             body=encode_replies([Reply("common/not_a_member")]), now=now)
+                return True
+            replies, run_id = self._dispatch(s, member, event, now)
+            if replies:
+                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=member.id, run_id=run_id, kind="reply",
+                             body=encode_replies(replies), now=now)
+        return True
+
+    def _dispatch(self, s: Session, member: Member, event: InboundEvent, now: datetime
+                  ) -> tuple[list[Reply], int | None]:
+        intent = interpret(event.text)
+        if isinstance(intent, Command):
+            if not intent.known:
+                return [Reply("common/unknown_command", {"command": intent.name})], None
+            if intent.name == "checkin":
+                return self._start_checkin(s, member, now)
+            if intent.name == "pause":
+                return [self._pause(s, member, intent.args, now)], None
+            if intent.name == "resume":
+                return [self._resume(s, member, now)], None
+            return [Reply("common/help")], None
+        if isinstance(intent, Keyword) and intent.trigger == "help":
+            return [Reply("common/help")], None
+        run = repo.active_run(s, member_id=member.id)
+        if isinstance(intent, Keyword):
+            trigger = Trigger(intent.trigger)
+            if trigger == Trigger.EDIT and (run is None or run.status == Status.COMPLETED.value):
+                run = run or repo.latest_run(s, member_id=member.id, flow=WEEKLY, statuses=("completed",))
+            if run is None:
+                return [Reply("common/rejected_nothing_open", {})], None
+            return self._apply(s, run, member, trigger, intent.arg or None, now, by_member=True), run.id
+        assert isinstance(intent, AnswerText)
+        if run is None:
+            recent = repo.latest_run(s, member_id=member.id, flow=WEEKLY, open_at=now)
+            if recent is not None and recent.status == Status.COMPLETED.value:
+                return self._apply(s, recent, member, Trigger.ANSWER, intent.text, now, by_member=True), recent.id
+            return [Reply("common/rejected_nothing_open", {})], None
+        return self._apply(s, run, member, Trigger.ANSWER, intent.text, now, by_member=True), run.id
+
+    def _start_checkin(self, s: Session, member: Member, now: datetime) -> tuple[list[Reply], int | None]:
+        flow = self.flows[WEEKLY]
+        run = repo.active_run(s, member_id=member.id)
+        if run is None or run.flow != WEEKLY:
+            run = repo.latest_run(s, member_id=member.id, flow=WEEKLY, open_at=now)
+        if run is None:
+            occ = flow.schedule.for_period_containing(member.timezone, now)
+            if occ.closes <= now:
+                occ = flow.schedule.next_after(member.timezone, now)
+            repo.insert_runs(s, rows=[self._run_row(flow, member.id, occ.period, due=now, prompt_at=now,
+                                                   closes=occ.closes, now=now)])
+            run = repo.run_for_period(s, flow=WEEKLY, member_id=member.id, period=occ.period)
+            assert run is not None
+            if run.closes_at <= now:  # that period exists and is over
+                return [Reply("common/rejected_window_closed", {})], run.id
+        return self._apply(s, run, member, Trigger.START, None, now, by_member=True), run.id
+
+    def _pause(self, s: Session, member: Member, args: str, now: datetime) -> Reply:
+        today = now.astimezone(zone(member.timezone)).date()
+        until = parse_pause(args, today)
+        if until is None:
+            return Reply("common/pause_invalid")
+        member.paused_until = until
+        member.updated_at = now
+        s.add(member)
+        log.info("member %s paused until %s", member.id, until)
+        return Reply("common/paused", {"until": until})
+
+    def _resume(self, s: Session, member: Member, now: datetime) -> Reply:
+        today = now.astimezone(zone(member.timezone)).date()
+        if member.paused_until is None or member.paused_until <= today:
+            return Reply("common/not_paused")
+        member.paused_until = None
+        member.updated_at = now
+        s.add(member)
+        return Reply("common/resumed")
+
+    # ------------------------------------------------------------------------------------ the state machine, persisted
+
+    def _state(self, s: Session, run: ConversationRun, member: Member) -> RunState:
+        flow = self.flows[run.flow]
+        if "steps" not in (run.context or {}):
+            previous = repo.run_for_period(s, flow=run.flow, member_id=run.member_id,
+                                           period=previous_period(run.period))
+            prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None
+            run.context = flow.context_from(prev_answers)
+        known = {a.id for a in flow.steps}
+        steps = tuple(k for k in run.context["steps"] if k.split(":", 1)[0] in known) or flow.expand(run.context)
+        return RunState(status=Status(run.status), step=run.step, steps=steps,
+                        answers=repo.answers_of(s, run_id=run.id), closes_at=run.closes_at,
+                        timezone=member.timezone, reminded=run.reminded, nudge_kind=run.nudge_kind,
+                        context=dict(run.context))
+
+    def _apply(self, s: Session, run: ConversationRun, member: Member, trigger: Trigger, text: str | None,
+               now: datetime, *, by_member: bool) -> list[Reply]:
+        flow = self.flows.get(run.flow)
+        if flow is None:
+            log.warning("run %s belongs to flow %s, which is not configured", run.id, run.flow)
+            return [Reply("common/rejected_nothing_open", {})]
+        state = self._state(s, run, member)
+        outcome = advance(flow, state, RunEvent(trigger, text), now)
+        self._persist(s, run, state, outcome, now, by_member=by_member)
+        return list(outcome.replies)
+
+    def _persist(self, s: Session, run: ConversationRun, before: RunState, outcome: Outcome, now: datetime, *,
+                 by_member: bool) -> None:
+        if not outcome.accepted:
+            log.info("run %s: %s rejected in %s (%s)", run.id, outcome.trigger, before.status, outcome.reason)
+            return
+        for step, value in outcome.save.items():
+            repo.save_answer(s, run=run, step=step, value=value, now=now)
+        if outcome.status != before.status or outcome.step != before.step:
+            from_status, from_step = run.status, run.step
+            run.status, run.step = outcome.status.value, outcome.step
+            repo.add_transition(s, run=run, trigger=outcome.trigger.value, from_status=from_status,
+                                from_step=from_step, now=now)
+            log.info("run %s (%s %s): %s → %s via %s", run.id, run.flow, run.period, from_status, run.status,
+                     outcome.trigger)
+        if outcome.nudge != KEEP:
+            if outcome.nudge is None:
+                run.next_nudge_at, run.nudge_kind = None, None
+            else:
+                run.next_nudge_at, run.nudge_kind = outcome.nudge  # type: ignore[misc]
+        if outcome.reminded:
+            run.reminded = True
+        if outcome.completed and run.completed_at is None:
+            run.completed_at = now
+        if run.prompted_at is None and outcome.status in (Status.PROMPTED, Status.IN_PROGRESS):
+            run.prompted_at = now
+        if by_member:
+            run.last_activity_at = now
+        run.updated_at = now
+        s.add(run)
+
+    # ------------------------------------------------------------------------------------ scheduled work
+
+    def _run_row(self, flow: Flow, member_id: int, period: str, *, due: datetime, prompt_at: datetime,
+                 closes: datetime, now: datetime, status: str = "scheduled") -> dict[str, Any]:
+        return {"flow": flow.name, "member_id": member_id, "period": period, "status": status, "step": None,
+                "context": {}, "due_at": due, "prompt_at": prompt_at, "closes_at": closes, "reminded": False,
+                "created_at": now, "updated_at": now}
+
+    def tick(self) -> TickReport:
+        """One pass of the scheduler. Safe to run concurrently in several replicas and to repeat."""
+        now = self.clock.now()
+        report = TickReport()
+        with transaction(self.sessions) as s:
+            state = repo.get_state(s, key="tick")
+            last_tick = state.at if state is not None else None
+        self._plan(now, last_tick, report)
+        report.expired = self._process("expire", Trigger.EXPIRE, now)
+        report.delivered = self._process("deliver", Trigger.DELIVER, now)
+        report.reminded = self._process("remind", Trigger.REMIND, now)
+        with transaction(self.sessions) as s:
+            repo.set_state(s, key="tick", at=now, value=self.owner)
+            repo.prune_processed(s, older_than=now - PROCESSED_KEEP)
+        sent, failed = self.deliver_outbox()
+        report.sent, report.failed = sent, failed
+        return report
+
+    def _plan(self, now: datetime, last_tick: datetime | None, report: TickReport) -> None:
+        """Insert the runs that are due; the unique (flow, member, period) key makes this idempotent."""
+        with transaction(self.sessions) as s:
+            timezones = repo.member_timezones(s)
+            for flow in self.flows.values():
+                if not flow.enabled:
+                    continue
+                for tz in timezones:
+                    occ = flow.schedule.latest(tz, now)
+                    if now >= occ.closes:
+                        continue
+                    local_today = now.astimezone(zone(tz)).date()
+                    ids = repo.plan_candidates(s, flow=flow.name, period=occ.period, timezone=tz, due=occ.due,
+                                               local_today=local_today)
+                    if not ids:
+                        continue
+                    down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
+                    if down:
+                        rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due, closes=occ.closes,
+                                              now=now, status="expired") for mid in ids]
+                        repo.insert_runs(s, rows=rows)
+                        for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                                ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
+                                ConversationRun.member_id.in_(ids))).scalars():  # type: ignore[attr-defined]
+                            s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
+                                                to_status="expired", at=now))
+                        report.missed += len(ids)
+                        log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
+                                    "(last tick %s); skipped, because catching up is allowed only within %s",
+                                    flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
+                                    flow.catch_up_within)
+                        continue
+                    prompt_at = max(occ.due, quiet_adjust(now, tz)) if now > occ.due else occ.due
+                    rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at, closes=occ.closes,
+                                          now=now) for mid in ids]
+                    report.planned += repo.insert_runs(s, rows=rows)
+
+    def _process(self, kind: str, trigger: Trigger, now: datetime) -> int:
+        done = 0
+        while True:
+            with transaction(self.sessions) as s:
+                runs = repo.runs_due(s, now=now, kind=kind, limit=BATCH)
+                for run in runs:
+                    member = s.get(Member, run.member_id)
+                    assert member is not None
+                    if trigger == Trigger.DELIVER and not member.active:
+                        self._apply(s, run, member, Trigger.SKIP, None, now, by_member=False)
+                        continue
+                    marker = run.next_nudge_at.isoformat() if trigger == Trigger.REMIND and run.next_nudge_at else ""
+                    replies = self._apply(s, run, member, trigger, None, now, by_member=False)
+                    if trigger == Trigger.REMIND and run.next_nudge_at is not None and run.next_nudge_at <= now:
+                        run.next_nudge_at, run.nudge_kind = None, None  # never loop on a refused nudge
+                        s.add(run)
+                    if replies:
+                        repo.enqueue(s, dedup_key=f"run:{run.id}:{trigger.value}:{marker}", member_id=member.id,
+                                     run_id=run.id, kind=trigger.value, body=encode_replies(replies), now=now)
+                    done += 1
+            if len(runs) < BATCH:
+                return done
+
+    def next_wakeup(self, after: datetime) -> datetime | None:
+        """The next instant at which `tick` has something to do (used to fast-forward the console's clock)."""
+        with transaction(self.sessions) as s:
+            times = repo.next_times(s, after=after)
+            timezones = repo.member_timezones(s)
+        for flow in self.flows.values():
+            if flow.enabled:
+                times.extend(flow.schedule.next_after(tz, after).due for tz in timezones)
+        return min(times) if times else None
+
+    # ------------------------------------------------------------------------------------ outbox
+
+    def deliver_outbox(self, *, limit: int = 100) -> tuple[int, int]:
+        """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending."""
+        sent = failed = 0
+        while True:
+            now = self.clock.now()
+            with transaction(self.sessions) as s:
+                rows = repo.claim_outbox(s, now=now, owner=self.owner, lease=OUTBOX_LEASE, limit=limit)
+                prepared = [(row.id, row.attempts, *self._prepare(s, row)) for row in rows]
+            for outbox_id, attempts, recipient, message in prepared:
+                ok = self._send_one(outbox_id, attempts, recipient, message)
+                sent += ok
+                failed += not ok
+            if len(rows) < limit:
+                return sent, failed
+
+    def _prepare(self, s: Session, row: OutboxMessage) -> tuple[Recipient | None, OutboundMessage]:
+        replies = decode_replies(row.body)
+        member = s.get(Member, row.member_id) if row.member_id is not None else None
+        if member is None:
+            platform, _, address = (row.channel or "console:").partition(":")
+            recipient = Recipient(platform, address)
+            audience = Audience(self.settings.locale, self.settings.timezone, "")
+        else:
+            manager = s.get(Member, member.manager_id) if member.manager_id else None
+            recipient = self._recipient(member)
+            audience = Audience(member.locale, member.timezone, member.name,
+                                first_name(manager.name) if manager else None)
+        messenger = self.messengers.get(recipient.platform) if recipient else None
+        renderer = self._renderer_for(messenger)
+        text = "\n\n".join(renderer.render(r, audience) for r in replies)
+        return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
+                                          locale=audience.locale)
+
+    def _recipient(self, member: Member) -> Recipient | None:
+        for platform in self.messengers:
+            address = {"slack": member.slack_user_id, "feishu": member.feishu_open_id,
+                       "console": member.handle}.get(platform)
+            if address:
+                return Recipient(platform, address, member.id, member.name)
+        return None
+
+    def _renderer_for(self, messenger: Messenger | None) -> Renderer:
+        if messenger is None:
+            return self.renderer
+        if messenger.platform not in self._renderers:
+            self._renderers[messenger.platform] = self.renderer.with_escape(messenger.escape)
+        return self._renderers[messenger.platform]
+
+    def _send_one(self, outbox_id: int, attempts: int, recipient: Recipient | None, message: OutboundMessage) -> bool:
+        error: SendError | None = None
+        result = None
+        if recipient is None or recipient.platform not in self.messengers:
+            error = SendError("no_platform", permanent=True)
+        else:
+            try:
+                result = self.messengers[recipient.platform].send(recipient, message)
+            except SendError as exc:
+                error = exc
+            except Exception as exc:  # noqa: BLE001 - one member's failure must not stop the others
+                log.exception("sending outbox message %s failed unexpectedly", outbox_id)
+                error = SendError(type(exc).__name__)
+        now = self.clock.now()
+        with transaction(self.sessions) as s:
+            row = repo.outbox_row(s, outbox_id=outbox_id)
+            if row is None or row.lease_owner != self.owner or row.status != "sending":
+                return error is None
+            row.lease_owner, row.lease_until = None, None
+            if error is None:
+                row.status, row.sent_at = "sent", now
+                row.platform_message_id = result.message_id if result else None
+            elif error.permanent or attempts >= MAX_ATTEMPTS:
+                row.status, row.last_error = "failed", error.reason[:200]
+                log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,
+                            error.reason)
+            else:
+                delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
+                row.status, row.last_error = "pending", error.reason[:200]
+                row.next_attempt_at = now + timedelta(seconds=delay)
+                log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)
+            s.add(row)
+        return error is None

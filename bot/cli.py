@@ -1,0 +1,174 @@
+"""`flywheel run | console | db upgrade | doctor` (also `python -m bot …`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Sequence
+
+from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("flywheel")
+
+
+def _setup_logging(settings: Settings, *, console: bool) -> None:
+    # On the console the conversation stays readable; FLYWHEEL_LOG_LEVEL=INFO shows more.
+    level = (settings.log_level or ("WARNING" if console else "INFO")).upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "alembic", "sqlalchemy.engine"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _config(settings: Settings) -> OrgConfig | None:
+    path = settings.config_path or (str(demo_config_path()) if settings.console_mode else None)
+    if path is None:
+        return None
+    return load_config(path, default_timezone=settings.timezone, default_locale=settings.locale)
+
+
+def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import Flywheel
+    from bot.platforms.console.messenger import ConsoleMessenger
+    from bot.platforms.console.repl import Console, console_clock, parse_start
+
+    interactive = sys.stdin.isatty() and not args.script
+    try:
+        start = parse_start(args.clock)
+    except ValueError as exc:
+        print(f"flywheel: {exc}", file=sys.stderr)
+        return 2
+    clock = console_clock(interactive, start)
+    messenger = ConsoleMessenger(sys.stdout, clock)
+    app = Flywheel.build(settings, clock=clock, config=_config(settings), messengers={"console": messenger})
+    try:
+        console = Console(app, messenger, sys.stdout, interactive=interactive)
+        console.start(args.as_member)
+        console.run(sys.stdin)
+    finally:
+        app.close()
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.console_mode:
+        print("No Slack or Feishu credentials are set, so Flywheel runs on the local console "
+              "with the demo organisation (see README: Connecting Slack / Feishu).", file=sys.stderr)
+        return cmd_console(settings, args)
+    missing = ", ".join(p.title() for p in settings.platforms)
+    print(f"flywheel: credentials for {missing} are set, but this build of Flywheel does not include the "
+          f"{missing} adapter yet. Unset them to use the local console.", file=sys.stderr)
+    return 2
+
+
+def run_worker(settings: Settings) -> int:  # pragma: no cover - used by platform adapters
+    from bot.app import Flywheel
+    from bot.scheduler import start_scheduler
+
+    app = Flywheel.build(settings, config=_config(settings))
+    scheduler = start_scheduler(app)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    scheduler.shutdown()
+    app.close()
+    return 0
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import create_db_engine, current_revision, upgrade
+
+    engine = create_db_engine(settings.database_url)
+    upgrade(engine)
+    print(f"database is at revision {current_revision(engine)}")
+    engine.dispose()
+    return 0
+
+
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.db import create_db_engine, current_revision, head_revision
+
+    problems = 0
+
+    def line(ok: bool, text: str) -> None:
+        nonlocal problems
+        problems += not ok
+        print(f"{'✓' if ok else '✗'} {text}")
+
+    line(True, f"settings: {settings!r}")
+    mode = "console (no platform credentials)" if settings.console_mode else ", ".join(settings.platforms)
+    line(True, f"mode: {mode}")
+    try:
+        engine = create_db_engine(settings.database_url)
+        with engine.connect():
+            pass
+        current, head = current_revision(engine), head_revision(engine)
+        line(current == head, f"database reachable; migrations at {current or 'none'} (latest {head})"
+             + ("" if current == head else " — run `flywheel db upgrade` (or just start the bot)"))
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001
+        line(False, f"database not reachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    try:
+        config = _config(settings)
+        if config is None:
+            line(True, "no FLYWHEEL_CONFIG: members will come from the platform")
+        else:
+            managers = {m.manager for m in config.members if m.manager}
+            zones = sorted({m.timezone for m in config.members})
+            line(True, f"organisation {config.source}: {len(config.members)} members, {len(managers)} managers, "
+                       f"time zones {', '.join(zones) or '—'}")
+            for flow in config.flows.values():
+                sched = flow.schedule
+                line(True, f"flow {flow.name}: {'on' if flow.enabled else 'off'}, weekday {sched.weekday} "
+                           f"{sched.at:%H:%M} local, closes weekday {sched.closes_weekday} {sched.closes_at:%H:%M}, "
+                           f"{len(flow.steps)} questions")
+    except ConfigError as exc:
+        line(False, str(exc))
+    if settings.slack_bot_token and not (settings.slack_app_token or settings.slack_signing_secret):
+        line(False, "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP)")
+    print("all good" if problems == 0 else f"{problems} problem(s) found")
+    return 0 if problems == 0 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flywheel", description="Flywheel: continuous check-ins for Slack and Feishu.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("run", "start the bot (the console when no platform credentials are set)"),
+                            ("console", "talk to Flywheel on this terminal; reads a script from standard input")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--as", dest="as_member", metavar="HANDLE", help="start as this member (default: the first report)")
+        p.add_argument("--clock", metavar="'YYYY-MM-DD HH:MM [TZ]'", help="start the console's clock at this time")
+        p.add_argument("--script", action="store_true", help="script mode even on a terminal (no prompt, echo input)")
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply database migrations (also done at every start)")
+    sub.add_parser("doctor", help="check settings, database and organisation file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"flywheel: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(settings, console=args.command in ("run", "console") and settings.console_mode)
+    try:
+        if args.command == "run":
+            return cmd_run(settings, args)
+        if args.command == "console":
+            return cmd_console(settings, args)
+        if args.command == "db":
+            return cmd_db_upgrade(settings, args)
+        return cmd_doctor(settings, args)
+    except ConfigError as exc:
+        print(f"flywheel: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,276 @@
+"""The organisation and flow configuration file (`FLYWHEEL_CONFIG`, YAML or TOML).
+
+It says who reports to whom, where each person is (time zone, language), and how flows run. Every problem
+is reported at once with where it is, so an admin can fix the file in one go.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from conversations.answers import Text
+from conversations.flows import Ask, Flow
+from conversations.render import LOCALES, normalize_locale
+from conversations.schedule import (
+    WeeklySchedule,
+    is_valid_zone,
+    parse_duration,
+    parse_time_of_day,
+    parse_weekday,
+)
+from conversations.weekly_checkin import WEEKLY_CHECKIN
+
+DEMO_CONFIG = "demo_org.yaml"
+
+
+class ConfigError(ValueError):
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{source} has {len(problems)} problem{'s' if len(problems) != 1 else ''}:\n{lines}")
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    handle: str
+    name: str
+    timezone: str
+    locale: str
+    manager: str | None = None
+    team: str | None = None
+    email: str | None = None
+    slack: str | None = None
+    feishu: str | None = None
+
+
+@dataclass(frozen=True)
+class OrgConfig:
+    source: str
+    members: tuple[MemberSpec, ...] = ()
+    flows: Mapping[str, Flow] = field(default_factory=dict)
+    question_texts: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
+
+
+_MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu"}
+_FLOW_KEYS = {"enabled", "day", "time", "closes_day", "closes_time", "reminder_after", "snooze",
+              "catch_up_within", "questions", "extra_questions"}
+
+
+def demo_config_path() -> Path:
+    return Path(str(resources.files("bot") / "data" / DEMO_CONFIG))
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(str(p), [f"file not found (FLYWHEEL_CONFIG={p})"])
+    text = p.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(p), [f"not valid {'TOML' if p.suffix.lower() == '.toml' else 'YAML'}: {exc}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(p), ["the top level must be a mapping with `members:` and optionally `flows:`"])
+    return data
+
+
+def load_config(path: str | Path, *, default_timezone: str = "UTC", default_locale: str = "en") -> OrgConfig:
+    return parse_config(read_config_file(path), source=str(path), default_timezone=default_timezone,
+                        default_locale=default_locale)
+
+
+def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC",
+                 default_locale: str = "en") -> OrgConfig:
+    problems: list[str] = []
+    unknown = set(data) - {"defaults", "members", "flows"}
+    if unknown:
+        problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} (expected defaults, members, flows)")
+    defaults = data.get("defaults") or {}
+    tz_default = str(defaults.get("timezone", default_timezone))
+    locale_default = str(defaults.get("locale", default_locale))
+    members = _parse_members(data.get("members") or [], tz_default, locale_default, problems)
+    flows, texts = _parse_flows(data.get("flows") or {}, problems)
+    if problems:
+        raise ConfigError(source, problems)
+    return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts)
+
+
+def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: list[str]) -> list[MemberSpec]:
+    if not isinstance(raw, list):
+        problems.append("`members` must be a list")
+        return []
+    out: list[MemberSpec] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(raw, start=1):
+        where = f"members[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a mapping with at least `handle` and `name`")
+            continue
+        for key in sorted(set(entry) - _MEMBER_KEYS):
+            problems.append(f"{where}: unknown key `{key}`")
+        handle = str(entry.get("handle") or "").strip().lower()
+        if not handle:
+            problems.append(f"{where}: `handle` is required (a short id such as `alice`)")
+            continue
+        where = f"members[{i}] ({handle})"
+        if handle in seen:
+            problems.append(f"{where}: handle `{handle}` appears twice")
+        seen.add(handle)
+        tz = str(entry.get("timezone") or tz_default)
+        if not is_valid_zone(tz):
+            problems.append(f"{where}: `{tz}` is not an IANA time zone (e.g. Europe/London, Asia/Shanghai)")
+        raw_locale = str(entry.get("locale") or locale_default)
+        locale = normalize_locale(raw_locale, default="")
+        if not locale:
+            problems.append(f"{where}: locale `{raw_locale}` is not one of {', '.join(LOCALES)}")
+        out.append(MemberSpec(
+            handle=handle, name=str(entry.get("name") or handle.title()), timezone=tz, locale=locale or "en",
+            manager=str(entry["manager"]).strip().lower() if entry.get("manager") else None,
+            team=str(entry["team"]) if entry.get("team") else None,
+            email=str(entry["email"]) if entry.get("email") else None,
+            slack=str(entry["slack"]) if entry.get("slack") else None,
+            feishu=str(entry["feishu"]) if entry.get("feishu") else None,
+        ))
+    handles = {m.handle for m in out}
+    for m in out:
+        if m.manager and m.manager not in handles:
+            problems.append(f"members ({m.handle}): manager `{m.manager}` is not a member handle")
+        if m.manager == m.handle:
+            problems.append(f"members ({m.handle}): cannot be their own manager")
+    by_handle = {m.handle: m for m in out}
+    reported: set[frozenset[str]] = set()
+    for m in out:
+        chain, cur = [m.handle], m.manager
+        while cur and cur in by_handle and cur != chain[-1]:
+            if cur in chain:
+                loop = frozenset(chain[chain.index(cur):])
+                if cur == m.handle and loop not in reported:
+                    reported.add(loop)
+                    problems.append(f"members ({m.handle}): reporting lines form a loop: {' → '.join(chain + [cur])}")
+                break
+            chain.append(cur)
+            cur = by_handle[cur].manager
+    return out
+
+
+def _parse_flows(raw: Any, problems: list[str]) -> tuple[dict[str, Flow], dict[tuple[str, str], dict[str, str]]]:
+    flows = {WEEKLY_CHECKIN.name: WEEKLY_CHECKIN}
+    texts: dict[tuple[str, str], dict[str, str]] = {}
+    if not isinstance(raw, dict):
+        problems.append("`flows` must be a mapping of flow name to settings")
+        return flows, texts
+    for name, spec in raw.items():
+        where = f"flows.{name}"
+        if name not in flows:
+            problems.append(f"{where}: unknown flow (known: {', '.join(sorted(flows))})")
+            continue
+        if not isinstance(spec, dict):
+            problems.append(f"{where}: must be a mapping")
+            continue
+        for key in sorted(set(spec) - _FLOW_KEYS):
+            problems.append(f"{where}: unknown key `{key}`")
+        flows[name] = _apply_flow(flows[name], spec, where, problems, texts)
+    return flows, texts
+
+
+def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[str],
+                texts: dict[tuple[str, str], dict[str, str]]) -> Flow:
+    sched = flow.schedule
+    changes: dict[str, Any] = {}
+    try:
+        sched = WeeklySchedule(
+            weekday=parse_weekday(spec.get("day", sched.weekday)),
+            at=parse_time_of_day(spec["time"]) if "time" in spec else sched.at,
+            closes_weekday=parse_weekday(spec.get("closes_day", sched.closes_weekday)),
+            closes_at=parse_time_of_day(spec["closes_time"]) if "closes_time" in spec else sched.closes_at,
+        )
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+    for key, attr in (("reminder_after", "reminder_after"), ("snooze", "snooze_for"),
+                      ("catch_up_within", "catch_up_within")):
+        if key in spec:
+            try:
+                changes[attr] = parse_duration(spec[key])
+            except ValueError as exc:
+                problems.append(f"{where}.{key}: {exc}")
+    if "enabled" in spec:
+        changes["enabled"] = bool(spec["enabled"])
+    steps = list(flow.steps)
+    questions = spec.get("questions") or {}
+    if not isinstance(questions, dict):
+        problems.append(f"{where}.questions: must map a question id to its text or to false")
+        questions = {}
+    ids = {a.id for a in steps}
+    for qid, value in questions.items():
+        if qid not in ids:
+            problems.append(f"{where}.questions.{qid}: no such question (questions: {', '.join(a.id for a in steps)})")
+            continue
+        if value is False:
+            if qid in ("mood", "priorities"):
+                problems.append(f"{where}.questions.{qid}: this question feeds later conversations and cannot be removed")
+            steps = [a for a in steps if a.id != qid]
+        elif isinstance(value, dict):
+            texts[(flow.name, qid)] = _texts(value, f"{where}.questions.{qid}", problems)
+        else:
+            problems.append(f"{where}.questions.{qid}: give texts as {{en: ..., zh: ...}}, or false to leave it out")
+    for i, extra in enumerate(spec.get("extra_questions") or [], start=1):
+        w = f"{where}.extra_questions[{i}]"
+        if not isinstance(extra, dict) or not extra.get("id"):
+            problems.append(f"{w}: needs an `id` and texts `en` and `zh`")
+            continue
+        qid = str(extra["id"])
+        if qid in ids or not qid.isidentifier():
+            problems.append(f"{w}: id `{qid}` must be new and made of letters, digits and _")
+            continue
+        texts[(flow.name, qid)] = _texts({k: v for k, v in extra.items() if k in LOCALES}, w, problems)
+        steps.append(Ask(qid, Text(), optional=bool(extra.get("optional", False))))
+        ids.add(qid)
+    return replace(flow, schedule=sched, steps=tuple(steps), **changes)
+
+
+def _texts(value: Mapping[str, Any], where: str, problems: list[str]) -> dict[str, str]:
+    out = {k: str(v) for k, v in value.items() if k in LOCALES and v}
+    missing = [loc for loc in LOCALES if loc not in out]
+    if missing:
+        problems.append(f"{where}: text missing for {', '.join(missing)} (every message exists in en and zh)")
+    for key in set(value) - set(LOCALES):
+        problems.append(f"{where}: unknown key `{key}`")
+    return out
+
+
+def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001
+    """Create or update the members the file names (by handle), then wire up managers. Returns counts."""
+    from storage import repo
+    from storage.models import Member
+
+    created = updated = 0
+    rows: dict[str, Member] = {}
+    for spec in config.members:
+        row = repo.member_by_handle(session, handle=spec.handle)
+        if row is None:
+            row = Member(handle=spec.handle, name=spec.name, timezone=spec.timezone, locale=spec.locale,
+                         created_at=now, updated_at=now)
+            created += 1
+        else:
+            updated += 1
+        row.name, row.timezone, row.locale = spec.name, spec.timezone, spec.locale
+        row.team, row.email, row.active = spec.team, spec.email, True
+        row.slack_user_id = spec.slack or row.slack_user_id
+        row.feishu_open_id = spec.feishu or row.feishu_open_id
+        row.updated_at = now
+        session.add(row)
+        rows[spec.handle] = row
+    session.flush()
+    for spec in config.members:
+        rows[spec.handle].manager_id = rows[spec.manager].id if spec.manager else None
+        session.add(rows[spec.handle])
+    return {"created": created, "updated": updated}

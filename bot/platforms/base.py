@@ -1,0 +1,77 @@
+"""The outbound side every platform implements, and the recipient/message shapes it receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, Sequence
+
+from conversations.machine import Reply
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where a message goes: a member's DM on a platform (`address` is the platform user id)."""
+
+    platform: str
+    address: str
+    member_id: int | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """A message ready to send: its text in the recipient's language plus the structured replies behind it,
+    from which a platform may build buttons or cards."""
+
+    text: str
+    replies: Sequence[Reply] = ()
+    kind: str = "reply"
+    outbox_id: int | None = None
+    locale: str = "en"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str | None = None
+
+
+class SendError(Exception):
+    """A failed send. `permanent` failures are not retried; `retry_after` (seconds) is honoured if given."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+class Messenger(Protocol):
+    platform: str
+    escape: Callable[[str], str]
+
+    def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
+        """Deliver one message; raise SendError on failure."""
+
+
+@dataclass
+class FakeMessenger:
+    """Records every message instead of sending it: the transcript that flow tests assert on."""
+
+    platform: str = "console"
+    escape: Callable[[str], str] = str
+    sent: list[tuple[Recipient, OutboundMessage]] = field(default_factory=list)
+    fail_with: Callable[[Recipient, OutboundMessage], SendError | None] | None = None
+
+    def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
+        if self.fail_with is not None:
+            error = self.fail_with(recipient, message)
+            if error is not None:
+                raise error
+        self.sent.append((recipient, message))
+        return SendResult(message_id=str(len(self.sent)))
+
+    def texts_for(self, address: str) -> list[str]:
+        return [m.text for r, m in self.sent if r.address == address]
+
+    def clear(self) -> None:
+        self.sent.clear()

@@ -1,0 +1,47 @@
+"""The console's outbound side: prints the DMs of the member you are acting as and keeps the others' for later."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Callable, TextIO
+
+from bot.platforms.base import OutboundMessage, Recipient, SendResult
+from conversations.clock import Clock
+
+
+def _stamp(clock: Clock) -> str:
+    return clock.now().strftime("%a %d %b %H:%M UTC")
+
+
+class ConsoleMessenger:
+    platform = "console"
+    escape: Callable[[str], str] = staticmethod(lambda text: text)  # the console shows text literally
+
+    def __init__(self, out: TextIO, clock: Clock) -> None:
+        self.out = out
+        self.clock = clock
+        self.current: str | None = None
+        self.unread: dict[str, list[str]] = defaultdict(list)
+        self.lock = threading.RLock()
+        self._count = 0
+
+    def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
+        with self.lock:
+            self._count += 1
+            block = f"[{_stamp(self.clock)}] Flywheel → {recipient.address}:\n{message.text}\n"
+            if recipient.address == self.current:
+                self.out.write(block + "\n")
+            else:
+                self.unread[recipient.address].append(block)
+                n = len(self.unread[recipient.address])
+                self.out.write(f"📬 {n} unread message{'s' if n != 1 else ''} for {recipient.address} "
+                               f"(type /as {recipient.address} to read)\n")
+            self.out.flush()
+            return SendResult(message_id=f"console-{self._count}")
+
+    def switch_to(self, handle: str) -> list[str]:
+        """Act as `handle`; returns (and forgets) the messages that were waiting for them."""
+        with self.lock:
+            self.current = handle
+            return self.unread.pop(handle, [])

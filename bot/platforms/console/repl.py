@@ -1,0 +1,242 @@
+"""The local console: talk to Flywheel as any member of the organisation and move time to see schedules fire.
+
+Interactive on a terminal; with standard input from a file or pipe (`flywheel console < script.txt`) it
+reads line by line, echoes each line as `handle> text`, prints everything the bot says and exits at the end.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+import threading
+from datetime import datetime
+from typing import TextIO
+
+from sqlmodel import select
+
+from bot.app import Flywheel
+from bot.scheduler import start_scheduler
+from bot.platforms.console.messenger import ConsoleMessenger
+from conversations.clock import UTC, FrozenClock, OffsetClock
+from conversations.events import InboundEvent
+from conversations.schedule import parse_duration, zone
+from storage.db import transaction
+from storage.models import ConversationRun, Member
+
+log = logging.getLogger(__name__)
+
+CONSOLE_HELP = """Console commands (only on the console)
+  /as <name>            act as a member, e.g. /as alice (shows their waiting messages)
+  /who                  list the members, their time zones and their current check-in
+  /clock                show the console's time
+  /clock +3d            move time forward (+30m, +4h, +2d, +1w) — scheduled check-ins, reminders
+                        and closing windows fire on the way
+  /clock 2026-11-27 15:00 [Asia/Shanghai]
+                        jump to a time, read in the member's own time zone unless you name one
+  /quit                 leave (also Ctrl-D)
+Anything else is sent to Flywheel as a DM from the member you are acting as."""
+
+MAX_STEPS = 20000
+
+
+class Console:
+    def __init__(self, app: Flywheel, messenger: ConsoleMessenger, out: TextIO, *, interactive: bool) -> None:
+        self.app = app
+        self.messenger = messenger
+        self.out = out
+        self.interactive = interactive
+        self.lock = threading.RLock()
+        self.handle: str | None = None
+        self._seq = itertools.count(1)
+
+    # -------------------------------------------------------------------------------------- helpers
+
+    def say(self, text: str) -> None:
+        with self.messenger.lock:
+            self.out.write(text.rstrip("\n") + "\n")
+            self.out.flush()
+
+    def members(self) -> list[Member]:
+        with transaction(self.app.sessions) as s:
+            return list(s.exec(select(Member).where(Member.active).order_by(Member.id)))
+
+    def member(self, handle: str) -> Member | None:
+        with transaction(self.app.sessions) as s:
+            return s.exec(select(Member).where(Member.handle == handle.lower())).first()
+
+    def _tz(self) -> str:
+        member = self.member(self.handle) if self.handle else None
+        return member.timezone if member else "UTC"
+
+    def describe_now(self) -> str:
+        now = self.app.clock.now()
+        tz = self._tz()
+        local = now.astimezone(zone(tz))
+        who = f" for {self.handle}" if self.handle else ""
+        return f"🕒 {local:%a %d %b %Y %H:%M} {tz}{who} ({now:%H:%M} UTC)"
+
+    # -------------------------------------------------------------------------------------- start
+
+    def start(self, handle: str | None) -> None:
+        members = self.members()
+        if not members:
+            self.say("No members yet: add them to the organisation file (FLYWHEEL_CONFIG) and start again.")
+            return
+        names = ", ".join(f"{m.handle}" for m in members)
+        self.say(f"Flywheel console — members: {names}. Type /help for commands, /quit to leave.")
+        default = handle or next((m.handle for m in members if m.manager_id), members[0].handle)
+        self.switch(default)
+        self.say(self.describe_now())
+        with self.lock:
+            self.app.tick()
+
+    def switch(self, handle: str) -> None:
+        member = self.member(handle.lstrip("@"))
+        if member is None:
+            self.say(f"There is no member called {handle!r}. Members: {', '.join(m.handle for m in self.members())}.")
+            return
+        self.handle = member.handle
+        waiting = self.messenger.switch_to(member.handle)
+        self.say(f"You are now {member.name} ({member.handle}) · {member.timezone} · {member.locale}")
+        for block in waiting:
+            self.say(block)
+
+    # -------------------------------------------------------------------------------------- input
+
+    def feed(self, line: str) -> bool:
+        """Handle one line; False means quit."""
+        text = line.rstrip("\r\n")
+        if not self.interactive:
+            self.say(f"{self.handle or '?'}> {text}")
+        if not text.strip():
+            return True
+        word, _, rest = text.strip().partition(" ")
+        cmd = word.lower()
+        try:
+            with self.lock:
+                if cmd in ("/quit", "/exit"):
+                    return False
+                if cmd == "/as":
+                    self.switch(rest.strip() or "?")
+                elif cmd == "/who":
+                    self.who()
+                elif cmd == "/clock":
+                    self.clock(rest.strip())
+                elif cmd == "/tick":
+                    self.app.tick()
+                else:
+                    if cmd == "/help":
+                        self.say(CONSOLE_HELP + "\n")
+                    self.send(text)
+        except Exception:  # noqa: BLE001 - the console must survive anything typed into it
+            log.exception("the console could not handle that line")
+            self.say("Something went wrong handling that line; nothing was lost. Details are in the log.")
+        return True
+
+    def send(self, text: str) -> None:
+        if self.handle is None:
+            self.say("Choose who you are first, e.g. /as alice")
+            return
+        event = InboundEvent(platform="console", user=self.handle, kind="message", text=text,
+                             dedup_key=f"console:{self.app.owner}:{next(self._seq)}",
+                             received_at=self.app.clock.now())
+        self.app.handle(event)
+        self.app.deliver_outbox()
+
+    def who(self) -> None:
+        with transaction(self.app.sessions) as s:
+            members = list(s.exec(select(Member).where(Member.active).order_by(Member.id)))
+            by_id = {m.id: m for m in members}
+            for m in members:
+                run = s.exec(select(ConversationRun).where(ConversationRun.member_id == m.id)
+                             .order_by(ConversationRun.due_at.desc())).first()
+                state = f"{run.period} {run.status}" if run else "no check-in yet"
+                manager = by_id[m.manager_id].handle if m.manager_id in by_id else "—"
+                paused = f" · paused until {m.paused_until}" if m.paused_until else ""
+                mark = "→" if m.handle == self.handle else " "
+                self.say(f"{mark} {m.handle:<10} {m.name:<16} {m.timezone:<20} {m.locale}  manager: {manager:<8} "
+                         f"{state}{paused}")
+
+    def clock(self, arg: str) -> None:
+        if not arg:
+            self.say(self.describe_now())
+            return
+        target = self._parse_clock(arg)
+        if target is None:
+            self.say("Try /clock +3d, /clock +2h30m or /clock 2026-11-27 15:00 (optionally followed by a time zone).")
+            return
+        now = self.app.clock.now()
+        if target < now:
+            self.say("The console's clock only moves forward (schedules that already happened stay happened).")
+            return
+        self.fast_forward(target)
+        self.say(self.describe_now())
+
+    def _parse_clock(self, arg: str) -> datetime | None:
+        if arg.startswith("+"):
+            try:
+                return self.app.clock.now() + parse_duration(arg[1:])
+            except ValueError:
+                return None
+        m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?:\s+(\S+))?", arg)
+        if not m:
+            return None
+        tz = m.group(3) or self._tz()
+        try:
+            naive = datetime.fromisoformat(f"{m.group(1)} {m.group(2).zfill(5)}")
+            return naive.replace(tzinfo=UTC if tz.upper() == "UTC" else zone(tz)).astimezone(UTC)
+        except ValueError:
+            return None
+
+    def fast_forward(self, target: datetime) -> None:
+        """Move the clock to `target`, stopping at every instant where scheduled work falls due."""
+        clock = self.app.clock
+        for _ in range(MAX_STEPS):
+            nxt = self.app.next_wakeup(clock.now())
+            if nxt is None or nxt > target:
+                break
+            clock.set(nxt)  # type: ignore[attr-defined]
+            self.app.tick()
+        clock.set(target)  # type: ignore[attr-defined]
+        self.app.tick()
+
+    # -------------------------------------------------------------------------------------- loops
+
+    def run(self, stream: TextIO) -> None:
+        scheduler = start_scheduler(self.app, lock=self.lock) if self.interactive else None
+        try:
+            while True:
+                if self.interactive:
+                    self.out.write(f"{self.handle or ''}> ")
+                    self.out.flush()
+                line = stream.readline()
+                if line == "" or not self.feed(line):
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+        if self.interactive:
+            self.say("\nBye! Your answers are saved in the database.")
+
+def console_clock(interactive: bool, start: datetime | None) -> FrozenClock | OffsetClock:
+    """A frozen clock for scripts (reproducible transcripts), a real-time one shifted by `/clock` otherwise."""
+    if interactive:
+        clock = OffsetClock()
+        if start is not None:
+            clock.set(start)
+        return clock
+    return FrozenClock(start or datetime.now(UTC).replace(second=0, microsecond=0))
+
+
+def parse_start(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?::\d{2})?\s*(\S+)?", text.strip())
+    if not m:
+        raise ValueError(f"--clock wants 'YYYY-MM-DD HH:MM [time zone]', got {text!r}")
+    tz = m.group(3) or "UTC"
+    naive = datetime.fromisoformat(f"{m.group(1)} {m.group(2).zfill(5)}")
+    return naive.replace(tzinfo=UTC if tz.upper() in ("UTC", "Z") else zone(tz)).astimezone(UTC)

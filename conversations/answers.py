@@ -1,0 +1,137 @@
+"""What an answer may look like: parsers that turn a typed reply into a stored value, in English and Chinese.
+
+A parser returns the value to store or raises `Invalid` with a message key that the prompts render.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+NONE_WORDS = frozenset({
+    "none", "no", "nope", "nothing", "n/a", "na", "-", "--", "nil", "no blockers", "nothing really",
+    "无", "没有", "没", "暂无", "无阻碍", "没有阻碍", "没有了", "不用", "不需要", "都没有",
+})
+
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+
+class Invalid(ValueError):
+    """A reply that does not fit the question; `key` names the polite re-ask message."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width digits and punctuation become ASCII), trimmed."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def keyword(text: str) -> str:
+    """Lower-case form used to compare a reply with command words."""
+    return re.sub(r"\s+", " ", normalize(text).lower()).rstrip(".!。！")
+
+
+def is_none_word(text: str) -> bool:
+    return keyword(text) in NONE_WORDS
+
+
+@dataclass(frozen=True)
+class Scale:
+    lo: int = 1
+    hi: int = 5
+
+    def parse(self, text: str) -> int:
+        raw = normalize(text).replace("\ufe0f", "").replace("\u20e3", "")
+        raw = re.sub(r"\s*(/|out of|分之)\s*\d+\s*$", "", raw, flags=re.IGNORECASE).strip()
+        raw = raw.removesuffix("分").strip()
+        value: int | None = None
+        if re.fullmatch(r"[+-]?\d+", raw):
+            value = int(raw)
+        elif raw in _CN_DIGITS:
+            value = _CN_DIGITS[raw]
+        if value is None or not self.lo <= value <= self.hi:
+            raise Invalid("invalid_scale", lo=self.lo, hi=self.hi)
+        return value
+
+    def describe(self, value: Any) -> str:
+        return str(value)
+
+
+@dataclass(frozen=True)
+class Text:
+    max_len: int = 4000
+    none_means_empty: bool = False
+
+    def parse(self, text: str) -> str | None:
+        value = text.strip()
+        if not value:
+            raise Invalid("invalid_empty")
+        if self.none_means_empty and is_none_word(value):
+            return None
+        if len(value) > self.max_len:
+            raise Invalid("invalid_too_long", max=self.max_len)
+        return value
+
+    def describe(self, value: Any) -> str:
+        return "" if value is None else str(value)
+
+
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}\s*[.)、:]|[（(]\d{1,2}[)）])\s*")
+
+
+@dataclass(frozen=True)
+class Items:
+    """One to `most` short items: one per line, or separated by `;` / `；` on a single line."""
+
+    least: int = 1
+    most: int = 3
+    max_len: int = 500
+
+    def parse(self, text: str) -> list[str]:
+        lines = [ln for ln in re.split(r"[\r\n]+", text) if ln.strip()]
+        if len(lines) == 1:
+            lines = [part for part in re.split(r"[;；]", lines[0]) if part.strip()]
+        items = [_BULLET.sub("", ln).strip() for ln in lines]
+        items = [it for it in items if it]
+        if len(items) < self.least:
+            raise Invalid("invalid_items_few", least=self.least, most=self.most)
+        if len(items) > self.most:
+            raise Invalid("invalid_items_many", least=self.least, most=self.most, count=len(items))
+        if any(len(it) > self.max_len for it in items):
+            raise Invalid("invalid_too_long", max=self.max_len)
+        return items
+
+    def describe(self, value: Any) -> str:
+        return "; ".join(value or [])
+
+
+PLAN_STATUSES = ("done", "partly", "not_done")
+_PLAN_WORDS = {
+    "done": {"done", "d", "yes", "y", "1", "complete", "completed", "finished", "✅", "完成", "已完成", "做完了", "完成了", "搞定", "是"},
+    "partly": {"partly", "partial", "partially", "p", "2", "some", "half", "部分", "部分完成", "一半", "进行中", "做了一部分"},
+    "not_done": {"not done", "not", "no", "n", "3", "nope", "not yet", "❌", "未完成", "没完成", "没有", "没做", "否", "还没"},
+}
+
+
+@dataclass(frozen=True)
+class PlanStatus:
+    """How one of last week's priorities went: done / partly / not done."""
+
+    def parse(self, text: str) -> str:
+        word = keyword(text)
+        for status, words in _PLAN_WORDS.items():
+            if word in words or word.replace("_", " ") == status.replace("_", " "):
+                return status
+        raise Invalid("invalid_plan_status")
+
+    def describe(self, value: Any) -> str:
+        return str(value)
+
+
+Expect = Scale | Text | Items | PlanStatus

@@ -1,0 +1,90 @@
+"""What a member's message means: a slash command, a conversation keyword, or an answer. Pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from conversations.answers import keyword, normalize
+from conversations.machine import Trigger
+from conversations.schedule import parse_duration
+
+COMMANDS = ("checkin", "pause", "resume", "help")
+_ALIASES = {"/签到": "checkin", "/暂停": "pause", "/恢复": "resume", "/帮助": "help", "/start": "checkin"}
+
+_KEYWORDS: dict[str, Trigger | str] = {}
+for _words, _meaning in (
+    (("skip", "跳过"), Trigger.SKIP),
+    (("later", "snooze", "稍后", "晚点", "等会", "稍后再说", "晚点再说"), Trigger.LATER),
+    (("back", "返回", "上一步", "上一题"), Trigger.BACK),
+    (("edit", "修改", "编辑"), Trigger.EDIT),
+    (("help", "?", "？", "帮助"), "help"),
+):
+    for _word in _words:
+        _KEYWORDS[_word] = _meaning
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # one of COMMANDS, or the unknown command as typed
+    args: str = ""
+    known: bool = True
+
+
+@dataclass(frozen=True)
+class Keyword:
+    trigger: Trigger | str  # a Trigger, or "help"
+    arg: str = ""
+
+
+@dataclass(frozen=True)
+class AnswerText:
+    text: str
+
+
+Intent = Command | Keyword | AnswerText
+
+
+def interpret(text: str) -> Intent:
+    stripped = normalize(text)
+    if stripped.startswith("/"):
+        head, _, rest = stripped.partition(" ")
+        name = _ALIASES.get(head, head[1:].lower())
+        if name in COMMANDS:
+            return Command(name, rest.strip())
+        word = _KEYWORDS.get(head[1:].lower())
+        if word is not None:
+            return Keyword(word, rest.strip())
+        return Command(head, rest.strip(), known=False)
+    word = keyword(stripped)
+    if word in _KEYWORDS:
+        return Keyword(_KEYWORDS[word])
+    head, _, rest = word.partition(" ")
+    if _KEYWORDS.get(head) == Trigger.EDIT and rest.strip():
+        return Keyword(Trigger.EDIT, rest.strip())
+    return AnswerText(text)
+
+
+def parse_pause(args: str, today: date) -> date | None:
+    """`until 2026-12-01`, `2026-12-01`, `2w`, `10d` → the first day prompts come back; None if unreadable or past."""
+    text = normalize(args).lower()
+    text = re.sub(r"^(until|till|to|直到|到)\s*", "", text).strip()
+    when: date | None = None
+    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
+    if m:
+        try:
+            when = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+    elif text:
+        try:
+            delta = parse_duration(text)
+        except ValueError:
+            return None
+        if delta < timedelta(days=1):
+            return None
+        when = today + timedelta(days=delta.days)
+    if when is None or when <= today:
+        return None
+    return when

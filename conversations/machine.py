@@ -1,0 +1,416 @@
+"""The run state machine: a transition table as data, and `advance`, a pure function of (flow, run, event, now).
+
+```mermaid
+stateDiagram-v2
+    [*] --> scheduled
+    scheduled --> prompted: deliver / start
+    scheduled --> skipped: skip
+    scheduled --> expired: expire
+    prompted --> in_progress: answer (more steps)
+    prompted --> completed: answer (last step)
+    in_progress --> completed: answer (last step)
+    prompted --> skipped: skip
+    in_progress --> skipped: skip
+    prompted --> expired: expire
+    in_progress --> expired: expire
+    skipped --> prompted: start (no answers yet)
+    skipped --> in_progress: start (has answers)
+    completed --> completed: edit / answer while editing
+```
+
+Every (status, trigger) pair not in `TRANSITIONS` is rejected with a reason; the caller tells the member
+why, politely, and stores nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Callable, Mapping
+
+from conversations.answers import Invalid, is_none_word, keyword
+from conversations.flows import Flow, step_item
+from conversations.schedule import quiet_adjust
+
+
+class Status(StrEnum):
+    SCHEDULED = "scheduled"
+    PROMPTED = "prompted"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    EXPIRED = "expired"
+
+
+OPEN_STATUSES = (Status.SCHEDULED, Status.PROMPTED, Status.IN_PROGRESS)
+
+
+class Trigger(StrEnum):
+    DELIVER = "deliver"  # the scheduler sends the first question
+    START = "start"  # the member asks for it (/checkin)
+    ANSWER = "answer"
+    BACK = "back"
+    SKIP = "skip"
+    LATER = "later"
+    REMIND = "remind"  # the scheduler's nudge: the silence reminder or the end of a snooze
+    EXPIRE = "expire"  # the answer window closed
+    EDIT = "edit"
+
+
+EDIT_CHOOSING = "__edit__"  # step of a completed run while the member picks which answer to change
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: Status
+    trigger: Trigger
+    dest: Status
+    when: str | None = None  # name of a guard in `_GUARDS`; None = always
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    Transition(Status.SCHEDULED, Trigger.DELIVER, Status.PROMPTED),
+    Transition(Status.SCHEDULED, Trigger.START, Status.PROMPTED),
+    Transition(Status.SCHEDULED, Trigger.SKIP, Status.SKIPPED),
+    Transition(Status.SCHEDULED, Trigger.EXPIRE, Status.EXPIRED),
+    Transition(Status.PROMPTED, Trigger.START, Status.PROMPTED),
+    Transition(Status.PROMPTED, Trigger.ANSWER, Status.COMPLETED, when="answers_last_step"),
+    Transition(Status.PROMPTED, Trigger.ANSWER, Status.IN_PROGRESS),
+    Transition(Status.PROMPTED, Trigger.SKIP, Status.COMPLETED, when="skips_last_optional_step"),
+    Transition(Status.PROMPTED, Trigger.SKIP, Status.IN_PROGRESS, when="on_optional_step"),
+    Transition(Status.PROMPTED, Trigger.SKIP, Status.SKIPPED),
+    Transition(Status.PROMPTED, Trigger.LATER, Status.PROMPTED, when="window_left_for_snooze"),
+    Transition(Status.PROMPTED, Trigger.REMIND, Status.PROMPTED),
+    Transition(Status.PROMPTED, Trigger.EXPIRE, Status.EXPIRED),
+    Transition(Status.IN_PROGRESS, Trigger.START, Status.IN_PROGRESS),
+    Transition(Status.IN_PROGRESS, Trigger.ANSWER, Status.COMPLETED, when="answers_last_step"),
+    Transition(Status.IN_PROGRESS, Trigger.ANSWER, Status.IN_PROGRESS),
+    Transition(Status.IN_PROGRESS, Trigger.BACK, Status.IN_PROGRESS, when="has_previous_step"),
+    Transition(Status.IN_PROGRESS, Trigger.SKIP, Status.COMPLETED, when="skips_last_optional_step"),
+    Transition(Status.IN_PROGRESS, Trigger.SKIP, Status.IN_PROGRESS, when="on_optional_step"),
+    Transition(Status.IN_PROGRESS, Trigger.SKIP, Status.SKIPPED),
+    Transition(Status.IN_PROGRESS, Trigger.LATER, Status.IN_PROGRESS, when="window_left_for_snooze"),
+    Transition(Status.IN_PROGRESS, Trigger.REMIND, Status.IN_PROGRESS),
+    Transition(Status.IN_PROGRESS, Trigger.EXPIRE, Status.EXPIRED),
+    Transition(Status.COMPLETED, Trigger.EDIT, Status.COMPLETED, when="window_open"),
+    Transition(Status.COMPLETED, Trigger.ANSWER, Status.COMPLETED, when="editing"),
+    Transition(Status.COMPLETED, Trigger.SKIP, Status.COMPLETED, when="editing"),
+    Transition(Status.COMPLETED, Trigger.EXPIRE, Status.COMPLETED, when="editing"),
+    Transition(Status.SKIPPED, Trigger.START, Status.IN_PROGRESS, when="window_open_with_answers"),
+    Transition(Status.SKIPPED, Trigger.START, Status.PROMPTED, when="window_open"),
+)
+
+# Why a pair was refused, for the member-facing message (`prompts/common/<locale>/rejected_<reason>.j2`).
+REJECTIONS: dict[tuple[Status, Trigger], str] = {}
+for _status in Status:
+    for _trigger in Trigger:
+        REJECTIONS[(_status, _trigger)] = "nothing_open"
+for _status in (Status.PROMPTED, Status.IN_PROGRESS):
+    REJECTIONS[(_status, Trigger.DELIVER)] = "already_delivered"
+    REJECTIONS[(_status, Trigger.EDIT)] = "edit_not_yet"
+    REJECTIONS[(_status, Trigger.LATER)] = "too_late_to_snooze"
+REJECTIONS[(Status.PROMPTED, Trigger.BACK)] = "at_first_question"
+REJECTIONS[(Status.IN_PROGRESS, Trigger.BACK)] = "at_first_question"
+REJECTIONS[(Status.SCHEDULED, Trigger.ANSWER)] = "not_started"
+REJECTIONS[(Status.SCHEDULED, Trigger.BACK)] = "not_started"
+REJECTIONS[(Status.SCHEDULED, Trigger.LATER)] = "not_started"
+REJECTIONS[(Status.SCHEDULED, Trigger.EDIT)] = "edit_not_yet"
+REJECTIONS[(Status.SCHEDULED, Trigger.REMIND)] = "not_started"
+for _trigger in (Trigger.ANSWER, Trigger.SKIP, Trigger.BACK, Trigger.LATER, Trigger.START, Trigger.REMIND,
+                 Trigger.DELIVER):
+    REJECTIONS[(Status.COMPLETED, _trigger)] = "already_completed"
+REJECTIONS[(Status.COMPLETED, Trigger.EDIT)] = "edit_closed"
+REJECTIONS[(Status.COMPLETED, Trigger.EXPIRE)] = "already_completed"
+for _trigger in Trigger:
+    REJECTIONS[(Status.SKIPPED, _trigger)] = "was_skipped"
+    REJECTIONS[(Status.EXPIRED, _trigger)] = "window_closed"
+REJECTIONS[(Status.SKIPPED, Trigger.START)] = "window_closed"
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What `advance` needs to know about one run (built by the caller from the stored row)."""
+
+    status: Status
+    step: str | None
+    steps: tuple[str, ...]
+    answers: Mapping[str, Any]
+    closes_at: datetime
+    timezone: str
+    reminded: bool = False
+    nudge_kind: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    trigger: Trigger
+    text: str | None = None  # ANSWER: the reply; EDIT: which answer (number or step id), optional
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message for the member, named by template; rendered later in the member's locale."""
+
+    template: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+KEEP = "keep"  # `Outcome.nudge` value meaning: leave the stored nudge as it is
+
+
+@dataclass(frozen=True)
+class Outcome:
+    trigger: Trigger
+    status: Status
+    step: str | None
+    accepted: bool = True
+    reason: str | None = None  # rejection reason, or the Invalid key when an answer did not parse
+    save: Mapping[str, Any] = field(default_factory=dict)
+    replies: tuple[Reply, ...] = ()
+    nudge: tuple[datetime, str] | None | str = KEEP
+    reminded: bool = False
+    completed: bool = False
+
+    def changed(self, before: RunState) -> bool:
+        return self.accepted and (self.status != before.status or self.step != before.step or bool(self.save))
+
+
+# ---------------------------------------------------------------------------------------------- guards
+
+def _current_is_last(flow: Flow, run: RunState, answers: Mapping[str, Any]) -> bool:
+    return _next_unanswered(run, answers, after=run.step) is None
+
+
+def _next_unanswered(run: RunState, answers: Mapping[str, Any], *, after: str | None) -> str | None:
+    steps = run.steps
+    start = steps.index(after) + 1 if after in steps else 0
+    for key in steps[start:]:
+        if key not in answers:
+            return key
+    for key in steps[:start]:
+        if key not in answers and key != after:
+            return key
+    return None
+
+
+def _on_optional(flow: Flow, run: RunState) -> bool:
+    return run.step is not None and run.step != EDIT_CHOOSING and flow.ask_for(run.step).optional
+
+
+_GUARDS: dict[str, Callable[[Flow, RunState, RunEvent, datetime], bool]] = {
+    "answers_last_step": lambda f, r, e, n: r.step is not None and _current_is_last(f, r, {**r.answers, r.step: True}),
+    "on_optional_step": lambda f, r, e, n: _on_optional(f, r),
+    "skips_last_optional_step": lambda f, r, e, n: _on_optional(f, r)
+    and _current_is_last(f, r, {**r.answers, r.step: None}),
+    "has_previous_step": lambda f, r, e, n: r.step in r.steps and r.steps.index(r.step) > 0,
+    "window_open": lambda f, r, e, n: n < r.closes_at,
+    "window_open_with_answers": lambda f, r, e, n: n < r.closes_at and any(k in r.answers for k in r.steps),
+    "window_left_for_snooze": lambda f, r, e, n: _snooze_until(f, r, n) is not None,
+    "editing": lambda f, r, e, n: r.step is not None,
+}
+
+
+def find_transition(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Transition | None:
+    """The first transition of the table that applies, or None (the pair is rejected)."""
+    for t in TRANSITIONS:
+        if t.source == run.status and t.trigger == event.trigger and (t.when is None or _GUARDS[t.when](flow, run, event, now)):
+            return t
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- timing
+
+def _reminder_at(flow: Flow, run: RunState, base: datetime) -> tuple[datetime, str] | None:
+    if run.reminded:
+        return None
+    at = quiet_adjust(base + flow.reminder_after, run.timezone)
+    return (at, "reminder") if at < run.closes_at else None
+
+
+def _snooze_until(flow: Flow, run: RunState, now: datetime) -> datetime | None:
+    at = quiet_adjust(now + flow.snooze_for, run.timezone)
+    return at if at < run.closes_at else None
+
+
+# ---------------------------------------------------------------------------------------------- advance
+
+def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lead: str | None = None,
+        editing: bool = False) -> Reply:
+    """The reply that asks `step`, with its position and any answer already given."""
+    item = step_item(step)
+    items = run.context.get(flow.ask_for(step).each or "", []) if item is not None else []
+    return Reply(f"{flow.name}/{flow.ask_for(step).id}", {
+        "step": step,
+        "number": run.steps.index(step) + 1 if step in run.steps else 1,
+        "total": len(run.steps),
+        "item": items[item] if item is not None and item < len(items) else None,
+        "item_number": (item or 0) + 1,
+        "item_total": len(items),
+        "current": answers.get(step),
+        "has_current": step in answers,
+        "optional": flow.ask_for(step).optional,
+        "editing": editing,
+        "lead": lead,
+        "closes_at": run.closes_at,
+    })
+
+
+def advance(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcome:
+    """Decide what happens to `run` when `event` arrives at `now`. Pure: no I/O, no clock of its own."""
+    transition = find_transition(flow, run, event, now)
+    if transition is None:
+        reason = REJECTIONS[(run.status, event.trigger)]
+        if event.trigger == Trigger.EDIT and run.status == Status.COMPLETED:
+            reason = "edit_closed"
+        return Outcome(event.trigger, run.status, run.step, accepted=False, reason=reason,
+                       replies=(Reply(f"common/rejected_{reason}", {"closes_at": run.closes_at}),))
+    handler = _HANDLERS[event.trigger]
+    return handler(flow, run, event, now, transition)
+
+
+def _deliver(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    first = run.steps[0]
+    lead = "intro" if event.trigger == Trigger.DELIVER else "intro_on_demand"
+    return Outcome(event.trigger, t.dest, first, replies=(ask(flow, run, first, run.answers, lead=lead),),
+                   nudge=_reminder_at(flow, run, now))
+
+
+def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    if run.status == Status.SCHEDULED:
+        return _deliver(flow, run, event, now, t)
+    if run.status == Status.SKIPPED:
+        step = _next_unanswered(run, run.answers, after=None) or run.steps[-1]
+        return Outcome(event.trigger, t.dest, step, replies=(ask(flow, run, step, run.answers, lead="resumed"),),
+                       nudge=_reminder_at(flow, run, now))
+    return Outcome(event.trigger, t.dest, run.step, replies=(ask(flow, run, run.step, run.answers, lead="continue"),))
+
+
+def _answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    if run.step == EDIT_CHOOSING:
+        return _choose_edit(flow, run, event, now, t)
+    return _store_answer(flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or ""))
+
+
+def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition,
+                  parse: Callable[[Any], Any]) -> Outcome:
+    step = run.step
+    assert step is not None
+    ask_ = flow.ask_for(step)
+    try:
+        if ask_.optional and event.trigger == Trigger.ANSWER and is_none_word(event.text or ""):
+            value = None
+        else:
+            value = parse(ask_)
+    except Invalid as invalid:
+        reask = ask(flow, run, step, run.answers)
+        return Outcome(event.trigger, run.status, step, reason=invalid.key,
+                       replies=(Reply(f"common/{invalid.key}", invalid.params), reask))
+    answers = {**run.answers, step: value}
+    if run.status == Status.COMPLETED:  # an edit
+        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value},
+                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "edited")),))
+    if t.dest == Status.COMPLETED:
+        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, nudge=None, completed=True,
+                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),))
+    nxt = _next_unanswered(run, answers, after=step)
+    assert nxt is not None
+    lead = "skipped_question" if value is None and event.trigger == Trigger.SKIP else None
+    return Outcome(event.trigger, t.dest, nxt, save={step: value},
+                   replies=(ask(flow, run, nxt, answers, lead=lead),),
+                   nudge=_reminder_at(flow, run, now))
+
+
+def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode: str) -> dict[str, Any]:
+    rows = []
+    for number, key in enumerate(run.steps, start=1):
+        ask_ = flow.ask_for(key)
+        item = step_item(key)
+        items = run.context.get(ask_.each or "", []) if item is not None else []
+        rows.append({"number": number, "step": key, "id": ask_.id, "value": answers.get(key),
+                     "answered": key in answers, "item": items[item] if item is not None else None})
+    return {"rows": rows, "answers": {k: answers.get(k) for k in run.steps}, "mode": mode,
+            "closes_at": run.closes_at}
+
+
+def _choose_edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    target = _edit_target(run, event.text)
+    if target is None:
+        return Outcome(event.trigger, run.status, EDIT_CHOOSING, reason="invalid_edit_choice",
+                       replies=(Reply("common/invalid_edit_choice", {"total": len(run.steps)}),))
+    return Outcome(event.trigger, Status.COMPLETED, target,
+                   replies=(ask(flow, run, target, run.answers, editing=True),))
+
+
+def _edit_target(run: RunState, text: str | None) -> str | None:
+    word = keyword(text or "")
+    if word.isdigit() and 1 <= int(word) <= len(run.steps):
+        return run.steps[int(word) - 1]
+    return word if word in run.steps else None
+
+
+def _edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    if event.text:
+        target = _edit_target(run, event.text)
+        if target is not None:
+            return Outcome(event.trigger, Status.COMPLETED, target,
+                           replies=(ask(flow, run, target, run.answers, editing=True),))
+    params = _summary_params(flow, run, run.answers, "choose")
+    return Outcome(event.trigger, Status.COMPLETED, EDIT_CHOOSING,
+                   replies=(Reply(f"{flow.name}/summary", params),))
+
+
+def _back(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    previous = run.steps[run.steps.index(run.step) - 1]
+    return Outcome(event.trigger, t.dest, previous, replies=(ask(flow, run, previous, run.answers, lead="back"),))
+
+
+def _skip(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    if run.status == Status.COMPLETED:  # leave the edit, keep the answer
+        return Outcome(event.trigger, Status.COMPLETED, None, replies=(Reply("common/edit_cancelled"),))
+    if t.dest != Status.SKIPPED:  # an optional question: skip just that one
+        return _store_answer(flow, run, event, now, t, lambda _ask: None)
+    kept = sum(1 for k in run.steps if k in run.answers)
+    return Outcome(event.trigger, Status.SKIPPED, None, nudge=None,
+                   replies=(Reply("common/skipped", {"kept": kept, "closes_at": run.closes_at}),))
+
+
+def _later(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    until = _snooze_until(flow, run, now)
+    assert until is not None
+    return Outcome(event.trigger, t.dest, run.step, nudge=(until, "snooze"),
+                   replies=(Reply("common/snoozed", {"until": until, "timezone": run.timezone}),))
+
+
+def _remind(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    if run.nudge_kind == "snooze":
+        return Outcome(event.trigger, t.dest, run.step, nudge=_reminder_at(flow, run, now),
+                       replies=(ask(flow, run, run.step, run.answers, lead="snooze_over"),))
+    return Outcome(event.trigger, t.dest, run.step, nudge=None, reminded=True,
+                   replies=(ask(flow, run, run.step, run.answers, lead="reminder"),))
+
+
+def _expire(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    if run.status == Status.COMPLETED:
+        return Outcome(event.trigger, Status.COMPLETED, None)
+    kept = sum(1 for k in run.steps if k in run.answers)
+    replies = (Reply("common/expired", {"kept": kept}),) if kept and run.status != Status.SCHEDULED else ()
+    return Outcome(event.trigger, Status.EXPIRED, None, nudge=None, replies=replies)
+
+
+_HANDLERS: dict[Trigger, Callable[[Flow, RunState, RunEvent, datetime, Transition], Outcome]] = {
+    Trigger.DELIVER: _deliver,
+    Trigger.START: _start,
+    Trigger.ANSWER: _answer,
+    Trigger.BACK: _back,
+    Trigger.SKIP: _skip,
+    Trigger.LATER: _later,
+    Trigger.REMIND: _remind,
+    Trigger.EXPIRE: _expire,
+    Trigger.EDIT: _edit,
+}
+
+
+def with_answers(run: RunState, answers: Mapping[str, Any]) -> RunState:
+    return replace(run, answers=answers)

@@ -1,0 +1,126 @@
+"""Turns `Reply` objects into text in the member's language with Jinja2 templates from `prompts/`.
+
+Templates live at `prompts/<flow>/<locale>/<name>.j2`. User-written text goes through the `user_text`
+filter, which each platform sets to its own escaping (mrkdwn for Slack, literal for the console); there
+is no HTML autoescape, because chat text is not HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from importlib import resources
+from typing import Any, Callable, Mapping
+
+import jinja2
+
+from conversations.machine import Reply
+from conversations.schedule import zone
+
+LOCALES = ("en", "zh")
+_WEEKDAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+}
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def normalize_locale(value: str | None, default: str = "en") -> str:
+    """`zh`, `zh-CN`, `zh_CN`, `zh-Hans` → `zh`; `en-US` → `en`; anything else → `default`."""
+    if not value:
+        return default
+    head = value.replace("_", "-").split("-", 1)[0].lower()
+    return head if head in LOCALES else default
+
+
+def format_when(value: datetime, tz_name: str, locale: str) -> str:
+    local = value.astimezone(zone(tz_name))
+    wd = _WEEKDAYS[locale][local.weekday()]
+    if locale == "zh":
+        return f"{local.month}月{local.day}日（{wd}）{local:%H:%M}"
+    return f"{wd} {local.day} {_MONTHS_EN[local.month - 1]}, {local:%H:%M}"
+
+
+def format_date(value: date, locale: str) -> str:
+    wd = _WEEKDAYS[locale][value.weekday()]
+    if locale == "zh":
+        return f"{value.year}年{value.month}月{value.day}日（{wd}）"
+    return f"{wd} {value.day} {_MONTHS_EN[value.month - 1]} {value.year}"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a message is for: their language and time zone, and names the templates may use."""
+
+    locale: str
+    timezone: str
+    name: str
+    manager: str | None = None
+
+
+def first_name(name: str) -> str:
+    """How the bot addresses someone: the first word of a Western name, a Chinese name whole."""
+    return name.split()[0] if name.strip() else name
+
+
+class Renderer:
+    def __init__(self, *, overrides: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
+                 user_text: Callable[[str], str] = str) -> None:
+        """`overrides` maps (flow, step) to per-locale question texts from the config file."""
+        root = resources.files("prompts")
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(root)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self._env.filters["user_text"] = lambda v: user_text("" if v is None else str(v))
+        self._overrides = dict(overrides or {})
+        self._user_text = user_text
+
+    def with_escape(self, user_text: Callable[[str], str]) -> "Renderer":
+        return Renderer(overrides=self._overrides, user_text=user_text)
+
+    def render(self, reply: Reply, audience: Audience) -> str:
+        flow, _, name = reply.template.partition("/")
+        params: dict[str, Any] = dict(reply.params)
+        locale = normalize_locale(audience.locale)
+        env = self._env.overlay()
+        env.filters["when"] = lambda v: format_when(v, audience.timezone, locale)
+        env.filters["day"] = lambda v: format_date(v, locale)
+        base = {"member": first_name(audience.name), "manager": audience.manager, "locale": locale}
+        ctx = {**base, **params}
+        parts: list[str] = []
+        if params.get("lead"):
+            parts.append(self._template(env, "common", locale, f"lead_{params['lead']}").render(ctx))
+        override = self._overrides.get((flow, name), {}).get(locale)
+        if override is not None:
+            body = env.from_string(override).render(ctx)
+        else:
+            body = self._template(env, flow, locale, name).render(ctx)
+        if "number" in params and "total" in params:
+            body = f"({params['number']}/{params['total']}) {body}"
+            if params.get("has_current") and params.get("current") is not None:
+                hint = self._template(env, "common", locale, "current_answer").render(
+                    {**ctx, "shown": self.describe(params["current"])})
+                body = f"{body}\n{hint}"
+        parts.append(body)
+        return "\n".join(p.strip("\n") for p in parts if p.strip())
+
+    def _template(self, env: jinja2.Environment, flow: str, locale: str, name: str) -> jinja2.Template:
+        return env.get_template(f"{flow}/{locale}/{name}.j2")
+
+    def describe(self, value: Any) -> str:
+        """A stored answer as a short line of text (escaped for the platform)."""
+        if isinstance(value, list):
+            return "; ".join(self._user_text(str(v)) for v in value)
+        return self._user_text(str(value))
+
+    def has_template(self, flow: str, locale: str, name: str) -> bool:
+        try:
+            self._env.get_template(f"{flow}/{locale}/{name}.j2")
+        except jinja2.TemplateNotFound:
+            return False
+        return True

@@ -1,0 +1,188 @@
+"""Calendar arithmetic for scheduled flows: pure functions of (schedule, time zone, instant).
+
+All instants going in and out are aware UTC datetimes; local wall-clock times only exist inside these
+functions, converted with `zoneinfo`. DST rules: a wall-clock time that happens twice (autumn) fires at its
+first occurrence; one that does not exist (spring) fires at the first valid instant after the gap.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from conversations.clock import UTC
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    """ZoneInfo for an IANA name; raises ValueError with a readable message for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def is_valid_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except ValueError:
+        return False
+    return True
+
+
+def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant at which wall-clock `day at` happens in `tz`, DST-safe (see module docstring)."""
+    wall = datetime.combine(day, at).replace(tzinfo=tz, fold=0)
+    first = wall.astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == wall.replace(tzinfo=None):
+        return first  # exists (and for a repeated time, fold=0 is the first occurrence)
+    # In a gap: find the transition instant, which is the first valid wall-clock time after the gap.
+    lo = wall.replace(fold=1).astimezone(UTC)
+    hi = first
+    if lo > hi:
+        lo, hi = hi, lo
+    lo_offset = lo.astimezone(tz).utcoffset()
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(tz).utcoffset() == lo_offset:
+            lo = mid
+        else:
+            hi = mid
+    # Transitions fall on whole minutes; round the bisection result up to the next whole second.
+    return hi if hi.microsecond == 0 else (hi + timedelta(seconds=1)).replace(microsecond=0)
+
+
+def weekly_period(local_day: date) -> str:
+    """The period key of a weekly flow: the ISO week of the local due date, e.g. `2026-W48`."""
+    year, week, _ = local_day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One planned occurrence of a flow for one time zone."""
+
+    period: str
+    due: datetime  # UTC
+    closes: datetime  # UTC
+
+
+@dataclass(frozen=True)
+class WeeklySchedule:
+    """Due every `weekday` at `at` local time; the answer window closes on the next `closes_weekday` at `closes_at`."""
+
+    weekday: int = 4
+    at: time = time(15, 0)
+    closes_weekday: int = 0
+    closes_at: time = time(12, 0)
+
+    def _window_days(self) -> int:
+        days = (self.closes_weekday - self.weekday) % 7
+        if days == 0 and self.closes_at <= self.at:
+            days = 7
+        return days
+
+    def _occurrence_on(self, day: date, tz: ZoneInfo) -> Occurrence:
+        return Occurrence(
+            period=weekly_period(day),
+            due=local_instant(day, self.at, tz),
+            closes=local_instant(day + timedelta(days=self._window_days()), self.closes_at, tz),
+        )
+
+    def latest(self, tz_name: str, now: datetime) -> Occurrence:
+        """The most recent occurrence whose due instant is at or before `now`."""
+        tz = zone(tz_name)
+        local_today = now.astimezone(tz).date()
+        day = local_today - timedelta(days=(local_today.weekday() - self.weekday) % 7)
+        occ = self._occurrence_on(day, tz)
+        if occ.due > now:
+            occ = self._occurrence_on(day - timedelta(days=7), tz)
+        return occ
+
+    def next_after(self, tz_name: str, now: datetime) -> Occurrence:
+        """The first occurrence whose due instant is strictly after `now`."""
+        tz = zone(tz_name)
+        local_today = now.astimezone(tz).date()
+        day = local_today + timedelta(days=(self.weekday - local_today.weekday()) % 7)
+        occ = self._occurrence_on(day, tz)
+        if occ.due <= now:
+            occ = self._occurrence_on(day + timedelta(days=7), tz)
+        return occ
+
+    def for_period_containing(self, tz_name: str, now: datetime) -> Occurrence:
+        """The occurrence of the ISO week that contains local `now` (used for on-demand starts)."""
+        tz = zone(tz_name)
+        local_today = now.astimezone(tz).date()
+        monday = local_today - timedelta(days=local_today.weekday())
+        return self._occurrence_on(monday + timedelta(days=self.weekday), tz)
+
+
+def quiet_adjust(when: datetime, tz_name: str, *, start: time = time(20, 0), end: time = time(8, 0)) -> datetime:
+    """Move `when` out of the member's quiet hours (default 20:00–08:00 local) to the next `end`."""
+    tz = zone(tz_name)
+    local = when.astimezone(tz)
+    t = local.timetz().replace(tzinfo=None)
+    if start > end:  # quiet period spans midnight
+        if t >= start:
+            return local_instant(local.date() + timedelta(days=1), end, tz)
+        if t < end:
+            return local_instant(local.date(), end, tz)
+        return when
+    if start <= t < end:
+        return local_instant(local.date(), end, tz)
+    return when
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)?\s*$", re.IGNORECASE)
+_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
+          "min": timedelta(minutes=1), "s": timedelta(seconds=1)}
+
+
+def parse_duration(text: str | int | float) -> timedelta:
+    """`4h`, `30m`, `2d`, `1w` or a number of seconds."""
+    if isinstance(text, (int, float)):
+        return timedelta(seconds=text)
+    total = timedelta(0)
+    parts = re.findall(r"\d+(?:\.\d+)?\s*(?:w|d|h|min|m|s)?", text.strip(), re.IGNORECASE)
+    if not parts or "".join(p.replace(" ", "") for p in parts) != text.replace(" ", ""):
+        raise ValueError(f"not a duration: {text!r} (try 4h, 30m, 2d or 1w)")
+    for part in parts:
+        m = _DURATION.match(part)
+        assert m
+        unit = (m.group(2) or "s").lower()
+        total += float(m.group(1)) * _UNITS[unit]
+    return total
+
+
+def parse_weekday(text: str | int) -> int:
+    if isinstance(text, int):
+        if 0 <= text <= 6:
+            return text
+        raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), got {text}")
+    key = text.strip().lower()
+    for i, name in enumerate(WEEKDAYS):
+        if key in (name, name[:3]):
+            return i
+    raise ValueError(f"not a weekday: {text!r}")
+
+
+def parse_time_of_day(text: str) -> time:
+    m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*$", str(text))
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"not a time of day: {text!r} (use HH:MM, 24-hour)")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def previous_period(period: str) -> str:
+    """The period before `period` (`2026-W01` → `2025-W53`/`2025-W52`; `2026-01` → `2025-12`)."""
+    if "-W" in period:
+        year, week = period.split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+        return weekly_period(monday - timedelta(days=7))
+    year, month = (int(x) for x in period.split("-"))
+    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"

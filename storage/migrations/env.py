@@ -1,0 +1,36 @@
+"""Alembic environment: uses the engine handed over by `storage.db.upgrade`, or the configured URL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context
+
+import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from sqlmodel import SQLModel
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        from storage.db import create_db_engine
+
+        engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        if connection.in_transaction():
+            connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; run `flywheel db upgrade`")
+run_migrations_online()

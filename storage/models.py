@@ -1,0 +1,146 @@
+"""The tables. Times are UTC (`UTCDateTime`); JSON columns are mutation-tracked so in-place edits are saved."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, json_dict
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Member(SQLModel, table=True):
+    """A person Flywheel talks to. `handle` is the stable key used by the console and the org file."""
+
+    __tablename__ = "member"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    handle: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    email: Optional[str] = Field(default=None, max_length=320)
+    slack_user_id: Optional[str] = Field(default=None, max_length=64, unique=True)
+    slack_team_id: Optional[str] = Field(default=None, max_length=64)
+    feishu_open_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    timezone: str = Field(max_length=64)
+    locale: str = Field(default="en", max_length=8)
+    manager_id: Optional[int] = Field(default=None, foreign_key="member.id", index=True)
+    team: Optional[str] = Field(default=None, max_length=200, index=True)
+    paused_until: Optional[date] = Field(default=None)
+    active: bool = Field(default=True)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class ConversationRun(SQLModel, table=True):
+    """One conversation of one flow with one member for one period, e.g. weekly_checkin / alice / 2026-W48.
+
+    `status` and `step` are the state machine; `context` holds what the flow was started with (last week's
+    plan, …) and the concrete list of steps.
+    """
+
+    __tablename__ = "conversation_run"
+    __table_args__ = (
+        sa.UniqueConstraint("flow", "member_id", "period", name="uq_run_flow_member_period"),
+        sa.Index("ix_run_status_prompt_at", "status", "prompt_at"),
+        sa.Index("ix_run_status_nudge", "status", "next_nudge_at"),
+        sa.Index("ix_run_status_closes", "status", "closes_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    flow: str = Field(max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    period: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    step: Optional[str] = Field(default=None, max_length=96)
+    context: dict = Field(default_factory=dict, sa_column=json_dict())
+    due_at: datetime = _utc()
+    prompt_at: datetime = _utc()
+    closes_at: datetime = _utc()
+    next_nudge_at: Optional[datetime] = _utc(default=None, nullable=True)
+    nudge_kind: Optional[str] = Field(default=None, max_length=16)
+    reminded: bool = Field(default=False)
+    prompted_at: Optional[datetime] = _utc(default=None, nullable=True)
+    last_activity_at: Optional[datetime] = _utc(default=None, nullable=True)
+    completed_at: Optional[datetime] = _utc(default=None, nullable=True)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class Answer(SQLModel, table=True):
+    """One answer to one step of a run; editing replaces the value and bumps `updated_at`."""
+
+    __tablename__ = "answer"
+    __table_args__ = (sa.UniqueConstraint("run_id", "step", name="uq_answer_run_step"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="conversation_run.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    step: str = Field(max_length=96)
+    value: Any = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class RunTransition(SQLModel, table=True):
+    """Every state change of every run, with its time: the audit trail and the restart point."""
+
+    __tablename__ = "run_transition"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="conversation_run.id", index=True)
+    trigger: str = Field(max_length=32)
+    from_status: Optional[str] = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    from_step: Optional[str] = Field(default=None, max_length=96)
+    to_step: Optional[str] = Field(default=None, max_length=96)
+    at: datetime = _utc()
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message to deliver: pending → sending → sent | failed. `dedup_key` makes enqueueing idempotent."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=160, unique=True)
+    member_id: Optional[int] = Field(default=None, foreign_key="member.id", index=True)
+    channel: Optional[str] = Field(default=None, max_length=128)
+    run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id", index=True)
+    kind: str = Field(max_length=32)
+    body: dict = Field(default_factory=dict, sa_column=json_dict())
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _utc()
+    lease_owner: Optional[str] = Field(default=None, max_length=64)
+    lease_until: Optional[datetime] = _utc(default=None, nullable=True)
+    last_error: Optional[str] = Field(default=None, max_length=200)
+    platform_message_id: Optional[str] = Field(default=None, max_length=128)
+    created_at: datetime = _utc()
+    sent_at: Optional[datetime] = _utc(default=None, nullable=True)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Inbound events already handled: a retried or replayed delivery finds its key here and has no effect."""
+
+    __tablename__ = "processed_event"
+
+    dedup_key: str = Field(primary_key=True, max_length=200)
+    platform: str = Field(max_length=16)
+    received_at: datetime = _utc(index=True)
+
+
+class SchedulerState(SQLModel, table=True):
+    """Small shared facts of the scheduler, e.g. when the last tick ran (to tell a downtime from a quiet spell)."""
+
+    __tablename__ = "scheduler_state"
+
+    key: str = Field(primary_key=True, max_length=64)
+    at: Optional[datetime] = _utc(default=None, nullable=True)
+    value: Optional[str] = Field(default=None, max_length=200)

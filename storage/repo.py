@@ -1,0 +1,223 @@
+"""Repository functions: keyword-only, each takes the session. No business rules here, only data access."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from storage.models import (
+    Answer,
+    ConversationRun,
+    Member,
+    OutboxMessage,
+    ProcessedEvent,
+    RunTransition,
+    SchedulerState,
+)
+
+OPEN = ("scheduled", "prompted", "in_progress")
+
+
+def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str]) -> int:
+    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns how many rows were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    result = session.execute(stmt, list(rows))
+    return max(result.rowcount or 0, 0)
+
+
+# ------------------------------------------------------------------------------------------ inbound events
+
+def mark_processed(session: Session, *, dedup_key: str, platform: str, now: datetime) -> bool:
+    """Record an inbound event; False when it was seen before (a retry or a replay)."""
+    return insert_ignore(session, ProcessedEvent, [{"dedup_key": dedup_key, "platform": platform, "received_at": now}],
+                         conflict=["dedup_key"]) == 1
+
+
+def prune_processed(session: Session, *, older_than: datetime) -> int:
+    result = session.execute(sa.delete(ProcessedEvent).where(ProcessedEvent.received_at < older_than))
+    return result.rowcount or 0
+
+
+# ------------------------------------------------------------------------------------------ members
+
+def member_by_handle(session: Session, *, handle: str) -> Member | None:
+    return session.exec(select(Member).where(Member.handle == handle)).first()
+
+
+def member_by_platform_id(session: Session, *, platform: str, user_id: str) -> Member | None:
+    column = {"console": Member.handle, "slack": Member.slack_user_id, "feishu": Member.feishu_open_id}[platform]
+    return session.exec(select(Member).where(column == user_id)).first()
+
+
+def active_members(session: Session) -> list[Member]:
+    return list(session.exec(select(Member).where(Member.active == sa.true()).order_by(Member.handle)))
+
+
+def member_timezones(session: Session) -> list[str]:
+    return list(session.exec(select(Member.timezone).where(Member.active == sa.true()).distinct()))
+
+
+# ------------------------------------------------------------------------------------------ runs
+
+def plan_candidates(session: Session, *, flow: str, period: str, timezone: str, due: datetime,
+                    local_today: date) -> list[int]:
+    """Ids of active, unpaused members in `timezone` who joined before `due` and have no run for the period."""
+    has_run = (select(ConversationRun.id)
+               .where(ConversationRun.flow == flow, ConversationRun.period == period,
+                      ConversationRun.member_id == Member.id)
+               .exists())
+    query = (select(Member.id)
+             .where(Member.active == sa.true(), Member.timezone == timezone, Member.created_at <= due,
+                    sa.or_(Member.paused_until.is_(None), Member.paused_until <= local_today),  # type: ignore[union-attr]
+                    ~has_run)
+             .order_by(Member.id))
+    return list(session.exec(query))
+
+
+def insert_runs(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
+    return insert_ignore(session, ConversationRun, rows, conflict=["flow", "member_id", "period"])
+
+
+def run_for_period(session: Session, *, flow: str, member_id: int, period: str) -> ConversationRun | None:
+    return session.exec(select(ConversationRun).where(
+        ConversationRun.flow == flow, ConversationRun.member_id == member_id, ConversationRun.period == period)).first()
+
+
+def lock_run(session: Session, *, run_id: int) -> ConversationRun | None:
+    """Re-read a run under a row lock (PostgreSQL); SQLite already holds the write lock for the transaction."""
+    return session.exec(select(ConversationRun).where(ConversationRun.id == run_id)
+                        .with_for_update().execution_options(populate_existing=True)).first()
+
+
+def active_run(session: Session, *, member_id: int) -> ConversationRun | None:
+    """The conversation a reply from this member belongs to: open and prompted, or a completed one being edited."""
+    query = (select(ConversationRun)
+             .where(ConversationRun.member_id == member_id,
+                    sa.or_(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+                           sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None))))  # type: ignore[union-attr]
+             .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())  # type: ignore[attr-defined]
+             .with_for_update())
+    return session.exec(query).first()
+
+
+def latest_run(session: Session, *, member_id: int, flow: str, statuses: Iterable[str] | None = None,
+               open_at: datetime | None = None) -> ConversationRun | None:
+    query = select(ConversationRun).where(ConversationRun.member_id == member_id, ConversationRun.flow == flow)
+    if statuses is not None:
+        query = query.where(ConversationRun.status.in_(tuple(statuses)))  # type: ignore[attr-defined]
+    if open_at is not None:
+        query = query.where(ConversationRun.closes_at > open_at)
+    query = query.order_by(ConversationRun.due_at.desc(), ConversationRun.id.desc()).with_for_update()  # type: ignore[attr-defined]
+    return session.exec(query).first()
+
+
+def runs_due(session: Session, *, now: datetime, kind: str, limit: int) -> list[ConversationRun]:
+    """Runs with work due now, locked for this transaction (PostgreSQL skips rows another replica holds)."""
+    query = select(ConversationRun)
+    if kind == "deliver":
+        query = query.where(ConversationRun.status == "scheduled", ConversationRun.prompt_at <= now,
+                            ConversationRun.closes_at > now).order_by(ConversationRun.prompt_at)
+    elif kind == "remind":
+        query = query.where(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+                            ConversationRun.next_nudge_at <= now,  # type: ignore[operator]
+                            ConversationRun.closes_at > now).order_by(ConversationRun.next_nudge_at)
+    elif kind == "expire":
+        query = query.where(ConversationRun.closes_at <= now,
+                            sa.or_(ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
+                                   sa.and_(ConversationRun.status == "completed",
+                                           ConversationRun.step.is_not(None)))  # type: ignore[union-attr]
+                            ).order_by(ConversationRun.closes_at)
+    else:
+        raise ValueError(kind)
+    return list(session.exec(query.limit(limit).with_for_update(skip_locked=True)))
+
+
+def answers_of(session: Session, *, run_id: int) -> dict[str, Any]:
+    return {a.step: a.value for a in session.exec(select(Answer).where(Answer.run_id == run_id))}
+
+
+def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
+    existing = session.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first()
+    if existing is None:
+        session.add(Answer(run_id=run.id, member_id=run.member_id, step=step, value=value, created_at=now,
+                           updated_at=now))
+    else:
+        existing.value = value
+        existing.updated_at = now
+        session.add(existing)
+
+
+def add_transition(session: Session, *, run: ConversationRun, trigger: str, from_status: str | None,
+                   from_step: str | None, now: datetime) -> None:
+    session.add(RunTransition(run_id=run.id, trigger=trigger, from_status=from_status, to_status=run.status,
+                              from_step=from_step, to_step=run.step, at=now))
+
+
+# ------------------------------------------------------------------------------------------ outbox
+
+def enqueue(session: Session, *, dedup_key: str, member_id: int | None, kind: str, body: dict[str, Any],
+            now: datetime, run_id: int | None = None, channel: str | None = None) -> bool:
+    """Queue a message; False when a message with the same `dedup_key` was queued before."""
+    return insert_ignore(session, OutboxMessage, [{
+        "dedup_key": dedup_key, "member_id": member_id, "run_id": run_id, "kind": kind, "body": body,
+        "channel": channel, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    }], conflict=["dedup_key"]) == 1
+
+
+def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[OutboxMessage]:
+    """Take pending messages (and ones whose sender's lease ran out) for sending; commit before sending."""
+    query = (select(OutboxMessage)
+             .where(sa.or_(sa.and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+                           sa.and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)))  # type: ignore[operator]
+             .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
+    rows = list(session.exec(query))
+    for row in rows:
+        row.status = "sending"
+        row.lease_owner = owner
+        row.lease_until = now + lease
+        row.attempts += 1
+        session.add(row)
+    return rows
+
+
+def outbox_row(session: Session, *, outbox_id: int) -> OutboxMessage | None:
+    return session.get(OutboxMessage, outbox_id)
+
+
+# ------------------------------------------------------------------------------------------ scheduler state
+
+def get_state(session: Session, *, key: str) -> SchedulerState | None:
+    return session.get(SchedulerState, key)
+
+
+def set_state(session: Session, *, key: str, at: datetime | None = None, value: str | None = None) -> None:
+    row = session.get(SchedulerState, key) or SchedulerState(key=key)
+    row.at = at
+    row.value = value
+    session.add(row)
+
+
+def next_times(session: Session, *, after: datetime) -> list[datetime]:
+    """The soonest stored instants after `after` at which some run or message has work to do."""
+    out: list[datetime] = []
+    for column, where in (
+        (ConversationRun.prompt_at, ConversationRun.status == "scheduled"),
+        (ConversationRun.next_nudge_at, ConversationRun.status.in_(("prompted", "in_progress"))),  # type: ignore[attr-defined]
+        (ConversationRun.closes_at, sa.or_(ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
+                                           sa.and_(ConversationRun.status == "completed",
+                                                   ConversationRun.step.is_not(None)))),  # type: ignore[union-attr]
+        (OutboxMessage.next_attempt_at, OutboxMessage.status == "pending"),
+    ):
+        value = session.exec(select(sa.func.min(column)).where(where, column > after)).first()  # type: ignore[arg-type, operator]
+        if value is not None:
+            out.append(value if value.tzinfo else value.replace(tzinfo=after.tzinfo))
+    return out
