@@ -149,8 +149,8 @@ class Flywheel:
         run = repo.active_run(s, member_id=member.id)
         if isinstance(intent, Keyword):
             trigger = Trigger(intent.trigger)
-            if trigger == Trigger.EDIT and (run is None or run.status == Status.COMPLETED.value):
-                run = run or repo.latest_run(s, member_id=member.id, flow=WEEKLY, statuses=("completed",))
+            if trigger == Trigger.EDIT and run is None:
+                run = repo.latest_run(s, member_id=member.id, flow=WEEKLY)
             if run is None:
                 return [Reply("common/rejected_nothing_open", {})], None
             return self._apply(s, run, member, trigger, intent.arg or None, now, by_member=True), run.id
@@ -207,7 +207,7 @@ class Flywheel:
             previous = repo.run_for_period(s, flow=run.flow, member_id=run.member_id,
                                            period=previous_period(run.period))
             prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None
-            run.context = flow.context_from(prev_answers)
+            run.context = flow.context_from(prev_answers, has_manager=member.manager_id is not None)
         known = {a.id for a in flow.steps}
         steps = tuple(k for k in run.context["steps"] if k.split(":", 1)[0] in known) or flow.expand(run.context)
         return RunState(status=Status(run.status), step=run.step, steps=steps,
@@ -392,7 +392,7 @@ class Flywheel:
             address = {"slack": member.slack_user_id, "feishu": member.feishu_open_id,
                        "console": member.handle}.get(platform)
             if address:
-                return Recipient(platform, address, member.id, member.name)
+                return Recipient(platform, address, member.id, member.name, member.timezone)
         return None
 
     def _renderer_for(self, messenger: Messenger | None) -> Renderer:

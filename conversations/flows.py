@@ -21,7 +21,7 @@ class Ask:
     expects: Expect
     optional: bool = False
     each: str | None = None
-    text: Mapping[str, str] | None = None  # per-locale override of the question's template
+    requires_manager: bool = False  # left out for someone who has no manager
 
     def key(self, index: int | None = None) -> str:
         return self.id if index is None else f"{self.id}:{index}"
@@ -38,10 +38,11 @@ class Flow:
     enabled: bool = True
     carry: Mapping[str, str] = field(default_factory=dict)  # context key ← answer of the previous period
 
-    def context_from(self, previous_answers: Mapping[str, Any] | None) -> dict[str, Any]:
+    def context_from(self, previous_answers: Mapping[str, Any] | None, *, has_manager: bool = True) -> dict[str, Any]:
         """What a new run starts with, carried over from the previous period's answers."""
         previous = previous_answers or {}
         context: dict[str, Any] = {key: list(previous.get(step) or []) for key, step in self.carry.items()}
+        context["has_manager"] = has_manager
         context["steps"] = list(self.expand(context))
         return context
 
@@ -49,6 +50,8 @@ class Flow:
         """The concrete step keys of one run, given what it was started with."""
         keys: list[str] = []
         for ask in self.steps:
+            if ask.requires_manager and not context.get("has_manager", True):
+                continue
             if ask.each is None:
                 keys.append(ask.key())
             else:

@@ -236,18 +236,24 @@ def _snooze_until(flow: Flow, run: RunState, now: datetime) -> datetime | None:
 
 # ---------------------------------------------------------------------------------------------- advance
 
+def _item_text(flow: Flow, run: RunState, step: str) -> Any:
+    """The context item an `each` step asks about (e.g. one of last week's priorities), or None."""
+    item = step_item(step)
+    items = run.context.get(flow.ask_for(step).each or "") or []
+    return items[item] if item is not None and item < len(items) else None
+
+
 def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lead: str | None = None,
         editing: bool = False) -> Reply:
     """The reply that asks `step`, with its position and any answer already given."""
     item = step_item(step)
-    items = run.context.get(flow.ask_for(step).each or "", []) if item is not None else []
     return Reply(f"{flow.name}/{flow.ask_for(step).id}", {
         "step": step,
         "number": run.steps.index(step) + 1 if step in run.steps else 1,
         "total": len(run.steps),
-        "item": items[item] if item is not None and item < len(items) else None,
+        "item": _item_text(flow, run, step),
         "item_number": (item or 0) + 1,
-        "item_total": len(items),
+        "item_total": len(run.context.get(flow.ask_for(step).each or "") or ()),
         "current": answers.get(step),
         "has_current": step in answers,
         "optional": flow.ask_for(step).optional,
@@ -325,11 +331,8 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
 def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode: str) -> dict[str, Any]:
     rows = []
     for number, key in enumerate(run.steps, start=1):
-        ask_ = flow.ask_for(key)
-        item = step_item(key)
-        items = run.context.get(ask_.each or "", []) if item is not None else []
-        rows.append({"number": number, "step": key, "id": ask_.id, "value": answers.get(key),
-                     "answered": key in answers, "item": items[item] if item is not None else None})
+        rows.append({"number": number, "step": key, "id": flow.ask_for(key).id, "value": answers.get(key),
+                     "answered": key in answers, "item": _item_text(flow, run, key)})
     return {"rows": rows, "answers": {k: answers.get(k) for k in run.steps}, "mode": mode,
             "closes_at": run.closes_at}
 

@@ -77,6 +77,8 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self._env.filters["user_text"] = lambda v: user_text("" if v is None else str(v))
+        self._env.filters["when"] = jinja2.pass_context(lambda ctx, v: format_when(v, ctx["timezone"], ctx["locale"]))
+        self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
         self._overrides = dict(overrides or {})
         self._user_text = user_text
 
@@ -87,10 +89,9 @@ class Renderer:
         flow, _, name = reply.template.partition("/")
         params: dict[str, Any] = dict(reply.params)
         locale = normalize_locale(audience.locale)
-        env = self._env.overlay()
-        env.filters["when"] = lambda v: format_when(v, audience.timezone, locale)
-        env.filters["day"] = lambda v: format_date(v, locale)
-        base = {"member": first_name(audience.name), "manager": audience.manager, "locale": locale}
+        env = self._env
+        base = {"member": first_name(audience.name), "manager": audience.manager, "locale": locale,
+                "timezone": audience.timezone}
         ctx = {**base, **params}
         parts: list[str] = []
         if params.get("lead"):

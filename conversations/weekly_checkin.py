@@ -19,7 +19,7 @@ DEFAULT_STEPS: tuple[Ask, ...] = (
     Ask("plan_review", PlanStatus(), each="plan"),
     Ask("blockers", Text(none_means_empty=True)),
     Ask("priorities", Items(1, 3)),
-    Ask("manager_help", Text(), optional=True),
+    Ask("manager_help", Text(), optional=True, requires_manager=True),
 )
 
 # Each run starts with the priorities the member set in the previous week's check-in.

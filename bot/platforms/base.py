@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Callable, Protocol, Sequence
 
+from conversations.clock import Clock
 from conversations.machine import Reply
 
 
@@ -16,6 +18,7 @@ class Recipient:
     address: str
     member_id: int | None = None
     name: str = ""
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ class FakeMessenger:
     platform: str = "console"
     escape: Callable[[str], str] = str
     sent: list[tuple[Recipient, OutboundMessage]] = field(default_factory=list)
+    sent_at: list[datetime] = field(default_factory=list)
     fail_with: Callable[[Recipient, OutboundMessage], SendError | None] | None = None
+    clock: Clock | None = None
 
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
         if self.fail_with is not None:
@@ -68,6 +73,7 @@ class FakeMessenger:
             if error is not None:
                 raise error
         self.sent.append((recipient, message))
+        self.sent_at.append(self.clock.now() if self.clock else datetime.now(timezone.utc))
         return SendResult(message_id=str(len(self.sent)))
 
     def texts_for(self, address: str) -> list[str]:
@@ -75,3 +81,4 @@ class FakeMessenger:
 
     def clear(self) -> None:
         self.sent.clear()
+        self.sent_at.clear()

@@ -8,10 +8,14 @@ from typing import Callable, TextIO
 
 from bot.platforms.base import OutboundMessage, Recipient, SendResult
 from conversations.clock import Clock
+from conversations.schedule import zone
 
 
-def _stamp(clock: Clock) -> str:
-    return clock.now().strftime("%a %d %b %H:%M UTC")
+def _stamp(clock: Clock, tz: str | None) -> str:
+    now = clock.now()
+    if tz:
+        return f"{now.astimezone(zone(tz)):%a %d %b %H:%M} {tz}"
+    return f"{now:%a %d %b %H:%M} UTC"
 
 
 class ConsoleMessenger:
@@ -29,7 +33,7 @@ class ConsoleMessenger:
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
         with self.lock:
             self._count += 1
-            block = f"[{_stamp(self.clock)}] Flywheel → {recipient.address}:\n{message.text}\n"
+            block = f"[{_stamp(self.clock, recipient.timezone)}] Flywheel → {recipient.address}:\n{message.text}\n"
             if recipient.address == self.current:
                 self.out.write(block + "\n")
             else:

@@ -100,7 +100,7 @@ class Console:
         waiting = self.messenger.switch_to(member.handle)
         self.say(f"You are now {member.name} ({member.handle}) · {member.timezone} · {member.locale}")
         for block in waiting:
-            self.say(block)
+            self.say(block + "\n")
 
     # -------------------------------------------------------------------------------------- input
 

@@ -1,0 +1,104 @@
+"""Shared test helpers: an app on a temporary SQLite file, a fake messenger and a movable clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Iterable
+
+from sqlmodel import select
+
+from bot.app import Flywheel
+from bot.config import OrgConfig, parse_config
+from bot.platforms.base import FakeMessenger
+from bot.settings import Settings
+from conversations.clock import UTC, FrozenClock
+from conversations.events import InboundEvent
+from conversations.schedule import zone
+from storage.db import transaction
+from storage.models import Answer, ConversationRun, Member
+
+DEMO = {
+    "members": [
+        {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
+        {"handle": "alice", "name": "Alice Martin", "manager": "maria", "timezone": "Europe/London"},
+        {"handle": "bo", "name": "Bo Li", "manager": "maria", "timezone": "America/New_York"},
+        {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh"},
+    ]
+}
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def local(tz: str, *args: int) -> datetime:
+    return datetime(*args, tzinfo=zone(tz)).astimezone(UTC)
+
+
+@dataclass
+class Harness:
+    app: Flywheel
+    clock: FrozenClock
+    fake: FakeMessenger
+    _seq: int = 0
+
+    def say(self, handle: str, text: str, *, key: str | None = None) -> list[str]:
+        """Send a DM as `handle`, deliver the replies, and return the texts the member received."""
+        before = len(self.fake.sent)
+        self._seq += 1
+        self.app.handle(InboundEvent(platform="console", user=handle, kind="message", text=text,
+                                     dedup_key=key or f"test:{self._seq}", received_at=self.clock.now()))
+        self.app.deliver_outbox()
+        return [m.text for r, m in self.fake.sent[before:] if r.address == handle]
+
+    def run_until(self, end: datetime, *, max_steps: int = 100000) -> None:
+        """Advance the clock to `end`, ticking at every instant where work falls due."""
+        for _ in range(max_steps):
+            nxt = self.app.next_wakeup(self.clock.now())
+            if nxt is None or nxt > end:
+                break
+            self.clock.set(nxt)
+            self.app.tick()
+        self.clock.set(end)
+        self.app.tick()
+
+    def prompts(self, handle: str | None = None) -> list[tuple[str, datetime]]:
+        """(handle, sent at) of every first question sent by the scheduler."""
+        return [(r.address, at) for (r, m), at in zip(self.fake.sent, self.fake.sent_at)
+                if m.kind == "deliver" and (handle is None or r.address == handle)]
+
+    def runs(self, handle: str) -> list[ConversationRun]:
+        with transaction(self.app.sessions) as s:
+            member = s.exec(select(Member).where(Member.handle == handle)).one()
+            return list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
+                               .order_by(ConversationRun.due_at)))
+
+    def answers(self, run_id: int) -> dict[str, Any]:
+        with transaction(self.app.sessions) as s:
+            return {a.step: a.value for a in s.exec(select(Answer).where(Answer.run_id == run_id))}
+
+    def set_member(self, handle: str, **changes: Any) -> None:
+        with transaction(self.app.sessions) as s:
+            member = s.exec(select(Member).where(Member.handle == handle)).one()
+            for key, value in changes.items():
+                setattr(member, key, value)
+            s.add(member)
+
+
+def make_harness(tmp_path: Path, *, start: datetime, config: dict | None = None,
+                 database_url: str | None = None) -> Harness:
+    clock = FrozenClock(start)
+    fake = FakeMessenger(platform="console", clock=clock)
+    settings = Settings(database_url=database_url or f"sqlite:///{tmp_path / 'flywheel.db'}")
+    org: OrgConfig = parse_config(config or DEMO, source="test")
+    app = Flywheel.build(settings, clock=clock, config=org, messengers={"console": fake})
+    return Harness(app=app, clock=clock, fake=fake)
+
+
+def weeks(start: datetime, end: datetime) -> Iterable[datetime]:
+    t = start
+    while t < end:
+        yield t
+        t += timedelta(days=7)
