@@ -1,0 +1,134 @@
+"""Inbound messages: de-duplication, unknown senders, hostile text, commands."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlmodel import select
+
+from conversations.events import InboundEvent
+from storage.db import transaction
+from storage.models import Answer, OutboxMessage, ProcessedEvent
+from tests.helpers import local, make_harness, utc
+
+
+def test_a_retried_event_has_no_second_effect(harness):
+    harness.say("alice", "/checkin")
+    first = harness.say("alice", "4", key="evt-1")
+    again = harness.say("alice", "4", key="evt-1")  # the platform delivers the same event again
+    assert first and again == []
+    with transaction(harness.app.sessions) as s:
+        assert len(list(s.exec(select(Answer)))) == 1
+        assert s.get(ProcessedEvent, "evt-1") is not None
+
+
+def test_processed_keys_are_kept_long_enough_for_feishu_retries_then_pruned(harness):
+    harness.say("alice", "/help", key="evt-old")
+    harness.clock.set(harness.clock.now() + __import__("datetime").timedelta(hours=8, minutes=1))
+    harness.app.tick()
+    with transaction(harness.app.sessions) as s:
+        assert s.get(ProcessedEvent, "evt-old") is not None  # ≥ 8 h
+    harness.clock.set(harness.clock.now() + __import__("datetime").timedelta(hours=48))
+    harness.app.tick()
+    with transaction(harness.app.sessions) as s:
+        assert s.get(ProcessedEvent, "evt-old") is None
+
+
+def test_unknown_sender_gets_a_polite_answer_and_nothing_is_stored(harness):
+    harness.app.handle(InboundEvent(platform="console", user="mallory", kind="message", text="4",
+                                    dedup_key="u-1", received_at=harness.clock.now()))
+    harness.app.deliver_outbox()
+    recipient, message = harness.fake.sent[-1]
+    assert recipient.address == "mallory"
+    assert message.text.startswith("I don't know you yet")
+    with transaction(harness.app.sessions) as s:
+        assert list(s.exec(select(Answer))) == []
+
+
+def test_hostile_text_is_stored_literally_and_never_interpreted(harness):
+    harness.say("alice", "/checkin")
+    harness.say("alice", "5")
+    hostile = "<!channel> @all {{ 7*7 }} {% raw %} '); DROP TABLE answer; --"
+    replies = harness.say("alice", hostile)
+    assert replies and "(3/5)" in replies[0]
+    harness.say("alice", "back")
+    shown = harness.fake.texts_for("alice")[-1]
+    assert hostile in shown and "49" not in shown
+    with transaction(harness.app.sessions) as s:
+        assert [a.value for a in s.exec(select(Answer).where(Answer.step == "wins"))] == [hostile]
+
+
+def test_answers_with_nothing_open_get_a_hint(harness):
+    assert "no check-in open" in harness.say("alice", "4")[0]
+    assert "no check-in open" in harness.say("alice", "back")[0]
+    assert "don't know /nope" in harness.say("alice", "/nope")[0]
+
+
+def test_checkin_after_completing_offers_edit_and_no_second_run(harness):
+    harness.say("alice", "/checkin")
+    for answer in ("4", "good", "none", "a; b", "no"):
+        harness.say("alice", answer)
+    assert "already checked in this week" in harness.say("alice", "/checkin")[0]
+    assert "already checked in" in harness.say("alice", "5")[0]
+    assert len(harness.runs("alice")) == 1
+
+
+def test_member_without_a_manager_is_not_asked_what_they_need_from_one(harness):
+    replies = harness.say("maria", "/checkin")
+    assert "(1/4)" in replies[0]
+
+
+def test_pause_and_resume(harness):
+    assert "no check-ins until Mon 7 Dec 2026" in harness.say("alice", "/pause until 2026-12-07")[0]
+    assert "couldn't read that" in harness.say("alice", "/pause until yesterday")[0]
+    assert "Check-ins are on again" in harness.say("alice", "/resume")[0]
+    assert "already on" in harness.say("alice", "/resume")[0]
+
+
+def test_concurrent_answers_from_two_threads_are_serialised(harness):
+    harness.say("alice", "/checkin")
+    barrier = threading.Barrier(2)
+
+    def answer(key: str) -> None:
+        barrier.wait()
+        harness.app.handle(InboundEvent(platform="console", user="alice", kind="message", text="4", dedup_key=key,
+                                        received_at=harness.clock.now()))
+
+    threads = [threading.Thread(target=answer, args=(f"t{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with transaction(harness.app.sessions) as s:
+        steps = sorted(a.step for a in s.exec(select(Answer)))
+        assert steps == ["mood", "wins"]  # the second "4" answered the second question, nothing was lost
+
+
+def test_failed_sends_are_retried_with_backoff_and_others_still_get_theirs(tmp_path):
+    from bot.platforms.base import SendError
+
+    h = make_harness(tmp_path, start=utc(2026, 11, 23))
+    calls = {"n": 0}
+
+    def flaky(recipient, message):
+        if recipient.address == "bo":
+            calls["n"] += 1
+            return SendError("ratelimited", retry_after=30) if calls["n"] == 1 else None
+        if recipient.address == "chen":
+            return SendError("user_not_found", permanent=True)
+        return None
+
+    h.fake.fail_with = flaky
+    try:
+        h.run_until(local("Asia/Shanghai", 2026, 11, 27, 15, 0))
+        h.run_until(local("America/New_York", 2026, 11, 27, 15, 0))
+        prompted = sorted(r.address for r, m in h.fake.sent if m.kind == "deliver")
+        assert prompted == ["alice", "maria"]  # bo waits for Retry-After; chen's failed for good
+        h.run_until(local("America/New_York", 2026, 11, 27, 15, 1))
+        bo = [at for (r, m), at in zip(h.fake.sent, h.fake.sent_at) if r.address == "bo" and m.kind == "deliver"]
+        assert bo == [local("America/New_York", 2026, 11, 27, 15, 0, 30)]  # exactly after Retry-After
+        with transaction(h.app.sessions) as s:
+            by_status = {(m.kind, m.status) for m in s.exec(select(OutboxMessage))}
+        assert ("deliver", "failed") in by_status  # chen's, not retried
+    finally:
+        h.app.close()

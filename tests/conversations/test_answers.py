@@ -1,0 +1,77 @@
+import pytest
+
+from conversations.answers import Invalid, Items, PlanStatus, Scale, Text, is_none_word
+from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
+from conversations.machine import Trigger
+from tests.helpers import utc
+
+
+@pytest.mark.parametrize(("text", "value"), [("3", 3), (" 5 ", 5), ("４", 4), ("3/5", 3), ("4 out of 5", 4),
+                                             ("三", 3), ("5分", 5), ("2️⃣", 2), ("1", 1)])
+def test_mood_accepts_what_people_type(text, value):
+    assert Scale(1, 5).parse(text) == value
+
+
+@pytest.mark.parametrize("text", ["0", "6", "great", "", "3.5", "-1", "4 or 5", "１０"])
+def test_mood_rejects_anything_else_with_a_reask(text):
+    with pytest.raises(Invalid) as info:
+        Scale(1, 5).parse(text)
+    assert (info.value.key, info.value.params) == ("invalid_scale", {"lo": 1, "hi": 5})
+
+
+def test_priorities_split_on_lines_semicolons_and_bullets():
+    assert Items(1, 3).parse("- a\n* b\n3. c") == ["a", "b", "c"]
+    assert Items(1, 3).parse("写文档；修 bug") == ["写文档", "修 bug"]
+    assert Items(1, 3).parse("one thing, with a comma") == ["one thing, with a comma"]
+    with pytest.raises(Invalid) as info:
+        Items(1, 3).parse("a; b; c; d")
+    assert info.value.key == "invalid_items_many"
+    with pytest.raises(Invalid):
+        Items(1, 3).parse(" ; ")
+
+
+@pytest.mark.parametrize("word", ["none", "None.", "no", "n/a", "-", "无", "没有", "暂无"])
+def test_none_words_record_no_blocker(word):
+    assert is_none_word(word)
+    assert Text(none_means_empty=True).parse(word) is None
+
+
+def test_text_is_stored_exactly_as_typed():
+    hostile = "<!channel> {{ 7*7 }} '; DROP TABLE answer; -- @all <at id=all></at>"
+    assert Text().parse(hostile) == hostile
+    with pytest.raises(Invalid):
+        Text().parse("   ")
+    with pytest.raises(Invalid):
+        Text(max_len=10).parse("x" * 11)
+
+
+@pytest.mark.parametrize(("text", "status"), [("done", "done"), ("Done!", "done"), ("完成", "done"),
+                                              ("partly", "partly"), ("部分完成", "partly"), ("not done", "not_done"),
+                                              ("未完成", "not_done"), ("3", "not_done")])
+def test_plan_status(text, status):
+    assert PlanStatus().parse(text) == status
+
+
+def test_interpret_commands_keywords_and_answers():
+    assert interpret("/checkin") == Command("checkin")
+    assert interpret("/pause until 2026-12-01") == Command("pause", "until 2026-12-01")
+    assert interpret("/签到") == Command("checkin")
+    assert interpret("/frobnicate") == Command("/frobnicate", "", known=False)
+    assert interpret("skip") == Keyword(Trigger.SKIP)
+    assert interpret("Later.") == Keyword(Trigger.LATER)
+    assert interpret("返回") == Keyword(Trigger.BACK)
+    assert interpret("edit 3") == Keyword(Trigger.EDIT, "3")
+    assert interpret("修改 2") == Keyword(Trigger.EDIT, "2")
+    assert interpret("帮助") == Keyword("help")
+    assert interpret("skip the standup next week") == AnswerText("skip the standup next week")
+
+
+def test_pause_dates():
+    today = utc(2026, 11, 25).date()
+    assert str(parse_pause("until 2026-12-01", today)) == "2026-12-01"
+    assert str(parse_pause("2026年12月1日", today)) == "2026-12-01"
+    assert str(parse_pause("2w", today)) == "2026-12-09"
+    assert parse_pause("until 2026-11-01", today) is None  # in the past
+    assert parse_pause("until someday", today) is None
+    assert parse_pause("2026-02-30", today) is None
+    assert parse_pause("3h", today) is None
