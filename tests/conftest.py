@@ -1,4 +1,3 @@
-import logging
 import os
 import uuid
 
@@ -14,11 +13,6 @@ def harness(tmp_path):
     h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0))
     yield h
     h.app.close()
-
-
-@pytest.fixture(autouse=True)
-def _quiet_logs(caplog):
-    caplog.set_level(logging.INFO)
 
 
 PG_URL = os.environ.get("FLYWHEEL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -1,0 +1,48 @@
+"""The same scheduler on PostgreSQL, with two replicas ticking against one database."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+from bot.app import Flywheel
+from bot.config import parse_config
+from bot.platforms.base import FakeMessenger
+from bot.settings import Settings
+from conversations.clock import FrozenClock
+from tests.helpers import local, utc
+
+ORG = {"members": [{"handle": f"p{i}", "name": f"Person {i}",
+                    "timezone": ["Europe/London", "Asia/Shanghai", "America/New_York"][i % 3]} for i in range(60)]}
+
+
+def test_two_replicas_prompt_each_member_exactly_once_per_week(postgres_url):
+    clock = FrozenClock(utc(2026, 11, 23))
+    config = parse_config(ORG, source="test")
+    fakes = [FakeMessenger(clock=clock), FakeMessenger(clock=clock)]
+    apps = [Flywheel.build(Settings(database_url=postgres_url), clock=clock, config=config,
+                           messengers={"console": fake}) for fake in fakes]
+    try:
+        for week in range(3):
+            for tz, hour in (("Asia/Shanghai", 15), ("Europe/London", 15), ("America/New_York", 15)):
+                clock.set(local(tz, 2026, 11, 27, hour, 0) + timedelta(weeks=week))
+                barrier = threading.Barrier(2)
+
+                def tick(app: Flywheel) -> None:
+                    barrier.wait()
+                    app.tick()
+
+                threads = [threading.Thread(target=tick, args=(app,)) for app in apps]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            clock.set(local("America/New_York", 2026, 11, 30, 12, 0) + timedelta(weeks=week))
+            for app in apps:
+                app.tick()
+        prompts = Counter(r.address for fake in fakes for r, m in fake.sent if m.kind == "deliver")
+        assert prompts == {f"p{i}": 3 for i in range(60)}
+    finally:
+        for app in apps:
+            app.close()
