@@ -168,7 +168,10 @@ class Flywheel:
         if run is None or run.flow != WEEKLY:
             run = repo.latest_run(s, member_id=member.id, flow=WEEKLY, open_at=now)
         if run is None:
-            occ = flow.schedule.for_period_containing(member.timezone, now)
+            # The most recent check-in if its window is still open (Monday morning), else this week's.
+            occ = flow.schedule.latest(member.timezone, now)
+            if occ.closes <= now:
+                occ = flow.schedule.for_period_containing(member.timezone, now)
             if occ.closes <= now:
                 occ = flow.schedule.next_after(member.timezone, now)
             repo.insert_runs(s, rows=[self._run_row(flow, member.id, occ.period, due=now, prompt_at=now,

@@ -132,3 +132,12 @@ def test_failed_sends_are_retried_with_backoff_and_others_still_get_theirs(tmp_p
         assert ("deliver", "failed") in by_status  # chen's, not retried
     finally:
         h.app.close()
+
+
+def test_checkin_on_monday_morning_is_last_weeks_until_its_window_closes(harness):
+    harness.clock.set(local("Europe/London", 2026, 11, 30, 9, 0))
+    harness.say("alice", "/checkin")
+    harness.clock.set(local("Europe/London", 2026, 11, 30, 13, 0))
+    harness.app.tick()
+    harness.say("alice", "/checkin")
+    assert [(r.period, r.status) for r in harness.runs("alice")] == [("2026-W48", "expired"), ("2026-W49", "prompted")]
