@@ -303,14 +303,15 @@ class Flywheel:
                         continue
                     down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
                     if down:
+                        # Recorded as skipped, so the member can still take it with /checkin while it is open.
                         rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due, closes=occ.closes,
-                                              now=now, status="expired") for mid in ids]
+                                              now=now, status="skipped") for mid in ids]
                         repo.insert_runs(s, rows=rows)
                         for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
                                 ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
                                 ConversationRun.member_id.in_(ids))).scalars():  # type: ignore[attr-defined]
                             s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
-                                                to_status="expired", at=now))
+                                                to_status="skipped", at=now))
                         report.missed += len(ids)
                         log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
                                     "(last tick %s); skipped, because catching up is allowed only within %s",

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Sequence
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
@@ -93,6 +94,9 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from conversations.schedule import WEEKDAYS
     from storage.db import create_db_engine, current_revision, head_revision
 
     problems = 0
@@ -106,13 +110,18 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     mode = "console (no platform credentials)" if settings.console_mode else ", ".join(settings.platforms)
     line(True, f"mode: {mode}")
     try:
-        engine = create_db_engine(settings.database_url)
-        with engine.connect():
-            pass
-        current, head = current_revision(engine), head_revision(engine)
-        line(current == head, f"database reachable; migrations at {current or 'none'} (latest {head})"
-             + ("" if current == head else " — run `flywheel db upgrade` (or just start the bot)"))
-        engine.dispose()
+        url = make_url(settings.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+            line(True, f"database {url.database} does not exist yet; it is created and migrated at first start")
+        else:
+            engine = create_db_engine(settings.database_url)
+            current, head = current_revision(engine), head_revision(engine)
+            engine.dispose()
+            if current is None:
+                line(True, f"database reachable and empty; migrations to {head} run at first start")
+            else:
+                line(current == head, f"database reachable; migrations at {current} (latest {head})"
+                     + ("" if current == head else " — run `flywheel db upgrade` (or just start the bot)"))
     except Exception as exc:  # noqa: BLE001
         line(False, f"database not reachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     try:
@@ -126,9 +135,9 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
                        f"time zones {', '.join(zones) or '—'}")
             for flow in config.flows.values():
                 sched = flow.schedule
-                line(True, f"flow {flow.name}: {'on' if flow.enabled else 'off'}, weekday {sched.weekday} "
-                           f"{sched.at:%H:%M} local, closes weekday {sched.closes_weekday} {sched.closes_at:%H:%M}, "
-                           f"{len(flow.steps)} questions")
+                line(True, f"flow {flow.name}: {'on' if flow.enabled else 'off'}, {WEEKDAYS[sched.weekday].title()} "
+                           f"{sched.at:%H:%M} member-local, closes {WEEKDAYS[sched.closes_weekday].title()} "
+                           f"{sched.closes_at:%H:%M}, {len(flow.steps)} questions")
     except ConfigError as exc:
         line(False, str(exc))
     if settings.slack_bot_token and not (settings.slack_app_token or settings.slack_signing_secret):

@@ -288,7 +288,8 @@ def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transit
         return _deliver(flow, run, event, now, t)
     if run.status == Status.SKIPPED:
         step = _next_unanswered(run, run.answers, after=None) or run.steps[-1]
-        return Outcome(event.trigger, t.dest, step, replies=(ask(flow, run, step, run.answers, lead="resumed"),),
+        lead = "resumed" if t.dest == Status.IN_PROGRESS else "intro_on_demand"
+        return Outcome(event.trigger, t.dest, step, replies=(ask(flow, run, step, run.answers, lead=lead),),
                        nudge=_reminder_at(flow, run, now))
     return Outcome(event.trigger, t.dest, run.step, replies=(ask(flow, run, run.step, run.answers, lead="continue"),))
 

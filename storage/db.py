@@ -21,10 +21,14 @@ log = logging.getLogger(__name__)
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> sa.Engine:
-    """An engine for `url`; SQLite gets WAL, busy_timeout, foreign keys and `BEGIN IMMEDIATE`."""
+    """An engine for `url`; SQLite gets WAL, busy_timeout, foreign keys and `BEGIN IMMEDIATE`.
+
+    `hide_parameters` keeps bound values (people's answers) out of error messages and so out of the logs.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, echo=echo, hide_parameters=True,
+                                  connect_args={"check_same_thread": False, "timeout": 30})
         in_memory = parsed.database in (None, "", ":memory:")
 
         @event.listens_for(engine, "connect")
@@ -43,7 +47,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
 
 
 def is_postgres(engine: sa.Engine) -> bool:

@@ -115,7 +115,7 @@ def test_long_downtime_is_skipped_and_logged(team, caplog):
     team.run_until(local(tz, 2026, 12, 4, 16, 0))
     assert [weekly_period(at.date()) for _, at in team.prompts("m1")] == ["2026-W49"]
     missed = team.runs("m1")[0]
-    assert (missed.period, missed.status) == ("2026-W48", "expired")
+    assert (missed.period, missed.status) == ("2026-W48", "skipped")
     with transaction(team.app.sessions) as s:
         assert [t.trigger for t in s.exec(select(RunTransition).where(RunTransition.run_id == missed.id))] == ["missed"]
 
@@ -132,3 +132,13 @@ def test_ticks_are_idempotent(team):
     for _ in range(5):
         team.app.tick()
     assert len(team.prompts("m1")) == 1
+
+
+def test_a_week_missed_during_downtime_can_still_be_taken_on_demand(team):
+    tz = "Europe/London"
+    team.run_until(local(tz, 2026, 11, 27, 14, 50))
+    team.clock.set(local(tz, 2026, 11, 28, 10, 0))
+    team.app.tick()
+    replies = team.say("m1", "/checkin")
+    assert replies[0].startswith("Here's this week's check-in, Member: 4 short questions.")
+    assert [(r.period, r.status) for r in team.runs("m1")] == [("2026-W48", "prompted")]

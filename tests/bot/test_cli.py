@@ -1,0 +1,47 @@
+import pytest
+
+from bot.cli import main
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "FEISHU_APP_ID", "FEISHU_APP_SECRET",
+                 "FLYWHEEL_CONFIG", "DATABASE_URL", "FLYWHEEL_LOCALE", "FLYWHEEL_TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_doctor_on_a_fresh_directory_is_happy_and_creates_nothing(clean_env, tmp_path, capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "does not exist yet" in out and "all good" in out
+    assert not (tmp_path / "flywheel.db").exists()
+
+
+def test_db_upgrade_then_doctor(clean_env, tmp_path, capsys):
+    assert main(["db", "upgrade"]) == 0
+    assert (tmp_path / "flywheel.db").exists()
+    assert main(["doctor"]) == 0
+    assert "migrations at 0001 (latest 0001)" in capsys.readouterr().out
+
+
+def test_doctor_reports_a_broken_org_file(clean_env, tmp_path, capsys):
+    (tmp_path / "org.yaml").write_text("members:\n  - handle: a\n    timezone: Nowhere/Special\n", encoding="utf-8")
+    clean_env.setenv("FLYWHEEL_CONFIG", str(tmp_path / "org.yaml"))
+    assert main(["doctor"]) == 1
+    assert "Nowhere/Special" in capsys.readouterr().out
+
+
+def test_run_with_platform_credentials_says_what_is_missing_and_leaks_nothing(clean_env, capsys):
+    clean_env.setenv("SLACK_BOT_TOKEN", "xoxb-sentinel-secret")
+    assert main(["run"]) == 2
+    captured = capsys.readouterr()
+    assert "Slack adapter" in captured.err
+    assert "sentinel" not in captured.err + captured.out
+
+
+def test_bad_settings_exit_cleanly(clean_env, capsys):
+    clean_env.setenv("FLYWHEEL_TIMEZONE", "Atlantis/Capital")
+    assert main(["doctor"]) == 2
+    assert "IANA" in capsys.readouterr().err
