@@ -20,6 +20,17 @@ from sqlmodel import Session
 log = logging.getLogger(__name__)
 
 
+class _NoResultRows(logging.Filter):
+    """SQLAlchemy logs every fetched row at DEBUG; rows hold people's answers, which never go to a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(("Row ", "Col ")))
+
+
+for _name in ("sqlalchemy.engine.Engine", "sqlalchemy.engine"):
+    logging.getLogger(_name).addFilter(_NoResultRows())
+
+
 def create_db_engine(url: str, *, echo: bool = False) -> sa.Engine:
     """An engine for `url`; SQLite gets WAL, busy_timeout, foreign keys and `BEGIN IMMEDIATE`.
 

@@ -141,3 +141,21 @@ def test_checkin_on_monday_morning_is_last_weeks_until_its_window_closes(harness
     harness.app.tick()
     harness.say("alice", "/checkin")
     assert [(r.period, r.status) for r in harness.runs("alice")] == [("2026-W48", "expired"), ("2026-W49", "prompted")]
+
+
+def test_answers_never_reach_the_logs_even_at_debug(harness, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
+    try:
+        harness.say("alice", "/checkin")
+        for answer in ("4", "SENTINEL-WIN-7731", "SENTINEL-BLOCKER-1142", "SENTINEL-PLAN-A; SENTINEL-PLAN-B",
+                       "SENTINEL-NEED-5521"):
+            harness.say("alice", answer)
+        harness.clock.set(harness.clock.now() + __import__("datetime").timedelta(days=7))
+        harness.app.tick()
+    finally:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    assert "sqlalchemy.engine.Engine" in {r.name for r in caplog.records}  # the SQL was logged, its values were not
+    assert "SENTINEL" not in caplog.text
