@@ -21,6 +21,7 @@ from bot.platforms.console.messenger import ConsoleMessenger
 from conversations.clock import UTC, FrozenClock, OffsetClock
 from conversations.events import InboundEvent
 from conversations.schedule import parse_duration, zone
+from storage import repo
 from storage.db import transaction
 from storage.models import ConversationRun, Member
 
@@ -101,6 +102,13 @@ class Console:
         self.say(f"You are now {member.name} ({member.handle}) · {member.timezone} · {member.locale}")
         for block in waiting:
             self.say(block + "\n")
+        with transaction(self.app.sessions) as s:
+            run = repo.active_run(s, member_id=member.id)
+            if run is not None and run.status != "completed":
+                steps = run.context.get("steps") or []
+                at = steps.index(run.step) + 1 if run.step in steps else 1
+                self.say(f"({member.handle} has a check-in in progress at question {at} of {len(steps)}: "
+                         "answer it here, or type /checkin to see the question again.)")
 
     # -------------------------------------------------------------------------------------- input
 
