@@ -20,12 +20,14 @@ from sqlmodel import Session
 
 from bot.codec import decode_replies, encode_replies
 from bot.config import OrgConfig, load_config, sync_members
+from bot.kudos import KudosDesk
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from bot.settings import Settings
 from conversations.clock import Clock, SystemClock
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
 from conversations.events import InboundEvent
 from conversations.flows import Flow
+from conversations.kudos import KudosSettings
 from conversations.machine import (
     KEEP,
     Outcome,
@@ -73,11 +75,13 @@ class Flywheel:
     flows: Mapping[str, Flow]
     renderer: Renderer
     messengers: dict[str, Messenger] = field(default_factory=dict)
+    kudos_settings: KudosSettings = field(default_factory=KudosSettings)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)
         self._renderers: dict[str, Renderer] = {}
+        self.kudos = KudosDesk(self.kudos_settings)
 
     # ------------------------------------------------------------------------------------ construction
 
@@ -98,7 +102,7 @@ class Flywheel:
             flows = {WEEKLY_CHECKIN.name: WEEKLY_CHECKIN}
         renderer = Renderer(overrides=config.question_texts if config else None)
         app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
-                  messengers=dict(messengers or {}))
+                  messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings())
         if config is not None:
             with transaction(app.sessions) as s:
                 counts = sync_members(s, config, now=app.clock.now())
@@ -143,6 +147,8 @@ class Flywheel:
                 return [self._pause(s, member, intent.args, now)], None
             if intent.name == "resume":
                 return [self._resume(s, member, now)], None
+            if intent.name == "kudos":
+                return self.kudos.command(s, member, intent.args, event, now), None
             return [Reply("common/help")], None
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None

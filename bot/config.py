@@ -17,6 +17,7 @@ import yaml
 
 from conversations.answers import Text
 from conversations.flows import Ask, Flow
+from conversations.kudos import KudosSettings, KudosValue
 from conversations.render import LOCALES, normalize_locale
 from conversations.schedule import (
     WeeklySchedule,
@@ -56,6 +57,7 @@ class OrgConfig:
     members: tuple[MemberSpec, ...] = ()
     flows: Mapping[str, Flow] = field(default_factory=dict)
     question_texts: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
+    kudos: KudosSettings = field(default_factory=KudosSettings)
 
 
 _MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu"}
@@ -91,17 +93,44 @@ def load_config(path: str | Path, *, default_timezone: str = "UTC", default_loca
 def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC",
                  default_locale: str = "en") -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows"}
+    unknown = set(data) - {"defaults", "members", "flows", "kudos"}
     if unknown:
-        problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} (expected defaults, members, flows)")
+        problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} "
+                        "(expected defaults, members, flows, kudos)")
     defaults = data.get("defaults") or {}
     tz_default = str(defaults.get("timezone", default_timezone))
     locale_default = str(defaults.get("locale", default_locale))
     members = _parse_members(data.get("members") or [], tz_default, locale_default, problems)
     flows, texts = _parse_flows(data.get("flows") or {}, problems)
+    kudos = _parse_kudos(data.get("kudos") or {}, problems)
     if problems:
         raise ConfigError(source, problems)
-    return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts)
+    return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos)
+
+
+def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
+    if not isinstance(raw, dict):
+        problems.append("`kudos` must be a mapping (channel, weekly_limit, rankings, values)")
+        return KudosSettings()
+    for key in sorted(set(raw) - {"channel", "weekly_limit", "rankings", "values"}):
+        problems.append(f"kudos: unknown key `{key}`")
+    settings = KudosSettings()
+    limit = raw.get("weekly_limit", settings.weekly_limit)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        problems.append(f"kudos.weekly_limit must be a whole number of at least 1, not {limit!r}")
+        limit = settings.weekly_limit
+    values = settings.values
+    if "values" in raw:
+        parsed = []
+        for i, v in enumerate(raw["values"] or [], start=1):
+            where = f"kudos.values[{i}]"
+            if not isinstance(v, dict) or not all(v.get(k) for k in ("key", "en", "zh")):
+                problems.append(f"{where}: needs `key`, `en` and `zh` (and optionally `emoji`)")
+                continue
+            parsed.append(KudosValue(str(v["key"]), str(v.get("emoji", "⭐")), str(v["en"]), str(v["zh"])))
+        values = tuple(parsed)
+    return KudosSettings(values=values, weekly_limit=limit, channel=str(raw["channel"]) if raw.get("channel") else None,
+                         rankings=bool(raw.get("rankings", False)))
 
 
 def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: list[str]) -> list[MemberSpec]:

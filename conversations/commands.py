@@ -10,8 +10,9 @@ from conversations.answers import keyword, normalize
 from conversations.machine import Trigger
 from conversations.schedule import parse_duration
 
-COMMANDS = ("checkin", "pause", "resume", "help")
-_ALIASES = {"/签到": "checkin", "/暂停": "pause", "/恢复": "resume", "/帮助": "help", "/start": "checkin"}
+COMMANDS = ("checkin", "pause", "resume", "help", "kudos")
+_ALIASES = {"/签到": "checkin", "/暂停": "pause", "/恢复": "resume", "/帮助": "help", "/start": "checkin",
+            "/点赞": "kudos", "/感谢": "kudos"}
 
 _KEYWORDS: dict[str, Trigger | str] = {}
 for _words, _meaning in (

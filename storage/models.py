@@ -144,3 +144,26 @@ class SchedulerState(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     at: Optional[datetime] = _utc(default=None, nullable=True)
     value: Optional[str] = Field(default=None, max_length=200)
+
+
+class Kudos(SQLModel, table=True):
+    """One recognition, stored exactly as typed. `period` is the giver's ISO week (for the weekly limit)."""
+
+    __tablename__ = "kudos"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    giver_id: int = Field(foreign_key="member.id", index=True)
+    reason: str = Field(max_length=4000)
+    value: Optional[str] = Field(default=None, max_length=64)
+    channel: Optional[str] = Field(default=None, max_length=160)
+    period: str = Field(max_length=16, index=True)
+    created_at: datetime = _utc(index=True)
+
+
+class KudosRecipient(SQLModel, table=True):
+    __tablename__ = "kudos_recipient"
+    __table_args__ = (sa.UniqueConstraint("kudos_id", "member_id", name="uq_kudos_recipient"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kudos_id: int = Field(foreign_key="kudos.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)

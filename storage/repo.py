@@ -12,6 +12,8 @@ from sqlmodel import Session, select
 from storage.models import (
     Answer,
     ConversationRun,
+    Kudos,
+    KudosRecipient,
     Member,
     OutboxMessage,
     ProcessedEvent,
@@ -221,3 +223,68 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
         if value is not None:
             out.append(value if value.tzinfo else value.replace(tzinfo=after.tzinfo))
     return out
+
+
+# ------------------------------------------------------------------------------------------ kudos
+
+def member_by_mention(session: Session, *, platform: str, token: str) -> Member | None:
+    """`@alice` / `@陈晨` (handle or exact name), or Slack's `<@U123|name>`."""
+    if token.startswith("<@"):
+        user_id = token[2:-1].split("|", 1)[0]
+        return session.exec(select(Member).where(Member.slack_user_id == user_id)).first()
+    name = token.lstrip("@")
+    found = session.exec(select(Member).where(Member.handle == name.lower())).first()
+    if found is None:
+        found = session.exec(select(Member).where(Member.name == name)).first()
+    return found
+
+
+def kudos_given_in(session: Session, *, giver_id: int, period: str) -> int:
+    return session.exec(select(sa.func.count()).select_from(Kudos)
+                        .where(Kudos.giver_id == giver_id, Kudos.period == period)).one()
+
+
+def add_kudos(session: Session, *, giver_id: int, recipient_ids: Sequence[int], reason: str, value: str | None,
+              channel: str | None, period: str, now: datetime) -> Kudos:
+    kudos = Kudos(giver_id=giver_id, reason=reason, value=value, channel=channel, period=period, created_at=now)
+    session.add(kudos)
+    session.flush()
+    for member_id in recipient_ids:
+        session.add(KudosRecipient(kudos_id=kudos.id, member_id=member_id))
+    return kudos
+
+
+def kudos_received(session: Session, *, member_ids: Sequence[int], since: datetime | None = None,
+                   limit: int | None = None) -> list[tuple[Kudos, list[int]]]:
+    """Kudos any of `member_ids` received, newest first, each with all of its recipients."""
+    query = (select(Kudos).join(KudosRecipient, KudosRecipient.kudos_id == Kudos.id)
+             .where(KudosRecipient.member_id.in_(list(member_ids))).distinct()  # type: ignore[attr-defined]
+             .order_by(Kudos.created_at.desc(), Kudos.id.desc()))  # type: ignore[attr-defined]
+    if since is not None:
+        query = query.where(Kudos.created_at >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    found = list(session.exec(query))
+    recipients: dict[int, list[int]] = {k.id: [] for k in found}  # type: ignore[misc]
+    if found:
+        for row in session.exec(select(KudosRecipient).where(KudosRecipient.kudos_id.in_(list(recipients)))  # type: ignore[attr-defined]
+                                .order_by(KudosRecipient.id)):
+            recipients[row.kudos_id].append(row.member_id)
+    return [(k, recipients[k.id]) for k in found]  # type: ignore[index]
+
+
+def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
+    wanted = list(set(ids))
+    if not wanted:
+        return {}
+    return {m.id: m for m in session.exec(select(Member).where(Member.id.in_(wanted)))}  # type: ignore[attr-defined, misc]
+
+
+def team_members(session: Session, *, team: str | None, manager_id: int | None) -> list[Member]:
+    """The people on a team: by team name, or else the manager's direct reports and the manager."""
+    query = select(Member).where(Member.active == sa.true())
+    if team:
+        query = query.where(Member.team == team)
+    elif manager_id is not None:
+        query = query.where(sa.or_(Member.manager_id == manager_id, Member.id == manager_id))
+    return list(session.exec(query.order_by(Member.name)))

@@ -34,7 +34,7 @@ class ConsoleMessenger:
         with self.lock:
             self._count += 1
             block = f"[{_stamp(self.clock, recipient.timezone)}] Flywheel → {recipient.address}:\n{message.text}\n"
-            if recipient.address == self.current:
+            if recipient.address == self.current or recipient.address.startswith("#"):  # channels are public
                 self.out.write(block + "\n")
             else:
                 self.unread[recipient.address].append(block)

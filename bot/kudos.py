@@ -1,0 +1,113 @@
+"""The kudos desk: turns `/kudos …` into a stored recognition, a public post and a DM to each recipient."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.codec import encode_replies
+from conversations.events import InboundEvent
+from conversations.kudos import KudosRefusal, KudosSettings, check_kudos, parse_kudos
+from conversations.machine import Reply
+from conversations.render import first_name
+from conversations.schedule import weekly_period, zone
+from storage import repo
+from storage.models import Member
+
+log = logging.getLogger(__name__)
+
+WALL_SIZE = 10
+
+
+def _badge(settings: KudosSettings, key: str | None) -> dict[str, str] | None:
+    value = settings.value(key) if key else None
+    return {"emoji": value.emoji, "en": value.en, "zh": value.zh} if value else None
+
+
+def _refusal(r: KudosRefusal, **extra: Any) -> Reply:
+    return Reply(f"kudos/{r.key}", {**r.params, **extra})
+
+
+class KudosDesk:
+    def __init__(self, settings: KudosSettings) -> None:
+        self.settings = settings
+
+    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
+        word = args.strip().lower()
+        if word in ("me", "我"):
+            return [self.own(s, member, now)]
+        if word.split(" ", 1)[0] in ("wall", "墙", "team"):
+            return [self.wall(s, member, now)]
+        return self.give(s, member, args, event, now)
+
+    def _values(self) -> list[dict[str, str]]:
+        return [{"key": v.key, "emoji": v.emoji, "en": v.en, "zh": v.zh} for v in self.settings.values]
+
+    def give(self, s: Session, giver: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
+        parsed = parse_kudos(args)
+        if isinstance(parsed, KudosRefusal):
+            return [_refusal(parsed, values=self._values())]
+        recipients: list[Member] = []
+        for token in parsed.mentions:
+            found = repo.member_by_mention(s, platform=event.platform, token=token)
+            if found is None or not found.active:
+                return [Reply("kudos/unknown_member", {"who": token})]
+            if found not in recipients:
+                recipients.append(found)
+        value = self.settings.value(parsed.tag) if parsed.tag else None
+        if parsed.tag and value is None:
+            return [Reply("kudos/unknown_value", {"tag": parsed.tag, "values": self._values()})]
+        period = weekly_period(now.astimezone(zone(giver.timezone)).date())
+        refusal = check_kudos(giver_id=giver.id, recipient_ids=[r.id for r in recipients],
+                              given_this_week=repo.kudos_given_in(s, giver_id=giver.id, period=period),
+                              settings=self.settings)
+        if refusal is not None:
+            return [_refusal(refusal)]
+        channel = self.settings.channel
+        repo.add_kudos(s, giver_id=giver.id, recipient_ids=[r.id for r in recipients], reason=parsed.reason,
+                       value=value.key if value else None, channel=channel, period=period, now=now)
+        log.info("kudos from member %s to %d member(s)", giver.id, len(recipients))
+        names = [first_name(r.name) for r in recipients]
+        common = {"giver": first_name(giver.name), "names": names, "reason": parsed.reason,
+                  "badge": _badge(self.settings, value.key if value else None)}
+        if channel:
+            repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:post", member_id=None, kind="kudos_post",
+                         channel=f"{event.platform}:{channel}", body=encode_replies([Reply("kudos/post", common)]),
+                         now=now)
+        for r in recipients:
+            repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:to:{r.id}", member_id=r.id, kind="kudos_received",
+                         body=encode_replies([Reply("kudos/received", common)]), now=now)
+        return [Reply("kudos/sent", {**common, "channel": channel})]
+
+    def own(self, s: Session, member: Member, now: datetime) -> Reply:
+        received = repo.kudos_received(s, member_ids=[member.id])
+        givers = repo.members_by_id(s, ids=[k.giver_id for k, _ in received])
+        badges = Counter(k.value for k, _ in received if k.value)
+        items = [{"giver": first_name(givers[k.giver_id].name), "reason": k.reason, "at": k.created_at,
+                  "badge": _badge(self.settings, k.value)} for k, _ in received[:WALL_SIZE]]
+        return Reply("kudos/me", {"total": len(received), "items": items,
+                                  "badges": [{**_badge(self.settings, key), "count": n}  # type: ignore[dict-item]
+                                             for key, n in badges.most_common() if _badge(self.settings, key)]})
+
+    def wall(self, s: Session, member: Member, now: datetime) -> Reply:
+        team = repo.team_members(s, team=member.team, manager_id=member.manager_id or member.id)
+        ids = [m.id for m in team]
+        since = now - timedelta(days=30)
+        recent = repo.kudos_received(s, member_ids=ids, since=since)
+        people = repo.members_by_id(s, ids=[k.giver_id for k, _ in recent] + [i for _, rs in recent for i in rs])
+        badges = Counter(k.value for k, _ in recent if k.value)
+        items = [{"giver": first_name(people[k.giver_id].name), "reason": k.reason, "at": k.created_at,
+                  "names": [first_name(people[i].name) for i in rs], "badge": _badge(self.settings, k.value)}
+                 for k, rs in recent[:WALL_SIZE]]
+        ranking: list[dict[str, Any]] = []
+        if self.settings.rankings:
+            counts = Counter(i for _, rs in recent for i in rs if i in ids)
+            ranking = [{"name": first_name(people[i].name), "count": n} for i, n in counts.most_common(3)]
+        return Reply("kudos/wall", {"team": member.team or "", "total": len(recent), "items": items,
+                                    "badges": [{**_badge(self.settings, key), "count": n}  # type: ignore[dict-item]
+                                               for key, n in badges.most_common() if _badge(self.settings, key)],
+                                    "ranking": ranking})

@@ -1,0 +1,107 @@
+"""Kudos: public, specific, timely recognition. Parsing and the rules are pure; the bot stores and posts.
+
+`/kudos @alice @bob for untangling the release #teamwork` — one or more people, a reason (required), and
+optionally one value tag that becomes a badge. No self-kudos, and a weekly limit per giver so that each one
+stays meaningful. Rankings are off unless an admin turns them on: recognition is not a score to chase.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from conversations.answers import normalize
+
+
+@dataclass(frozen=True)
+class KudosValue:
+    key: str
+    emoji: str
+    en: str
+    zh: str
+
+    def name(self, locale: str) -> str:
+        return self.zh if locale == "zh" else self.en
+
+
+DEFAULT_VALUES: tuple[KudosValue, ...] = (
+    KudosValue("collaboration", "🤝", "Cross-team collaboration", "跨部门协同之星"),
+    KudosValue("customer", "🛡️", "Customer guardian", "客户守护者"),
+    KudosValue("growth", "🌱", "Growth", "成长之星"),
+    KudosValue("ownership", "🎯", "Ownership", "主人翁精神"),
+    KudosValue("teamwork", "🙌", "Teamwork", "团队协作"),
+)
+
+
+@dataclass(frozen=True)
+class KudosSettings:
+    values: tuple[KudosValue, ...] = DEFAULT_VALUES
+    weekly_limit: int = 10
+    channel: str | None = None  # where kudos are posted; None = where they were typed
+    rankings: bool = False
+
+    def value(self, tag: str) -> KudosValue | None:
+        """The value a tag names: its key, its English name without spaces, or its Chinese name (or a
+        distinctive part of it, such as #协作 for 团队协作)."""
+        wanted = tag.lower().lstrip("#")
+        for v in self.values:
+            if wanted in (v.key.lower(), v.en.lower().replace(" ", ""), v.en.lower().replace(" ", "-"), v.zh):
+                return v
+        partial = [v for v in self.values if len(wanted) >= 2 and wanted in v.zh]
+        return partial[0] if len(partial) == 1 else None
+
+
+@dataclass(frozen=True)
+class KudosRequest:
+    mentions: tuple[str, ...]
+    reason: str
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class KudosRefusal:
+    """Why a kudos was not sent: `key` names the message (`prompts/kudos/<locale>/<key>.j2`)."""
+
+    key: str
+    params: dict = field(default_factory=dict)
+
+
+# A mention: @handle / @名字 on the console and in Feishu text, <@U123> or <@U123|name> in Slack.
+_MENTION = re.compile(r"(<@[A-Z0-9]+(?:\|[^>]*)?>|@[^\s,，、:：@#]+)")
+_LEAD = re.compile(r"^(?:for|because|thanks for|thank you for|感谢|谢谢|因为|为了|[:：\-—–])\s*", re.IGNORECASE)
+_TAG = re.compile(r"(?:^|\s)#([^\s#]+)\s*$")
+
+
+def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
+    """Split `@a @b for reason #tag` into its parts. The reason keeps the giver's exact words."""
+    rest = args.strip()
+    mentions: list[str] = []
+    while True:
+        m = _MENTION.match(rest)
+        if not m:
+            break
+        token = m.group(1)
+        if token not in mentions:
+            mentions.append(token)
+        rest = rest[m.end():].lstrip(" ,，、")
+    if not mentions:
+        return KudosRefusal("usage")
+    tag = None
+    t = _TAG.search(rest)
+    if t:
+        tag = t.group(1)
+        rest = rest[: t.start()].rstrip()
+    reason = _LEAD.sub("", rest.strip(), count=1).strip()
+    if not normalize(reason):
+        return KudosRefusal("no_reason", {"mentions": mentions})
+    return KudosRequest(tuple(mentions), reason, tag)
+
+
+def check_kudos(*, giver_id: int, recipient_ids: list[int], given_this_week: int,
+                settings: KudosSettings) -> KudosRefusal | None:
+    """The rules, given who is involved and how many kudos the giver has sent this week."""
+    if giver_id in recipient_ids:
+        return KudosRefusal("self")
+    if given_this_week >= settings.weekly_limit:
+        return KudosRefusal("limit", {"limit": settings.weekly_limit})
+    return None

@@ -1,0 +1,104 @@
+"""Kudos through the whole bot: the public post, the DMs, the refusals, and text that must stay inert."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from storage.db import transaction
+from storage.models import Kudos, KudosRecipient
+from tests.helpers import DEMO, make_harness, utc
+
+HOSTILE = [
+    "<!channel> <!here> <@U0001> for nothing",
+    "@all @所有人 <at id=all></at> please look",
+    "{{ 7*7 }} {% for x in range(3) %}x{% endfor %} ${HOME}",
+    "'); DROP TABLE kudos; -- and \" OR 1=1",
+    "*bold* _it_ `code` <https://evil.example|click> &amp; &lt;",
+]
+
+
+@pytest.fixture
+def team(tmp_path):
+    config = {**DEMO, "kudos": {"channel": "#kudos", "weekly_limit": 3}}
+    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config=config)
+    yield h
+    h.app.close()
+
+
+def channel_posts(h):
+    return [m.text for r, m in h.fake.sent if r.address == "#kudos"]
+
+
+def test_kudos_is_posted_publicly_and_each_recipient_hears_in_their_language(team):
+    replies = team.say("alice", "/kudos @bo @chen for untangling the release #teamwork")
+    assert replies == ["Thank you for recognising Bo and 陈晨! It is posted in #kudos, and they have been told."]
+    assert channel_posts(team) == ["🎉 Alice → Bo and 陈晨 · 🙌 Teamwork\n“untangling the release”"]
+    assert team.fake.texts_for("bo") == ["🎉 Alice recognised you (with 1 other): “untangling the release”\n"
+                                         "Badge: 🙌 Teamwork"]
+    assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞（同时还有另外 1 位）：“untangling the release”\n"
+                                           "徽章：🙌 团队协作"]
+    assert "你一共收到 1 次点赞。" in team.say("chen", "/kudos me")[0]
+    wall = team.say("maria", "/kudos wall")[0]
+    assert "Alice → Bo and 陈晨 (🙌): “untangling the release”" in wall
+    assert "Most recognised" not in wall  # rankings are off by default
+
+
+def test_chinese_giver(team):
+    replies = team.say("chen", "/点赞 @alice 感谢帮我 review 代码 #协作")
+    assert replies == ["感谢你认可 Alice！已发布到 #kudos，对方也已收到通知。"]
+    assert team.fake.texts_for("alice") == ["🎉 陈晨 recognised you: “帮我 review 代码”\nBadge: 🙌 Teamwork"]
+
+
+@pytest.mark.parametrize(("text", "start"), [
+    ("/kudos @alice for being great", "Kudos are for recognising someone else."),
+    ("/kudos @bo", "Kudos land best with a reason."),
+    ("/kudos @bo #teamwork", "Kudos land best with a reason."),
+    ("/kudos", "To send kudos, say who and why"),
+    ("/kudos @nobody for x", "I could not find @nobody."),
+    ("/kudos @bo for x #synergy", "#synergy is not one of our values."),
+])
+def test_refusals_are_friendly_and_store_nothing(team, text, start):
+    replies = team.say("alice", text)
+    assert len(replies) == 1 and replies[0].startswith(start)
+    with transaction(team.app.sessions) as s:
+        assert list(s.exec(select(Kudos))) == []
+    assert channel_posts(team) == []
+
+
+def test_refusals_in_chinese(team):
+    assert team.say("chen", "/kudos @chen for 我自己")[0].startswith("点赞是用来认可别人的。")
+    assert team.say("chen", "/kudos @bo")[0].startswith("具体的认可最打动人")
+
+
+def test_weekly_limit_per_giver(team):
+    for i in range(3):
+        assert team.say("alice", f"/kudos @bo for thing {i}")[0].startswith("Thank you")
+    assert team.say("alice", "/kudos @bo for one more")[0].startswith("You have sent 3 kudos this week")
+    assert team.say("maria", "/kudos @bo for the demo")[0].startswith("Thank you")  # other givers unaffected
+    team.clock.set(utc(2026, 11, 30, 9, 0))  # a new week
+    assert team.say("alice", "/kudos @bo for the next thing")[0].startswith("Thank you")
+
+
+@pytest.mark.parametrize("reason", HOSTILE)
+def test_hostile_reasons_are_stored_exactly_and_rendered_literally(team, reason):
+    team.say("alice", f"/kudos @bo for {reason}")
+    with transaction(team.app.sessions) as s:
+        stored = [k.reason for k in s.exec(select(Kudos))]
+        recipients = [r.member_id for r in s.exec(select(KudosRecipient))]
+    assert stored == [reason]
+    assert len(recipients) == 1  # mentions inside the reason are not recipients
+    assert channel_posts(team) == [f"🎉 Alice → Bo\n“{reason}”"]
+    assert team.fake.texts_for("bo") == [f"🎉 Alice recognised you: “{reason}”"]
+
+
+def test_rankings_only_when_enabled(tmp_path):
+    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config={**DEMO, "kudos": {"rankings": True}})
+    try:
+        h.say("alice", "/kudos @bo for the demo")
+        h.say("chen", "/kudos @bo for the review")
+        assert "Most recognised: Bo (2)" in h.say("maria", "/kudos wall")[0]
+        # Without a kudos channel, nothing is posted anywhere public: only the recipients hear.
+        assert [r.address for r, _ in h.fake.sent if r.address.startswith("#")] == []
+    finally:
+        h.app.close()

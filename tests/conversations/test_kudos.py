@@ -1,0 +1,41 @@
+import pytest
+
+from conversations.kudos import KudosRefusal, KudosRequest, KudosSettings, check_kudos, parse_kudos
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ("@alice @bob for untangling the release #teamwork",
+     KudosRequest(("@alice", "@bob"), "untangling the release", "teamwork")),
+    ("@alice, @bob: thanks for the demo", KudosRequest(("@alice", "@bob"), "thanks for the demo", None)),
+    ("<@U123|alice> for the on-call weekend #ownership",
+     KudosRequest(("<@U123|alice>",), "the on-call weekend", "ownership")),
+    ("@陈晨 感谢帮我 review 代码 #协作", KudosRequest(("@陈晨",), "帮我 review 代码", "协作")),
+    ("@bo @bo for pairing", KudosRequest(("@bo",), "pairing", None)),
+    ("@bo for fixing #123 in the tracker", KudosRequest(("@bo",), "fixing #123 in the tracker", None)),
+])
+def test_parse(args, expected):
+    assert parse_kudos(args) == expected
+
+
+@pytest.mark.parametrize(("args", "key"), [("", "usage"), ("for nothing", "usage"), ("@bo", "no_reason"),
+                                          ("@bo for", "no_reason"), ("@bo #teamwork", "no_reason")])
+def test_parse_refusals(args, key):
+    refusal = parse_kudos(args)
+    assert isinstance(refusal, KudosRefusal) and refusal.key == key
+
+
+def test_rules():
+    settings = KudosSettings(weekly_limit=2)
+    assert check_kudos(giver_id=1, recipient_ids=[2], given_this_week=1, settings=settings) is None
+    assert check_kudos(giver_id=1, recipient_ids=[2, 1], given_this_week=0, settings=settings).key == "self"
+    assert check_kudos(giver_id=1, recipient_ids=[2], given_this_week=2, settings=settings).key == "limit"
+
+
+def test_value_tags_in_both_languages():
+    settings = KudosSettings()
+    assert settings.value("#Teamwork").key == "teamwork"
+    assert settings.value("customerguardian").key == "customer"
+    assert settings.value("跨部门协同之星").key == "collaboration"
+    assert settings.value("协作").key == "teamwork"  # 团队协作, the only name containing it
+    assert settings.value("之星") is None  # ambiguous
+    assert settings.value("nonsense") is None
