@@ -185,7 +185,7 @@ class Flywheel:
             run = repo.run_for_period(s, flow=WEEKLY, member_id=member.id, period=occ.period)
             assert run is not None
             if run.closes_at <= now:  # that period exists and is over
-                return [Reply("common/rejected_window_closed", {})], run.id
+                return [Reply(f"{flow.name}/rejected_window_closed", {})], run.id
         return self._apply(s, run, member, Trigger.START, None, now, by_member=True), run.id
 
     def _pause(self, s: Session, member: Member, args: str, now: datetime) -> Reply:

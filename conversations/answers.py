@@ -134,4 +134,60 @@ class PlanStatus:
         return str(value)
 
 
-Expect = Scale | Text | Items | PlanStatus
+
+OBSTACLE_STATUSES = ("resolved", "still", "irrelevant")
+_OBSTACLE_WORDS = {
+    "resolved": {"resolved", "solved", "fixed", "done", "gone", "r", "1", "yes", "已解决", "解决了", "解决", "好了", "没问题了"},
+    "still": {"still", "still blocking", "blocking", "open", "s", "2", "no", "仍然存在", "还在", "仍然", "没解决", "还没解决", "依然存在"},
+    "irrelevant": {"irrelevant", "no longer relevant", "not relevant", "n/a", "moot", "i", "3", "不再相关", "无关了", "不相关", "不重要了"},
+}
+
+
+@dataclass(frozen=True)
+class ObstacleStatus:
+    """What happened to an open obstacle: resolved / still blocking / no longer relevant."""
+
+    def parse(self, text: str) -> str:
+        word = keyword(text)
+        for status, words in _OBSTACLE_WORDS.items():
+            if word in words:
+                return status
+        raise Invalid("invalid_obstacle_status")
+
+    def describe(self, value: Any) -> str:
+        return str(value)
+
+
+SUPPORT_KINDS = ("decision", "resources", "coaching", "other_team")
+_SUPPORT_WORDS = {
+    "decision": {"1", "decision", "a decision", "决策", "决定", "拍板"},
+    "resources": {"2", "resources", "resource", "budget", "people", "资源", "预算", "人手"},
+    "coaching": {"3", "skills", "coaching", "skills or coaching", "training", "技能", "辅导", "培训", "指导"},
+    "other_team": {"4", "other team", "another team", "help from another team", "跨团队", "其他团队", "协作", "跨部门"},
+}
+
+
+@dataclass(frozen=True)
+class SupportNeed:
+    """`2 two more days of QA time` → {"kind": "resources", "text": "two more days of QA time"}; none-words → None."""
+
+    def parse(self, text: str) -> dict[str, str] | None:
+        raw = text.strip()
+        if is_none_word(raw):
+            return None
+        norm = normalize(raw)
+        for kind, words in _SUPPORT_WORDS.items():
+            for word in sorted(words, key=len, reverse=True):
+                if keyword(norm).startswith(word) and (len(norm) == len(word) or not word.isascii()
+                                                       or not norm[len(word)].isalnum()):
+                    detail = norm[len(word):].lstrip(" .:：,，-—)）、")
+                    if not detail:
+                        raise Invalid("invalid_support_detail")
+                    return {"kind": kind, "text": detail}
+        raise Invalid("invalid_support")
+
+    def describe(self, value: Any) -> str:
+        return "" if not value else f"{value['kind']}: {value['text']}"
+
+
+Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed

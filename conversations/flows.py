@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, Mapping
 
 from conversations.answers import Expect
-from conversations.schedule import WeeklySchedule
+from conversations.schedule import Schedule, WeeklySchedule
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Ask:
 class Flow:
     name: str
     steps: tuple[Ask, ...]
-    schedule: WeeklySchedule = field(default_factory=WeeklySchedule)
+    schedule: Schedule = field(default_factory=WeeklySchedule)
     reminder_after: timedelta = timedelta(hours=4)
     snooze_for: timedelta = timedelta(hours=2)
     catch_up_within: timedelta = timedelta(hours=6)

@@ -271,7 +271,7 @@ def advance(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcom
         if event.trigger == Trigger.EDIT and run.status == Status.COMPLETED:
             reason = "edit_closed"
         return Outcome(event.trigger, run.status, run.step, accepted=False, reason=reason,
-                       replies=(Reply(f"common/rejected_{reason}", {"closes_at": run.closes_at}),))
+                       replies=(Reply(f"{flow.name}/rejected_{reason}", {"closes_at": run.closes_at}),))
     handler = _HANDLERS[event.trigger]
     return handler(flow, run, event, now, transition)
 
@@ -313,7 +313,7 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
     except Invalid as invalid:
         reask = ask(flow, run, step, run.answers)
         return Outcome(event.trigger, run.status, step, reason=invalid.key,
-                       replies=(Reply(f"common/{invalid.key}", invalid.params), reask))
+                       replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), reask))
     answers = {**run.answers, step: value}
     if run.status == Status.COMPLETED:  # an edit
         return Outcome(event.trigger, Status.COMPLETED, None, save={step: value},
@@ -342,7 +342,7 @@ def _choose_edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: T
     target = _edit_target(run, event.text)
     if target is None:
         return Outcome(event.trigger, run.status, EDIT_CHOOSING, reason="invalid_edit_choice",
-                       replies=(Reply("common/invalid_edit_choice", {"total": len(run.steps)}),))
+                       replies=(Reply(f"{flow.name}/invalid_edit_choice", {"total": len(run.steps)}),))
     return Outcome(event.trigger, Status.COMPLETED, target,
                    replies=(ask(flow, run, target, run.answers, editing=True),))
 
@@ -372,19 +372,19 @@ def _back(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transiti
 
 def _skip(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     if run.status == Status.COMPLETED:  # leave the edit, keep the answer
-        return Outcome(event.trigger, Status.COMPLETED, None, replies=(Reply("common/edit_cancelled"),))
+        return Outcome(event.trigger, Status.COMPLETED, None, replies=(Reply(f"{flow.name}/edit_cancelled"),))
     if t.dest != Status.SKIPPED:  # an optional question: skip just that one
         return _store_answer(flow, run, event, now, t, lambda _ask: None)
     kept = sum(1 for k in run.steps if k in run.answers)
     return Outcome(event.trigger, Status.SKIPPED, None, nudge=None,
-                   replies=(Reply("common/skipped", {"kept": kept, "closes_at": run.closes_at}),))
+                   replies=(Reply(f"{flow.name}/skipped", {"kept": kept, "closes_at": run.closes_at}),))
 
 
 def _later(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     until = _snooze_until(flow, run, now)
     assert until is not None
     return Outcome(event.trigger, t.dest, run.step, nudge=(until, "snooze"),
-                   replies=(Reply("common/snoozed", {"until": until, "timezone": run.timezone}),))
+                   replies=(Reply(f"{flow.name}/snoozed", {"until": until, "timezone": run.timezone}),))
 
 
 def _remind(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
@@ -399,7 +399,7 @@ def _expire(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transi
     if run.status == Status.COMPLETED:
         return Outcome(event.trigger, Status.COMPLETED, None)
     kept = sum(1 for k in run.steps if k in run.answers)
-    replies = (Reply("common/expired", {"kept": kept}),) if kept and run.status != Status.SCHEDULED else ()
+    replies = (Reply(f"{flow.name}/expired", {"kept": kept}),) if kept and run.status != Status.SCHEDULED else ()
     return Outcome(event.trigger, Status.EXPIRED, None, nudge=None, replies=replies)
 
 

@@ -95,7 +95,7 @@ class Renderer:
         ctx = {**base, **params}
         parts: list[str] = []
         if params.get("lead"):
-            parts.append(self._template(env, "common", locale, f"lead_{params['lead']}").render(ctx))
+            parts.append(self._template(env, flow, locale, f"lead_{params['lead']}").render(ctx))
         override = self._overrides.get((flow, name), {}).get(locale)
         if override is not None:
             body = env.from_string(override).render(ctx)
@@ -111,7 +111,8 @@ class Renderer:
         return "\n".join(p.strip("\n") for p in parts if p.strip())
 
     def _template(self, env: jinja2.Environment, flow: str, locale: str, name: str) -> jinja2.Template:
-        return env.get_template(f"{flow}/{locale}/{name}.j2")
+        """The flow's own template, or the shared one in `common/` when the flow has none."""
+        return env.select_template([f"{flow}/{locale}/{name}.j2", f"common/{locale}/{name}.j2"])
 
     def describe(self, value: Any) -> str:
         """A stored answer as a short line of text (escaped for the platform)."""
@@ -121,7 +122,7 @@ class Renderer:
 
     def has_template(self, flow: str, locale: str, name: str) -> bool:
         try:
-            self._env.get_template(f"{flow}/{locale}/{name}.j2")
-        except jinja2.TemplateNotFound:
+            self._template(self._env, flow, locale, name)
+        except jinja2.TemplatesNotFound:
             return False
         return True

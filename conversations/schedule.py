@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversations.clock import UTC
@@ -70,6 +71,16 @@ class Occurrence:
     period: str
     due: datetime  # UTC
     closes: datetime  # UTC
+
+
+class Schedule(Protocol):
+    """When a flow falls due for one time zone (weekly and monthly schedules implement it)."""
+
+    def latest(self, tz_name: str, now: datetime) -> Occurrence: ...
+
+    def next_after(self, tz_name: str, now: datetime) -> Occurrence: ...
+
+    def for_period_containing(self, tz_name: str, now: datetime) -> Occurrence: ...
 
 
 @dataclass(frozen=True)
@@ -186,3 +197,52 @@ def previous_period(period: str) -> str:
         return weekly_period(monday - timedelta(days=7))
     year, month = (int(x) for x in period.split("-"))
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
+
+
+def monthly_period(local_day: date) -> str:
+    return f"{local_day.year}-{local_day.month:02d}"
+
+
+@dataclass(frozen=True)
+class MonthlySchedule:
+    """Due on the `nth` `weekday` of each month (default: the first Tuesday) at `at` local time; open for `window`."""
+
+    weekday: int = 1
+    nth: int = 1
+    at: time = time(10, 0)
+    window: timedelta = timedelta(days=7)
+
+    def _day(self, year: int, month: int) -> date:
+        first = date(year, month, 1)
+        return first + timedelta(days=(self.weekday - first.weekday()) % 7 + 7 * (self.nth - 1))
+
+    def _occurrence(self, year: int, month: int, tz: ZoneInfo) -> Occurrence:
+        day = self._day(year, month)
+        due = local_instant(day, self.at, tz)
+        return Occurrence(period=monthly_period(day), due=due, closes=due + self.window)
+
+    @staticmethod
+    def _shift(year: int, month: int, by: int) -> tuple[int, int]:
+        index = year * 12 + (month - 1) + by
+        return index // 12, index % 12 + 1
+
+    def latest(self, tz_name: str, now: datetime) -> Occurrence:
+        tz = zone(tz_name)
+        local = now.astimezone(tz).date()
+        occ = self._occurrence(local.year, local.month, tz)
+        if occ.due > now:
+            occ = self._occurrence(*self._shift(local.year, local.month, -1), tz)
+        return occ
+
+    def next_after(self, tz_name: str, now: datetime) -> Occurrence:
+        tz = zone(tz_name)
+        local = now.astimezone(tz).date()
+        occ = self._occurrence(local.year, local.month, tz)
+        if occ.due <= now:
+            occ = self._occurrence(*self._shift(local.year, local.month, 1), tz)
+        return occ
+
+    def for_period_containing(self, tz_name: str, now: datetime) -> Occurrence:
+        tz = zone(tz_name)
+        local = now.astimezone(tz).date()
+        return self._occurrence(local.year, local.month, tz)

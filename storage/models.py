@@ -167,3 +167,39 @@ class KudosRecipient(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     kudos_id: int = Field(foreign_key="kudos.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
+
+
+class Obstacle(SQLModel, table=True):
+    """Something in a member's way, from a check-in's blockers or a monthly review, followed up until resolved."""
+
+    __tablename__ = "obstacle"
+    __table_args__ = (sa.UniqueConstraint("source_run_id", "source_step", name="uq_obstacle_source"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    text: str = Field(max_length=4000)
+    status: str = Field(default="open", max_length=16, index=True)  # open | resolved | irrelevant
+    source_run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id")
+    source_step: Optional[str] = Field(default=None, max_length=96)
+    times_reported: int = Field(default=1)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    closed_at: Optional[datetime] = _utc(default=None, nullable=True)
+
+
+class SupportRequest(SQLModel, table=True):
+    """A member's request for support, sent to their manager at once; the member hears when the manager acts."""
+
+    __tablename__ = "support_request"
+    __table_args__ = (sa.UniqueConstraint("source_run_id", name="uq_support_source"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    manager_id: Optional[int] = Field(default=None, foreign_key="member.id", index=True)
+    kind: str = Field(max_length=16)  # decision | resources | coaching | other_team
+    text: str = Field(max_length=4000)
+    status: str = Field(default="open", max_length=16, index=True)  # open | handling | one_on_one | resolved
+    source_run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id")
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    acted_at: Optional[datetime] = _utc(default=None, nullable=True)

@@ -59,8 +59,8 @@ def test_hostile_text_is_stored_literally_and_never_interpreted(harness):
 
 
 def test_answers_with_nothing_open_get_a_hint(harness):
-    assert "no check-in open" in harness.say("alice", "4")[0]
-    assert "no check-in open" in harness.say("alice", "back")[0]
+    assert "nothing waiting for your answer" in harness.say("alice", "4")[0]
+    assert "nothing waiting for your answer" in harness.say("alice", "back")[0]
     assert "don't know /nope" in harness.say("alice", "/nope")[0]
 
 

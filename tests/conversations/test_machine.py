@@ -77,14 +77,15 @@ def test_every_pair_transitions_as_specified_or_is_rejected(status, trigger):
         assert (outcome.status, outcome.step) == (run.status, run.step)
         assert outcome.save == {}
         assert outcome.reason == REJECTIONS[(status, trigger)] or (status, trigger) == (Status.COMPLETED, Trigger.EDIT)
-        assert [r.template for r in outcome.replies] == [f"common/rejected_{outcome.reason}"]
+        assert [r.template for r in outcome.replies] == [f"weekly_checkin/rejected_{outcome.reason}"]
 
 
-def test_every_rejection_has_a_message_in_every_language():
+@pytest.mark.parametrize("flow", ["weekly_checkin", "monthly_review"])
+def test_every_rejection_has_a_message_in_every_language(flow):
     renderer = Renderer()
     for reason in set(REJECTIONS.values()) | {"edit_closed"}:
         for locale in LOCALES:
-            assert renderer.has_template("common", locale, f"rejected_{reason}"), (reason, locale)
+            assert renderer.has_template(flow, locale, f"rejected_{reason}"), (reason, locale)
 
 
 # Guarded variants: the same pair goes elsewhere when its guard says so.
@@ -124,7 +125,7 @@ def test_invalid_answer_is_reasked_without_a_transition():
     outcome = advance(FLOW, run, RunEvent(Trigger.ANSWER, "great!"), NOW)
     assert outcome.accepted and not outcome.changed(run)
     assert outcome.reason == "invalid_scale"
-    assert [r.template for r in outcome.replies] == ["common/invalid_scale", "weekly_checkin/mood"]
+    assert [r.template for r in outcome.replies] == ["weekly_checkin/invalid_scale", "weekly_checkin/mood"]
 
 
 def test_edit_after_the_window_closed_is_refused():
