@@ -19,7 +19,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from bot.codec import decode_replies, encode_replies
-from bot.config import OrgConfig, load_config, sync_members
+from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
+from bot.followups import FollowUps
 from bot.kudos import KudosDesk
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from bot.settings import Settings
@@ -40,6 +41,7 @@ from conversations.machine import (
 )
 from conversations.render import Audience, Renderer, first_name
 from conversations.schedule import previous_period, quiet_adjust, zone
+from conversations.monthly_review import NAME as MONTHLY
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
@@ -82,6 +84,7 @@ class Flywheel:
         self.sessions = session_factory(self.engine)
         self._renderers: dict[str, Renderer] = {}
         self.kudos = KudosDesk(self.kudos_settings)
+        self.followups = FollowUps()
 
     # ------------------------------------------------------------------------------------ construction
 
@@ -95,11 +98,7 @@ class Flywheel:
         if config is None and settings.config_path:
             config = load_config(settings.config_path, default_timezone=settings.timezone,
                                  default_locale=settings.locale)
-        flows = dict(config.flows) if config else {}
-        if not flows:
-            from conversations.weekly_checkin import WEEKLY_CHECKIN
-
-            flows = {WEEKLY_CHECKIN.name: WEEKLY_CHECKIN}
+        flows = dict(config.flows) if config else dict(DEFAULT_FLOWS)
         renderer = Renderer(overrides=config.question_texts if config else None)
         app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings())
@@ -142,7 +141,11 @@ class Flywheel:
             if not intent.known:
                 return [Reply("common/unknown_command", {"command": intent.name})], None
             if intent.name == "checkin":
-                return self._start_checkin(s, member, now)
+                return self._start(s, member, now, WEEKLY)
+            if intent.name == "review":
+                return self._start(s, member, now, MONTHLY)
+            if intent.name == "support":
+                return self.followups.support_command(s, member, intent.args, event, now), None
             if intent.name == "pause":
                 return [self._pause(s, member, intent.args, now)], None
             if intent.name == "resume":
@@ -168,11 +171,14 @@ class Flywheel:
             return [Reply("common/rejected_nothing_open", {})], None
         return self._apply(s, run, member, Trigger.ANSWER, intent.text, now, by_member=True), run.id
 
-    def _start_checkin(self, s: Session, member: Member, now: datetime) -> tuple[list[Reply], int | None]:
-        flow = self.flows[WEEKLY]
+    def _start(self, s: Session, member: Member, now: datetime, flow_name: str) -> tuple[list[Reply], int | None]:
+        """Start (or show again) a flow on demand: `/checkin`, `/review`."""
+        flow = self.flows.get(flow_name)
+        if flow is None or not flow.enabled:
+            return [Reply("common/flow_off")], None
         run = repo.active_run(s, member_id=member.id)
-        if run is None or run.flow != WEEKLY:
-            run = repo.latest_run(s, member_id=member.id, flow=WEEKLY, open_at=now)
+        if run is None or run.flow != flow_name:
+            run = repo.latest_run(s, member_id=member.id, flow=flow_name, open_at=now)
         if run is None:
             # The most recent check-in if its window is still open (Monday morning), else this week's.
             occ = flow.schedule.latest(member.timezone, now)
@@ -182,7 +188,7 @@ class Flywheel:
                 occ = flow.schedule.next_after(member.timezone, now)
             repo.insert_runs(s, rows=[self._run_row(flow, member.id, occ.period, due=now, prompt_at=now,
                                                    closes=occ.closes, now=now)])
-            run = repo.run_for_period(s, flow=WEEKLY, member_id=member.id, period=occ.period)
+            run = repo.run_for_period(s, flow=flow_name, member_id=member.id, period=occ.period)
             assert run is not None
             if run.closes_at <= now:  # that period exists and is over
                 return [Reply(f"{flow.name}/rejected_window_closed", {})], run.id
@@ -216,7 +222,10 @@ class Flywheel:
             previous = repo.run_for_period(s, flow=run.flow, member_id=run.member_id,
                                            period=previous_period(run.period))
             prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None
-            run.context = flow.context_from(prev_answers, has_manager=member.manager_id is not None)
+            context = flow.context_from(prev_answers, has_manager=member.manager_id is not None)
+            context.update(self.followups.context(s, flow=flow, member=member, run=run))
+            context["steps"] = list(flow.expand(context))
+            run.context = context
         known = {a.id for a in flow.steps}
         steps = tuple(k for k in run.context["steps"] if k.split(":", 1)[0] in known) or flow.expand(run.context)
         return RunState(status=Status(run.status), step=run.step, steps=steps,
@@ -232,16 +241,17 @@ class Flywheel:
             return [Reply("common/rejected_nothing_open", {})]
         state = self._state(s, run, member)
         outcome = advance(flow, state, RunEvent(trigger, text), now)
-        self._persist(s, run, state, outcome, now, by_member=by_member)
+        self._persist(s, run, member, state, outcome, now, by_member=by_member)
         return list(outcome.replies)
 
-    def _persist(self, s: Session, run: ConversationRun, before: RunState, outcome: Outcome, now: datetime, *,
-                 by_member: bool) -> None:
+    def _persist(self, s: Session, run: ConversationRun, member: Member, before: RunState, outcome: Outcome,
+                 now: datetime, *, by_member: bool) -> None:
         if not outcome.accepted:
             log.info("run %s: %s rejected in %s (%s)", run.id, outcome.trigger, before.status, outcome.reason)
             return
         for step, value in outcome.save.items():
             repo.save_answer(s, run=run, step=step, value=value, now=now)
+            self.followups.after_save(s, run=run, member=member, step=step, value=value, now=now)
         if outcome.status != before.status or outcome.step != before.step:
             from_status, from_step = run.status, run.step
             run.status, run.step = outcome.status.value, outcome.step

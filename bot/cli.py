@@ -96,7 +96,6 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
-    from conversations.schedule import WEEKDAYS
     from storage.db import create_db_engine, current_revision, head_revision
 
     problems = 0
@@ -134,16 +133,26 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
             line(True, f"organisation {config.source}: {len(config.members)} members, {len(managers)} managers, "
                        f"time zones {', '.join(zones) or '—'}")
             for flow in config.flows.values():
-                sched = flow.schedule
-                line(True, f"flow {flow.name}: {'on' if flow.enabled else 'off'}, {WEEKDAYS[sched.weekday].title()} "
-                           f"{sched.at:%H:%M} member-local, closes {WEEKDAYS[sched.closes_weekday].title()} "
-                           f"{sched.closes_at:%H:%M}, {len(flow.steps)} questions")
+                line(True, f"flow {flow.name}: {'on' if flow.enabled else 'off'}, {describe_schedule(flow.schedule)}, "
+                           f"{len(flow.steps)} questions")
     except ConfigError as exc:
         line(False, str(exc))
     if settings.slack_bot_token and not (settings.slack_app_token or settings.slack_signing_secret):
         line(False, "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP)")
     print("all good" if problems == 0 else f"{problems} problem(s) found")
     return 0 if problems == 0 else 1
+
+
+def describe_schedule(sched: object) -> str:
+    from conversations.schedule import WEEKDAYS, MonthlySchedule, WeeklySchedule
+
+    if isinstance(sched, WeeklySchedule):
+        return (f"{WEEKDAYS[sched.weekday].title()} {sched.at:%H:%M} member-local, closes "
+                f"{WEEKDAYS[sched.closes_weekday].title()} {sched.closes_at:%H:%M}")
+    if isinstance(sched, MonthlySchedule):
+        nth = ("first", "second", "third", "fourth")[sched.nth - 1]
+        return f"the {nth} {WEEKDAYS[sched.weekday].title()} of the month {sched.at:%H:%M} member-local, open {sched.window}"
+    return repr(sched)
 
 
 def build_parser() -> argparse.ArgumentParser:

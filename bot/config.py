@@ -20,13 +20,17 @@ from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.render import LOCALES, normalize_locale
 from conversations.schedule import (
+    MonthlySchedule,
     WeeklySchedule,
     is_valid_zone,
     parse_duration,
     parse_time_of_day,
     parse_weekday,
 )
+from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.weekly_checkin import WEEKLY_CHECKIN
+
+DEFAULT_FLOWS: Mapping[str, Flow] = {WEEKLY_CHECKIN.name: WEEKLY_CHECKIN, MONTHLY_REVIEW.name: MONTHLY_REVIEW}
 
 DEMO_CONFIG = "demo_org.yaml"
 
@@ -55,13 +59,13 @@ class MemberSpec:
 class OrgConfig:
     source: str
     members: tuple[MemberSpec, ...] = ()
-    flows: Mapping[str, Flow] = field(default_factory=dict)
+    flows: Mapping[str, Flow] = field(default_factory=lambda: dict(DEFAULT_FLOWS))
     question_texts: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
     kudos: KudosSettings = field(default_factory=KudosSettings)
 
 
 _MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu"}
-_FLOW_KEYS = {"enabled", "day", "time", "closes_day", "closes_time", "reminder_after", "snooze",
+_FLOW_KEYS = {"enabled", "day", "time", "closes_day", "closes_time", "week", "window", "reminder_after", "snooze",
               "catch_up_within", "questions", "extra_questions"}
 
 
@@ -192,7 +196,7 @@ def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: lis
 
 
 def _parse_flows(raw: Any, problems: list[str]) -> tuple[dict[str, Flow], dict[tuple[str, str], dict[str, str]]]:
-    flows = {WEEKLY_CHECKIN.name: WEEKLY_CHECKIN}
+    flows = dict(DEFAULT_FLOWS)
     texts: dict[tuple[str, str], dict[str, str]] = {}
     if not isinstance(raw, dict):
         problems.append("`flows` must be a mapping of flow name to settings")
@@ -216,12 +220,22 @@ def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[
     sched = flow.schedule
     changes: dict[str, Any] = {}
     try:
-        sched = WeeklySchedule(
-            weekday=parse_weekday(spec.get("day", sched.weekday)),
-            at=parse_time_of_day(spec["time"]) if "time" in spec else sched.at,
-            closes_weekday=parse_weekday(spec.get("closes_day", sched.closes_weekday)),
-            closes_at=parse_time_of_day(spec["closes_time"]) if "closes_time" in spec else sched.closes_at,
-        )
+        if isinstance(sched, MonthlySchedule):
+            nth = int(spec.get("week", sched.nth))
+            if not 1 <= nth <= 4:
+                raise ValueError(f"week must be 1 to 4 (the first to fourth such weekday of the month), not {nth}")
+            sched = MonthlySchedule(
+                weekday=parse_weekday(spec.get("day", sched.weekday)), nth=nth,
+                at=parse_time_of_day(spec["time"]) if "time" in spec else sched.at,
+                window=parse_duration(spec["window"]) if "window" in spec else sched.window,
+            )
+        else:
+            sched = WeeklySchedule(
+                weekday=parse_weekday(spec.get("day", sched.weekday)),
+                at=parse_time_of_day(spec["time"]) if "time" in spec else sched.at,
+                closes_weekday=parse_weekday(spec.get("closes_day", sched.closes_weekday)),
+                closes_at=parse_time_of_day(spec["closes_time"]) if "closes_time" in spec else sched.closes_at,
+            )
     except ValueError as exc:
         problems.append(f"{where}: {exc}")
     for key, attr in (("reminder_after", "reminder_after"), ("snooze", "snooze_for"),
@@ -244,7 +258,7 @@ def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[
             problems.append(f"{where}.questions.{qid}: no such question (questions: {', '.join(a.id for a in steps)})")
             continue
         if value is False:
-            if qid in ("mood", "priorities"):
+            if qid in ("mood", "priorities", "obstacle_status"):
                 problems.append(f"{where}.questions.{qid}: this question feeds later conversations and cannot be removed")
             steps = [a for a in steps if a.id != qid]
         elif isinstance(value, dict):

@@ -39,11 +39,10 @@ class Flow:
     carry: Mapping[str, str] = field(default_factory=dict)  # context key ← answer of the previous period
 
     def context_from(self, previous_answers: Mapping[str, Any] | None, *, has_manager: bool = True) -> dict[str, Any]:
-        """What a new run starts with, carried over from the previous period's answers."""
+        """What a new run starts with, carried over from the previous period's answers (steps not yet expanded)."""
         previous = previous_answers or {}
         context: dict[str, Any] = {key: list(previous.get(step) or []) for key, step in self.carry.items()}
         context["has_manager"] = has_manager
-        context["steps"] = list(self.expand(context))
         return context
 
     def expand(self, context: Mapping[str, Any]) -> tuple[str, ...]:

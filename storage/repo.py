@@ -15,10 +15,12 @@ from storage.models import (
     Kudos,
     KudosRecipient,
     Member,
+    Obstacle,
     OutboxMessage,
     ProcessedEvent,
     RunTransition,
     SchedulerState,
+    SupportRequest,
 )
 
 OPEN = ("scheduled", "prompted", "in_progress")
@@ -288,3 +290,32 @@ def team_members(session: Session, *, team: str | None, manager_id: int | None) 
     elif manager_id is not None:
         query = query.where(sa.or_(Member.manager_id == manager_id, Member.id == manager_id))
     return list(session.exec(query.order_by(Member.name)))
+
+
+# ------------------------------------------------------------------------------------------ obstacles and support
+
+def open_obstacles(session: Session, *, member_id: int, exclude_run_id: int | None = None) -> list[Obstacle]:
+    query = select(Obstacle).where(Obstacle.member_id == member_id, Obstacle.status == "open")
+    if exclude_run_id is not None:
+        query = query.where(sa.or_(Obstacle.source_run_id.is_(None), Obstacle.source_run_id != exclude_run_id))  # type: ignore[union-attr]
+    return list(session.exec(query.order_by(Obstacle.created_at, Obstacle.id)))
+
+
+def obstacle_from(session: Session, *, run_id: int, step: str) -> Obstacle | None:
+    return session.exec(select(Obstacle).where(Obstacle.source_run_id == run_id, Obstacle.source_step == step)).first()
+
+
+def support_from(session: Session, *, run_id: int) -> SupportRequest | None:
+    return session.exec(select(SupportRequest).where(SupportRequest.source_run_id == run_id)).first()
+
+
+def support_requests(session: Session, *, manager_id: int | None = None, member_id: int | None = None,
+                     open_only: bool = True) -> list[SupportRequest]:
+    query = select(SupportRequest)
+    if manager_id is not None:
+        query = query.where(SupportRequest.manager_id == manager_id)
+    if member_id is not None:
+        query = query.where(SupportRequest.member_id == member_id)
+    if open_only:
+        query = query.where(SupportRequest.status != "resolved")
+    return list(session.exec(query.order_by(SupportRequest.created_at, SupportRequest.id)))

@@ -64,10 +64,11 @@ class Harness:
         self.clock.set(end)
         self.app.tick()
 
-    def prompts(self, handle: str | None = None) -> list[tuple[str, datetime]]:
-        """(handle, sent at) of every first question sent by the scheduler."""
+    def prompts(self, handle: str | None = None, flow: str = "weekly_checkin") -> list[tuple[str, datetime]]:
+        """(handle, sent at) of every first question of `flow` sent by the scheduler."""
         return [(r.address, at) for (r, m), at in zip(self.fake.sent, self.fake.sent_at)
-                if m.kind == "deliver" and (handle is None or r.address == handle)]
+                if m.kind == "deliver" and m.replies[0].template.startswith(f"{flow}/")
+                and (handle is None or r.address == handle)]
 
     def runs(self, handle: str) -> list[ConversationRun]:
         with transaction(self.app.sessions) as s:

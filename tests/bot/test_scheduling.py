@@ -38,11 +38,15 @@ def test_two_years_of_weekly_prompts_at_three_pm_local_across_dst(team):
                     if (first + timedelta(weeks=k)) < end.astimezone(zone(tz)).date()}
         assert set(weeks) == expected, tz
     # Every unanswered run got exactly one reminder and expired at Monday noon.
-    runs = team.runs("m3")
+    runs = [r for r in team.runs("m3") if r.flow == "weekly_checkin"]
     assert {r.status for r in runs} == {"expired"}
     assert all(r.reminded for r in runs)
     reminders = [at for (r, m), at in zip(team.fake.sent, team.fake.sent_at) if m.kind == "remind"]
     assert len(reminders) == sum(len(team.runs(f"m{i}")) for i in range(len(ZONES)))
+    # The monthly review: once a month, the first Tuesday at 10:00 local.
+    monthly = [at.astimezone(zone("Asia/Kolkata")) for _, at in team.prompts("m4", flow="monthly_review")]
+    assert len(monthly) == 24
+    assert all((t.weekday(), t.day <= 7, t.hour, t.minute) == (1, True, 10, 0) for t in monthly)
 
 
 def _reminders(h, handle, tz):

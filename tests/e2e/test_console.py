@@ -65,6 +65,7 @@ Shipped the onboarding flow with Bo and Chen
 Unblocked billing
 done
 partly
+resolved
 none
 ship billing; write the runbook
 skip
@@ -84,15 +85,20 @@ def test_full_check_in_in_english(tmp_path):
     assert "Last week you set 2 priorities" in out
     assert "“finish the billing page” — done, partly, or not done?" in out
     assert "“review Chen's design” — done, partly, or not done?" in out
+    # Last week's blocker is followed up until it is resolved.
+    assert "“Waiting for the API keys from IT” — resolved, still blocking, or no longer relevant?" in out
     assert answers(db, "alice", "2026-W48") == {
         "mood": 3, "wins": "Shipped the onboarding flow with Bo and Chen",
         "blockers": "Waiting for the API keys from IT",
         "priorities": ["finish the billing page", "review Chen's design"], "manager_help": None,
     }
     w49 = answers(db, "alice", "2026-W49")
-    assert (w49["plan_review:0"], w49["plan_review:1"], w49["blockers"]) == ("done", "partly", None)
+    assert (w49["plan_review:0"], w49["plan_review:1"], w49["obstacle_status:0"], w49["blockers"]) == (
+        "done", "partly", "resolved", None)
+    assert rows(db, "select text, status from obstacle") == [("Waiting for the API keys from IT", "resolved")]
     assert rows(db, "select status from conversation_run r join member m on m.id = r.member_id "
-                    "where m.handle = 'alice' order by period") == [("completed",), ("completed",)]
+                    "where m.handle = 'alice' and flow = 'weekly_checkin' order by period") == [("completed",),
+                                                                                                ("completed",)]
 
 
 CHINESE = """\
@@ -163,4 +169,4 @@ def test_a_second_process_resumes_where_the_first_was_killed(tmp_path):
     assert rows(db, "select step, count(*) from answer group by step order by step") == [
         ("blockers", 1), ("manager_help", 1), ("mood", 1), ("priorities", 1), ("wins", 1)]
     assert rows(db, "select count(*) from outbox_message where kind = 'deliver'") == [(0,)]
-    assert rows(db, "select status from conversation_run") == [("completed",)]
+    assert rows(db, "select flow, status from conversation_run") == [("weekly_checkin", "completed")]

@@ -1,0 +1,139 @@
+"""Where one conversation feeds the next, so that feedback turns into action:
+
+- a blocker in a check-in, or the biggest obstacle in a monthly review, becomes an open obstacle;
+- open obstacles are asked about again in the next check-in and review until resolved or no longer relevant;
+- a support need from the monthly review reaches the manager at once; the member hears when the manager acts.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.codec import encode_replies
+from conversations.events import InboundEvent
+from conversations.flows import Flow, step_item
+from conversations.machine import Reply
+from conversations.render import first_name
+from storage import repo
+from storage.models import ConversationRun, Member, Obstacle, SupportRequest
+
+log = logging.getLogger(__name__)
+
+OBSTACLE_SOURCES = {("weekly_checkin", "blockers"), ("monthly_review", "biggest_obstacle")}
+SUPPORT_ACTIONS = {
+    "handle": "handling", "handling": "handling", "mine": "handling", "我来": "handling", "处理": "handling",
+    "1on1": "one_on_one", "1:1": "one_on_one", "discuss": "one_on_one", "one_on_one": "one_on_one",
+    "面谈": "one_on_one", "一对一": "one_on_one",
+    "resolved": "resolved", "done": "resolved", "已解决": "resolved", "解决": "resolved",
+}
+
+
+class FollowUps:
+    def context(self, s: Session, *, flow: Flow, member: Member, run: ConversationRun) -> dict[str, Any]:
+        """Extra context a new run starts with: the member's obstacles that are still open."""
+        if not any(a.each == "obstacles" for a in flow.steps):
+            return {}
+        found = repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id)
+        return {"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]}
+
+    def after_save(self, s: Session, *, run: ConversationRun, member: Member, step: str, value: Any,
+                   now: datetime) -> None:
+        base = step.split(":", 1)[0]
+        if (run.flow, base) in OBSTACLE_SOURCES:
+            self._record_obstacle(s, run, member, step, value, now)
+        elif base == "obstacle_status":
+            self._update_obstacle(s, run, step, value, now)
+        elif (run.flow, base) == ("monthly_review", "support"):
+            self._record_support(s, run, member, value, now)
+
+    # ---------------------------------------------------------------------------------------- obstacles
+
+    def _record_obstacle(self, s: Session, run: ConversationRun, member: Member, step: str, value: Any,
+                         now: datetime) -> None:
+        existing = repo.obstacle_from(s, run_id=run.id, step=step)
+        if value is None:
+            if existing is not None and existing.status == "open":
+                existing.status, existing.closed_at, existing.updated_at = "irrelevant", now, now
+                s.add(existing)
+            return
+        if existing is None:
+            existing = Obstacle(member_id=member.id, text=str(value), source_run_id=run.id, source_step=step,
+                                created_at=now, updated_at=now)
+        existing.text, existing.status, existing.closed_at, existing.updated_at = str(value), "open", None, now
+        s.add(existing)
+
+    def _update_obstacle(self, s: Session, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
+        index = step_item(step)
+        ids = run.context.get("obstacle_ids") or []
+        if index is None or index >= len(ids):
+            return
+        obstacle = s.get(Obstacle, ids[index])
+        if obstacle is None:
+            return
+        if value == "still":
+            if obstacle.status == "open":
+                obstacle.times_reported += 1
+            obstacle.status, obstacle.closed_at = "open", None
+        else:
+            obstacle.status, obstacle.closed_at = str(value), now
+        obstacle.updated_at = now
+        s.add(obstacle)
+
+    # ---------------------------------------------------------------------------------------- support requests
+
+    def _record_support(self, s: Session, run: ConversationRun, member: Member, value: Any, now: datetime) -> None:
+        existing = repo.support_from(s, run_id=run.id)
+        if value is None:
+            if existing is not None and existing.status == "open":
+                existing.status, existing.updated_at = "resolved", now
+                s.add(existing)
+            return
+        is_new = existing is None
+        if existing is None:
+            existing = SupportRequest(member_id=member.id, manager_id=member.manager_id, kind=value["kind"],
+                                      text=value["text"], source_run_id=run.id, created_at=now, updated_at=now)
+        existing.kind, existing.text, existing.updated_at = value["kind"], value["text"], now
+        s.add(existing)
+        s.flush()
+        if is_new and member.manager_id is not None:
+            repo.enqueue(s, dedup_key=f"support:{existing.id}:new", member_id=member.manager_id, kind="support_new",
+                         body=encode_replies([Reply("support/new_request", self._params(existing, member))]), now=now)
+            log.info("support request %s from member %s sent to manager %s", existing.id, member.id, member.manager_id)
+
+    @staticmethod
+    def _params(request: SupportRequest, member: Member) -> dict[str, Any]:
+        return {"id": request.id, "who": first_name(member.name), "kind": request.kind, "text": request.text,
+                "status": request.status, "since": request.created_at}
+
+    def support_command(self, s: Session, actor: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
+        """`/support` lists requests (a manager's from their reports, or one's own); `/support 12 handle|1on1|resolved`."""
+        words = args.split()
+        if not words:
+            mine = repo.support_requests(s, manager_id=actor.id)
+            own = repo.support_requests(s, member_id=actor.id, open_only=False)[-5:]
+            people = repo.members_by_id(s, ids=[r.member_id for r in mine])
+            return [Reply("support/list", {
+                "to_me": [self._params(r, people[r.member_id]) for r in mine],
+                "mine": [self._params(r, actor) for r in own]})]
+        if len(words) != 2 or not words[0].lstrip("#").isdigit() or words[1].lower() not in SUPPORT_ACTIONS:
+            return [Reply("support/usage")]
+        request = s.get(SupportRequest, int(words[0].lstrip("#")))
+        if request is None or request.manager_id != actor.id:
+            # Someone else's request is indistinguishable from a missing one: nothing leaks.
+            return [Reply("support/not_found", {"id": words[0].lstrip("#")})]
+        status = SUPPORT_ACTIONS[words[1].lower()]
+        member = s.get(Member, request.member_id)
+        assert member is not None
+        request.status, request.acted_at, request.updated_at = status, now, now
+        s.add(request)
+        repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:support:{request.id}", member_id=member.id,
+                     kind="support_acted",
+                     body=encode_replies([Reply(f"support/acted_{status}",
+                                                {**self._params(request, member),
+                                                 "manager": first_name(actor.name)})]), now=now)
+        log.info("support request %s marked %s by manager %s", request.id, status, actor.id)
+        return [Reply("support/acted_ok", {**self._params(request, member), "status": status})]
