@@ -20,6 +20,7 @@ from sqlmodel import Session
 
 from bot.codec import decode_replies, encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
+from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
 from bot.kudos import KudosDesk
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
@@ -64,9 +65,10 @@ class TickReport:
     expired: int = 0
     sent: int = 0
     failed: int = 0
+    digests: int = 0
 
     def total(self) -> int:
-        return self.planned + self.delivered + self.reminded + self.expired + self.sent
+        return self.planned + self.delivered + self.reminded + self.expired + self.sent + self.digests
 
 
 @dataclass
@@ -111,6 +113,10 @@ class Flywheel:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def transaction(self):  # noqa: ANN201
+        """One unit of work on the bot's database."""
+        return transaction(self.sessions)
 
     # ------------------------------------------------------------------------------------ inbound
 
@@ -294,6 +300,7 @@ class Flywheel:
         report.expired = self._process("expire", Trigger.EXPIRE, now)
         report.delivered = self._process("deliver", Trigger.DELIVER, now)
         report.reminded = self._process("remind", Trigger.REMIND, now)
+        report.digests = send_due_digests(self, now, last_tick)
         with transaction(self.sessions) as s:
             repo.set_state(s, key="tick", at=now, value=self.owner)
             repo.prune_processed(s, older_than=now - PROCESSED_KEEP)
@@ -367,6 +374,7 @@ class Flywheel:
         with transaction(self.sessions) as s:
             times = repo.next_times(s, after=after)
             timezones = repo.member_timezones(s)
+            times.extend(DIGEST_SCHEDULE.next_after(m.timezone, after).due for m in managers(s))
         for flow in self.flows.values():
             if flow.enabled:
                 times.extend(flow.schedule.next_after(tz, after).due for tz in timezones)

@@ -1,0 +1,158 @@
+"""Builds and sends the Monday digest: one DM per manager about their direct reports, and only them."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, time, timedelta
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from bot.codec import encode_replies
+from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
+from conversations.machine import Reply
+from conversations.monthly_review import NAME as MONTHLY
+from conversations.render import Audience, Renderer, first_name
+from conversations.schedule import WeeklySchedule, previous_period, weekly_period, zone
+from conversations.weekly_checkin import NAME as WEEKLY
+from storage import repo
+from storage.models import Answer, ConversationRun, Kudos, Member, Obstacle, OutboxMessage, SupportRequest
+
+log = logging.getLogger(__name__)
+
+# Monday 09:00 manager-local; sent until 21:00 that day if Flywheel was down at nine.
+DIGEST_SCHEDULE = WeeklySchedule(weekday=0, at=time(9, 0), closes_weekday=0, closes_at=time(21, 0))
+MESSAGE_BUDGET = 3000  # characters per message: under Slack's section limit, far under Feishu's card limit
+
+
+def direct_reports(s: Session, *, manager_id: int) -> list[Member]:
+    return list(s.exec(select(Member).where(Member.manager_id == manager_id, Member.active == sa.true())
+                       .order_by(Member.name)))
+
+
+def managers(s: Session) -> list[Member]:
+    """Active members with at least one active direct report."""
+    ids = select(Member.manager_id).where(Member.manager_id.is_not(None), Member.active == sa.true())  # type: ignore[union-attr]
+    return list(s.exec(select(Member).where(Member.active == sa.true(), Member.id.in_(ids))  # type: ignore[attr-defined]
+                       .order_by(Member.id)))
+
+
+def _mentions(text: str, member: Member) -> bool:
+    names = {f"@{member.handle}", first_name(member.name)}
+    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names if n)
+
+
+def build_reports(s: Session, *, manager: Member, now: datetime) -> tuple[list[Report], dict[str, Any]]:
+    """A snapshot of each direct report's recent weeks. Reads nothing about anyone else's answers."""
+    reports = direct_reports(s, manager_id=manager.id)
+    ids = [r.id for r in reports]
+    local_monday = now.astimezone(zone(manager.timezone)).date()
+    periods = [previous_period(weekly_period(local_monday))]
+    while len(periods) < HISTORY_WEEKS:
+        periods.append(previous_period(periods[-1]))
+    runs = list(s.exec(select(ConversationRun).where(ConversationRun.flow == WEEKLY,
+                                                     ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
+                                                     ConversationRun.period.in_(periods))))  # type: ignore[attr-defined]
+    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
+    if runs:
+        for a in s.exec(select(Answer).where(Answer.run_id.in_(list(answers)))):  # type: ignore[attr-defined]
+            answers[a.run_id][a.step] = a.value
+    by_key = {(r.member_id, r.period): r for r in runs}
+    week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
+    received = repo.kudos_received(s, member_ids=ids, since=month_ago)
+    team_wins = [(r.member_id, str(answers[r.id].get("wins") or "")) for r in runs if r.period in periods[:4]]
+    out: list[Report] = []
+    for member in reports:
+        weeks = []
+        joined = weekly_period(member.created_at.astimezone(zone(member.timezone)).date())
+        for period in periods:
+            if period < joined and not by_key.get((member.id, period)):
+                break  # before they joined: no history, and no "missing" check-ins either
+            run = by_key.get((member.id, period))
+            if run is None:
+                weeks.append(Week(period=period, status="none"))
+                continue
+            got = answers[run.id]  # type: ignore[index]
+            plan_items = run.context.get("plan") or []
+            plan = tuple((plan_items[int(k.split(":")[1])], v) for k, v in sorted(got.items())
+                         if k.startswith("plan_review:") and int(k.split(":")[1]) < len(plan_items))
+            weeks.append(Week(period=period, status=run.status, mood=got.get("mood"), wins=got.get("wins"),
+                              blockers=got.get("blockers"), priorities=tuple(got.get("priorities") or ()),
+                              plan=plan, manager_help=got.get("manager_help")))
+        obstacles = tuple({"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
+                          for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id,
+                                                                 Obstacle.status == "open")
+                                          .order_by(Obstacle.created_at)))
+        support = tuple({"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
+                        for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id,
+                                                                     SupportRequest.status != "resolved")
+                                        .order_by(SupportRequest.created_at)))
+        review = repo.latest_run(s, member_id=member.id, flow=MONTHLY, statuses=("completed",))
+        growth = tuple(repo.answers_of(s, run_id=review.id).get("growth") or ()) if review else ()
+        mine = [k for k, rs in received if member.id in rs]
+        out.append(Report(
+            member_id=member.id, name=first_name(member.name), weeks=tuple(weeks), obstacles=obstacles,
+            support=support, growth=growth,
+            kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),
+            kudos_received_recent=len(mine),
+            helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
+        ))
+    given_by_manager = s.exec(select(sa.func.count()).select_from(Kudos).where(
+        Kudos.giver_id == manager.id, Kudos.created_at >= week_ago)).one()
+    team_given = s.exec(select(sa.func.count()).select_from(Kudos).where(
+        Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)).one() if ids else 0  # type: ignore[attr-defined]
+    team = {"period": periods[0], "reports": len(reports),
+            "checked_in": sum(1 for r in out if r.weeks and r.weeks[0].status == "completed"),
+            "kudos_given": team_given, "kudos_received": sum(r.kudos_received_week for r in out),
+            "manager_hints": [{"key": h.key, **h.params} for h in
+                              manager_hints(kudos_given_week=given_by_manager, has_reports=bool(reports))]}
+    return out, team
+
+
+def digest_replies(reports: Sequence[Report], team: dict[str, Any]) -> list[Reply]:
+    return ([Reply("digest/header", team)] + [Reply("digest/person", report_params(r)) for r in reports]
+            + [Reply("digest/footer", team)])
+
+
+def pack(replies: Sequence[Reply], renderer: Renderer, audience: Audience, *, budget: int = MESSAGE_BUDGET
+         ) -> list[list[Reply]]:
+    """Group replies into messages that each fit the budget; a single oversized section gets its own message
+    (platform adapters split further by their own limits) — nothing is ever cut."""
+    groups: list[list[Reply]] = []
+    size = 0
+    for reply in replies:
+        length = len(renderer.render(reply, audience)) + 2
+        if groups and size + length <= budget:
+            groups[-1].append(reply)
+            size += length
+        else:
+            groups.append([reply])
+            size = length
+    return groups
+
+
+def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int:
+    """Queue the digests that are due now; idempotent through the outbox's dedup key."""
+    sent = 0
+    with app.transaction() as s:
+        due: list[tuple[Member, str]] = []
+        for manager in managers(s):
+            occ = DIGEST_SCHEDULE.latest(manager.timezone, now)
+            if now >= occ.closes or manager.created_at > occ.due:
+                continue
+            key = f"digest:{manager.id}:{occ.period}:0"
+            if s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first() is None:
+                due.append((manager, occ.period))
+    for manager, period in due:
+        with app.transaction() as s:
+            manager = s.get(Member, manager.id)
+            reports, team = build_reports(s, manager=manager, now=now)
+            audience = Audience(manager.locale, manager.timezone, manager.name)
+            for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
+                repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",
+                             body=encode_replies(group), now=now)
+            log.info("digest %s queued for manager %s (%d reports)", period, manager.id, len(reports))
+            sent += 1
+    return sent

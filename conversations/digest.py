@@ -1,0 +1,124 @@
+"""The manager digest: what a manager needs on Monday morning to coach their direct reports.
+
+Pure: it takes a snapshot of each report's recent weeks and returns what to say. Hints are worded as
+questions to explore, each with the evidence behind it — data as a hint, never a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+HISTORY_WEEKS = 6
+
+
+@dataclass(frozen=True)
+class Week:
+    """One report's weekly check-in for one period (newest first in `Report.weeks`)."""
+
+    period: str
+    status: str  # completed | in_progress | prompted | skipped | expired | none
+    mood: int | None = None
+    wins: str | None = None
+    blockers: str | None = None
+    priorities: tuple[str, ...] = ()
+    plan: tuple[tuple[str, str], ...] = ()  # (priority, done | partly | not_done)
+    manager_help: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    member_id: int
+    name: str
+    weeks: tuple[Week, ...]  # newest first; the first is the week the digest is about
+    obstacles: tuple[dict[str, Any], ...] = ()  # open: text, since, times_reported
+    support: tuple[dict[str, Any], ...] = ()  # open: id, kind, text, since, status
+    growth: tuple[str, ...] = ()
+    kudos_received_week: int = 0
+    kudos_received_recent: int = 0  # last four weeks
+    helped_mentions: int = 0  # times teammates named them in their wins in the last four weeks
+
+
+@dataclass(frozen=True)
+class Hint:
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _moods(report: Report, n: int) -> list[int | None]:
+    return [w.mood for w in report.weeks[:n]]
+
+
+def hints_for(report: Report) -> list[Hint]:
+    """Patterns worth a question in the next 1:1. Each needs enough data; silence is never over-read."""
+    out: list[Hint] = []
+    moods = _moods(report, 3)
+    if len(moods) == 3 and all(m is not None for m in moods) and moods[2] - moods[0] >= 2:  # type: ignore[operator]
+        out.append(Hint("mood_down", {"moods": list(reversed(moods))}))
+    recent = report.weeks[:3]
+    if len(recent) == 3 and all(w.status != "completed" for w in recent):
+        out.append(Hint("no_checkin", {"weeks": 3}))
+    for obstacle in report.obstacles:
+        if obstacle["times_reported"] >= 3:
+            out.append(Hint("same_blocker", {"text": obstacle["text"], "times": obstacle["times_reported"]}))
+    last_two = [w for w in report.weeks[:2] if w.status == "completed"]
+    if len(last_two) == 2 and all(any(s == "not_done" for _, s in w.plan) for w in last_two):
+        missed = [item for w in last_two for item, s in w.plan if s == "not_done"]
+        out.append(Hint("plans_not_done", {"items": missed}))
+    if report.helped_mentions >= 2 and report.kudos_received_recent == 0:
+        out.append(Hint("unrecognised_helper", {"mentions": report.helped_mentions}))
+    return out
+
+
+def manager_hints(*, kudos_given_week: int, has_reports: bool) -> list[Hint]:
+    if has_reports and kudos_given_week < 3:
+        return [Hint("give_kudos", {"given": kudos_given_week})]
+    return []
+
+
+def talking_points(report: Report) -> list[Hint]:
+    """Suggested openings for the next 1:1, most concrete first."""
+    points: list[Hint] = []
+    for request in report.support:
+        points.append(Hint("support", {"kind": request["kind"], "text": request["text"]}))
+    this = report.weeks[0] if report.weeks else None
+    if this is not None and this.manager_help:
+        points.append(Hint("asked_for", {"text": this.manager_help}))
+    for obstacle in report.obstacles[:2]:
+        points.append(Hint("obstacle", {"text": obstacle["text"]}))
+    if this is not None and this.wins:
+        points.append(Hint("celebrate", {"text": this.wins}))
+    if report.growth:
+        points.append(Hint("growth", {"items": list(report.growth)}))
+    if this is not None and this.status != "completed" and not points:
+        points.append(Hint("check_in_gently", {}))
+    return points[:4]
+
+
+def mood_trend(report: Report) -> list[int | None]:
+    """Moods oldest → newest over the history window (None where there was no answer)."""
+    return list(reversed(_moods(report, HISTORY_WEEKS)))
+
+
+def report_params(report: Report, since_format: Any = None) -> dict[str, Any]:
+    this = report.weeks[0] if report.weeks else Week(period="", status="new")
+    return {
+        "name": report.name,
+        "status": this.status,
+        "mood": this.mood,
+        "trend": mood_trend(report),
+        "wins": this.wins,
+        "blockers": this.blockers,
+        "priorities": list(this.priorities),
+        "plan": [{"item": i, "status": s} for i, s in this.plan],
+        "obstacles": [dict(o) for o in report.obstacles],
+        "support": [dict(s) for s in report.support],
+        "kudos_week": report.kudos_received_week,
+        "hints": [{"key": h.key, **h.params} for h in hints_for(report)],
+        "points": [{"key": p.key, **p.params} for p in talking_points(report)],
+    }
+
+
+def oldest_first(items: list[dict[str, Any]], key: str = "since") -> list[dict[str, Any]]:
+    return sorted(items, key=lambda d: d.get(key) or datetime.max)

@@ -1,0 +1,186 @@
+"""The Monday digest over eight simulated weeks: content, every hint on the data that should fire it and not
+on the data that should not, and privacy over generated org charts."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from bot.digest import build_reports, digest_replies, managers
+from conversations.render import Audience, Renderer
+from storage.db import transaction
+from storage.models import Answer, ConversationRun, Member
+from tests.helpers import local, make_harness, utc
+
+TZ = "Europe/London"
+PEOPLE = ["dina", "eve", "fay", "gus", "hal", "ida", "jo", "kim", "lee", "max"]
+ORG = {"members": [{"handle": "mgr", "name": "Morgan", "timezone": TZ}]
+       + [{"handle": p, "name": p.title(), "manager": "mgr", "timezone": TZ} for p in PEOPLE]
+       + [{"handle": "zed", "name": "Zed", "timezone": TZ}]}
+
+
+def run_checkin(h, handle, *, mood=4, wins="steady week", plan="done", obstacle="resolved", blockers="none",
+                priorities="keep going"):
+    """Answer whatever the bot asks until the check-in is done."""
+    text = h.say(handle, "/checkin")[-1]
+    for _ in range(20):
+        if "check-in done" in text:
+            return
+        if "How was your week" in text:
+            reply = str(mood)
+        elif "What went well" in text:
+            reply = wins
+        elif "done, partly, or not done" in text:
+            reply = plan
+        elif "resolved, still blocking" in text:
+            reply = obstacle
+        elif "in your way" in text:
+            reply = blockers
+        elif "top priorities" in text:
+            reply = priorities
+        else:
+            reply = "no"
+        text = h.say(handle, reply)[-1]
+    raise AssertionError(f"check-in did not finish: {text}")
+
+
+def digest_text(h) -> str:
+    texts = [m.text for r, m in h.fake.sent if r.address == "mgr" and m.kind == "digest"]
+    return "\n\n".join(texts)
+
+
+def section(text: str, name: str) -> str:
+    m = re.search(rf"👤 {name} ·.*?(?=\n\n👤 |\n\n💡|\nType `/support`|\Z)", text, re.S)
+    assert m, name
+    return m.group(0)
+
+
+def test_eight_weeks_of_digests_with_every_hint(tmp_path):
+    h = make_harness(tmp_path, start=utc(2026, 11, 2, 8, 0), config=ORG)
+    try:
+        friday = local(TZ, 2026, 11, 6, 16, 0)
+        digests = []
+        for week in range(8):
+            h.run_until(friday + timedelta(weeks=week))
+            moods = {"dina": [4, 4, 4, 4, 4, 4, 3, 2][week], "fay": [4, 4, 4, 4, 4, 4, 3, 3][week]}
+            for p in ("dina", "eve", "fay"):
+                run_checkin(h, p, mood=moods.get(p, 4))
+            # gus never checks in
+            run_checkin(h, "hal", blockers="No staging access" if week == 5 else "none",
+                        obstacle="still" if week >= 6 else "resolved")
+            run_checkin(h, "ida", blockers="Flaky CI" if week == 6 else "none", obstacle="still")
+            run_checkin(h, "jo", plan="not done" if week >= 6 else "done")
+            run_checkin(h, "kim", plan="not done" if week == 6 else "done")
+            helper_wins = "Lee and @max unblocked me" if week >= 6 else "steady week"
+            run_checkin(h, "lee")
+            run_checkin(h, "max", wins=helper_wins)
+            if week == 7:
+                h.say("zed", "/kudos @max for reviewing my design")
+            if week == 6:
+                for p in ("dina", "eve", "fay"):
+                    h.say("mgr", f"/kudos @{p} for the launch")
+            h.run_until(local(TZ, 2026, 11, 9, 9, 0) + timedelta(weeks=week))
+            digests.append(digest_text(h))
+            h.fake.clear()
+        last = digests[-1]
+        assert last.startswith("📋 Your team's week (2026-W52): 9 of 10 checked in")
+        # mood down two points over three weeks: dina (4 → 3 → 2) yes; fay (4 → 3 → 3) no; eve steady no.
+        assert "Mood went 4 → 3 → 2 over three weeks" in section(last, "Dina")
+        assert "Mood went" not in section(last, "Fay") + section(last, "Eve")
+        assert "Mood (last 6 weeks, newest last): 4 4 4 4 3 2" in section(last, "Dina")
+        # no check-in for three weeks: gus, but only once three weeks have passed since he joined.
+        assert "No check-in for three weeks" in section(last, "Gus")
+        assert "No check-in for three weeks" not in section(digests[1], "Gus")
+        assert all("No check-in for three weeks" not in section(last, p.title()) for p in PEOPLE if p != "gus")
+        # the same blocker three times: hal (reported, then still, still) yes; ida (reported, still) no.
+        assert "“No staging access” has come up 3 times" in section(last, "Hal")
+        assert "has come up" not in section(last, "Ida")
+        # plans not done two weeks in a row: jo yes, kim (once) no.
+        assert "Planned priorities were not done two weeks in a row (keep going; keep going)" in section(last, "Jo")
+        assert "not done two weeks" not in section(last, "Kim")
+        # a helper nobody thanked: lee (named twice, no kudos) yes; max (named twice, got kudos) no.
+        assert "Teammates mentioned Lee 2 times in their wins, yet no kudos lately" in section(last, "Lee")
+        assert "Teammates mentioned Max" not in section(last, "Max")
+        # the manager's own nudge: not in the week after giving three kudos, back the week after.
+        assert "You gave 3 kudos" not in digests[6] and "💡" not in digests[6]
+        assert "💡 You gave 0 kudos last week." in last
+        # open obstacles and the plan shown with their evidence
+        assert "• “No staging access” (since Fri 11 Dec, 16:00, reported 3×)" in section(last, "Hal")
+        assert "Last week's plan: “keep going” not done" in section(last, "Jo")
+        # nobody outside the manager's reports
+        assert "Zed" not in "\n".join(digests)
+    finally:
+        h.app.close()
+
+
+def test_digest_is_in_the_managers_language(tmp_path):
+    config = {"members": [{"handle": "wang", "name": "王芳", "timezone": "Asia/Shanghai", "locale": "zh"},
+                          {"handle": "li", "name": "李雷", "manager": "wang", "timezone": "Asia/Shanghai"}]}
+    h = make_harness(tmp_path, start=utc(2026, 11, 23), config=config)
+    try:
+        h.run_until(local("Asia/Shanghai", 2026, 11, 30, 9, 0))
+        text = h.fake.texts_for("wang")[-1]
+        assert text.startswith("📋 团队本周概况（2026-W48）：1 人中 0 人已签到")
+        assert "👤 李雷 · 尚未签到" in text
+        assert "💡 你上周送出了 0 次点赞" in text
+    finally:
+        h.app.close()
+
+
+def test_a_manager_without_reports_gets_no_digest_and_each_digest_is_sent_once(harness):
+    harness.run_until(local(TZ, 2026, 11, 30, 9, 0))
+    for _ in range(3):
+        harness.app.tick()
+    digests = [(r.address, m.kind) for r, m in harness.fake.sent if m.kind == "digest"]
+    assert digests == [("maria", "digest")]
+    assert "digest" not in {m.kind for r, m in harness.fake.sent if r.address in ("alice", "bo", "chen")}
+
+
+# ------------------------------------------------------------------------------------------ privacy
+
+
+@st.composite
+def org_charts(draw):
+    n = draw(st.integers(min_value=2, max_value=9))
+    members = []
+    for i in range(n):
+        manager = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=i - 1))) if i else None
+        members.append({"handle": f"p{i}", "name": f"Person{i}", "timezone": "Europe/London",
+                        **({"manager": f"p{manager}"} if manager is not None else {})})
+    return members
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chart=org_charts())
+def test_no_manager_ever_sees_anyone_outside_their_reports(tmp_path_factory, chart):
+    h = make_harness(tmp_path_factory.mktemp("org"), start=utc(2026, 11, 2), config={"members": chart})
+    try:
+        with transaction(h.app.sessions) as s:
+            members = list(s.exec(select(Member)))
+            for m in members:  # every person wrote something only they wrote, in several past weeks
+                for k, period in enumerate(["2026-W47", "2026-W48"]):
+                    run = ConversationRun(flow="weekly_checkin", member_id=m.id, period=period, status="completed",
+                                          context={"steps": ["mood", "wins"]}, due_at=utc(2026, 11, 20 + 7 * k),
+                                          prompt_at=utc(2026, 11, 20 + 7 * k), closes_at=utc(2026, 11, 23 + 7 * k),
+                                          created_at=utc(2026, 11, 2), updated_at=utc(2026, 11, 2))
+                    s.add(run)
+                    s.flush()
+                    s.add(Answer(run_id=run.id, member_id=m.id, step="wins", value=f"SECRET-{m.handle}-{k}",
+                                 created_at=utc(2026, 11, 2), updated_at=utc(2026, 11, 2)))
+        now = local("Europe/London", 2026, 11, 30, 9, 0)
+        renderer = Renderer()
+        with transaction(h.app.sessions) as s:
+            for manager in managers(s):
+                reports, team = build_reports(s, manager=manager, now=now)
+                allowed = {m.handle for m in members if m.manager_id == manager.id}
+                text = "\n".join(renderer.render(r, Audience("en", "Europe/London", manager.name))
+                                 for r in digest_replies(reports, team))
+                seen = set(re.findall(r"SECRET-(p\d+)-", text))
+                assert seen <= allowed, (manager.handle, seen - allowed)
+                assert {f"Person{h_[1:]}" for h_ in allowed} == {r.name for r in reports}
+    finally:
+        h.app.close()
