@@ -22,6 +22,7 @@ from bot.codec import decode_replies, encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
+from bot import me
 from bot.kudos import KudosDesk
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from bot.settings import Settings
@@ -156,6 +157,10 @@ class Flywheel:
                 return [self._pause(s, member, intent.args, now)], None
             if intent.name == "resume":
                 return [self._resume(s, member, now)], None
+            if intent.name == "me":
+                if intent.args.strip().lower() in ("export", "导出"):
+                    return [me.export_reply(s, member)], None
+                return me.view(s, member, now, self.kudos_settings), None
             if intent.name == "kudos":
                 return self.kudos.command(s, member, intent.args, event, now), None
             return [Reply("common/help")], None

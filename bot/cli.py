@@ -93,6 +93,32 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import me
+    from storage import repo
+    from storage.db import create_db_engine, session_factory, transaction, upgrade
+
+    engine = create_db_engine(settings.database_url)
+    upgrade(engine)
+    try:
+        with transaction(session_factory(engine)) as s:
+            member = repo.member_by_handle(s, handle=args.handle.lower())
+            if member is None:
+                print(f"flywheel: no member with handle {args.handle!r}", file=sys.stderr)
+                return 1
+            counts = me.forget(s, member)
+            summary = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in counts.items())
+            if not args.yes:
+                s.rollback()
+                print(f"would delete for {args.handle}: {summary}. Run again with --yes to delete.")
+                return 0
+        log.info("member data deleted on request: %s", summary)
+        print(f"deleted for {args.handle}: {summary}. The profile is kept only as an anonymous, inactive row.")
+        return 0
+    finally:
+        engine.dispose()
+
+
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
@@ -168,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations (also done at every start)")
     sub.add_parser("doctor", help="check settings, database and organisation file")
+    forget = sub.add_parser("forget", help="delete everything stored about one member (a deletion request)")
+    forget.add_argument("handle")
+    forget.add_argument("--yes", action="store_true", help="really delete (without it, only say what would go)")
     return parser
 
 
@@ -186,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_console(settings, args)
         if args.command == "db":
             return cmd_db_upgrade(settings, args)
+        if args.command == "forget":
+            return cmd_forget(settings, args)
         return cmd_doctor(settings, args)
     except ConfigError as exc:
         print(f"flywheel: {exc}", file=sys.stderr)

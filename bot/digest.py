@@ -47,8 +47,26 @@ def _mentions(text: str, member: Member) -> bool:
 def build_reports(s: Session, *, manager: Member, now: datetime) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent weeks. Reads nothing about anyone else's answers."""
     reports = direct_reports(s, manager_id=manager.id)
+    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now)
     ids = [r.id for r in reports]
-    local_monday = now.astimezone(zone(manager.timezone)).date()
+    week_ago = now - timedelta(days=7)
+    given_by_manager = s.exec(select(sa.func.count()).select_from(Kudos).where(
+        Kudos.giver_id == manager.id, Kudos.created_at >= week_ago)).one()
+    team_given = s.exec(select(sa.func.count()).select_from(Kudos).where(
+        Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)).one() if ids else 0  # type: ignore[attr-defined]
+    team = {"period": periods[0], "reports": len(reports),
+            "checked_in": sum(1 for r in out if r.weeks and r.weeks[0].status == "completed"),
+            "kudos_given": team_given, "kudos_received": sum(r.kudos_received_week for r in out),
+            "manager_hints": [{"key": h.key, **h.params} for h in
+                              manager_hints(kudos_given_week=given_by_manager, has_reports=bool(reports))]}
+    return out, team
+
+
+def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datetime) -> tuple[list[Report], list[str]]:
+    """Each member's recent weeks as the digest sees them; `reports` are also the teammates whose wins count
+    as mentions. Returns the reports and the periods covered, newest first."""
+    ids = [r.id for r in reports]
+    local_monday = now.astimezone(zone(timezone)).date()
     periods = [previous_period(weekly_period(local_monday))]
     while len(periods) < HISTORY_WEEKS:
         periods.append(previous_period(periods[-1]))
@@ -99,16 +117,7 @@ def build_reports(s: Session, *, manager: Member, now: datetime) -> tuple[list[R
             kudos_received_recent=len(mine),
             helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
         ))
-    given_by_manager = s.exec(select(sa.func.count()).select_from(Kudos).where(
-        Kudos.giver_id == manager.id, Kudos.created_at >= week_ago)).one()
-    team_given = s.exec(select(sa.func.count()).select_from(Kudos).where(
-        Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)).one() if ids else 0  # type: ignore[attr-defined]
-    team = {"period": periods[0], "reports": len(reports),
-            "checked_in": sum(1 for r in out if r.weeks and r.weeks[0].status == "completed"),
-            "kudos_given": team_given, "kudos_received": sum(r.kudos_received_week for r in out),
-            "manager_hints": [{"key": h.key, **h.params} for h in
-                              manager_hints(kudos_given_week=given_by_manager, has_reports=bool(reports))]}
-    return out, team
+    return out, periods
 
 
 def digest_replies(reports: Sequence[Report], team: dict[str, Any]) -> list[Reply]:

@@ -1,0 +1,124 @@
+"""Each member's own view (`/me`), their data export (`/me export`), and deleting a member's data on request.
+
+`/me` shows a member exactly the section their manager's digest shows about them, rendered by the same
+template, so there is nothing a manager sees that the member cannot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from conversations.digest import report_params
+from conversations.kudos import KudosSettings
+from conversations.machine import Reply
+from conversations.render import first_name
+from storage import repo
+from storage.models import (
+    Answer,
+    ConversationRun,
+    Kudos,
+    KudosRecipient,
+    Member,
+    Obstacle,
+    OutboxMessage,
+    RunTransition,
+    SupportRequest,
+)
+
+
+def view(s: Session, member: Member, now: datetime, kudos: KudosSettings) -> list[Reply]:
+    manager = s.get(Member, member.manager_id) if member.manager_id else None
+    if manager is not None:
+        # As the next digest will show it: the week being checked in now is included.
+        at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
+        reports, _ = build_reports(s, manager=manager, now=at)
+        mine = next(r for r in reports if r.member_id == member.id)
+    else:
+        at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
+        mine = snapshot(s, reports=[member], timezone=member.timezone, now=at)[0][0]
+    received = repo.kudos_received(s, member_ids=[member.id])
+    badges = Counter(k.value for k, _ in received if k.value)
+    return [
+        Reply("me/intro", {"manager_name": first_name(manager.name) if manager else None,
+                           "paused_until": member.paused_until}),
+        Reply("digest/person", report_params(mine)),
+        Reply("me/outro", {"kudos_total": len(received),
+                           "badges": [{"emoji": v.emoji, "en": v.en, "zh": v.zh, "count": badges[v.key]}
+                                      for v in kudos.values if badges[v.key]]}),
+    ]
+
+
+def export(s: Session, member: Member) -> dict[str, Any]:
+    """Everything Flywheel stores about one person, as plain JSON-able data."""
+    manager = s.get(Member, member.manager_id) if member.manager_id else None
+    runs = list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
+                       .order_by(ConversationRun.due_at)))
+    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
+    for a in s.exec(select(Answer).where(Answer.member_id == member.id)):
+        answers.setdefault(a.run_id, {})[a.step] = a.value
+    given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at)))
+    received = repo.kudos_received(s, member_ids=[member.id])
+    people = repo.members_by_id(s, ids=[k.giver_id for k, _ in received]
+                                + [m for k in given for m in _recipients(s, k.id)])
+    return {
+        "profile": {"handle": member.handle, "name": member.name, "timezone": member.timezone,
+                    "locale": member.locale, "team": member.team, "manager": manager.handle if manager else None,
+                    "paused_until": member.paused_until.isoformat() if member.paused_until else None},
+        "conversations": [{"flow": r.flow, "period": r.period, "status": r.status,
+                           "due_at": r.due_at.isoformat(), "answers": answers.get(r.id, {})} for r in runs],  # type: ignore[arg-type]
+        "obstacles": [{"text": o.text, "status": o.status, "since": o.created_at.isoformat(),
+                       "times_reported": o.times_reported}
+                      for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id))],
+        "support_requests": [{"kind": r.kind, "text": r.text, "status": r.status, "since": r.created_at.isoformat()}
+                             for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))],
+        "kudos_given": [{"to": [people[m].handle for m in _recipients(s, k.id)], "reason": k.reason,
+                         "value": k.value, "at": k.created_at.isoformat()} for k in given],
+        "kudos_received": [{"from": people[k.giver_id].handle, "reason": k.reason, "value": k.value,
+                            "at": k.created_at.isoformat()} for k, _ in received],
+    }
+
+
+def _recipients(s: Session, kudos_id: int) -> list[int]:
+    return list(s.exec(select(KudosRecipient.member_id).where(KudosRecipient.kudos_id == kudos_id)))
+
+
+def export_reply(s: Session, member: Member) -> Reply:
+    return Reply("me/export", {"json": json.dumps(export(s, member), ensure_ascii=False, indent=2)})
+
+
+def forget(s: Session, member: Member) -> dict[str, int]:
+    """Delete a member's answers, conversations, obstacles, support requests, kudos and queued messages, and
+    scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape)."""
+    counts: dict[str, int] = {}
+    run_ids = list(s.exec(select(ConversationRun.id).where(ConversationRun.member_id == member.id)))
+    given = list(s.exec(select(Kudos.id).where(Kudos.giver_id == member.id)))
+
+    def delete(name: str, stmt: Any) -> None:
+        counts[name] = s.execute(stmt).rowcount or 0
+
+    delete("answers", sa.delete(Answer).where(Answer.member_id == member.id))
+    delete("messages", sa.delete(OutboxMessage).where(sa.or_(OutboxMessage.member_id == member.id,
+                                                             OutboxMessage.run_id.in_(run_ids))))  # type: ignore[union-attr]
+    delete("obstacles", sa.delete(Obstacle).where(Obstacle.member_id == member.id))
+    delete("support_requests", sa.delete(SupportRequest).where(SupportRequest.member_id == member.id))
+    if run_ids:
+        delete("transitions", sa.delete(RunTransition).where(RunTransition.run_id.in_(run_ids)))  # type: ignore[attr-defined]
+    delete("conversations", sa.delete(ConversationRun).where(ConversationRun.member_id == member.id))
+    delete("kudos_received", sa.delete(KudosRecipient).where(KudosRecipient.member_id == member.id))
+    if given:
+        s.execute(sa.delete(KudosRecipient).where(KudosRecipient.kudos_id.in_(given)))  # type: ignore[attr-defined]
+        delete("kudos_given", sa.delete(Kudos).where(Kudos.id.in_(given)))  # type: ignore[attr-defined]
+    s.execute(sa.update(SupportRequest).where(SupportRequest.manager_id == member.id).values(manager_id=None))
+    s.execute(sa.update(Member).where(Member.manager_id == member.id).values(manager_id=None))
+    member.handle, member.name, member.email = f"deleted-{member.id}", "(deleted)", None
+    member.slack_user_id = member.feishu_open_id = None
+    member.active, member.manager_id, member.team = False, None, None
+    s.add(member)
+    return counts

@@ -1,0 +1,74 @@
+"""A member's own view, their export, and deletion on request."""
+
+from __future__ import annotations
+
+import json
+
+from sqlmodel import select
+
+from bot.cli import main
+from storage.db import transaction
+from storage.models import Answer, ConversationRun, Kudos, Member, Obstacle
+from tests.helpers import local
+from tests.bot.test_digest import run_checkin
+
+
+def test_me_shows_exactly_the_digest_section_about_me(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", mood=4, wins="Shipped the importer", blockers="No test data")
+    mine = h.say("alice", "/me")[0]
+    assert mine.startswith("🪞 Your own view, Alice.\nThis is exactly what Maria will see about you")
+    h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
+    digest = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"][0]
+    section = mine.split("\n\n")[1]
+    assert section.startswith("👤 Alice · checked in ✅")
+    assert section in digest  # word for word
+    assert "👤 Bo" not in mine and "👤 陈晨" not in mine
+
+
+def test_me_in_chinese_and_without_a_manager(harness):
+    assert harness.say("chen", "/me")[0].startswith("🪞 陈晨，这是你自己的视图。")
+    assert "no one gets a digest about you" in harness.say("maria", "/me")[0]
+
+
+def test_export_has_everything_and_only_mine(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", wins="EXPORT-ME", blockers="Slow builds")
+    run_checkin(h, "bo", wins="NOT-ALICES")
+    h.say("bo", "/kudos @alice for the pairing")
+    text = h.say("alice", "/me export")[0]
+    data = json.loads(text.split("\n", 1)[1])
+    assert data["profile"]["handle"] == "alice" and data["profile"]["manager"] == "maria"
+    weekly = [c for c in data["conversations"] if c["flow"] == "weekly_checkin"]
+    assert weekly[0]["answers"]["wins"] == "EXPORT-ME"
+    assert data["obstacles"][0]["text"] == "Slow builds"
+    assert data["kudos_received"] == [{"from": "bo", "reason": "the pairing", "value": None,
+                                       "at": data["kudos_received"][0]["at"]}]
+    assert "NOT-ALICES" not in text
+
+
+def test_forget_deletes_a_members_data_on_request(harness, monkeypatch, capsys):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", blockers="Slow builds")
+    h.say("alice", "/kudos @bo for reviews")
+    run_checkin(h, "bo")
+    monkeypatch.setenv("DATABASE_URL", h.app.settings.database_url)
+    for name in ("SLACK_BOT_TOKEN", "FEISHU_APP_ID", "FLYWHEEL_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["forget", "alice"]) == 0
+    assert "Run again with --yes" in capsys.readouterr().out
+    with transaction(h.app.sessions) as s:
+        assert s.exec(select(Answer).where(Answer.member_id == 2)).first() is not None  # dry run kept it
+    assert main(["forget", "alice", "--yes"]) == 0
+    with transaction(h.app.sessions) as s:
+        alice = s.get(Member, 2)
+        assert (alice.handle, alice.name, alice.active) == ("deleted-2", "(deleted)", False)
+        assert s.exec(select(Answer).where(Answer.member_id == 2)).all() == []
+        assert s.exec(select(ConversationRun).where(ConversationRun.member_id == 2)).all() == []
+        assert s.exec(select(Obstacle)).all() == []
+        assert s.exec(select(Kudos)).all() == []
+        assert s.exec(select(Answer).where(Answer.member_id == 3)).all() != []  # bo's stay
+    assert main(["forget", "nobody"]) == 1
