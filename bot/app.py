@@ -24,6 +24,7 @@ from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
 from bot import me
 from bot.kudos import KudosDesk
+from bot.retro import RetroDesk
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from bot.settings import Settings
 from conversations.clock import Clock, SystemClock
@@ -31,6 +32,7 @@ from conversations.commands import AnswerText, Command, Keyword, interpret, pars
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.kudos import KudosSettings
+from conversations.answers import Invalid
 from conversations.machine import (
     KEEP,
     Outcome,
@@ -40,10 +42,12 @@ from conversations.machine import (
     Status,
     Trigger,
     advance,
+    ask,
 )
 from conversations.render import Audience, Renderer, first_name
 from conversations.schedule import previous_period, quiet_adjust, zone
 from conversations.monthly_review import NAME as MONTHLY
+from conversations.retro import NAME as RETRO_NAME
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
@@ -88,6 +92,7 @@ class Flywheel:
         self._renderers: dict[str, Renderer] = {}
         self.kudos = KudosDesk(self.kudos_settings)
         self.followups = FollowUps()
+        self.retros = RetroDesk(self)
 
     # ------------------------------------------------------------------------------------ construction
 
@@ -139,6 +144,10 @@ class Flywheel:
             if replies:
                 repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=member.id, run_id=run_id, kind="reply",
                              body=encode_replies(replies), now=now)
+            run = s.get(ConversationRun, run_id) if run_id is not None else None
+            answered_retro = run is not None and run.flow == RETRO_NAME
+        if answered_retro:
+            self.retros.summarise_due(now)  # the last participant's answer posts the summary at once
         return True
 
     def _dispatch(self, s: Session, member: Member, event: InboundEvent, now: datetime
@@ -161,6 +170,8 @@ class Flywheel:
                 if intent.args.strip().lower() in ("export", "导出"):
                     return [me.export_reply(s, member)], None
                 return me.view(s, member, now, self.kudos_settings), None
+            if intent.name == "retro":
+                return self.retros.start(s, member, intent.args, event, now), None
             if intent.name == "kudos":
                 return self.kudos.command(s, member, intent.args, event, now), None
             return [Reply("common/help")], None
@@ -185,7 +196,7 @@ class Flywheel:
     def _start(self, s: Session, member: Member, now: datetime, flow_name: str) -> tuple[list[Reply], int | None]:
         """Start (or show again) a flow on demand: `/checkin`, `/review`."""
         flow = self.flows.get(flow_name)
-        if flow is None or not flow.enabled:
+        if flow is None or not flow.enabled or flow.schedule is None:
             return [Reply("common/flow_off")], None
         run = repo.active_run(s, member_id=member.id)
         if run is None or run.flow != flow_name:
@@ -251,9 +262,27 @@ class Flywheel:
             log.warning("run %s belongs to flow %s, which is not configured", run.id, run.flow)
             return [Reply("common/rejected_nothing_open", {})]
         state = self._state(s, run, member)
+        if trigger == Trigger.ANSWER and run.flow == RETRO_NAME and run.step == "actions":
+            refusal = self._check_actions(s, flow, state, member, text)
+            if refusal is not None:
+                return refusal
         outcome = advance(flow, state, RunEvent(trigger, text), now)
         self._persist(s, run, member, state, outcome, now, by_member=by_member)
         return list(outcome.replies)
+
+    def _check_actions(self, s: Session, flow: Flow, state: RunState, member: Member, text: str | None
+                       ) -> list[Reply] | None:
+        """Retro actions name their owners; an owner Flywheel doesn't know is asked about before anything is saved."""
+        try:
+            actions = flow.ask_for("actions").expects.parse(text or "")
+        except Invalid:
+            return None  # the state machine re-asks with the parser's own message
+        refusal = self.retros.validate_actions(s, platform=self._platform_of(member), actions=actions)
+        return None if refusal is None else [refusal, ask(flow, state, "actions", state.answers)]
+
+    def _platform_of(self, member: Member) -> str:
+        recipient = self._recipient(member)
+        return recipient.platform if recipient else "console"
 
     def _persist(self, s: Session, run: ConversationRun, member: Member, before: RunState, outcome: Outcome,
                  now: datetime, *, by_member: bool) -> None:
@@ -262,7 +291,10 @@ class Flywheel:
             return
         for step, value in outcome.save.items():
             repo.save_answer(s, run=run, step=step, value=value, now=now)
-            self.followups.after_save(s, run=run, member=member, step=step, value=value, now=now)
+            if run.flow == RETRO_NAME and step == "actions":
+                self.retros.record_actions(s, run=run, value=value, now=now, platform=self._platform_of(member))
+            else:
+                self.followups.after_save(s, run=run, member=member, step=step, value=value, now=now)
         if outcome.status != before.status or outcome.step != before.step:
             from_status, from_step = run.status, run.step
             run.status, run.step = outcome.status.value, outcome.step
@@ -303,6 +335,7 @@ class Flywheel:
             last_tick = state.at if state is not None else None
         self._plan(now, last_tick, report)
         report.expired = self._process("expire", Trigger.EXPIRE, now)
+        self.retros.summarise_due(now)
         report.delivered = self._process("deliver", Trigger.DELIVER, now)
         report.reminded = self._process("remind", Trigger.REMIND, now)
         report.digests = send_due_digests(self, now, last_tick)
@@ -318,7 +351,7 @@ class Flywheel:
         with transaction(self.sessions) as s:
             timezones = repo.member_timezones(s)
             for flow in self.flows.values():
-                if not flow.enabled:
+                if not flow.enabled or flow.schedule is None:
                     continue
                 for tz in timezones:
                     occ = flow.schedule.latest(tz, now)
@@ -381,7 +414,7 @@ class Flywheel:
             timezones = repo.member_timezones(s)
             times.extend(DIGEST_SCHEDULE.next_after(m.timezone, after).due for m in managers(s))
         for flow in self.flows.values():
-            if flow.enabled:
+            if flow.enabled and flow.schedule is not None:
                 times.extend(flow.schedule.next_after(tz, after).due for tz in timezones)
         return min(times) if times else None
 
@@ -394,7 +427,13 @@ class Flywheel:
             now = self.clock.now()
             with transaction(self.sessions) as s:
                 rows = repo.claim_outbox(s, now=now, owner=self.owner, lease=OUTBOX_LEASE, limit=limit)
-                prepared = [(row.id, row.attempts, *self._prepare(s, row)) for row in rows]
+                prepared = []
+                for row in rows:
+                    try:
+                        prepared.append((row.id, row.attempts, *self._prepare(s, row)))
+                    except Exception:  # noqa: BLE001 - one unrenderable message must not block the others
+                        log.exception("outbox message %s could not be rendered", row.id)
+                        prepared.append((row.id, MAX_ATTEMPTS, None, OutboundMessage(text="", kind="broken")))
             for outbox_id, attempts, recipient, message in prepared:
                 ok = self._send_one(outbox_id, attempts, recipient, message)
                 sent += ok
@@ -438,7 +477,9 @@ class Flywheel:
     def _send_one(self, outbox_id: int, attempts: int, recipient: Recipient | None, message: OutboundMessage) -> bool:
         error: SendError | None = None
         result = None
-        if recipient is None or recipient.platform not in self.messengers:
+        if message.kind == "broken":
+            error = SendError("render_failed", permanent=True)
+        elif recipient is None or recipient.platform not in self.messengers:
             error = SendError("no_platform", permanent=True)
         else:
             try:

@@ -28,9 +28,10 @@ from conversations.schedule import (
     parse_weekday,
 )
 from conversations.monthly_review import MONTHLY_REVIEW
+from conversations.retro import RETRO
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-DEFAULT_FLOWS: Mapping[str, Flow] = {WEEKLY_CHECKIN.name: WEEKLY_CHECKIN, MONTHLY_REVIEW.name: MONTHLY_REVIEW}
+DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
 
 DEMO_CONFIG = "demo_org.yaml"
 
@@ -229,7 +230,7 @@ def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[
                 at=parse_time_of_day(spec["time"]) if "time" in spec else sched.at,
                 window=parse_duration(spec["window"]) if "window" in spec else sched.window,
             )
-        else:
+        elif isinstance(sched, WeeklySchedule):
             sched = WeeklySchedule(
                 weekday=parse_weekday(spec.get("day", sched.weekday)),
                 at=parse_time_of_day(spec["time"]) if "time" in spec else sched.at,

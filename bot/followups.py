@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.codec import encode_replies
 from conversations.events import InboundEvent
@@ -19,7 +19,7 @@ from conversations.flows import Flow, step_item
 from conversations.machine import Reply
 from conversations.render import first_name
 from storage import repo
-from storage.models import ConversationRun, Member, Obstacle, SupportRequest
+from storage.models import ConversationRun, Member, Obstacle, Retro, RetroAction, SupportRequest
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +35,18 @@ SUPPORT_ACTIONS = {
 class FollowUps:
     def context(self, s: Session, *, flow: Flow, member: Member, run: ConversationRun) -> dict[str, Any]:
         """Extra context a new run starts with: the member's obstacles that are still open."""
-        if not any(a.each == "obstacles" for a in flow.steps):
-            return {}
-        found = repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id)
-        return {"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]}
+        context: dict[str, Any] = {}
+        if any(a.each == "obstacles" for a in flow.steps):
+            found = repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id)
+            context.update({"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]})
+        if any(a.each == "actions" for a in flow.steps):
+            actions = list(s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
+                                  .where(RetroAction.owner_id == member.id, RetroAction.status == "open",
+                                         Retro.status == "summarised")
+                                  .order_by(RetroAction.created_at, RetroAction.id)))
+            context.update({"actions": [f"{a.text} ({r.title})" for a, r in actions],
+                            "action_ids": [a.id for a, _ in actions]})
+        return context
 
     def after_save(self, s: Session, *, run: ConversationRun, member: Member, step: str, value: Any,
                    now: datetime) -> None:
@@ -47,6 +55,12 @@ class FollowUps:
             self._record_obstacle(s, run, member, step, value, now)
         elif base == "obstacle_status":
             self._update_obstacle(s, run, step, value, now)
+        elif base == "retro_action":
+            index, ids = step_item(step), run.context.get("action_ids") or []
+            action = s.get(RetroAction, ids[index]) if index is not None and index < len(ids) else None
+            if action is not None:
+                action.status, action.done_at = str(value), now if value == "done" else None
+                s.add(action)
         elif (run.flow, base) == ("monthly_review", "support"):
             self._record_support(s, run, member, value, now)
 

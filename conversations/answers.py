@@ -190,4 +190,45 @@ class SupportNeed:
         return "" if not value else f"{value['kind']}: {value['text']}"
 
 
-Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed
+
+_ACTION = re.compile(r"^\s*(<@[A-Z0-9]+(?:\|[^>]*)?>|@[^\s,，、:：@]+)\s*[:：,，-]?\s*(.+)$")
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What we will do differently: one or more `@owner what` items (one per line or separated by `;`)."""
+
+    most: int = 5
+
+    def parse(self, text: str) -> list[dict[str, str]]:
+        items = Items(1, self.most).parse(text)
+        out = []
+        for item in items:
+            m = _ACTION.match(item)
+            if not m:
+                raise Invalid("invalid_action_owner", item=item)
+            out.append({"owner": m.group(1), "text": m.group(2).strip()})
+        return out
+
+    def describe(self, value: Any) -> str:
+        return "; ".join(f"{a['owner']} {a['text']}" for a in value or [])
+
+
+_DONE_WORDS = {"done": {"done", "yes", "y", "finished", "完成", "已完成", "做完了", "是"},
+               "open": {"not yet", "no", "n", "not done", "open", "还没", "未完成", "没有", "否", "进行中"}}
+
+
+@dataclass(frozen=True)
+class DoneOrNot:
+    def parse(self, text: str) -> str:
+        word = keyword(text)
+        for status, words in _DONE_WORDS.items():
+            if word in words:
+                return status
+        raise Invalid("invalid_done_or_not")
+
+    def describe(self, value: Any) -> str:
+        return str(value)
+
+
+Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed | Actions | DoneOrNot

@@ -22,4 +22,5 @@ class InboundEvent:
     dedup_key: str
     received_at: datetime
     workspace: str | None = None
+    channel: str | None = None  # where it was typed, when not in the DM with the bot
     values: Mapping[str, Any] = field(default_factory=dict)

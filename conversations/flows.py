@@ -31,7 +31,7 @@ class Ask:
 class Flow:
     name: str
     steps: tuple[Ask, ...]
-    schedule: Schedule = field(default_factory=WeeklySchedule)
+    schedule: Schedule | None = field(default_factory=WeeklySchedule)  # None: started on demand only
     reminder_after: timedelta = timedelta(hours=4)
     snooze_for: timedelta = timedelta(hours=2)
     catch_up_within: timedelta = timedelta(hours=6)

@@ -260,6 +260,9 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
         "editing": editing,
         "lead": lead,
         "closes_at": run.closes_at,
+        "title": run.context.get("title"),  # what the conversation is about, for flows that have one (retros)
+        "starter": run.context.get("starter"),
+        "anonymous": bool(run.context.get("anonymous")),
     })
 
 
@@ -335,7 +338,7 @@ def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode:
         rows.append({"number": number, "step": key, "id": flow.ask_for(key).id, "value": answers.get(key),
                      "answered": key in answers, "item": _item_text(flow, run, key)})
     return {"rows": rows, "answers": {k: answers.get(k) for k in run.steps}, "mode": mode,
-            "closes_at": run.closes_at}
+            "closes_at": run.closes_at, "title": run.context.get("title")}
 
 
 def _choose_edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:

@@ -3,14 +3,15 @@
 ```mermaid
 flowchart LR
     mood --> wins --> plan_review["plan_review:i (one per priority set last week)"]
-    plan_review --> obstacle_status["obstacle_status:i (one per obstacle still open)"] --> blockers
+    plan_review --> obstacle_status["obstacle_status:i (one per obstacle still open)"]
+    obstacle_status --> retro_action["retro_action:i (one per open retro action they own)"] --> blockers
     blockers --> priorities --> manager_help
 ```
 """
 
 from __future__ import annotations
 
-from conversations.answers import Items, ObstacleStatus, PlanStatus, Scale, Text
+from conversations.answers import DoneOrNot, Items, ObstacleStatus, PlanStatus, Scale, Text
 from conversations.flows import Ask, Flow
 
 NAME = "weekly_checkin"
@@ -20,6 +21,7 @@ DEFAULT_STEPS: tuple[Ask, ...] = (
     Ask("wins", Text()),
     Ask("plan_review", PlanStatus(), each="plan"),
     Ask("obstacle_status", ObstacleStatus(), each="obstacles"),
+    Ask("retro_action", DoneOrNot(), each="actions"),
     Ask("blockers", Text(none_means_empty=True)),
     Ask("priorities", Items(1, 3)),
     Ask("manager_help", Text(), optional=True, requires_manager=True),

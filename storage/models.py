@@ -203,3 +203,34 @@ class SupportRequest(SQLModel, table=True):
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
     acted_at: Optional[datetime] = _utc(default=None, nullable=True)
+
+
+class Retro(SQLModel, table=True):
+    """A project retrospective: answers collected privately by DM, one summary posted where it started."""
+
+    __tablename__ = "retro"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    title: str = Field(max_length=200)
+    channel: Optional[str] = Field(default=None, max_length=160)  # "platform:channel" of the summary
+    started_by: int = Field(foreign_key="member.id", index=True)
+    anonymous: bool = Field(default=False)
+    status: str = Field(default="collecting", max_length=16, index=True)  # collecting | summarised
+    due_at: datetime = _utc(index=True)
+    created_at: datetime = _utc()
+    summarised_at: Optional[datetime] = _utc(default=None, nullable=True)
+
+
+class RetroAction(SQLModel, table=True):
+    """Something a retro decided to do differently, with its owner; followed up in their check-ins until done."""
+
+    __tablename__ = "retro_action"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    retro_id: int = Field(foreign_key="retro.id", index=True)
+    owner_id: int = Field(foreign_key="member.id", index=True)
+    author_run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id", index=True)
+    text: str = Field(max_length=1000)
+    status: str = Field(default="open", max_length=16, index=True)  # open | done
+    created_at: datetime = _utc()
+    done_at: Optional[datetime] = _utc(default=None, nullable=True)

@@ -24,7 +24,7 @@ ORG = {"members": [{"handle": "mgr", "name": "Morgan", "timezone": TZ}]
 
 
 def run_checkin(h, handle, *, mood=4, wins="steady week", plan="done", obstacle="resolved", blockers="none",
-                priorities="keep going"):
+                priorities="keep going", action="done"):
     """Answer whatever the bot asks until the check-in is done."""
     text = h.say(handle, "/checkin")[-1]
     for _ in range(20):
@@ -36,6 +36,8 @@ def run_checkin(h, handle, *, mood=4, wins="steady week", plan="done", obstacle=
             reply = wins
         elif "done, partly, or not done" in text:
             reply = plan
+        elif "done, or not yet?" in text:
+            reply = action
         elif "resolved, still blocking" in text:
             reply = obstacle
         elif "in your way" in text:

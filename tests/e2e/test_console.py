@@ -162,7 +162,7 @@ def test_a_second_process_resumes_where_the_first_was_killed(tmp_path):
     proc.wait(timeout=30)
 
     out = console(db, "none\nship it\nno\n", clock="2026-11-27 16:05")
-    assert "(alice has a check-in in progress at question 3 of 5" in out
+    assert "(alice has a check-in waiting at question 3 of 5: answer it here.)" in out
     assert "(1/5)" not in out and "(2/5)" not in out  # nothing is asked twice
     assert "(4/5) What are your top priorities" in out
     assert "Thanks, Alice — check-in done ✅" in out

@@ -33,6 +33,7 @@ CONSOLE_HELP = """Console commands (only on the console)
   /clock                show the console's time
   /clock +3d            move time forward (+30m, +4h, +2d, +1w) — scheduled check-ins, reminders
                         and closing windows fire on the way
+  /in #team             type in a channel (for /retro and /kudos); /dm goes back to your DM
   /clock 2026-11-27 15:00 [Asia/Shanghai]
                         jump to a time, read in the member's own time zone unless you name one
   /quit                 leave (also Ctrl-D)
@@ -49,6 +50,7 @@ class Console:
         self.interactive = interactive
         self.lock = threading.RLock()
         self.handle: str | None = None
+        self.channel: str | None = None  # None: the DM with the bot
         self._seq = itertools.count(1)
 
     # -------------------------------------------------------------------------------------- helpers
@@ -107,8 +109,9 @@ class Console:
             if run is not None and run.status != "completed":
                 steps = run.context.get("steps") or []
                 at = steps.index(run.step) + 1 if run.step in steps else 1
-                self.say(f"({member.handle} has a check-in in progress at question {at} of {len(steps)}: "
-                         "answer it here, or type /checkin to see the question again.)")
+                what = {"weekly_checkin": "a check-in", "monthly_review": "a monthly review",
+                        "retro": "a retrospective"}.get(run.flow, "a conversation")
+                self.say(f"({member.handle} has {what} waiting at question {at} of {len(steps)}: answer it here.)")
 
     # -------------------------------------------------------------------------------------- input
 
@@ -116,7 +119,7 @@ class Console:
         """Handle one line; False means quit."""
         text = line.rstrip("\r\n")
         if not self.interactive:
-            self.say(f"{self.handle or '?'}> {text}")
+            self.say(f"{self.prompt()}{text}")
         if not text.strip():
             return True
         word, _, rest = text.strip().partition(" ")
@@ -127,6 +130,16 @@ class Console:
                     return False
                 if cmd == "/as":
                     self.switch(rest.strip() or "?")
+                elif cmd == "/in":
+                    name = rest.strip()
+                    if not name.startswith("#") or len(name) < 2:
+                        self.say("Try /in #team — then /kudos and /retro are typed in that channel. /dm goes back.")
+                    else:
+                        self.channel = name
+                        self.say(f"You are typing in {name} now (others see what the bot posts here). /dm goes back.")
+                elif cmd == "/dm":
+                    self.channel = None
+                    self.say("Back in your DM with Flywheel.")
                 elif cmd == "/who":
                     self.who()
                 elif cmd == "/clock":
@@ -142,13 +155,16 @@ class Console:
             self.say("Something went wrong handling that line; nothing was lost. Details are in the log.")
         return True
 
+    def prompt(self) -> str:
+        return f"{self.handle or '?'}{'@' + self.channel if self.channel else ''}> "
+
     def send(self, text: str) -> None:
         if self.handle is None:
             self.say("Choose who you are first, e.g. /as alice")
             return
         event = InboundEvent(platform="console", user=self.handle, kind="message", text=text,
                              dedup_key=f"console:{self.app.owner}:{next(self._seq)}",
-                             received_at=self.app.clock.now())
+                             received_at=self.app.clock.now(), channel=self.channel)
         self.app.handle(event)
         self.app.deliver_outbox()
 
@@ -216,7 +232,7 @@ class Console:
         try:
             while True:
                 if self.interactive:
-                    self.out.write(f"{self.handle or ''}> ")
+                    self.out.write(self.prompt())
                     self.out.flush()
                 line = stream.readline()
                 if line == "" or not self.feed(line):

@@ -1,0 +1,99 @@
+"""Retrospectives: private answers, one summary where it started, anonymity, and actions that come back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from conversations.events import InboundEvent
+from storage.db import transaction
+from storage.models import RetroAction
+from tests.bot.test_digest import run_checkin
+from tests.helpers import DEMO, local, make_harness, utc
+
+
+def in_channel(h, handle, text, channel="#product"):
+    h._seq += 1
+    h.app.handle(InboundEvent(platform="console", user=handle, kind="command", text=text, channel=channel,
+                              dedup_key=f"chan:{h._seq}", received_at=h.clock.now()))
+    h.app.deliver_outbox()
+
+
+def posts(h, channel="#product"):
+    return [m.text for r, m in h.fake.sent if r.address == channel]
+
+
+def answer_retro(h, handle, goal, well, badly, actions):
+    for text in (goal, well, badly, actions):
+        h.say(handle, text)
+
+
+def test_named_retro_end_to_end_with_actions_followed_up(harness):
+    h = harness
+    in_channel(h, "alice", '/retro start "Checkout redesign" @alice @bo')
+    assert posts(h)[0].startswith("🔁 Alice started a retrospective on “Checkout redesign” with Alice and Bo.")
+    assert "(1/4) What was the goal" in h.fake.texts_for("bo")[-1]
+    answer_retro(h, "alice", "Ship by Nov 20; shipped Nov 24", "Pairing", "Late QA", "@bo add a smoke test")
+    assert len(posts(h)) == 1  # not everyone has answered yet
+    refused = h.say("bo", "x") and h.say("bo", "y") and h.say("bo", "z") and h.say("bo", "@nobody fix it")
+    assert refused[0].startswith("I could not find @nobody to own that action.")
+    h.say("bo", "@alice write the checklist; @bo fix alerts")
+    summary = posts(h)[-1]
+    assert summary.startswith("🔁 Retrospective: “Checkout redesign” · 2 of 2 answered")
+    assert "• Alice: Ship by Nov 20; shipped Nov 24" in summary and "• Bo: x" in summary
+    assert "🛠️ Actions\n• Bo: add a smoke test\n• Alice: write the checklist\n• Bo: fix alerts" in summary
+    # Bo's actions come back in his weekly check-in until done.
+    h.run_until(local("America/New_York", 2026, 11, 27, 15, 0))
+    run_checkin(h, "bo")
+    texts = "\n".join(h.fake.texts_for("bo"))
+    assert "Your open retrospective actions:\n“add a smoke test (Checkout redesign)” — done, or not yet?" in texts
+    with transaction(h.app.sessions) as s:
+        states = {a.text: a.status for a in s.exec(select(RetroAction))}
+    assert states == {"add a smoke test": "done", "fix alerts": "done", "write the checklist": "open"}
+
+
+def test_anonymous_retro_below_the_threshold_shows_nothing(harness):
+    h = harness
+    in_channel(h, "maria", '/retro start "Q4 planning" @alice @bo @chen anonymous due 24h')
+    answer_retro(h, "alice", "SECRET-A goal", "SECRET-A well", "SECRET-A badly", "@alice SECRET-A action")
+    answer_retro(h, "bo", "SECRET-B goal", "SECRET-B well", "SECRET-B badly", "@bo SECRET-B action")
+    assert len(posts(h)) == 1  # chen has not answered
+    h.run_until(h.clock.now() + timedelta(hours=24))
+    summary = posts(h)[-1]
+    assert summary.startswith("🔁 Retrospective: “Q4 planning” · 2 of 3 answered · anonymous")
+    assert "Only 2 people answered. To keep answers anonymous, nothing is shown below 3 respondents." in summary
+    assert "SECRET" not in summary
+    assert "The retrospective has closed." not in "".join(h.fake.texts_for("chen"))  # nothing to keep: no answers
+
+
+def test_anonymous_retro_at_the_threshold_shows_answers_without_names(harness):
+    h = harness
+    in_channel(h, "maria", '/retro start "Q4 planning" @alice @bo @chen anonymous')
+    answer_retro(h, "chen", "按时上线", "沟通顺畅", "测试环境不稳定", "@chen 整理测试数据")
+    answer_retro(h, "alice", "Goal A", "Well A", "Badly A", "@alice do A")
+    answer_retro(h, "bo", "Goal B", "Well B", "Badly B", "@bo do B")
+    summary = posts(h)[-1]
+    assert "3 of 3 answered · anonymous" in summary
+    assert "• Goal A\n• Goal B\n• 按时上线" in summary  # sorted, no names
+    assert "Alice:" not in summary.split("🛠️")[0] and "陈晨:" not in summary.split("🛠️")[0]
+
+
+def test_retro_in_chinese_and_refusals(tmp_path):
+    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config=DEMO)
+    try:
+        assert h.say("chen", "/复盘 开始")[0].startswith("发起复盘：")
+        assert h.say("chen", '/retro start "发布" @nobody')[0] == "找不到 @nobody。请用成员的账号来 @ 对方，例如 @alice。"
+        assert h.say("chen", '/retro start "发布" @bo due 30d')[0].startswith("截止时间需要在 1 小时到 14 天之间")
+        started = h.say("chen", '/retro start "发布复盘" @chen @bo')
+        assert started[0].startswith("已发起复盘“发布复盘”，参与者：陈晨、Bo。")
+        assert "(1/4) 目标是什么？最终结果如何？" in started[0]
+        answer_retro(h, "chen", "按时上线", "沟通顺畅", "测试环境不稳定", "整理测试数据")
+        assert "每项行动开头都需要写明负责人" in h.fake.texts_for("chen")[-1]
+        h.say("chen", "@chen 整理测试数据")
+        answer_retro(h, "bo", "ship", "good", "bad", "@bo fix")
+        # Started in a DM: everyone involved gets the summary privately, in their own language.
+        assert h.fake.texts_for("chen")[-1].startswith("🔁 复盘：“发布复盘” · 2 人中 2 人回答")
+        assert h.fake.texts_for("bo")[-1].startswith("🔁 Retrospective: “发布复盘” · 2 of 2 answered")
+    finally:
+        h.app.close()
