@@ -18,12 +18,23 @@ from conversations.render import Audience, Renderer, first_name
 from conversations.schedule import WeeklySchedule, previous_period, weekly_period, zone
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
-from storage.models import Answer, ConversationRun, Kudos, Member, Obstacle, OutboxMessage, SupportRequest
+from storage.models import (
+    Answer,
+    ConversationRun,
+    Kudos,
+    Member,
+    Obstacle,
+    OutboxMessage,
+    Retro,
+    RetroAction,
+    SupportRequest,
+)
 
 log = logging.getLogger(__name__)
 
 # Monday 09:00 manager-local; sent until 21:00 that day if Flywheel was down at nine.
 DIGEST_SCHEDULE = WeeklySchedule(weekday=0, at=time(9, 0), closes_weekday=0, closes_at=time(21, 0))
+ACTION_OVERDUE = timedelta(days=14)  # a retro action still open two weeks after the summary is overdue
 MESSAGE_BUDGET = 3000  # characters per message: under Slack's section limit, far under Feishu's card limit
 
 
@@ -110,12 +121,18 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
         review = repo.latest_run(s, member_id=member.id, flow=MONTHLY, statuses=("completed",))
         growth = tuple(repo.answers_of(s, run_id=review.id).get("growth") or ()) if review else ()
         mine = [k for k, rs in received if member.id in rs]
+        overdue = tuple({"text": a.text, "title": r.title, "since": r.summarised_at}
+                        for a, r in s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
+                                           .where(RetroAction.owner_id == member.id, RetroAction.status == "open",
+                                                  Retro.summarised_at <= now - ACTION_OVERDUE)  # type: ignore[operator]
+                                           .order_by(Retro.summarised_at)))
         out.append(Report(
             member_id=member.id, name=first_name(member.name), weeks=tuple(weeks), obstacles=obstacles,
             support=support, growth=growth,
             kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),
             kudos_received_recent=len(mine),
             helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
+            overdue_actions=overdue,
         ))
     return out, periods
 

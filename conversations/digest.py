@@ -38,6 +38,7 @@ class Report:
     kudos_received_week: int = 0
     kudos_received_recent: int = 0  # last four weeks
     helped_mentions: int = 0  # times teammates named them in their wins in the last four weeks
+    overdue_actions: tuple[dict[str, Any], ...] = ()  # retro actions they own, open two weeks after the retro
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def report_params(report: Report, since_format: Any = None) -> dict[str, Any]:
         "obstacles": [dict(o) for o in report.obstacles],
         "support": [dict(s) for s in report.support],
         "kudos_week": report.kudos_received_week,
+        "overdue_actions": [dict(a) for a in report.overdue_actions],
         "hints": [{"key": h.key, **h.params} for h in hints_for(report)],
         "points": [{"key": p.key, **p.params} for p in talking_points(report)],
     }

@@ -97,3 +97,20 @@ def test_retro_in_chinese_and_refusals(tmp_path):
         assert h.fake.texts_for("bo")[-1].startswith("🔁 Retrospective: “发布复盘” · 2 of 2 answered")
     finally:
         h.app.close()
+
+
+def test_actions_still_open_two_weeks_later_are_overdue_in_the_owners_managers_digest(harness):
+    h = harness
+    in_channel(h, "maria", '/retro start "Launch" @alice @bo')
+    answer_retro(h, "alice", "g", "w", "b", "@alice write the runbook")
+    answer_retro(h, "bo", "g", "w", "b", "@bo fix alerts")
+    h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
+    first = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"]
+    assert "Retro actions overdue" not in "\n".join(first)
+    h.run_until(local("America/New_York", 2026, 12, 4, 15, 0))
+    run_checkin(h, "bo", action="done")
+    h.fake.clear()
+    h.run_until(local("Europe/London", 2026, 12, 14, 9, 0))
+    digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
+    assert "Retro actions overdue:\n• “write the runbook” from “Launch” (since Mon 23 Nov, 09:00)" in digest
+    assert "fix alerts" not in digest
