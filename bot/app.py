@@ -170,6 +170,8 @@ class Flywheel:
                 if intent.args.strip().lower() in ("export", "导出"):
                     return [me.export_reply(s, member)], None
                 return me.view(s, member, now, self.kudos_settings), None
+            if intent.name == "note":
+                return [me.add_note(s, member, intent.args, now)], None
             if intent.name == "retro":
                 return self.retros.start(s, member, intent.args, event, now), None
             if intent.name == "kudos":

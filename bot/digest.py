@@ -85,9 +85,12 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                                                      ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
                                                      ConversationRun.period.in_(periods))))  # type: ignore[attr-defined]
     answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
+    notes: dict[int, tuple[tuple[str, str], ...]] = {}
     if runs:
         for a in s.exec(select(Answer).where(Answer.run_id.in_(list(answers)))):  # type: ignore[attr-defined]
             answers[a.run_id][a.step] = a.value
+            if a.note:
+                notes[a.run_id] = notes.get(a.run_id, ()) + ((a.step, a.note),)
     by_key = {(r.member_id, r.period): r for r in runs}
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
     received = repo.kudos_received(s, member_ids=ids, since=month_ago)
@@ -109,7 +112,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                          if k.startswith("plan_review:") and int(k.split(":")[1]) < len(plan_items))
             weeks.append(Week(period=period, status=run.status, mood=got.get("mood"), wins=got.get("wins"),
                               blockers=got.get("blockers"), priorities=tuple(got.get("priorities") or ()),
-                              plan=plan, manager_help=got.get("manager_help")))
+                              plan=plan, manager_help=got.get("manager_help"), notes=notes.get(run.id, ())))
         obstacles = tuple({"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
                           for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id,
                                                                  Obstacle.status == "open")

@@ -61,8 +61,11 @@ def export(s: Session, member: Member) -> dict[str, Any]:
     runs = list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
                        .order_by(ConversationRun.due_at)))
     answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
+    notes: dict[int, dict[str, str]] = {}
     for a in s.exec(select(Answer).where(Answer.member_id == member.id)):
         answers.setdefault(a.run_id, {})[a.step] = a.value
+        if a.note:
+            notes.setdefault(a.run_id, {})[a.step] = a.note
     given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at)))
     received = repo.kudos_received(s, member_ids=[member.id])
     people = repo.members_by_id(s, ids=[k.giver_id for k, _ in received]
@@ -72,7 +75,8 @@ def export(s: Session, member: Member) -> dict[str, Any]:
                     "locale": member.locale, "team": member.team, "manager": manager.handle if manager else None,
                     "paused_until": member.paused_until.isoformat() if member.paused_until else None},
         "conversations": [{"flow": r.flow, "period": r.period, "status": r.status,
-                           "due_at": r.due_at.isoformat(), "answers": answers.get(r.id, {})} for r in runs],  # type: ignore[arg-type]
+                           "due_at": r.due_at.isoformat(), "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
+                           "notes": notes.get(r.id, {})} for r in runs],  # type: ignore[arg-type]
         "obstacles": [{"text": o.text, "status": o.status, "since": o.created_at.isoformat(),
                        "times_reported": o.times_reported}
                       for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id))],
@@ -122,3 +126,26 @@ def forget(s: Session, member: Member) -> dict[str, int]:
     member.active, member.manager_id, member.team = False, None, None
     s.add(member)
     return counts
+
+
+def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
+    """`/note 2026-W48 wins It was really Bo's idea` — a note on one of your own past answers."""
+    parts = args.split(maxsplit=2)
+    if len(parts) < 3:
+        return Reply("me/note_usage")
+    period, which, text = parts
+    period = period.upper() if "W" in period.upper() else period
+    if period.startswith("W") and period[1:].isdigit():  # "W48" means this year's week 48
+        period = f"{now.year}-W{int(period[1:]):02d}"
+    run = s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id,
+                                               ConversationRun.period == period)
+                 .order_by(ConversationRun.id)).first()
+    steps = (run.context.get("steps") or []) if run else []
+    step = steps[int(which) - 1] if which.isdigit() and 0 < int(which) <= len(steps) else which.lower()
+    answer = s.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first() if run else None
+    if answer is None:
+        return Reply("me/note_not_found", {"period": period, "which": which})
+    answer.note = text.strip()[:1000]
+    answer.updated_at = now
+    s.add(answer)
+    return Reply("me/note_saved", {"period": period, "which": which})

@@ -10,9 +10,9 @@ from conversations.answers import keyword, normalize
 from conversations.machine import Trigger
 from conversations.schedule import parse_duration
 
-COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro")
+COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note")
 _ALIASES = {"/签到": "checkin", "/暂停": "pause", "/恢复": "resume", "/帮助": "help", "/start": "checkin",
-            "/点赞": "kudos", "/感谢": "kudos", "/回顾": "review", "/支持": "support", "/我": "me", "/复盘": "retro"}
+            "/点赞": "kudos", "/感谢": "kudos", "/回顾": "review", "/支持": "support", "/我": "me", "/复盘": "retro", "/备注": "note"}
 
 _KEYWORDS: dict[str, Trigger | str] = {}
 for _words, _meaning in (

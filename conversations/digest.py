@@ -25,6 +25,7 @@ class Week:
     priorities: tuple[str, ...] = ()
     plan: tuple[tuple[str, str], ...] = ()  # (priority, done | partly | not_done)
     manager_help: str | None = None
+    notes: tuple[tuple[str, str], ...] = ()  # (step, the member's note on that answer)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ def report_params(report: Report, since_format: Any = None) -> dict[str, Any]:
         "mood": this.mood,
         "trend": mood_trend(report),
         "wins": this.wins,
+        "notes": dict(this.notes),
         "blockers": this.blockers,
         "priorities": list(this.priorities),
         "plan": [{"item": i, "status": s} for i, s in this.plan],

@@ -83,6 +83,7 @@ class Answer(SQLModel, table=True):
     member_id: int = Field(foreign_key="member.id", index=True)
     step: str = Field(max_length=96)
     value: Any = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    note: Optional[str] = Field(default=None, max_length=1000)  # the member's later note, shown with the answer
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 

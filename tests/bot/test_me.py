@@ -72,3 +72,22 @@ def test_forget_deletes_a_members_data_on_request(harness, monkeypatch, capsys):
         assert s.exec(select(Kudos)).all() == []
         assert s.exec(select(Answer).where(Answer.member_id == 3)).all() != []  # bo's stay
     assert main(["forget", "nobody"]) == 1
+
+
+def test_a_note_on_a_past_answer_is_shown_wherever_the_answer_is(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", wins="Shipped the importer")
+    assert h.say("alice", "/note 2026-W48 wins Bo did the hard part")[0].startswith("Noted ✏️")
+    assert h.say("alice", "/note W48 2 Bo did the hard part, really")[0].startswith("Noted ✏️")
+    assert h.say("alice", "/note 2026-W40 wins x")[0].startswith("I could not find your answer")
+    assert h.say("alice", "/note")[0].startswith("To add a note")
+    assert "Wins: “Shipped the importer”\n  ↳ note: Bo did the hard part, really" in h.say("alice", "/me")[0]
+    h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
+    digest = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"][0]
+    assert "  ↳ note: Bo did the hard part, really" in digest
+    data = json.loads(h.say("alice", "/me export")[0].split("\n", 1)[1])
+    weekly = [c for c in data["conversations"] if c["flow"] == "weekly_checkin"][0]
+    assert weekly["notes"] == {"wins": "Bo did the hard part, really"}
+    # Notes are only ever on one's own answers.
+    assert h.say("bo", "/note 2026-W48 wins hijack")[0].startswith("I could not find your answer")
