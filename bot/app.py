@@ -85,6 +85,7 @@ class Flywheel:
     renderer: Renderer
     messengers: dict[str, Messenger] = field(default_factory=dict)
     kudos_settings: KudosSettings = field(default_factory=KudosSettings)
+    skip_level: bool = False
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __post_init__(self) -> None:
@@ -109,7 +110,8 @@ class Flywheel:
         flows = dict(config.flows) if config else dict(DEFAULT_FLOWS)
         renderer = Renderer(overrides=config.question_texts if config else None)
         app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
-                  messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings())
+                  messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
+                  skip_level=config.skip_level if config else False)
         if config is not None:
             with transaction(app.sessions) as s:
                 counts = sync_members(s, config, now=app.clock.now())
@@ -169,7 +171,7 @@ class Flywheel:
             if intent.name == "me":
                 if intent.args.strip().lower() in ("export", "导出"):
                     return [me.export_reply(s, member)], None
-                return me.view(s, member, now, self.kudos_settings), None
+                return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level), None
             if intent.name == "note":
                 return [me.add_note(s, member, intent.args, now)], None
             if intent.name == "retro":

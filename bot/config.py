@@ -63,6 +63,7 @@ class OrgConfig:
     flows: Mapping[str, Flow] = field(default_factory=lambda: dict(DEFAULT_FLOWS))
     question_texts: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
     kudos: KudosSettings = field(default_factory=KudosSettings)
+    skip_level: bool = False  # the manager's manager also gets their reports' reports in the digest
 
 
 _MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu"}
@@ -98,10 +99,14 @@ def load_config(path: str | Path, *, default_timezone: str = "UTC", default_loca
 def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC",
                  default_locale: str = "en") -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows", "kudos"}
+    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest"}
     if unknown:
         problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-                        "(expected defaults, members, flows, kudos)")
+                        "(expected defaults, members, flows, kudos, digest)")
+    digest = data.get("digest") or {}
+    if not isinstance(digest, dict) or set(digest) - {"skip_level"}:
+        problems.append("`digest` accepts only `skip_level: true|false`")
+        digest = {}
     defaults = data.get("defaults") or {}
     tz_default = str(defaults.get("timezone", default_timezone))
     locale_default = str(defaults.get("locale", default_locale))
@@ -110,7 +115,8 @@ def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str 
     kudos = _parse_kudos(data.get("kudos") or {}, problems)
     if problems:
         raise ConfigError(source, problems)
-    return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos)
+    return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos,
+                     skip_level=bool(digest.get("skip_level", False)))
 
 
 def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:

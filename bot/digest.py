@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 from typing import Any, Sequence
 
@@ -55,10 +56,18 @@ def _mentions(text: str, member: Member) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names if n)
 
 
-def build_reports(s: Session, *, manager: Member, now: datetime) -> tuple[list[Report], dict[str, Any]]:
-    """A snapshot of each direct report's recent weeks. Reads nothing about anyone else's answers."""
+def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: bool = False
+                  ) -> tuple[list[Report], dict[str, Any]]:
+    """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
+    nothing about anyone else's answers."""
     reports = direct_reports(s, manager_id=manager.id)
     out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now)
+    if skip_level:
+        for lead in reports:
+            team = direct_reports(s, manager_id=lead.id)
+            if team:
+                indirect, _ = snapshot(s, reports=team, timezone=manager.timezone, now=now)
+                out.extend(replace(r, via=first_name(lead.name)) for r in indirect)
     ids = [r.id for r in reports]
     week_ago = now - timedelta(days=7)
     given_by_manager = s.exec(select(sa.func.count()).select_from(Kudos).where(
@@ -66,8 +75,8 @@ def build_reports(s: Session, *, manager: Member, now: datetime) -> tuple[list[R
     team_given = s.exec(select(sa.func.count()).select_from(Kudos).where(
         Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)).one() if ids else 0  # type: ignore[attr-defined]
     team = {"period": periods[0], "reports": len(reports),
-            "checked_in": sum(1 for r in out if r.weeks and r.weeks[0].status == "completed"),
-            "kudos_given": team_given, "kudos_received": sum(r.kudos_received_week for r in out),
+            "checked_in": sum(1 for r in out[:len(reports)] if r.weeks and r.weeks[0].status == "completed"),
+            "kudos_given": team_given, "kudos_received": sum(r.kudos_received_week for r in out[:len(reports)]),
             "manager_hints": [{"key": h.key, **h.params} for h in
                               manager_hints(kudos_given_week=given_by_manager, has_reports=bool(reports))]}
     return out, team
@@ -132,7 +141,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
         out.append(Report(
             member_id=member.id, name=first_name(member.name), weeks=tuple(weeks), obstacles=obstacles,
             support=support, growth=growth,
-            kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),
+            kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
             kudos_received_recent=len(mine),
             helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
             overdue_actions=overdue,
@@ -177,7 +186,7 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
     for manager, period in due:
         with app.transaction() as s:
             manager = s.get(Member, manager.id)
-            reports, team = build_reports(s, manager=manager, now=now)
+            reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level)
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
                 repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",

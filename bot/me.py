@@ -33,8 +33,10 @@ from storage.models import (
 )
 
 
-def view(s: Session, member: Member, now: datetime, kudos: KudosSettings) -> list[Reply]:
+def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, skip_level: bool = False
+         ) -> list[Reply]:
     manager = s.get(Member, member.manager_id) if member.manager_id else None
+    skip = s.get(Member, manager.manager_id) if skip_level and manager and manager.manager_id else None
     if manager is not None:
         # As the next digest will show it: the week being checked in now is included.
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
@@ -47,6 +49,7 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings) -> lis
     badges = Counter(k.value for k, _ in received if k.value)
     return [
         Reply("me/intro", {"manager_name": first_name(manager.name) if manager else None,
+                           "skip_name": first_name(skip.name) if skip else None,
                            "paused_until": member.paused_until}),
         Reply("digest/person", report_params(mine)),
         Reply("me/outro", {"kudos_total": len(received),

@@ -40,6 +40,7 @@ class Report:
     kudos_received_recent: int = 0  # last four weeks
     helped_mentions: int = 0  # times teammates named them in their wins in the last four weeks
     overdue_actions: tuple[dict[str, Any], ...] = ()  # retro actions they own, open two weeks after the retro
+    via: str | None = None  # in a skip-level digest: the direct manager this person reports to
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def report_params(report: Report, since_format: Any = None) -> dict[str, Any]:
     this = report.weeks[0] if report.weeks else Week(period="", status="new")
     return {
         "name": report.name,
+        "via": report.via,
         "status": this.status,
         "mood": this.mood,
         "trend": mood_trend(report),

@@ -157,8 +157,8 @@ def org_charts(draw):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(chart=org_charts())
-def test_no_manager_ever_sees_anyone_outside_their_reports(tmp_path_factory, chart):
+@given(chart=org_charts(), skip_level=st.booleans())
+def test_no_manager_ever_sees_anyone_outside_their_reports(tmp_path_factory, chart, skip_level):
     h = make_harness(tmp_path_factory.mktemp("org"), start=utc(2026, 11, 2), config={"members": chart})
     try:
         with transaction(h.app.sessions) as s:
@@ -177,12 +177,32 @@ def test_no_manager_ever_sees_anyone_outside_their_reports(tmp_path_factory, cha
         renderer = Renderer()
         with transaction(h.app.sessions) as s:
             for manager in managers(s):
-                reports, team = build_reports(s, manager=manager, now=now)
-                allowed = {m.handle for m in members if m.manager_id == manager.id}
+                reports, team = build_reports(s, manager=manager, now=now, skip_level=skip_level)
+                direct = {m.id for m in members if m.manager_id == manager.id}
+                indirect = {m.id for m in members if m.manager_id in direct} if skip_level else set()
+                allowed = {m.handle for m in members if m.id in direct | indirect}
                 text = "\n".join(renderer.render(r, Audience("en", "Europe/London", manager.name))
                                  for r in digest_replies(reports, team))
                 seen = set(re.findall(r"SECRET-(p\d+)-", text))
                 assert seen <= allowed, (manager.handle, seen - allowed)
                 assert {f"Person{h_[1:]}" for h_ in allowed} == {r.name for r in reports}
+    finally:
+        h.app.close()
+
+
+def test_skip_level_digest_includes_the_reports_reports(tmp_path):
+    config = {"digest": {"skip_level": True}, "members": [
+        {"handle": "vp", "name": "Vera", "timezone": TZ},
+        {"handle": "lead", "name": "Leo", "manager": "vp", "timezone": TZ},
+        {"handle": "dev", "name": "Dana", "manager": "lead", "timezone": TZ},
+    ]}
+    h = make_harness(tmp_path, start=utc(2026, 11, 23), config=config)
+    try:
+        h.run_until(local(TZ, 2026, 11, 27, 15, 0))
+        run_checkin(h, "dev", wins="Fixed the flaky test")
+        h.run_until(local(TZ, 2026, 11, 30, 9, 0))
+        vp = "\n".join(m.text for r, m in h.fake.sent if r.address == "vp" and m.kind == "digest")
+        assert "👤 Leo · " in vp and "👤 Dana · checked in ✅ · reports to Leo" in vp
+        assert "This is exactly what Leo (and Vera, their manager) will see" in h.say("dev", "/me")[0]
     finally:
         h.app.close()
