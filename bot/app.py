@@ -188,14 +188,26 @@ class Flywheel:
                 run = repo.latest_run(s, member_id=member.id, flow=WEEKLY)
             if run is None:
                 return [Reply("common/rejected_nothing_open", {})], None
-            return self._apply(s, run, member, trigger, intent.arg or None, now, by_member=True), run.id
+            return self._then_next(s, run, member, self._apply(s, run, member, trigger, intent.arg or None, now,
+                                                               by_member=True), now), run.id
         assert isinstance(intent, AnswerText)
         if run is None:
             recent = repo.latest_run(s, member_id=member.id, flow=WEEKLY, open_at=now)
             if recent is not None and recent.status == Status.COMPLETED.value:
                 return self._apply(s, recent, member, Trigger.ANSWER, intent.text, now, by_member=True), recent.id
             return [Reply("common/rejected_nothing_open", {})], None
-        return self._apply(s, run, member, Trigger.ANSWER, intent.text, now, by_member=True), run.id
+        replies = self._apply(s, run, member, Trigger.ANSWER, intent.text, now, by_member=True)
+        return self._then_next(s, run, member, replies, now), run.id
+
+    def _then_next(self, s: Session, run: ConversationRun, member: Member, replies: list[Reply], now: datetime
+                   ) -> list[Reply]:
+        """When one conversation ends while another is waiting (a check-in and a retro, say), go on to it."""
+        if run.status not in (Status.COMPLETED, Status.SKIPPED) or run.step is not None:
+            return replies
+        waiting = repo.active_run(s, member_id=member.id)
+        if waiting is None or waiting.id == run.id:
+            return replies
+        return replies + self._apply(s, waiting, member, Trigger.START, None, now, by_member=False)
 
     def _start(self, s: Session, member: Member, now: datetime, flow_name: str) -> tuple[list[Reply], int | None]:
         """Start (or show again) a flow on demand: `/checkin`, `/review`."""

@@ -159,3 +159,14 @@ def test_answers_never_reach_the_logs_even_at_debug(harness, caplog):
         logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
     assert "sqlalchemy.engine.Engine" in {r.name for r in caplog.records}  # the SQL was logged, its values were not
     assert "SENTINEL" not in caplog.text
+
+
+def test_finishing_one_conversation_goes_on_to_the_next_waiting_one(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 12, 1, 10, 0))  # the monthly review is waiting
+    h.say("alice", "/checkin")
+    for answer in ("4", "good", "none", "a; b"):
+        h.say("alice", answer)
+    last = h.say("alice", "no")[0]
+    assert "Thanks, Alice — check-in done ✅" in last
+    assert last.endswith("(1/3) What is the biggest obstacle in your way right now? Reply “none” if nothing is.")
