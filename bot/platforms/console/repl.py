@@ -29,11 +29,11 @@ log = logging.getLogger(__name__)
 
 CONSOLE_HELP = """Console commands (only on the console)
   /as <name>            act as a member, e.g. /as alice (shows their waiting messages)
+  /in #team             type in a channel (for /retro and /kudos); /dm goes back to your DM
   /who                  list the members, their time zones and their current check-in
   /clock                show the console's time
   /clock +3d            move time forward (+30m, +4h, +2d, +1w) — scheduled check-ins, reminders
                         and closing windows fire on the way
-  /in #team             type in a channel (for /retro and /kudos); /dm goes back to your DM
   /clock 2026-11-27 15:00 [Asia/Shanghai]
                         jump to a time, read in the member's own time zone unless you name one
   /quit                 leave (also Ctrl-D)
