@@ -51,13 +51,9 @@ class KudosDesk:
         parsed = parse_kudos(args)
         if isinstance(parsed, KudosRefusal):
             return [_refusal(parsed, values=self._values())]
-        recipients: list[Member] = []
-        for token in parsed.mentions:
-            found = repo.member_by_mention(s, platform=event.platform, token=token)
-            if found is None or not found.active:
-                return [Reply("kudos/unknown_member", {"who": token})]
-            if found not in recipients:
-                recipients.append(found)
+        recipients, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
+        if unknown is not None:
+            return [Reply("kudos/unknown_member", {"who": unknown})]
         value = self.settings.value(parsed.tag) if parsed.tag else None
         if parsed.tag and value is None:
             return [Reply("kudos/unknown_value", {"tag": parsed.tag, "values": self._values()})]

@@ -33,13 +33,9 @@ class RetroDesk:
         parsed = parse_retro(args)
         if not isinstance(parsed, RetroRequest):
             return [Reply(f"retro/{parsed}")]
-        people: list[Member] = []
-        for token in parsed.mentions:
-            found = repo.member_by_mention(s, platform=event.platform, token=token)
-            if found is None or not found.active:
-                return [Reply("retro/unknown_member", {"who": token})]
-            if found not in people:
-                people.append(found)
+        people, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
+        if unknown is not None:
+            return [Reply("retro/unknown_member", {"who": unknown})]
         channel = f"{event.platform}:{event.channel}" if event.channel else None
         retro = Retro(title=parsed.title, channel=channel, started_by=starter.id, anonymous=parsed.anonymous,
                       due_at=now + parsed.due, created_at=now)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 NONE_WORDS = frozenset({
     "none", "no", "nope", "nothing", "n/a", "na", "-", "--", "nil", "no blockers", "nothing really",
@@ -119,20 +119,37 @@ _PLAN_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class PlanStatus:
-    """How one of last week's priorities went: done / partly / not done."""
+class _WordChoice:
+    """A reply that must be one of a few meanings, each said in several ways (English and Chinese)."""
+
+    WORDS: ClassVar[Mapping[str, set[str]]]
+    INVALID: ClassVar[str]
 
     def parse(self, text: str) -> str:
         word = keyword(text)
-        for status, words in _PLAN_WORDS.items():
-            if word in words or word.replace("_", " ") == status.replace("_", " "):
-                return status
-        raise Invalid("invalid_plan_status")
+        for meaning, words in self.WORDS.items():
+            if word in words or word == meaning.replace("_", " "):
+                return meaning
+        raise Invalid(self.INVALID)
 
     def describe(self, value: Any) -> str:
         return str(value)
 
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class PlanStatus(_WordChoice):
+    """How one of last week's priorities went: done / partly / not done."""
+
+    WORDS = _PLAN_WORDS
+    INVALID = "invalid_plan_status"
 
 
 OBSTACLE_STATUSES = ("resolved", "still", "irrelevant")
@@ -143,19 +160,11 @@ _OBSTACLE_WORDS = {
 }
 
 
-@dataclass(frozen=True)
-class ObstacleStatus:
+class ObstacleStatus(_WordChoice):
     """What happened to an open obstacle: resolved / still blocking / no longer relevant."""
 
-    def parse(self, text: str) -> str:
-        word = keyword(text)
-        for status, words in _OBSTACLE_WORDS.items():
-            if word in words:
-                return status
-        raise Invalid("invalid_obstacle_status")
-
-    def describe(self, value: Any) -> str:
-        return str(value)
+    WORDS = _OBSTACLE_WORDS
+    INVALID = "invalid_obstacle_status"
 
 
 SUPPORT_KINDS = ("decision", "resources", "coaching", "other_team")
@@ -218,17 +227,11 @@ _DONE_WORDS = {"done": {"done", "yes", "y", "finished", "完成", "已完成", "
                "open": {"not yet", "no", "n", "not done", "open", "还没", "未完成", "没有", "否", "进行中"}}
 
 
-@dataclass(frozen=True)
-class DoneOrNot:
-    def parse(self, text: str) -> str:
-        word = keyword(text)
-        for status, words in _DONE_WORDS.items():
-            if word in words:
-                return status
-        raise Invalid("invalid_done_or_not")
+class DoneOrNot(_WordChoice):
+    """Whether an action is done yet."""
 
-    def describe(self, value: Any) -> str:
-        return str(value)
+    WORDS = _DONE_WORDS
+    INVALID = "invalid_done_or_not"
 
 
 Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed | Actions | DoneOrNot

@@ -241,6 +241,18 @@ def member_by_mention(session: Session, *, platform: str, token: str) -> Member 
     return found
 
 
+def members_by_mentions(session: Session, *, platform: str, tokens: Sequence[str]) -> tuple[list[Member], str | None]:
+    """The active members the mentions name, in order and without repeats; or the first token nobody matches."""
+    found: list[Member] = []
+    for token in tokens:
+        member = member_by_mention(session, platform=platform, token=token)
+        if member is None or not member.active:
+            return [], token
+        if member not in found:
+            found.append(member)
+    return found, None
+
+
 def kudos_given_in(session: Session, *, giver_id: int, period: str) -> int:
     return session.exec(select(sa.func.count()).select_from(Kudos)
                         .where(Kudos.giver_id == giver_id, Kudos.period == period)).one()
