@@ -206,3 +206,23 @@ def test_skip_level_digest_includes_the_reports_reports(tmp_path):
         assert "This is exactly what Leo (and Vera, their manager) will see" in h.say("dev", "/me")[0]
     finally:
         h.app.close()
+
+
+def test_a_long_digest_is_split_into_messages_that_fit_and_nothing_is_cut(tmp_path):
+    people = [f"r{i:02d}" for i in range(30)]
+    config = {"members": [{"handle": "boss", "name": "Bea", "timezone": TZ}]
+              + [{"handle": p, "name": f"Person {p}", "manager": "boss", "timezone": TZ} for p in people]}
+    h = make_harness(tmp_path, start=utc(2026, 11, 23), config=config)
+    try:
+        h.run_until(local(TZ, 2026, 11, 27, 15, 0))
+        for p in people:
+            run_checkin(h, p, wins=f"WIN-{p} " + "x" * 300, blockers=f"BLOCK-{p} " + "y" * 200)
+        h.run_until(local(TZ, 2026, 11, 30, 9, 0))
+        parts = [m.text for r, m in h.fake.sent if r.address == "boss" and m.kind == "digest"]
+        assert len(parts) > 3
+        assert all(len(p) <= 3000 for p in parts)
+        whole = "\n\n".join(parts)
+        assert all(f"WIN-{p} " + "x" * 300 in whole and f"BLOCK-{p}" in whole for p in people)
+        assert parts[0].startswith("📋 Your team's week") and "Type `/support`" in parts[-1]
+    finally:
+        h.app.close()
