@@ -1,0 +1,80 @@
+"""Outbound to Slack through `slack_sdk`'s WebClient.
+
+Retries are not done here: a 429 or a transient failure becomes a `SendError` carrying `Retry-After`, and the
+outbox schedules the next attempt no earlier than that (so no sender ever sleeps, and one member's trouble never
+holds up the others). Permanent failures (deleted user, unknown channel, …) are not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.platforms.base import OutboundMessage, Recipient, SendError, SendResult
+from bot.platforms.slack.blocks import TEXT_LIMIT, build_messages, mrkdwn_escape
+
+log = logging.getLogger(__name__)
+
+PERMANENT = frozenset({
+    "user_not_found", "channel_not_found", "not_in_channel", "is_archived", "account_inactive", "user_disabled",
+    "cannot_dm_bot", "invalid_auth", "not_authed", "token_revoked", "missing_scope", "restricted_action",
+    "msg_too_long", "invalid_blocks", "no_text",
+})
+
+
+class SlackMessenger:
+    platform = "slack"
+    escape: Callable[[str], str] = staticmethod(mrkdwn_escape)
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, token: str, api_url: str | None = None) -> "SlackMessenger":
+        kwargs: dict[str, Any] = {"token": token, "timeout": 10}
+        if api_url:
+            kwargs["base_url"] = api_url
+        return cls(WebClient(**kwargs))
+
+    def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
+        fallback = message.text if len(message.text) <= TEXT_LIMIT else message.text[: TEXT_LIMIT - 1] + "…"
+        last_ts = None
+        for blocks in build_messages(message.text, message.replies, message.locale):
+            try:
+                response = self.client.chat_postMessage(
+                    channel=recipient.address, text=fallback, blocks=blocks, unfurl_links=False,
+                    metadata={"event_type": "flywheel_outbox", "event_payload": {"outbox_id": message.outbox_id or 0}},
+                )
+            except SlackApiError as exc:
+                raise self._error(exc) from None
+            last_ts = response.get("ts")
+        return SendResult(message_id=last_ts)
+
+    @staticmethod
+    def _error(exc: SlackApiError) -> SendError:
+        response = exc.response
+        status = getattr(response, "status_code", 0) or 0
+        data = response.data if isinstance(getattr(response, "data", None), dict) else {}
+        code = str(data.get("error") or f"http_{status}")
+        if status == 429 or code == "ratelimited":
+            retry_after = _retry_after(getattr(response, "headers", {}) or {})
+            return SendError("ratelimited", retry_after=retry_after)
+        if code in PERMANENT:
+            return SendError(code, permanent=True)
+        return SendError(code)  # 5xx, fatal_error, internal_error, …: retried with backoff
+
+
+def _retry_after(headers: Any) -> float | None:
+    for key in ("Retry-After", "retry-after"):
+        value = headers.get(key) if hasattr(headers, "get") else None
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value is not None:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                return None
+    return None

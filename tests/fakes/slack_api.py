@@ -1,0 +1,122 @@
+"""A fake Slack Web API on 127.0.0.1 (port 0): records every call and answers like Slack, 429s included.
+
+The real `slack_sdk` WebClient talks to it through `base_url`. Each call is stamped with the test's clock, so
+a test can assert that nothing arrived before a `Retry-After` it was given had passed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    at: datetime | None
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeSlack:
+    def __init__(self, clock: Any = None) -> None:
+        self.clock = clock
+        self.calls: list[Call] = []
+        self.users: list[dict[str, Any]] = []
+        self.script: dict[str, list[Scripted]] = {}
+        self.rule: Callable[[Call], Scripted | None] | None = None  # decides per call, after the script
+        self.not_before: dict[str, datetime] = {}  # channel → earliest allowed call after a 429
+        self.violations: list[str] = []
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    def start(self) -> "FakeSlack":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def posted(self, channel: str | None = None) -> list[Call]:
+        return [c for c in self.calls if c.method == "chat.postMessage" and (channel is None or c.params["channel"] == channel)]
+
+    # ------------------------------------------------------------------------------------------------ serving
+
+    def _answer(self, call: Call) -> Scripted:
+        with self._lock:
+            self.calls.append(call)
+            channel = str(call.params.get("channel", ""))
+            if call.at is not None and channel in self.not_before and call.at < self.not_before[channel]:
+                self.violations.append(f"{call.method} to {channel} at {call.at} before {self.not_before[channel]}")
+            queued = self.script.get(call.method)
+            answer = queued.pop(0) if queued else (self.rule(call) if self.rule else None)
+            if answer is not None and answer.status == 429 and call.at is not None:
+                wait = float(answer.headers.get("Retry-After", "1"))
+                self.not_before[channel] = call.at + timedelta(seconds=wait)
+            return answer or self._default(call)
+
+    def _default(self, call: Call) -> Scripted:
+        p = call.params
+        if call.method == "chat.postMessage":
+            return Scripted(200, {"ok": True, "channel": p.get("channel"), "ts": f"1700000000.{next(self._ts):06d}",
+                                  "message": {"text": p.get("text")}})
+        if call.method == "auth.test":
+            return Scripted(200, {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Acme"})
+        if call.method == "users.list":
+            return Scripted(200, {"ok": True, "members": self.users, "response_metadata": {"next_cursor": ""}})
+        if call.method == "users.info":
+            user = next((u for u in self.users if u["id"] == p.get("user")), None)
+            return Scripted(200, {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"})
+        if call.method == "conversations.open":
+            return Scripted(200, {"ok": True, "channel": {"id": "D" + str(p.get("users", "X"))}})
+        return Scripted(200, {"ok": True})
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8")
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = {k: v[0] for k, v in parse_qs(raw).items()}
+                auth = self.headers.get("Authorization") or ""
+                call = Call(method=self.path.rsplit("/", 1)[-1], params=params,
+                            token=auth.removeprefix("Bearer ") or params.get("token"),
+                            at=fake.clock.now() if fake.clock else None)
+                answer = fake._answer(call)
+                body = json.dumps(answer.body).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for key, value in answer.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+        return Handler
