@@ -1,0 +1,114 @@
+"""Inbound from Slack: request verification and translation of Slack's payloads into neutral InboundEvents.
+
+The same translation serves HTTP mode (`bot/web.py`) and Socket Mode (`bot/platforms/slack/socket.py`), so
+both reach the bot through one code path. Verification is our own rather than Bolt's: a malformed timestamp must
+be a 401, not a 500, and a rejected body must never be logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+from urllib.parse import parse_qs
+
+from conversations.events import InboundEvent
+
+log = logging.getLogger(__name__)
+
+MAX_SKEW_SECONDS = 300
+COMMAND_ALIASES = {"/flywheel": "/help"}  # `/flywheel` is help (and, later, settings)
+
+
+def verify_signature(secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float) -> bool:
+    """Slack's v0 signature: HMAC-SHA256 of `v0:{timestamp}:{body}`, compared in constant time, 5-minute window."""
+    if not secret or not timestamp or not signature or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
+        return False
+    base = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def unescape(text: str) -> str:
+    """Slack sends typed `&`, `<`, `>` as entities; store what the person typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    kind: str  # url_verification | inbound | ignored
+    event: InboundEvent | None = None
+    challenge: str | None = None
+
+
+def parse_body(body: bytes, content_type: str, received_at: datetime) -> Parsed:
+    """Turn a verified HTTP body into what the bot should do with it. Raises ValueError when malformed."""
+    if "json" in content_type:
+        payload = json.loads(body.decode("utf-8"))
+        if not isinstance(payload, dict):
+            raise ValueError("not a JSON object")
+        return from_events_api(payload, received_at)
+    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
+    if "payload" in form:
+        payload = json.loads(form["payload"])
+        if not isinstance(payload, dict):
+            raise ValueError("payload is not a JSON object")
+        return from_interaction(payload, received_at)
+    if "command" in form:
+        return from_command(form, received_at)
+    raise ValueError("unknown Slack request")
+
+
+def from_events_api(payload: Mapping[str, Any], received_at: datetime) -> Parsed:
+    if payload.get("type") == "url_verification":
+        return Parsed("url_verification", challenge=str(payload.get("challenge", "")))
+    if payload.get("type") != "event_callback":
+        return Parsed("ignored")
+    event = payload.get("event") or {}
+    if not isinstance(event, dict):
+        raise ValueError("event is not an object")
+    kind = event.get("type")
+    if kind == "message" and event.get("channel_type") == "im":
+        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+            return Parsed("ignored")  # our own messages, edits, joins…
+        return Parsed("inbound", InboundEvent(
+            platform="slack", user=str(event["user"]), kind="message", text=unescape(str(event.get("text") or "")),
+            dedup_key=f"slack:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
+            received_at=received_at, workspace=payload.get("team_id")))
+    return Parsed("ignored")  # app_home_opened and others: not yet handled
+
+
+def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:
+    command = COMMAND_ALIASES.get(form.get("command", ""), form.get("command", ""))
+    if not command.startswith("/") or not form.get("user_id"):
+        raise ValueError("slash command without command or user")
+    channel = form.get("channel_id") or ""
+    in_dm = channel.startswith("D") or form.get("channel_name") == "directmessage"
+    text = f"{command} {unescape(form.get('text', ''))}".strip()
+    return Parsed("inbound", InboundEvent(
+        platform="slack", user=form["user_id"], kind="command", text=text,
+        dedup_key=f"slack:cmd:{form.get('trigger_id') or form.get('user_id') + ':' + text}",
+        received_at=received_at, workspace=form.get("team_id"), channel=None if in_dm else channel))
+
+
+def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parsed:
+    if payload.get("type") != "block_actions":
+        return Parsed("ignored")
+    user = (payload.get("user") or {}).get("id")
+    actions = payload.get("actions") or []
+    if not user or not actions or not isinstance(actions[0], dict):
+        raise ValueError("block_actions without user or action")
+    action = actions[0]
+    value = str(action.get("value") or "")
+    if not value:
+        return Parsed("ignored")
+    return Parsed("inbound", InboundEvent(
+        platform="slack", user=str(user), kind="action", text=value,
+        dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:{action.get('action_id')}",
+        received_at=received_at, workspace=(payload.get("team") or {}).get("id")))

@@ -1,0 +1,116 @@
+"""The `web` process: `POST /slack/events` (HTTP mode) and `GET /healthz`, as a plain WSGI application served by
+waitress. Every request is answered quickly: the bot stores what it must and acknowledges; replies go out
+through the outbox, which a background pump drains as soon as there is something to send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+from bot.app import Flywheel
+from bot.platforms.slack.inbound import parse_body, verify_signature
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+REJECTED = b'{"ok":false,"error":"invalid_request"}'
+TOO_LARGE = b'{"ok":false,"error":"request_too_large"}'
+NOT_FOUND = b'{"ok":false,"error":"not_found"}'
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class OutboxPump:
+    """A background thread that drains the outbox when poked (and every few seconds anyway)."""
+
+    def __init__(self, app: Flywheel, *, interval: float = 5.0) -> None:
+        self.app = app
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
+
+    def start(self) -> "OutboxPump":
+        self._thread.start()
+        return self
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.app.deliver_outbox()
+            except Exception:  # noqa: BLE001 - the pump keeps going; nothing is lost, the outbox keeps it
+                log.exception("delivering the outbox failed; will try again")
+
+
+def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callable[[], None] = lambda: None,
+                now: Callable[[], float] = time.time) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    def respond(start_response: StartResponse, status: str, body: bytes,
+                content_type: str = "application/json") -> list[bytes]:
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz" and method == "GET":
+            return respond(start_response, "200 OK", json.dumps(health(app)).encode())
+        if path == "/slack/events" and method == "POST" and slack_signing_secret:
+            return slack_events(environ, start_response)
+        return respond(start_response, "404 Not Found", NOT_FOUND)
+
+    def slack_events(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return respond(start_response, "400 Bad Request", REJECTED)
+        if length > MAX_BODY:
+            return respond(start_response, "413 Payload Too Large", TOO_LARGE)
+        body = environ["wsgi.input"].read(length) if length else b""
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
+        if not verify_signature(slack_signing_secret or "", body, timestamp, signature, now=now()):
+            log.warning("rejected a Slack request with a missing, stale or wrong signature")  # never the body
+            return respond(start_response, "401 Unauthorized", REJECTED)
+        try:
+            parsed = parse_body(body, environ.get("CONTENT_TYPE") or "", app.clock.now())
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            log.warning("a signed Slack request could not be read; answered 400")
+            return respond(start_response, "400 Bad Request", REJECTED)
+        if parsed.kind == "url_verification":
+            return respond(start_response, "200 OK", json.dumps({"challenge": parsed.challenge}).encode())
+        if parsed.event is not None:
+            retry = environ.get("HTTP_X_SLACK_RETRY_NUM")
+            try:
+                app.handle(parsed.event)
+            except Exception:  # noqa: BLE001 - acknowledge anyway: Slack must never see a 5xx from us
+                log.exception("handling a Slack %s failed%s", parsed.event.kind, f" (retry {retry})" if retry else "")
+            poke()
+        return respond(start_response, "200 OK", b"", "text/plain")
+
+    return application
+
+
+def health(app: Flywheel) -> dict[str, Any]:
+    try:
+        with app.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        database = True
+    except Exception:  # noqa: BLE001
+        database = False
+    return {"ok": database, "database": database, "platforms": sorted(app.messengers)}

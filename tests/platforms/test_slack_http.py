@@ -1,0 +1,185 @@
+"""HTTP mode: signed requests in the exact shapes Slack sends, through the WSGI endpoint, and the bot's answers
+through the real slack_sdk client to a fake Slack Web API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import time
+from urllib.parse import urlencode
+
+import pytest
+from sqlmodel import select
+
+from bot.app import Flywheel
+from bot.config import parse_config
+from bot.platforms.slack.messenger import SlackMessenger
+from bot.settings import Settings
+from bot.web import create_wsgi
+from conversations.clock import FrozenClock
+from storage.db import transaction
+from storage.models import Answer, Kudos
+from tests.fakes.slack_api import FakeSlack
+from tests.platforms.test_slack_messenger import ORG
+from tests.helpers import local
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def sign(body: bytes, ts: str, secret: str = SECRET) -> str:
+    return "v0=" + hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+
+
+class Client:
+    def __init__(self, wsgi, now):
+        self.wsgi = wsgi
+        self.now = now
+
+    def post(self, body: bytes, content_type: str, *, ts: str | None = None, signature: str | None = None,
+             retry: int | None = None) -> tuple[int, bytes]:
+        ts = ts if ts is not None else str(int(self.now()))
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "CONTENT_TYPE": content_type,
+                   "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+                   "HTTP_X_SLACK_REQUEST_TIMESTAMP": ts,
+                   "HTTP_X_SLACK_SIGNATURE": signature if signature is not None else sign(body, ts)}
+        if retry is not None:
+            environ["HTTP_X_SLACK_RETRY_NUM"] = str(retry)
+        status = {}
+
+        def start_response(s, headers):
+            status["code"] = int(s.split()[0])
+
+        out = b"".join(self.wsgi(environ, start_response))
+        return status["code"], out
+
+    def command(self, user: str, command: str, text: str, channel: str = "D0ALICE", **kw) -> tuple[int, bytes]:
+        form = {"token": "legacy", "team_id": "T1", "team_domain": "acme", "channel_id": channel,
+                "channel_name": "directmessage" if channel.startswith("D") else "product", "user_id": user,
+                "user_name": user.lower(), "command": command, "text": text, "api_app_id": "A1",
+                "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/T1/1/x",
+                "trigger_id": kw.pop("trigger_id", f"trig-{time.monotonic_ns()}")}
+        return self.post(urlencode(form).encode(), "application/x-www-form-urlencoded", **kw)
+
+    def dm(self, user: str, text: str, event_id: str, **kw) -> tuple[int, bytes]:
+        payload = {"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                   "event_id": event_id, "event_time": int(self.now()),
+                   "event": {"type": "message", "channel_type": "im", "user": user, "text": text,
+                             "ts": f"{self.now():.6f}", "channel": "D0" + user, "event_ts": f"{self.now():.6f}",
+                             "client_msg_id": event_id.lower()}}
+        return self.post(json.dumps(payload).encode(), "application/json", **kw)
+
+    def press(self, user: str, value: str, action_ts: str, **kw) -> tuple[int, bytes]:
+        payload = {"type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+                   "api_app_id": "A1", "token": "legacy", "trigger_id": "t." + action_ts, "team": {"id": "T1"},
+                   "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "D0" + user},
+                   "channel": {"id": "D0" + user}, "response_url": "https://hooks.slack.com/actions/T1/1/x",
+                   "actions": [{"action_id": f"weekly_checkin:answer:{value}", "block_id": "weekly_checkin:mood",
+                                "text": {"type": "plain_text", "text": value}, "value": value, "type": "button",
+                                "action_ts": action_ts}]}
+        return self.post(urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded",
+                         **kw)
+
+
+@pytest.fixture
+def env(tmp_path):
+    clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
+    fake = FakeSlack(clock).start()
+    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
+                         config=parse_config({**ORG, "kudos": {"channel": "C0KUDOS"}}, source="test"),
+                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    wsgi = create_wsgi(app, slack_signing_secret=SECRET, poke=app.deliver_outbox,
+                       now=lambda: clock.now().timestamp())
+    yield app, fake, Client(wsgi, lambda: clock.now().timestamp()), clock
+    app.close()
+    fake.stop()
+
+
+def texts(fake, channel):
+    return [c.params["blocks"][0]["text"]["text"] for c in fake.posted(channel)]
+
+
+def test_weekly_check_in_in_the_dm_with_buttons_and_text(env):
+    app, fake, client, clock = env
+    app.tick()
+    assert texts(fake, "UALICE")[0].startswith("Hi Alice 👋")
+    assert client.press("UALICE", "4", "1700000001.1")[0] == 200
+    assert texts(fake, "UALICE")[-1].startswith("(2/5) What went well")
+    for i, answer in enumerate(["Shipped &lt;the&gt; importer &amp; docs", "none", "ship v2; write docs"]):
+        assert client.dm("UALICE", answer, f"Ev{i}")[0] == 200
+    client.press("UALICE", "skip", "1700000002.2")  # the optional last question
+    assert "check-in done ✅" in texts(fake, "UALICE")[-1]
+    assert "Shipped &lt;the&gt; importer &amp; docs" in texts(fake, "UALICE")[-1]  # escaped once, for mrkdwn
+    with transaction(app.sessions) as s:
+        wins = s.exec(select(Answer).where(Answer.step == "wins")).one().value
+    assert wins == "Shipped <the> importer & docs"  # stored as typed
+
+
+def test_retries_and_replays_have_no_second_effect(env):
+    app, fake, client, clock = env
+    app.tick()
+    client.dm("UALICE", "4", "Ev1")
+    before = len(fake.posted("UALICE"))
+    for retry in (1, 2, 3):
+        assert client.dm("UALICE", "4", "Ev1", retry=retry)[0] == 200
+    assert client.press("UALICE", "5", "1700000009.9")[0] == 200
+    assert client.press("UALICE", "5", "1700000009.9")[0] == 200  # the same press delivered twice
+    assert len(fake.posted("UALICE")) == before + 1
+    with transaction(app.sessions) as s:
+        assert {a.step: a.value for a in s.exec(select(Answer))} == {"mood": 4, "wins": "5"}
+
+
+def test_slash_commands_kudos_in_a_channel(env):
+    app, fake, client, clock = env
+    code, body = client.command("UALICE", "/kudos", "<@UBO|bo> for the deploy fix #teamwork", channel="C0PRODUCT")
+    assert (code, body) == (200, b"")
+    assert texts(fake, "C0KUDOS") == ["🎉 Alice → Bo · 🙌 Teamwork\n“the deploy fix”"]
+    assert texts(fake, "UBO")[-1].startswith("🎉 Alice recognised you")
+    client.command("UBO", "/flywheel", "")
+    assert texts(fake, "UBO")[-1].startswith("Flywheel keeps a light, regular conversation")
+
+
+@pytest.mark.parametrize("case", ["bad", "stale", "future", "non_numeric", "missing", "wrong_secret", "empty"])
+def test_bad_signatures_get_401_store_nothing_and_log_no_body(env, case, caplog):
+    app, fake, client, clock = env
+    caplog.set_level(logging.DEBUG)
+    body = urlencode({"command": "/kudos", "text": "<@UBO> for SENTINEL-BODY", "user_id": "UALICE",
+                      "channel_id": "C1", "trigger_id": "t1"}).encode()
+    now = int(clock.now().timestamp())
+    ts, sig = {
+        "bad": (str(now), "v0=" + "0" * 64),
+        "stale": (str(now - 301), sign(body, str(now - 301))),
+        "future": (str(now + 301), sign(body, str(now + 301))),
+        "non_numeric": ("yesterday", sign(body, "yesterday")),
+        "missing": ("", ""),
+        "wrong_secret": (str(now), sign(body, str(now), "another-secret")),
+        "empty": (str(now), "v0="),
+    }[case]
+    code, out = client.post(body, "application/x-www-form-urlencoded", ts=ts, signature=sig)
+    assert (code, out) == (401, b'{"ok":false,"error":"invalid_request"}')
+    with transaction(app.sessions) as s:
+        assert s.exec(select(Kudos)).all() == []
+    assert "SENTINEL-BODY" not in caplog.text
+    assert fake.calls == []
+
+
+def test_malformed_but_signed_bodies_get_400_and_huge_ones_413(env):
+    app, fake, client, clock = env
+    for body, ctype in ((b"{not json", "application/json"), (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
+                        (b"hello=world", "application/x-www-form-urlencoded"), (b"[1,2]", "application/json")):
+        assert client.post(body, ctype)[0] == 400
+    big = b"x" * (1024 * 1024 + 1)
+    assert client.post(big, "application/json")[0] == 413
+
+
+def test_url_verification_and_health(env):
+    app, fake, client, clock = env
+    code, out = client.post(json.dumps({"type": "url_verification", "challenge": "abc123", "token": "t"}).encode(),
+                            "application/json")
+    assert (code, json.loads(out)) == (200, {"challenge": "abc123"})
+    status = {}
+    out = b"".join(client.wsgi({"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"},
+                               lambda s, h: status.update(code=s)))
+    assert status["code"].startswith("200") and json.loads(out)["database"] is True
