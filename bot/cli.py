@@ -60,26 +60,73 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print("No Slack or Feishu credentials are set, so Flywheel runs on the local console "
               "with the demo organisation (see README: Connecting Slack / Feishu).", file=sys.stderr)
         return cmd_console(settings, args)
-    missing = ", ".join(p.title() for p in settings.platforms)
-    print(f"flywheel: credentials for {missing} are set, but this build of Flywheel does not include the "
-          f"{missing} adapter yet. Unset them to use the local console.", file=sys.stderr)
-    return 2
+    return serve(settings, scheduler=True)
 
 
-def run_worker(settings: Settings) -> int:  # pragma: no cover - used by platform adapters
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    """Only the HTTP endpoint (and the outbox pump): for running several web replicas behind a load balancer."""
+    return serve(settings, scheduler=False, http_only=True)
+
+
+def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> int:
     from bot.app import Flywheel
+    from bot.platforms.slack.directory import sync_users, workspace_users
+    from bot.platforms.slack.messenger import SlackMessenger
     from bot.scheduler import start_scheduler
+    from bot.web import OutboxPump, create_wsgi
 
-    app = Flywheel.build(settings, config=_config(settings))
-    scheduler = start_scheduler(app)
+    if "feishu" in settings.platforms and "slack" not in settings.platforms:
+        print("flywheel: Feishu credentials are set, but this build does not include the Feishu adapter yet.",
+              file=sys.stderr)
+        return 2
+    if not (settings.slack_app_token or settings.slack_signing_secret):
+        print("flywheel: SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode).",
+              file=sys.stderr)
+        return 2
+    if http_only and not settings.slack_signing_secret:
+        print("flywheel: `flywheel web` serves HTTP mode and needs SLACK_SIGNING_SECRET.", file=sys.stderr)
+        return 2
+    messenger = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
+    app = Flywheel.build(settings, config=_config(settings), messengers={"slack": messenger})
+    pump = OutboxPump(app).start()
+    jobs = None
+    if scheduler:
+        def discover() -> None:
+            try:
+                with app.transaction() as s:
+                    counts = sync_users(s, workspace_users(messenger.client), default_timezone=settings.timezone,
+                                        default_locale=settings.locale, now=app.clock.now())
+                log.info("Slack members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated", counts)
+            except Exception:  # noqa: BLE001 - discovery retries tomorrow; the bot keeps running
+                log.exception("could not read the Slack member list")
+
+        discover()
+        jobs = start_scheduler(app)
+        jobs.add_job(discover, "interval", hours=24, id="slack-directory", coalesce=True, max_instances=1)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        stop.wait()
+        if settings.slack_app_token and not http_only:
+            from bot.platforms.slack.socket import connect
+
+            client = connect(app, app_token=settings.slack_app_token, web_client=messenger.client, poke=pump.poke)
+            print("Flywheel is running on Slack (Socket Mode). Ctrl-C to stop.", file=sys.stderr)
+            stop.wait()
+            client.close()
+        else:
+            from waitress import serve as waitress_serve
+
+            wsgi = create_wsgi(app, slack_signing_secret=settings.slack_signing_secret, poke=pump.poke)
+            print(f"Flywheel is serving Slack HTTP mode on port {settings.port} (POST /slack/events, GET /healthz).",
+                  file=sys.stderr)
+            waitress_serve(wsgi, host="0.0.0.0", port=settings.port, threads=8, ident="flywheel")
     except KeyboardInterrupt:
         pass
-    scheduler.shutdown()
-    app.close()
+    finally:
+        if jobs is not None:
+            jobs.shutdown(wait=False)
+        pump.stop()
+        app.close()
     return 0
 
 
@@ -190,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--as", dest="as_member", metavar="HANDLE", help="start as this member (default: the first report)")
         p.add_argument("--clock", metavar="'YYYY-MM-DD HH:MM [TZ]'", help="start the console's clock at this time")
         p.add_argument("--script", action="store_true", help="script mode even on a terminal (no prompt, echo input)")
+    sub.add_parser("web", help="serve only the HTTP endpoint (Slack HTTP mode) for replicas behind a load balancer")
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations (also done at every start)")
@@ -215,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_console(settings, args)
         if args.command == "db":
             return cmd_db_upgrade(settings, args)
+        if args.command == "web":
+            return cmd_web(settings, args)
         if args.command == "forget":
             return cmd_forget(settings, args)
         return cmd_doctor(settings, args)

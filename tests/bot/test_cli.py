@@ -34,12 +34,19 @@ def test_doctor_reports_a_broken_org_file(clean_env, tmp_path, capsys):
     assert "Nowhere/Special" in capsys.readouterr().out
 
 
-def test_run_with_platform_credentials_says_what_is_missing_and_leaks_nothing(clean_env, capsys):
+def test_run_with_incomplete_slack_credentials_says_what_is_missing_and_leaks_nothing(clean_env, capsys):
     clean_env.setenv("SLACK_BOT_TOKEN", "xoxb-sentinel-secret")
     assert main(["run"]) == 2
     captured = capsys.readouterr()
-    assert "Slack adapter" in captured.err
+    assert "needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)" in captured.err
     assert "sentinel" not in captured.err + captured.out
+
+
+def test_feishu_alone_is_not_there_yet(clean_env, capsys):
+    clean_env.setenv("FEISHU_APP_ID", "cli_x")
+    clean_env.setenv("FEISHU_APP_SECRET", "sentinel")
+    assert main(["run"]) == 2
+    assert "Feishu adapter" in capsys.readouterr().err
 
 
 def test_bad_settings_exit_cleanly(clean_env, capsys):
