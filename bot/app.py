@@ -59,6 +59,7 @@ BATCH = 200
 OUTBOX_LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 8
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
+BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
 
 
 @dataclass
@@ -204,7 +205,7 @@ class Flywheel:
         """When one conversation ends while another is waiting (a check-in and a retro, say), go on to it."""
         if run.status not in (Status.COMPLETED, Status.SKIPPED) or run.step is not None:
             return replies
-        waiting = repo.active_run(s, member_id=member.id)
+        waiting = repo.active_run(s, member_id=member.id) or repo.next_waiting_run(s, member_id=member.id, now=now)
         if waiting is None or waiting.id == run.id:
             return replies
         return replies + self._apply(s, waiting, member, Trigger.START, None, now, by_member=False)
@@ -408,8 +409,14 @@ class Flywheel:
                 for run in runs:
                     member = s.get(Member, run.member_id)
                     assert member is not None
-                    if trigger == Trigger.DELIVER and not member.active:
+                    if trigger == Trigger.DELIVER and (not member.active or self._paused(member, now)):
                         self._apply(s, run, member, Trigger.SKIP, None, now, by_member=False)
+                        continue
+                    if trigger == Trigger.DELIVER and self._busy_with_other(s, run, now):
+                        # One conversation at a time: a reply must never land in the wrong one. This run waits
+                        # until the member finishes (then `_then_next` starts it) or goes quiet for a while.
+                        run.prompt_at = now + BUSY_WINDOW
+                        s.add(run)
                         continue
                     marker = run.next_nudge_at.isoformat() if trigger == Trigger.REMIND and run.next_nudge_at else ""
                     replies = self._apply(s, run, member, trigger, None, now, by_member=False)
@@ -422,6 +429,16 @@ class Flywheel:
                     done += 1
             if len(runs) < BATCH:
                 return done
+
+    @staticmethod
+    def _paused(member: Member, now: datetime) -> bool:
+        return member.paused_until is not None and member.paused_until > now.astimezone(zone(member.timezone)).date()
+
+    def _busy_with_other(self, s: Session, run: ConversationRun, now: datetime) -> bool:
+        """Is the member in the middle of another conversation (answered something in the last half hour)?"""
+        current = repo.active_run(s, member_id=run.member_id)
+        return (current is not None and current.id != run.id and current.last_activity_at is not None
+                and now - current.last_activity_at < BUSY_WINDOW)
 
     def next_wakeup(self, after: datetime) -> datetime | None:
         """The next instant at which `tick` has something to do (used to fast-forward the console's clock)."""

@@ -51,6 +51,8 @@ class RetroDesk:
             repo.insert_runs(s, rows=[row])
             run = repo.run_for_period(s, flow=NAME, member_id=person.id, period=period_of(retro.id))
             assert run is not None
+            if person.id != starter.id and self.app._busy_with_other(s, run, now):
+                continue  # they are mid-conversation: the questions come when they finish (or the tick, later)
             replies = self.app._apply(s, run, person, Trigger.DELIVER, None, now, by_member=False)
             if person.id == starter.id:  # the starter reads the confirmation first, then their own questions
                 own_questions = replies

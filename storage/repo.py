@@ -113,6 +113,14 @@ def active_run(session: Session, *, member_id: int) -> ConversationRun | None:
     return session.exec(query).first()
 
 
+def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> ConversationRun | None:
+    """A conversation that was held back while the member was busy with another one."""
+    return session.exec(select(ConversationRun)
+                        .where(ConversationRun.member_id == member_id, ConversationRun.status == "scheduled",
+                               ConversationRun.closes_at > now, ConversationRun.due_at <= now)
+                        .order_by(ConversationRun.prompt_at, ConversationRun.id).with_for_update()).first()
+
+
 def latest_run(session: Session, *, member_id: int, flow: str, statuses: Iterable[str] | None = None,
                open_at: datetime | None = None) -> ConversationRun | None:
     query = select(ConversationRun).where(ConversationRun.member_id == member_id, ConversationRun.flow == flow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 from sqlmodel import select
 
@@ -170,3 +171,53 @@ def test_finishing_one_conversation_goes_on_to_the_next_waiting_one(harness):
     last = h.say("alice", "no")[0]
     assert "Thanks, Alice — check-in done ✅" in last
     assert last.endswith("(1/3) What is the biggest obstacle in your way right now? Reply “none” if nothing is.")
+
+
+def test_a_new_conversation_never_steals_the_reply_meant_for_the_current_one(harness):
+    from storage.models import Retro  # noqa: F401
+
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    h.say("alice", "4")  # mid-check-in, now on "wins"
+    h._seq += 1
+    h.app.handle(InboundEvent(platform="console", user="bo", kind="command", channel="#product",
+                              text='/retro start "Launch" @alice @bo', dedup_key="retro-1",
+                              received_at=h.clock.now()))
+    h.app.deliver_outbox()
+    assert "retrospective" not in h.fake.texts_for("alice")[-1]  # held back while she is answering
+    reply = h.say("alice", "SECRET: interviewing elsewhere")
+    assert reply[0].startswith("(3/5) Is anything in your way")
+    with transaction(h.app.sessions) as s:
+        assert [a.step for a in s.exec(select(Answer)) if a.value == "SECRET: interviewing elsewhere"] == ["wins"]
+    for answer in ("none", "a; b"):
+        h.say("alice", answer)
+    last = h.say("alice", "no")[0]
+    assert "check-in done ✅" in last and "Bo started a retrospective on “Launch”" in last
+
+
+def test_a_held_back_conversation_is_delivered_once_the_member_goes_quiet(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    h.say("alice", "4")
+    h.app.handle(InboundEvent(platform="console", user="bo", kind="command", channel="#product",
+                              text='/retro start "Launch" @alice @bo', dedup_key="retro-2",
+                              received_at=h.clock.now()))
+    h.run_until(h.clock.now() + timedelta(minutes=31))
+    assert "Bo started a retrospective on “Launch”" in h.fake.texts_for("alice")[-1]
+
+
+def test_paused_members_are_not_sent_runs_planned_before_the_pause(harness):
+    from conversations.weekly_checkin import WEEKLY_CHECKIN
+    from storage import repo
+
+    h = harness
+    due = local("Europe/London", 2026, 11, 27, 15, 0)
+    with transaction(h.app.sessions) as s:
+        alice = repo.member_by_handle(s, handle="alice")
+        repo.insert_runs(s, rows=[h.app._run_row(WEEKLY_CHECKIN, alice.id, "2026-W48", due=due, prompt_at=due,
+                                                 closes=due + timedelta(days=3), now=h.clock.now())])
+    h.say("alice", "/pause until 2026-12-10")
+    h.clock.set(due)
+    h.app.tick()
+    assert [r.status for r in h.runs("alice") if r.flow == "weekly_checkin"] == ["skipped"]
+    assert all("weekly check-in" not in t for t in h.fake.texts_for("alice"))
