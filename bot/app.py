@@ -130,7 +130,27 @@ class Flywheel:
     # ------------------------------------------------------------------------------------ inbound
 
     def handle(self, event: InboundEvent) -> bool:
-        """Act on one inbound event; False when it was a duplicate (a platform retry or a replay)."""
+        """Act on one inbound event; False when it was a duplicate (a platform retry or a replay).
+
+        Never raises because of what a person typed: if acting on it fails, the event is still recorded (so a
+        platform retry does not fail again) and the person is told, politely, that it did not work."""
+        try:
+            return self._handle(event)
+        except sa.exc.OperationalError:
+            raise  # the database is unreachable: let the platform retry later
+        except Exception:  # noqa: BLE001
+            log.exception("could not act on a %s %s; telling the sender", event.platform, event.kind)
+            now = self.clock.now()
+            with transaction(self.sessions) as s:
+                if not repo.mark_processed(s, dedup_key=event.dedup_key, platform=event.platform, now=now):
+                    return False
+                member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
+                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=member.id if member else None,
+                             channel=None if member else f"{event.platform}:{event.user}", kind="reply",
+                             body=encode_replies([Reply("common/not_understood")]), now=now)
+            return True
+
+    def _handle(self, event: InboundEvent) -> bool:
         now = self.clock.now()
         with transaction(self.sessions) as s:
             if not repo.mark_processed(s, dedup_key=event.dedup_key, platform=event.platform, now=now):

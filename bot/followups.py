@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
@@ -133,7 +134,8 @@ class FollowUps:
             return [Reply("support/list", {
                 "to_me": [self._params(r, people[r.member_id]) for r in mine],
                 "mine": [self._params(r, actor) for r in own]})]
-        if len(words) != 2 or not words[0].lstrip("#").isdigit() or words[1].lower() not in SUPPORT_ACTIONS:
+        if (len(words) != 2 or not re.fullmatch(r"#?[0-9]{1,9}", words[0])
+                or words[1].lower() not in SUPPORT_ACTIONS):
             return [Reply("support/usage")]
         request = s.get(SupportRequest, int(words[0].lstrip("#")))
         if request is None or request.manager_id != actor.id:

@@ -7,6 +7,7 @@ template, so there is nothing a manager sees that the member cannot.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -138,13 +139,14 @@ def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
         return Reply("me/note_usage")
     period, which, text = parts
     period = period.upper() if "W" in period.upper() else period
-    if period.startswith("W") and period[1:].isdigit():  # "W48" means this year's week 48
-        period = f"{now.year}-W{int(period[1:]):02d}"
+    if re.fullmatch(r"W[0-9]{1,2}", period):  # "W48" means week 48 of this ISO year
+        period = f"{now.isocalendar().year}-W{int(period[1:]):02d}"
     run = s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id,
                                                ConversationRun.period == period)
                  .order_by(ConversationRun.id)).first()
     steps = (run.context.get("steps") or []) if run else []
-    step = steps[int(which) - 1] if which.isdigit() and 0 < int(which) <= len(steps) else which.lower()
+    numbered = re.fullmatch(r"[0-9]{1,3}", which) is not None
+    step = steps[int(which) - 1] if numbered and 0 < int(which) <= len(steps) else which.lower()
     answer = s.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first() if run else None
     if answer is None:
         return Reply("me/note_not_found", {"period": period, "which": which})

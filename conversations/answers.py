@@ -51,7 +51,7 @@ class Scale:
         raw = re.sub(r"\s*(/|out of|分之)\s*\d+\s*$", "", raw, flags=re.IGNORECASE).strip()
         raw = raw.removesuffix("分").strip()
         value: int | None = None
-        if re.fullmatch(r"[+-]?\d+", raw):
+        if re.fullmatch(r"[+-]?[0-9]{1,6}", raw):
             value = int(raw)
         elif raw in _CN_DIGITS:
             value = _CN_DIGITS[raw]

@@ -81,11 +81,12 @@ def parse_pause(args: str, today: date) -> date | None:
     elif text:
         try:
             delta = parse_duration(text)
-        except ValueError:
+            when_candidate = today + timedelta(days=delta.days)
+        except (ValueError, OverflowError):
             return None
         if delta < timedelta(days=1):
             return None
-        when = today + timedelta(days=delta.days)
+        when = when_candidate
     if when is None or when <= today:
         return None
     return when

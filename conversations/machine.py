@@ -24,6 +24,7 @@ why, politely, and stores nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -352,7 +353,7 @@ def _choose_edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: T
 
 def _edit_target(run: RunState, text: str | None) -> str | None:
     word = keyword(text or "")
-    if word.isdigit() and 1 <= int(word) <= len(run.steps):
+    if re.fullmatch(r"[0-9]{1,3}", word) and 1 <= int(word) <= len(run.steps):
         return run.steps[int(word) - 1]
     return word if word in run.steps else None
 

@@ -72,7 +72,7 @@ def parse_retro(args: str) -> RetroRequest | str:
         elif w.lower() in ("due", "截止") and i + 1 < len(words):
             try:
                 due = parse_duration(words[i + 1])
-            except ValueError:
+            except (ValueError, OverflowError):
                 return "retro_bad_due"
             i += 1
         elif not mentions:

@@ -162,11 +162,16 @@ def parse_duration(text: str | int | float) -> timedelta:
     parts = re.findall(r"\d+(?:\.\d+)?\s*(?:w|d|h|min|m|s)?", text.strip(), re.IGNORECASE)
     if not parts or "".join(p.replace(" ", "") for p in parts) != text.replace(" ", ""):
         raise ValueError(f"not a duration: {text!r} (try 4h, 30m, 2d or 1w)")
-    for part in parts:
-        m = _DURATION.match(part)
-        assert m
-        unit = (m.group(2) or "s").lower()
-        total += float(m.group(1)) * _UNITS[unit]
+    try:
+        for part in parts:
+            m = _DURATION.match(part)
+            assert m
+            unit = (m.group(2) or "s").lower()
+            total += float(m.group(1)) * _UNITS[unit]
+    except OverflowError:
+        raise ValueError(f"duration too long: {text!r}") from None
+    if total > timedelta(days=3660):
+        raise ValueError(f"duration too long: {text!r} (ten years at most)")
     return total
 
 

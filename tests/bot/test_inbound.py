@@ -221,3 +221,26 @@ def test_paused_members_are_not_sent_runs_planned_before_the_pause(harness):
     h.app.tick()
     assert [r.status for r in h.runs("alice") if r.flow == "weekly_checkin"] == ["skipped"]
     assert all("weekly check-in" not in t for t in h.fake.texts_for("alice"))
+
+
+ODD_INPUTS = ["/pause 999999999w", "/pause 3000000d", '/retro start "X" @bo due 99999999999w', "9" * 5000,
+              "/support 99999999999999999999 handle", "/support ፩ handle", "/note 2026-W48 ፩ x", "/note W፩ wins x",
+              "edit ፩", "/kudos @bo for " + "x" * 5000, "\x00\x01\x02", "/", "/ ", "@", "#", "‮", "/kudos @",
+              "/retro start \"unclosed @bo", "/me export extra words", "/note W99 wins x"]
+
+
+def test_odd_input_never_raises_and_always_gets_an_answer(harness):
+    h = harness
+    h.say("alice", "/checkin")
+    for i, text in enumerate(ODD_INPUTS):
+        replies = h.say("alice", text, key=f"odd-{i}")
+        assert replies, text
+    h.say("alice", "edit ፩", key="odd-edit-again")
+    assert h.say("alice", "4")  # the check-in still works afterwards
+
+
+def test_an_internal_failure_is_recorded_and_answered_politely(harness, monkeypatch):
+    h = harness
+    monkeypatch.setattr(h.app, "_dispatch", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert h.say("alice", "4", key="boom-1")[0].startswith("Sorry — I couldn't do that.")
+    assert h.say("alice", "4", key="boom-1") == []  # the retry is recognised, not failed again
