@@ -56,7 +56,7 @@ from storage.models import ConversationRun, Member, OutboxMessage, RunTransition
 log = logging.getLogger(__name__)
 
 BATCH = 200
-OUTBOX_LEASE = timedelta(seconds=60)
+OUTBOX_LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 8
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
 BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
@@ -473,7 +473,7 @@ class Flywheel:
 
     # ------------------------------------------------------------------------------------ outbox
 
-    def deliver_outbox(self, *, limit: int = 100) -> tuple[int, int]:
+    def deliver_outbox(self, *, limit: int = 20) -> tuple[int, int]:
         """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending."""
         sent = failed = 0
         while True:
@@ -551,6 +551,7 @@ class Flywheel:
             if error is None:
                 row.status, row.sent_at = "sent", now
                 row.platform_message_id = result.message_id if result else None
+                row.body = {}  # what was said lives in the answers, not in a second copy in the outbox
             elif error.permanent or attempts >= MAX_ATTEMPTS:
                 row.status, row.last_error = "failed", error.reason[:200]
                 log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,

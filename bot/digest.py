@@ -130,7 +130,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                         for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id,
                                                                      SupportRequest.status != "resolved")
                                         .order_by(SupportRequest.created_at)))
-        review = repo.latest_run(s, member_id=member.id, flow=MONTHLY, statuses=("completed",))
+        review = repo.latest_run(s, member_id=member.id, flow=MONTHLY, statuses=("completed",), lock=False)
         growth = tuple(repo.answers_of(s, run_id=review.id).get("growth") or ()) if review else ()
         mine = [k for k, rs in received if member.id in rs]
         overdue = tuple({"text": a.text, "title": r.title, "since": r.summarised_at}
@@ -185,7 +185,10 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
                 due.append((manager, occ.period))
     for manager, period in due:
         with app.transaction() as s:
-            manager = s.get(Member, manager.id)
+            manager = s.exec(select(Member).where(Member.id == manager.id).with_for_update(skip_locked=True)).first()
+            key = f"digest:{manager.id}:{period}:0" if manager else ""
+            if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
+                continue  # another replica holds or has built this digest
             reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level)
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):

@@ -58,6 +58,7 @@ class KudosDesk:
         if parsed.tag and value is None:
             return [Reply("kudos/unknown_value", {"tag": parsed.tag, "values": self._values()})]
         period = weekly_period(now.astimezone(zone(giver.timezone)).date())
+        repo.lock_member(s, member_id=giver.id)  # two kudos at once from one giver are counted one after the other
         refusal = check_kudos(giver_id=giver.id, recipient_ids=[r.id for r in recipients],
                               given_this_week=repo.kudos_given_in(s, giver_id=giver.id, period=period),
                               settings=self.settings)

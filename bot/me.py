@@ -29,6 +29,7 @@ from storage.models import (
     Member,
     Obstacle,
     OutboxMessage,
+    RetroAction,
     RunTransition,
     SupportRequest,
 )
@@ -112,6 +113,8 @@ def forget(s: Session, member: Member) -> dict[str, int]:
         counts[name] = s.execute(stmt).rowcount or 0
 
     delete("answers", sa.delete(Answer).where(Answer.member_id == member.id))
+    if run_ids:
+        delete("retro_actions", sa.delete(RetroAction).where(RetroAction.author_run_id.in_(run_ids)))  # type: ignore[union-attr]
     delete("messages", sa.delete(OutboxMessage).where(sa.or_(OutboxMessage.member_id == member.id,
                                                              OutboxMessage.run_id.in_(run_ids))))  # type: ignore[union-attr]
     delete("obstacles", sa.delete(Obstacle).where(Obstacle.member_id == member.id))

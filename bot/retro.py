@@ -94,9 +94,10 @@ class RetroDesk:
             ids = [r.id for r in s.exec(select(Retro).where(Retro.status == "collecting"))]
         for retro_id in ids:
             with self.app.transaction() as s:
-                retro = s.get(Retro, retro_id)
-                if retro is None or retro.status != "collecting":
-                    continue
+                retro = s.exec(select(Retro).where(Retro.id == retro_id, Retro.status == "collecting")
+                               .with_for_update(skip_locked=True)).first()
+                if retro is None:
+                    continue  # summarised already, or another replica is doing it right now
                 runs = list(s.exec(select(ConversationRun).where(ConversationRun.flow == NAME,
                                                                  ConversationRun.period == period_of(retro.id))))
                 finished = all(r.status in (Status.COMPLETED, Status.SKIPPED, Status.EXPIRED) and r.step is None

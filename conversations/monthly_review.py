@@ -20,7 +20,7 @@ MONTHLY_REVIEW = Flow(
     steps=(
         Ask("obstacle_status", ObstacleStatus(), each="obstacles"),
         Ask("biggest_obstacle", Text(none_means_empty=True)),
-        Ask("support", SupportNeed()),
+        Ask("support", SupportNeed(), requires_manager=True),
         Ask("growth", Items(1, 2)),
     ),
     schedule=MonthlySchedule(),

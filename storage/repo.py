@@ -62,6 +62,10 @@ def member_by_platform_id(session: Session, *, platform: str, user_id: str) -> M
     return session.exec(select(Member).where(column == user_id)).first()
 
 
+def lock_member(session: Session, *, member_id: int) -> None:
+    session.exec(select(Member.id).where(Member.id == member_id).with_for_update()).first()
+
+
 def active_members(session: Session) -> list[Member]:
     return list(session.exec(select(Member).where(Member.active == sa.true()).order_by(Member.handle)))
 
@@ -122,14 +126,14 @@ def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> Conv
 
 
 def latest_run(session: Session, *, member_id: int, flow: str, statuses: Iterable[str] | None = None,
-               open_at: datetime | None = None) -> ConversationRun | None:
+               open_at: datetime | None = None, lock: bool = True) -> ConversationRun | None:
     query = select(ConversationRun).where(ConversationRun.member_id == member_id, ConversationRun.flow == flow)
     if statuses is not None:
         query = query.where(ConversationRun.status.in_(tuple(statuses)))  # type: ignore[attr-defined]
     if open_at is not None:
         query = query.where(ConversationRun.closes_at > open_at)
-    query = query.order_by(ConversationRun.due_at.desc(), ConversationRun.id.desc()).with_for_update()  # type: ignore[attr-defined]
-    return session.exec(query).first()
+    query = query.order_by(ConversationRun.due_at.desc(), ConversationRun.id.desc()).limit(1)  # type: ignore[attr-defined]
+    return session.exec(query.with_for_update() if lock else query).first()
 
 
 def runs_due(session: Session, *, now: datetime, kind: str, limit: int) -> list[ConversationRun]:

@@ -91,3 +91,46 @@ def test_a_note_on_a_past_answer_is_shown_wherever_the_answer_is(harness):
     assert weekly["notes"] == {"wins": "Bo did the hard part, really"}
     # Notes are only ever on one's own answers.
     assert h.say("bo", "/note 2026-W48 wins hijack")[0].startswith("I could not find your answer")
+
+
+def test_forget_works_for_someone_who_wrote_retro_actions_and_leaves_no_message_copies(harness, monkeypatch):
+    from storage.models import OutboxMessage, RetroAction
+
+    h = harness
+    h.say("alice", '/retro start "Launch" @alice @bo')
+    for text in ("g", "w", "b", "@bo add alerts"):
+        h.say("alice", text)
+    h.say("alice", "/review")
+    h.say("alice", "none")
+    h.say("alice", "2 SECRET-SUPPORT more QA time")
+    monkeypatch.setenv("DATABASE_URL", h.app.settings.database_url)
+    for name in ("SLACK_BOT_TOKEN", "FEISHU_APP_ID", "FLYWHEEL_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["forget", "alice", "--yes"]) == 0
+    with transaction(h.app.sessions) as s:
+        assert s.exec(select(RetroAction)).all() == []
+        bodies = [json.dumps(m.body, ensure_ascii=False) for m in s.exec(select(OutboxMessage))]
+    assert not any("SECRET-SUPPORT" in b for b in bodies)  # sent messages keep no copy of what was said
+
+
+def test_open_support_requests_follow_a_member_to_their_new_manager(tmp_path):
+    from bot.config import parse_config, sync_members
+    from storage.models import SupportRequest
+    from tests.helpers import DEMO, make_harness, utc
+
+    h = make_harness(tmp_path, start=utc(2026, 12, 1, 10, 0), config=DEMO)
+    try:
+        h.say("alice", "/review")
+        h.say("alice", "none")
+        h.say("alice", "1 a decision on the vendor")
+        moved = {"members": [dict(m, manager="chen") if m["handle"] == "alice" else m for m in DEMO["members"]]}
+        with transaction(h.app.sessions) as s:
+            sync_members(s, parse_config(moved, source="test"), now=h.clock.now())
+        with transaction(h.app.sessions) as s:
+            request = s.exec(select(SupportRequest)).one()
+            chen = s.exec(select(Member).where(Member.handle == "chen")).one()
+        assert request.manager_id == chen.id
+        assert h.say("maria", f"/support {request.id} resolved")[0].startswith("There is no open request")
+        assert h.say("chen", f"/support {request.id} handle")[0] == "好的，已告知 Alice：你会处理。"
+    finally:
+        h.app.close()
