@@ -59,7 +59,8 @@ class Trigger(StrEnum):
     EDIT = "edit"
 
 
-EDIT_CHOOSING = "__edit__"  # step of a completed run while the member picks which answer to change
+EDIT_CHOOSING = "__edit__"
+MEMBER_TRIGGERS = frozenset({Trigger.ANSWER, Trigger.BACK, Trigger.SKIP, Trigger.LATER, Trigger.START, Trigger.EDIT})  # step of a completed run while the member picks which answer to change
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Status.IN_PROGRESS, Trigger.REMIND, Status.IN_PROGRESS),
     Transition(Status.IN_PROGRESS, Trigger.EXPIRE, Status.EXPIRED),
     Transition(Status.COMPLETED, Trigger.EDIT, Status.COMPLETED, when="window_open"),
-    Transition(Status.COMPLETED, Trigger.ANSWER, Status.COMPLETED, when="editing"),
+    Transition(Status.COMPLETED, Trigger.ANSWER, Status.COMPLETED, when="editing_in_window"),
     Transition(Status.COMPLETED, Trigger.SKIP, Status.COMPLETED, when="editing"),
     Transition(Status.COMPLETED, Trigger.EXPIRE, Status.COMPLETED, when="editing"),
     Transition(Status.SKIPPED, Trigger.START, Status.IN_PROGRESS, when="window_open_with_answers"),
@@ -210,6 +211,7 @@ _GUARDS: dict[str, Callable[[Flow, RunState, RunEvent, datetime], bool]] = {
     "window_open_with_answers": lambda f, r, e, n: n < r.closes_at and any(k in r.answers for k in r.steps),
     "window_left_for_snooze": lambda f, r, e, n: _snooze_until(f, r, n) is not None,
     "editing": lambda f, r, e, n: r.step is not None,
+    "editing_in_window": lambda f, r, e, n: r.step is not None and n < r.closes_at,
 }
 
 
@@ -269,10 +271,14 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
 
 def advance(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcome:
     """Decide what happens to `run` when `event` arrives at `now`. Pure: no I/O, no clock of its own."""
+    if event.trigger in MEMBER_TRIGGERS and run.status in (Status.PROMPTED, Status.IN_PROGRESS) and now >= run.closes_at:
+        # The window closed but the tick has not expired the run yet (or a platform retry arrived late).
+        return Outcome(event.trigger, run.status, run.step, accepted=False, reason="window_closed",
+                       replies=(Reply(f"{flow.name}/rejected_window_closed", {"closes_at": run.closes_at}),))
     transition = find_transition(flow, run, event, now)
     if transition is None:
         reason = REJECTIONS[(run.status, event.trigger)]
-        if event.trigger == Trigger.EDIT and run.status == Status.COMPLETED:
+        if run.status == Status.COMPLETED and (event.trigger == Trigger.EDIT or run.step is not None):
             reason = "edit_closed"
         return Outcome(event.trigger, run.status, run.step, accepted=False, reason=reason,
                        replies=(Reply(f"{flow.name}/rejected_{reason}", {"closes_at": run.closes_at}),))

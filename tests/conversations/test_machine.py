@@ -184,3 +184,16 @@ def test_every_transition_in_the_table_is_reachable():
     ]
     used = {find_transition(FLOW, run, event, now) for run, event, now in cases}
     assert set(TRANSITIONS) <= used
+
+
+@pytest.mark.parametrize("status", [Status.PROMPTED, Status.IN_PROGRESS])
+@pytest.mark.parametrize("trigger", [Trigger.ANSWER, Trigger.BACK, Trigger.SKIP, Trigger.LATER, Trigger.START])
+def test_nothing_is_accepted_after_the_window_closed_even_before_the_tick_expires_the_run(status, trigger):
+    outcome = advance(FLOW, CANONICAL[status], RunEvent(trigger, "4"), CLOSES)
+    assert (outcome.accepted, outcome.reason, outcome.save) == (False, "window_closed", {})
+
+
+def test_an_edit_answer_after_the_window_closed_is_refused():
+    run = replace(CANONICAL[Status.COMPLETED], step="wins")
+    outcome = advance(FLOW, run, RunEvent(Trigger.ANSWER, "late change"), CLOSES)
+    assert (outcome.accepted, outcome.reason, outcome.save) == (False, "edit_closed", {})
