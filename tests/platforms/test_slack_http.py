@@ -183,3 +183,18 @@ def test_url_verification_and_health(env):
     out = b"".join(client.wsgi({"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"},
                                lambda s, h: status.update(code=s)))
     assert status["code"].startswith("200") and json.loads(out)["database"] is True
+
+
+def test_support_request_buttons_reach_the_manager_and_the_member_hears_back(env):
+    app, fake, client, clock = env
+    client.command("UALICE", "/review", "")
+    client.dm("UALICE", "none", "EvR1")
+    client.dm("UALICE", "2 two more days of QA", "EvR2")
+    request = fake.posted("UMARIA")[-1].params
+    assert request["blocks"][0]["text"]["text"].startswith("🙋 Alice is asking for support: resources.")
+    buttons = request["blocks"][-1]["elements"]
+    assert [b["text"]["text"] for b in buttons] == ["I'll handle it", "Let's discuss in our 1:1", "Resolved"]
+    payload_value = buttons[0]["value"]
+    assert client.press("UMARIA", payload_value, "1700000100.1")[0] == 200
+    assert texts(fake, "UMARIA")[-1] == "Done — Alice has been told that you are handling it."
+    assert texts(fake, "UALICE")[-1].startswith("👍 Maria is handling your request: “two more days of QA”")

@@ -47,10 +47,11 @@ def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
 LABELS = {
     "en": {"done": "Done", "partly": "Partly", "not_done": "Not done", "resolved": "Resolved", "still": "Still blocking",
            "irrelevant": "No longer relevant", "done_action": "Done", "open_action": "Not yet", "later": "Later",
-           "skip": "Skip", "back": "Back", "none": "None"},
+           "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
+           "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved"},
     "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
            "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
-           "back": "返回", "none": "无"},
+           "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决"},
 }
 
 _CHOICES = {
@@ -62,11 +63,17 @@ _CHOICES = {
 
 
 def answer_buttons(reply: Reply, locale: str) -> list[dict[str, Any]]:
-    """Buttons for the question a reply asks (if any): its choices, then Later / Skip."""
+    """Buttons for the question a reply asks (if any): its choices, then Later / Skip. A support request gets its
+    manager's three answers. A button sends exactly what a person could have typed."""
     flow, _, step = reply.template.partition("/")
+    labels = LABELS.get(locale, LABELS["en"])
+    if reply.template == "support/new_request" and "id" in reply.params:
+        rid = reply.params["id"]
+        return [{"type": "actions", "block_id": f"support:{rid}", "elements": [
+            _button(f"support:{word}", labels[label], f"/support {rid} {word}")
+            for word, label in (("handle", "handle"), ("1on1", "1on1"), ("resolved", "resolved_request"))]}]
     if "number" not in reply.params:
         return []
-    labels = LABELS.get(locale, LABELS["en"])
     elements = []
     for value, label in _CHOICES.get(step, []):
         elements.append(_button(f"{flow}:answer:{value}", labels.get(label, label), value))
