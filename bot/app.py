@@ -165,7 +165,9 @@ class Flywheel:
                 return True
             replies, run_id = self._dispatch(s, member, event, now)
             if replies:
-                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=member.id, run_id=run_id, kind="reply",
+                # The App Home tab (and the like) is published in place rather than sent as a DM.
+                kind = "home" if event.kind == "home" else "reply"
+                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=member.id, run_id=run_id, kind=kind,
                              body=encode_replies(replies), now=now)
             run = s.get(ConversationRun, run_id) if run_id is not None else None
             answered_retro = run is not None and run.flow == RETRO_NAME

@@ -198,3 +198,20 @@ def test_support_request_buttons_reach_the_manager_and_the_member_hears_back(env
     assert client.press("UMARIA", payload_value, "1700000100.1")[0] == 200
     assert texts(fake, "UMARIA")[-1] == "Done — Alice has been told that you are handling it."
     assert texts(fake, "UALICE")[-1].startswith("👍 Maria is handling your request: “two more days of QA”")
+
+
+def test_app_home_shows_the_members_own_view(env):
+    app, fake, client, clock = env
+    payload = {"type": "event_callback", "event_id": "EvHome1", "team_id": "T1",
+               "event": {"type": "app_home_opened", "user": "UCHEN", "channel": "D0CHEN", "tab": "home",
+                         "event_ts": "1.1"}}
+    assert client.post(json.dumps(payload).encode(), "application/json")[0] == 200
+    published = [c for c in fake.calls if c.method == "views.publish"]
+    assert len(published) == 1 and published[0].params["user_id"] == "UCHEN"
+    view = published[0].params["view"]
+    assert view["type"] == "home" and view["blocks"][0]["text"]["text"].startswith("🪞 陈晨，这是你自己的视图。")
+    assert fake.posted("UCHEN") == []  # not a DM
+    payload["event"]["tab"] = "messages"
+    payload["event_id"] = "EvHome2"
+    client.post(json.dumps(payload).encode(), "application/json")
+    assert len([c for c in fake.calls if c.method == "views.publish"]) == 1

@@ -81,7 +81,11 @@ def from_events_api(payload: Mapping[str, Any], received_at: datetime) -> Parsed
             platform="slack", user=str(event["user"]), kind="message", text=unescape(str(event.get("text") or "")),
             dedup_key=f"slack:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
             received_at=received_at, workspace=payload.get("team_id")))
-    return Parsed("ignored")  # app_home_opened and others: not yet handled
+    if kind == "app_home_opened" and event.get("tab") == "home" and event.get("user"):
+        return Parsed("inbound", InboundEvent(
+            platform="slack", user=str(event["user"]), kind="home", text="/me",
+            dedup_key=f"slack:{payload.get('event_id')}", received_at=received_at, workspace=payload.get("team_id")))
+    return Parsed("ignored")
 
 
 def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:

@@ -40,6 +40,8 @@ class SlackMessenger:
         return cls(WebClient(**kwargs))
 
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
+        if message.kind == "home":
+            return self._publish_home(recipient, message)
         fallback = message.text if len(message.text) <= TEXT_LIMIT else message.text[: TEXT_LIMIT - 1] + "…"
         last_ts = None
         for blocks in build_messages(message.text, message.replies, message.locale):
@@ -52,6 +54,15 @@ class SlackMessenger:
                 raise self._error(exc) from None
             last_ts = response.get("ts")
         return SendResult(message_id=last_ts)
+
+    def _publish_home(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
+        """The App Home tab shows the member's own view (`/me`); publishing replaces the previous one."""
+        blocks = build_messages(message.text, (), message.locale)[0][:100]
+        try:
+            self.client.views_publish(user_id=recipient.address, view={"type": "home", "blocks": blocks})
+        except SlackApiError as exc:
+            raise self._error(exc) from None
+        return SendResult(message_id=None)
 
     @staticmethod
     def _error(exc: SlackApiError) -> SendError:
