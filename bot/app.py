@@ -62,6 +62,12 @@ PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 
 BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
 
 
+class _FormRefused(Exception):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("form refused")
+        self.errors = errors
+
+
 @dataclass
 class TickReport:
     planned: int = 0
@@ -309,6 +315,78 @@ class Flywheel:
         self._persist(s, run, member, state, outcome, now, by_member=by_member)
         return list(outcome.replies)
 
+    def _advance(self, s: Session, run: ConversationRun, member: Member, trigger: Trigger, text: str | None,
+                 now: datetime) -> Outcome:
+        """Like `_apply`, for callers that need the whole outcome (forms)."""
+        flow = self.flows[run.flow]
+        state = self._state(s, run, member)
+        if trigger == Trigger.ANSWER and run.flow == RETRO_NAME and run.step == "actions":
+            refusal = self._check_actions(s, flow, state, member, text)
+            if refusal is not None:
+                return Outcome(trigger, state.status, state.step, reason="unknown_owner", replies=tuple(refusal))
+        outcome = advance(flow, state, RunEvent(trigger, text), now)
+        self._persist(s, run, member, state, outcome, now, by_member=True)
+        return outcome
+
+    # ------------------------------------------------------------------------------------ forms
+
+    def form_for(self, *, platform: str, user: str, run_id: int) -> tuple[Flow, RunState, Member] | None:
+        """What a form for one run needs: the flow, the run's state (questions, answers so far) and its member."""
+        with transaction(self.sessions) as s:
+            member = repo.member_by_platform_id(s, platform=platform, user_id=user)
+            run = s.get(ConversationRun, run_id)
+            if member is None or run is None or run.member_id != member.id or run.flow not in self.flows:
+                return None
+            if run.status == Status.SCHEDULED.value:
+                self._apply(s, run, member, Trigger.START, None, self.clock.now(), by_member=True)
+            return self.flows[run.flow], self._state(s, run, member), member
+
+    def submit_form(self, *, platform: str, user: str, run_id: int, values: Mapping[str, str], dedup_key: str
+                    ) -> dict[str, str]:
+        """Answer several questions of one run at once (a form). Each answer goes through the state machine exactly
+        as if it had been typed, in question order. Returns {step: message} for answers that do not fit — and
+        then nothing at all is saved."""
+        now = self.clock.now()
+        errors: dict[str, str] = {}
+        try:
+            with transaction(self.sessions) as s:
+                if not repo.mark_processed(s, dedup_key=dedup_key, platform=platform, now=now):
+                    return {}
+                member = repo.member_by_platform_id(s, platform=platform, user_id=user)
+                run = repo.lock_run(s, run_id=run_id)
+                if member is None or run is None or run.member_id != member.id or run.flow not in self.flows:
+                    raise _FormRefused({"": "not_yours"})
+                flow = self.flows[run.flow]
+                replies: list[Reply] = []
+                for step in self._state(s, run, member).steps:
+                    text = (values.get(step) or "").strip()
+                    if not text:
+                        continue
+                    if run.step != step:  # a form may answer in any order; the machine sees one question at a time
+                        run.step = step if run.status != Status.SCHEDULED.value else run.step
+                    outcome = self._advance(s, run, member, Trigger.ANSWER, text, now)
+                    if not outcome.accepted:
+                        raise _FormRefused({step: self._text_of(s, member, outcome.replies[:1])})
+                    if outcome.reason is not None:  # did not parse: the re-ask's first line is the reason
+                        errors[step] = self._text_of(s, member, outcome.replies[:1])
+                    replies = list(outcome.replies)
+                if errors:
+                    raise _FormRefused(errors)
+                if run.step is not None and run.status == Status.COMPLETED.value:
+                    run.step = None  # a form edit never leaves the run half-way through an edit
+                    s.add(run)
+                if replies:
+                    repo.enqueue(s, dedup_key=f"in:{dedup_key}", member_id=member.id, run_id=run.id, kind="reply",
+                                 body=encode_replies(replies), now=now)
+        except _FormRefused as refused:
+            return refused.errors
+        return {}
+
+    def _text_of(self, s: Session, member: Member, replies: Sequence[Reply]) -> str:
+        manager = s.get(Member, member.manager_id) if member.manager_id else None
+        audience = Audience(member.locale, member.timezone, member.name, first_name(manager.name) if manager else None)
+        return "\n".join(self.renderer.render(r, audience) for r in replies)
+
     def _check_actions(self, s: Session, flow: Flow, state: RunState, member: Member, text: str | None
                        ) -> list[Reply] | None:
         """Retro actions name their owners; an owner Flywheel doesn't know is asked about before anything is saved."""
@@ -512,7 +590,7 @@ class Flywheel:
         renderer = self._renderer_for(messenger)
         text = "\n\n".join(renderer.render(r, audience) for r in replies)
         return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
-                                          locale=audience.locale)
+                                          locale=audience.locale, run_id=row.run_id)
 
     def _recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:

@@ -94,6 +94,12 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
             return respond(start_response, "400 Bad Request", REJECTED)
         if parsed.kind == "url_verification":
             return respond(start_response, "200 OK", json.dumps({"challenge": parsed.challenge}).encode())
+        if parsed.kind in ("open_form", "form_submit"):
+            answer = handle_form(app, parsed)
+            poke()
+            if answer is not None:
+                return respond(start_response, "200 OK", json.dumps(answer, ensure_ascii=False).encode())
+            return respond(start_response, "200 OK", b"", "text/plain")
         if parsed.event is not None:
             retry = environ.get("HTTP_X_SLACK_RETRY_NUM")
             try:
@@ -104,6 +110,25 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
         return respond(start_response, "200 OK", b"", "text/plain")
 
     return application
+
+
+def handle_form(app: Flywheel, parsed: Any) -> dict[str, Any] | None:
+    """Open a form (the click's trigger_id is only valid for 3 s, so this happens before the ack) or take a
+    submitted one; returns the body Slack should get back, if any."""
+    from bot.platforms.slack import forms
+
+    try:
+        if parsed.kind == "open_form":
+            messenger = app.messengers.get("slack")
+            client = getattr(messenger, "client", None)
+            if client is not None:
+                forms.open_form(app, client, user=parsed.data["user"], run_id=parsed.data["run_id"],
+                                trigger_id=parsed.data["trigger_id"])
+            return None
+        return forms.submit(app, parsed.data["payload"], parsed.data["dedup_key"])
+    except Exception:  # noqa: BLE001 - never a 5xx to Slack
+        log.exception("a Slack form could not be handled")
+        return None
 
 
 def health(app: Flywheel) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class OutboundMessage:
     kind: str = "reply"
     outbox_id: int | None = None
     locale: str = "en"
+    run_id: int | None = None  # the conversation this message belongs to, if any
 
 
 @dataclass(frozen=True)

@@ -215,3 +215,70 @@ def test_app_home_shows_the_members_own_view(env):
     payload["event_id"] = "EvHome2"
     client.post(json.dumps(payload).encode(), "application/json")
     assert len([c for c in fake.calls if c.method == "views.publish"]) == 1
+
+
+def submission(user: str, view: dict, values: dict) -> dict:
+    state = {}
+    for block in view["blocks"]:
+        step = block["block_id"]
+        if step not in values:
+            continue
+        if block["element"]["type"] == "static_select":
+            state[step] = {"value": {"type": "static_select", "selected_option": {
+                "text": {"type": "plain_text", "text": values[step]}, "value": values[step]}}}
+        else:
+            state[step] = {"value": {"type": "plain_text_input", "value": values[step]}}
+    return {"type": "view_submission", "team": {"id": "T1"}, "user": {"id": user}, "api_app_id": "A1",
+            "trigger_id": f"t-{len(str(values))}",
+            "view": {"id": "V1", "hash": f"h-{hash(str(values))}", "type": "modal", "callback_id": view["callback_id"],
+                     "private_metadata": view["private_metadata"], "state": {"values": state}}}
+
+
+def test_weekly_check_in_answered_in_the_form(env):
+    app, fake, client, clock = env
+    app.tick()
+    client.dm("UALICE", "4", "EvF0")  # one answer typed first: the form comes pre-filled with it
+    prompt = fake.posted("UALICE")[0].params
+    form_button = [b for b in prompt["blocks"][-1]["elements"] if b["value"].startswith("form:")][0]
+    assert client.press("UALICE", form_button["value"], "1700000200.1")[0] == 200
+    opened = [c for c in fake.calls if c.method == "views.open"]
+    assert len(opened) == 1 and opened[0].params["trigger_id"].startswith("t.")
+    view = opened[0].params["view"]
+    assert [b["block_id"] for b in view["blocks"]] == ["mood", "wins", "blockers", "priorities", "manager_help"]
+    assert view["blocks"][0]["element"]["initial_option"]["value"] == "4"
+    assert view["blocks"][0]["label"]["text"].startswith("(1/5) How was your week")
+    too_many = submission("UALICE", view, {"mood": "3", "wins": "Shipped", "blockers": "none",
+                                           "priorities": "a; b; c; d"})
+    code, out = client.post(urlencode({"payload": json.dumps(too_many)}).encode(), "application/x-www-form-urlencoded")
+    assert code == 200 and json.loads(out) == {"response_action": "errors", "errors": {
+        "priorities": "That's 4 — please pick at most 3, so they stay priorities."}}
+    with transaction(app.sessions) as s:
+        assert {a.step: a.value for a in s.exec(select(Answer))} == {"mood": 4}  # nothing saved from the bad form
+    good = submission("UALICE", view, {"mood": "3", "wins": "Shipped <it> & more", "blockers": "none",
+                                       "priorities": "a; b", "manager_help": "no"})
+    code, out = client.post(urlencode({"payload": json.dumps(good)}).encode(), "application/x-www-form-urlencoded")
+    assert (code, out) == (200, b"")
+    with transaction(app.sessions) as s:
+        answers = {a.step: a.value for a in s.exec(select(Answer))}
+    assert answers == {"mood": 3, "wins": "Shipped <it> & more", "blockers": None, "priorities": ["a", "b"],
+                       "manager_help": None}
+    assert "check-in done ✅" in texts(fake, "UALICE")[-1]
+    # The same submission delivered again changes nothing.
+    client.post(urlencode({"payload": json.dumps(good)}).encode(), "application/x-www-form-urlencoded")
+    assert sum("check-in done" in t for t in texts(fake, "UALICE")) == 1
+
+
+def test_someone_elses_form_cannot_be_opened_or_submitted(env):
+    app, fake, client, clock = env
+    app.tick()
+    run_id = int([b for b in fake.posted("UALICE")[0].params["blocks"][-1]["elements"]
+                  if b["value"].startswith("form:")][0]["value"].split(":")[1])
+    client.press("UBO", f"form:{run_id}", "1700000300.1")
+    assert [c for c in fake.calls if c.method == "views.open"] == []
+    forged = submission("UBO", {"callback_id": "flywheel_form", "private_metadata": str(run_id),
+                                "blocks": [{"block_id": "wins", "element": {"type": "plain_text_input"}}]},
+                        {"wins": "forged"})
+    assert client.post(urlencode({"payload": json.dumps(forged)}).encode(),
+                       "application/x-www-form-urlencoded") == (200, b"")
+    with transaction(app.sessions) as s:
+        assert s.exec(select(Answer)).all() == []

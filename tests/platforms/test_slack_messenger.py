@@ -52,8 +52,10 @@ def test_prompts_are_dms_with_answer_buttons_in_each_language(tmp_path, slack):
         assert posts["UALICE"].token == "xoxb-test-token"
         assert alice["blocks"][0]["text"]["text"].startswith("Hi Alice 👋 Time for your weekly check-in")
         buttons = alice["blocks"][-1]["elements"]
-        assert [b["value"] for b in buttons] == ["1", "2", "3", "4", "5", "later", "skip"]
-        assert [b["text"]["text"] for b in posts["UCHEN"].params["blocks"][-1]["elements"]][-2:] == ["稍后", "跳过"]
+        assert [b["value"] for b in buttons][:7] == ["1", "2", "3", "4", "5", "later", "skip"]
+        assert buttons[7]["value"].startswith("form:") and buttons[7]["text"]["text"] == "Answer in a form"
+        assert [b["text"]["text"] for b in posts["UCHEN"].params["blocks"][-1]["elements"]][-3:] == [
+            "稍后", "跳过", "用表单回答"]
         assert alice["metadata"]["event_type"] == "flywheel_outbox"
     finally:
         app.close()

@@ -87,11 +87,21 @@ def _button(action_id: str, label: str, value: str) -> dict[str, Any]:
             "value": value[:2000]}
 
 
-def build_messages(text: str, replies: Sequence[Reply], locale: str) -> list[list[dict[str, Any]]]:
+FORM_LEADS = {"intro", "intro_on_demand", "reminder", "continue", "resumed", "snooze_over"}
+FORM_LABEL = {"en": "Answer in a form", "zh": "用表单回答"}
+
+
+def build_messages(text: str, replies: Sequence[Reply], locale: str, run_id: int | None = None
+                   ) -> list[list[dict[str, Any]]]:
     """Blocks for one outbound message: text sections, then buttons for the last question asked. More than 50
     blocks become several messages."""
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": piece}}
                                     for piece in split_text(text) if piece.strip()]
     if replies:
-        blocks.extend(answer_buttons(replies[-1], locale))
+        buttons = answer_buttons(replies[-1], locale)
+        if buttons and run_id is not None and replies[-1].params.get("lead") in FORM_LEADS:
+            label = FORM_LABEL.get(locale, FORM_LABEL["en"])
+            buttons[0]["elements"].append(_button(f"form:open:{run_id}", label, f"form:{run_id}"))
+            buttons[0]["elements"][-1]["style"] = "primary"
+        blocks.extend(buttons)
     return [blocks[i:i + BLOCK_LIMIT] for i in range(0, len(blocks), BLOCK_LIMIT)] or [[]]

@@ -42,9 +42,10 @@ def unescape(text: str) -> str:
 
 @dataclass(frozen=True)
 class Parsed:
-    kind: str  # url_verification | inbound | ignored
+    kind: str  # url_verification | inbound | open_form | form_submit | ignored
     event: InboundEvent | None = None
     challenge: str | None = None
+    data: Mapping[str, Any] | None = None
 
 
 def parse_body(body: bytes, content_type: str, received_at: datetime) -> Parsed:
@@ -102,6 +103,13 @@ def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:
 
 
 def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parsed:
+    if payload.get("type") == "view_submission":
+        user = (payload.get("user") or {}).get("id")
+        view = payload.get("view") or {}
+        if not user or not isinstance(view, dict):
+            raise ValueError("view_submission without user or view")
+        key = f"slack:view:{view.get('id')}:{view.get('hash') or payload.get('trigger_id')}"
+        return Parsed("form_submit", data={"payload": payload, "dedup_key": key})
     if payload.get("type") != "block_actions":
         return Parsed("ignored")
     user = (payload.get("user") or {}).get("id")
@@ -110,6 +118,12 @@ def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parse
         raise ValueError("block_actions without user or action")
     action = actions[0]
     value = str(action.get("value") or "")
+    if value.startswith("form:"):
+        run_id = value.removeprefix("form:")
+        if not run_id.isdecimal() or len(run_id) > 12:
+            raise ValueError("bad form button")
+        return Parsed("open_form", data={"user": str(user), "run_id": int(run_id),
+                                         "trigger_id": str(payload.get("trigger_id") or "")})
     if not value:
         return Parsed("ignored")
     return Parsed("inbound", InboundEvent(

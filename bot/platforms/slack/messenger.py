@@ -44,7 +44,7 @@ class SlackMessenger:
             return self._publish_home(recipient, message)
         fallback = message.text if len(message.text) <= TEXT_LIMIT else message.text[: TEXT_LIMIT - 1] + "…"
         last_ts = None
-        for blocks in build_messages(message.text, message.replies, message.locale):
+        for blocks in build_messages(message.text, message.replies, message.locale, message.run_id):
             try:
                 response = self.client.chat_postMessage(
                     channel=recipient.address, text=fallback, blocks=blocks, unfurl_links=False,

@@ -13,15 +13,26 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.app import Flywheel
 from bot.platforms.slack.inbound import Parsed, from_command, from_events_api, from_interaction
+from bot.web import handle_form
 
 log = logging.getLogger(__name__)
 
 
 def listener(app: Flywheel, poke: Callable[[], None]) -> Callable[[Any, SocketModeRequest], None]:
     def on_request(client: Any, req: SocketModeRequest) -> None:
-        client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))  # ack first
         payload = req.payload if isinstance(req.payload, dict) else {}
         now = app.clock.now()
+        if req.type == "interactive" and payload.get("type") in ("view_submission", "block_actions"):
+            try:
+                parsed = from_interaction(payload, now)
+            except Exception:  # noqa: BLE001
+                parsed = Parsed("ignored")
+            if parsed.kind in ("open_form", "form_submit"):
+                answer = handle_form(app, parsed)  # before the ack: errors travel in it, trigger_ids expire fast
+                client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=answer))
+                poke()
+                return
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))  # ack first
         try:
             if req.type == "events_api":
                 parsed = from_events_api(payload, now)
