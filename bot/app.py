@@ -302,22 +302,14 @@ class Flywheel:
 
     def _apply(self, s: Session, run: ConversationRun, member: Member, trigger: Trigger, text: str | None,
                now: datetime, *, by_member: bool) -> list[Reply]:
-        flow = self.flows.get(run.flow)
-        if flow is None:
+        if run.flow not in self.flows:
             log.warning("run %s belongs to flow %s, which is not configured", run.id, run.flow)
             return [Reply("common/rejected_nothing_open", {})]
-        state = self._state(s, run, member)
-        if trigger == Trigger.ANSWER and run.flow == RETRO_NAME and run.step == "actions":
-            refusal = self._check_actions(s, flow, state, member, text)
-            if refusal is not None:
-                return refusal
-        outcome = advance(flow, state, RunEvent(trigger, text), now)
-        self._persist(s, run, member, state, outcome, now, by_member=by_member)
-        return list(outcome.replies)
+        return list(self._advance(s, run, member, trigger, text, now, by_member=by_member).replies)
 
     def _advance(self, s: Session, run: ConversationRun, member: Member, trigger: Trigger, text: str | None,
-                 now: datetime) -> Outcome:
-        """Like `_apply`, for callers that need the whole outcome (forms)."""
+                 now: datetime, *, by_member: bool = True) -> Outcome:
+        """Run one event through the state machine for a stored run and persist what it decides."""
         flow = self.flows[run.flow]
         state = self._state(s, run, member)
         if trigger == Trigger.ANSWER and run.flow == RETRO_NAME and run.step == "actions":
@@ -325,7 +317,7 @@ class Flywheel:
             if refusal is not None:
                 return Outcome(trigger, state.status, state.step, reason="unknown_owner", replies=tuple(refusal))
         outcome = advance(flow, state, RunEvent(trigger, text), now)
-        self._persist(s, run, member, state, outcome, now, by_member=True)
+        self._persist(s, run, member, state, outcome, now, by_member=by_member)
         return outcome
 
     # ------------------------------------------------------------------------------------ forms
