@@ -22,7 +22,7 @@ from bot.codec import decode_replies, encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
-from bot import me
+from bot import me, team
 from bot.kudos import KudosDesk
 from bot.retro import RetroDesk
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
@@ -93,6 +93,7 @@ class Flywheel:
     messengers: dict[str, Messenger] = field(default_factory=dict)
     kudos_settings: KudosSettings = field(default_factory=KudosSettings)
     skip_level: bool = False
+    admins: tuple[str, ...] = ()
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __post_init__(self) -> None:
@@ -118,7 +119,7 @@ class Flywheel:
         renderer = Renderer(overrides=config.question_texts if config else None)
         app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
-                  skip_level=config.skip_level if config else False)
+                  skip_level=config.skip_level if config else False, admins=config.admins if config else ())
         if config is not None:
             with transaction(app.sessions) as s:
                 counts = sync_members(s, config, now=app.clock.now())
@@ -201,6 +202,8 @@ class Flywheel:
                 if intent.args.strip().lower() in ("export", "导出"):
                     return [me.export_reply(s, member)], None
                 return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level), None
+            if intent.name == "flywheel":
+                return [team.command(s, member, intent.args, event, now, admins=self.admins)], None
             if intent.name == "note":
                 return [me.add_note(s, member, intent.args, now)], None
             if intent.name == "retro":
@@ -599,6 +602,20 @@ class Flywheel:
             self._renderers[messenger.platform] = self.renderer.with_escape(messenger.escape)
         return self._renderers[messenger.platform]
 
+    def _tell_admins(self, s: Session, row: OutboxMessage, reason: str, now: datetime) -> None:
+        """Once per (reason, recipient): an admin hears that messages to someone cannot be delivered."""
+        if row.kind == "admin_alert":
+            return
+        member = s.get(Member, row.member_id) if row.member_id else None
+        target = member.handle if member else (row.channel or "?")
+        for handle in self.admins:
+            admin = repo.member_by_handle(s, handle=handle)
+            if admin is None or (member is not None and admin.id == member.id):
+                continue
+            repo.enqueue(s, dedup_key=f"admin:{admin.id}:{reason}:{target}", member_id=admin.id, kind="admin_alert",
+                         body=encode_replies([Reply("common/admin_send_failed", {"who": target, "reason": reason})]),
+                         now=now)
+
     def _send_one(self, outbox_id: int, attempts: int, recipient: Recipient | None, message: OutboundMessage) -> bool:
         error: SendError | None = None
         result = None
@@ -628,6 +645,7 @@ class Flywheel:
                 row.status, row.last_error = "failed", error.reason[:200]
                 log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,
                             error.reason)
+                self._tell_admins(s, row, error.reason, now)
             else:
                 delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
                 row.status, row.last_error = "pending", error.reason[:200]

@@ -64,6 +64,7 @@ class OrgConfig:
     question_texts: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
     kudos: KudosSettings = field(default_factory=KudosSettings)
     skip_level: bool = False  # the manager's manager also gets their reports' reports in the digest
+    admins: tuple[str, ...] = ()  # handles of the people who may change reporting lines and hear of send failures
 
 
 _MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu"}
@@ -99,10 +100,14 @@ def load_config(path: str | Path, *, default_timezone: str = "UTC", default_loca
 def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC",
                  default_locale: str = "en") -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest"}
+    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins"}
     if unknown:
         problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-                        "(expected defaults, members, flows, kudos, digest)")
+                        "(expected defaults, members, flows, kudos, digest, admins)")
+    admins = data.get("admins") or []
+    if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
+        problems.append("`admins` must be a list of member handles")
+        admins = []
     digest = data.get("digest") or {}
     if not isinstance(digest, dict) or set(digest) - {"skip_level"}:
         problems.append("`digest` accepts only `skip_level: true|false`")
@@ -116,7 +121,8 @@ def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str 
     if problems:
         raise ConfigError(source, problems)
     return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos,
-                     skip_level=bool(digest.get("skip_level", False)))
+                     skip_level=bool(digest.get("skip_level", False)),
+                     admins=tuple(a.strip().lower() for a in admins))
 
 
 def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:

@@ -10,7 +10,7 @@ from conversations.answers import keyword, normalize
 from conversations.machine import Trigger
 from conversations.schedule import parse_duration
 
-COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note")
+COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note", "flywheel")
 _ALIASES = {"/签到": "checkin", "/暂停": "pause", "/恢复": "resume", "/帮助": "help", "/start": "checkin",
             "/点赞": "kudos", "/感谢": "kudos", "/回顾": "review", "/支持": "support", "/我": "me", "/复盘": "retro", "/备注": "note"}
 

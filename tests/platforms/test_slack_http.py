@@ -22,7 +22,7 @@ from bot.web import create_wsgi
 from conversations.clock import FrozenClock
 from storage.db import transaction
 from storage.models import Answer, Kudos
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, Scripted
 from tests.platforms.test_slack_messenger import ORG
 from tests.helpers import local
 
@@ -282,3 +282,53 @@ def test_someone_elses_form_cannot_be_opened_or_submitted(env):
                        "application/x-www-form-urlencoded") == (200, b"")
     with transaction(app.sessions) as s:
         assert s.exec(select(Answer)).all() == []
+
+
+def test_flywheel_command_manages_teams_in_chat(tmp_path):
+    clock = FrozenClock(local("Europe/London", 2026, 11, 25, 10, 0))
+    fake = FakeSlack(clock).start()
+    members = [{"handle": "ada", "name": "Ada", "slack": "UADA"}, {"handle": "lee", "name": "Lee", "slack": "ULEE"},
+               {"handle": "kim", "name": "Kim", "slack": "UKIM"}]
+    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
+                         config=parse_config({"members": members, "admins": ["ada"]}, source="test"),
+                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    client = Client(create_wsgi(app, slack_signing_secret=SECRET, poke=app.deliver_outbox,
+                                now=lambda: clock.now().timestamp()), lambda: clock.now().timestamp())
+    try:
+        client.command("ULEE", "/flywheel", "team add <@UKIM|kim>")
+        assert texts(fake, "ULEE")[-1].startswith("Done: Kim now reports to you in Flywheel.")
+        client.command("UKIM", "/flywheel", "team add <@ULEE|lee>")
+        assert texts(fake, "UKIM")[-1] == "That would make a loop in the reporting lines, so nothing changed."
+        client.command("ULEE", "/flywheel", "manager <@UKIM> <@UADA>")
+        assert texts(fake, "ULEE")[-1].startswith("Only a Flywheel admin can set someone's manager.")
+        client.command("UADA", "/flywheel", "manager <@ULEE> <@UADA>")
+        assert texts(fake, "UADA")[-1] == "Lee now reports to Ada in Flywheel."
+        client.command("UADA", "/flywheel", "team")
+        assert texts(fake, "UADA")[-1] == "Your direct reports: Lee."
+        client.command("UADA", "/flywheel", "")
+        assert texts(fake, "UADA")[-1].startswith("Flywheel keeps a light, regular conversation")
+    finally:
+        app.close()
+        fake.stop()
+
+
+def test_the_admin_hears_once_when_someone_cannot_be_reached(tmp_path):
+    clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
+    fake = FakeSlack(clock).start()
+    fake.rule = lambda call: (Scripted(200, {"ok": False, "error": "user_not_found"})
+                              if call.params.get("channel") == "UGONE" else None)
+    members = [{"handle": "ada", "name": "Ada", "slack": "UADA"}, {"handle": "gone", "name": "Gone", "slack": "UGONE"}]
+    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
+                         config=parse_config({"members": members, "admins": ["ada"]}, source="test"),
+                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    try:
+        app.tick()
+        clock.set(local("Europe/London", 2026, 11, 27, 19, 0))
+        app.tick()  # the reminder fails too
+        alerts = [t for t in texts(fake, "UADA") if t.startswith("⚠️")]
+        assert alerts == ["⚠️ Messages to gone cannot be delivered (user_not_found). Flywheel will keep trying new "
+                          "messages, but you may want to check that person's account or the channel. "
+                          "(You will hear about this once.)"]
+    finally:
+        app.close()
+        fake.stop()

@@ -21,7 +21,7 @@ from conversations.events import InboundEvent
 log = logging.getLogger(__name__)
 
 MAX_SKEW_SECONDS = 300
-COMMAND_ALIASES = {"/flywheel": "/help"}  # `/flywheel` is help (and, later, settings)
+COMMAND_ALIASES: dict[str, str] = {}
 
 
 def verify_signature(secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float) -> bool:
