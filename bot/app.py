@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping, Sequence
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.codec import decode_replies, encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
@@ -584,8 +584,12 @@ class Flywheel:
         messenger = self.messengers.get(recipient.platform) if recipient else None
         renderer = self._renderer_for(messenger)
         text = "\n\n".join(renderer.render(r, audience) for r in replies)
+        thread = None
+        if row.body.get("thread_of"):
+            parent = s.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == row.body["thread_of"])).first()
+            thread = parent.platform_message_id if parent is not None else None
         return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
-                                          locale=audience.locale, run_id=row.run_id)
+                                          locale=audience.locale, run_id=row.run_id, thread=thread)
 
     def _recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:

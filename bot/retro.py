@@ -63,7 +63,7 @@ class RetroDesk:
         params = {"title": retro.title, "names": names, "starter": first_name(starter.name),
                   "anonymous": retro.anonymous, "due": retro.due_at, "channel": event.channel}
         if channel:
-            repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:announce", member_id=None, channel=channel,
+            repo.enqueue(s, dedup_key=f"retro:{retro.id}:announce", member_id=None, channel=channel,
                          kind="retro_announce", body=encode_replies([Reply("retro/announce", params)]), now=now)
         log.info("retro %s started by member %s with %d participants", retro.id, starter.id, len(people))
         return [Reply("retro/started", params), *own_questions]
@@ -133,9 +133,10 @@ class RetroDesk:
                   "invited": len(runs), "shown": shown, "threshold": ANONYMITY_THRESHOLD,
                   "sections": sections, "actions": actions}
         replies = [Reply("retro/report", params)]
-        if retro.channel:
+        if retro.channel:  # in the thread of the announcement, where the retro started
+            body = {**encode_replies(replies), "thread_of": f"retro:{retro.id}:announce"}
             repo.enqueue(s, dedup_key=f"retro:{retro.id}:summary", member_id=None, channel=retro.channel,
-                         kind="retro_summary", body=encode_replies(replies), now=now)
+                         kind="retro_summary", body=body, now=now)
         else:  # started in a DM: every participant and the starter get the summary privately
             for member_id in {r.member_id for r in runs} | {retro.started_by}:
                 repo.enqueue(s, dedup_key=f"retro:{retro.id}:summary:{member_id}", member_id=member_id,

@@ -32,6 +32,7 @@ class OutboundMessage:
     outbox_id: int | None = None
     locale: str = "en"
     run_id: int | None = None  # the conversation this message belongs to, if any
+    thread: str | None = None  # platform id of the message this one answers in a thread (Slack `thread_ts`)
 
 
 @dataclass(frozen=True)

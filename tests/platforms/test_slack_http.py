@@ -332,3 +332,20 @@ def test_the_admin_hears_once_when_someone_cannot_be_reached(tmp_path):
     finally:
         app.close()
         fake.stop()
+
+
+def test_retro_summary_goes_into_the_thread_of_the_announcement(env):
+    app, fake, client, clock = env
+    client.command("UMARIA", "/retro", 'start "Launch" <@UALICE|alice> <@UBO|bo>', channel="C0PRODUCT")
+    announce = fake.posted("C0PRODUCT")[0]
+    assert announce.params["blocks"][0]["text"]["text"].startswith("🔁 Maria started a retrospective on “Launch”")
+    for user, prefix in (("UALICE", "A"), ("UBO", "B")):
+        for i, text in enumerate(["goal", "well", "badly", f"<@{user}> fix {prefix}"]):
+            client.dm(user, f"{prefix} {text}" if i < 3 else text, f"Ev{user}{i}")
+    summary = fake.posted("C0PRODUCT")[-1].params
+    with transaction(app.sessions) as s:
+        from storage.models import OutboxMessage
+        announced_ts = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "retro_announce")).one()
+    assert announced_ts.platform_message_id and summary["thread_ts"] == announced_ts.platform_message_id
+    assert summary["blocks"][0]["text"]["text"].startswith("🔁 Retrospective: “Launch” · 2 of 2 answered")
+    assert "• Alice: fix A" in summary["blocks"][0]["text"]["text"]

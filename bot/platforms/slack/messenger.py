@@ -46,8 +46,9 @@ class SlackMessenger:
         last_ts = None
         for blocks in build_messages(message.text, message.replies, message.locale, message.run_id):
             try:
+                extra = {"thread_ts": message.thread} if message.thread else {}
                 response = self.client.chat_postMessage(
-                    channel=recipient.address, text=fallback, blocks=blocks, unfurl_links=False,
+                    channel=recipient.address, text=fallback, blocks=blocks, unfurl_links=False, **extra,
                     metadata={"event_type": "flywheel_outbox", "event_payload": {"outbox_id": message.outbox_id or 0}},
                 )
             except SlackApiError as exc:
