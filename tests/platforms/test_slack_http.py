@@ -349,3 +349,32 @@ def test_retro_summary_goes_into_the_thread_of_the_announcement(env):
     assert announced_ts.platform_message_id and summary["thread_ts"] == announced_ts.platform_message_id
     assert summary["blocks"][0]["text"]["text"].startswith("🔁 Retrospective: “Launch” · 2 of 2 answered")
     assert "• Alice: fix A" in summary["blocks"][0]["text"]["text"]
+
+
+def test_a_digest_with_a_support_request_answered_by_a_button_press(env):
+    app, fake, client, clock = env
+    clock.set(local("Europe/London", 2026, 12, 1, 10, 0))
+    app.tick()
+    client.dm("UBO", "none", "EvD1")
+    client.dm("UBO", "1 a decision on the vendor", "EvD2")
+    client.dm("UBO", "negotiation", "EvD3")
+    clock.set(local("Europe/London", 2026, 12, 7, 9, 0))
+    app.tick()
+    digest = [c for c in fake.posted("UMARIA") if "📋" in c.params["blocks"][0]["text"]["text"]][-1].params
+    contexts = [b for b in digest["blocks"] if b["type"] == "context"]
+    assert contexts[0]["elements"][0]["text"] == "#1 Bo: “a decision on the vendor”"
+    actions = [b for b in digest["blocks"] if b["type"] == "actions" and b["block_id"] == "support:1"][0]
+    resolved = [e for e in actions["elements"] if e["text"]["text"] == "Resolved"][0]
+    assert client.press("UMARIA", resolved["value"], "1700000400.1")[0] == 200
+    assert texts(fake, "UBO")[-1].startswith("✅ Maria marked your request as resolved: “a decision on the vendor”")
+
+
+def test_completed_check_in_offers_an_edit_button(env):
+    app, fake, client, clock = env
+    app.tick()
+    for i, answer in enumerate(["4", "w", "none", "a", "no"]):
+        client.dm("UALICE", answer, f"EvE{i}")
+    done = fake.posted("UALICE")[-1].params
+    assert done["blocks"][-1]["elements"][0]["value"] == "edit"
+    client.press("UALICE", "edit", "1700000500.1")
+    assert "Which answer would you like to change?" in texts(fake, "UALICE")[-1]

@@ -48,10 +48,11 @@ LABELS = {
     "en": {"done": "Done", "partly": "Partly", "not_done": "Not done", "resolved": "Resolved", "still": "Still blocking",
            "irrelevant": "No longer relevant", "done_action": "Done", "open_action": "Not yet", "later": "Later",
            "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
-           "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved"},
+           "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved", "edit": "Edit an answer"},
     "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
            "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
-           "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决"},
+           "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决",
+           "edit": "修改回答"},
 }
 
 _CHOICES = {
@@ -68,10 +69,17 @@ def answer_buttons(reply: Reply, locale: str) -> list[dict[str, Any]]:
     flow, _, step = reply.template.partition("/")
     labels = LABELS.get(locale, LABELS["en"])
     if reply.template == "support/new_request" and "id" in reply.params:
-        rid = reply.params["id"]
-        return [{"type": "actions", "block_id": f"support:{rid}", "elements": [
-            _button(f"support:{word}", labels[label], f"/support {rid} {word}")
-            for word, label in (("handle", "handle"), ("1on1", "1on1"), ("resolved", "resolved_request"))]}]
+        return [_support_buttons(reply.params["id"], labels)]
+    if reply.template == "digest/person":  # the digest's open support requests can be answered from it
+        blocks: list[dict[str, Any]] = []
+        for r in [r for r in reply.params.get("support") or [] if r.get("status") == "open"][:10]:
+            about = f"#{r['id']} {reply.params.get('name', '')}: “{r.get('text', '')}”"
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_escape(about)[:3000]}]})
+            blocks.append(_support_buttons(r["id"], labels))
+        return blocks
+    if step == "summary" and reply.params.get("mode") in ("completed", "edited"):
+        return [{"type": "actions", "block_id": f"{flow}:edit",
+                 "elements": [_button(f"{flow}:edit", labels["edit"], "edit")]}]
     if "number" not in reply.params:
         return []
     elements = []
@@ -80,6 +88,12 @@ def answer_buttons(reply: Reply, locale: str) -> list[dict[str, Any]]:
     for word in ("later", "skip"):
         elements.append(_button(f"{flow}:{word}", labels[word], word))
     return [{"type": "actions", "block_id": f"{flow}:{reply.params.get('step', step)}", "elements": elements[:25]}]
+
+
+def _support_buttons(request_id: int, labels: dict[str, str]) -> dict[str, Any]:
+    return {"type": "actions", "block_id": f"support:{request_id}", "elements": [
+        _button(f"support:{word}:{request_id}", labels[label], f"/support {request_id} {word}")
+        for word, label in (("handle", "handle"), ("1on1", "1on1"), ("resolved", "resolved_request"))]}
 
 
 def _button(action_id: str, label: str, value: str) -> dict[str, Any]:
@@ -97,6 +111,9 @@ def build_messages(text: str, replies: Sequence[Reply], locale: str, run_id: int
     blocks become several messages."""
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": piece}}
                                     for piece in split_text(text) if piece.strip()]
+    for reply in replies[:-1]:  # earlier replies in one message (digest sections) may carry buttons too
+        if reply.template == "digest/person":
+            blocks.extend(answer_buttons(reply, locale))
     if replies:
         buttons = answer_buttons(replies[-1], locale)
         if buttons and run_id is not None and replies[-1].params.get("lead") in FORM_LEADS:
