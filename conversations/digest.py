@@ -7,7 +7,6 @@ questions to explore, each with the evidence behind it — data as a hint, never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 HISTORY_WEEKS = 6
@@ -104,7 +103,7 @@ def mood_trend(report: Report) -> list[int | None]:
     return list(reversed(_moods(report, HISTORY_WEEKS)))
 
 
-def report_params(report: Report, since_format: Any = None) -> dict[str, Any]:
+def report_params(report: Report) -> dict[str, Any]:
     this = report.weeks[0] if report.weeks else Week(period="", status="new")
     return {
         "name": report.name,
@@ -124,7 +123,3 @@ def report_params(report: Report, since_format: Any = None) -> dict[str, Any]:
         "hints": [{"key": h.key, **h.params} for h in hints_for(report)],
         "points": [{"key": p.key, **p.params} for p in talking_points(report)],
     }
-
-
-def oldest_first(items: list[dict[str, Any]], key: str = "since") -> list[dict[str, Any]]:
-    return sorted(items, key=lambda d: d.get(key) or datetime.max)

@@ -25,7 +25,7 @@ why, politely, and stores nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Callable, Mapping
@@ -424,7 +424,3 @@ _HANDLERS: dict[Trigger, Callable[[Flow, RunState, RunEvent, datetime, Transitio
     Trigger.EXPIRE: _expire,
     Trigger.EDIT: _edit,
 }
-
-
-def with_answers(run: RunState, answers: Mapping[str, Any]) -> RunState:
-    return replace(run, answers=answers)

@@ -66,10 +66,6 @@ def lock_member(session: Session, *, member_id: int) -> None:
     session.exec(select(Member.id).where(Member.id == member_id).with_for_update()).first()
 
 
-def active_members(session: Session) -> list[Member]:
-    return list(session.exec(select(Member).where(Member.active == sa.true()).order_by(Member.handle)))
-
-
 def member_timezones(session: Session) -> list[str]:
     return list(session.exec(select(Member.timezone).where(Member.active == sa.true()).distinct()))
 
