@@ -91,10 +91,18 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     pump = OutboxPump(app).start()
     jobs = None
     if scheduler:
+        from slack_sdk import WebClient
+        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+        # Reading the member list may wait out rate limits (unlike sending, which the outbox retries).
+        directory = WebClient(token=settings.slack_bot_token, timeout=30,
+                              retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)],
+                              **({"base_url": settings.slack_api_url} if settings.slack_api_url else {}))
+
         def discover() -> None:
             try:
                 with app.transaction() as s:
-                    counts = sync_users(s, workspace_users(messenger.client), default_timezone=settings.timezone,
+                    counts = sync_users(s, workspace_users(directory), default_timezone=settings.timezone,
                                         default_locale=settings.locale, now=app.clock.now())
                 log.info("Slack members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated", counts)
             except Exception:  # noqa: BLE001 - discovery retries tomorrow; the bot keeps running

@@ -53,7 +53,7 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, ski
         Reply("me/intro", {"manager_name": first_name(manager.name) if manager else None,
                            "skip_name": first_name(skip.name) if skip else None,
                            "paused_until": member.paused_until}),
-        Reply("digest/person", report_params(mine)),
+        Reply("digest/person", {**report_params(mine), "own_view": True}),
         Reply("me/outro", {"kudos_total": len(received),
                            "badges": [{"emoji": v.emoji, "en": v.en, "zh": v.zh, "count": badges[v.key]}
                                       for v in kudos.values if badges[v.key]]}),

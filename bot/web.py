@@ -82,6 +82,8 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
         if length > MAX_BODY:
             return respond(start_response, "413 Payload Too Large", TOO_LARGE)
         body = environ["wsgi.input"].read(length) if length else b""
+        if body.startswith(b"ssl_check=1") and b"command=" not in body:
+            return respond(start_response, "200 OK", b"", "text/plain")  # Slack checking our certificate
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE")
         if not verify_signature(slack_signing_secret or "", body, timestamp, signature, now=now()):

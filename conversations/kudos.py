@@ -70,6 +70,7 @@ class KudosRefusal:
 _MENTION = re.compile(r"(<@[A-Z0-9]+(?:\|[^>]*)?>|@[^\s,，、:：@#]+)")
 _LEAD = re.compile(r"^(?:for|because|thanks for|thank you for|感谢|谢谢|因为|为了|[:：\-—–])\s*", re.IGNORECASE)
 _TAG = re.compile(r"(?:^|\s)#([^\s#]+)\s*$")
+_CHANNEL_TAG = re.compile(r"<#C[A-Z0-9]+\|([^>]+)>\s*$")
 
 
 def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
@@ -87,6 +88,7 @@ def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
     if not mentions:
         return KudosRefusal("usage")
     tag = None
+    rest = _CHANNEL_TAG.sub(lambda m: f"#{m.group(1)}", rest)  # Slack turns #teamwork into <#C123|teamwork>
     t = _TAG.search(rest)
     if t:
         tag = t.group(1)

@@ -378,3 +378,27 @@ def test_completed_check_in_offers_an_edit_button(env):
     assert done["blocks"][-1]["elements"][0]["value"] == "edit"
     client.press("UALICE", "edit", "1700000500.1")
     assert "Which answer would you like to change?" in texts(fake, "UALICE")[-1]
+
+
+def test_slack_specifics_from_the_review(env):
+    app, fake, client, clock = env
+    # `/me` is reserved by Slack: `/flywheel me` is the member's own view, with no manager buttons on it.
+    client.command("UBO", "/flywheel", "me")
+    mine = fake.posted("UBO")[-1].params
+    assert mine["blocks"][0]["text"]["text"].startswith("🪞 Your own view, Bo.")
+    assert not any(b["type"] == "actions" for b in mine["blocks"])
+    # Kudos typed in a private channel or a group DM are not posted there (the bot can't); recipients still hear.
+    client.command("UALICE", "/kudos", "<@UBO|bo> for the review <#C0TEAM|teamwork>", channel="G0PRIVATE")
+    assert fake.posted("G0PRIVATE") == []
+    assert fake.posted("C0KUDOS")[-1].params["blocks"][0]["text"]["text"] == "🎉 Alice → Bo · 🙌 Teamwork\n“the review”"
+    # ssl_check, and a timestamp that only looks numeric
+    assert client.post(b"ssl_check=1&token=x", "application/x-www-form-urlencoded", signature="") == (200, b"")
+    assert client.post(b"command=/kudos", "application/x-www-form-urlencoded", ts="\u00b2")[0] == 401
+    # An answer sent with a file attached is still an answer.
+    app.tick()
+    payload = {"type": "event_callback", "event_id": "EvFile", "team_id": "T1",
+               "event": {"type": "message", "subtype": "file_share", "channel_type": "im", "user": "UALICE",
+                         "text": "4", "ts": "1.2", "channel": "D0UALICE", "files": [{"id": "F1"}]}}
+    client.post(json.dumps(payload).encode(), "application/json")
+    with transaction(app.sessions) as s:
+        assert [a.value for a in s.exec(select(Answer)) if a.step == "mood"] == [4]

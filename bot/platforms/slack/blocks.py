@@ -70,7 +70,8 @@ def answer_buttons(reply: Reply, locale: str) -> list[dict[str, Any]]:
     labels = LABELS.get(locale, LABELS["en"])
     if reply.template == "support/new_request" and "id" in reply.params:
         return [_support_buttons(reply.params["id"], labels)]
-    if reply.template == "digest/person":  # the digest's open support requests can be answered from it
+    if reply.template == "digest/person" and not reply.params.get("own_view") and not reply.params.get("via"):
+        # Only the request's own manager can act on it: not the member reading /me, not a skip-level reader.
         blocks: list[dict[str, Any]] = []
         for r in [r for r in reply.params.get("support") or [] if r.get("status") == "open"][:10]:
             about = f"#{r['id']} {reply.params.get('name', '')}: “{r.get('text', '')}”"

@@ -22,11 +22,15 @@ log = logging.getLogger(__name__)
 
 MAX_SKEW_SECONDS = 300
 COMMAND_ALIASES: dict[str, str] = {}
-
+# `/me` is one of Slack's built-in commands, so the member's own view is `/flywheel me` (and the App Home tab);
+# any of the bot's commands can be reached the same way.
+FLYWHEEL_SUBCOMMANDS = {"me", "checkin", "review", "kudos", "retro", "pause", "resume", "support", "note", "help"}
+ANSWER_SUBTYPES = {"file_share", "thread_broadcast"}  # still a person's answer
 
 def verify_signature(secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float) -> bool:
     """Slack's v0 signature: HMAC-SHA256 of `v0:{timestamp}:{body}`, compared in constant time, 5-minute window."""
-    if not secret or not timestamp or not signature or not timestamp.isdigit() or len(timestamp) > 12:
+    if (not secret or not timestamp or not signature or not timestamp.isascii() or not timestamp.isdigit()
+            or len(timestamp) > 12):
         return False
     if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
         return False
@@ -76,7 +80,8 @@ def from_events_api(payload: Mapping[str, Any], received_at: datetime) -> Parsed
         raise ValueError("event is not an object")
     kind = event.get("type")
     if kind == "message" and event.get("channel_type") == "im":
-        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+        subtype = event.get("subtype")
+        if event.get("bot_id") or (subtype and subtype not in ANSWER_SUBTYPES) or not event.get("user"):
             return Parsed("ignored")  # our own messages, edits, joins…
         return Parsed("inbound", InboundEvent(
             platform="slack", user=str(event["user"]), kind="message", text=unescape(str(event.get("text") or "")),
@@ -94,8 +99,14 @@ def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:
     if not command.startswith("/") or not form.get("user_id"):
         raise ValueError("slash command without command or user")
     channel = form.get("channel_id") or ""
-    in_dm = channel.startswith("D") or form.get("channel_name") == "directmessage"
-    text = f"{command} {unescape(form.get('text', ''))}".strip()
+    name = form.get("channel_name") or ""
+    # Public posts only go where the bot may post: not DMs, private channels or group DMs (they fall back to DMs).
+    in_dm = channel.startswith(("D", "G")) or name in ("directmessage", "privategroup") or name.startswith("mpdm-")
+    args = unescape(form.get("text", ""))
+    head, _, rest = args.strip().partition(" ")
+    if command == "/flywheel" and head.lower() in FLYWHEEL_SUBCOMMANDS:
+        command, args = f"/{head.lower()}", rest
+    text = f"{command} {args}".strip()
     return Parsed("inbound", InboundEvent(
         platform="slack", user=form["user_id"], kind="command", text=text,
         dedup_key=f"slack:cmd:{form.get('trigger_id') or form.get('user_id') + ':' + text}",

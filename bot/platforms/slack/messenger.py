@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 PERMANENT = frozenset({
     "user_not_found", "channel_not_found", "not_in_channel", "is_archived", "account_inactive", "user_disabled",
     "cannot_dm_bot", "invalid_auth", "not_authed", "token_revoked", "missing_scope", "restricted_action",
-    "msg_too_long", "invalid_blocks", "no_text",
+    "msg_too_long", "invalid_blocks", "no_text", "not_enabled", "view_too_large", "invalid_arguments",
+    "invalid_blocks_format", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
 })
 
 
@@ -44,11 +45,12 @@ class SlackMessenger:
             return self._publish_home(recipient, message)
         fallback = message.text if len(message.text) <= TEXT_LIMIT else message.text[: TEXT_LIMIT - 1] + "…"
         last_ts = None
-        for blocks in build_messages(message.text, message.replies, message.locale, message.run_id):
+        for part, blocks in enumerate(build_messages(message.text, message.replies, message.locale, message.run_id)):
+            text = fallback if part == 0 else "…"  # notify once; the rest of a long message follows quietly
             try:
                 extra = {"thread_ts": message.thread} if message.thread else {}
                 response = self.client.chat_postMessage(
-                    channel=recipient.address, text=fallback, blocks=blocks, unfurl_links=False, **extra,
+                    channel=recipient.address, text=text, blocks=blocks, unfurl_links=False, **extra,
                     metadata={"event_type": "flywheel_outbox", "event_payload": {"outbox_id": message.outbox_id or 0}},
                 )
             except SlackApiError as exc:
