@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
+from bot.locks import AlreadyRunning, acquire_scheduler_lock
 from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("flywheel")
@@ -43,6 +44,11 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"flywheel: {exc}", file=sys.stderr)
         return 2
+    try:
+        lock = acquire_scheduler_lock(settings.database_url)
+    except AlreadyRunning as exc:
+        print(f"flywheel: {exc}", file=sys.stderr)
+        return 3
     clock = console_clock(interactive, start)
     messenger = ConsoleMessenger(sys.stdout, clock)
     app = Flywheel.build(settings, clock=clock, config=_config(settings), messengers={"console": messenger})
@@ -52,6 +58,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
         console.run(sys.stdin)
     finally:
         app.close()
+        lock.release()
     return 0
 
 
@@ -86,6 +93,13 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     if http_only and not settings.slack_signing_secret:
         print("flywheel: `flywheel web` serves HTTP mode and needs SLACK_SIGNING_SECRET.", file=sys.stderr)
         return 2
+    lock = None
+    if scheduler:
+        try:
+            lock = acquire_scheduler_lock(settings.database_url)
+        except AlreadyRunning as exc:
+            print(f"flywheel: {exc}", file=sys.stderr)
+            return 3
     messenger = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
     app = Flywheel.build(settings, config=_config(settings), messengers={"slack": messenger})
     pump = OutboxPump(app).start()
@@ -135,6 +149,8 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
             jobs.shutdown(wait=False)
         pump.stop()
         app.close()
+        if lock is not None:
+            lock.release()
     return 0
 
 
