@@ -454,6 +454,12 @@ class Flywheel:
         with transaction(self.sessions) as s:
             repo.set_state(s, key="tick", at=now, value=self.owner)
             repo.prune_processed(s, older_than=now - PROCESSED_KEEP)
+            kept = repo.get_state(s, key="retention")
+            if kept is None or kept.at is None or now - kept.at >= timedelta(hours=1):
+                deleted = repo.delete_answers_before(s, cutoff=now - timedelta(days=self.settings.retention_days))
+                repo.set_state(s, key="retention", at=now)
+                if deleted:
+                    log.info("retention: deleted %d answers older than %d days", deleted, self.settings.retention_days)
         sent, failed = self.deliver_outbox()
         report.sent, report.failed = sent, failed
         return report

@@ -190,6 +190,7 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest
             reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level)
+            repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id for r in reports], what="digest", now=now)
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
                 repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
@@ -128,6 +128,7 @@ def forget(s: Session, member: Member) -> dict[str, int]:
         delete("kudos_given", sa.delete(Kudos).where(Kudos.id.in_(given)))  # type: ignore[attr-defined]
     s.execute(sa.update(SupportRequest).where(SupportRequest.manager_id == member.id).values(manager_id=None))
     s.execute(sa.update(Member).where(Member.manager_id == member.id).values(manager_id=None))
+    repo.audit(s, actor_id=None, subject_ids=[member.id], what="forget", now=datetime.now(timezone.utc))
     member.handle, member.name, member.email = f"deleted-{member.id}", "(deleted)", None
     member.slack_user_id = member.feishu_open_id = None
     member.active, member.manager_id, member.team = False, None, None

@@ -38,6 +38,7 @@ class Settings:
     config_path: str | None = None
     log_level: str | None = None  # default: INFO, or WARNING on the console
     tick_seconds: float = 30.0
+    retention_days: int = 730  # answers to conversations older than this are deleted
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -89,6 +90,7 @@ _ENV = {
     "FLYWHEEL_CONFIG": "config_path",
     "FLYWHEEL_LOG_LEVEL": "log_level",
     "FLYWHEEL_TICK_SECONDS": "tick_seconds",
+    "FLYWHEEL_RETENTION_DAYS": "retention_days",
 }
 
 
@@ -109,8 +111,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: str | Pat
             kwargs["port"] = int(str(kwargs["port"]))
         if "tick_seconds" in kwargs:
             kwargs["tick_seconds"] = float(str(kwargs["tick_seconds"]))
+        if "retention_days" in kwargs:
+            kwargs["retention_days"] = int(str(kwargs["retention_days"]))
+            if int(kwargs["retention_days"]) < 30:  # type: ignore[call-overload]
+                raise ValueError("FLYWHEEL_RETENTION_DAYS is at least 30")
     except ValueError as exc:
-        raise SettingsError(f"PORT and FLYWHEEL_TICK_SECONDS must be numbers ({exc})") from None
+        raise SettingsError(f"PORT, FLYWHEEL_TICK_SECONDS and FLYWHEEL_RETENTION_DAYS must be numbers ({exc})") \
+            from None
     if "locale" in kwargs:
         raw_locale = str(kwargs["locale"])
         kwargs["locale"] = normalize_locale(raw_locale, default="")

@@ -235,3 +235,15 @@ class RetroAction(SQLModel, table=True):
     status: str = Field(default="open", max_length=16, index=True)  # open | done
     created_at: datetime = _utc()
     done_at: Optional[datetime] = _utc(default=None, nullable=True)
+
+
+class AuditRecord(SQLModel, table=True):
+    """Every time someone other than the person reads or deletes their answers: who, whose, what, when."""
+
+    __tablename__ = "audit_record"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    actor_id: Optional[int] = Field(default=None, index=True)  # None: an admin at the command line
+    subject_id: int = Field(index=True)
+    what: str = Field(max_length=32)  # digest | support_list | forget
+    at: datetime = _utc(index=True)

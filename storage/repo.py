@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 
 from storage.models import (
     Answer,
+    AuditRecord,
     ConversationRun,
     Kudos,
     KudosRecipient,
@@ -339,3 +340,19 @@ def support_requests(session: Session, *, manager_id: int | None = None, member_
     if open_only:
         query = query.where(SupportRequest.status != "resolved")
     return list(session.exec(query.order_by(SupportRequest.created_at, SupportRequest.id)))
+
+
+# ------------------------------------------------------------------------------------------ audit and retention
+
+def audit(session: Session, *, actor_id: int | None, subject_ids: Iterable[int], what: str, now: datetime) -> None:
+    """Record that `actor_id` read (or deleted) these people's answers. Reading one's own is not recorded."""
+    for subject in set(subject_ids):
+        if subject != actor_id:
+            session.add(AuditRecord(actor_id=actor_id, subject_id=subject, what=what, at=now))
+
+
+def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
+    """Retention: answers to conversations that fell due before `cutoff` are deleted."""
+    old_runs = select(ConversationRun.id).where(ConversationRun.due_at < cutoff)
+    result = session.execute(sa.delete(Answer).where(Answer.run_id.in_(old_runs)))  # type: ignore[attr-defined]
+    return result.rowcount or 0
