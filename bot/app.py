@@ -24,6 +24,7 @@ from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
 from bot import me, team
 from bot.kudos import KudosDesk
+from bot.metrics import Metrics
 from bot.retro import RetroDesk
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from bot.settings import Settings
@@ -94,6 +95,7 @@ class Flywheel:
     kudos_settings: KudosSettings = field(default_factory=KudosSettings)
     skip_level: bool = False
     admins: tuple[str, ...] = ()
+    metrics: Metrics = field(default_factory=Metrics)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __post_init__(self) -> None:
@@ -130,6 +132,10 @@ class Flywheel:
     def close(self) -> None:
         self.engine.dispose()
 
+    def outbox_depth(self) -> int:
+        with transaction(self.sessions) as s:
+            return repo.outbox_depth(s)
+
     def transaction(self):  # noqa: ANN201
         """One unit of work on the bot's database."""
         return transaction(self.sessions)
@@ -142,10 +148,14 @@ class Flywheel:
         Never raises because of what a person typed: if acting on it fails, the event is still recorded (so a
         platform retry does not fail again) and the person is told, politely, that it did not work."""
         try:
-            return self._handle(event)
+            handled = self._handle(event)
+            self.metrics.inbound.labels(event.platform, "handled" if handled else "duplicate").inc()
+            return handled
         except sa.exc.OperationalError:
+            self.metrics.inbound.labels(event.platform, "database_down").inc()
             raise  # the database is unreachable: let the platform retry later
         except Exception:  # noqa: BLE001
+            self.metrics.inbound.labels(event.platform, "error").inc()
             log.exception("could not act on a %s %s; telling the sender", event.platform, event.kind)
             now = self.clock.now()
             with transaction(self.sessions) as s:
@@ -401,6 +411,8 @@ class Flywheel:
         if not outcome.accepted:
             log.info("run %s: %s rejected in %s (%s)", run.id, outcome.trigger, before.status, outcome.reason)
             return
+        if outcome.save and by_member:
+            self.metrics.answers.labels(run.flow).inc(len(outcome.save))
         for step, value in outcome.save.items():
             repo.save_answer(s, run=run, step=step, value=value, now=now)
             if run.flow == RETRO_NAME and step == "actions":
@@ -648,16 +660,19 @@ class Flywheel:
                 return error is None
             row.lease_owner, row.lease_until = None, None
             if error is None:
+                self.metrics.sent.labels(row.kind).inc()
                 row.status, row.sent_at = "sent", now
                 row.platform_message_id = result.message_id if result else None
                 row.body = {}  # what was said lives in the answers, not in a second copy in the outbox
             elif error.permanent or attempts >= MAX_ATTEMPTS:
+                self.metrics.send_failures.labels(error.reason[:40]).inc()
                 row.status, row.last_error = "failed", error.reason[:200]
                 log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,
                             error.reason)
                 self._tell_admins(s, row, error.reason, now)
             else:
                 delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
+                self.metrics.retries.labels(error.reason[:40]).inc()
                 row.status, row.last_error = "pending", error.reason[:200]
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)

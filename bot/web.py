@@ -67,9 +67,18 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method == "GET":
-            return respond(start_response, "200 OK", json.dumps(health(app)).encode())
+            body = health(app)
+            return respond(start_response, "200 OK" if body["ok"] else "503 Service Unavailable",
+                           json.dumps(body).encode())
+        if path == "/metrics" and method == "GET":
+            return respond(start_response, "200 OK", app.metrics.render(app.outbox_depth),
+                           "text/plain; version=0.0.4; charset=utf-8")
         if path == "/slack/events" and method == "POST" and slack_signing_secret:
-            return slack_events(environ, start_response)
+            started = time.perf_counter()
+            try:
+                return slack_events(environ, start_response)
+            finally:
+                app.metrics.ack_seconds.labels("slack").observe(time.perf_counter() - started)
         return respond(start_response, "404 Not Found", NOT_FOUND)
 
     def slack_events(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
@@ -80,6 +89,7 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
         if length < 0:
             return respond(start_response, "400 Bad Request", REJECTED)
         if length > MAX_BODY:
+            app.metrics.inbound.labels("slack", "too_large").inc()
             return respond(start_response, "413 Payload Too Large", TOO_LARGE)
         body = environ["wsgi.input"].read(length) if length else b""
         if body.startswith(b"ssl_check=1") and b"command=" not in body:
@@ -88,11 +98,13 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
         signature = environ.get("HTTP_X_SLACK_SIGNATURE")
         if not verify_signature(slack_signing_secret or "", body, timestamp, signature, now=now()):
             log.warning("rejected a Slack request with a missing, stale or wrong signature")  # never the body
+            app.metrics.inbound.labels("slack", "bad_signature").inc()
             return respond(start_response, "401 Unauthorized", REJECTED)
         try:
             parsed = parse_body(body, environ.get("CONTENT_TYPE") or "", app.clock.now())
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             log.warning("a signed Slack request could not be read; answered 400")
+            app.metrics.inbound.labels("slack", "malformed").inc()
             return respond(start_response, "400 Bad Request", REJECTED)
         if parsed.kind == "url_verification":
             return respond(start_response, "200 OK", json.dumps({"challenge": parsed.challenge}).encode())

@@ -202,6 +202,11 @@ def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelt
     return rows
 
 
+def outbox_depth(session: Session) -> int:
+    return session.exec(select(sa.func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]
+
+
 def outbox_row(session: Session, *, outbox_id: int) -> OutboxMessage | None:
     return session.get(OutboxMessage, outbox_id)
 

@@ -402,3 +402,22 @@ def test_slack_specifics_from_the_review(env):
     client.post(json.dumps(payload).encode(), "application/json")
     with transaction(app.sessions) as s:
         assert [a.value for a in s.exec(select(Answer)) if a.step == "mood"] == [4]
+
+
+def test_metrics_in_prometheus_text_format(env):
+    app, fake, client, clock = env
+    app.tick()
+    client.dm("UALICE", "4", "EvM1")
+    client.dm("UALICE", "4", "EvM1", retry=1)
+    client.post(b"x", "application/json", signature="v0=bad")
+    status = {}
+    out = b"".join(client.wsgi({"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics"},
+                               lambda s, h: status.update(code=s, headers=h))).decode()
+    assert status["code"].startswith("200")
+    assert 'flywheel_messages_sent_total{kind="deliver"} 4.0' in out
+    assert 'flywheel_answers_received_total{flow="weekly_checkin"} 1.0' in out
+    assert 'flywheel_inbound_events_total{outcome="handled",platform="slack"} 1.0' in out
+    assert 'flywheel_inbound_events_total{outcome="duplicate",platform="slack"} 1.0' in out
+    assert 'flywheel_inbound_events_total{outcome="bad_signature",platform="slack"} 1.0' in out
+    assert 'flywheel_ack_seconds_count{platform="slack"} 3.0' in out
+    assert "flywheel_outbox_depth 0.0" in out
