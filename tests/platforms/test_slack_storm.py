@@ -1,0 +1,65 @@
+"""A rate-limit and error storm on a simulated clock: 20 % of calls get 429 with Retry-After (1–30 s), 2 % get
+429 without it, 2 % get 503. Nothing is lost, nothing is sent twice, and no call reaches Slack before its
+Retry-After has passed (checked by the fake server against the same clock)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import timedelta
+
+from bot.app import Flywheel
+from bot.config import parse_config
+from bot.platforms.slack.messenger import SlackMessenger
+from bot.settings import Settings
+from conversations.clock import FrozenClock
+from tests.fakes.slack_api import FakeSlack, Scripted
+from tests.helpers import local, utc
+
+MEMBERS = 200
+
+
+def test_storm_of_429s_and_503s(tmp_path):
+    rng = random.Random(20261127)
+    clock = FrozenClock(utc(2026, 11, 23))
+    fake = FakeSlack(clock).start()
+    ok_posts: Counter[str] = Counter()
+
+    def storm(call):
+        if call.method != "chat.postMessage":
+            return None
+        roll = rng.random()
+        if roll < 0.20:
+            return Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(rng.randint(1, 30))})
+        if roll < 0.22:
+            return Scripted(429, {"ok": False, "error": "ratelimited"})
+        if roll < 0.24:
+            return Scripted(503, {"ok": False, "error": "service_unavailable"})
+        ok_posts[call.params["channel"]] += 1
+        return None
+
+    fake.rule = storm
+    org = {"members": [{"handle": f"p{i}", "name": f"P{i}", "slack": f"U{i:04d}", "timezone": "Europe/London"}
+                       for i in range(MEMBERS)]}
+    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
+                         config=parse_config(org, source="test"),
+                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    try:
+        due = local("Europe/London", 2026, 11, 27, 15, 0)
+        clock.set(due)
+        app.tick()
+        for _ in range(200):  # follow the outbox's own retry times, never the wall clock
+            if sum(ok_posts.values()) >= MEMBERS:
+                break
+            nxt = app.next_wakeup(clock.now())
+            assert nxt is not None and nxt < due + timedelta(hours=1)
+            clock.set(nxt)
+            app.deliver_outbox()
+        assert ok_posts == Counter({f"U{i:04d}": 1 for i in range(MEMBERS)})  # each prompt exactly once
+        assert fake.violations == []  # nobody was called before their Retry-After
+        throttled = [c for c in fake.calls if c.method == "chat.postMessage"]
+        assert len(throttled) > MEMBERS * 1.15  # the storm really happened
+        assert clock.now() - due < timedelta(minutes=10)
+    finally:
+        app.close()
+        fake.stop()
