@@ -607,7 +607,8 @@ class Flywheel:
             parent = s.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == row.body["thread_of"])).first()
             thread = parent.platform_message_id if parent is not None else None
         return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
-                                          locale=audience.locale, run_id=row.run_id, thread=thread)
+                                          locale=audience.locale, run_id=row.run_id, thread=thread,
+                                          uncertain=row.last_error == "lease_expired")
 
     def _recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:

@@ -194,6 +194,8 @@ def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelt
              .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
     rows = list(session.exec(query))
     for row in rows:
+        if row.status == "sending":  # its sender died after claiming it: it may or may not have gone out
+            row.last_error = "lease_expired"
         row.status = "sending"
         row.lease_owner = owner
         row.lease_until = now + lease

@@ -33,6 +33,7 @@ class OutboundMessage:
     locale: str = "en"
     run_id: int | None = None  # the conversation this message belongs to, if any
     thread: str | None = None  # platform id of the message this one answers in a thread (Slack `thread_ts`)
+    uncertain: bool = False  # an earlier attempt may have been delivered (its sender died before recording it)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class Messenger(Protocol):
     escape: Callable[[str], str]
 
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
-        """Deliver one message; raise SendError on failure."""
+        """Deliver one message; raise SendError on failure. When `message.uncertain`, first make sure an earlier
+        attempt did not already deliver it (platforms without idempotency keys look it up)."""
 
 
 @dataclass

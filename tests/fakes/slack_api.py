@@ -40,6 +40,7 @@ class FakeSlack:
         self.rule: Callable[[Call], Scripted | None] | None = None  # decides per call, after the script
         self.not_before: dict[str, datetime] = {}  # channel → earliest allowed call after a 429
         self.violations: list[str] = []
+        self.delivered: list[tuple[Call, str]] = []  # successful chat.postMessage calls and their ts
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -78,8 +79,9 @@ class FakeSlack:
     def _default(self, call: Call) -> Scripted:
         p = call.params
         if call.method == "chat.postMessage":
-            return Scripted(200, {"ok": True, "channel": p.get("channel"), "ts": f"1700000000.{next(self._ts):06d}",
-                                  "message": {"text": p.get("text")}})
+            ts = f"1700000000.{next(self._ts):06d}"
+            self.delivered.append((call, ts))
+            return Scripted(200, {"ok": True, "channel": p.get("channel"), "ts": ts, "message": {"text": p.get("text")}})
         if call.method == "auth.test":
             return Scripted(200, {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Acme"})
         if call.method == "users.list":
@@ -89,6 +91,14 @@ class FakeSlack:
             return Scripted(200, {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"})
         if call.method == "conversations.open":
             return Scripted(200, {"ok": True, "channel": {"id": "D" + str(p.get("users", "X"))}})
+        if call.method == "conversations.history":
+            channel = str(p.get("channel", ""))
+            user = channel[1:] if channel.startswith("D") else channel
+            messages = [{"type": "message", "ts": ts, "text": c.params.get("text"),
+                         **({"metadata": c.params["metadata"]} if p.get("include_all_metadata") in (True, "true", "1")
+                            and c.params.get("metadata") else {})}
+                        for c, ts in self.delivered if c.params.get("channel") in (channel, user)]
+            return Scripted(200, {"ok": True, "messages": list(reversed(messages))[: int(p.get("limit", 100))]})
         return Scripted(200, {"ok": True})
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

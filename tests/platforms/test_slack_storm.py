@@ -63,3 +63,48 @@ def test_storm_of_429s_and_503s(tmp_path):
     finally:
         app.close()
         fake.stop()
+
+
+def test_a_crash_between_posting_and_recording_does_not_send_twice(tmp_path):
+    """The sender dies after Slack accepted the message but before the outbox says so; after the lease runs out, the
+    next sender finds the message (by the outbox id in its metadata) and does not post it again."""
+    clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
+    fake = FakeSlack(clock).start()
+    org = {"members": [{"handle": "ann", "name": "Ann", "slack": "UANN", "timezone": "Europe/London"},
+                       {"handle": "ben", "name": "Ben", "slack": "UBEN", "timezone": "Europe/London"}]}
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}")
+    first = Flywheel.build(settings, clock=clock, config=parse_config(org, source="test"),
+                           messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+
+    class Crash(BaseException):
+        pass
+
+    real = first._send_one
+    sent_once: list[int] = []
+
+    def send_then_die(outbox_id, attempts, recipient, message):
+        if recipient and recipient.address == "UANN" and not sent_once:
+            first.messengers["slack"].send(recipient, message)  # Slack has it…
+            sent_once.append(outbox_id)
+            raise Crash()  # …and the process dies before recording that
+        return real(outbox_id, attempts, recipient, message)
+
+    first._send_one = send_then_die
+    try:
+        first.tick()
+    except Crash:
+        pass
+    first.close()
+    assert len(fake.posted("UANN")) == 1
+    second = Flywheel.build(settings, clock=clock, config=parse_config(org, source="test"),
+                            messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    try:
+        clock.set(clock.now() + timedelta(minutes=3))  # past the dead sender's lease
+        second.tick()
+        assert len(fake.posted("UANN")) == 1  # found in the DM history, not sent again
+        assert len(fake.posted("UBEN")) == 1
+        # both of the dead sender's claimed messages were checked; only Ben's had not gone out
+        assert [c.method for c in fake.calls].count("conversations.history") == 2
+    finally:
+        second.close()
+        fake.stop()

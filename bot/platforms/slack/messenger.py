@@ -43,6 +43,12 @@ class SlackMessenger:
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
         if message.kind == "home":
             return self._publish_home(recipient, message)
+        if message.uncertain and message.outbox_id:
+            found = self._already_posted(recipient, message.outbox_id)
+            if found is not None:
+                log.info("outbox message %s was already delivered before a crash; not sending it again",
+                         message.outbox_id)
+                return SendResult(message_id=found)
         fallback = message.text if len(message.text) <= TEXT_LIMIT else message.text[: TEXT_LIMIT - 1] + "…"
         last_ts = None
         for part, blocks in enumerate(build_messages(message.text, message.replies, message.locale, message.run_id)):
@@ -57,6 +63,23 @@ class SlackMessenger:
                 raise self._error(exc) from None
             last_ts = response.get("ts")
         return SendResult(message_id=last_ts)
+
+    def _already_posted(self, recipient: Recipient, outbox_id: int) -> str | None:
+        """chat.postMessage has no idempotency key, so after a crash between the call and our commit we look for
+        the outbox id we put in the message metadata among the channel's recent messages."""
+        try:
+            channel = recipient.address
+            if channel.startswith(("U", "W")):
+                channel = self.client.conversations_open(users=channel)["channel"]["id"]
+            history = self.client.conversations_history(channel=channel, limit=50, include_all_metadata=True)
+        except SlackApiError as exc:
+            raise self._error(exc) from None
+        for item in history.get("messages") or []:
+            meta = item.get("metadata") or {}
+            if meta.get("event_type") == "flywheel_outbox" and (meta.get("event_payload") or {}).get(
+                    "outbox_id") == outbox_id:
+                return item.get("ts")
+        return None
 
     def _publish_home(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
         """The App Home tab shows the member's own view (`/me`); publishing replaces the previous one."""
