@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Sequence
 
 import sqlalchemy as sa
@@ -107,10 +107,11 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     out: list[Report] = []
     for member in reports:
         weeks = []
-        joined = weekly_period(member.created_at.astimezone(zone(member.timezone)).date())
+        joined = member.created_at.astimezone(zone(member.timezone)).date()
         for period in periods:
-            if period < joined and not by_key.get((member.id, period)):
-                break  # before they joined: no history, and no "missing" check-ins either
+            year, week = period.split("-W")
+            if date.fromisocalendar(int(year), int(week), 5) < joined and not by_key.get((member.id, period)):
+                break  # a check-in week (Friday) before they joined: no history, and no "missing" check-in either
             run = by_key.get((member.id, period))
             if run is None:
                 weeks.append(Week(period=period, status="none"))
@@ -190,6 +191,8 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest
             reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level)
+            if not any(r.weeks for r in reports):
+                continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
             repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id for r in reports], what="digest", now=now)
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):

@@ -226,3 +226,17 @@ def test_a_long_digest_is_split_into_messages_that_fit_and_nothing_is_cut(tmp_pa
         assert parts[0].startswith("📋 Your team's week") and "Type `/support`" in parts[-1]
     finally:
         h.app.close()
+
+
+def test_a_brand_new_team_gets_no_digest_until_there_is_something_to_say(tmp_path):
+    config = {"members": [{"handle": "m", "name": "Mo", "timezone": TZ},
+                          {"handle": "r", "name": "Ria", "manager": "m", "timezone": TZ}]}
+    h = make_harness(tmp_path, start=local(TZ, 2026, 11, 22, 18, 0), config=config)  # installed on a Sunday
+    try:
+        h.run_until(local(TZ, 2026, 11, 23, 9, 30))
+        assert [m for r, m in h.fake.sent if m.kind == "digest"] == []  # last week predates them
+        h.run_until(local(TZ, 2026, 11, 30, 9, 30))
+        digest = [m.text for r, m in h.fake.sent if m.kind == "digest"]
+        assert len(digest) == 1 and "👤 Ria · not checked in yet" in digest[0]
+    finally:
+        h.app.close()
