@@ -361,14 +361,13 @@ class Flywheel:
                 run = repo.lock_run(s, run_id=run_id)
                 if member is None or run is None or run.member_id != member.id or run.flow not in self.flows:
                     raise _FormRefused({"": "not_yours"})
-                flow = self.flows[run.flow]
                 replies: list[Reply] = []
                 for step in self._state(s, run, member).steps:
                     text = (values.get(step) or "").strip()
                     if not text:
                         continue
-                    if run.step != step:  # a form may answer in any order; the machine sees one question at a time
-                        run.step = step if run.status != Status.SCHEDULED.value else run.step
+                    if run.step != step and run.status != Status.SCHEDULED.value:
+                        run.step = step  # a form may answer in any order; the machine sees one question at a time
                     outcome = self._advance(s, run, member, Trigger.ANSWER, text, now)
                     if not outcome.accepted:
                         raise _FormRefused({step: self._text_of(s, member, outcome.replies[:1])})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import context
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)

@@ -55,7 +55,7 @@ LABELS = {
            "edit": "修改回答"},
 }
 
-_CHOICES = {
+CHOICES = {
     "mood": [(str(i), str(i)) for i in range(1, 6)],
     "plan_review": [("done", "done"), ("partly", "partly"), ("not done", "not_done")],
     "obstacle_status": [("resolved", "resolved"), ("still", "still"), ("no longer relevant", "irrelevant")],
@@ -84,7 +84,7 @@ def answer_buttons(reply: Reply, locale: str) -> list[dict[str, Any]]:
     if "number" not in reply.params:
         return []
     elements = []
-    for value, label in _CHOICES.get(step, []):
+    for value, label in CHOICES.get(step, []):
         elements.append(_button(f"{flow}:answer:{value}", labels.get(label, label), value))
     for word in ("later", "skip"):
         elements.append(_button(f"{flow}:{word}", labels[word], word))

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from slack_sdk.errors import SlackApiError
 
 from bot.app import Flywheel
-from bot.platforms.slack.blocks import LABELS, _CHOICES
+from bot.platforms.slack.blocks import LABELS, CHOICES
 from conversations.answers import Items, Scale
 from conversations.machine import ask
 from conversations.render import Audience, first_name
@@ -55,7 +55,7 @@ def build_view(app: Flywheel, *, platform: str, user: str, run_id: int) -> dict[
         base = step.split(":", 1)[0]
         current = state.answers.get(step)
         element: dict[str, Any]
-        choices = _CHOICES.get(base)
+        choices = CHOICES.get(base)
         if choices:
             labels = LABELS[locale]
             options = [{"text": _plain(labels.get(label, label), 75), "value": value} for value, label in choices]
