@@ -346,6 +346,11 @@ class Flywheel:
                 self._apply(s, run, member, Trigger.START, None, self.clock.now(), by_member=True)
             return self.flows[run.flow], self._state(s, run, member), member
 
+    def manager_name(self, member: Member) -> str | None:
+        with transaction(self.sessions) as s:
+            manager = s.get(Member, member.manager_id) if member.manager_id else None
+            return manager.name if manager else None
+
     def submit_form(self, *, platform: str, user: str, run_id: int, values: Mapping[str, str], dedup_key: str
                     ) -> dict[str, str]:
         """Answer several questions of one run at once (a form). Each answer goes through the state machine exactly

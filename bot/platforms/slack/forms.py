@@ -9,82 +9,39 @@ from typing import Any, Mapping
 from slack_sdk.errors import SlackApiError
 
 from bot.app import Flywheel
-from bot.platforms.slack.blocks import LABELS, CHOICES
-from conversations.answers import Items, Scale
-from conversations.machine import ask
-from conversations.render import Audience, first_name
-from storage.db import transaction
-from storage.models import Member
+from bot.platforms.common import build_form
 
 log = logging.getLogger(__name__)
 
 CALLBACK_ID = "flywheel_form"
-TITLES = {"en": {"weekly_checkin": "Weekly check-in", "monthly_review": "Monthly review", "retro": "Retrospective"},
-          "zh": {"weekly_checkin": "每周签到", "monthly_review": "月度回顾", "retro": "复盘"}}
-BUTTONS = {"en": ("Save", "Cancel", "Answer in a form"), "zh": ("保存", "取消", "用表单回答")}
 
 
 def _plain(text: str, limit: int) -> dict[str, str]:
     return {"type": "plain_text", "text": (text[: limit - 1] + "…") if len(text) > limit else (text or " ")}
 
 
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return "; ".join(str(v if not isinstance(v, dict) else f"{v.get('owner', '')} {v.get('text', '')}").strip()
-                         for v in value)
-    if isinstance(value, dict):
-        return str(value.get("text", ""))
-    return str(value)
-
-
 def build_view(app: Flywheel, *, platform: str, user: str, run_id: int) -> dict[str, Any] | None:
-    found = app.form_for(platform=platform, user=user, run_id=run_id)
-    if found is None:
+    form = build_form(app, platform=platform, user=user, run_id=run_id)
+    if form is None:
         return None
-    flow, state, member = found
-    with transaction(app.sessions) as s:
-        manager = s.get(Member, member.manager_id) if member.manager_id else None
-    locale = member.locale if member.locale in LABELS else "en"
-    audience = Audience(locale, member.timezone, member.name, first_name(manager.name) if manager else None)
-    renderer = app.renderer  # plain text: Slack shows labels literally, so nothing needs escaping
     blocks = []
-    for step in state.steps:
-        question = renderer.render(ask(flow, state, step, {}), audience)
-        base = step.split(":", 1)[0]
-        current = state.answers.get(step)
+    for field in form.fields:
         element: dict[str, Any]
-        choices = CHOICES.get(base)
-        if choices:
-            labels = LABELS[locale]
-            options = [{"text": _plain(labels.get(label, label), 75), "value": value} for value, label in choices]
+        if field.choices:
+            options = [{"text": _plain(label, 75), "value": value} for value, label in field.choices]
             element = {"type": "static_select", "action_id": "value", "options": options}
-            chosen = _initial(choices, current)
-            if chosen is not None:
-                element["initial_option"] = options[chosen]
+            chosen = [o for o in options if o["value"] == field.current]
+            if chosen:
+                element["initial_option"] = chosen[0]
         else:
-            expects = flow.ask_for(step).expects
-            element = {"type": "plain_text_input", "action_id": "value",
-                       "multiline": not isinstance(expects, Scale) and not isinstance(expects, Items)}
-            if current is not None:
-                element["initial_value"] = _shown(current)[:3000]
-        blocks.append({"type": "input", "block_id": step, "optional": flow.ask_for(step).optional or step in state.answers,
-                       "label": _plain(question, 2000), "element": element})
-    save, cancel, _ = BUTTONS[locale]
+            element = {"type": "plain_text_input", "action_id": "value", "multiline": field.multiline}
+            if field.current is not None:
+                element["initial_value"] = field.current[:3000]
+        blocks.append({"type": "input", "block_id": field.step, "optional": field.optional,
+                       "label": _plain(field.question, 2000), "element": element})
     return {"type": "modal", "callback_id": CALLBACK_ID, "private_metadata": str(run_id),
-            "title": _plain(TITLES[locale].get(flow.name, "Flywheel"), 24), "submit": _plain(save, 24),
-            "close": _plain(cancel, 24), "blocks": blocks[:100]}
-
-
-def _initial(choices: list[tuple[str, str]], current: Any) -> int | None:
-    if current is None:
-        return None
-    for i, (value, label) in enumerate(choices):
-        if str(current) in (value, label) or (label == "done_action" and current == "done") or (
-                label == "open_action" and current == "open"):
-            return i
-    return None
+            "title": _plain(form.title, 24), "submit": _plain(form.save, 24), "close": _plain(form.cancel, 24),
+            "blocks": blocks[:100]}
 
 
 def open_form(app: Flywheel, client: Any, *, user: str, run_id: int, trigger_id: str) -> bool:

@@ -1,0 +1,198 @@
+"""What every chat platform shows the same way, whatever its markup: text split within a size limit, the answer
+buttons a message carries, and the fields of "Answer in a form". Slack renders these as blocks and modals,
+Feishu as cards; the choice of buttons and the values they send are decided once, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from conversations.answers import Items, Scale
+from conversations.machine import Reply, ask
+from conversations.render import Audience, first_name
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split at line breaks (or, for one very long line, at spaces) so no piece exceeds `limit`; nothing is cut."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            head, line = line[:cut], line[cut:].lstrip(" ")
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(head)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+# Short button labels, per language. The value a button sends is exactly what a member could type.
+LABELS = {
+    "en": {"done": "Done", "partly": "Partly", "not_done": "Not done", "resolved": "Resolved", "still": "Still blocking",
+           "irrelevant": "No longer relevant", "done_action": "Done", "open_action": "Not yet", "later": "Later",
+           "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
+           "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved", "edit": "Edit an answer",
+           "form": "Answer in a form"},
+    "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
+           "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
+           "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决",
+           "edit": "修改回答", "form": "用表单回答"},
+}
+
+CHOICES = {
+    "mood": [(str(i), str(i)) for i in range(1, 6)],
+    "plan_review": [("done", "done"), ("partly", "partly"), ("not done", "not_done")],
+    "obstacle_status": [("resolved", "resolved"), ("still", "still"), ("no longer relevant", "irrelevant")],
+    "retro_action": [("done", "done_action"), ("not yet", "open_action")],
+}
+
+# Messages that open a conversation (or pick it up again) offer the whole run as one form.
+FORM_LEADS = {"intro", "intro_on_demand", "reminder", "continue", "resumed", "snooze_over"}
+FORM_TITLES = {"en": {"weekly_checkin": "Weekly check-in", "monthly_review": "Monthly review", "retro": "Retrospective"},
+               "zh": {"weekly_checkin": "每周签到", "monthly_review": "月度回顾", "retro": "复盘"}}
+FORM_BUTTONS = {"en": ("Save", "Cancel"), "zh": ("保存", "取消")}
+
+
+def labels_for(locale: str) -> dict[str, str]:
+    return LABELS.get(locale, LABELS["en"])
+
+
+@dataclass(frozen=True)
+class Button:
+    key: str  # stable id of what the button does, e.g. `weekly_checkin:answer:3`
+    label: str
+    value: str  # what pressing it sends: exactly what a member could type, or `form:<run id>`
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class ButtonRow:
+    id: str
+    buttons: tuple[Button, ...]
+    note: str | None = None  # a line shown above the buttons (which support request they act on)
+
+
+def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
+    """Buttons for the question a reply asks (if any): its choices, then Later / Skip. A support request gets its
+    manager's three answers. A button sends exactly what a person could have typed."""
+    flow, _, step = reply.template.partition("/")
+    labels = labels_for(locale)
+    if reply.template == "support/new_request" and "id" in reply.params:
+        return [_support_row(reply.params["id"], labels)]
+    if reply.template == "digest/person" and not reply.params.get("own_view") and not reply.params.get("via"):
+        # Only the request's own manager can act on it: not the member reading /me, not a skip-level reader.
+        rows = []
+        for r in [r for r in reply.params.get("support") or [] if r.get("status") == "open"][:10]:
+            note = f"#{r['id']} {reply.params.get('name', '')}: “{r.get('text', '')}”"
+            rows.append(_support_row(r["id"], labels, note))
+        return rows
+    if step == "summary" and reply.params.get("mode") in ("completed", "edited"):
+        return [ButtonRow(f"{flow}:edit", (Button(f"{flow}:edit", labels["edit"], "edit"),))]
+    if "number" not in reply.params:
+        return []
+    buttons = [Button(f"{flow}:answer:{value}", labels.get(label, label), value) for value, label in CHOICES.get(step, [])]
+    buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
+    return [ButtonRow(f"{flow}:{reply.params.get('step', step)}", tuple(buttons))]
+
+
+def message_rows(replies: Sequence[Reply], locale: str, run_id: int | None) -> list[ButtonRow]:
+    """Every button row of one outbound message: support buttons of earlier digest sections, then the buttons of
+    the last question asked, with "Answer in a form" when the message opens or resumes a conversation."""
+    rows: list[ButtonRow] = []
+    for reply in replies[:-1]:
+        if reply.template == "digest/person":
+            rows.extend(reply_rows(reply, locale))
+    if replies:
+        last = reply_rows(replies[-1], locale)
+        if last and run_id is not None and replies[-1].params.get("lead") in FORM_LEADS:
+            form = Button(f"form:open:{run_id}", labels_for(locale)["form"], f"form:{run_id}", primary=True)
+            last[0] = ButtonRow(last[0].id, last[0].buttons + (form,), last[0].note)
+        rows.extend(last)
+    return rows
+
+
+def _support_row(request_id: int, labels: dict[str, str], note: str | None = None) -> ButtonRow:
+    return ButtonRow(f"support:{request_id}", tuple(
+        Button(f"support:{word}:{request_id}", labels[label], f"/support {request_id} {word}")
+        for word, label in (("handle", "handle"), ("1on1", "1on1"), ("resolved", "resolved_request"))), note)
+
+
+# ------------------------------------------------------------------------------------------------ forms
+
+@dataclass(frozen=True)
+class FormField:
+    step: str
+    question: str
+    choices: tuple[tuple[str, str], ...]  # (value, label); empty for free text
+    current: str | None  # the answer so far, shown as typed (or the value of the chosen option)
+    multiline: bool
+    optional: bool
+
+
+@dataclass(frozen=True)
+class Form:
+    run_id: int
+    flow: str
+    title: str
+    save: str
+    cancel: str
+    locale: str
+    fields: tuple[FormField, ...]
+
+
+def build_form(app: Any, *, platform: str, user: str, run_id: int) -> Form | None:
+    """The questions of one run with the answers given so far, in the member's language, as plain text (platforms
+    show labels literally); None when the run is not this person's."""
+    found = app.form_for(platform=platform, user=user, run_id=run_id)
+    if found is None:
+        return None
+    flow, state, member = found
+    manager_name = app.manager_name(member)
+    locale = member.locale if member.locale in LABELS else "en"
+    labels = labels_for(locale)
+    audience = Audience(locale, member.timezone, member.name, first_name(manager_name) if manager_name else None)
+    fields = []
+    for step in state.steps:
+        question = app.renderer.render(ask(flow, state, step, {}), audience)
+        expects = flow.ask_for(step).expects
+        current = state.answers.get(step)
+        choices = tuple((value, labels.get(label, label)) for value, label in CHOICES.get(step.split(":", 1)[0], []))
+        shown = _chosen(CHOICES.get(step.split(":", 1)[0], []), current) if choices else _shown(current)
+        fields.append(FormField(step=step, question=question, choices=choices, current=shown,
+                                multiline=not isinstance(expects, (Scale, Items)),
+                                optional=flow.ask_for(step).optional or step in state.answers))
+    save, cancel = FORM_BUTTONS[locale]
+    return Form(run_id=run_id, flow=flow.name, title=FORM_TITLES[locale].get(flow.name, "Flywheel"), save=save,
+                cancel=cancel, locale=locale, fields=tuple(fields))
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return "; ".join(str(v if not isinstance(v, dict) else f"{v.get('owner', '')} {v.get('text', '')}").strip()
+                         for v in value)
+    if isinstance(value, dict):
+        return str(value.get("text", ""))
+    return str(value)
+
+
+def _chosen(choices: list[tuple[str, str]], current: Any) -> str | None:
+    if current is None:
+        return None
+    for value, label in choices:
+        if str(current) in (value, label) or (label == "done_action" and current == "done") or (
+                label == "open_action" and current == "open"):
+            return value
+    return None
