@@ -224,6 +224,10 @@ class Flywheel:
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None
         run = repo.active_run(s, member_id=member.id)
+        if event.values.get("step") and (run is None or run.flow != event.values.get("flow")
+                                         or (run.step or "") != event.values["step"]):
+            # A button on an older message: the question it answers is behind us, so it must not answer this one.
+            return [Reply("common/stale_button")], None
         if isinstance(intent, Keyword):
             trigger = Trigger(intent.trigger)
             if trigger == Trigger.EDIT and run is None:

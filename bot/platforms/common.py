@@ -81,6 +81,7 @@ class ButtonRow:
     id: str
     buttons: tuple[Button, ...]
     note: str | None = None  # a line shown above the buttons (which support request they act on)
+    step: str | None = None  # the question the buttons answer, if they answer one
 
 
 def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
@@ -103,7 +104,8 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return []
     buttons = [Button(f"{flow}:answer:{value}", labels.get(label, label), value) for value, label in CHOICES.get(step, [])]
     buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
-    return [ButtonRow(f"{flow}:{reply.params.get('step', step)}", tuple(buttons))]
+    asked = str(reply.params.get("step", step))
+    return [ButtonRow(f"{flow}:{asked}", tuple(buttons), step=asked)]
 
 
 def message_rows(replies: Sequence[Reply], locale: str, run_id: int | None) -> list[ButtonRow]:
@@ -117,7 +119,7 @@ def message_rows(replies: Sequence[Reply], locale: str, run_id: int | None) -> l
         last = reply_rows(replies[-1], locale)
         if last and run_id is not None and replies[-1].params.get("lead") in FORM_LEADS:
             form = Button(f"form:open:{run_id}", labels_for(locale)["form"], f"form:{run_id}", primary=True)
-            last[0] = ButtonRow(last[0].id, last[0].buttons + (form,), last[0].note)
+            last[0] = ButtonRow(last[0].id, last[0].buttons + (form,), last[0].note, last[0].step)
         rows.extend(last)
     return rows
 

@@ -71,12 +71,22 @@ class Client:
                              "client_msg_id": event_id.lower()}}
         return self.post(json.dumps(payload).encode(), "application/json", **kw)
 
-    def press(self, user: str, value: str, action_ts: str, **kw) -> tuple[int, bytes]:
+    def press(self, user: str, value: str, action_ts: str, step: str = "mood", **kw) -> tuple[int, bytes]:
+        # The ids Flywheel gives its buttons (bot/platforms/common.py): answers name the question they answer.
+        if value.startswith("/support"):
+            action_id, block_id = "support:handle:1", "support:1"
+        elif value.startswith("form:"):
+            action_id, block_id = "form:open:1", f"weekly_checkin:{step}"
+        elif value == "edit":
+            action_id, block_id = "weekly_checkin:edit", "weekly_checkin:edit"
+        else:
+            action_id = f"weekly_checkin:{value}" if value in ("later", "skip") else f"weekly_checkin:answer:{value}"
+            block_id = f"weekly_checkin:{step}"
         payload = {"type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T1"},
                    "api_app_id": "A1", "token": "legacy", "trigger_id": "t." + action_ts, "team": {"id": "T1"},
                    "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "D0" + user},
                    "channel": {"id": "D0" + user}, "response_url": "https://hooks.slack.com/actions/T1/1/x",
-                   "actions": [{"action_id": f"weekly_checkin:answer:{value}", "block_id": "weekly_checkin:mood",
+                   "actions": [{"action_id": action_id, "block_id": block_id,
                                 "text": {"type": "plain_text", "text": value}, "value": value, "type": "button",
                                 "action_ts": action_ts}]}
         return self.post(urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded",
@@ -109,7 +119,7 @@ def test_weekly_check_in_in_the_dm_with_buttons_and_text(env):
     assert texts(fake, "UALICE")[-1].startswith("(2/5) What went well")
     for i, answer in enumerate(["Shipped &lt;the&gt; importer &amp; docs", "none", "ship v2; write docs"]):
         assert client.dm("UALICE", answer, f"Ev{i}")[0] == 200
-    client.press("UALICE", "skip", "1700000002.2")  # the optional last question
+    client.press("UALICE", "skip", "1700000002.2", step="manager_help")  # the optional last question
     assert "check-in done ✅" in texts(fake, "UALICE")[-1]
     assert "Shipped &lt;the&gt; importer &amp; docs" in texts(fake, "UALICE")[-1]  # escaped once, for mrkdwn
     with transaction(app.sessions) as s:
@@ -117,18 +127,32 @@ def test_weekly_check_in_in_the_dm_with_buttons_and_text(env):
     assert wins == "Shipped <the> importer & docs"  # stored as typed
 
 
+def test_a_button_on_an_older_question_does_not_answer_the_current_one(env):
+    app, fake, client, clock = env
+    app.tick()
+    client.press("UALICE", "4", "1700000001.1")
+    assert texts(fake, "UALICE")[-1].startswith("(2/5) What went well")
+    client.press("UALICE", "2", "1700000001.2")  # the mood buttons again, now that the question is "wins"
+    assert "already been answered" in texts(fake, "UALICE")[-1]
+    with transaction(app.sessions) as s:
+        assert [(a.step, a.value) for a in s.exec(select(Answer))] == [("mood", 4)]
+    client.dm("UALICE", "Shipped it", "Ev1")
+    with transaction(app.sessions) as s:
+        assert sorted(a.step for a in s.exec(select(Answer))) == ["mood", "wins"]
+
+
 def test_retries_and_replays_have_no_second_effect(env):
     app, fake, client, clock = env
     app.tick()
-    client.dm("UALICE", "4", "Ev1")
     before = len(fake.posted("UALICE"))
+    assert client.press("UALICE", "4", "1700000009.9")[0] == 200
+    assert client.press("UALICE", "4", "1700000009.9")[0] == 200  # the same press delivered twice
+    client.dm("UALICE", "Shipped it", "Ev1")
     for retry in (1, 2, 3):
-        assert client.dm("UALICE", "4", "Ev1", retry=retry)[0] == 200
-    assert client.press("UALICE", "5", "1700000009.9")[0] == 200
-    assert client.press("UALICE", "5", "1700000009.9")[0] == 200  # the same press delivered twice
-    assert len(fake.posted("UALICE")) == before + 1
+        assert client.dm("UALICE", "Shipped it", "Ev1", retry=retry)[0] == 200
+    assert len(fake.posted("UALICE")) == before + 2
     with transaction(app.sessions) as s:
-        assert {a.step: a.value for a in s.exec(select(Answer))} == {"mood": 4, "wins": "5"}
+        assert {a.step: a.value for a in s.exec(select(Answer))} == {"mood": 4, "wins": "Shipped it"}
 
 
 def test_slash_commands_kudos_in_a_channel(env):

@@ -137,7 +137,11 @@ def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parse
                                          "trigger_id": str(payload.get("trigger_id") or "")})
     if not value:
         return Parsed("ignored")
+    action_id = str(action.get("action_id") or "")
+    flow, _, step = str(action.get("block_id") or "").partition(":")
+    answers = ":answer:" in action_id or action_id.endswith((":later", ":skip"))
     return Parsed("inbound", InboundEvent(
+        values={"flow": flow, "step": step} if answers and step else {},
         platform="slack", user=str(user), kind="action", text=value,
         dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:{action.get('action_id')}",
         received_at=received_at, workspace=(payload.get("team") or {}).get("id")))
