@@ -350,6 +350,12 @@ class Flywheel:
                 self._apply(s, run, member, Trigger.START, None, self.clock.now(), by_member=True)
             return self.flows[run.flow], self._state(s, run, member), member
 
+    def member_locale(self, platform: str, user: str) -> str:
+        """The language to answer a platform user in: theirs if they are a member, else the organisation's."""
+        with transaction(self.sessions) as s:
+            member = repo.member_by_platform_id(s, platform=platform, user_id=user)
+            return member.locale if member is not None else self.settings.locale_for(platform)
+
     def manager_name(self, member: Member) -> str | None:
         with transaction(self.sessions) as s:
             manager = s.get(Member, member.manager_id) if member.manager_id else None
@@ -601,7 +607,7 @@ class Flywheel:
         if member is None:
             platform, _, address = (row.channel or "console:").partition(":")
             recipient = Recipient(platform, address)
-            audience = Audience(self.settings.locale, self.settings.timezone, "")
+            audience = Audience(self.settings.locale_for(platform), self.settings.timezone, "")
         else:
             manager = s.get(Member, member.manager_id) if member.manager_id else None
             recipient = self._recipient(member)

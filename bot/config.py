@@ -305,10 +305,8 @@ def _texts(value: Mapping[str, Any], where: str, problems: list[str]) -> dict[st
 
 def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001
     """Create or update the members the file names (by handle), then wire up managers. Returns counts."""
-    import sqlalchemy as sa
-
     from storage import repo
-    from storage.models import Member, SupportRequest
+    from storage.models import Member
 
     created = updated = 0
     rows: dict[str, Member] = {}
@@ -330,12 +328,5 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     session.flush()
     for spec in config.members:
         row = rows[spec.handle]
-        manager_id = rows[spec.manager].id if spec.manager else None
-        if row.manager_id != manager_id:
-            # Open support requests follow the person to their new manager.
-            session.execute(sa.update(SupportRequest).where(SupportRequest.member_id == row.id,
-                                                            SupportRequest.status != "resolved")
-                            .values(manager_id=manager_id))
-        row.manager_id = manager_id
-        session.add(row)
+        repo.set_manager(session, row, rows[spec.manager].id if spec.manager else None, now=now)
     return {"created": created, "updated": updated}

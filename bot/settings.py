@@ -39,6 +39,14 @@ class Settings:
     log_level: str | None = None  # default: INFO, or WARNING on the console
     tick_seconds: float = 30.0
     retention_days: int = 730  # answers to conversations older than this are deleted
+    locale_set: bool = False  # FLYWHEEL_LOCALE was given; otherwise Feishu speaks Chinese by default
+
+    def locale_for(self, platform: str | None) -> str:
+        """The language for people a platform tells us nothing about: FLYWHEEL_LOCALE if set, else Chinese on
+        Feishu / Lark and English elsewhere."""
+        if not self.locale_set and platform == "feishu":
+            return "zh"
+        return self.locale
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -123,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: str | Pat
         kwargs["locale"] = normalize_locale(raw_locale, default="")
         if not kwargs["locale"]:
             raise SettingsError(f"FLYWHEEL_LOCALE must be en or zh, not {raw_locale!r}")
+        kwargs["locale_set"] = True
     if "timezone" in kwargs and not is_valid_zone(str(kwargs["timezone"])):
         raise SettingsError(f"FLYWHEEL_TIMEZONE {kwargs['timezone']!r} is not an IANA time zone (e.g. Asia/Shanghai)")
     return Settings(**kwargs)  # type: ignore[arg-type]

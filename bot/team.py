@@ -36,7 +36,7 @@ def command(s: Session, actor: Member, args: str, event: InboundEvent, now: date
         if any(p.id == actor.id for p in people) or any(_manages(s, p, actor) for p in people):
             return Reply("team/loop")
         for person in people:
-            person.manager_id, person.updated_at = actor.id, now
+            repo.set_manager(s, person, actor.id, now=now)
             s.add(person)
         log.info("member %s added %d people to their team", actor.id, len(people))
         return Reply("team/added", {"names": [first_name(p.name) for p in people]})
@@ -51,7 +51,7 @@ def command(s: Session, actor: Member, args: str, event: InboundEvent, now: date
         person, manager = people
         if _manages(s, person, manager) or person.id == manager.id:
             return Reply("team/loop")
-        person.manager_id, person.updated_at = manager.id, now
+        repo.set_manager(s, person, manager.id, now=now)
         s.add(person)
         log.info("admin %s set the manager of member %s to %s", actor.id, person.id, manager.id)
         return Reply("team/manager_set", {"who": first_name(person.name), "manager": first_name(manager.name)})

@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from bot.app import Flywheel
+from bot.platforms.feishu.callbacks import FeishuCallbacks
 from bot.platforms.slack.inbound import parse_body, verify_signature
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ class OutboxPump:
 
 
 def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callable[[], None] = lambda: None,
-                now: Callable[[], float] = time.time) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+                now: Callable[[], float] = time.time, feishu: FeishuCallbacks | None = None
+                ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     def respond(start_response: StartResponse, status: str, body: bytes,
                 content_type: str = "application/json") -> list[bytes]:
         start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
@@ -79,19 +81,49 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
                 return slack_events(environ, start_response)
             finally:
                 app.metrics.ack_seconds.labels("slack").observe(time.perf_counter() - started)
+        if path == "/feishu/events" and method == "POST" and feishu is not None:
+            started = time.perf_counter()
+            try:
+                return feishu_events(environ, start_response)
+            finally:
+                app.metrics.ack_seconds.labels("feishu").observe(time.perf_counter() - started)
         return respond(start_response, "404 Not Found", NOT_FOUND)
 
-    def slack_events(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    def read_body(environ: dict[str, Any], platform: str) -> bytes | int:
+        """The request body, or the HTTP status to answer when it cannot be taken."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
         if length < 0:
-            return respond(start_response, "400 Bad Request", REJECTED)
+            return 400
         if length > MAX_BODY:
-            app.metrics.inbound.labels("slack", "too_large").inc()
-            return respond(start_response, "413 Payload Too Large", TOO_LARGE)
-        body = environ["wsgi.input"].read(length) if length else b""
+            app.metrics.inbound.labels(platform, "too_large").inc()
+            return 413
+        return environ["wsgi.input"].read(length) if length else b""
+
+    def feishu_events(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        assert feishu is not None
+        body = read_body(environ, "feishu")
+        if isinstance(body, int):
+            return respond(start_response, "413 Payload Too Large" if body == 413 else "401 Unauthorized",
+                           TOO_LARGE if body == 413 else REJECTED)
+        outcome, answer = feishu.receive(body, environ.get("HTTP_X_LARK_REQUEST_TIMESTAMP"),
+                                         environ.get("HTTP_X_LARK_REQUEST_NONCE"),
+                                         environ.get("HTTP_X_LARK_SIGNATURE"), now=now())
+        if outcome != "ok":
+            app.metrics.inbound.labels("feishu", outcome).inc()
+        if answer is None:
+            log.warning("rejected a Feishu callback (%s)", outcome)  # never the body
+            return respond(start_response, "401 Unauthorized", REJECTED)
+        poke()
+        return respond(start_response, "200 OK", json.dumps(answer, ensure_ascii=False).encode())
+
+    def slack_events(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        body = read_body(environ, "slack")
+        if isinstance(body, int):
+            return respond(start_response, "413 Payload Too Large" if body == 413 else "400 Bad Request",
+                           TOO_LARGE if body == 413 else REJECTED)
         if body.startswith(b"ssl_check=1") and b"command=" not in body:
             return respond(start_response, "200 OK", b"", "text/plain")  # Slack checking our certificate
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")

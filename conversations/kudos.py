@@ -67,7 +67,7 @@ class KudosRefusal:
 
 
 # A mention: @handle / @名字 on the console and in Feishu text, <@U123> or <@U123|name> in Slack.
-_MENTION = re.compile(r"(<@[A-Z0-9]+(?:\|[^>]*)?>|@[^\s,，、:：@#]+)")
+_MENTION = re.compile(r"(<@[A-Za-z0-9_]+(?:\|[^>]*)?>|@[^\s,，、:：@#]+)")
 _LEAD = re.compile(r"^(?:for|because|thanks for|thank you for|感谢|谢谢|因为|为了|[:：\-—–])\s*", re.IGNORECASE)
 _TAG = re.compile(r"(?:^|\s)#([^\s#]+)\s*$")
 _CHANNEL_TAG = re.compile(r"<#C[A-Z0-9]+\|([^>]+)>\s*$")

@@ -36,7 +36,7 @@ RETRO = Flow(
     schedule=None,  # started on demand only
 )
 
-_MENTION = re.compile(r"^(<@[A-Z0-9]+(?:\|[^>]*)?>|@[^\s,，、@]+)$")
+_MENTION = re.compile(r"^(<@[A-Za-z0-9_]+(?:\|[^>]*)?>|@[^\s,，、@]+)$")
 
 
 @dataclass(frozen=True)

@@ -246,10 +246,12 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
 # ------------------------------------------------------------------------------------------ kudos
 
 def member_by_mention(session: Session, *, platform: str, token: str) -> Member | None:
-    """`@alice` / `@陈晨` (handle or exact name), or Slack's `<@U123|name>`."""
+    """`@alice` / `@陈晨` (handle or exact name), or a platform mention `<@U123|name>` (Slack user id, Feishu
+    open_id)."""
     if token.startswith("<@"):
         user_id = token[2:-1].split("|", 1)[0]
-        return session.exec(select(Member).where(Member.slack_user_id == user_id)).first()
+        column = Member.feishu_open_id if platform == "feishu" else Member.slack_user_id
+        return session.exec(select(Member).where(column == user_id)).first()
     name = token.lstrip("@")
     found = session.exec(select(Member).where(Member.handle == name.lower())).first()
     if found is None:
@@ -331,6 +333,18 @@ def open_obstacles(session: Session, *, member_id: int, exclude_run_id: int | No
 
 def obstacle_from(session: Session, *, run_id: int, step: str) -> Obstacle | None:
     return session.exec(select(Obstacle).where(Obstacle.source_run_id == run_id, Obstacle.source_step == step)).first()
+
+
+def set_manager(session: Session, member: Member, manager_id: int | None, *, now: datetime) -> None:
+    """Change someone's manager. Their open support requests go with them: the new manager can act on them, the
+    old one no longer can."""
+    if member.manager_id == manager_id:
+        return
+    session.execute(sa.update(SupportRequest).where(SupportRequest.member_id == member.id,
+                                                    SupportRequest.status != "resolved")
+                    .values(manager_id=manager_id))
+    member.manager_id, member.updated_at = manager_id, now
+    session.add(member)
 
 
 def support_from(session: Session, *, run_id: int) -> SupportRequest | None:

@@ -5,8 +5,9 @@ Feishu as cards; the choice of buttons and the values they send are decided once
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from conversations.answers import Items, Scale
 from conversations.machine import Reply, ask
@@ -35,6 +36,18 @@ def split_text(text: str, limit: int) -> list[str]:
     if current or not pieces:
         pieces.append(current)
     return pieces
+
+
+def unique_handle(candidates: Iterable[str | None], fallback: str, taken: set[str]) -> str:
+    """A member handle for someone a platform's directory brought in: the first usable candidate (lowercase
+    letters, digits, `._-`), numbered if taken. Adds it to `taken`."""
+    base = next((h for h in (re.sub(r"[^a-z0-9._-]", "", (c or "").lower()) for c in candidates) if h),
+                re.sub(r"[^a-z0-9._-]", "", fallback.lower()) or "member")
+    handle, n = base[:60], 2
+    while handle in taken:
+        handle, n = f"{base[:57]}{n}", n + 1
+    taken.add(handle)
+    return handle
 
 
 # Short button labels, per language. The value a button sends is exactly what a member could type.

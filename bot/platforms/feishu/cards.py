@@ -39,23 +39,27 @@ def card(elements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"config": {"wide_screen_mode": True, "update_multi": True}, "elements": elements}
 
 
-def button_value(value: str, *, key: str, flow: str, step: str | None) -> dict[str, Any]:
+def button_value(value: str, *, key: str, label: str, flow: str, step: str | None, run_id: int | None
+                 ) -> dict[str, Any]:
     """What a button sends back in `card.action.trigger`: the text a member could have typed, and the question it
-    answers (so a press on an old card cannot answer a later question)."""
-    out: dict[str, Any] = {"v": value, "k": key}
+    answers (so a press on an old card cannot answer a later question, and the card can show what was chosen)."""
+    out: dict[str, Any] = {"v": value, "k": key, "l": label}
     if step:
         out["flow"], out["step"] = flow, step
+        if run_id is not None:
+            out["run"] = run_id
     return out
 
 
-def rows_elements(rows: Sequence[ButtonRow]) -> list[dict[str, Any]]:
+def rows_elements(rows: Sequence[ButtonRow], run_id: int | None) -> list[dict[str, Any]]:
     elements: list[dict[str, Any]] = []
     for row in rows:
         if row.note:
             elements.append({"tag": "note", "elements": [plain(row.note, 500)]})
         elements.append({"tag": "action", "actions": [
             {"tag": "button", "text": plain(b.label, 40), "type": "primary" if b.primary else "default",
-             "value": button_value(b.value, key=b.key, flow=row.id.partition(':')[0], step=row.step)}
+             "value": button_value(b.value, key=b.key, label=b.label, flow=row.id.partition(":")[0], step=row.step,
+                                   run_id=run_id)}
             for b in row.buttons]})
     return elements
 
@@ -64,7 +68,7 @@ def build_cards(text: str, replies: Sequence[Reply], locale: str, run_id: int | 
     """The cards for one outbound message (already rendered and escaped text): usually one; more when the text would
     pass 30 KB. Buttons go on the last card."""
     elements = [markdown(piece) for piece in common.split_text(text, TEXT_PIECE) if piece.strip()]
-    elements += rows_elements(common.message_rows(replies, locale, run_id))
+    elements += rows_elements(common.message_rows(replies, locale, run_id), run_id)
     cards: list[list[dict[str, Any]]] = [[]]
     for element in elements:
         if cards[-1] and size(card(cards[-1] + [element])) > SAFE_LIMIT:

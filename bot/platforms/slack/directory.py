@@ -5,13 +5,13 @@ the organisation file, matched by Slack user id."""
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Any, Iterator
 
 from slack_sdk import WebClient
 from sqlmodel import Session, select
 
+from bot.platforms.common import unique_handle
 from conversations.render import normalize_locale
 from conversations.schedule import is_valid_zone
 from storage.models import Member
@@ -27,14 +27,6 @@ def workspace_users(client: WebClient) -> Iterator[dict[str, Any]]:
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
             return
-
-
-def _handle(user: dict[str, Any], taken: set[str]) -> str:
-    base = re.sub(r"[^a-z0-9._-]", "", str(user.get("name") or "").lower()) or f"u{str(user['id']).lower()}"
-    handle, n = base[:60], 2
-    while handle in taken:
-        handle, n = f"{base[:57]}{n}", n + 1
-    return handle
 
 
 def sync_users(s: Session, users: Iterator[dict[str, Any]], *, default_timezone: str, default_locale: str,
@@ -58,8 +50,7 @@ def sync_users(s: Session, users: Iterator[dict[str, Any]], *, default_timezone:
         tz = user.get("tz") if is_valid_zone(str(user.get("tz") or "")) else default_timezone
         locale = normalize_locale(user.get("locale"), default_locale)
         if member is None:
-            handle = _handle(user, taken)
-            taken.add(handle)
+            handle = unique_handle([user.get("name")], f"u{user['id']}", taken)
             member = Member(handle=handle, name=name, timezone=tz, locale=locale, slack_user_id=user["id"],
                             slack_team_id=user.get("team_id"), created_at=now, updated_at=now)
             counts["added"] += 1

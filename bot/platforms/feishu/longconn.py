@@ -1,0 +1,61 @@
+"""The long connection (the default for a self-built app: no public URL). `lark.ws.Client` grabs an asyncio loop
+when its module is imported and runs everything on it, so it gets a thread and a loop of its own here; the bot's
+scheduler and outbox never wait for it, and it never waits for them: each event is handed to `FeishuEvents`,
+which acknowledges at once and works after (card actions are answered within the callback's time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from typing import Any
+
+import lark_oapi as lark
+from lark_oapi.event.dispatcher_handler import EventDispatcherHandler
+
+from bot.platforms.feishu.events import FeishuEvents
+from bot.platforms.feishu.messenger import resolve_domain
+
+log = logging.getLogger(__name__)
+
+
+class Handler(EventDispatcherHandler):
+    """What `lark.ws.Client` calls for every event and card callback frame: the raw JSON, already authenticated
+    by the connection. We take it as it is, so both transports share one translation."""
+
+    def __init__(self, events: FeishuEvents) -> None:
+        super().__init__()
+        self.events = events
+
+    def _do_without_validation(self, payload: bytes) -> Any:
+        try:
+            data = json.loads(payload.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            return self.events.dispatch(data, background=True)
+        except Exception:  # noqa: BLE001 - the frame is acknowledged either way; never logs its content
+            log.warning("a Feishu long-connection payload could not be read; dropped")
+            return None
+
+
+def start(events: FeishuEvents, *, app_id: str, app_secret: str, domain: str | None) -> threading.Thread:
+    """Connect in a daemon thread with its own event loop; returns the thread (it runs until the process ends)."""
+
+    def run() -> None:
+        import lark_oapi.ws.client as ws_client
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        ws_client.loop = loop  # the module captured the importing thread's loop; this thread owns its own
+        client = lark.ws.Client(app_id, app_secret, event_handler=Handler(events), domain=resolve_domain(domain),
+                                log_level=lark.LogLevel.WARNING)
+        try:
+            client.start()
+        except Exception:  # noqa: BLE001 - logged; the rest of the bot keeps running (and /healthz says so)
+            log.exception("the Feishu long connection stopped")
+
+    thread = threading.Thread(target=run, name="feishu-long-connection", daemon=True)
+    thread.start()
+    return thread

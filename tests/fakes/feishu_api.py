@@ -1,0 +1,182 @@
+"""A fake Feishu / Lark Open API on 127.0.0.1 (port 0): the token endpoint, message create / reply / patch, and the
+contact API (departments and users). Records every call and answers like Feishu, 429s included.
+
+The real `lark-oapi` client talks to it through its `domain`. Each call is stamped with the test's clock, so a test
+can assert that nothing arrived before an `x-ogw-ratelimit-reset` it was given had passed. Message create honours
+`uuid` the way Feishu does (the same uuid within an hour is not delivered again).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Call:
+    method: str  # e.g. "POST /open-apis/im/v1/messages"
+    path: str
+    query: dict[str, str]
+    body: dict[str, Any]
+    token: str | None
+    at: datetime | None
+
+    @property
+    def card(self) -> dict[str, Any]:
+        return json.loads(self.body.get("content") or "{}")
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+MESSAGES = "/open-apis/im/v1/messages"
+
+
+class FakeFeishu:
+    def __init__(self, clock: Any = None, *, token_expire: int = 7200) -> None:
+        self.clock = clock
+        self.token_expire = token_expire
+        self.calls: list[Call] = []
+        self.users: list[dict[str, Any]] = []  # contact users (open_id, name, leader_user_id, time_zone, …)
+        self.departments: list[dict[str, Any]] = []  # {open_department_id, name, parent_department_id}
+        self.script: dict[str, list[Scripted]] = {}  # keyed by Call.method
+        self.rule: Callable[[Call], Scripted | None] | None = None
+        self.not_before: dict[str, datetime] = {}
+        self.violations: list[str] = []
+        self.delivered: list[tuple[Call, str]] = []  # messages that reached a chat, with their message_id
+        self.tokens_issued = 0
+        self._by_uuid: dict[str, str] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> "FakeFeishu":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def sent(self, receiver: str | None = None) -> list[Call]:
+        """Delivered messages (create and reply), optionally to one open_id / chat_id (replies: the parent's chat)."""
+        return [c for c, _ in self.delivered if receiver is None or self._target(c) == receiver]
+
+    def texts(self, receiver: str) -> list[str]:
+        """The markdown of each delivered card to one receiver, joined per card."""
+        return ["\n".join(e.get("content", "") for e in c.card.get("elements", []) if e.get("tag") == "markdown")
+                for c in self.sent(receiver)]
+
+    def _target(self, call: Call) -> str:
+        if call.path.endswith("/reply"):
+            parent = call.path.split("/")[-2]
+            for c, mid in self.delivered:
+                if mid == parent:
+                    return self._target(c)
+            return parent
+        return str(call.body.get("receive_id", ""))
+
+    # ------------------------------------------------------------------------------------------------ serving
+
+    def _answer(self, call: Call) -> Scripted:
+        with self._lock:
+            self.calls.append(call)
+            target = self._target(call) if call.path.startswith(MESSAGES) else call.path
+            if call.at is not None and target in self.not_before and call.at < self.not_before[target]:
+                self.violations.append(f"{call.method} to {target} at {call.at} before {self.not_before[target]}")
+            queued = self.script.get(call.method)
+            answer = queued.pop(0) if queued else (self.rule(call) if self.rule else None)
+            if answer is not None and answer.status == 429 and call.at is not None:
+                wait = float(answer.headers.get("x-ogw-ratelimit-reset", "1"))
+                self.not_before[target] = call.at + timedelta(seconds=wait)
+            return answer or self._default(call)
+
+    def _default(self, call: Call) -> Scripted:
+        if call.path == "/open-apis/auth/v3/tenant_access_token/internal":
+            self.tokens_issued += 1
+            return Scripted(200, {"code": 0, "msg": "ok", "tenant_access_token": f"t-{self.tokens_issued}",
+                                  "expire": self.token_expire})
+        if call.path == "/open-apis/auth/v3/app_access_token/internal":
+            return Scripted(200, {"code": 0, "msg": "ok", "app_access_token": "a-1", "expire": self.token_expire})
+        if call.token is None or not call.token.startswith("t-"):
+            return Scripted(400, {"code": 99991661, "msg": "Missing access token for authorization."})
+        if call.path.startswith(MESSAGES) and call.method.startswith("POST"):
+            uuid = call.body.get("uuid")
+            if uuid and uuid in self._by_uuid:  # Feishu: the same uuid within an hour is one message
+                return Scripted(200, {"code": 0, "msg": "success", "data": {"message_id": self._by_uuid[uuid]}})
+            message_id = f"om_{next(self._ids):06d}"
+            if uuid:
+                self._by_uuid[uuid] = message_id
+            self.delivered.append((call, message_id))
+            chat = "oc_p2p_" + str(call.body.get("receive_id", "")) if not call.path.endswith("/reply") else "oc_thread"
+            return Scripted(200, {"code": 0, "msg": "success", "data": {
+                "message_id": message_id, "msg_type": call.body.get("msg_type"), "chat_id": chat,
+                "body": {"content": call.body.get("content")}}})
+        if call.path.startswith(MESSAGES) and call.method.startswith("PATCH"):
+            return Scripted(200, {"code": 0, "msg": "success", "data": {}})
+        if call.path.startswith("/open-apis/contact/v3/departments/") and call.path.endswith("/children"):
+            parent = call.path.split("/")[-2]
+            fetch_child = call.query.get("fetch_child") in ("true", "True", "1")
+            items = [d for d in self.departments
+                     if fetch_child or d.get("parent_department_id", "0") == parent]
+            return self._page(items, call)
+        if call.path == "/open-apis/contact/v3/users/find_by_department":
+            dept = call.query.get("department_id", "0")
+            items = [u for u in self.users if dept in (u.get("department_ids") or ["0"])]
+            return self._page(items, call)
+        return Scripted(404, {"code": 404, "msg": f"no fake for {call.method}"})
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], call: Call) -> Scripted:
+        size = int(call.query.get("page_size", "50"))
+        start = int(call.query.get("page_token") or 0)
+        page = items[start:start + size]
+        more = start + size < len(items)
+        return Scripted(200, {"code": 0, "msg": "success", "data": {
+            "items": page, "has_more": more, "page_token": str(start + size) if more else ""}})
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode("utf-8") if length else ""
+                parts = urlsplit(self.path)
+                auth = self.headers.get("Authorization") or ""
+                call = Call(method=f"{self.command} {parts.path}", path=parts.path,
+                            query={k: v[0] for k, v in parse_qs(parts.query).items()},
+                            body=json.loads(raw) if raw.strip() else {},
+                            token=auth.removeprefix("Bearer ") or None,
+                            at=fake.clock.now() if fake.clock else None)
+                answer = fake._answer(call)
+                body = json.dumps(answer.body, ensure_ascii=False).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for key, value in answer.headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PATCH = do_PUT = _serve  # noqa: N815 - the http.server API
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
