@@ -24,6 +24,8 @@ def _setup_logging(settings: Settings, *, console: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("apscheduler", "alembic", "sqlalchemy.engine"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # lark-oapi logs whole event payloads (people's answers) at DEBUG, on its own stdout handler: never below WARNING.
+    logging.getLogger("Lark").setLevel(logging.WARNING)
 
 
 def _config(settings: Settings) -> OrgConfig | None:
@@ -76,22 +78,16 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> int:
+    """Slack and/or Feishu, whichever has credentials, in one process: the scheduler (unless `http_only`), the
+    outbox pump, Socket Mode / the long connection, and the HTTP endpoint when a signing secret or an Encrypt Key
+    asks for it."""
     from bot.app import Flywheel
-    from bot.platforms.slack.directory import sync_users, workspace_users
-    from bot.platforms.slack.messenger import SlackMessenger
     from bot.scheduler import start_scheduler
     from bot.web import OutboxPump, create_wsgi
 
-    if "feishu" in settings.platforms and "slack" not in settings.platforms:
-        print("flywheel: Feishu credentials are set, but this build does not include the Feishu adapter yet.",
-              file=sys.stderr)
-        return 2
-    if not (settings.slack_app_token or settings.slack_signing_secret):
-        print("flywheel: SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode).",
-              file=sys.stderr)
-        return 2
-    if http_only and not settings.slack_signing_secret:
-        print("flywheel: `flywheel web` serves HTTP mode and needs SLACK_SIGNING_SECRET.", file=sys.stderr)
+    problem = _serve_problem(settings, http_only)
+    if problem:
+        print(f"flywheel: {problem}", file=sys.stderr)
         return 2
     lock = None
     if scheduler:
@@ -100,58 +96,139 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         except AlreadyRunning as exc:
             print(f"flywheel: {exc}", file=sys.stderr)
             return 3
-    messenger = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
-    app = Flywheel.build(settings, config=_config(settings), messengers={"slack": messenger})
+    messengers: dict = {}
+    if "slack" in settings.platforms:
+        from bot.platforms.slack.messenger import SlackMessenger
+
+        messengers["slack"] = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
+    if "feishu" in settings.platforms:
+        from bot.platforms.feishu.messenger import FeishuMessenger
+
+        messengers["feishu"] = FeishuMessenger.from_settings(settings.feishu_app_id or "",
+                                                             settings.feishu_app_secret or "", settings.feishu_domain)
+    config = _config(settings)
+    app = Flywheel.build(settings, config=config, messengers=messengers)
     pump = OutboxPump(app).start()
-    jobs = None
-    if scheduler:
+    jobs = start_scheduler(app) if scheduler else None
+    if jobs is not None:
+        for name, discover in _directories(app, settings, config).items():
+            discover()
+            jobs.add_job(discover, "interval", hours=24, id=f"{name}-directory", coalesce=True, max_instances=1)
+    feishu_events = None
+    if "feishu" in settings.platforms:
+        from bot.platforms.feishu.events import FeishuEvents
+
+        feishu_events = FeishuEvents(app, poke=pump.poke)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    slack_socket = None
+    modes = []
+    try:
+        if "slack" in settings.platforms and settings.slack_app_token and not http_only:
+            from bot.platforms.slack.socket import connect
+
+            slack_socket = connect(app, app_token=settings.slack_app_token, web_client=messengers["slack"].client,
+                                   poke=pump.poke)
+            modes.append("Slack (Socket Mode)")
+        if feishu_events is not None and not http_only:
+            from bot.platforms.feishu import longconn
+
+            longconn.start(feishu_events, app_id=settings.feishu_app_id or "", app_secret=settings.feishu_app_secret
+                           or "", domain=settings.feishu_domain)
+            modes.append("Feishu (long connection)")
+        callbacks = None
+        if feishu_events is not None and settings.feishu_encrypt_key:
+            from bot.platforms.feishu.callbacks import FeishuCallbacks
+
+            callbacks = FeishuCallbacks(feishu_events, encrypt_key=settings.feishu_encrypt_key,
+                                        verification_token=settings.feishu_verification_token)
+        slack_http = settings.slack_signing_secret if "slack" in settings.platforms else None
+        if slack_http or callbacks is not None:
+            from waitress import serve as waitress_serve
+
+            wsgi = create_wsgi(app, slack_signing_secret=slack_http, poke=pump.poke, feishu=callbacks)
+            paths = (["POST /slack/events"] if slack_http else []) + (["POST /feishu/events"] if callbacks else [])
+            print(f"Flywheel is running: {', '.join(modes + ['HTTP on port ' + str(settings.port)])} "
+                  f"({', '.join(paths)}, GET /healthz, GET /metrics). Ctrl-C to stop.", file=sys.stderr)
+            waitress_serve(wsgi, host="0.0.0.0", port=settings.port, threads=8, ident="flywheel")
+        else:
+            print(f"Flywheel is running: {', '.join(modes)}. Ctrl-C to stop.", file=sys.stderr)
+            stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if slack_socket is not None:
+            slack_socket.close()
+        if jobs is not None:
+            jobs.shutdown(wait=False)
+        pump.stop()
+        if feishu_events is not None:
+            feishu_events.close()
+        app.close()
+        if lock is not None:
+            lock.release()
+    return 0
+
+
+def _serve_problem(settings: Settings, http_only: bool) -> str | None:
+    slack, feishu = "slack" in settings.platforms, "feishu" in settings.platforms
+    if slack and not (settings.slack_app_token or settings.slack_signing_secret):
+        return "SLACK_BOT_TOKEN needs SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)."
+    if (settings.feishu_app_id or settings.feishu_app_secret) and not feishu:
+        return "Feishu needs both FEISHU_APP_ID and FEISHU_APP_SECRET."
+    if feishu and settings.feishu_verification_token and not settings.feishu_encrypt_key:
+        return ("Feishu HTTP callbacks need FEISHU_ENCRYPT_KEY: set an Encrypt Key in the developer console "
+                "(Events & Callbacks → Encryption Strategy) and here; without it /feishu/events is not served.")
+    if http_only and not (settings.slack_signing_secret or (feishu and settings.feishu_encrypt_key)):
+        return ("`flywheel web` serves HTTP callbacks and needs SLACK_SIGNING_SECRET (Slack) or FEISHU_ENCRYPT_KEY "
+                "(Feishu).")
+    return None
+
+
+def _directories(app, settings: Settings, config: OrgConfig | None) -> dict:  # noqa: ANN001
+    """Member discovery per platform, run at start and daily; a failure is logged and retried tomorrow."""
+    jobs = {}
+    if "slack" in settings.platforms:
         from slack_sdk import WebClient
         from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+        from bot.platforms.slack.directory import sync_users, workspace_users
 
         # Reading the member list may wait out rate limits (unlike sending, which the outbox retries).
         directory = WebClient(token=settings.slack_bot_token, timeout=30,
                               retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)],
                               **({"base_url": settings.slack_api_url} if settings.slack_api_url else {}))
 
-        def discover() -> None:
+        def slack() -> None:
             try:
                 with app.transaction() as s:
                     counts = sync_users(s, workspace_users(directory), default_timezone=settings.timezone,
                                         default_locale=settings.locale, now=app.clock.now())
                 log.info("Slack members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated", counts)
-            except Exception:  # noqa: BLE001 - discovery retries tomorrow; the bot keeps running
+            except Exception:  # noqa: BLE001
                 log.exception("could not read the Slack member list")
 
-        discover()
-        jobs = start_scheduler(app)
-        jobs.add_job(discover, "interval", hours=24, id="slack-directory", coalesce=True, max_instances=1)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        if settings.slack_app_token and not http_only:
-            from bot.platforms.slack.socket import connect
+        jobs["slack"] = slack
+    if "feishu" in settings.platforms:
+        from bot.platforms.feishu import directory as feishu_directory
 
-            client = connect(app, app_token=settings.slack_app_token, web_client=messenger.client, poke=pump.poke)
-            print("Flywheel is running on Slack (Socket Mode). Ctrl-C to stop.", file=sys.stderr)
-            stop.wait()
-            client.close()
-        else:
-            from waitress import serve as waitress_serve
+        client = app.messengers["feishu"].client
+        from_file = {m.feishu for m in config.members if m.feishu} if config else set()
 
-            wsgi = create_wsgi(app, slack_signing_secret=settings.slack_signing_secret, poke=pump.poke)
-            print(f"Flywheel is serving Slack HTTP mode on port {settings.port} (POST /slack/events, GET /healthz).",
-                  file=sys.stderr)
-            waitress_serve(wsgi, host="0.0.0.0", port=settings.port, threads=8, ident="flywheel")
-    except KeyboardInterrupt:
-        pass
-    finally:
-        if jobs is not None:
-            jobs.shutdown(wait=False)
-        pump.stop()
-        app.close()
-        if lock is not None:
-            lock.release()
-    return 0
+        def feishu() -> None:
+            try:
+                people, departments = feishu_directory.read_organisation(client)
+                with app.transaction() as s:
+                    counts = feishu_directory.sync_users(
+                        s, people, departments, default_timezone=settings.timezone,
+                        default_locale=settings.locale_for("feishu"), now=app.clock.now(), managed_by_file=from_file)
+                log.info("Feishu members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated, "
+                         "%(kept)d as the org file says", counts)
+            except Exception:  # noqa: BLE001
+                log.exception("could not read the Feishu organisation (contact API); check the app's contact scopes")
+
+        jobs["feishu"] = feishu
+    return jobs
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
@@ -234,8 +311,9 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
                            f"{len(flow.steps)} questions")
     except ConfigError as exc:
         line(False, str(exc))
-    if settings.slack_bot_token and not (settings.slack_app_token or settings.slack_signing_secret):
-        line(False, "SLACK_BOT_TOKEN is set but neither SLACK_APP_TOKEN (Socket Mode) nor SLACK_SIGNING_SECRET (HTTP)")
+    problem = _serve_problem(settings, http_only=False)
+    if problem:
+        line(False, problem)
     print("all good" if problems == 0 else f"{problems} problem(s) found")
     return 0 if problems == 0 else 1
 
@@ -261,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--as", dest="as_member", metavar="HANDLE", help="start as this member (default: the first report)")
         p.add_argument("--clock", metavar="'YYYY-MM-DD HH:MM [TZ]'", help="start the console's clock at this time")
         p.add_argument("--script", action="store_true", help="script mode even on a terminal (no prompt, echo input)")
-    sub.add_parser("web", help="serve only the HTTP endpoint (Slack HTTP mode) for replicas behind a load balancer")
+    sub.add_parser("web", help="serve only the HTTP endpoints (Slack HTTP mode, Feishu callbacks) for replicas behind "
+                              "a load balancer")
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations (also done at every start)")

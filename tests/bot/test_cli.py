@@ -42,11 +42,16 @@ def test_run_with_incomplete_slack_credentials_says_what_is_missing_and_leaks_no
     assert "sentinel" not in captured.err + captured.out
 
 
-def test_feishu_alone_is_not_there_yet(clean_env, capsys):
+def test_feishu_callbacks_refuse_to_start_without_an_encrypt_key(clean_env, capsys):
     clean_env.setenv("FEISHU_APP_ID", "cli_x")
     clean_env.setenv("FEISHU_APP_SECRET", "sentinel")
+    clean_env.setenv("FEISHU_VERIFICATION_TOKEN", "vt")
     assert main(["run"]) == 2
-    assert "Feishu adapter" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "FEISHU_ENCRYPT_KEY" in err and "sentinel" not in err
+    clean_env.delenv("FEISHU_VERIFICATION_TOKEN")
+    assert main(["web"]) == 2  # the web process serves callbacks only, and Feishu's need the key
+    assert "FEISHU_ENCRYPT_KEY" in capsys.readouterr().err
 
 
 def test_bad_settings_exit_cleanly(clean_env, capsys):

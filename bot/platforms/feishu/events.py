@@ -10,7 +10,7 @@ the card just shows a short notice and the reply arrives as a message.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout, wait
 from typing import Any, Callable, Mapping
 
 from bot.app import Flywheel
@@ -38,9 +38,14 @@ class FeishuEvents:
         self.app = app
         self.poke = poke
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feishu-events")
+        self._pending: set[Future[Any]] = set()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+
+    def wait_idle(self, timeout: float = 10) -> None:
+        """Wait for the events taken in the background so far (tests; a clean shutdown)."""
+        wait(list(self._pending), timeout=timeout)
 
     # ------------------------------------------------------------------------------------------------ entry
 
@@ -52,7 +57,9 @@ class FeishuEvents:
             return {"challenge": parsed.challenge}
         if parsed.kind == "inbound" and parsed.event is not None:
             if background:
-                self.pool.submit(self._handle, parsed.event)
+                future = self.pool.submit(self._handle, parsed.event)
+                self._pending.add(future)
+                future.add_done_callback(self._pending.discard)
             else:
                 self._handle(parsed.event)
             return None
