@@ -61,6 +61,12 @@ OUTBOX_LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 8
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
 BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
+MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may have been delivered
+
+
+def _maybe_sent(last_error: str | None) -> bool:
+    """May an earlier attempt have reached the platform? (its sender died, or its answer was lost)"""
+    return last_error is not None and (last_error == "lease_expired" or last_error.startswith(MAYBE_SENT))
 
 
 class _FormRefused(Exception):
@@ -607,7 +613,7 @@ class Flywheel:
             thread = parent.platform_message_id if parent is not None else None
         return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
                                           locale=audience.locale, run_id=row.run_id, thread=thread,
-                                          uncertain=row.last_error == "lease_expired")
+                                          uncertain=_maybe_sent(row.last_error))
 
     def _recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:
@@ -652,7 +658,7 @@ class Flywheel:
                 error = exc
             except Exception as exc:  # noqa: BLE001 - one member's failure must not stop the others
                 log.exception("sending outbox message %s failed unexpectedly", outbox_id)
-                error = SendError(type(exc).__name__)
+                error = SendError(type(exc).__name__, maybe_sent=True)
         now = self.clock.now()
         with transaction(self.sessions) as s:
             row = repo.outbox_row(s, outbox_id=outbox_id)
@@ -673,7 +679,9 @@ class Flywheel:
             else:
                 delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
                 self.metrics.retries.labels(error.reason[:40]).inc()
-                row.status, row.last_error = "pending", error.reason[:200]
+                # Until an attempt has a definite outcome, every next one checks before it sends again.
+                row.status = "pending"
+                row.last_error = (MAYBE_SENT if message.uncertain or error.maybe_sent else "") + error.reason[:180]
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)
             s.add(row)

@@ -39,7 +39,8 @@ class FakeSlack:
         self.script: dict[str, list[Scripted]] = {}
         self.rule: Callable[[Call], Scripted | None] | None = None  # decides per call, after the script
         # Called in the request's thread after the call is recorded and answered, before the answer is written back:
-        # a test can hold it there (Slack has the message, the sender does not know yet) and kill the sender.
+        # a test can hold it there (Slack has the message, the sender does not know yet) and kill the sender, or
+        # return False to drop the connection without an answer.
         self.gate: Callable[[Call, Scripted], None] | None = None
         self.not_before: dict[str, datetime] = {}  # channel → earliest allowed call after a 429
         self.violations: list[str] = []
@@ -120,8 +121,9 @@ class FakeSlack:
                             token=auth.removeprefix("Bearer ") or params.get("token"),
                             at=fake.clock.now() if fake.clock else None)
                 answer = fake._answer(call)
-                if fake.gate is not None:
-                    fake.gate(call, answer)
+                if fake.gate is not None and fake.gate(call, answer) is False:
+                    self.close_connection = True  # recorded, but the caller never hears back (a lost answer)
+                    return
                 body = json.dumps(answer.body).encode()
                 try:
                     self.send_response(answer.status)
