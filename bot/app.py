@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 OUTBOX_LEASE = timedelta(seconds=120)
+LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
 MAX_ATTEMPTS = 8
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
 BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
@@ -585,11 +586,19 @@ class Flywheel:
                     except Exception:  # noqa: BLE001 - one unrenderable message must not block the others
                         log.exception("outbox message %s could not be rendered", row.id)
                         prepared.append((row.id, MAX_ATTEMPTS, None, OutboundMessage(text="", kind="broken")))
-            for outbox_id, attempts, recipient, message in prepared:
+            handed_back = False
+            for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
+                if index and self.clock.now() >= now + OUTBOX_LEASE - LEASE_MARGIN:
+                    # Slow going: hand the rest back before our lease runs out under us (another replica would take
+                    # it over and send it too); the next claim takes it again under a fresh lease.
+                    with transaction(self.sessions) as s:
+                        repo.unclaim_outbox(s, ids=[p[0] for p in prepared[index:]], owner=self.owner)
+                    handed_back = True
+                    break
                 ok = self._send_one(outbox_id, attempts, recipient, message)
                 sent += ok
                 failed += not ok
-            if len(rows) < limit:
+            if len(rows) < limit and not handed_back:
                 return sent, failed
 
     def _prepare(self, s: Session, row: OutboxMessage) -> tuple[Recipient | None, OutboundMessage]:

@@ -216,6 +216,17 @@ def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelt
     return rows
 
 
+def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
+    """Give claimed messages back unsent (they were not attempted): pending again, as they were before the claim."""
+    rows = session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(ids),  # type: ignore[union-attr]
+                                                    OutboxMessage.lease_owner == owner,
+                                                    OutboxMessage.status == "sending"))
+    for row in rows:
+        row.status, row.lease_owner, row.lease_until = "pending", None, None
+        row.attempts = max(row.attempts - 1, 0)
+        session.add(row)
+
+
 def outbox_depth(session: Session) -> int:
     return session.exec(select(sa.func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]

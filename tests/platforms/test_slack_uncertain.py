@@ -109,3 +109,38 @@ def test_a_definite_refusal_is_retried_without_a_lookup(tmp_path):
     finally:
         app.close()
         fake.stop()
+
+
+def test_a_slow_sender_stops_before_its_lease_runs_out_under_it(tmp_path):
+    """Slack answers slowly (10 s a post on the test clock). Replica A claimed 20 messages under a 120 s lease;
+    by its 13th post that lease has run out and replica B, ticking meanwhile, may take the rest over. A must not
+    go on posting messages that are no longer its own: each member still gets exactly one."""
+    clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
+    fake = FakeSlack(clock).start()
+    org = {"members": [{"handle": f"p{i}", "name": f"P{i}", "slack": f"U{i:03d}", "timezone": "Europe/London"}
+                       for i in range(20)]}
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}")
+    a, b = (Flywheel.build(settings, clock=clock, config=parse_config(org, source="test"),
+                           messengers={"slack": SlackMessenger.from_settings(token, fake.url)})
+            for token in ("xoxb-a", "xoxb-b"))
+    posts_by_a: list[str] = []
+
+    def slow_slack(call, answer):  # noqa: ANN001, ANN202
+        if call.method == "chat.postMessage" and call.token == "xoxb-a":
+            posts_by_a.append(call.params["channel"])
+            clock.advance(timedelta(seconds=10))
+            if len(posts_by_a) == 13:
+                b.deliver_outbox()  # B's pump runs while A is still busy
+        return None
+
+    fake.gate = slow_slack
+    try:
+        a.tick()
+        b.deliver_outbox()
+        a.deliver_outbox()
+        assert sorted(c.params["channel"] for c, _ts in fake.delivered) == [f"U{i:03d}" for i in range(20)]
+        assert a.outbox_depth() == 0
+    finally:
+        a.close()
+        b.close()
+        fake.stop()
