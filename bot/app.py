@@ -58,9 +58,16 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 OUTBOX_LEASE = timedelta(seconds=120)
+LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
 MAX_ATTEMPTS = 8
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
 BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
+MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may have been delivered
+
+
+def _maybe_sent(last_error: str | None) -> bool:
+    """May an earlier attempt have reached the platform? (its sender died, or its answer was lost)"""
+    return last_error is not None and (last_error == "lease_expired" or last_error.startswith(MAYBE_SENT))
 
 
 class _FormRefused(Exception):
@@ -594,11 +601,19 @@ class Flywheel:
                     except Exception:  # noqa: BLE001 - one unrenderable message must not block the others
                         log.exception("outbox message %s could not be rendered", row.id)
                         prepared.append((row.id, MAX_ATTEMPTS, None, OutboundMessage(text="", kind="broken")))
-            for outbox_id, attempts, recipient, message in prepared:
+            handed_back = False
+            for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
+                if index and self.clock.now() >= now + OUTBOX_LEASE - LEASE_MARGIN:
+                    # Slow going: hand the rest back before our lease runs out under us (another replica would take
+                    # it over and send it too); the next claim takes it again under a fresh lease.
+                    with transaction(self.sessions) as s:
+                        repo.unclaim_outbox(s, ids=[p[0] for p in prepared[index:]], owner=self.owner)
+                    handed_back = True
+                    break
                 ok = self._send_one(outbox_id, attempts, recipient, message)
                 sent += ok
                 failed += not ok
-            if len(rows) < limit:
+            if len(rows) < limit and not handed_back:
                 return sent, failed
 
     def _prepare(self, s: Session, row: OutboxMessage) -> tuple[Recipient | None, OutboundMessage]:
@@ -622,7 +637,7 @@ class Flywheel:
             thread = parent.platform_message_id if parent is not None else None
         return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
                                           locale=audience.locale, run_id=row.run_id, thread=thread,
-                                          uncertain=row.last_error == "lease_expired")
+                                          uncertain=_maybe_sent(row.last_error))
 
     def _recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:
@@ -667,7 +682,7 @@ class Flywheel:
                 error = exc
             except Exception as exc:  # noqa: BLE001 - one member's failure must not stop the others
                 log.exception("sending outbox message %s failed unexpectedly", outbox_id)
-                error = SendError(type(exc).__name__)
+                error = SendError(type(exc).__name__, maybe_sent=True)
         now = self.clock.now()
         with transaction(self.sessions) as s:
             row = repo.outbox_row(s, outbox_id=outbox_id)
@@ -688,7 +703,9 @@ class Flywheel:
             else:
                 delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
                 self.metrics.retries.labels(error.reason[:40]).inc()
-                row.status, row.last_error = "pending", error.reason[:200]
+                # Until an attempt has a definite outcome, every next one checks before it sends again.
+                row.status = "pending"
+                row.last_error = (MAYBE_SENT if message.uncertain or error.maybe_sent else "") + error.reason[:180]
                 row.next_attempt_at = now + timedelta(seconds=delay)
                 log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)
             s.add(row)

@@ -308,6 +308,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     from storage import repo
     from storage.models import Member
 
+    repo.lock_member_sync(session)  # replicas starting together take turns
     created = updated = 0
     rows: dict[str, Member] = {}
     for spec in config.members:

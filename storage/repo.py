@@ -54,6 +54,18 @@ def prune_processed(session: Session, *, older_than: datetime) -> int:
 
 # ------------------------------------------------------------------------------------------ members
 
+MEMBER_SYNC_LOCK = 0x466C7977_0001  # a PostgreSQL advisory lock key: "Flyw" + 1
+
+
+def lock_member_sync(session: Session) -> None:
+    """Writers of the member list (the org file at start-up, the Slack directory) take turns until commit.
+
+    Several replicas start at once on PostgreSQL; without this, each inserts the same new members and all but one
+    die on the unique key. SQLite needs nothing: `BEGIN IMMEDIATE` already serialises writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MEMBER_SYNC_LOCK})
+
+
 def member_by_handle(session: Session, *, handle: str) -> Member | None:
     return session.exec(select(Member).where(Member.handle == handle)).first()
 
@@ -204,6 +216,17 @@ def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelt
     return rows
 
 
+def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
+    """Give claimed messages back unsent (they were not attempted): pending again, as they were before the claim."""
+    rows = session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(ids),  # type: ignore[union-attr]
+                                                    OutboxMessage.lease_owner == owner,
+                                                    OutboxMessage.status == "sending"))
+    for row in rows:
+        row.status, row.lease_owner, row.lease_until = "pending", None, None
+        row.attempts = max(row.attempts - 1, 0)
+        session.add(row)
+
+
 def outbox_depth(session: Session) -> int:
     return session.exec(select(sa.func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]
@@ -220,10 +243,13 @@ def get_state(session: Session, *, key: str) -> SchedulerState | None:
 
 
 def set_state(session: Session, *, key: str, at: datetime | None = None, value: str | None = None) -> None:
-    row = session.get(SchedulerState, key) or SchedulerState(key=key)
-    row.at = at
-    row.value = value
-    session.add(row)
+    """Insert or overwrite one fact. An upsert, because replicas ticking for the first time together would otherwise
+    both insert the row and one tick would fail on the primary key."""
+    table = SchedulerState.__table__  # type: ignore[attr-defined]
+    insert = postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
+    session.execute(insert.values(key=key, at=at, value=value)
+                    .on_conflict_do_update(index_elements=["key"], set_={"at": at, "value": value}))
+    session.expire_all()  # a SchedulerState already loaded in this session must not hide the new values
 
 
 def next_times(session: Session, *, after: datetime) -> list[datetime]:

@@ -42,13 +42,16 @@ class SendResult:
 
 
 class SendError(Exception):
-    """A failed send. `permanent` failures are not retried; `retry_after` (seconds) is honoured if given."""
+    """A failed send. `permanent` failures are not retried; `retry_after` (seconds) is honoured if given; after a
+    `maybe_sent` failure the next attempt is `uncertain` (it checks before sending again)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None,
+                 maybe_sent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent  # the platform may have taken the message anyway (lost answer, timeout, 5xx)
 
 
 class Messenger(Protocol):

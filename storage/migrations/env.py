@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -9,6 +10,7 @@ from sqlmodel import SQLModel
 
 config = context.config
 target_metadata = SQLModel.metadata
+MIGRATION_LOCK = 0x466C7977_0002  # a PostgreSQL advisory lock key: "Flyw" + 2
 
 
 def run_migrations_online() -> None:
@@ -25,6 +27,9 @@ def run_migrations_online() -> None:
             compare_type=True,
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together migrate one at a time; the next one then finds nothing left to do.
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             context.run_migrations()
         if connection.in_transaction():
             connection.commit()

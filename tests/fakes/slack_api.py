@@ -38,6 +38,10 @@ class FakeSlack:
         self.users: list[dict[str, Any]] = []
         self.script: dict[str, list[Scripted]] = {}
         self.rule: Callable[[Call], Scripted | None] | None = None  # decides per call, after the script
+        # Called in the request's thread after the call is recorded and answered, before the answer is written back:
+        # a test can hold it there (Slack has the message, the sender does not know yet) and kill the sender, or
+        # return False to drop the connection without an answer.
+        self.gate: Callable[[Call, Scripted], None] | None = None
         self.not_before: dict[str, datetime] = {}  # channel → earliest allowed call after a 429
         self.violations: list[str] = []
         self.delivered: list[tuple[Call, str]] = []  # successful chat.postMessage calls and their ts
@@ -117,14 +121,20 @@ class FakeSlack:
                             token=auth.removeprefix("Bearer ") or params.get("token"),
                             at=fake.clock.now() if fake.clock else None)
                 answer = fake._answer(call)
+                if fake.gate is not None and fake.gate(call, answer) is False:
+                    self.close_connection = True  # recorded, but the caller never hears back (a lost answer)
+                    return
                 body = json.dumps(answer.body).encode()
-                self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for key, value in answer.headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(answer.status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
+                    for key, value in answer.headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the caller was killed while the answer was held back
+                    pass
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass

@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from bot.platforms.common import unique_handle
 from conversations.render import normalize_locale
 from conversations.schedule import is_valid_zone
+from storage import repo
 from storage.models import Member
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def workspace_users(client: WebClient) -> Iterator[dict[str, Any]]:
 def sync_users(s: Session, users: Iterator[dict[str, Any]], *, default_timezone: str, default_locale: str,
                now: datetime) -> dict[str, int]:
     counts = {"added": 0, "updated": 0, "deactivated": 0, "skipped": 0}
+    repo.lock_member_sync(s)  # replicas reading the directory at the same time take turns
     taken = set(s.exec(select(Member.handle)))
     for user in users:
         if user.get("is_bot") or user.get("is_app_user") or user.get("id") == "USLACKBOT":

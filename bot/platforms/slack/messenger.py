@@ -35,7 +35,9 @@ class SlackMessenger:
 
     @classmethod
     def from_settings(cls, token: str, api_url: str | None = None) -> "SlackMessenger":
-        kwargs: dict[str, Any] = {"token": token, "timeout": 10}
+        # No SDK retries: its default ConnectionErrorRetryHandler re-posts a message whose answer was lost, and
+        # chat.postMessage has no idempotency key. The outbox retries instead, looking in the DM history first.
+        kwargs: dict[str, Any] = {"token": token, "timeout": 10, "retry_handlers": []}
         if api_url:
             kwargs["base_url"] = api_url
         return cls(WebClient(**kwargs))
@@ -61,6 +63,8 @@ class SlackMessenger:
                 )
             except SlackApiError as exc:
                 raise self._error(exc) from None
+            except OSError as exc:  # connection dropped, timeout: Slack may have posted it
+                raise SendError(type(exc).__name__, maybe_sent=True) from None
             last_ts = response.get("ts")
         return SendResult(message_id=last_ts)
 
@@ -101,7 +105,8 @@ class SlackMessenger:
             return SendError("ratelimited", retry_after=retry_after)
         if code in PERMANENT:
             return SendError(code, permanent=True)
-        return SendError(code)  # 5xx, fatal_error, internal_error, …: retried with backoff
+        # 5xx, fatal_error, internal_error, …: retried with backoff, after checking whether it went out after all
+        return SendError(code, maybe_sent=status >= 500 or code in ("fatal_error", "internal_error", "request_timeout"))
 
 
 def _retry_after(headers: Any) -> float | None:

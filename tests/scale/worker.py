@@ -1,0 +1,111 @@
+"""A Flywheel replica as a separate process, for the multi-process and crash tests (test-only).
+
+It is built exactly like `flywheel run` builds the bot — settings from the environment (`DATABASE_URL`,
+`SLACK_BOT_TOKEN`, `SLACK_API_URL`, `FLYWHEEL_CONFIG`), the real `SlackMessenger` and `Flywheel.build`, the SQLite
+scheduler lock — except for two things the test must own: the clock and when to tick. Both come over stdin, one
+command a line, and every answer is one line on stdout:
+
+    tick 2026-03-06T15:00:00+00:00   → set the clock to that instant, run one tick → `done {report as JSON}`
+    pause enqueue 150                → at the 150th outbox insert (inside a scheduler transaction, not committed)
+    pause send 21                    → at the 21st send (its outbox row is claimed and committed, nothing posted)
+                                       … print `paused <point>` and hang until killed
+    quit                             → `bye`, exit 0
+
+On start it prints `ready`. The test SIGKILLs it wherever it likes; nothing here is needed for that to be safe.
+Simulated time only moves when the test says so: the replica never reads the wall clock for scheduling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import traceback
+from datetime import datetime
+
+from bot.app import Flywheel
+from bot.locks import acquire_scheduler_lock
+from bot.platforms.slack.messenger import SlackMessenger
+from bot.settings import load_settings
+from conversations.clock import FrozenClock
+from storage import repo
+
+
+def say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def hang(point: str) -> None:
+    say(f"paused {point}")
+    threading.Event().wait()  # until SIGKILL
+
+
+def arm(app: Flywheel, point: str, nth: int) -> None:
+    """Hang at the nth call of one step: the test kills the process there."""
+    seen = [0]
+
+    def count() -> None:
+        seen[0] += 1
+        if seen[0] == nth:
+            hang(point)
+
+    if point == "enqueue":
+        real_enqueue = repo.enqueue
+
+        def enqueue(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            inserted = real_enqueue(*args, **kwargs)
+            count()
+            return inserted
+
+        repo.enqueue = enqueue  # type: ignore[assignment]
+    elif point == "send":
+        real_send = app._send_one
+
+        def send_one(*args):  # noqa: ANN002, ANN202
+            count()
+            return real_send(*args)
+
+        app._send_one = send_one  # type: ignore[method-assign]
+    else:
+        raise ValueError(point)
+
+
+def main() -> int:
+    settings = load_settings(dotenv=None)
+    lock = acquire_scheduler_lock(settings.database_url)  # SQLite: one scheduler per file; a no-op on PostgreSQL
+    clock = FrozenClock(datetime.fromisoformat(os.environ["FLYWHEEL_TEST_START"]))
+    from bot.config import load_config
+
+    config = load_config(settings.config_path, default_timezone=settings.timezone, default_locale=settings.locale)
+    messenger = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
+    app = Flywheel.build(settings, clock=clock, config=config, messengers={"slack": messenger})
+    say("ready")
+    try:
+        for line in sys.stdin:
+            command, _, arg = line.strip().partition(" ")
+            if command == "tick":
+                clock.set(datetime.fromisoformat(arg))
+                report = app.tick()
+                say("done " + json.dumps(report.__dict__))
+            elif command == "pause":
+                point, _, nth = arg.partition(" ")
+                arm(app, point, int(nth))
+                say("armed")
+            elif command == "quit":
+                say("bye")
+                break
+            else:
+                say(f"error unknown command {command!r}")
+    except Exception:  # noqa: BLE001 - the test reads this and fails loudly
+        say("error " + traceback.format_exc().replace("\n", " | "))
+        return 1
+    finally:
+        app.close()
+        lock.release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
