@@ -146,8 +146,14 @@ def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
                 continue
             parsed.append(KudosValue(str(v["key"]), str(v.get("emoji", "⭐")), str(v["en"]), str(v["zh"])))
         values = tuple(parsed)
-    return KudosSettings(values=values, weekly_limit=limit, channel=str(raw["channel"]) if raw.get("channel") else None,
-                         rankings=bool(raw.get("rankings", False)))
+    channel, channels = raw.get("channel"), ()
+    if isinstance(channel, dict):  # {slack: C0KUDOS, feishu: oc_…}
+        unknown = sorted(set(channel) - {"slack", "feishu", "console"})
+        if unknown:
+            problems.append(f"kudos.channel: unknown platform(s) {', '.join(map(str, unknown))} (slack, feishu)")
+        channels, channel = tuple((str(k), str(v)) for k, v in channel.items() if v), None
+    return KudosSettings(values=values, weekly_limit=limit, channel=str(channel) if channel else None,
+                         rankings=bool(raw.get("rankings", False)), channels=channels)
 
 
 def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: list[str]) -> list[MemberSpec]:

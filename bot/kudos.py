@@ -64,7 +64,7 @@ class KudosDesk:
                               settings=self.settings)
         if refusal is not None:
             return [_refusal(refusal)]
-        channel = self.settings.channel or event.channel  # the configured channel, or where it was typed
+        channel = self.settings.channel_for(event.platform) or event.channel  # configured, or where it was typed
         repo.add_kudos(s, giver_id=giver.id, recipient_ids=[r.id for r in recipients], reason=parsed.reason,
                        value=value.key if value else None, channel=channel, period=period, now=now)
         log.info("kudos from member %s to %d member(s)", giver.id, len(recipients))

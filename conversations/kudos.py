@@ -39,6 +39,16 @@ class KudosSettings:
     weekly_limit: int = 10
     channel: str | None = None  # where kudos are posted; None = where they were typed
     rankings: bool = False
+    channels: tuple[tuple[str, str], ...] = ()  # per platform, for an organisation on Slack and Feishu
+
+    def channel_for(self, platform: str) -> str | None:
+        """The configured kudos channel on one platform: from `channels`, or `channel` when it is that platform's
+        kind of id (Feishu chat ids start with `oc_`)."""
+        if self.channels:
+            return dict(self.channels).get(platform)
+        if self.channel is None:
+            return None
+        return self.channel if self.channel.startswith("oc_") == (platform == "feishu") else None
 
     def value(self, tag: str) -> KudosValue | None:
         """The value a tag names: its key, its English name without spaces, or its Chinese name (or a

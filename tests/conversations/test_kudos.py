@@ -39,3 +39,14 @@ def test_value_tags_in_both_languages():
     assert settings.value("协作").key == "teamwork"  # 团队协作, the only name containing it
     assert settings.value("之星") is None  # ambiguous
     assert settings.value("nonsense") is None
+
+
+def test_the_kudos_channel_is_per_platform():
+    from conversations.kudos import KudosSettings
+
+    one = KudosSettings(channel="C0KUDOS")
+    assert (one.channel_for("slack"), one.channel_for("feishu")) == ("C0KUDOS", None)  # a Slack id is not a Feishu chat
+    assert KudosSettings(channel="oc_abc").channel_for("feishu") == "oc_abc"
+    both = KudosSettings(channels=(("slack", "C0KUDOS"), ("feishu", "oc_abc")))
+    assert (both.channel_for("slack"), both.channel_for("feishu"), both.channel_for("console")) == (
+        "C0KUDOS", "oc_abc", None)
