@@ -111,6 +111,8 @@ class FakeFeishu:
             self.tokens_issued += 1
             return Scripted(200, {"code": 0, "msg": "ok", "tenant_access_token": f"t-{self.tokens_issued}",
                                   "expire": self.token_expire})
+        if call.path == "/callback/ws/endpoint":  # the long connection's bootstrap: not served by this fake
+            return Scripted(200, {"code": 1000040351, "msg": "long connection is not offered by the fake"})
         if call.path == "/open-apis/auth/v3/app_access_token/internal":
             return Scripted(200, {"code": 0, "msg": "ok", "app_access_token": "a-1", "expire": self.token_expire})
         if call.token is None or not call.token.startswith("t-"):
