@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 
 from bot.platforms.feishu.inbound import encrypt
-from tests.e2e.test_slack_run import free_port, wait_for
+from tests.e2e.test_slack_run import free_port, wait_for, wait_healthy
 from tests.fakes.feishu_api import FakeFeishu
 from tests.fakes.slack_api import FakeSlack
 
@@ -37,14 +37,7 @@ def test_one_process_serves_slack_and_feishu(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    return r.status == 200
-            except OSError:
-                return False
-
-        assert wait_for(healthy), proc.stderr.read() if proc.poll() is not None else "no health"
+        wait_healthy(proc, port)
         assert wait_for(lambda: any(c.path.endswith("find_by_department") for c in feishu.calls))
         assert any(c.method == "users.list" for c in slack.calls)
         event = {"schema": "2.0", "header": {"event_id": "ev-e2e", "token": "vt", "event_type": "im.message.receive_v1",

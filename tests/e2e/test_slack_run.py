@@ -34,6 +34,17 @@ def wait_for(predicate, timeout=30.0):
     return False
 
 
+def wait_healthy(proc: subprocess.Popen, port: int) -> None:
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    assert wait_for(healthy), proc.stderr.read() if proc.poll() is not None else "no health"
+
+
 def test_run_in_http_mode_discovers_members_and_answers_a_signed_command(tmp_path):
     fake = FakeSlack().start()
     fake.users = [{"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "Europe/London",
@@ -46,14 +57,7 @@ def test_run_in_http_mode_discovers_members_and_answers_a_signed_command(tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    return r.status == 200
-            except OSError:
-                return False
-
-        assert wait_for(healthy), proc.stderr.read() if proc.poll() is not None else "no health"
+        wait_healthy(proc, port)
         body = urlencode({"command": "/kudos", "text": "<@UBO> for the release notes", "user_id": "UALICE",
                           "channel_id": "C0GENERAL", "channel_name": "general", "team_id": "T1",
                           "trigger_id": "trig-e2e"}).encode()

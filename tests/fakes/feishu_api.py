@@ -13,9 +13,11 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Scripted:
 MESSAGES = "/open-apis/im/v1/messages"
 
 
-class FakeFeishu:
+class FakeFeishu(LoopbackServer):
     def __init__(self, clock: Any = None, *, token_expire: int = 7200) -> None:
         self.clock = clock
         self.token_expire = token_expire
@@ -57,21 +59,11 @@ class FakeFeishu:
         self.tokens_issued = 0
         self._by_uuid: dict[str, str] = {}
         self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> "FakeFeishu":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}"
 
     def sent(self, receiver: str | None = None) -> list[Call]:
         """Delivered messages (create and reply), optionally to one open_id / chat_id (replies: the parent's chat)."""

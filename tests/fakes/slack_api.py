@@ -11,9 +11,11 @@ import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs
+
+from tests.fakes.loopback import LoopbackServer
 
 
 @dataclass
@@ -31,7 +33,7 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     def __init__(self, clock: Any = None) -> None:
         self.clock = clock
         self.calls: list[Call] = []
@@ -46,21 +48,11 @@ class FakeSlack:
         self.violations: list[str] = []
         self.delivered: list[tuple[Call, str]] = []  # successful chat.postMessage calls and their ts
         self._ts = itertools.count(1)
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
-
-    def start(self) -> "FakeSlack":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/api/"
 
     def posted(self, channel: str | None = None) -> list[Call]:
         return [c for c in self.calls if c.method == "chat.postMessage" and (channel is None or c.params["channel"] == channel)]
