@@ -15,8 +15,8 @@ import logging
 from typing import Any, Callable
 
 import lark_oapi as lark
-from lark_oapi.api.im.v1 import (CreateMessageRequest, CreateMessageRequestBody, PatchMessageRequest,
-                                  PatchMessageRequestBody, ReplyMessageRequest, ReplyMessageRequestBody)
+from lark_oapi.api.im.v1 import (CreateMessageRequest, CreateMessageRequestBody, ReplyMessageRequest,
+                                  ReplyMessageRequestBody)
 from lark_oapi.core.token.manager import TokenManager
 
 from bot.platforms.base import OutboundMessage, Recipient, SendError, SendResult
@@ -87,14 +87,6 @@ class FeishuMessenger:
         if not response.success():
             raise self._error(response)
         return getattr(response.data, "message_id", None) if response.data else None
-
-    def update(self, message_id: str, card: dict[str, Any]) -> None:
-        """Replace a card we sent (`im.v1.message.patch`)."""
-        body = PatchMessageRequestBody.builder().content(json.dumps(card, ensure_ascii=False)).build()
-        response = self.client.im.v1.message.patch(
-            PatchMessageRequest.builder().message_id(message_id).request_body(body).build())
-        if not response.success():
-            raise self._error(response)
 
     def _error(self, response: Any) -> SendError:
         raw = getattr(response, "raw", None)
