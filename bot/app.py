@@ -13,7 +13,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -103,6 +103,7 @@ class Flywheel:
     skip_level: bool = False
     admins: tuple[str, ...] = ()
     metrics: Metrics = field(default_factory=Metrics)
+    connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __post_init__(self) -> None:

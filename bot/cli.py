@@ -129,12 +129,14 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
 
             slack_socket = connect(app, app_token=settings.slack_app_token, web_client=messengers["slack"].client,
                                    poke=pump.poke)
+            app.connections["slack"] = slack_socket.is_connected
             modes.append("Slack (Socket Mode)")
         if feishu_events is not None and not http_only:
             from bot.platforms.feishu import longconn
 
-            longconn.start(feishu_events, app_id=settings.feishu_app_id or "", app_secret=settings.feishu_app_secret
-                           or "", domain=settings.feishu_domain)
+            link = longconn.start(feishu_events, app_id=settings.feishu_app_id or "",
+                                  app_secret=settings.feishu_app_secret or "", domain=settings.feishu_domain)
+            app.connections["feishu"] = link.up
             modes.append("Feishu (long connection)")
         callbacks = None
         if feishu_events is not None and settings.feishu_encrypt_key:

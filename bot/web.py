@@ -184,4 +184,11 @@ def health(app: Flywheel) -> dict[str, Any]:
         database = True
     except Exception:  # noqa: BLE001
         database = False
-    return {"ok": database, "database": database, "platforms": sorted(app.messengers)}
+    connections = {}
+    for name, is_up in app.connections.items():
+        try:
+            connections[name] = bool(is_up())
+        except Exception:  # noqa: BLE001
+            connections[name] = False
+    return {"ok": database and all(connections.values()), "database": database, "platforms": sorted(app.messengers),
+            "connections": connections}

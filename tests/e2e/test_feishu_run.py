@@ -37,7 +37,10 @@ def test_one_process_serves_slack_and_feishu(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_healthy(proc, port)
+        health = wait_healthy(proc, port)
+        assert health["database"] is True and health["platforms"] == ["feishu", "slack"]
+        # the fake offers no long connection: the bot keeps serving callbacks, and /healthz says the link is down
+        assert wait_for(lambda: wait_healthy(proc, port)["connections"] == {"feishu": False})
         assert wait_for(lambda: any(c.path.endswith("find_by_department") for c in feishu.calls))
         assert any(c.method == "users.list" for c in slack.calls)
         event = {"schema": "2.0", "header": {"event_id": "ev-e2e", "token": "vt", "event_type": "im.message.receive_v1",

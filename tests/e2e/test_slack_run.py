@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
@@ -34,15 +36,22 @@ def wait_for(predicate, timeout=30.0):
     return False
 
 
-def wait_healthy(proc: subprocess.Popen, port: int) -> None:
-    def healthy() -> bool:
+def wait_healthy(proc: subprocess.Popen, port: int) -> dict:
+    """Wait until the bot answers /healthz (200, or 503 when something is down) and return what it says."""
+    seen: list[dict] = []
+
+    def answered() -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                return r.status == 200
+                seen.append(json.loads(r.read()))
+        except urllib.error.HTTPError as err:
+            seen.append(json.loads(err.read()))
         except OSError:
             return False
+        return True
 
-    assert wait_for(healthy), proc.stderr.read() if proc.poll() is not None else "no health"
+    assert wait_for(answered), proc.stderr.read() if proc.poll() is not None else "no health"
+    return seen[-1]
 
 
 def test_run_in_http_mode_discovers_members_and_answers_a_signed_command(tmp_path):
@@ -57,7 +66,7 @@ def test_run_in_http_mode_discovers_members_and_answers_a_signed_command(tmp_pat
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        wait_healthy(proc, port)
+        assert wait_healthy(proc, port)["ok"] is True
         body = urlencode({"command": "/kudos", "text": "<@UBO> for the release notes", "user_id": "UALICE",
                           "channel_id": "C0GENERAL", "channel_name": "general", "team_id": "T1",
                           "trigger_id": "trig-e2e"}).encode()

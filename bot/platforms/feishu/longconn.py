@@ -40,8 +40,20 @@ class Handler(EventDispatcherHandler):
             return None
 
 
-def start(events: FeishuEvents, *, app_id: str, app_secret: str, domain: str | None) -> threading.Thread:
-    """Connect in a daemon thread with its own event loop; returns the thread (it runs until the process ends)."""
+class LongConnection:
+    """The running connection: `up()` is what /healthz reports."""
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.reconnecting = False
+
+    def up(self) -> bool:
+        return self.thread is not None and self.thread.is_alive() and not self.reconnecting
+
+
+def start(events: FeishuEvents, *, app_id: str, app_secret: str, domain: str | None) -> LongConnection:
+    """Connect in a daemon thread with its own event loop (it runs until the process ends)."""
+    link = LongConnection()
 
     def run() -> None:
         import lark_oapi.ws.client as ws_client
@@ -51,11 +63,13 @@ def start(events: FeishuEvents, *, app_id: str, app_secret: str, domain: str | N
         ws_client.loop = loop  # the module captured the importing thread's loop; this thread owns its own
         client = lark.ws.Client(app_id, app_secret, event_handler=Handler(events), domain=resolve_domain(domain),
                                 log_level=lark.LogLevel.WARNING)
+        client.on_reconnecting = lambda: setattr(link, "reconnecting", True)
+        client.on_reconnected = lambda: setattr(link, "reconnecting", False)
         try:
             client.start()
         except Exception:  # noqa: BLE001 - logged; the rest of the bot keeps running (and /healthz says so)
             log.exception("the Feishu long connection stopped")
 
-    thread = threading.Thread(target=run, name="feishu-long-connection", daemon=True)
-    thread.start()
-    return thread
+    link.thread = threading.Thread(target=run, name="feishu-long-connection", daemon=True)
+    link.thread.start()
+    return link
