@@ -230,7 +230,11 @@ def get_state(session: Session, *, key: str) -> SchedulerState | None:
 
 
 def set_state(session: Session, *, key: str, at: datetime | None = None, value: str | None = None) -> None:
-    row = session.get(SchedulerState, key) or SchedulerState(key=key)
+    """Upsert: two replicas starting at once on a fresh database must not both INSERT the same key."""
+    if session.get(SchedulerState, key) is None:
+        insert_ignore(session, SchedulerState, [{"key": key, "at": at, "value": value}], conflict=["key"])
+    row = session.get(SchedulerState, key, populate_existing=True, with_for_update=True)
+    assert row is not None
     row.at = at
     row.value = value
     session.add(row)
