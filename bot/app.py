@@ -487,42 +487,49 @@ class Flywheel:
         return report
 
     def _plan(self, now: datetime, last_tick: datetime | None, report: TickReport) -> None:
-        """Insert the runs that are due; the unique (flow, member, period) key makes this idempotent."""
+        """Insert the runs that are due; the unique (flow, member, period) key makes this idempotent.
+
+        Inserted BATCH members at a time, each batch in its own short transaction: on SQLite one long planning
+        transaction (10,000 members) would hold every inbound event back until it ends."""
         with transaction(self.sessions) as s:
             timezones = repo.member_timezones(s)
-            for flow in self.flows.values():
-                if not flow.enabled or flow.schedule is None:
+        for flow in self.flows.values():
+            if not flow.enabled or flow.schedule is None:
+                continue
+            for tz in timezones:
+                occ = flow.schedule.latest(tz, now)
+                if now >= occ.closes:
                     continue
-                for tz in timezones:
-                    occ = flow.schedule.latest(tz, now)
-                    if now >= occ.closes:
-                        continue
-                    local_today = now.astimezone(zone(tz)).date()
+                local_today = now.astimezone(zone(tz)).date()
+                with transaction(self.sessions) as s:
                     ids = repo.plan_candidates(s, flow=flow.name, period=occ.period, timezone=tz, due=occ.due,
                                                local_today=local_today)
-                    if not ids:
-                        continue
-                    down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
-                    if down:
-                        # Recorded as skipped, so the member can still take it with /checkin while it is open.
-                        rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due, closes=occ.closes,
-                                              now=now, status="skipped") for mid in ids]
-                        repo.insert_runs(s, rows=rows)
-                        for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
-                                ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
-                                ConversationRun.member_id.in_(ids))).scalars():  # type: ignore[attr-defined]
-                            s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
-                                                to_status="skipped", at=now))
-                        report.missed += len(ids)
-                        log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
-                                    "(last tick %s); skipped, because catching up is allowed only within %s",
-                                    flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
-                                    flow.catch_up_within)
-                        continue
-                    prompt_at = max(occ.due, quiet_adjust(now, tz)) if now > occ.due else occ.due
-                    rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at, closes=occ.closes,
-                                          now=now) for mid in ids]
-                    report.planned += repo.insert_runs(s, rows=rows)
+                if not ids:
+                    continue
+                down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
+                prompt_at = max(occ.due, quiet_adjust(now, tz)) if now > occ.due else occ.due
+                for chunk in (ids[i:i + BATCH] for i in range(0, len(ids), BATCH)):
+                    with transaction(self.sessions) as s:
+                        if down:
+                            # Recorded as skipped, so the member can still take it with /checkin while it is open.
+                            rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due,
+                                                  closes=occ.closes, now=now, status="skipped") for mid in chunk]
+                            repo.insert_runs(s, rows=rows)
+                            for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                                    ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
+                                    ConversationRun.member_id.in_(chunk))).scalars():  # type: ignore[attr-defined]
+                                s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
+                                                    to_status="skipped", at=now))
+                            continue
+                        rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at,
+                                              closes=occ.closes, now=now) for mid in chunk]
+                        report.planned += repo.insert_runs(s, rows=rows)
+                if down:
+                    report.missed += len(ids)
+                    log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
+                                "(last tick %s); skipped, because catching up is allowed only within %s",
+                                flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
+                                flow.catch_up_within)
 
     def _process(self, kind: str, trigger: Trigger, now: datetime) -> int:
         done = 0
