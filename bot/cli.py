@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -75,6 +76,14 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     return serve(settings, scheduler=False, http_only=True)
 
 
+def settle_heap() -> None:
+    """Once start-up is done: move everything allocated so far (modules, SQLAlchemy's mappers, the organisation)
+    out of the cyclic garbage collector's reach. Its full collections then walk only what was made since, and stop
+    pausing every thread for 100 ms and more in the middle of a fan-out (seen in the inbound benchmark's p99)."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> int:
     from bot.app import Flywheel
     from bot.platforms.slack.directory import sync_users, workspace_users
@@ -125,6 +134,7 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         discover()
         jobs = start_scheduler(app)
         jobs.add_job(discover, "interval", hours=24, id="slack-directory", coalesce=True, max_instances=1)
+    settle_heap()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
