@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from bot import me, team
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.retro import RetroDesk
+from bot.prefetch import Prefetched
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from bot.settings import Settings
 from conversations.clock import Clock, SystemClock
@@ -310,18 +312,27 @@ class Flywheel:
 
     def _state(self, s: Session, run: ConversationRun, member: Member) -> RunState:
         flow = self.flows[run.flow]
+        pre = Prefetched.of(s, run)  # read for the whole batch by the scheduler, else read here
         if "steps" not in (run.context or {}):
-            previous = repo.run_for_period(s, flow=run.flow, member_id=run.member_id,
-                                           period=previous_period(run.period))
-            prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None
+            if pre is not None:
+                prev_answers = pre.take_previous_answers(run)
+                preloaded = pre.take_followups(run)
+            else:
+                previous = repo.run_for_period(s, flow=run.flow, member_id=run.member_id,
+                                               period=previous_period(run.period))
+                prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None
+                preloaded = None
             context = flow.context_from(prev_answers, has_manager=member.manager_id is not None)
-            context.update(self.followups.context(s, flow=flow, member=member, run=run))
+            context.update(self.followups.context(s, flow=flow, member=member, run=run, preloaded=preloaded))
             context["steps"] = list(flow.expand(context))
             run.context = context
         known = {a.id for a in flow.steps}
         steps = tuple(k for k in run.context["steps"] if k.split(":", 1)[0] in known) or flow.expand(run.context)
+        answers = pre.take_answers(run) if pre is not None else repo.answers_of(s, run_id=run.id)
+        if pre is not None:
+            pre.done(run)
         return RunState(status=Status(run.status), step=run.step, steps=steps,
-                        answers=repo.answers_of(s, run_id=run.id), closes_at=run.closes_at,
+                        answers=answers, closes_at=run.closes_at,
                         timezone=member.timezone, reminded=run.reminded, nudge_kind=run.nudge_kind,
                         context=dict(run.context))
 
@@ -499,48 +510,57 @@ class Flywheel:
         return report
 
     def _plan(self, now: datetime, last_tick: datetime | None, report: TickReport) -> None:
-        """Insert the runs that are due; the unique (flow, member, period) key makes this idempotent."""
+        """Insert the runs that are due; the unique (flow, member, period) key makes this idempotent.
+
+        Inserted BATCH members at a time, each batch in its own short transaction: on SQLite one long planning
+        transaction (10,000 members) would hold every inbound event back until it ends."""
         with transaction(self.sessions) as s:
             timezones = repo.member_timezones(s)
-            for flow in self.flows.values():
-                if not flow.enabled or flow.schedule is None:
+        for flow in self.flows.values():
+            if not flow.enabled or flow.schedule is None:
+                continue
+            for tz in timezones:
+                occ = flow.schedule.latest(tz, now)
+                if now >= occ.closes:
                     continue
-                for tz in timezones:
-                    occ = flow.schedule.latest(tz, now)
-                    if now >= occ.closes:
-                        continue
-                    local_today = now.astimezone(zone(tz)).date()
+                local_today = now.astimezone(zone(tz)).date()
+                with transaction(self.sessions) as s:
                     ids = repo.plan_candidates(s, flow=flow.name, period=occ.period, timezone=tz, due=occ.due,
                                                local_today=local_today)
-                    if not ids:
-                        continue
-                    down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
-                    if down:
-                        # Recorded as skipped, so the member can still take it with /checkin while it is open.
-                        rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due, closes=occ.closes,
-                                              now=now, status="skipped") for mid in ids]
-                        repo.insert_runs(s, rows=rows)
-                        for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
-                                ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
-                                ConversationRun.member_id.in_(ids))).scalars():  # type: ignore[attr-defined]
-                            s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
-                                                to_status="skipped", at=now))
-                        report.missed += len(ids)
-                        log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
-                                    "(last tick %s); skipped, because catching up is allowed only within %s",
-                                    flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
-                                    flow.catch_up_within)
-                        continue
-                    prompt_at = max(occ.due, quiet_adjust(now, tz)) if now > occ.due else occ.due
-                    rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at, closes=occ.closes,
-                                          now=now) for mid in ids]
-                    report.planned += repo.insert_runs(s, rows=rows)
+                if not ids:
+                    continue
+                down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
+                prompt_at = max(occ.due, quiet_adjust(now, tz)) if now > occ.due else occ.due
+                for chunk in (ids[i:i + BATCH] for i in range(0, len(ids), BATCH)):
+                    with transaction(self.sessions) as s:
+                        if down:
+                            # Recorded as skipped, so the member can still take it with /checkin while it is open.
+                            rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due,
+                                                  closes=occ.closes, now=now, status="skipped") for mid in chunk]
+                            repo.insert_runs(s, rows=rows)
+                            for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                                    ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
+                                    ConversationRun.member_id.in_(chunk))).scalars():  # type: ignore[attr-defined]
+                                s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
+                                                    to_status="skipped", at=now))
+                            continue
+                        rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at,
+                                              closes=occ.closes, now=now) for mid in chunk]
+                        report.planned += repo.insert_runs(s, rows=rows)
+                if down:
+                    report.missed += len(ids)
+                    log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
+                                "(last tick %s); skipped, because catching up is allowed only within %s",
+                                flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
+                                flow.catch_up_within)
 
     def _process(self, kind: str, trigger: Trigger, now: datetime) -> int:
         done = 0
         while True:
             with transaction(self.sessions) as s:
                 runs = repo.runs_due(s, now=now, kind=kind, limit=BATCH)
+                Prefetched(s, runs, self.flows, busy=trigger == Trigger.DELIVER).install(s)
+                queued: list[dict[str, Any]] = []
                 for run in runs:
                     member = s.get(Member, run.member_id)
                     assert member is not None
@@ -559,9 +579,11 @@ class Flywheel:
                         run.next_nudge_at, run.nudge_kind = None, None  # never loop on a refused nudge
                         s.add(run)
                     if replies:
-                        repo.enqueue(s, dedup_key=f"run:{run.id}:{trigger.value}:{marker}", member_id=member.id,
-                                     run_id=run.id, kind=trigger.value, body=encode_replies(replies), now=now)
+                        queued.append(repo.outbox_row_for(
+                            dedup_key=f"run:{run.id}:{trigger.value}:{marker}", member_id=member.id, run_id=run.id,
+                            kind=trigger.value, body=encode_replies(replies), now=now))
                     done += 1
+                repo.enqueue_many(s, rows=queued)  # one statement for the batch, in the same transaction
             if len(runs) < BATCH:
                 return done
 
@@ -571,7 +593,8 @@ class Flywheel:
 
     def _busy_with_other(self, s: Session, run: ConversationRun, now: datetime) -> bool:
         """Is the member in the middle of another conversation (answered something in the last half hour)?"""
-        current = repo.active_run(s, member_id=run.member_id)
+        pre = Prefetched.of(s, run)
+        current = pre.take_active(run) if pre is not None else repo.active_run(s, member_id=run.member_id)
         return (current is not None and current.id != run.id and current.last_activity_at is not None
                 and now - current.last_activity_at < BUSY_WINDOW)
 
@@ -589,12 +612,22 @@ class Flywheel:
     # ------------------------------------------------------------------------------------ outbox
 
     def deliver_outbox(self, *, limit: int = 20) -> tuple[int, int]:
-        """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending."""
+        """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending.
+
+        The outcomes of a claimed batch are recorded together, in one transaction after the batch (or sooner if
+        sending is slow): a crash before that leaves the batch's messages to be found again when their lease runs
+        out, and checked with the platform before any is sent again (`uncertain`), exactly as for a single one.
+        A rate limit (429) is not a failed attempt. After one, nothing more goes to that channel in this pass; and
+        when two different channels in a row are rate-limited the platform as a whole is, so the pass leaves the
+        rest of its messages for after `Retry-After` instead of asking again for each of them."""
         sent = failed = 0
         while True:
             now = self.clock.now()
             with transaction(self.sessions) as s:
                 rows = repo.claim_outbox(s, now=now, owner=self.owner, lease=OUTBOX_LEASE, limit=limit)
+                # Recipients and their managers into the session's identity map for `_prepare` (held: it is weak).
+                people = repo.members_by_id(s, ids=[r.member_id for r in rows if r.member_id is not None])
+                people.update(repo.members_by_id(s, ids=[m.manager_id for m in people.values() if m.manager_id]))
                 prepared = []
                 for row in rows:
                     try:
@@ -602,19 +635,44 @@ class Flywheel:
                     except Exception:  # noqa: BLE001 - one unrenderable message must not block the others
                         log.exception("outbox message %s could not be rendered", row.id)
                         prepared.append((row.id, MAX_ATTEMPTS, None, OutboundMessage(text="", kind="broken")))
+            outcomes: list[tuple[int, int, SendError | None, Any, bool]] = []
+            held: dict[tuple[str, str], float] = {}  # channels rate-limited in this pass → Retry-After
+            paused: dict[str, float] = {}  # platforms rate-limited as a whole in this pass → Retry-After
+            limited_before: dict[str, str] = {}  # platform → the channel whose send just before was rate-limited
+            started = time.monotonic()
             handed_back = False
             for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
                 if index and self.clock.now() >= now + OUTBOX_LEASE - LEASE_MARGIN:
                     # Slow going: hand the rest back before our lease runs out under us (another replica would take
                     # it over and send it too); the next claim takes it again under a fresh lease.
+                    ok, bad = self._record(outcomes)
+                    sent, failed, outcomes = sent + ok, failed + bad, []
                     with transaction(self.sessions) as s:
                         repo.unclaim_outbox(s, ids=[p[0] for p in prepared[index:]], owner=self.owner)
                     handed_back = True
                     break
-                ok = self._send_one(outbox_id, attempts, recipient, message)
-                sent += ok
-                failed += not ok
-            if len(rows) < limit and not handed_back:
+                where = (recipient.platform, recipient.address) if recipient is not None else None
+                if where is not None and (where[0] in paused or where in held):
+                    wait = paused.get(where[0], held.get(where, 1.0))
+                    outcomes.append((outbox_id, attempts, SendError("held", retry_after=wait), None,
+                                     message.uncertain))
+                    continue
+                error, result = self._attempt(outbox_id, recipient, message)
+                outcomes.append((outbox_id, attempts, error, result, message.uncertain))
+                if where is not None and error is not None and error.reason == "ratelimited":
+                    wait = error.retry_after if error.retry_after is not None else 1.0
+                    held[where] = wait
+                    if limited_before.get(where[0]) not in (None, where[1]):
+                        paused[where[0]] = wait
+                    limited_before[where[0]] = where[1]
+                elif where is not None:
+                    limited_before.pop(where[0], None)
+                if time.monotonic() - started > OUTBOX_LEASE.total_seconds() / 8:  # slow platform: record so far
+                    ok, bad = self._record(outcomes)
+                    sent, failed, outcomes, started = sent + ok, failed + bad, [], time.monotonic()
+            ok, bad = self._record(outcomes)
+            sent, failed = sent + ok, failed + bad
+            if (len(rows) < limit or paused) and not handed_back:
                 return sent, failed
 
     def _prepare(self, s: Session, row: OutboxMessage) -> tuple[Recipient | None, OutboundMessage]:
@@ -670,44 +728,67 @@ class Flywheel:
                          now=now)
 
     def _send_one(self, outbox_id: int, attempts: int, recipient: Recipient | None, message: OutboundMessage) -> bool:
-        error: SendError | None = None
-        result = None
+        """Send one claimed message and record the outcome."""
+        error, result = self._attempt(outbox_id, recipient, message)
+        return self._record([(outbox_id, attempts, error, result, message.uncertain)])[0] == 1
+
+    def _attempt(self, outbox_id: int, recipient: Recipient | None, message: OutboundMessage
+                 ) -> tuple[SendError | None, Any]:
+        """Hand one message to its platform; nothing is recorded here."""
         if message.kind == "broken":
-            error = SendError("render_failed", permanent=True)
-        elif recipient is None or recipient.platform not in self.messengers:
-            error = SendError("no_platform", permanent=True)
-        else:
-            try:
-                result = self.messengers[recipient.platform].send(recipient, message)
-            except SendError as exc:
-                error = exc
-            except Exception as exc:  # noqa: BLE001 - one member's failure must not stop the others
-                log.exception("sending outbox message %s failed unexpectedly", outbox_id)
-                error = SendError(type(exc).__name__, maybe_sent=True)
+            return SendError("render_failed", permanent=True), None
+        if recipient is None or recipient.platform not in self.messengers:
+            return SendError("no_platform", permanent=True), None
+        try:
+            return None, self.messengers[recipient.platform].send(recipient, message)
+        except SendError as exc:
+            return exc, None
+        except Exception as exc:  # noqa: BLE001 - one member's failure must not stop the others
+            log.exception("sending outbox message %s failed unexpectedly", outbox_id)
+            return SendError(type(exc).__name__, maybe_sent=True), None
+
+    def _record(self, outcomes: Sequence[tuple[int, int, SendError | None, Any, bool]]) -> tuple[int, int]:
+        """Record what happened to claimed messages, in one transaction; returns (sent, failed)."""
+        if not outcomes:
+            return 0, 0
+        sent = failed = 0
         now = self.clock.now()
         with transaction(self.sessions) as s:
-            row = repo.outbox_row(s, outbox_id=outbox_id)
-            if row is None or row.lease_owner != self.owner or row.status != "sending":
-                return error is None
-            row.lease_owner, row.lease_until = None, None
-            if error is None:
-                self.metrics.sent.labels(row.kind).inc()
-                row.status, row.sent_at = "sent", now
-                row.platform_message_id = result.message_id if result else None
-                row.body = {}  # what was said lives in the answers, not in a second copy in the outbox
-            elif error.permanent or attempts >= MAX_ATTEMPTS:
-                self.metrics.send_failures.labels(error.reason[:40]).inc()
-                row.status, row.last_error = "failed", error.reason[:200]
-                log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,
-                            error.reason)
-                self._tell_admins(s, row, error.reason, now)
-            else:
-                delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
-                self.metrics.retries.labels(error.reason[:40]).inc()
-                # Until an attempt has a definite outcome, every next one checks before it sends again.
-                row.status = "pending"
-                row.last_error = (MAYBE_SENT if message.uncertain or error.maybe_sent else "") + error.reason[:180]
-                row.next_attempt_at = now + timedelta(seconds=delay)
-                log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)
-            s.add(row)
-        return error is None
+            rows = {r.id: r for r in s.exec(select(OutboxMessage).where(
+                OutboxMessage.id.in_([o[0] for o in outcomes])))}  # type: ignore[attr-defined]
+            for outbox_id, attempts, error, result, uncertain in outcomes:
+                sent += error is None
+                failed += error is not None
+                row = rows.get(outbox_id)
+                if row is None or row.lease_owner != self.owner or row.status != "sending":
+                    continue
+                row.lease_owner, row.lease_until = None, None
+                if error is None:
+                    self.metrics.sent.labels(row.kind).inc()
+                    row.status, row.sent_at = "sent", now
+                    row.platform_message_id = result.message_id if result else None
+                    row.body = {}  # what was said lives in the answers, not in a second copy in the outbox
+                elif error.reason in ("ratelimited", "held"):
+                    # Not a failed attempt: the platform asked us to come back later (or we did not ask at all).
+                    if error.reason == "ratelimited":  # keeps "check first" if the message was uncertain
+                        self.metrics.retries.labels(error.reason).inc()
+                        row.last_error = (MAYBE_SENT if uncertain or error.maybe_sent else "") + error.reason
+                    row.status, row.attempts = "pending", max(row.attempts - 1, 0)
+                    row.next_attempt_at = now + timedelta(seconds=error.retry_after if error.retry_after is not None
+                                                          else min(5 * 2 ** max(attempts - 1, 0), 900))
+                elif error.permanent or attempts >= MAX_ATTEMPTS:
+                    self.metrics.send_failures.labels(error.reason[:40]).inc()
+                    row.status, row.last_error = "failed", error.reason[:200]
+                    log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,
+                                error.reason)
+                    self._tell_admins(s, row, error.reason, now)
+                else:
+                    delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
+                    self.metrics.retries.labels(error.reason[:40]).inc()
+                    # Until an attempt has a definite outcome, every next one checks before it sends again.
+                    row.status = "pending"
+                    row.last_error = (MAYBE_SENT if uncertain or error.maybe_sent else "") + error.reason[:180]
+                    row.next_attempt_at = now + timedelta(seconds=delay)
+                    log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)
+                s.add(row)
+        return sent, failed

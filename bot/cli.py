@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -77,6 +78,14 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     return serve(settings, scheduler=False, http_only=True)
 
 
+def settle_heap() -> None:
+    """Once start-up is done: move everything allocated so far (modules, SQLAlchemy's mappers, the organisation)
+    out of the cyclic garbage collector's reach. Its full collections then walk only what was made since, and stop
+    pausing every thread for 100 ms and more in the middle of a fan-out (seen in the inbound benchmark's p99)."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> int:
     """Slack and/or Feishu, whichever has credentials, in one process: the scheduler (unless `http_only`), the
     outbox pump, Socket Mode / the long connection, and the HTTP endpoint when a signing secret or an Encrypt Key
@@ -114,6 +123,7 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         for name, discover in _directories(app, settings, config).items():
             discover()
             jobs.add_job(discover, "interval", hours=24, id=f"{name}-directory", coalesce=True, max_instances=1)
+    settle_heap()
     feishu_events = None
     if "feishu" in settings.platforms:
         from bot.platforms.feishu.events import FeishuEvents

@@ -104,6 +104,38 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
     received = repo.kudos_received(s, member_ids=ids, since=month_ago)
     team_wins = [(r.member_id, str(answers[r.id].get("wins") or "")) for r in runs if r.period in periods[:4]]
+    # Open obstacles, support requests, the latest monthly review's growth and overdue retro actions: read for
+    # the whole team at once (one query each), not person by person.
+    obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}  # type: ignore[misc]
+    support: dict[int, list[SupportRequest]] = {i: [] for i in ids}  # type: ignore[misc]
+    overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}  # type: ignore[misc]
+    growth: dict[int, tuple[str, ...]] = {}
+    if ids:
+        for o in s.exec(select(Obstacle).where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
+                        .order_by(Obstacle.created_at, Obstacle.id)):
+            obstacles[o.member_id].append(o)
+        for r in s.exec(select(SupportRequest).where(SupportRequest.member_id.in_(ids),  # type: ignore[attr-defined]
+                                                     SupportRequest.status != "resolved")
+                        .order_by(SupportRequest.created_at, SupportRequest.id)):
+            support[r.member_id].append(r)
+        latest: dict[int, ConversationRun] = {}
+        # (status filtered here, not in SQL: with it SQLite picks the status index and scans every completed run)
+        for review in s.exec(select(ConversationRun).where(ConversationRun.flow == MONTHLY,
+                                                           ConversationRun.member_id.in_(ids))):  # type: ignore[attr-defined]
+            if review.status != "completed":
+                continue
+            best = latest.get(review.member_id)
+            if best is None or (review.due_at, review.id) > (best.due_at, best.id):
+                latest[review.member_id] = review
+        if latest:
+            owner = {r.id: m for m, r in latest.items()}
+            for a in s.exec(select(Answer).where(Answer.run_id.in_(list(owner)), Answer.step == "growth")):  # type: ignore[attr-defined]
+                growth[owner[a.run_id]] = tuple(a.value or ())
+        for a, r in s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
+                           .where(RetroAction.owner_id.in_(ids), RetroAction.status == "open",  # type: ignore[attr-defined]
+                                  Retro.summarised_at <= now - ACTION_OVERDUE)  # type: ignore[operator]
+                           .order_by(Retro.summarised_at, RetroAction.id)):
+            overdue[a.owner_id].append((a, r))
     out: list[Report] = []
     for member in reports:
         weeks = []
@@ -123,29 +155,19 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             weeks.append(Week(period=period, status=run.status, mood=got.get("mood"), wins=got.get("wins"),
                               blockers=got.get("blockers"), priorities=tuple(got.get("priorities") or ()),
                               plan=plan, manager_help=got.get("manager_help"), notes=notes.get(run.id, ())))
-        obstacles = tuple({"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
-                          for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id,
-                                                                 Obstacle.status == "open")
-                                          .order_by(Obstacle.created_at)))
-        support = tuple({"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
-                        for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id,
-                                                                     SupportRequest.status != "resolved")
-                                        .order_by(SupportRequest.created_at)))
-        review = repo.latest_run(s, member_id=member.id, flow=MONTHLY, statuses=("completed",), lock=False)
-        growth = tuple(repo.answers_of(s, run_id=review.id).get("growth") or ()) if review else ()
         mine = [k for k, rs in received if member.id in rs]
-        overdue = tuple({"text": a.text, "title": r.title, "since": r.summarised_at}
-                        for a, r in s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
-                                           .where(RetroAction.owner_id == member.id, RetroAction.status == "open",
-                                                  Retro.summarised_at <= now - ACTION_OVERDUE)  # type: ignore[operator]
-                                           .order_by(Retro.summarised_at)))
         out.append(Report(
-            member_id=member.id, name=first_name(member.name), weeks=tuple(weeks), obstacles=obstacles,
-            support=support, growth=growth,
+            member_id=member.id, name=first_name(member.name), weeks=tuple(weeks),
+            obstacles=tuple({"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
+                            for o in obstacles[member.id]),  # type: ignore[index]
+            support=tuple({"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
+                          for r in support[member.id]),  # type: ignore[index]
+            growth=growth.get(member.id, ()),  # type: ignore[arg-type]
             kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
             kudos_received_recent=len(mine),
             helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
-            overdue_actions=overdue,
+            overdue_actions=tuple({"text": a.text, "title": r.title, "since": r.summarised_at}
+                                  for a, r in overdue[member.id]),  # type: ignore[index]
         ))
     return out, periods
 

@@ -34,17 +34,21 @@ SUPPORT_ACTIONS = {
 
 
 class FollowUps:
-    def context(self, s: Session, *, flow: Flow, member: Member, run: ConversationRun) -> dict[str, Any]:
-        """Extra context a new run starts with: the member's obstacles that are still open."""
+    def context(self, s: Session, *, flow: Flow, member: Member, run: ConversationRun,
+                preloaded: tuple[list[Obstacle], list[tuple[RetroAction, Retro]]] | None = None) -> dict[str, Any]:
+        """Extra context a new run starts with: the member's obstacles that are still open, and open retro actions.
+        `preloaded`: the same two lists, already read for a whole batch (bot/prefetch.py)."""
         context: dict[str, Any] = {}
         if any(a.each == "obstacles" for a in flow.steps):
-            found = repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id)
+            found = (preloaded[0] if preloaded is not None
+                     else repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id))
             context.update({"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]})
         if any(a.each == "actions" for a in flow.steps):
-            actions = list(s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
-                                  .where(RetroAction.owner_id == member.id, RetroAction.status == "open",
-                                         Retro.status == "summarised")
-                                  .order_by(RetroAction.created_at, RetroAction.id)))
+            actions = preloaded[1] if preloaded is not None else list(
+                s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
+                       .where(RetroAction.owner_id == member.id, RetroAction.status == "open",
+                              Retro.status == "summarised")
+                       .order_by(RetroAction.created_at, RetroAction.id)))
             context.update({"actions": [f"{a.text} ({r.title})" for a, r in actions],
                             "action_ids": [a.id for a, _ in actions]})
         return context

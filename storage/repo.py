@@ -189,13 +189,23 @@ def add_transition(session: Session, *, run: ConversationRun, trigger: str, from
 
 # ------------------------------------------------------------------------------------------ outbox
 
+def outbox_row_for(*, dedup_key: str, member_id: int | None, kind: str, body: dict[str, Any], now: datetime,
+                   run_id: int | None = None, channel: str | None = None) -> dict[str, Any]:
+    return {"dedup_key": dedup_key, "member_id": member_id, "run_id": run_id, "kind": kind, "body": body,
+            "channel": channel, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+
+
 def enqueue(session: Session, *, dedup_key: str, member_id: int | None, kind: str, body: dict[str, Any],
             now: datetime, run_id: int | None = None, channel: str | None = None) -> bool:
     """Queue a message; False when a message with the same `dedup_key` was queued before."""
-    return insert_ignore(session, OutboxMessage, [{
-        "dedup_key": dedup_key, "member_id": member_id, "run_id": run_id, "kind": kind, "body": body,
-        "channel": channel, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-    }], conflict=["dedup_key"]) == 1
+    return insert_ignore(session, OutboxMessage, [outbox_row_for(
+        dedup_key=dedup_key, member_id=member_id, kind=kind, body=body, now=now, run_id=run_id, channel=channel,
+    )], conflict=["dedup_key"]) == 1
+
+
+def enqueue_many(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue several messages (rows from `outbox_row_for`) in one statement; ones queued before are left alone."""
+    insert_ignore(session, OutboxMessage, rows, conflict=["dedup_key"])
 
 
 def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[OutboxMessage]:

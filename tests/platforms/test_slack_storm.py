@@ -79,17 +79,18 @@ def test_a_crash_between_posting_and_recording_does_not_send_twice(tmp_path):
     class Crash(BaseException):
         pass
 
-    real = first._send_one
+    messenger = first.messengers["slack"]
+    real = messenger.send
     sent_once: list[int] = []
 
-    def send_then_die(outbox_id, attempts, recipient, message):
+    def send_then_die(recipient, message):
         if recipient and recipient.address == "UANN" and not sent_once:
-            first.messengers["slack"].send(recipient, message)  # Slack has it…
-            sent_once.append(outbox_id)
+            real(recipient, message)  # Slack has it…
+            sent_once.append(message.outbox_id)
             raise Crash()  # …and the process dies before recording that
-        return real(outbox_id, attempts, recipient, message)
+        return real(recipient, message)
 
-    first._send_one = send_then_die
+    messenger.send = send_then_die
     try:
         first.tick()
     except Crash:

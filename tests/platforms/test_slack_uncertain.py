@@ -68,11 +68,11 @@ def test_a_reconciliation_that_fails_is_tried_again_before_posting(tmp_path):
     class Crash(BaseException):
         pass
 
-    def send_then_die(outbox_id, attempts, recipient, message):  # noqa: ANN001, ANN202
+    def send_then_die(outbox_id, recipient, message):  # noqa: ANN001, ANN202
         first.messengers["slack"].send(recipient, message)
         raise Crash()
 
-    first._send_one = send_then_die  # type: ignore[method-assign]
+    first._attempt = send_then_die  # type: ignore[method-assign]
     try:
         first.tick()
     except Crash:

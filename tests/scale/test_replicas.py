@@ -92,13 +92,16 @@ def test_replicas_on_postgres_prompt_everyone_exactly_once_through_kills(postgre
                 rows = outbox_rows(postgres_url)
                 assert {i for i, row in rows.items() if row["status"] == "sending"} == stuck
                 before = len(fake.calls)
+                # Outcomes are recorded per claimed batch, so Slack may already have several of the stuck messages.
+                already = {i for i in stuck if posts_per_outbox_id(fake).get(i)}
+                assert held_id in already
                 for r in live:  # the lease ran out: the survivors take over at their next tick
                     r.tick(when + timedelta(seconds=121))
                 rows = outbox_rows(postgres_url)
                 assert all(rows[i]["status"] == "sent" for i in stuck)
                 after = [c.method for c in fake.calls[before:]]
                 assert after.count("conversations.history") == len(stuck)  # each one reconciled first
-                assert after.count("chat.postMessage") == len(stuck) - 1  # all but the one Slack already had
+                assert after.count("chat.postMessage") == len(stuck) - len(already)  # none Slack already had
                 assert posts_per_outbox_id(fake)[held_id] == 1
             by_period = prompts_by_period(fake, postgres_url)
             assert len(by_period) == cycle + 1

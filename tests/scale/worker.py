@@ -60,14 +60,23 @@ def arm(app: Flywheel, point: str, nth: int) -> None:
             return inserted
 
         repo.enqueue = enqueue  # type: ignore[assignment]
+        real_enqueue_many = repo.enqueue_many
+
+        def enqueue_many(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the fan-out queues a batch at once
+            inserted = real_enqueue_many(*args, **kwargs)
+            for _ in kwargs.get("rows") or []:
+                count()
+            return inserted
+
+        repo.enqueue_many = enqueue_many  # type: ignore[assignment]
     elif point == "send":
-        real_send = app._send_one
+        real_attempt = app._attempt  # hands one claimed message to the platform; recording comes after
 
-        def send_one(*args):  # noqa: ANN002, ANN202
+        def attempt(*args):  # noqa: ANN002, ANN202
             count()
-            return real_send(*args)
+            return real_attempt(*args)
 
-        app._send_one = send_one  # type: ignore[method-assign]
+        app._attempt = attempt  # type: ignore[method-assign]
     else:
         raise ValueError(point)
 

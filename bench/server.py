@@ -1,0 +1,164 @@
+"""The process under test for the inbound and memory benchmarks, started by them as a subprocess.
+
+`--mode flywheel`: the bot as `flywheel run` runs it in HTTP mode — the WSGI app behind waitress (8 threads), the
+outbox pump, and a scheduler thread — on a clock set to a Friday 15:00 when every member's check-in is due. On
+`loop` it runs fan-out after fan-out: a tick (plan, deliver, drain the outbox), then the clock jumps a week so the
+next week's check-in falls due for everyone, and again, until `stop`. On `fanout` it runs one.
+`--mode bolt`: the floor — a bare slack_bolt App that only acknowledges, behind the same waitress.
+
+Talks over stdin/stdout: prints `READY <port> <pid>`, then one JSON line per fan-out; reads commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import threading
+import time
+from datetime import timedelta
+
+from waitress.server import create_server
+
+from bench.common import DUE, org_config, quiet_logs
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-bench"
+
+
+def emit(**fields: object) -> None:
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+def bolt_wsgi(slack_url: str):  # noqa: ANN201
+    from slack_bolt import App
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from slack_sdk import WebClient
+
+    bolt = App(signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack_url),
+               token_verification_enabled=False)
+
+    @bolt.event("message")
+    def on_message(ack) -> None:  # noqa: ANN001
+        ack()
+
+    @bolt.action(re.compile(".*"))
+    def on_action(ack) -> None:  # noqa: ANN001
+        ack()
+
+    @bolt.command(re.compile(".*"))
+    def on_command(ack) -> None:  # noqa: ANN001
+        ack()
+
+    return SlackRequestHandler(bolt)
+
+
+def trace_transactions(longest: list[tuple[float, float, str]]) -> None:
+    """Record how long each transaction waited for and held SQLite's writer lock, by caller (`--trace`)."""
+    import traceback
+    from contextlib import contextmanager
+
+    import bot.app
+    import storage.db
+
+    original = storage.db.transaction
+
+    @contextmanager
+    def traced(factory):  # noqa: ANN001, ANN202
+        caller = traceback.extract_stack(limit=3)[0].name
+        asked = time.perf_counter()
+        with original(factory) as s:
+            got = time.perf_counter()
+            yield s
+        longest.append((time.perf_counter() - got, got - asked, caller))
+
+    storage.db.transaction = traced
+    bot.app.transaction = traced  # type: ignore[attr-defined]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server")
+    parser.add_argument("--mode", choices=("flywheel", "bolt"), required=True)
+    parser.add_argument("--db")
+    parser.add_argument("--slack", required=True)
+    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--trace", action="store_true", help="report the longest transactions at the end")
+    args = parser.parse_args(argv)
+    quiet_logs()
+    traced: list[tuple[float, float, str]] = []
+    if args.trace:
+        trace_transactions(traced)
+    app = pump = None
+    if args.mode == "bolt":
+        wsgi = bolt_wsgi(args.slack)
+    else:
+        from bot.app import Flywheel
+        from bot.platforms.slack.messenger import SlackMessenger
+        from bot.settings import Settings
+        from bot.web import OutboxPump, create_wsgi
+        from conversations.clock import OffsetClock
+
+        clock = OffsetClock()
+        clock.set(DUE - timedelta(minutes=5))  # members join just before their first check-in falls due
+        app = Flywheel.build(Settings(database_url=args.db, slack_signing_secret=SECRET), clock=clock,
+                             config=org_config(args.members),
+                             messengers={"slack": SlackMessenger.from_settings(TOKEN, args.slack)})
+        pump = OutboxPump(app).start()
+        wsgi = create_wsgi(app, slack_signing_secret=SECRET, poke=pump.poke)
+    server = create_server(wsgi, host="127.0.0.1", port=0, threads=8, ident="bench")  # as `flywheel run`
+    if app is not None:
+        from bot.cli import settle_heap
+
+        settle_heap()  # as `flywheel run` does once it has started
+    threading.Thread(target=server.run, name="waitress", daemon=True).start()
+    emit(ready=True, port=server.effective_port)  # type: ignore[attr-defined]
+    stop = threading.Event()
+    worker: threading.Thread | None = None
+    week = [0]
+
+    def fanouts(loop: bool) -> None:
+        assert app is not None
+        while True:
+            app.clock.set(DUE + timedelta(weeks=week[0]))  # type: ignore[attr-defined]
+            started = time.perf_counter()
+            report = app.tick()
+            emit(fanout=week[0], seconds=round(time.perf_counter() - started, 3), delivered=report.delivered,
+                 sent=report.sent, failed=report.failed, expired=report.expired)
+            week[0] += 1
+            if not loop or stop.is_set():
+                return
+
+    for line in sys.stdin:
+        command = line.strip()
+        if command in ("fanout", "loop") and app is not None:
+            worker = threading.Thread(target=fanouts, args=(command == "loop",), daemon=True)
+            worker.start()
+            if command == "fanout":
+                worker.join()
+                emit(done=True)
+        elif command == "stop":
+            stop.set()
+            if worker is not None:
+                worker.join()
+            if traced:
+                by_caller: dict[str, list[float]] = {}
+                for held, waited, caller in traced:
+                    by_caller.setdefault(caller, []).append(held)
+                emit(trace={c: {"n": len(v), "max_ms": round(max(v) * 1000, 1),
+                                "mean_ms": round(sum(v) / len(v) * 1000, 2)} for c, v in by_caller.items()},
+                     max_wait_ms=round(max(w for _, w, _ in traced) * 1000, 1))
+            emit(stopped=True)
+        elif command == "quit":
+            break
+    server.close()
+    if pump is not None:
+        pump.stop()
+    if app is not None:
+        app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
