@@ -3,7 +3,7 @@
     python -m bench                      everything, documented sizes (about 10 minutes)
     python -m bench fanout digest        some of them
     python -m bench --db sqlite          one database
-    python -m bench --quick              small sizes and a 10 s inbound run: a first look in about two minutes
+    python -m bench --quick              small sizes and a 10 s inbound run: a first look in a few minutes
     python -m bench --json out.json      also write every figure as JSON
 """
 
@@ -61,6 +61,18 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[str, str], Result]]:
     }
 
 
+def median_of(tries: list[Result]) -> Result:
+    """Of repeated fan-out runs (each a Flywheel run and its floor, back to back), the one with the median ratio;
+    the machine is shared, so every ratio is kept in the figures too."""
+    if len(tries) == 1:
+        return tries[0]
+    ordered = sorted(tries, key=lambda r: r.figures["ratio"])
+    chosen = ordered[len(ordered) // 2]
+    chosen.figures["ratios"] = [r.figures["ratio"] for r in tries]
+    chosen.notes.append(f"median of {len(tries)} runs by ratio")
+    return chosen
+
+
 def table(results: list[Result]) -> str:
     lines = ["| benchmark | db | figures | targets |", "|---|---|---|---|"]
     for r in results:
@@ -81,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=50, help="inbound requests per second (default 50)")
     parser.add_argument("--workspace-rate", type=int, default=100,
                         help="the fake's workspace limit on chat.postMessage per second (default 100)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="fan-out: run it (and its floor) this many times, report the median ratio (default 3)")
     parser.add_argument("--json", help="write all results (and the machine) to this file")
     args = parser.parse_args(argv)
     quiet_logs()
@@ -98,8 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in which:
         for db in dbs:
             print(f"… {name} on {db}", file=sys.stderr, flush=True)
-            with database(db) as url:
-                result = runs[name](url, db)
+            tries = []
+            for _ in range(args.repeat if name == "fanout" else 1):
+                with database(db) as url:
+                    tries.append(runs[name](url, db))
+            result = median_of(tries)
             results.append(result)
             print(table([result]).splitlines()[-1], file=sys.stderr, flush=True)
     print(table(results))

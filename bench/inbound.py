@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.common import Result, percentile, slack_id, start_fake
+from bench.common import Result, percentile, slack_id
 from bench.proc import Server
 from bench.server import SECRET
 
@@ -116,6 +116,14 @@ def load(port: int, *, rate: float, duration: float, members: int, seed: int = 1
     return records
 
 
+def stats_of(url: str) -> dict[str, Any]:
+    conn = http.client.HTTPConnection(url.split("//")[1].split("/")[0], timeout=30)
+    conn.request("POST", "/api/bench.stats", body=b"{}", headers={"Content-Type": "application/json"})
+    data = json.loads(conn.getresponse().read())
+    conn.close()
+    return data
+
+
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r["latency"] * 1000 for r in records if r["status"] == 200]
     return {"requests": len(records), "ok": len(ok), "errors": len(records) - len(ok),
@@ -125,7 +133,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run(url: str, db: str, *, members: int = 2000, rate: float = 50, duration: float = 60) -> Result:
     result = Result("inbound", db)
-    fake = start_fake()
+    fake = Server(module="bench.fake_server")  # its own process: see bench/fake_server.py
+    fake.url = fake.ready["url"]  # type: ignore[attr-defined]
     try:
         floor = Server("--mode", "bolt", "--slack", fake.url)
         try:
@@ -141,8 +150,9 @@ def run(url: str, db: str, *, members: int = 2000, rate: float = 50, duration: f
             fanouts = [e for e in bot.events if "fanout" in e]
         finally:
             bot.close()
+        posted = stats_of(fake.url)  # type: ignore[attr-defined]
     finally:
-        fake.stop()
+        fake.close()
     floor_stats, stats = summarise(floor_records), summarise(records)
     by_kind = {k: summarise([r for r in records if r["kind"] == k]) for k in ("dm", "button", "command")}
     complete = [f for f in fanouts if f["delivered"]]
@@ -153,6 +163,7 @@ def run(url: str, db: str, *, members: int = 2000, rate: float = 50, duration: f
         "median_ratio": round(stats["p50_ms"] / floor_stats["p50_ms"], 2) if floor_stats["p50_ms"] else None,
         "requests": stats["requests"], "errors": stats["errors"], "floor_errors": floor_stats["errors"],
         "fanouts": len(complete), "prompts_during_load": sum(f["delivered"] for f in complete),
+        "slack_posts": posted["posted"],
         "fanout_mean_s": round(sum(f["seconds"] for f in complete) / len(complete), 2) if complete else None,
         **{f"{k}_p99_ms": v["p99_ms"] for k, v in by_kind.items()},
     })

@@ -1,4 +1,4 @@
-"""Starting and talking to a `bench.server` subprocess."""
+"""Starting and talking to a `bench.server` (or `bench.fake_server`) subprocess."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Server:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, module: str = "bench.server") -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.server", *args], cwd=ROOT, env=env, text=True,
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=1)
         self.lines: Queue[dict[str, Any]] = Queue()
         self.events: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()
-        ready = self.wait_for("ready", timeout=300)
-        self.port = int(ready["port"])
+        self.ready = self.wait_for("ready", timeout=300)
+        self.port = int(self.ready["port"])
         self.pid = self.proc.pid
 
     def _read(self) -> None:

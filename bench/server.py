@@ -88,8 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quiet_logs()
     traced: list[tuple[float, float, str]] = []
+    pauses: list[tuple[int, float]] = []
     if args.trace:
         trace_transactions(traced)
+        import gc
+
+        started: list[float] = [0.0]
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append((info["generation"], time.perf_counter() - started[0]))
+
+        gc.callbacks.append(on_gc)
     app = pump = None
     if args.mode == "bolt":
         wsgi = bolt_wsgi(args.slack)
@@ -148,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
                     by_caller.setdefault(caller, []).append(held)
                 emit(trace={c: {"n": len(v), "max_ms": round(max(v) * 1000, 1),
                                 "mean_ms": round(sum(v) / len(v) * 1000, 2)} for c, v in by_caller.items()},
-                     max_wait_ms=round(max(w for _, w, _ in traced) * 1000, 1))
+                     max_wait_ms=round(max(w for _, w, _ in traced) * 1000, 1),
+                     gc={g: {"n": sum(1 for x, _ in pauses if x == g),
+                             "max_ms": round(max((d for x, d in pauses if x == g), default=0) * 1000, 1)}
+                         for g in (0, 1, 2)})
             emit(stopped=True)
         elif command == "quit":
             break

@@ -626,8 +626,7 @@ class Flywheel:
             with transaction(self.sessions) as s:
                 rows = repo.claim_outbox(s, now=now, owner=self.owner, lease=OUTBOX_LEASE, limit=limit)
                 # Recipients and their managers into the session's identity map for `_prepare` (held: it is weak).
-                people = repo.members_by_id(s, ids=[r.member_id for r in rows if r.member_id is not None])
-                people.update(repo.members_by_id(s, ids=[m.manager_id for m in people.values() if m.manager_id]))
+                people = repo.members_and_managers(s, ids=[r.member_id for r in rows if r.member_id is not None])
                 prepared = []
                 for row in rows:
                     try:
@@ -754,21 +753,27 @@ class Flywheel:
         sent = failed = 0
         now = self.clock.now()
         with transaction(self.sessions) as s:
-            rows = {r.id: r for r in s.exec(select(OutboxMessage).where(
-                OutboxMessage.id.in_([o[0] for o in outcomes])))}  # type: ignore[attr-defined]
+            leases = repo.outbox_leases(s, ids=[o[0] for o in outcomes])
+            delivered: list[tuple[int, str | None]] = []
+            trouble: list[tuple[int, int, SendError, bool]] = []
             for outbox_id, attempts, error, result, uncertain in outcomes:
                 sent += error is None
                 failed += error is not None
-                row = rows.get(outbox_id)
-                if row is None or row.lease_owner != self.owner or row.status != "sending":
-                    continue
-                row.lease_owner, row.lease_until = None, None
+                lease = leases.get(outbox_id)
+                if lease is None or lease.lease_owner != self.owner or lease.status != "sending":
+                    continue  # another sender took it over (our lease ran out): theirs to record
                 if error is None:
-                    self.metrics.sent.labels(row.kind).inc()
-                    row.status, row.sent_at = "sent", now
-                    row.platform_message_id = result.message_id if result else None
-                    row.body = {}  # what was said lives in the answers, not in a second copy in the outbox
-                elif error.reason in ("ratelimited", "held"):
+                    self.metrics.sent.labels(lease.kind).inc()
+                    delivered.append((outbox_id, result.message_id if result else None))
+                else:
+                    trouble.append((outbox_id, attempts, error, uncertain))
+            repo.mark_sent(s, sent=delivered, owner=self.owner, now=now)
+            rows = {r.id: r for r in s.exec(select(OutboxMessage).where(
+                OutboxMessage.id.in_([t[0] for t in trouble])))} if trouble else {}  # type: ignore[attr-defined]
+            for outbox_id, attempts, error, uncertain in trouble:
+                row = rows[outbox_id]
+                row.lease_owner, row.lease_until = None, None
+                if error.reason in ("ratelimited", "held"):
                     # Not a failed attempt: the platform asked us to come back later (or we did not ask at all).
                     if error.reason == "ratelimited":  # keeps "check first" if the message was uncertain
                         self.metrics.retries.labels(error.reason).inc()

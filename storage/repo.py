@@ -7,6 +7,7 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from storage.models import (
@@ -215,14 +216,22 @@ def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelt
                            sa.and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)))  # type: ignore[operator]
              .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
     rows = list(session.exec(query))
-    for row in rows:
-        if row.status == "sending":  # its sender died after claiming it: it may or may not have gone out
-            row.last_error = "lease_expired"
-        row.status = "sending"
-        row.lease_owner = owner
-        row.lease_until = now + lease
-        row.attempts += 1
-        session.add(row)
+    if not rows:
+        return rows
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    until = now + lease
+    # One UPDATE for the batch (SET expressions see the old row: a row still 'sending' had a sender that died
+    # after claiming it — it may or may not have gone out).
+    session.execute(sa.update(table).where(table.c.id.in_([r.id for r in rows])).values(
+        last_error=sa.case((table.c.status == "sending", "lease_expired"), else_=table.c.last_error),
+        status="sending", lease_owner=owner, lease_until=until, attempts=table.c.attempts + 1))
+    for row in rows:  # the loaded rows as they now are in the database
+        if row.status == "sending":
+            set_committed_value(row, "last_error", "lease_expired")
+        set_committed_value(row, "status", "sending")
+        set_committed_value(row, "lease_owner", owner)
+        set_committed_value(row, "lease_until", until)
+        set_committed_value(row, "attempts", row.attempts + 1)
     return rows
 
 
@@ -235,6 +244,27 @@ def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
         row.status, row.lease_owner, row.lease_until = "pending", None, None
         row.attempts = max(row.attempts - 1, 0)
         session.add(row)
+
+
+def outbox_leases(session: Session, *, ids: Sequence[int]) -> dict[int, Any]:
+    """Who holds each outbox row now: (lease_owner, status, kind) by id, without reading the bodies."""
+    return {r.id: r for r in session.execute(
+        select(OutboxMessage.id, OutboxMessage.lease_owner, OutboxMessage.status, OutboxMessage.kind)
+        .where(OutboxMessage.id.in_(list(ids))))}  # type: ignore[attr-defined]
+
+
+def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime) -> None:
+    """Record delivered messages — (outbox id, platform message id) — still leased by `owner`, in one statement.
+    What was said lives in the answers, so the body is emptied."""
+    if not sent:
+        return
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    session.execute(sa.update(table)
+                    .where(table.c.id == sa.bindparam("sent_id"), table.c.lease_owner == owner,
+                           table.c.status == "sending")
+                    .values(status="sent", sent_at=now, platform_message_id=sa.bindparam("message_id"), body={},
+                            lease_owner=None, lease_until=None),
+                    [{"sent_id": i, "message_id": m} for i, m in sent])
 
 
 def outbox_depth(session: Session) -> int:
@@ -339,6 +369,14 @@ def kudos_received(session: Session, *, member_ids: Sequence[int], since: dateti
                                 .order_by(KudosRecipient.id)):
             recipients[row.kudos_id].append(row.member_id)
     return [(k, recipients[k.id]) for k in found]  # type: ignore[index]
+
+
+def members_and_managers(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
+    """These members and their managers, by id (a second query only for managers not among them)."""
+    found = members_by_id(session, ids=ids)
+    found.update(members_by_id(session, ids=[m.manager_id for m in found.values()  # type: ignore[misc]
+                                             if m.manager_id is not None and m.manager_id not in found]))
+    return found
 
 
 def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
