@@ -726,11 +726,6 @@ class Flywheel:
                          body=encode_replies([Reply("common/admin_send_failed", {"who": target, "reason": reason})]),
                          now=now)
 
-    def _send_one(self, outbox_id: int, attempts: int, recipient: Recipient | None, message: OutboundMessage) -> bool:
-        """Send one claimed message and record the outcome."""
-        error, result = self._attempt(outbox_id, recipient, message)
-        return self._record([(outbox_id, attempts, error, result, message.uncertain)])[0] == 1
-
     def _attempt(self, outbox_id: int, recipient: Recipient | None, message: OutboundMessage
                  ) -> tuple[SendError | None, Any]:
         """Hand one message to its platform; nothing is recorded here."""
@@ -758,7 +753,7 @@ class Flywheel:
             trouble: list[tuple[int, int, SendError, bool]] = []
             for outbox_id, attempts, error, result, uncertain in outcomes:
                 sent += error is None
-                failed += error is not None
+                failed += error is not None and error.reason != "held"  # held back, not tried
                 lease = leases.get(outbox_id)
                 if lease is None or lease.lease_owner != self.owner or lease.status != "sending":
                     continue  # another sender took it over (our lease ran out): theirs to record
@@ -771,7 +766,9 @@ class Flywheel:
             rows = {r.id: r for r in s.exec(select(OutboxMessage).where(
                 OutboxMessage.id.in_([t[0] for t in trouble])))} if trouble else {}  # type: ignore[attr-defined]
             for outbox_id, attempts, error, uncertain in trouble:
-                row = rows[outbox_id]
+                row = rows.get(outbox_id)
+                if row is None:  # deleted meanwhile (`flywheel forget`)
+                    continue
                 row.lease_owner, row.lease_until = None, None
                 if error.reason in ("ratelimited", "held"):
                     # Not a failed attempt: the platform asked us to come back later (or we did not ask at all).
