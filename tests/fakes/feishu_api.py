@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, Scripted
 
 
 @dataclass
@@ -33,32 +33,23 @@ class Call:
         return json.loads(self.body.get("content") or "{}")
 
 
-@dataclass
-class Scripted:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 MESSAGES = "/open-apis/im/v1/messages"
 
 
 class FakeFeishu(LoopbackServer):
+    RESET_HEADER = "x-ogw-ratelimit-reset"
+
     def __init__(self, clock: Any = None, *, token_expire: int = 7200) -> None:
-        self.clock = clock
+        super().__init__(self._handler(), clock)
         self.token_expire = token_expire
-        self.calls: list[Call] = []
         self.users: list[dict[str, Any]] = []  # contact users (open_id, name, leader_user_id, time_zone, …)
         self.departments: list[dict[str, Any]] = []  # {open_department_id, name, parent_department_id}
-        self.script: dict[str, list[Scripted]] = {}  # keyed by Call.method
-        self.rule: Callable[[Call], Scripted | None] | None = None
-        self.not_before: dict[str, datetime] = {}
-        self.violations: list[str] = []
         self.delivered: list[tuple[Call, str]] = []  # messages that reached a chat, with their message_id
         self.tokens_issued = 0
         self._by_uuid: dict[str, str] = {}
         self._ids = itertools.count(1)
-        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
@@ -74,6 +65,8 @@ class FakeFeishu(LoopbackServer):
                 for c in self.sent(receiver)]
 
     def _target(self, call: Call) -> str:
+        if not call.path.startswith(MESSAGES):
+            return call.path
         if call.path.endswith("/reply"):
             parent = call.path.split("/")[-2]
             for c, mid in self.delivered:
@@ -83,19 +76,6 @@ class FakeFeishu(LoopbackServer):
         return str(call.body.get("receive_id", ""))
 
     # ------------------------------------------------------------------------------------------------ serving
-
-    def _answer(self, call: Call) -> Scripted:
-        with self._lock:
-            self.calls.append(call)
-            target = self._target(call) if call.path.startswith(MESSAGES) else call.path
-            if call.at is not None and target in self.not_before and call.at < self.not_before[target]:
-                self.violations.append(f"{call.method} to {target} at {call.at} before {self.not_before[target]}")
-            queued = self.script.get(call.method)
-            answer = queued.pop(0) if queued else (self.rule(call) if self.rule else None)
-            if answer is not None and answer.status == 429 and call.at is not None:
-                wait = float(answer.headers.get("x-ogw-ratelimit-reset", "1"))
-                self.not_before[target] = call.at + timedelta(seconds=wait)
-            return answer or self._default(call)
 
     def _default(self, call: Call) -> Scripted:
         if call.path == "/open-apis/auth/v3/tenant_access_token/internal":

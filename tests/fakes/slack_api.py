@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from tests.fakes.loopback import LoopbackServer
+from tests.fakes.loopback import LoopbackServer, Scripted
 
 
 @dataclass
@@ -25,29 +25,16 @@ class Call:
     at: datetime | None
 
 
-@dataclass
-class Scripted:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class FakeSlack(LoopbackServer):
     def __init__(self, clock: Any = None) -> None:
-        self.clock = clock
-        self.calls: list[Call] = []
+        super().__init__(self._handler(), clock)
         self.users: list[dict[str, Any]] = []
-        self.script: dict[str, list[Scripted]] = {}
-        self.rule: Callable[[Call], Scripted | None] | None = None  # decides per call, after the script
         # Called in the request's thread after the call is recorded and answered, before the answer is written back:
         # a test can hold it there (Slack has the message, the sender does not know yet) and kill the sender, or
         # return False to drop the connection without an answer.
         self.gate: Callable[[Call, Scripted], None] | None = None
-        self.not_before: dict[str, datetime] = {}  # channel → earliest allowed call after a 429
-        self.violations: list[str] = []
         self.delivered: list[tuple[Call, str]] = []  # successful chat.postMessage calls and their ts
         self._ts = itertools.count(1)
-        super().__init__(self._handler())
 
     @property
     def url(self) -> str:
@@ -58,18 +45,8 @@ class FakeSlack(LoopbackServer):
 
     # ------------------------------------------------------------------------------------------------ serving
 
-    def _answer(self, call: Call) -> Scripted:
-        with self._lock:
-            self.calls.append(call)
-            channel = str(call.params.get("channel", ""))
-            if call.at is not None and channel in self.not_before and call.at < self.not_before[channel]:
-                self.violations.append(f"{call.method} to {channel} at {call.at} before {self.not_before[channel]}")
-            queued = self.script.get(call.method)
-            answer = queued.pop(0) if queued else (self.rule(call) if self.rule else None)
-            if answer is not None and answer.status == 429 and call.at is not None:
-                wait = float(answer.headers.get("Retry-After", "1"))
-                self.not_before[channel] = call.at + timedelta(seconds=wait)
-            return answer or self._default(call)
+    def _target(self, call: Call) -> str:
+        return str(call.params.get("channel", ""))
 
     def _default(self, call: Call) -> Scripted:
         p = call.params

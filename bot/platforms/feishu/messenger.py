@@ -57,21 +57,18 @@ class FeishuMessenger:
         last_id = None
         for part, card in enumerate(build_cards(message.text, message.replies, message.locale, message.run_id)):
             uuid = f"flywheel-{message.outbox_id}-{part}" if message.outbox_id else None
-            last_id = self._post(recipient.address, card, uuid=uuid, thread=message.thread if part == 0 else None,
-                                 after=last_id if message.thread else None)
+            last_id = self._post(recipient.address, card, uuid=uuid, thread=message.thread)
         return SendResult(message_id=last_id)
 
-    def _post(self, address: str, card: dict[str, Any], *, uuid: str | None, thread: str | None,
-              after: str | None) -> str | None:
+    def _post(self, address: str, card: dict[str, Any], *, uuid: str | None, thread: str | None) -> str | None:
         content = json.dumps(card, ensure_ascii=False)
-        parent = thread or after
         try:
-            if parent:  # a retro summary goes into the thread of its announcement
+            if thread:  # a retro summary goes into the thread of its announcement
                 body = ReplyMessageRequestBody.builder().msg_type("interactive").content(content)
                 if uuid:
                     body = body.uuid(uuid)
                 response = self.client.im.v1.message.reply(
-                    ReplyMessageRequest.builder().message_id(parent).request_body(body.build()).build())
+                    ReplyMessageRequest.builder().message_id(thread).request_body(body.build()).build())
             else:
                 body = (CreateMessageRequestBody.builder().receive_id(address).msg_type("interactive")
                         .content(content))
@@ -80,8 +77,6 @@ class FeishuMessenger:
                 kind = "chat_id" if address.startswith("oc_") else "open_id"
                 response = self.client.im.v1.message.create(
                     CreateMessageRequest.builder().receive_id_type(kind).request_body(body.build()).build())
-        except SendError:
-            raise
         except Exception as exc:  # noqa: BLE001 - connection errors, unreadable answers: try again later
             raise SendError(f"feishu_{type(exc).__name__}") from None
         if not response.success():
