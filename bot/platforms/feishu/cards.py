@@ -79,8 +79,8 @@ def build_cards(text: str, replies: Sequence[Reply], locale: str, run_id: int | 
 
 def answered_card(question: str, answer_label: str, locale: str) -> dict[str, Any]:
     """A pressed card, updated in place: the question it asked and the answer given, without buttons."""
-    prefix = "你的回答" if locale == "zh" else "Your answer"
-    return card([markdown(md_escape(question)), {"tag": "note", "elements": [plain(f"✓ {prefix}: {answer_label}", 200)]}])
+    shown = f"✓ 你的回答：{answer_label}" if locale == "zh" else f"✓ Your answer: {answer_label}"
+    return card([markdown(md_escape(question)), {"tag": "note", "elements": [plain(shown, 200)]}])
 
 
 def notice_card(text: str) -> dict[str, Any]:
