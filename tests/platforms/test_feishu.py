@@ -436,3 +436,47 @@ def test_org_sync_from_the_contact_api(tmp_path):
         assert len(env.fake.sent("ou_p1")) == 1
     finally:
         env.close()
+
+
+def test_the_long_connection_acks_before_the_work_is_done(env):
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+    real_handle = env.app.handle
+
+    def slow_handle(event):  # noqa: ANN001, ANN202
+        started.set()
+        release.wait(10)
+        return real_handle(event)
+
+    env.app.handle = slow_handle  # type: ignore[method-assign]
+    answered = threading.Event()
+    caller = threading.Thread(target=lambda: (env.handler._do_without_validation(
+        json.dumps(env.message("ou_alice", "/help")).encode()), answered.set()))
+    caller.start()
+    assert answered.wait(5) and started.wait(5)  # the frame is answered while the event is still being handled
+    assert not release.is_set()
+    release.set()
+    env.events.wait_idle()
+    caller.join()
+    assert env.fake.texts("ou_alice")  # and the work happened after the ack
+
+
+def test_the_long_connection_runs_in_its_own_thread_and_health_sees_it_down(env):
+    import asyncio
+
+    from bot.platforms.feishu import longconn
+
+    main_loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(main_loop)
+    try:
+        link = longconn.start(env.events, app_id=env.app_id, app_secret="app-secret-sentinel", domain=env.fake.url)
+        assert link.thread is not None and link.thread.name == "feishu-long-connection"
+        link.thread.join(10)  # the fake offers no long connection: the client gives up, the thread ends
+        assert not link.thread.is_alive() and not link.up()
+        bootstrap = [c for c in env.fake.calls if c.path == "/callback/ws/endpoint"]
+        assert bootstrap and bootstrap[0].body["AppID"] == env.app_id
+        assert not main_loop.is_closed() and not main_loop.is_running()  # this thread's loop was left alone
+    finally:
+        asyncio.set_event_loop(None)
+        main_loop.close()
