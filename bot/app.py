@@ -14,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -70,6 +70,16 @@ MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may
 def _maybe_sent(last_error: str | None) -> bool:
     """May an earlier attempt have reached the platform? (its sender died, or its answer was lost)"""
     return last_error is not None and (last_error == "lease_expired" or last_error.startswith(MAYBE_SENT))
+
+
+class Attempted(NamedTuple):
+    """What one send of a claimed outbox message came to, until the batch is recorded."""
+
+    outbox_id: int
+    attempts: int
+    error: SendError | None  # None: delivered
+    result: Any  # the platform's answer when delivered (its message id)
+    uncertain: bool  # an earlier attempt may have gone out
 
 
 class _FormRefused(Exception):
@@ -611,7 +621,7 @@ class Flywheel:
 
     # ------------------------------------------------------------------------------------ outbox
 
-    def deliver_outbox(self, *, limit: int = 20) -> tuple[int, int]:
+    def deliver_outbox(self, *, limit: int = 50) -> tuple[int, int]:
         """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending.
 
         The outcomes of a claimed batch are recorded together, in one transaction after the batch (or sooner if
@@ -634,7 +644,7 @@ class Flywheel:
                     except Exception:  # noqa: BLE001 - one unrenderable message must not block the others
                         log.exception("outbox message %s could not be rendered", row.id)
                         prepared.append((row.id, MAX_ATTEMPTS, None, OutboundMessage(text="", kind="broken")))
-            outcomes: list[tuple[int, int, SendError | None, Any, bool]] = []
+            outcomes: list[Attempted] = []
             held: dict[tuple[str, str], float] = {}  # channels rate-limited in this pass → Retry-After
             paused: dict[str, float] = {}  # platforms rate-limited as a whole in this pass → Retry-After
             limited_before: dict[str, str] = {}  # platform → the channel whose send just before was rate-limited
@@ -653,11 +663,11 @@ class Flywheel:
                 where = (recipient.platform, recipient.address) if recipient is not None else None
                 if where is not None and (where[0] in paused or where in held):
                     wait = paused.get(where[0], held.get(where, 1.0))
-                    outcomes.append((outbox_id, attempts, SendError("held", retry_after=wait), None,
-                                     message.uncertain))
+                    outcomes.append(Attempted(outbox_id, attempts, SendError("held", retry_after=wait), None,
+                                              message.uncertain))
                     continue
                 error, result = self._attempt(outbox_id, recipient, message)
-                outcomes.append((outbox_id, attempts, error, result, message.uncertain))
+                outcomes.append(Attempted(outbox_id, attempts, error, result, message.uncertain))
                 if where is not None and error is not None and error.reason == "ratelimited":
                     wait = error.retry_after if error.retry_after is not None else 1.0
                     held[where] = wait
@@ -741,33 +751,23 @@ class Flywheel:
             log.exception("sending outbox message %s failed unexpectedly", outbox_id)
             return SendError(type(exc).__name__, maybe_sent=True), None
 
-    def _record(self, outcomes: Sequence[tuple[int, int, SendError | None, Any, bool]]) -> tuple[int, int]:
+    def _record(self, outcomes: Sequence[Attempted]) -> tuple[int, int]:
         """Record what happened to claimed messages, in one transaction; returns (sent, failed)."""
         if not outcomes:
             return 0, 0
-        sent = failed = 0
         now = self.clock.now()
         with transaction(self.sessions) as s:
-            leases = repo.outbox_leases(s, ids=[o[0] for o in outcomes])
-            delivered: list[tuple[int, str | None]] = []
-            trouble: list[tuple[int, int, SendError, bool]] = []
-            for outbox_id, attempts, error, result, uncertain in outcomes:
-                sent += error is None
-                failed += error is not None and error.reason != "held"  # held back, not tried
-                lease = leases.get(outbox_id)
-                if lease is None or lease.lease_owner != self.owner or lease.status != "sending":
-                    continue  # another sender took it over (our lease ran out): theirs to record
-                if error is None:
-                    self.metrics.sent.labels(lease.kind).inc()
-                    delivered.append((outbox_id, result.message_id if result else None))
-                else:
-                    trouble.append((outbox_id, attempts, error, uncertain))
-            repo.mark_sent(s, sent=delivered, owner=self.owner, now=now)
-            rows = {r.id: r for r in s.exec(select(OutboxMessage).where(
-                OutboxMessage.id.in_([t[0] for t in trouble])))} if trouble else {}  # type: ignore[attr-defined]
-            for outbox_id, attempts, error, uncertain in trouble:
+            delivered = [(o.outbox_id, o.result.message_id if o.result else None) for o in outcomes if o.error is None]
+            for kind in repo.mark_sent(s, sent=delivered, owner=self.owner, now=now).values():
+                self.metrics.sent.labels(kind).inc()
+            trouble = [o for o in outcomes if o.error is not None]
+            sent = len(delivered)
+            failed = sum(1 for o in trouble if o.error.reason != "held")  # held back, not tried
+            # Only what we still hold: another sender took over what our lease lost, and records it itself.
+            rows = repo.leased_outbox(s, ids=[o.outbox_id for o in trouble], owner=self.owner)
+            for outbox_id, attempts, error, _, uncertain in trouble:
                 row = rows.get(outbox_id)
-                if row is None:  # deleted meanwhile (`flywheel forget`)
+                if row is None:  # taken over by another sender, or deleted meanwhile (`flywheel forget`)
                     continue
                 row.lease_owner, row.lease_until = None, None
                 if error.reason in ("ratelimited", "held"):

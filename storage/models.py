@@ -107,7 +107,8 @@ class OutboxMessage(SQLModel, table=True):
     """A message to deliver: pending → sending → sent | failed. `dedup_key` makes enqueueing idempotent."""
 
     __tablename__ = "outbox_message"
-    __table_args__ = (sa.Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    # What the claim reads, in the order it reads it (see repo.claim_outbox).
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at", "id"),)
 
     id: Optional[int] = Field(default=None, primary_key=True)
     dedup_key: str = Field(max_length=160, unique=True)

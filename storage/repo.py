@@ -7,7 +7,6 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from storage.models import (
@@ -182,10 +181,28 @@ def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any
         session.add(existing)
 
 
+TRANSITIONS = "flywheel.transitions"  # session.info key: transitions waiting for the commit
+
+
 def add_transition(session: Session, *, run: ConversationRun, trigger: str, from_status: str | None,
                    from_step: str | None, now: datetime) -> None:
-    session.add(RunTransition(run_id=run.id, trigger=trigger, from_status=from_status, to_status=run.status,
-                              from_step=from_step, to_step=run.step, at=now))
+    """Record a change of a run's state. Written with the transaction's commit, all of them in one statement: the
+    history is only read afterwards (and a scheduler batch moves 200 runs at once)."""
+    session.info.setdefault(TRANSITIONS, []).append(
+        {"run_id": run.id, "trigger": trigger, "from_status": from_status, "to_status": run.status,
+         "from_step": from_step, "to_step": run.step, "at": now})
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _write_transitions(session: Session) -> None:
+    rows = session.info.pop(TRANSITIONS, None)
+    if rows:
+        session.execute(sa.insert(RunTransition.__table__), rows)  # type: ignore[attr-defined]
+
+
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _drop_transitions(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(TRANSITIONS, None)
 
 
 # ------------------------------------------------------------------------------------------ outbox
@@ -209,30 +226,33 @@ def enqueue_many(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     insert_ignore(session, OutboxMessage, rows, conflict=["dedup_key"])
 
 
-def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[OutboxMessage]:
-    """Take pending messages (and ones whose sender's lease ran out) for sending; commit before sending."""
-    query = (select(OutboxMessage)
-             .where(sa.or_(sa.and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
-                           sa.and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now)))  # type: ignore[operator]
-             .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
-    rows = list(session.exec(query))
-    if not rows:
-        return rows
+def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[Any]:
+    """Take due messages (and ones whose sender's lease ran out) for sending, in one statement; commit before
+    sending. Returns the claimed rows as they now are (`id`, `body`, `attempts`, … as attributes), oldest due first.
+
+    Due first, then by id: the order of the `ix_outbox_due` index, so PostgreSQL reads the first `limit` entries and
+    stops instead of sorting every unsent message. Messages whose lease ran out are claimed in the same statement
+    (at most `limit` of them besides), so a dead sender's batch is not left behind a long queue."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    until = now + lease
-    # One UPDATE for the batch (SET expressions see the old row: a row still 'sending' had a sender that died
-    # after claiming it — it may or may not have gone out).
-    session.execute(sa.update(table).where(table.c.id.in_([r.id for r in rows])).values(
-        last_error=sa.case((table.c.status == "sending", "lease_expired"), else_=table.c.last_error),
-        status="sending", lease_owner=owner, lease_until=until, attempts=table.c.attempts + 1))
-    for row in rows:  # the loaded rows as they now are in the database
-        if row.status == "sending":
-            set_committed_value(row, "last_error", "lease_expired")
-        set_committed_value(row, "status", "sending")
-        set_committed_value(row, "lease_owner", owner)
-        set_committed_value(row, "lease_until", until)
-        set_committed_value(row, "attempts", row.attempts + 1)
-    return rows
+    c = table.c
+    due = sa.and_(c.status == "pending", c.next_attempt_at <= now)
+    expired = sa.and_(c.status == "sending", c.lease_until < now)
+    def pick(condition: Any) -> Any:
+        return sa.select(c.id).where(condition).order_by(c.next_attempt_at, c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        # `id = ANY(ARRAY(…) || ARRAY(…))`: with `id IN (…) OR id IN (…)` PostgreSQL scans the whole table.
+        expired_ids, due_ids = (sa.func.array(pick(x).with_for_update(skip_locked=True).scalar_subquery())
+                                for x in (expired, due))
+        chosen = c.id == sa.func.any(expired_ids.op("||")(due_ids))
+    else:  # SQLite: one writer at a time (BEGIN IMMEDIATE), nothing to lock or skip
+        chosen = sa.or_(c.id.in_(pick(expired).scalar_subquery()), c.id.in_(pick(due).scalar_subquery()))
+    # SET expressions see the old row: a row still 'sending' had a sender that died after claiming it — it may or
+    # may not have gone out, which `last_error` remembers.
+    rows = session.execute(sa.update(table).where(chosen).values(
+        last_error=sa.case((c.status == "sending", "lease_expired"), else_=c.last_error),
+        status="sending", lease_owner=owner, lease_until=now + lease, attempts=c.attempts + 1)
+        .returning(*table.c)).all()
+    return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
 
 def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
@@ -246,25 +266,31 @@ def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
         session.add(row)
 
 
-def outbox_leases(session: Session, *, ids: Sequence[int]) -> dict[int, Any]:
-    """Who holds each outbox row now: (lease_owner, status, kind) by id, without reading the bodies."""
-    return {r.id: r for r in session.execute(
-        select(OutboxMessage.id, OutboxMessage.lease_owner, OutboxMessage.status, OutboxMessage.kind)
-        .where(OutboxMessage.id.in_(list(ids))))}  # type: ignore[attr-defined]
-
-
-def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime) -> None:
+def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime
+              ) -> dict[int, str]:
     """Record delivered messages — (outbox id, platform message id) — still leased by `owner`, in one statement.
+    Returns {id: kind} of those recorded (a message whose lease another sender took over is theirs to record).
     What was said lives in the answers, so the body is emptied."""
     if not sent:
-        return
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
-    session.execute(sa.update(table)
-                    .where(table.c.id == sa.bindparam("sent_id"), table.c.lease_owner == owner,
-                           table.c.status == "sending")
-                    .values(status="sent", sent_at=now, platform_message_id=sa.bindparam("message_id"), body={},
-                            lease_owner=None, lease_until=None),
-                    [{"sent_id": i, "message_id": m} for i, m in sent])
+        return {}
+    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    message_ids = {i: m for i, m in sent if m is not None}
+    result = session.execute(
+        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        .where(c.id.in_([i for i, _ in sent]), c.lease_owner == owner, c.status == "sending")
+        .values(status="sent", sent_at=now, body={}, lease_owner=None, lease_until=None,
+                platform_message_id=sa.case(message_ids, value=c.id, else_=None) if message_ids else None)
+        .returning(c.id, c.kind))
+    return {r.id: r.kind for r in result}
+
+
+def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[int, OutboxMessage]:
+    """The given messages that `owner` still holds under its lease, to record what happened to them."""
+    if not ids:
+        return {}
+    return {r.id: r for r in session.exec(select(OutboxMessage).where(
+        OutboxMessage.id.in_(list(ids)), OutboxMessage.lease_owner == owner,  # type: ignore[union-attr]
+        OutboxMessage.status == "sending"))}
 
 
 def outbox_depth(session: Session) -> int:
