@@ -621,6 +621,11 @@ class Flywheel:
 
     # ------------------------------------------------------------------------------------ outbox
 
+    def next_outbox_due(self) -> datetime | None:
+        """When the soonest message waiting in the outbox may be sent (None: nothing waits)."""
+        with transaction(self.sessions) as s:
+            return repo.next_outbox_due(s)
+
     def deliver_outbox(self, *, limit: int = 50) -> tuple[int, int]:
         """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending.
 

@@ -25,8 +25,12 @@ NOT_FOUND = b'{"ok":false,"error":"not_found"}'
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
+MIN_WAIT = 0.05  # seconds: a message queued during a pass is picked up at once, not in a busy loop
+
+
 class OutboxPump:
-    """A background thread that drains the outbox when poked (and every few seconds anyway)."""
+    """A background thread that drains the outbox when poked, when the next held-back message falls due (after a
+    rate limit or a retry delay), and every few seconds anyway."""
 
     def __init__(self, app: Flywheel, *, interval: float = 5.0) -> None:
         self.app = app
@@ -47,14 +51,24 @@ class OutboxPump:
         self._wake.set()
         self._thread.join(timeout=5)
 
+    def next_wait(self) -> float:
+        """Seconds until the next pass: when the soonest waiting message is due, at most `interval`."""
+        due = self.app.next_outbox_due()
+        if due is None:
+            return self.interval
+        return min(self.interval, max(MIN_WAIT, (due - self.app.clock.now()).total_seconds()))
+
     def _run(self) -> None:
+        wait = self.interval
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(wait)
             self._wake.clear()
             try:
                 self.app.deliver_outbox()
+                wait = self.next_wait()
             except Exception:  # noqa: BLE001 - the pump keeps going; nothing is lost, the outbox keeps it
                 log.exception("delivering the outbox failed; will try again")
+                wait = self.interval
 
 
 def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callable[[], None] = lambda: None,

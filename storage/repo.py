@@ -293,6 +293,12 @@ def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[i
         OutboxMessage.status == "sending"))}
 
 
+def next_outbox_due(session: Session) -> datetime | None:
+    """The soonest `next_attempt_at` of a pending message (read from the `ix_outbox_due` index)."""
+    return session.exec(select(sa.func.min(OutboxMessage.next_attempt_at))  # type: ignore[arg-type]
+                        .where(OutboxMessage.status == "pending")).first()
+
+
 def outbox_depth(session: Session) -> int:
     return session.exec(select(sa.func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]

@@ -109,3 +109,41 @@ def test_a_crash_between_posting_and_recording_does_not_send_twice(tmp_path):
     finally:
         second.close()
         fake.stop()
+
+
+def test_the_pump_wakes_when_a_held_back_message_falls_due(tmp_path):
+    """After a 429 the pump sleeps until the message's Retry-After, not its whole polling interval."""
+    from bot.web import MIN_WAIT, OutboxPump
+
+    clock = FrozenClock(utc(2026, 11, 23))
+    fake = FakeSlack(clock).start()
+    refused: list[str] = []
+
+    def limit(call):
+        if call.method == "chat.postMessage" and not refused:
+            refused.append(call.params["channel"])
+            return Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "2"})
+        return None
+
+    fake.rule = limit
+    org = {"members": [{"handle": "ana", "name": "Ana", "slack": "U0001", "timezone": "Europe/London"}]}
+    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}"), clock=clock,
+                         config=parse_config(org, source="test"),
+                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    pump = OutboxPump(app, interval=5.0)  # not started: its decisions, on the test's clock
+    try:
+        assert pump.next_wait() == 5.0  # nothing waits
+        clock.set(local("Europe/London", 2026, 11, 27, 15, 0))
+        app.tick()  # the check-in is refused once: Retry-After 2 s
+        assert refused == ["U0001"]
+        assert pump.next_wait() == 2.0
+        clock.advance(timedelta(seconds=1.5))
+        assert pump.next_wait() == 0.5
+        clock.advance(timedelta(seconds=1))
+        assert pump.next_wait() == MIN_WAIT  # overdue: at once
+        app.deliver_outbox()
+        assert pump.next_wait() == 5.0
+        assert [c.params["channel"] for c in fake.calls if c.method == "chat.postMessage"] == ["U0001", "U0001"]
+    finally:
+        app.close()
+        fake.stop()
