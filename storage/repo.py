@@ -27,6 +27,15 @@ from storage.models import (
 OPEN = ("scheduled", "prompted", "in_progress")
 
 
+def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """`column IN (values)`; on PostgreSQL `column = ANY(%(array)s)`: one short statement however many values, so
+    psycopg's and the server's statement caches keep it (an IN list of 50 is parsed anew every time)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(sa.literal(values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
 def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str]) -> int:
     """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns how many rows were new."""
     if not rows:
@@ -274,12 +283,20 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
     if not sent:
         return {}
     c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
-    message_ids = {i: m for i, m in sent if m is not None}
+    ids = [i for i, _ in sent]
+    if session.get_bind().dialect.name == "postgresql":  # two arrays: the same short statement for any batch
+        message_id = sa.text("(CAST(:message_ids AS VARCHAR[]))[array_position(CAST(:sent_ids AS INTEGER[]), "
+                             "outbox_message.id)]").bindparams(
+            sa.bindparam("message_ids", [m for _, m in sent], type_=postgresql.ARRAY(sa.String)),
+            sa.bindparam("sent_ids", ids, type_=postgresql.ARRAY(sa.Integer)))
+    else:
+        message_ids = {i: m for i, m in sent if m is not None}
+        message_id = sa.case(message_ids, value=c.id, else_=None) if message_ids else None
     result = session.execute(
         sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
-        .where(c.id.in_([i for i, _ in sent]), c.lease_owner == owner, c.status == "sending")
+        .where(among(session, c.id, ids), c.lease_owner == owner, c.status == "sending")
         .values(status="sent", sent_at=now, body={}, lease_owner=None, lease_until=None,
-                platform_message_id=sa.case(message_ids, value=c.id, else_=None) if message_ids else None)
+                platform_message_id=message_id)
         .returning(c.id, c.kind))
     return {r.id: r.kind for r in result}
 
@@ -289,7 +306,7 @@ def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[i
     if not ids:
         return {}
     return {r.id: r for r in session.exec(select(OutboxMessage).where(
-        OutboxMessage.id.in_(list(ids)), OutboxMessage.lease_owner == owner,  # type: ignore[union-attr]
+        among(session, OutboxMessage.id, ids), OutboxMessage.lease_owner == owner,
         OutboxMessage.status == "sending"))}
 
 
@@ -415,7 +432,7 @@ def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return {m.id: m for m in session.exec(select(Member).where(Member.id.in_(wanted)))}  # type: ignore[attr-defined, misc]
+    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}  # type: ignore[misc]
 
 
 def team_members(session: Session, *, team: str | None, manager_id: int | None) -> list[Member]:

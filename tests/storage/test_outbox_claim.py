@@ -108,3 +108,21 @@ def test_postgres_claim_reads_the_index_without_sorting_the_queue(postgres_url):
         assert '"Sort"' not in plan and "Seq Scan" not in plan
     finally:
         engine.dispose()
+
+
+def test_delivered_messages_are_recorded_with_their_own_platform_ids_only_under_our_lease(sessions):
+    ids = [_queue(sessions, f"d{i}", due=NOW - timedelta(minutes=1)) for i in range(4)]
+    assert len(_claim(sessions, "me", 4)) == 4
+    with transaction(sessions) as s:  # another sender took the last one over meanwhile
+        s.get(OutboxMessage, ids[3]).lease_owner = "other"
+    later = NOW + timedelta(seconds=3)
+    with transaction(sessions) as s:
+        recorded = repo.mark_sent(s, sent=[(ids[0], "1700000000.000100"), (ids[1], None), (ids[2], "om_abc"),
+                                           (ids[3], "1700000000.000400")], owner="me", now=later)
+    assert recorded == {ids[0]: "deliver", ids[1]: "deliver", ids[2]: "deliver"}
+    with sessions() as s:
+        rows = {r.id: r for r in s.exec(sa.select(OutboxMessage)).scalars()}
+    assert [rows[i].platform_message_id for i in ids] == ["1700000000.000100", None, "om_abc", None]
+    assert [rows[i].status for i in ids] == ["sent", "sent", "sent", "sending"]
+    assert rows[ids[0]].sent_at == later and rows[ids[0]].body == {} and rows[ids[0]].lease_owner is None
+    assert rows[ids[3]].body == {"key": "d3"} and rows[ids[3]].lease_owner == "other"
