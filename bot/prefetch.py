@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from conversations.flows import Flow
 from conversations.schedule import previous_period
 from storage.models import Answer, ConversationRun, Member, Obstacle, Retro, RetroAction
+from storage.repo import among
 
 KEY = "flywheel.prefetched"
 
@@ -33,7 +34,7 @@ class Prefetched:
         member_ids = sorted({r.member_id for r in runs})
         # Members into the session's identity map (held here: it keeps only weak references), so that
         # `s.get(Member, id)` needs no query.
-        self.members = list(s.exec(select(Member).where(Member.id.in_(member_ids)))) if member_ids else []  # type: ignore[attr-defined]
+        self.members = list(s.exec(select(Member).where(among(s, Member.id, member_ids)))) if member_ids else []
         ids = sorted({r.member_id for r in self.runs.values()})
         self.active: dict[int, ConversationRun | None] = {i: None for i in ids}
         self.answers: dict[int, dict[str, Any]] = {i: {} for i in self.runs}
@@ -44,7 +45,7 @@ class Prefetched:
             return
         # The conversation each member is in now (repo.active_run, for the whole batch, locked the same way).
         for run in [] if not busy else s.exec(select(ConversationRun)
-                          .where(ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
+                          .where(among(s, ConversationRun.member_id, ids),
                                  sa.or_(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
                                         sa.and_(ConversationRun.status == "completed",
                                                 ConversationRun.step.is_not(None))))  # type: ignore[union-attr]
@@ -59,7 +60,7 @@ class Prefetched:
         if wanted:
             for prev in s.exec(select(ConversationRun.id, ConversationRun.flow, ConversationRun.member_id,
                                       ConversationRun.period)
-                               .where(ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
+                               .where(among(s, ConversationRun.member_id, ids),
                                       ConversationRun.period.in_({k[2] for k in wanted}),  # type: ignore[attr-defined]
                                       ConversationRun.flow.in_({k[0] for k in wanted}))):  # type: ignore[attr-defined]
                 run_id = wanted.get((prev.flow, prev.member_id, prev.period))
@@ -68,19 +69,19 @@ class Prefetched:
             self.previous = {run_id: None for run_id in wanted.values()}
             for run_id in previous_ids.values():
                 self.previous[run_id] = {}
-        for a in s.exec(select(Answer).where(Answer.run_id.in_(list(self.runs) + list(previous_ids)))):  # type: ignore[attr-defined]
+        for a in s.exec(select(Answer).where(among(s, Answer.run_id, list(self.runs) + list(previous_ids)))):
             if a.run_id in self.answers:
                 self.answers[a.run_id][a.step] = a.value
             if a.run_id in previous_ids:
                 self.previous[previous_ids[a.run_id]][a.step] = a.value  # type: ignore[index]
         needs = {r.flow for r in self.runs.values()}
         if any(a.each == "obstacles" for f in needs for a in flows[f].steps):
-            for o in s.exec(select(Obstacle).where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
+            for o in s.exec(select(Obstacle).where(among(s, Obstacle.member_id, ids), Obstacle.status == "open")
                             .order_by(Obstacle.created_at, Obstacle.id)):
                 self.obstacles[o.member_id].append(o)
         if any(a.each == "actions" for f in needs for a in flows[f].steps):
             for action, retro in s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
-                                        .where(RetroAction.owner_id.in_(ids), RetroAction.status == "open",  # type: ignore[attr-defined]
+                                        .where(among(s, RetroAction.owner_id, ids), RetroAction.status == "open",
                                                Retro.status == "summarised")
                                         .order_by(RetroAction.created_at, RetroAction.id)):
                 self.actions[action.owner_id].append((action, retro))
