@@ -147,6 +147,10 @@ class Flywheel:
                 counts = sync_members(s, config, now=app.clock.now())
             log.info("organisation loaded from %s: %d new, %d updated members", config.source,
                      counts["created"], counts["updated"])
+            if counts["deactivated"]:
+                log.warning("%d member(s) no longer in %s were deactivated: they get no more prompts, and "
+                            "what they said is kept (flywheel forget HANDLE deletes it)", counts["deactivated"],
+                            config.source)
         return app
 
     def close(self) -> None:

@@ -6,6 +6,8 @@ is reported at once with where it is, so an admin can fix the file in one go.
 
 from __future__ import annotations
 
+import logging
+
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -34,6 +36,8 @@ from conversations.weekly_checkin import WEEKLY_CHECKIN
 DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
 
 DEMO_CONFIG = "demo_org.yaml"
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -192,6 +196,14 @@ def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: lis
             slack=str(entry["slack"]) if entry.get("slack") else None,
             feishu=str(entry["feishu"]) if entry.get("feishu") else None,
         ))
+    for platform in ("slack", "feishu"):
+        owners: dict[str, str] = {}
+        for m in out:
+            user_id = getattr(m, platform)
+            if user_id and user_id in owners:
+                problems.append(f"members ({m.handle}): {platform} id `{user_id}` is also {owners[user_id]}'s")
+            elif user_id:
+                owners[user_id] = m.handle
     handles = {m.handle for m in out}
     for m in out:
         if m.manager and m.manager not in handles:
@@ -310,15 +322,23 @@ def _texts(value: Mapping[str, Any], where: str, problems: list[str]) -> dict[st
 
 
 def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001
-    """Create or update the members the file names (by handle), then wire up managers. Returns counts."""
+    """Create or update the members the file names (by handle), then wire up managers; members the file added
+    before and no longer names are deactivated (they left, or their handle changed). Returns counts."""
     from storage import repo
     from storage.models import Member
 
     repo.lock_member_sync(session)  # replicas starting together take turns
-    created = updated = 0
+    created = updated = deactivated = 0
     rows: dict[str, Member] = {}
     for spec in config.members:
         row = repo.member_by_handle(session, handle=spec.handle)
+        if row is None:  # a new handle for someone already known by their platform id: renamed, the same person
+            known = (repo.member_by_platform_id(session, platform=p, user_id=i)
+                     for p, i in (("slack", spec.slack), ("feishu", spec.feishu)) if i)
+            row = next((m for m in known if m is not None and m.handle not in rows), None)
+            if row is not None:
+                log.info("member %s is now %s in the organisation file", row.handle, spec.handle)
+                row.handle = spec.handle
         if row is None:
             row = Member(handle=spec.handle, name=spec.name, timezone=spec.timezone, locale=spec.locale,
                          created_at=now, updated_at=now)
@@ -326,7 +346,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
         else:
             updated += 1
         row.name, row.timezone, row.locale = spec.name, spec.timezone, spec.locale
-        row.team, row.email, row.active = spec.team, spec.email, True
+        row.team, row.email, row.active, row.source = spec.team, spec.email, True, "file"
         row.slack_user_id = spec.slack or row.slack_user_id
         row.feishu_open_id = spec.feishu or row.feishu_open_id
         row.updated_at = now
@@ -336,4 +356,11 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     for spec in config.members:
         row = rows[spec.handle]
         repo.set_manager(session, row, rows[spec.manager].id if spec.manager else None, now=now)
-    return {"created": created, "updated": updated}
+    for row in repo.members_from_file(session):
+        if row.handle not in rows and row.active:
+            # Off the file: no more prompts or digests. What they said stays (`flywheel forget` deletes it); a
+            # platform directory that still lists them makes them active again as its own.
+            row.active, row.updated_at = False, now
+            session.add(row)
+            deactivated += 1
+    return {"created": created, "updated": updated, "deactivated": deactivated}

@@ -33,6 +33,9 @@ class Member(SQLModel, table=True):
     team: Optional[str] = Field(default=None, max_length=200, index=True)
     paused_until: Optional[date] = Field(default=None)
     active: bool = Field(default=True)
+    # Who vouches for this person: "file" (the organisation file: taken off it → deactivated), "slack" or "feishu"
+    # (the platform's directory), None (added by a command, or before this was recorded).
+    source: Optional[str] = Field(default=None, max_length=16)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 

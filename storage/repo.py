@@ -79,6 +79,10 @@ def member_by_handle(session: Session, *, handle: str) -> Member | None:
     return session.exec(select(Member).where(Member.handle == handle)).first()
 
 
+def members_from_file(session: Session) -> list[Member]:
+    return list(session.exec(select(Member).where(Member.source == "file")))
+
+
 def member_by_platform_id(session: Session, *, platform: str, user_id: str) -> Member | None:
     column = {"console": Member.handle, "slack": Member.slack_user_id, "feishu": Member.feishu_open_id}[platform]
     return session.exec(select(Member).where(column == user_id)).first()

@@ -95,3 +95,78 @@ def test_settings_from_dotenv_with_environment_winning(tmp_path):
 def test_bad_settings_are_explained(env, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(env, dotenv=None)
+
+
+def test_people_taken_off_the_file_are_deactivated_at_the_next_start_and_back_when_listed_again(tmp_path, caplog):
+    from bot.app import Flywheel
+    from sqlmodel import select
+
+    from bot.platforms.slack.directory import sync_users
+    from storage.db import transaction
+    from storage.models import Member
+    from tests.helpers import DEMO, local, make_harness, utc
+
+    h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0))
+
+    def restart(members: list[dict]) -> dict[str, tuple[bool, str | None]]:
+        h.app.close()
+        h.app = Flywheel.build(h.app.settings, clock=h.clock, config=parse_config({"members": members}, source="t"),
+                               messengers={"console": h.fake})
+        with transaction(h.app.sessions) as s:
+            return {m.handle: (m.active, m.source) for m in s.exec(select(Member))}
+
+    try:
+        with transaction(h.app.sessions) as s:  # someone a platform's directory added: not the file's to remove
+            s.add(Member(handle="dana", name="Dana", timezone="UTC", slack_user_id="U0DANA", source="slack",
+                         created_at=h.clock.now(), updated_at=h.clock.now()))
+        without_bo = [m for m in DEMO["members"] if m["handle"] != "bo"]
+        with caplog.at_level("WARNING"):
+            state = restart(without_bo)
+        assert state == {"maria": (True, "file"), "alice": (True, "file"), "bo": (False, "file"),
+                         "chen": (True, "file"), "dana": (True, "slack")}
+        assert "1 member(s) no longer in t were deactivated" in caplog.text
+        h.run_until(local("America/New_York", 2026, 11, 27, 16, 0))  # everyone's Friday check-in has gone out
+        assert {who for who, _ in h.prompts()} == {"maria", "alice", "chen", "dana"}
+        assert restart(DEMO["members"])["bo"] == (True, "file")
+
+        # Off the file but still in the Slack workspace: the workspace vouches for them from then on.
+        assert restart(without_bo)["bo"] == (False, "file")
+        with transaction(h.app.sessions) as s:
+            s.exec(select(Member).where(Member.handle == "bo")).one().slack_user_id = "U0BO"
+        with transaction(h.app.sessions) as s:
+            sync_users(s, iter([{"id": "U0BO", "real_name": "Bo Li", "tz": "America/New_York"}]),
+                       default_timezone="UTC", default_locale="en", now=h.clock.now())
+        assert restart(without_bo)["bo"] == (True, "slack")
+    finally:
+        h.app.close()
+
+
+def test_a_new_handle_with_a_known_platform_id_is_the_same_person_and_ids_are_not_shared(tmp_path):
+    from sqlmodel import select
+
+    from bot.app import Flywheel
+    from storage.db import transaction
+    from storage.models import ConversationRun, Member
+    from tests.helpers import make_harness, utc
+
+    first = {"members": [{"handle": "maria", "name": "Maria"},
+                         {"handle": "bo", "name": "Bo Li", "manager": "maria", "slack": "U0BO"}]}
+    h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0), config=first)
+    try:
+        h.say("bo", "/checkin")
+        h.app.close()
+        renamed = {"members": [first["members"][0], dict(first["members"][1], handle="bo.li")]}
+        h.app = Flywheel.build(h.app.settings, clock=h.clock, config=parse_config(renamed, source="t"),
+                               messengers={"console": h.fake})
+        with transaction(h.app.sessions) as s:
+            people = {m.handle: m for m in s.exec(select(Member))}
+            assert set(people) == {"maria", "bo.li"} and people["bo.li"].active
+            assert s.exec(select(ConversationRun)).one().member_id == people["bo.li"].id  # history kept
+    finally:
+        h.app.close()
+    shared = {"members": [{"handle": "a", "name": "A", "slack": "U1"}, {"handle": "b", "name": "B", "slack": "U1"},
+                          {"handle": "c", "name": "C", "feishu": "ou_1"}, {"handle": "d", "name": "D", "feishu": "ou_1"}]}
+    with pytest.raises(ConfigError) as info:
+        parse_config(shared, source="t")
+    assert "members (b): slack id `U1` is also a's" in str(info.value)
+    assert "members (d): feishu id `ou_1` is also c's" in str(info.value)

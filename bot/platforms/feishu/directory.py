@@ -98,10 +98,12 @@ def sync_users(s: Session, people: list[Any], department_names: dict[str, str], 
             email = str(user.enterprise_email or user.email or "")
             handle = unique_handle([email.split("@")[0], user.en_name], f"u{open_id[-8:]}", taken)
             member = Member(handle=handle, name=name, timezone=tz, locale=default_locale, feishu_open_id=open_id,
-                            team=team, created_at=now, updated_at=now)
+                            team=team, source="feishu", created_at=now, updated_at=now)
             by_open_id[open_id] = member
             counts["added"] += 1
         else:
+            if member.source != "file" or not member.active:  # taken off the file, still in the directory
+                member.source = "feishu"
             member.name, member.timezone, member.team, member.active = name, tz, team, True
             member.updated_at = now
             counts["updated"] += 1

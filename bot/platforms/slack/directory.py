@@ -54,9 +54,11 @@ def sync_users(s: Session, users: Iterator[dict[str, Any]], *, default_timezone:
         if member is None:
             handle = unique_handle([user.get("name")], f"u{user['id']}", taken)
             member = Member(handle=handle, name=name, timezone=tz, locale=locale, slack_user_id=user["id"],
-                            slack_team_id=user.get("team_id"), created_at=now, updated_at=now)
+                            slack_team_id=user.get("team_id"), source="slack", created_at=now, updated_at=now)
             counts["added"] += 1
         else:
+            if member.source != "file" or not member.active:  # taken off the file, still in the workspace
+                member.source = "slack"
             member.name, member.timezone, member.locale, member.active = name, tz, locale, True
             member.updated_at = now
             counts["updated"] += 1
