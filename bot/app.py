@@ -72,6 +72,12 @@ def _maybe_sent(last_error: str | None) -> bool:
     return last_error is not None and (last_error == "lease_expired" or last_error.startswith(MAYBE_SENT))
 
 
+def _stale_press(run: ConversationRun | None, values: Mapping[str, str]) -> bool:
+    """A button on an older message: the question it answers is behind us, so it must not answer this one."""
+    return bool(values.get("step")) and (run is None or run.flow != values.get("flow")
+                                         or (run.step or "") != values["step"])
+
+
 class Attempted(NamedTuple):
     """What one send of a claimed outbox message came to, until the batch is recorded."""
 
@@ -248,9 +254,7 @@ class Flywheel:
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None
         run = repo.active_run(s, member_id=member.id)
-        if event.values.get("step") and (run is None or run.flow != event.values.get("flow")
-                                         or (run.step or "") != event.values["step"]):
-            # A button on an older message: the question it answers is behind us, so it must not answer this one.
+        if _stale_press(run, event.values):
             return [Reply("common/stale_button")], None
         if isinstance(intent, Keyword):
             trigger = Trigger(intent.trigger)
@@ -382,6 +386,13 @@ class Flywheel:
             if run.status == Status.SCHEDULED.value:
                 self._apply(s, run, member, Trigger.START, None, self.clock.now(), by_member=True)
             return self.flows[run.flow], self._state(s, run, member), member
+
+    def answers_current_question(self, *, platform: str, user: str, flow: str, step: str) -> bool:
+        """Would a button for this question answer the conversation the user is in now? (No: an older message.)"""
+        with transaction(self.sessions) as s:
+            member = repo.member_by_platform_id(s, platform=platform, user_id=user)
+            run = repo.active_run(s, member_id=member.id) if member is not None else None
+            return not _stale_press(run, {"flow": flow, "step": step})
 
     def member_locale(self, platform: str, user: str) -> str:
         """The language to answer a platform user in: theirs if they are a member, else the organisation's."""

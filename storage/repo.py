@@ -36,16 +36,20 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
     return column.in_(values)
 
 
-def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str]) -> int:
-    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns how many rows were new."""
+def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
+                  counted: bool = True) -> int:
+    """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns how many rows were new (with
+    `counted=False`, for several rows, 0: the driver's row count of a batch is not reliable)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
     stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
+    if len(rows) > 1 and counted:  # RETURNING gives back only the rows inserted
+        return len(session.execute(stmt.returning(*table.primary_key.columns), list(rows)).all())
     result = session.execute(stmt, list(rows))
-    return max(result.rowcount or 0, 0)
+    return max(result.rowcount or 0, 0) if len(rows) == 1 else 0
 
 
 # ------------------------------------------------------------------------------------------ inbound events
@@ -236,7 +240,7 @@ def enqueue(session: Session, *, dedup_key: str, member_id: int | None, kind: st
 
 def enqueue_many(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     """Queue several messages (rows from `outbox_row_for`) in one statement; ones queued before are left alone."""
-    insert_ignore(session, OutboxMessage, rows, conflict=["dedup_key"])
+    insert_ignore(session, OutboxMessage, rows, conflict=["dedup_key"], counted=False)
 
 
 def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[Any]:

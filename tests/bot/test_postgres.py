@@ -28,16 +28,18 @@ def test_two_replicas_prompt_each_member_exactly_once_per_week(postgres_url):
             for tz, hour in (("Asia/Shanghai", 15), ("Europe/London", 15), ("America/New_York", 15)):
                 clock.set(local(tz, 2026, 11, 27, hour, 0) + timedelta(weeks=week))
                 barrier = threading.Barrier(2)
+                planned: list[int] = []
 
                 def tick(app: Flywheel) -> None:
                     barrier.wait()
-                    app.tick()
+                    planned.append(app.tick().planned)
 
                 threads = [threading.Thread(target=tick, args=(app,)) for app in apps]
                 for t in threads:
                     t.start()
                 for t in threads:
                     t.join()
+                assert sum(planned) == 20  # this zone's members, each planned by one of the two (counted right)
             clock.set(local("America/New_York", 2026, 11, 30, 12, 0) + timedelta(weeks=week))
             for app in apps:
                 app.tick()

@@ -187,8 +187,12 @@ def test_check_in_by_card_buttons_updates_the_card_in_place(env):
     updated = answer["card"]["data"]
     assert not buttons(updated) and "✓ Your answer: 4" in json.dumps(updated, ensure_ascii=False)
     assert env.fake.texts("ou_alice")[-1].startswith("(2/5) What went well")
+    told = len(env.fake.sent("ou_alice"))
     stale = env.over_long_connection(env.card_action("ou_alice", {**four["value"], "v": "2", "l": "2"}))
     assert "card" not in stale and "already" in stale["toast"]["content"]  # an old card cannot answer "wins"
+    env.events.wait_idle()
+    env.app.deliver_outbox()
+    assert len(env.fake.sent("ou_alice")) == told  # the toast says it; not a chat message as well
     with transaction(env.app.sessions) as s:
         assert [(a.step, a.value) for a in s.exec(select(Answer))] == [("mood", 4)]
 

@@ -104,6 +104,9 @@ class FeishuEvents:
             if not pressed:
                 return {}
             step, flow = value.get("step"), value.get("flow")
+            if step and flow and not self.app.answers_current_question(platform=PLATFORM, user=user, flow=str(flow),
+                                                                       step=str(step)):
+                return toast("info", words["stale"])  # the card says so; no message in the chat as well
             event = InboundEvent(platform=PLATFORM, user=user, kind="action", text=pressed[:2000], dedup_key=key,
                                  received_at=self.app.clock.now(), workspace=data.get("workspace"),
                                  values={"flow": str(flow), "step": str(step)} if step and flow else {})
