@@ -39,7 +39,7 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
     """A year of history in bulk: weekly check-ins (mostly completed, some expired or missing) with every answer,
     monthly reviews, open obstacles, support requests, kudos and retro actions."""
     with app.engine.begin() as conn:
-        people = conn.execute(sa.select(Member.id, Member.manager_id)).all()
+        people = conn.execute(sa.select(Member.id, Member.manager_id).order_by(Member.id)).all()
         joined = NOW - timedelta(weeks=weeks + 2)
         conn.execute(sa.update(Member.__table__).values(created_at=joined))
         friday = NOW.astimezone(zone(TZ)).date() - timedelta(days=3)

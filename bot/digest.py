@@ -40,8 +40,8 @@ MESSAGE_BUDGET = 3000  # characters per message: under Slack's section limit, fa
 
 
 def direct_reports(s: Session, *, manager_id: int) -> list[Member]:
-    return list(s.exec(select(Member).where(Member.manager_id == manager_id, Member.active == sa.true())
-                       .order_by(Member.name)))
+    """A manager's active direct reports, by name ignoring case, equal names by id (`repo.by_name`)."""
+    return repo.by_name(s.exec(select(Member).where(Member.manager_id == manager_id, Member.active == sa.true())))
 
 
 def managers(s: Session) -> list[Member]:
@@ -154,7 +154,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                          if k.startswith("plan_review:") and int(k.split(":")[1]) < len(plan_items))
             weeks.append(Week(period=period, status=run.status, mood=got.get("mood"), wins=got.get("wins"),
                               blockers=got.get("blockers"), priorities=tuple(got.get("priorities") or ()),
-                              plan=plan, manager_help=got.get("manager_help"), notes=notes.get(run.id, ())))
+                              plan=plan, manager_help=got.get("manager_help"),
+                              notes=tuple(sorted(notes.get(run.id, ())))))  # answers are read in no set order
         mine = [k for k, rs in received if member.id in rs]
         out.append(Report(
             member_id=member.id, name=first_name(member.name), weeks=tuple(weeks),

@@ -71,7 +71,7 @@ def export(s: Session, member: Member) -> dict[str, Any]:
         answers.setdefault(a.run_id, {})[a.step] = a.value
         if a.note:
             notes.setdefault(a.run_id, {})[a.step] = a.note
-    given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at)))
+    given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at, Kudos.id)))
     received = repo.kudos_received(s, member_ids=[member.id])
     people = repo.members_by_id(s, ids=[k.giver_id for k, _ in received]
                                 + [m for k in given for m in _recipients(s, k.id)])

@@ -99,7 +99,8 @@ class RetroDesk:
                 if retro is None:
                     continue  # summarised already, or another replica is doing it right now
                 runs = list(s.exec(select(ConversationRun).where(ConversationRun.flow == NAME,
-                                                                 ConversationRun.period == period_of(retro.id))))
+                                                                 ConversationRun.period == period_of(retro.id))
+                                   .order_by(ConversationRun.id)))  # answers shown in the same order on any database
                 finished = all(r.status in (Status.COMPLETED, Status.SKIPPED, Status.EXPIRED) and r.step is None
                                for r in runs)
                 if now >= retro.due_at or finished:

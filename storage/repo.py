@@ -443,14 +443,21 @@ def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
     return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}  # type: ignore[misc]
 
 
+def by_name(members: Iterable[Member]) -> list[Member]:
+    """People in the order they are shown: by name ignoring case ("ana" next to "Ana", not after "Zoe"), equal
+    names by id. Sorted here, not in SQL, so that it is the same on every database whatever its collation (and
+    `ORDER BY name` alone leaves equal names in whatever order the database happens to read them)."""
+    return sorted(members, key=lambda m: (m.name.casefold(), m.id))
+
+
 def team_members(session: Session, *, team: str | None, manager_id: int | None) -> list[Member]:
-    """The people on a team: by team name, or else the manager's direct reports and the manager."""
+    """The people on a team: by team name, or else the manager's direct reports and the manager; by name."""
     query = select(Member).where(Member.active == sa.true())
     if team:
         query = query.where(Member.team == team)
     elif manager_id is not None:
         query = query.where(sa.or_(Member.manager_id == manager_id, Member.id == manager_id))
-    return list(session.exec(query.order_by(Member.name)))
+    return by_name(session.exec(query))
 
 
 # ------------------------------------------------------------------------------------------ obstacles and support
