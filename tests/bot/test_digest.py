@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot.digest import build_reports, digest_replies, managers
+from conversations.machine import Reply
 from conversations.render import Audience, Renderer
 from storage.db import transaction
 from storage.models import Answer, ConversationRun, Member
@@ -94,6 +95,7 @@ def test_eight_weeks_of_digests_with_every_hint(tmp_path):
         assert "Mood went 4 → 3 → 2 over three weeks" in section(last, "Dina")
         assert "Mood went" not in section(last, "Fay") + section(last, "Eve")
         assert "Mood (last 6 weeks, newest last): 4 4 4 4 3 2" in section(last, "Dina")
+        assert "Mood: no answers yet." in section(last, "Gus")  # never checked in: not a row of dots
         # no check-in for three weeks: gus, but only once three weeks have passed since he joined.
         assert "No check-in for three weeks" in section(last, "Gus")
         assert "No check-in for three weeks" not in section(digests[1], "Gus")
@@ -240,3 +242,16 @@ def test_a_brand_new_team_gets_no_digest_until_there_is_something_to_say(tmp_pat
         assert len(digest) == 1 and "👤 Ria · not checked in yet" in digest[0]
     finally:
         h.app.close()
+
+
+def test_a_mood_row_with_gaps_says_what_a_dot_means_in_both_languages():
+    renderer = Renderer()
+    params = {"name": "Bo", "status": "prompted", "via": None, "trend": [4, None, 3], "notes": {}, "wins": None,
+              "blockers": None, "plan": [], "priorities": [], "support": [], "obstacles": [], "overdue_actions": [],
+              "hints": [], "points": []}
+    en = renderer.render(Reply("digest/person", params), Audience("en", "UTC", "Maria"))
+    zh = renderer.render(Reply("digest/person", params), Audience("zh", "UTC", "Maria"))
+    assert "Mood (last 3 weeks, newest last; · = no answer): 4 · 3" in en
+    assert "心情（最近 3 周，最新在右；· 表示未回答）：4 · 3" in zh
+    none = renderer.render(Reply("digest/person", {**params, "trend": [None, None]}), Audience("zh", "UTC", "Maria"))
+    assert "心情：还没有回答。" in none and "·" not in none.split("\n", 1)[1]
