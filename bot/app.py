@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 OUTBOX_LEASE = timedelta(seconds=120)
+OUTBOX_CLAIM = 50  # messages a sender claims at a time
 LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
 MAX_ATTEMPTS = 8
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
@@ -641,7 +642,7 @@ class Flywheel:
         with transaction(self.sessions) as s:
             return repo.next_outbox_due(s)
 
-    def deliver_outbox(self, *, limit: int = 50) -> tuple[int, int]:
+    def deliver_outbox(self, *, limit: int = OUTBOX_CLAIM) -> tuple[int, int]:
         """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending.
 
         The outcomes of a claimed batch are recorded together, in one transaction after the batch (or sooner if
