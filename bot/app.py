@@ -10,25 +10,25 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from bot.codec import decode_replies, encode_replies
+from bot.codec import encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
 from bot import me, team
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
+from bot.outbox import OutboxSender
 from bot.retro import RetroDesk
 from bot.prefetch import Prefetched
-from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
+from bot.platforms.base import Messenger
 from bot.settings import Settings
 from conversations.clock import Clock, SystemClock
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
@@ -54,39 +54,19 @@ from conversations.retro import NAME as RETRO_NAME
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
-from storage.models import ConversationRun, Member, OutboxMessage, RunTransition
+from storage.models import ConversationRun, Member, RunTransition
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
-OUTBOX_LEASE = timedelta(seconds=120)
-OUTBOX_CLAIM = 50  # messages a sender claims at a time
-LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
-MAX_ATTEMPTS = 8
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
 BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
-MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may have been delivered
-
-
-def _maybe_sent(last_error: str | None) -> bool:
-    """May an earlier attempt have reached the platform? (its sender died, or its answer was lost)"""
-    return last_error is not None and (last_error == "lease_expired" or last_error.startswith(MAYBE_SENT))
 
 
 def _stale_press(run: ConversationRun | None, values: Mapping[str, str]) -> bool:
     """A button on an older message: the question it answers is behind us, so it must not answer this one."""
     return bool(values.get("step")) and (run is None or run.flow != values.get("flow")
                                          or (run.step or "") != values["step"])
-
-
-class Attempted(NamedTuple):
-    """What one send of a claimed outbox message came to, until the batch is recorded."""
-
-    outbox_id: int
-    attempts: int
-    error: SendError | None  # None: delivered
-    result: Any  # the platform's answer when delivered (its message id)
-    uncertain: bool  # an earlier attempt may have gone out
 
 
 class _FormRefused(Exception):
@@ -111,7 +91,7 @@ class TickReport:
 
 
 @dataclass
-class Flywheel:
+class Flywheel(OutboxSender):
     settings: Settings
     engine: sa.Engine
     clock: Clock
@@ -634,184 +614,3 @@ class Flywheel:
             if flow.enabled and flow.schedule is not None:
                 times.extend(flow.schedule.next_after(tz, after).due for tz in timezones)
         return min(times) if times else None
-
-    # ------------------------------------------------------------------------------------ outbox
-
-    def next_outbox_due(self) -> datetime | None:
-        """When the soonest message waiting in the outbox may be sent (None: nothing waits)."""
-        with transaction(self.sessions) as s:
-            return repo.next_outbox_due(s)
-
-    def deliver_outbox(self, *, limit: int = OUTBOX_CLAIM) -> tuple[int, int]:
-        """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending.
-
-        The outcomes of a claimed batch are recorded together, in one transaction after the batch (or sooner if
-        sending is slow): a crash before that leaves the batch's messages to be found again when their lease runs
-        out, and checked with the platform before any is sent again (`uncertain`), exactly as for a single one.
-        A rate limit (429) is not a failed attempt. After one, nothing more goes to that channel in this pass; and
-        when two different channels in a row are rate-limited the platform as a whole is, so the pass leaves the
-        rest of its messages for after `Retry-After` instead of asking again for each of them."""
-        sent = failed = 0
-        while True:
-            now = self.clock.now()
-            with transaction(self.sessions) as s:
-                rows = repo.claim_outbox(s, now=now, owner=self.owner, lease=OUTBOX_LEASE, limit=limit)
-                # Recipients and their managers into the session's identity map for `_prepare` (held: it is weak).
-                people = repo.members_and_managers(s, ids=[r.member_id for r in rows if r.member_id is not None])
-                prepared = []
-                for row in rows:
-                    try:
-                        prepared.append((row.id, row.attempts, *self._prepare(s, row)))
-                    except Exception:  # noqa: BLE001 - one unrenderable message must not block the others
-                        log.exception("outbox message %s could not be rendered", row.id)
-                        prepared.append((row.id, MAX_ATTEMPTS, None, OutboundMessage(text="", kind="broken")))
-            outcomes: list[Attempted] = []
-            held: dict[tuple[str, str], float] = {}  # channels rate-limited in this pass → Retry-After
-            paused: dict[str, float] = {}  # platforms rate-limited as a whole in this pass → Retry-After
-            limited_before: dict[str, str] = {}  # platform → the channel whose send just before was rate-limited
-            started = time.monotonic()
-            handed_back = False
-            for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
-                if index and self.clock.now() >= now + OUTBOX_LEASE - LEASE_MARGIN:
-                    # Slow going: hand the rest back before our lease runs out under us (another replica would take
-                    # it over and send it too); the next claim takes it again under a fresh lease.
-                    ok, bad = self._record(outcomes)
-                    sent, failed, outcomes = sent + ok, failed + bad, []
-                    with transaction(self.sessions) as s:
-                        repo.unclaim_outbox(s, ids=[p[0] for p in prepared[index:]], owner=self.owner)
-                    handed_back = True
-                    break
-                where = (recipient.platform, recipient.address) if recipient is not None else None
-                if where is not None and (where[0] in paused or where in held):
-                    wait = paused.get(where[0], held.get(where, 1.0))
-                    outcomes.append(Attempted(outbox_id, attempts, SendError("held", retry_after=wait), None,
-                                              message.uncertain))
-                    continue
-                error, result = self._attempt(outbox_id, recipient, message)
-                outcomes.append(Attempted(outbox_id, attempts, error, result, message.uncertain))
-                if where is not None and error is not None and error.reason == "ratelimited":
-                    wait = error.retry_after if error.retry_after is not None else 1.0
-                    held[where] = wait
-                    if limited_before.get(where[0]) not in (None, where[1]):
-                        paused[where[0]] = wait
-                    limited_before[where[0]] = where[1]
-                elif where is not None:
-                    limited_before.pop(where[0], None)
-                if time.monotonic() - started > OUTBOX_LEASE.total_seconds() / 8:  # slow platform: record so far
-                    ok, bad = self._record(outcomes)
-                    sent, failed, outcomes, started = sent + ok, failed + bad, [], time.monotonic()
-            ok, bad = self._record(outcomes)
-            sent, failed = sent + ok, failed + bad
-            if (len(rows) < limit or paused) and not handed_back:
-                return sent, failed
-
-    def _prepare(self, s: Session, row: OutboxMessage) -> tuple[Recipient | None, OutboundMessage]:
-        replies = decode_replies(row.body)
-        member = s.get(Member, row.member_id) if row.member_id is not None else None
-        if member is None:
-            platform, _, address = (row.channel or "console:").partition(":")
-            recipient = Recipient(platform, address)
-            audience = Audience(self.settings.locale_for(platform), self.settings.timezone, "")
-        else:
-            manager = s.get(Member, member.manager_id) if member.manager_id else None
-            recipient = self._recipient(member)
-            audience = Audience(member.locale, member.timezone, member.name,
-                                first_name(manager.name) if manager else None)
-        messenger = self.messengers.get(recipient.platform) if recipient else None
-        renderer = self._renderer_for(messenger)
-        text = "\n\n".join(renderer.render(r, audience) for r in replies)
-        thread = None
-        if row.body.get("thread_of"):
-            parent = s.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == row.body["thread_of"])).first()
-            thread = parent.platform_message_id if parent is not None else None
-        return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
-                                          locale=audience.locale, run_id=row.run_id, thread=thread,
-                                          uncertain=_maybe_sent(row.last_error))
-
-    def _recipient(self, member: Member) -> Recipient | None:
-        for platform in self.messengers:
-            address = {"slack": member.slack_user_id, "feishu": member.feishu_open_id,
-                       "console": member.handle}.get(platform)
-            if address:
-                return Recipient(platform, address, member.id, member.name, member.timezone)
-        return None
-
-    def _renderer_for(self, messenger: Messenger | None) -> Renderer:
-        if messenger is None:
-            return self.renderer
-        if messenger.platform not in self._renderers:
-            self._renderers[messenger.platform] = self.renderer.with_escape(messenger.escape)
-        return self._renderers[messenger.platform]
-
-    def _tell_admins(self, s: Session, row: OutboxMessage, reason: str, now: datetime) -> None:
-        """Once per (reason, recipient): an admin hears that messages to someone cannot be delivered."""
-        if row.kind == "admin_alert":
-            return
-        member = s.get(Member, row.member_id) if row.member_id else None
-        target = member.handle if member else (row.channel or "?")
-        for handle in self.admins:
-            admin = repo.member_by_handle(s, handle=handle)
-            if admin is None or (member is not None and admin.id == member.id):
-                continue
-            repo.enqueue(s, dedup_key=f"admin:{admin.id}:{reason}:{target}", member_id=admin.id, kind="admin_alert",
-                         body=encode_replies([Reply("common/admin_send_failed", {"who": target, "reason": reason})]),
-                         now=now)
-
-    def _attempt(self, outbox_id: int, recipient: Recipient | None, message: OutboundMessage
-                 ) -> tuple[SendError | None, Any]:
-        """Hand one message to its platform; nothing is recorded here."""
-        if message.kind == "broken":
-            return SendError("render_failed", permanent=True), None
-        if recipient is None or recipient.platform not in self.messengers:
-            return SendError("no_platform", permanent=True), None
-        try:
-            return None, self.messengers[recipient.platform].send(recipient, message)
-        except SendError as exc:
-            return exc, None
-        except Exception as exc:  # noqa: BLE001 - one member's failure must not stop the others
-            log.exception("sending outbox message %s failed unexpectedly", outbox_id)
-            return SendError(type(exc).__name__, maybe_sent=True), None
-
-    def _record(self, outcomes: Sequence[Attempted]) -> tuple[int, int]:
-        """Record what happened to claimed messages, in one transaction; returns (sent, failed)."""
-        if not outcomes:
-            return 0, 0
-        now = self.clock.now()
-        with transaction(self.sessions) as s:
-            delivered = [(o.outbox_id, o.result.message_id if o.result else None) for o in outcomes if o.error is None]
-            for kind in repo.mark_sent(s, sent=delivered, owner=self.owner, now=now).values():
-                self.metrics.sent.labels(kind).inc()
-            trouble = [o for o in outcomes if o.error is not None]
-            sent = len(delivered)
-            failed = sum(1 for o in trouble if o.error.reason != "held")  # held back, not tried
-            # Only what we still hold: another sender took over what our lease lost, and records it itself.
-            rows = repo.leased_outbox(s, ids=[o.outbox_id for o in trouble], owner=self.owner)
-            for outbox_id, attempts, error, _, uncertain in trouble:
-                row = rows.get(outbox_id)
-                if row is None:  # taken over by another sender, or deleted meanwhile (`flywheel forget`)
-                    continue
-                row.lease_owner, row.lease_until = None, None
-                if error.reason in ("ratelimited", "held"):
-                    # Not a failed attempt: the platform asked us to come back later (or we did not ask at all).
-                    if error.reason == "ratelimited":  # keeps "check first" if the message was uncertain
-                        self.metrics.retries.labels(error.reason).inc()
-                        row.last_error = (MAYBE_SENT if uncertain or error.maybe_sent else "") + error.reason
-                    row.status, row.attempts = "pending", max(row.attempts - 1, 0)
-                    row.next_attempt_at = now + timedelta(seconds=error.retry_after if error.retry_after is not None
-                                                          else min(5 * 2 ** max(attempts - 1, 0), 900))
-                elif error.permanent or attempts >= MAX_ATTEMPTS:
-                    self.metrics.send_failures.labels(error.reason[:40]).inc()
-                    row.status, row.last_error = "failed", error.reason[:200]
-                    log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,
-                                error.reason)
-                    self._tell_admins(s, row, error.reason, now)
-                else:
-                    delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)
-                    self.metrics.retries.labels(error.reason[:40]).inc()
-                    # Until an attempt has a definite outcome, every next one checks before it sends again.
-                    row.status = "pending"
-                    row.last_error = (MAYBE_SENT if uncertain or error.maybe_sent else "") + error.reason[:180]
-                    row.next_attempt_at = now + timedelta(seconds=delay)
-                    log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)
-                s.add(row)
-        return sent, failed
