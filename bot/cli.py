@@ -132,6 +132,7 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     slack_socket = None
+    feishu_link = None
     modes = []
     try:
         if "slack" in settings.platforms and settings.slack_app_token and not http_only:
@@ -144,9 +145,9 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         if feishu_events is not None and not http_only:
             from bot.platforms.feishu import longconn
 
-            link = longconn.start(feishu_events, app_id=settings.feishu_app_id or "",
-                                  app_secret=settings.feishu_app_secret or "", domain=settings.feishu_domain)
-            app.connections["feishu"] = link.up
+            feishu_link = longconn.start(feishu_events, app_id=settings.feishu_app_id or "",
+                                         app_secret=settings.feishu_app_secret or "", domain=settings.feishu_domain)
+            app.connections["feishu"] = feishu_link.up
             modes.append("Feishu (long connection)")
         callbacks = None
         if feishu_events is not None and settings.feishu_encrypt_key:
@@ -171,6 +172,8 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     finally:
         if slack_socket is not None:
             slack_socket.close()
+        if feishu_link is not None:  # before the events stop: nothing is acknowledged that is not handled
+            feishu_link.stop()
         if jobs is not None:
             jobs.shutdown(wait=False)
         pump.stop()

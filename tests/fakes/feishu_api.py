@@ -48,6 +48,7 @@ class FakeFeishu(LoopbackServer):
         self.departments: list[dict[str, Any]] = []  # {open_department_id, name, parent_department_id}
         self.delivered: list[tuple[Call, str]] = []  # messages that reached a chat, with their message_id
         self.tokens_issued = 0
+        self.long_connection: Any = None  # a FakeLongConnection (tests/fakes/feishu_ws.py) serves the bootstrap
         self._by_uuid: dict[str, str] = {}
         self._ids = itertools.count(1)
 
@@ -82,7 +83,9 @@ class FakeFeishu(LoopbackServer):
             self.tokens_issued += 1
             return Scripted(200, {"code": 0, "msg": "ok", "tenant_access_token": f"t-{self.tokens_issued}",
                                   "expire": self.token_expire})
-        if call.path == "/callback/ws/endpoint":  # the long connection's bootstrap: not served by this fake
+        if call.path == "/callback/ws/endpoint":  # the long connection's bootstrap
+            if self.long_connection is not None:
+                return self.long_connection.endpoint(call)
             return Scripted(200, {"code": 1000040351, "msg": "long connection is not offered by the fake"})
         if call.path == "/open-apis/auth/v3/app_access_token/internal":
             return Scripted(200, {"code": 0, "msg": "ok", "app_access_token": "a-1", "expire": self.token_expire})

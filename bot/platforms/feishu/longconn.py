@@ -41,35 +41,72 @@ class Handler(EventDispatcherHandler):
 
 
 class LongConnection:
-    """The running connection: `up()` is what /healthz reports."""
+    """The running connection: `up()` is what /healthz reports; `stop()` closes it."""
 
     def __init__(self) -> None:
         self.thread: threading.Thread | None = None
-        self.reconnecting = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.client: Any = None  # the lark.ws.Client, once the thread has made it
 
     def up(self) -> bool:
-        return self.thread is not None and self.thread.is_alive() and not self.reconnecting
+        """Connected now: lark holds its WebSocket (`_conn`) from the handshake until it sees the connection gone,
+        and lets go of it before reconnecting. (Its reconnect hooks say nothing of the first connection: a link still
+        connecting, or stuck in the bootstrap, looked up.)"""
+        return (self.thread is not None and self.thread.is_alive()
+                and getattr(self.client, "_conn", None) is not None)
+
+    def stop(self, timeout: float = 5) -> None:
+        """Close the connection and end the thread, so no event is taken (and acknowledged) after the bot stops
+        handling them: Feishu pushes what was not acknowledged again on the next connection."""
+        if self.loop is not None:
+            try:
+                self.loop.call_soon_threadsafe(_cancel_all, self.loop)
+            except RuntimeError:  # the loop is closed: the thread has ended
+                pass
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
 
 
 def start(events: FeishuEvents, *, app_id: str, app_secret: str, domain: str | None) -> LongConnection:
-    """Connect in a daemon thread with its own event loop (it runs until the process ends)."""
+    """Connect in a daemon thread with its own event loop (it runs until the process ends, or `stop()`)."""
     link = LongConnection()
+    loop = link.loop = asyncio.new_event_loop()
 
     def run() -> None:
         import lark_oapi.ws.client as ws_client
 
-        loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         ws_client.loop = loop  # the module captured the importing thread's loop; this thread owns its own
         client = lark.ws.Client(app_id, app_secret, event_handler=Handler(events), domain=resolve_domain(domain),
                                 log_level=lark.LogLevel.WARNING)
-        client.on_reconnecting = lambda: setattr(link, "reconnecting", True)
-        client.on_reconnected = lambda: setattr(link, "reconnecting", False)
+        link.client = client
         try:
             client.start()
+        except asyncio.CancelledError:  # stop()
+            pass
         except Exception:  # noqa: BLE001 - logged; the rest of the bot keeps running (and /healthz says so)
             log.exception("the Feishu long connection stopped")
+        finally:
+            _close(client, loop)
 
     link.thread = threading.Thread(target=run, name="feishu-long-connection", daemon=True)
     link.thread.start()
     return link
+
+
+def _close(client: Any, loop: asyncio.AbstractEventLoop) -> None:
+    """Say goodbye on the WebSocket and finish what is left on the loop (its tasks are cancelled)."""
+    try:
+        client._auto_reconnect = False
+        loop.run_until_complete(client._disconnect())
+        _cancel_all(loop)
+        loop.run_until_complete(asyncio.gather(*asyncio.all_tasks(loop), return_exceptions=True))
+    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - a stop() while it was ending on its own
+        log.warning("the Feishu long connection did not close cleanly")
+    finally:
+        loop.close()
