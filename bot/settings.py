@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
@@ -134,4 +135,21 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: str | Pat
         kwargs["locale_set"] = True
     if "timezone" in kwargs and not is_valid_zone(str(kwargs["timezone"])):
         raise SettingsError(f"FLYWHEEL_TIMEZONE {kwargs['timezone']!r} is not an IANA time zone (e.g. Asia/Shanghai)")
-    return Settings(**kwargs)  # type: ignore[arg-type]
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    check_sqlite(settings.database_url)
+    return settings
+
+
+SQLITE_NEEDED = (3, 35)  # UPDATE … RETURNING (the outbox claim)
+
+
+def check_sqlite(database_url: str, version: tuple[int, ...] | None = None) -> None:
+    """Refuse at start, with what to do, a SQLite too old for the statements Flywheel uses (Ubuntu 20.04's 3.31,
+    say), rather than fail at the first fan-out."""
+    if not database_url.startswith("sqlite"):
+        return
+    version = version or sqlite3.sqlite_version_info
+    if version < SQLITE_NEEDED:
+        have, need = ".".join(map(str, version)), ".".join(map(str, SQLITE_NEEDED))
+        raise SettingsError(f"this Python's SQLite is {have}; Flywheel needs {need} or newer. Use a Python built "
+                            "with a newer SQLite, or PostgreSQL (DATABASE_URL=postgresql+psycopg://…)")

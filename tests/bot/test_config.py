@@ -170,3 +170,12 @@ def test_a_new_handle_with_a_known_platform_id_is_the_same_person_and_ids_are_no
         parse_config(shared, source="t")
     assert "members (b): slack id `U1` is also a's" in str(info.value)
     assert "members (d): feishu id `ou_1` is also c's" in str(info.value)
+
+
+def test_a_sqlite_too_old_for_returning_is_refused_with_what_to_do():
+    from bot.settings import check_sqlite
+
+    check_sqlite("sqlite:///flywheel.db", (3, 35, 0))
+    check_sqlite("postgresql+psycopg://db/flywheel", (3, 31, 1))  # not used: no matter
+    with pytest.raises(SettingsError, match=r"SQLite is 3\.31\.1; Flywheel needs 3\.35 or newer.*PostgreSQL"):
+        check_sqlite("sqlite:///flywheel.db", (3, 31, 1))
