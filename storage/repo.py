@@ -83,6 +83,14 @@ def member_by_handle(session: Session, *, handle: str) -> Member | None:
     return session.exec(select(Member).where(Member.handle == handle)).first()
 
 
+def listed_by_directory(member: Member, *, source: str) -> None:
+    """A platform's directory lists this person: active, and theirs to vouch for unless the organisation file
+    still does (someone taken off the file but still in the workspace stays, as the directory's)."""
+    if member.source != "file" or not member.active:
+        member.source = source
+    member.active = True
+
+
 def members_from_file(session: Session) -> list[Member]:
     return list(session.exec(select(Member).where(Member.source == "file")))
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.loopback import LoopbackServer, Scripted
+from tests.fakes.loopback import LoopbackServer, Scripted, send_json
 
 
 @dataclass
@@ -140,15 +140,7 @@ class FakeFeishu(LoopbackServer):
                             body=json.loads(raw) if raw.strip() else {},
                             token=auth.removeprefix("Bearer ") or None,
                             at=fake.clock.now() if fake.clock else None)
-                answer = fake._answer(call)
-                body = json.dumps(answer.body, ensure_ascii=False).encode()
-                self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for key, value in answer.headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, fake._answer(call))
 
             do_GET = do_POST = do_PATCH = do_PUT = _serve  # noqa: N815 - the http.server API
 

@@ -4,6 +4,7 @@ told a target to wait, so a test can assert nothing arrived there before its tim
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,21 @@ class Scripted:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+def send_json(handler: BaseHTTPRequestHandler, answer: Scripted) -> None:
+    """Write a scripted answer as the platform would: JSON, its status and headers."""
+    body = json.dumps(answer.body, ensure_ascii=False).encode()
+    try:
+        handler.send_response(answer.status)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        for key, value in answer.headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+    except OSError:  # the caller was killed while the answer was held back
+        pass
 
 
 class LoopbackServer:

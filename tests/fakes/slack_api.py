@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
-from tests.fakes.loopback import LoopbackServer, Scripted
+from tests.fakes.loopback import LoopbackServer, Scripted, send_json
 
 
 @dataclass
@@ -92,17 +92,7 @@ class FakeSlack(LoopbackServer):
                 if fake.gate is not None and fake.gate(call, answer) is False:
                     self.close_connection = True  # recorded, but the caller never hears back (a lost answer)
                     return
-                body = json.dumps(answer.body).encode()
-                try:
-                    self.send_response(answer.status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8")
-                    for key, value in answer.headers.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:  # the caller was killed while the answer was held back
-                    pass
+                send_json(self, answer)
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass

@@ -102,9 +102,8 @@ def sync_users(s: Session, people: list[Any], department_names: dict[str, str], 
             by_open_id[open_id] = member
             counts["added"] += 1
         else:
-            if member.source != "file" or not member.active:  # taken off the file, still in the directory
-                member.source = "feishu"
-            member.name, member.timezone, member.team, member.active = name, tz, team, True
+            repo.listed_by_directory(member, source="feishu")
+            member.name, member.timezone, member.team = name, tz, team
             member.updated_at = now
             counts["updated"] += 1
         s.add(member)

@@ -57,9 +57,8 @@ def sync_users(s: Session, users: Iterator[dict[str, Any]], *, default_timezone:
                             slack_team_id=user.get("team_id"), source="slack", created_at=now, updated_at=now)
             counts["added"] += 1
         else:
-            if member.source != "file" or not member.active:  # taken off the file, still in the workspace
-                member.source = "slack"
-            member.name, member.timezone, member.locale, member.active = name, tz, locale, True
+            repo.listed_by_directory(member, source="slack")
+            member.name, member.timezone, member.locale = name, tz, locale
             member.updated_at = now
             counts["updated"] += 1
         s.add(member)
