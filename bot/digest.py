@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.codec import encode_replies
+from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
@@ -103,7 +104,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     by_key = {(r.member_id, r.period): r for r in runs}
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
     received = repo.kudos_received(s, member_ids=ids, since=month_ago)
-    team_wins = [(r.member_id, str(answers[r.id].get("wins") or "")) for r in runs if r.period in periods[:4]]
+    team_wins = [(r.member_id, str(answers[r.id].get("wins"))) for r in runs
+                 if r.period in periods[:4] and not says_nothing(answers[r.id].get("wins"))]
     # Open obstacles, support requests, the latest monthly review's growth and overdue retro actions: read for
     # the whole team at once (one query each), not person by person.
     obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}  # type: ignore[misc]

@@ -11,7 +11,15 @@ from sqlmodel import Session
 
 from bot.codec import encode_replies
 from conversations.events import InboundEvent
-from conversations.kudos import KudosRefusal, KudosSettings, check_kudos, parse_kudos
+from conversations.kudos import (
+    VALUES_MAX_LEN,
+    KudosRefusal,
+    KudosSettings,
+    check_kudos,
+    parse_kudos,
+    store_values,
+    stored_values,
+)
 from conversations.machine import Reply
 from conversations.render import first_name
 from conversations.schedule import weekly_period, zone
@@ -26,6 +34,16 @@ WALL_SIZE = 10
 def _badge(settings: KudosSettings, key: str | None) -> dict[str, str] | None:
     value = settings.value(key) if key else None
     return {"emoji": value.emoji, "en": value.en, "zh": value.zh} if value else None
+
+
+def _badges(settings: KudosSettings, stored: str | None) -> list[dict[str, str]]:
+    """Every badge of one kudos, in the order they were tagged."""
+    return [b for b in (_badge(settings, key) for key in stored_values(stored)) if b]
+
+
+def _badge_counts(settings: KudosSettings, stored: list[str | None]) -> list[dict[str, Any]]:
+    counts = Counter(key for value in stored for key in stored_values(value))
+    return [{**b, "count": n} for key, n in counts.most_common() if (b := _badge(settings, key))]
 
 
 def _refusal(r: KudosRefusal, **extra: Any) -> Reply:
@@ -54,9 +72,16 @@ class KudosDesk:
         recipients, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
         if unknown is not None:
             return [Reply("kudos/unknown_member", {"who": unknown})]
-        value = self.settings.value(parsed.tag) if parsed.tag else None
-        if parsed.tag and value is None:
-            return [Reply("kudos/unknown_value", {"tag": parsed.tag, "values": self._values()})]
+        values = []
+        for tag in parsed.tags:
+            value = self.settings.value(tag)
+            if value is None:
+                return [Reply("kudos/unknown_value", {"tag": tag, "values": self._values()})]
+            if value.key not in values:
+                values.append(value.key)
+        stored = store_values(values)
+        if stored is not None and len(stored) > VALUES_MAX_LEN:
+            return [Reply("kudos/too_many_values", {"count": len(values)})]
         period = weekly_period(now.astimezone(zone(giver.timezone)).date())
         repo.lock_member(s, member_id=giver.id)  # two kudos at once from one giver are counted one after the other
         refusal = check_kudos(giver_id=giver.id, recipient_ids=[r.id for r in recipients],
@@ -66,11 +91,11 @@ class KudosDesk:
             return [_refusal(refusal)]
         channel = self.settings.channel_for(event.platform) or event.channel  # configured, or where it was typed
         repo.add_kudos(s, giver_id=giver.id, recipient_ids=[r.id for r in recipients], reason=parsed.reason,
-                       value=value.key if value else None, channel=channel, period=period, now=now)
+                       value=stored, channel=channel, period=period, now=now)
         log.info("kudos from member %s to %d member(s)", giver.id, len(recipients))
         names = [first_name(r.name) for r in recipients]
         common = {"giver": first_name(giver.name), "names": names, "reason": parsed.reason,
-                  "badge": _badge(self.settings, value.key if value else None)}
+                  "badges": _badges(self.settings, stored)}
         if channel:
             repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:post", member_id=None, kind="kudos_post",
                          channel=f"{event.platform}:{channel}", body=encode_replies([Reply("kudos/post", common)]),
@@ -83,12 +108,10 @@ class KudosDesk:
     def own(self, s: Session, member: Member, now: datetime) -> Reply:
         received = repo.kudos_received(s, member_ids=[member.id])
         givers = repo.members_by_id(s, ids=[k.giver_id for k, _ in received])
-        badges = Counter(k.value for k, _ in received if k.value)
         items = [{"giver": first_name(givers[k.giver_id].name), "reason": k.reason, "at": k.created_at,
-                  "badge": _badge(self.settings, k.value)} for k, _ in received[:WALL_SIZE]]
+                  "badges": _badges(self.settings, k.value)} for k, _ in received[:WALL_SIZE]]
         return Reply("kudos/me", {"total": len(received), "items": items,
-                                  "badges": [{**_badge(self.settings, key), "count": n}  # type: ignore[dict-item]
-                                             for key, n in badges.most_common() if _badge(self.settings, key)]})
+                                  "badges": _badge_counts(self.settings, [k.value for k, _ in received])})
 
     def wall(self, s: Session, member: Member, now: datetime) -> Reply:
         team = repo.team_members(s, team=member.team, manager_id=member.manager_id or member.id)
@@ -96,15 +119,13 @@ class KudosDesk:
         since = now - timedelta(days=30)
         recent = repo.kudos_received(s, member_ids=ids, since=since)
         people = repo.members_by_id(s, ids=[k.giver_id for k, _ in recent] + [i for _, rs in recent for i in rs])
-        badges = Counter(k.value for k, _ in recent if k.value)
         items = [{"giver": first_name(people[k.giver_id].name), "reason": k.reason, "at": k.created_at,
-                  "names": [first_name(people[i].name) for i in rs], "badge": _badge(self.settings, k.value)}
+                  "names": [first_name(people[i].name) for i in rs], "badges": _badges(self.settings, k.value)}
                  for k, rs in recent[:WALL_SIZE]]
         ranking: list[dict[str, Any]] = []
         if self.settings.rankings:
             counts = Counter(i for _, rs in recent for i in rs if i in ids)
             ranking = [{"name": first_name(people[i].name), "count": n} for i, n in counts.most_common(3)]
         return Reply("kudos/wall", {"team": member.team or "", "total": len(recent), "items": items,
-                                    "badges": [{**_badge(self.settings, key), "count": n}  # type: ignore[dict-item]
-                                               for key, n in badges.most_common() if _badge(self.settings, key)],
+                                    "badges": _badge_counts(self.settings, [k.value for k, _ in recent]),
                                     "ranking": ranking})

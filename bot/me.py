@@ -17,9 +17,9 @@ from sqlmodel import Session, select
 
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from conversations.digest import report_params
-from conversations.kudos import KudosSettings
+from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
-from conversations.render import first_name
+from conversations.render import NEUTRALISED, first_name
 from storage import repo
 from storage.models import (
     Answer,
@@ -48,7 +48,7 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, ski
         at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
         mine = snapshot(s, reports=[member], timezone=member.timezone, now=at)[0][0]
     received = repo.kudos_received(s, member_ids=[member.id])
-    badges = Counter(k.value for k, _ in received if k.value)
+    badges = Counter(key for k, _ in received for key in stored_values(k.value))
     return [
         Reply("me/intro", {"manager_name": first_name(manager.name) if manager else None,
                            "skip_name": first_name(skip.name) if skip else None,
@@ -99,7 +99,11 @@ def _recipients(s: Session, kudos_id: int) -> list[int]:
 
 
 def export_reply(s: Session, member: Member) -> Reply:
-    return Reply("me/export", {"json": json.dumps(export(s, member), ensure_ascii=False, indent=2)})
+    text = json.dumps(export(s, member), ensure_ascii=False, indent=2)
+    # Characters a chat shows neutralised (controls, bidi overrides) are written as JSON escapes instead, so the
+    # export shown is still exactly what is stored.
+    text = NEUTRALISED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return Reply("me/export", {"json": text})
 
 
 def forget(s: Session, member: Member) -> dict[str, int]:

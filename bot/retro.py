@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot.codec import encode_replies
+from conversations.answers import says_nothing
 from conversations.events import InboundEvent
 from conversations.machine import Reply, Status, Trigger
 from conversations.render import first_name
@@ -122,7 +123,7 @@ class RetroDesk:
             for member, answers in rows:
                 who = None if retro.anonymous else first_name(member.name)
                 for key in sections:
-                    if answers.get(key):
+                    if not says_nothing(answers.get(key)):
                         sections[key].append({"who": who, "text": answers[key]})
             if retro.anonymous:  # the order answers came in must not hint at who wrote them
                 for items in sections.values():

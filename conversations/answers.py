@@ -10,10 +10,39 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
-NONE_WORDS = frozenset({
-    "none", "no", "nope", "nothing", "n/a", "na", "-", "--", "nil", "no blockers", "nothing really",
-    "无", "没有", "没", "暂无", "无阻碍", "没有阻碍", "没有了", "不用", "不需要", "都没有",
-})
+# Answers that say nothing, per language: "none" to a blocker question, "没什么亮点" to a wins question. Compared
+# after `nothing_key` (case, width, punctuation and spacing do not matter), and only with the whole answer: "no
+# staging access" is a blocker. A reply made only of punctuation or symbols ("-", "—", "…") says nothing too.
+NOTHING_ANSWERS: Mapping[str, tuple[str, ...]] = {
+    "en": ("none", "nothing", "nothing much", "nothing really", "nothing special", "nothing to report",
+           "nothing to add", "nothing new", "not much", "nope", "no", "nah", "n/a", "na", "nil", "-", "--", "—",
+           "no blockers", "no blocker", "none so far", "none yet", "no help needed", "no thanks", "not really",
+           "all good"),
+    "zh": ("无", "没有", "没", "暂无", "暂时没有", "暂时没", "没什么", "没什么亮点", "没什么特别的", "没有亮点",
+           "没啥", "没了", "没有了", "都没有", "无阻碍", "没有阻碍", "暂无阻碍", "不用", "不需要", "暂不需要",
+           "无需", "一切正常", "没什么好说的", "没什么可说的"),
+}
+
+
+def nothing_key(text: str) -> str:
+    """The form answers are compared in: NFKC (full width → ASCII), case-folded, every run of punctuation,
+    symbols, spaces and invisible characters one space, trimmed."""
+    out = []
+    for ch in unicodedata.normalize("NFKC", text).casefold():
+        out.append(" " if unicodedata.category(ch)[0] in "PSZC" else ch)
+    return " ".join("".join(out).split())
+
+
+_NOTHING = frozenset(nothing_key(a) for answers in NOTHING_ANSWERS.values() for a in answers)
+
+
+def says_nothing(text: str | None) -> bool:
+    """Whether an answer says there is nothing ("none", "nothing much", "无", "没什么亮点", "-"): such a wins answer is
+    not celebrated, a blocker opens no obstacle, a priority is not a plan. The one rule every caller asks."""
+    return text is None or nothing_key(str(text)) in _NOTHING
+
+
+MAX_ANSWER_LEN = 4000  # characters in one free-text answer (and one kudos reason)
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 
@@ -35,10 +64,6 @@ def normalize(text: str) -> str:
 def keyword(text: str) -> str:
     """Lower-case form used to compare a reply with command words."""
     return re.sub(r"\s+", " ", normalize(text).lower()).rstrip(".!。！")
-
-
-def is_none_word(text: str) -> bool:
-    return keyword(text) in NONE_WORDS
 
 
 @dataclass(frozen=True)
@@ -65,14 +90,14 @@ class Scale:
 
 @dataclass(frozen=True)
 class Text:
-    max_len: int = 4000
+    max_len: int = MAX_ANSWER_LEN
     none_means_empty: bool = False
 
     def parse(self, text: str) -> str | None:
         value = text.strip()
         if not value:
             raise Invalid("invalid_empty")
-        if self.none_means_empty and is_none_word(value):
+        if self.none_means_empty and says_nothing(value):
             return None
         if len(value) > self.max_len:
             raise Invalid("invalid_too_long", max=self.max_len)
@@ -82,23 +107,28 @@ class Text:
         return "" if value is None else str(value)
 
 
-_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}\s*[.)、:]|[（(]\d{1,2}[)）])\s*")
+# A bullet or number that starts a line: `-`/`*`/`+` and a space, `•`/`·`/`‣`/`▪`, `1.`/`1)`/`1:` and a space,
+# `1、`, `(1)`/`（1）`. Not text that merely starts with a number or a dash: "1:1s with everyone", "10:30 sync",
+# "3.5 days of QA" and "-5% churn" stay whole.
+_BULLET = re.compile(r"^[ \t\u3000]*(?:[-*+][ \t\u3000]+|[•·‣▪◦][ \t\u3000]*|[0-9]{1,2}[.)．:：][ \t\u3000]+"
+                     r"|[0-9]{1,2}、[ \t\u3000]*|[（(][0-9]{1,2}[)）][ \t\u3000]*)")
+_SEPARATOR = re.compile(r"[;；]")
 
 
 @dataclass(frozen=True)
 class Items:
-    """One to `most` short items: one per line, or separated by `;` / `；` on a single line."""
+    """One to `most` short items. Items are separated by new lines, by `;` or `；`, and a bullet or number at the
+    start of a line (`- `, `• `, `1. `, `1) `, `1、`, `(1)`) is left out; nothing else is split or removed, so
+    "1:1s with everyone" and "10:30 standup" stay whole. Each item is kept exactly as typed, without the spaces
+    around it."""
 
     least: int = 1
     most: int = 3
     max_len: int = 500
 
     def parse(self, text: str) -> list[str]:
-        lines = [ln for ln in re.split(r"[\r\n]+", text) if ln.strip()]
-        if len(lines) == 1:
-            lines = [part for part in re.split(r"[;；]", lines[0]) if part.strip()]
-        items = [_BULLET.sub("", ln).strip() for ln in lines]
-        items = [it for it in items if it]
+        lines = [_BULLET.sub("", line, count=1) for line in re.split(r"\r\n|[\r\n\u2028\u2029]", text)]
+        items = [part.strip() for line in lines for part in _SEPARATOR.split(line) if part.strip()]
         if len(items) < self.least:
             raise Invalid("invalid_items_few", least=self.least, most=self.most)
         if len(items) > self.most:
@@ -182,7 +212,7 @@ class SupportNeed:
 
     def parse(self, text: str) -> dict[str, str] | None:
         raw = text.strip()
-        if is_none_word(raw):
+        if raw and says_nothing(raw):
             return None
         norm = normalize(raw)
         for kind, words in _SUPPORT_WORDS.items():
@@ -205,11 +235,13 @@ _ACTION = re.compile(r"^\s*(<@[A-Z0-9]+(?:\|[^>]*)?>|@[^\s,，、:：@]+)\s*[:�
 
 @dataclass(frozen=True)
 class Actions:
-    """What we will do differently: one or more `@owner what` items (one per line or separated by `;`)."""
+    """What we will do differently: `@owner what` items (one per line or separated by `;`), or none at all."""
 
     most: int = 5
 
     def parse(self, text: str) -> list[dict[str, str]]:
+        if text.strip() and says_nothing(text):
+            return []
         items = Items(1, self.most).parse(text)
         out = []
         for item in items:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from conversations.answers import says_nothing
+
 HISTORY_WEEKS = 6
 
 
@@ -48,6 +50,15 @@ class Hint:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def _said(text: str | None) -> str | None:
+    """An answer worth showing or acting on: None for one that says nothing ("none", "没什么亮点")."""
+    return None if says_nothing(text) else text
+
+
+def _plans(items: Any) -> list[str]:
+    return [item for item in items or () if not says_nothing(item)]
+
+
 def _moods(report: Report, n: int) -> list[int | None]:
     return [w.mood for w in report.weeks[:n]]
 
@@ -85,14 +96,14 @@ def talking_points(report: Report) -> list[Hint]:
     for request in report.support:
         points.append(Hint("support", {"kind": request["kind"], "text": request["text"]}))
     this = report.weeks[0] if report.weeks else None
-    if this is not None and this.manager_help:
+    if this is not None and _said(this.manager_help):
         points.append(Hint("asked_for", {"text": this.manager_help}))
     for obstacle in report.obstacles[:2]:
         points.append(Hint("obstacle", {"text": obstacle["text"]}))
-    if this is not None and this.wins:
+    if this is not None and _said(this.wins):
         points.append(Hint("celebrate", {"text": this.wins}))
-    if report.growth:
-        points.append(Hint("growth", {"items": list(report.growth)}))
+    if _plans(report.growth):
+        points.append(Hint("growth", {"items": _plans(report.growth)}))
     if this is not None and this.status != "completed" and not points:
         points.append(Hint("check_in_gently", {}))
     return points[:4]
@@ -111,10 +122,10 @@ def report_params(report: Report) -> dict[str, Any]:
         "status": this.status,
         "mood": this.mood,
         "trend": mood_trend(report),
-        "wins": this.wins,
+        "wins": _said(this.wins),
         "notes": dict(this.notes),
-        "blockers": this.blockers,
-        "priorities": list(this.priorities),
+        "blockers": _said(this.blockers),
+        "priorities": _plans(this.priorities),
         "plan": [{"item": i, "status": s} for i, s in this.plan],
         "obstacles": [dict(o) for o in report.obstacles],
         "support": [dict(s) for s in report.support],

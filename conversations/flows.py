@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Mapping
 
-from conversations.answers import Expect
+from conversations.answers import Expect, says_nothing
 from conversations.schedule import Schedule, WeeklySchedule
 
 
@@ -41,7 +41,9 @@ class Flow:
     def context_from(self, previous_answers: Mapping[str, Any] | None, *, has_manager: bool = True) -> dict[str, Any]:
         """What a new run starts with, carried over from the previous period's answers (steps not yet expanded)."""
         previous = previous_answers or {}
-        context: dict[str, Any] = {key: list(previous.get(step) or []) for key, step in self.carry.items()}
+        # A priority of "none" is not a plan to ask about.
+        context: dict[str, Any] = {key: [item for item in previous.get(step) or [] if not says_nothing(item)]
+                                   for key, step in self.carry.items()}
         context["has_manager"] = has_manager
         return context
 

@@ -1,7 +1,7 @@
 """Kudos: public, specific, timely recognition. Parsing and the rules are pure; the bot stores and posts.
 
-`/kudos @alice @bob for untangling the release #teamwork` — one or more people, a reason (required), and
-optionally one value tag that becomes a badge. No self-kudos, and a weekly limit per giver so that each one
+`/kudos @alice @bob for untangling the release #teamwork` — one or more people, a reason (required, kept exactly as
+typed), and optionally value tags that become badges. No self-kudos, and a weekly limit per giver so that each one
 stays meaningful. Rankings are off unless an admin turns them on: recognition is not a score to chase.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from conversations.answers import normalize
+from conversations.answers import MAX_ANSWER_LEN, normalize
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class KudosSettings:
 class KudosRequest:
     mentions: tuple[str, ...]
     reason: str
-    tag: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,15 +76,49 @@ class KudosRefusal:
     params: dict = field(default_factory=dict)
 
 
+VALUES_MAX_LEN = 64  # the stored value keys, space-separated (kudos.value)
+
+
+def store_values(keys: list[str]) -> str | None:
+    """The value keys of one kudos as stored: space-separated, or None for none."""
+    return " ".join(keys) or None
+
+
+def stored_values(stored: str | None) -> list[str]:
+    """The value keys of one stored kudos (one tag, several, or none)."""
+    return stored.split() if stored else []
+
+
 # A mention: @handle / @名字 on the console and in Feishu text, <@U123> or <@U123|name> in Slack.
 _MENTION = re.compile(r"(<@[A-Za-z0-9_]+(?:\|[^>]*)?>|@[^\s,，、:：@#]+)")
-_LEAD = re.compile(r"^(?:for|because|thanks for|thank you for|感谢|谢谢|因为|为了|[:：\-—–])\s*", re.IGNORECASE)
-_TAG = re.compile(r"(?:^|\s)#([^\s#]+)\s*$")
-_CHANNEL_TAG = re.compile(r"<#C[A-Z0-9]+\|([^>]+)>\s*$")
+# What separates the people from the reason ("@alice, @bo: …", "@alice — …"); not part of the reason.
+_AFTER_MENTIONS = re.compile(r"^[\s:：,，、—–]*(?:-\s+)?")
+# Words that only introduce a reason: "@bo for" or "@bo 谢谢" has no reason yet. The reason keeps them.
+_LEAD = re.compile(r"^(?:for|because|thanks for|thank you for|thanks|thank you|感谢|谢谢|因为|为了)\s*", re.IGNORECASE)
+_TAGS = re.compile(r"(?:[#＃][^\s#＃]+)+")
+_CHANNEL_TAG = re.compile(r"<#C[A-Z0-9]+\|([^>]+)>")
+
+
+def _split_tags(text: str) -> tuple[str, list[str]]:
+    """Take the value tags off the end: `for the release #growth #teamwork` → (`for the release`, [growth,
+    teamwork]). Only a run of tags at the very end counts, so `fixing #123 in the tracker` keeps its `#123`."""
+    tags: list[str] = []
+    rest = text.rstrip()
+    while rest:
+        i = len(rest)
+        while i > 0 and not rest[i - 1].isspace():
+            i -= 1
+        word = rest[i:]
+        if not _TAGS.fullmatch(word):
+            break
+        tags[:0] = [t for t in re.split(r"[#＃]", word) if t]
+        rest = rest[:i].rstrip()
+    return rest, tags
 
 
 def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
-    """Split `@a @b for reason #tag` into its parts. The reason keeps the giver's exact words."""
+    """Split `@a @b for reason #tag #tag` into its parts. The reason is exactly what was typed between the people
+    and the tags: "for the release", "thanks for the help" and "谢谢你帮我改bug" stay whole."""
     rest = args.strip()
     mentions: list[str] = []
     while True:
@@ -97,16 +131,14 @@ def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
         rest = rest[m.end():].lstrip(" ,，、")
     if not mentions:
         return KudosRefusal("usage")
-    tag = None
     rest = _CHANNEL_TAG.sub(lambda m: f"#{m.group(1)}", rest)  # Slack turns #teamwork into <#C123|teamwork>
-    t = _TAG.search(rest)
-    if t:
-        tag = t.group(1)
-        rest = rest[: t.start()].rstrip()
-    reason = _LEAD.sub("", rest.strip(), count=1).strip()
-    if not normalize(reason):
+    rest, tags = _split_tags(rest)
+    reason = _AFTER_MENTIONS.sub("", rest, count=1).strip()
+    if not normalize(_LEAD.sub("", reason, count=1)):
         return KudosRefusal("no_reason", {"mentions": mentions})
-    return KudosRequest(tuple(mentions), reason, tag)
+    if len(reason) > MAX_ANSWER_LEN:
+        return KudosRefusal("too_long", {"max": MAX_ANSWER_LEN, "length": len(reason)})
+    return KudosRequest(tuple(mentions), reason, tuple(dict.fromkeys(tags)))
 
 
 def check_kudos(*, giver_id: int, recipient_ids: list[int], given_this_week: int,

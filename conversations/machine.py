@@ -30,7 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Callable, Mapping
 
-from conversations.answers import Invalid, is_none_word, keyword
+from conversations.answers import Invalid, keyword, says_nothing
 from conversations.flows import Flow, step_item
 from conversations.schedule import quiet_adjust
 
@@ -316,7 +316,8 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
     assert step is not None
     ask_ = flow.ask_for(step)
     try:
-        if ask_.optional and event.trigger == Trigger.ANSWER and is_none_word(event.text or ""):
+        said = (event.text or "").strip()
+        if ask_.optional and event.trigger == Trigger.ANSWER and said and says_nothing(said):
             value = None
         else:
             value = parse(ask_)

@@ -1,8 +1,8 @@
 """Turns `Reply` objects into text in the member's language with Jinja2 templates from `prompts/`.
 
 Templates live at `prompts/<flow>/<locale>/<name>.j2`. User-written text goes through the `user_text`
-filter, which each platform sets to its own escaping (mrkdwn for Slack, literal for the console); there
-is no HTML autoescape, because chat text is not HTML.
+filter, which each platform sets to its own escaping (mrkdwn for Slack, card markdown for Feishu, literal for the
+console), each built on `neutralise`; there is no HTML autoescape, because chat text is not HTML.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from typing import Any, Callable, Mapping
+
+import re
+import unicodedata
 
 import jinja2
 
@@ -23,6 +26,47 @@ _WEEKDAYS = {
     "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
 }
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+# Characters that reorder text around them (embeddings, overrides, isolates): people's text is stored with them, but
+# shown without them, so that no reason or answer can make itself, or the bot's words around it, read differently.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_MARKS = frozenset("\u200e\u200f\u061c")  # LRM, RLM, ALM
+# Every character `neutralise` may change (anything else is shown as it is).
+NEUTRALISED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _control_picture(ch: str) -> str:
+    code = ord(ch)
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␀ … ␟ (␛ for ESC)
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"[U+{code:04X}]"  # C1 controls (0x80–0x9F) have no pictures
+
+
+def neutralise(text: str) -> str:
+    """How people's text is shown on every platform: as typed, except that it can no longer act on the screen.
+
+    - Terminal controls (ESC sequences, other C0 and C1 controls, DEL) are shown as visible symbols (ESC as ␛);
+      tab and new line stay; a carriage return becomes a new line.
+    - Bidi embeddings, overrides and isolates (U+202A–202E, U+2066–2069) are left out; so are the direction marks
+      LRM, RLM and ALM (U+200E, U+200F, U+061C) in text with no right-to-left letters, where they can only reorder.
+    The stored text keeps them all; this is for display only.
+    """
+    if not NEUTRALISED.search(text):
+        return text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    keep_marks = any(unicodedata.bidirectional(ch) in ("R", "AL") and ch not in _BIDI_MARKS for ch in text)
+    out: list[str] = []
+    for ch in text:
+        if ch in _BIDI_CONTROLS or (ch in _BIDI_MARKS and not keep_marks):
+            continue
+        if ch not in "\t\n" and (ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F):
+            out.append(_control_picture(ch))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def normalize_locale(value: str | None, default: str = "en") -> str:
@@ -65,7 +109,7 @@ def first_name(name: str) -> str:
 
 class Renderer:
     def __init__(self, *, overrides: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
-                 user_text: Callable[[str], str] = str) -> None:
+                 user_text: Callable[[str], str] = neutralise) -> None:
         """`overrides` maps (flow, step) to per-locale question texts from the config file."""
         root = resources.files("prompts")
         self._env = jinja2.Environment(

@@ -14,7 +14,7 @@ from bot.digest import build_reports, digest_replies, managers
 from conversations.machine import Reply
 from conversations.render import Audience, Renderer
 from storage.db import transaction
-from storage.models import Answer, ConversationRun, Member
+from storage.models import Answer, ConversationRun, Member, Obstacle
 from tests.helpers import local, make_harness, utc
 
 TZ = "Europe/London"
@@ -117,6 +117,66 @@ def test_eight_weeks_of_digests_with_every_hint(tmp_path):
         assert "Last week's plan: “keep going” not done" in section(last, "Jo")
         # nobody outside the manager's reports
         assert "Zed" not in "\n".join(digests)
+    finally:
+        h.app.close()
+
+
+# What each question looks like, in both languages, and which step it is.
+QUESTIONS = {"How was your week": "mood", "这周整体感觉如何": "mood", "What went well": "wins", "进展顺利": "wins",
+             "in your way": "blockers", "阻碍你吗": "blockers", "top priorities": "priorities",
+             "下周最重要": "priorities", "done, partly, or not done": "plan_review", "完成、部分完成，还是未完成": "plan_review",
+             "resolved, still blocking": "obstacle_status", "已解决、仍然存在": "obstacle_status"}
+
+
+def answer_checkin(h, handle, answers: dict[str, str]) -> list[str]:
+    """Answer each question by its step (anything else "no"); returns the steps that were asked."""
+    asked = []
+    text = h.say(handle, "/checkin")[-1]
+    for _ in range(20):
+        if "check-in done" in text or "签到完成" in text:
+            return asked
+        step = next((s for phrase, s in QUESTIONS.items() if phrase in text), "other")
+        asked.append(step)
+        text = h.say(handle, answers.get(step, "no"))[-1]
+    raise AssertionError(f"check-in did not finish: {text}")
+
+
+def test_answers_that_say_nothing_are_not_celebrated_tracked_or_planned(tmp_path):
+    config = {"members": [{"handle": "mgr", "name": "Morgan", "timezone": TZ},
+                          {"handle": "nel", "name": "Nel", "manager": "mgr", "timezone": TZ},
+                          {"handle": "zoe", "name": "赵鹏", "manager": "mgr", "timezone": TZ, "locale": "zh"},
+                          {"handle": "uma", "name": "Uma", "manager": "mgr", "timezone": TZ}]}
+    said = {"nel": {"mood": "3", "wins": "None.", "blockers": "nothing much", "priorities": "n/a"},
+            "zoe": {"mood": "3", "wins": "没什么亮点", "blockers": "暂时没有", "priorities": "无"},
+            "uma": {"mood": "3", "wins": "1:1 with Nel went well", "blockers": "no staging access",
+                    "priorities": "1:1s with everyone; 2FA rollout"}}
+    h = make_harness(tmp_path, start=utc(2026, 11, 2, 8, 0), config=config)
+    try:
+        h.run_until(local(TZ, 2026, 11, 6, 16, 0))
+        for handle, answers in said.items():
+            answer_checkin(h, handle, answers)
+        with transaction(h.app.sessions) as s:
+            stored = [(a.step, a.value) for a in s.exec(select(Answer))]
+            for answer in [("wins", "None."), ("wins", "没什么亮点"), ("priorities", ["n/a"]), ("priorities", ["无"]),
+                           ("priorities", ["1:1s with everyone", "2FA rollout"])]:
+                assert answer in stored  # as typed
+            assert [o.text for o in s.exec(select(Obstacle))] == ["no staging access"]
+        h.run_until(local(TZ, 2026, 11, 9, 9, 0))
+        digest = digest_text(h)
+        for name in ("Nel", "赵鹏"):
+            part = section(digest, name)
+            assert "Celebrate" not in part and "Wins:" not in part and "Next week:" not in part
+            assert "Blockers: none" in part and "Open obstacles" not in part
+        uma = section(digest, "Uma")
+        assert "• Celebrate: “1:1 with Nel went well”" in uma
+        assert "Next week: 1:1s with everyone; 2FA rollout" in uma
+        assert "Open obstacles, oldest first:\n• “no staging access”" in uma
+        h.fake.clear()
+        h.run_until(local(TZ, 2026, 11, 13, 16, 0))  # the next check-in asks about no plan and no obstacle
+        assert "plan_review" not in answer_checkin(h, "nel", said["nel"])
+        assert "plan_review" not in answer_checkin(h, "zoe", said["zoe"])
+        assert answer_checkin(h, "uma", {**said["uma"], "plan_review": "done", "obstacle_status": "resolved"}
+                              ).count("plan_review") == 2
     finally:
         h.app.close()
 

@@ -33,21 +33,60 @@ def channel_posts(h):
 def test_kudos_is_posted_publicly_and_each_recipient_hears_in_their_language(team):
     replies = team.say("alice", "/kudos @bo @chen for untangling the release #teamwork")
     assert replies == ["Thank you for recognising Bo and 陈晨! It is posted in #kudos, and they have been told."]
-    assert channel_posts(team) == ["🎉 Alice → Bo and 陈晨 · 🙌 Teamwork\n“untangling the release”"]
-    assert team.fake.texts_for("bo") == ["🎉 Alice recognised you (with 1 other): “untangling the release”\n"
+    assert channel_posts(team) == ["🎉 Alice → Bo and 陈晨 · 🙌 Teamwork\n“for untangling the release”"]
+    assert team.fake.texts_for("bo") == ["🎉 Kudos from Alice (to you and 1 other): “for untangling the release”\n"
                                          "Badge: 🙌 Teamwork"]
-    assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞（同时还有另外 1 位）：“untangling the release”\n"
+    assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞（同时还有另外 1 位）：“for untangling the release”\n"
                                            "徽章：🙌 团队协作"]
     assert "你一共收到 1 次点赞。" in team.say("chen", "/kudos me")[0]
     wall = team.say("maria", "/kudos wall")[0]
-    assert "Alice → Bo and 陈晨 (🙌): “untangling the release”" in wall
+    assert "Alice → Bo and 陈晨 (🙌): “for untangling the release”" in wall
     assert "Most recognised" not in wall  # rankings are off by default
 
 
 def test_chinese_giver(team):
     replies = team.say("chen", "/点赞 @alice 感谢帮我 review 代码 #协作")
     assert replies == ["感谢你认可 Alice！已发布到 #kudos，对方也已收到通知。"]
-    assert team.fake.texts_for("alice") == ["🎉 陈晨 recognised you: “帮我 review 代码”\nBadge: 🙌 Teamwork"]
+    assert team.fake.texts_for("alice") == ["🎉 Kudos from 陈晨: “感谢帮我 review 代码”\nBadge: 🙌 Teamwork"]
+
+
+@pytest.mark.parametrize(("typed", "reason"), [
+    ("谢谢你帮我改bug", "谢谢你帮我改bug"),
+    ("thanks for the help", "thanks for the help"),
+    ("1:1 coaching every week", "1:1 coaching every week"),
+    ("— for the 10:30 demo", "for the 10:30 demo"),
+])
+def test_the_reason_is_exactly_what_was_typed(team, typed, reason):
+    team.say("alice", f"/kudos @bo {typed}")
+    with transaction(team.app.sessions) as s:
+        assert [k.reason for k in s.exec(select(Kudos))] == [reason]
+    assert channel_posts(team) == [f"🎉 Alice → Bo\n“{reason}”"]
+    assert team.fake.texts_for("bo") == [f"🎉 Kudos from Alice: “{reason}”"]
+
+
+def test_every_tag_becomes_a_badge(team):
+    team.say("alice", "/kudos @chen for coaching the new hires #growth #teamwork")
+    with transaction(team.app.sessions) as s:
+        assert [(k.reason, k.value) for k in s.exec(select(Kudos))] == [("for coaching the new hires",
+                                                                         "growth teamwork")]
+    assert channel_posts(team) == ["🎉 Alice → 陈晨 · 🌱 Growth · 🙌 Teamwork\n“for coaching the new hires”"]
+    assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞：“for coaching the new hires”\n"
+                                           "徽章：🌱 成长之星 · 🙌 团队协作"]
+    mine = team.say("chen", "/kudos me")[0]
+    assert "徽章：🌱 成长之星 ×1 · 🙌 团队协作 ×1" in mine
+    assert "（🌱 成长之星、🙌 团队协作）：“for coaching the new hires”" in mine
+    assert "(🌱🙌): “for coaching the new hires”" in team.say("maria", "/kudos wall")[0]
+
+
+def test_a_reason_longer_than_an_answer_is_refused_politely(team):
+    replies = team.say("alice", "/kudos @bo for " + "x" * 4000)
+    assert replies == ["That reason is 4004 characters long; kudos reasons can be up to 4000. Could you say it in "
+                       "fewer words? Nothing was sent."]
+    assert team.say("chen", "/kudos @bo " + "好" * 4001)[0].startswith("这条点赞的理由有 4001 个字符，最多可以写 4000 个。")
+    with transaction(team.app.sessions) as s:
+        assert list(s.exec(select(Kudos))) == []
+    assert channel_posts(team) == []
+    assert team.say("alice", "/kudos @bo " + "x" * 4000)[0].startswith("Thank you")
 
 
 @pytest.mark.parametrize(("text", "start"), [
@@ -57,6 +96,9 @@ def test_chinese_giver(team):
     ("/kudos", "To send kudos, say who and why"),
     ("/kudos @nobody for x", "I could not find @nobody."),
     ("/kudos @bo for x #synergy", "#synergy is not one of our values."),
+    ("/kudos @bo for x #growth #synergy", "#synergy is not one of our values."),
+    ("/kudos @bo for", "Kudos land best with a reason."),
+    ("/kudos @bo thanks #teamwork", "Kudos land best with a reason."),
 ])
 def test_refusals_are_friendly_and_store_nothing(team, text, start):
     replies = team.say("alice", text)
@@ -86,10 +128,10 @@ def test_hostile_reasons_are_stored_exactly_and_rendered_literally(team, reason)
     with transaction(team.app.sessions) as s:
         stored = [k.reason for k in s.exec(select(Kudos))]
         recipients = [r.member_id for r in s.exec(select(KudosRecipient))]
-    assert stored == [reason]
+    assert stored == [f"for {reason}"]
     assert len(recipients) == 1  # mentions inside the reason are not recipients
-    assert channel_posts(team) == [f"🎉 Alice → Bo\n“{reason}”"]
-    assert team.fake.texts_for("bo") == [f"🎉 Alice recognised you: “{reason}”"]
+    assert channel_posts(team) == [f"🎉 Alice → Bo\n“for {reason}”"]
+    assert team.fake.texts_for("bo") == [f"🎉 Kudos from Alice: “for {reason}”"]
 
 
 def test_rankings_only_when_enabled(tmp_path):

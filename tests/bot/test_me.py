@@ -44,7 +44,7 @@ def test_export_has_everything_and_only_mine(harness):
     weekly = [c for c in data["conversations"] if c["flow"] == "weekly_checkin"]
     assert weekly[0]["answers"]["wins"] == "EXPORT-ME"
     assert data["obstacles"][0]["text"] == "Slow builds"
-    assert data["kudos_received"] == [{"from": "bo", "reason": "the pairing", "value": None,
+    assert data["kudos_received"] == [{"from": "bo", "reason": "for the pairing", "value": None,
                                        "at": data["kudos_received"][0]["at"]}]
     assert "NOT-ALICES" not in text
 

@@ -114,3 +114,16 @@ def test_actions_still_open_two_weeks_later_are_overdue_in_the_owners_managers_d
     digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
     assert "Retro actions overdue:\n• “write the runbook” from “Launch” (since Mon 23 Nov, 09:00)" in digest
     assert "fix alerts" not in digest
+
+
+def test_retro_answers_that_say_nothing_show_nothing(harness):
+    h = harness
+    in_channel(h, "alice", '/retro start "Billing" @alice @chen')
+    answer_retro(h, "alice", "Ship billing; shipped", "none", "Late QA", "none")
+    answer_retro(h, "chen", "按时上线", "1:1 结对很有用", "没什么", "无")
+    summary = posts(h)[-1]
+    assert "✅ Keep\n• 陈晨: 1:1 结对很有用\n" in summary  # Alice's "none" is not something to keep
+    assert "⚠️ Did not go well\n• Alice: Late QA" in summary and "没什么" not in summary
+    assert "🛠️ Actions" not in summary
+    with transaction(h.app.sessions) as s:
+        assert list(s.exec(select(RetroAction))) == []

@@ -1,6 +1,6 @@
 import pytest
 
-from conversations.answers import Invalid, Items, PlanStatus, Scale, Text, is_none_word
+from conversations.answers import Actions, Invalid, Items, PlanStatus, Scale, SupportNeed, Text, says_nothing
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
 from conversations.machine import Trigger
 from tests.helpers import utc
@@ -30,10 +30,35 @@ def test_priorities_split_on_lines_semicolons_and_bullets():
         Items(1, 3).parse(" ; ")
 
 
-@pytest.mark.parametrize("word", ["none", "None.", "no", "n/a", "-", "无", "没有", "暂无"])
-def test_none_words_record_no_blocker(word):
-    assert is_none_word(word)
+@pytest.mark.parametrize(("text", "items"), [
+    ("1:1s with everyone; 2FA rollout", ["1:1s with everyone", "2FA rollout"]),
+    ("1:1 prep with Maria", ["1:1 prep with Maria"]),
+    ("10:30 standup\n-5% churn\n3.5 days of QA", ["10:30 standup", "-5% churn", "3.5 days of QA"]),
+    ("1. ship it\n2) test it\n3: tell people", ["ship it", "test it", "tell people"]),
+    ("1、写文档\n（2）修 bug\n• 10:30 评审", ["写文档", "修 bug", "10:30 评审"]),
+    ("a; b\r\nc", ["a", "b", "c"]),
+    ("  *bold* plan  ", ["*bold* plan"]),
+])
+def test_priorities_keep_what_was_typed_and_split_only_on_documented_separators(text, items):
+    assert Items(1, 3).parse(text) == items
+
+
+@pytest.mark.parametrize("word", ["none", "None.", "no", "n/a", "N/A", "-", "—", "nothing much", "Nothing much!",
+                                  "nope", "na", "nothing to report", "ｎｏｎｅ", "  NONE  ",
+                                  "无", "没有", "暂无", "暂时没有", "没什么", "没什么亮点", "没什么亮点。", "没有阻碍", "没"])
+def test_answers_that_say_nothing(word):
+    assert says_nothing(word)
     assert Text(none_means_empty=True).parse(word) is None
+    assert SupportNeed().parse(word) is None
+    assert Actions().parse(word) == []
+
+
+@pytest.mark.parametrize("text", ["no staging access", "nothing works on staging", "No one reviews my PRs",
+                                  "none of the tests pass", "nothing much, but the CI is slow", "knowing",
+                                  "没有测试环境", "无法登录", "没什么人帮忙", "暂无预算批准", "1:1", "no.thing"])
+def test_sentences_that_merely_contain_no_say_something(text):
+    assert not says_nothing(text)
+    assert Text(none_means_empty=True).parse(text) == text
 
 
 def test_text_is_stored_exactly_as_typed():

@@ -59,7 +59,7 @@ def test_one_process_serves_slack_and_feishu(tmp_path):
         with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status == 200
         assert wait_for(lambda: len(feishu.sent("ou_wang")) == 1)
-        assert feishu.texts("ou_wang")[0].startswith("🎉 李雷 给你点了赞：“你带我熟悉代码”")  # in Chinese by default
+        assert feishu.texts("ou_wang")[0].startswith("🎉 李雷 给你点了赞：“谢谢你带我熟悉代码”")  # in Chinese by default
         try:  # the same request again is a replay
             urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/feishu/events", data=body,
                                                           method="POST", headers=headers), timeout=5)

@@ -78,7 +78,7 @@ def test_run_in_http_mode_discovers_members_and_answers_a_signed_command(tmp_pat
         with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status == 200
         assert wait_for(lambda: len(fake.posted("UBO")) == 1 and len(fake.posted("C0GENERAL")) == 1)
-        assert fake.posted("UBO")[0].params["text"].startswith("🎉 Alice recognised you")
+        assert fake.posted("UBO")[0].params["text"].startswith("🎉 Kudos from Alice: “for the release notes”")
         assert fake.posted("C0GENERAL")[0].token == "xoxb-e2e"
         bad = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=body, method="POST", headers={
             "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": "nope",

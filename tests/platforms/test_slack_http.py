@@ -159,8 +159,8 @@ def test_slash_commands_kudos_in_a_channel(env):
     app, fake, client, clock = env
     code, body = client.command("UALICE", "/kudos", "<@UBO|bo> for the deploy fix #teamwork", channel="C0PRODUCT")
     assert (code, body) == (200, b"")
-    assert texts(fake, "C0KUDOS") == ["🎉 Alice → Bo · 🙌 Teamwork\n“the deploy fix”"]
-    assert texts(fake, "UBO")[-1].startswith("🎉 Alice recognised you")
+    assert texts(fake, "C0KUDOS") == ["🎉 Alice → Bo · 🙌 Teamwork\n“for the deploy fix”"]
+    assert texts(fake, "UBO")[-1].startswith("🎉 Kudos from Alice: “for the deploy fix”")
     client.command("UBO", "/flywheel", "")
     assert texts(fake, "UBO")[-1].startswith("Flywheel keeps a light, regular conversation")
 
@@ -414,7 +414,7 @@ def test_slack_specifics_from_the_review(env):
     # Kudos typed in a private channel or a group DM are not posted there (the bot can't); recipients still hear.
     client.command("UALICE", "/kudos", "<@UBO|bo> for the review <#C0TEAM|teamwork>", channel="G0PRIVATE")
     assert fake.posted("G0PRIVATE") == []
-    assert fake.posted("C0KUDOS")[-1].params["blocks"][0]["text"]["text"] == "🎉 Alice → Bo · 🙌 Teamwork\n“the review”"
+    assert fake.posted("C0KUDOS")[-1].params["blocks"][0]["text"]["text"] == "🎉 Alice → Bo · 🙌 Teamwork\n“for the review”"
     # ssl_check, and a timestamp that only looks numeric
     assert client.post(b"ssl_check=1&token=x", "application/x-www-form-urlencoded", signature="") == (200, b"")
     assert client.post(b"command=/kudos", "application/x-www-form-urlencoded", ts="\u00b2")[0] == 401

@@ -8,6 +8,7 @@ from typing import Callable, TextIO
 
 from bot.platforms.base import OutboundMessage, Recipient, SendResult
 from conversations.clock import Clock
+from conversations.render import neutralise
 from conversations.schedule import zone
 
 
@@ -20,7 +21,8 @@ def _stamp(clock: Clock, tz: str | None) -> str:
 
 class ConsoleMessenger:
     platform = "console"
-    escape: Callable[[str], str] = staticmethod(lambda text: text)  # the console shows text literally
+    # The console shows people's text literally, but never lets it drive the terminal (escape codes, bidi overrides).
+    escape: Callable[[str], str] = staticmethod(neutralise)
 
     def __init__(self, out: TextIO, clock: Clock) -> None:
         self.out = out
@@ -33,7 +35,8 @@ class ConsoleMessenger:
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
         with self.lock:
             self._count += 1
-            block = f"[{_stamp(self.clock, recipient.timezone)}] Flywheel → {recipient.address}:\n{message.text}\n"
+            text = neutralise(message.text)  # again, for text that reached the message without the filter
+            block = f"[{_stamp(self.clock, recipient.timezone)}] Flywheel → {recipient.address}:\n{text}\n"
             if recipient.address == self.current or recipient.address.startswith("#"):  # channels are public
                 self.out.write(block + "\n")
             else:

@@ -20,6 +20,7 @@ from bot.scheduler import start_scheduler
 from bot.platforms.console.messenger import ConsoleMessenger
 from conversations.clock import UTC, FrozenClock, OffsetClock
 from conversations.events import InboundEvent
+from conversations.render import neutralise
 from conversations.schedule import parse_duration, zone
 from storage import repo
 from storage.db import transaction
@@ -57,7 +58,7 @@ class Console:
 
     def say(self, text: str) -> None:
         with self.messenger.lock:
-            self.out.write(text.rstrip("\n") + "\n")
+            self.out.write(neutralise(text).rstrip("\n") + "\n")  # an echoed line cannot drive the terminal
             self.out.flush()
 
     def members(self) -> list[Member]:

@@ -2,7 +2,8 @@
 
 Feishu facts (DESIGN.md §4): a card is at most 30 KB, so a long message becomes several cards; card markdown reads
 `<at id=all></at>` and friends as mentions, so text from people is escaped (`&`, `<`, `>` as HTML entities) and
-shows literally — nobody is ever mentioned by what someone typed. Labels and notes are `plain_text`.
+shows literally — nobody is ever mentioned by what someone typed. Labels and notes are `plain_text`. Controls and
+bidi overrides are neutralised first, in markdown and plain text alike (`conversations.render.neutralise`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Sequence
 from bot.platforms import common
 from bot.platforms.common import ButtonRow, Form
 from conversations.machine import Reply
+from conversations.render import neutralise
 
 CARD_LIMIT = 30 * 1024  # bytes of the card JSON
 SAFE_LIMIT = CARD_LIMIT - 2 * 1024  # room for the envelope and rounding
@@ -20,7 +22,8 @@ TEXT_PIECE = 2000  # characters per markdown element (CJK text is 3 bytes a char
 
 
 def md_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """People's text as card markdown shows it literally: neutralised, then `&`, `<`, `>` as HTML entities."""
+    return neutralise(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def size(card: dict[str, Any]) -> int:
@@ -28,6 +31,7 @@ def size(card: dict[str, Any]) -> int:
 
 
 def plain(text: str, limit: int = 100) -> dict[str, str]:
+    text = neutralise(text)
     return {"tag": "plain_text", "content": text if len(text) <= limit else text[: limit - 1] + "…"}
 
 

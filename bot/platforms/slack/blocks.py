@@ -1,7 +1,8 @@
 """Slack message building: mrkdwn escaping, sections within Slack's limits, and answer buttons.
 
 Slack facts (DESIGN.md §4): section text ≤ 3,000 characters, ≤ 50 blocks per message; only `&`, `<` and `>`
-need escaping in mrkdwn (never HTML-escape everything), which also defuses `<!channel>` typed by a user.
+need escaping in mrkdwn (never HTML-escape everything), which also defuses `<!channel>` typed by a user. Controls
+and bidi overrides are neutralised first (`conversations.render.neutralise`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Sequence
 from bot.platforms import common
 from bot.platforms.common import ButtonRow
 from conversations.machine import Reply
+from conversations.render import neutralise
 
 SECTION_LIMIT = 3000
 BLOCK_LIMIT = 50
@@ -18,7 +20,9 @@ TEXT_LIMIT = 3000  # the notification fallback `text`; plain text fails near 4,0
 
 
 def mrkdwn_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """People's text as Slack shows it literally: neutralised, then `&`, `<`, `>` as entities (reversed by
+    `inbound.unescape`)."""
+    return neutralise(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
