@@ -148,6 +148,9 @@ def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
             if not isinstance(v, dict) or not all(v.get(k) for k in ("key", "en", "zh")):
                 problems.append(f"{where}: needs `key`, `en` and `zh` (and optionally `emoji`)")
                 continue
+            if len(str(v["key"]).split()) != 1 or len(str(v["key"])) > 32:
+                problems.append(f"{where}.key: one word without spaces, up to 32 characters (it is the #tag)")
+                continue
             parsed.append(KudosValue(str(v["key"]), str(v.get("emoji", "⭐")), str(v["en"]), str(v["zh"])))
         values = tuple(parsed)
     channel, channels = raw.get("channel"), ()

@@ -144,3 +144,24 @@ def test_rankings_only_when_enabled(tmp_path):
         assert [r.address for r, _ in h.fake.sent if r.address.startswith("#")] == []
     finally:
         h.app.close()
+
+
+def test_value_keys_are_one_word_and_too_many_tags_are_refused_politely(tmp_path):
+    from bot.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as info:
+        parse_config({**DEMO, "kudos": {"values": [{"key": "customer first", "en": "Customer first", "zh": "客户第一"}]}},
+                     source="org.yaml")
+    assert "kudos.values[1].key: one word without spaces" in str(info.value)
+    long = [{"key": f"{word}-{'x' * 24}", "en": word.title(), "zh": zh} for word, zh in
+            (("care", "关怀"), ("craft", "匠心"), ("candour", "坦诚"))]
+    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config={**DEMO, "kudos": {"values": long}})
+    try:
+        tags = " ".join(f"#{v['key']}" for v in long)
+        assert h.say("alice", f"/kudos @bo for the launch {tags}") == [
+            "That is more value tags than one kudos can carry. Keep the one or two that fit best and send it again; "
+            "nothing was sent."]
+        assert h.say("alice", f"/kudos @bo for the launch #{long[0]['key']} #{long[1]['key']}")[0].startswith("Thank")
+        assert h.fake.texts_for("bo")[-1].endswith("Badges: ⭐ Care · ⭐ Craft")
+    finally:
+        h.app.close()
