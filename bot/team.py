@@ -83,16 +83,16 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
         return [Reply("team/unknown", {"who": unknown})]
     if any(p.id == actor.id for p in people) or any(_manages(s, p, actor) for p in people):
         return [Reply("team/loop")]
-    replies: list[Reply] = []
     asked: list[str] = []
     already: list[str] = []
     waiting: list[str] = []
+    fixed: dict[str, list[Member]] = {}
     for person in people:
         owner = repo.line_set_by(person)
         if person.manager_id == actor.id:
             already.append(first_name(person.name))
         elif owner is not None:
-            replies.append(_line_fixed(s, person, owner, admins))
+            fixed.setdefault(owner, []).append(person)
         elif repo.pending_manager_requests(s, member_id=person.id, manager_id=actor.id, now=now):
             waiting.append(first_name(person.name))
         else:
@@ -105,6 +105,7 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
                 "current": first_name(current.name) if current else None, "expires": request.expires_at}, now)
             asked.append(first_name(person.name))
             log.info("member %s asked member %s to report to them (request %s)", actor.id, person.id, request.id)
+    replies = [_line_fixed(s, found, owner, admins) for owner, found in fixed.items()]
     if asked:
         replies.insert(0, Reply("team/requested", {"names": asked}))
     if waiting:
@@ -114,12 +115,13 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
     return replies
 
 
-def _line_fixed(s: Session, person: Member, owner: str, admins: Sequence[str], *, yours: bool = False) -> Reply:
-    """Why this line cannot be changed in chat, and who can change it, where (`yours`: said to the member)."""
+def _line_fixed(s: Session, people: Sequence[Member], owner: str, admins: Sequence[str], *,
+                yours: bool = False) -> Reply:
+    """Why these lines cannot be changed in chat, and who can change them, where (`yours`: said to the member)."""
     names = [first_name(a.name) for a in (repo.member_by_handle(s, handle=h) for h in admins)
              if a is not None and a.active]
-    return Reply("team/line_fixed", {"who": first_name(person.name), "source": owner, "admins": names,
-                                     "yours": yours})
+    return Reply("team/line_fixed", {"names": [first_name(p.name) for p in people], "source": owner,
+                                     "admins": names, "yours": yours})
 
 
 # ------------------------------------------------------------------------------------------------ answering
@@ -154,7 +156,7 @@ def _answer(s: Session, actor: Member, request_id: int, status: str, now: dateti
     if owner is not None or not manager.active or _manages(s, member, manager):
         _decide(s, request, "cancelled", actor_id=actor.id, now=now)
         if owner is not None:
-            return [_line_fixed(s, member, owner, admins, yours=True)]
+            return [_line_fixed(s, [member], owner, admins, yours=True)]
         return [Reply("team/loop" if manager.active else "team/request_closed",
                       {"id": request.id, "status": "cancelled"})]
     old = s.get(Member, member.manager_id) if member.manager_id else None
@@ -218,7 +220,7 @@ def _admin_set(s: Session, actor: Member, tokens: Sequence[str], event: InboundE
         return [Reply("team/loop")]
     owner = repo.line_set_by(person)
     if owner is not None:
-        return [_line_fixed(s, person, owner, admins)]
+        return [_line_fixed(s, [person], owner, admins)]
     if person.manager_id == manager.id:
         return [Reply("team/manager_set", {"who": first_name(person.name), "manager": first_name(manager.name)})]
     old = s.get(Member, person.manager_id) if person.manager_id else None

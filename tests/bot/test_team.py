@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from bot.app import Flywheel
+from bot.config import parse_config
 from bot.platforms.common import message_rows
 from storage import repo
 from storage.db import transaction
@@ -146,12 +148,25 @@ def test_accepting_moves_the_line_and_tells_all_three(h):
         ("bo", "alice", "manager_requested", f"request 1: manager {maria} -> {bo}"),
         ("alice", "alice", "manager_accepted", f"request 1: manager {maria} -> {bo}"),
     ]
-    # The line stays what she accepted when the bot restarts with the same org file (which names no manager).
-    from bot.app import Flywheel
-    again = Flywheel.build(h.app.settings, clock=h.clock, config=__import__("bot.config", fromlist=["x"])
-                           .parse_config(ORG, source="test"), messengers={"console": h.fake})
-    again.close()
-    assert manager_of(h, "alice") == "bo"
+
+
+def restart(h, org) -> None:
+    """Start the bot again on the same database with this org file (it syncs its members at start)."""
+    Flywheel.build(h.app.settings, clock=h.clock, config=parse_config(org, source="test"),
+                   messengers={"console": h.fake}).close()
+
+
+def test_the_org_file_owns_the_lines_it_names_and_leaves_accepted_ones_alone(h):
+    h.say("bo", "/flywheel team add @alice")
+    h.say("alice", "/flywheel accept 1")
+    restart(h, ORG)  # the file names no manager for Alice: the line she accepted stays
+    assert manager_of(h, "alice") == "bo" and member(h, "alice").manager_source == "chat"
+    named = {**ORG, "members": [{**m, "manager": "dan"} if m["handle"] == "alice" else m for m in ORG["members"]]}
+    restart(h, named)  # now it names one: the file wins, and from then on the line is the file's
+    assert manager_of(h, "alice") == "dan" and member(h, "alice").manager_source == "file"
+    assert h.say("bo", "/flywheel team add @alice")[0].startswith("Alice's manager is set in the organisation file")
+    restart(h, ORG)  # the file stops naming one: it clears the line it set
+    assert manager_of(h, "alice") is None and member(h, "alice").manager_source is None
 
 
 def test_declining_changes_nothing_and_tells_the_one_who_asked(h):
@@ -234,9 +249,20 @@ def test_lines_from_the_org_file_or_the_feishu_directory_cannot_be_changed_in_ch
     # A line the Feishu directory set (leader_user_id).
     h.set_member("dan", manager_id=member(h, "maria").id, manager_source="feishu")
     assert h.say("bo", "/flywheel team add @dan") == [
-        "Dan's manager comes from the Feishu directory (the leader set in the contact list), so it can't be changed "
-        "in chat. An administrator of your Feishu organisation can change it in the directory; Flywheel picks it up "
-        "within a day."]
+        "Dan's manager is taken from the Feishu directory (the leader set in the contact list), so it can't be "
+        "changed in chat. An administrator of your Feishu organisation can change it in the directory; Flywheel picks "
+        "that up within a day."]
+    # Several people at once: one answer per kind of line, and requests for the others.
+    assert h.say("bo", "/flywheel team add @chen @alice @dan @wen") == ["\n\n".join([
+        "I've asked Alice and 王文 to confirm. Nothing changes until they accept, and until then you see nothing about "
+        "them in Flywheel. You'll hear when they answer; a request with no answer expires after 7 days. "
+        "`/flywheel team` shows who hasn't answered yet.",
+        file_line,
+        "Dan's manager is taken from the Feishu directory (the leader set in the contact list), so it can't be "
+        "changed in chat. An administrator of your Feishu organisation can change it in the directory; Flywheel picks "
+        "that up within a day."])]
+    h.say("bo", "/flywheel cancel 1")
+    h.say("bo", "/flywheel cancel 2")
     assert h.say("wen", "/flywheel team add @chen") == [
         "陈晨的经理由组织配置文件设定，不能在聊天中修改。Flywheel 管理员（Maria）可以在配置文件中修改。"]
     assert h.say("wen", "/flywheel team add @dan") == [
@@ -244,7 +270,7 @@ def test_lines_from_the_org_file_or_the_feishu_directory_cannot_be_changed_in_ch
     # Asked, then the line became the directory's before the answer: accepting cannot take it over.
     h.say("bo", "/flywheel team add @alice")
     h.set_member("alice", manager_id=member(h, "maria").id, manager_source="feishu")
-    assert h.say("alice", "/flywheel accept 1")[0].startswith("Your manager comes from the Feishu directory")
+    assert h.say("alice", "/flywheel accept 3")[0].startswith("Your manager is taken from the Feishu directory")
     assert manager_of(h, "alice") == "maria" and requests(h)[-1][3] == "cancelled"
 
 
@@ -279,3 +305,15 @@ def test_in_chinese(h):
         "好了：你现在在 Flywheel 中向 Bo 汇报。从现在起，Bo 能看到你的每周小结、月度回顾和支持需求。你尚未解决的支持需求也已转给 Bo。"]
     assert manager_of(h, "wen") == "bo"
     assert inbox(h, "bo")[-1].startswith("✅ 王文 accepted")
+
+
+def test_forgetting_someone_deletes_the_requests_they_were_part_of(h, monkeypatch):
+    from bot.cli import main
+
+    h.say("bo", "/flywheel team add @alice @dan")
+    h.say("maria", "/flywheel team add @bo")
+    monkeypatch.setenv("DATABASE_URL", h.app.settings.database_url)
+    for name in ("SLACK_BOT_TOKEN", "FEISHU_APP_ID", "FLYWHEEL_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["forget", "bo", "--yes"]) == 0
+    assert requests(h) == []
