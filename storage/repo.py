@@ -40,17 +40,20 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
 def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
                   counted: bool = True) -> int:
     """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns how many rows were new (with
-    `counted=False`, for several rows, 0: the driver's row count of a batch is not reliable)."""
+    `counted=False`, 0: the driver's row count is not reliable)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
     stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    if len(rows) > 1 and counted:  # RETURNING gives back only the rows inserted
-        return len(session.execute(stmt.returning(*table.primary_key.columns), list(rows)).all())
-    result = session.execute(stmt, list(rows))
-    return max(result.rowcount or 0, 0) if len(rows) == 1 else 0
+    if counted:  # RETURNING gives back only the rows inserted
+        # Counted from RETURNING even for one row: with SQLAlchemy 2.1 and psycopg an INSERT's rowcount is -1, which
+        # made every inbound event on PostgreSQL look like one seen before.
+        returning = stmt.returning(*table.primary_key.columns)
+        return len(session.execute(returning, dict(rows[0]) if len(rows) == 1 else list(rows)).all())
+    session.execute(stmt, list(rows))
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ inbound events

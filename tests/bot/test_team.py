@@ -317,3 +317,19 @@ def test_forgetting_someone_deletes_the_requests_they_were_part_of(h, monkeypatc
         monkeypatch.delenv(name, raising=False)
     assert main(["forget", "bo", "--yes"]) == 0
     assert requests(h) == []
+
+
+def test_requests_on_postgresql(tmp_path, postgres_url):
+    h = make_harness(tmp_path, start=START, config=ORG, database_url=postgres_url)
+    try:
+        h.say("bo", "/flywheel team add @alice @dan")
+        # Inbound events are handled once on PostgreSQL too (INSERT … ON CONFLICT counted from RETURNING).
+        assert h.say("alice", "/flywheel accept 1", key="ev-accept")[0].startswith("Done: you now report to Bo")
+        assert h.say("alice", "/flywheel accept 1", key="ev-accept") == []
+        h.run_until(START + timedelta(days=7))
+        assert requests(h) == [(1, "alice", "bo", "accepted"), (2, "dan", "bo", "expired")]
+        assert manager_of(h, "alice") == "bo" and manager_of(h, "dan") is None
+        assert [r[2] for r in audit_rows(h)] == ["manager_requested", "manager_requested", "manager_accepted",
+                                                 "manager_expired"]
+    finally:
+        h.app.close()
