@@ -87,7 +87,8 @@ def test_a_request_changes_nothing_and_shows_nothing_until_the_member_accepts(h)
         "shows who hasn't answered yet."]
     ask = inbox(h, "alice")[-1]
     assert ask.startswith("👋 Bo would like you to report to them in Flywheel, instead of Maria.\n"
-                          "If you accept, Bo will see your weekly check-ins, monthly reviews and support requests")
+                          "If you accept, Bo will see your weekly check-ins (recent ones too), monthly reviews and support "
+                          "requests")
     assert "Reply `/flywheel accept 1` or `/flywheel decline 1`. The request expires Mon 30 Nov, 09:00." in ask
     # The message carries Accept / Decline buttons that send exactly what it says to type.
     _, message = [x for x in h.fake.sent if x[0].address == "alice"][-1]
@@ -297,7 +298,7 @@ def test_an_admin_sets_a_line_directly_and_all_three_hear(h):
 def test_in_chinese(h):
     assert h.say("bo", "/flywheel team add @wen")[0].startswith("I've asked 王文 to confirm.")
     ask = inbox(h, "wen")[-1]
-    assert ask.startswith("👋 Bo 希望你在 Flywheel 中向 TA 汇报。\n如果你接受，Bo 将能看到你的每周小结、月度回顾和支持需求")
+    assert ask.startswith("👋 Bo 希望你在 Flywheel 中向 TA 汇报。\n如果你接受，Bo 将能看到你的每周小结（包括近期的）、月度回顾和支持需求")
     assert "回复 `/flywheel accept 1` 接受，或 `/flywheel decline 1` 拒绝。请求将于 11月30日（周一）17:00 失效。" in ask
     _, message = [x for x in h.fake.sent if x[0].address == "wen"][-1]
     assert [b.label for b in message_rows(message.replies, "zh", None)[0].buttons] == ["接受", "拒绝"]
