@@ -93,7 +93,7 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
             already.append(first_name(person.name))
         elif owner is not None:
             fixed.setdefault(owner, []).append(person)
-        elif repo.pending_manager_requests(s, member_id=person.id, manager_id=actor.id, now=now):
+        elif _still_pending(s, member_id=person.id, manager_id=actor.id, now=now):
             waiting.append(first_name(person.name))
         else:
             request = repo.add_manager_request(s, member_id=person.id, manager_id=actor.id, requested_by=actor.id,
@@ -113,6 +113,16 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
     if already:
         replies.append(Reply("team/already_yours", {"names": already}))
     return replies
+
+
+def _still_pending(s: Session, *, member_id: int, manager_id: int, now: datetime) -> bool:
+    """Is this request already waiting for an answer? One whose time is up (and the tick has not seen yet) expires
+    now, so the one who asked hears of it before asking again, not after."""
+    found = repo.pending_manager_requests(s, member_id=member_id, manager_id=manager_id)
+    for request in found:
+        if now >= request.expires_at:
+            expire(s, request, now)
+    return any(r.status == "pending" for r in found)
 
 
 def _line_fixed(s: Session, people: Sequence[Member], owner: str, admins: Sequence[str], *,

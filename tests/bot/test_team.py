@@ -334,3 +334,12 @@ def test_requests_on_postgresql(tmp_path, postgres_url):
                                                  "manager_expired"]
     finally:
         h.app.close()
+
+
+def test_asking_again_after_seven_days_expires_the_old_request_first(h):
+    h.say("bo", "/flywheel team add @dan")
+    h.clock.set(START + timedelta(days=7, hours=1))  # no tick in between
+    assert h.say("bo", "/flywheel team add @dan")[0].startswith("⌛ Your request for Dan to report to you in Flywheel "
+                                                               "expired")  # told first, in order
+    assert inbox(h, "bo")[-1].startswith("I've asked Dan to confirm.")
+    assert requests(h) == [(1, "dan", "bo", "expired"), (2, "dan", "bo", "pending")]
