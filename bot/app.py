@@ -224,7 +224,7 @@ class Flywheel(OutboxSender):
                     return [me.export_reply(s, member)], None
                 return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level), None
             if intent.name == "flywheel":
-                return [team.command(s, member, intent.args, event, now, admins=self.admins)], None
+                return team.command(s, member, intent.args, event, now, admins=self.admins), None
             if intent.name == "note":
                 return [me.add_note(s, member, intent.args, now)], None
             if intent.name == "retro":
@@ -499,6 +499,8 @@ class Flywheel(OutboxSender):
         self._plan(now, last_tick, report)
         report.expired = self._process("expire", Trigger.EXPIRE, now)
         self.retros.summarise_due(now)
+        with transaction(self.sessions) as s:
+            team.expire_due(s, now=now)  # manager requests nobody answered within seven days
         report.delivered = self._process("deliver", Trigger.DELIVER, now)
         report.reminded = self._process("remind", Trigger.REMIND, now)
         report.digests = send_due_digests(self, now, last_tick)

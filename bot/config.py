@@ -325,8 +325,9 @@ def _texts(value: Mapping[str, Any], where: str, problems: list[str]) -> dict[st
 
 
 def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001
-    """Create or update the members the file names (by handle), then wire up managers; members the file added
-    before and no longer names are deactivated (they left, or their handle changed). Returns counts."""
+    """Create or update the members the file names (by handle), then wire up the managers it names (a line someone
+    accepted in chat stays where the file names no manager); members the file added before and no longer names are
+    deactivated (they left, or their handle changed). Returns counts."""
     from storage import repo
     from storage.models import Member
 
@@ -358,7 +359,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     session.flush()
     for spec in config.members:
         row = rows[spec.handle]
-        repo.set_manager(session, row, rows[spec.manager].id if spec.manager else None, now=now)
+        repo.listed_line(session, row, rows[spec.manager].id if spec.manager else None, source="file", now=now)
     for row in repo.members_from_file(session):
         if row.handle not in rows and row.active:
             # Off the file: no more prompts or digests. What they said stays (`flywheel forget` deletes it); a

@@ -26,6 +26,7 @@ from storage.models import (
     ConversationRun,
     Kudos,
     KudosRecipient,
+    ManagerRequest,
     Member,
     Obstacle,
     OutboxMessage,
@@ -123,6 +124,9 @@ def forget(s: Session, member: Member) -> dict[str, int]:
                                                              OutboxMessage.run_id.in_(run_ids))))  # type: ignore[union-attr]
     delete("obstacles", sa.delete(Obstacle).where(Obstacle.member_id == member.id))
     delete("support_requests", sa.delete(SupportRequest).where(SupportRequest.member_id == member.id))
+    delete("manager_requests", sa.delete(ManagerRequest).where(sa.or_(
+        ManagerRequest.member_id == member.id, ManagerRequest.manager_id == member.id,
+        ManagerRequest.requested_by == member.id)))
     if run_ids:
         delete("transitions", sa.delete(RunTransition).where(RunTransition.run_id.in_(run_ids)))  # type: ignore[attr-defined]
     delete("conversations", sa.delete(ConversationRun).where(ConversationRun.member_id == member.id))

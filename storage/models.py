@@ -36,6 +36,9 @@ class Member(SQLModel, table=True):
     # Who vouches for this person: "file" (the organisation file: taken off it → deactivated), "slack" or "feishu"
     # (the platform's directory), None (added by a command, or before this was recorded).
     source: Optional[str] = Field(default=None, max_length=16)
+    # Who set the reporting line (`manager_id`): "file" or "feishu" (only they may change it; see
+    # repo.line_set_by), "chat" (the member accepted a request), "admin" (/flywheel manager), None (no manager).
+    manager_source: Optional[str] = Field(default=None, max_length=16)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -249,5 +252,24 @@ class AuditRecord(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     actor_id: Optional[int] = Field(default=None, index=True)  # None: an admin at the command line
     subject_id: int = Field(index=True)
-    what: str = Field(max_length=32)  # digest | support_list | forget
+    # digest | support_list | forget | manager_requested | manager_accepted | manager_declined | manager_cancelled
+    # | manager_expired | manager_set_by_admin
+    what: str = Field(max_length=32)
+    detail: Optional[str] = Field(default=None, max_length=200)  # ids only, never what anyone wrote
     at: datetime = _utc(index=True)
+
+
+class ManagerRequest(SQLModel, table=True):
+    """Someone asked to become a member's manager. Nothing changes until the member accepts:
+    pending → accepted | declined | cancelled (by the requester) | expired (after seven days)."""
+
+    __tablename__ = "manager_request"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    manager_id: int = Field(foreign_key="member.id", index=True)  # the proposed manager
+    requested_by: int = Field(foreign_key="member.id")
+    status: str = Field(default="pending", max_length=16, index=True)
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc(index=True)
+    decided_at: Optional[datetime] = _utc(default=None, nullable=True)

@@ -21,6 +21,7 @@ from storage.models import (
     ProcessedEvent,
     RunTransition,
     SchedulerState,
+    ManagerRequest,
     SupportRequest,
 )
 
@@ -39,17 +40,20 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
 def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
                   counted: bool = True) -> int:
     """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns how many rows were new (with
-    `counted=False`, for several rows, 0: the driver's row count of a batch is not reliable)."""
+    `counted=False`, 0: the driver's row count is not reliable)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
     stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    if len(rows) > 1 and counted:  # RETURNING gives back only the rows inserted
-        return len(session.execute(stmt.returning(*table.primary_key.columns), list(rows)).all())
-    result = session.execute(stmt, list(rows))
-    return max(result.rowcount or 0, 0) if len(rows) == 1 else 0
+    if counted:  # RETURNING gives back only the rows inserted
+        # Counted from RETURNING even for one row: with SQLAlchemy 2.1 and psycopg an INSERT's rowcount is -1, which
+        # made every inbound event on PostgreSQL look like one seen before.
+        returning = stmt.returning(*table.primary_key.columns)
+        return len(session.execute(returning, dict(rows[0]) if len(rows) == 1 else list(rows)).all())
+    session.execute(stmt, list(rows))
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ inbound events
@@ -367,6 +371,7 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
                                            sa.and_(ConversationRun.status == "completed",
                                                    ConversationRun.step.is_not(None)))),  # type: ignore[union-attr]
         (OutboxMessage.next_attempt_at, OutboxMessage.status == "pending"),
+        (ManagerRequest.expires_at, ManagerRequest.status == "pending"),
     ):
         value = session.exec(select(sa.func.min(column)).where(where, column > after)).first()  # type: ignore[arg-type, operator]
         if value is not None:
@@ -481,16 +486,37 @@ def obstacle_from(session: Session, *, run_id: int, step: str) -> Obstacle | Non
     return session.exec(select(Obstacle).where(Obstacle.source_run_id == run_id, Obstacle.source_step == step)).first()
 
 
-def set_manager(session: Session, member: Member, manager_id: int | None, *, now: datetime) -> None:
-    """Change someone's manager. Their open support requests go with them: the new manager can act on them, the
-    old one no longer can."""
-    if member.manager_id == manager_id:
+LISTED_LINES = ("file", "feishu")  # where a reporting line is owned by the organisation, not by chat
+
+
+def line_set_by(member: Member) -> str | None:
+    """Who owns this person's reporting line: "file" (the organisation file names their manager) or "feishu" (the
+    Feishu directory's leader_user_id) — then nobody may change it from chat — or None: chat may, with consent."""
+    if member.manager_id is not None and member.manager_source in LISTED_LINES:
+        return member.manager_source
+    return None
+
+
+def set_manager(session: Session, member: Member, manager_id: int | None, *, source: str | None,
+                now: datetime) -> None:
+    """Change someone's manager; `source` says who set the line (see Member.manager_source). Their open support
+    requests go with them: the new manager can act on them, the old one no longer can."""
+    source = source if manager_id is not None else None
+    if member.manager_id == manager_id and member.manager_source == source:
         return
-    session.execute(sa.update(SupportRequest).where(SupportRequest.member_id == member.id,
-                                                    SupportRequest.status != "resolved")
-                    .values(manager_id=manager_id))
-    member.manager_id, member.updated_at = manager_id, now
+    if member.manager_id != manager_id:
+        session.execute(sa.update(SupportRequest).where(SupportRequest.member_id == member.id,
+                                                        SupportRequest.status != "resolved")
+                        .values(manager_id=manager_id))
+    member.manager_id, member.manager_source, member.updated_at = manager_id, source, now
     session.add(member)
+
+
+def listed_line(session: Session, member: Member, manager_id: int | None, *, source: str, now: datetime) -> None:
+    """The organisation file or a directory (`source`) states this person's manager (None: it names none). What it
+    names wins; naming none clears only a line it set itself, so a line the member accepted in chat stays."""
+    if manager_id is not None or member.manager_source == source:
+        set_manager(session, member, manager_id, source=source, now=now)
 
 
 def support_from(session: Session, *, run_id: int) -> SupportRequest | None:
@@ -509,6 +535,47 @@ def support_requests(session: Session, *, manager_id: int | None = None, member_
     return list(session.exec(query.order_by(SupportRequest.created_at, SupportRequest.id)))
 
 
+# ------------------------------------------------------------------------------------------ manager requests
+
+def add_manager_request(session: Session, *, member_id: int, manager_id: int, requested_by: int, now: datetime,
+                        expires_at: datetime) -> ManagerRequest:
+    request = ManagerRequest(member_id=member_id, manager_id=manager_id, requested_by=requested_by,
+                             status="pending", created_at=now, expires_at=expires_at)
+    session.add(request)
+    session.flush()
+    return request
+
+
+def lock_manager_request(session: Session, *, request_id: int) -> ManagerRequest | None:
+    """Re-read a request under a row lock, so an answer and the expiry (or two presses) cannot both decide it."""
+    return session.exec(select(ManagerRequest).where(ManagerRequest.id == request_id)
+                        .with_for_update().execution_options(populate_existing=True)).first()
+
+
+def pending_manager_requests(session: Session, *, member_id: int | None = None, manager_id: int | None = None,
+                             requested_by: int | None = None, now: datetime | None = None) -> list[ManagerRequest]:
+    """Requests still waiting for the member's answer, oldest first; with `now`, only those not yet expired (the
+    tick may not have marked them)."""
+    query = select(ManagerRequest).where(ManagerRequest.status == "pending")
+    if member_id is not None:
+        query = query.where(ManagerRequest.member_id == member_id)
+    if manager_id is not None:
+        query = query.where(ManagerRequest.manager_id == manager_id)
+    if requested_by is not None:
+        query = query.where(ManagerRequest.requested_by == requested_by)
+    if now is not None:
+        query = query.where(ManagerRequest.expires_at > now)
+    return list(session.exec(query.order_by(ManagerRequest.created_at, ManagerRequest.id)))
+
+
+def manager_requests_expiring(session: Session, *, now: datetime, limit: int) -> list[ManagerRequest]:
+    """Pending requests whose time is up, locked (PostgreSQL skips rows another replica holds)."""
+    return list(session.exec(select(ManagerRequest)
+                             .where(ManagerRequest.status == "pending", ManagerRequest.expires_at <= now)
+                             .order_by(ManagerRequest.expires_at, ManagerRequest.id)
+                             .limit(limit).with_for_update(skip_locked=True)))
+
+
 # ------------------------------------------------------------------------------------------ audit and retention
 
 def audit(session: Session, *, actor_id: int | None, subject_ids: Iterable[int], what: str, now: datetime) -> None:
@@ -516,6 +583,13 @@ def audit(session: Session, *, actor_id: int | None, subject_ids: Iterable[int],
     for subject in set(subject_ids):
         if subject != actor_id:
             session.add(AuditRecord(actor_id=actor_id, subject_id=subject, what=what, at=now))
+
+
+def audit_change(session: Session, *, actor_id: int | None, subject_id: int, what: str, detail: str,
+                 now: datetime) -> None:
+    """Record a change to someone's reporting line, or a step towards one — also when they made it themselves.
+    `detail` names ids only (`request 7: manager 2 -> 5`), never what anyone wrote."""
+    session.add(AuditRecord(actor_id=actor_id, subject_id=subject_id, what=what, detail=detail[:200], at=now))
 
 
 def delete_answers_before(session: Session, *, cutoff: datetime) -> int:

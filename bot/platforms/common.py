@@ -56,11 +56,11 @@ LABELS = {
            "irrelevant": "No longer relevant", "done_action": "Done", "open_action": "Not yet", "later": "Later",
            "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
            "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved", "edit": "Edit an answer",
-           "form": "Answer in a form"},
+           "form": "Answer in a form", "accept": "Accept", "decline": "Decline"},
     "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
            "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
            "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决",
-           "edit": "修改回答", "form": "用表单回答"},
+           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝"},
 }
 
 CHOICES = {
@@ -99,11 +99,14 @@ class ButtonRow:
 
 def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
     """Buttons for the question a reply asks (if any): its choices, then Later / Skip. A support request gets its
-    manager's three answers. A button sends exactly what a person could have typed."""
+    manager's three answers, a request to report to someone Accept / Decline. A button sends exactly what a person
+    could have typed."""
     flow, _, step = reply.template.partition("/")
     labels = labels_for(locale)
     if reply.template == "support/new_request" and "id" in reply.params:
         return [_support_row(reply.params["id"], labels)]
+    if reply.template == "team/request" and "id" in reply.params:
+        return [_team_request_row(reply.params["id"], labels)]
     if reply.template == "digest/person" and not reply.params.get("own_view") and not reply.params.get("via"):
         # Only the request's own manager can act on it: not the member reading /me, not a skip-level reader.
         rows = []
@@ -141,6 +144,13 @@ def _support_row(request_id: int, labels: dict[str, str], note: str | None = Non
     return ButtonRow(f"support:{request_id}", tuple(
         Button(f"support:{word}:{request_id}", labels[label], f"/support {request_id} {word}")
         for word, label in (("handle", "handle"), ("1on1", "1on1"), ("resolved", "resolved_request"))), note)
+
+
+def _team_request_row(request_id: int, labels: dict[str, str]) -> ButtonRow:
+    """Accept / Decline on a request to report to someone: the same words the message tells the member to type."""
+    return ButtonRow(f"team:{request_id}", tuple(
+        Button(f"team:{word}:{request_id}", labels[word], f"/flywheel {word} {request_id}", primary=word == "accept")
+        for word in ("accept", "decline")))
 
 
 # ------------------------------------------------------------------------------------------------ forms

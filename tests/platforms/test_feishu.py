@@ -484,3 +484,65 @@ def test_the_long_connection_runs_in_its_own_thread_and_health_sees_it_down(env)
     finally:
         asyncio.set_event_loop(None)
         main_loop.close()
+
+
+def test_a_request_to_report_is_answered_with_the_card_button_and_directory_lines_stay_the_directorys(tmp_path):
+    org = {"members": [
+        {"handle": "lead", "name": "李领导", "feishu": "ou_lead", "timezone": "Asia/Shanghai", "locale": "zh"},
+        {"handle": "ops", "name": "运维管理员", "feishu": "ou_ops", "timezone": "Asia/Shanghai", "locale": "zh"}],
+        "admins": ["ops"]}
+    env = Env(tmp_path, org=org)
+
+    def sync() -> None:
+        people, names = directory.read_organisation(env.messenger.client)
+        with transaction(env.app.sessions) as s:
+            directory.sync_users(s, people, names, default_timezone="Asia/Shanghai", default_locale="zh",
+                                 now=env.clock.now(), managed_by_file={"ou_lead", "ou_ops"})
+
+    def line(handle: str) -> tuple[str | None, str | None]:
+        with transaction(env.app.sessions) as s:
+            people = {m.id: m for m in s.exec(select(Member))}
+            m = next(p for p in people.values() if p.handle == handle)
+            return (people[m.manager_id].handle if m.manager_id else None), m.manager_source
+
+    try:
+        env.fake.departments = [{"open_department_id": "od_eng", "name": "工程部", "parent_department_id": "0"}]
+        env.fake.users = [contact_user("ou_lead", "李领导"), contact_user("ou_ops", "运维管理员"),
+                          contact_user("ou_wu", "吴工", email="wu@example.com"),
+                          contact_user("ou_zhou", "周运维", leader="ou_lead", email="zhou@example.com")]
+        sync()
+        assert line("wu") == (None, None) and line("zhou") == ("lead", "feishu")
+
+        env.over_long_connection(env.message("ou_lead", "/flywheel team add @wu"))
+        assert env.fake.texts("ou_lead")[-1].startswith("已请 吴工 确认。对方接受之前不会有任何改变")
+        accept, decline = buttons(env.fake.sent("ou_wu")[-1].card)
+        assert (accept["text"]["content"], accept["value"]["v"]) == ("接受", "/flywheel accept 1")
+        assert (decline["text"]["content"], decline["value"]["v"]) == ("拒绝", "/flywheel decline 1")
+        assert line("wu") == (None, None)  # nothing changes before the answer
+        # Someone else pressing the button is refused, and nothing changes.
+        env.over_long_connection(env.card_action("ou_ops", accept["value"]))
+        assert env.fake.texts("ou_ops")[-1].startswith("没有找到等待你回复的请求 #1。")
+        assert line("wu") == (None, None)
+        answer = env.over_long_connection(env.card_action("ou_wu", accept["value"]))
+        assert answer["toast"]["type"] == "success"
+        assert env.fake.texts("ou_wu")[-1].startswith("好了：你现在在 Flywheel 中向 李领导 汇报。")
+        assert env.fake.texts("ou_lead")[-1].startswith("✅ 吴工 已接受：现在在 Flywheel 中向你汇报。")
+        assert line("wu") == ("lead", "chat")
+        sync()  # the directory names no leader for 吴工: the line he accepted stays
+        assert line("wu") == ("lead", "chat")
+
+        # 周运维's line is the directory's: nobody changes it in chat, not even an admin.
+        fixed = ("周运维的经理来自飞书通讯录（通讯录中设置的直属上级），不能在聊天中修改。请飞书企业管理员在通讯录中修改，"
+                 "Flywheel 会在一天内同步。")
+        env.over_long_connection(env.message("ou_ops", "/flywheel team add @zhou"))
+        assert env.fake.texts("ou_ops")[-1] == fixed
+        env.over_long_connection(env.message("ou_ops", "/flywheel manager @zhou @ops"))
+        assert env.fake.texts("ou_ops")[-1] == fixed
+        assert line("zhou") == ("lead", "feishu")
+        # The directory naming a leader wins over chat; naming none later clears only its own line.
+        env.fake.users[2]["leader_user_id"] = "ou_ops"
+        env.fake.users[3]["leader_user_id"] = ""
+        sync()
+        assert line("wu") == ("ops", "feishu") and line("zhou") == (None, None)
+    finally:
+        env.close()

@@ -21,7 +21,7 @@ from bot.settings import Settings
 from bot.web import create_wsgi
 from conversations.clock import FrozenClock
 from storage.db import transaction
-from storage.models import Answer, Kudos
+from storage.models import Answer, Kudos, Member
 from tests.fakes.slack_api import FakeSlack, Scripted
 from tests.platforms.test_slack_messenger import ORG
 from tests.helpers import local
@@ -71,9 +71,12 @@ class Client:
                              "client_msg_id": event_id.lower()}}
         return self.post(json.dumps(payload).encode(), "application/json", **kw)
 
-    def press(self, user: str, value: str, action_ts: str, step: str = "mood", **kw) -> tuple[int, bytes]:
+    def press(self, user: str, value: str, action_ts: str, step: str = "mood", *, button: dict | None = None,
+              block_id: str | None = None, **kw) -> tuple[int, bytes]:
         # The ids Flywheel gives its buttons (bot/platforms/common.py): answers name the question they answer.
-        if value.startswith("/support"):
+        if button is not None:  # a button element as Flywheel posted it, in its actions block
+            action_id, value = button["action_id"], button["value"]
+        elif value.startswith("/support"):
             action_id, block_id = "support:handle:1", "support:1"
         elif value.startswith("form:"):
             action_id, block_id = "form:open:1", f"weekly_checkin:{step}"
@@ -308,7 +311,7 @@ def test_someone_elses_form_cannot_be_opened_or_submitted(env):
         assert s.exec(select(Answer)).all() == []
 
 
-def test_flywheel_command_manages_teams_in_chat(tmp_path):
+def test_flywheel_command_manages_teams_in_chat_with_the_members_consent(tmp_path):
     clock = FrozenClock(local("Europe/London", 2026, 11, 25, 10, 0))
     fake = FakeSlack(clock).start()
     members = [{"handle": "ada", "name": "Ada", "slack": "UADA"}, {"handle": "lee", "name": "Lee", "slack": "ULEE"},
@@ -318,15 +321,39 @@ def test_flywheel_command_manages_teams_in_chat(tmp_path):
                          messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
     client = Client(create_wsgi(app, slack_signing_secret=SECRET, poke=app.deliver_outbox,
                                 now=lambda: clock.now().timestamp()), lambda: clock.now().timestamp())
+
+    def managers() -> dict[str, str | None]:
+        with transaction(app.sessions) as s:
+            people = {m.id: m.handle for m in s.exec(select(Member))}
+            return {m.handle: people.get(m.manager_id) for m in s.exec(select(Member))}
+
     try:
         client.command("ULEE", "/flywheel", "team add <@UKIM|kim>")
-        assert texts(fake, "ULEE")[-1].startswith("Done: Kim now reports to you in Flywheel.")
+        assert texts(fake, "ULEE")[-1].startswith("I've asked Kim to confirm. Nothing changes until they accept")
+        assert managers()["kim"] is None
+        ask = fake.posted("UKIM")[-1].params
+        assert ask["blocks"][0]["text"]["text"].startswith("👋 Lee would like you to report to them in Flywheel.")
+        row = [b for b in ask["blocks"] if b["type"] == "actions"][0]
+        assert row["block_id"] == "team:1"
+        assert [(e["text"]["text"], e["value"]) for e in row["elements"]] == [
+            ("Accept", "/flywheel accept 1"), ("Decline", "/flywheel decline 1")]
+        # Someone else pressing Kim's Accept button (a forwarded message, say) changes nothing.
+        client.press("UADA", "", "1700000100.1", button=row["elements"][0], block_id=row["block_id"])
+        assert texts(fake, "UADA")[-1].startswith("I couldn't find a request #1 waiting for your answer.")
+        assert managers()["kim"] is None
+        assert client.press("UKIM", "", "1700000100.2", button=row["elements"][0], block_id=row["block_id"])[0] == 200
+        assert texts(fake, "UKIM")[-1] == ("Done: you now report to Lee in Flywheel. From now on Lee sees your "
+                                           "check-ins, reviews and support requests. Your open support requests went "
+                                           "to Lee too.")
+        assert texts(fake, "ULEE")[-1].startswith("✅ Kim accepted: they now report to you in Flywheel.")
+        assert managers()["kim"] == "lee"
         client.command("UKIM", "/flywheel", "team add <@ULEE|lee>")
         assert texts(fake, "UKIM")[-1] == "That would make a loop in the reporting lines, so nothing changed."
         client.command("ULEE", "/flywheel", "manager <@UKIM> <@UADA>")
         assert texts(fake, "ULEE")[-1].startswith("Only a Flywheel admin can set someone's manager.")
         client.command("UADA", "/flywheel", "manager <@ULEE> <@UADA>")
         assert texts(fake, "UADA")[-1] == "Lee now reports to Ada in Flywheel."
+        assert texts(fake, "ULEE")[-1].startswith("Ada, a Flywheel admin, made themselves your manager. From now on Ada")
         client.command("UADA", "/flywheel", "team")
         assert texts(fake, "UADA")[-1] == "Your direct reports: Lee."
         client.command("UADA", "/flywheel", "")

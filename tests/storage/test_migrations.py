@@ -59,3 +59,29 @@ def test_datetimes_come_back_as_aware_utc(backend, tmp_path, request):
             assert row.created_at.hour == 7
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0009_records_who_set_the_lines_already_stored(backend, tmp_path, request):
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    try:
+        command.upgrade(_alembic_config(engine), "0008")
+        now = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+        with engine.begin() as conn:
+            for i, (source, manager) in enumerate([("file", None), ("file", 1), ("feishu", 1), ("slack", 1),
+                                                   (None, 1)], start=1):
+                conn.execute(sa.text("INSERT INTO member (id, handle, name, timezone, locale, active, source, "
+                                     "manager_id, created_at, updated_at) VALUES (:id, :h, :h, 'UTC', 'en', true, "
+                                     ":source, :manager, :now, :now)"),
+                             {"id": i, "h": f"m{i}", "source": source, "manager": manager, "now": now})
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT manager_source FROM member ORDER BY id")).scalars().all()
+        assert rows == [None, "file", "feishu", "chat", "chat"]
+    finally:
+        engine.dispose()

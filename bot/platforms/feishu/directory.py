@@ -114,7 +114,7 @@ def sync_users(s: Session, people: list[Any], department_names: dict[str, str], 
             continue
         leader = by_open_id.get(str(user.leader_user_id or ""))
         manager_id = leader.id if leader is not None and leader.id != member.id else None
-        repo.set_manager(s, member, manager_id, now=now)
+        repo.listed_line(s, member, manager_id, source="feishu", now=now)
     for open_id, member in by_open_id.items():
         if open_id not in listed and member.active and open_id not in managed_by_file:
             member.active, member.updated_at = False, now
