@@ -140,10 +140,29 @@ class RetroDesk:
                                    .order_by(ConversationRun.id)))  # answers shown in the same order on any database
                 finished = all(r.status in (Status.COMPLETED, Status.SKIPPED, Status.EXPIRED) and r.step is None
                                for r in runs)
-                if now >= retro.due_at or finished:
-                    self._summarise(s, retro, runs, now)
-                    done += 1
+                if now < retro.due_at and not finished:
+                    continue
+                answered = self._answered(s, retro, runs)
+                # Closing early only when it will be shared: an early "nothing shared" would tell everyone that all
+                # of the too few had answered — a count, by its timing.
+                if now < retro.due_at and not disclosed(anonymous=retro.anonymous, respondents=len(answered),
+                                                        minimum=self.minimum_for(runs)):
+                    continue
+                self._summarise(s, retro, runs, answered, now)
+                done += 1
         return done
+
+    @staticmethod
+    def _answered(s: Session, retro: Retro, runs: list[ConversationRun]
+                  ) -> list[tuple[Member, ConversationRun, dict[str, Any]]]:
+        """The respondents (everyone who answered anything), each with their run and answers."""
+        people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
+        out = []
+        for run in runs:
+            answers = repo.answers_of(s, run_id=run.id)
+            if answers:
+                out.append((people[run.member_id], run, answers))
+        return out
 
     def minimum_for(self, runs: list[ConversationRun]) -> int:
         """The respondents an anonymous retro needs: the organisation's minimum now, or the one its participants were
@@ -151,13 +170,9 @@ class RetroDesk:
         told = [int(r.context.get("anonymous_min") or 0) for r in runs]
         return max([self.app.retro_anonymous_min, *told])
 
-    def _summarise(self, s: Session, retro: Retro, runs: list[ConversationRun], now: datetime) -> None:
+    def _summarise(self, s: Session, retro: Retro, runs: list[ConversationRun],
+                   rows: list[tuple[Member, ConversationRun, dict[str, Any]]], now: datetime) -> None:
         people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
-        rows = []
-        for run in runs:
-            answers = repo.answers_of(s, run_id=run.id)
-            if answers:
-                rows.append((people[run.member_id], run, answers))
         minimum = self.minimum_for(runs)
         shown = disclosed(anonymous=retro.anonymous, respondents=len(rows), minimum=minimum)
         sections: dict[str, list[dict[str, Any]]] = {key: [] for key in SECTIONS}

@@ -157,6 +157,19 @@ def test_the_same_retro_at_the_minimum_lets_actions_flow_as_before(harness):
     assert "give interview feedback within 24 hours" in my_view(h, "alice")
 
 
+def test_when_all_of_too_few_have_answered_nothing_happens_before_the_due_time(harness):
+    """Closing at once would say, by its timing, that everyone answered: a count below the minimum."""
+    h = harness
+    in_channel(h, "maria", '/retro start "Pairs" @alice @bo anonymous due 24h')
+    answer_retro(h, "alice", "g", "w", "b", "@alice a")
+    answer_retro(h, "bo", "g", "w", "b", "@bo b")
+    h.run_until(h.clock.now() + timedelta(hours=23, minutes=59))
+    assert len(posts(h)) == 1 and not any("not shared" in t for t in h.fake.texts_for("alice"))
+    h.run_until(h.clock.now() + timedelta(minutes=1))
+    assert posts(h)[-1].startswith("🔁 Retrospective: “Pairs” · 2 invited · anonymous\nFewer than 3 people answered")
+    assert h.fake.texts_for("alice")[-1].startswith("🔒 Your answers to “Pairs” were not shared")
+
+
 def test_a_named_retro_with_two_people_shares_as_before(harness):
     h = harness
     in_channel(h, "maria", '/retro start "Launch" @alice @bo')
@@ -274,6 +287,8 @@ def test_the_minimum_comes_from_the_org_file(tmp_path):
         for handle in ("alice", "bo"):
             answer_retro(h, handle, "g", "w", "b", f"@{handle} act")
         answer_retro(h, "chen", "目标", "好", "不好", "@chen 行动")
+        assert len(posts(h)) == 1  # all have answered, but too few: it waits for the due time (see below)
+        h.run_until(h.clock.now() + timedelta(hours=24))
         assert posts(h)[-1].startswith("🔁 Retrospective: “Q4” · 3 invited · anonymous\nFewer than 4 people answered")
         assert "fewer than 4 people answered" in h.fake.texts_for("alice")[-1]
     finally:
@@ -340,6 +355,7 @@ def test_chinese_texts(harness):
     assert "不会显示你的名字；至少 3 人回答才会分享任何内容。人数不多时，措辞或使用的语言仍可能让人认出你。" in started
     answer_retro(h, "chen", "按时上线", "沟通顺畅", "测试环境不稳定", "@chen 整理测试数据")
     answer_retro(h, "bo", "ship", "good", "bad", "@bo fix")
+    h.run_until(h.clock.now() + timedelta(hours=24))
     report, notice = h.fake.texts_for("chen")[-2:]
     assert report == ("🔁 复盘：“发布复盘” · 邀请 2 人 · 匿名\n回答的人少于 3 位。为保护匿名，这次不分享任何内容：没有回答，没有行动，"
                       "也不显示有几人回答。回答过的人已私下收到通知，可以自行署名分享自己的回答。")
