@@ -15,8 +15,9 @@ from bot.config import ConfigError, parse_config
 from bot.platforms.common import message_rows
 from conversations.events import InboundEvent
 from conversations.retro import disclosed, respondents_shown
+from storage import repo
 from storage.db import _alembic_config, create_db_engine, session_factory, transaction, upgrade
-from storage.models import Member, Retro, RetroAction
+from storage.models import Answer, ConversationRun, Member, Retro, RetroAction
 from tests.bot.test_digest import run_checkin
 from tests.helpers import DEMO, local, make_harness, utc
 
@@ -374,35 +375,51 @@ def test_chinese_texts(harness):
 # ------------------------------------------------------------------------------------------ existing data
 
 
-def test_the_migration_withholds_what_earlier_small_anonymous_retros_let_out(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_migration_withholds_what_earlier_small_anonymous_retros_let_out(backend, tmp_path, request):
     """Before 0011 a small anonymous retro hid its summary but its actions flowed; after it they do not."""
     from alembic import command
 
-    h = make_harness(tmp_path, start=START)
+    url = f"sqlite:///{tmp_path / 'flywheel.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    h = make_harness(tmp_path, start=START, database_url=url)
+    closed = START + timedelta(days=2)
     try:
-        in_channel(h, "maria", '/retro start "Small" @alice @bo @chen anonymous due 24h')
-        answer_retro(h, "alice", "g", "w", "b", "@alice small action")
-        in_channel(h, "maria", '/retro start "Named" @alice @bo')
-        answer_retro(h, "alice", "g", "w", "b", "@alice named action")
-        answer_retro(h, "bo", "g", "w", "b", "@bo named action")
-        h.run_until(h.clock.now() + timedelta(hours=24))
+        with transaction(h.app.sessions) as s:
+            people = {m.handle: m.id for m in s.exec(select(Member))}
+            for title, anonymous, authors in (("Small", True, ["alice", "bo"]), ("Named", False, ["alice"])):
+                retro = Retro(title=title, started_by=people["maria"], anonymous=anonymous, due_at=closed,
+                              created_at=START, status="withheld" if anonymous else "summarised",
+                              summarised_at=closed)
+                s.add(retro)
+                s.flush()
+                for handle in authors:
+                    run = ConversationRun(flow="retro", member_id=people[handle], period=f"retro-{retro.id}",
+                                          status="completed", context={"retro_id": retro.id}, due_at=START,
+                                          prompt_at=START, closes_at=closed, created_at=START, updated_at=START)
+                    s.add(run)
+                    s.flush()
+                    s.add(Answer(run_id=run.id, member_id=people[handle], step="goal", value="g", created_at=START,
+                                 updated_at=START))
+                    s.add(RetroAction(retro_id=retro.id, owner_id=people[handle], author_run_id=run.id,
+                                      text=f"{title} {handle}", created_at=START,
+                                      shared_at=None if anonymous else closed))
     finally:
         h.app.close()
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'flywheel.db'}")
+    engine = create_db_engine(url)
     try:
-        config = _alembic_config(engine)
-        command.downgrade(config, "0008")  # as a database from before: withheld was "summarised"
+        command.downgrade(_alembic_config(engine), "0008")  # a database from before: "withheld" was "summarised"
         with engine.begin() as conn:
             assert sorted(conn.exec_driver_sql("SELECT title, status FROM retro").all()) == [
                 ("Named", "summarised"), ("Small", "summarised")]
         upgrade(engine)
         with transaction(session_factory(engine)) as s:
             statuses = {r.title: r.status for r in s.exec(select(Retro))}
-            shared = {a.text: a.shared_at is not None for a in s.exec(select(RetroAction))}
-            named = s.exec(select(Retro).where(Retro.title == "Named")).one()
-            named_at = {a.shared_at for a in s.exec(select(RetroAction).where(RetroAction.retro_id == named.id))}
-        assert statuses == {"Small": "withheld", "Named": "summarised"}
-        assert shared == {"small action": False, "named action": True}
-        assert named_at == {named.summarised_at}
+            shared = {a.text: a.shared_at for a in s.exec(select(RetroAction))}
+            alice = s.exec(select(Member).where(Member.handle == "alice")).one().id
+            followed = [a.text for a, _ in repo.shared_retro_actions(s, owner_ids=[alice])]
+            overdue = [a.text for a, _ in repo.shared_retro_actions(s, owner_ids=[alice], shared_before=START)]
     finally:
         engine.dispose()
+    assert statuses == {"Small": "withheld", "Named": "summarised"}
+    assert shared == {"Small alice": None, "Small bo": None, "Named alice": closed}
+    assert (followed, overdue) == (["Named alice"], [])  # what check-ins and digests read, on either database
