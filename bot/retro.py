@@ -189,8 +189,8 @@ class RetroDesk:
             found = self._actions(s, retro.id)
             owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
-            s.execute(sa.update(RetroAction).where(RetroAction.retro_id == retro.id, RetroAction.shared_at.is_(None))  # type: ignore[union-attr]
-                      .values(shared_at=now))
+            unshared = RetroAction.shared_at.is_(None)  # type: ignore[union-attr]
+            s.execute(sa.update(RetroAction).where(RetroAction.retro_id == retro.id, unshared).values(shared_at=now))
         params = {"title": retro.title, "anonymous": retro.anonymous,
                   "respondents": respondents_shown(anonymous=retro.anonymous, respondents=len(rows), minimum=minimum),
                   "invited": len(runs), "shown": shown, "threshold": minimum, "sections": sections,
