@@ -126,7 +126,7 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
                            "due_at": at, "created_at": at, "summarised_at": at, "anonymous": False})
             for _ in range(4):
                 actions.append({"retro_id": k, "owner_id": rng.choice(ids), "text": "Write the runbook",
-                                "status": rng.choice(["open", "done"]), "created_at": at})
+                                "status": rng.choice(["open", "done"]), "created_at": at, "shared_at": at})
         conn.execute(sa.insert(Retro.__table__), retros)
         conn.execute(sa.insert(RetroAction.__table__), actions)
     if app.engine.dialect.name == "postgresql":
@@ -156,8 +156,8 @@ FLOOR_SQL = [
     "WHERE flow = 'monthly_review' AND status = 'completed' AND member_id IN ({ids}) GROUP BY member_id) last "
     "ON true JOIN conversation_run r ON r.member_id = last.member_id AND r.due_at = last.due "
     "AND r.flow = 'monthly_review' WHERE a.run_id = r.id",
-    "SELECT ra.*, re.title, re.summarised_at FROM retro_action ra JOIN retro re ON re.id = ra.retro_id "
-    "WHERE ra.owner_id IN ({ids}) AND ra.status = 'open' AND re.summarised_at <= '{overdue}'",
+    "SELECT ra.*, re.title FROM retro_action ra JOIN retro re ON re.id = ra.retro_id "
+    "WHERE ra.owner_id IN ({ids}) AND ra.status = 'open' AND ra.shared_at <= '{overdue}'",
     "SELECT count(*) FROM kudos WHERE giver_id = {mgr} AND created_at >= '{week_ago}'",
     "SELECT count(*) FROM kudos WHERE giver_id IN ({ids}) AND created_at >= '{week_ago}'",
 ]

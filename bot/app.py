@@ -50,7 +50,7 @@ from conversations.machine import (
 from conversations.render import Audience, Renderer, first_name
 from conversations.schedule import previous_period, quiet_adjust, zone
 from conversations.monthly_review import NAME as MONTHLY
-from conversations.retro import NAME as RETRO_NAME
+from conversations.retro import ANONYMOUS_MIN, NAME as RETRO_NAME
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
@@ -101,6 +101,7 @@ class Flywheel(OutboxSender):
     kudos_settings: KudosSettings = field(default_factory=KudosSettings)
     skip_level: bool = False
     admins: tuple[str, ...] = ()
+    retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
     metrics: Metrics = field(default_factory=Metrics)
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
@@ -128,7 +129,8 @@ class Flywheel(OutboxSender):
         renderer = Renderer(overrides=config.question_texts if config else None)
         app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
-                  skip_level=config.skip_level if config else False, admins=config.admins if config else ())
+                  skip_level=config.skip_level if config else False, admins=config.admins if config else (),
+                  retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN)
         if config is not None:
             with transaction(app.sessions) as s:
                 counts = sync_members(s, config, now=app.clock.now())
@@ -228,7 +230,7 @@ class Flywheel(OutboxSender):
             if intent.name == "note":
                 return [me.add_note(s, member, intent.args, now)], None
             if intent.name == "retro":
-                return self.retros.start(s, member, intent.args, event, now), None
+                return self.retros.command(s, member, intent.args, event, now), None
             if intent.name == "kudos":
                 return self.kudos.command(s, member, intent.args, event, now), None
             return [Reply("common/help")], None

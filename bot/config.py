@@ -30,7 +30,7 @@ from conversations.schedule import (
     parse_weekday,
 )
 from conversations.monthly_review import MONTHLY_REVIEW
-from conversations.retro import RETRO
+from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
 DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
@@ -69,6 +69,7 @@ class OrgConfig:
     kudos: KudosSettings = field(default_factory=KudosSettings)
     skip_level: bool = False  # the manager's manager also gets their reports' reports in the digest
     admins: tuple[str, ...] = ()  # handles of the people who may change reporting lines and hear of send failures
+    retro_anonymous_min: int = ANONYMOUS_MIN  # respondents an anonymous retro needs before anything of it is shown
 
 
 _MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu"}
@@ -104,10 +105,10 @@ def load_config(path: str | Path, *, default_timezone: str = "UTC", default_loca
 def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC",
                  default_locale: str = "en") -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins"}
+    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro"}
     if unknown:
         problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-                        "(expected defaults, members, flows, kudos, digest, admins)")
+                        "(expected defaults, members, flows, kudos, digest, admins, retro)")
     admins = data.get("admins") or []
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
         problems.append("`admins` must be a list of member handles")
@@ -122,11 +123,26 @@ def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str 
     members = _parse_members(data.get("members") or [], tz_default, locale_default, problems)
     flows, texts = _parse_flows(data.get("flows") or {}, problems)
     kudos = _parse_kudos(data.get("kudos") or {}, problems)
+    anonymous_min = _parse_retro(data.get("retro") or {}, problems)
     if problems:
         raise ConfigError(source, problems)
     return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos,
                      skip_level=bool(digest.get("skip_level", False)),
-                     admins=tuple(a.strip().lower() for a in admins))
+                     admins=tuple(a.strip().lower() for a in admins), retro_anonymous_min=anonymous_min)
+
+
+def _parse_retro(raw: Any, problems: list[str]) -> int:
+    if not isinstance(raw, dict):
+        problems.append("`retro` must be a mapping (anonymous_min)")
+        return ANONYMOUS_MIN
+    for key in sorted(set(raw) - {"anonymous_min"}):
+        problems.append(f"retro: unknown key `{key}` (expected anonymous_min)")
+    value = raw.get("anonymous_min", ANONYMOUS_MIN)
+    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 100:
+        problems.append(f"retro.anonymous_min must be a whole number from 2 to 100 (how many people must answer an "
+                        f"anonymous retrospective before anything of it is shown), not {value!r}")
+        return ANONYMOUS_MIN
+    return value
 
 
 def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:

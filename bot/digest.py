@@ -133,10 +133,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             owner = {r.id: m for m, r in latest.items()}
             for a in s.exec(select(Answer).where(Answer.run_id.in_(list(owner)), Answer.step == "growth")):  # type: ignore[attr-defined]
                 growth[owner[a.run_id]] = tuple(a.value or ())
-        for a, r in s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
-                           .where(RetroAction.owner_id.in_(ids), RetroAction.status == "open",  # type: ignore[attr-defined]
-                                  Retro.summarised_at <= now - ACTION_OVERDUE)  # type: ignore[operator]
-                           .order_by(Retro.summarised_at, RetroAction.id)):
+        shared = repo.shared_retro_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
+        for a, r in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
             overdue[a.owner_id].append((a, r))
     out: list[Report] = []
     for member in reports:
@@ -169,7 +167,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
             kudos_received_recent=len(mine),
             helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
-            overdue_actions=tuple({"text": a.text, "title": r.title, "since": r.summarised_at}
+            overdue_actions=tuple({"text": a.text, "title": r.title, "since": a.shared_at}
                                   for a, r in overdue[member.id]),  # type: ignore[index]
         ))
     return out, periods

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.codec import encode_replies
 from conversations.events import InboundEvent
@@ -44,11 +44,8 @@ class FollowUps:
                      else repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id))
             context.update({"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]})
         if any(a.each == "actions" for a in flow.steps):
-            actions = preloaded[1] if preloaded is not None else list(
-                s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
-                       .where(RetroAction.owner_id == member.id, RetroAction.status == "open",
-                              Retro.status == "summarised")
-                       .order_by(RetroAction.created_at, RetroAction.id)))
+            actions = (preloaded[1] if preloaded is not None
+                       else repo.shared_retro_actions(s, owner_ids=[member.id]))  # only what the retro let out
             context.update({"actions": [f"{a.text} ({r.title})" for a, r in actions],
                             "action_ids": [a.id for a, _ in actions]})
         return context

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from conversations.flows import Flow
 from conversations.schedule import previous_period
 from storage.models import Answer, ConversationRun, Member, Obstacle, Retro, RetroAction
+from storage import repo
 from storage.repo import among
 
 KEY = "flywheel.prefetched"
@@ -80,10 +81,7 @@ class Prefetched:
                             .order_by(Obstacle.created_at, Obstacle.id)):
                 self.obstacles[o.member_id].append(o)
         if any(a.each == "actions" for f in needs for a in flows[f].steps):
-            for action, retro in s.exec(select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)
-                                        .where(among(s, RetroAction.owner_id, ids), RetroAction.status == "open",
-                                               Retro.status == "summarised")
-                                        .order_by(RetroAction.created_at, RetroAction.id)):
+            for action, retro in repo.shared_retro_actions(s, owner_ids=ids):  # the same rule as FollowUps.context
                 self.actions[action.owner_id].append((action, retro))
 
     def install(self, s: Session) -> "Prefetched":

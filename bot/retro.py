@@ -1,4 +1,10 @@
-"""Retrospectives: start, collect privately by DM, post one summary where it started, follow up the actions."""
+"""Retrospectives: start, collect privately by DM, post one summary where it started, follow up the actions.
+
+What came from one person's answers reaches others only as `conversations.retro.disclosed` decides. Its verdict
+is recorded when it is made — the retro's status (`summarised`: shared, `withheld`: below the minimum of an
+anonymous retro) and each action's `shared_at` — and every reader of actions goes through
+`repo.shared_retro_actions`. Below the minimum each author is told privately and may post their own answers under
+their name (`/retro repost`)."""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot.codec import encode_replies
@@ -13,7 +20,16 @@ from conversations.answers import says_nothing
 from conversations.events import InboundEvent
 from conversations.machine import Reply, Status, Trigger
 from conversations.render import first_name
-from conversations.retro import ANONYMITY_THRESHOLD, NAME, RETRO, RetroRequest, parse_retro
+from conversations.retro import (
+    NAME,
+    RETRO,
+    RepostRequest,
+    RetroRequest,
+    disclosed,
+    parse_repost,
+    parse_retro,
+    respondents_shown,
+)
 from storage import repo
 from storage.models import ConversationRun, Member, Retro, RetroAction
 
@@ -24,9 +40,21 @@ def period_of(retro_id: int) -> str:
     return f"retro-{retro_id}"
 
 
+SECTIONS = ("goal", "went_well", "went_badly")
+
+
 class RetroDesk:
     def __init__(self, app: Any) -> None:
         self.app = app
+
+    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
+        """`/retro start …`, or `/retro repost [12]`."""
+        repost = parse_repost(args)
+        if isinstance(repost, RepostRequest):
+            return [self.repost(s, member, repost.retro_id, now)]
+        if isinstance(repost, str):
+            return [Reply(f"retro/{repost}")]
+        return self.start(s, member, args, event, now)
 
     # ---------------------------------------------------------------------------------------- start
 
@@ -43,8 +71,11 @@ class RetroDesk:
         s.add(retro)
         s.flush()
         own_questions: list[Reply] = []
+        minimum = self.app.retro_anonymous_min
         context = {"title": retro.title, "retro_id": retro.id, "anonymous": retro.anonymous,
                    "starter": first_name(starter.name), "steps": [a.id for a in RETRO.steps]}
+        if retro.anonymous:  # what participants are promised now holds even if the org file changes before close
+            context["anonymous_min"] = minimum
         for person in people:
             row = self.app._run_row(RETRO, person.id, period_of(retro.id), due=now, prompt_at=now,
                                     closes=retro.due_at, now=now)
@@ -62,12 +93,15 @@ class RetroDesk:
                          body=encode_replies(replies), now=now)
         names = [first_name(p.name) for p in people]
         params = {"title": retro.title, "names": names, "starter": first_name(starter.name),
-                  "anonymous": retro.anonymous, "due": retro.due_at, "channel": event.channel}
+                  "anonymous": retro.anonymous, "due": retro.due_at, "channel": event.channel, "minimum": minimum}
         if channel:
             repo.enqueue(s, dedup_key=f"retro:{retro.id}:announce", member_id=None, channel=channel,
                          kind="retro_announce", body=encode_replies([Reply("retro/announce", params)]), now=now)
         log.info("retro %s started by member %s with %d participants", retro.id, starter.id, len(people))
-        return [Reply("retro/started", params), *own_questions]
+        warning = []
+        if retro.anonymous and len(people) < minimum:  # it can never reach the minimum: say so before anyone answers
+            warning = [Reply("retro/anonymous_too_few", {"count": len(people), "minimum": minimum})]
+        return [Reply("retro/started", params), *warning, *own_questions]
 
     # ---------------------------------------------------------------------------------------- answers
 
@@ -80,11 +114,14 @@ class RetroDesk:
     def record_actions(self, s: Session, *, run: ConversationRun, value: Any, now: datetime, platform: str) -> None:
         for old in s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id)):
             s.delete(old)
+        retro = s.get(Retro, run.context["retro_id"])
+        # An edit after the retro closed keeps the verdict already recorded for this author's answers.
+        shared = retro is not None and (retro.status == "summarised" or bool(run.context.get("reposted_at")))
         for action in value or []:
             owner = repo.member_by_mention(s, platform=platform, token=action["owner"])
             if owner is not None:
                 s.add(RetroAction(retro_id=run.context["retro_id"], owner_id=owner.id, author_run_id=run.id,
-                                  text=action["text"], created_at=now))
+                                  text=action["text"], created_at=now, shared_at=now if shared else None))
 
     # ---------------------------------------------------------------------------------------- summary
 
@@ -104,23 +141,45 @@ class RetroDesk:
                                    .order_by(ConversationRun.id)))  # answers shown in the same order on any database
                 finished = all(r.status in (Status.COMPLETED, Status.SKIPPED, Status.EXPIRED) and r.step is None
                                for r in runs)
-                if now >= retro.due_at or finished:
-                    self._summarise(s, retro, runs, now)
-                    done += 1
+                if now < retro.due_at and not finished:
+                    continue
+                answered = self._answered(s, retro, runs)
+                # Closing early only when it will be shared: an early "nothing shared" would tell everyone that all
+                # of the too few had answered — a count, by its timing.
+                if now < retro.due_at and not disclosed(anonymous=retro.anonymous, respondents=len(answered),
+                                                        minimum=self.minimum_for(runs)):
+                    continue
+                self._summarise(s, retro, runs, answered, now)
+                done += 1
         return done
 
-    def _summarise(self, s: Session, retro: Retro, runs: list[ConversationRun], now: datetime) -> None:
+    @staticmethod
+    def _answered(s: Session, retro: Retro, runs: list[ConversationRun]
+                  ) -> list[tuple[Member, ConversationRun, dict[str, Any]]]:
+        """The respondents (everyone who answered anything), each with their run and answers."""
         people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
-        rows = []
+        out = []
         for run in runs:
             answers = repo.answers_of(s, run_id=run.id)
             if answers:
-                rows.append((people[run.member_id], answers))
-        shown = not retro.anonymous or len(rows) >= ANONYMITY_THRESHOLD
-        sections: dict[str, list[dict[str, Any]]] = {"goal": [], "went_well": [], "went_badly": []}
+                out.append((people[run.member_id], run, answers))
+        return out
+
+    def minimum_for(self, runs: list[ConversationRun]) -> int:
+        """The respondents an anonymous retro needs: the organisation's minimum now, or the one its participants were
+        told when it started, whichever is higher."""
+        told = [int(r.context.get("anonymous_min") or 0) for r in runs]
+        return max([self.app.retro_anonymous_min, *told])
+
+    def _summarise(self, s: Session, retro: Retro, runs: list[ConversationRun],
+                   rows: list[tuple[Member, ConversationRun, dict[str, Any]]], now: datetime) -> None:
+        people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
+        minimum = self.minimum_for(runs)
+        shown = disclosed(anonymous=retro.anonymous, respondents=len(rows), minimum=minimum)
+        sections: dict[str, list[dict[str, Any]]] = {key: [] for key in SECTIONS}
         actions = []
         if shown:
-            for member, answers in rows:
+            for member, _, answers in rows:
                 who = None if retro.anonymous else first_name(member.name)
                 for key in sections:
                     if not says_nothing(answers.get(key)):
@@ -128,12 +187,15 @@ class RetroDesk:
             if retro.anonymous:  # the order answers came in must not hint at who wrote them
                 for items in sections.values():
                     items.sort(key=lambda a: a["text"])
-            owners = repo.members_by_id(s, ids=[a.owner_id for a in self._actions(s, retro.id)])
-            actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text}
-                       for a in self._actions(s, retro.id)]
-        params = {"title": retro.title, "anonymous": retro.anonymous, "respondents": len(rows),
-                  "invited": len(runs), "shown": shown, "threshold": ANONYMITY_THRESHOLD,
-                  "sections": sections, "actions": actions}
+            found = self._actions(s, retro.id)
+            owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
+            actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
+            unshared = RetroAction.shared_at.is_(None)  # type: ignore[union-attr]
+            s.execute(sa.update(RetroAction).where(RetroAction.retro_id == retro.id, unshared).values(shared_at=now))
+        params = {"title": retro.title, "anonymous": retro.anonymous,
+                  "respondents": respondents_shown(anonymous=retro.anonymous, respondents=len(rows), minimum=minimum),
+                  "invited": len(runs), "shown": shown, "threshold": minimum, "sections": sections,
+                  "actions": actions}
         replies = [Reply("retro/report", params)]
         if retro.channel:  # in the thread of the announcement, where the retro started
             body = {**encode_replies(replies), "thread_of": f"retro:{retro.id}:announce"}
@@ -150,9 +212,66 @@ class RetroDesk:
                 if out:
                     repo.enqueue(s, dedup_key=f"run:{run.id}:expire:", member_id=member.id, run_id=run.id,
                                  kind="expire", body=encode_replies(out), now=now)
-        retro.status, retro.summarised_at = "summarised", now
+        if not shown:  # each author, privately: what happened to their answers, and how to share them themselves
+            for member, _, _ in rows:
+                notice = Reply("retro/withheld", {"title": retro.title, "retro_id": retro.id, "minimum": minimum,
+                                                  "in_channel": bool(retro.channel)})
+                repo.enqueue(s, dedup_key=f"retro:{retro.id}:withheld:{member.id}", member_id=member.id,
+                             kind="retro_withheld", body=encode_replies([notice]), now=now)
+        retro.status, retro.summarised_at = ("summarised" if shown else "withheld"), now
         s.add(retro)
-        log.info("retro %s summarised: %d of %d answered", retro.id, len(rows), len(runs))
+        if shown:
+            log.info("retro %s summarised: %d of %d answered", retro.id, len(rows), len(runs))
+        else:  # not even the count goes further than the authors
+            log.info("retro %s closed below its anonymity minimum: nothing shared", retro.id)
+
+    # ---------------------------------------------------------------------------------------- re-posting
+
+    def repost(self, s: Session, member: Member, retro_id: int | None, now: datetime) -> Reply:
+        """`/retro repost [12]`: an author posts their own answers to a withheld retro under their name, where its
+        summary went. The author's own choice is the one way past the minimum: their actions then follow up like
+        any shared retro's. Nobody else's answers are touched."""
+        query = select(ConversationRun).where(ConversationRun.flow == NAME, ConversationRun.member_id == member.id)
+        if retro_id is not None:
+            query = query.where(ConversationRun.period == period_of(retro_id))
+        found: tuple[ConversationRun, Retro, dict[str, Any]] | None = None
+        for run in s.exec(query.order_by(ConversationRun.id.desc())):  # type: ignore[union-attr]
+            retro = s.get(Retro, run.context.get("retro_id"))
+            answers = repo.answers_of(s, run_id=run.id)
+            if retro is None or retro.status != "withheld" or not answers:
+                continue
+            if found is None or not run.context.get("reposted_at"):
+                found = (run, retro, answers)
+            if not run.context.get("reposted_at"):
+                break  # without a number: the latest one not posted yet
+        if found is None:
+            return Reply("retro/repost_not_found", {"id": retro_id})
+        run, retro, answers = found
+        if run.context.get("reposted_at"):
+            return Reply("retro/repost_already", {"title": retro.title})
+        mine = list(s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id).order_by(RetroAction.id)))
+        owners = repo.members_by_id(s, ids=[a.owner_id for a in mine])
+        params = {"who": first_name(member.name), "title": retro.title,
+                  "answers": {key: answers.get(key) for key in SECTIONS},
+                  "actions": [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in mine]}
+        body = encode_replies([Reply("retro/reposted", params)])
+        if retro.channel:
+            repo.enqueue(s, dedup_key=f"retro:{retro.id}:repost:{run.id}", member_id=None, channel=retro.channel,
+                         kind="retro_repost", body={**body, "thread_of": f"retro:{retro.id}:announce"}, now=now)
+        else:  # started in a DM: to everyone the summary went to
+            others = set(s.exec(select(ConversationRun.member_id).where(ConversationRun.flow == NAME,
+                                                                        ConversationRun.period == run.period)))
+            for member_id in sorted((others | {retro.started_by}) - {member.id}):
+                repo.enqueue(s, dedup_key=f"retro:{retro.id}:repost:{run.id}:{member_id}", member_id=member_id,
+                             kind="retro_repost", body=body, now=now)
+        run.context["reposted_at"] = now.isoformat()
+        s.add(run)
+        for action in mine:
+            action.shared_at = now
+            s.add(action)
+        log.info("retro %s: member %s posted their own answers under their name", retro.id, member.id)
+        return Reply("retro/repost_done", {"title": retro.title, "in_channel": bool(retro.channel),
+                                           "actions": len(mine)})
 
     @staticmethod
     def _actions(s: Session, retro_id: int) -> list[RetroAction]:

@@ -266,6 +266,7 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
         "title": run.context.get("title"),  # what the conversation is about, for flows that have one (retros)
         "starter": run.context.get("starter"),
         "anonymous": bool(run.context.get("anonymous")),
+        "anonymous_min": run.context.get("anonymous_min"),  # how many must answer before anything is shown
     })
 
 

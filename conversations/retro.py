@@ -2,7 +2,8 @@
 
 Each participant answers privately, by DM; when everyone has answered or the due time passes, one summary
 goes to the channel where the retro started. Anonymous retros show answers without names, and only with at
-least three respondents. Actions carry an owner and come back in the owner's weekly check-in until done.
+least `k` respondents (`retro.anonymous_min`, default 3): `disclosed` is the rule. Actions carry an owner and come
+back in the owner's weekly check-in until done.
 
 ```mermaid
 flowchart LR
@@ -22,7 +23,7 @@ from conversations.flows import Ask, Flow
 from conversations.schedule import parse_duration
 
 NAME = "retro"
-ANONYMITY_THRESHOLD = 3
+ANONYMOUS_MIN = 3  # the default `retro.anonymous_min`: respondents an anonymous retro needs before anything is shown
 DEFAULT_DUE = timedelta(hours=48)
 
 RETRO = Flow(
@@ -35,6 +36,25 @@ RETRO = Flow(
     ),
     schedule=None,  # started on demand only
 )
+
+
+
+def disclosed(*, anonymous: bool, respondents: int, minimum: int) -> bool:
+    """The one rule for what came from people's answers in a closed retro — text, actions, counts: may it reach
+    anyone but each answer's author (the channel, the participants, action owners, their managers)?
+
+    Yes when the retro is named or at least `minimum` people answered. Otherwise it stays with its author, who
+    may always see it and may post it under their own name (bot/retro.py `repost`). The verdict is recorded when
+    it is made, so a later change of `minimum`, or someone's data being deleted, never lets out what people were
+    told stays private."""
+    return not anonymous or respondents >= minimum
+
+
+def respondents_shown(*, anonymous: bool, respondents: int, minimum: int) -> int | None:
+    """How many answered, as a summary may say it: None below the minimum of an anonymous retro, where even the
+    number tells something ("1 of 3 answered" names the one who did, to anyone who knows they did)."""
+    return respondents if disclosed(anonymous=anonymous, respondents=respondents, minimum=minimum) else None
+
 
 _MENTION = re.compile(r"^(<@[A-Za-z0-9_]+(?:\|[^>]*)?>|@[^\s,，、@]+)$")
 
@@ -86,3 +106,24 @@ def parse_retro(args: str) -> RetroRequest | str:
     if not timedelta(hours=1) <= due <= timedelta(days=14):
         return "retro_bad_due"
     return RetroRequest(title=title[:200], mentions=tuple(mentions), anonymous=anonymous, due=due)
+
+
+REPOST_WORDS = ("repost", "share", "署名发布", "署名", "公开")
+
+
+@dataclass(frozen=True)
+class RepostRequest:
+    retro_id: int | None  # None: the latest of one's own retros whose answers were held back
+
+
+def parse_repost(args: str) -> RepostRequest | str | None:
+    """`repost [12]` → a request; `"retro_usage"` for a repost with something else after it; None when `args`
+    is not a repost at all."""
+    words = args.replace("#", " ").split()
+    if not words or words[0].lower() not in REPOST_WORDS:
+        return None
+    if len(words) == 1:
+        return RepostRequest(None)
+    if len(words) == 2 and re.fullmatch(r"[0-9]{1,9}", words[1]):
+        return RepostRequest(int(words[1]))
+    return "retro_usage"

@@ -223,7 +223,9 @@ class Retro(SQLModel, table=True):
     channel: Optional[str] = Field(default=None, max_length=160)  # "platform:channel" of the summary
     started_by: int = Field(foreign_key="member.id", index=True)
     anonymous: bool = Field(default=False)
-    status: str = Field(default="collecting", max_length=16, index=True)  # collecting | summarised
+    # collecting | summarised (closed, its answers shared) | withheld (closed below `retro.anonymous_min`:
+    # nothing of it reaches anyone but each answer's author; conversations.retro.disclosed is the rule)
+    status: str = Field(default="collecting", max_length=16, index=True)
     due_at: datetime = _utc(index=True)
     created_at: datetime = _utc()
     summarised_at: Optional[datetime] = _utc(default=None, nullable=True)
@@ -242,6 +244,9 @@ class RetroAction(SQLModel, table=True):
     status: str = Field(default="open", max_length=16, index=True)  # open | done
     created_at: datetime = _utc()
     done_at: Optional[datetime] = _utc(default=None, nullable=True)
+    # When the rule let it out (the retro's summary, or its author posting their answers under their name);
+    # until then — and for ever in a withheld retro — no check-in, digest or /me shows it.
+    shared_at: Optional[datetime] = _utc(default=None, nullable=True)
 
 
 class AuditRecord(SQLModel, table=True):

@@ -19,6 +19,8 @@ from storage.models import (
     Obstacle,
     OutboxMessage,
     ProcessedEvent,
+    Retro,
+    RetroAction,
     RunTransition,
     SchedulerState,
     ManagerRequest,
@@ -471,6 +473,24 @@ def team_members(session: Session, *, team: str | None, manager_id: int | None) 
     elif manager_id is not None:
         query = query.where(sa.or_(Member.manager_id == manager_id, Member.id == manager_id))
     return by_name(session.exec(query))
+
+
+# ------------------------------------------------------------------------------------------ retro actions
+
+def shared_retro_actions(session: Session, *, owner_ids: Sequence[int], shared_before: datetime | None = None
+                         ) -> list[tuple[RetroAction, Retro]]:
+    """Open retro actions of these owners that their retro's anonymity rule let out (`shared_at`, recorded by
+    bot/retro.py from conversations.retro.disclosed), oldest first, each with its retro. Every path that shows an
+    action to anyone — check-ins, their preloading, digests, /me — reads them here; `shared_before`: only those
+    shared at or before then (overdue ones)."""
+    if not owner_ids:
+        return []
+    query = (select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)  # type: ignore[arg-type]
+             .where(among(session, RetroAction.owner_id, owner_ids), RetroAction.status == "open",
+                    RetroAction.shared_at.is_not(None)))  # type: ignore[union-attr]
+    if shared_before is not None:
+        query = query.where(RetroAction.shared_at <= shared_before)  # type: ignore[operator]
+    return list(session.exec(query.order_by(RetroAction.created_at, RetroAction.id)))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------ obstacles and support

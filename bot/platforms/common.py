@@ -56,11 +56,12 @@ LABELS = {
            "irrelevant": "No longer relevant", "done_action": "Done", "open_action": "Not yet", "later": "Later",
            "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
            "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved", "edit": "Edit an answer",
-           "form": "Answer in a form", "accept": "Accept", "decline": "Decline"},
+           "form": "Answer in a form", "accept": "Accept", "decline": "Decline",
+           "repost": "Post my answers under my name"},
     "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
            "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
            "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决",
-           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝"},
+           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝", "repost": "署名发布我的回答"},
 }
 
 CHOICES = {
@@ -107,6 +108,10 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return [_support_row(reply.params["id"], labels)]
     if reply.template == "team/request" and "id" in reply.params:
         return [_team_request_row(reply.params["id"], labels)]
+    if reply.template == "retro/withheld" and "retro_id" in reply.params:  # the author's own answers, theirs to post
+        retro_id = reply.params["retro_id"]
+        return [ButtonRow(f"retro:repost:{retro_id}", (Button(f"retro:repost:{retro_id}", labels["repost"],
+                                                              f"/retro repost {retro_id}"),))]
     if reply.template == "digest/person" and not reply.params.get("own_view") and not reply.params.get("via"):
         # Only the request's own manager can act on it: not the member reading /me, not a skip-level reader.
         rows = []
