@@ -84,7 +84,7 @@ class KudosDesk:
         received = repo.kudos_received(s, member_ids=[member.id])
         givers = repo.members_by_id(s, ids=[k.giver_id for k, _ in received])
         badges = Counter(k.value for k, _ in received if k.value)
-        items = [{"giver": first_name(givers[k.giver_id].name), "reason": k.reason, "at": k.created_at,
+        items = [{"giver": _giver(givers[k.giver_id]), "reason": k.reason, "at": k.created_at,
                   "badge": _badge(self.settings, k.value)} for k, _ in received[:WALL_SIZE]]
         return Reply("kudos/me", {"total": len(received), "items": items,
                                   "badges": [{**_badge(self.settings, key), "count": n}  # type: ignore[dict-item]
@@ -97,7 +97,7 @@ class KudosDesk:
         recent = repo.kudos_received(s, member_ids=ids, since=since)
         people = repo.members_by_id(s, ids=[k.giver_id for k, _ in recent] + [i for _, rs in recent for i in rs])
         badges = Counter(k.value for k, _ in recent if k.value)
-        items = [{"giver": first_name(people[k.giver_id].name), "reason": k.reason, "at": k.created_at,
+        items = [{"giver": _giver(people[k.giver_id]), "reason": k.reason, "at": k.created_at,
                   "names": [first_name(people[i].name) for i in rs], "badge": _badge(self.settings, k.value)}
                  for k, rs in recent[:WALL_SIZE]]
         ranking: list[dict[str, Any]] = []
@@ -108,3 +108,8 @@ class KudosDesk:
                                     "badges": [{**_badge(self.settings, key), "count": n}  # type: ignore[dict-item]
                                                for key, n in badges.most_common() if _badge(self.settings, key)],
                                     "ranking": ranking})
+
+
+def _giver(member: Member) -> str | None:
+    """A giver's name as shown; None (the templates say "a former colleague") once they deleted their data."""
+    return None if repo.is_erased(member) else first_name(member.name)
