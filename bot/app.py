@@ -187,8 +187,9 @@ class Flywheel(OutboxSender):
             member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
             if member is None or not member.active:
                 log.info("message from unknown %s user %s", event.platform, event.user)
-                reply, locale = own_data.unknown_sender(s, platform=event.platform, user=event.user, text=event.text)
-                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind="reply",
+                reply, kind, locale = own_data.unknown_sender(s, platform=event.platform, user=event.user,
+                                                              text=event.text)
+                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind=kind,
                              channel=f"{event.platform}:{event.user}",
                              body={**encode_replies([reply]), **({"locale": locale} if locale else {})}, now=now)
                 return True

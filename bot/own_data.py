@@ -116,7 +116,7 @@ def delete_command(s: Session, member: Member, rest: Sequence[str], event: Inbou
     log.info("member %s deleted their own data: %s", member.id, ", ".join(f"{n} {k}" for k, n in counts.items()))
     # The profile is scrubbed, so the reply goes to the chat account that asked, in the member's language.
     repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, channel=f"{event.platform}:{event.user}",
-                 kind="reply", body={**encode_replies([Reply("own_data/deleted", {})]), "locale": locale}, now=now)
+                 kind="farewell", body={**encode_replies([Reply("own_data/deleted", {})]), "locale": locale}, now=now)
     return []
 
 
@@ -131,20 +131,21 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
             "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id)}
 
 
-def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[Reply, str | None]:
+def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[Reply, str, str | None]:
     """What to tell someone Flywheel does not know: that their data was deleted (and how to rejoin) if it was,
-    else that they are not a member. Returns the reply and the language to say it in (None: the default)."""
+    else that they are not a member. Returns the reply, the outbox kind (a `farewell` leaves no address behind once
+    sent) and the language to say it in (None: the platform's default)."""
     erased = repo.erased_account(s, platform=platform, user_id=user)
     if erased is None:
-        return Reply("common/not_a_member"), None
+        return Reply("common/not_a_member"), "reply", None
     intent = interpret(text)
     if (isinstance(intent, Command) and intent.name == "me"
             and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"):
         # Every account of that person is forgotten: the next member sync adds them again, from nothing.
         s.execute(sa.delete(ErasedAccount).where(ErasedAccount.member_id == erased.member_id))
         log.info("a member whose data was deleted asked to rejoin (row %s)", erased.member_id)
-        return Reply("own_data/rejoined"), erased.locale
-    return Reply("own_data/erased", {"at": erased.erased_at}), erased.locale
+        return Reply("own_data/rejoined"), "farewell", erased.locale
+    return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale
 
 
 # ------------------------------------------------------------------------------------------------ who read it

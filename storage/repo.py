@@ -298,7 +298,7 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
               ) -> dict[int, str]:
     """Record delivered messages — (outbox id, platform message id) — still leased by `owner`, in one statement.
     Returns {id: kind} of those recorded (a message whose lease another sender took over is theirs to record).
-    What was said lives in the answers, so the body is emptied."""
+    What was said lives in the answers, so the body is emptied (and a `farewell`'s address too)."""
     if not sent:
         return {}
     c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
@@ -315,7 +315,9 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
         sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
         .where(among(session, c.id, ids), c.lease_owner == owner, c.status == "sending")
         .values(status="sent", sent_at=now, body={}, lease_owner=None, lease_until=None,
-                platform_message_id=message_id)
+                platform_message_id=message_id,
+                # A farewell went to the chat account of someone whose data was deleted: keep no trace of it.
+                channel=sa.case((c.kind == "farewell", None), else_=c.channel))
         .returning(c.id, c.kind))
     return {r.id: r.kind for r in result}
 
