@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -328,3 +329,72 @@ def test_the_same_in_chinese(harness):
     assert h.say("chen", "/checkin")[0].startswith("应你的要求，你的数据已于 ")
     assert h.say("chen", "/我 重新加入")[0].startswith("欢迎回来 👋")
     assert h.say("chen", "/我 乱码")[0] == "I don't know you yet — ask your Flywheel admin to add you to the organisation file."
+
+
+# ------------------------------------------------------------------------------------------------ on Slack and Feishu
+
+def test_on_slack_a_flag_is_acknowledged_with_a_button_and_deletion_is_confirmed(tmp_path):
+    from bot.app import Flywheel
+    from bot.platforms.slack.messenger import SlackMessenger
+    from bot.settings import Settings
+    from bot.web import create_wsgi
+    from conversations.clock import FrozenClock
+    from tests.fakes.slack_api import FakeSlack
+    from tests.platforms.test_slack_http import SECRET, Client, texts
+    from tests.platforms.test_slack_messenger import ORG
+
+    clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
+    fake = FakeSlack(clock).start()
+    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
+                         config=parse_config(ORG, source="test"),
+                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    client = Client(create_wsgi(app, slack_signing_secret=SECRET, poke=app.deliver_outbox,
+                                now=lambda: clock.now().timestamp()), lambda: clock.now().timestamp())
+    try:
+        client.command("UALICE", "/checkin", "")
+        for i, text in enumerate(["4", "Shipped the importer", "none", "ship it", "no"]):
+            client.dm("UALICE", text, f"EvC{i}")
+        client.command("UALICE", "/flywheel", "me flag 2026-W48 wins Bo did the hard part")
+        assert texts(fake, "UALICE")[-1].startswith("⚑ Flagged as wrong: your answer “wins” in 2026-W48.")
+        asked = fake.posted("UMARIA")[-1].params
+        assert asked["blocks"][0]["text"]["text"].startswith("⚑ Alice says their answer “wins” for 2026-W48")
+        button = asked["blocks"][-1]["elements"][0]
+        assert (button["text"]["text"], button["value"]) == ("Acknowledge", "/me ack 1")
+        payload = {"type": "block_actions", "user": {"id": "UMARIA", "team_id": "T1"}, "team": {"id": "T1"},
+                   "trigger_id": "t.1", "channel": {"id": "D0UMARIA"},
+                   "actions": [{"action_id": button["action_id"], "block_id": asked["blocks"][-1]["block_id"],
+                                "value": button["value"], "type": "button", "action_ts": "1700000100.1"}]}
+        assert client.post(urlencode({"payload": json.dumps(payload)}).encode(),
+                           "application/x-www-form-urlencoded")[0] == 200
+        assert texts(fake, "UMARIA")[-1].startswith("✓ Acknowledged. Alice has been told")
+        assert texts(fake, "UALICE")[-1] == "✓ Maria has seen your flag on your answer “wins” in 2026-W48."
+        client.command("UALICE", "/flywheel", "me delete")
+        code = code_in(texts(fake, "UALICE")[-1])
+        client.command("UALICE", "/flywheel", f"me delete confirm {code}")
+        assert texts(fake, "UALICE")[-1].startswith("🗑️ Done. Your data is deleted")
+        client.dm("UALICE", "hello?", "EvAfter")
+        assert texts(fake, "UALICE")[-1].startswith("Your data was deleted at your request on ")
+    finally:
+        app.close()
+        fake.stop()
+
+
+def test_on_feishu_the_manager_acknowledges_a_flag_with_a_card_button(tmp_path):
+    from tests.platforms.test_feishu import Env, buttons
+
+    env = Env(tmp_path)
+    try:
+        env.over_long_connection(env.message("ou_alice", "/checkin"))
+        for text in ["4", "Shipped the importer", "none", "ship it", "no"]:
+            env.over_long_connection(env.message("ou_alice", text))
+        env.over_long_connection(env.message("ou_alice", "/me flag 2026-W48 wins Bo did the hard part"))
+        card = [c for c in env.fake.sent("ou_maria") if c.card][-1].card
+        ack = next(b for b in buttons(card) if b["value"]["v"] == "/me ack 1")
+        assert ack["text"]["content"] == "已知悉"  # the manager reads Chinese
+        answer = env.over_long_connection(env.card_action("ou_maria", ack["value"]))
+        assert answer["toast"]["type"] == "success"
+        assert env.fake.texts("ou_alice")[-1] == "✓ 王玛丽 has seen your flag on your answer “wins” in 2026-W48."
+        env.over_long_connection(env.message("ou_alice", "/me access"))
+        assert "王玛丽: the answer you flagged as wrong (2026-W48 wins)" in env.fake.texts("ou_alice")[-1]
+    finally:
+        env.close()
