@@ -244,7 +244,9 @@ def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundE
                   answer: Any) -> None:
     if member.manager_id is None:
         return
+    # Tied to the answer's conversation, so a deletion that comes before delivery takes it too.
     repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag:{saved.id}", member_id=member.manager_id, kind="flag_new",
+                 run_id=saved.run_id,
                  body=encode_replies([Reply("own_data/flag_new", {**_flag_params(s, member, saved),
                                                                    "answer": _shown(answer)})]), now=now)
     repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what="flag", now=now,

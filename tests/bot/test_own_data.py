@@ -112,6 +112,22 @@ def test_after_deletion_nothing_of_theirs_is_left_but_what_the_readme_says_stays
     assert "a former colleague → Bo" in h.say("bo", "/kudos wall")[0]
 
 
+def test_a_flag_not_yet_delivered_to_the_manager_goes_with_the_deletion(harness):
+    from conversations.events import InboundEvent
+    from storage.models import OutboxMessage
+
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", wins="UNSENT-WINS")
+    code = code_in(h.say("alice", "/me delete")[0])
+    for key, text in (("f1", "/me flag 2026-W48 wins UNSENT-FLAG"), ("f2", f"/me delete confirm {code}")):
+        h.app.handle(InboundEvent(platform="console", user="alice", kind="message", text=text, dedup_key=key,
+                                  received_at=h.clock.now()))  # handled, not yet delivered
+    with transaction(h.app.sessions) as s:
+        bodies = json.dumps([m.body for m in s.exec(select(OutboxMessage))], ensure_ascii=False)
+    assert "UNSENT" not in bodies and "own_data/deleted" in bodies
+
+
 def test_the_managers_next_digest_does_not_show_them_and_they_are_not_prompted(harness):
     h = harness
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
