@@ -414,3 +414,22 @@ def test_on_feishu_the_manager_acknowledges_a_flag_with_a_card_button(tmp_path):
         assert "王玛丽: the answer you flagged as wrong (2026-W48 wins)" in env.fake.texts("ou_alice")[-1]
     finally:
         env.close()
+
+
+def test_a_skip_level_reader_sees_a_flag_but_is_not_asked_to_acknowledge_it():
+    from conversations.machine import Reply
+    from conversations.render import Audience, Renderer
+
+    flag = {"id": 7, "period": "2026-W48", "step": "wins", "hint": None, "why": "not mine", "acknowledged": False}
+    params = {"name": "Dev", "status": "completed", "trend": [4], "notes": {}, "wins": "x", "blockers": None,
+              "plan": [], "priorities": [], "support": [], "obstacles": [], "overdue_actions": [], "points": [],
+              "hints": [{"key": "no_checkin", "weeks": 3, "flag": {**flag, "id": 8}}], "flags": [flag]}
+    renderer = Renderer()
+    direct = renderer.render(Reply("digest/person", {**params, "via": None}), Audience("en", "UTC", "Leo"))
+    skip = renderer.render(Reply("digest/person", {**params, "via": "Leo"}), Audience("en", "UTC", "Vera"))
+    zh = renderer.render(Reply("digest/person", {**params, "via": "Leo"}), Audience("zh", "UTC", "Vera"))
+    assert "⚑ Dev flagged wins (2026-W48) as wrong: “not mine” · please acknowledge: /me ack 7" in direct
+    assert "  ⚑ Dev says this is wrong: “not mine” · please acknowledge: /me ack 8" in direct
+    assert "⚑ Dev flagged wins (2026-W48) as wrong: “not mine” · not acknowledged yet" in skip
+    assert "/me ack" not in skip and "/me ack" not in zh
+    assert "⚑ Dev 指出 2026-W48 的“亮点”有误：“not mine” · 经理尚未确认" in zh
