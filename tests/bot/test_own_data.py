@@ -433,3 +433,20 @@ def test_a_skip_level_reader_sees_a_flag_but_is_not_asked_to_acknowledge_it():
     assert "⚑ Dev flagged wins (2026-W48) as wrong: “not mine” · not acknowledged yet" in skip
     assert "/me ack" not in skip and "/me ack" not in zh
     assert "⚑ Dev 指出 2026-W48 的“亮点”有误：“not mine” · 经理尚未确认" in zh
+
+
+def test_on_the_console_delete_then_write_again_then_rejoin(tmp_path):
+    from tests.e2e.test_console import console, rows
+
+    db = tmp_path / "c.db"
+    out = console(db, "/me delete\n", who="alice")
+    code = rows(db, "select code from deletion_request")[0][0]
+    assert f"send `/me delete confirm {code}` within 10 minutes" in out
+    out = console(db, f"/me delete confirm {code}\n/as alice\nhello\n/me rejoin\n", who="alice")
+    assert "🗑️ Done. Your data is deleted" in out
+    assert "You are now alice, who deleted their data: Flywheel no longer knows them." in out
+    assert "Your data was deleted at your request on " in out and "Welcome back 👋" in out
+    assert rows(db, "select handle, active from member where id = 2") == [("deleted-2", 0)]
+    out = console(db, "/me\n", who="alice")  # the next start reads the organisation file: she is back, from nothing
+    assert "👤 Alice · no check-in" in out
+    assert rows(db, "select count(*) from member where handle = 'alice' and active") == [(1,)]
