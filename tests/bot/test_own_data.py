@@ -450,3 +450,24 @@ def test_on_the_console_delete_then_write_again_then_rejoin(tmp_path):
     out = console(db, "/me\n", who="alice")  # the next start reads the organisation file: she is back, from nothing
     assert "👤 Alice · no check-in" in out
     assert rows(db, "select count(*) from member where handle = 'alice' and active") == [(1,)]
+
+
+def test_no_text_but_the_exact_code_deletes_anything_and_every_text_gets_an_answer(harness):
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    h = harness
+    code = code_in(h.say("alice", "/me delete")[0])
+    # (no other four-digit code among them: `/me delete` alone issues a new one, which one of them might equal)
+    words = st.sampled_from(["confirm", "确认", "cancel", "delete", "x" + code, code[:3], code + "0", " ", "\n"])
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.one_of(words, st.text(max_size=12)), max_size=4), st.sampled_from(["/me delete", "/我 删除"]))
+    def garbled(parts, head):
+        text = f"{head} {' '.join(parts)}"
+        if text.split()[2:] in (["confirm", code], ["确认", code]):
+            return  # the one text that deletes
+        assert h.say("alice", text), text
+        with transaction(h.app.sessions) as s:
+            assert s.get(Member, ALICE).active, text
+
+    garbled()
