@@ -22,7 +22,7 @@ from bot.codec import encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
-from bot import me, team
+from bot import me, own_data, team
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
@@ -189,9 +189,11 @@ class Flywheel(OutboxSender):
             member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
             if member is None or not member.active:
                 log.info("message from unknown %s user %s", event.platform, event.user)
-                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind="reply",
+                reply, kind, locale = own_data.unknown_sender(s, platform=event.platform, user=event.user,
+                                                              text=event.text)
+                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind=kind,
                              channel=f"{event.platform}:{event.user}",
-                             body=encode_replies([Reply("common/not_a_member")]), now=now)
+                             body={**encode_replies([reply]), **({"locale": locale} if locale else {})}, now=now)
                 return True
             replies, run_id = self._dispatch(s, member, event, now)
             if replies:
@@ -222,6 +224,9 @@ class Flywheel(OutboxSender):
             if intent.name == "resume":
                 return [self._resume(s, member, now)], None
             if intent.name == "me":
+                owned = own_data.command(s, member, intent.args, event, now)  # delete, access, flag, ack, …
+                if owned is not None:
+                    return owned, None
                 if intent.args.strip().lower() in ("export", "导出"):
                     return [me.export_reply(s, member)], None
                 return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level), None

@@ -348,7 +348,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     from storage.models import Member
 
     repo.lock_member_sync(session)  # replicas starting together take turns
-    created = updated = deactivated = 0
+    created = updated = deactivated = erased = 0
     rows: dict[str, Member] = {}
     for spec in config.members:
         row = repo.member_by_handle(session, handle=spec.handle)
@@ -359,6 +359,9 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
             if row is not None:
                 log.info("member %s is now %s in the organisation file", row.handle, spec.handle)
                 row.handle = spec.handle
+        if row is None and erased_any(session, spec):
+            erased += 1  # they deleted their data: not brought back until they ask (`/me rejoin`)
+            continue
         if row is None:
             row = Member(handle=spec.handle, name=spec.name, timezone=spec.timezone, locale=spec.locale,
                          created_at=now, updated_at=now)
@@ -374,8 +377,10 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
         rows[spec.handle] = row
     session.flush()
     for spec in config.members:
-        row = rows[spec.handle]
-        repo.listed_line(session, row, rows[spec.manager].id if spec.manager else None, source="file", now=now)
+        row = rows.get(spec.handle)
+        manager = rows.get(spec.manager) if spec.manager else None
+        if row is not None:
+            repo.listed_line(session, row, manager.id if manager else None, source="file", now=now)
     for row in repo.members_from_file(session):
         if row.handle not in rows and row.active:
             # Off the file: no more prompts or digests. What they said stays (`flywheel forget` deletes it); a
@@ -383,4 +388,15 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
             row.active, row.updated_at = False, now
             session.add(row)
             deactivated += 1
+    if erased:
+        log.info("%d people in the organisation file deleted their data and are not added again until they "
+                 "write /me rejoin", erased)
     return {"created": created, "updated": updated, "deactivated": deactivated}
+
+
+def erased_any(session, spec: "MemberSpec") -> bool:  # noqa: ANN001
+    """Did the person this file entry names delete their data (by any of their accounts)?"""
+    from storage import repo
+
+    return any(repo.erased_account(session, platform=p, user_id=i) is not None
+               for p, i in (("console", spec.handle), ("slack", spec.slack), ("feishu", spec.feishu)))

@@ -22,6 +22,7 @@ from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.models import (
     Answer,
+    AnswerFlag,
     ConversationRun,
     Kudos,
     Member,
@@ -102,6 +103,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             if a.note:
                 notes[a.run_id] = notes.get(a.run_id, ()) + ((a.step, a.note),)
     by_key = {(r.member_id, r.period): r for r in runs}
+    flags = repo.flags_of(s, member_ids=ids, periods=periods)
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
     received = repo.kudos_received(s, member_ids=ids, since=month_ago)
     team_wins = [(r.member_id, str(answers[r.id].get("wins"))) for r in runs
@@ -169,8 +171,15 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
             overdue_actions=tuple({"text": a.text, "title": r.title, "since": a.shared_at}
                                   for a, r in overdue[member.id]),  # type: ignore[index]
+            flags=tuple(flag_params(f) for f in flags if f.member_id == member.id),
         ))
     return out, periods
+
+
+def flag_params(flag: AnswerFlag) -> dict[str, Any]:
+    """A member's flag "this is wrong", as the digest, `/me` and the manager's request show it."""
+    return {"id": flag.id, "period": flag.period, "step": flag.step, "hint": flag.hint, "why": flag.reason,
+            "since": flag.created_at, "acknowledged": flag.acknowledged_at is not None}
 
 
 def digest_replies(reports: Sequence[Report], team: dict[str, Any]) -> list[Reply]:
@@ -216,7 +225,8 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
             reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level)
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
-            repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id for r in reports], what="digest", now=now)
+            repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id for r in reports], what="digest", now=now,
+                       part=team["period"])
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
                 repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",

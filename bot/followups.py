@@ -130,7 +130,9 @@ class FollowUps:
         words = args.split()
         if not words:
             mine = repo.support_requests(s, manager_id=actor.id)
-            repo.audit(s, actor_id=actor.id, subject_ids=[r.member_id for r in mine], what="support_list", now=now)
+            for member_id in {r.member_id for r in mine}:
+                repo.audit(s, actor_id=actor.id, subject_ids=[member_id], what="support_list", now=now,
+                           part=", ".join(f"#{r.id}" for r in mine if r.member_id == member_id))
             own = repo.support_requests(s, member_id=actor.id, open_only=False)[-5:]
             people = repo.members_by_id(s, ids=[r.member_id for r in mine])
             return [Reply("support/list", {

@@ -108,7 +108,7 @@ class KudosDesk:
     def own(self, s: Session, member: Member, now: datetime) -> Reply:
         received = repo.kudos_received(s, member_ids=[member.id])
         givers = repo.members_by_id(s, ids=[k.giver_id for k, _ in received])
-        items = [{"giver": first_name(givers[k.giver_id].name), "reason": k.reason, "at": k.created_at,
+        items = [{"giver": _giver(givers[k.giver_id]), "reason": k.reason, "at": k.created_at,
                   "badges": _badges(self.settings, k.value)} for k, _ in received[:WALL_SIZE]]
         return Reply("kudos/me", {"total": len(received), "items": items,
                                   "badges": _badge_counts(self.settings, [k.value for k, _ in received])})
@@ -119,7 +119,7 @@ class KudosDesk:
         since = now - timedelta(days=30)
         recent = repo.kudos_received(s, member_ids=ids, since=since)
         people = repo.members_by_id(s, ids=[k.giver_id for k, _ in recent] + [i for _, rs in recent for i in rs])
-        items = [{"giver": first_name(people[k.giver_id].name), "reason": k.reason, "at": k.created_at,
+        items = [{"giver": _giver(people[k.giver_id]), "reason": k.reason, "at": k.created_at,
                   "names": [first_name(people[i].name) for i in rs], "badges": _badges(self.settings, k.value)}
                  for k, rs in recent[:WALL_SIZE]]
         ranking: list[dict[str, Any]] = []
@@ -129,3 +129,8 @@ class KudosDesk:
         return Reply("kudos/wall", {"team": member.team or "", "total": len(recent), "items": items,
                                     "badges": _badge_counts(self.settings, [k.value for k, _ in recent]),
                                     "ranking": ranking})
+
+
+def _giver(member: Member) -> str | None:
+    """A giver's name as shown; None (the templates say "a former colleague") once they deleted their data."""
+    return None if repo.is_erased(member) else first_name(member.name)

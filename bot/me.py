@@ -23,7 +23,11 @@ from conversations.render import NEUTRALISED, first_name
 from storage import repo
 from storage.models import (
     Answer,
+    AnswerFlag,
+    AuditRecord,
     ConversationRun,
+    DeletionRequest,
+    ErasedAccount,
     Kudos,
     KudosRecipient,
     ManagerRequest,
@@ -72,6 +76,15 @@ def export(s: Session, member: Member) -> dict[str, Any]:
         answers.setdefault(a.run_id, {})[a.step] = a.value
         if a.note:
             notes.setdefault(a.run_id, {})[a.step] = a.note
+    flags: dict[int, dict[str, dict[str, Any]]] = {}
+    hint_flags = []
+    for f in repo.flags_of(s, member_ids=[member.id]):
+        shown = {"why": f.reason, "flagged_at": f.created_at.isoformat(),
+                 "acknowledged_at": f.acknowledged_at.isoformat() if f.acknowledged_at else None}
+        if f.run_id is not None and f.step is not None:
+            flags.setdefault(f.run_id, {})[f.step] = shown
+        else:
+            hint_flags.append({"hint": f.hint, "period": f.period, **shown})
     given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at, Kudos.id)))
     received = repo.kudos_received(s, member_ids=[member.id])
     people = repo.members_by_id(s, ids=[k.giver_id for k, _ in received]
@@ -82,7 +95,9 @@ def export(s: Session, member: Member) -> dict[str, Any]:
                     "paused_until": member.paused_until.isoformat() if member.paused_until else None},
         "conversations": [{"flow": r.flow, "period": r.period, "status": r.status,
                            "due_at": r.due_at.isoformat(), "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
-                           "notes": notes.get(r.id, {})} for r in runs],  # type: ignore[arg-type]
+                           "notes": notes.get(r.id, {}),  # type: ignore[arg-type]
+                           "flags": flags.get(r.id, {})} for r in runs],  # type: ignore[arg-type]
+        "hint_flags": hint_flags,
         "obstacles": [{"text": o.text, "status": o.status, "since": o.created_at.isoformat(),
                        "times_reported": o.times_reported}
                       for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id))],
@@ -90,7 +105,7 @@ def export(s: Session, member: Member) -> dict[str, Any]:
                              for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))],
         "kudos_given": [{"to": [people[m].handle for m in _recipients(s, k.id)], "reason": k.reason,
                          "value": k.value, "at": k.created_at.isoformat()} for k in given],
-        "kudos_received": [{"from": people[k.giver_id].handle, "reason": k.reason, "value": k.value,
+        "kudos_received": [{"from": None if repo.is_erased(people[k.giver_id]) else people[k.giver_id].handle, "reason": k.reason, "value": k.value,
                             "at": k.created_at.isoformat()} for k, _ in received],
     }
 
@@ -107,17 +122,21 @@ def export_reply(s: Session, member: Member) -> Reply:
     return Reply("me/export", {"json": text})
 
 
-def forget(s: Session, member: Member) -> dict[str, int]:
-    """Delete a member's answers, conversations, obstacles, support requests, kudos and queued messages, and
-    scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape)."""
+def forget(s: Session, member: Member, *, now: datetime | None = None, by_member: bool = False) -> dict[str, int]:
+    """Delete a member's answers, conversations, flags, obstacles, support requests, kudos received and queued
+    messages, and scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape:
+    kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
+    (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
+    now = now or datetime.now(timezone.utc)
     counts: dict[str, int] = {}
     run_ids = list(s.exec(select(ConversationRun.id).where(ConversationRun.member_id == member.id)))
-    given = list(s.exec(select(Kudos.id).where(Kudos.giver_id == member.id)))
 
     def delete(name: str, stmt: Any) -> None:
         counts[name] = s.execute(stmt).rowcount or 0
 
     delete("answers", sa.delete(Answer).where(Answer.member_id == member.id))
+    delete("flags", sa.delete(AnswerFlag).where(AnswerFlag.member_id == member.id))
+    s.execute(sa.delete(DeletionRequest).where(DeletionRequest.member_id == member.id))
     if run_ids:
         delete("retro_actions", sa.delete(RetroAction).where(RetroAction.author_run_id.in_(run_ids)))  # type: ignore[union-attr]
     delete("messages", sa.delete(OutboxMessage).where(sa.or_(OutboxMessage.member_id == member.id,
@@ -131,12 +150,17 @@ def forget(s: Session, member: Member) -> dict[str, int]:
         delete("transitions", sa.delete(RunTransition).where(RunTransition.run_id.in_(run_ids)))  # type: ignore[attr-defined]
     delete("conversations", sa.delete(ConversationRun).where(ConversationRun.member_id == member.id))
     delete("kudos_received", sa.delete(KudosRecipient).where(KudosRecipient.member_id == member.id))
-    if given:
-        s.execute(sa.delete(KudosRecipient).where(KudosRecipient.kudos_id.in_(given)))  # type: ignore[attr-defined]
-        delete("kudos_given", sa.delete(Kudos).where(Kudos.id.in_(given)))  # type: ignore[attr-defined]
     s.execute(sa.update(SupportRequest).where(SupportRequest.manager_id == member.id).values(manager_id=None))
     s.execute(sa.update(Member).where(Member.manager_id == member.id).values(manager_id=None))
-    repo.audit(s, actor_id=None, subject_ids=[member.id], what="forget", now=datetime.now(timezone.utc))
+    if by_member:  # repo.audit leaves out what people do with their own data; this one fact stays
+        s.add(AuditRecord(actor_id=member.id, subject_id=member.id, what="self_delete", at=now))
+    else:
+        repo.audit(s, actor_id=None, subject_ids=[member.id], what="forget", now=now)
+    for platform, account in (("console", member.handle), ("slack", member.slack_user_id),
+                              ("feishu", member.feishu_open_id)):
+        if account and repo.erased_account(s, platform=platform, user_id=account) is None:
+            s.add(ErasedAccount(fingerprint=repo.account_fingerprint(platform=platform, user_id=account),
+                                member_id=member.id, locale=member.locale, erased_at=now))
     member.handle, member.name, member.email = f"deleted-{member.id}", "(deleted)", None
     member.slack_user_id = member.feishu_open_id = None
     member.active, member.manager_id, member.team = False, None, None
@@ -150,6 +174,18 @@ def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
     if len(parts) < 3:
         return Reply("me/note_usage")
     period, which, text = parts
+    period, answer = own_answer(s, member, period, which, now)
+    if answer is None:
+        return Reply("me/note_not_found", {"period": period, "which": which})
+    answer.note = text.strip()[:1000]
+    answer.updated_at = now
+    s.add(answer)
+    return Reply("me/note_saved", {"period": period, "which": which})
+
+
+def own_answer(s: Session, member: Member, period: str, which: str, now: datetime) -> tuple[str, Answer | None]:
+    """`2026-W48 wins` (or `W48 2`) → one of the member's own answers, and the period as understood. Only ever the
+    member's own: someone else's answer cannot be named. Used by `/note` and `/me flag`."""
     period = period.upper() if "W" in period.upper() else period
     if re.fullmatch(r"W[0-9]{1,2}", period):  # "W48" means week 48 of this ISO year
         period = f"{now.isocalendar().year}-W{int(period[1:]):02d}"
@@ -160,9 +196,4 @@ def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
     numbered = re.fullmatch(r"[0-9]{1,3}", which) is not None
     step = steps[int(which) - 1] if numbered and 0 < int(which) <= len(steps) else which.lower()
     answer = s.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first() if run else None
-    if answer is None:
-        return Reply("me/note_not_found", {"period": period, "which": which})
-    answer.note = text.strip()[:1000]
-    answer.updated_at = now
-    s.add(answer)
-    return Reply("me/note_saved", {"period": period, "which": which})
+    return period, answer

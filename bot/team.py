@@ -235,7 +235,7 @@ def _admin_set(s: Session, actor: Member, tokens: Sequence[str], event: InboundE
         return [Reply("team/manager_set", {"who": first_name(person.name), "manager": first_name(manager.name)})]
     old = s.get(Member, person.manager_id) if person.manager_id else None
     repo.audit_change(s, actor_id=actor.id, subject_id=person.id, what=AUDIT_WHAT["admin"],
-                      detail=f"manager {old.id if old else 'none'} -> {manager.id}", now=now)
+                      part=f"manager {old.id if old else 'none'} -> {manager.id}", now=now)
     repo.set_manager(s, person, manager.id, source="admin", now=now)
     key, by = f"in:{event.dedup_key}:line:{person.id}", first_name(actor.name)
     if person.id != actor.id:
@@ -261,7 +261,7 @@ def _tell(s: Session, member_id: int, key: str, template: str, params: dict[str,
 def _audit(s: Session, request: ManagerRequest, *, actor_id: int | None, what: str, old: int | None,
            now: datetime) -> None:
     repo.audit_change(s, actor_id=actor_id, subject_id=request.member_id, what=what,
-                      detail=f"request {request.id}: manager {old if old is not None else 'none'} -> "
+                      part=f"request {request.id}: manager {old if old is not None else 'none'} -> "
                              f"{request.manager_id}", now=now)
 
 

@@ -42,6 +42,7 @@ class Report:
     helped_mentions: int = 0  # times teammates named them in their wins in the last four weeks
     overdue_actions: tuple[dict[str, Any], ...] = ()  # retro actions they own, open two weeks after the retro
     via: str | None = None  # in a skip-level digest: the direct manager this person reports to
+    flags: tuple[dict[str, Any], ...] = ()  # the member's flags "this is wrong" in these weeks: answers and hints
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,12 @@ def report_params(report: Report) -> dict[str, Any]:
         "support": [dict(s) for s in report.support],
         "kudos_week": report.kudos_received_week,
         "overdue_actions": [dict(a) for a in report.overdue_actions],
-        "hints": [{"key": h.key, **h.params} for h in hints_for(report)],
+        "hints": [{"key": h.key, **h.params, "flag": hint_flag(report, h.key)} for h in hints_for(report)],
+        "flags": [dict(f) for f in report.flags if f.get("step")],
         "points": [{"key": p.key, **p.params} for p in talking_points(report)],
     }
+
+
+def hint_flag(report: Report, key: str) -> dict[str, Any] | None:
+    """The member's latest flag on a hint of this kind, shown with the hint while it is in the digest's weeks."""
+    return next((dict(f) for f in reversed(report.flags) if f.get("hint") == key), None)

@@ -257,10 +257,10 @@ class AuditRecord(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     actor_id: Optional[int] = Field(default=None, index=True)  # None: an admin at the command line
     subject_id: int = Field(index=True)
-    # digest | support_list | forget | manager_requested | manager_accepted | manager_declined | manager_cancelled
-    # | manager_expired | manager_set_by_admin
+    # digest | support_list | flag | forget | self_delete | manager_requested | manager_accepted | manager_declined
+    # | manager_cancelled | manager_expired | manager_set_by_admin
     what: str = Field(max_length=32)
-    detail: Optional[str] = Field(default=None, max_length=200)  # ids only, never what anyone wrote
+    part: Optional[str] = Field(default=None, max_length=200)  # which part ("2026-W48", "#12"), ids: never content
     at: datetime = _utc(index=True)
 
 
@@ -278,3 +278,44 @@ class ManagerRequest(SQLModel, table=True):
     created_at: datetime = _utc()
     expires_at: datetime = _utc(index=True)
     decided_at: Optional[datetime] = _utc(default=None, nullable=True)
+
+
+class AnswerFlag(SQLModel, table=True):
+    """A member's flag that one of their answers (or a hint about them in the digest) is wrong, with why; their
+    manager is asked to acknowledge it, and the flag is shown with the answer wherever it appears."""
+
+    __tablename__ = "answer_flag"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    manager_id: Optional[int] = Field(default=None, index=True)  # who was asked to acknowledge it
+    run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id", index=True)
+    step: Optional[str] = Field(default=None, max_length=96)  # an answer: run and step
+    hint: Optional[str] = Field(default=None, max_length=32)  # or a digest hint: its key
+    period: str = Field(max_length=32)  # the answer's period, or the digest week the hint was about
+    reason: str = Field(max_length=1000)
+    created_at: datetime = _utc()
+    acknowledged_at: Optional[datetime] = _utc(default=None, nullable=True)
+    acknowledged_by: Optional[int] = Field(default=None)
+
+
+class DeletionRequest(SQLModel, table=True):
+    """A member asked to delete their data (`/me delete`); the code must come back before `expires_at`."""
+
+    __tablename__ = "deletion_request"
+
+    member_id: int = Field(primary_key=True, foreign_key="member.id")
+    code: str = Field(max_length=8)
+    expires_at: datetime = _utc()
+
+
+class ErasedAccount(SQLModel, table=True):
+    """A chat account whose owner deleted their data: only a one-way fingerprint, so Flywheel can tell them so if
+    they write again, and so neither the organisation file nor a directory sync brings them back unasked."""
+
+    __tablename__ = "erased_account"
+
+    fingerprint: str = Field(primary_key=True, max_length=64)  # sha256 of "platform:id"
+    member_id: int = Field(index=True)  # the scrubbed, inactive member row
+    locale: str = Field(default="en", max_length=8)
+    erased_at: datetime = _utc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Sequence
 
@@ -11,8 +12,10 @@ from sqlmodel import Session, select
 
 from storage.models import (
     Answer,
+    AnswerFlag,
     AuditRecord,
     ConversationRun,
+    ErasedAccount,
     Kudos,
     KudosRecipient,
     Member,
@@ -301,7 +304,7 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
               ) -> dict[int, str]:
     """Record delivered messages — (outbox id, platform message id) — still leased by `owner`, in one statement.
     Returns {id: kind} of those recorded (a message whose lease another sender took over is theirs to record).
-    What was said lives in the answers, so the body is emptied."""
+    What was said lives in the answers, so the body is emptied (and a `farewell`'s address too)."""
     if not sent:
         return {}
     c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
@@ -318,7 +321,9 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
         sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
         .where(among(session, c.id, ids), c.lease_owner == owner, c.status == "sending")
         .values(status="sent", sent_at=now, body={}, lease_owner=None, lease_until=None,
-                platform_message_id=message_id)
+                platform_message_id=message_id,
+                # A farewell went to the chat account of someone whose data was deleted: keep no trace of it.
+                channel=sa.case((c.kind == "farewell", None), else_=c.channel))
         .returning(c.id, c.kind))
     return {r.id: r.kind for r in result}
 
@@ -598,22 +603,59 @@ def manager_requests_expiring(session: Session, *, now: datetime, limit: int) ->
 
 # ------------------------------------------------------------------------------------------ audit and retention
 
-def audit(session: Session, *, actor_id: int | None, subject_ids: Iterable[int], what: str, now: datetime) -> None:
-    """Record that `actor_id` read (or deleted) these people's answers. Reading one's own is not recorded."""
+def audit(session: Session, *, actor_id: int | None, subject_ids: Iterable[int], what: str, now: datetime,
+          part: str | None = None) -> None:
+    """Record that `actor_id` read (or deleted) these people's answers (`part`: which). Reading one's own is not
+    recorded."""
     for subject in set(subject_ids):
         if subject != actor_id:
-            session.add(AuditRecord(actor_id=actor_id, subject_id=subject, what=what, at=now))
+            session.add(AuditRecord(actor_id=actor_id, subject_id=subject, what=what, at=now,
+                                    part=part[:200] if part else None))
 
 
-def audit_change(session: Session, *, actor_id: int | None, subject_id: int, what: str, detail: str,
+def audit_change(session: Session, *, actor_id: int | None, subject_id: int, what: str, part: str,
                  now: datetime) -> None:
     """Record a change to someone's reporting line, or a step towards one — also when they made it themselves.
-    `detail` names ids only (`request 7: manager 2 -> 5`), never what anyone wrote."""
-    session.add(AuditRecord(actor_id=actor_id, subject_id=subject_id, what=what, detail=detail[:200], at=now))
+    `part` names ids only (`request 7: manager 2 -> 5`), never what anyone wrote."""
+    session.add(AuditRecord(actor_id=actor_id, subject_id=subject_id, what=what, part=part[:200], at=now))
 
 
 def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
     """Retention: answers to conversations that fell due before `cutoff` are deleted."""
     old_runs = select(ConversationRun.id).where(ConversationRun.due_at < cutoff)
     result = session.execute(sa.delete(Answer).where(Answer.run_id.in_(old_runs)))  # type: ignore[attr-defined]
+    # Flags go with their answers; audit records of reads, too, once as old as the answers that were read.
+    session.execute(sa.delete(AnswerFlag).where(sa.or_(AnswerFlag.run_id.in_(old_runs),  # type: ignore[union-attr]
+                                                       AnswerFlag.created_at < cutoff)))
+    session.execute(sa.delete(AuditRecord).where(AuditRecord.at < cutoff))
     return result.rowcount or 0
+
+
+# ------------------------------------------------------------------------------------------ people's own data
+
+def account_fingerprint(*, platform: str, user_id: str) -> str:
+    """A one-way fingerprint of a chat account (console handles count as accounts), kept after a deletion."""
+    return hashlib.sha256(f"{platform}:{user_id}".encode()).hexdigest()
+
+
+def erased_account(session: Session, *, platform: str, user_id: str | None) -> ErasedAccount | None:
+    """The deletion this account's owner asked for, if they did (None: never, or they asked to rejoin)."""
+    if not user_id:
+        return None
+    return session.get(ErasedAccount, account_fingerprint(platform=platform, user_id=user_id))
+
+
+def is_erased(member: Member) -> bool:
+    """A row kept only so others' history keeps its shape: its person's data was deleted (`bot/me.py forget`)."""
+    return member.handle == f"deleted-{member.id}"
+
+
+def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[str] | None = None
+             ) -> list[AnswerFlag]:
+    """These members' flags on their answers and hints (only for `periods` if given), oldest first."""
+    if not member_ids:
+        return []
+    query = select(AnswerFlag).where(AnswerFlag.member_id.in_(list(member_ids)))  # type: ignore[attr-defined]
+    if periods is not None:
+        query = query.where(AnswerFlag.period.in_(list(periods)))  # type: ignore[attr-defined]
+    return list(session.exec(query.order_by(AnswerFlag.created_at, AnswerFlag.id)))

@@ -57,11 +57,11 @@ LABELS = {
            "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
            "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved", "edit": "Edit an answer",
            "form": "Answer in a form", "accept": "Accept", "decline": "Decline",
-           "repost": "Post my answers under my name"},
+           "repost": "Post my answers under my name", "ack": "Acknowledge"},
     "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
            "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
            "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决",
-           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝", "repost": "署名发布我的回答"},
+           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝", "repost": "署名发布我的回答", "ack": "已知悉"},
 }
 
 CHOICES = {
@@ -112,6 +112,9 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         retro_id = reply.params["retro_id"]
         return [ButtonRow(f"retro:repost:{retro_id}", (Button(f"retro:repost:{retro_id}", labels["repost"],
                                                               f"/retro repost {retro_id}"),))]
+    if reply.template == "own_data/flag_new" and "id" in reply.params:  # a member flagged an answer as wrong
+        flag_id = reply.params["id"]
+        return [ButtonRow(f"flag:{flag_id}", (Button(f"flag:ack:{flag_id}", labels["ack"], f"/me ack {flag_id}"),))]
     if reply.template == "digest/person" and not reply.params.get("own_view") and not reply.params.get("via"):
         # Only the request's own manager can act on it: not the member reading /me, not a skip-level reader.
         rows = []

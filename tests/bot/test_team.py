@@ -63,7 +63,7 @@ def requests(h) -> list[tuple[int, str, str, str]]:
 def audit_rows(h) -> list[tuple[str, str, str, str | None]]:
     with transaction(h.app.sessions) as s:
         handles = {m.id: m.handle for m in s.exec(select(Member))}
-        return [(handles.get(r.actor_id, "-"), handles[r.subject_id], r.what, r.detail)
+        return [(handles.get(r.actor_id, "-"), handles[r.subject_id], r.what, r.part)
                 for r in s.exec(select(AuditRecord).order_by(AuditRecord.id)) if r.what.startswith("manager_")]
 
 

@@ -97,6 +97,14 @@ class Console:
 
     def switch(self, handle: str) -> None:
         member = self.member(handle.lstrip("@"))
+        if member is None and self._erased(handle.lstrip("@").lower()):
+            # Someone who deleted their data (`/me delete`): act as them to see what Flywheel tells them now.
+            self.handle = handle.lstrip("@").lower()
+            waiting = self.messenger.switch_to(self.handle)
+            self.say(f"You are now {self.handle}, who deleted their data: Flywheel no longer knows them.")
+            for block in waiting:
+                self.say(block + "\n")
+            return
         if member is None:
             self.say(f"There is no member called {handle!r}. Members: {', '.join(m.handle for m in self.members())}.")
             return
@@ -113,6 +121,10 @@ class Console:
                 what = {"weekly_checkin": "a check-in", "monthly_review": "a monthly review",
                         "retro": "a retrospective"}.get(run.flow, "a conversation")
                 self.say(f"({member.handle} has {what} waiting at question {at} of {len(steps)}: answer it here.)")
+
+    def _erased(self, handle: str) -> bool:
+        with transaction(self.app.sessions) as s:
+            return repo.erased_account(s, platform="console", user_id=handle) is not None
 
     # -------------------------------------------------------------------------------------- input
 

@@ -94,6 +94,8 @@ def sync_users(s: Session, people: list[Any], department_names: dict[str, str], 
         name = str(user.name or user.en_name or open_id)[:200]
         tz = user.time_zone if is_valid_zone(str(user.time_zone or "")) else default_timezone
         team = next((department_names[d] for d in user.department_ids or [] if d in department_names), None)
+        if member is None and repo.erased_account(s, platform="feishu", user_id=open_id) is not None:
+            continue  # they deleted their data: not brought back until they ask (`/me rejoin`)
         if member is None:
             email = str(user.enterprise_email or user.email or "")
             handle = unique_handle([email.split("@")[0], user.en_name], f"u{open_id[-8:]}", taken)

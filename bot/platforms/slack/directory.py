@@ -51,6 +51,9 @@ def sync_users(s: Session, users: Iterator[dict[str, Any]], *, default_timezone:
                    or user.get("name") or user["id"])[:200]
         tz = user.get("tz") if is_valid_zone(str(user.get("tz") or "")) else default_timezone
         locale = normalize_locale(user.get("locale"), default_locale)
+        if member is None and repo.erased_account(s, platform="slack", user_id=user["id"]) is not None:
+            counts["skipped"] += 1  # they deleted their data: not brought back until they ask (`/me rejoin`)
+            continue
         if member is None:
             handle = unique_handle([user.get("name")], f"u{user['id']}", taken)
             member = Member(handle=handle, name=name, timezone=tz, locale=locale, slack_user_id=user["id"],

@@ -1,7 +1,8 @@
 """manager requests: reporting lines typed in chat change only when the member accepts
 
 `manager_request` holds each request; `member.manager_source` says who set someone's line (the organisation file and
-the Feishu directory own theirs); `audit_record.detail` says which request or which change a record is about.
+the Feishu directory own theirs); `audit_record.part` (0010) says which request or change a
+record is about.
 
 Revision ID: 0009
 Revises: 0008
@@ -41,8 +42,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_manager_request_status'), ['status'], unique=False)
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.add_column(sa.Column('manager_source', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
-    with op.batch_alter_table('audit_record', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('detail', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True))
     # Lines already stored: the file's and the directory's are theirs (both are written again at the next start or
     # sync anyway); any other line was typed in chat before consent existed.
     op.execute("UPDATE member SET manager_source = CASE WHEN source IN ('file', 'feishu') THEN source "
@@ -50,8 +49,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('audit_record', schema=None) as batch_op:
-        batch_op.drop_column('detail')
     with op.batch_alter_table('member', schema=None) as batch_op:
         batch_op.drop_column('manager_source')
     with op.batch_alter_table('manager_request', schema=None) as batch_op:

@@ -6,7 +6,7 @@ retros whose summary was shown are shared as of the summary; anonymous retros su
 become `withheld`, and their actions stay private.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 07:30:00
 """
 from alembic import op
@@ -16,7 +16,7 @@ import storage.types
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

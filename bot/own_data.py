@@ -1,0 +1,295 @@
+"""People control their own data: delete it (`/me delete`, then a confirmation), see who read it (`/me access`),
+and flag an answer — or a hint about them in the digest — as wrong (`/me flag`), which their manager acknowledges
+(`/me ack`). Someone whose data was deleted is told so if they write again, and may `/me rejoin`.
+
+```mermaid
+stateDiagram-v2
+    [*] --> asked: /me delete (a code, valid 10 min)
+    asked --> deleted: /me delete confirm CODE (in time)
+    asked --> [*]: /me delete cancel, a wrong or stale code (nothing happens)
+    deleted --> rejoining: /me rejoin (from the same chat account)
+    rejoining --> [*]: the next member sync adds them, from nothing
+```
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from bot import me
+from bot.codec import encode_replies
+from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from conversations.commands import Command, interpret
+from conversations.digest import Report, hints_for
+from conversations.events import InboundEvent
+from conversations.machine import Reply
+from conversations.render import first_name
+from storage import repo
+from storage.models import (
+    Answer,
+    AnswerFlag,
+    AuditRecord,
+    ConversationRun,
+    DeletionRequest,
+    ErasedAccount,
+    KudosRecipient,
+    Member,
+    Obstacle,
+    SupportRequest,
+)
+
+log = logging.getLogger(__name__)
+
+DELETE_WINDOW = timedelta(minutes=10)  # a confirmation code older than this does nothing
+ACCESS_PAGE = 15  # audit records per page of `/me access`
+
+ACTIONS = {
+    "delete": "delete", "erase": "delete", "删除": "delete", "删除数据": "delete",
+    "access": "access", "reads": "access", "查阅记录": "access", "访问记录": "access", "谁看过": "access",
+    "flag": "flag", "wrong": "flag", "纠错": "flag", "有误": "flag",
+    "ack": "ack", "acknowledge": "ack", "知悉": "ack", "已阅": "ack",
+    "rejoin": "rejoin", "重新加入": "rejoin",
+}
+CONFIRM = {"confirm", "yes", "确认"}
+CANCEL = {"cancel", "no", "取消"}
+MORE = {"more", "page", "更多", "页"}
+HINT = {"hint", "提示"}
+# Answers named in Chinese, as the digest shows them (the English names are the stored step names).
+ZH_STEPS = {"心情": "mood", "亮点": "wins", "阻碍": "blockers", "下周重点": "priorities", "需要经理提供的支持": "manager_help",
+            "最大的障碍": "biggest_obstacle", "需要的支持": "support", "想提升的能力": "growth"}
+
+
+def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply] | None:
+    """`/me <word> …` for the words this module owns; None when `args` is empty or `export` (bot/me.py's)."""
+    words = args.split()
+    if not words or words[0].lower() in ("export", "导出"):
+        return None
+    action = ACTIONS.get(words[0].lower())
+    rest = words[1:]
+    if action == "delete":
+        return delete_command(s, member, rest, event, now)
+    if action == "access":
+        return [access(s, member, rest)]
+    if action == "flag":
+        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now)]
+    if action == "ack":
+        return [acknowledge(s, member, rest, event, now)]
+    if action == "rejoin":
+        return [Reply("own_data/rejoin_member")]
+    return [Reply("own_data/me_usage", {"unknown": words[0]})]
+
+
+# ------------------------------------------------------------------------------------------------ deleting
+
+def delete_command(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> list[Reply]:
+    """`/me delete` explains and gives a code; `/me delete confirm CODE` within DELETE_WINDOW deletes."""
+    if not rest:
+        code = f"{secrets.randbelow(10000):04d}"
+        pending = s.get(DeletionRequest, member.id) or DeletionRequest(member_id=member.id, code=code, expires_at=now)
+        pending.code, pending.expires_at = code, now + DELETE_WINDOW
+        s.add(pending)
+        return [Reply("own_data/delete_explain", {"code": code, "minutes": int(DELETE_WINDOW.total_seconds() // 60),
+                                                  "counts": _counts(s, member)})]
+    word = rest[0].lower()
+    pending = s.get(DeletionRequest, member.id)
+    if word in CANCEL and len(rest) == 1:
+        if pending is not None:
+            s.delete(pending)
+        return [Reply("own_data/delete_cancelled")]
+    if word not in CONFIRM or len(rest) > 2:
+        return [Reply("own_data/delete_usage", {"unknown": " ".join(rest)})]
+    if pending is None or pending.expires_at <= now:
+        if pending is not None:
+            s.delete(pending)
+        return [Reply("own_data/delete_stale", {"minutes": int(DELETE_WINDOW.total_seconds() // 60)})]
+    if len(rest) < 2 or rest[1] != pending.code:
+        return [Reply("own_data/delete_wrong_code", {"given": rest[1] if len(rest) > 1 else None})]
+    locale = member.locale
+    counts = me.forget(s, member, now=now, by_member=True)
+    log.info("member %s deleted their own data: %s", member.id, ", ".join(f"{n} {k}" for k, n in counts.items()))
+    # The profile is scrubbed, so the reply goes to the chat account that asked, in the member's language.
+    repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, channel=f"{event.platform}:{event.user}",
+                 kind="farewell", body={**encode_replies([Reply("own_data/deleted", {})]), "locale": locale}, now=now)
+    return []
+
+
+def _counts(s: Session, member: Member) -> dict[str, int]:
+    def count(model: Any, *where: Any) -> int:
+        return int(s.exec(select(sa.func.count()).select_from(model).where(*where)).one())
+
+    return {"conversations": count(ConversationRun, ConversationRun.member_id == member.id),
+            "answers": count(Answer, Answer.member_id == member.id),
+            "obstacles": count(Obstacle, Obstacle.member_id == member.id),
+            "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
+            "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id)}
+
+
+def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[Reply, str, str | None]:
+    """What to tell someone Flywheel does not know: that their data was deleted (and how to rejoin) if it was,
+    else that they are not a member. Returns the reply, the outbox kind (a `farewell` leaves no address behind once
+    sent) and the language to say it in (None: the platform's default)."""
+    erased = repo.erased_account(s, platform=platform, user_id=user)
+    if erased is None:
+        return Reply("common/not_a_member"), "reply", None
+    intent = interpret(text)
+    if (isinstance(intent, Command) and intent.name == "me"
+            and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"):
+        # Every account of that person is forgotten: the next member sync adds them again, from nothing.
+        s.execute(sa.delete(ErasedAccount).where(ErasedAccount.member_id == erased.member_id))
+        log.info("a member whose data was deleted asked to rejoin (row %s)", erased.member_id)
+        return Reply("own_data/rejoined"), "farewell", erased.locale
+    return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale
+
+
+# ------------------------------------------------------------------------------------------------ who read it
+
+def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
+    """`/me access [N]`: who read your answers, when and which part, newest first, ACCESS_PAGE at a time."""
+    words = [w for w in rest if w.lower() not in MORE]
+    if len(words) > 1 or (words and not re.fullmatch(r"[0-9]{1,6}", words[0])) or (words and int(words[0]) < 1):
+        return Reply("own_data/access_usage", {"unknown": " ".join(rest)})
+    page = int(words[0]) if words else 1
+    query = select(AuditRecord).where(AuditRecord.subject_id == member.id)
+    total = int(s.exec(select(sa.func.count()).select_from(query.subquery())).one())
+    records = list(s.exec(query.order_by(AuditRecord.at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
+                          .offset((page - 1) * ACCESS_PAGE).limit(ACCESS_PAGE)))
+    people = repo.members_by_id(s, ids=[r.actor_id for r in records if r.actor_id is not None])
+    items = [{"who": _name(people.get(r.actor_id)) if r.actor_id is not None else None,
+              "admin": r.actor_id is None, "what": r.what, "part": r.part, "at": r.at} for r in records]
+    shown = (page - 1) * ACCESS_PAGE + len(records)
+    return Reply("own_data/access", {"items": items, "total": total, "page": page, "more": max(total - shown, 0)})
+
+
+def _name(member: Member | None) -> str | None:
+    """A person's name as shown to others; None once they deleted their data ("a former colleague")."""
+    return None if member is None or repo.is_erased(member) else member.name
+
+
+# ------------------------------------------------------------------------------------------------ flags
+
+def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> Reply:
+    """`/me flag 2026-W48 wins <why>` or `/me flag hint 1 <why>`: one of your own answers (or the digest's hint
+    about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer."""
+    parts = args.split(maxsplit=2)
+    if parts and (parts[0].startswith("@") or _someone_else(s, member, parts[0])):
+        return Reply("own_data/flag_not_yours", {"who": parts[0]})
+    if parts and parts[0].lower() in HINT:
+        return _flag_hint(s, member, parts[1:], event, now)
+    if len(parts) < 3:
+        return Reply("own_data/flag_usage", {"period": parts[0] if parts else None,
+                                             "which": parts[1] if len(parts) > 1 else None})
+    which = ZH_STEPS.get(parts[1], parts[1])
+    period, answer = me.own_answer(s, member, parts[0], which, now)
+    if answer is None:
+        return Reply("own_data/flag_not_found", {"period": period, "which": parts[1]})
+    found = s.exec(select(AnswerFlag).where(AnswerFlag.run_id == answer.run_id, AnswerFlag.step == answer.step)).first()
+    saved = _save_flag(s, member, found, now, reason=parts[2], period=period, run_id=answer.run_id, step=answer.step)
+    _tell_manager(s, member, saved, event, now, answer=answer.value)
+    return Reply("own_data/flag_saved", _flag_params(s, member, saved))
+
+
+def _someone_else(s: Session, member: Member, word: str) -> bool:
+    """The first word names another member (`/me flag bo …`): only one's own answers can be flagged."""
+    other = repo.member_by_handle(s, handle=word.lower())
+    return other is not None and other.id != member.id
+
+
+def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> Reply:
+    words = " ".join(rest).split(maxsplit=1)
+    if len(words) < 2 or not re.fullmatch(r"[0-9]{1,2}", words[0]):
+        return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
+    report = own_report(s, member, now)
+    hints = hints_for(report)
+    number = int(words[0])
+    if not 0 < number <= len(hints):
+        return Reply("own_data/flag_hint_not_found", {"number": number, "count": len(hints)})
+    key, period = hints[number - 1].key, report.weeks[0].period
+    found = s.exec(select(AnswerFlag).where(AnswerFlag.member_id == member.id, AnswerFlag.hint == key,
+                                            AnswerFlag.period == period)).first()
+    saved = _save_flag(s, member, found, now, reason=words[1], period=period, hint=key)
+    _tell_manager(s, member, saved, event, now, answer=None)
+    return Reply("own_data/flag_saved", _flag_params(s, member, saved))
+
+
+def own_report(s: Session, member: Member, now: datetime) -> Report:
+    """The section about this member in their manager's next digest, as `/me` shows it (see `me.view`)."""
+    manager = s.get(Member, member.manager_id) if member.manager_id else None
+    if manager is not None:
+        reports, _ = build_reports(s, manager=manager, now=DIGEST_SCHEDULE.next_after(manager.timezone, now).due)
+        return next(r for r in reports if r.member_id == member.id)
+    at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
+    return snapshot(s, reports=[member], timezone=member.timezone, now=at)[0][0]
+
+
+def _save_flag(s: Session, member: Member, found: AnswerFlag | None, now: datetime, *, reason: str, period: str,
+               run_id: int | None = None, step: str | None = None, hint: str | None = None) -> AnswerFlag:
+    """One flag per answer (or hint and week): flagging again replaces the reason and asks again."""
+    saved = found or AnswerFlag(member_id=member.id, run_id=run_id, step=step, hint=hint, period=period, reason="",
+                                created_at=now)
+    saved.reason, saved.manager_id, saved.created_at = reason.strip()[:1000], member.manager_id, now
+    saved.acknowledged_at = saved.acknowledged_by = None
+    s.add(saved)
+    s.flush()
+    return saved
+
+
+def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundEvent, now: datetime, *,
+                  answer: Any) -> None:
+    if member.manager_id is None:
+        return
+    # Tied to the answer's conversation, so a deletion that comes before delivery takes it too.
+    repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag:{saved.id}", member_id=member.manager_id, kind="flag_new",
+                 run_id=saved.run_id,
+                 body=encode_replies([Reply("own_data/flag_new", {**_flag_params(s, member, saved),
+                                                                   "answer": _shown(answer)})]), now=now)
+    repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what="flag", now=now,
+               part=f"{saved.period} {saved.step or saved.hint}")
+    log.info("member %s flagged an answer as wrong; manager %s asked to acknowledge (flag %s)", member.id,
+             member.manager_id, saved.id)
+
+
+def _flag_params(s: Session, member: Member, saved: AnswerFlag) -> dict[str, Any]:
+    manager = s.get(Member, saved.manager_id) if saved.manager_id else None
+    return {"id": saved.id, "who": first_name(member.name), "period": saved.period, "step": saved.step,
+            "hint": saved.hint, "why": saved.reason, "manager_name": first_name(manager.name) if manager else None}
+
+
+def _shown(value: Any) -> str | None:
+    """A stored answer as one line, as typed."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return "; ".join(str(v.get("text", v) if isinstance(v, dict) else v) for v in value)
+    if isinstance(value, dict):
+        return str(value.get("text", ""))
+    return str(value)
+
+
+def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> Reply:
+    """`/me ack 7`: the manager asked about flag 7 (or the member's manager now) has seen it; the member hears so."""
+    if len(rest) != 1 or not re.fullmatch(r"#?[0-9]{1,9}", rest[0]):
+        return Reply("own_data/ack_usage", {"unknown": " ".join(rest)})
+    number = int(rest[0].lstrip("#"))
+    saved = s.get(AnswerFlag, number)
+    member = s.get(Member, saved.member_id) if saved is not None else None
+    if saved is None or member is None or actor.id not in (saved.manager_id, member.manager_id):
+        # Someone else's flag is indistinguishable from a missing one: nothing leaks.
+        return Reply("own_data/ack_not_found", {"id": number})
+    params = _flag_params(s, member, saved)
+    if saved.acknowledged_at is not None:
+        return Reply("own_data/ack_already", params)
+    saved.acknowledged_at, saved.acknowledged_by = now, actor.id
+    s.add(saved)
+    repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag_ack:{saved.id}", member_id=member.id,
+                 kind="flag_acknowledged",
+                 body=encode_replies([Reply("own_data/flag_acknowledged",
+                                            {**params, "manager_name": first_name(actor.name)})]), now=now)
+    log.info("flag %s acknowledged by manager %s", saved.id, actor.id)
+    return Reply("own_data/ack_ok", params)
