@@ -70,7 +70,7 @@ def test_forget_deletes_a_members_data_on_request(harness, monkeypatch, capsys):
         assert s.exec(select(ConversationRun).where(ConversationRun.member_id == 2)).all() == []
         assert s.exec(select(Obstacle)).all() == []
         # Kudos she gave stay (they are Bo's recognition too), from a giver with no name left.
-        assert [(k.giver_id, k.reason) for k in s.exec(select(Kudos))] == [(2, "reviews")]
+        assert [(k.giver_id, k.reason) for k in s.exec(select(Kudos))] == [(2, "for reviews")]
         assert s.exec(select(Answer).where(Answer.member_id == 3)).all() != []  # bo's stay
     assert main(["forget", "nobody"]) == 1
 

@@ -99,7 +99,7 @@ def test_after_deletion_nothing_of_theirs_is_left_but_what_the_readme_says_stays
                         left.setdefault(table.name, []).append(column.name)
         assert left == {"member": ["id"], "kudos": ["giver_id"], "audit_record": ["actor_id", "subject_id"],
                         "erased_account": ["member_id"]}
-        assert [k.reason for k in s.exec(select(Kudos).where(Kudos.giver_id == ALICE))] == ["ALICE-KUDOS-REASON"]
+        assert [k.reason for k in s.exec(select(Kudos).where(Kudos.giver_id == ALICE))] == ["for ALICE-KUDOS-REASON"]
         assert sorted({r.what for r in s.exec(select(AuditRecord).where(AuditRecord.subject_id == ALICE))}) == [
             "digest", "flag", "self_delete", "support_list"]
         # And nothing she wrote anywhere else, in any text column (the kudos she gave excepted).
