@@ -116,11 +116,12 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         messengers["feishu"] = FeishuMessenger.from_settings(settings.feishu_app_id or "",
                                                              settings.feishu_app_secret or "", settings.feishu_domain)
     config = _config(settings)
-    app = Flywheel.build(settings, config=config, messengers=messengers)
+    directories = _directories(settings, config, messengers)
+    app = Flywheel.build(settings, config=config, messengers=messengers, directories=directories)
     pump = OutboxPump(app).start()
     jobs = start_scheduler(app) if scheduler else None
     if jobs is not None:
-        for name, discover in _directories(app, settings, config).items():
+        for name, discover in _directory_syncs(app).items():
             discover()
             jobs.add_job(discover, "interval", hours=24, id=f"{name}-directory", coalesce=True, max_instances=1)
     settle_heap()
@@ -200,43 +201,49 @@ def _serve_problem(settings: Settings, http_only: bool) -> str | None:
     return None
 
 
-def _directories(app, settings: Settings, config: OrgConfig | None) -> dict:  # noqa: ANN001
+def _directories(settings: Settings, config: OrgConfig | None, messengers: dict) -> dict:
+    """The platforms whose directory is a source of members: synced daily by the worker, and asked on the spot
+    (by any process, `web` replicas too) about someone who writes before a sync has brought them in."""
+    found: dict = {}
+    if "slack" in settings.platforms:
+        from bot.platforms.slack.directory import SlackDirectory
+
+        found["slack"] = SlackDirectory(settings.slack_bot_token or "", settings.slack_api_url,
+                                        default_timezone=settings.timezone, default_locale=settings.locale)
+    if "feishu" in settings.platforms:
+        from bot.platforms.feishu.directory import FeishuDirectory
+
+        found["feishu"] = FeishuDirectory(
+            messengers["feishu"].client, default_timezone=settings.timezone,
+            default_locale=settings.locale_for("feishu"),
+            managed_by_file={m.feishu for m in config.members if m.feishu} if config else set())
+    return found
+
+
+def _directory_syncs(app) -> dict:  # noqa: ANN001
     """Member discovery per platform, run at start and daily; a failure is logged and retried tomorrow."""
     jobs = {}
-    if "slack" in settings.platforms:
-        from slack_sdk import WebClient
-        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-
-        from bot.platforms.slack.directory import sync_users, workspace_users
-
-        # Reading the member list may wait out rate limits (unlike sending, which the outbox retries).
-        directory = WebClient(token=settings.slack_bot_token, timeout=30,
-                              retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)],
-                              **({"base_url": settings.slack_api_url} if settings.slack_api_url else {}))
+    if "slack" in app.directories:
+        directory = app.directories["slack"]
 
         def slack() -> None:
             try:
+                users = directory.read()  # before the transaction: the database never waits on Slack
                 with app.transaction() as s:
-                    counts = sync_users(s, workspace_users(directory), default_timezone=settings.timezone,
-                                        default_locale=settings.locale, now=app.clock.now())
+                    counts = directory.sync(s, users, now=app.clock.now())
                 log.info("Slack members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated", counts)
             except Exception:  # noqa: BLE001
                 log.exception("could not read the Slack member list")
 
         jobs["slack"] = slack
-    if "feishu" in settings.platforms:
-        from bot.platforms.feishu import directory as feishu_directory
-
-        client = app.messengers["feishu"].client
-        from_file = {m.feishu for m in config.members if m.feishu} if config else set()
+    if "feishu" in app.directories:
+        organisation = app.directories["feishu"]
 
         def feishu() -> None:
             try:
-                people, departments = feishu_directory.read_organisation(client)
+                people, departments = organisation.read()
                 with app.transaction() as s:
-                    counts = feishu_directory.sync_users(
-                        s, people, departments, default_timezone=settings.timezone,
-                        default_locale=settings.locale_for("feishu"), now=app.clock.now(), managed_by_file=from_file)
+                    counts = organisation.sync(s, people, departments, now=app.clock.now())
                 log.info("Feishu members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated, "
                          "%(kept)d as the org file says", counts)
             except Exception:  # noqa: BLE001

@@ -128,7 +128,7 @@ class OutboxSender:
         if member is None:
             platform, _, address = (row.channel or "console:").partition(":")
             recipient = Recipient(platform, address)
-            audience = Audience(self.settings.locale_for(platform), self.settings.timezone, "")
+            audience = Audience(row.body.get("locale") or self.settings.locale_for(platform), self.settings.timezone, "")
         else:
             manager = s.get(Member, member.manager_id) if member.manager_id else None
             recipient = self._recipient(member)
