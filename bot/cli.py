@@ -14,6 +14,7 @@ from typing import Sequence
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
 from bot.locks import AlreadyRunning, acquire_scheduler_lock
 from bot.settings import Settings, SettingsError, load_settings
+from bot.words import count
 
 log = logging.getLogger("flywheel")
 
@@ -37,9 +38,11 @@ def _config(settings: Settings) -> OrgConfig | None:
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from bot.app import Flywheel
     from bot.platforms.console.messenger import ConsoleMessenger
-    from bot.platforms.console.repl import Console, console_clock, parse_start
+    from bot.platforms.console.repl import Console, console_clock, found_data, parse_start
 
     interactive = sys.stdin.isatty() and not args.script
     try:
@@ -52,17 +55,78 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     except AlreadyRunning as exc:
         print(f"flywheel: {exc}", file=sys.stderr)
         return 3
-    clock = console_clock(interactive, start)
-    messenger = ConsoleMessenger(sys.stdout, clock)
-    app = Flywheel.build(settings, clock=clock, config=_config(settings), messengers={"console": messenger})
+    problem = _start_over(settings.database_url) if args.fresh else None
+    if problem:
+        lock.release()
+        print(f"flywheel: {problem}", file=sys.stderr)
+        return 2
     try:
+        clock = console_clock(interactive, start)
+        messenger = ConsoleMessenger(sys.stdout, clock)
+        app = Flywheel.build(settings, clock=clock, config=_config(settings), messengers={"console": messenger})
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        found = found_data(app, _database_name(settings.database_url))
+        if found is not None and found.clock is not None and start is None:
+            clock.set(found.clock)  # the runs in the database were made on this clock: continue from there
+            found = replace(found, resumed=True)
         console = Console(app, messenger, sys.stdout, interactive=interactive)
-        console.start(args.as_member)
+        console.start(args.as_member, found)
         console.run(sys.stdin)
     finally:
         app.close()
         lock.release()
     return 0
+
+
+def _database_name(database_url: str) -> str:
+    """How to name the database to a person: the SQLite file's name, or the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return Path(url.database or ":memory:").name
+    return url.render_as_string(hide_password=True)
+
+
+def _start_over(database_url: str) -> str | None:
+    """`--fresh`: delete the demo's SQLite database (saying what it held) so the start creates it again. Returns a
+    problem instead when the database is not a demo SQLite file; then nothing is deleted."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return ("--fresh starts the demo over by deleting its SQLite file, and DATABASE_URL is not a SQLite file; "
+                "nothing was deleted.")
+    db = Path(url.database)
+    if not db.exists():
+        print(f"Starting fresh: there is no {db.name} yet.")
+        return None
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            def one(sql: str) -> int:
+                return int(conn.execute(sa.text(sql)).scalar() or 0)
+            members = one("select count(*) from member where active") if "member" in tables else 0
+            runs = one("select count(*) from conversation_run") if "conversation_run" in tables else 0
+            platform = one("select count(*) from member where slack_user_id is not null "
+                           "or feishu_open_id is not null") if "member" in tables else 0
+    except sa.exc.DatabaseError:
+        return f"{db} is not a Flywheel database that --fresh can start over; nothing was deleted."
+    finally:
+        engine.dispose()
+    if platform:
+        return (f"{db} holds members from Slack or Feishu, not just the demo; --fresh only starts the demo over, so "
+                "nothing was deleted. Delete the file yourself if you really mean to.")
+    print(f"Starting the demo over: deleting {db.name} ({count(members, 'member')}, "
+          f"{count(runs, 'conversation')}) and creating it again.")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return None
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -361,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--as", dest="as_member", metavar="HANDLE", help="start as this member (default: the first report)")
         p.add_argument("--clock", metavar="'YYYY-MM-DD HH:MM [TZ]'", help="start the console's clock at this time")
         p.add_argument("--script", action="store_true", help="script mode even on a terminal (no prompt, echo input)")
+        p.add_argument("--fresh", action="store_true",
+                       help="start the demo over: delete the demo's SQLite database first (says what it held)")
     sub.add_parser("web", help="serve only the HTTP endpoints (Slack HTTP mode, Feishu callbacks) for replicas behind "
                               "a load balancer")
     db = sub.add_parser("db", help="database maintenance")
