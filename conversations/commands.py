@@ -70,5 +70,5 @@ def interpret(text: str) -> Intent:
 def parse_pause(args: str, today: date) -> date | None:
     """`until next monday`, `until +2w`, `2w`, `fri`, `下周一`, `两周`, `until 2027-01-04` → the first day prompts come
     back (strictly after `today`); None if unreadable or not in the future. Never raises."""
-    text = re.sub(r"^(until|till|til|to|直到|到)\s*", "", normalize(args).lower()).strip()
+    text = re.sub(r"^(?:(?:until|till|til|to)\b|直到|到)\s*", "", normalize(args).lower()).strip()
     return parse_day(text, today)

@@ -53,9 +53,6 @@ def _clean(text: str) -> str:
 def _moment(text: str, now: datetime) -> datetime | None:
     if not text:
         return None
-    if text.startswith("+"):
-        delta = parse_duration(text[1:])
-        return (now.astimezone(UTC) + delta).astimezone(now.tzinfo)
     at: time | None = None
     m = _TIME.search(text)
     if m:
@@ -64,6 +61,9 @@ def _moment(text: str, now: datetime) -> datetime | None:
             return None
         at = time(hour, minute)
         text = text[:m.start()].strip()
+    if text.startswith("+") and at is None:  # `+3d`, `+2h30m`: that long from now
+        delta = parse_duration(text[1:])
+        return (now.astimezone(UTC) + delta).astimezone(now.tzinfo) if delta > timedelta(0) else None
     today = now.date()
     if not text:
         if at is None:
