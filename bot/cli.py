@@ -8,13 +8,14 @@ import logging
 import signal
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Sequence
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
 from bot.locks import AlreadyRunning, acquire_scheduler_lock
 from bot.settings import Settings, SettingsError, load_settings
-from bot.words import count
+from bot.words import count, duration
 
 log = logging.getLogger("flywheel")
 
@@ -365,9 +366,8 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         problems += not ok
         print(f"{'✓' if ok else '✗'} {text}")
 
-    line(True, f"settings: {settings!r}")
-    mode = "console (no platform credentials)" if settings.console_mode else ", ".join(settings.platforms)
-    line(True, f"mode: {mode}")
+    for text in describe_settings(settings):
+        line(True, text)
     try:
         url = make_url(settings.database_url)
         if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
@@ -390,30 +390,88 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         else:
             managers = {m.manager for m in config.members if m.manager}
             zones = sorted({m.timezone for m in config.members})
-            line(True, f"organisation {config.source}: {len(config.members)} members, {len(managers)} managers, "
-                       f"time zones {', '.join(zones) or '—'}")
+            line(True, f"organisation {config.source}: {count(len(config.members), 'member')} "
+                       f"({count(len(managers), 'manager')}), time {'zone' if len(zones) == 1 else 'zones'} "
+                       f"{', '.join(zones) or '—'}")
             for flow in config.flows.values():
-                line(True, f"flow {flow.name}: {'on' if flow.enabled else 'off'}, {describe_schedule(flow.schedule)}, "
-                           f"{len(flow.steps)} questions")
+                if not flow.enabled:
+                    line(True, f"{flow.name}: off")
+                    continue
+                line(True, f"{flow.name}: {describe_schedule(flow)}; {describe_questions(flow)}")
     except ConfigError as exc:
         line(False, str(exc))
     problem = _serve_problem(settings, http_only=False)
     if problem:
         line(False, problem)
-    print("all good" if problems == 0 else f"{problems} problem(s) found")
+    print("all good" if problems == 0 else f"{count(problems, 'problem')} found")
     return 0 if problems == 0 else 1
 
 
-def describe_schedule(sched: object) -> str:
+def describe_settings(settings: Settings) -> list[str]:
+    """The settings as a person reads them. Secrets are only ever said to be set or not."""
+    from bot.settings import _redact_url
+
+    mode = "the local console (no Slack or Feishu credentials)" if settings.console_mode else \
+        " and ".join({"slack": "Slack", "feishu": "Feishu / Lark"}[p] for p in settings.platforms)
+    lines = [f"runs on {mode}", f"database {_redact_url(settings.database_url)}"]
+    if settings.slack_bot_token:
+        how = "Socket Mode (app token set)" if settings.slack_app_token else \
+            "HTTP mode (signing secret set)" if settings.slack_signing_secret else "no app token or signing secret"
+        lines.append(f"Slack: bot token set, {how}" + (f", API at {settings.slack_api_url}"
+                                                        if settings.slack_api_url else ""))
+    if settings.feishu_app_id or settings.feishu_app_secret:
+        how = "HTTP callbacks (Encrypt Key set) and the long connection" if settings.feishu_encrypt_key \
+            else "long connection"
+        secret = "secret set" if settings.feishu_app_secret else "no app secret"
+        lines.append(f"Feishu: app {settings.feishu_app_id or '(no app id)'}, {secret}, {how}, "
+                     f"domain {settings.feishu_domain or 'feishu'}")
+    language = f"{settings.locale} (FLYWHEEL_LOCALE)" if settings.locale_set else \
+        f"{settings.locale}, Chinese on Feishu (FLYWHEEL_LOCALE not set)"
+    lines.append(f"language for people the bot knows nothing about: {language}; time zone when none is known: "
+                 f"{settings.timezone}")
+    lines.append(f"the scheduler looks for due work every {duration(timedelta(seconds=settings.tick_seconds))}; "
+                 f"answers are kept {count(settings.retention_days, 'day')}; HTTP port {settings.port}"
+                 + (f"; log level {settings.log_level.upper()}" if settings.log_level else ""))
+    return lines
+
+
+def describe_schedule(flow: object) -> str:
+    """When a flow runs, in words: `Friday 15:00 member-local, open until Monday 12:00, reminder after 4 hours`."""
     from conversations.schedule import WEEKDAYS, MonthlySchedule, WeeklySchedule
 
+    sched = getattr(flow, "schedule", flow)
     if isinstance(sched, WeeklySchedule):
-        return (f"{WEEKDAYS[sched.weekday].title()} {sched.at:%H:%M} member-local, closes "
+        text = (f"every {WEEKDAYS[sched.weekday].title()} {sched.at:%H:%M} member-local, open until "
                 f"{WEEKDAYS[sched.closes_weekday].title()} {sched.closes_at:%H:%M}")
-    if isinstance(sched, MonthlySchedule):
+    elif isinstance(sched, MonthlySchedule):
         nth = ("first", "second", "third", "fourth")[sched.nth - 1]
-        return f"the {nth} {WEEKDAYS[sched.weekday].title()} of the month {sched.at:%H:%M} member-local, open {sched.window}"
-    return repr(sched)
+        text = (f"the {nth} {WEEKDAYS[sched.weekday].title()} of each month {sched.at:%H:%M} member-local, open "
+                f"{duration(sched.window)}")
+    elif sched is None:
+        return "started by a command (no schedule)"
+    else:
+        return str(sched)
+    reminder = getattr(flow, "reminder_after", None)
+    return text + (f", reminder after {duration(reminder)}" if reminder else "")
+
+
+# What a question asked once per item is asked about, for `flywheel doctor`.
+_EACH = {"plan": "priority set the week before", "obstacles": "open obstacle",
+         "actions": "open retro action they own"}
+
+
+def describe_questions(flow) -> str:  # noqa: ANN001 - a conversations.flows.Flow
+    """How many questions a member is asked, counted the way a run counts them (`Flow.expand` of a new run's
+    context): `5 questions (4 for people without a manager), plus one per open obstacle`."""
+    with_manager = len(flow.expand(flow.context_from(None, has_manager=True)))
+    without = len(flow.expand(flow.context_from(None, has_manager=False)))
+    text = count(with_manager, "question")
+    if without != with_manager:
+        text += f" ({without} for people without a manager)"
+    repeated = [f"one per {_EACH.get(ask.each, ask.each)}" for ask in flow.steps if ask.each]
+    if repeated:
+        text += ", plus " + (", ".join(repeated[:-1]) + " and " + repeated[-1] if len(repeated) > 1 else repeated[0])
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
