@@ -63,7 +63,7 @@ class Found:
                f"{count(self.conversations, 'conversation')}"
         if self.clock is None:
             return f"{what}. (`flywheel console --fresh` starts the demo over.)"
-        local = self.clock.astimezone(UTC if tz.upper() == "UTC" else zone(tz))
+        local = self.clock.astimezone(_zone(tz))
         when = f"{local:%a} {local.day} {local:%b %H:%M}"
         if self.resumed:
             return (f"{what}; continuing at {when}, where the console's clock last was. "
@@ -75,7 +75,8 @@ class Found:
 def found_data(app: Flywheel, database: str) -> Found | None:
     """What an earlier session left: members, conversations and the console's last clock; None for a new database."""
     with transaction(app.sessions) as s:
-        state = repo.get_state(s, key=CLOCK_KEY)
+        # A database from before the console remembered its clock: its last tick is as good.
+        state = repo.get_state(s, key=CLOCK_KEY) or repo.get_state(s, key="tick")
         conversations = s.exec(select(func.count()).select_from(ConversationRun)).one()
         members = s.exec(select(func.count()).select_from(Member).where(Member.active)).one()
     clock = state.at if state is not None else None
