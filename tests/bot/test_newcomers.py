@@ -211,3 +211,16 @@ def test_when_feishu_cannot_answer_the_newcomer_is_asked_to_try_again(feishu):
     assert "这周整体感觉如何" in feishu.fake.texts("ou_new")[-1]
     with transaction(feishu.app.sessions) as s:
         assert all(m.status == "sent" for m in s.exec(select(OutboxMessage)))
+
+
+def test_feishu_refusals_in_english_where_the_organisation_speaks_english(feishu):
+    feishu.app.settings = Settings(database_url=feishu.app.settings.database_url, locale="en", locale_set=True)
+    feishu.over_long_connection(feishu.message("ou_stranger", "hello"))
+    assert feishu.fake.texts("ou_stranger") == [
+        "Flywheel only talks with people in its contact range in Feishu, and you are not in it yet. Ask 王玛丽 "
+        "(Flywheel's admin), or your Feishu administrator, to add you to the app's contact range (通讯录权限范围)."]
+    feishu.fake.script["GET /open-apis/contact/v3/users/ou_new"] = [
+        FeishuScripted(503, {"code": 1500, "msg": "internal error"})]
+    feishu.over_long_connection(feishu.message("ou_new", "hello"))
+    assert feishu.fake.texts("ou_new") == ["Hello! I couldn't check your Feishu account just now, so I haven't acted "
+                                           "on your message. Please send it again in a minute."]

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from bot.platforms.common import unique_handle
 from bot.platforms.directory import FAILED, MEMBER, NOT_SERVED, Lookup
+from bot.platforms.feishu.messenger import RATE_LIMITED, TOKEN_REJECTED
 from conversations.schedule import is_valid_zone
 from storage import repo
 from storage.models import Member
@@ -152,7 +153,7 @@ def sync_users(s: Session, people: list[Any], department_names: dict[str, str], 
 
 
 # Contact API answers that mean "ask again later" rather than "not someone this app may see".
-_TRY_AGAIN = {99991400, 230020, 99991661, 99991663, 99991664, 99991668, 99991671}
+_TRY_AGAIN = RATE_LIMITED | TOKEN_REJECTED
 
 
 class FeishuDirectory:
