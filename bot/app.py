@@ -22,13 +22,14 @@ from bot.codec import encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
-from bot import me, own_data, team
+from bot import me, newcomers, own_data, team
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
 from bot.retro import RetroDesk
 from bot.prefetch import Prefetched
 from bot.platforms.base import Messenger
+from bot.platforms.directory import Directory, Lookup
 from bot.settings import Settings
 from conversations.clock import Clock, SystemClock
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
@@ -104,6 +105,7 @@ class Flywheel(OutboxSender):
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
     metrics: Metrics = field(default_factory=Metrics)
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
+    directories: dict[str, Directory] = field(default_factory=dict)  # platforms whose directory is a source of members
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
 
     def __post_init__(self) -> None:
@@ -117,7 +119,8 @@ class Flywheel(OutboxSender):
 
     @classmethod
     def build(cls, settings: Settings, *, clock: Clock | None = None, config: OrgConfig | None = None,
-              messengers: dict[str, Messenger] | None = None, migrate: bool = True) -> "Flywheel":
+              messengers: dict[str, Messenger] | None = None, migrate: bool = True,
+              directories: dict[str, Directory] | None = None) -> "Flywheel":
         """Connect to the database (applying migrations), load the org file and sync its members."""
         engine = create_db_engine(settings.database_url)
         if migrate:
@@ -130,7 +133,8 @@ class Flywheel(OutboxSender):
         app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
                   skip_level=config.skip_level if config else False, admins=config.admins if config else (),
-                  retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN)
+                  retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
+                  directories=dict(directories or {}))
         if config is not None:
             with transaction(app.sessions) as s:
                 counts = sync_members(s, config, now=app.clock.now())
@@ -161,7 +165,10 @@ class Flywheel(OutboxSender):
         Never raises because of what a person typed: if acting on it fails, the event is still recorded (so a
         platform retry does not fail again) and the person is told, politely, that it did not work."""
         try:
-            handled = self._handle(event)
+            try:
+                handled = self._handle(event)
+            except newcomers.LookUpFirst:  # someone not synced yet: ask their platform, outside any transaction
+                handled = self._handle(event, newcomers.look_up(self, event))
             self.metrics.inbound.labels(event.platform, "handled" if handled else "duplicate").inc()
             return handled
         except sa.exc.OperationalError:
@@ -180,7 +187,7 @@ class Flywheel(OutboxSender):
                              body=encode_replies([Reply("common/not_understood")]), now=now)
             return True
 
-    def _handle(self, event: InboundEvent) -> bool:
+    def _handle(self, event: InboundEvent, looked_up: Lookup | None = None) -> bool:
         now = self.clock.now()
         with transaction(self.sessions) as s:
             if not repo.mark_processed(s, dedup_key=event.dedup_key, platform=event.platform, now=now):
@@ -188,9 +195,14 @@ class Flywheel(OutboxSender):
                 return False
             member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
             if member is None or not member.active:
-                log.info("message from unknown %s user %s", event.platform, event.user)
+                # Someone who deleted their data is told so (and how to rejoin); anyone else may simply be new.
                 reply, kind, locale = own_data.unknown_sender(s, platform=event.platform, user=event.user,
                                                               text=event.text)
+                if kind != "farewell":
+                    if looked_up is None and newcomers.can_look_up(self, event):
+                        raise newcomers.LookUpFirst()  # rolls this transaction back; handled again after the lookup
+                    reply, locale = newcomers.refusal(s, self, event, member, looked_up)
+                log.info("message from unknown %s user %s", event.platform, event.user)
                 repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind=kind,
                              channel=f"{event.platform}:{event.user}",
                              body={**encode_replies([reply]), **({"locale": locale} if locale else {})}, now=now)

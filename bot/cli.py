@@ -8,12 +8,14 @@ import logging
 import signal
 import sys
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import Sequence
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
 from bot.locks import AlreadyRunning, acquire_scheduler_lock
 from bot.settings import Settings, SettingsError, load_settings
+from bot.words import count, duration
 
 log = logging.getLogger("flywheel")
 
@@ -37,9 +39,11 @@ def _config(settings: Settings) -> OrgConfig | None:
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from bot.app import Flywheel
     from bot.platforms.console.messenger import ConsoleMessenger
-    from bot.platforms.console.repl import Console, console_clock, parse_start
+    from bot.platforms.console.repl import Console, console_clock, found_data, parse_start
 
     interactive = sys.stdin.isatty() and not args.script
     try:
@@ -52,17 +56,78 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     except AlreadyRunning as exc:
         print(f"flywheel: {exc}", file=sys.stderr)
         return 3
-    clock = console_clock(interactive, start)
-    messenger = ConsoleMessenger(sys.stdout, clock)
-    app = Flywheel.build(settings, clock=clock, config=_config(settings), messengers={"console": messenger})
+    problem = _start_over(settings.database_url) if args.fresh else None
+    if problem:
+        lock.release()
+        print(f"flywheel: {problem}", file=sys.stderr)
+        return 2
     try:
+        clock = console_clock(interactive, start)
+        messenger = ConsoleMessenger(sys.stdout, clock)
+        app = Flywheel.build(settings, clock=clock, config=_config(settings), messengers={"console": messenger})
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        found = found_data(app, _database_name(settings.database_url))
+        if found is not None and found.clock is not None and start is None:
+            clock.set(found.clock)  # the runs in the database were made on this clock: continue from there
+            found = replace(found, resumed=True)
         console = Console(app, messenger, sys.stdout, interactive=interactive)
-        console.start(args.as_member)
+        console.start(args.as_member, found)
         console.run(sys.stdin)
     finally:
         app.close()
         lock.release()
     return 0
+
+
+def _database_name(database_url: str) -> str:
+    """How to name the database to a person: the SQLite file's name, or the URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        return Path(url.database or ":memory:").name
+    return url.render_as_string(hide_password=True)
+
+
+def _start_over(database_url: str) -> str | None:
+    """`--fresh`: delete the demo's SQLite database (saying what it held) so the start creates it again. Returns a
+    problem instead when the database is not a demo SQLite file; then nothing is deleted."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return ("--fresh starts the demo over by deleting its SQLite file, and DATABASE_URL is not a SQLite file; "
+                "nothing was deleted.")
+    db = Path(url.database)
+    if not db.exists():
+        print(f"Starting fresh: there is no {db.name} yet.")
+        return None
+    engine = sa.create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            def one(sql: str) -> int:
+                return int(conn.execute(sa.text(sql)).scalar() or 0)
+            members = one("select count(*) from member where active") if "member" in tables else 0
+            runs = one("select count(*) from conversation_run") if "conversation_run" in tables else 0
+            platform = one("select count(*) from member where slack_user_id is not null "
+                           "or feishu_open_id is not null") if "member" in tables else 0
+    except sa.exc.DatabaseError:
+        return f"{db} is not a Flywheel database that --fresh can start over; nothing was deleted."
+    finally:
+        engine.dispose()
+    if platform:
+        return (f"{db} holds members from Slack or Feishu, not just the demo; --fresh only starts the demo over, so "
+                "nothing was deleted. Delete the file yourself if you really mean to.")
+    print(f"Starting the demo over: deleting {db.name} ({count(members, 'member')}, "
+          f"{count(runs, 'conversation')}) and creating it again.")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return None
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -116,11 +181,12 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         messengers["feishu"] = FeishuMessenger.from_settings(settings.feishu_app_id or "",
                                                              settings.feishu_app_secret or "", settings.feishu_domain)
     config = _config(settings)
-    app = Flywheel.build(settings, config=config, messengers=messengers)
+    directories = _directories(settings, config, messengers)
+    app = Flywheel.build(settings, config=config, messengers=messengers, directories=directories)
     pump = OutboxPump(app).start()
     jobs = start_scheduler(app) if scheduler else None
     if jobs is not None:
-        for name, discover in _directories(app, settings, config).items():
+        for name, discover in _directory_syncs(app).items():
             discover()
             jobs.add_job(discover, "interval", hours=24, id=f"{name}-directory", coalesce=True, max_instances=1)
     settle_heap()
@@ -200,43 +266,49 @@ def _serve_problem(settings: Settings, http_only: bool) -> str | None:
     return None
 
 
-def _directories(app, settings: Settings, config: OrgConfig | None) -> dict:  # noqa: ANN001
+def _directories(settings: Settings, config: OrgConfig | None, messengers: dict) -> dict:
+    """The platforms whose directory is a source of members: synced daily by the worker, and asked on the spot
+    (by any process, `web` replicas too) about someone who writes before a sync has brought them in."""
+    found: dict = {}
+    if "slack" in settings.platforms:
+        from bot.platforms.slack.directory import SlackDirectory
+
+        found["slack"] = SlackDirectory(settings.slack_bot_token or "", settings.slack_api_url,
+                                        default_timezone=settings.timezone, default_locale=settings.locale)
+    if "feishu" in settings.platforms:
+        from bot.platforms.feishu.directory import FeishuDirectory
+
+        found["feishu"] = FeishuDirectory(
+            messengers["feishu"].client, default_timezone=settings.timezone,
+            default_locale=settings.locale_for("feishu"),
+            managed_by_file={m.feishu for m in config.members if m.feishu} if config else set())
+    return found
+
+
+def _directory_syncs(app) -> dict:  # noqa: ANN001
     """Member discovery per platform, run at start and daily; a failure is logged and retried tomorrow."""
     jobs = {}
-    if "slack" in settings.platforms:
-        from slack_sdk import WebClient
-        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-
-        from bot.platforms.slack.directory import sync_users, workspace_users
-
-        # Reading the member list may wait out rate limits (unlike sending, which the outbox retries).
-        directory = WebClient(token=settings.slack_bot_token, timeout=30,
-                              retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)],
-                              **({"base_url": settings.slack_api_url} if settings.slack_api_url else {}))
+    if "slack" in app.directories:
+        directory = app.directories["slack"]
 
         def slack() -> None:
             try:
+                users = directory.read()  # before the transaction: the database never waits on Slack
                 with app.transaction() as s:
-                    counts = sync_users(s, workspace_users(directory), default_timezone=settings.timezone,
-                                        default_locale=settings.locale, now=app.clock.now())
+                    counts = directory.sync(s, users, now=app.clock.now())
                 log.info("Slack members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated", counts)
             except Exception:  # noqa: BLE001
                 log.exception("could not read the Slack member list")
 
         jobs["slack"] = slack
-    if "feishu" in settings.platforms:
-        from bot.platforms.feishu import directory as feishu_directory
-
-        client = app.messengers["feishu"].client
-        from_file = {m.feishu for m in config.members if m.feishu} if config else set()
+    if "feishu" in app.directories:
+        organisation = app.directories["feishu"]
 
         def feishu() -> None:
             try:
-                people, departments = feishu_directory.read_organisation(client)
+                people, departments = organisation.read()
                 with app.transaction() as s:
-                    counts = feishu_directory.sync_users(
-                        s, people, departments, default_timezone=settings.timezone,
-                        default_locale=settings.locale_for("feishu"), now=app.clock.now(), managed_by_file=from_file)
+                    counts = organisation.sync(s, people, departments, now=app.clock.now())
                 log.info("Feishu members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated, "
                          "%(kept)d as the org file says", counts)
             except Exception:  # noqa: BLE001
@@ -294,9 +366,8 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         problems += not ok
         print(f"{'✓' if ok else '✗'} {text}")
 
-    line(True, f"settings: {settings!r}")
-    mode = "console (no platform credentials)" if settings.console_mode else ", ".join(settings.platforms)
-    line(True, f"mode: {mode}")
+    for text in describe_settings(settings):
+        line(True, text)
     try:
         url = make_url(settings.database_url)
         if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
@@ -319,30 +390,88 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         else:
             managers = {m.manager for m in config.members if m.manager}
             zones = sorted({m.timezone for m in config.members})
-            line(True, f"organisation {config.source}: {len(config.members)} members, {len(managers)} managers, "
-                       f"time zones {', '.join(zones) or '—'}")
+            line(True, f"organisation {config.source}: {count(len(config.members), 'member')} "
+                       f"({count(len(managers), 'manager')}), time {'zone' if len(zones) == 1 else 'zones'} "
+                       f"{', '.join(zones) or '—'}")
             for flow in config.flows.values():
-                line(True, f"flow {flow.name}: {'on' if flow.enabled else 'off'}, {describe_schedule(flow.schedule)}, "
-                           f"{len(flow.steps)} questions")
+                if not flow.enabled:
+                    line(True, f"{flow.name}: off")
+                    continue
+                line(True, f"{flow.name}: {describe_schedule(flow)}; {describe_questions(flow)}")
     except ConfigError as exc:
         line(False, str(exc))
     problem = _serve_problem(settings, http_only=False)
     if problem:
         line(False, problem)
-    print("all good" if problems == 0 else f"{problems} problem(s) found")
+    print("all good" if problems == 0 else f"{count(problems, 'problem')} found")
     return 0 if problems == 0 else 1
 
 
-def describe_schedule(sched: object) -> str:
+def describe_settings(settings: Settings) -> list[str]:
+    """The settings as a person reads them. Secrets are only ever said to be set or not."""
+    from bot.settings import _redact_url
+
+    mode = "the local console (no Slack or Feishu credentials)" if settings.console_mode else \
+        " and ".join({"slack": "Slack", "feishu": "Feishu / Lark"}[p] for p in settings.platforms)
+    lines = [f"runs on {mode}", f"database {_redact_url(settings.database_url)}"]
+    if settings.slack_bot_token:
+        how = "Socket Mode (app token set)" if settings.slack_app_token else \
+            "HTTP mode (signing secret set)" if settings.slack_signing_secret else "no app token or signing secret"
+        lines.append(f"Slack: bot token set, {how}" + (f", API at {settings.slack_api_url}"
+                                                        if settings.slack_api_url else ""))
+    if settings.feishu_app_id or settings.feishu_app_secret:
+        how = "HTTP callbacks (Encrypt Key set) and the long connection" if settings.feishu_encrypt_key \
+            else "long connection"
+        secret = "secret set" if settings.feishu_app_secret else "no app secret"
+        lines.append(f"Feishu: app {settings.feishu_app_id or '(no app id)'}, {secret}, {how}, "
+                     f"domain {settings.feishu_domain or 'feishu'}")
+    language = f"{settings.locale} (FLYWHEEL_LOCALE)" if settings.locale_set else \
+        f"{settings.locale}, Chinese on Feishu (FLYWHEEL_LOCALE not set)"
+    lines.append(f"language for people the bot knows nothing about: {language}; time zone when none is known: "
+                 f"{settings.timezone}")
+    lines.append(f"the scheduler looks for due work every {duration(timedelta(seconds=settings.tick_seconds))}; "
+                 f"answers are kept {count(settings.retention_days, 'day')}; HTTP port {settings.port}"
+                 + (f"; log level {settings.log_level.upper()}" if settings.log_level else ""))
+    return lines
+
+
+def describe_schedule(flow: object) -> str:
+    """When a flow runs, in words: `Friday 15:00 member-local, open until Monday 12:00, reminder after 4 hours`."""
     from conversations.schedule import WEEKDAYS, MonthlySchedule, WeeklySchedule
 
+    sched = getattr(flow, "schedule", flow)
     if isinstance(sched, WeeklySchedule):
-        return (f"{WEEKDAYS[sched.weekday].title()} {sched.at:%H:%M} member-local, closes "
+        text = (f"every {WEEKDAYS[sched.weekday].title()} {sched.at:%H:%M} member-local, open until "
                 f"{WEEKDAYS[sched.closes_weekday].title()} {sched.closes_at:%H:%M}")
-    if isinstance(sched, MonthlySchedule):
+    elif isinstance(sched, MonthlySchedule):
         nth = ("first", "second", "third", "fourth")[sched.nth - 1]
-        return f"the {nth} {WEEKDAYS[sched.weekday].title()} of the month {sched.at:%H:%M} member-local, open {sched.window}"
-    return repr(sched)
+        text = (f"the {nth} {WEEKDAYS[sched.weekday].title()} of each month {sched.at:%H:%M} member-local, open "
+                f"{duration(sched.window)}")
+    elif sched is None:
+        return "started by a command (no schedule)"
+    else:
+        return str(sched)
+    reminder = getattr(flow, "reminder_after", None)
+    return text + (f", reminder after {duration(reminder)}" if reminder else "")
+
+
+# What a question asked once per item is asked about, for `flywheel doctor`.
+_EACH = {"plan": "priority set the week before", "obstacles": "open obstacle",
+         "actions": "open retro action they own"}
+
+
+def describe_questions(flow) -> str:  # noqa: ANN001 - a conversations.flows.Flow
+    """How many questions a member is asked, counted the way a run counts them (`Flow.expand` of a new run's
+    context): `5 questions (4 for people without a manager), plus one per open obstacle`."""
+    with_manager = len(flow.expand(flow.context_from(None, has_manager=True)))
+    without = len(flow.expand(flow.context_from(None, has_manager=False)))
+    text = count(with_manager, "question")
+    if without != with_manager:
+        text += f" ({without} for people without a manager)"
+    repeated = [f"one per {_EACH.get(ask.each, ask.each)}" for ask in flow.steps if ask.each]
+    if repeated:
+        text += ", plus " + (", ".join(repeated[:-1]) + " and " + repeated[-1] if len(repeated) > 1 else repeated[0])
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -354,6 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--as", dest="as_member", metavar="HANDLE", help="start as this member (default: the first report)")
         p.add_argument("--clock", metavar="'YYYY-MM-DD HH:MM [TZ]'", help="start the console's clock at this time")
         p.add_argument("--script", action="store_true", help="script mode even on a terminal (no prompt, echo input)")
+        p.add_argument("--fresh", action="store_true",
+                       help="start the demo over: delete the demo's SQLite database first (says what it held)")
     sub.add_parser("web", help="serve only the HTTP endpoints (Slack HTTP mode, Feishu callbacks) for replicas behind "
                               "a load balancer")
     db = sub.add_parser("db", help="database maintenance")

@@ -128,7 +128,7 @@ class OutboxSender:
         if member is None:
             platform, _, address = (row.channel or "console:").partition(":")
             recipient = Recipient(platform, address)
-            # `locale` in the body: someone no longer a member (their data deleted) is answered in their language.
+            # `locale` in the body: someone not (or no longer) a member is answered in their language when known.
             audience = Audience(row.body.get("locale") or self.settings.locale_for(platform), self.settings.timezone, "")
         else:
             manager = s.get(Member, member.manager_id) if member.manager_id else None

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from conversations.answers import keyword, normalize
 from conversations.machine import Trigger
-from conversations.schedule import parse_duration
+from conversations.dates import parse_day
 
 COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note", "flywheel")
 _ALIASES = {"/签到": "checkin", "/暂停": "pause", "/恢复": "resume", "/帮助": "help", "/start": "checkin",
@@ -68,25 +68,7 @@ def interpret(text: str) -> Intent:
 
 
 def parse_pause(args: str, today: date) -> date | None:
-    """`until 2026-12-01`, `2026-12-01`, `2w`, `10d` → the first day prompts come back; None if unreadable or past."""
-    text = normalize(args).lower()
-    text = re.sub(r"^(until|till|to|直到|到)\s*", "", text).strip()
-    when: date | None = None
-    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
-    if m:
-        try:
-            when = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            return None
-    elif text:
-        try:
-            delta = parse_duration(text)
-            when_candidate = today + timedelta(days=delta.days)
-        except (ValueError, OverflowError):
-            return None
-        if delta < timedelta(days=1):
-            return None
-        when = when_candidate
-    if when is None or when <= today:
-        return None
-    return when
+    """`until next monday`, `until +2w`, `2w`, `fri`, `下周一`, `两周`, `until 2027-01-04` → the first day prompts come
+    back (strictly after `today`); None if unreadable or not in the future. Never raises."""
+    text = re.sub(r"^(?:(?:until|till|til|to)\b|直到|到)\s*", "", normalize(args).lower()).strip()
+    return parse_day(text, today)

@@ -170,3 +170,59 @@ def test_a_second_process_resumes_where_the_first_was_killed(tmp_path):
         ("blockers", 1), ("manager_help", 1), ("mood", 1), ("priorities", 1), ("wins", 1)]
     assert rows(db, "select count(*) from outbox_message where kind = 'deliver'") == [(0,)]
     assert rows(db, "select flow, status from conversation_run") == [("weekly_checkin", "completed")]
+
+
+def start(db: Path, script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bot", "console", *args], input=script, capture_output=True,
+                          text=True, cwd=ROOT, env=_env(db), timeout=120)
+
+
+def test_a_second_start_continues_where_the_consoles_clock_last_was(tmp_path):
+    db = tmp_path / "flywheel.db"
+    first = console(db, "/clock fri 15:00\n4\n")  # Wed 25 Nov → Fri 27 Nov 15:00, the check-in opens
+    assert "(2/5) What went well this week" in first
+    assert "Found" not in first  # a new database: nothing to tell
+    runs = rows(db, "select count(*) from conversation_run")[0][0]
+    again = start(db, "A calm week\n")  # no --clock: the console's own clock, not real time
+    assert again.returncode == 0, again.stderr
+    assert (f"Found flywheel.db with 4 members and {runs} conversation{'s' if runs != 1 else ''}; continuing at "
+            "Fri 27 Nov 15:00, where the console's clock last was.") in again.stdout
+    assert "🕒 Fri 27 Nov 2026 15:00 Europe/London for alice" in again.stdout
+    assert "(3/5)" in again.stdout and "has closed" not in again.stdout
+    assert answers(db, "alice", "2026-W48") == {"mood": 4, "wins": "A calm week"}
+
+
+def test_fresh_starts_the_demo_over_after_saying_what_it_deletes(tmp_path):
+    db = tmp_path / "flywheel.db"
+    console(db, "/clock fri 15:00\n4\nShipped it\n")
+    runs = rows(db, "select count(*) from conversation_run")[0][0]
+    over = start(db, "/who\n", "--fresh", "--clock", "2026-11-25 10:00")
+    assert over.returncode == 0, over.stderr
+    assert over.stdout.startswith(f"Starting the demo over: deleting flywheel.db (4 members, {runs} conversations) "
+                                  "and creating it again.\n")
+    assert "Found" not in over.stdout and "no check-in yet" in over.stdout
+    assert rows(db, "select count(*) from answer") == [(0,)]
+
+
+def test_fresh_never_deletes_a_database_that_holds_a_real_organisation(tmp_path):
+    db = tmp_path / "flywheel.db"
+    console(db, "/checkin\n4\n")
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("update member set slack_user_id = 'U0MARIA' where handle = 'maria'"))
+    engine.dispose()
+    refused = start(db, "/who\n", "--fresh")
+    assert refused.returncode == 2
+    assert "holds members from Slack or Feishu" in refused.stderr and "nothing was deleted" in refused.stderr
+    assert rows(db, "select count(*) from answer") == [(1,)]
+
+
+def test_relative_clock_and_pause_in_the_console(tmp_path):
+    out = console(tmp_path / "f.db", "/clock fri 15:00\n/pause until next monday\n/pause until 2026-11-01\n"
+                                     "/as chen\n/pause 两周\n/clock 下周一 9点\n/clock yesterday\n")
+    assert "🕒 Fri 27 Nov 2026 15:00 Europe/London for alice" in out
+    assert "no check-ins until Mon 30 Nov 2026" in out
+    assert "I couldn't read that. Try `/pause until next monday`" in out  # a past date, refused with a usable example
+    assert "2026年12月11日（周五）前不会再发签到" in out  # Chen's Friday 23:00 + two weeks
+    assert "🕒 Mon 30 Nov 2026 09:00 Asia/Shanghai for chen" in out
+    assert "Try /clock +3d, /clock +2h30m, /clock fri 15:00" in out

@@ -95,3 +95,36 @@ def test_run_in_http_mode_discovers_members_and_answers_a_signed_command(tmp_pat
         except subprocess.TimeoutExpired:
             proc.kill()
         fake.stop()
+
+
+def test_a_web_replica_answers_someone_no_worker_has_synced_yet(tmp_path):
+    fake = FakeSlack().start()
+    fake.users = [{"id": "UNEW", "name": "sam", "real_name": "Sam Lee", "tz": "America/New_York", "locale": "en-US"}]
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FEISHU_", "FLYWHEEL_"))}
+    env.update({"SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.url,
+                "PORT": str(port), "DATABASE_URL": f"sqlite:///{tmp_path / 'f.db'}"})
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "web"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_healthy(proc, port)["database"] is True
+        assert not any(c.method == "users.list" for c in fake.calls)  # a web replica never syncs the directory
+        body = json.dumps({"type": "event_callback", "event_id": "EvWeb1", "team_id": "T1", "event": {
+            "type": "message", "channel_type": "im", "user": "UNEW", "text": "/help", "ts": "1.1",
+            "channel": "D0UNEW"}}).encode()
+        ts = str(int(time.time()))
+        sig = "v0=" + hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=body, method="POST", headers={
+            "Content-Type": "application/json", "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            assert r.status == 200
+        assert wait_for(lambda: len(fake.posted("UNEW")) == 1)
+        assert fake.posted("UNEW")[0].params["text"].startswith("Flywheel keeps a light, regular conversation")
+        assert [c.params.get("user") for c in fake.calls if c.method == "users.info"] == ["UNEW"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        fake.stop()

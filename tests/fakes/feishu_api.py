@@ -1,5 +1,5 @@
 """A fake Feishu / Lark Open API on 127.0.0.1 (port 0): the token endpoint, message create / reply / patch, and the
-contact API (departments and users). Records every call and answers like Feishu, 429s included.
+contact API (departments, users, one user by open_id). Records every call and answers like Feishu, 429s included.
 
 The real `lark-oapi` client talks to it through its `domain`. Each call is stamped with the test's clock, so a test
 can assert that nothing arrived before an `x-ogw-ratelimit-reset` it was given had passed. Message create honours
@@ -111,6 +111,20 @@ class FakeFeishu(LoopbackServer):
             items = [d for d in self.departments
                      if fetch_child or d.get("parent_department_id", "0") == parent]
             return self._page(items, call)
+        if call.path.startswith("/open-apis/contact/v3/users/") and call.method.startswith("GET") \
+                and call.path.count("/") == 5 and not call.path.endswith("find_by_department"):
+            open_id = call.path.rsplit("/", 1)[-1]  # `users/:user_id` with user_id_type=open_id
+            user = next((u for u in self.users if u.get("open_id") == open_id), None)
+            if user is None or call.query.get("user_id_type") != "open_id":  # outside the app's contact range
+                return Scripted(400, {"code": 41050, "msg": "no user authority error"})
+            return Scripted(200, {"code": 0, "msg": "success", "data": {"user": user}})
+        if call.path.startswith("/open-apis/contact/v3/departments/") and call.method.startswith("GET") \
+                and not call.path.endswith("/children"):
+            dept_id = call.path.rsplit("/", 1)[-1]
+            dept = next((d for d in self.departments if d.get("open_department_id") == dept_id), None)
+            if dept is None:
+                return Scripted(400, {"code": 40003, "msg": "no dept authority error"})
+            return Scripted(200, {"code": 0, "msg": "success", "data": {"department": dept}})
         if call.path == "/open-apis/contact/v3/users/find_by_department":
             dept = call.query.get("department_id", "0")
             items = [u for u in self.users if dept in (u.get("department_ids") or ["0"])]

@@ -10,18 +10,22 @@ import itertools
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
+from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import Flywheel
 from bot.scheduler import start_scheduler
 from bot.platforms.console.messenger import ConsoleMessenger
-from conversations.clock import UTC, FrozenClock, OffsetClock
+from bot.words import count
+from conversations.clock import UTC, FrozenClock, OffsetClock, as_utc
 from conversations.events import InboundEvent
+from conversations.dates import parse_moment
 from conversations.render import neutralise
-from conversations.schedule import parse_duration, zone
+from conversations.schedule import is_valid_zone, zone
 from storage import repo
 from storage.db import transaction
 from storage.models import ConversationRun, Member
@@ -35,12 +39,52 @@ CONSOLE_HELP = """Console commands (only on the console)
   /clock                show the console's time
   /clock +3d            move time forward (+30m, +4h, +2d, +1w) — scheduled check-ins, reminders
                         and closing windows fire on the way
-  /clock 2026-11-27 15:00 [Asia/Shanghai]
-                        jump to a time, read in the member's own time zone unless you name one
+  /clock fri 15:00 [Asia/Shanghai]
+                        jump to a time (also: next monday 09:00, tomorrow 9:00, 下周一 9点,
+                        YYYY-MM-DD HH:MM), read in the member's own time zone unless you name one
   /quit                 leave (also Ctrl-D)
 Anything else is sent to Flywheel as a DM from the member you are acting as."""
 
 MAX_STEPS = 20000
+CLOCK_KEY = "console_clock"  # scheduler_state: the console's clock when it last moved
+
+
+@dataclass(frozen=True)
+class Found:
+    """What an earlier console session left in the database, told at start."""
+
+    database: str  # `flywheel.db`, or the URL without its password
+    members: int
+    conversations: int
+    clock: datetime | None  # where the console's clock last was
+    resumed: bool  # the clock continues there (False: `--clock` asked for another time)
+
+    def describe(self, tz: str) -> str:
+        what = f"Found {self.database} with {count(self.members, 'member')} and " \
+               f"{count(self.conversations, 'conversation')}"
+        if self.clock is None:
+            return f"{what}. (`flywheel console --fresh` starts the demo over.)"
+        local = self.clock.astimezone(_zone(tz))
+        when = f"{local:%a} {local.day} {local:%b %H:%M}"
+        if self.resumed:
+            return (f"{what}; continuing at {when}, where the console's clock last was. "
+                    "(`flywheel console --fresh` starts the demo over.)")
+        return (f"{what}; the console's clock last was at {when}, and starts where --clock says. "
+                "(`flywheel console --fresh` starts the demo over.)")
+
+
+def found_data(app: Flywheel, database: str) -> Found | None:
+    """What an earlier session left: members, conversations and the console's last clock; None for a new database."""
+    with transaction(app.sessions) as s:
+        # A database from before the console remembered its clock: its last tick is as good.
+        state = repo.get_state(s, key=CLOCK_KEY) or repo.get_state(s, key="tick")
+        conversations = s.exec(select(func.count()).select_from(ConversationRun)).one()
+        members = s.exec(select(func.count()).select_from(Member).where(Member.active)).one()
+    clock = state.at if state is not None else None
+    if clock is None and not conversations:
+        return None
+    return Found(database=database, members=int(members), conversations=int(conversations),
+                 clock=as_utc(clock) if clock is not None else None, resumed=False)
 
 
 class Console:
@@ -82,18 +126,30 @@ class Console:
 
     # -------------------------------------------------------------------------------------- start
 
-    def start(self, handle: str | None) -> None:
+    def start(self, handle: str | None, found: Found | None = None) -> None:
         members = self.members()
         if not members:
             self.say("No members yet: add them to the organisation file (FLYWHEEL_CONFIG) and start again.")
             return
+        default = handle or next((m.handle for m in members if m.manager_id), members[0].handle)
+        if found is not None:
+            self.say(found.describe(self._tz_of(default)))
         names = ", ".join(f"{m.handle}" for m in members)
         self.say(f"Flywheel console — members: {names}. Type /help for commands, /quit to leave.")
-        default = handle or next((m.handle for m in members if m.manager_id), members[0].handle)
         self.switch(default)
         self.say(self.describe_now())
         with self.lock:
             self.app.tick()
+        self.remember_clock()
+
+    def _tz_of(self, handle: str) -> str:
+        member = self.member(handle.lstrip("@"))
+        return member.timezone if member else "UTC"
+
+    def remember_clock(self) -> None:
+        """Store how far the console's clock has come, so the next start continues there (not at real time)."""
+        with transaction(self.app.sessions) as s:
+            repo.set_state(s, key=CLOCK_KEY, at=self.app.clock.now())
 
     def switch(self, handle: str) -> None:
         member = self.member(handle.lstrip("@"))
@@ -166,6 +222,8 @@ class Console:
         except Exception:  # noqa: BLE001 - the console must survive anything typed into it
             log.exception("the console could not handle that line")
             self.say("Something went wrong handling that line; nothing was lost. Details are in the log.")
+        with self.lock:
+            self.remember_clock()
         return True
 
     def prompt(self) -> str:
@@ -201,30 +259,23 @@ class Console:
             return
         target = self._parse_clock(arg)
         if target is None:
-            self.say("Try /clock +3d, /clock +2h30m or /clock 2026-11-27 15:00 (optionally followed by a time zone).")
+            self.say("Try /clock +3d, /clock +2h30m, /clock fri 15:00 or /clock next monday 09:00 (optionally "
+                     "followed by a time zone).")
             return
         now = self.app.clock.now()
         if target < now:
             self.say("The console's clock only moves forward (schedules that already happened stay happened).")
             return
         self.fast_forward(target)
+        self.remember_clock()
         self.say(self.describe_now())
 
     def _parse_clock(self, arg: str) -> datetime | None:
-        if arg.startswith("+"):
-            try:
-                return self.app.clock.now() + parse_duration(arg[1:])
-            except ValueError:
-                return None
-        m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?:\s+(\S+))?", arg)
-        if not m:
-            return None
-        tz = m.group(3) or self._tz()
-        try:
-            naive = datetime.fromisoformat(f"{m.group(1)} {m.group(2).zfill(5)}")
-            return naive.replace(tzinfo=UTC if tz.upper() == "UTC" else zone(tz)).astimezone(UTC)
-        except ValueError:
-            return None
+        """`+3d`, `fri 15:00`, `next monday 09:00`, `明天 9点`, `YYYY-MM-DD HH:MM`, in the member's time zone or one
+        named at the end."""
+        arg, named = split_zone(arg)
+        target = parse_moment(arg, self.app.clock.now().astimezone(_zone(named or self._tz())))
+        return target.astimezone(UTC) if target is not None else None
 
     def fast_forward(self, target: datetime) -> None:
         """Move the clock to `target`, stopping at every instant where scheduled work falls due."""
@@ -255,6 +306,8 @@ class Console:
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            with self.lock:
+                self.remember_clock()
         if self.interactive:
             self.say("\nBye! Your answers are saved in the database.")
 
@@ -268,12 +321,32 @@ def console_clock(interactive: bool, start: datetime | None) -> FrozenClock | Of
     return FrozenClock(start or datetime.now(UTC).replace(second=0, microsecond=0))
 
 
-def parse_start(text: str | None) -> datetime | None:
+def parse_start(text: str | None, now: datetime | None = None) -> datetime | None:
+    """`--clock`: `YYYY-MM-DD HH:MM [time zone]` (UTC unless named), or a form `/clock` takes (`mon 09:00`,
+    `+2d`) counted from the real time."""
     if not text:
         return None
     m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2})(?::\d{2})?\s*(\S+)?", text.strip())
-    if not m:
-        raise ValueError(f"--clock wants 'YYYY-MM-DD HH:MM [time zone]', got {text!r}")
-    tz = m.group(3) or "UTC"
-    naive = datetime.fromisoformat(f"{m.group(1)} {m.group(2).zfill(5)}")
-    return naive.replace(tzinfo=UTC if tz.upper() in ("UTC", "Z") else zone(tz)).astimezone(UTC)
+    if m:
+        tz = m.group(3) or "UTC"
+        if tz.upper() not in ("UTC", "Z") and not is_valid_zone(tz):
+            raise ValueError(f"--clock: {tz!r} is not a time zone (e.g. Europe/London)")
+        naive = datetime.fromisoformat(f"{m.group(1)} {m.group(2).zfill(5)}")
+        return naive.replace(tzinfo=UTC if tz.upper() in ("UTC", "Z") else zone(tz)).astimezone(UTC)
+    text, tz = split_zone(text)
+    found = parse_moment(text, (now or datetime.now(UTC)).astimezone(_zone(tz or "UTC")))
+    if found is None:
+        raise ValueError(f"--clock wants 'YYYY-MM-DD HH:MM [time zone]' or a time like 'mon 09:00', got {text!r}")
+    return found.astimezone(UTC)
+
+
+def split_zone(text: str) -> tuple[str, str | None]:
+    """`fri 15:00 Asia/Shanghai` → (`fri 15:00`, `Asia/Shanghai`); the zone is None when none is named."""
+    head, _, last = text.strip().rpartition(" ")
+    if head and (last.upper() == "UTC" or ("/" in last and is_valid_zone(last))):
+        return head, last
+    return text.strip(), None
+
+
+def _zone(name: str):  # noqa: ANN202
+    return UTC if name.upper() == "UTC" else zone(name)

@@ -1,0 +1,76 @@
+"""Someone writes to the bot who is not (or no longer) an active member.
+
+Where a platform's directory is a source of members (the Slack workspace, the Feishu contact range), they may simply
+have joined since the last sync, or be writing to a `web` replica before any worker has synced: their platform is
+asked about them on the spot and, if it is someone Flywheel serves, they become a member by the sync's own rule and
+their message is handled as if they had always been one. Otherwise the refusal says what is true for the set-up in
+use: the organisation file, the workspace / contact range, or a lookup that failed and is worth trying again.
+
+The inbound transaction never waits on the network: `_handle` raises `LookUpFirst` inside it (rolling it back), the
+platform is asked outside any transaction, and the event is handled again with the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from bot.platforms.directory import FAILED, MEMBER, NOT_SERVED, Lookup
+from conversations.events import InboundEvent
+from conversations.machine import Reply
+from storage.models import Member
+
+log = logging.getLogger(__name__)
+
+
+class LookUpFirst(Exception):
+    """Raised in the inbound transaction for an unknown user whose platform has a directory to ask."""
+
+
+def can_look_up(app, event: InboundEvent) -> bool:  # noqa: ANN001 - the Flywheel app
+    return event.platform in app.directories
+
+
+def look_up(app, event: InboundEvent) -> Lookup:  # noqa: ANN001 - the Flywheel app
+    """Ask the platform's directory about the sender and admit them if it says they are someone Flywheel serves.
+    Runs outside any transaction; never raises because of the platform."""
+    directory = app.directories[event.platform]
+    found = directory.lookup(event.user)
+    if found.outcome == MEMBER:
+        try:
+            with app.transaction() as s:
+                member = directory.admit(s, found.person, now=app.clock.now())
+                member_id = member.id if member is not None else None
+        except sa.exc.OperationalError:
+            raise  # the database is down: the platform retries the event later
+        except Exception:  # noqa: BLE001
+            log.exception("could not add %s user %s from the directory", event.platform, event.user)
+            return Lookup(FAILED, "could not be added", locale=found.locale)
+        if member_id is None:
+            return Lookup(NOT_SERVED, "deactivated", locale=found.locale)
+        log.info("%s user %s was not synced yet; added from the directory as member %s", event.platform, event.user,
+                 member_id)
+        return found
+    if found.outcome == FAILED:
+        log.warning("could not look up %s user %s in the directory (%s); they are asked to try again",
+                    event.platform, event.user, found.reason)
+    else:
+        log.info("%s user %s is not someone Flywheel serves (%s)", event.platform, event.user, found.reason)
+    return found
+
+
+def refusal(s: Session, app, event: InboundEvent, member: Member | None,  # noqa: ANN001 - the Flywheel app
+            found: Lookup | None) -> tuple[Reply, str | None]:
+    """The reply for someone Flywheel does not serve, worded for the set-up in use, and the language to say it in
+    (theirs if known, else None: the organisation's)."""
+    locale = member.locale if member is not None else (found.locale if found is not None else None)
+    admins = [name for (name,) in s.execute(select(Member.name).where(
+        Member.handle.in_(app.admins), Member.active == sa.true()).order_by(Member.name))] if app.admins else []
+    if found is None:  # no directory for this platform: the organisation file is the only source of members
+        return Reply("common/not_a_member", {"admins": admins}), locale
+    if found.outcome == FAILED:
+        return Reply("common/lookup_failed", {"platform": event.platform}), locale
+    reason = found.reason if found.outcome == NOT_SERVED else "deactivated"
+    return Reply("common/not_in_directory", {"platform": event.platform, "reason": reason, "admins": admins}), locale
