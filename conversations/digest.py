@@ -25,6 +25,7 @@ class Week:
     plan: tuple[tuple[str, str], ...] = ()  # (priority, done | partly | not_done)
     manager_help: str | None = None
     notes: tuple[tuple[str, str], ...] = ()  # (step, the member's note on that answer)
+    extras: tuple[tuple[str, str], ...] = ()  # (step, answer) to the org file's extra questions, in order
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ def report_params(report: Report) -> dict[str, Any]:
         "notes": dict(this.notes),
         "blockers": this.blockers,
         "priorities": list(this.priorities),
+        "extras": [{"step": k, "text": v} for k, v in this.extras],
         "plan": [{"item": i, "status": s} for i, s in this.plan],
         "obstacles": [dict(o) for o in report.obstacles],
         "support": [dict(s) for s in report.support],
