@@ -3,6 +3,7 @@ each in English and in Chinese."""
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.digest import build_reports, digest_replies
@@ -155,15 +156,19 @@ def test_a_manager_taken_off_the_chart_is_no_longer_named(tmp_path):
         h.app.close()
 
 
-def test_skip_level_readers_are_named_too(tmp_path):
+@pytest.mark.parametrize("skip_level", [True, False])
+def test_skip_level_readers_are_named_when_they_read(tmp_path, skip_level):
     config = team(zh=False)
     config["members"].insert(0, {"handle": "vp", "name": "Vera Stone", "timezone": TZ})
     config["members"][1]["manager"] = "vp"
-    config["digest"] = {"skip_level": True}
+    config["digest"] = {"skip_level": skip_level}
     h = make_harness(tmp_path, start=local(TZ, 2026, 12, 1, 9, 0), config=config)
     try:
-        assert "Maria and Vera will see your answers once you finish" in h.say("amy", "/review")[0]
+        named = "Maria and Vera will see" if skip_level else "Maria will see"
+        assert f"{named} your answers once you finish" in h.say("amy", "/review")[0]
         assert "Vera will see your answers once you finish" in h.say("boss", "/review")[0]
+        me = h.say("amy", "/me")[0]
+        assert ("(and Vera, their manager)" in me) == skip_level
     finally:
         h.app.close()
 
