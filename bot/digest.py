@@ -177,7 +177,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                 weeks.append(Week(period=period, status="none"))
                 continue
             if run.id not in answers:
-                weeks.append(Week(period=period, status=run.status))
+                weeks.append(Week(period=period, status=run.status, held_back=True))
                 continue
             got = answers[run.id]  # type: ignore[index]
             plan_items = run.context.get("plan") or []

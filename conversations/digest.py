@@ -26,6 +26,7 @@ class Week:
     manager_help: str | None = None
     notes: tuple[tuple[str, str], ...] = ()  # (step, the member's note on that answer)
     extras: tuple[tuple[str, str], ...] = ()  # (step, answer) to the org file's extra questions, in order
+    held_back: bool = False  # there are answers this reader may not see yet (not finished, window still open)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def report_params(report: Report) -> dict[str, Any]:
         "blockers": this.blockers,
         "priorities": list(this.priorities),
         "extras": [{"step": k, "text": v} for k, v in this.extras],
+        "held_back": this.held_back,
         "plan": [{"item": i, "status": s} for i, s in this.plan],
         "obstacles": [dict(o) for o in report.obstacles],
         "support": [dict(s) for s in report.support],
