@@ -169,7 +169,8 @@ def seen_by(s: Session, member: Member, *, skip_level: bool) -> list[Member]:
     sees this" lines name. Found by asking the rule about each candidate (the manager, the manager's manager)."""
     finished = RunFacts(member.id, CHECKIN_FLOWS[0], FINISHED, datetime.max)
     manager = s.get(Member, member.manager_id) if member.manager_id else None
-    boss = s.get(Member, manager.manager_id) if manager is not None and manager.manager_id else None
+    # (without skip_level the rule never lets the manager's manager read, so they are not even looked up)
+    boss = s.get(Member, manager.manager_id) if skip_level and manager is not None and manager.manager_id else None
     subject = person(member)
     assert subject is not None
     return [c for c in (manager, boss) if c is not None and c.id != member.id

@@ -76,6 +76,8 @@ class OutboxSender:
                 # Recipients and their managers into the session's identity map for `_prepare`, held by this name
                 # while the batch is prepared (the identity map keeps only weak references).
                 _loaded = repo.members_and_managers(s, ids=[r.member_id for r in rows if r.member_id is not None])
+                if self.skip_level:  # the "who sees this" lines name the managers' managers too
+                    _loaded.update(repo.members_and_managers(s, ids=list(_loaded)))
                 prepared = []
                 for row in rows:
                     try:
