@@ -13,7 +13,8 @@ The rule, in words (README, "Who sees what"):
   shows them; kudos: every member;
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
-Pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`), no session.
+`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`). The helpers at the end read stored
+members for it and say whom the notices name.
 """
 
 from __future__ import annotations
