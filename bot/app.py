@@ -22,7 +22,7 @@ from bot.codec import encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
-from bot import me, newcomers, own_data, team
+from bot import access, me, newcomers, own_data, team
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
@@ -48,7 +48,7 @@ from conversations.machine import (
     advance,
     ask,
 )
-from conversations.render import Audience, Renderer, first_name
+from conversations.render import Audience, Renderer
 from conversations.schedule import previous_period, quiet_adjust, zone
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.retro import ANONYMOUS_MIN, NAME as RETRO_NAME
@@ -381,11 +381,21 @@ class Flywheel(OutboxSender):
         with transaction(self.sessions) as s:
             member = repo.member_by_platform_id(s, platform=platform, user_id=user)
             run = s.get(ConversationRun, run_id)
-            if member is None or run is None or run.member_id != member.id or run.flow not in self.flows:
+            if not self._may_answer(s, member, run):
                 return None
+            assert member is not None and run is not None
             if run.status == Status.SCHEDULED.value:
                 self._apply(s, run, member, Trigger.START, None, self.clock.now(), by_member=True)
             return self.flows[run.flow], self._state(s, run, member), member
+
+    def _may_answer(self, s: Session, member: Member | None, run: ConversationRun | None) -> bool:
+        """May this platform user open or fill in this run (a form, a button carrying its id)? Only its own,
+        active member may (bot/access.py); someone else's run is indistinguishable from a missing one."""
+        if run is None or run.flow not in self.flows:
+            return False
+        subject = s.get(Member, run.member_id)
+        return subject is not None and access.may_member(s, member, subject, access.Part.ANSWER_RUN,
+                                                         now=self.clock.now(), run=run)
 
     def answers_current_question(self, *, platform: str, user: str, flow: str, step: str) -> bool:
         """Would a button for this question answer the conversation the user is in now? (No: an older message.)"""
@@ -400,10 +410,12 @@ class Flywheel(OutboxSender):
             member = repo.member_by_platform_id(s, platform=platform, user_id=user)
             return member.locale if member is not None else self.settings.locale_for(platform)
 
-    def manager_name(self, member: Member) -> str | None:
+    def audience_for(self, member: Member) -> Audience:
+        """Who a message to `member` is for, with the names the "who sees this" lines use (bot/access.py)."""
         with transaction(self.sessions) as s:
-            manager = s.get(Member, member.manager_id) if member.manager_id else None
-            return manager.name if manager else None
+            stored = s.get(Member, member.id)
+            assert stored is not None
+            return access.audience(s, stored, skip_level=self.skip_level)
 
     def submit_form(self, *, platform: str, user: str, run_id: int, values: Mapping[str, str], dedup_key: str
                     ) -> dict[str, str]:
@@ -418,8 +430,9 @@ class Flywheel(OutboxSender):
                     return {}
                 member = repo.member_by_platform_id(s, platform=platform, user_id=user)
                 run = repo.lock_run(s, run_id=run_id)
-                if member is None or run is None or run.member_id != member.id or run.flow not in self.flows:
+                if not self._may_answer(s, member, run):
                     raise _FormRefused({"": "not_yours"})
+                assert member is not None and run is not None
                 replies: list[Reply] = []
                 for step in self._state(s, run, member).steps:
                     text = (values.get(step) or "").strip()
@@ -446,8 +459,7 @@ class Flywheel(OutboxSender):
         return {}
 
     def _text_of(self, s: Session, member: Member, replies: Sequence[Reply]) -> str:
-        manager = s.get(Member, member.manager_id) if member.manager_id else None
-        audience = Audience(member.locale, member.timezone, member.name, first_name(manager.name) if manager else None)
+        audience = access.audience(s, member, skip_level=self.skip_level)
         return "\n".join(self.renderer.render(r, audience) for r in replies)
 
     def _check_actions(self, s: Session, flow: Flow, state: RunState, member: Member, text: str | None

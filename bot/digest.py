@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from bot import access
 from bot.codec import encode_replies
 from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
@@ -18,6 +19,7 @@ from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import Audience, Renderer, first_name
 from conversations.schedule import WeeklySchedule, previous_period, weekly_period, zone
+from conversations.weekly_checkin import DEFAULT_STEPS
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.models import (
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 # Monday 09:00 manager-local; sent until 21:00 that day if Flywheel was down at nine.
 DIGEST_SCHEDULE = WeeklySchedule(weekday=0, at=time(9, 0), closes_weekday=0, closes_at=time(21, 0))
 ACTION_OVERDUE = timedelta(days=14)  # a retro action still open two weeks after the summary is overdue
+BUILT_IN = {a.id for a in DEFAULT_STEPS if a.each is None}  # other plain steps: the org file's extra questions
 MESSAGE_BUDGET = 3000  # characters per message: under Slack's section limit, far under Feishu's card limit
 
 
@@ -63,12 +66,13 @@ def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: boo
     """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
     reports = direct_reports(s, manager_id=manager.id)
-    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now)
+    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager)
     if skip_level:
         for lead in reports:
             team = direct_reports(s, manager_id=lead.id)
             if team:
-                indirect, _ = snapshot(s, reports=team, timezone=manager.timezone, now=now)
+                indirect, _ = snapshot(s, reports=team, timezone=manager.timezone, now=now, viewer=manager,
+                                       skip_level=True)
                 out.extend(replace(r, via=first_name(lead.name)) for r in indirect)
     ids = [r.id for r in reports]
     week_ago = now - timedelta(days=7)
@@ -84,10 +88,22 @@ def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: boo
     return out, team
 
 
-def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datetime) -> tuple[list[Report], list[str]]:
-    """Each member's recent weeks as the digest sees them; `reports` are also the teammates whose wins count
-    as mentions. Returns the reports and the periods covered, newest first."""
+def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datetime, viewer: Member,
+             skip_level: bool = False) -> tuple[list[Report], list[str]]:
+    """Each member's recent weeks as `viewer` may see them at `now` (bot/access.py decides, part by part);
+    `reports` are also the teammates whose wins count as mentions. Returns the reports and the periods covered,
+    newest first."""
     ids = [r.id for r in reports]
+    who = {m.id: access.person(m) for m in reports}
+    bosses = repo.members_by_id(s, ids=[m.manager_id for m in reports if m.manager_id is not None])
+    me = access.person(viewer)
+
+    def may(member_id: int, part: access.Part, run: ConversationRun | None = None) -> bool:
+        subject = who[member_id]
+        assert subject is not None
+        boss = bosses.get(subject.manager_id) if subject.manager_id is not None else None
+        return access.may(me, subject, part, now=now, skip_level=skip_level, subject_manager=access.person(boss),
+                          run=access.run_facts(run) if run is not None else None)
     local_monday = now.astimezone(zone(timezone)).date()
     periods = [previous_period(weekly_period(local_monday))]
     while len(periods) < HISTORY_WEEKS:
@@ -95,9 +111,11 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     runs = list(s.exec(select(ConversationRun).where(ConversationRun.flow == WEEKLY,
                                                      ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
                                                      ConversationRun.period.in_(periods))))  # type: ignore[attr-defined]
-    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
+    # Answers only of the runs the viewer may see (a check-in not finished yet, say, shows its status alone).
+    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs  # type: ignore[misc]
+                                          if may(r.member_id, access.Part.RUN_ANSWERS, r)}
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
-    if runs:
+    if answers:
         for a in s.exec(select(Answer).where(Answer.run_id.in_(list(answers)))):  # type: ignore[attr-defined]
             answers[a.run_id][a.step] = a.value
             if a.note:
@@ -106,8 +124,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     flags = repo.flags_of(s, member_ids=ids, periods=periods)
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
     received = repo.kudos_received(s, member_ids=ids, since=month_ago)
-    team_wins = [(r.member_id, str(answers[r.id].get("wins"))) for r in runs
-                 if r.period in periods[:4] and not says_nothing(answers[r.id].get("wins"))]
+    team_wins = [(r.member_id, str(answers[r.id].get("wins") or "")) for r in runs
+                 if r.period in periods[:4] and r.id in answers and not says_nothing(answers[r.id].get("wins"))]
     # Open obstacles, support requests, the latest monthly review's growth and overdue retro actions: read for
     # the whole team at once (one query each), not person by person.
     obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}  # type: ignore[misc]
@@ -115,18 +133,26 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}  # type: ignore[misc]
     growth: dict[int, tuple[str, ...]] = {}
     if ids:
-        for o in s.exec(select(Obstacle).where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
-                        .order_by(Obstacle.created_at, Obstacle.id)):
-            obstacles[o.member_id].append(o)
+        found = list(s.exec(select(Obstacle).where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
+                            .order_by(Obstacle.created_at, Obstacle.id)))
+        sources = {r.id: r for r in s.exec(select(ConversationRun).where(ConversationRun.id.in_(  # type: ignore[union-attr]
+            list({o.source_run_id for o in found if o.source_run_id is not None}) or [-1])))}
+        for o in found:
+            source = sources.get(o.source_run_id) if o.source_run_id is not None else None
+            if may(o.member_id, access.Part.OBSTACLES, source):
+                obstacles[o.member_id].append(o)
         for r in s.exec(select(SupportRequest).where(SupportRequest.member_id.in_(ids),  # type: ignore[attr-defined]
                                                      SupportRequest.status != "resolved")
                         .order_by(SupportRequest.created_at, SupportRequest.id)):
-            support[r.member_id].append(r)
+            if may(r.member_id, access.Part.SUPPORT):
+                support[r.member_id].append(r)
         latest: dict[int, ConversationRun] = {}
-        # (status filtered here, not in SQL: with it SQLite picks the status index and scans every completed run)
+        # The latest review the viewer may see: finished, or closed with what was answered by then. (Filtered
+        # here, not in SQL: with a status filter SQLite picks the status index and scans every completed run.)
         for review in s.exec(select(ConversationRun).where(ConversationRun.flow == MONTHLY,
                                                            ConversationRun.member_id.in_(ids))):  # type: ignore[attr-defined]
-            if review.status != "completed":
+            if review.status not in ("completed", "expired", "skipped") or not may(
+                    review.member_id, access.Part.RUN_ANSWERS, review):
                 continue
             best = latest.get(review.member_id)
             if best is None or (review.due_at, review.id) > (best.due_at, best.id):
@@ -137,7 +163,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                 growth[owner[a.run_id]] = tuple(a.value or ())
         shared = repo.shared_retro_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
         for a, r in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
-            overdue[a.owner_id].append((a, r))
+            if may(a.owner_id, access.Part.RETRO_ACTIONS):
+                overdue[a.owner_id].append((a, r))
     out: list[Report] = []
     for member in reports:
         weeks = []
@@ -150,6 +177,9 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             if run is None:
                 weeks.append(Week(period=period, status="none"))
                 continue
+            if run.id not in answers:
+                weeks.append(Week(period=period, status=run.status, held_back=True))
+                continue
             got = answers[run.id]  # type: ignore[index]
             plan_items = run.context.get("plan") or []
             plan = tuple((plan_items[int(k.split(":")[1])], v) for k, v in sorted(got.items())
@@ -157,6 +187,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             weeks.append(Week(period=period, status=run.status, mood=got.get("mood"), wins=got.get("wins"),
                               blockers=got.get("blockers"), priorities=tuple(got.get("priorities") or ()),
                               plan=plan, manager_help=got.get("manager_help"),
+                              extras=tuple((k, str(got[k])) for k in run.context.get("steps") or ()
+                                           if k not in BUILT_IN and got.get(k) is not None),
                               notes=tuple(sorted(notes.get(run.id, ())))))  # answers are read in no set order
         mine = [k for k, rs in received if member.id in rs]
         out.append(Report(

@@ -12,8 +12,9 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from bot import access
 from bot.codec import encode_replies
 from conversations.events import InboundEvent
 from conversations.flows import Flow, step_item
@@ -115,7 +116,8 @@ class FollowUps:
         existing.kind, existing.text, existing.updated_at = value["kind"], value["text"], now
         s.add(existing)
         s.flush()
-        if is_new and member.manager_id is not None:
+        manager = s.get(Member, member.manager_id) if member.manager_id is not None else None
+        if is_new and manager is not None and access.may_member(s, manager, member, access.Part.SUPPORT_ACT, now=now):
             repo.enqueue(s, dedup_key=f"support:{existing.id}:new", member_id=member.manager_id, kind="support_new",
                          body=encode_replies([Reply("support/new_request", self._params(existing, member))]), now=now)
             log.info("support request %s from member %s sent to manager %s", existing.id, member.id, member.manager_id)
@@ -129,12 +131,19 @@ class FollowUps:
         """`/support` lists requests (a manager's from their reports, or one's own); `/support 12 handle|1on1|resolved`."""
         words = args.split()
         if not words:
-            mine = repo.support_requests(s, manager_id=actor.id)
+            # Requests this manager may answer now (bot/access.py): their current reports', whoever was their
+            # manager when the request was made.
+            candidates = repo.support_requests(s, manager_id=actor.id) + repo.support_requests(
+                s, member_ids=[m.id for m in s.exec(select(Member).where(Member.manager_id == actor.id))])
+            people = repo.members_by_id(s, ids=[r.member_id for r in candidates])
+            unique = {r.id: r for r in candidates}
+            mine = [r for r in sorted(unique.values(), key=lambda r: (r.created_at, r.id))
+                    if access.may_member(s, actor, people[r.member_id], access.Part.SUPPORT_ACT, now=now)]
             for member_id in {r.member_id for r in mine}:
                 repo.audit(s, actor_id=actor.id, subject_ids=[member_id], what="support_list", now=now,
                            part=", ".join(f"#{r.id}" for r in mine if r.member_id == member_id))
-            own = repo.support_requests(s, member_id=actor.id, open_only=False)[-5:]
-            people = repo.members_by_id(s, ids=[r.member_id for r in mine])
+            own = [r for r in repo.support_requests(s, member_id=actor.id, open_only=False)
+                   if access.may_member(s, actor, actor, access.Part.SUPPORT, now=now)][-5:]
             return [Reply("support/list", {
                 "to_me": [self._params(r, people[r.member_id]) for r in mine],
                 "mine": [self._params(r, actor) for r in own]})]
@@ -142,12 +151,12 @@ class FollowUps:
                 or words[1].lower() not in SUPPORT_ACTIONS):
             return [Reply("support/usage")]
         request = s.get(SupportRequest, int(words[0].lstrip("#")))
-        if request is None or request.manager_id != actor.id:
+        member = s.get(Member, request.member_id) if request is not None else None
+        if request is None or member is None or not access.may_member(s, actor, member, access.Part.SUPPORT_ACT,
+                                                                      now=now):
             # Someone else's request is indistinguishable from a missing one: nothing leaks.
             return [Reply("support/not_found", {"id": words[0].lstrip("#")})]
         status = SUPPORT_ACTIONS[words[1].lower()]
-        member = s.get(Member, request.member_id)
-        assert member is not None
         request.status, request.acted_at, request.updated_at = status, now, now
         s.add(request)
         repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:support:{request.id}", member_id=member.id,

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from bot import access
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from conversations.digest import report_params
 from conversations.kudos import KudosSettings, stored_values
@@ -42,8 +43,10 @@ from storage.models import (
 
 def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, skip_level: bool = False
          ) -> list[Reply]:
-    manager = s.get(Member, member.manager_id) if member.manager_id else None
-    skip = s.get(Member, manager.manager_id) if skip_level and manager and manager.manager_id else None
+    # Whom the intro names is whoever the rule lets see this member's answers (bot/access.py).
+    seen = access.seen_by(s, member, skip_level=skip_level)
+    manager = next((m for m in seen if m.id == member.manager_id), None)
+    skip = next((m for m in seen if m.id != member.manager_id), None) if manager else None
     if manager is not None:
         # As the next digest will show it: the week being checked in now is included.
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
@@ -51,7 +54,7 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, ski
         mine = next(r for r in reports if r.member_id == member.id)
     else:
         at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
-        mine = snapshot(s, reports=[member], timezone=member.timezone, now=at)[0][0]
+        mine = snapshot(s, reports=[member], timezone=member.timezone, now=at, viewer=member)[0][0]
     received = repo.kudos_received(s, member_ids=[member.id])
     badges = Counter(key for k, _ in received for key in stored_values(k.value))
     return [
@@ -66,7 +69,9 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, ski
 
 
 def export(s: Session, member: Member) -> dict[str, Any]:
-    """Everything Flywheel stores about one person, as plain JSON-able data."""
+    """Everything Flywheel stores about one person, as plain JSON-able data: for that person only."""
+    if not access.may_member(s, member, member, access.Part.PROFILE, now=datetime.now(timezone.utc)):
+        return {}
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     runs = list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
                        .order_by(ConversationRun.due_at)))

@@ -6,7 +6,7 @@ between the platform accepting a message and our commit is covered by the lease 
 whose earlier attempt may have gone out is looked up on the platform before it is sent again.
 
 `OutboxSender` is a part of `Flywheel` (bot/app.py), kept in its own module; it uses the app's `clock`, `sessions`,
-`owner`, `messengers`, `settings`, `renderer`, `metrics` and `admins`.
+`owner`, `messengers`, `settings`, `renderer`, `metrics`, `admins` and `skip_level`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any, NamedTuple, Sequence
 
 from sqlmodel import Session, select
 
+from bot import access
 from bot.codec import decode_replies, encode_replies
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from conversations.machine import Reply
-from conversations.render import Audience, Renderer, first_name
+from conversations.render import Audience, Renderer
 from storage import repo
 from storage.db import transaction
 from storage.models import Member, OutboxMessage
@@ -75,6 +76,8 @@ class OutboxSender:
                 # Recipients and their managers into the session's identity map for `_prepare`, held by this name
                 # while the batch is prepared (the identity map keeps only weak references).
                 _loaded = repo.members_and_managers(s, ids=[r.member_id for r in rows if r.member_id is not None])
+                if self.skip_level:  # the "who sees this" lines name the managers' managers too
+                    _loaded.update(repo.members_and_managers(s, ids=list(_loaded)))
                 prepared = []
                 for row in rows:
                     try:
@@ -131,10 +134,8 @@ class OutboxSender:
             # `locale` in the body: someone not (or no longer) a member is answered in their language when known.
             audience = Audience(row.body.get("locale") or self.settings.locale_for(platform), self.settings.timezone, "")
         else:
-            manager = s.get(Member, member.manager_id) if member.manager_id else None
             recipient = self._recipient(member)
-            audience = Audience(member.locale, member.timezone, member.name,
-                                first_name(manager.name) if manager else None)
+            audience = access.audience(s, member, skip_level=self.skip_level)
         messenger = self.messengers.get(recipient.platform) if recipient else None
         renderer = self._renderer_for(messenger)
         text = "\n\n".join(renderer.render(r, audience) for r in replies)

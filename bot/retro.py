@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from bot import access
 from bot.codec import encode_replies
 from conversations.answers import says_nothing
 from conversations.events import InboundEvent
@@ -201,8 +202,12 @@ class RetroDesk:
             body = {**encode_replies(replies), "thread_of": f"retro:{retro.id}:announce"}
             repo.enqueue(s, dedup_key=f"retro:{retro.id}:summary", member_id=None, channel=retro.channel,
                          kind="retro_summary", body=body, now=now)
-        else:  # started in a DM: every participant and the starter get the summary privately
+        else:  # started in a DM: every participant and the starter get the summary privately (bot/access.py)
+            facts = access.retro_facts(retro, [r.member_id for r in runs])
             for member_id in {r.member_id for r in runs} | {retro.started_by}:
+                reader = access.person(people.get(member_id))
+                if reader is None or not access.may(reader, reader, access.Part.RETRO_ANSWERS, now=now, retro=facts):
+                    continue  # a participant who has left since
                 repo.enqueue(s, dedup_key=f"retro:{retro.id}:summary:{member_id}", member_id=member_id,
                              kind="retro_summary", body=encode_replies(replies), now=now)
         for run in runs:  # anyone still answering is told it has closed

@@ -27,6 +27,8 @@ class Week:
     plan: tuple[tuple[str, str], ...] = ()  # (priority, done | partly | not_done)
     manager_help: str | None = None
     notes: tuple[tuple[str, str], ...] = ()  # (step, the member's note on that answer)
+    extras: tuple[tuple[str, str], ...] = ()  # (step, answer) to the org file's extra questions, in order
+    held_back: bool = False  # there are answers this reader may not see yet (not finished, window still open)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ def report_params(report: Report) -> dict[str, Any]:
         "notes": dict(this.notes),
         "blockers": _said(this.blockers),
         "priorities": _plans(this.priorities),
+        "extras": [{"step": k, "text": v} for k, v in this.extras],
+        "held_back": this.held_back,
         "plan": [{"item": i, "status": s} for i, s in this.plan],
         "obstacles": [dict(o) for o in report.obstacles],
         "support": [dict(s) for s in report.support],

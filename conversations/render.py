@@ -100,6 +100,7 @@ class Audience:
     timezone: str
     name: str
     manager: str | None = None
+    seen_by: tuple[str, ...] = ()  # who else sees their finished check-ins and reviews (bot/access.py decides)
 
 
 def first_name(name: str) -> str:
@@ -123,6 +124,9 @@ class Renderer:
         self._env.filters["user_text"] = lambda v: user_text("" if v is None else str(v))
         self._env.filters["when"] = jinja2.pass_context(lambda ctx, v: format_when(v, ctx["timezone"], ctx["locale"]))
         self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
+        # `{{ step | question(flow) }}`: an org-file question's own words in the reader's language (else its id)
+        self._env.filters["question"] = jinja2.pass_context(
+            lambda ctx, step, flow: self._overrides.get((flow, step), {}).get(ctx["locale"], step))
         self._overrides = dict(overrides or {})
         self._user_text = user_text
 
@@ -134,7 +138,8 @@ class Renderer:
         params: dict[str, Any] = dict(reply.params)
         locale = normalize_locale(audience.locale)
         env = self._env
-        base = {"member": first_name(audience.name), "manager": audience.manager, "locale": locale,
+        base = {"member": first_name(audience.name), "manager": audience.manager,
+                "seen_by": list(audience.seen_by), "locale": locale,
                 "timezone": audience.timezone}
         ctx = {**base, **params}
         parts: list[str] = []

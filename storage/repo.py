@@ -549,12 +549,16 @@ def support_from(session: Session, *, run_id: int) -> SupportRequest | None:
 
 
 def support_requests(session: Session, *, manager_id: int | None = None, member_id: int | None = None,
-                     open_only: bool = True) -> list[SupportRequest]:
+                     member_ids: Sequence[int] | None = None, open_only: bool = True) -> list[SupportRequest]:
     query = select(SupportRequest)
     if manager_id is not None:
         query = query.where(SupportRequest.manager_id == manager_id)
     if member_id is not None:
         query = query.where(SupportRequest.member_id == member_id)
+    if member_ids is not None:
+        if not member_ids:
+            return []
+        query = query.where(among(session, SupportRequest.member_id, member_ids))
     if open_only:
         query = query.where(SupportRequest.status != "resolved")
     return list(session.exec(query.order_by(SupportRequest.created_at, SupportRequest.id)))

@@ -6,12 +6,11 @@ Feishu as cards; the choice of buttons and the values they send are decided once
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 from conversations.answers import Items, Scale
 from conversations.machine import Reply, ask
-from conversations.render import Audience, first_name
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -191,10 +190,9 @@ def build_form(app: Any, *, platform: str, user: str, run_id: int) -> Form | Non
     if found is None:
         return None
     flow, state, member = found
-    manager_name = app.manager_name(member)
     locale = member.locale if member.locale in LABELS else "en"
     labels = labels_for(locale)
-    audience = Audience(locale, member.timezone, member.name, first_name(manager_name) if manager_name else None)
+    audience = replace(app.audience_for(member), locale=locale)
     fields = []
     for step in state.steps:
         question = app.renderer.render(ask(flow, state, step, {}), audience)

@@ -139,7 +139,7 @@ def test_skip_later_help_and_pause(tmp_path):
     assert "/as <name>" in out and "• /checkin — start (or continue) this week's check-in" in out
     assert "No problem — I'll come back to you on Wed 25 Nov, 12:00." in out
     assert "As promised, here's your check-in again:" in out
-    assert "Okay, skipping this week's check-in — I kept the 1 answer you gave." in out
+    assert "Okay, skipping this week's check-in — I kept the 1 answer you gave, and Maria will see it when the check-in closes." in out
     assert "Welcome back — let's pick up where you left off." in out
     assert "no check-ins until Mon 4 Jan 2027" in out
     assert "paused until 2027-01-04" in out
