@@ -46,10 +46,10 @@ def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]],
     table = model.__table__  # type: ignore[attr-defined]
     stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
-    if len(rows) > 1 and counted:  # RETURNING gives back only the rows inserted
+    if counted:  # RETURNING gives back only the rows inserted (psycopg's row count of a one-row list is -1)
         return len(session.execute(stmt.returning(*table.primary_key.columns), list(rows)).all())
-    result = session.execute(stmt, list(rows))
-    return max(result.rowcount or 0, 0) if len(rows) == 1 else 0
+    session.execute(stmt, list(rows))
+    return 0
 
 
 # ------------------------------------------------------------------------------------------ inbound events
