@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -242,19 +243,22 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         if app is not None:
             app.stop_sending()  # also when start-up failed: nothing more is started
         print("Flywheel is stopping: finishing what is in hand.", file=sys.stderr, flush=True)
-        _stop(stopping, http=http, slack_socket=slack_socket, feishu_link=feishu_link, jobs=jobs, pump=pump,
-              feishu_events=feishu_events)
+        ended = _stop(stopping, http=http, slack_socket=slack_socket, feishu_link=feishu_link, jobs=jobs,
+                      pump=pump, feishu_events=feishu_events)
         if app is not None:
             app.close()
         if lock is not None:
             lock.release()
     log.info("stopped")
+    if not ended:
+        _leave_if_stuck()
     return 0
 
 
-def _stop(stopping: Stopping, *, http, slack_socket, feishu_link, jobs, pump, feishu_events) -> None:  # noqa: ANN001
+def _stop(stopping: Stopping, *, http, slack_socket, feishu_link, jobs, pump, feishu_events) -> bool:  # noqa: ANN001
     """Take no more work in, then let what was taken finish: each step bounded so that the whole stays within
-    STOP_WITHIN. What Slack or Feishu delivered and we did not acknowledge, they deliver again (to another replica)."""
+    STOP_WITHIN; False if one did not end in time. What Slack or Feishu delivered and we did not acknowledge, they
+    deliver again (to another replica)."""
     steps = []
     if http is not None:
         steps.append(("stop accepting HTTP connections", http.stop_accepting))
@@ -270,11 +274,40 @@ def _stop(stopping: Stopping, *, http, slack_socket, feishu_link, jobs, pump, fe
         steps.append(("stop the outbox pump", lambda: pump.stop(stopping.left(5))))
     if feishu_events is not None:
         steps.append(("finish the Feishu events in hand", feishu_events.close))
+    ended = True
     for what, step in steps:
+        if not _within(stopping.left(STOP_WITHIN), step):
+            log.warning("could not %s in time while stopping; going on", what)
+            ended = False
+    return ended
+
+
+def _within(seconds: float, step) -> bool:  # noqa: ANN001
+    """Run one shutdown step, giving up on it after `seconds` (it goes on in a daemon thread); True if it ended.
+    An error is logged: the next steps, and releasing the locks, still happen."""
+    def run() -> None:
         try:
             step()
-        except Exception:  # noqa: BLE001 - the next steps (and releasing the locks) still happen
-            log.exception("could not %s while stopping", what)
+        except Exception:  # noqa: BLE001
+            log.exception("a shutdown step failed")
+
+    worker = threading.Thread(target=run, name="stopping", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive()
+
+
+def _leave_if_stuck() -> None:
+    """Python waits at exit for every non-daemon thread (a scheduler job stuck on the network, say). Past the
+    shutdown's time, leave anyway: the platform would kill us a moment later, and less tidily."""
+    stuck = [t.name for t in threading.enumerate()
+             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        log.warning("leaving although still busy: %s", ", ".join(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _serve_problem(settings: Settings, http_only: bool) -> str | None:
