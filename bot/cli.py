@@ -139,6 +139,7 @@ class Stopping:
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self.event.is_set():
             return
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: stop at once, as before
         self.deadline = time.monotonic() + STOP_WITHIN
         self.event.set()
         for wake in self.wakers:
