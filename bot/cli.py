@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
 from bot.locks import AlreadyRunning, acquire_scheduler_lock
+from bot.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.words import count, duration
 
@@ -22,13 +25,7 @@ log = logging.getLogger("flywheel")
 
 def _setup_logging(settings: Settings, *, console: bool) -> None:
     # On the console the conversation stays readable; FLYWHEEL_LOG_LEVEL=INFO shows more.
-    level = (settings.log_level or ("WARNING" if console else "INFO")).upper()
-    logging.basicConfig(level=getattr(logging, level, logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("apscheduler", "alembic", "sqlalchemy.engine"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-    # lark-oapi logs whole event payloads (people's answers) at DEBUG, on its own stdout handler: never below WARNING.
-    logging.getLogger("Lark").setLevel(logging.WARNING)
+    setup_logging(settings.log_level, secrets=settings.secrets(), default="WARNING" if console else "INFO")
 
 
 def _config(settings: Settings) -> OrgConfig | None:
@@ -74,8 +71,9 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
             clock.set(found.clock)  # the runs in the database were made on this clock: continue from there
             found = replace(found, resumed=True)
         console = Console(app, messenger, sys.stdout, interactive=interactive)
+        stdin = StoppableInput(sys.stdin).install()
         console.start(args.as_member, found)
-        console.run(sys.stdin)
+        console.run(stdin)
     finally:
         app.close()
         lock.release()
@@ -130,6 +128,43 @@ def _start_over(database_url: str) -> str | None:
     return None
 
 
+class _Stop(Exception):
+    """Raised by the SIGTERM handler while the console waits for a line."""
+
+
+class StoppableInput:
+    """The console's input, ended by SIGTERM: a line being handled is finished first; while the console waits for
+    the next line, the wait ends at once. The console then closes as at the end of its input (exit 0)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.stopped = False
+        self._waiting = False
+
+    def install(self) -> "StoppableInput":
+        signal.signal(signal.SIGTERM, self._on_signal)
+        return self
+
+    def _on_signal(self, _signum: int, _frame: object) -> None:
+        self.stopped = True
+        if self._waiting:
+            self._waiting = False  # a second signal while this one unwinds does not raise again
+            raise _Stop
+
+    def readline(self) -> str:
+        try:
+            if self.stopped:
+                return ""
+            self._waiting = True
+            line = self.stream.readline()
+            self._waiting = False
+            return "" if self.stopped else line
+        except _Stop:
+            return ""
+        finally:
+            self._waiting = False
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.console_mode:
         print("No Slack or Feishu credentials are set, so Flywheel runs on the local console "
@@ -151,18 +186,52 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+class Stopping:
+    """SIGTERM (how Heroku, Kubernetes and systemd stop a process) and Ctrl-C: stop taking work, finish what is in
+    hand, hand back what is not started, release the locks, exit 0 — within STOP_WITHIN seconds. The signal handler
+    only sets flags and calls `wakers` (each must be safe from a signal handler: set a flag, write to a pipe)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.wakers: list = []
+        self.deadline = 0.0
+
+    def install(self) -> "Stopping":
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        if self.event.is_set():
+            return
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: stop at once, as before
+        self.deadline = time.monotonic() + STOP_WITHIN
+        self.event.set()
+        for wake in self.wakers:
+            wake()
+
+    def left(self, most: float) -> float:
+        """Seconds a step of the shutdown may take: at most `most`, and never past the deadline."""
+        deadline = self.deadline or time.monotonic() + STOP_WITHIN
+        return max(0.1, min(most, deadline - time.monotonic()))
+
+
+STOP_WITHIN = 8.0  # seconds from SIGTERM to exit; platforms kill after 10 (Kubernetes: 30; Heroku: 30)
+
+
 def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> int:
     """Slack and/or Feishu, whichever has credentials, in one process: the scheduler (unless `http_only`), the
     outbox pump, Socket Mode / the long connection, and the HTTP endpoint when a signing secret or an Encrypt Key
-    asks for it."""
+    asks for it. Runs until SIGTERM or Ctrl-C, then stops cleanly (`Stopping`)."""
     from bot.app import Flywheel
     from bot.scheduler import start_scheduler
-    from bot.web import OutboxPump, create_wsgi
+    from bot.web import HttpServer, OutboxPump, create_wsgi
 
     problem = _serve_problem(settings, http_only)
     if problem:
         print(f"flywheel: {problem}", file=sys.stderr)
         return 2
+    stopping = Stopping().install()  # from here on, a SIGTERM during start-up stops as cleanly as later
     lock = None
     if scheduler:
         try:
@@ -170,45 +239,47 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         except AlreadyRunning as exc:
             print(f"flywheel: {exc}", file=sys.stderr)
             return 3
-    messengers: dict = {}
-    if "slack" in settings.platforms:
-        from bot.platforms.slack.messenger import SlackMessenger
-
-        messengers["slack"] = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
-    if "feishu" in settings.platforms:
-        from bot.platforms.feishu.messenger import FeishuMessenger
-
-        messengers["feishu"] = FeishuMessenger.from_settings(settings.feishu_app_id or "",
-                                                             settings.feishu_app_secret or "", settings.feishu_domain)
-    config = _config(settings)
-    directories = _directories(settings, config, messengers)
-    app = Flywheel.build(settings, config=config, messengers=messengers, directories=directories)
-    pump = OutboxPump(app).start()
-    jobs = start_scheduler(app) if scheduler else None
-    if jobs is not None:
-        for name, discover in _directory_syncs(app).items():
-            discover()
-            jobs.add_job(discover, "interval", hours=24, id=f"{name}-directory", coalesce=True, max_instances=1)
-    settle_heap()
-    feishu_events = None
-    if "feishu" in settings.platforms:
-        from bot.platforms.feishu.events import FeishuEvents
-
-        feishu_events = FeishuEvents(app, poke=pump.poke)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    slack_socket = None
-    feishu_link = None
-    modes = []
+    app = pump = jobs = feishu_events = slack_socket = feishu_link = http = None
     try:
-        if "slack" in settings.platforms and settings.slack_app_token and not http_only:
+        messengers: dict = {}
+        if "slack" in settings.platforms:
+            from bot.platforms.slack.messenger import SlackMessenger
+
+            messengers["slack"] = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
+        if "feishu" in settings.platforms:
+            from bot.platforms.feishu.messenger import FeishuMessenger
+
+            messengers["feishu"] = FeishuMessenger.from_settings(settings.feishu_app_id or "",
+                                                                 settings.feishu_app_secret or "",
+                                                                 settings.feishu_domain)
+        config = _config(settings)
+        directories = _directories(settings, config, messengers)
+        app = Flywheel.build(settings, config=config, messengers=messengers, directories=directories)
+        stopping.wakers.append(app.stop_sending)
+        if stopping.event.is_set():
+            app.stop_sending()
+        pump = OutboxPump(app).start()
+        jobs = start_scheduler(app) if scheduler else None
+        if jobs is not None:
+            for name, discover in _directory_syncs(app).items():
+                if not stopping.event.is_set():
+                    discover()
+                jobs.add_job(discover, "interval", hours=24, id=f"{name}-directory", coalesce=True, max_instances=1)
+        settle_heap()
+        if "feishu" in settings.platforms:
+            from bot.platforms.feishu.events import FeishuEvents
+
+            feishu_events = FeishuEvents(app, poke=pump.poke)
+        modes = []
+        if "slack" in settings.platforms and settings.slack_app_token and not http_only \
+                and not stopping.event.is_set():
             from bot.platforms.slack.socket import connect
 
             slack_socket = connect(app, app_token=settings.slack_app_token, web_client=messengers["slack"].client,
                                    poke=pump.poke)
             app.connections["slack"] = slack_socket.is_connected
             modes.append("Slack (Socket Mode)")
-        if feishu_events is not None and not http_only:
+        if feishu_events is not None and not http_only and not stopping.event.is_set():
             from bot.platforms.feishu import longconn
 
             feishu_link = longconn.start(feishu_events, app_id=settings.feishu_app_id or "",
@@ -223,32 +294,87 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
                                         verification_token=settings.feishu_verification_token)
         slack_http = settings.slack_signing_secret if "slack" in settings.platforms else None
         if slack_http or callbacks is not None:
-            from waitress import serve as waitress_serve
-
             wsgi = create_wsgi(app, slack_signing_secret=slack_http, poke=pump.poke, feishu=callbacks)
+            http = HttpServer(wsgi, host="0.0.0.0", port=settings.port)
+            stopping.wakers.append(http.stop)
+            if stopping.event.is_set():
+                http.stop()
             paths = (["POST /slack/events"] if slack_http else []) + (["POST /feishu/events"] if callbacks else [])
             print(f"Flywheel is running: {', '.join(modes + ['HTTP on port ' + str(settings.port)])} "
                   f"({', '.join(paths)}, GET /healthz, GET /metrics). Ctrl-C to stop.", file=sys.stderr)
-            waitress_serve(wsgi, host="0.0.0.0", port=settings.port, threads=8, ident="flywheel")
+            http.serve_until_stopped()
         else:
             print(f"Flywheel is running: {', '.join(modes)}. Ctrl-C to stop.", file=sys.stderr)
-            stop.wait()
-    except KeyboardInterrupt:
-        pass
+            stopping.event.wait()
     finally:
-        if slack_socket is not None:
-            slack_socket.close()
-        if feishu_link is not None:  # before the events stop: nothing is acknowledged that is not handled
-            feishu_link.stop()
-        if jobs is not None:
-            jobs.shutdown(wait=False)
-        pump.stop()
-        if feishu_events is not None:
-            feishu_events.close()
-        app.close()
+        if app is not None:
+            app.stop_sending()  # also when start-up failed: nothing more is started
+        print("Flywheel is stopping: finishing what is in hand.", file=sys.stderr, flush=True)
+        ended = _stop(stopping, http=http, slack_socket=slack_socket, feishu_link=feishu_link, jobs=jobs,
+                      pump=pump, feishu_events=feishu_events)
+        if app is not None:
+            app.close()
         if lock is not None:
             lock.release()
+    log.info("stopped")
+    if not ended:
+        _leave_if_stuck()
     return 0
+
+
+def _stop(stopping: Stopping, *, http, slack_socket, feishu_link, jobs, pump, feishu_events) -> bool:  # noqa: ANN001
+    """Take no more work in, then let what was taken finish: each step bounded so that the whole stays within
+    STOP_WITHIN; False if one did not end in time. What Slack or Feishu delivered and we did not acknowledge, they
+    deliver again (to another replica)."""
+    steps = []
+    if http is not None:
+        steps.append(("stop accepting HTTP connections", http.stop_accepting))
+    if slack_socket is not None:  # its close() waits for the envelopes being handled
+        steps.append(("close the Socket Mode connection", slack_socket.close))
+    if feishu_link is not None:  # before the events stop: nothing is acknowledged that is not handled
+        steps.append(("close the Feishu long connection", lambda: feishu_link.stop(stopping.left(3))))
+    if http is not None:
+        steps.append(("finish the HTTP requests in hand", lambda: http.finish(stopping.left(5))))
+    if jobs is not None:  # a tick in progress ends soon: the outbox sender starts nothing new
+        steps.append(("stop the scheduler", lambda: jobs.shutdown(wait=True)))
+    if pump is not None:
+        steps.append(("stop the outbox pump", lambda: pump.stop(stopping.left(5))))
+    if feishu_events is not None:
+        steps.append(("finish the Feishu events in hand", feishu_events.close))
+    ended = True
+    for what, step in steps:
+        if not _within(stopping.left(STOP_WITHIN), step):
+            log.warning("could not %s in time while stopping; going on", what)
+            ended = False
+    return ended
+
+
+def _within(seconds: float, step) -> bool:  # noqa: ANN001
+    """Run one shutdown step, giving up on it after `seconds` (it goes on in a daemon thread); True if it ended.
+    An error is logged: the next steps, and releasing the locks, still happen."""
+    def run() -> None:
+        try:
+            step()
+        except Exception:  # noqa: BLE001
+            log.exception("a shutdown step failed")
+
+    worker = threading.Thread(target=run, name="stopping", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive()
+
+
+def _leave_if_stuck() -> None:
+    """Python waits at exit for every non-daemon thread (a scheduler job stuck on the network, say). Past the
+    shutdown's time, leave anyway: the platform would kill us a moment later, and less tidily."""
+    stuck = [t.name for t in threading.enumerate()
+             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if stuck:
+        log.warning("leaving although still busy: %s", ", ".join(stuck))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _serve_problem(settings: Settings, http_only: bool) -> str | None:

@@ -54,6 +54,14 @@ class Attempted(NamedTuple):
 class OutboxSender:
     """Sending what is queued (a part of `Flywheel`)."""
 
+    _stopping = False  # set by `stop_sending`, from any thread (or a signal handler)
+
+    def stop_sending(self) -> None:
+        """The process is stopping: start no more messages. A sender in the middle of a batch finishes the message
+        in hand, records the batch and hands back what it has not started (pending again, no lease), so another
+        replica sends it at once instead of after the lease (120 s)."""
+        self._stopping = True
+
     def next_outbox_due(self) -> datetime | None:
         """When the soonest message waiting in the outbox may be sent (None: nothing waits)."""
         with transaction(self.sessions) as s:
@@ -69,7 +77,7 @@ class OutboxSender:
         when two different channels in a row are rate-limited the platform as a whole is, so the pass leaves the
         rest of its messages for after `Retry-After` instead of asking again for each of them."""
         sent = failed = 0
-        while True:
+        while not self._stopping:
             now = self.clock.now()
             with transaction(self.sessions) as s:
                 rows = repo.claim_outbox(s, now=now, owner=self.owner, lease=OUTBOX_LEASE, limit=limit)
@@ -92,9 +100,9 @@ class OutboxSender:
             started = time.monotonic()
             handed_back = False
             for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
-                if index and self.clock.now() >= now + OUTBOX_LEASE - LEASE_MARGIN:
-                    # Slow going: hand the rest back before our lease runs out under us (another replica would take
-                    # it over and send it too); the next claim takes it again under a fresh lease.
+                if self._stopping or (index and self.clock.now() >= now + OUTBOX_LEASE - LEASE_MARGIN):
+                    # Stopping, or slow going: hand the rest back before our lease runs out under us (another replica
+                    # would take it over and send it too); the next claim takes it again under a fresh lease.
                     ok, bad = self._record(outcomes)
                     sent, failed, outcomes = sent + ok, failed + bad, []
                     with transaction(self.sessions) as s:
@@ -124,6 +132,7 @@ class OutboxSender:
             sent, failed = sent + ok, failed + bad
             if (len(rows) < limit or paused) and not handed_back:
                 return sent, failed
+        return sent, failed
 
     def _prepare(self, s: Session, row: OutboxMessage) -> tuple[Recipient | None, OutboundMessage]:
         replies = decode_replies(row.body)

@@ -63,6 +63,17 @@ class Settings:
         """No platform credentials at all: the bot runs on the local console."""
         return not self.platforms
 
+    def secrets(self) -> list[str]:
+        """The secret values set, for the logs to blank out wherever they might appear (bot/logs.py)."""
+        found = [str(getattr(self, name)) for name in sorted(SECRET_FIELDS - {"database_url"}) if getattr(self, name)]
+        try:
+            from sqlalchemy.engine import make_url
+
+            password = make_url(self.database_url).password
+        except Exception:  # noqa: BLE001 - an unparsable URL is reported by doctor, not here
+            password = None
+        return found + ([str(password)] if password else [])
+
     def __repr__(self) -> str:  # never print a secret, even by accident
         shown = []
         for f in fields(self):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -46,10 +47,10 @@ class OutboxPump:
     def poke(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=timeout)
 
     def next_wait(self) -> float:
         """Seconds until the next pass: when the soonest waiting message is due, at most `interval`."""
@@ -59,7 +60,7 @@ class OutboxPump:
         return min(self.interval, max(MIN_WAIT, (due - self.app.clock.now()).total_seconds()))
 
     def _run(self) -> None:
-        wait = self.interval
+        wait = 0.0  # a pass at start: what a stopped replica handed back goes out now, not in `interval`
         while not self._stop.is_set():
             self._wake.wait(wait)
             self._wake.clear()
@@ -69,6 +70,80 @@ class OutboxPump:
             except Exception:  # noqa: BLE001 - the pump keeps going; nothing is lost, the outbox keeps it
                 log.exception("delivering the outbox failed; will try again")
                 wait = self.interval
+
+
+class HttpServer:
+    """waitress, driven here so that it stops cleanly: `serve_until(stopped)` answers requests until `stop()`;
+    then `stop_accepting()` closes the listening socket (new connections are refused: a load balancer moves on) and
+    `finish()` completes the requests already in — being read, being handled or being written back — before it
+    closes the remaining (idle) connections."""
+
+    def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
+        from waitress import create_server
+
+        self.server: Any = create_server(wsgi, host=host, port=port, threads=threads, ident="flywheel")
+        self.port: int = self.server.effective_port
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Any thread, or a signal handler: the serving loop ends at once."""
+        self._stopped.set()
+        try:
+            self.server.trigger.pull_trigger()  # wakes the loop from its select()
+        except (OSError, AttributeError):
+            pass
+
+    def _loop_once(self, timeout: float) -> None:
+        from waitress import wasyncore
+
+        wasyncore.loop(timeout=timeout, map=self.server._map, use_poll=self.server.adj.asyncore_use_poll, count=1)
+
+    def serve_until_stopped(self) -> None:
+        while not self._stopped.is_set():
+            self._loop_once(self.server.adj.asyncore_loop_timeout)
+
+    def stop_accepting(self) -> None:
+        from waitress import wasyncore
+
+        if self.server.accepting:
+            self._loop_once(0)  # the connections already queued at the socket, and the bytes already sent, are in
+        self.server.accepting = False
+        if self.server.socket is not None:
+            wasyncore.dispatcher.close(self.server)  # the listener only; the trigger and the connections stay
+
+    def busy(self) -> bool:
+        """A request has arrived (its bytes may still wait in the socket: waitress reads the next request on a
+        connection only once the one before is answered), is being read, handled, or answered."""
+        from waitress.channel import HTTPChannel
+
+        dispatcher = self.server.task_dispatcher
+        if dispatcher.queue or dispatcher.active_count:
+            return True
+        return any(isinstance(ch, HTTPChannel) and (ch.requests or ch.request is not None or ch.total_outbufs_len
+                                                     or _unread(ch.socket))
+                   for ch in list(self.server._map.values()))
+
+    def finish(self, grace: float) -> None:
+        """Serve what is in hand for at most `grace` seconds, then close every connection."""
+        from waitress import wasyncore
+
+        self.stop_accepting()
+        deadline = time.monotonic() + grace
+        self._loop_once(0)  # read what has arrived: a request may have begun
+        while self.busy() and time.monotonic() < deadline:
+            self._loop_once(0.02)
+        self.server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
+        wasyncore.close_all(self.server._map)
+
+
+def _unread(sock: socket.socket | None) -> bool:
+    """Bytes have arrived on this connection that nobody has read yet (closing it now would reset it)."""
+    if sock is None:
+        return False
+    try:
+        return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except OSError:  # nothing there (EAGAIN), or the connection is gone
+        return False
 
 
 def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callable[[], None] = lambda: None,

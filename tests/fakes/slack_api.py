@@ -34,6 +34,7 @@ class FakeSlack(LoopbackServer):
         # return False to drop the connection without an answer.
         self.gate: Callable[[Call, Scripted], None] | None = None
         self.delivered: list[tuple[Call, str]] = []  # successful chat.postMessage calls and their ts
+        self.socket_url: str | None = None  # a FakeSocketMode (tests/fakes/slack_socket.py) sets it
         self._ts = itertools.count(1)
 
     @property
@@ -54,6 +55,9 @@ class FakeSlack(LoopbackServer):
             ts = f"1700000000.{next(self._ts):06d}"
             self.delivered.append((call, ts))
             return Scripted(200, {"ok": True, "channel": p.get("channel"), "ts": ts, "message": {"text": p.get("text")}})
+        if call.method == "apps.connections.open":
+            return Scripted(200, {"ok": True, "url": self.socket_url} if self.socket_url
+                            else {"ok": False, "error": "invalid_auth"})
         if call.method == "auth.test":
             return Scripted(200, {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Acme"})
         if call.method == "users.list":
