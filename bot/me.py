@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from conversations.digest import report_params
 from conversations.kudos import KudosSettings
@@ -35,24 +36,24 @@ from storage.models import (
 )
 
 
-def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, skip_level: bool = False
-         ) -> list[Reply]:
+def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, skip_level: bool = False,
+         calendars: Calendars | None = None) -> list[Reply]:
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     skip = s.get(Member, manager.manager_id) if skip_level and manager and manager.manager_id else None
     if manager is not None:
         # As the next digest will show it: the week being checked in now is included.
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(s, manager=manager, now=at)
+        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars)
         mine = next(r for r in reports if r.member_id == member.id)
     else:
         at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
-        mine = snapshot(s, reports=[member], timezone=member.timezone, now=at)[0][0]
+        mine = snapshot(s, reports=[member], timezone=member.timezone, now=at, calendars=calendars)[0][0]
     received = repo.kudos_received(s, member_ids=[member.id])
     badges = Counter(k.value for k, _ in received if k.value)
     return [
         Reply("me/intro", {"manager_name": first_name(manager.name) if manager else None,
                            "skip_name": first_name(skip.name) if skip else None,
-                           "paused_until": member.paused_until}),
+                           "paused_until": paused_until(member, now)}),
         Reply("digest/person", {**report_params(mine), "own_view": True}),
         Reply("me/outro", {"kudos_total": len(received),
                            "badges": [{"emoji": v.emoji, "en": v.en, "zh": v.zh, "count": badges[v.key]}
@@ -60,7 +61,7 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, ski
     ]
 
 
-def export(s: Session, member: Member) -> dict[str, Any]:
+def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything Flywheel stores about one person, as plain JSON-able data."""
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     runs = list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
@@ -78,7 +79,7 @@ def export(s: Session, member: Member) -> dict[str, Any]:
     return {
         "profile": {"handle": member.handle, "name": member.name, "timezone": member.timezone,
                     "locale": member.locale, "team": member.team, "manager": manager.handle if manager else None,
-                    "paused_until": member.paused_until.isoformat() if member.paused_until else None},
+                    "paused_until": _pause_text(member, now)},
         "conversations": [{"flow": r.flow, "period": r.period, "status": r.status,
                            "due_at": r.due_at.isoformat(), "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
                            "notes": notes.get(r.id, {})} for r in runs],  # type: ignore[arg-type]
@@ -98,8 +99,13 @@ def _recipients(s: Session, kudos_id: int) -> list[int]:
     return list(s.exec(select(KudosRecipient.member_id).where(KudosRecipient.kudos_id == kudos_id)))
 
 
-def export_reply(s: Session, member: Member) -> Reply:
-    return Reply("me/export", {"json": json.dumps(export(s, member), ensure_ascii=False, indent=2)})
+def _pause_text(member: Member, now: datetime | None) -> str | None:
+    until = paused_until(member, now) if now is not None else member.paused_until
+    return until.isoformat() if until else None  # a pause that has ended is not shown
+
+
+def export_reply(s: Session, member: Member, *, now: datetime | None = None) -> Reply:
+    return Reply("me/export", {"json": json.dumps(export(s, member, now=now), ensure_ascii=False, indent=2)})
 
 
 def forget(s: Session, member: Member) -> dict[str, int]:
