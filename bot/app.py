@@ -637,7 +637,8 @@ class Flywheel(OutboxSender):
                     if replies:
                         queued.append(repo.outbox_row_for(
                             dedup_key=f"run:{run.id}:{trigger.value}:{marker}", member_id=member.id, run_id=run.id,
-                            kind=trigger.value, body=encode_replies(replies), now=now))
+                            kind=trigger.value, body=encode_replies(replies), now=now,
+                            not_before=self.calendars.send_at(member, now) if trigger == Trigger.EXPIRE else None))
                     done += 1
                 repo.enqueue_many(s, rows=queued)  # one statement for the batch, in the same transaction
             if len(runs) < BATCH:
