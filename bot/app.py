@@ -316,6 +316,7 @@ class Flywheel(OutboxSender):
         member.paused_until = None
         member.updated_at = now
         s.add(member)
+        repo.drop_paused_weeks(s, member_id=member.id, now=now)  # this week's check-in comes after all
         return Reply("common/resumed")
 
     # ------------------------------------------------------------------------------------ the state machine, persisted
@@ -581,6 +582,11 @@ class Flywheel(OutboxSender):
                     row["context"] = {"paused_until": until.isoformat()}
                     rows.append(row)
                 repo.insert_runs(s, rows=rows)
+                for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                        ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
+                        ConversationRun.member_id.in_(list(paused)))).scalars():  # type: ignore[attr-defined]
+                    s.add(RunTransition(run_id=run_id, trigger="paused", from_status=None, to_status="skipped",
+                                        at=now))
         for chunk in (ids[i:i + BATCH] for i in range(0, len(ids), BATCH)):
             with transaction(self.sessions) as s:
                 if down:

@@ -165,6 +165,20 @@ def open_runs(session: Session, *, member_id: int) -> list[ConversationRun]:
                              .order_by(ConversationRun.id).with_for_update()))
 
 
+def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int:
+    """Forget the weeks recorded as paused whose window is still open and that were never started, so that the
+    planner prompts for them again (used by /resume). Returns how many."""
+    runs = [r for r in session.exec(select(ConversationRun).where(
+        ConversationRun.member_id == member_id, ConversationRun.status == "skipped",
+        ConversationRun.closes_at > now, ConversationRun.prompted_at.is_(None)).with_for_update())  # type: ignore[union-attr]
+        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)]
+    ids = [r.id for r in runs]
+    if ids:
+        session.execute(sa.delete(RunTransition).where(RunTransition.run_id.in_(ids)))  # type: ignore[attr-defined]
+        session.execute(sa.delete(ConversationRun).where(ConversationRun.id.in_(ids)))  # type: ignore[union-attr]
+    return len(ids)
+
+
 def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> ConversationRun | None:
     """A conversation that was held back while the member was busy with another one."""
     return session.exec(select(ConversationRun)

@@ -184,3 +184,15 @@ def test_a_retro_question_outside_working_hours_waits(tmp_path):
     assert _sent(h, "chen", "deliver", SHANGHAI) == [local(SHANGHAI, 2026, 12, 3, 9, 0).astimezone(
         zone(SHANGHAI)).replace(tzinfo=None)]
     h.app.close()
+
+
+def test_resuming_mid_week_brings_this_weeks_check_in(tmp_path):
+    h = _harness(tmp_path, utc(2026, 11, 23))
+    h.say("alice", "/pause 2w")
+    h.run_until(local(LONDON, 2026, 11, 27, 16, 0))
+    assert _prompts(h, "alice", LONDON) == []
+    assert [(r.period, r.status) for r in h.runs("alice")] == [("2026-W48", "skipped")]
+    h.say("alice", "/resume")
+    h.run_until(local(LONDON, 2026, 11, 27, 16, 1))
+    assert [(t.day, t.hour) for t in _prompts(h, "alice", LONDON)] == [(27, 16)]
+    h.app.close()
