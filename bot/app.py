@@ -652,7 +652,8 @@ class Flywheel(OutboxSender):
 
     def _hold(self, run: ConversationRun, member: Member, trigger: Trigger, now: datetime, away: bool) -> bool:
         """Hold a prompt or a reminder back (moving its time) when the member is paused, away or outside their
-        working time. A prompt whose window would close first goes now; such a reminder is dropped."""
+        working time. Outside working time, a prompt whose window would close first goes now (a reminder is
+        dropped); someone whose status says they are away is not prompted at all until it clears."""
         if trigger not in (Trigger.DELIVER, Trigger.REMIND):
             return False
         if trigger == Trigger.REMIND and (not member.active or self._paused(member, now)):
@@ -663,8 +664,8 @@ class Flywheel(OutboxSender):
             return False
         at = now + AWAY_RECHECK if away else next_working_time(cal, member.timezone, now)
         if trigger == Trigger.DELIVER:
-            if at >= run.closes_at:
-                return False
+            if at >= run.closes_at and not away:
+                return False  # better late in the day than never; someone away is simply not prompted
             run.prompt_at = at
         elif at < run.closes_at:
             run.next_nudge_at = at

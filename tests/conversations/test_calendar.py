@@ -172,3 +172,21 @@ def test_parse_hours():
         with pytest.raises(ValueError):
             parse_hours(bad)
     assert zone("Asia/Shanghai")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dates(min_value=date(2026, 1, 1), max_value=date(2027, 12, 31)), st.sampled_from(["GB", "CN", "US", None]))
+def test_a_moved_check_in_is_the_last_working_day_before_friday_in_its_week(day, country):
+    tz = "Asia/Shanghai" if country == "CN" else "Europe/London"
+    cal = WorkCalendar(country=country)
+    occ = WeeklySchedule().for_period_containing(tz, local(tz, day.year, day.month, day.day, 12, 0))
+    moved = working_occurrence(occ, cal, tz, weekly=True)
+    friday = occ.due.astimezone(zone(tz)).date()
+    week = [friday - timedelta(days=4) + timedelta(days=i) for i in range(7)]
+    if moved is None:
+        assert not any(is_working_day(cal, d) for d in week)
+        return
+    moved_day = moved.due.astimezone(zone(tz)).date()
+    assert is_working_day(cal, moved_day) and moved_day in week and moved.period == occ.period
+    before = [d for d in week if d <= friday and is_working_day(cal, d)]
+    assert moved_day == (before[-1] if before else min(d for d in week if is_working_day(cal, d)))
