@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from bot.calendar import AWAY_RECHECK, Calendars, away_candidates, paused_until
 from bot.codec import encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
@@ -31,6 +32,7 @@ from bot.prefetch import Prefetched
 from bot.platforms.base import Messenger
 from bot.platforms.directory import Directory, Lookup
 from bot.settings import Settings
+from conversations.calendar import CalendarSettings, is_working_time, next_working_time, working_occurrence
 from conversations.clock import Clock, SystemClock
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
 from conversations.events import InboundEvent
@@ -49,7 +51,7 @@ from conversations.machine import (
     ask,
 )
 from conversations.render import Audience, Renderer
-from conversations.schedule import previous_period, quiet_adjust, zone
+from conversations.schedule import WeeklySchedule, previous_period, zone
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.retro import ANONYMOUS_MIN, NAME as RETRO_NAME
 from conversations.weekly_checkin import NAME as WEEKLY
@@ -103,6 +105,7 @@ class Flywheel(OutboxSender):
     skip_level: bool = False
     admins: tuple[str, ...] = ()
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
+    calendar_settings: CalendarSettings = field(default_factory=CalendarSettings)
     metrics: Metrics = field(default_factory=Metrics)
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     directories: dict[str, Directory] = field(default_factory=dict)  # platforms whose directory is a source of members
@@ -111,8 +114,9 @@ class Flywheel(OutboxSender):
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)
         self._renderers: dict[str, Renderer] = {}
-        self.kudos = KudosDesk(self.kudos_settings)
-        self.followups = FollowUps()
+        self.calendars = Calendars(self.calendar_settings, self.messengers)
+        self.kudos = KudosDesk(self.kudos_settings, self.calendars)
+        self.followups = FollowUps(self.calendars)
         self.retros = RetroDesk(self)
 
     # ------------------------------------------------------------------------------------ construction
@@ -134,7 +138,8 @@ class Flywheel(OutboxSender):
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
                   skip_level=config.skip_level if config else False, admins=config.admins if config else (),
                   retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
-                  directories=dict(directories or {}))
+                  directories=dict(directories or {}),
+                  calendar_settings=config.calendar if config else CalendarSettings())
         if config is not None:
             with transaction(app.sessions) as s:
                 counts = sync_members(s, config, now=app.clock.now())
@@ -240,8 +245,9 @@ class Flywheel(OutboxSender):
                 if owned is not None:
                     return owned, None
                 if intent.args.strip().lower() in ("export", "导出"):
-                    return [me.export_reply(s, member)], None
-                return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level), None
+                    return [me.export_reply(s, member, now=now)], None
+                return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level,
+                               calendars=self.calendars), None
             if intent.name == "flywheel":
                 return team.command(s, member, intent.args, event, now, admins=self.admins), None
             if intent.name == "note":
@@ -314,6 +320,11 @@ class Flywheel(OutboxSender):
         member.paused_until = until
         member.updated_at = now
         s.add(member)
+        for run in repo.open_runs(s, member_id=member.id):
+            # A pause stops the open conversations' reminders; what was answered stays, and they may still finish.
+            run.next_nudge_at, run.nudge_kind = None, None
+            run.context = {**(run.context or {}), "paused_until": until.isoformat()}
+            s.add(run)
         log.info("member %s paused until %s", member.id, until)
         return Reply("common/paused", {"until": until})
 
@@ -324,6 +335,7 @@ class Flywheel(OutboxSender):
         member.paused_until = None
         member.updated_at = now
         s.add(member)
+        repo.drop_paused_weeks(s, member_id=member.id, now=now)  # this week's check-in comes after all
         return Reply("common/resumed")
 
     # ------------------------------------------------------------------------------------ the state machine, persisted
@@ -352,7 +364,7 @@ class Flywheel(OutboxSender):
         return RunState(status=Status(run.status), step=run.step, steps=steps,
                         answers=answers, closes_at=run.closes_at,
                         timezone=member.timezone, reminded=run.reminded, nudge_kind=run.nudge_kind,
-                        context=dict(run.context))
+                        context=dict(run.context), calendar=self.calendars.of(member))
 
     def _apply(self, s: Session, run: ConversationRun, member: Member, trigger: Trigger, text: str | None,
                now: datetime, *, by_member: bool) -> list[Reply]:
@@ -532,9 +544,10 @@ class Flywheel(OutboxSender):
         self.retros.summarise_due(now)
         with transaction(self.sessions) as s:
             team.expire_due(s, now=now)  # manager requests nobody answered within seven days
-        report.delivered = self._process("deliver", Trigger.DELIVER, now)
-        report.reminded = self._process("remind", Trigger.REMIND, now)
-        report.digests = send_due_digests(self, now, last_tick)
+        away = self._away_members(now)
+        report.delivered = self._process("deliver", Trigger.DELIVER, now, away)
+        report.reminded = self._process("remind", Trigger.REMIND, now, away)
+        report.digests = send_due_digests(self, now, last_tick)  # (held for each manager's working time)
         with transaction(self.sessions) as s:
             repo.set_state(s, key="tick", at=now, value=self.owner)
             repo.prune_processed(s, older_than=now - PROCESSED_KEEP)
@@ -548,52 +561,89 @@ class Flywheel(OutboxSender):
         report.sent, report.failed = sent, failed
         return report
 
+    def _occurrences(self, flow: Flow, tz: str, country: str | None, now: datetime):  # noqa: ANN202
+        """This and the coming occurrence of `flow` for members in `tz` with `country`, each as it really falls
+        on their calendar (moved off a holiday; absent in a week without a working day): (nominal, actual)."""
+        assert flow.schedule is not None
+        cal = self.calendar_settings.for_member(country)
+        weekly = isinstance(flow.schedule, WeeklySchedule)
+        seen = set()
+        for occ in (flow.schedule.latest(tz, now), flow.schedule.next_after(tz, now)):
+            if occ.period in seen:
+                continue
+            seen.add(occ.period)
+            yield occ, working_occurrence(occ, cal, tz, weekly=weekly)
+
     def _plan(self, now: datetime, last_tick: datetime | None, report: TickReport) -> None:
         """Insert the runs that are due; the unique (flow, member, period) key makes this idempotent.
 
-        Inserted BATCH members at a time, each batch in its own short transaction: on SQLite one long planning
-        transaction (10,000 members) would hold every inbound event back until it ends."""
+        Members are grouped by time zone and holiday calendar (country): each group's occurrence is moved off its
+        holidays (`working_occurrence`); a week without a working day gets no run at all. A paused member's week
+        is recorded as skipped, marked paused, so it does not count as missed. Inserted BATCH members at a time,
+        each batch in its own short transaction: on SQLite one long planning transaction (10,000 members) would
+        hold every inbound event back until it ends."""
         with transaction(self.sessions) as s:
-            timezones = repo.member_timezones(s)
+            groups = repo.member_calendars(s)
         for flow in self.flows.values():
             if not flow.enabled or flow.schedule is None:
                 continue
-            for tz in timezones:
-                occ = flow.schedule.latest(tz, now)
-                if now >= occ.closes:
-                    continue
-                local_today = now.astimezone(zone(tz)).date()
-                with transaction(self.sessions) as s:
-                    ids = repo.plan_candidates(s, flow=flow.name, period=occ.period, timezone=tz, due=occ.due,
-                                               local_today=local_today)
-                if not ids:
-                    continue
-                down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
-                prompt_at = max(occ.due, quiet_adjust(now, tz)) if now > occ.due else occ.due
-                for chunk in (ids[i:i + BATCH] for i in range(0, len(ids), BATCH)):
-                    with transaction(self.sessions) as s:
-                        if down:
-                            # Recorded as skipped, so the member can still take it with /checkin while it is open.
-                            rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due,
-                                                  closes=occ.closes, now=now, status="skipped") for mid in chunk]
-                            repo.insert_runs(s, rows=rows)
-                            for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
-                                    ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
-                                    ConversationRun.member_id.in_(chunk))).scalars():  # type: ignore[attr-defined]
-                                s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
-                                                    to_status="skipped", at=now))
-                            continue
-                        rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at,
-                                              closes=occ.closes, now=now) for mid in chunk]
-                        report.planned += repo.insert_runs(s, rows=rows)
-                if down:
-                    report.missed += len(ids)
-                    log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
-                                "(last tick %s); skipped, because catching up is allowed only within %s",
-                                flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
-                                flow.catch_up_within)
+            for tz, country in groups:
+                for _nominal, occ in self._occurrences(flow, tz, country, now):
+                    if occ is None or occ.due > now or now >= occ.closes:
+                        continue
+                    self._plan_group(flow, tz, country, occ, now, last_tick, report)
 
-    def _process(self, kind: str, trigger: Trigger, now: datetime) -> int:
+    def _plan_group(self, flow: Flow, tz: str, country: str | None, occ: Any, now: datetime,
+                    last_tick: datetime | None, report: TickReport) -> None:
+        local_today = now.astimezone(zone(tz)).date()
+        with transaction(self.sessions) as s:
+            candidates = repo.plan_candidates(s, flow=flow.name, period=occ.period, timezone=tz, due=occ.due,
+                                              country=country)
+        if not candidates:
+            return
+        paused = {mid: until for mid, until in candidates if until is not None and until > local_today}
+        ids = [mid for mid, _ in candidates if mid not in paused]
+        down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
+        cal = self.calendar_settings.for_member(country)
+        prompt_at = max(occ.due, next_working_time(cal, tz, now)) if now > occ.due else occ.due
+        if paused:
+            with transaction(self.sessions) as s:
+                rows = []
+                for mid, until in paused.items():
+                    row = self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due, closes=occ.closes,
+                                        now=now, status="skipped")
+                    row["context"] = {"paused_until": until.isoformat()}
+                    rows.append(row)
+                repo.insert_runs(s, rows=rows)
+                for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                        ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
+                        ConversationRun.member_id.in_(list(paused)))).scalars():  # type: ignore[attr-defined]
+                    s.add(RunTransition(run_id=run_id, trigger="paused", from_status=None, to_status="skipped",
+                                        at=now))
+        for chunk in (ids[i:i + BATCH] for i in range(0, len(ids), BATCH)):
+            with transaction(self.sessions) as s:
+                if down:
+                    # Recorded as skipped, so the member can still take it with /checkin while it is open.
+                    rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due,
+                                          closes=occ.closes, now=now, status="skipped") for mid in chunk]
+                    repo.insert_runs(s, rows=rows)
+                    for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                            ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
+                            ConversationRun.member_id.in_(chunk))).scalars():  # type: ignore[attr-defined]
+                        s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
+                                            to_status="skipped", at=now))
+                    continue
+                rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at,
+                                      closes=occ.closes, now=now) for mid in chunk]
+                report.planned += repo.insert_runs(s, rows=rows)
+        if down and ids:
+            report.missed += len(ids)
+            log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
+                        "(last tick %s); skipped, because catching up is allowed only within %s",
+                        flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
+                        flow.catch_up_within)
+
+    def _process(self, kind: str, trigger: Trigger, now: datetime, away: frozenset[int] = frozenset()) -> int:
         done = 0
         while True:
             with transaction(self.sessions) as s:
@@ -605,6 +655,12 @@ class Flywheel(OutboxSender):
                     assert member is not None
                     if trigger == Trigger.DELIVER and (not member.active or self._paused(member, now)):
                         self._apply(s, run, member, Trigger.SKIP, None, now, by_member=False)
+                        if member.paused_until is not None and self._paused(member, now):
+                            run.context = {**(run.context or {}), "paused_until": member.paused_until.isoformat()}
+                            s.add(run)
+                        continue
+                    if self._hold(run, member, trigger, now, member.id in away):
+                        s.add(run)
                         continue
                     if trigger == Trigger.DELIVER and self._busy_with_other(s, run, now):
                         # One conversation at a time: a reply must never land in the wrong one. This run waits
@@ -620,15 +676,48 @@ class Flywheel(OutboxSender):
                     if replies:
                         queued.append(repo.outbox_row_for(
                             dedup_key=f"run:{run.id}:{trigger.value}:{marker}", member_id=member.id, run_id=run.id,
-                            kind=trigger.value, body=encode_replies(replies), now=now))
+                            kind=trigger.value, body=encode_replies(replies), now=now,
+                            not_before=self.calendars.send_at(member, now) if trigger == Trigger.EXPIRE else None))
                     done += 1
                 repo.enqueue_many(s, rows=queued)  # one statement for the batch, in the same transaction
             if len(runs) < BATCH:
                 return done
 
+    def _hold(self, run: ConversationRun, member: Member, trigger: Trigger, now: datetime, away: bool) -> bool:
+        """Hold a prompt or a reminder back (moving its time) when the member is paused, away or outside their
+        working time. Outside working time, a prompt whose window would close first goes now (a reminder is
+        dropped); someone whose status says they are away is not prompted at all until it clears."""
+        if trigger not in (Trigger.DELIVER, Trigger.REMIND):
+            return False
+        if trigger == Trigger.REMIND and (not member.active or self._paused(member, now)):
+            run.next_nudge_at, run.nudge_kind = None, None
+            return True
+        cal = self.calendars.of(member, away=away)
+        if is_working_time(cal, member.timezone, now):
+            return False
+        at = now + AWAY_RECHECK if away else next_working_time(cal, member.timezone, now)
+        if trigger == Trigger.DELIVER:
+            if at >= run.closes_at and not away:
+                return False  # better late in the day than never; someone away is simply not prompted
+            run.prompt_at = at
+        elif at < run.closes_at:
+            run.next_nudge_at = at
+        else:
+            run.next_nudge_at, run.nudge_kind = None, None
+        return True
+
+    def _away_members(self, now: datetime) -> frozenset[int]:
+        """Members whose Slack status says they are away, among those with a prompt or reminder due (looked up
+        outside any transaction, cached for a few minutes)."""
+        if not self.calendar_settings.away_status or "slack" not in self.messengers:
+            return frozenset()
+        with transaction(self.sessions) as s:
+            due = away_candidates(s, now)
+        return frozenset(mid for mid, user in due if self.calendars.away(user, now))
+
     @staticmethod
     def _paused(member: Member, now: datetime) -> bool:
-        return member.paused_until is not None and member.paused_until > now.astimezone(zone(member.timezone)).date()
+        return paused_until(member, now) is not None
 
     def _busy_with_other(self, s: Session, run: ConversationRun, now: datetime) -> bool:
         """Is the member in the middle of another conversation (answered something in the last half hour)?"""
@@ -641,9 +730,18 @@ class Flywheel(OutboxSender):
         """The next instant at which `tick` has something to do (used to fast-forward the console's clock)."""
         with transaction(self.sessions) as s:
             times = repo.next_times(s, after=after)
-            timezones = repo.member_timezones(s)
+            groups = repo.member_calendars(s)
             times.extend(DIGEST_SCHEDULE.next_after(m.timezone, after).due for m in managers(s))
         for flow in self.flows.values():
             if flow.enabled and flow.schedule is not None:
-                times.extend(flow.schedule.next_after(tz, after).due for tz in timezones)
+                for tz, country in groups:
+                    # the coming occurrences as they really fall (a holiday moves one earlier, even before now)
+                    at = after
+                    for _ in range(3):
+                        real = [o for _n, o in self._occurrences(flow, tz, country, at) if o is not None
+                                and o.due > after]
+                        if real:
+                            times.append(min(o.due for o in real))
+                            break
+                        at = flow.schedule.next_after(tz, at).due
         return min(times) if times else None

@@ -10,7 +10,7 @@ import logging
 
 import tomllib
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from conversations.answers import Text
+from conversations.calendar import CalendarSettings, is_known_country, parse_hours
 from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.render import LOCALES, normalize_locale
@@ -58,6 +59,7 @@ class MemberSpec:
     email: str | None = None
     slack: str | None = None
     feishu: str | None = None
+    country: str | None = None  # whose public holidays they keep; None: `defaults.country`
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,10 @@ class OrgConfig:
     skip_level: bool = False  # the manager's manager also gets their reports' reports in the digest
     admins: tuple[str, ...] = ()  # handles of the people who may change reporting lines and hear of send failures
     retro_anonymous_min: int = ANONYMOUS_MIN  # respondents an anonymous retro needs before anything of it is shown
+    calendar: CalendarSettings = field(default_factory=CalendarSettings)
 
 
-_MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu"}
+_MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu", "country"}
 _FLOW_KEYS = {"enabled", "day", "time", "closes_day", "closes_time", "week", "window", "reminder_after", "snooze",
               "catch_up_within", "questions", "extra_questions"}
 
@@ -105,10 +108,10 @@ def load_config(path: str | Path, *, default_timezone: str = "UTC", default_loca
 def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC",
                  default_locale: str = "en") -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro"}
+    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro", "calendar"}
     if unknown:
         problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-                        "(expected defaults, members, flows, kudos, digest, admins, retro)")
+                        "(expected defaults, members, flows, kudos, digest, admins, retro, calendar)")
     admins = data.get("admins") or []
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
         problems.append("`admins` must be a list of member handles")
@@ -124,11 +127,13 @@ def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str 
     flows, texts = _parse_flows(data.get("flows") or {}, problems)
     kudos = _parse_kudos(data.get("kudos") or {}, problems)
     anonymous_min = _parse_retro(data.get("retro") or {}, problems)
+    calendar = _parse_calendar(data.get("calendar") or {}, defaults.get("country"), problems)
     if problems:
         raise ConfigError(source, problems)
     return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos,
                      skip_level=bool(digest.get("skip_level", False)),
-                     admins=tuple(a.strip().lower() for a in admins), retro_anonymous_min=anonymous_min)
+                     admins=tuple(a.strip().lower() for a in admins), retro_anonymous_min=anonymous_min,
+                     calendar=calendar)
 
 
 def _parse_retro(raw: Any, problems: list[str]) -> int:
@@ -143,6 +148,54 @@ def _parse_retro(raw: Any, problems: list[str]) -> int:
                         f"anonymous retrospective before anything of it is shown), not {value!r}")
         return ANONYMOUS_MIN
     return value
+
+
+def _country(raw: Any, where: str, problems: list[str]) -> str | None:
+    if raw is None or raw == "":
+        return None
+    code = str(raw).strip().upper()
+    if not is_known_country(code):
+        problems.append(f"{where}: `{raw}` is not a country code the holiday calendar knows (e.g. GB, US, CN, DE)")
+        return None
+    return code
+
+
+def _dates(raw: Any, where: str, problems: list[str]) -> frozenset[date]:
+    if not isinstance(raw, list):
+        problems.append(f"{where}: must be a list of dates (YYYY-MM-DD)")
+        return frozenset()
+    out = set()
+    for i, value in enumerate(raw, start=1):
+        if isinstance(value, date) and not isinstance(value, datetime):
+            out.add(value)
+            continue
+        try:
+            out.add(date.fromisoformat(str(value).strip()))
+        except ValueError:
+            problems.append(f"{where}[{i}]: `{value}` is not a date (YYYY-MM-DD)")
+    return frozenset(out)
+
+
+def _parse_calendar(raw: Any, default_country: Any, problems: list[str]) -> CalendarSettings:
+    country = _country(default_country, "defaults.country", problems)
+    if not isinstance(raw, dict):
+        problems.append("`calendar` must be a mapping (holidays, workdays, working_hours, away_status)")
+        return CalendarSettings(country=country)
+    for key in sorted(set(raw) - {"holidays", "workdays", "working_hours", "away_status"}):
+        problems.append(f"calendar: unknown key `{key}`")
+    settings = CalendarSettings(country=country)
+    start, end = settings.start, settings.end
+    if "working_hours" in raw:
+        try:
+            start, end = parse_hours(raw["working_hours"])
+        except ValueError as exc:
+            problems.append(f"calendar.working_hours: {exc}")
+    holidays = _dates(raw.get("holidays") or [], "calendar.holidays", problems)
+    workdays = _dates(raw.get("workdays") or [], "calendar.workdays", problems)
+    for day in sorted(holidays & workdays):
+        problems.append(f"calendar: {day} is both a holiday and a workday")
+    return CalendarSettings(country=country, holidays=holidays, workdays=workdays, start=start, end=end,
+                            away_status=bool(raw.get("away_status", False)))
 
 
 def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
@@ -214,6 +267,7 @@ def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: lis
             email=str(entry["email"]) if entry.get("email") else None,
             slack=str(entry["slack"]) if entry.get("slack") else None,
             feishu=str(entry["feishu"]) if entry.get("feishu") else None,
+            country=_country(entry.get("country"), f"{where}.country", problems),
         ))
     for platform in ("slack", "feishu"):
         owners: dict[str, str] = {}
@@ -370,6 +424,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
             updated += 1
         row.name, row.timezone, row.locale = spec.name, spec.timezone, spec.locale
         row.team, row.email, row.active, row.source = spec.team, spec.email, True, "file"
+        row.country = spec.country
         row.slack_user_id = spec.slack or row.slack_user_id
         row.feishu_open_id = spec.feishu or row.feishu_open_id
         row.updated_at = now

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot import access
+from bot.calendar import Calendars, paused_until
 from bot.codec import encode_replies
 from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
@@ -61,18 +62,19 @@ def _mentions(text: str, member: Member) -> bool:
     return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names if n)
 
 
-def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: bool = False
-                  ) -> tuple[list[Report], dict[str, Any]]:
+def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: bool = False,
+                  calendars: Calendars | None = None) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
     reports = direct_reports(s, manager_id=manager.id)
-    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager)
+    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager,
+                            calendars=calendars)
     if skip_level:
         for lead in reports:
             team = direct_reports(s, manager_id=lead.id)
             if team:
                 indirect, _ = snapshot(s, reports=team, timezone=manager.timezone, now=now, viewer=manager,
-                                       skip_level=True)
+                                       skip_level=True, calendars=calendars)
                 out.extend(replace(r, via=first_name(lead.name)) for r in indirect)
     ids = [r.id for r in reports]
     week_ago = now - timedelta(days=7)
@@ -89,10 +91,12 @@ def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: boo
 
 
 def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datetime, viewer: Member,
-             skip_level: bool = False) -> tuple[list[Report], list[str]]:
+             skip_level: bool = False, calendars: Calendars | None = None) -> tuple[list[Report], list[str]]:
     """Each member's recent weeks as `viewer` may see them at `now` (bot/access.py decides, part by part);
     `reports` are also the teammates whose wins count as mentions. Returns the reports and the periods covered,
-    newest first."""
+    newest first. A paused week, or one without a working day on the member's calendar, is shown as such and never
+    counts as missed."""
+    calendars = calendars or Calendars()
     ids = [r.id for r in reports]
     who = {m.id: access.person(m) for m in reports}
     bosses = repo.members_by_id(s, ids=[m.manager_id for m in reports if m.manager_id is not None])
@@ -175,7 +179,10 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                 break  # a check-in week (Friday) before they joined: no history, and no "missing" check-in either
             run = by_key.get((member.id, period))
             if run is None:
-                weeks.append(Week(period=period, status="none"))
+                weeks.append(Week(period=period, status="off" if calendars.week_off(member, period) else "none"))
+                continue
+            if run.status != "completed" and (run.context or {}).get("paused_until"):
+                weeks.append(Week(period=period, status="paused"))
                 continue
             if run.id not in answers:
                 weeks.append(Week(period=period, status=run.status, held_back=True))
@@ -204,6 +211,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             overdue_actions=tuple({"text": a.text, "title": r.title, "since": a.shared_at}
                                   for a, r in overdue[member.id]),  # type: ignore[index]
             flags=tuple(flag_params(f) for f in flags if f.member_id == member.id),
+            paused_until=paused_until(member, now),
         ))
     return out, periods
 
@@ -254,7 +262,8 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
             key = f"digest:{manager.id}:{period}:0" if manager else ""
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest
-            reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level)
+            reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level,
+                                          calendars=app.calendars)
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
             repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id for r in reports], what="digest", now=now,
@@ -262,7 +271,7 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
                 repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",
-                             body=encode_replies(group), now=now)
+                             body=encode_replies(group), now=now, not_before=app.calendars.send_at(manager, now))
             log.info("digest %s queued for manager %s (%d reports)", period, manager.id, len(reports))
             sent += 1
     return sent

@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot import access
+from bot.calendar import Calendars
 from bot.codec import encode_replies
 from conversations.events import InboundEvent
 from conversations.flows import Flow, step_item
@@ -35,6 +36,9 @@ SUPPORT_ACTIONS = {
 
 
 class FollowUps:
+    def __init__(self, calendars: Calendars | None = None) -> None:
+        self.calendars = calendars or Calendars()  # when a notice may reach its recipient
+
     def context(self, s: Session, *, flow: Flow, member: Member, run: ConversationRun,
                 preloaded: tuple[list[Obstacle], list[tuple[RetroAction, Retro]]] | None = None) -> dict[str, Any]:
         """Extra context a new run starts with: the member's obstacles that are still open, and open retro actions.
@@ -119,7 +123,8 @@ class FollowUps:
         manager = s.get(Member, member.manager_id) if member.manager_id is not None else None
         if is_new and manager is not None and access.may_member(s, manager, member, access.Part.SUPPORT_ACT, now=now):
             repo.enqueue(s, dedup_key=f"support:{existing.id}:new", member_id=member.manager_id, kind="support_new",
-                         body=encode_replies([Reply("support/new_request", self._params(existing, member))]), now=now)
+                         body=encode_replies([Reply("support/new_request", self._params(existing, member))]), now=now,
+                         not_before=self.calendars.send_at_id(s, member.manager_id, now))
             log.info("support request %s from member %s sent to manager %s", existing.id, member.id, member.manager_id)
 
     @staticmethod
@@ -163,6 +168,7 @@ class FollowUps:
                      kind="support_acted",
                      body=encode_replies([Reply(f"support/acted_{status}",
                                                 {**self._params(request, member),
-                                                 "manager": first_name(actor.name)})]), now=now)
+                                                 "manager": first_name(actor.name)})]), now=now,
+                     not_before=self.calendars.send_at(member, now))
         log.info("support request %s marked %s by manager %s", request.id, status, actor.id)
         return [Reply("support/acted_ok", {**self._params(request, member), "status": status})]

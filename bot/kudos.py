@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.calendar import Calendars
 from bot.codec import encode_replies
 from conversations.events import InboundEvent
 from conversations.kudos import (
@@ -51,8 +52,9 @@ def _refusal(r: KudosRefusal, **extra: Any) -> Reply:
 
 
 class KudosDesk:
-    def __init__(self, settings: KudosSettings) -> None:
+    def __init__(self, settings: KudosSettings, calendars: Calendars | None = None) -> None:
         self.settings = settings
+        self.calendars = calendars or Calendars()  # when each recipient's DM may go out
 
     def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
         word = args.strip().lower()
@@ -102,7 +104,8 @@ class KudosDesk:
                          now=now)
         for r in recipients:
             repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:to:{r.id}", member_id=r.id, kind="kudos_received",
-                         body=encode_replies([Reply("kudos/received", common)]), now=now)
+                         body=encode_replies([Reply("kudos/received", common)]), now=now,
+                         not_before=self.calendars.send_at(r, now))
         return [Reply("kudos/sent", {**common, "channel": channel})]
 
     def own(self, s: Session, member: Member, now: datetime) -> Reply:

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot import access
+from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
-from conversations.digest import report_params
+from conversations.digest import Report, report_params
 from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
 from conversations.render import NEUTRALISED, first_name
@@ -41,26 +42,31 @@ from storage.models import (
 )
 
 
-def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, skip_level: bool = False
-         ) -> list[Reply]:
+def own_report(s: Session, member: Member, now: datetime, *, manager: Member | None = None,
+               calendars: Calendars | None = None) -> Report:
+    """The section about `member` in their manager's next digest, exactly as it will show (the week being checked
+    in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this."""
+    if manager is not None:
+        at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
+        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars)
+        return next(r for r in reports if r.member_id == member.id)
+    at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
+    return snapshot(s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars)[0][0]
+
+
+def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, skip_level: bool = False,
+         calendars: Calendars | None = None) -> list[Reply]:
     # Whom the intro names is whoever the rule lets see this member's answers (bot/access.py).
     seen = access.seen_by(s, member, skip_level=skip_level)
     manager = next((m for m in seen if m.id == member.manager_id), None)
     skip = next((m for m in seen if m.id != member.manager_id), None) if manager else None
-    if manager is not None:
-        # As the next digest will show it: the week being checked in now is included.
-        at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(s, manager=manager, now=at)
-        mine = next(r for r in reports if r.member_id == member.id)
-    else:
-        at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
-        mine = snapshot(s, reports=[member], timezone=member.timezone, now=at, viewer=member)[0][0]
+    mine = own_report(s, member, now, manager=manager, calendars=calendars)
     received = repo.kudos_received(s, member_ids=[member.id])
     badges = Counter(key for k, _ in received for key in stored_values(k.value))
     return [
         Reply("me/intro", {"manager_name": first_name(manager.name) if manager else None,
                            "skip_name": first_name(skip.name) if skip else None,
-                           "paused_until": member.paused_until}),
+                           "paused_until": paused_until(member, now)}),
         Reply("digest/person", {**report_params(mine), "own_view": True}),
         Reply("me/outro", {"kudos_total": len(received),
                            "badges": [{"emoji": v.emoji, "en": v.en, "zh": v.zh, "count": badges[v.key]}
@@ -68,9 +74,9 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, ski
     ]
 
 
-def export(s: Session, member: Member) -> dict[str, Any]:
+def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything Flywheel stores about one person, as plain JSON-able data: for that person only."""
-    if not access.may_member(s, member, member, access.Part.PROFILE, now=datetime.now(timezone.utc)):
+    if not access.may_member(s, member, member, access.Part.PROFILE, now=now or datetime.now(timezone.utc)):
         return {}
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     runs = list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
@@ -97,7 +103,7 @@ def export(s: Session, member: Member) -> dict[str, Any]:
     return {
         "profile": {"handle": member.handle, "name": member.name, "timezone": member.timezone,
                     "locale": member.locale, "team": member.team, "manager": manager.handle if manager else None,
-                    "paused_until": member.paused_until.isoformat() if member.paused_until else None},
+                    "paused_until": _pause_text(member, now)},
         "conversations": [{"flow": r.flow, "period": r.period, "status": r.status,
                            "due_at": r.due_at.isoformat(), "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
                            "notes": notes.get(r.id, {}),  # type: ignore[arg-type]
@@ -119,8 +125,13 @@ def _recipients(s: Session, kudos_id: int) -> list[int]:
     return list(s.exec(select(KudosRecipient.member_id).where(KudosRecipient.kudos_id == kudos_id)))
 
 
-def export_reply(s: Session, member: Member) -> Reply:
-    text = json.dumps(export(s, member), ensure_ascii=False, indent=2)
+def _pause_text(member: Member, now: datetime | None) -> str | None:
+    until = paused_until(member, now) if now is not None else member.paused_until
+    return until.isoformat() if until else None  # a pause that has ended is not shown
+
+
+def export_reply(s: Session, member: Member, *, now: datetime | None = None) -> Reply:
+    text = json.dumps(export(s, member, now=now), ensure_ascii=False, indent=2)
     # Characters a chat shows neutralised (controls, bidi overrides) are written as JSON escapes instead, so the
     # export shown is still exactly what is stored.
     text = NEUTRALISED.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

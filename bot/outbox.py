@@ -6,7 +6,7 @@ between the platform accepting a message and our commit is covered by the lease 
 whose earlier attempt may have gone out is looked up on the platform before it is sent again.
 
 `OutboxSender` is a part of `Flywheel` (bot/app.py), kept in its own module; it uses the app's `clock`, `sessions`,
-`owner`, `messengers`, `settings`, `renderer`, `metrics`, `admins` and `skip_level`.
+`owner`, `messengers`, `settings`, `renderer`, `metrics`, `admins`, `skip_level` and `calendars`.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class OutboxSender:
                 continue
             repo.enqueue(s, dedup_key=f"admin:{admin.id}:{reason}:{target}", member_id=admin.id, kind="admin_alert",
                          body=encode_replies([Reply("common/admin_send_failed", {"who": target, "reason": reason})]),
-                         now=now)
+                         now=now, not_before=self.calendars.send_at(admin, now))
 
     def _attempt(self, outbox_id: int, recipient: Recipient | None, message: OutboundMessage
                  ) -> tuple[SendError | None, Any]:

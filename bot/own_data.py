@@ -23,11 +23,10 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot import me
+from bot import access, me
 from bot.codec import encode_replies
-from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from conversations.commands import Command, interpret
-from conversations.digest import Report, hints_for
+from conversations.digest import hints_for
 from conversations.events import InboundEvent
 from conversations.machine import Reply
 from conversations.render import first_name
@@ -205,7 +204,9 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
     words = " ".join(rest).split(maxsplit=1)
     if len(words) < 2 or not re.fullmatch(r"[0-9]{1,2}", words[0]):
         return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
-    report = own_report(s, member, now)
+    # The same section `/me` shows: whose digest it is in is for the rule to say (bot/access.py).
+    manager = next((m for m in access.seen_by(s, member) if m.id == member.manager_id), None)
+    report = me.own_report(s, member, now, manager=manager)
     hints = hints_for(report)
     number = int(words[0])
     if not 0 < number <= len(hints):
@@ -216,16 +217,6 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
     saved = _save_flag(s, member, found, now, reason=words[1], period=period, hint=key)
     _tell_manager(s, member, saved, event, now, answer=None)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
-
-
-def own_report(s: Session, member: Member, now: datetime) -> Report:
-    """The section about this member in their manager's next digest, as `/me` shows it (see `me.view`)."""
-    manager = s.get(Member, member.manager_id) if member.manager_id else None
-    if manager is not None:
-        reports, _ = build_reports(s, manager=manager, now=DIGEST_SCHEDULE.next_after(manager.timezone, now).due)
-        return next(r for r in reports if r.member_id == member.id)
-    at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
-    return snapshot(s, reports=[member], timezone=member.timezone, now=at)[0][0]
 
 
 def _save_flag(s: Session, member: Member, found: AnswerFlag | None, now: datetime, *, reason: str, period: str,

@@ -78,14 +78,15 @@ class RetroDesk:
         if retro.anonymous:  # what participants are promised now holds even if the org file changes before close
             context["anonymous_min"] = minimum
         for person in people:
-            row = self.app._run_row(RETRO, person.id, period_of(retro.id), due=now, prompt_at=now,
+            prompt_at = now if person.id == starter.id else self.app.calendars.send_at(person, now)
+            row = self.app._run_row(RETRO, person.id, period_of(retro.id), due=now, prompt_at=prompt_at,
                                     closes=retro.due_at, now=now)
             row["context"] = dict(context)
             repo.insert_runs(s, rows=[row])
             run = repo.run_for_period(s, flow=NAME, member_id=person.id, period=period_of(retro.id))
             assert run is not None
-            if person.id != starter.id and self.app._busy_with_other(s, run, now):
-                continue  # they are mid-conversation: the questions come when they finish (or the tick, later)
+            if person.id != starter.id and (run.prompt_at > now or self.app._busy_with_other(s, run, now)):
+                continue  # outside their working time or mid-conversation: the tick (or their finishing) brings them
             replies = self.app._apply(s, run, person, Trigger.DELIVER, None, now, by_member=False)
             if person.id == starter.id:  # the starter reads the confirmation first, then their own questions
                 own_questions = replies
@@ -209,20 +210,23 @@ class RetroDesk:
                 if reader is None or not access.may(reader, reader, access.Part.RETRO_ANSWERS, now=now, retro=facts):
                     continue  # a participant who has left since
                 repo.enqueue(s, dedup_key=f"retro:{retro.id}:summary:{member_id}", member_id=member_id,
-                             kind="retro_summary", body=encode_replies(replies), now=now)
+                             kind="retro_summary", body=encode_replies(replies), now=now,
+                             not_before=self.app.calendars.send_at_id(s, member_id, now))
         for run in runs:  # anyone still answering is told it has closed
             if run.status in (Status.SCHEDULED, Status.PROMPTED, Status.IN_PROGRESS):
                 member = people[run.member_id]
                 out = self.app._apply(s, run, member, Trigger.EXPIRE, None, now, by_member=False)
                 if out:
                     repo.enqueue(s, dedup_key=f"run:{run.id}:expire:", member_id=member.id, run_id=run.id,
-                                 kind="expire", body=encode_replies(out), now=now)
+                                 kind="expire", body=encode_replies(out), now=now,
+                                 not_before=self.app.calendars.send_at(member, now))
         if not shown:  # each author, privately: what happened to their answers, and how to share them themselves
             for member, _, _ in rows:
                 notice = Reply("retro/withheld", {"title": retro.title, "retro_id": retro.id, "minimum": minimum,
                                                   "in_channel": bool(retro.channel)})
                 repo.enqueue(s, dedup_key=f"retro:{retro.id}:withheld:{member.id}", member_id=member.id,
-                             kind="retro_withheld", body=encode_replies([notice]), now=now)
+                             kind="retro_withheld", body=encode_replies([notice]), now=now,
+                             not_before=self.app.calendars.send_at(member, now))
         retro.status, retro.summarised_at = ("summarised" if shown else "withheld"), now
         s.add(retro)
         if shown:

@@ -7,11 +7,13 @@ questions to explore, each with the evidence behind it — data as a hint, never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from conversations.answers import says_nothing
 
 HISTORY_WEEKS = 6
+NOT_EXPECTED = ("paused", "off")  # weeks with no check-in to miss: paused, or without a working day
 
 
 @dataclass(frozen=True)
@@ -19,7 +21,7 @@ class Week:
     """One report's weekly check-in for one period (newest first in `Report.weeks`)."""
 
     period: str
-    status: str  # completed | in_progress | prompted | skipped | expired | none
+    status: str  # completed | in_progress | prompted | skipped | expired | none | paused | off
     mood: int | None = None
     wins: str | None = None
     blockers: str | None = None
@@ -45,6 +47,7 @@ class Report:
     overdue_actions: tuple[dict[str, Any], ...] = ()  # retro actions they own, open two weeks after the retro
     via: str | None = None  # in a skip-level digest: the direct manager this person reports to
     flags: tuple[dict[str, Any], ...] = ()  # the member's flags "this is wrong" in these weeks: answers and hints
+    paused_until: date | None = None  # their check-ins are paused until this day (while the pause lasts)
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ def hints_for(report: Report) -> list[Hint]:
     if len(moods) == 3 and all(m is not None for m in moods) and moods[2] - moods[0] >= 2:  # type: ignore[operator]
         out.append(Hint("mood_down", {"moods": list(reversed(moods))}))
     recent = report.weeks[:3]
-    if len(recent) == 3 and all(w.status != "completed" for w in recent):
+    if len(recent) == 3 and all(w.status not in NOT_EXPECTED + ("completed",) for w in recent):
         out.append(Hint("no_checkin", {"weeks": 3}))
     for obstacle in report.obstacles:
         if obstacle["times_reported"] >= 3:
@@ -107,7 +110,7 @@ def talking_points(report: Report) -> list[Hint]:
         points.append(Hint("celebrate", {"text": this.wins}))
     if _plans(report.growth):
         points.append(Hint("growth", {"items": _plans(report.growth)}))
-    if this is not None and this.status != "completed" and not points:
+    if this is not None and this.status not in NOT_EXPECTED + ("completed",) and not points:
         points.append(Hint("check_in_gently", {}))
     return points[:4]
 
@@ -122,6 +125,7 @@ def report_params(report: Report) -> dict[str, Any]:
     return {
         "name": report.name,
         "via": report.via,
+        "paused_until": report.paused_until,
         "status": this.status,
         "mood": this.mood,
         "trend": mood_trend(report),

@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping
 
 from conversations.answers import Invalid, keyword, says_nothing
 from conversations.flows import Flow, step_item
+from conversations.calendar import WorkCalendar, next_working_time
 from conversations.schedule import quiet_adjust
 
 
@@ -143,6 +144,13 @@ class RunState:
     reminded: bool = False
     nudge_kind: str | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+    calendar: WorkCalendar | None = None  # the member's working calendar; None: only the night is avoided
+
+    def working_time(self, at: datetime) -> datetime:
+        """`at`, or the member's next working time after it: when a nudge may reach them."""
+        if self.calendar is None:
+            return quiet_adjust(at, self.timezone)
+        return next_working_time(self.calendar, self.timezone, at)
 
 
 @dataclass(frozen=True)
@@ -228,12 +236,12 @@ def find_transition(flow: Flow, run: RunState, event: RunEvent, now: datetime) -
 def _reminder_at(flow: Flow, run: RunState, base: datetime) -> tuple[datetime, str] | None:
     if run.reminded:
         return None
-    at = quiet_adjust(base + flow.reminder_after, run.timezone)
+    at = run.working_time(base + flow.reminder_after)
     return (at, "reminder") if at < run.closes_at else None
 
 
 def _snooze_until(flow: Flow, run: RunState, now: datetime) -> datetime | None:
-    at = quiet_adjust(now + flow.snooze_for, run.timezone)
+    at = run.working_time(now + flow.snooze_for)
     return at if at < run.closes_at else None
 
 

@@ -32,6 +32,7 @@ class Member(SQLModel, table=True):
     manager_id: Optional[int] = Field(default=None, foreign_key="member.id", index=True)
     team: Optional[str] = Field(default=None, max_length=200, index=True)
     paused_until: Optional[date] = Field(default=None)
+    country: Optional[str] = Field(default=None, max_length=8)  # public holidays kept (ISO 3166); None: org default
     active: bool = Field(default=True)
     # Who vouches for this person: "file" (the organisation file: taken off it → deactivated), "slack" or "feishu"
     # (the platform's directory), None (added by a command, or before this was recorded).

@@ -117,21 +117,28 @@ def member_timezones(session: Session) -> list[str]:
     return list(session.exec(select(Member.timezone).where(Member.active == sa.true()).distinct()))
 
 
+def member_calendars(session: Session) -> list[tuple[str, str | None]]:
+    """The distinct (time zone, country) pairs of active members: who shares a schedule and a holiday calendar."""
+    rows = session.exec(select(Member.timezone, Member.country).where(Member.active == sa.true()).distinct())
+    return sorted(((tz, country) for tz, country in rows), key=lambda r: (r[0], r[1] or ""))
+
+
 # ------------------------------------------------------------------------------------------ runs
 
 def plan_candidates(session: Session, *, flow: str, period: str, timezone: str, due: datetime,
-                    local_today: date) -> list[int]:
-    """Ids of active, unpaused members in `timezone` who joined before `due` and have no run for the period."""
+                    country: str | None = None) -> list[tuple[int, date | None]]:
+    """(id, paused_until) of active members in `timezone` with `country` (None: no country of their own) who
+    joined before `due` and have no run for the period. Paused members are included: their week is recorded."""
     has_run = (select(ConversationRun.id)
                .where(ConversationRun.flow == flow, ConversationRun.period == period,
                       ConversationRun.member_id == Member.id)
                .exists())
-    query = (select(Member.id)
+    query = (select(Member.id, Member.paused_until)
              .where(Member.active == sa.true(), Member.timezone == timezone, Member.created_at <= due,
-                    sa.or_(Member.paused_until.is_(None), Member.paused_until <= local_today),  # type: ignore[union-attr]
+                    Member.country.is_(None) if country is None else Member.country == country,  # type: ignore[union-attr]
                     ~has_run)
              .order_by(Member.id))
-    return list(session.exec(query))
+    return [(i, until) for i, until in session.exec(query)]
 
 
 def insert_runs(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
@@ -158,6 +165,27 @@ def active_run(session: Session, *, member_id: int) -> ConversationRun | None:
              .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())  # type: ignore[attr-defined]
              .with_for_update())
     return session.exec(query).first()
+
+
+def open_runs(session: Session, *, member_id: int) -> list[ConversationRun]:
+    """The member's runs that are not over yet (scheduled, prompted or in progress), locked."""
+    return list(session.exec(select(ConversationRun).where(ConversationRun.member_id == member_id,
+                                                           ConversationRun.status.in_(OPEN))  # type: ignore[attr-defined]
+                             .order_by(ConversationRun.id).with_for_update()))
+
+
+def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int:
+    """Forget the weeks recorded as paused whose window is still open and that were never started, so that the
+    planner prompts for them again (used by /resume). Returns how many."""
+    runs = [r for r in session.exec(select(ConversationRun).where(
+        ConversationRun.member_id == member_id, ConversationRun.status == "skipped",
+        ConversationRun.closes_at > now, ConversationRun.prompted_at.is_(None)).with_for_update())  # type: ignore[union-attr]
+        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)]
+    ids = [r.id for r in runs]
+    if ids:
+        session.execute(sa.delete(RunTransition).where(RunTransition.run_id.in_(ids)))  # type: ignore[attr-defined]
+        session.execute(sa.delete(ConversationRun).where(ConversationRun.id.in_(ids)))  # type: ignore[union-attr]
+    return len(ids)
 
 
 def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> ConversationRun | None:
@@ -242,16 +270,21 @@ def _drop_transitions(session: Session, previous_transaction: Any) -> None:
 # ------------------------------------------------------------------------------------------ outbox
 
 def outbox_row_for(*, dedup_key: str, member_id: int | None, kind: str, body: dict[str, Any], now: datetime,
-                   run_id: int | None = None, channel: str | None = None) -> dict[str, Any]:
+                   run_id: int | None = None, channel: str | None = None,
+                   not_before: datetime | None = None) -> dict[str, Any]:
+    """An outbox row; `not_before` holds it until then (the recipient's working time, bot/calendar.py)."""
     return {"dedup_key": dedup_key, "member_id": member_id, "run_id": run_id, "kind": kind, "body": body,
-            "channel": channel, "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+            "channel": channel, "status": "pending", "attempts": 0,
+            "next_attempt_at": max(now, not_before) if not_before is not None else now, "created_at": now}
 
 
 def enqueue(session: Session, *, dedup_key: str, member_id: int | None, kind: str, body: dict[str, Any],
-            now: datetime, run_id: int | None = None, channel: str | None = None) -> bool:
-    """Queue a message; False when a message with the same `dedup_key` was queued before."""
+            now: datetime, run_id: int | None = None, channel: str | None = None,
+            not_before: datetime | None = None) -> bool:
+    """Queue a message (held until `not_before` if given); False when one with the same `dedup_key` was queued."""
     return insert_ignore(session, OutboxMessage, [outbox_row_for(
         dedup_key=dedup_key, member_id=member_id, kind=kind, body=body, now=now, run_id=run_id, channel=channel,
+        not_before=not_before,
     )], conflict=["dedup_key"]) == 1
 
 

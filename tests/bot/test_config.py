@@ -179,3 +179,35 @@ def test_a_sqlite_too_old_for_returning_is_refused_with_what_to_do():
     check_sqlite("postgresql+psycopg://db/flywheel", (3, 31, 1))  # not used: no matter
     with pytest.raises(SettingsError, match=r"SQLite is 3\.31\.1; Flywheel needs 3\.35 or newer.*PostgreSQL"):
         check_sqlite("sqlite:///flywheel.db", (3, 31, 1))
+
+
+def test_calendar_settings_and_countries():
+    from datetime import date, time
+
+    config = parse_config({
+        "defaults": {"country": "gb"},
+        "members": [{"handle": "a", "name": "A"}, {"handle": "c", "name": "C", "country": "CN"}],
+        "calendar": {"working_hours": "08:30-17:00", "holidays": ["2026-12-24", date(2026, 12, 31)],
+                     "workdays": ["2027-02-20"], "away_status": True},
+    }, source="t")
+    assert [m.country for m in config.members] == [None, "CN"]
+    cal = config.calendar
+    assert (cal.country, cal.start, cal.end, cal.away_status) == ("GB", time(8, 30), time(17, 0), True)
+    assert cal.holidays == {date(2026, 12, 24), date(2026, 12, 31)} and cal.workdays == {date(2027, 2, 20)}
+    assert cal.for_member(None).country == "GB" and cal.for_member("CN").country == "CN"
+
+
+def test_calendar_problems_are_all_reported():
+    with pytest.raises(ConfigError) as info:
+        parse_config({
+            "defaults": {"country": "Narnia"},
+            "members": [{"handle": "a", "name": "A", "country": "XX"}],
+            "calendar": {"working_hours": "18:00-09:00", "holidays": ["someday", "2026-12-24"],
+                         "workdays": ["2026-12-24"], "weekends": "yes"},
+        }, source="t")
+    text = str(info.value)
+    for expected in ("defaults.country: `Narnia` is not a country code", "members[1] (a).country: `XX`",
+                     "calendar.working_hours: working hours must end after they start",
+                     "calendar.holidays[1]: `someday` is not a date", "calendar: 2026-12-24 is both",
+                     "calendar: unknown key `weekends`"):
+        assert expected in text, expected

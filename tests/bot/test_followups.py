@@ -60,7 +60,10 @@ def test_support_request_reaches_the_manager_and_the_member_hears_back(harness):
     h.say("chen", "/review")
     h.say("chen", "测试环境不稳定")
     h.say("chen", "2 需要多两天测试时间")
-    new = h.fake.texts_for("maria")[-1]  # the manager hears at once, before the review is even finished
+    # The manager hears before the review is even finished — at 02:00 in London, when her working day starts.
+    assert h.fake.texts_for("maria") == []
+    h.run_until(local("Europe/London", 2026, 12, 1, 9, 0))
+    new = h.fake.texts_for("maria")[-1]
     assert new.startswith("🙋 陈晨 is asking for support: resources.\n“需要多两天测试时间”")
     with transaction(h.app.sessions) as s:
         request = s.exec(select(SupportRequest)).one()

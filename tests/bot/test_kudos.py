@@ -30,10 +30,17 @@ def channel_posts(h):
     return [m.text for r, m in h.fake.sent if r.address == "#kudos"]
 
 
+def reach_working_hours(h):
+    """Wednesday 10:00 UTC is 05:00 for Bo and 18:00 for Chen: their DMs wait for their working hours."""
+    h.run_until(utc(2026, 11, 26, 2, 0))
+
+
 def test_kudos_is_posted_publicly_and_each_recipient_hears_in_their_language(team):
     replies = team.say("alice", "/kudos @bo @chen for untangling the release #teamwork")
     assert replies == ["Thank you for recognising Bo and 陈晨! It is posted in #kudos, and they have been told."]
     assert channel_posts(team) == ["🎉 Alice → Bo and 陈晨 · 🙌 Teamwork\n“for untangling the release”"]
+    assert team.fake.texts_for("bo") == team.fake.texts_for("chen") == []
+    reach_working_hours(team)
     assert team.fake.texts_for("bo") == ["🎉 Kudos from Alice (to you and 1 other): “for untangling the release”\n"
                                          "Badge: 🙌 Teamwork"]
     assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞（同时还有另外 1 位）：“for untangling the release”\n"
@@ -131,6 +138,7 @@ def test_hostile_reasons_are_stored_exactly_and_rendered_literally(team, reason)
     assert stored == [f"for {reason}"]
     assert len(recipients) == 1  # mentions inside the reason are not recipients
     assert channel_posts(team) == [f"🎉 Alice → Bo\n“for {reason}”"]
+    reach_working_hours(team)
     assert team.fake.texts_for("bo") == [f"🎉 Kudos from Alice: “for {reason}”"]
 
 

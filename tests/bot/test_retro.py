@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import timedelta
 
 from sqlmodel import select
@@ -11,6 +13,18 @@ from storage.db import transaction
 from storage.models import RetroAction
 from tests.bot.test_digest import run_checkin
 from tests.helpers import DEMO, local, make_harness, utc
+
+
+# A team spread from New York to Shanghai: these tests are about retros, so everyone's working day is the whole
+# day (when retro questions wait for working hours is tested in tests/bot/test_calendar.py).
+ALL_DAY = {**DEMO, "calendar": {"working_hours": "00:00-23:59"}}
+
+
+@pytest.fixture
+def harness(tmp_path):
+    h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0), config=ALL_DAY)
+    yield h
+    h.app.close()
 
 
 def in_channel(h, handle, text, channel="#product"):
@@ -80,7 +94,7 @@ def test_anonymous_retro_at_the_threshold_shows_answers_without_names(harness):
 
 
 def test_retro_in_chinese_and_refusals(tmp_path):
-    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config=DEMO)
+    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config=ALL_DAY)
     try:
         assert h.say("chen", "/复盘 开始")[0].startswith("发起复盘：")
         assert h.say("chen", '/retro start "发布" @nobody')[0] == "找不到 @nobody。请用成员的账号来 @ 对方，例如 @alice。"

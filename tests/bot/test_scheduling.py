@@ -56,16 +56,18 @@ def _reminders(h, handle, tz):
 
 def test_reminder_after_four_hours_of_silence(team):
     tz = "Asia/Kolkata"
-    team.run_until(local(tz, 2026, 11, 30, 12, 0))
-    assert [(t.day, t.hour, t.minute) for t in _reminders(team, "m4", tz)] == [(27, 19, 0)]  # 15:00 + 4 h
+    team.run_until(local(tz, 2026, 11, 26, 10, 0))
+    team.say("m4", "/checkin")  # Thursday 10:00: four hours later is still working time
+    team.run_until(local(tz, 2026, 11, 26, 16, 0))
+    assert [(t.day, t.hour, t.minute) for t in _reminders(team, "m4", tz)] == [(26, 14, 0)]
 
 
-def test_reminder_never_between_eight_pm_and_eight_am(team):
+def test_reminder_waits_for_working_time(team):
     tz = "Asia/Kolkata"
     team.run_until(local(tz, 2026, 11, 27, 17, 0))
-    team.say("m4", "4")  # activity at 17:00: 21:00 would be quiet, so the reminder waits for Saturday 08:00
+    team.say("m4", "4")  # activity at 17:00: 21:00 is after work, so the reminder waits for Monday 09:00
     team.run_until(local(tz, 2026, 11, 30, 12, 0))
-    assert [(t.day, t.hour, t.minute) for t in _reminders(team, "m4", tz)] == [(28, 8, 0)]
+    assert [(t.day, t.hour, t.minute) for t in _reminders(team, "m4", tz)] == [(30, 9, 0)]
 
 
 def test_window_close_expires_the_run_and_keeps_its_answers(team):
@@ -91,11 +93,12 @@ def test_time_zone_change_mid_week_gives_neither_duplicate_nor_skip(team):
     team.set_member("m0", timezone="Asia/Shanghai")
     team.run_until(utc(2026, 12, 12))
     for handle in ("m0", "m3"):
-        weeks = Counter(weekly_period(at.date()) for _, at in team.prompts(handle))
-        assert weeks == {"2026-W48": 1, "2026-W49": 1, "2026-W50": 1}, handle
-    # The late prompt for m0 waited for the morning instead of arriving at 23:00 in Shanghai.
+        assert len(team.prompts(handle)) == 3, handle
+        prompted = [r.period for r in team.runs(handle) if r.flow == "weekly_checkin" and r.prompted_at]
+        assert prompted == ["2026-W48", "2026-W49", "2026-W50"], handle
+    # The late prompt for m0 waited for working time (Monday 09:00) instead of arriving at 23:00 in Shanghai.
     late = team.prompts("m0")[0][1].astimezone(zone("Asia/Shanghai"))
-    assert (late.day, late.hour) == (28, 8)
+    assert (late.day, late.hour) == (30, 9)
 
 
 def test_short_downtime_is_caught_up_once(team, caplog):

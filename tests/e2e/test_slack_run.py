@@ -7,14 +7,17 @@ import hmac
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
 
+from conversations.calendar import WorkCalendar, next_working_time
 from tests.fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,8 +80,18 @@ def test_run_in_http_mode_discovers_members_and_answers_a_signed_command(tmp_pat
             "X-Slack-Signature": sig})
         with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status == 200
-        assert wait_for(lambda: len(fake.posted("UBO")) == 1 and len(fake.posted("C0GENERAL")) == 1)
-        assert fake.posted("UBO")[0].params["text"].startswith("🎉 Kudos from Alice: “for the release notes”")
+        assert wait_for(lambda: len(fake.posted("C0GENERAL")) == 1)
+        # Bo's DM goes out in his working hours (09:00–18:00 in New York on working days): now, or held till then.
+        with sqlite3.connect(tmp_path / "f.db") as db:
+            created, due = db.execute("SELECT created_at, next_attempt_at FROM outbox_message "
+                                      "WHERE kind = 'kudos_received'").fetchone()
+        created, due = (datetime.fromisoformat(str(v)).replace(tzinfo=timezone.utc) for v in (created, due))
+        assert due == next_working_time(WorkCalendar(), "America/New_York", created)
+        if due == created:
+            assert wait_for(lambda: len(fake.posted("UBO")) == 1)
+            assert fake.posted("UBO")[0].params["text"].startswith("🎉 Kudos from Alice: “for the release notes”")
+        else:
+            assert fake.posted("UBO") == []
         assert fake.posted("C0GENERAL")[0].token == "xoxb-e2e"
         bad = urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=body, method="POST", headers={
             "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": "nope",

@@ -127,3 +127,15 @@ def test_escape_and_split_units():
     assert mrkdwn_escape("<@U1> & <!here>") == "&lt;@U1&gt; &amp; &lt;!here&gt;"
     assert split_text("") == [""]
     assert "".join(split_text("x" * 6500)) == "x" * 6500
+
+
+def test_status_is_read_from_users_info(slack):
+    fake, _clock = slack
+    fake.users = [{"id": "UALICE", "profile": {"status_text": "On vacation", "status_emoji": ":palm_tree:",
+                                               "status_expiration": 0}}]
+    messenger = SlackMessenger.from_settings("xoxb-test-token", fake.url)
+    assert messenger.status("UALICE") == {"status_text": "On vacation", "status_emoji": ":palm_tree:",
+                                          "status_expiration": 0}
+    assert [c.method for c in fake.calls] == ["users.info"]
+    with pytest.raises(SendError):
+        messenger.status("UNOBODY")  # user_not_found: the caller treats a failed lookup as "not away"

@@ -20,6 +20,7 @@ from sqlmodel import select
 from bot.app import Flywheel
 from bot.scheduler import start_scheduler
 from bot.platforms.console.messenger import ConsoleMessenger
+from bot.calendar import paused_until
 from bot.words import count
 from conversations.clock import UTC, FrozenClock, OffsetClock, as_utc
 from conversations.events import InboundEvent
@@ -248,7 +249,8 @@ class Console:
                              .order_by(ConversationRun.due_at.desc())).first()
                 state = f"{run.period} {run.status}" if run else "no check-in yet"
                 manager = by_id[m.manager_id].handle if m.manager_id in by_id else "—"
-                paused = f" · paused until {m.paused_until}" if m.paused_until else ""
+                until = paused_until(m, self.app.clock.now())
+                paused = f" · paused until {until}" if until else ""
                 mark = "→" if m.handle == self.handle else " "
                 self.say(f"{mark} {m.handle:<10} {m.name:<16} {m.timezone:<20} {m.locale}  manager: {manager:<8} "
                          f"{state}{paused}")

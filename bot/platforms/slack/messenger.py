@@ -68,6 +68,14 @@ class SlackMessenger:
             last_ts = response.get("ts")
         return SendResult(message_id=last_ts)
 
+    def status(self, user_id: str) -> dict[str, Any] | None:
+        """The user's status (`status_text`, `status_emoji`, `status_expiration`) from `users.info` (users:read)."""
+        try:
+            profile = (self.client.users_info(user=user_id).get("user") or {}).get("profile") or {}
+        except SlackApiError as exc:
+            raise self._error(exc) from None
+        return {k: profile.get(k) for k in ("status_text", "status_emoji", "status_expiration")}
+
     def _already_posted(self, recipient: Recipient, outbox_id: int) -> str | None:
         """chat.postMessage has no idempotency key, so after a crash between the call and our commit we look for
         the outbox id we put in the message metadata among the channel's recent messages."""
