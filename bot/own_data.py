@@ -206,7 +206,7 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
     if len(words) < 2 or not re.fullmatch(r"[0-9]{1,2}", words[0]):
         return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
     # The same section `/me` shows: whose digest it is in is for the rule to say (bot/access.py).
-    manager = next((m for m in seen_by(s, member) if m.id == member.manager_id), None)
+    manager = next((m for m in seen_by(s, member, skip_level=False) if m.id == member.manager_id), None)
     report = me.own_report(s, member, now, manager=manager)
     hints = hints_for(report)
     number = int(words[0])

@@ -68,6 +68,7 @@ def test_the_reason_is_exactly_what_was_typed(team, typed, reason):
     with transaction(team.app.sessions) as s:
         assert [k.reason for k in s.exec(select(Kudos))] == [reason]
     assert channel_posts(team) == [f"🎉 Alice → Bo\n“{reason}”"]
+    reach_working_hours(team)
     assert team.fake.texts_for("bo") == [f"🎉 Kudos from Alice: “{reason}”"]
 
 
@@ -77,6 +78,7 @@ def test_every_tag_becomes_a_badge(team):
         assert [(k.reason, k.value) for k in s.exec(select(Kudos))] == [("for coaching the new hires",
                                                                          "growth teamwork")]
     assert channel_posts(team) == ["🎉 Alice → 陈晨 · 🌱 Growth · 🙌 Teamwork\n“for coaching the new hires”"]
+    reach_working_hours(team)
     assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞：“for coaching the new hires”\n"
                                            "徽章：🌱 成长之星 · 🙌 团队协作"]
     mine = team.say("chen", "/kudos me")[0]
@@ -170,6 +172,7 @@ def test_value_keys_are_one_word_and_too_many_tags_are_refused_politely(tmp_path
             "That is more value tags than one kudos can carry. Keep the one or two that fit best and send it again; "
             "nothing was sent."]
         assert h.say("alice", f"/kudos @bo for the launch #{long[0]['key']} #{long[1]['key']}")[0].startswith("Thank")
+        reach_working_hours(h)
         assert h.fake.texts_for("bo")[-1].endswith("Badges: ⭐ Care · ⭐ Craft")
     finally:
         h.app.close()

@@ -21,6 +21,9 @@ from storage.models import Answer, ConversationRun, Member, Retro, RetroAction
 from tests.bot.test_digest import run_checkin
 from tests.helpers import DEMO, local, make_harness, utc
 
+# Retro prompts and summaries wait for working hours; these tests are about what is shared, not when.
+ALL_DAY = {**DEMO, "calendar": {"working_hours": "00:00-23:59"}}
+
 START = utc(2026, 11, 23, 9, 0)  # Monday; check-ins go out on Friday, digests on Mondays
 
 
@@ -84,7 +87,7 @@ def small_anonymous_retro(h):
 
 @pytest.fixture
 def harness(tmp_path):
-    h = make_harness(tmp_path, start=START)
+    h = make_harness(tmp_path, start=START, config=ALL_DAY)
     yield h
     h.app.close()
 
@@ -277,7 +280,7 @@ def test_no_warning_with_enough_people_or_without_anonymity(harness):
 
 
 def config_with(minimum):
-    return {**DEMO, "retro": {"anonymous_min": minimum}}
+    return {**ALL_DAY, "retro": {"anonymous_min": minimum}}
 
 
 def test_the_minimum_comes_from_the_org_file(tmp_path):
@@ -382,7 +385,7 @@ def test_the_migration_withholds_what_earlier_small_anonymous_retros_let_out(bac
     from alembic.script import ScriptDirectory
 
     url = f"sqlite:///{tmp_path / 'flywheel.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    h = make_harness(tmp_path, start=START, database_url=url)
+    h = make_harness(tmp_path, start=START, database_url=url, config=ALL_DAY)
     closed = START + timedelta(days=2)
     try:
         with transaction(h.app.sessions) as s:

@@ -20,7 +20,7 @@ from bot.platforms.console.messenger import ConsoleMessenger
 from bot.platforms.feishu.cards import build_cards, md_escape
 from bot.platforms.slack.blocks import build_messages, mrkdwn_escape
 from bot.platforms.slack.inbound import unescape
-from conversations.answers import NOTHING_ANSWERS, Items, Text, nothing_key, says_nothing
+from conversations.answers import NOTHING_ANSWERS, Invalid, Items, Text, nothing_key, says_nothing
 from conversations.clock import FrozenClock
 from conversations.digest import Report, Week, report_params
 from conversations.kudos import KudosRefusal, parse_kudos
@@ -91,8 +91,16 @@ def test_a_text_answer_is_stored_exactly(text):
     assert Text().parse(text) == typed
 
 
+def _one_item(s: str) -> bool:
+    """Text that the list parser reads as exactly itself (not a lone bullet such as "-", which is no item)."""
+    try:
+        return bool(s) and Items().parse(s) == [s]
+    except Invalid:
+        return False
+
+
 ITEM = st.text(st.characters(blacklist_characters="\r\n\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85;；"), min_size=1,
-               max_size=40).map(str.strip).filter(lambda s: s and Items().parse(s) == [s])
+               max_size=40).map(str.strip).filter(_one_item)
 
 
 @settings(deadline=None)

@@ -49,8 +49,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('member', schema=None) as batch_op:
-        batch_op.drop_column('manager_source')
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of `member` fails its foreign keys on SQLite.
+    op.drop_column('member', 'manager_source')
     with op.batch_alter_table('manager_request', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_manager_request_status'))
         batch_op.drop_index(batch_op.f('ix_manager_request_member_id'))

@@ -21,5 +21,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('member', schema=None) as batch_op:
-        batch_op.drop_column('country')
+    # A plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): a batch copy of `member` fails its foreign keys on SQLite.
+    op.drop_column('member', 'country')
