@@ -182,7 +182,8 @@ def build(tmp_path, w: World):  # noqa: ANN201
                      **({"manager": p.manager} if p.manager else {})} for h, p in w.people.items()],
         "admins": [h for h, p in w.people.items() if p.admin],
         "digest": {"skip_level": w.skip_level},
-        "calendar": {"working_hours": "00:00-23:59"},  # who sees what, not when: nothing waits for working hours
+        # Who sees what, not when: nothing waits for working hours (NOW is a Sunday, made a working day here).
+        "calendar": {"working_hours": "00:00-23:59", "workdays": [NOW.date().isoformat()]},
         "flows": {"weekly_checkin": {"extra_questions": [{"id": "learning", "en": "Learned?", "zh": "学到了什么？"}]}},
     }
     h = make_harness(tmp_path, start=NOW, config=config)
