@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import datetime, timezone
 
 from bot.platforms.feishu.inbound import encrypt
+from conversations.calendar import WorkCalendar, next_working_time
 from tests.e2e.test_slack_run import free_port, wait_for, wait_healthy
 from tests.fakes.feishu_api import FakeFeishu
 from tests.fakes.slack_api import FakeSlack
@@ -58,8 +61,21 @@ def test_one_process_serves_slack_and_feishu(tmp_path):
                                      headers=headers)
         with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status == 200
-        assert wait_for(lambda: len(feishu.sent("ou_wang")) == 1)
-        assert feishu.texts("ou_wang")[0].startswith("🎉 李雷 给你点了赞：“谢谢你带我熟悉代码”")  # in Chinese by default
+        # 王芳's DM goes out in her working hours (09:00–18:00 in Shanghai on working days): now, or held till then.
+        def queued() -> tuple[datetime, datetime] | None:
+            with sqlite3.connect(tmp_path / "f.db") as db:
+                row = db.execute("SELECT created_at, next_attempt_at FROM outbox_message "
+                                 "WHERE kind = 'kudos_received'").fetchone()
+            return None if row is None else tuple(  # type: ignore[return-value]
+                datetime.fromisoformat(str(v)).replace(tzinfo=timezone.utc) for v in row)
+        assert wait_for(lambda: queued() is not None)
+        created, due = queued()  # type: ignore[misc]
+        assert due == next_working_time(WorkCalendar(), "Asia/Shanghai", created)
+        if due == created:
+            assert wait_for(lambda: len(feishu.sent("ou_wang")) == 1)
+            assert feishu.texts("ou_wang")[0].startswith("🎉 李雷 给你点了赞：“谢谢你带我熟悉代码”")  # in Chinese by default
+        else:
+            assert feishu.sent("ou_wang") == []
         try:  # the same request again is a replay
             urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/feishu/events", data=body,
                                                           method="POST", headers=headers), timeout=5)
