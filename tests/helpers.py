@@ -103,3 +103,21 @@ def weeks(start: datetime, end: datetime) -> Iterable[datetime]:
     while t < end:
         yield t
         t += timedelta(days=7)
+
+
+# Retrospectives: a command typed in a channel, what a channel shows, and one person's four answers.
+
+def in_channel(h, handle, text, channel="#product"):
+    h._seq += 1
+    h.app.handle(InboundEvent(platform="console", user=handle, kind="command", text=text, channel=channel,
+                              dedup_key=f"chan:{h._seq}", received_at=h.clock.now()))
+    h.app.deliver_outbox()
+
+
+def posts(h, channel="#product"):
+    return [m.text for r, m in h.fake.sent if r.address == channel]
+
+
+def answer_retro(h, handle, goal, well, badly, actions):
+    for text in (goal, well, badly, actions):
+        h.say(handle, text)

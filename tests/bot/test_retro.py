@@ -8,11 +8,10 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from conversations.events import InboundEvent
 from storage.db import transaction
 from storage.models import RetroAction
 from tests.bot.test_digest import run_checkin
-from tests.helpers import DEMO, local, make_harness, utc
+from tests.helpers import answer_retro, in_channel, posts, DEMO, local, make_harness, utc
 
 
 # A team spread from New York to Shanghai: these tests are about retros, so everyone's working day is the whole
@@ -25,22 +24,6 @@ def harness(tmp_path):
     h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0), config=ALL_DAY)
     yield h
     h.app.close()
-
-
-def in_channel(h, handle, text, channel="#product"):
-    h._seq += 1
-    h.app.handle(InboundEvent(platform="console", user=handle, kind="command", text=text, channel=channel,
-                              dedup_key=f"chan:{h._seq}", received_at=h.clock.now()))
-    h.app.deliver_outbox()
-
-
-def posts(h, channel="#product"):
-    return [m.text for r, m in h.fake.sent if r.address == channel]
-
-
-def answer_retro(h, handle, goal, well, badly, actions):
-    for text in (goal, well, badly, actions):
-        h.say(handle, text)
 
 
 def test_named_retro_end_to_end_with_actions_followed_up(harness):

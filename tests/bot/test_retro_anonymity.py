@@ -13,34 +13,17 @@ from sqlmodel import select
 from bot import me
 from bot.config import ConfigError, parse_config
 from bot.platforms.common import message_rows
-from conversations.events import InboundEvent
 from conversations.retro import disclosed, respondents_shown
 from storage import repo
 from storage.db import _alembic_config, create_db_engine, session_factory, transaction, upgrade
 from storage.models import Answer, ConversationRun, Member, Retro, RetroAction
 from tests.bot.test_digest import run_checkin
-from tests.helpers import DEMO, local, make_harness, utc
+from tests.helpers import answer_retro, in_channel, posts, DEMO, local, make_harness, utc
 
 # Retro prompts and summaries wait for working hours; these tests are about what is shared, not when.
 ALL_DAY = {**DEMO, "calendar": {"working_hours": "00:00-23:59"}}
 
 START = utc(2026, 11, 23, 9, 0)  # Monday; check-ins go out on Friday, digests on Mondays
-
-
-def in_channel(h, handle, text, channel="#product"):
-    h._seq += 1
-    h.app.handle(InboundEvent(platform="console", user=handle, kind="command", text=text, channel=channel,
-                              dedup_key=f"chan:{h._seq}", received_at=h.clock.now()))
-    h.app.deliver_outbox()
-
-
-def posts(h, channel="#product"):
-    return [m.text for r, m in h.fake.sent if r.address == channel]
-
-
-def answer_retro(h, handle, goal, well, badly, actions):
-    for text in (goal, well, badly, actions):
-        h.say(handle, text)
 
 
 def member(h, handle):
