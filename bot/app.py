@@ -259,7 +259,8 @@ class Flywheel(OutboxSender):
         if isinstance(intent, Keyword):
             trigger = Trigger(intent.trigger)
             if trigger == Trigger.EDIT and run is None:
-                run = repo.latest_run(s, member_id=member.id, flow=WEEKLY)
+                run = (repo.run_to_edit(s, member_id=member.id, now=now)
+                       or repo.latest_run(s, member_id=member.id, flow=WEEKLY))
             if run is None:
                 return [Reply("common/rejected_nothing_open", {})], None
             return self._then_next(s, run, member, self._apply(s, run, member, trigger, intent.arg or None, now,
