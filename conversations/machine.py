@@ -25,7 +25,7 @@ why, politely, and stores nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Callable, Mapping
@@ -271,8 +271,20 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
     })
 
 
+def about(run: RunState) -> dict[str, Any]:
+    """What every message about a run may name: what it is about (a retro's title) and when it closes."""
+    return {"title": run.context.get("title"), "closes_at": run.closes_at}
+
+
 def advance(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcome:
-    """Decide what happens to `run` when `event` arrives at `now`. Pure: no I/O, no clock of its own."""
+    """Decide what happens to `run` when `event` arrives at `now`. Pure: no I/O, no clock of its own.
+    Every reply carries `about(run)`, so a template may name the run whatever the reply is."""
+    outcome = _decide(flow, run, event, now)
+    base = about(run)
+    return replace(outcome, replies=tuple(Reply(r.template, {**base, **r.params}) for r in outcome.replies))
+
+
+def _decide(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcome:
     if event.trigger in MEMBER_TRIGGERS and run.status in (Status.PROMPTED, Status.IN_PROGRESS) and now >= run.closes_at:
         # The window closed but the tick has not expired the run yet (or a platform retry arrived late).
         return Outcome(event.trigger, run.status, run.step, accepted=False, reason="window_closed",
