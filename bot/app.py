@@ -103,6 +103,7 @@ class Flywheel(OutboxSender):
     skip_level: bool = False
     admins: tuple[str, ...] = ()
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
+    org_locale: str | None = None  # `defaults.locale` in the org file
     metrics: Metrics = field(default_factory=Metrics)
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     directories: dict[str, Directory] = field(default_factory=dict)  # platforms whose directory is a source of members
@@ -134,6 +135,7 @@ class Flywheel(OutboxSender):
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
                   skip_level=config.skip_level if config else False, admins=config.admins if config else (),
                   retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
+                  org_locale=config.locale if config else None,
                   directories=dict(directories or {}))
         if config is not None:
             with transaction(app.sessions) as s:
@@ -399,7 +401,7 @@ class Flywheel(OutboxSender):
         """The language to answer a platform user in: theirs if they are a member, else the organisation's."""
         with transaction(self.sessions) as s:
             member = repo.member_by_platform_id(s, platform=platform, user_id=user)
-            return member.locale if member is not None else self.settings.locale_for(platform)
+            return member.locale if member is not None else self.channel_locale(platform)
 
     def manager_name(self, member: Member) -> str | None:
         with transaction(self.sessions) as s:
