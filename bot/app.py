@@ -32,7 +32,7 @@ from bot.platforms.base import Messenger
 from bot.platforms.directory import Directory, Lookup
 from bot.settings import Settings
 from conversations.clock import Clock, SystemClock
-from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
+from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause, with_leftover
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.kudos import KudosSettings
@@ -227,22 +227,22 @@ class Flywheel(OutboxSender):
         if isinstance(intent, Command):
             if not intent.known:
                 return [Reply("common/unknown_command", {"command": intent.name})], None
-            if intent.name == "checkin":
-                return self._start(s, member, now, WEEKLY)
-            if intent.name == "review":
-                return self._start(s, member, now, MONTHLY)
+            if intent.name in ("checkin", "review"):
+                replies, run_id = self._start(s, member, now, WEEKLY if intent.name == "checkin" else MONTHLY)
+                return with_leftover(replies, f"/{intent.name}", intent.args), run_id
             if intent.name == "support":
                 return self.followups.support_command(s, member, intent.args, event, now), None
             if intent.name == "pause":
                 return [self._pause(s, member, intent.args, now)], None
             if intent.name == "resume":
-                return [self._resume(s, member, now)], None
+                return with_leftover([self._resume(s, member, now)], "/resume", intent.args), None
             if intent.name == "me":
                 owned = own_data.command(s, member, intent.args, event, now)  # delete, access, flag, ack, …
                 if owned is not None:
                     return owned, None
-                if intent.args.strip().lower() in ("export", "导出"):
-                    return [me.export_reply(s, member)], None
+                if intent.args.strip():  # `export` and what follows it (own_data.command has the rest)
+                    rest = intent.args.split(maxsplit=1)[1:]
+                    return with_leftover([me.export_reply(s, member)], "/me export", "".join(rest)), None
                 return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level), None
             if intent.name == "flywheel":
                 return team.command(s, member, intent.args, event, now, admins=self.admins), None
@@ -252,7 +252,7 @@ class Flywheel(OutboxSender):
                 return self.retros.command(s, member, intent.args, event, now), None
             if intent.name == "kudos":
                 return self.kudos.command(s, member, intent.args, event, now), None
-            return [Reply("common/help")], None
+            return with_leftover([Reply("common/help")], "/help", intent.args), None
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None
         run = repo.active_run(s, member_id=member.id)

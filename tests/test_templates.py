@@ -141,7 +141,7 @@ def _scenario(tmp_path: Path) -> None:
         say("alice", "/support")
         # /me and the things people do with their own data.
         for handle in ("alice", "chen"):
-            for text in ("/me", "/me export", "/me nonsense", "/me access", "/me access 2", "/me access x",
+            for text in ("/me", "/me export", "/me export please", "/me nonsense", "/me access", "/me access 2", "/me access x",
                          "/me flag", "/me flag 2026-W48 wins I wrote the wrong week", "/me flag 2020-W01 wins x",
                          "/me flag hint 1 not true", "/me flag hint 99 x", "/me ack", "/me ack 1", "/me ack 999",
                          "/note", "/note 2026-W48 wins it was Bo's idea", "/note 2020-W01 wins x", "/me rejoin",

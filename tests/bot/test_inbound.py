@@ -290,3 +290,26 @@ def test_edit_after_finishing_a_retro_edits_the_retro(harness):
     assert "Updated" in h.say("alice", "Ship by Nov 24")[0]
     retro_run = next(r for r in h.runs("alice") if r.flow == "retro")
     assert h.answers(retro_run.id)["goal"] == "Ship by Nov 24"
+
+
+def test_words_after_a_command_that_were_not_understood_are_named(harness):
+    export = harness.say("alice", "/me export please")
+    assert export[0].startswith("Here is everything Flywheel stores about you") and '"handle": "alice"' in export[0]
+    assert "/me export" in export[-1] and "“please”" in export[-1]
+    mention = harness.say("alice", "/me export @bo")
+    assert '"handle": "alice"' in mention[0] and '"handle": "bo"' not in mention[0] and "“@bo”" in mention[-1]
+    for command in ("/kudos me", "/kudos wall", "/me rejoin", "/resume", "/flywheel help", "/help", "/checkin"):
+        replies = harness.say("alice", f"{command} thanks a lot")
+        assert "“thanks a lot”" in "\n".join(replies), command
+    for command in ("/me export", "/kudos me", "/resume"):  # nothing left over: no note
+        assert "“" not in "\n".join(harness.say("alice", command)), command
+    chen = harness.say("chen", "/我 导出 谢谢")
+    assert "“谢谢”" in chen[-1] and "/me export" in chen[-1]
+
+
+def test_commands_that_take_exact_arguments_answer_extra_words_with_their_usage(harness):
+    for extra, usage in (("/support 1 handle please", "/support x"), ("/pause 2w please", "/pause whenever"),
+                         ("/retro repost 3 please", "/retro repost x"), ("/flywheel team please", "/flywheel nonsense"),
+                         ("/me access 2 please", "/me access x y")):
+        got = harness.say("maria", extra)
+        assert got and got[0].split("“")[0] == harness.say("maria", usage)[0].split("“")[0], extra
