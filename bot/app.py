@@ -34,7 +34,7 @@ from bot.platforms.directory import Directory, Lookup
 from bot.settings import Settings
 from conversations.calendar import CalendarSettings, is_working_time, next_working_time, working_occurrence
 from conversations.clock import Clock, SystemClock
-from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
+from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause, with_leftover
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.kudos import KudosSettings
@@ -106,6 +106,7 @@ class Flywheel(OutboxSender):
     admins: tuple[str, ...] = ()
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
     calendar_settings: CalendarSettings = field(default_factory=CalendarSettings)
+    org_locale: str | None = None  # `defaults.locale` in the org file
     metrics: Metrics = field(default_factory=Metrics)
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     directories: dict[str, Directory] = field(default_factory=dict)  # platforms whose directory is a source of members
@@ -138,6 +139,7 @@ class Flywheel(OutboxSender):
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
                   skip_level=config.skip_level if config else False, admins=config.admins if config else (),
                   retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
+                  org_locale=config.locale if config else None,
                   directories=dict(directories or {}),
                   calendar_settings=config.calendar if config else CalendarSettings())
         if config is not None:
@@ -230,22 +232,22 @@ class Flywheel(OutboxSender):
         if isinstance(intent, Command):
             if not intent.known:
                 return [Reply("common/unknown_command", {"command": intent.name})], None
-            if intent.name == "checkin":
-                return self._start(s, member, now, WEEKLY)
-            if intent.name == "review":
-                return self._start(s, member, now, MONTHLY)
+            if intent.name in ("checkin", "review"):
+                replies, run_id = self._start(s, member, now, WEEKLY if intent.name == "checkin" else MONTHLY)
+                return with_leftover(replies, f"/{intent.name}", intent.args), run_id
             if intent.name == "support":
                 return self.followups.support_command(s, member, intent.args, event, now), None
             if intent.name == "pause":
                 return [self._pause(s, member, intent.args, now)], None
             if intent.name == "resume":
-                return [self._resume(s, member, now)], None
+                return with_leftover([self._resume(s, member, now)], "/resume", intent.args), None
             if intent.name == "me":
                 owned = own_data.command(s, member, intent.args, event, now)  # delete, access, flag, ack, …
                 if owned is not None:
                     return owned, None
-                if intent.args.strip().lower() in ("export", "导出"):
-                    return [me.export_reply(s, member, now=now)], None
+                if intent.args.strip():  # `export` and what follows it (own_data.command has the rest)
+                    rest = intent.args.split(maxsplit=1)[1:]
+                    return with_leftover([me.export_reply(s, member, now=now)], "/me export", "".join(rest)), None
                 return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level,
                                calendars=self.calendars), None
             if intent.name == "flywheel":
@@ -256,7 +258,7 @@ class Flywheel(OutboxSender):
                 return self.retros.command(s, member, intent.args, event, now), None
             if intent.name == "kudos":
                 return self.kudos.command(s, member, intent.args, event, now), None
-            return [Reply("common/help")], None
+            return with_leftover([Reply("common/help")], "/help", intent.args), None
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None
         run = repo.active_run(s, member_id=member.id)
@@ -265,7 +267,8 @@ class Flywheel(OutboxSender):
         if isinstance(intent, Keyword):
             trigger = Trigger(intent.trigger)
             if trigger == Trigger.EDIT and run is None:
-                run = repo.latest_run(s, member_id=member.id, flow=WEEKLY)
+                run = (repo.run_to_edit(s, member_id=member.id, now=now)
+                       or repo.latest_run(s, member_id=member.id, flow=WEEKLY))
             if run is None:
                 return [Reply("common/rejected_nothing_open", {})], None
             return self._then_next(s, run, member, self._apply(s, run, member, trigger, intent.arg or None, now,
@@ -420,7 +423,7 @@ class Flywheel(OutboxSender):
         """The language to answer a platform user in: theirs if they are a member, else the organisation's."""
         with transaction(self.sessions) as s:
             member = repo.member_by_platform_id(s, platform=platform, user_id=user)
-            return member.locale if member is not None else self.settings.locale_for(platform)
+            return member.locale if member is not None else self.channel_locale(platform)
 
     def audience_for(self, member: Member) -> Audience:
         """Who a message to `member` is for, with the names the "who sees this" lines use (bot/access.py)."""

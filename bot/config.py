@@ -73,6 +73,7 @@ class OrgConfig:
     admins: tuple[str, ...] = ()  # handles of the people who may change reporting lines and hear of send failures
     retro_anonymous_min: int = ANONYMOUS_MIN  # respondents an anonymous retro needs before anything of it is shown
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    locale: str | None = None  # `defaults.locale`: the organisation's language, for channels (None: not given)
 
 
 _MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu", "country"}
@@ -133,7 +134,9 @@ def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str 
     return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos,
                      skip_level=bool(digest.get("skip_level", False)),
                      admins=tuple(a.strip().lower() for a in admins), retro_anonymous_min=anonymous_min,
-                     calendar=calendar)
+                     calendar=calendar,
+                     locale=normalize_locale(str(defaults["locale"]), default="") or None if "locale" in defaults
+                     else None)
 
 
 def _parse_retro(raw: Any, problems: list[str]) -> int:

@@ -57,9 +57,25 @@ def managers(s: Session) -> list[Member]:
                        .order_by(Member.id)))
 
 
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文", "司徒",
+                      "夏侯", "轩辕", "端木", "南宫", "西门", "独孤")
+_LATIN = r"0-9A-Za-z_\u00c0-\u024f"  # what a Latin name must not touch on either side
+
+
 def _mentions(text: str, member: Member) -> bool:
-    names = {f"@{member.handle}", first_name(member.name)}
-    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.IGNORECASE) for n in names if n)
+    """Whether `text` names `member`: `@handle` or their first name as a word; a Chinese name — whole, or the given
+    name when it has two characters or more — anywhere, since Chinese text has no spaces between words."""
+    name = member.name.strip()
+    if _HAN.fullmatch(name):
+        surname = next((c for c in _COMPOUND_SURNAMES if name.startswith(c)), name[:1])
+        given = name[len(surname):]
+        if any(n in text for n in (name, given if len(given) >= 2 else "") if n):
+            return True
+        names = {f"@{member.handle}"}
+    else:
+        names = {f"@{member.handle}", first_name(name)}
+    return any(re.search(rf"(?<![{_LATIN}]){re.escape(n)}(?![{_LATIN}])", text, re.IGNORECASE) for n in names if n)
 
 
 def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: bool = False,

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot.calendar import Calendars
 from bot.codec import encode_replies
+from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.kudos import (
     VALUES_MAX_LEN,
@@ -57,11 +58,11 @@ class KudosDesk:
         self.calendars = calendars or Calendars()  # when each recipient's DM may go out
 
     def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
-        word = args.strip().lower()
-        if word in ("me", "我"):
-            return [self.own(s, member, now)]
-        if word.split(" ", 1)[0] in ("wall", "墙", "team"):
-            return [self.wall(s, member, now)]
+        head, *rest = args.split(maxsplit=1) or [""]
+        if head.lower() in ("me", "我"):
+            return with_leftover([self.own(s, member, now)], "/kudos me", "".join(rest))
+        if head.lower() in ("wall", "墙", "team"):
+            return with_leftover([self.wall(s, member, now)], "/kudos wall", "".join(rest))
         return self.give(s, member, args, event, now)
 
     def _values(self) -> list[dict[str, str]]:

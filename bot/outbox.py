@@ -6,7 +6,7 @@ between the platform accepting a message and our commit is covered by the lease 
 whose earlier attempt may have gone out is looked up on the platform before it is sent again.
 
 `OutboxSender` is a part of `Flywheel` (bot/app.py), kept in its own module; it uses the app's `clock`, `sessions`,
-`owner`, `messengers`, `settings`, `renderer`, `metrics`, `admins`, `skip_level` and `calendars`.
+`owner`, `messengers`, `settings`, `org_locale`, `renderer`, `metrics`, `admins`, `skip_level` and `calendars`.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ class OutboxSender:
             platform, _, address = (row.channel or "console:").partition(":")
             recipient = Recipient(platform, address)
             # `locale` in the body: someone not (or no longer) a member is answered in their language when known.
-            audience = Audience(row.body.get("locale") or self.settings.locale_for(platform), self.settings.timezone, "")
+            audience = Audience(row.body.get("locale") or self.channel_locale(platform), self.settings.timezone, "")
         else:
             recipient = self._recipient(member)
             audience = access.audience(s, member, skip_level=self.skip_level)
@@ -155,6 +155,12 @@ class OutboxSender:
         return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
                                           locale=audience.locale, run_id=row.run_id, thread=thread,
                                           uncertain=_maybe_sent(row.last_error))
+
+    def channel_locale(self, platform: str | None) -> str:
+        """The language of a channel (kudos, retro summaries) and of anyone whose own language is unknown: the
+        organisation's (`defaults.locale` in the org file), else FLYWHEEL_LOCALE, else Chinese on Feishu / Lark and
+        English elsewhere. The one place this is decided."""
+        return self.org_locale or self.settings.locale_for(platform)
 
     def _recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from bot import me
 from bot.access import seen_by
 from bot.codec import encode_replies
-from conversations.commands import Command, interpret
+from conversations.commands import Command, interpret, with_leftover
 from conversations.digest import hints_for
 from conversations.events import InboundEvent
 from conversations.machine import Reply
@@ -82,7 +82,7 @@ def command(s: Session, member: Member, args: str, event: InboundEvent, now: dat
     if action == "ack":
         return [acknowledge(s, member, rest, event, now)]
     if action == "rejoin":
-        return [Reply("own_data/rejoin_member")]
+        return with_leftover([Reply("own_data/rejoin_member")], "/me rejoin", " ".join(rest))
     return [Reply("own_data/me_usage", {"unknown": words[0]})]
 
 

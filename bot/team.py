@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from bot.codec import encode_replies
 from bot.digest import direct_reports
+from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.machine import Reply
 from conversations.render import first_name
@@ -51,7 +52,7 @@ def command(s: Session, actor: Member, args: str, event: InboundEvent, now: date
             admins: Sequence[str]) -> list[Reply]:
     words = args.split()
     if not words or words[0].lower() in ("help", "帮助"):
-        return [Reply("common/help")]
+        return with_leftover([Reply("common/help")], "/flywheel help", " ".join(words[1:]))
     verb = words[0].lower()
     if verb == "team" and len(words) == 1:
         return [_team_list(s, actor, now)]

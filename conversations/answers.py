@@ -45,6 +45,9 @@ def says_nothing(text: str | None) -> bool:
 MAX_ANSWER_LEN = 4000  # characters in one free-text answer (and one kudos reason)
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_EN_DIGITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+              "nine": 9, "ten": 10}
+_NUMBER = r"(?:[0-9]{1,6}|" + "|".join(_EN_DIGITS) + "|[" + "".join(_CN_DIGITS) + "])"
 
 
 class Invalid(ValueError):
@@ -72,14 +75,16 @@ class Scale:
     hi: int = 5
 
     def parse(self, text: str) -> int:
-        raw = normalize(text).replace("\ufe0f", "").replace("\u20e3", "")
-        raw = re.sub(r"\s*(/|out of|分之)\s*\d+\s*$", "", raw, flags=re.IGNORECASE).strip()
+        raw = normalize(text).replace("\ufe0f", "").replace("\u20e3", "").lower()
+        raw = re.sub(r"\s*(/|out of|分之)\s*" + _NUMBER + r"\s*$", "", raw).strip()
         raw = raw.removesuffix("分").strip()
         value: int | None = None
         if re.fullmatch(r"[+-]?[0-9]{1,6}", raw):
             value = int(raw)
         elif raw in _CN_DIGITS:
             value = _CN_DIGITS[raw]
+        elif raw in _EN_DIGITS:  # "four", "Five"
+            value = _EN_DIGITS[raw]
         if value is None or not self.lo <= value <= self.hi:
             raise Invalid("invalid_scale", lo=self.lo, hi=self.hi)
         return value

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from conversations.answers import keyword, normalize
-from conversations.machine import Trigger
+from conversations.machine import Reply, Trigger
 from conversations.dates import parse_day
 
 COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note", "flywheel")
@@ -72,3 +72,13 @@ def parse_pause(args: str, today: date) -> date | None:
     back (strictly after `today`); None if unreadable or not in the future. Never raises."""
     text = re.sub(r"^(?:(?:until|till|til|to)\b|直到|到)\s*", "", normalize(args).lower()).strip()
     return parse_day(text, today)
+
+
+def with_leftover(replies: list[Reply], understood: str, leftover: str) -> list[Reply]:
+    """The answer to a command read as `understood` (e.g. `/me export`), and, when words after it were not
+    understood, a note naming them: nothing typed is silently dropped. Every command that ignores the rest of
+    what was typed asks this; commands whose arguments must be exact answer with their usage instead."""
+    rest = leftover.strip()
+    if not rest:
+        return replies
+    return [*replies, Reply("common/leftover", {"command": understood, "leftover": rest})]

@@ -15,7 +15,7 @@ stateDiagram-v2
     in_progress --> expired: expire
     skipped --> prompted: start (no answers yet)
     skipped --> in_progress: start (has answers)
-    completed --> completed: edit / answer while editing
+    completed --> completed: edit / answer or start while editing
 ```
 
 Every (status, trigger) pair not in `TRANSITIONS` is rejected with a reason; the caller tells the member
@@ -25,7 +25,7 @@ why, politely, and stores nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Callable, Mapping
@@ -97,6 +97,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(Status.IN_PROGRESS, Trigger.REMIND, Status.IN_PROGRESS),
     Transition(Status.IN_PROGRESS, Trigger.EXPIRE, Status.EXPIRED),
     Transition(Status.COMPLETED, Trigger.EDIT, Status.COMPLETED, when="window_open"),
+    Transition(Status.COMPLETED, Trigger.START, Status.COMPLETED, when="editing_in_window"),
     Transition(Status.COMPLETED, Trigger.ANSWER, Status.COMPLETED, when="editing_in_window"),
     Transition(Status.COMPLETED, Trigger.SKIP, Status.COMPLETED, when="editing"),
     Transition(Status.COMPLETED, Trigger.EXPIRE, Status.COMPLETED, when="editing"),
@@ -278,8 +279,20 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
     })
 
 
+def about(run: RunState) -> dict[str, Any]:
+    """What every message about a run may name: what it is about (a retro's title) and when it closes."""
+    return {"title": run.context.get("title"), "closes_at": run.closes_at}
+
+
 def advance(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcome:
-    """Decide what happens to `run` when `event` arrives at `now`. Pure: no I/O, no clock of its own."""
+    """Decide what happens to `run` when `event` arrives at `now`. Pure: no I/O, no clock of its own.
+    Every reply carries `about(run)`, so a template may name the run whatever the reply is."""
+    outcome = _decide(flow, run, event, now)
+    base = about(run)
+    return replace(outcome, replies=tuple(Reply(r.template, {**base, **r.params}) for r in outcome.replies))
+
+
+def _decide(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcome:
     if event.trigger in MEMBER_TRIGGERS and run.status in (Status.PROMPTED, Status.IN_PROGRESS) and now >= run.closes_at:
         # The window closed but the tick has not expired the run yet (or a platform retry arrived late).
         return Outcome(event.trigger, run.status, run.step, accepted=False, reason="window_closed",
@@ -287,7 +300,8 @@ def advance(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcom
     transition = find_transition(flow, run, event, now)
     if transition is None:
         reason = REJECTIONS[(run.status, event.trigger)]
-        if run.status == Status.COMPLETED and (event.trigger == Trigger.EDIT or run.step is not None):
+        if (run.status == Status.COMPLETED and (event.trigger == Trigger.EDIT or run.step is not None)
+                and now >= run.closes_at):
             reason = "edit_closed"
         return Outcome(event.trigger, run.status, run.step, accepted=False, reason=reason,
                        replies=(Reply(f"{flow.name}/rejected_{reason}", {"closes_at": run.closes_at}),))
@@ -305,6 +319,12 @@ def _deliver(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Trans
 def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     if run.status == Status.SCHEDULED:
         return _deliver(flow, run, event, now, t)
+    if run.status == Status.COMPLETED:  # asked for again while changing an answer: go on with the change
+        if run.step == EDIT_CHOOSING:
+            return Outcome(event.trigger, t.dest, run.step,
+                           replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, run.answers, "choose")),))
+        return Outcome(event.trigger, t.dest, run.step,
+                       replies=(ask(flow, run, run.step, run.answers, lead="continue", editing=True),))
     if run.status == Status.SKIPPED:
         step = _next_unanswered(run, run.answers, after=None) or run.steps[-1]
         lead = "resumed" if t.dest == Status.IN_PROGRESS else "intro_on_demand"

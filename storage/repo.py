@@ -196,6 +196,18 @@ def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> Conv
                         .order_by(ConversationRun.prompt_at, ConversationRun.id).with_for_update()).first()
 
 
+def run_to_edit(session: Session, *, member_id: int, now: datetime) -> ConversationRun | None:
+    """The conversation `edit` means when none is open: the one finished last among those still open for changes,
+    else the one finished last (whose window has closed, as the member is then told)."""
+    query = (select(ConversationRun)
+             .where(ConversationRun.member_id == member_id, ConversationRun.status == "completed")
+             .order_by(sa.case((ConversationRun.closes_at > now, 0), else_=1),
+                       ConversationRun.completed_at.desc().nulls_last(),  # type: ignore[union-attr]
+                       ConversationRun.id.desc())  # type: ignore[attr-defined]
+             .limit(1))
+    return session.exec(query.with_for_update()).first()
+
+
 def latest_run(session: Session, *, member_id: int, flow: str, statuses: Iterable[str] | None = None,
                open_at: datetime | None = None, lock: bool = True) -> ConversationRun | None:
     query = select(ConversationRun).where(ConversationRun.member_id == member_id, ConversationRun.flow == flow)

@@ -4,6 +4,8 @@ on the data that should not, and privacy over generated org charts."""
 from __future__ import annotations
 
 import re
+
+import pytest
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -315,3 +317,20 @@ def test_a_mood_row_with_gaps_says_what_a_dot_means_in_both_languages():
     assert "心情（最近 3 周，最新在右；· 表示未回答）：4 · 3" in zh
     none = renderer.render(Reply("digest/person", {**params, "trend": [None, None]}), Audience("zh", "UTC", "Maria"))
     assert "心情：还没有回答。" in none and "·" not in none.split("\n", 1)[1]
+
+
+@pytest.mark.parametrize(("name", "handle", "text", "expected"), [
+    ("陈晨", "chen", "感谢陈晨帮忙排查", True),
+    ("陈晨", "chen", "和晨会上的讨论", False),  # a one-character given name alone is too common to count
+    ("张小明", "zxm", "小明帮我看了日志", True),
+    ("欧阳娜娜", "nana", "娜娜帮我改了文案", True),
+    ("欧阳娜娜", "nana", "感谢@nana", True),
+    ("Alice Martin", "alice", "Alice helped me debug", True),
+    ("Alice Martin", "alice", "感谢Alice帮忙", True),
+    ("Alice Martin", "alice", "Alicea is not her", False),
+    ("Bo Li", "bo", "the bonus landed", False),
+    ("Bo Li", "bo", "thanks to bo!", True),
+])
+def test_a_teammate_is_found_in_wins_in_chinese_and_latin_text(name, handle, text, expected):
+    from bot.digest import _mentions
+    assert _mentions(text, Member(handle=handle, name=name, timezone="UTC", locale="en")) == expected

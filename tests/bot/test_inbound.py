@@ -244,3 +244,72 @@ def test_an_internal_failure_is_recorded_and_answered_politely(harness, monkeypa
     monkeypatch.setattr(h.app, "_dispatch", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     assert h.say("alice", "4", key="boom-1")[0].startswith("Sorry — I couldn't do that.")
     assert h.say("alice", "4", key="boom-1") == []  # the retry is recognised, not failed again
+
+
+def test_checkin_while_editing_a_finished_checkin_goes_on_with_the_edit(tmp_path):
+    h = make_harness(tmp_path, start=utc(2026, 12, 2, 9, 0))  # a Wednesday; this check-in closes Mon 7 Dec
+    try:
+        h.say("alice", "/checkin")
+        for answer in ("4", "good", "none", "a; b", "no"):
+            h.say("alice", answer)
+        choose = h.say("alice", "edit")[0]
+        again = h.say("alice", "/checkin")
+        assert again and "closed" not in again[0] and "Which answer" in choose
+        assert again[0].splitlines()[-1] == choose.splitlines()[-1]  # the same choice, asked again
+        h.say("alice", "1")
+        asked = h.say("alice", "/checkin")[0]
+        assert "closed" not in asked and "(1/5)" in asked  # still on the mood, which is being changed
+        assert "Updated" in h.say("alice", "2")[0]
+        assert h.answers(h.runs("alice")[0].id)["mood"] == 2
+    finally:
+        h.app.close()
+
+
+def test_back_while_editing_an_open_checkin_does_not_say_it_closed(tmp_path):
+    h = make_harness(tmp_path, start=utc(2026, 12, 2, 9, 0))
+    try:
+        h.say("alice", "/checkin")
+        for answer in ("4", "good", "none", "a; b", "no"):
+            h.say("alice", answer)
+        h.say("alice", "edit 2")
+        assert "closed" not in h.say("alice", "back")[0]
+    finally:
+        h.app.close()
+
+
+def test_edit_after_finishing_a_retro_edits_the_retro(harness):
+    from tests.bot.test_retro import answer_retro, in_channel
+    h = harness
+    in_channel(h, "alice", '/retro start "Checkout redesign" @alice @bo')
+    answer_retro(h, "alice", "Ship by Nov 20", "Pairing", "Late QA", "@bo add a smoke test")
+    before = [(r.flow, r.status) for r in h.runs("alice")]
+    reply = h.say("alice", "edit")
+    assert reply and "1 goal" in reply[0]  # the retro's answers, not the weekly check-in
+    assert [(r.flow, r.status) for r in h.runs("alice")] == before
+    h.say("alice", "1")
+    assert "Updated" in h.say("alice", "Ship by Nov 24")[0]
+    retro_run = next(r for r in h.runs("alice") if r.flow == "retro")
+    assert h.answers(retro_run.id)["goal"] == "Ship by Nov 24"
+
+
+def test_words_after_a_command_that_were_not_understood_are_named(harness):
+    export = harness.say("alice", "/me export please")
+    assert export[0].startswith("Here is everything Flywheel stores about you") and '"handle": "alice"' in export[0]
+    assert "/me export" in export[-1] and "“please”" in export[-1]
+    mention = harness.say("alice", "/me export @bo")
+    assert '"handle": "alice"' in mention[0] and '"handle": "bo"' not in mention[0] and "“@bo”" in mention[-1]
+    for command in ("/kudos me", "/kudos wall", "/me rejoin", "/resume", "/flywheel help", "/help", "/checkin"):
+        replies = harness.say("alice", f"{command} thanks a lot")
+        assert "“thanks a lot”" in "\n".join(replies), command
+    for command in ("/me export", "/kudos me", "/resume"):  # nothing left over: no note
+        assert "“" not in "\n".join(harness.say("alice", command)), command
+    chen = harness.say("chen", "/我 导出 谢谢")
+    assert "“谢谢”" in chen[-1] and "/me export" in chen[-1]
+
+
+def test_commands_that_take_exact_arguments_answer_extra_words_with_their_usage(harness):
+    for extra, usage in (("/support 1 handle please", "/support x"), ("/pause 2w please", "/pause whenever"),
+                         ("/retro repost 3 please", "/retro repost x"), ("/flywheel team please", "/flywheel nonsense"),
+                         ("/me access 2 please", "/me access x y")):
+        got = harness.say("maria", extra)
+        assert got and got[0].split("“")[0] == harness.say("maria", usage)[0].split("“")[0], extra

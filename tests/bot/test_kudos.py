@@ -176,3 +176,39 @@ def test_value_keys_are_one_word_and_too_many_tags_are_refused_politely(tmp_path
         assert h.fake.texts_for("bo")[-1].endswith("Badges: ⭐ Care · ⭐ Craft")
     finally:
         h.app.close()
+
+
+def test_channel_posts_speak_the_organisations_language(tmp_path):
+    members = [{**m, "locale": m.get("locale", "en")} for m in DEMO["members"]]  # Alice and Bo read English
+    config = {**DEMO, "members": members, "defaults": {"locale": "zh-CN"}, "kudos": {"channel": "#kudos"}}
+    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config=config)
+    try:
+        h.say("alice", "/kudos @bo for untangling the release #teamwork")
+        assert channel_posts(h) == ["🎉 Alice → Bo · 🙌 团队协作\n“for untangling the release”"]
+        assert h.fake.texts_for("bo")[-1].endswith("Badge: 🙌 Teamwork")  # a person still reads their own language
+    finally:
+        h.app.close()
+
+
+def test_without_an_organisation_language_channel_posts_follow_flywheel_locale(tmp_path):
+    from bot.app import Flywheel
+    from bot.config import parse_config
+    from bot.settings import Settings
+
+    org = parse_config(DEMO, source="test")
+    for env_locale, platform, expected in ((None, "slack", "en"), (None, "feishu", "zh"), ("en", "feishu", "en"),
+                                           ("zh", "slack", "zh")):
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}",
+                            **({"locale": env_locale, "locale_set": True} if env_locale else {}))
+        app = Flywheel.build(settings, config=org, migrate=True)
+        try:
+            assert app.channel_locale(platform) == expected
+        finally:
+            app.close()
+    zh_org = parse_config({**DEMO, "defaults": {"locale": "zh"}}, source="test")
+    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", locale="en", locale_set=True),
+                         config=zh_org)
+    try:
+        assert app.channel_locale("slack") == "zh"  # the organisation file wins over FLYWHEEL_LOCALE
+    finally:
+        app.close()

@@ -124,3 +124,18 @@ def test_retro_answers_that_say_nothing_show_nothing(harness):
     assert "🛠️ Actions" not in summary
     with transaction(h.app.sessions) as s:
         assert list(s.exec(select(RetroAction))) == []
+
+
+def test_the_retro_summary_in_a_channel_speaks_the_organisations_language(tmp_path):
+    members = [{**m, "locale": m.get("locale", "en")} for m in DEMO["members"]]  # Alice and Bo read English
+    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0),
+                     config={**DEMO, "members": members, "defaults": {"locale": "zh"}})
+    try:
+        in_channel(h, "alice", '/retro start "Checkout" @alice @bo')
+        assert posts(h)[0].startswith("🔁 Alice")  # the announcement
+        assert "复盘" in posts(h)[0]
+        answer_retro(h, "alice", "g", "w", "b", "none")
+        answer_retro(h, "bo", "g", "w", "b", "none")
+        assert posts(h)[-1].startswith("🔁 复盘：“Checkout”")
+    finally:
+        h.app.close()

@@ -7,12 +7,15 @@ from tests.helpers import utc
 
 
 @pytest.mark.parametrize(("text", "value"), [("3", 3), (" 5 ", 5), ("４", 4), ("3/5", 3), ("4 out of 5", 4),
-                                             ("三", 3), ("5分", 5), ("2️⃣", 2), ("1", 1)])
+                                             ("三", 3), ("5分", 5), ("2️⃣", 2), ("1", 1),
+                                             ("four", 4), ("Four", 4), ("one", 1), ("five/5", 5),
+                                             ("four out of five", 4), ("４ out of ５", 4), ("３/５", 3), ("4/五", 4)])
 def test_mood_accepts_what_people_type(text, value):
     assert Scale(1, 5).parse(text) == value
 
 
-@pytest.mark.parametrize("text", ["0", "6", "great", "", "3.5", "-1", "4 or 5", "１０"])
+@pytest.mark.parametrize("text", ["0", "6", "great", "", "3.5", "-1", "4 or 5", "１０", "six", "zero",
+                                  "fourteen", "for", "one two"])
 def test_mood_rejects_anything_else_with_a_reask(text):
     with pytest.raises(Invalid) as info:
         Scale(1, 5).parse(text)

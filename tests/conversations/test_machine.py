@@ -180,6 +180,7 @@ def test_every_transition_in_the_table_is_reachable():
         (replace(CANONICAL[Status.COMPLETED], step="wins"), RunEvent(Trigger.ANSWER, "x"), NOW),
         (replace(CANONICAL[Status.COMPLETED], step="wins"), RunEvent(Trigger.SKIP), NOW),
         (replace(CANONICAL[Status.COMPLETED], step="wins"), RunEvent(Trigger.EXPIRE), CLOSES),
+        (replace(CANONICAL[Status.COMPLETED], step="wins"), RunEvent(Trigger.START), NOW),
         (RunState(Status.SKIPPED, None, STEPS, {"mood": 3}, CLOSES, "UTC"), RunEvent(Trigger.START), NOW),
     ]
     used = {find_transition(FLOW, run, event, now) for run, event, now in cases}

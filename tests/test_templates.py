@@ -1,0 +1,284 @@
+"""Every message template renders, in English and in Chinese, with the parameters its call sites really pass.
+
+The parameters are collected by driving the real flows through the test harness (every `Reply` handed to the
+renderer is recorded), plus explicit fixtures for the few call sites that scenario cannot reach. The test fails
+when a template under `prompts/` is rendered by neither: a new template needs a way to be reached here.
+It never depends on wording: only that each template renders without error and says something.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import bot.app
+from conversations.events import InboundEvent
+from conversations.flows import Flow
+from conversations.machine import Reply, RunEvent, RunState, Status, Trigger, ask
+from conversations.weekly_checkin import WEEKLY_CHECKIN
+from conversations.render import LOCALES, Audience, Renderer
+from tests.helpers import DEMO, make_harness, utc
+
+PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+WHEN = utc(2026, 12, 7, 12, 0)
+
+
+def _all_templates() -> set[str]:
+    return {p.relative_to(PROMPTS).as_posix() for p in PROMPTS.rglob("*.j2")}
+
+
+class _Recording(jinja2.FileSystemLoader):
+    """A loader that notes every template file it hands out (includes and imports too)."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self.loaded: set[str] = set()
+
+    def get_source(self, environment, template):  # noqa: ANN001, ANN201
+        found = super().get_source(environment, template)
+        self.loaded.add(template)
+        return found
+
+
+def _recording_renderer() -> tuple[Renderer, _Recording]:
+    renderer = Renderer()
+    loader = _Recording(str(PROMPTS))
+    renderer._env.loader = loader
+    renderer._env.cache = None  # every render loads its files again, so nothing is attributed to an earlier one
+    return renderer, loader
+
+
+# ------------------------------------------------------------------------------------------------ the scenario
+
+def _in_channel(h, handle: str, text: str, channel: str = "#product") -> None:
+    h._seq += 1
+    h.app.handle(InboundEvent(platform="console", user=handle, kind="command", text=text, channel=channel,
+                              dedup_key=f"chan:{h._seq}", received_at=h.clock.now()))
+    h.app.deliver_outbox()
+
+
+def _stranger(h, user: str, text: str) -> None:
+    h._seq += 1
+    h.app.handle(InboundEvent(platform="console", user=user, kind="message", text=text, dedup_key=f"x:{h._seq}",
+                              received_at=h.clock.now()))
+    h.app.deliver_outbox()
+
+
+def _scenario(tmp_path: Path) -> None:
+    """A few weeks of an organisation using everything, as its members would type it."""
+    config = {**DEMO, "admins": ["maria"],
+              "members": [*DEMO["members"], {"handle": "dan", "name": "Dan Wu", "timezone": "Europe/London"},
+                          {"handle": "eve", "name": "Eve Ng", "timezone": "Asia/Shanghai", "locale": "zh"}]}
+    h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0), config=config)
+    say = h.say
+
+    def script(*lines: tuple[str, tuple[str, ...]]) -> None:
+        for handle, texts in lines:
+            for text in texts:
+                say(handle, text)
+
+    try:
+        for handle in ("alice", "chen"):
+            script((handle, ("/help", "/nope", "4", "edit", "back", "/review")))
+        # A week of check-ins, with every kind of answer and keyword.
+        h.run_until(utc(2026, 11, 27, 16, 0))  # Friday afternoon: delivered
+        script(("alice", ("great", "9", "4", "", "x" * 5000, "Shipped it with Chen", "back", "Shipped it with Chen",
+                          "later")),
+               ("chen", ("四", "感谢陈晨帮忙排查", "等 IT 的密钥", "skip")),
+               ("bo", ("4", "skip")))
+        h.run_until(utc(2026, 11, 28, 12, 0))  # snoozes end, reminders go out
+        script(("alice", ("/checkin", "Waiting for keys", "billing page; review design; a; b", "", "skip",
+                          "/checkin", "5", "edit", "99", "/checkin", "2", "/checkin", "Shipped it", "edit wins",
+                          "skip", "later")),
+               ("chen", ("/checkin", "修好测试环境", "没有", "无")),
+               ("bo", ("/checkin", "/checkin", "3")),
+               ("maria", ("/checkin", "4", "hired", "none", "plan", "done")))
+        h.run_until(utc(2026, 11, 30, 12, 30))  # windows close; Bo's half-done check-in expires
+        script(("bo", ("4", "/pause until someday", "/pause 2w", "/resume", "/resume")),
+               ("alice", ("edit", "later")),
+               ("chen", ("/暂停 下周一",)))
+        # Kudos, in a channel, with every refusal.
+        _in_channel(h, "alice", "/kudos @bo for the review #teamwork")
+        _in_channel(h, "chen", "/kudos @alice 谢谢你帮忙排查问题 #协作")
+        script(("alice", ("/kudos", "/kudos @alice for me", "/kudos @bo", "/kudos @nobody for the help",
+                          "/kudos @bo for the help #nosuchvalue", "/kudos @bo " + "x" * 5000,
+                          "/kudos @bo for the help " + " ".join(f"#{v}" for v in ("teamwork", "ownership", "customer",
+                                                                                  "growth", "collaboration") * 8),
+                          "/kudos me", "/kudos wall")),
+               ("bo", tuple(f"/kudos @alice for the help {n}" for n in range(11))))
+        # A named retro in a channel and an anonymous one, with refusals, a skip and late answers.
+        _in_channel(h, "alice", "/retro")
+        _in_channel(h, "alice", '/retro start "Checkout" @nobody')
+        _in_channel(h, "alice", '/retro start "Checkout" @bo due 90d')
+        _in_channel(h, "alice", '/retro start "Checkout redesign" @alice @bo @chen')
+        script(("alice", ("Ship by Nov 20", "back", "Ship by Nov 20", "Pairing", "Late QA", "@nobody fix it",
+                          "@bo add a smoke test; @alice write docs", "edit", "1", "Ship by Nov 24")),
+               ("bo", ("later", "skip", "/retro")),
+               ("chen", ("按时上线", "跳过")))
+        _in_channel(h, "maria", '/retro start "Q4 planning" @alice @bo @chen anonymous due 24h')
+        script(("alice", ("goal", "went well", "went badly", "none")))
+        h.run_until(utc(2026, 12, 1, 13, 0))  # reminders, the close, summaries; the monthly review is out
+        script(("alice", ("/retro repost", "/retro repost", "/retro repost 999")), ("chen", ("/复盘 repost",)))
+        # The monthly review.
+        script(("alice", ("/review", "what", "still", "The API keys", "back", "The API keys", "2",
+                          "2 two more days of QA time", "SQL; Go; Rust", "SQL", "edit", "4", "Go")),
+               ("chen", ("/review", "还在", "没有", "1 需要拍板", "系统设计")),
+               ("dan", ("/review", "later", "skip")),
+               ("bo", ("/review", "none", "skip")))
+        # A second week: last week's priorities, open obstacles and retro actions come back.
+        h.run_until(utc(2026, 12, 4, 16, 0))
+        script(("alice", ("4", "good", "maybe", "done", "partly", "what", "still", "later", "x", "1", "none",
+                          "a; b; c; d", "a", "skip")),
+               ("chen", ("3", "好", "完成", "还在", "没有", "重点一", "跳过")),
+               ("bo", ("4", "ok", "back", "back", "skip", "skip")))
+        for text in ("/support", "/support 1 handle", "/support 1 1on1", "/support 1 resolved", "/support 99 handle",
+                     "/support x"):
+            say("maria", text)
+        say("alice", "/support")
+        # /me and the things people do with their own data.
+        for handle in ("alice", "chen"):
+            for text in ("/me", "/me export", "/me export please", "/me nonsense", "/me access", "/me access 2", "/me access x",
+                         "/me flag", "/me flag 2026-W48 wins I wrote the wrong week", "/me flag 2020-W01 wins x",
+                         "/me flag hint 1 not true", "/me flag hint 99 x", "/me ack", "/me ack 1", "/me ack 999",
+                         "/note", "/note 2026-W48 wins it was Bo's idea", "/note 2020-W01 wins x", "/me rejoin",
+                         "/me delete", "/me delete nonsense", "/me delete confirm 0000", "/me delete cancel"):
+                say(handle, text)
+        script(("bo", ("/me flag 2026-W48 mood not right",)),
+               ("maria", ("/me ack 1", "/me ack 1", "/me ack 3", "/me")))
+        # Reporting lines: people the org file gives no manager ask, accept, decline, withdraw and let expire.
+        script(("alice", ("/flywheel", "/flywheel nonsense", "/flywheel team", "/flywheel team add @bo",
+                          "/flywheel team add @nobody", "/flywheel manager @bo @alice", "/flywheel cancel 999",
+                          "/flywheel accept 999")),
+               ("dan", ("/flywheel team add @eve", "/flywheel team add @eve")),  # request 1
+               ("eve", ("/flywheel decline 1",)),
+               ("dan", ("/flywheel team add @eve",)),  # request 2
+               ("eve", ("/flywheel accept 2", "/flywheel accept 2")),
+               ("dan", ("/flywheel team add @eve",)),
+               ("eve", ("/flywheel team add @dan",)),
+               ("alice", ("/flywheel team add @dan", "/flywheel cancel 3", "/flywheel team add @dan")),  # 3, 4
+               ("dan", ("/flywheel accept 4",)),
+               ("maria", ("/flywheel team add @eve",)),  # request 5: Eve moves from Dan to Maria
+               ("eve", ("/flywheel accept 5",)),
+               ("maria", ("/flywheel manager @eve @dan", "/flywheel manager @eve @dan", "/flywheel manager @bo @dan",
+                          "/flywheel team")),
+               ("dan", ("/flywheel manager @eve @maria", "/flywheel team add @maria")),
+               ("alice", ("/flywheel team add @eve",)))  # left unanswered: it expires
+        h.run_until(utc(2026, 12, 13, 12, 0))  # requests expire; digests go out on Mondays
+        script(("maria", ("/flywheel accept 6",)))
+        h.run_until(utc(2027, 1, 15, 12, 0))
+        # Strangers and former members.
+        _stranger(h, "mallory", "hello")
+        code = None
+        for text in say("bo", "/me delete"):
+            code = next((w for w in text.replace("`", " ").split() if w.isdigit() and len(w) == 4), code)
+        say("bo", f"/me delete confirm {code}")
+        say("bo", "hello")
+        say("bo", "/me rejoin")
+        say("maria", "/me")
+    finally:
+        h.app.close()
+
+
+def _recorded(tmp_path: Path) -> list[Reply]:
+    """Every reply the scenario renders, and every reply the state machine gives for any event in any state the
+    scenario's runs were really in (the flows' own states, with the context the bot started them with)."""
+    seen: list[Reply] = []
+    states: dict[tuple, tuple[Flow, RunState, Any]] = {}
+    render, advance_ = Renderer.render, bot.app.advance
+
+    def record(self: Renderer, reply: Reply, audience: Audience) -> str:
+        seen.append(reply)
+        return render(self, reply, audience)
+
+    def advance_recorded(flow: Flow, run: RunState, event: RunEvent, now):  # noqa: ANN001, ANN202
+        key = (flow.name, run.status, run.step, bool(run.answers), run.reminded, run.nudge_kind,
+               tuple(sorted(run.context)))
+        states.setdefault(key, (flow, run, now))
+        return advance_(flow, run, event, now)
+
+    Renderer.render = record  # type: ignore[method-assign]
+    bot.app.advance = advance_recorded
+    try:
+        _scenario(tmp_path)
+    finally:
+        Renderer.render = render  # type: ignore[method-assign]
+        bot.app.advance = advance_
+    for flow, state, now in states.values():
+        # The same run a moment later: snoozed, skipped, or with the window about to close.
+        for run in (state, replace(state, nudge_kind="snooze"), replace(state, status=Status.SKIPPED)):
+            for trigger in Trigger:
+                for text in (None, "4", "nonsense", "none", "@nobody do it", "2 more QA time"):
+                    for at in (now, run.closes_at - timedelta(minutes=1), run.closes_at):
+                        seen.extend(advance_(flow, run, RunEvent(trigger, text), at).replies)
+    return seen
+
+
+# ------------------------------------------------------------------------------------------------ explicit fixtures
+# Call sites the scenario cannot reach (platform failures, directory look-ups, …), with the parameters those call
+# sites pass.
+def _asked_after_a_skipped_optional_question() -> Reply:
+    """No default flow has an optional question before the last one, but a configured flow may (machine.py)."""
+    steps = ("manager_help", "mood")
+    run = RunState(Status.IN_PROGRESS, "mood", steps, {"manager_help": None}, WHEN, "Europe/London")
+    return ask(WEEKLY_CHECKIN, run, "mood", run.answers, lead="skipped_question")
+
+
+FIXTURES: list[Reply] = [
+    _asked_after_a_skipped_optional_question(),
+    Reply("common/admin_send_failed", {"who": "alice", "reason": "not_in_channel"}),  # bot/outbox.py _tell_admins
+    Reply("common/flow_off"),  # bot/app.py _start: a flow switched off in the org file
+    Reply("common/stale_button"),  # bot/app.py _dispatch: a button from an earlier question
+    Reply("common/not_understood"),  # bot/app.py handle: acting on a message failed
+    *[Reply("common/lookup_failed", {"platform": p}) for p in ("slack", "feishu")],  # bot/newcomers.py refusal
+    *[Reply("common/not_in_directory", {"platform": p, "reason": r, "admins": a})
+      for p in ("slack", "feishu") for r in ("bot", "deactivated", "outside") for a in ([], ["Maria Rossi"])],
+    Reply("kudos/too_many_values", {"count": 9}),  # bot/kudos.py give: the values do not fit in storage
+    Reply("own_data/delete_stale", {"minutes": 10}),  # bot/own_data.py delete_command: the code expired
+    Reply("own_data/flag_not_yours", {"who": "@bo"}),  # bot/own_data.py flag
+    Reply("retro/anonymous_too_few", {"count": 2, "minimum": 3}),  # bot/retro.py start
+]
+
+
+def _shape(value: Any) -> Any:
+    """What of a parameter can choose a branch in a template: a word (a mode, a lead), a flag, a count, emptiness."""
+    if isinstance(value, (bool, type(None))) or (isinstance(value, int) and value < 3):
+        return value
+    if isinstance(value, str):
+        return value if value.isidentifier() and len(value) <= 24 else "text"
+    if isinstance(value, (list, tuple, dict)):
+        return (type(value).__name__, len(value) > 0)
+    return type(value).__name__
+
+
+def _distinct(replies: list[Reply]) -> list[Reply]:
+    """One reply per template and shape of its parameters, to keep the test quick."""
+    out: dict[tuple, Reply] = {}
+    for r in replies:
+        out.setdefault((r.template, tuple(sorted((k, _shape(v)) for k, v in r.params.items()))), r)
+    return list(out.values())
+
+
+def test_every_template_renders_in_both_languages_with_what_its_callers_pass(tmp_path):
+    replies = _distinct(_recorded(tmp_path) + FIXTURES)
+    renderer, loader = _recording_renderer()
+    failures: list[str] = []
+    for reply in replies:
+        for locale in LOCALES:
+            audience = Audience(locale, "Asia/Shanghai" if locale == "zh" else "Europe/London",
+                                "陈晨" if locale == "zh" else "Alice Martin", "Maria")
+            try:
+                text = renderer.render(reply, audience)
+            except Exception as exc:  # noqa: BLE001 - every failure is reported, not only the first
+                failures.append(f"{reply.template} [{locale}] with {sorted(reply.params)}: {type(exc).__name__}: {exc}")
+                continue
+            if not text.strip():
+                failures.append(f"{reply.template} [{locale}] rendered nothing")
+            elif any(mark in text for mark in ("{{", "}}", "{%", "%}")):
+                failures.append(f"{reply.template} [{locale}] shows template syntax: {text!r}")
+    assert failures == []
+    assert sorted(_all_templates() - loader.loaded) == [], "no test renders these (reach them above or add a fixture)"
+    assert loader.loaded <= _all_templates()
