@@ -185,6 +185,7 @@ def test_channel_posts_speak_the_organisations_language(tmp_path):
     try:
         h.say("alice", "/kudos @bo for untangling the release #teamwork")
         assert channel_posts(h) == ["🎉 Alice → Bo · 🙌 团队协作\n“for untangling the release”"]
+        reach_working_hours(h)
         assert h.fake.texts_for("bo")[-1].endswith("Badge: 🙌 Teamwork")  # a person still reads their own language
     finally:
         h.app.close()

@@ -129,7 +129,8 @@ def test_retro_answers_that_say_nothing_show_nothing(harness):
 def test_the_retro_summary_in_a_channel_speaks_the_organisations_language(tmp_path):
     members = [{**m, "locale": m.get("locale", "en")} for m in DEMO["members"]]  # Alice and Bo read English
     h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0),
-                     config={**DEMO, "members": members, "defaults": {"locale": "zh"}})
+                     config={**DEMO, "members": members, "defaults": {"locale": "zh"},
+                             "calendar": {"working_hours": "00:00-23:59"}})
     try:
         in_channel(h, "alice", '/retro start "Checkout" @alice @bo')
         assert posts(h)[0].startswith("🔁 Alice")  # the announcement
