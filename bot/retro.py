@@ -83,8 +83,10 @@ class RetroDesk:
             repo.insert_runs(s, rows=[row])
             run = repo.run_for_period(s, flow=NAME, member_id=person.id, period=period_of(retro.id))
             assert run is not None
-            if person.id != starter.id and self.app._busy_with_other(s, run, now):
-                continue  # they are mid-conversation: the questions come when they finish (or the tick, later)
+            current = self.app._busy_with_other(s, run, now)
+            if current is not None:  # mid-conversation: the questions come when they finish (or the tick, later)
+                self.app.hold_back(s, run, person, current, now)
+                continue
             replies = self.app._apply(s, run, person, Trigger.DELIVER, None, now, by_member=False)
             if person.id == starter.id:  # the starter reads the confirmation first, then their own questions
                 own_questions = replies

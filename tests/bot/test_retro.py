@@ -47,7 +47,7 @@ def test_named_retro_end_to_end_with_actions_followed_up(harness):
     h.run_until(local("America/New_York", 2026, 11, 27, 15, 0))
     run_checkin(h, "bo")
     texts = "\n".join(h.fake.texts_for("bo"))
-    assert "Your open retrospective actions:\n“add a smoke test (Checkout redesign)” — done, or not yet?" in texts
+    assert "Your retro actions (done / not yet):\n1. “add a smoke test (Checkout redesign)”\n2. “fix alerts (Checkout redesign)”" in texts
     with transaction(h.app.sessions) as s:
         states = {a.text: a.status for a in s.exec(select(RetroAction))}
     assert states == {"add a smoke test": "done", "fix alerts": "done", "write the checklist": "open"}
