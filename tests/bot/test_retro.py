@@ -127,3 +127,22 @@ def test_retro_answers_that_say_nothing_show_nothing(harness):
     assert "🛠️ Actions" not in summary
     with transaction(h.app.sessions) as s:
         assert list(s.exec(select(RetroAction))) == []
+
+
+def test_the_same_action_written_by_two_people_is_one_action(harness):
+    h = harness
+    in_channel(h, "maria", '/retro start "Launch" @alice @bo @chen')
+    answer_retro(h, "alice", "g", "w", "b", "@bo Add a smoke test.; @alice write the runbook")
+    answer_retro(h, "bo", "g", "w", "b", "@bo add a  smoke test")
+    with transaction(h.app.sessions) as s:
+        assert sorted(a.text for a in s.exec(select(RetroAction))) == ["Add a smoke test.", "write the runbook"]
+    alice_run = next(r for r in h.runs("alice") if r.flow == "retro")
+    with transaction(h.app.sessions) as s:  # Alice's answer changes (as an edit would): Bo still wrote it, it stays
+        run = s.get(type(alice_run), alice_run.id)
+        h.app.retros.record_actions(s, run=run, value=[{"owner": "@alice", "text": "write the runbook"}],
+                                    now=h.clock.now(), platform="console")
+    with transaction(h.app.sessions) as s:
+        assert sorted(a.text for a in s.exec(select(RetroAction))) == ["add a  smoke test", "write the runbook"]
+    answer_retro(h, "chen", "g", "w", "b", "无")
+    summary = posts(h)[-1]
+    assert summary.count("smoke test") == 1
