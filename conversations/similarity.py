@@ -2,7 +2,9 @@
 
 English (and any text without Chinese characters) is the same when it has the same words after normalisation:
 width, case, punctuation and spacing do not matter, nor the order of the words, nor a few filler words
-("the", "still", "again": "Still waiting for the security sign-off" repeats "waiting for security sign-off").
+("the", "still", "again": "Still waiting for the security sign-off" repeats "waiting for security sign-off"); or
+when every word of a shorter text of at least two words is in the longer one ("security sign-off" and "still
+waiting for the security sign-off" — the way people report the same thing again).
 
 Chinese has no spaces to find words by, so text with Chinese characters is compared by its character bigrams
 (pairs of neighbouring characters, punctuation and spaces left out): the same when their Jaccard index (shared
@@ -56,4 +58,7 @@ def says_the_same(a: str | None, b: str | None) -> bool:
         return jaccard_bigrams(ka, kb) >= CJK_THRESHOLD
     words_a = sorted(w for w in ka.split() if w not in FILLER_WORDS)
     words_b = sorted(w for w in kb.split() if w not in FILLER_WORDS)
-    return bool(words_a) and words_a == words_b
+    if not words_a or not words_b:
+        return False
+    shorter, longer = sorted((set(words_a), set(words_b)), key=len)
+    return words_a == words_b or (len(shorter) >= 2 and shorter <= longer)

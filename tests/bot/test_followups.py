@@ -30,7 +30,9 @@ def test_a_blocker_from_a_check_in_appears_in_the_monthly_review_until_resolved(
     assert "It's the start of a new month" in review
     assert "Obstacles still open (resolved / still / drop):\n1. “Waiting for staging access”" in review
     h.say("alice", "still")
-    h.say("alice", "Staging access, still")
+    same = h.say("alice", "Staging access, still")[0]
+    assert same.startswith("(2/4) That sounds like an obstacle you reported before: “Waiting for staging access”.")
+    h.say("alice", "no")  # a new one, then
     assert "What support would help most" in h.fake.texts_for("alice")[-1]
     h.say("alice", "4 help from the infra team to get staging access")
     h.say("alice", "public speaking; SQL")

@@ -185,7 +185,7 @@ def test_a_new_conversation_never_steals_the_reply_meant_for_the_current_one(har
                               received_at=h.clock.now()))
     h.app.deliver_outbox()
     told = h.fake.texts_for("alice")[-1]  # held back while she is answering; she is told it comes next
-    assert "What was the goal" not in told and "right after your weekly check-in" in told
+    assert "What was the goal" not in told and "once you have finished your weekly check-in" in told
     reply = h.say("alice", "SECRET: interviewing elsewhere")
     assert reply[0].startswith("(3/5) Is anything in your way")
     with transaction(h.app.sessions) as s:

@@ -35,7 +35,7 @@ def test_a_retro_started_while_bo_thinks_about_his_answer_does_not_take_it(harne
     start_retro(h, "maria", '/retro start "Launch" @alice @bo', "retro-bo")
     h.run_until(h.clock.now() + timedelta(minutes=5))  # ticks in between must not deliver it either
     told = h.fake.texts_for("bo")[-1]
-    assert "Maria started a retrospective on “Launch”" in told and "right after your weekly check-in" in told
+    assert "Maria started a retrospective on “Launch”" in told and "once you have finished your weekly check-in" in told
     assert "What was the goal" not in "\n".join(h.fake.texts_for("bo"))
     reply = h.say("bo", "We shipped the importer")
     assert step_of(h, "We shipped the importer") == [("weekly_checkin", "wins")]
