@@ -187,8 +187,11 @@ def test_three_obstacles_two_priorities_two_actions_make_six_questions_and_one_m
     assert obstacles == {"security sign-off": ("open", 2), "flaky CI": ("resolved", 1), "no designer": ("irrelevant", 1)}
     assert actions == {"write the runbook": "done", "add alerts": "open"}
     assert "3. Follow-ups: “ship checkout” done ✅; “hire a designer” partly ◐; “security sign-off” still blocking" in done
-    digest_view = h.say("alice", "/me")
-    assert any("ship checkout" in t for t in digest_view)
+    own_view = "\n".join(h.say("alice", "/me"))  # the digest section the manager sees, read from the same answers
+    assert "Last week's plan: “ship checkout” done · “hire a designer” partly" in own_view
+    assert "• “security sign-off” (since Fri 4 Dec, 14:00, reported 2×)" in own_view
+    exported = "\n".join(h.say("alice", "/me export"))
+    assert '"obstacle_status:1": "resolved"' in exported and '"retro_action:1": "open"' in exported
 
 
 def test_follow_ups_in_chinese_partly_then_the_rest_and_one_word_for_all(harness):
