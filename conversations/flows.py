@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Mapping
 
-from conversations.answers import Actions, Expect, Items, SupportNeed, Text, YesOrNo, says_nothing
+from conversations.answers import Actions, Expect, Items, SupportNeed, Text, says_nothing
 from conversations.followups import Item
 from conversations.schedule import Schedule, WeeklySchedule
 
