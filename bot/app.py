@@ -52,6 +52,7 @@ from conversations.machine import (
 )
 from conversations.render import Audience, Renderer
 from conversations.schedule import WeeklySchedule, previous_period, zone
+from conversations.turns import has_attention
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.retro import ANONYMOUS_MIN, NAME as RETRO_NAME
 from conversations.weekly_checkin import NAME as WEEKLY
@@ -63,7 +64,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
-BUSY_WINDOW = timedelta(minutes=30)  # a member who answered within this is "in" a conversation; others wait
+BUSY_WINDOW = timedelta(minutes=30)  # how often a conversation held back (conversations/turns.py) is looked at again
 
 
 def _stale_press(run: ConversationRun | None, values: Mapping[str, str]) -> bool:
@@ -359,7 +360,7 @@ class Flywheel(OutboxSender):
             context.update(self.followups.context(s, flow=flow, member=member, run=run, preloaded=preloaded))
             context["steps"] = list(flow.expand(context))
             run.context = context
-        known = {a.id for a in flow.steps}
+        known = {a.id for a in flow.steps} | {a.group for a in flow.steps if a.group}
         steps = tuple(k for k in run.context["steps"] if k.split(":", 1)[0] in known) or flow.expand(run.context)
         answers = pre.take_answers(run) if pre is not None else repo.answers_of(s, run_id=run.id)
         if pre is not None:
@@ -498,6 +499,8 @@ class Flywheel(OutboxSender):
             return
         if outcome.save and by_member:
             self.metrics.answers.labels(run.flow).inc(len(outcome.save))
+        if outcome.context:  # a question added or taken out: before the answers, whose effects depend on it
+            run.context = {**run.context, **outcome.context}
         for step, value in outcome.save.items():
             repo.save_answer(s, run=run, step=step, value=value, now=now)
             if run.flow == RETRO_NAME and step == "actions":
@@ -665,12 +668,13 @@ class Flywheel(OutboxSender):
                     if self._hold(run, member, trigger, now, member.id in away):
                         s.add(run)
                         continue
-                    if trigger == Trigger.DELIVER and self._busy_with_other(s, run, now):
-                        # One conversation at a time: a reply must never land in the wrong one. This run waits
-                        # until the member finishes (then `_then_next` starts it) or goes quiet for a while.
-                        run.prompt_at = now + BUSY_WINDOW
-                        s.add(run)
-                        continue
+                    if trigger in (Trigger.DELIVER, Trigger.REMIND):
+                        current = self._busy_with_other(s, run, now)
+                        if current is not None:
+                            # One conversation at a time: a reply must never land in the wrong one. This run waits
+                            # until the member finishes (then `_then_next` starts it) or goes quiet for a while.
+                            self.hold_back(s, run, member, current, now)
+                            continue
                     marker = run.next_nudge_at.isoformat() if trigger == Trigger.REMIND and run.next_nudge_at else ""
                     replies = self._apply(s, run, member, trigger, None, now, by_member=False)
                     if trigger == Trigger.REMIND and run.next_nudge_at is not None and run.next_nudge_at <= now:
@@ -722,12 +726,29 @@ class Flywheel(OutboxSender):
     def _paused(member: Member, now: datetime) -> bool:
         return paused_until(member, now) is not None
 
-    def _busy_with_other(self, s: Session, run: ConversationRun, now: datetime) -> bool:
-        """Is the member in the middle of another conversation (answered something in the last half hour)?"""
-        pre = Prefetched.of(s, run)
-        current = pre.take_active(run) if pre is not None else repo.active_run(s, member_id=run.member_id)
-        return (current is not None and current.id != run.id and current.last_activity_at is not None
-                and now - current.last_activity_at < BUSY_WINDOW)
+    def _busy_with_other(self, s: Session, run: ConversationRun, now: datetime) -> ConversationRun | None:
+        """The other conversation the member is in now (`conversations.turns.has_attention`), if any."""
+        pre = Prefetched.of(s, run) if run.status == Status.SCHEDULED.value else None
+        current = (pre.take_active(run) if pre is not None
+                   else repo.active_run(s, member_id=run.member_id, other_than=run.id))
+        if current is None or current.id == run.id:
+            return None
+        return current if has_attention(status=current.status, step=current.step, moved_at=current.updated_at,
+                                        now=now) else None
+
+    def hold_back(self, s: Session, run: ConversationRun, member: Member, current: ConversationRun,
+                  now: datetime) -> None:
+        """Let `run` wait while the member is in `current`; a new one is announced to them once, as next."""
+        if run.status == Status.SCHEDULED.value:
+            run.prompt_at = now + BUSY_WINDOW
+            context = run.context or {}
+            repo.enqueue(s, dedup_key=f"run:{run.id}:waiting", member_id=member.id, kind="waiting",
+                         body=encode_replies([Reply("common/waiting_next", {
+                             "flow": run.flow, "current": current.flow, "title": context.get("title"),
+                             "starter": context.get("starter")})]), now=now)
+        else:  # a reminder of a conversation the member is not in now would pull their next answer into it
+            run.next_nudge_at = self.calendars.send_at(member, now + BUSY_WINDOW)
+        s.add(run)
 
     def next_wakeup(self, after: datetime) -> datetime | None:
         """The next instant at which `tick` has something to do (used to fast-forward the console's clock)."""

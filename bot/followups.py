@@ -59,7 +59,11 @@ class FollowUps:
                    now: datetime) -> None:
         base = step.split(":", 1)[0]
         if (run.flow, base) in OBSTACLE_SOURCES:
+            if (run.context.get("same_as") or {}).get("step") == step:
+                return  # it repeats an open obstacle: the member is asked whether it is the same one first
             self._record_obstacle(s, run, member, step, value, now)
+        elif base == "same_obstacle":
+            self._same_obstacle(s, run, member, value, now)
         elif base == "obstacle_status":
             self._update_obstacle(s, run, step, value, now)
         elif base == "retro_action":
@@ -86,6 +90,31 @@ class FollowUps:
                                 created_at=now, updated_at=now)
         existing.text, existing.status, existing.closed_at, existing.updated_at = str(value), "open", None, now
         s.add(existing)
+
+    def _same_obstacle(self, s: Session, run: ConversationRun, member: Member, value: Any, now: datetime) -> None:
+        """Yes: the open obstacle is reported once more (and no duplicate is opened); no: a new obstacle."""
+        same_as = run.context.get("same_as") or {}
+        source = same_as.get("step")
+        if not source:
+            return
+        said = repo.answers_of(s, run_id=run.id)
+        if value != "same":
+            self._record_obstacle(s, run, member, source, said.get(source), now)
+            return
+        duplicate = repo.obstacle_from(s, run_id=run.id, step=source)  # opened by an earlier answer to this run
+        if duplicate is not None:
+            s.delete(duplicate)
+        ids = run.context.get("obstacle_ids") or []
+        index = same_as.get("index")
+        obstacle = s.get(Obstacle, ids[index]) if isinstance(index, int) and index < len(ids) else None
+        if obstacle is None or obstacle.member_id != member.id:
+            return
+        if said.get(f"obstacle_status:{index}") != "still" and run.context.get("same_counted") != obstacle.id:
+            obstacle.times_reported += 1  # not twice in one conversation ("still" above, or answering again)
+            run.context = {**run.context, "same_counted": obstacle.id}
+            s.add(run)
+        obstacle.status, obstacle.closed_at, obstacle.updated_at = "open", None, now
+        s.add(obstacle)
 
     def _update_obstacle(self, s: Session, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
         index = step_item(step)

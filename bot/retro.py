@@ -21,6 +21,7 @@ from conversations.answers import says_nothing
 from conversations.events import InboundEvent
 from conversations.machine import Reply, Status, Trigger
 from conversations.render import first_name
+from conversations.similarity import text_key
 from conversations.retro import (
     NAME,
     RETRO,
@@ -85,8 +86,12 @@ class RetroDesk:
             repo.insert_runs(s, rows=[row])
             run = repo.run_for_period(s, flow=NAME, member_id=person.id, period=period_of(retro.id))
             assert run is not None
-            if person.id != starter.id and (run.prompt_at > now or self.app._busy_with_other(s, run, now)):
-                continue  # outside their working time or mid-conversation: the tick (or their finishing) brings them
+            if person.id != starter.id and run.prompt_at > now:
+                continue  # outside their working time: the tick brings them the questions
+            current = self.app._busy_with_other(s, run, now)
+            if current is not None:  # mid-conversation: the questions come when they finish (or the tick, later)
+                self.app.hold_back(s, run, person, current, now)
+                continue
             replies = self.app._apply(s, run, person, Trigger.DELIVER, None, now, by_member=False)
             if person.id == starter.id:  # the starter reads the confirmation first, then their own questions
                 own_questions = replies
@@ -114,16 +119,40 @@ class RetroDesk:
         return None
 
     def record_actions(self, s: Session, *, run: ConversationRun, value: Any, now: datetime, platform: str) -> None:
-        for old in s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id)):
+        """This author's actions, each once per retro: an action another participant already wrote for the same
+        owner (the same words, `conversations.similarity.text_key`) is not added again."""
+        retro_id = run.context["retro_id"]
+        before = list(s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id)))
+        for old in before:
             s.delete(old)
-        retro = s.get(Retro, run.context["retro_id"])
+        s.flush()
+        kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)}
+        retro = s.get(Retro, retro_id)
         # An edit after the retro closed keeps the verdict already recorded for this author's answers.
         shared = retro is not None and (retro.status == "summarised" or bool(run.context.get("reposted_at")))
         for action in value or []:
             owner = repo.member_by_mention(s, platform=platform, token=action["owner"])
-            if owner is not None:
-                s.add(RetroAction(retro_id=run.context["retro_id"], owner_id=owner.id, author_run_id=run.id,
+            if owner is not None and (owner.id, text_key(action["text"])) not in kept:
+                kept.add((owner.id, text_key(action["text"])))
+                s.add(RetroAction(retro_id=retro_id, owner_id=owner.id, author_run_id=run.id,
                                   text=action["text"], created_at=now, shared_at=now if shared else None))
+        # An action this author no longer writes stays if another participant wrote it too (now as theirs).
+        for old in before:
+            if (old.owner_id, text_key(old.text)) in kept:
+                continue
+            for other in s.exec(select(ConversationRun).where(ConversationRun.flow == NAME,
+                                                              ConversationRun.period == run.period,
+                                                              ConversationRun.id != run.id).order_by(ConversationRun.id)):
+                wrote = [a for a in repo.answers_of(s, run_id=other.id).get("actions") or []
+                         if text_key(a.get("text", "")) == text_key(old.text)
+                         and getattr(repo.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id",
+                                     None) == old.owner_id]
+                if wrote:
+                    kept.add((old.owner_id, text_key(old.text)))
+                    s.add(RetroAction(retro_id=retro_id, owner_id=old.owner_id, author_run_id=other.id,
+                                      text=wrote[0]["text"], status=old.status, done_at=old.done_at,
+                                      created_at=old.created_at, shared_at=old.shared_at))
+                    break
 
     # ---------------------------------------------------------------------------------------- summary
 

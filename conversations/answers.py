@@ -271,4 +271,17 @@ class DoneOrNot(_WordChoice):
     INVALID = "invalid_done_or_not"
 
 
-Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed | Actions | DoneOrNot
+_SAME_WORDS = {"same": {"yes", "y", "same", "same one", "yes same", "yes the same", "是", "是的", "对", "对的", "同一个",
+                         "是同一个", "一样"},
+               "new": {"no", "n", "new", "new one", "a new one", "different", "不是", "不", "否", "新的", "不一样",
+                       "新问题", "不是同一个"}}
+
+
+class YesOrNo(_WordChoice):
+    """Is this the same as the open obstacle named? `same` / `new`."""
+
+    WORDS = _SAME_WORDS
+    INVALID = "invalid_same_obstacle"
+
+
+Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed | Actions | DoneOrNot | YesOrNo

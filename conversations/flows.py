@@ -1,8 +1,11 @@
 """Declarative flows: a flow is a named list of questions (`Ask`) plus when it runs.
 
 A step id names its template (`prompts/<flow>/<locale>/<step>.j2`), its stored answer and its action ids.
-A step with `each=` is asked once per item of a context list (last week's priorities, …), as
-`<step>:<index>`; with no items it is left out.
+A step with `each=` is asked about once per item of a context list (last week's priorities, …); its answers are
+stored per item as `<step>:<index>`. Steps with the same `group=` are asked together as ONE question listing
+all their items (`follow_ups`, conversations/followups.py); a run started before grouping keeps one question per
+item. With no items the step is left out. A step with `inserted=True` is only asked when the state machine adds it
+(the "is this the same obstacle?" question after a blocker that repeats an open one).
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Mapping
 
-from conversations.answers import Expect, says_nothing
+from conversations.answers import Actions, Expect, Items, SupportNeed, Text, says_nothing
+from conversations.followups import Item
 from conversations.schedule import Schedule, WeeklySchedule
 
 
@@ -22,6 +26,9 @@ class Ask:
     optional: bool = False
     each: str | None = None
     requires_manager: bool = False  # left out for someone who has no manager
+    group: str | None = None  # `each` steps asked together as one question with this step key
+    opens_obstacle: bool = False  # an answer to it opens an obstacle (a blocker), unless it repeats an open one
+    inserted: bool = False  # not in the planned questions: the state machine adds it when needed
 
     def key(self, index: int | None = None) -> str:
         return self.id if index is None else f"{self.id}:{index}"
@@ -51,20 +58,56 @@ class Flow:
         """The concrete step keys of one run, given what it was started with."""
         keys: list[str] = []
         for ask in self.steps:
-            if ask.requires_manager and not context.get("has_manager", True):
+            if ask.inserted or (ask.requires_manager and not context.get("has_manager", True)):
                 continue
             if ask.each is None:
                 keys.append(ask.key())
+            elif ask.group is not None:
+                if context.get(ask.each) and ask.group not in keys:
+                    keys.append(ask.group)
             else:
                 keys.extend(ask.key(i) for i in range(len(context.get(ask.each) or ())))
         return tuple(keys)
+
+    def is_group(self, step_key: str | None) -> bool:
+        return step_key is not None and any(a.group == step_key for a in self.steps)
+
+    def group_items(self, step_key: str, context: Mapping[str, Any]) -> list[Item]:
+        """The items a grouped question lists, numbered in this order."""
+        return [Item(ask.key(i), ask.id, str(text)) for ask in self.steps if ask.group == step_key
+                for i, text in enumerate(context.get(ask.each or "") or ())]
 
     def ask_for(self, step_key: str) -> Ask:
         base = step_key.split(":", 1)[0]
         for ask in self.steps:
             if ask.id == base:
                 return ask
+        if self.is_group(step_key):
+            return Ask(step_key, Text(), optional=True)  # answered as a whole by `conversations.followups`
         raise KeyError(f"{self.name} has no step {step_key!r}")
+
+    def counted(self, steps: tuple[str, ...]) -> tuple[str, ...]:
+        """The questions a member is told about: an inserted question belongs to the one before it."""
+        return tuple(k for k in steps if not self._inserted(k))
+
+    def _inserted(self, step_key: str) -> bool:
+        try:
+            return self.ask_for(step_key).inserted
+        except KeyError:
+            return False
+
+    def minutes(self, steps: tuple[str, ...], context: Mapping[str, Any]) -> int:
+        """An honest estimate of how long the questions take, in whole minutes (rounded up, at least 1): a number
+        or a choice ~10 s, a short text ~45 s, a list ~60 s, the follow-up list 15 s + 6 s per item."""
+        seconds = 0
+        for key in self.counted(steps):
+            if self.is_group(key):
+                seconds += 15 + 6 * len(self.group_items(key, context))
+                continue
+            expects = self.ask_for(key).expects
+            seconds += (90 if isinstance(expects, Actions) else 60 if isinstance(expects, (Items, SupportNeed))
+                        else 45 if isinstance(expects, Text) else 10)
+        return max(1, -(-seconds // 60))
 
 
 def step_item(step_key: str) -> int | None:

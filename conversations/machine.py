@@ -33,6 +33,8 @@ from typing import Any, Callable, Mapping
 from conversations.answers import Invalid, keyword, says_nothing
 from conversations.flows import Flow, step_item
 from conversations.calendar import WorkCalendar, next_working_time
+from conversations.followups import parse_follow_ups
+from conversations.similarity import says_the_same
 from conversations.schedule import quiet_adjust
 
 
@@ -183,6 +185,7 @@ class Outcome:
     nudge: tuple[datetime, str] | None | str = KEEP
     reminded: bool = False
     completed: bool = False
+    context: Mapping[str, Any] | None = None  # changes to the run's context (a question added or taken out)
 
     def changed(self, before: RunState) -> bool:
         return self.accepted and (self.status != before.status or self.step != before.step or bool(self.save))
@@ -259,10 +262,22 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
         editing: bool = False) -> Reply:
     """The reply that asks `step`, with its position and any answer already given."""
     item = step_item(step)
+    counted = flow.counted(run.steps)
+    position = run.steps.index(step) if step in run.steps else 0
+    number = max(1, sum(1 for k in run.steps[:position + 1] if k in counted))  # an inserted one: its source's
+    extra: dict[str, Any] = {}
+    if flow.is_group(step):
+        extra["items"] = [{"number": n, "kind": i.kind, "text": i.text, "status": answers.get(i.step),
+                           "answered": i.step in answers}
+                          for n, i in enumerate(flow.group_items(step, run.context), start=1)]
+    if flow.ask_for(step).inserted:
+        extra["obstacle"] = (run.context.get("same_as") or {}).get("text")
     return Reply(f"{flow.name}/{flow.ask_for(step).id}", {
+        **extra,
         "step": step,
-        "number": run.steps.index(step) + 1 if step in run.steps else 1,
-        "total": len(run.steps),
+        "number": number,
+        "total": len(counted),
+        "minutes": flow.minutes(run.steps, run.context),
         "item": _item_text(flow, run, step),
         "item_number": (item or 0) + 1,
         "item_total": len(run.context.get(flow.ask_for(step).each or "") or ()),
@@ -336,7 +351,71 @@ def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transit
 def _answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     if run.step == EDIT_CHOOSING:
         return _choose_edit(flow, run, event, now, t)
+    if flow.is_group(run.step):
+        return _answer_group(flow, run, event, now, t)
     return _store_answer(flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or ""))
+
+
+def _answer_group(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
+    """The follow-up list answered in one message. Items it names are recorded (each under its own key, as one
+    question per item used to be); the others keep their status. While some are still unanswered the question
+    stays, showing what was recorded, so that buttons can be pressed one item at a time; `skip` goes on."""
+    step = run.step
+    assert step is not None
+    items = flow.group_items(step, run.context)
+    try:
+        statuses = parse_follow_ups(event.text or "", items)
+    except Invalid as invalid:
+        return Outcome(event.trigger, run.status, step, reason=invalid.key,
+                       replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), ask(flow, run, step, run.answers)))
+    answers = {**run.answers, **statuses}
+    done = all(i.step in answers for i in items)
+    save: dict[str, Any] = dict(statuses)
+    if done or run.status == Status.COMPLETED:
+        save[step] = {i.step: answers[i.step] for i in items if i.step in answers}
+    if run.status == Status.COMPLETED:  # an edit
+        return Outcome(event.trigger, Status.COMPLETED, None, save=save,
+                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, {**answers, **save}, "edited")),))
+    if not done:
+        again = ask(flow, run, step, answers, lead="follow_ups_noted")
+        noted = [n for n, i in enumerate(items, start=1) if i.step in statuses]
+        return Outcome(event.trigger, Status.IN_PROGRESS, step, save=save, nudge=_reminder_at(flow, run, now),
+                       replies=(Reply(again.template, {**again.params, "noted": noted}),))
+    answers = {**answers, **save}
+    nxt = _next_unanswered(run, answers, after=step)
+    if nxt is None:
+        return Outcome(event.trigger, Status.COMPLETED, None, save=save, nudge=None, completed=True,
+                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),))
+    return Outcome(event.trigger, Status.IN_PROGRESS, nxt, save=save, replies=(ask(flow, run, nxt, answers),),
+                   nudge=_reminder_at(flow, run, now))
+
+
+def _repeated_obstacle(flow: Flow, run: RunState, step: str, value: Any) -> dict[str, Any] | None:
+    """The open obstacle a new blocker repeats (`conversations.similarity.says_the_same`), or None. Obstacles this
+    run has just closed do not count."""
+    if value is None or not flow.ask_for(step).opens_obstacle:
+        return None
+    for index, text in enumerate(run.context.get("obstacles") or []):
+        if run.answers.get(f"obstacle_status:{index}") in ("resolved", "irrelevant"):
+            continue
+        if says_the_same(str(value), str(text)):
+            return {"step": step, "index": index, "text": str(text)}
+    return None
+
+
+def _with_same_question(flow: Flow, run: RunState, step: str, match: dict[str, Any] | None
+                        ) -> tuple[RunState, dict[str, Any] | None]:
+    """The run with the "same obstacle?" question put in right after `step` (or taken out again)."""
+    inserted = next((a.id for a in flow.steps if a.inserted), None)
+    if inserted is None:
+        return run, None
+    steps = [k for k in run.steps if k != inserted]
+    if match is not None:
+        steps.insert(steps.index(step) + 1, inserted)
+    elif inserted not in run.steps and not run.context.get("same_as"):
+        return run, None
+    context = {**run.context, "steps": steps, "same_as": match}
+    return replace(run, steps=tuple(steps), context=context), {"steps": steps, "same_as": match}
 
 
 def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition,
@@ -355,16 +434,25 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
         return Outcome(event.trigger, run.status, step, reason=invalid.key,
                        replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), reask))
     answers = {**run.answers, step: value}
+    context = None
+    if flow.ask_for(step).opens_obstacle:
+        run, context = _with_same_question(flow, run, step, _repeated_obstacle(flow, run, step, value))
+    if context is not None and context["same_as"] is not None:  # ask whether it is the same one before anything else
+        asked = context["steps"][context["steps"].index(step) + 1]
+        status = Status.COMPLETED if run.status == Status.COMPLETED else Status.IN_PROGRESS
+        return Outcome(event.trigger, status, asked, save={step: value}, context=context,
+                       replies=(ask(flow, run, asked, answers, editing=run.status == Status.COMPLETED),),
+                       nudge=KEEP if status == Status.COMPLETED else _reminder_at(flow, run, now))
     if run.status == Status.COMPLETED:  # an edit
-        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value},
+        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, context=context,
                        replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "edited")),))
-    if t.dest == Status.COMPLETED:
-        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, nudge=None, completed=True,
-                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),))
     nxt = _next_unanswered(run, answers, after=step)
-    assert nxt is not None
+    if nxt is None:
+        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, nudge=None, completed=True,
+                       context=context,
+                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),))
     lead = "skipped_question" if value is None and event.trigger == Trigger.SKIP else None
-    return Outcome(event.trigger, t.dest, nxt, save={step: value},
+    return Outcome(event.trigger, Status.IN_PROGRESS, nxt, save={step: value}, context=context,
                    replies=(ask(flow, run, nxt, answers, lead=lead),),
                    nudge=_reminder_at(flow, run, now))
 
@@ -372,8 +460,15 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
 def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode: str) -> dict[str, Any]:
     rows = []
     for number, key in enumerate(run.steps, start=1):
-        rows.append({"number": number, "step": key, "id": flow.ask_for(key).id, "value": answers.get(key),
-                     "answered": key in answers, "item": _item_text(flow, run, key)})
+        row = {"number": number, "step": key, "id": flow.ask_for(key).id, "value": answers.get(key),
+               "answered": key in answers, "item": _item_text(flow, run, key)}
+        if flow.is_group(key):
+            row["items"] = [{"kind": i.kind, "text": i.text, "status": answers.get(i.step)}
+                            for i in flow.group_items(key, run.context)]
+            row["answered"] = key in answers or any(i.step in answers for i in flow.group_items(key, run.context))
+        if flow.ask_for(key).inserted:
+            row["item"] = (run.context.get("same_as") or {}).get("text")
+        rows.append(row)
     return {"rows": rows, "answers": {k: answers.get(k) for k in run.steps}, "mode": mode,
             "closes_at": run.closes_at, "title": run.context.get("title")}
 

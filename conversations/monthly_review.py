@@ -2,15 +2,17 @@
 
 ```mermaid
 flowchart LR
-    obstacle_status["obstacle_status:i (one per open obstacle)"] --> biggest_obstacle --> support --> growth
+    follow_ups["follow_ups: one list of the open obstacles"] --> biggest_obstacle --> support --> growth
+    biggest_obstacle -- repeats an open obstacle --> same_obstacle["same_obstacle: the same one?"] --> support
 ```
 Support needs go to the manager at once as an actionable request; the member hears back when the manager acts.
 """
 
 from __future__ import annotations
 
-from conversations.answers import Items, ObstacleStatus, SupportNeed, Text
+from conversations.answers import Items, ObstacleStatus, SupportNeed, Text, YesOrNo
 from conversations.flows import Ask, Flow
+from conversations.followups import FOLLOW_UPS
 from conversations.schedule import MonthlySchedule
 
 NAME = "monthly_review"
@@ -18,8 +20,9 @@ NAME = "monthly_review"
 MONTHLY_REVIEW = Flow(
     name=NAME,
     steps=(
-        Ask("obstacle_status", ObstacleStatus(), each="obstacles"),
-        Ask("biggest_obstacle", Text(none_means_empty=True)),
+        Ask("obstacle_status", ObstacleStatus(), each="obstacles", group=FOLLOW_UPS),
+        Ask("biggest_obstacle", Text(none_means_empty=True), opens_obstacle=True),
+        Ask("same_obstacle", YesOrNo(), inserted=True),
         Ask("support", SupportNeed(), requires_manager=True),
         Ask("growth", Items(1, 2)),
     ),

@@ -2,27 +2,29 @@
 
 ```mermaid
 flowchart LR
-    mood --> wins --> plan_review["plan_review:i (one per priority set last week)"]
-    plan_review --> obstacle_status["obstacle_status:i (one per obstacle still open)"]
-    obstacle_status --> retro_action["retro_action:i (one per open retro action they own)"] --> blockers
+    mood --> wins --> follow_ups["follow_ups: one list of last week's priorities, open obstacles, open retro actions"]
+    follow_ups --> blockers
+    blockers -- repeats an open obstacle --> same_obstacle["same_obstacle: the same one?"] --> priorities
     blockers --> priorities --> manager_help
 ```
 """
 
 from __future__ import annotations
 
-from conversations.answers import DoneOrNot, Items, ObstacleStatus, PlanStatus, Scale, Text
+from conversations.answers import DoneOrNot, Items, ObstacleStatus, PlanStatus, Scale, Text, YesOrNo
 from conversations.flows import Ask, Flow
+from conversations.followups import FOLLOW_UPS
 
 NAME = "weekly_checkin"
 
 DEFAULT_STEPS: tuple[Ask, ...] = (
     Ask("mood", Scale(1, 5)),
     Ask("wins", Text()),
-    Ask("plan_review", PlanStatus(), each="plan"),
-    Ask("obstacle_status", ObstacleStatus(), each="obstacles"),
-    Ask("retro_action", DoneOrNot(), each="actions"),
-    Ask("blockers", Text(none_means_empty=True)),
+    Ask("plan_review", PlanStatus(), each="plan", group=FOLLOW_UPS),
+    Ask("obstacle_status", ObstacleStatus(), each="obstacles", group=FOLLOW_UPS),
+    Ask("retro_action", DoneOrNot(), each="actions", group=FOLLOW_UPS),
+    Ask("blockers", Text(none_means_empty=True), opens_obstacle=True),
+    Ask("same_obstacle", YesOrNo(), inserted=True),
     Ask("priorities", Items(1, 3)),
     Ask("manager_help", Text(), optional=True, requires_manager=True),
 )

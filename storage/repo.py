@@ -156,10 +156,11 @@ def lock_run(session: Session, *, run_id: int) -> ConversationRun | None:
                         .with_for_update().execution_options(populate_existing=True)).first()
 
 
-def active_run(session: Session, *, member_id: int) -> ConversationRun | None:
-    """The conversation a reply from this member belongs to: open and prompted, or a completed one being edited."""
+def active_run(session: Session, *, member_id: int, other_than: int | None = None) -> ConversationRun | None:
+    """The conversation a reply from this member belongs to: open and prompted, or a completed one being edited.
+    `other_than`: leave that run out (the member's other conversation, if any)."""
     query = (select(ConversationRun)
-             .where(ConversationRun.member_id == member_id,
+             .where(ConversationRun.member_id == member_id, ConversationRun.id != (other_than or 0),
                     sa.or_(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
                            sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None))))  # type: ignore[union-attr]
              .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())  # type: ignore[attr-defined]

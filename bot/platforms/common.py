@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Sequence
 
 from conversations.answers import Items, Scale
+from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply, ask
 
 
@@ -56,11 +57,13 @@ LABELS = {
            "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
            "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved", "edit": "Edit an answer",
            "form": "Answer in a form", "accept": "Accept", "decline": "Decline",
-           "repost": "Post my answers under my name", "ack": "Acknowledge"},
+           "repost": "Post my answers under my name", "ack": "Acknowledge", "all_done": "All done",
+           "same": "Yes, the same one", "new": "No, a new one"},
     "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
            "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
            "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决",
-           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝", "repost": "署名发布我的回答", "ack": "已知悉"},
+           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝", "repost": "署名发布我的回答", "ack": "已知悉",
+           "all_done": "都完成了", "same": "是同一个", "new": "不是，新的"},
 }
 
 CHOICES = {
@@ -68,6 +71,7 @@ CHOICES = {
     "plan_review": [("done", "done"), ("partly", "partly"), ("not done", "not_done")],
     "obstacle_status": [("resolved", "resolved"), ("still", "still"), ("no longer relevant", "irrelevant")],
     "retro_action": [("done", "done_action"), ("not yet", "open_action")],
+    "same_obstacle": [("yes", "same"), ("no", "new")],
 }
 
 # Messages that open a conversation (or pick it up again) offer the whole run as one form.
@@ -125,6 +129,8 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return [ButtonRow(f"{flow}:edit", (Button(f"{flow}:edit", labels["edit"], "edit"),))]
     if "number" not in reply.params:
         return []
+    if step == FOLLOW_UPS and reply.params.get("items"):
+        return _follow_up_rows(flow, reply.params["items"], labels)
     buttons = [Button(f"{flow}:answer:{value}", labels.get(label, label), value) for value, label in CHOICES.get(step, [])]
     buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
     asked = str(reply.params.get("step", step))
@@ -142,8 +148,26 @@ def message_rows(replies: Sequence[Reply], locale: str, run_id: int | None) -> l
         last = reply_rows(replies[-1], locale)
         if last and run_id is not None and replies[-1].params.get("lead") in FORM_LEADS:
             form = Button(f"form:open:{run_id}", labels_for(locale)["form"], f"form:{run_id}", primary=True)
-            last[0] = ButtonRow(last[0].id, last[0].buttons + (form,), last[0].note, last[0].step)
+            last[-1] = ButtonRow(last[-1].id, last[-1].buttons + (form,), last[-1].note, last[-1].step)
         rows.extend(last)
+    return rows
+
+
+def _follow_up_rows(flow: str, items: Sequence[dict[str, Any]], labels: dict[str, str]) -> list[ButtonRow]:
+    """The follow-up list: a row per item (its number and text above its statuses), each button sending what the
+    member could type (`2 still`); then All done / Later / Skip. Every row answers the same question, so the
+    buttons of items not pressed yet still work after another item's."""
+    rows = []
+    for item in items:
+        n = item["number"]
+        text = str(item["text"])
+        note = f"{n}. “{text if len(text) <= 150 else text[:149] + '…'}”"
+        buttons = tuple(Button(f"{flow}:answer:{n}:{value.replace(' ', '_')}", labels.get(label, label), f"{n} {value}")
+                        for value, label in CHOICES.get(item["kind"], []))
+        rows.append(ButtonRow(f"{flow}:{FOLLOW_UPS}#{n}", buttons, note, step=FOLLOW_UPS))
+    rest = [Button(f"{flow}:answer:all_done", labels["all_done"], "all done")] if len(items) > 1 else []
+    rest += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
+    rows.append(ButtonRow(f"{flow}:{FOLLOW_UPS}", tuple(rest), step=FOLLOW_UPS))
     return rows
 
 
@@ -200,6 +224,10 @@ def build_form(app: Any, *, platform: str, user: str, run_id: int) -> Form | Non
         current = state.answers.get(step)
         choices = tuple((value, labels.get(label, label)) for value, label in CHOICES.get(step.split(":", 1)[0], []))
         shown = _chosen(CHOICES.get(step.split(":", 1)[0], []), current) if choices else _shown(current)
+        if flow.is_group(step):  # what was recorded, as the member could type it: `1 done 2 still`
+            shown = " ".join(f"{n} {_chosen(CHOICES.get(i.kind, []), state.answers[i.step])}"
+                             for n, i in enumerate(flow.group_items(step, state.context), start=1)
+                             if i.step in state.answers and _chosen(CHOICES.get(i.kind, []), state.answers[i.step])) or None
         fields.append(FormField(step=step, question=question, choices=choices, current=shown,
                                 multiline=not isinstance(expects, (Scale, Items)),
                                 optional=flow.ask_for(step).optional or step in state.answers))

@@ -54,6 +54,7 @@ extra_questions = [ { id = "learning", en = "What did you learn?", zh = "学到�
     config = load_config(path)
     flow = config.flows["weekly_checkin"]
     assert [a.id for a in flow.steps] == ["mood", "wins", "plan_review", "obstacle_status", "retro_action", "blockers",
+                                         "same_obstacle",
                                          "priorities", "learning"]
     assert (flow.schedule.weekday, flow.schedule.at.strftime("%H:%M")) == (3, "16:30")
     assert config.members[0].locale == "zh"

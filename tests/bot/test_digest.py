@@ -26,6 +26,20 @@ ORG = {"members": [{"handle": "mgr", "name": "Morgan", "timezone": TZ}]
        + [{"handle": "zed", "name": "Zed", "timezone": TZ}]}
 
 
+def follow_ups_answer(text, *, plan="done", obstacle="resolved", action="done"):
+    """`1 done 2 done 3 resolved …` for the follow-up list in `text`, one word per kind of item."""
+    words = {"Last week's priorities": plan, "Obstacles still open": obstacle, "Your retro actions": action}
+    parts, word = [], None
+    for line in text.splitlines():
+        head = next((w for h, w in words.items() if line.startswith(h)), None)
+        if head is not None:
+            word = head
+        number, dot, _ = line.partition(". “")
+        if dot and number.isdigit() and word is not None:
+            parts.append(f"{number} {word}")
+    return " ".join(parts)
+
+
 def run_checkin(h, handle, *, mood=4, wins="steady week", plan="done", obstacle="resolved", blockers="none",
                 priorities="keep going", action="done"):
     """Answer whatever the bot asks until the check-in is done."""
@@ -37,12 +51,8 @@ def run_checkin(h, handle, *, mood=4, wins="steady week", plan="done", obstacle=
             reply = str(mood)
         elif "What went well" in text:
             reply = wins
-        elif "done, partly, or not done" in text:
-            reply = plan
-        elif "done, or not yet?" in text:
-            reply = action
-        elif "resolved, still blocking" in text:
-            reply = obstacle
+        elif "a quick look back" in text:
+            reply = follow_ups_answer(text, plan=plan, obstacle=obstacle, action=action)
         elif "in your way" in text:
             reply = blockers
         elif "top priorities" in text:
@@ -126,8 +136,7 @@ def test_eight_weeks_of_digests_with_every_hint(tmp_path):
 # What each question looks like, in both languages, and which step it is.
 QUESTIONS = {"How was your week": "mood", "这周整体感觉如何": "mood", "What went well": "wins", "进展顺利": "wins",
              "in your way": "blockers", "阻碍你吗": "blockers", "top priorities": "priorities",
-             "下周最重要": "priorities", "done, partly, or not done": "plan_review", "完成、部分完成，还是未完成": "plan_review",
-             "resolved, still blocking": "obstacle_status", "已解决、仍然存在": "obstacle_status"}
+             "下周最重要": "priorities", "a quick look back": "follow_ups", "先快速回顾": "follow_ups"}
 
 
 def answer_checkin(h, handle, answers: dict[str, str]) -> list[str]:
@@ -175,10 +184,13 @@ def test_answers_that_say_nothing_are_not_celebrated_tracked_or_planned(tmp_path
         assert "Open obstacles, oldest first:\n• “no staging access”" in uma
         h.fake.clear()
         h.run_until(local(TZ, 2026, 11, 13, 16, 0))  # the next check-in asks about no plan and no obstacle
-        assert "plan_review" not in answer_checkin(h, "nel", said["nel"])
-        assert "plan_review" not in answer_checkin(h, "zoe", said["zoe"])
-        assert answer_checkin(h, "uma", {**said["uma"], "plan_review": "done", "obstacle_status": "resolved"}
-                              ).count("plan_review") == 2
+        assert "follow_ups" not in answer_checkin(h, "nel", said["nel"])
+        assert "follow_ups" not in answer_checkin(h, "zoe", said["zoe"])
+        assert answer_checkin(h, "uma", {**said["uma"], "follow_ups": "1 done 2 partly 3 resolved",
+                                         "blockers": "none"}).count("follow_ups") == 1
+        latest = h.runs("uma")[-1]
+        assert {k: v for k, v in h.answers(latest.id).items() if ":" in k} == {
+            "plan_review:0": "done", "plan_review:1": "partly", "obstacle_status:0": "resolved"}
     finally:
         h.app.close()
 

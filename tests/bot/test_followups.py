@@ -6,6 +6,7 @@ from sqlmodel import select
 
 from storage.db import transaction
 from storage.models import Obstacle, SupportRequest
+from tests.bot.test_digest import follow_ups_answer
 from tests.helpers import local, make_harness, utc
 
 
@@ -13,10 +14,8 @@ def checkin(h, handle, blockers="none", priorities="ship it"):
     h.say(handle, "/checkin")
     h.say(handle, "4")
     h.say(handle, "a good week")
-    for _ in range(5):  # answer plan/obstacle follow-ups until the blockers question
-        if "in your way" in h.fake.texts_for(handle)[-1] or "阻碍你吗" in h.fake.texts_for(handle)[-1]:
-            break
-        h.say(handle, "done" if "done, partly" in h.fake.texts_for(handle)[-1] else "still")
+    if "a quick look back" in h.fake.texts_for(handle)[-1]:  # the follow-up list, before the blockers question
+        h.say(handle, follow_ups_answer(h.fake.texts_for(handle)[-1], obstacle="still"))
     h.say(handle, blockers)
     h.say(handle, priorities)
     h.say(handle, "no")
@@ -29,9 +28,11 @@ def test_a_blocker_from_a_check_in_appears_in_the_monthly_review_until_resolved(
     h.run_until(local("Europe/London", 2026, 12, 1, 10, 0))  # first Tuesday of December
     review = h.fake.texts_for("alice")[-1]
     assert "It's the start of a new month" in review
-    assert "“Waiting for staging access” — resolved, still blocking, or no longer relevant?" in review
+    assert "Obstacles still open (resolved / still / drop):\n1. “Waiting for staging access”" in review
     h.say("alice", "still")
-    h.say("alice", "Staging access, still")
+    same = h.say("alice", "Staging access, still")[0]
+    assert same.startswith("(2/4) That sounds like an obstacle you reported before: “Waiting for staging access”.")
+    h.say("alice", "no")  # a new one, then
     assert "What support would help most" in h.fake.texts_for("alice")[-1]
     h.say("alice", "4 help from the infra team to get staging access")
     h.say("alice", "public speaking; SQL")
@@ -45,11 +46,10 @@ def test_a_blocker_from_a_check_in_appears_in_the_monthly_review_until_resolved(
     assert "(1/" in prompt
     h.say("alice", "4")
     asked = h.say("alice", "w")[0]
-    assert "“ship it” — done, partly, or not done?" in asked
-    asked = h.say("alice", "done")[0]
-    assert "You mentioned 2 obstacles that are still open." in asked and "Waiting for staging access" in asked
-    h.say("alice", "resolved")
-    h.say("alice", "no longer relevant")
+    assert ("Last week's priorities (done / partly / not done):\n1. “ship it”\n"
+            "Obstacles still open (resolved / still / drop):\n2. “Waiting for staging access”\n"
+            "3. “Staging access, still”") in asked
+    h.say("alice", "1 done 2 resolved 3 drop")
     with transaction(h.app.sessions) as s:
         assert {o.status for o in s.exec(select(Obstacle))} == {"resolved", "irrelevant"}
 
@@ -111,3 +111,168 @@ def test_monthly_review_in_chinese_end_to_end(harness):
     assert "谢谢你，陈晨！本月回顾完成 ✅" in h.say("chen", "带团队")[0]
     with transaction(h.app.sessions) as s:
         assert list(s.exec(select(SupportRequest))) == []
+
+
+# ------------------------------------------------------------------------------------------ a short check-in
+
+def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="2026-W48"):
+    """Open obstacles, last week's priorities (a completed check-in of `period`) and shared retro actions."""
+    from datetime import timedelta
+
+    from conversations.weekly_checkin import WEEKLY_CHECKIN
+    from storage import repo
+    from storage.models import Retro, RetroAction
+
+    now = h.clock.now()
+    with transaction(h.app.sessions) as s:
+        member = repo.member_by_handle(s, handle=handle)
+        for text in obstacles:
+            s.add(Obstacle(member_id=member.id, text=text, created_at=now, updated_at=now))
+        if plan:
+            repo.insert_runs(s, rows=[h.app._run_row(WEEKLY_CHECKIN, member.id, period, due=now, prompt_at=now,
+                                                     closes=now + timedelta(hours=1), now=now, status="completed")])
+            run = repo.run_for_period(s, flow="weekly_checkin", member_id=member.id, period=period)
+            repo.save_answer(s, run=run, step="priorities", value=list(plan), now=now)
+        if actions:
+            retro = Retro(title="Launch", started_by=member.id, status="summarised", due_at=now, created_at=now)
+            s.add(retro)
+            s.flush()
+            for text in actions:
+                s.add(RetroAction(retro_id=retro.id, owner_id=member.id, text=text, created_at=now, shared_at=now))
+
+
+def asked_numbers(texts):
+    """(number, total) of every question in the messages, as "(3/6)" shows them."""
+    import re
+
+    return sorted({(int(m.group(1)), int(m.group(2))) for t in texts for m in re.finditer(r"\((\d+)/(\d+)\)", t)})
+
+
+def test_three_obstacles_two_priorities_two_actions_make_six_questions_and_one_more_at_most(harness):
+    from storage.models import RetroAction
+
+    h = harness
+    h.clock.set(local("Europe/London", 2026, 12, 4, 14, 0))
+    seed_follow_ups(h, "alice", obstacles=("security sign-off", "flaky CI", "no designer"),
+                    plan=("ship checkout", "hire a designer"), actions=("write the runbook", "add alerts"))
+    h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
+    intro = h.fake.texts_for("alice")[-1]
+    assert "Time for your weekly check-in: 6 short questions, about 5 minutes." in intro  # 10+45+57+45+60+45 s
+    h.say("alice", "4")
+    listing = h.say("alice", "Shipped the cart")[0]
+    assert listing.startswith("(3/6) First, a quick look back")
+    assert ("Last week's priorities (done / partly / not done):\n1. “ship checkout”\n2. “hire a designer”\n"
+            "Obstacles still open (resolved / still / drop):\n3. “security sign-off”\n4. “flaky CI”\n"
+            "5. “no designer”\nYour retro actions (done / not yet):\n6. “write the runbook (Launch)”\n"
+            "7. “add alerts (Launch)”") in listing
+    h.say("alice", "1 done 2 partly 3 still 4 resolved 5 drop 6 done 7 not yet")
+    same = h.say("alice", "Security sign-off!")[0]  # the +1: a blocker that repeats an open obstacle
+    assert same.startswith("(4/6) That sounds like an obstacle you reported before: “security sign-off”.")
+    h.say("alice", "yes")
+    h.say("alice", "checkout v2")
+    done = h.say("alice", "no")[0]
+    assert "check-in done ✅" in done
+    texts = h.fake.texts_for("alice")[:-1]  # the last one also starts the monthly review waiting behind it
+    assert [n for n, _ in asked_numbers(texts)] == [1, 2, 3, 4, 5, 6]
+    assert {total for _, total in asked_numbers(texts)} == {6}  # announced = asked
+    run = h.runs("alice")[-1]
+    assert run.context["steps"] == ["mood", "wins", "follow_ups", "blockers", "same_obstacle", "priorities",
+                                    "manager_help"]  # 6 + 1
+    got = h.answers(run.id)
+    assert {k: v for k, v in got.items() if ":" in k} == {  # stored per item, as the digest, /me and export read
+        "plan_review:0": "done", "plan_review:1": "partly", "obstacle_status:0": "still",
+        "obstacle_status:1": "resolved", "obstacle_status:2": "irrelevant", "retro_action:0": "done",
+        "retro_action:1": "open"}
+    with transaction(h.app.sessions) as s:
+        obstacles = {o.text: (o.status, o.times_reported) for o in s.exec(select(Obstacle))}
+        actions = {a.text: a.status for a in s.exec(select(RetroAction))}
+    # "still" and then "the same one" in one check-in count once; no duplicate obstacle was opened
+    assert obstacles == {"security sign-off": ("open", 2), "flaky CI": ("resolved", 1), "no designer": ("irrelevant", 1)}
+    assert actions == {"write the runbook": "done", "add alerts": "open"}
+    assert "3. Follow-ups: “ship checkout” done ✅; “hire a designer” partly ◐; “security sign-off” still blocking" in done
+    own_view = "\n".join(h.say("alice", "/me"))  # the digest section the manager sees, read from the same answers
+    assert "Last week's plan: “ship checkout” done · “hire a designer” partly" in own_view
+    assert "• “security sign-off” (since Fri 4 Dec, 14:00, reported 2×)" in own_view
+    exported = "\n".join(h.say("alice", "/me export"))
+    assert '"obstacle_status:1": "resolved"' in exported and '"retro_action:1": "open"' in exported
+
+
+def test_follow_ups_in_chinese_partly_then_the_rest_and_one_word_for_all(harness):
+    h = harness
+    h.clock.set(local("Asia/Shanghai", 2026, 12, 4, 14, 0))
+    seed_follow_ups(h, "chen", obstacles=("测试环境不稳定", "缺少设计资源"))
+    h.run_until(local("Asia/Shanghai", 2026, 12, 4, 15, 0))
+    assert "每周小结时间到了：共 6 个小问题，大约 4 分钟。" in h.fake.texts_for("chen")[-1]
+    h.say("chen", "4")
+    listing = h.say("chen", "发布顺利")[0]
+    assert "还没关闭的障碍（已解决 / 仍然存在 / 不再相关）：\n1. “测试环境不稳定”\n2. “缺少设计资源”" in listing
+    noted = h.say("chen", "1 完成")[0]
+    assert noted.startswith("已记下第 1 项 ✏️") and "1. “测试环境不稳定” —— 已解决 ✅" in noted
+    garbage = h.say("chen", "看情况吧")
+    assert garbage[0].startswith("抱歉，我没能把这条回复对应到事项上。这条消息里的内容都没有记录。")
+    assert "`1 完成 2 仍然存在 3 不再相关`" in garbage[0] and "`都完成了`" in garbage[0]
+    assert "(4/6)" in h.say("chen", "2 仍然存在")[0]
+    with transaction(h.app.sessions) as s:
+        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {"测试环境不稳定": "resolved",
+                                                                         "缺少设计资源": "open"}
+    h.say("chen", "back")
+    h.say("chen", "都完成了")  # one word for all
+    with transaction(h.app.sessions) as s:
+        assert {o.status for o in s.exec(select(Obstacle))} == {"resolved"}
+
+
+def test_items_left_out_keep_their_status_and_garbage_records_nothing(harness):
+    h = harness
+    h.clock.set(local("Europe/London", 2026, 12, 4, 14, 0))
+    seed_follow_ups(h, "alice", obstacles=("flaky CI",), plan=("ship checkout", "hire"))
+    h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
+    h.say("alice", "4")
+    h.say("alice", "good")
+    wrong = h.say("alice", "1 done 3 maybe")[0]
+    assert wrong.startswith("I couldn't read “maybe” for item 3: it takes resolved / still / drop. "
+                            "Nothing from that message was recorded.")
+    assert "like `1 done 2 still 3 drop`, or one word for all, like `all done`" in wrong
+    assert h.say("alice", "7 done")[0].startswith("There is no item 7: the items are numbered 1 to 3.")
+    assert {k for k in h.answers(h.runs("alice")[-1].id) if ":" in k} == set()
+    noted = h.say("alice", "3 still")[0]
+    assert noted.startswith("Noted for 3 ✏️ The others keep their status")
+    assert "(4/6) Is anything in your way" in h.say("alice", "skip")[0]
+    run = h.runs("alice")[-1]
+    assert {k: v for k, v in h.answers(run.id).items() if ":" in k} == {"obstacle_status:0": "still"}
+    with transaction(h.app.sessions) as s:
+        assert [(o.status, o.times_reported) for o in s.exec(select(Obstacle))] == [("open", 2)]
+
+
+def test_a_repeated_blocker_asks_whether_it_is_the_same_and_no_opens_a_new_one(harness):
+    h = harness
+    h.clock.set(local("Asia/Shanghai", 2026, 12, 4, 14, 0))
+    seed_follow_ups(h, "chen", obstacles=("安全审批还没下来",))
+    h.run_until(local("Asia/Shanghai", 2026, 12, 4, 15, 0))
+    h.say("chen", "4")
+    h.say("chen", "发布顺利")
+    h.say("chen", "跳过")  # the follow-up list: keep it as it is
+    same = h.say("chen", "安全审批没下来")[0]
+    assert same.startswith("(4/6) 这听起来和你之前提到的障碍很像：“安全审批还没下来”。是同一个吗？")
+    assert h.say("chen", "也许")[0].startswith("请回复“是”（同一个障碍）或“不是”（新的障碍）。")
+    assert h.say("chen", "不是")[0].startswith("(5/6)")
+    with transaction(h.app.sessions) as s:
+        assert sorted((o.text, o.times_reported) for o in s.exec(select(Obstacle))) == [
+            ("安全审批没下来", 1), ("安全审批还没下来", 1)]
+    h.say("chen", "back")
+    h.say("chen", "back")
+    h.say("chen", "安全审批还没下来。")  # answered again: asked again; this time it is the same one
+    h.say("chen", "是")
+    with transaction(h.app.sessions) as s:
+        assert [(o.text, o.times_reported) for o in s.exec(select(Obstacle))] == [("安全审批还没下来", 2)]
+
+
+def test_a_monthly_review_asks_about_the_open_obstacles_in_one_question(harness):
+    h = harness
+    h.clock.set(local("Europe/London", 2026, 11, 30, 9, 0))
+    seed_follow_ups(h, "alice", obstacles=("flaky CI", "security sign-off"))
+    h.run_until(local("Europe/London", 2026, 12, 1, 10, 0))
+    review = h.fake.texts_for("alice")[-1]
+    assert "(4 questions, about 4 minutes)" in review and "(1/4) First, a quick look back" in review
+    h.say("alice", "all done")
+    with transaction(h.app.sessions) as s:
+        assert {o.status for o in s.exec(select(Obstacle))} == {"resolved"}

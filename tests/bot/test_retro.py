@@ -44,7 +44,7 @@ def test_named_retro_end_to_end_with_actions_followed_up(harness):
     h.run_until(local("America/New_York", 2026, 11, 27, 15, 0))
     run_checkin(h, "bo")
     texts = "\n".join(h.fake.texts_for("bo"))
-    assert "Your open retrospective actions:\n“add a smoke test (Checkout redesign)” — done, or not yet?" in texts
+    assert "Your retro actions (done / not yet):\n1. “add a smoke test (Checkout redesign)”\n2. “fix alerts (Checkout redesign)”" in texts
     with transaction(h.app.sessions) as s:
         states = {a.text: a.status for a in s.exec(select(RetroAction))}
     assert states == {"add a smoke test": "done", "fix alerts": "done", "write the checklist": "open"}
@@ -140,3 +140,22 @@ def test_the_retro_summary_in_a_channel_speaks_the_organisations_language(tmp_pa
         assert posts(h)[-1].startswith("🔁 复盘：“Checkout”")
     finally:
         h.app.close()
+
+
+def test_the_same_action_written_by_two_people_is_one_action(harness):
+    h = harness
+    in_channel(h, "maria", '/retro start "Launch" @alice @bo @chen')
+    answer_retro(h, "alice", "g", "w", "b", "@bo Add a smoke test.; @alice write the runbook")
+    answer_retro(h, "bo", "g", "w", "b", "@bo add a  smoke test")
+    with transaction(h.app.sessions) as s:
+        assert sorted(a.text for a in s.exec(select(RetroAction))) == ["Add a smoke test.", "write the runbook"]
+    alice_run = next(r for r in h.runs("alice") if r.flow == "retro")
+    with transaction(h.app.sessions) as s:  # Alice's answer changes (as an edit would): Bo still wrote it, it stays
+        run = s.get(type(alice_run), alice_run.id)
+        h.app.retros.record_actions(s, run=run, value=[{"owner": "@alice", "text": "write the runbook"}],
+                                    now=h.clock.now(), platform="console")
+    with transaction(h.app.sessions) as s:
+        assert sorted(a.text for a in s.exec(select(RetroAction))) == ["add a  smoke test", "write the runbook"]
+    answer_retro(h, "chen", "g", "w", "b", "无")
+    summary = posts(h)[-1]
+    assert summary.count("smoke test") == 1

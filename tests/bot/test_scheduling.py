@@ -147,5 +147,5 @@ def test_a_week_missed_during_downtime_can_still_be_taken_on_demand(team):
     team.clock.set(local(tz, 2026, 11, 28, 10, 0))
     team.app.tick()
     replies = team.say("m1", "/checkin")
-    assert replies[0].startswith("Here's this week's check-in, Member: 4 short questions.")
+    assert replies[0].startswith("Here's this week's check-in, Member: 4 short questions, about 3 minutes.")
     assert [(r.period, r.status) for r in team.runs("m1")] == [("2026-W48", "prompted")]

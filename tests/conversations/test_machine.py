@@ -52,7 +52,7 @@ EXPECTED = {
     (Status.PROMPTED, Trigger.REMIND): (Status.PROMPTED, "mood"),
     (Status.PROMPTED, Trigger.EXPIRE): (Status.EXPIRED, None),
     (Status.IN_PROGRESS, Trigger.START): (Status.IN_PROGRESS, "wins"),
-    (Status.IN_PROGRESS, Trigger.ANSWER): (Status.IN_PROGRESS, "plan_review:0"),
+    (Status.IN_PROGRESS, Trigger.ANSWER): (Status.IN_PROGRESS, "follow_ups"),
     (Status.IN_PROGRESS, Trigger.BACK): (Status.IN_PROGRESS, "mood"),
     (Status.IN_PROGRESS, Trigger.SKIP): (Status.SKIPPED, None),
     (Status.IN_PROGRESS, Trigger.LATER): (Status.IN_PROGRESS, "wins"),
@@ -117,7 +117,7 @@ def test_back_on_the_first_question_is_refused():
 def test_answer_after_back_returns_to_the_first_unanswered_question():
     run = RunState(Status.IN_PROGRESS, "mood", STEPS, {"mood": 2, "wins": "w"}, CLOSES, "UTC")
     outcome = advance(FLOW, run, RunEvent(Trigger.ANSWER, "3"), NOW)
-    assert (outcome.step, outcome.save) == ("plan_review:0", {"mood": 3})
+    assert (outcome.step, outcome.save) == ("follow_ups", {"mood": 3})
 
 
 def test_invalid_answer_is_reasked_without_a_transition():
@@ -158,7 +158,7 @@ def test_snooze_refused_when_the_window_closes_first():
 def test_restart_of_a_skipped_run_with_answers_resumes_at_the_first_unanswered():
     run = RunState(Status.SKIPPED, None, STEPS, {"mood": 3, "wins": "w"}, CLOSES, "UTC")
     outcome = advance(FLOW, run, RunEvent(Trigger.START), NOW)
-    assert (outcome.status, outcome.step) == (Status.IN_PROGRESS, "plan_review:0")
+    assert (outcome.status, outcome.step) == (Status.IN_PROGRESS, "follow_ups")
     closed = advance(FLOW, run, RunEvent(Trigger.START), CLOSES)
     assert (closed.accepted, closed.reason) == (False, "window_closed")
 

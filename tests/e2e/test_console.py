@@ -63,9 +63,8 @@ Shipped the onboarding flow with Bo and Chen
 /clock 2026-12-04 15:00
 4
 Unblocked billing
-done
-partly
-resolved
+1 done 2 partly
+3 resolved
 none
 ship billing; write the runbook
 skip
@@ -81,12 +80,12 @@ def test_full_check_in_in_english(tmp_path):
     assert "Thanks, Alice — check-in done ✅" in out
     assert "Which answer would you like to change?" in out
     assert "Updated ✏️" in out
-    # The next week asks about each priority set this week.
-    assert "Last week you set 2 priorities" in out
-    assert "“finish the billing page” — done, partly, or not done?" in out
-    assert "“review Chen's design” — done, partly, or not done?" in out
-    # Last week's blocker is followed up until it is resolved.
-    assert "“Waiting for the API keys from IT” — resolved, still blocking, or no longer relevant?" in out
+    # The next week asks about each priority set this week and last week's blocker, in one list.
+    assert ("(3/6) First, a quick look back: one status for each item.\n"
+            "Last week's priorities (done / partly / not done):\n"
+            "1. “finish the billing page”\n2. “review Chen's design”\n"
+            "Obstacles still open (resolved / still / drop):\n3. “Waiting for the API keys from IT”") in out
+    assert "Noted for 1, 2 ✏️" in out  # a partial answer: the rest can follow
     assert answers(db, "alice", "2026-W48") == {
         "mood": 3, "wins": "Shipped the onboarding flow with Bo and Chen",
         "blockers": "Waiting for the API keys from IT",
@@ -120,7 +119,7 @@ CHINESE = """\
 def test_full_check_in_in_chinese(tmp_path):
     db = tmp_path / "f.db"
     out = console(db, CHINESE)
-    assert "陈晨，你好 👋 每周签到时间到了" in out
+    assert "陈晨，你好 👋 每周小结时间到了" in out
     assert "请回复 1 到 5 之间的数字。" in out
     assert "好的，回到上一题。" in out
     assert "你之前的回答：“4”" in out  # full-width ４ was read as 4

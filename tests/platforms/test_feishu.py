@@ -150,7 +150,7 @@ def test_check_in_by_text_over_the_long_connection_in_both_languages(env):
     assert alice[0].body["msg_type"] == "interactive" and alice[0].query["receive_id_type"] == "open_id"
     assert alice[0].body["uuid"].startswith("flywheel-")
     assert env.fake.texts("ou_alice")[0].startswith("Hi Alice 👋")
-    assert env.fake.texts("ou_bo")[0].startswith("博") or "签到" in env.fake.texts("ou_bo")[0]
+    assert env.fake.texts("ou_bo")[0].startswith("博") or "每周小结" in env.fake.texts("ou_bo")[0]
     assert [b["value"]["v"] for b in buttons(alice[0].card)][:7] == ["1", "2", "3", "4", "5", "later", "skip"]
     assert [b["text"]["content"] for b in buttons(bo[0].card)][-3:] == ["稍后", "跳过", "用表单回答"]
     for text in ["4", "Shipped <at id=all></at> the importer & docs", "none", "ship v2; write docs", "skip"]:
@@ -546,3 +546,37 @@ def test_a_request_to_report_is_answered_with_the_card_button_and_directory_line
         assert line("wu") == ("ops", "feishu") and line("zhou") == (None, None)
     finally:
         env.close()
+
+
+def test_the_follow_up_card_has_buttons_per_item_and_a_press_keeps_the_others(env):
+    from storage import repo
+    from storage.models import Obstacle
+
+    now = env.clock.now()
+    with transaction(env.app.sessions) as s:
+        bo = repo.member_by_handle(s, handle="bo")
+        for text in ("测试环境不稳定", "缺少设计资源"):
+            s.add(Obstacle(member_id=bo.id, text=text, created_at=now, updated_at=now))
+    env.app.tick()
+    for text in ("4", "发布顺利"):
+        env.over_long_connection(env.message("ou_bo", text))
+    card = env.fake.sent("ou_bo")[-1].card
+    assert "还没关闭的障碍（已解决 / 仍然存在 / 不再相关）" in env.fake.texts("ou_bo")[-1]
+    notes = [e["elements"][0]["content"] for e in card["elements"] if e.get("tag") == "note"]
+    assert notes == ["1. “测试环境不稳定”", "2. “缺少设计资源”"]
+    pressable = [(b["text"]["content"], b["value"]["v"]) for b in buttons(card)]
+    assert pressable[:6] == [("已解决", "1 resolved"), ("仍然存在", "1 still"), ("不再相关", "1 no longer relevant"),
+                             ("已解决", "2 resolved"), ("仍然存在", "2 still"), ("不再相关", "2 no longer relevant")]
+    assert pressable[6:] == [("都完成了", "all done"), ("稍后", "later"), ("跳过", "skip")]
+    still = next(b for b in buttons(card) if b["value"]["v"] == "2 still")
+    answer = env.over_long_connection(env.card_action("ou_bo", still["value"]))
+    assert answer["toast"]["type"] == "success" and "card" not in answer  # item 1's buttons stay on the card
+    env.app.deliver_outbox()
+    assert env.fake.texts("ou_bo")[-1].startswith("已记下第 2 项 ✏️")
+    resolved = next(b for b in buttons(card) if b["value"]["v"] == "1 resolved")
+    env.over_long_connection(env.card_action("ou_bo", resolved["value"]))
+    env.app.deliver_outbox()
+    assert "(4/6) 现在有什么阻碍你吗" in env.fake.texts("ou_bo")[-1]
+    with transaction(env.app.sessions) as s:
+        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {"测试环境不稳定": "resolved",
+                                                                         "缺少设计资源": "open"}

@@ -472,3 +472,46 @@ def test_metrics_in_prometheus_text_format(env):
     assert 'flywheel_inbound_events_total{outcome="bad_signature",platform="slack"} 1.0' in out
     assert 'flywheel_ack_seconds_count{platform="slack"} 3.0' in out
     assert "flywheel_outbox_depth 0.0" in out
+
+
+def seed_obstacles(app, handle, *texts_):
+    from storage import repo
+    from storage.models import Obstacle
+
+    now = app.clock.now()
+    with transaction(app.sessions) as s:
+        member = repo.member_by_handle(s, handle=handle)
+        for text in texts_:
+            s.add(Obstacle(member_id=member.id, text=text, created_at=now, updated_at=now))
+
+
+def test_the_follow_up_list_has_a_button_row_per_item_and_each_press_records_that_item(env):
+    from storage.models import Obstacle
+
+    app, fake, client, clock = env
+    seed_obstacles(app, "alice", "security sign-off", "flaky <CI>")
+    app.tick()
+    client.press("UALICE", "4", "1700000001.1")
+    client.dm("UALICE", "Shipped it", "Ev1")
+    blocks = fake.posted("UALICE")[-1].params["blocks"]
+    rows = {b["block_id"]: b for b in blocks if b["type"] == "actions"}
+    assert list(rows) == ["weekly_checkin:follow_ups#1", "weekly_checkin:follow_ups#2", "weekly_checkin:follow_ups"]
+    notes = [b["elements"][0]["text"] for b in blocks if b["type"] == "context"]
+    assert notes == ["1. “security sign-off”", "2. “flaky &lt;CI&gt;”"]  # the item above its buttons, escaped
+    second = rows["weekly_checkin:follow_ups#2"]["elements"]
+    assert [(e["text"]["text"], e["value"]) for e in second] == [
+        ("Resolved", "2 resolved"), ("Still blocking", "2 still"), ("No longer relevant", "2 no longer relevant")]
+    assert [e["value"] for e in rows["weekly_checkin:follow_ups"]["elements"]] == ["all done", "later", "skip"]
+    still = next(e for e in second if e["value"] == "2 still")
+    client.press("UALICE", "", "1700000002.1", button=still, block_id="weekly_checkin:follow_ups#2")
+    assert texts(fake, "UALICE")[-1].startswith("Noted for 2 ✏️")
+    first = next(e for e in rows["weekly_checkin:follow_ups#1"]["elements"] if e["value"] == "1 resolved")
+    client.press("UALICE", "", "1700000002.2", button=first, block_id="weekly_checkin:follow_ups#1")  # same message
+    assert texts(fake, "UALICE")[-1].startswith("(4/6) Is anything in your way")
+    with transaction(app.sessions) as s:
+        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {"security sign-off": "resolved",
+                                                                         "flaky <CI>": "open"}
+        assert {a.step: a.value for a in s.exec(select(Answer)) if ":" in a.step} == {
+            "obstacle_status:0": "resolved", "obstacle_status:1": "still"}
+    client.press("UALICE", "", "1700000002.3", button=first, block_id="weekly_checkin:follow_ups#1")
+    assert "already been answered" in texts(fake, "UALICE")[-1]  # the list is behind us now

@@ -18,6 +18,7 @@ from bot.platforms.common import build_form
 from bot.platforms.feishu import cards
 from bot.platforms.feishu.inbound import PLATFORM, Parsed, translate
 from conversations.events import InboundEvent
+from conversations.followups import FOLLOW_UPS
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,8 @@ class FeishuEvents:
             question = field.question if field else ""
             return {"toast": {"type": "success", "content": label}, "card": {
                 "type": "raw", "data": cards.answered_card(question, label, form.locale if form else "en")}}
+        if step == FOLLOW_UPS and field is not None:  # one item of the list: the card keeps the other items' buttons
+            return toast("success", words["saved"])
         if field is None or field.current != pressed:
             return toast("info", words["stale"])
         return {"toast": {"type": "success", "content": words["saved"]},

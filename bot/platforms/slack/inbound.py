@@ -139,6 +139,7 @@ def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parse
         return Parsed("ignored")
     action_id = str(action.get("action_id") or "")
     flow, _, step = str(action.get("block_id") or "").partition(":")
+    step = step.partition("#")[0]  # `follow_ups#2`: one of several rows answering the same question
     answers = ":answer:" in action_id or action_id.endswith((":later", ":skip"))
     return Parsed("inbound", InboundEvent(
         values={"flow": flow, "step": step} if answers and step else {},
