@@ -240,6 +240,14 @@ FIXTURES: list[Reply] = [
     Reply("own_data/delete_stale", {"minutes": 10}),  # bot/own_data.py delete_command: the code expired
     Reply("own_data/flag_not_yours", {"who": "@bo"}),  # bot/own_data.py flag
     Reply("retro/anonymous_too_few", {"count": 2, "minimum": 3}),  # bot/retro.py start
+    # One question per follow-up item: check-ins started before follow-ups were grouped still ask these.
+    *[Reply(t, {"item": "security sign-off", "item_number": n, "item_total": 2})
+      for t in ("weekly_checkin/plan_review", "common/obstacle_status", "common/retro_action") for n in (1, 2)],
+    *[Reply(f"common/{t}") for t in ("invalid_done_or_not", "invalid_obstacle_status", "invalid_plan_status")],
+    # A blocker that repeats an open obstacle, and a partly answered follow-up list (conversations/machine.py).
+    Reply("common/same_obstacle", {"obstacle": "security sign-off"}),
+    Reply("common/invalid_same_obstacle"),
+    Reply("common/lead_follow_ups_noted", {"noted": ["1", "3"]}),
 ]
 
 

@@ -96,7 +96,7 @@ def test_an_unfinished_checkin_is_not_in_the_digest_and_the_intro_says_when_it_w
 def test_an_unfinished_checkin_in_chinese(tmp_path):
     h, intro = _unfinished(tmp_path, zh=True)
     try:
-        assert "你完成后，王芳 会看到你的回答；如果没有完成，截止时（11月30日（周一）12:00）已填写的回答也会被看到。" in intro
+        assert "你完成后，王芳会看到你的回答；如果没有完成，截止时（11月30日（周一）12:00）已填写的回答也会被看到。" in intro
         digest = digest_for(h, "boss")
         assert "👤 陈晨 · 签到未完成" in digest
         assert "完成后（或截止时）这里才会显示回答。" in digest
@@ -143,7 +143,7 @@ def test_a_member_without_a_manager_in_chinese(tmp_path):
         review = h.say("boss", "/review")[0]
         assert "你在 Flywheel 里没有经理，所以除了你自己没有人会看到你的回答。" in review
         assert "你的经理会看到你的回答" not in review
-        assert "你完成后，王芳 会看到你的回答" in h.say("amy", "/review")[0]
+        assert "你完成后，王芳会看到你的回答" in h.say("amy", "/review")[0]
     finally:
         h.app.close()
 
