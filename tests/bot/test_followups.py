@@ -14,7 +14,7 @@ def checkin(h, handle, blockers="none", priorities="ship it"):
     h.say(handle, "4")
     h.say(handle, "a good week")
     for _ in range(5):  # answer plan/obstacle follow-ups until the blockers question
-        if "in your way" in h.fake.texts_for(handle)[-1] or "阻碍你吗" in h.fake.texts_for(handle)[-1]:
+        if "in your way" in h.fake.texts_for(handle)[-1] or "推进不下去" in h.fake.texts_for(handle)[-1]:
             break
         h.say(handle, "done" if "done, partly" in h.fake.texts_for(handle)[-1] else "still")
     h.say(handle, blockers)
@@ -68,7 +68,7 @@ def test_support_request_reaches_the_manager_and_the_member_hears_back(harness):
     with transaction(h.app.sessions) as s:
         request = s.exec(select(SupportRequest)).one()
     h.say("chen", "沟通; 架构设计")
-    assert "你的支持需求已发送给 Maria" in h.fake.texts_for("chen")[-1]
+    assert "你的支持需求已经发给 Maria，对方一有回应我就告诉你。" in h.fake.texts_for("chen")[-1]
     listing = h.say("maria", "/support")[0]
     assert f"#{request.id} 陈晨 · resources · waiting for an answer" in listing
     assert h.say("maria", f"/support {request.id} 1on1")[0] == "Done — 陈晨 has been told you will discuss it in your 1:1."

@@ -18,7 +18,7 @@ def test_me_shows_exactly_the_digest_section_about_me(harness):
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     run_checkin(h, "alice", mood=4, wins="Shipped the importer", blockers="No test data")
     mine = h.say("alice", "/me")[0]
-    assert mine.startswith("🪞 Your own view, Alice.\nThis is exactly what Maria will see about you")
+    assert mine.startswith("🪞 Here's what Flywheel has about you, Alice.\nThis is exactly what Maria will see about you")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
     digest = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"][0]
     section = mine.split("\n\n")[1]
@@ -28,7 +28,7 @@ def test_me_shows_exactly_the_digest_section_about_me(harness):
 
 
 def test_me_in_chinese_and_without_a_manager(harness):
-    assert harness.say("chen", "/me")[0].startswith("🪞 陈晨，这是你自己的视图。")
+    assert harness.say("chen", "/me")[0].startswith("🪞 陈晨，这是 Flywheel 里关于你的内容。")
     assert "no one gets a digest about you" in harness.say("maria", "/me")[0]
 
 
