@@ -285,9 +285,12 @@ def test_no_one_can_flag_or_acknowledge_someone_elses_answer(harness):
 def test_garbled_arguments_say_what_was_understood_and_how_to_use_it(harness):
     h = harness
     assert h.say("alice", "/me flag 2026-W48")[0].startswith(
-        "I understood `/me flag` for 2026-W48, but not which answer. To flag one of your answers")
+        "I understood `/me flag` for the week of 23 Nov, but not which answer. To flag one of your answers")
     assert h.say("alice", "/me flag 2026-W48 wins")[0].startswith(
-        "I understood `/me flag` for 2026-W48, answer wins, but not why.")
+        "I understood `/me flag` for the week of 23 Nov, answer wins, but not why.")
+    said = h.say("alice", "/me flag last week wins")[0]  # the week as people say it is shown as a week too
+    assert said.startswith("I understood `/me flag` for the week of ") and ", answer wins, but not why." in said
+    assert "-W" not in said.split("To flag")[0]
     assert h.say("alice", "/me flag hint x")[0].startswith("I understood `/me flag hint`, but not which point")
     assert h.say("maria", "/me ack seven")[0].startswith("I understood `/me ack`, but not “seven”.")
     assert h.say("alice", "/me blah")[0].startswith("I know `/me`, but not “blah” after it.")
