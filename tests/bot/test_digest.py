@@ -133,7 +133,7 @@ def answer_checkin(h, handle, answers: dict[str, str]) -> list[str]:
     asked = []
     text = h.say(handle, "/checkin")[-1]
     for _ in range(20):
-        if "check-in done" in text or "每周小结完成了" in text:
+        if "check-in done" in text or "本周小结完成了" in text:
             return asked
         step = next((s for phrase, s in QUESTIONS.items() if phrase in text), "other")
         asked.append(step)

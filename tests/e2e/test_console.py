@@ -124,7 +124,7 @@ def test_full_check_in_in_chinese(tmp_path):
     assert "请回复 1 到 5 之间的数字。" in out
     assert "好的，回到上一题。" in out
     assert "你之前的回答：“4”" in out  # full-width ４ was read as 4
-    assert "谢谢你，陈晨！本周的每周小结完成了 ✅" in out
+    assert "谢谢你，陈晨！本周小结完成了 ✅" in out
     assert "已更新 ✏️" in out
     assert "下周重点：写文档；修复登录 bug；准备季度复盘" in out
     got = answers(db, "chen", "2026-W48")
