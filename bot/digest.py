@@ -224,7 +224,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
             kudos_received_recent=len(mine),
             helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
-            overdue_actions=tuple({"text": a.text, "title": r.title, "since": a.shared_at}
+            overdue_actions=tuple({"text": a.text, "title": r.title, "since": a.shared_at,
+                                   "weeks_open": (now - a.shared_at) // timedelta(weeks=1)}
                                   for a, r in overdue[member.id]),  # type: ignore[index]
             flags=tuple(flag_params(f) for f in flags if f.member_id == member.id),
             paused_until=paused_until(member, now),

@@ -18,10 +18,12 @@ from sqlmodel import Session, select
 from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from conversations.dates import split_week
 from conversations.digest import Report, report_params
 from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
 from conversations.render import NEUTRALISED, first_name
+from conversations.schedule import zone
 from storage import repo
 from storage.models import (
     Answer,
@@ -185,8 +187,9 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
 
 
 def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
-    """`/note 2026-W48 wins It was really Bo's idea` — a note on one of your own past answers."""
-    parts = args.split(maxsplit=2)
+    """`/note last week wins It was really Bo's idea` (or `/note 2026-W48 wins …`, `/note 上周 亮点 …`) — a note on
+    one of your own past answers."""
+    parts = with_week_code(args, member, now).split(maxsplit=2)
     if len(parts) < 3:
         return Reply("me/note_usage")
     period, which, text = parts
@@ -199,6 +202,20 @@ def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
     return Reply("me/note_saved", {"period": period, "which": which})
 
 
+# Answers named in Chinese, as the digest shows them (the English names are the stored step names). 阻碍 was the
+# word for blockers before the glossary (prompts/GLOSSARY.md); people who learned it can still type it.
+ZH_STEPS = {"心情": "mood", "亮点": "wins", "障碍": "blockers", "阻碍": "blockers", "下周重点": "priorities",
+            "需要经理提供的支持": "manager_help", "最大的障碍": "biggest_obstacle", "需要的支持": "support",
+            "想提升的能力": "growth"}
+
+
+def with_week_code(args: str, member: Member, now: datetime) -> str:
+    """`last week wins …`, `上周 亮点 …`, `25 Nov wins …` → `2026-W48 wins …`: the week as people say it, read on the
+    member's own calendar (conversations/dates.py), so that `/note` and `/me flag` name a check-in as it is stored."""
+    period, rest = split_week(args, now.astimezone(zone(member.timezone)).date())
+    return f"{period} {rest}" if period else args
+
+
 def own_answer(s: Session, member: Member, period: str, which: str, now: datetime) -> tuple[str, Answer | None]:
     """`2026-W48 wins` (or `W48 2`) → one of the member's own answers, and the period as understood. Only ever the
     member's own: someone else's answer cannot be named. Used by `/note` and `/me flag`."""
@@ -208,6 +225,7 @@ def own_answer(s: Session, member: Member, period: str, which: str, now: datetim
     run = s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id,
                                                ConversationRun.period == period)
                  .order_by(ConversationRun.id)).first()
+    which = ZH_STEPS.get(which, which)
     steps = (run.context.get("steps") or []) if run else []
     numbered = re.fullmatch(r"[0-9]{1,3}", which) is not None
     step = steps[int(which) - 1] if numbered and 0 < int(which) <= len(steps) else which.lower()

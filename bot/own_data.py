@@ -61,9 +61,7 @@ CONFIRM = {"confirm", "yes", "确认"}
 CANCEL = {"cancel", "no", "取消"}
 MORE = {"more", "page", "更多", "页"}
 HINT = {"hint", "提示"}
-# Answers named in Chinese, as the digest shows them (the English names are the stored step names).
-ZH_STEPS = {"心情": "mood", "亮点": "wins", "阻碍": "blockers", "下周重点": "priorities", "需要经理提供的支持": "manager_help",
-            "最大的障碍": "biggest_obstacle", "需要的支持": "support", "想提升的能力": "growth"}
+ZH_STEPS = me.ZH_STEPS  # answers named in Chinese (bot/me.py)
 
 
 def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply] | None:
@@ -176,8 +174,9 @@ def _name(member: Member | None) -> str | None:
 
 def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> Reply:
     """`/me flag 2026-W48 wins <why>` or `/me flag hint 1 <why>`: one of your own answers (or the digest's hint
-    about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer."""
-    parts = args.split(maxsplit=2)
+    about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer. The week may be
+    said as people say it (`last week`, `上周`, a date)."""
+    parts = me.with_week_code(args, member, now).split(maxsplit=2)
     if parts and (parts[0].startswith("@") or _someone_else(s, member, parts[0])):
         return Reply("own_data/flag_not_yours", {"who": parts[0]})
     if parts and parts[0].lower() in HINT:

@@ -147,3 +147,76 @@ def _zh_number(text: str) -> int:
     if not ten:
         return _ZH_DIGITS[text]
     return (_ZH_DIGITS[tens] if tens else 1) * 10 + (_ZH_DIGITS[ones] if ones else 0)
+
+
+# ------------------------------------------------------------------------------------------------ weeks
+
+_MONTHS = {m: i for i, names in enumerate((("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+                                            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+                                            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+                                            ("dec", "december")), start=1) for m in names}
+_WEEK_CODE = re.compile(r"(\d{4})-?w(\d{1,2})")
+_ISO_WEEK = re.compile(r"\d{4}-W\d{2}")
+# Leading words that name a week, longest first, with how many weeks back they mean.
+_WEEKS_BACK = (("the week before last", 2), ("week before last", 2), ("last week", 1), ("this week", 0),
+               ("上上周", 2), ("上上个星期", 2), ("上周", 1), ("上个星期", 1), ("上星期", 1), ("上礼拜", 1),
+               ("本周", 0), ("这周", 0), ("这个星期", 0), ("这星期", 0))
+
+
+def week_code(day: date) -> str:
+    """The period key of the week `day` is in: `2026-W48` (the ISO week, as check-ins are stored)."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_monday(period: str) -> date | None:
+    """`2026-W48` → the Monday of that week; None for anything else."""
+    if not _ISO_WEEK.fullmatch(period or ""):
+        return None
+    try:
+        return date.fromisocalendar(int(period[:4]), int(period[6:]), 1)
+    except ValueError:
+        return None
+
+
+def split_week(text: str, today: date) -> tuple[str | None, str]:
+    """The week a command's arguments start with, and the rest as typed: `last week wins …`, `上周 亮点 …`,
+    `2026-11-25 …`, `11月25日 …`, `25 Nov …`, `2026-W48 …` or `W48 …` → (`2026-W48`, `wins …`). A date without a
+    year is the latest one not after `today`. (None, text) when the text does not start with a week. Never raises."""
+    stripped = (text or "").strip()
+    lowered = stripped.lower()
+    for words, back in _WEEKS_BACK:
+        if lowered.startswith(words) and (len(lowered) == len(words) or not lowered[len(words)].isalnum()
+                                          or not words.isascii()):
+            return week_code(today - timedelta(weeks=back)), stripped[len(words):].strip()
+    head, _, rest = stripped.partition(" ")
+    day: date | None = None
+    word = head.lower()
+    try:
+        m = _WEEK_CODE.fullmatch(word) or re.fullmatch(r"w(\d{1,2})", word)
+        if m:
+            year, week = (int(m.group(1)), int(m.group(2))) if m.re is _WEEK_CODE else (today.isocalendar()[0],
+                                                                                        int(m.group(1)))
+            day = date.fromisocalendar(year, week, 1)
+        elif _DATE.fullmatch(word):
+            g = _DATE.fullmatch(word)
+            assert g is not None
+            day = date(int(g.group(1)), int(g.group(2)), int(g.group(3)))
+        elif (g := re.fullmatch(r"(\d{1,2})月(\d{1,2})[日号]?", word)) is not None:
+            day = _latest(today, int(g.group(1)), int(g.group(2)))
+        else:
+            second, _, after = rest.partition(" ")
+            month, number = (_MONTHS.get(word), second) if word in _MONTHS else (_MONTHS.get(second.lower()), word)
+            if month and re.fullmatch(r"\d{1,2}(?:st|nd|rd|th)?", number.lower()):
+                day, rest = _latest(today, month, int(re.sub(r"\D", "", number))), after
+    except ValueError:
+        return None, stripped
+    if day is None:
+        return None, stripped
+    return week_code(day), rest.strip()
+
+
+def _latest(today: date, month: int, day: int) -> date:
+    """`25 Nov` without a year: this year's, unless that is still to come."""
+    this_year = date(today.year, month, day)
+    return this_year if this_year <= today else date(today.year - 1, month, day)

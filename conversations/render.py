@@ -17,6 +17,7 @@ import unicodedata
 
 import jinja2
 
+from conversations.dates import week_monday
 from conversations.machine import Reply
 from conversations.schedule import zone
 
@@ -85,6 +86,17 @@ def format_when(value: datetime, tz_name: str, locale: str) -> str:
     return f"{wd} {local.day} {_MONTHS_EN[local.month - 1]}, {local:%H:%M}"
 
 
+def format_week(period: str, locale: str) -> str | None:
+    """`2026-W49` → `the week of 30 Nov` / `11月30日那周` (the Monday it starts), as people say it; None when `period`
+    is not a week code. ISO week codes are for storage and typing, never for reading."""
+    monday = week_monday(period)
+    if monday is None:
+        return None
+    if locale == "zh":
+        return f"{monday.month}月{monday.day}日那周"
+    return f"the week of {monday.day} {_MONTHS_EN[monday.month - 1]}"
+
+
 def format_date(value: date, locale: str) -> str:
     wd = _WEEKDAYS[locale][value.weekday()]
     if locale == "zh":
@@ -123,12 +135,23 @@ class Renderer:
         )
         self._env.filters["user_text"] = lambda v: user_text("" if v is None else str(v))
         self._env.filters["when"] = jinja2.pass_context(lambda ctx, v: format_when(v, ctx["timezone"], ctx["locale"]))
+        # `{{ period | week }}`: a stored week shown as people say it; anything else is shown as typed
+        self._env.filters["week"] = jinja2.pass_context(lambda ctx, v: self._week(v, ctx["locale"]))
         self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
         # `{{ step | question(flow) }}`: an org-file question's own words in the reader's language (else its id)
         self._env.filters["question"] = jinja2.pass_context(
             lambda ctx, step, flow: self._overrides.get((flow, step), {}).get(ctx["locale"], step))
         self._overrides = dict(overrides or {})
         self._user_text = user_text
+
+    def _week(self, value: Any, locale: str) -> str:
+        """`2026-W48` → `the week of 23 Nov`; `2026-W48 wins` → `the week of 23 Nov: wins`; other text as typed."""
+        text = "" if value is None else str(value)
+        code, _, rest = text.partition(" ")
+        shown = format_week(code, locale)
+        if shown is None:
+            return self._user_text(text)
+        return f"{shown}{'：' if locale == 'zh' else ': '}{self._user_text(rest)}" if rest else shown
 
     def with_escape(self, user_text: Callable[[str], str]) -> "Renderer":
         return Renderer(overrides=self._overrides, user_text=user_text)

@@ -77,7 +77,7 @@ CHOICES = {
 # Messages that open a conversation (or pick it up again) offer the whole run as one form.
 FORM_LEADS = {"intro", "intro_on_demand", "reminder", "continue", "resumed", "snooze_over"}
 FORM_TITLES = {"en": {"weekly_checkin": "Weekly check-in", "monthly_review": "Monthly review", "retro": "Retrospective"},
-               "zh": {"weekly_checkin": "每周签到", "monthly_review": "月度回顾", "retro": "复盘"}}
+               "zh": {"weekly_checkin": "每周小结", "monthly_review": "月度回顾", "retro": "复盘"}}
 FORM_BUTTONS = {"en": ("Save", "Cancel"), "zh": ("保存", "取消")}
 
 

@@ -102,7 +102,7 @@ def test_eight_weeks_of_digests_with_every_hint(tmp_path):
             digests.append(digest_text(h))
             h.fake.clear()
         last = digests[-1]
-        assert last.startswith("📋 Your team's week (2026-W52): 9 of 10 checked in")
+        assert last.startswith("📋 Your team, the week of 21 Dec: 9 of 10 checked in")
         # mood down two points over three weeks: dina (4 → 3 → 2) yes; fay (4 → 3 → 3) no; eve steady no.
         assert "Mood went 4 → 3 → 2 over three weeks" in section(last, "Dina")
         assert "Mood went" not in section(last, "Fay") + section(last, "Eve")
@@ -135,7 +135,7 @@ def test_eight_weeks_of_digests_with_every_hint(tmp_path):
 
 # What each question looks like, in both languages, and which step it is.
 QUESTIONS = {"How was your week": "mood", "这周整体感觉如何": "mood", "What went well": "wins", "进展顺利": "wins",
-             "in your way": "blockers", "阻碍你吗": "blockers", "top priorities": "priorities",
+             "in your way": "blockers", "推进不下去": "blockers", "top priorities": "priorities",
              "下周最重要": "priorities", "a quick look back": "follow_ups", "先快速回顾": "follow_ups"}
 
 
@@ -144,7 +144,7 @@ def answer_checkin(h, handle, answers: dict[str, str]) -> list[str]:
     asked = []
     text = h.say(handle, "/checkin")[-1]
     for _ in range(20):
-        if "check-in done" in text or "签到完成" in text:
+        if "check-in done" in text or "本周小结完成了" in text:
             return asked
         step = next((s for phrase, s in QUESTIONS.items() if phrase in text), "other")
         asked.append(step)
@@ -202,8 +202,8 @@ def test_digest_is_in_the_managers_language(tmp_path):
     try:
         h.run_until(local("Asia/Shanghai", 2026, 11, 30, 9, 0))
         text = h.fake.texts_for("wang")[-1]
-        assert text.startswith("📋 团队本周概况（2026-W48）：1 人中 0 人已签到")
-        assert "👤 李雷 · 尚未签到" in text
+        assert text.startswith("📋 团队11月23日那周的情况：1 人中 0 人完成了每周小结")
+        assert "👤 李雷 · 还没填每周小结" in text
         assert "💡 你上周送出了 0 次点赞" in text
     finally:
         h.app.close()
@@ -299,7 +299,7 @@ def test_a_long_digest_is_split_into_messages_that_fit_and_nothing_is_cut(tmp_pa
         assert all(len(p) <= 3000 for p in parts)
         whole = "\n\n".join(parts)
         assert all(f"WIN-{p} " + "x" * 300 in whole and f"BLOCK-{p}" in whole for p in people)
-        assert parts[0].startswith("📋 Your team's week") and "Type `/support`" in parts[-1]
+        assert parts[0].startswith("📋 Your team, the week of") and "Type `/support`" in parts[-1]
     finally:
         h.app.close()
 

@@ -68,7 +68,7 @@ def test_support_request_reaches_the_manager_and_the_member_hears_back(harness):
     with transaction(h.app.sessions) as s:
         request = s.exec(select(SupportRequest)).one()
     h.say("chen", "沟通; 架构设计")
-    assert "你的支持需求已发送给 Maria" in h.fake.texts_for("chen")[-1]
+    assert "你的支持需求已经发给 Maria，对方一有回应我就告诉你。" in h.fake.texts_for("chen")[-1]
     listing = h.say("maria", "/support")[0]
     assert f"#{request.id} 陈晨 · resources · waiting for an answer" in listing
     assert h.say("maria", f"/support {request.id} 1on1")[0] == "Done — 陈晨 has been told you will discuss it in your 1:1."

@@ -119,7 +119,7 @@ def test_refusals_are_friendly_and_store_nothing(team, text, start):
 
 def test_refusals_in_chinese(team):
     assert team.say("chen", "/kudos @chen for 我自己")[0].startswith("点赞是用来认可别人的。")
-    assert team.say("chen", "/kudos @bo")[0].startswith("具体的认可最打动人")
+    assert team.say("chen", "/kudos @bo")[0].startswith("说清楚具体的事，感谢才更打动人：对方做了什么？")
 
 
 def test_weekly_limit_per_giver(team):

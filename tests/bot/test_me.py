@@ -18,7 +18,7 @@ def test_me_shows_exactly_the_digest_section_about_me(harness):
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     run_checkin(h, "alice", mood=4, wins="Shipped the importer", blockers="No test data")
     mine = h.say("alice", "/me")[0]
-    assert mine.startswith("🪞 Your own view, Alice.\nThis is exactly what Maria will see about you")
+    assert mine.startswith("🪞 Here's what Flywheel has about you, Alice.\nThis is exactly what Maria will see about you")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
     digest = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"][0]
     section = mine.split("\n\n")[1]
@@ -28,7 +28,7 @@ def test_me_shows_exactly_the_digest_section_about_me(harness):
 
 
 def test_me_in_chinese_and_without_a_manager(harness):
-    assert harness.say("chen", "/me")[0].startswith("🪞 陈晨，这是你自己的视图。")
+    assert harness.say("chen", "/me")[0].startswith("🪞 陈晨，这是 Flywheel 里关于你的内容。")
     assert "no one gets a digest about you" in harness.say("maria", "/me")[0]
 
 
@@ -135,3 +135,28 @@ def test_open_support_requests_follow_a_member_to_their_new_manager(tmp_path):
         assert h.say("chen", f"/support {request.id} handle")[0] == "好的，已告知 Alice：你会处理。"
     finally:
         h.app.close()
+
+
+def test_a_note_names_the_week_as_people_say_it(harness):
+    from tests.bot.test_own_data import zh_checkin
+
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", wins="Shipped the importer")
+    zh_checkin(h)
+    h.run_until(local("Europe/London", 2026, 12, 1, 10, 0))  # the next week: that check-in is "last week"
+    assert h.say("alice", "/note last week wins Bo did the hard part")[0].startswith("Noted ✏️")
+    assert _note(h, 2, "wins") == "Bo did the hard part"
+    assert h.say("alice", "/note 25 Nov 2 It was a team effort")[0].startswith("Noted ✏️")
+    assert _note(h, 2, "wins") == "It was a team effort"
+    assert h.say("chen", "/备注 上周 亮点 其实是 Bo 的主意")[0].startswith("备注已加上 ✏️")
+    assert _note(h, 4, "wins") == "其实是 Bo 的主意"
+    # A week with nothing in it is named as a week, never as a code.
+    missing = h.say("alice", "/note 2026-W40 wins x")[0]
+    assert missing.startswith("I could not find your answer “wins” in the week of 28 Sep.") and "W40" not in missing
+    assert "9月28日那周" in h.say("chen", "/备注 2026-W40 亮点 x")[0]
+
+
+def _note(h, member_id, step):
+    with transaction(h.app.sessions) as s:
+        return s.exec(select(Answer).where(Answer.member_id == member_id, Answer.step == step)).one().note

@@ -189,9 +189,9 @@ def test_access_lists_who_read_my_answers_by_name_newest_first(harness):
     lines = h.say("alice", "/me access")[0].split("\n")
     assert lines[0] == "🔎 Who read your answers, newest first (2 in all):"
     assert lines[1].startswith("• Mon 7 Dec, 09:00 — Maria Rossi: your section of the Monday digest (your check-in "
-                               "for 2026-W49")
+                               "for the week of 30 Nov")
     assert lines[2].startswith("• Mon 30 Nov, 09:00 — Maria Rossi: your section of the Monday digest (your check-in "
-                               "for 2026-W48")
+                               "for the week of 23 Nov")
     assert len(lines) == 3
     assert h.say("alice", "/me access x y")[0].startswith("I understood `/me access`, but not “x y”.")
 
@@ -217,21 +217,21 @@ def test_a_flag_reaches_the_manager_who_acknowledges_it_and_it_shows_wherever_th
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     run_checkin(h, "alice", wins="Shipped the importer")
     saved = h.say("alice", "/me flag 2026-W48 wins It was really Bo's idea")
-    assert saved == ["⚑ Flagged as wrong: your answer “wins” in 2026-W48. Maria has been asked to acknowledge it. "
+    assert saved == ["⚑ Flagged as wrong: your answer “wins” in the week of 23 Nov. Maria has been asked to acknowledge it. "
                      "The flag and your reason are shown with it wherever it appears (digest, `/me`, export)."]
     asked = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "flag_new"]
     assert len(asked) == 1
-    assert asked[0].text.startswith("⚑ Alice says their answer “wins” for 2026-W48 is wrong — it says “Shipped the "
+    assert asked[0].text.startswith("⚑ Alice says their answer “wins” for the week of 23 Nov is wrong — it says “Shipped the "
                                     "importer”.\nWhy: “It was really Bo's idea”")
     buttons = [b for row in message_rows(asked[0].replies, "en", None) for b in row.buttons]
     assert [(b.label, b.value) for b in buttons] == [("Acknowledge", "/me ack 1")]
-    assert ("⚑ Alice flagged wins (2026-W48) as wrong: “It was really Bo's idea” · not acknowledged yet"
+    assert ("⚑ Alice flagged wins (the week of 23 Nov) as wrong: “It was really Bo's idea” · not acknowledged yet"
             in h.say("alice", "/me")[0])
     assert h.say("maria", "/me ack 1") == [
         "✓ Acknowledged. Alice has been told you saw their flag, and the digest shows it as acknowledged."]
-    assert h.fake.texts_for("alice")[-1] == "✓ Maria has seen your flag on your answer “wins” in 2026-W48."
+    assert h.fake.texts_for("alice")[-1] == "✓ Maria has seen your flag on your answer “wins” in the week of 23 Nov."
     assert h.say("maria", "/me ack 1") == ["Flag #1 from Alice was already acknowledged."]
-    shown = "⚑ Alice flagged wins (2026-W48) as wrong: “It was really Bo's idea” · acknowledged ✓"
+    shown = "⚑ Alice flagged wins (the week of 23 Nov) as wrong: “It was really Bo's idea” · acknowledged ✓"
     assert shown in h.say("alice", "/me")[0]
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
     assert shown in digest_for(h, "maria")
@@ -240,7 +240,7 @@ def test_a_flag_reaches_the_manager_who_acknowledges_it_and_it_shows_wherever_th
     assert weekly["flags"]["wins"]["why"] == "It was really Bo's idea"
     assert weekly["flags"]["wins"]["acknowledged_at"] is not None
     # The manager read the flagged answer: that is in Alice's access list too.
-    assert "Maria Rossi: the answer you flagged as wrong (2026-W48 wins)" in h.say("alice", "/me access")[0]
+    assert "Maria Rossi: the answer you flagged as wrong (the week of 23 Nov: wins)" in h.say("alice", "/me access")[0]
 
 
 def test_an_unacknowledged_flag_asks_the_manager_in_the_digest(harness):
@@ -249,7 +249,7 @@ def test_an_unacknowledged_flag_asks_the_manager_in_the_digest(harness):
     run_checkin(h, "alice", mood=2)
     h.say("alice", "/me flag 2026-W48 mood I pressed the wrong key, it was a 4")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
-    assert ("⚑ Alice flagged mood (2026-W48) as wrong: “I pressed the wrong key, it was a 4” · please acknowledge: "
+    assert ("⚑ Alice flagged mood (the week of 23 Nov) as wrong: “I pressed the wrong key, it was a 4” · please acknowledge: "
             "/me ack 1") in digest_for(h, "maria")
 
 
@@ -260,7 +260,7 @@ def test_a_hint_in_the_digest_can_be_flagged_as_wrong(harness):
     assert "1. No check-in for three weeks." in mine
     assert h.say("alice", "/me flag hint 3 nope")[0].startswith("There is no point 3 under “Worth asking about”")
     assert h.say("alice", "/me flag hint 1 I was on parental leave")[0].startswith(
-        "⚑ Flagged as wrong: the point “no check-in for three weeks” in 2026-W50.")
+        "⚑ Flagged as wrong: the point “no check-in for three weeks” in the week of 7 Dec.")
     shown = "  ⚑ Alice says this is wrong: “I was on parental leave” · "
     assert shown + "not acknowledged yet" in h.say("alice", "/me")[0]
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 0))
@@ -285,9 +285,12 @@ def test_no_one_can_flag_or_acknowledge_someone_elses_answer(harness):
 def test_garbled_arguments_say_what_was_understood_and_how_to_use_it(harness):
     h = harness
     assert h.say("alice", "/me flag 2026-W48")[0].startswith(
-        "I understood `/me flag` for 2026-W48, but not which answer. To flag one of your answers")
+        "I understood `/me flag` for the week of 23 Nov, but not which answer. To flag one of your answers")
     assert h.say("alice", "/me flag 2026-W48 wins")[0].startswith(
-        "I understood `/me flag` for 2026-W48, answer wins, but not why.")
+        "I understood `/me flag` for the week of 23 Nov, answer wins, but not why.")
+    said = h.say("alice", "/me flag last week wins")[0]  # the week as people say it is shown as a week too
+    assert said.startswith("I understood `/me flag` for the week of ") and ", answer wins, but not why." in said
+    assert "-W" not in said.split("To flag")[0]
     assert h.say("alice", "/me flag hint x")[0].startswith("I understood `/me flag hint`, but not which point")
     assert h.say("maria", "/me ack seven")[0].startswith("I understood `/me ack`, but not “seven”.")
     assert h.say("alice", "/me blah")[0].startswith("I know `/me`, but not “blah” after it.")
@@ -326,17 +329,17 @@ def test_the_same_in_chinese(harness):
     h.run_until(local("Asia/Shanghai", 2026, 11, 27, 15, 0))
     zh_checkin(h)
     saved = h.say("chen", "/我 纠错 2026-W48 亮点 其实是 Bo 的主意")[0]
-    assert saved.startswith("⚑ 已标记为有误：2026-W48 的回答“亮点”。已请 Maria 确认知悉。")
+    assert saved.startswith("⚑ 已标记为有误：11月23日那周的回答“亮点”。已请 Maria 确认知悉。")
     asked = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "flag_new"]
-    assert asked[0].startswith("⚑ 陈晨 says their answer “wins” for 2026-W48 is wrong")  # Maria reads English
+    assert asked[0].startswith("⚑ 陈晨 says their answer “wins” for the week of 23 Nov is wrong")  # Maria reads English
     h.say("maria", "/me ack 1")
-    assert h.fake.texts_for("chen")[-1] == "✓ Maria 已知悉你对 2026-W48 回答“亮点”的纠错。"
-    assert "⚑ 陈晨 指出 2026-W48 的“亮点”有误：“其实是 Bo 的主意” · 已确认知悉 ✓" in h.say("chen", "/我")[0]
+    assert h.fake.texts_for("chen")[-1] == "✓ Maria 已知悉你对11月23日那周回答“亮点”的纠错。"
+    assert "⚑ 陈晨 指出11月23日那周的“亮点”有误：“其实是 Bo 的主意” · 已确认知悉 ✓" in h.say("chen", "/我")[0]
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
     access = h.say("chen", "/我 查阅记录")[0].split("\n")
     assert access[0] == "🔎 查看过你的回答的人（最新在前，共 2 条）："
-    assert "Maria Rossi：周一周报中关于你的部分（2026-W48 的每周小结" in access[1]
-    assert "Maria Rossi：你标记为有误的回答（2026-W48 wins）" in access[2]
+    assert "Maria Rossi：周一摘要中关于你的部分（11月23日那周的每周小结" in access[1]
+    assert "Maria Rossi：你标记为有误的回答（11月23日那周：wins）" in access[2]
     explained = h.say("chen", "/我 删除")[0]
     assert explained.startswith("⚠️ 这会永久删除 Flywheel 保存的关于你的数据，无法恢复：")
     code = code_in(explained)
@@ -371,9 +374,9 @@ def test_on_slack_a_flag_is_acknowledged_with_a_button_and_deletion_is_confirmed
         for i, text in enumerate(["4", "Shipped the importer", "none", "ship it", "no"]):
             client.dm("UALICE", text, f"EvC{i}")
         client.command("UALICE", "/flywheel", "me flag 2026-W48 wins Bo did the hard part")
-        assert texts(fake, "UALICE")[-1].startswith("⚑ Flagged as wrong: your answer “wins” in 2026-W48.")
+        assert texts(fake, "UALICE")[-1].startswith("⚑ Flagged as wrong: your answer “wins” in the week of 23 Nov.")
         asked = fake.posted("UMARIA")[-1].params
-        assert asked["blocks"][0]["text"]["text"].startswith("⚑ Alice says their answer “wins” for 2026-W48")
+        assert asked["blocks"][0]["text"]["text"].startswith("⚑ Alice says their answer “wins” for the week of 23 Nov")
         button = asked["blocks"][-1]["elements"][0]
         assert (button["text"]["text"], button["value"]) == ("Acknowledge", "/me ack 1")
         payload = {"type": "block_actions", "user": {"id": "UMARIA", "team_id": "T1"}, "team": {"id": "T1"},
@@ -383,7 +386,7 @@ def test_on_slack_a_flag_is_acknowledged_with_a_button_and_deletion_is_confirmed
         assert client.post(urlencode({"payload": json.dumps(payload)}).encode(),
                            "application/x-www-form-urlencoded")[0] == 200
         assert texts(fake, "UMARIA")[-1].startswith("✓ Acknowledged. Alice has been told")
-        assert texts(fake, "UALICE")[-1] == "✓ Maria has seen your flag on your answer “wins” in 2026-W48."
+        assert texts(fake, "UALICE")[-1] == "✓ Maria has seen your flag on your answer “wins” in the week of 23 Nov."
         client.command("UALICE", "/flywheel", "me delete")
         code = code_in(texts(fake, "UALICE")[-1])
         client.command("UALICE", "/flywheel", f"me delete confirm {code}")
@@ -409,9 +412,9 @@ def test_on_feishu_the_manager_acknowledges_a_flag_with_a_card_button(tmp_path):
         assert ack["text"]["content"] == "已知悉"  # the manager reads Chinese
         answer = env.over_long_connection(env.card_action("ou_maria", ack["value"]))
         assert answer["toast"]["type"] == "success"
-        assert env.fake.texts("ou_alice")[-1] == "✓ 王玛丽 has seen your flag on your answer “wins” in 2026-W48."
+        assert env.fake.texts("ou_alice")[-1] == "✓ 王玛丽 has seen your flag on your answer “wins” in the week of 23 Nov."
         env.over_long_connection(env.message("ou_alice", "/me access"))
-        assert "王玛丽: the answer you flagged as wrong (2026-W48 wins)" in env.fake.texts("ou_alice")[-1]
+        assert "王玛丽: the answer you flagged as wrong (the week of 23 Nov: wins)" in env.fake.texts("ou_alice")[-1]
     finally:
         env.close()
 
@@ -428,11 +431,11 @@ def test_a_skip_level_reader_sees_a_flag_but_is_not_asked_to_acknowledge_it():
     direct = renderer.render(Reply("digest/person", {**params, "via": None}), Audience("en", "UTC", "Leo"))
     skip = renderer.render(Reply("digest/person", {**params, "via": "Leo"}), Audience("en", "UTC", "Vera"))
     zh = renderer.render(Reply("digest/person", {**params, "via": "Leo"}), Audience("zh", "UTC", "Vera"))
-    assert "⚑ Dev flagged wins (2026-W48) as wrong: “not mine” · please acknowledge: /me ack 7" in direct
+    assert "⚑ Dev flagged wins (the week of 23 Nov) as wrong: “not mine” · please acknowledge: /me ack 7" in direct
     assert "  ⚑ Dev says this is wrong: “not mine” · please acknowledge: /me ack 8" in direct
-    assert "⚑ Dev flagged wins (2026-W48) as wrong: “not mine” · not acknowledged yet" in skip
+    assert "⚑ Dev flagged wins (the week of 23 Nov) as wrong: “not mine” · not acknowledged yet" in skip
     assert "/me ack" not in skip and "/me ack" not in zh
-    assert "⚑ Dev 指出 2026-W48 的“亮点”有误：“not mine” · 经理尚未确认" in zh
+    assert "⚑ Dev 指出11月23日那周的“亮点”有误：“not mine” · 经理尚未确认" in zh
 
 
 def test_on_the_console_delete_then_write_again_then_rejoin(tmp_path):

@@ -103,13 +103,13 @@ def test_actions_still_open_two_weeks_later_are_overdue_in_the_owners_managers_d
     answer_retro(h, "bo", "g", "w", "b", "@bo fix alerts")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
     first = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"]
-    assert "Retro actions overdue" not in "\n".join(first)
+    assert "Retro actions still open" not in "\n".join(first)
     h.run_until(local("America/New_York", 2026, 12, 4, 15, 0))
     run_checkin(h, "bo", action="done")
     h.fake.clear()
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 0))
     digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
-    assert "Retro actions overdue:\n• “write the runbook” from “Launch” (since Mon 23 Nov, 09:00)" in digest
+    assert "Retro actions still open:\n• “write the runbook” from the retrospective “Launch” (open for 2 weeks)" in digest
     assert "fix alerts" not in digest
 
 

@@ -116,7 +116,7 @@ def test_two_of_three_at_the_due_time_share_nothing_with_anyone_but_each_author(
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 30))
     digests = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
     assert digests  # a digest went out
-    assert "Retro actions overdue" not in digests and "SECRET" not in digests and "interview" not in digests
+    assert "Retro actions still open" not in digests and "SECRET" not in digests and "interview" not in digests
     for handle in ("alice", "bo", "chen", "maria"):
         view = my_view(h, handle)
         assert "SECRET" not in view and "interview" not in view and "Hiring loop" not in view
@@ -140,7 +140,7 @@ def test_the_same_retro_at_the_minimum_lets_actions_flow_as_before(harness):
     assert weekly_actions(h, "bo") == ["shorter loops (Hiring loop)"]
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 30))
     digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
-    assert "“give interview feedback within 24 hours” from “Hiring loop”" in digest
+    assert "“give interview feedback within 24 hours” from the retrospective “Hiring loop”" in digest
     assert "give interview feedback within 24 hours" in my_view(h, "alice")
 
 

@@ -83,7 +83,7 @@ def test_an_unfinished_checkin_is_not_in_the_digest_and_the_intro_says_when_it_w
                 "it closes (Mon 30 Nov, 12:00). Nothing is posted to a channel.") in intro
         digest = digest_for(h, "boss")
         assert "👤 Alice · check-in started, not finished" in digest
-        assert "Its answers show here once it is finished, or when it closes." in digest
+        assert "The answers show here once the check-in is finished, or when it closes." in digest
         assert "HALF-WAY-WINS" not in digest
         assert "HALF-WAY-WINS" not in h.say("amy", "/me")[0]  # /me shows what Maria sees, so not this either
         h.run_until(local(TZ, 2026, 11, 30, 12, 0))  # the window closes: what was answered is now shown
@@ -98,8 +98,8 @@ def test_an_unfinished_checkin_in_chinese(tmp_path):
     try:
         assert "你完成后，王芳会看到你的回答；如果没有完成，截止时（11月30日（周一）12:00）已填写的回答也会被看到。" in intro
         digest = digest_for(h, "boss")
-        assert "👤 陈晨 · 签到未完成" in digest
-        assert "完成后（或截止时）这里才会显示回答。" in digest
+        assert "👤 陈晨 · 每周小结还没填完" in digest
+        assert "填完后（或截止时）这里才会显示回答。" in digest
         assert "HALF-WAY-WINS" not in digest
         h.run_until(local(SH, 2026, 11, 30, 12, 0))
         assert "王芳 现在可以看到" in h.fake.texts_for("amy")[-1]

@@ -83,7 +83,8 @@ def test_plan_status(text, status):
 def test_interpret_commands_keywords_and_answers():
     assert interpret("/checkin") == Command("checkin")
     assert interpret("/pause until 2026-12-01") == Command("pause", "until 2026-12-01")
-    assert interpret("/签到") == Command("checkin")
+    assert interpret("/签到") == Command("checkin")  # the old word keeps working
+    assert interpret("/小结") == Command("checkin")
     assert interpret("/frobnicate") == Command("/frobnicate", "", known=False)
     assert interpret("skip") == Keyword(Trigger.SKIP)
     assert interpret("Later.") == Keyword(Trigger.LATER)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from conversations.commands import parse_pause
-from conversations.dates import parse_day, parse_moment
+from conversations.dates import parse_day, parse_moment, split_week, week_code, week_monday
 from conversations.schedule import zone
 
 WEDNESDAY = date(2026, 12, 2)
@@ -96,3 +96,38 @@ def test_a_relative_day_and_time_is_always_ahead_of_the_clock(text, hour, minute
     now = at.replace(tzinfo=zone(tz))
     found = parse_moment(f"{text} {hour}:{minute:02d}", now)
     assert found is not None and found > now and found - now < timedelta(days=3660 + 8)
+
+
+# ------------------------------------------------------------------------------------------------ weeks (`/note`, `/me flag`)
+
+@pytest.mark.parametrize("typed, expected", [
+    ("last week wins It was Bo's idea", ("2026-W48", "wins It was Bo's idea")),
+    ("Last Week 2 x", ("2026-W48", "2 x")),
+    ("this week mood 4", ("2026-W49", "mood 4")),
+    ("the week before last wins x", ("2026-W47", "wins x")),
+    ("上周 亮点 其实是 Bo 的主意", ("2026-W48", "亮点 其实是 Bo 的主意")),
+    ("上周亮点 其实是", ("2026-W48", "亮点 其实是")),  # Chinese is often typed without a space
+    ("上上周 心情 4", ("2026-W47", "心情 4")), ("本周 心情 4", ("2026-W49", "心情 4")),
+    ("2026-11-25 wins x", ("2026-W48", "wins x")), ("2026年11月25日 亮点 x", ("2026-W48", "亮点 x")),
+    ("11月25日 亮点 x", ("2026-W48", "亮点 x")), ("11月29号 亮点 x", ("2026-W48", "亮点 x")),
+    ("25 Nov wins x", ("2026-W48", "wins x")), ("Nov 25th wins x", ("2026-W48", "wins x")),
+    ("25 december wins x", ("2025-W52", "wins x")),  # a day without a year is the latest one not after today
+    ("2026-W48 wins x", ("2026-W48", "wins x")), ("w48 2 x", ("2026-W48", "2 x")),  # the codes still work
+])
+def test_a_week_is_read_as_people_say_it(typed, expected):
+    assert split_week(typed, WEDNESDAY) == expected
+
+
+@pytest.mark.parametrize("typed", ["wins x", "lastweek wins", "last weekend x", "2026-W60 wins", "31 Feb wins",
+                                   "2026-13-01 wins", "", "上个月 亮点", "25 wins"])
+def test_what_is_not_a_week_is_left_as_typed(typed):
+    assert split_week(typed, WEDNESDAY) == (None, typed.strip())
+
+
+@given(st.text(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_reading_a_week_never_raises_and_keeps_the_rest_as_typed(typed):
+    period, rest = split_week(typed, WEDNESDAY)
+    assert rest in typed
+    if period is not None:
+        assert week_monday(period) is not None and week_code(week_monday(period)) == period

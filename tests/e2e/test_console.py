@@ -119,11 +119,11 @@ CHINESE = """\
 def test_full_check_in_in_chinese(tmp_path):
     db = tmp_path / "f.db"
     out = console(db, CHINESE)
-    assert "陈晨，你好 👋 每周小结时间到了" in out
+    assert "陈晨，你好 👋 又到每周小结的时间了" in out
     assert "请回复 1 到 5 之间的数字。" in out
     assert "好的，回到上一题。" in out
     assert "你之前的回答：“4”" in out  # full-width ４ was read as 4
-    assert "谢谢你，陈晨！本周签到完成 ✅" in out
+    assert "谢谢你，陈晨！本周小结完成了 ✅" in out
     assert "已更新 ✏️" in out
     assert "下周重点：写文档；修复登录 bug；准备季度复盘" in out
     got = answers(db, "chen", "2026-W48")
@@ -222,6 +222,6 @@ def test_relative_clock_and_pause_in_the_console(tmp_path):
     assert "🕒 Fri 27 Nov 2026 15:00 Europe/London for alice" in out
     assert "no check-ins until Mon 30 Nov 2026" in out
     assert "I couldn't read that. Try `/pause until next monday`" in out  # a past date, refused with a usable example
-    assert "2026年12月11日（周五）前不会再发签到" in out  # Chen's Friday 23:00 + two weeks
+    assert "2026年12月11日（周五）之前不会再请你填每周小结" in out  # Chen's Friday 23:00 + two weeks
     assert "🕒 Mon 30 Nov 2026 09:00 Asia/Shanghai for chen" in out
     assert "Try /clock +3d, /clock +2h30m, /clock fri 15:00" in out

@@ -236,7 +236,7 @@ def test_app_home_shows_the_members_own_view(env):
     published = [c for c in fake.calls if c.method == "views.publish"]
     assert len(published) == 1 and published[0].params["user_id"] == "UCHEN"
     view = published[0].params["view"]
-    assert view["type"] == "home" and view["blocks"][0]["text"]["text"].startswith("🪞 陈晨，这是你自己的视图。")
+    assert view["type"] == "home" and view["blocks"][0]["text"]["text"].startswith("🪞 陈晨，这是 Flywheel 里关于你的内容。")
     assert fake.posted("UCHEN") == []  # not a DM
     payload["event"]["tab"] = "messages"
     payload["event_id"] = "EvHome2"
@@ -436,7 +436,7 @@ def test_slack_specifics_from_the_review(env):
     # `/me` is reserved by Slack: `/flywheel me` is the member's own view, with no manager buttons on it.
     client.command("UBO", "/flywheel", "me")
     mine = fake.posted("UBO")[-1].params
-    assert mine["blocks"][0]["text"]["text"].startswith("🪞 Your own view, Bo.")
+    assert mine["blocks"][0]["text"]["text"].startswith("🪞 Here's what Flywheel has about you, Bo.")
     assert not any(b["type"] == "actions" for b in mine["blocks"])
     # Kudos typed in a private channel or a group DM are not posted there (the bot can't); recipients still hear.
     client.command("UALICE", "/kudos", "<@UBO|bo> for the review <#C0TEAM|teamwork>", channel="G0PRIVATE")

@@ -30,7 +30,7 @@ TOASTS = {
            "working": "Got it — the reply follows as a message.", "done": "Done"},
     "zh": {"saved": "已记录", "form_saved": "你的回答已保存。", "stale": "这个问题已经回答过了。",
            "not_yours": "这个表单不属于你，或已经关闭。", "fix": "有些回答需要再看一下。",
-           "working": "收到，回复稍后以消息发送。", "done": "完成"},
+           "working": "收到，稍后我会发消息回复你。", "done": "完成"},
 }
 
 
