@@ -202,7 +202,7 @@ def test_follow_ups_in_chinese_partly_then_the_rest_and_one_word_for_all(harness
     h.clock.set(local("Asia/Shanghai", 2026, 12, 4, 14, 0))
     seed_follow_ups(h, "chen", obstacles=("测试环境不稳定", "缺少设计资源"))
     h.run_until(local("Asia/Shanghai", 2026, 12, 4, 15, 0))
-    assert "每周小结时间到了：共 6 个小问题，大约 4 分钟。" in h.fake.texts_for("chen")[-1]
+    assert "又到每周小结的时间了：共 6 个小问题，大约 4 分钟。" in h.fake.texts_for("chen")[-1]
     h.say("chen", "4")
     listing = h.say("chen", "发布顺利")[0]
     assert "还没关闭的障碍（已解决 / 仍然存在 / 不再相关）：\n1. “测试环境不稳定”\n2. “缺少设计资源”" in listing

@@ -205,7 +205,7 @@ def test_extra_questions_answers_in_chinese(tmp_path):
     h, summary, me = _extra(tmp_path, zh=True)
     try:
         assert "这周学到了什么？：EXTRA-ANSWER" in summary
-        assert "这些回答只有你和 王芳 能看到" in summary
+        assert "这些回答只有你和王芳能看到" in summary
         shown = "这周学到了什么？ “EXTRA-ANSWER <b>{{ x }}</b>”"
         assert shown in digest_for(h, "boss")
         assert shown in me

@@ -576,7 +576,7 @@ def test_the_follow_up_card_has_buttons_per_item_and_a_press_keeps_the_others(en
     resolved = next(b for b in buttons(card) if b["value"]["v"] == "1 resolved")
     env.over_long_connection(env.card_action("ou_bo", resolved["value"]))
     env.app.deliver_outbox()
-    assert "(4/6) 现在有什么阻碍你吗" in env.fake.texts("ou_bo")[-1]
+    assert "(4/6) 现在有没有什么障碍" in env.fake.texts("ou_bo")[-1]
     with transaction(env.app.sessions) as s:
         assert {o.text: o.status for o in s.exec(select(Obstacle))} == {"测试环境不稳定": "resolved",
                                                                          "缺少设计资源": "open"}
