@@ -374,7 +374,10 @@ def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode:
     for number, key in enumerate(run.steps, start=1):
         rows.append({"number": number, "step": key, "id": flow.ask_for(key).id, "value": answers.get(key),
                      "answered": key in answers, "item": _item_text(flow, run, key)})
-    return {"rows": rows, "answers": {k: answers.get(k) for k in run.steps}, "mode": mode,
+    # Every question of the flow is named, those left out of this run (no manager, nothing to follow up) as None:
+    # a template may ask about any of them whoever the run is for.
+    named = {ask_.id: None for ask_ in flow.steps}
+    return {"rows": rows, "answers": {**named, **{k: answers.get(k) for k in run.steps}}, "mode": mode,
             "closes_at": run.closes_at, "title": run.context.get("title")}
 
 

@@ -128,7 +128,8 @@ def _scenario(tmp_path: Path) -> None:
                           "2 two more days of QA time", "SQL; Go; Rust", "SQL", "edit", "4", "Go")),
                ("chen", ("/review", "还在", "没有", "1 需要拍板", "系统设计")),
                ("dan", ("/review", "later", "skip")),
-               ("bo", ("/review", "none", "skip")))
+               ("bo", ("/review", "none", "skip")),
+               ("maria", ("/review", "none", "coaching")))  # no manager: no support question
         # A second week: last week's priorities, open obstacles and retro actions come back.
         h.run_until(utc(2026, 12, 4, 16, 0))
         script(("alice", ("4", "good", "maybe", "done", "partly", "what", "still", "later", "x", "1", "none",
@@ -244,12 +245,15 @@ FIXTURES: list[Reply] = [
 
 
 def _shape(value: Any) -> Any:
-    """What of a parameter can choose a branch in a template: a word (a mode, a lead), a flag, a count, emptiness."""
+    """What of a parameter can choose a branch in a template: a word (a mode, a lead), a flag, a count, emptiness,
+    the keys of a mapping (a question left out of one person's run is missing from theirs)."""
     if isinstance(value, (bool, type(None))) or (isinstance(value, int) and value < 3):
         return value
     if isinstance(value, str):
         return value if value.isidentifier() and len(value) <= 24 else "text"
-    if isinstance(value, (list, tuple, dict)):
+    if isinstance(value, dict):  # which keys a template may read, and which of them say nothing
+        return ("dict", tuple(sorted((str(k), not v) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
         return (type(value).__name__, len(value) > 0)
     return type(value).__name__
 
