@@ -504,6 +504,14 @@ class Flywheel(OutboxSender):
                 self.retros.record_actions(s, run=run, value=value, now=now, platform=self._platform_of(member))
             else:
                 self.followups.after_save(s, run=run, member=member, step=step, value=value, now=now)
+        if outcome.context:  # half an answer kept for the next reply (or let go)
+            context = dict(run.context or {})
+            for key, value in outcome.context.items():
+                if value is None:
+                    context.pop(key, None)
+                else:
+                    context[key] = value
+            run.context = context
         if outcome.status != before.status or outcome.step != before.step:
             from_status, from_step = run.status, run.step
             run.status, run.step = outcome.status.value, outcome.step

@@ -183,6 +183,7 @@ class Outcome:
     nudge: tuple[datetime, str] | None | str = KEEP
     reminded: bool = False
     completed: bool = False
+    context: Mapping[str, Any] = field(default_factory=dict)  # run context keys to set (None: remove)
 
     def changed(self, before: RunState) -> bool:
         return self.accepted and (self.status != before.status or self.step != before.step or bool(self.save))
@@ -255,9 +256,18 @@ def _item_text(flow: Flow, run: RunState, step: str) -> Any:
     return items[item] if item is not None and item < len(items) else None
 
 
+PENDING = "pending"  # run context: half an answer kept for the next reply, {"step": …, "value": …}
+
+
+def _pending(run: RunState, step: str | None) -> Any:
+    """Half an answer to `step` from the member's previous reply (a kind of support without its words), or None."""
+    held = run.context.get(PENDING)
+    return held.get("value") if isinstance(held, Mapping) and held.get("step") == step else None
+
+
 def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lead: str | None = None,
-        editing: bool = False) -> Reply:
-    """The reply that asks `step`, with its position and any answer already given."""
+        editing: bool = False, pending: Any = None) -> Reply:
+    """The reply that asks `step`, with its position and any answer already given (or half given: `pending`)."""
     item = step_item(step)
     return Reply(f"{flow.name}/{flow.ask_for(step).id}", {
         "step": step,
@@ -270,6 +280,7 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
         "has_current": step in answers,
         "optional": flow.ask_for(step).optional,
         "editing": editing,
+        "pending": pending if pending is not None else _pending(run, step),
         "lead": lead,
         "closes_at": run.closes_at,
         "title": run.context.get("title"),  # what the conversation is about, for flows that have one (retros)
@@ -336,6 +347,10 @@ def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transit
 def _answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     if run.step == EDIT_CHOOSING:
         return _choose_edit(flow, run, event, now, t)
+    pending = _pending(run, run.step)
+    if pending is not None:  # the words that complete the half answer of the previous reply
+        return _store_answer(flow, run, event, now, t,
+                             lambda ask_: ask_.expects.parse(event.text or "", pending=pending))  # type: ignore[call-arg]
     return _store_answer(flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or ""))
 
 
@@ -351,20 +366,27 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
         else:
             value = parse(ask_)
     except Invalid as invalid:
+        if "pending" in invalid.params:  # half an answer: kept, and the question asks only for the rest
+            held = invalid.params["pending"]
+            return Outcome(event.trigger, run.status, step, reason=invalid.key,
+                           context={PENDING: {"step": step, "value": held}},
+                           replies=(ask(flow, run, step, run.answers, pending=held),))
         reask = ask(flow, run, step, run.answers)
         return Outcome(event.trigger, run.status, step, reason=invalid.key,
                        replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), reask))
     answers = {**run.answers, step: value}
+    done = {PENDING: None} if PENDING in run.context else {}
     if run.status == Status.COMPLETED:  # an edit
-        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value},
+        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, context=done,
                        replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "edited")),))
     if t.dest == Status.COMPLETED:
         return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, nudge=None, completed=True,
+                       context=done,
                        replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),))
     nxt = _next_unanswered(run, answers, after=step)
     assert nxt is not None
     lead = "skipped_question" if value is None and event.trigger == Trigger.SKIP else None
-    return Outcome(event.trigger, t.dest, nxt, save={step: value},
+    return Outcome(event.trigger, t.dest, nxt, save={step: value}, context=done,
                    replies=(ask(flow, run, nxt, answers, lead=lead),),
                    nudge=_reminder_at(flow, run, now))
 
