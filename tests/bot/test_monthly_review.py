@@ -149,3 +149,16 @@ def test_the_summary_names_the_kind_of_support_once_and_keeps_the_words_as_typed
         assert "选哪家供应商" in line and line.count("决策") == 1
     finally:
         h.app.close()
+
+
+def test_changing_the_support_answer_shows_it_as_it_was_typed(tmp_path):
+    h = make_harness(tmp_path, start=local("Europe/London", 2026, 12, 2, 10, 0),
+                     config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m
+                                                for m in ORG["members"]]})
+    try:
+        for text in ("/review", "the vendor", "1 a decision on the vendor", "negotiation"):
+            h.say("alice", text)
+        asked = h.say("alice", "edit 2")[-1]
+        assert "“1 a decision on the vendor”" in asked and "'kind'" not in asked
+    finally:
+        h.app.close()
