@@ -51,7 +51,7 @@ from conversations.machine import (
     ask,
 )
 from conversations.render import Audience, Renderer
-from conversations.schedule import WeeklySchedule, previous_period, zone
+from conversations.schedule import WeeklySchedule, on_demand, previous_period, zone
 from conversations.turns import has_attention
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.retro import ANONYMOUS_MIN, NAME as RETRO_NAME
@@ -302,12 +302,14 @@ class Flywheel(OutboxSender):
         if run is None or run.flow != flow_name:
             run = repo.latest_run(s, member_id=member.id, flow=flow_name, open_at=now)
         if run is None:
-            # The most recent check-in if its window is still open (Monday morning), else this week's.
-            occ = flow.schedule.latest(member.timezone, now)
-            if occ.closes <= now:
-                occ = flow.schedule.for_period_containing(member.timezone, now)
-            if occ.closes <= now:
-                occ = flow.schedule.next_after(member.timezone, now)
+            occ = on_demand(flow.schedule, member.timezone, now)
+            if occ is None:  # this period's has closed: say when it did and when the next one comes
+                nxt = flow.schedule.next_after(member.timezone, now)
+                real = working_occurrence(nxt, self.calendars.of(member), member.timezone,
+                                          weekly=isinstance(flow.schedule, WeeklySchedule))
+                closed = flow.schedule.for_period_containing(member.timezone, now).closes
+                return [Reply(f"{flow.name}/between_windows",
+                              {"closed_at": closed, "opens_at": (real or nxt).due})], None
             repo.insert_runs(s, rows=[self._run_row(flow, member.id, occ.period, due=now, prompt_at=now,
                                                    closes=occ.closes, now=now)])
             run = repo.run_for_period(s, flow=flow_name, member_id=member.id, period=occ.period)
@@ -499,8 +501,14 @@ class Flywheel(OutboxSender):
             return
         if outcome.save and by_member:
             self.metrics.answers.labels(run.flow).inc(len(outcome.save))
-        if outcome.context:  # a question added or taken out: before the answers, whose effects depend on it
-            run.context = {**run.context, **outcome.context}
+        if outcome.context:  # a question added or taken out, or half an answer kept (None: let go): before the
+            context = dict(run.context or {})  # answers, whose effects depend on it
+            for key, value in outcome.context.items():
+                if value is None:
+                    context.pop(key, None)
+                else:
+                    context[key] = value
+            run.context = context
         for step, value in outcome.save.items():
             repo.save_answer(s, run=run, step=step, value=value, now=now)
             if run.flow == RETRO_NAME and step == "actions":

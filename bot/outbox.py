@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
 from sqlmodel import Session, select
@@ -34,6 +36,18 @@ OUTBOX_CLAIM = 50  # messages a sender claims at a time
 LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
 MAX_ATTEMPTS = 8
 MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may have been delivered
+
+
+def _log_render_bug(row: OutboxMessage, exc: Exception) -> None:
+    """A message that cannot be rendered is a bug in Flywheel: logged with its templates and where it failed, but
+    not the exception's text or a traceback with values (either may hold what someone wrote)."""
+    try:
+        templates = ",".join(r.template for r in decode_replies(row.body))
+    except Exception:  # noqa: BLE001 - the body itself is what is broken
+        templates = "?"
+    where = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:]))
+    log.error("BUG: outbox message %s (%s) could not be rendered: %s at %s", row.id, templates,
+              type(exc).__name__, where)
 
 
 def _maybe_sent(last_error: str | None) -> bool:
@@ -90,8 +104,8 @@ class OutboxSender:
                 for row in rows:
                     try:
                         prepared.append((row.id, row.attempts, *self._prepare(s, row)))
-                    except Exception:  # noqa: BLE001 - one unrenderable message must not block the others
-                        log.exception("outbox message %s could not be rendered", row.id)
+                    except Exception as exc:  # noqa: BLE001 - one unrenderable message must not block the others
+                        _log_render_bug(row, exc)
                         prepared.append((row.id, MAX_ATTEMPTS, None, OutboundMessage(text="", kind="broken")))
             outcomes: list[Attempted] = []
             held: dict[tuple[str, str], float] = {}  # channels rate-limited in this pass → Retry-After
@@ -183,13 +197,17 @@ class OutboxSender:
             return
         member = s.get(Member, row.member_id) if row.member_id else None
         target = member.handle if member else (row.channel or "?")
+        if reason == "render_failed":  # our bug, not their account: say whose message it was, by name and handle
+            alert = Reply("common/admin_render_failed",
+                          {"who": f"{member.name} ({member.handle})" if member else target, "outbox_id": row.id})
+        else:
+            alert = Reply("common/admin_send_failed", {"who": target, "reason": reason})
         for handle in self.admins:
             admin = repo.member_by_handle(s, handle=handle)
             if admin is None or (member is not None and admin.id == member.id):
                 continue
             repo.enqueue(s, dedup_key=f"admin:{admin.id}:{reason}:{target}", member_id=admin.id, kind="admin_alert",
-                         body=encode_replies([Reply("common/admin_send_failed", {"who": target, "reason": reason})]),
-                         now=now, not_before=self.calendars.send_at(admin, now))
+                         body=encode_replies([alert]), now=now, not_before=self.calendars.send_at(admin, now))
 
     def _attempt(self, outbox_id: int, recipient: Recipient | None, message: OutboundMessage
                  ) -> tuple[SendError | None, Any]:

@@ -213,9 +213,12 @@ _SUPPORT_WORDS = {
 
 @dataclass(frozen=True)
 class SupportNeed:
-    """`2 two more days of QA time` → {"kind": "resources", "text": "two more days of QA time"}; none-words → None."""
+    """`2 two more days of QA time` → {"kind": "resources", "text": "two more days of QA time"}; none-words → None.
 
-    def parse(self, text: str) -> dict[str, str] | None:
+    A kind alone (`2`) is not an answer yet: it is asked for a few words, and is `pending` for the next reply, whose
+    words alone then complete it (another kind, or none-words, still replace it)."""
+
+    def parse(self, text: str, pending: str | None = None) -> dict[str, str] | None:
         raw = text.strip()
         if raw and says_nothing(raw):
             return None
@@ -226,8 +229,10 @@ class SupportNeed:
                                                        or not norm[len(word)].isalnum()):
                     detail = norm[len(word):].lstrip(" .:：,，-—)）、")
                     if not detail:
-                        raise Invalid("invalid_support_detail")
+                        raise Invalid("invalid_support_detail", pending=kind)
                     return {"kind": kind, "text": detail}
+        if pending in SUPPORT_KINDS and raw:
+            return {"kind": pending, "text": raw}
         raise Invalid("invalid_support")
 
     def describe(self, value: Any) -> str:

@@ -185,7 +185,7 @@ class Outcome:
     nudge: tuple[datetime, str] | None | str = KEEP
     reminded: bool = False
     completed: bool = False
-    context: Mapping[str, Any] | None = None  # changes to the run's context (a question added or taken out)
+    context: Mapping[str, Any] = field(default_factory=dict)  # run context keys to set (None: remove them)
 
     def changed(self, before: RunState) -> bool:
         return self.accepted and (self.status != before.status or self.step != before.step or bool(self.save))
@@ -258,9 +258,18 @@ def _item_text(flow: Flow, run: RunState, step: str) -> Any:
     return items[item] if item is not None and item < len(items) else None
 
 
+PENDING = "pending"  # run context: half an answer kept for the next reply, {"step": …, "value": …}
+
+
+def _pending(run: RunState, step: str | None) -> Any:
+    """Half an answer to `step` from the member's previous reply (a kind of support without its words), or None."""
+    held = run.context.get(PENDING)
+    return held.get("value") if isinstance(held, Mapping) and held.get("step") == step else None
+
+
 def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lead: str | None = None,
-        editing: bool = False) -> Reply:
-    """The reply that asks `step`, with its position and any answer already given."""
+        editing: bool = False, pending: Any = None) -> Reply:
+    """The reply that asks `step`, with its position and any answer already given (or half given: `pending`)."""
     item = step_item(step)
     counted = flow.counted(run.steps)
     position = run.steps.index(step) if step in run.steps else 0
@@ -285,6 +294,7 @@ def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lea
         "has_current": step in answers,
         "optional": flow.ask_for(step).optional,
         "editing": editing,
+        "pending": pending if pending is not None else _pending(run, step),
         "lead": lead,
         "closes_at": run.closes_at,
         "title": run.context.get("title"),  # what the conversation is about, for flows that have one (retros)
@@ -353,6 +363,10 @@ def _answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transi
         return _choose_edit(flow, run, event, now, t)
     if flow.is_group(run.step):
         return _answer_group(flow, run, event, now, t)
+    pending = _pending(run, run.step)
+    if pending is not None:  # the words that complete the half answer of the previous reply
+        return _store_answer(flow, run, event, now, t,
+                             lambda ask_: ask_.expects.parse(event.text or "", pending=pending))  # type: ignore[call-arg]
     return _store_answer(flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or ""))
 
 
@@ -430,14 +444,20 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
         else:
             value = parse(ask_)
     except Invalid as invalid:
+        if "pending" in invalid.params:  # half an answer: kept, and the question asks only for the rest
+            held = invalid.params["pending"]
+            return Outcome(event.trigger, run.status, step, reason=invalid.key,
+                           context={PENDING: {"step": step, "value": held}},
+                           replies=(ask(flow, run, step, run.answers, pending=held),))
         reask = ask(flow, run, step, run.answers)
         return Outcome(event.trigger, run.status, step, reason=invalid.key,
                        replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), reask))
     answers = {**run.answers, step: value}
-    context = None
+    context: dict[str, Any] = {PENDING: None} if PENDING in run.context else {}  # a half answer is complete now
     if flow.ask_for(step).opens_obstacle:
-        run, context = _with_same_question(flow, run, step, _repeated_obstacle(flow, run, step, value))
-    if context is not None and context["same_as"] is not None:  # ask whether it is the same one before anything else
+        run, same = _with_same_question(flow, run, step, _repeated_obstacle(flow, run, step, value))
+        context.update(same or {})
+    if context.get("same_as") is not None:  # ask whether it is the same one before anything else
         asked = context["steps"][context["steps"].index(step) + 1]
         status = Status.COMPLETED if run.status == Status.COMPLETED else Status.IN_PROGRESS
         return Outcome(event.trigger, status, asked, save={step: value}, context=context,
@@ -469,7 +489,10 @@ def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode:
         if flow.ask_for(key).inserted:
             row["item"] = (run.context.get("same_as") or {}).get("text")
         rows.append(row)
-    return {"rows": rows, "answers": {k: answers.get(k) for k in run.steps}, "mode": mode,
+    # Every question of the flow is named, those left out of this run (no manager, nothing to follow up) as None:
+    # a template may ask about any of them whoever the run is for.
+    named = {ask_.id: None for ask_ in flow.steps}
+    return {"rows": rows, "answers": {**named, **{k: answers.get(k) for k in run.steps}}, "mode": mode,
             "closes_at": run.closes_at, "title": run.context.get("title")}
 
 

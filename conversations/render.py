@@ -17,6 +17,7 @@ import unicodedata
 
 import jinja2
 
+from conversations.answers import SUPPORT_KINDS
 from conversations.dates import week_monday
 from conversations.machine import Reply
 from conversations.schedule import zone
@@ -190,6 +191,8 @@ class Renderer:
         """A stored answer as a short line of text (escaped for the platform)."""
         if isinstance(value, list):
             return "; ".join(self._user_text(str(v)) for v in value)
+        if isinstance(value, Mapping) and value.get("kind") in SUPPORT_KINDS:  # as it would be typed: `2 more QA time`
+            return f"{SUPPORT_KINDS.index(value['kind']) + 1} {self._user_text(str(value.get('text') or ''))}"
         return self._user_text(str(value))
 
     def has_template(self, flow: str, locale: str, name: str) -> bool:

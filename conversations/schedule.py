@@ -133,6 +133,18 @@ class WeeklySchedule:
         return self._occurrence_on(monday + timedelta(days=self.weekday), tz)
 
 
+def on_demand(schedule: Schedule, tz_name: str, now: datetime) -> Occurrence | None:
+    """The occurrence a start on demand (`/checkin`, `/review`) answers: the latest one while its window is open,
+    else the current period's before it falls due (this week's check-in on a Wednesday); None when the current
+    period's has closed (this month's review, a week after it opened). Never a later period's: starting that
+    early would use up the one its schedule brings."""
+    occ = schedule.latest(tz_name, now)
+    if now < occ.closes:
+        return occ
+    occ = schedule.for_period_containing(tz_name, now)
+    return occ if now < occ.closes else None
+
+
 def quiet_adjust(when: datetime, tz_name: str, *, start: time = time(20, 0), end: time = time(8, 0)) -> datetime:
     """Move `when` out of the member's quiet hours (default 20:00–08:00 local) to the next `end`."""
     tz = zone(tz_name)

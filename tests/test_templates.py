@@ -128,7 +128,8 @@ def _scenario(tmp_path: Path) -> None:
                           "2 two more days of QA time", "SQL; Go; Rust", "SQL", "edit", "4", "Go")),
                ("chen", ("/review", "还在", "没有", "1 需要拍板", "系统设计")),
                ("dan", ("/review", "later", "skip")),
-               ("bo", ("/review", "none", "skip")))
+               ("bo", ("/review", "none", "skip")),
+               ("maria", ("/review", "none", "coaching")))  # no manager: no support question
         # A second week: last week's priorities, open obstacles and retro actions come back.
         h.run_until(utc(2026, 12, 4, 16, 0))
         script(("alice", ("4", "good", "maybe", "done", "partly", "what", "still", "later", "x", "1", "none",
@@ -230,7 +231,9 @@ def _asked_after_a_skipped_optional_question() -> Reply:
 FIXTURES: list[Reply] = [
     _asked_after_a_skipped_optional_question(),
     Reply("common/admin_send_failed", {"who": "alice", "reason": "not_in_channel"}),  # bot/outbox.py _tell_admins
+    Reply("common/admin_render_failed", {"who": "Alice Martin (alice)", "outbox_id": 7}),  # bot/outbox.py _tell_admins
     Reply("common/flow_off"),  # bot/app.py _start: a flow switched off in the org file
+    Reply("common/between_windows", {"closed_at": WHEN, "opens_at": WHEN + timedelta(days=3)}),  # bot/app.py _start
     Reply("common/stale_button"),  # bot/app.py _dispatch: a button from an earlier question
     Reply("common/not_understood"),  # bot/app.py handle: acting on a message failed
     *[Reply("common/lookup_failed", {"platform": p}) for p in ("slack", "feishu")],  # bot/newcomers.py refusal
@@ -252,12 +255,15 @@ FIXTURES: list[Reply] = [
 
 
 def _shape(value: Any) -> Any:
-    """What of a parameter can choose a branch in a template: a word (a mode, a lead), a flag, a count, emptiness."""
+    """What of a parameter can choose a branch in a template: a word (a mode, a lead), a flag, a count, emptiness,
+    the keys of a mapping (a question left out of one person's run is missing from theirs)."""
     if isinstance(value, (bool, type(None))) or (isinstance(value, int) and value < 3):
         return value
     if isinstance(value, str):
         return value if value.isidentifier() and len(value) <= 24 else "text"
-    if isinstance(value, (list, tuple, dict)):
+    if isinstance(value, dict):  # which keys a template may read, and which of them say nothing
+        return ("dict", tuple(sorted((str(k), not v) for k, v in value.items())))
+    if isinstance(value, (list, tuple)):
         return (type(value).__name__, len(value) > 0)
     return type(value).__name__
 

@@ -26,6 +26,7 @@ def test_digest_builds_and_manager_views_are_audited_and_own_reads_are_not(harne
     assert records(h) == [("maria", "alice", "digest"), ("maria", "bo", "digest"), ("maria", "chen", "digest")]
     h.say("alice", "/me")
     h.say("alice", "/me export")
+    h.clock.set(local("Europe/London", 2026, 12, 1, 10, 0))  # December's review is open
     h.say("alice", "/review")
     h.say("alice", "none")
     h.say("alice", "3 a course on negotiation")

@@ -70,6 +70,7 @@ def everything_alice_did(h):
     h.say("bo", "/kudos @alice for BO-KUDOS-REASON")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))  # Maria's digest reads Alice's answers
     h.say("maria", "/me ack 1")
+    h.clock.set(local("Europe/London", 2026, 12, 1, 10, 0))  # December's review is open
     h.say("alice", "/review")
     h.say("alice", "resolved")  # the check-in's blocker
     h.say("alice", "none")

@@ -76,9 +76,12 @@ def inbox(h, handle) -> list[str]:
 def test_a_request_changes_nothing_and_shows_nothing_until_the_member_accepts(h):
     h.say("maria", "/flywheel manager @alice @maria")
     # Alice asks her manager (Maria) for support; her answers are for Maria only.
+    started = h.clock.now()
+    h.clock.set(local("Europe/London", 2026, 12, 1, 10, 0))  # in December's review window ...
     h.say("alice", "/review")
     h.say("alice", "none")
     h.say("alice", "1 a decision on the private vendor contract")
+    h.clock.set(started)  # ... and the rest back in November, where the request's dates are
     before = len(inbox(h, "bo"))
 
     assert h.say("bo", "/flywheel team add @alice") == [
@@ -119,6 +122,7 @@ def test_a_request_changes_nothing_and_shows_nothing_until_the_member_accepts(h)
 
 def test_accepting_moves_the_line_and_tells_all_three(h):
     h.say("maria", "/flywheel manager @alice @maria")
+    h.clock.set(local("Europe/London", 2026, 12, 1, 10, 0))  # December's review is open
     h.say("alice", "/review")
     h.say("alice", "none")
     h.say("alice", "1 a decision on the vendor")

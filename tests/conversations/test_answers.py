@@ -104,3 +104,16 @@ def test_pause_dates():
     assert parse_pause("until someday", today) is None
     assert parse_pause("2026-02-30", today) is None
     assert parse_pause("3h", today) is None
+
+
+def test_a_bare_kind_of_support_is_held_and_the_next_words_alone_complete_it():
+    with pytest.raises(Invalid) as bare:
+        SupportNeed().parse("2")
+    assert (bare.value.key, bare.value.params) == ("invalid_support_detail", {"pending": "resources"})
+    assert SupportNeed().parse("  someone to grant staging access ", pending="resources") == {
+        "kind": "resources", "text": "someone to grant staging access"}
+    assert SupportNeed().parse("3 a mentor", pending="resources") == {"kind": "coaching", "text": "a mentor"}
+    assert SupportNeed().parse("none", pending="resources") is None
+    with pytest.raises(Invalid) as words:
+        SupportNeed().parse("someone to grant staging access")
+    assert words.value.key == "invalid_support"

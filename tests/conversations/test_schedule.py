@@ -1,4 +1,4 @@
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 
@@ -83,3 +83,17 @@ def test_durations(text, expected):
 def test_bad_durations(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_a_start_on_demand_takes_the_open_or_current_period_never_a_later_one():
+    from conversations.schedule import MonthlySchedule, WeeklySchedule, on_demand
+
+    london = "Europe/London"
+    monthly, weekly = MonthlySchedule(), WeeklySchedule()
+    # This month's review is open from Tue 1 Dec 10:00 until Tue 8 Dec 10:00.
+    assert on_demand(monthly, london, datetime(2026, 12, 2, 10, tzinfo=timezone.utc)).period == "2026-12"
+    assert on_demand(monthly, london, datetime(2026, 12, 9, 10, tzinfo=timezone.utc)) is None  # not January's
+    assert on_demand(monthly, london, datetime(2027, 1, 2, 10, tzinfo=timezone.utc)).period == "2027-01"
+    # Monday morning: last week's check-in, still open; Wednesday: this week's, before it falls due.
+    assert on_demand(weekly, london, datetime(2026, 12, 7, 9, tzinfo=timezone.utc)).period == "2026-W49"
+    assert on_demand(weekly, london, datetime(2026, 12, 9, 10, tzinfo=timezone.utc)).period == "2026-W50"

@@ -214,6 +214,7 @@ def test_url_verification_and_health(env):
 
 def test_support_request_buttons_reach_the_manager_and_the_member_hears_back(env):
     app, fake, client, clock = env
+    clock.set(local("Europe/London", 2026, 12, 1, 10, 0))  # December's review is open
     client.command("UALICE", "/review", "")
     client.dm("UALICE", "none", "EvR1")
     client.dm("UALICE", "2 two more days of QA", "EvR2")
