@@ -282,8 +282,11 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
                                           calendars=app.calendars)
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
-            repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id for r in reports], what="digest", now=now,
-                       part=team["period"])
+            for r in reports:  # the check-in is named only where its answers were shown, not held back
+                shown = bool(r.weeks) and r.weeks[0].period == team["period"] and not r.weeks[0].held_back and \
+                    r.weeks[0].status not in ("none", "off", "paused")
+                repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id], what=repo.AUDIT_READS["digest"],
+                           now=now, part=team["period"] if shown else None)
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
                 repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot import me
+from bot import access as rule, me
 from bot.access import seen_by
 from bot.codec import encode_replies
 from conversations.commands import Command, interpret, with_leftover
@@ -156,15 +156,29 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
     if len(words) > 1 or (words and not re.fullmatch(r"[0-9]{1,6}", words[0])) or (words and int(words[0]) < 1):
         return Reply("own_data/access_usage", {"unknown": " ".join(rest)})
     page = int(words[0]) if words else 1
-    query = select(AuditRecord).where(AuditRecord.subject_id == member.id)
+    # Reads only (storage/repo.py READ_KINDS), and never the member's own doings.
+    query = select(AuditRecord).where(AuditRecord.subject_id == member.id,
+                                      AuditRecord.what.in_(repo.READ_KINDS),  # type: ignore[attr-defined]
+                                      sa.or_(AuditRecord.actor_id.is_(None),  # type: ignore[union-attr]
+                                             AuditRecord.actor_id != member.id))
     total = int(s.exec(select(sa.func.count()).select_from(query.subquery())).one())
     records = list(s.exec(query.order_by(AuditRecord.at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
                           .offset((page - 1) * ACCESS_PAGE).limit(ACCESS_PAGE)))
     people = repo.members_by_id(s, ids=[r.actor_id for r in records if r.actor_id is not None])
     items = [{"who": _name(people.get(r.actor_id)) if r.actor_id is not None else None,
-              "admin": r.actor_id is None, "what": r.what, "part": r.part, "at": r.at} for r in records]
+              "admin": r.actor_id is None, "what": r.what, "part": r.part, "at": r.at, **_read_part(r)}
+             for r in records]
     shown = (page - 1) * ACCESS_PAGE + len(records)
     return Reply("own_data/access", {"items": items, "total": total, "page": page, "more": max(total - shown, 0)})
+
+
+def _read_part(record: AuditRecord) -> dict[str, Any]:
+    """Which answer a flag record names, for the template to put in words: `2026-W49 wins`, `2026-W49 hint:mood_down`."""
+    if record.what != repo.AUDIT_READS["flag"] or not record.part:
+        return {}
+    period, _, name = record.part.partition(" ")
+    hint = name.removeprefix("hint:") if name.startswith("hint:") else None
+    return {"period": period, "step": None if hint else name or None, "hint": hint}
 
 
 def _name(member: Member | None) -> str | None:
@@ -189,6 +203,13 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
     period, answer = me.own_answer(s, member, parts[0], which, now)
     if answer is None:
         return Reply("own_data/flag_not_found", {"period": period, "which": parts[1]})
+    # The manager is shown the flag with the answer: only once the rule lets them see that answer (bot/access.py).
+    # Until then the member can simply change it, and nothing is stored or sent.
+    manager = s.get(Member, member.manager_id) if member.manager_id else None
+    run = s.get(ConversationRun, answer.run_id)
+    if manager is not None and not rule.may_member(s, manager, member, rule.Part.RUN_ANSWERS, now=now, run=run):
+        return Reply("own_data/flag_not_yet", {"period": period, "which": parts[1],
+                                               "manager_name": first_name(manager.name)})
     found = s.exec(select(AnswerFlag).where(AnswerFlag.run_id == answer.run_id, AnswerFlag.step == answer.step)).first()
     saved = _save_flag(s, member, found, now, reason=parts[2], period=period, run_id=answer.run_id, step=answer.step)
     _tell_manager(s, member, saved, event, now, answer=answer.value)
@@ -241,8 +262,8 @@ def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundE
                  run_id=saved.run_id,
                  body=encode_replies([Reply("own_data/flag_new", {**_flag_params(s, member, saved),
                                                                    "answer": _shown(answer)})]), now=now)
-    repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what="flag", now=now,
-               part=f"{saved.period} {saved.step or saved.hint}")
+    repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what=repo.AUDIT_READS["flag"], now=now,
+               part=f"{saved.period} {saved.step or 'hint:' + str(saved.hint)}")
     log.info("member %s flagged an answer as wrong; manager %s asked to acknowledge (flag %s)", member.id,
              member.manager_id, saved.id)
 

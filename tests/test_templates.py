@@ -239,6 +239,7 @@ FIXTURES: list[Reply] = [
     Reply("kudos/too_many_values", {"count": 9}),  # bot/kudos.py give: the values do not fit in storage
     Reply("own_data/delete_stale", {"minutes": 10}),  # bot/own_data.py delete_command: the code expired
     Reply("own_data/flag_not_yours", {"who": "@bo"}),  # bot/own_data.py flag
+    Reply("own_data/flag_not_yet", {"period": "2026-W49", "which": "wins", "manager_name": "Maria"}),  # flag
     Reply("retro/anonymous_too_few", {"count": 2, "minimum": 3}),  # bot/retro.py start
 ]
 
