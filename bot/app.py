@@ -242,7 +242,8 @@ class Flywheel(OutboxSender):
             if intent.name == "resume":
                 return with_leftover([self._resume(s, member, now)], "/resume", intent.args), None
             if intent.name == "me":
-                owned = own_data.command(s, member, intent.args, event, now)  # delete, access, flag, ack, …
+                owned = own_data.command(s, member, intent.args, event, now,  # delete, access, flag, ack, …
+                                         text=intent.text)
                 if owned is not None:
                     return owned, None
                 if intent.args.strip():  # `export` and what follows it (own_data.command has the rest)
@@ -253,11 +254,11 @@ class Flywheel(OutboxSender):
             if intent.name == "flywheel":
                 return team.command(s, member, intent.args, event, now, admins=self.admins), None
             if intent.name == "note":
-                return [me.add_note(s, member, intent.args, now)], None
+                return [me.add_note(s, member, intent.args, now, text=intent.text)], None
             if intent.name == "retro":
                 return self.retros.command(s, member, intent.args, event, now), None
             if intent.name == "kudos":
-                return self.kudos.command(s, member, intent.args, event, now), None
+                return self.kudos.command(s, member, intent.args, event, now, text=intent.text), None
             return with_leftover([Reply("common/help")], "/help", intent.args), None
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None

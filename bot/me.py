@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from conversations.commands import after_words
 from conversations.digest import Report, report_params
 from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
@@ -184,12 +185,14 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     return counts
 
 
-def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
-    """`/note 2026-W48 wins It was really Bo's idea` — a note on one of your own past answers."""
+def add_note(s: Session, member: Member, args: str, now: datetime, *, text: str | None = None) -> Reply:
+    """`/note 2026-W48 wins It was really Bo's idea` — a note on one of your own past answers. `args` as read,
+    `text` as typed (the note itself is stored from it)."""
     parts = args.split(maxsplit=2)
     if len(parts) < 3:
         return Reply("me/note_usage")
-    period, which, text = parts
+    period, which, _ = parts
+    text = after_words(text if text is not None else args, 2)
     period, answer = own_answer(s, member, period, which, now)
     if answer is None:
         return Reply("me/note_not_found", {"period": period, "which": which})

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from bot import access as rule, me
 from bot.access import seen_by
 from bot.codec import encode_replies
-from conversations.commands import Command, interpret, with_leftover
+from conversations.commands import Command, after_words, interpret, with_leftover
 from conversations.digest import hints_for
 from conversations.events import InboundEvent
 from conversations.machine import Reply
@@ -66,8 +66,10 @@ ZH_STEPS = {"心情": "mood", "亮点": "wins", "阻碍": "blockers", "下周重
             "最大的障碍": "biggest_obstacle", "需要的支持": "support", "想提升的能力": "growth"}
 
 
-def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply] | None:
-    """`/me <word> …` for the words this module owns; None when `args` is empty or `export` (bot/me.py's)."""
+def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
+            text: str | None = None) -> list[Reply] | None:
+    """`/me <word> …` for the words this module owns; None when `args` is empty or `export` (bot/me.py's).
+    `args` as read, `text` as typed (a flag's reason is stored from it)."""
     words = args.split()
     if not words or words[0].lower() in ("export", "导出"):
         return None
@@ -78,7 +80,8 @@ def command(s: Session, member: Member, args: str, event: InboundEvent, now: dat
     if action == "access":
         return [access(s, member, rest)]
     if action == "flag":
-        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now)]
+        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now,
+                     text=after_words(text if text is not None else args, 1))]
     if action == "ack":
         return [acknowledge(s, member, rest, event, now)]
     if action == "rejoin":
@@ -188,14 +191,17 @@ def _name(member: Member | None) -> str | None:
 
 # ------------------------------------------------------------------------------------------------ flags
 
-def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> Reply:
+def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
+         text: str | None = None) -> Reply:
     """`/me flag 2026-W48 wins <why>` or `/me flag hint 1 <why>`: one of your own answers (or the digest's hint
-    about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer."""
+    about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer. `args` as read,
+    `text` as typed: the reason is stored as typed."""
+    why = after_words(text if text is not None else args, 2)  # after `2026-W48 wins` or `hint 1`
     parts = args.split(maxsplit=2)
     if parts and (parts[0].startswith("@") or _someone_else(s, member, parts[0])):
         return Reply("own_data/flag_not_yours", {"who": parts[0]})
     if parts and parts[0].lower() in HINT:
-        return _flag_hint(s, member, parts[1:], event, now)
+        return _flag_hint(s, member, parts[1:], event, now, why=why)
     if len(parts) < 3:
         return Reply("own_data/flag_usage", {"period": parts[0] if parts else None,
                                              "which": parts[1] if len(parts) > 1 else None})
@@ -211,7 +217,7 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
         return Reply("own_data/flag_not_yet", {"period": period, "which": parts[1],
                                                "manager_name": first_name(manager.name)})
     found = s.exec(select(AnswerFlag).where(AnswerFlag.run_id == answer.run_id, AnswerFlag.step == answer.step)).first()
-    saved = _save_flag(s, member, found, now, reason=parts[2], period=period, run_id=answer.run_id, step=answer.step)
+    saved = _save_flag(s, member, found, now, reason=why, period=period, run_id=answer.run_id, step=answer.step)
     _tell_manager(s, member, saved, event, now, answer=answer.value)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
 
@@ -222,7 +228,8 @@ def _someone_else(s: Session, member: Member, word: str) -> bool:
     return other is not None and other.id != member.id
 
 
-def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> Reply:
+def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime, *,
+               why: str) -> Reply:
     words = " ".join(rest).split(maxsplit=1)
     if len(words) < 2 or not re.fullmatch(r"[0-9]{1,2}", words[0]):
         return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
@@ -236,7 +243,7 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
     key, period = hints[number - 1].key, report.weeks[0].period
     found = s.exec(select(AnswerFlag).where(AnswerFlag.member_id == member.id, AnswerFlag.hint == key,
                                             AnswerFlag.period == period)).first()
-    saved = _save_flag(s, member, found, now, reason=words[1], period=period, hint=key)
+    saved = _save_flag(s, member, found, now, reason=why, period=period, hint=key)
     _tell_manager(s, member, saved, event, now, answer=None)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
 

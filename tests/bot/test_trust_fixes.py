@@ -99,13 +99,14 @@ def test_digest_audit_names_only_the_checkin_it_showed(harness):
 def test_flag_reason_and_note_are_kept_as_typed(harness):
     h = harness
     h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
-    run_checkin(h, "chen", wins="修好了")
-    h.say("chen", "/me flag 2026-W49 亮点 写错了，是和Bo一起修的（１２号）")
-    h.say("chen", "/note 2026-W49 wins 其实是Bo的主意，谢谢！")
+    run_checkin(h, "alice", wins="修好了")
+    h.say("alice", "/me flag 2026-W49 亮点 写错了，是和Bo一起修的（１２号）")
+    h.say("alice", "/note 2026-W49 wins 其实是Bo的主意，谢谢！")
+    h.say("alice", "/kudos @bo 谢谢，帮我改了bug！")
     with transaction(h.app.sessions) as s:
         assert s.exec(select(AnswerFlag)).one().reason == "写错了，是和Bo一起修的（１２号）"
-    export = h.say("chen", "/me export")[0]
-    assert "其实是Bo的主意，谢谢！" in export
+    export = h.say("alice", "/me export")[0]
+    assert "其实是Bo的主意，谢谢！" in export and "谢谢，帮我改了bug！" in export, export
 
 
 # ------------------------------------------------------------------------------------------------ 3. working hours
