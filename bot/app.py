@@ -243,7 +243,7 @@ class Flywheel(OutboxSender):
                 return with_leftover([self._resume(s, member, now)], "/resume", intent.args), None
             if intent.name == "me":
                 owned = own_data.command(s, member, intent.args, event, now,  # delete, access, flag, ack, …
-                                         text=intent.text)
+                                         text=intent.text, calendars=self.calendars)
                 if owned is not None:
                     return owned, None
                 if intent.args.strip():  # `export` and what follows it (own_data.command has the rest)
@@ -252,7 +252,8 @@ class Flywheel(OutboxSender):
                 return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level,
                                calendars=self.calendars), None
             if intent.name == "flywheel":
-                return team.command(s, member, intent.args, event, now, admins=self.admins), None
+                return team.command(s, member, intent.args, event, now, admins=self.admins,
+                                    calendars=self.calendars), None
             if intent.name == "note":
                 return [me.add_note(s, member, intent.args, now, text=intent.text)], None
             if intent.name == "retro":
@@ -547,7 +548,7 @@ class Flywheel(OutboxSender):
         report.expired = self._process("expire", Trigger.EXPIRE, now)
         self.retros.summarise_due(now)
         with transaction(self.sessions) as s:
-            team.expire_due(s, now=now)  # manager requests nobody answered within seven days
+            team.expire_due(s, now=now, calendars=self.calendars)  # manager requests nobody answered within seven days
         away = self._away_members(now)
         report.delivered = self._process("deliver", Trigger.DELIVER, now, away)
         report.reminded = self._process("remind", Trigger.REMIND, now, away)

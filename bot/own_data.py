@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from bot import access as rule, me
 from bot.access import seen_by
+from bot.calendar import Calendars
 from bot.codec import encode_replies
 from conversations.commands import Command, after_words, interpret, with_leftover
 from conversations.digest import hints_for
@@ -67,9 +68,11 @@ ZH_STEPS = {"心情": "mood", "亮点": "wins", "阻碍": "blockers", "下周重
 
 
 def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
-            text: str | None = None) -> list[Reply] | None:
+            text: str | None = None, calendars: Calendars | None = None) -> list[Reply] | None:
     """`/me <word> …` for the words this module owns; None when `args` is empty or `export` (bot/me.py's).
-    `args` as read, `text` as typed (a flag's reason is stored from it)."""
+    `args` as read, `text` as typed (a flag's reason is stored from it); `calendars` decides when the others
+    involved are told (their working time: bot/calendar.py `send_at`)."""
+    cal = calendars or Calendars()
     words = args.split()
     if not words or words[0].lower() in ("export", "导出"):
         return None
@@ -80,10 +83,10 @@ def command(s: Session, member: Member, args: str, event: InboundEvent, now: dat
     if action == "access":
         return [access(s, member, rest)]
     if action == "flag":
-        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now,
+        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now, cal,
                      text=after_words(text if text is not None else args, 1))]
     if action == "ack":
-        return [acknowledge(s, member, rest, event, now)]
+        return [acknowledge(s, member, rest, event, now, cal)]
     if action == "rejoin":
         return with_leftover([Reply("own_data/rejoin_member")], "/me rejoin", " ".join(rest))
     return [Reply("own_data/me_usage", {"unknown": words[0]})]
@@ -191,7 +194,7 @@ def _name(member: Member | None) -> str | None:
 
 # ------------------------------------------------------------------------------------------------ flags
 
-def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
+def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, cal: Calendars, *,
          text: str | None = None) -> Reply:
     """`/me flag 2026-W48 wins <why>` or `/me flag hint 1 <why>`: one of your own answers (or the digest's hint
     about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer. `args` as read,
@@ -201,7 +204,7 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
     if parts and (parts[0].startswith("@") or _someone_else(s, member, parts[0])):
         return Reply("own_data/flag_not_yours", {"who": parts[0]})
     if parts and parts[0].lower() in HINT:
-        return _flag_hint(s, member, parts[1:], event, now, why=why)
+        return _flag_hint(s, member, parts[1:], event, now, cal, why=why)
     if len(parts) < 3:
         return Reply("own_data/flag_usage", {"period": parts[0] if parts else None,
                                              "which": parts[1] if len(parts) > 1 else None})
@@ -218,7 +221,7 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
                                                "manager_name": first_name(manager.name)})
     found = s.exec(select(AnswerFlag).where(AnswerFlag.run_id == answer.run_id, AnswerFlag.step == answer.step)).first()
     saved = _save_flag(s, member, found, now, reason=why, period=period, run_id=answer.run_id, step=answer.step)
-    _tell_manager(s, member, saved, event, now, answer=answer.value)
+    _tell_manager(s, member, saved, event, now, cal, answer=answer.value)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
 
 
@@ -228,8 +231,8 @@ def _someone_else(s: Session, member: Member, word: str) -> bool:
     return other is not None and other.id != member.id
 
 
-def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime, *,
-               why: str) -> Reply:
+def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime,
+               cal: Calendars, *, why: str) -> Reply:
     words = " ".join(rest).split(maxsplit=1)
     if len(words) < 2 or not re.fullmatch(r"[0-9]{1,2}", words[0]):
         return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
@@ -244,7 +247,7 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
     found = s.exec(select(AnswerFlag).where(AnswerFlag.member_id == member.id, AnswerFlag.hint == key,
                                             AnswerFlag.period == period)).first()
     saved = _save_flag(s, member, found, now, reason=why, period=period, hint=key)
-    _tell_manager(s, member, saved, event, now, answer=None)
+    _tell_manager(s, member, saved, event, now, cal, answer=None)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
 
 
@@ -260,15 +263,16 @@ def _save_flag(s: Session, member: Member, found: AnswerFlag | None, now: dateti
     return saved
 
 
-def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundEvent, now: datetime, *,
-                  answer: Any) -> None:
+def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundEvent, now: datetime,
+                  cal: Calendars, *, answer: Any) -> None:
     if member.manager_id is None:
         return
     # Tied to the answer's conversation, so a deletion that comes before delivery takes it too.
     repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag:{saved.id}", member_id=member.manager_id, kind="flag_new",
                  run_id=saved.run_id,
                  body=encode_replies([Reply("own_data/flag_new", {**_flag_params(s, member, saved),
-                                                                   "answer": _shown(answer)})]), now=now)
+                                                                   "answer": _shown(answer)})]), now=now,
+                 not_before=cal.send_at_id(s, member.manager_id, now))
     repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what=repo.AUDIT_READS["flag"], now=now,
                part=f"{saved.period} {saved.step or 'hint:' + str(saved.hint)}")
     log.info("member %s flagged an answer as wrong; manager %s asked to acknowledge (flag %s)", member.id,
@@ -292,7 +296,8 @@ def _shown(value: Any) -> str | None:
     return str(value)
 
 
-def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> Reply:
+def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEvent, now: datetime,
+                cal: Calendars) -> Reply:
     """`/me ack 7`: the manager asked about flag 7 (or the member's manager now) has seen it; the member hears so."""
     if len(rest) != 1 or not re.fullmatch(r"#?[0-9]{1,9}", rest[0]):
         return Reply("own_data/ack_usage", {"unknown": " ".join(rest)})
@@ -310,6 +315,7 @@ def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEv
     repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag_ack:{saved.id}", member_id=member.id,
                  kind="flag_acknowledged",
                  body=encode_replies([Reply("own_data/flag_acknowledged",
-                                            {**params, "manager_name": first_name(actor.name)})]), now=now)
+                                            {**params, "manager_name": first_name(actor.name)})]), now=now,
+                 not_before=cal.send_at(member, now))
     log.info("flag %s acknowledged by manager %s", saved.id, actor.id)
     return Reply("own_data/ack_ok", params)

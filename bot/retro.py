@@ -272,7 +272,8 @@ class RetroDesk:
                                                                         ConversationRun.period == run.period)))
             for member_id in sorted((others | {retro.started_by}) - {member.id}):
                 repo.enqueue(s, dedup_key=f"retro:{retro.id}:repost:{run.id}:{member_id}", member_id=member_id,
-                             kind="retro_repost", body=body, now=now)
+                             kind="retro_repost", body=body, now=now,
+                             not_before=self.app.calendars.send_at_id(s, member_id, now))
         run.context["reposted_at"] = now.isoformat()
         s.add(run)
         for action in mine:

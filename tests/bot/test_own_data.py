@@ -328,6 +328,7 @@ def test_the_same_in_chinese(harness):
     zh_checkin(h)
     saved = h.say("chen", "/我 纠错 2026-W48 亮点 其实是 Bo 的主意")[0]
     assert saved.startswith("⚑ 已标记为有误：2026-W48 的回答“亮点”。已请 Maria 确认知悉。")
+    h.run_until(local("Europe/London", 2026, 11, 27, 9, 0))  # 07:00 in London: it waits for Maria's working time
     asked = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "flag_new"]
     assert asked[0].startswith("⚑ 陈晨 says their answer “wins” for 2026-W48 is wrong")  # Maria reads English
     h.say("maria", "/me ack 1")

@@ -159,3 +159,34 @@ def test_digest_audit_leaves_out_a_withheld_checkin(harness):
     assert "secret win" not in digest
     alice = h.say("alice", "/me access")[0]
     assert "Monday digest" in alice and "check-in for 2026-W49" not in alice, alice
+
+
+# Messages queued for a person without asking for their working time: answers to what that person just did, and
+# retro questions (sent by the tick once `prompt_at`, their working time, has come). A new `repo.enqueue` to a person
+# without `not_before=` fails this test until it is named here with its reason — or, better, asks bot/calendar.py
+# `send_at`. (Channel posts, `member_id=None`, are for no one person's hours.)
+NOT_TIMED = {
+    ("bot/app.py", "reply"),  # a reply to the sender, or to the sender's failed message
+    ("bot/app.py", "kind"),  # a reply (or the App Home) to the sender / the unknown sender
+    ("bot/own_data.py", "farewell"),  # to the chat account that just deleted its data
+    ("bot/retro.py", "deliver"),  # to the starter at once, to others only once their `prompt_at` has come
+}
+
+
+def test_every_queued_message_to_someone_else_asks_for_their_working_time():
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    untimed = set()
+    for path in sorted((root / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "enqueue"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "repo"):
+                words = {k.arg: k.value for k in node.keywords}
+                channel = isinstance(words.get("member_id"), ast.Constant) and words["member_id"].value is None
+                if "not_before" in words or (channel and "channel" in words and getattr(words.get("kind"), "value", None) != "farewell"):
+                    continue
+                kind = words.get("kind")
+                name = kind.value if isinstance(kind, ast.Constant) else getattr(kind, "id", "?")
+                untimed.add((str(path.relative_to(root)), name))
+    assert untimed <= NOT_TIMED, sorted(untimed - NOT_TIMED)
