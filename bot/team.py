@@ -82,11 +82,23 @@ def _team_list(s: Session, actor: Member, now: datetime) -> Reply:
 def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, now: datetime,
          admins: Sequence[str], cal: Calendars) -> list[Reply]:
     """A would-be manager asks each person to report to them: one request each, nothing changes yet."""
-    people, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=tokens)
-    if unknown is not None:
-        return [Reply("team/unknown", {"who": unknown})]
-    if any(p.id == actor.id for p in people) or any(_manages(s, p, actor) for p in people):
-        return [Reply("team/loop")]
+    # One by one: whoever can be asked is asked; for each of the others, the reply says why not.
+    people: list[Member] = []
+    unknown: list[str] = []
+    yourself = False
+    loops: list[str] = []
+    for token in tokens:
+        person = repo.member_by_mention(s, platform=event.platform, token=token)
+        if person is None or not person.active:
+            unknown.append(token)
+        elif person.id == actor.id:
+            yourself = True
+        elif any(p.id == person.id for p in people) or first_name(person.name) in loops:
+            continue
+        elif _manages(s, person, actor):
+            loops.append(first_name(person.name))
+        else:
+            people.append(person)
     asked: list[str] = []
     already: list[str] = []
     waiting: list[str] = []
@@ -116,6 +128,11 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
         replies.append(Reply("team/already_asked", {"names": waiting}))
     if already:
         replies.append(Reply("team/already_yours", {"names": already}))
+    if yourself:
+        replies.append(Reply("team/not_yourself"))
+    if loops:
+        replies.append(Reply("team/loop_people", {"names": loops}))
+    replies.extend(Reply("team/unknown", {"who": token}) for token in unknown)
     return replies
 
 
@@ -228,6 +245,8 @@ def _admin_set(s: Session, actor: Member, tokens: Sequence[str], event: InboundE
     people, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=tokens)
     if unknown is not None:
         return [Reply("team/unknown", {"who": unknown})]
+    if len(people) == 1 and len(tokens) == 2:  # the same person named twice
+        return [Reply("team/same_person", {"who": first_name(people[0].name)})]
     if len(people) != 2:
         return [Reply("team/usage")]
     person, manager = people

@@ -241,11 +241,12 @@ def test_repeats_self_and_loops(h):
     assert h.say("bo", "/flywheel team add @dan") == [
         "You've already asked Dan; that request is still waiting for an answer."]
     assert len(requests(h)) == 1
-    assert h.say("bo", "/flywheel team add @bo") == ["That would make a loop in the reporting lines, so nothing changed."]
+    assert h.say("bo", "/flywheel team add @bo") == ["You can't ask yourself to report to you, so I left you out."]
     h.say("dan", "/flywheel accept 1")
     assert h.say("bo", "/flywheel team add @dan") == ["Dan already reports to you in Flywheel."]
     assert h.say("dan", "/flywheel team add @bo") == [
-        "That would make a loop in the reporting lines, so nothing changed."]
+        "I didn't ask Bo: you report to them (directly or further up), so that would make a loop in the reporting "
+        "lines."]
     assert h.say("bo", "/flywheel team add @nobody") == ["I could not find @nobody. Mention people with @."]
 
 

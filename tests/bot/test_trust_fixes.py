@@ -190,3 +190,40 @@ def test_every_queued_message_to_someone_else_asks_for_their_working_time():
                 name = kind.value if isinstance(kind, ast.Constant) else getattr(kind, "id", "?")
                 untimed.add((str(path.relative_to(root)), name))
     assert untimed <= NOT_TIMED, sorted(untimed - NOT_TIMED)
+
+
+# ------------------------------------------------------------------------------------------------ 6. team add
+
+TRIAL = {"members": [
+    {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
+    {"handle": "alice", "name": "Alice Martin", "timezone": "Europe/London"},
+    {"handle": "bo", "name": "Bo Li", "timezone": "Europe/London"},
+    {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh"},
+    {"handle": "root", "name": "Ada Admin", "timezone": "Europe/London"}],
+    "admins": ["root"]}
+
+
+def test_team_add_asks_whoever_can_be_asked_and_says_why_not_for_each_other(tmp_path):
+    from tests.helpers import make_harness
+    h = make_harness(tmp_path, start=local("Europe/London", 2026, 12, 1, 10, 0), config=TRIAL)
+    try:
+        h.say("root", "/flywheel manager @bo @alice")  # bo reports to alice: alice above bo
+        replies = h.say("bo", "/flywheel team add @alice @maria @bo @chen @nobody")
+        text = "\n".join(replies)
+        assert replies[0].startswith("I've asked Maria to confirm."), replies
+        assert "Chen" in text or "陈晨" in text
+        assert "can't ask yourself" in text
+        assert "I didn't ask Alice: you report to them" in text
+        assert "I could not find @nobody" in text
+        with transaction(h.app.sessions) as s:
+            maria = s.exec(select(Member).where(Member.handle == "maria")).one()
+            asks = [m for m in s.exec(select(OutboxMessage).where(OutboxMessage.member_id == maria.id))]
+            assert any(m.kind == "team" for m in asks)
+        with transaction(h.app.sessions) as s:
+            chen = s.exec(select(Member).where(Member.handle == "chen")).one()
+            chen.locale = "zh"
+        assert h.say("root", "/flywheel manager @alice @alice") == [
+            "Nothing changed: Alice can't be their own manager. Name two different people: "
+            "`/flywheel manager @member @manager`."]
+    finally:
+        h.app.close()
