@@ -107,6 +107,7 @@ class Flywheel(OutboxSender):
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
     calendar_settings: CalendarSettings = field(default_factory=CalendarSettings)
     org_locale: str | None = None  # `defaults.locale` in the org file
+    org_members: tuple[Any, ...] = ()  # the org file's members (`MemberSpec`), as read at start
     metrics: Metrics = field(default_factory=Metrics)
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     directories: dict[str, Directory] = field(default_factory=dict)  # platforms whose directory is a source of members
@@ -139,7 +140,7 @@ class Flywheel(OutboxSender):
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
                   skip_level=config.skip_level if config else False, admins=config.admins if config else (),
                   retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
-                  org_locale=config.locale if config else None,
+                  org_locale=config.locale if config else None, org_members=config.members if config else (),
                   directories=dict(directories or {}),
                   calendar_settings=config.calendar if config else CalendarSettings())
         if config is not None:
@@ -203,8 +204,8 @@ class Flywheel(OutboxSender):
             member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
             if member is None or not member.active:
                 # Someone who deleted their data is told so (and how to rejoin); anyone else may simply be new.
-                reply, kind, locale = own_data.unknown_sender(s, platform=event.platform, user=event.user,
-                                                              text=event.text)
+                reply, kind, locale, tz = own_data.unknown_sender(s, platform=event.platform, user=event.user,
+                                                                  text=event.text)
                 if kind != "farewell":
                     if looked_up is None and newcomers.can_look_up(self, event):
                         raise newcomers.LookUpFirst()  # rolls this transaction back; handled again after the lookup
@@ -212,7 +213,8 @@ class Flywheel(OutboxSender):
                 log.info("message from unknown %s user %s", event.platform, event.user)
                 repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind=kind,
                              channel=f"{event.platform}:{event.user}",
-                             body={**encode_replies([reply]), **({"locale": locale} if locale else {})}, now=now)
+                             body={**encode_replies([reply]), **({"locale": locale} if locale else {}),
+                                   **({"timezone": tz} if tz and kind == "farewell" else {})}, now=now)
                 return True
             replies, run_id = self._dispatch(s, member, event, now)
             if replies:

@@ -137,21 +137,25 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
             "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id)}
 
 
-def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[Reply, str, str | None]:
+def unknown_sender(s: Session, *, platform: str, user: str, text: str
+                   ) -> tuple[Reply, str, str | None, str | None]:
     """What to tell someone Flywheel does not know: that their data was deleted (and how to rejoin) if it was,
     else that they are not a member. Returns the reply, the outbox kind (a `farewell` leaves no address behind once
-    sent) and the language to say it in (None: the platform's default)."""
+    sent), the language to say it in (None: the platform's default) and the time zone for the times it names (theirs,
+    kept on the scrubbed profile; None: the server's)."""
     erased = repo.erased_account(s, platform=platform, user_id=user)
     if erased is None:
-        return Reply("common/not_a_member"), "reply", None
+        return Reply("common/not_a_member"), "reply", None, None
+    former = s.get(Member, erased.member_id)
+    tz = former.timezone if former is not None else None
     intent = interpret(text)
     if (isinstance(intent, Command) and intent.name == "me"
             and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"):
         # Every account of that person is forgotten: the next member sync adds them again, from nothing.
         s.execute(sa.delete(ErasedAccount).where(ErasedAccount.member_id == erased.member_id))
         log.info("a member whose data was deleted asked to rejoin (row %s)", erased.member_id)
-        return Reply("own_data/rejoined"), "farewell", erased.locale
-    return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale
+        return Reply("own_data/rejoined"), "farewell", erased.locale, tz
+    return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale, tz
 
 
 # ------------------------------------------------------------------------------------------------ who read it

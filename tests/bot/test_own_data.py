@@ -346,7 +346,8 @@ def test_the_same_in_chinese(harness):
     assert h.say("chen", f"/我 删除 确认 {code}")[0].startswith("🗑️ 已完成。你的数据已删除")
     assert h.say("chen", "/checkin")[0].startswith("应你的要求，你的数据已于 ")
     assert h.say("chen", "/我 重新加入")[0].startswith("欢迎回来 👋")
-    assert h.say("chen", "/我 乱码")[0] == "I don't know you yet — ask your Flywheel admin to add you to the organisation file."
+    # still listed in the organisation file: added again at the next start, as the rejoin said, in Chinese
+    assert h.say("chen", "/我 乱码")[0].startswith("组织文件里有你，但 Flywheel 还没有添加你")
 
 
 # ------------------------------------------------------------------------------------------------ on Slack and Feishu

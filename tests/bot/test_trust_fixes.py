@@ -227,3 +227,21 @@ def test_team_add_asks_whoever_can_be_asked_and_says_why_not_for_each_other(tmp_
             "`/flywheel manager @member @manager`."]
     finally:
         h.app.close()
+
+
+# ------------------------------------------------------------------------------------------------ 5. deletion
+
+def test_the_deletion_notice_is_in_their_time_zone_and_rejoining_is_told_consistently(harness):
+    h = harness
+    h.run_until(local("Asia/Shanghai", 2026, 12, 8, 18, 0))
+    explained = h.say("chen", "/我 删除")[0]
+    import re
+    code = re.search(r"([0-9]{4})", explained.split("确认")[-1]).group(1)
+    h.say("chen", f"/我 删除 确认 {code}")
+    h.app.deliver_outbox()
+    notice = h.say("chen", "/我")[0]
+    assert "18:00" in notice and "12月8日" in notice, notice
+    rejoined = h.say("chen", "/me rejoin")[0]
+    assert "欢迎回来" in rejoined
+    later = h.say("chen", "/me")[0]
+    assert "下次启动时会重新添加你" in later, later
