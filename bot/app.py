@@ -259,7 +259,7 @@ class Flywheel(OutboxSender):
             if intent.name == "note":
                 return [me.add_note(s, member, intent.args, now, text=intent.text)], None
             if intent.name == "retro":
-                return self.retros.command(s, member, intent.args, event, now), None
+                return self.retros.command(s, member, intent.args, event, now, text=intent.text), None
             if intent.name == "kudos":
                 return self.kudos.command(s, member, intent.args, event, now, text=intent.text), None
             return with_leftover([Reply("common/help")], "/help", intent.args), None

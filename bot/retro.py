@@ -48,14 +48,15 @@ class RetroDesk:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
-        """`/retro start …`, or `/retro repost [12]`."""
+    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
+                text: str | None = None) -> list[Reply]:
+        """`/retro start …`, or `/retro repost [12]`; `args` as read, `text` as typed (the title is kept so)."""
         repost = parse_repost(args)
         if isinstance(repost, RepostRequest):
             return [self.repost(s, member, repost.retro_id, now)]
         if isinstance(repost, str):
             return [Reply(f"retro/{repost}")]
-        return self.start(s, member, args, event, now)
+        return self.start(s, member, text or args, event, now)
 
     # ---------------------------------------------------------------------------------------- start
 

@@ -245,3 +245,14 @@ def test_the_deletion_notice_is_in_their_time_zone_and_rejoining_is_told_consist
     assert "欢迎回来" in rejoined
     later = h.say("chen", "/me")[0]
     assert "下次启动时会重新添加你" in later, later
+
+
+def test_a_retro_title_is_kept_as_typed(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 12, 1, 10, 0))
+    h.say("maria", "/retro start 上线复盘（第１期），谢谢大家 @alice @bo due ２４h")
+    from storage.models import Retro
+    with transaction(h.app.sessions) as s:
+        retro = s.exec(select(Retro)).one()
+        assert retro.title == "上线复盘（第１期），谢谢大家"
+        assert retro.due_at - retro.created_at == timedelta(hours=24)
