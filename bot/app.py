@@ -108,6 +108,7 @@ class Flywheel(OutboxSender):
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
     calendar_settings: CalendarSettings = field(default_factory=CalendarSettings)
     org_locale: str | None = None  # `defaults.locale` in the org file
+    org_members: tuple[Any, ...] = ()  # the org file's members (`MemberSpec`), as read at start
     metrics: Metrics = field(default_factory=Metrics)
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     directories: dict[str, Directory] = field(default_factory=dict)  # platforms whose directory is a source of members
@@ -140,7 +141,7 @@ class Flywheel(OutboxSender):
                   messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
                   skip_level=config.skip_level if config else False, admins=config.admins if config else (),
                   retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
-                  org_locale=config.locale if config else None,
+                  org_locale=config.locale if config else None, org_members=config.members if config else (),
                   directories=dict(directories or {}),
                   calendar_settings=config.calendar if config else CalendarSettings())
         if config is not None:
@@ -204,8 +205,8 @@ class Flywheel(OutboxSender):
             member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
             if member is None or not member.active:
                 # Someone who deleted their data is told so (and how to rejoin); anyone else may simply be new.
-                reply, kind, locale = own_data.unknown_sender(s, platform=event.platform, user=event.user,
-                                                              text=event.text)
+                reply, kind, locale, tz = own_data.unknown_sender(s, platform=event.platform, user=event.user,
+                                                                  text=event.text)
                 if kind != "farewell":
                     if looked_up is None and newcomers.can_look_up(self, event):
                         raise newcomers.LookUpFirst()  # rolls this transaction back; handled again after the lookup
@@ -213,7 +214,8 @@ class Flywheel(OutboxSender):
                 log.info("message from unknown %s user %s", event.platform, event.user)
                 repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind=kind,
                              channel=f"{event.platform}:{event.user}",
-                             body={**encode_replies([reply]), **({"locale": locale} if locale else {})}, now=now)
+                             body={**encode_replies([reply]), **({"locale": locale} if locale else {}),
+                                   **({"timezone": tz} if tz and kind == "farewell" else {})}, now=now)
                 return True
             replies, run_id = self._dispatch(s, member, event, now)
             if replies:
@@ -243,7 +245,8 @@ class Flywheel(OutboxSender):
             if intent.name == "resume":
                 return with_leftover([self._resume(s, member, now)], "/resume", intent.args), None
             if intent.name == "me":
-                owned = own_data.command(s, member, intent.args, event, now)  # delete, access, flag, ack, …
+                owned = own_data.command(s, member, intent.args, event, now,  # delete, access, flag, ack, …
+                                         text=intent.text, calendars=self.calendars)
                 if owned is not None:
                     return owned, None
                 if intent.args.strip():  # `export` and what follows it (own_data.command has the rest)
@@ -252,13 +255,14 @@ class Flywheel(OutboxSender):
                 return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level,
                                calendars=self.calendars), None
             if intent.name == "flywheel":
-                return team.command(s, member, intent.args, event, now, admins=self.admins), None
+                return team.command(s, member, intent.args, event, now, admins=self.admins,
+                                    calendars=self.calendars), None
             if intent.name == "note":
-                return [me.add_note(s, member, intent.args, now)], None
+                return [me.add_note(s, member, intent.args, now, text=intent.text)], None
             if intent.name == "retro":
-                return self.retros.command(s, member, intent.args, event, now), None
+                return self.retros.command(s, member, intent.args, event, now, text=intent.text), None
             if intent.name == "kudos":
-                return self.kudos.command(s, member, intent.args, event, now), None
+                return self.kudos.command(s, member, intent.args, event, now, text=intent.text), None
             return with_leftover([Reply("common/help")], "/help", intent.args), None
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None
@@ -557,7 +561,7 @@ class Flywheel(OutboxSender):
         report.expired = self._process("expire", Trigger.EXPIRE, now)
         self.retros.summarise_due(now)
         with transaction(self.sessions) as s:
-            team.expire_due(s, now=now)  # manager requests nobody answered within seven days
+            team.expire_due(s, now=now, calendars=self.calendars)  # manager requests nobody answered within seven days
         away = self._away_members(now)
         report.delivered = self._process("deliver", Trigger.DELIVER, now, away)
         report.reminded = self._process("remind", Trigger.REMIND, now, away)

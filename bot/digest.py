@@ -261,6 +261,13 @@ def pack(replies: Sequence[Reply], renderer: Renderer, audience: Audience, *, bu
     return groups
 
 
+def _answers_shown(report: Report, period: str) -> bool:
+    """Does this section show any answer of the check-in for `period` (not held back, not empty)?"""
+    week = next((w for w in report.weeks if w.period == period), None)
+    return week is not None and not week.held_back and any(
+        (week.mood is not None, week.wins, week.blockers, week.priorities, week.plan, week.manager_help, week.extras))
+
+
 def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int:
     """Queue the digests that are due now; idempotent through the outbox's dedup key."""
     sent = 0
@@ -283,8 +290,9 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
                                           calendars=app.calendars)
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
-            repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id for r in reports], what="digest", now=now,
-                       part=team["period"])
+            for r in reports:  # the check-in is named only where answers of it were shown (not held back)
+                repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id], what=repo.AUDIT_READS["digest"],
+                           now=now, part=team["period"] if _answers_shown(r, team["period"]) else None)
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
                 repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",

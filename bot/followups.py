@@ -174,7 +174,7 @@ class FollowUps:
             mine = [r for r in sorted(unique.values(), key=lambda r: (r.created_at, r.id))
                     if access.may_member(s, actor, people[r.member_id], access.Part.SUPPORT_ACT, now=now)]
             for member_id in {r.member_id for r in mine}:
-                repo.audit(s, actor_id=actor.id, subject_ids=[member_id], what="support_list", now=now,
+                repo.audit(s, actor_id=actor.id, subject_ids=[member_id], what=repo.AUDIT_READS["support_list"], now=now,
                            part=", ".join(f"#{r.id}" for r in mine if r.member_id == member_id))
             own = [r for r in repo.support_requests(s, member_id=actor.id, open_only=False)
                    if access.may_member(s, actor, actor, access.Part.SUPPORT, now=now)][-5:]

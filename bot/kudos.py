@@ -57,13 +57,15 @@ class KudosDesk:
         self.settings = settings
         self.calendars = calendars or Calendars()  # when each recipient's DM may go out
 
-    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
+    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
+                text: str | None = None) -> list[Reply]:
+        """`/kudos me`, `/kudos wall`, or giving kudos; `args` as read, `text` as typed (the reason is kept so)."""
         head, *rest = args.split(maxsplit=1) or [""]
         if head.lower() in ("me", "我"):
             return with_leftover([self.own(s, member, now)], "/kudos me", "".join(rest))
         if head.lower() in ("wall", "墙", "team"):
             return with_leftover([self.wall(s, member, now)], "/kudos wall", "".join(rest))
-        return self.give(s, member, args, event, now)
+        return self.give(s, member, text if text else args, event, now)
 
     def _values(self) -> list[dict[str, str]]:
         return [{"key": v.key, "emoji": v.emoji, "en": v.en, "zh": v.zh} for v in self.settings.values]

@@ -19,6 +19,7 @@ from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from conversations.dates import split_week
+from conversations.commands import after_words
 from conversations.digest import Report, report_params
 from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
@@ -186,13 +187,15 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     return counts
 
 
-def add_note(s: Session, member: Member, args: str, now: datetime) -> Reply:
+def add_note(s: Session, member: Member, args: str, now: datetime, *, text: str | None = None) -> Reply:
     """`/note last week wins It was really Bo's idea` (or `/note 2026-W48 wins …`, `/note 上周 亮点 …`) — a note on
-    one of your own past answers."""
+    one of your own past answers. `args` as read, `text` as typed (the note itself is stored from it)."""
     parts = with_week_code(args, member, now).split(maxsplit=2)
+    typed = with_week_code(text if text is not None else args, member, now)  # the week as a code, the rest as typed
     if len(parts) < 3:
         return Reply("me/note_usage")
-    period, which, text = parts
+    period, which, _ = parts
+    text = after_words(typed, 2)
     period, answer = own_answer(s, member, period, which, now)
     if answer is None:
         return Reply("me/note_not_found", {"period": period, "which": which})

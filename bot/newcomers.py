@@ -13,6 +13,7 @@ platform is asked outside any transaction, and the event is handled again with t
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -61,6 +62,15 @@ def look_up(app, event: InboundEvent) -> Lookup:  # noqa: ANN001 - the Flywheel 
     return found
 
 
+def listed_in_org_file(app, event: InboundEvent) -> Any:  # noqa: ANN001 - the Flywheel app
+    """The org file's entry (`MemberSpec`) for this chat account, as read at start; None if it lists no such one."""
+    for spec in getattr(app, "org_members", ()):
+        account = {"console": spec.handle, "slack": spec.slack, "feishu": spec.feishu}.get(event.platform)
+        if account is not None and account == event.user:
+            return spec
+    return None
+
+
 def refusal(s: Session, app, event: InboundEvent, member: Member | None,  # noqa: ANN001 - the Flywheel app
             found: Lookup | None) -> tuple[Reply, str | None]:
     """The reply for someone Flywheel does not serve, worded for the set-up in use, and the language to say it in
@@ -69,6 +79,9 @@ def refusal(s: Session, app, event: InboundEvent, member: Member | None,  # noqa
     admins = [name for (name,) in s.execute(select(Member.name).where(
         Member.handle.in_(app.admins), Member.active == sa.true()).order_by(Member.name))] if app.admins else []
     if found is None:  # no directory for this platform: the organisation file is the only source of members
+        listed = listed_in_org_file(app, event)
+        if listed is not None:  # e.g. rejoining after `/me delete`: the file is read again at the next start
+            return Reply("common/listed_not_loaded", {"admins": admins}), locale or listed.locale
         return Reply("common/not_a_member", {"admins": admins}), locale
     if found.outcome == FAILED:
         return Reply("common/lookup_failed", {"platform": event.platform}), locale

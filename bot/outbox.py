@@ -154,8 +154,10 @@ class OutboxSender:
         if member is None:
             platform, _, address = (row.channel or "console:").partition(":")
             recipient = Recipient(platform, address)
-            # `locale` in the body: someone not (or no longer) a member is answered in their language when known.
-            audience = Audience(row.body.get("locale") or self.channel_locale(platform), self.settings.timezone, "")
+            # `locale` and `timezone` in the body: someone not (or no longer) a member is answered in their language,
+            # and told times in their time zone, when known.
+            audience = Audience(row.body.get("locale") or self.channel_locale(platform),
+                                row.body.get("timezone") or self.settings.timezone, "")
         else:
             recipient = self._recipient(member)
             audience = access.audience(s, member, skip_level=self.skip_level)

@@ -23,10 +23,11 @@ from typing import Any, Sequence
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot import me
+from bot import access as rule, me
 from bot.access import seen_by
+from bot.calendar import Calendars
 from bot.codec import encode_replies
-from conversations.commands import Command, interpret, with_leftover
+from conversations.commands import Command, after_words, interpret, with_leftover
 from conversations.digest import hints_for
 from conversations.events import InboundEvent
 from conversations.machine import Reply
@@ -64,8 +65,12 @@ HINT = {"hint", "提示"}
 ZH_STEPS = me.ZH_STEPS  # answers named in Chinese (bot/me.py)
 
 
-def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply] | None:
-    """`/me <word> …` for the words this module owns; None when `args` is empty or `export` (bot/me.py's)."""
+def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
+            text: str | None = None, calendars: Calendars | None = None) -> list[Reply] | None:
+    """`/me <word> …` for the words this module owns; None when `args` is empty or `export` (bot/me.py's).
+    `args` as read, `text` as typed (a flag's reason is stored from it); `calendars` decides when the others
+    involved are told (their working time: bot/calendar.py `send_at`)."""
+    cal = calendars or Calendars()
     words = args.split()
     if not words or words[0].lower() in ("export", "导出"):
         return None
@@ -76,9 +81,10 @@ def command(s: Session, member: Member, args: str, event: InboundEvent, now: dat
     if action == "access":
         return [access(s, member, rest)]
     if action == "flag":
-        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now)]
+        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now, cal,
+                     text=after_words(text if text is not None else args, 1))]
     if action == "ack":
-        return [acknowledge(s, member, rest, event, now)]
+        return [acknowledge(s, member, rest, event, now, cal)]
     if action == "rejoin":
         return with_leftover([Reply("own_data/rejoin_member")], "/me rejoin", " ".join(rest))
     return [Reply("own_data/me_usage", {"unknown": words[0]})]
@@ -129,21 +135,25 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
             "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id)}
 
 
-def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[Reply, str, str | None]:
+def unknown_sender(s: Session, *, platform: str, user: str, text: str
+                   ) -> tuple[Reply, str, str | None, str | None]:
     """What to tell someone Flywheel does not know: that their data was deleted (and how to rejoin) if it was,
     else that they are not a member. Returns the reply, the outbox kind (a `farewell` leaves no address behind once
-    sent) and the language to say it in (None: the platform's default)."""
+    sent), the language to say it in (None: the platform's default) and the time zone for the times it names (theirs,
+    kept on the scrubbed profile; None: the server's)."""
     erased = repo.erased_account(s, platform=platform, user_id=user)
     if erased is None:
-        return Reply("common/not_a_member"), "reply", None
+        return Reply("common/not_a_member"), "reply", None, None
+    former = s.get(Member, erased.member_id)
+    tz = former.timezone if former is not None else None
     intent = interpret(text)
     if (isinstance(intent, Command) and intent.name == "me"
             and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"):
         # Every account of that person is forgotten: the next member sync adds them again, from nothing.
         s.execute(sa.delete(ErasedAccount).where(ErasedAccount.member_id == erased.member_id))
         log.info("a member whose data was deleted asked to rejoin (row %s)", erased.member_id)
-        return Reply("own_data/rejoined"), "farewell", erased.locale
-    return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale
+        return Reply("own_data/rejoined"), "farewell", erased.locale, tz
+    return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale, tz
 
 
 # ------------------------------------------------------------------------------------------------ who read it
@@ -154,15 +164,29 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
     if len(words) > 1 or (words and not re.fullmatch(r"[0-9]{1,6}", words[0])) or (words and int(words[0]) < 1):
         return Reply("own_data/access_usage", {"unknown": " ".join(rest)})
     page = int(words[0]) if words else 1
-    query = select(AuditRecord).where(AuditRecord.subject_id == member.id)
+    # Reads only (storage/repo.py READ_KINDS), and never the member's own doings.
+    query = select(AuditRecord).where(AuditRecord.subject_id == member.id,
+                                      AuditRecord.what.in_(repo.READ_KINDS),  # type: ignore[attr-defined]
+                                      sa.or_(AuditRecord.actor_id.is_(None),  # type: ignore[union-attr]
+                                             AuditRecord.actor_id != member.id))
     total = int(s.exec(select(sa.func.count()).select_from(query.subquery())).one())
     records = list(s.exec(query.order_by(AuditRecord.at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
                           .offset((page - 1) * ACCESS_PAGE).limit(ACCESS_PAGE)))
     people = repo.members_by_id(s, ids=[r.actor_id for r in records if r.actor_id is not None])
     items = [{"who": _name(people.get(r.actor_id)) if r.actor_id is not None else None,
-              "admin": r.actor_id is None, "what": r.what, "part": r.part, "at": r.at} for r in records]
+              "admin": r.actor_id is None, "what": r.what, "part": r.part, "at": r.at, **_read_part(r)}
+             for r in records]
     shown = (page - 1) * ACCESS_PAGE + len(records)
     return Reply("own_data/access", {"items": items, "total": total, "page": page, "more": max(total - shown, 0)})
+
+
+def _read_part(record: AuditRecord) -> dict[str, Any]:
+    """Which answer a flag record names, for the template to put in words: `2026-W49 wins`, `2026-W49 hint:mood_down`."""
+    if record.what != repo.AUDIT_READS["flag"] or not record.part:
+        return {}
+    period, _, name = record.part.partition(" ")
+    hint = name.removeprefix("hint:") if name.startswith("hint:") else None
+    return {"period": period, "step": None if hint else name or None, "hint": hint}
 
 
 def _name(member: Member | None) -> str | None:
@@ -172,15 +196,18 @@ def _name(member: Member | None) -> str | None:
 
 # ------------------------------------------------------------------------------------------------ flags
 
-def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> Reply:
+def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, cal: Calendars, *,
+         text: str | None = None) -> Reply:
     """`/me flag 2026-W48 wins <why>` or `/me flag hint 1 <why>`: one of your own answers (or the digest's hint
     about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer. The week may be
-    said as people say it (`last week`, `上周`, a date)."""
+    said as people say it (`last week`, `上周`, a date). `args` as read, `text` as typed: the reason is stored as
+    typed."""
+    why = after_words(me.with_week_code(text if text is not None else args, member, now), 2)  # after `W48 wins`
     parts = me.with_week_code(args, member, now).split(maxsplit=2)
     if parts and (parts[0].startswith("@") or _someone_else(s, member, parts[0])):
         return Reply("own_data/flag_not_yours", {"who": parts[0]})
     if parts and parts[0].lower() in HINT:
-        return _flag_hint(s, member, parts[1:], event, now)
+        return _flag_hint(s, member, parts[1:], event, now, cal, why=why)
     if len(parts) < 3:
         return Reply("own_data/flag_usage", {"period": parts[0] if parts else None,
                                              "which": parts[1] if len(parts) > 1 else None})
@@ -188,9 +215,16 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
     period, answer = me.own_answer(s, member, parts[0], which, now)
     if answer is None:
         return Reply("own_data/flag_not_found", {"period": period, "which": parts[1]})
+    # The manager is shown the flag with the answer: only once the rule lets them see that answer (bot/access.py).
+    # Until then the member can simply change it, and nothing is stored or sent.
+    manager = s.get(Member, member.manager_id) if member.manager_id else None
+    run = s.get(ConversationRun, answer.run_id)
+    if manager is not None and not rule.may_member(s, manager, member, rule.Part.RUN_ANSWERS, now=now, run=run):
+        return Reply("own_data/flag_not_yet", {"period": period, "which": parts[1],
+                                               "manager_name": first_name(manager.name)})
     found = s.exec(select(AnswerFlag).where(AnswerFlag.run_id == answer.run_id, AnswerFlag.step == answer.step)).first()
-    saved = _save_flag(s, member, found, now, reason=parts[2], period=period, run_id=answer.run_id, step=answer.step)
-    _tell_manager(s, member, saved, event, now, answer=answer.value)
+    saved = _save_flag(s, member, found, now, reason=why, period=period, run_id=answer.run_id, step=answer.step)
+    _tell_manager(s, member, saved, event, now, cal, answer=answer.value)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
 
 
@@ -200,7 +234,8 @@ def _someone_else(s: Session, member: Member, word: str) -> bool:
     return other is not None and other.id != member.id
 
 
-def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> Reply:
+def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime,
+               cal: Calendars, *, why: str) -> Reply:
     words = " ".join(rest).split(maxsplit=1)
     if len(words) < 2 or not re.fullmatch(r"[0-9]{1,2}", words[0]):
         return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
@@ -214,8 +249,8 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
     key, period = hints[number - 1].key, report.weeks[0].period
     found = s.exec(select(AnswerFlag).where(AnswerFlag.member_id == member.id, AnswerFlag.hint == key,
                                             AnswerFlag.period == period)).first()
-    saved = _save_flag(s, member, found, now, reason=words[1], period=period, hint=key)
-    _tell_manager(s, member, saved, event, now, answer=None)
+    saved = _save_flag(s, member, found, now, reason=why, period=period, hint=key)
+    _tell_manager(s, member, saved, event, now, cal, answer=None)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
 
 
@@ -231,17 +266,18 @@ def _save_flag(s: Session, member: Member, found: AnswerFlag | None, now: dateti
     return saved
 
 
-def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundEvent, now: datetime, *,
-                  answer: Any) -> None:
+def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundEvent, now: datetime,
+                  cal: Calendars, *, answer: Any) -> None:
     if member.manager_id is None:
         return
     # Tied to the answer's conversation, so a deletion that comes before delivery takes it too.
     repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag:{saved.id}", member_id=member.manager_id, kind="flag_new",
                  run_id=saved.run_id,
                  body=encode_replies([Reply("own_data/flag_new", {**_flag_params(s, member, saved),
-                                                                   "answer": _shown(answer)})]), now=now)
-    repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what="flag", now=now,
-               part=f"{saved.period} {saved.step or saved.hint}")
+                                                                   "answer": _shown(answer)})]), now=now,
+                 not_before=cal.send_at_id(s, member.manager_id, now))
+    repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what=repo.AUDIT_READS["flag"], now=now,
+               part=f"{saved.period} {saved.step or 'hint:' + str(saved.hint)}")
     log.info("member %s flagged an answer as wrong; manager %s asked to acknowledge (flag %s)", member.id,
              member.manager_id, saved.id)
 
@@ -263,7 +299,8 @@ def _shown(value: Any) -> str | None:
     return str(value)
 
 
-def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> Reply:
+def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEvent, now: datetime,
+                cal: Calendars) -> Reply:
     """`/me ack 7`: the manager asked about flag 7 (or the member's manager now) has seen it; the member hears so."""
     if len(rest) != 1 or not re.fullmatch(r"#?[0-9]{1,9}", rest[0]):
         return Reply("own_data/ack_usage", {"unknown": " ".join(rest)})
@@ -281,6 +318,7 @@ def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEv
     repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag_ack:{saved.id}", member_id=member.id,
                  kind="flag_acknowledged",
                  body=encode_replies([Reply("own_data/flag_acknowledged",
-                                            {**params, "manager_name": first_name(actor.name)})]), now=now)
+                                            {**params, "manager_name": first_name(actor.name)})]), now=now,
+                 not_before=cal.send_at(member, now))
     log.info("flag %s acknowledged by manager %s", saved.id, actor.id)
     return Reply("own_data/ack_ok", params)

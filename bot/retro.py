@@ -49,14 +49,15 @@ class RetroDesk:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
-        """`/retro start …`, or `/retro repost [12]`."""
+    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
+                text: str | None = None) -> list[Reply]:
+        """`/retro start …`, or `/retro repost [12]`; `args` as read, `text` as typed (the title is kept so)."""
         repost = parse_repost(args)
         if isinstance(repost, RepostRequest):
             return [self.repost(s, member, repost.retro_id, now)]
         if isinstance(repost, str):
             return [Reply(f"retro/{repost}")]
-        return self.start(s, member, args, event, now)
+        return self.start(s, member, text or args, event, now)
 
     # ---------------------------------------------------------------------------------------- start
 
@@ -301,7 +302,8 @@ class RetroDesk:
                                                                         ConversationRun.period == run.period)))
             for member_id in sorted((others | {retro.started_by}) - {member.id}):
                 repo.enqueue(s, dedup_key=f"retro:{retro.id}:repost:{run.id}:{member_id}", member_id=member_id,
-                             kind="retro_repost", body=body, now=now)
+                             kind="retro_repost", body=body, now=now,
+                             not_before=self.app.calendars.send_at_id(s, member_id, now))
         run.context["reposted_at"] = now.isoformat()
         s.add(run)
         for action in mine:

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from sqlmodel import Session, select
 
+from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.digest import direct_reports
 from conversations.commands import with_leftover
@@ -49,7 +50,9 @@ AUDIT_WHAT = {"pending": "manager_requested", "accepted": "manager_accepted", "d
 
 
 def command(s: Session, actor: Member, args: str, event: InboundEvent, now: datetime, *,
-            admins: Sequence[str]) -> list[Reply]:
+            admins: Sequence[str], calendars: Calendars | None = None) -> list[Reply]:
+    """`calendars` decides when the others involved are told (their working time: bot/calendar.py `send_at`)."""
+    cal = calendars or Calendars()
     words = args.split()
     if not words or words[0].lower() in ("help", "帮助"):
         return with_leftover([Reply("common/help")], "/flywheel help", " ".join(words[1:]))
@@ -57,11 +60,11 @@ def command(s: Session, actor: Member, args: str, event: InboundEvent, now: date
     if verb == "team" and len(words) == 1:
         return [_team_list(s, actor, now)]
     if verb == "team" and len(words) >= 3 and words[1].lower() == "add":
-        return _ask(s, actor, words[2:], event, now, admins)
+        return _ask(s, actor, words[2:], event, now, admins, cal)
     if verb == "manager" and len(words) == 3:
-        return _admin_set(s, actor, words[1:], event, now, admins)
+        return _admin_set(s, actor, words[1:], event, now, admins, cal)
     if verb in ANSWERS and len(words) == 2 and re.fullmatch(r"#?[0-9]{1,9}", words[1]):
-        return _answer(s, actor, int(words[1].lstrip("#")), ANSWERS[verb], now, admins)
+        return _answer(s, actor, int(words[1].lstrip("#")), ANSWERS[verb], now, admins, cal)
     return [Reply("team/usage")]
 
 
@@ -77,13 +80,25 @@ def _team_list(s: Session, actor: Member, now: datetime) -> Reply:
 
 
 def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, now: datetime,
-         admins: Sequence[str]) -> list[Reply]:
+         admins: Sequence[str], cal: Calendars) -> list[Reply]:
     """A would-be manager asks each person to report to them: one request each, nothing changes yet."""
-    people, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=tokens)
-    if unknown is not None:
-        return [Reply("team/unknown", {"who": unknown})]
-    if any(p.id == actor.id for p in people) or any(_manages(s, p, actor) for p in people):
-        return [Reply("team/loop")]
+    # One by one: whoever can be asked is asked; for each of the others, the reply says why not.
+    people: list[Member] = []
+    unknown: list[str] = []
+    yourself = False
+    loops: list[str] = []
+    for token in tokens:
+        person = repo.member_by_mention(s, platform=event.platform, token=token)
+        if person is None or not person.active:
+            unknown.append(token)
+        elif person.id == actor.id:
+            yourself = True
+        elif any(p.id == person.id for p in people) or first_name(person.name) in loops:
+            continue
+        elif _manages(s, person, actor):
+            loops.append(first_name(person.name))
+        else:
+            people.append(person)
     asked: list[str] = []
     already: list[str] = []
     waiting: list[str] = []
@@ -103,7 +118,7 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
             current = s.get(Member, person.manager_id) if person.manager_id else None
             _tell(s, person.id, f"manager_request:{request.id}:ask", "team/request", {
                 "id": request.id, "manager": first_name(actor.name),
-                "current": first_name(current.name) if current else None, "expires": request.expires_at}, now)
+                "current": first_name(current.name) if current else None, "expires": request.expires_at}, now, cal)
             asked.append(first_name(person.name))
             log.info("member %s asked member %s to report to them (request %s)", actor.id, person.id, request.id)
     replies = [_line_fixed(s, found, owner, admins) for owner, found in fixed.items()]
@@ -113,6 +128,11 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
         replies.append(Reply("team/already_asked", {"names": waiting}))
     if already:
         replies.append(Reply("team/already_yours", {"names": already}))
+    if yourself:
+        replies.append(Reply("team/not_yourself"))
+    if loops:
+        replies.append(Reply("team/loop_people", {"names": loops}))
+    replies.extend(Reply("team/unknown", {"who": token}) for token in unknown)
     return replies
 
 
@@ -122,7 +142,7 @@ def _still_pending(s: Session, *, member_id: int, manager_id: int, now: datetime
     found = repo.pending_manager_requests(s, member_id=member_id, manager_id=manager_id)
     for request in found:
         if now >= request.expires_at:
-            expire(s, request, now)
+            expire(s, request, now, None)  # told to the one asking again, who is acting now: at once
     return any(r.status == "pending" for r in found)
 
 
@@ -137,8 +157,8 @@ def _line_fixed(s: Session, people: Sequence[Member], owner: str, admins: Sequen
 
 # ------------------------------------------------------------------------------------------------ answering
 
-def _answer(s: Session, actor: Member, request_id: int, status: str, now: datetime, admins: Sequence[str]
-            ) -> list[Reply]:
+def _answer(s: Session, actor: Member, request_id: int, status: str, now: datetime, admins: Sequence[str],
+            cal: Calendars) -> list[Reply]:
     """Accept, decline (the member named in the request) or withdraw (the one who asked) one request."""
     request = repo.lock_manager_request(s, request_id=request_id)
     who_may = TRANSITIONS[("pending", status)]
@@ -147,7 +167,7 @@ def _answer(s: Session, actor: Member, request_id: int, status: str, now: dateti
         # Someone else's request is indistinguishable from a missing one: nothing leaks.
         return [Reply("team/request_not_found", {"id": request_id})]
     if request.status == "pending" and now >= request.expires_at:
-        expire(s, request, now)
+        expire(s, request, now, cal)
     if request.status != "pending":
         return [Reply("team/request_closed", {"id": request.id, "status": request.status})]
     member, manager = s.get(Member, request.member_id), s.get(Member, request.manager_id)
@@ -155,12 +175,12 @@ def _answer(s: Session, actor: Member, request_id: int, status: str, now: dateti
     if status == "declined":
         _decide(s, request, "declined", actor_id=actor.id, now=now)
         _tell(s, request.requested_by, f"manager_request:{request.id}:declined", "team/request_declined",
-              {"who": first_name(member.name)}, now)
+              {"who": first_name(member.name)}, now, cal)
         return [Reply("team/declined", {"manager": first_name(manager.name)})]
     if status == "cancelled":
         _decide(s, request, "cancelled", actor_id=actor.id, now=now)
         _tell(s, member.id, f"manager_request:{request.id}:cancelled", "team/request_cancelled",
-              {"id": request.id, "manager": first_name(manager.name)}, now)
+              {"id": request.id, "manager": first_name(manager.name)}, now, cal)
         return [Reply("team/cancelled", {"who": first_name(member.name)})]
     # Accepting: what was true when the request was made may no longer be.
     owner = repo.line_set_by(member)
@@ -174,31 +194,32 @@ def _answer(s: Session, actor: Member, request_id: int, status: str, now: dateti
     _decide(s, request, "accepted", actor_id=actor.id, now=now)
     repo.set_manager(s, member, manager.id, source="chat", now=now)
     key = f"manager_request:{request.id}:accepted"
-    _tell(s, manager.id, f"{key}:new", "team/request_accepted", {"who": first_name(member.name)}, now)
+    _tell(s, manager.id, f"{key}:new", "team/request_accepted", {"who": first_name(member.name)}, now, cal)
     if old is not None and old.id != manager.id:
         _tell(s, old.id, f"{key}:old", "team/moved_away",
-              {"who": first_name(member.name), "manager": first_name(manager.name), "by": None}, now)
+              {"who": first_name(member.name), "manager": first_name(manager.name), "by": None}, now, cal)
     log.info("member %s accepted request %s: now reports to member %s", member.id, request.id, manager.id)
     return [Reply("team/accepted", {"manager": first_name(manager.name),
                                     "previous": first_name(old.name) if old and old.id != manager.id else None})]
 
 
-def expire(s: Session, request: ManagerRequest, now: datetime) -> None:
-    """A request nobody answered in time: expired, audited, and the one who asked is told."""
+def expire(s: Session, request: ManagerRequest, now: datetime, cal: Calendars | None) -> None:
+    """A request nobody answered in time: expired, audited, and the one who asked is told (at their working time;
+    `cal` None: they are the one acting now)."""
     member = s.get(Member, request.member_id)
     _decide(s, request, "expired", actor_id=None, now=now)
     _tell(s, request.requested_by, f"manager_request:{request.id}:expired", "team/request_expired",
-          {"who": first_name(member.name) if member else "?", "days": REQUEST_LIFETIME.days}, now)
+          {"who": first_name(member.name) if member else "?", "days": REQUEST_LIFETIME.days}, now, cal)
     log.info("manager request %s expired unanswered", request.id)
 
 
-def expire_due(s: Session, *, now: datetime) -> int:
+def expire_due(s: Session, *, now: datetime, calendars: Calendars | None = None) -> int:
     """The scheduler's part: every pending request past its time expires (in batches, rows locked)."""
     done = 0
     while True:
         batch = repo.manager_requests_expiring(s, now=now, limit=EXPIRE_BATCH)
         for request in batch:
-            expire(s, request, now)
+            expire(s, request, now, calendars or Calendars())
         done += len(batch)
         if len(batch) < EXPIRE_BATCH:
             return done
@@ -217,13 +238,15 @@ def _decide(s: Session, request: ManagerRequest, status: str, *, actor_id: int |
 # ------------------------------------------------------------------------------------------------ admins
 
 def _admin_set(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, now: datetime,
-               admins: Sequence[str]) -> list[Reply]:
+               admins: Sequence[str], cal: Calendars) -> list[Reply]:
     """An admin sets someone's manager directly (no consent needed); all three people are told."""
     if actor.handle not in admins:
         return [Reply("team/admins_only")]
     people, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=tokens)
     if unknown is not None:
         return [Reply("team/unknown", {"who": unknown})]
+    if len(people) == 1 and len(tokens) == 2:  # the same person named twice
+        return [Reply("team/same_person", {"who": first_name(people[0].name)})]
     if len(people) != 2:
         return [Reply("team/usage")]
     person, manager = people
@@ -242,21 +265,24 @@ def _admin_set(s: Session, actor: Member, tokens: Sequence[str], event: InboundE
     if person.id != actor.id:
         _tell(s, person.id, f"{key}:member", "team/set_for_you",
               {"manager": first_name(manager.name), "previous": first_name(old.name) if old else None, "by": by,
-               "themselves": manager.id == actor.id}, now)
+               "themselves": manager.id == actor.id}, now, cal)
     if manager.id != actor.id:
-        _tell(s, manager.id, f"{key}:new", "team/new_report", {"who": first_name(person.name), "by": by}, now)
+        _tell(s, manager.id, f"{key}:new", "team/new_report", {"who": first_name(person.name), "by": by}, now, cal)
     if old is not None and old.id != actor.id:
         _tell(s, old.id, f"{key}:old", "team/moved_away",
-              {"who": first_name(person.name), "manager": first_name(manager.name), "by": by}, now)
+              {"who": first_name(person.name), "manager": first_name(manager.name), "by": by}, now, cal)
     log.info("admin %s set the manager of member %s to %s", actor.id, person.id, manager.id)
     return [Reply("team/manager_set", {"who": first_name(person.name), "manager": first_name(manager.name)})]
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def _tell(s: Session, member_id: int, key: str, template: str, params: dict[str, Any], now: datetime) -> None:
+def _tell(s: Session, member_id: int, key: str, template: str, params: dict[str, Any], now: datetime,
+          cal: Calendars | None) -> None:
+    """A DM about a reporting line: to someone other than who acted, at their working time (bot/calendar.py
+    `send_at`); `cal` None only for the one acting now."""
     repo.enqueue(s, dedup_key=key, member_id=member_id, kind="team", body=encode_replies([Reply(template, params)]),
-                 now=now)
+                 now=now, not_before=cal.send_at_id(s, member_id, now) if cal is not None else None)
 
 
 def _audit(s: Session, request: ManagerRequest, *, actor_id: int | None, what: str, old: int | None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from conversations.answers import keyword, normalize
@@ -30,8 +30,17 @@ for _words, _meaning in (
 @dataclass(frozen=True)
 class Command:
     name: str  # one of COMMANDS, or the unknown command as typed
-    args: str = ""
+    args: str = ""  # normalised (full-width digits and punctuation as ASCII): for reading words and numbers
     known: bool = True
+    # the same arguments exactly as typed: free text (reasons, notes) is taken from here (not part of the meaning)
+    text: str = field(default="", compare=False)
+
+
+def after_words(text: str, count: int) -> str:
+    """What follows the first `count` words of a command's arguments, exactly as typed (`Command.text`): the one
+    way free text — a flag's reason, a note — is cut out of a command, so it is stored as typed."""
+    parts = text.strip().split(maxsplit=count)
+    return parts[count].strip() if len(parts) > count else ""
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ def interpret(text: str) -> Intent:
         head, _, rest = stripped.partition(" ")
         name = _ALIASES.get(head, head[1:].lower())
         if name in COMMANDS:
-            return Command(name, rest.strip())
+            return Command(name, rest.strip(), text=after_words(text, 1) if rest.strip() else "")
         word = _KEYWORDS.get(head[1:].lower())
         if word is not None:
             return Keyword(word, rest.strip())

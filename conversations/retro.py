@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass
 from datetime import timedelta
 
-from conversations.answers import Actions, Text
+from conversations.answers import Actions, Text, normalize
 from conversations.flows import Ask, Flow
 from conversations.schedule import parse_duration
 
@@ -68,12 +68,13 @@ class RetroRequest:
 
 
 def parse_retro(args: str) -> RetroRequest | str:
-    """`start "Checkout redesign" @a @b anonymous due 24h` → a request, or the key of a polite refusal."""
+    """`start "Checkout redesign" @a @b anonymous due 24h` → a request, or the key of a polite refusal. `args` as
+    typed: the title is kept so; the other words are read normalised (full-width letters and digits as ASCII)."""
     try:
         words = shlex.split(args.replace("“", '"').replace("”", '"'))
     except ValueError:
         return "retro_usage"
-    if not words or words[0].lower() not in ("start", "开始"):
+    if not words or normalize(words[0]).lower() not in ("start", "开始"):
         return "retro_usage"
     words = words[1:]
     title_parts: list[str] = []
@@ -82,7 +83,8 @@ def parse_retro(args: str) -> RetroRequest | str:
     due = DEFAULT_DUE
     i = 0
     while i < len(words):
-        w = words[i]
+        typed = words[i]
+        w = normalize(typed)
         if _MENTION.match(w.rstrip(",，")):
             token = w.rstrip(",，")
             if token not in mentions:
@@ -91,12 +93,12 @@ def parse_retro(args: str) -> RetroRequest | str:
             anonymous = True
         elif w.lower() in ("due", "截止") and i + 1 < len(words):
             try:
-                due = parse_duration(words[i + 1])
+                due = parse_duration(normalize(words[i + 1]))
             except (ValueError, OverflowError):
                 return "retro_bad_due"
             i += 1
         elif not mentions:
-            title_parts.append(w)
+            title_parts.append(typed)
         else:
             return "retro_usage"
         i += 1

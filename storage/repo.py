@@ -653,6 +653,12 @@ def manager_requests_expiring(session: Session, *, now: datetime, limit: int) ->
 
 # ------------------------------------------------------------------------------------------ audit and retention
 
+# What an audit record says happened (`AuditRecord.what`). Reads of a member's data — the records `/me access`
+# lists — are these; the rest ("forget", and the reporting-line steps of bot/team.py) are not reads.
+AUDIT_READS = {"digest": "digest", "support_list": "support_list", "flag": "flag"}
+READ_KINDS = frozenset(AUDIT_READS.values())
+
+
 def audit(session: Session, *, actor_id: int | None, subject_ids: Iterable[int], what: str, now: datetime,
           part: str | None = None) -> None:
     """Record that `actor_id` read (or deleted) these people's answers (`part`: which). Reading one's own is not

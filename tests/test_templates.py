@@ -242,6 +242,12 @@ FIXTURES: list[Reply] = [
     Reply("kudos/too_many_values", {"count": 9}),  # bot/kudos.py give: the values do not fit in storage
     Reply("own_data/delete_stale", {"minutes": 10}),  # bot/own_data.py delete_command: the code expired
     Reply("own_data/flag_not_yours", {"who": "@bo"}),  # bot/own_data.py flag
+    Reply("own_data/flag_not_yet", {"period": "2026-W49", "which": "wins", "manager_name": "Maria"}),  # flag
+    *[Reply("common/listed_not_loaded", {"admins": a}) for a in ([], ["Maria Rossi"])],  # bot/newcomers.py refusal
+    Reply("team/not_yourself"),  # bot/team.py _ask
+    Reply("team/loop"),  # bot/team.py _admin_set, _answer: the line would make a loop
+    *[Reply("team/loop_people", {"names": n}) for n in (["Alice"], ["Alice", "Bo"])],  # bot/team.py _ask
+    Reply("team/same_person", {"who": "Alice"}),  # bot/team.py _admin_set
     Reply("retro/anonymous_too_few", {"count": 2, "minimum": 3}),  # bot/retro.py start
     # One question per follow-up item: check-ins started before follow-ups were grouped still ask these.
     *[Reply(t, {"item": "security sign-off", "item_number": n, "item_total": 2})

@@ -13,7 +13,7 @@ from bot.config import parse_config
 from bot.platforms.common import message_rows
 from storage import repo
 from storage.db import transaction
-from storage.models import AuditRecord, ManagerRequest, Member, SupportRequest
+from storage.models import AuditRecord, ManagerRequest, Member, OutboxMessage, SupportRequest
 from tests.helpers import local, make_harness
 
 ORG = {
@@ -68,7 +68,15 @@ def audit_rows(h) -> list[tuple[str, str, str, str | None]]:
 
 
 def inbox(h, handle) -> list[str]:
-    """Everything `handle` has received so far (delivering what is queued first)."""
+    """Everything `handle` has received so far, delivering what is queued for them first — the clock moves on to
+    their working time if what is queued waits for it (bot/calendar.py `send_at`)."""
+    with transaction(h.app.sessions) as s:
+        person = s.exec(select(Member).where(Member.handle == handle)).one()
+        due = [m.next_attempt_at for m in s.exec(select(OutboxMessage).where(OutboxMessage.member_id == person.id,
+                                                                              OutboxMessage.status == "pending"))]
+    latest = max(due, default=None)
+    if latest is not None and latest.replace(tzinfo=None) > h.clock.now().replace(tzinfo=None):
+        h.clock.set(latest.replace(tzinfo=h.clock.now().tzinfo))
     h.app.deliver_outbox()
     return h.fake.texts_for(handle)
 
@@ -237,11 +245,12 @@ def test_repeats_self_and_loops(h):
     assert h.say("bo", "/flywheel team add @dan") == [
         "You've already asked Dan; that request is still waiting for an answer."]
     assert len(requests(h)) == 1
-    assert h.say("bo", "/flywheel team add @bo") == ["That would make a loop in the reporting lines, so nothing changed."]
+    assert h.say("bo", "/flywheel team add @bo") == ["You can't ask yourself to report to you, so I left you out."]
     h.say("dan", "/flywheel accept 1")
     assert h.say("bo", "/flywheel team add @dan") == ["Dan already reports to you in Flywheel."]
     assert h.say("dan", "/flywheel team add @bo") == [
-        "That would make a loop in the reporting lines, so nothing changed."]
+        "I didn't ask Bo: you report to them (directly or further up), so that would make a loop in the reporting "
+        "lines."]
     assert h.say("bo", "/flywheel team add @nobody") == ["I could not find @nobody. Mention people with @."]
 
 

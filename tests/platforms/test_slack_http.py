@@ -349,7 +349,8 @@ def test_flywheel_command_manages_teams_in_chat_with_the_members_consent(tmp_pat
         assert texts(fake, "ULEE")[-1].startswith("✅ Kim accepted: they now report to you in Flywheel.")
         assert managers()["kim"] == "lee"
         client.command("UKIM", "/flywheel", "team add <@ULEE|lee>")
-        assert texts(fake, "UKIM")[-1] == "That would make a loop in the reporting lines, so nothing changed."
+        assert texts(fake, "UKIM")[-1] == ("I didn't ask Lee: you report to them (directly or further up), so that would "
+                                            "make a loop in the reporting lines.")
         client.command("ULEE", "/flywheel", "manager <@UKIM> <@UADA>")
         assert texts(fake, "ULEE")[-1].startswith("Only a Flywheel admin can set someone's manager.")
         client.command("UADA", "/flywheel", "manager <@ULEE> <@UADA>")
