@@ -32,7 +32,8 @@ from bot.prefetch import Prefetched
 from bot.platforms.base import Messenger
 from bot.platforms.directory import Directory, Lookup
 from bot.settings import Settings
-from conversations.calendar import CalendarSettings, is_working_time, next_working_time, working_occurrence
+from conversations.calendar import (CalendarSettings, is_working_time, next_working_time, pause_in_force,
+                                    working_occurrence)
 from conversations.clock import Clock, SystemClock
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause, with_leftover
 from conversations.events import InboundEvent
@@ -581,7 +582,7 @@ class Flywheel(OutboxSender):
 
     def _occurrences(self, flow: Flow, tz: str, country: str | None, now: datetime):  # noqa: ANN202
         """This and the coming occurrence of `flow` for members in `tz` with `country`, each as it really falls
-        on their calendar (moved off a holiday; absent in a week without a working day): (nominal, actual)."""
+        on their calendar (moved off a holiday; None in a week without a working day)."""
         assert flow.schedule is not None
         cal = self.calendar_settings.for_member(country)
         weekly = isinstance(flow.schedule, WeeklySchedule)
@@ -590,7 +591,7 @@ class Flywheel(OutboxSender):
             if occ.period in seen:
                 continue
             seen.add(occ.period)
-            yield occ, working_occurrence(occ, cal, tz, weekly=weekly)
+            yield working_occurrence(occ, cal, tz, weekly=weekly)
 
     def _plan(self, now: datetime, last_tick: datetime | None, report: TickReport) -> None:
         """Insert the runs that are due; the unique (flow, member, period) key makes this idempotent.
@@ -606,7 +607,7 @@ class Flywheel(OutboxSender):
             if not flow.enabled or flow.schedule is None:
                 continue
             for tz, country in groups:
-                for _nominal, occ in self._occurrences(flow, tz, country, now):
+                for occ in self._occurrences(flow, tz, country, now):
                     if occ is None or occ.due > now or now >= occ.closes:
                         continue
                     self._plan_group(flow, tz, country, occ, now, last_tick, report)
@@ -619,7 +620,7 @@ class Flywheel(OutboxSender):
                                               country=country)
         if not candidates:
             return
-        paused = {mid: until for mid, until in candidates if until is not None and until > local_today}
+        paused = {mid: until for mid, until in candidates if pause_in_force(until, local_today) is not None}
         ids = [mid for mid, _ in candidates if mid not in paused]
         down = last_tick is not None and occ.due > last_tick and now - occ.due > flow.catch_up_within
         cal = self.calendar_settings.for_member(country)
@@ -671,10 +672,11 @@ class Flywheel(OutboxSender):
                 for run in runs:
                     member = s.get(Member, run.member_id)
                     assert member is not None
-                    if trigger == Trigger.DELIVER and (not member.active or self._paused(member, now)):
+                    until = paused_until(member, now)
+                    if trigger == Trigger.DELIVER and (not member.active or until is not None):
                         self._apply(s, run, member, Trigger.SKIP, None, now, by_member=False)
-                        if member.paused_until is not None and self._paused(member, now):
-                            run.context = {**(run.context or {}), "paused_until": member.paused_until.isoformat()}
+                        if until is not None:
+                            run.context = {**(run.context or {}), "paused_until": until.isoformat()}
                             s.add(run)
                         continue
                     if self._hold(run, member, trigger, now, member.id in away):
@@ -774,7 +776,7 @@ class Flywheel(OutboxSender):
                     # the coming occurrences as they really fall (a holiday moves one earlier, even before now)
                     at = after
                     for _ in range(3):
-                        real = [o for _n, o in self._occurrences(flow, tz, country, at) if o is not None
+                        real = [o for o in self._occurrences(flow, tz, country, at) if o is not None
                                 and o.due > after]
                         if real:
                             times.append(min(o.due for o in real))

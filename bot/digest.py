@@ -115,7 +115,8 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     calendars = calendars or Calendars()
     ids = [r.id for r in reports]
     who = {m.id: access.person(m) for m in reports}
-    bosses = repo.members_by_id(s, ids=[m.manager_id for m in reports if m.manager_id is not None])
+    # The reports' own managers matter only for a skip-level reader (bot/access.py `relation`).
+    bosses = repo.members_by_id(s, ids=[m.manager_id for m in reports if m.manager_id is not None]) if skip_level else {}
     me = access.person(viewer)
 
     def may(member_id: int, part: access.Part, run: ConversationRun | None = None) -> bool:
@@ -141,7 +142,9 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             if a.note:
                 notes[a.run_id] = notes.get(a.run_id, ()) + ((a.step, a.note),)
     by_key = {(r.member_id, r.period): r for r in runs}
-    flags = repo.flags_of(s, member_ids=ids, periods=periods)
+    flags_by_member: dict[int, list[Any]] = {}
+    for f in repo.flags_of(s, member_ids=ids, periods=periods):
+        flags_by_member.setdefault(f.member_id, []).append(f)
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
     received = repo.kudos_received(s, member_ids=ids, since=month_ago)
     team_wins = [(r.member_id, str(answers[r.id].get("wins") or "")) for r in runs
@@ -227,7 +230,7 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
             overdue_actions=tuple({"text": a.text, "title": r.title, "since": a.shared_at,
                                    "weeks_open": (now - a.shared_at) // timedelta(weeks=1)}
                                   for a, r in overdue[member.id]),  # type: ignore[index]
-            flags=tuple(flag_params(f) for f in flags if f.member_id == member.id),
+            flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
             paused_until=paused_until(member, now),
         ))
     return out, periods

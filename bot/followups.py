@@ -167,17 +167,15 @@ class FollowUps:
         if not words:
             # Requests this manager may answer now (bot/access.py): their current reports', whoever was their
             # manager when the request was made.
-            candidates = repo.support_requests(s, manager_id=actor.id) + repo.support_requests(
-                s, member_ids=[m.id for m in s.exec(select(Member).where(Member.manager_id == actor.id))])
-            people = repo.members_by_id(s, ids=[r.member_id for r in candidates])
-            unique = {r.id: r for r in candidates}
-            mine = [r for r in sorted(unique.values(), key=lambda r: (r.created_at, r.id))
+            reports = list(s.exec(select(Member).where(Member.manager_id == actor.id)))
+            people = {m.id: m for m in reports}
+            mine = [r for r in repo.support_requests(s, member_ids=list(people))
                     if access.may_member(s, actor, people[r.member_id], access.Part.SUPPORT_ACT, now=now)]
             for member_id in {r.member_id for r in mine}:
                 repo.audit(s, actor_id=actor.id, subject_ids=[member_id], what=repo.AUDIT_READS["support_list"], now=now,
                            part=", ".join(f"#{r.id}" for r in mine if r.member_id == member_id))
-            own = [r for r in repo.support_requests(s, member_id=actor.id, open_only=False)
-                   if access.may_member(s, actor, actor, access.Part.SUPPORT, now=now)][-5:]
+            own = (repo.support_requests(s, member_id=actor.id, open_only=False)[-5:]
+                   if access.may_member(s, actor, actor, access.Part.SUPPORT, now=now) else [])
             return [Reply("support/list", {
                 "to_me": [self._params(r, people[r.member_id]) for r in mine],
                 "mine": [self._params(r, actor) for r in own]})]

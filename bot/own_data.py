@@ -62,7 +62,6 @@ CONFIRM = {"confirm", "yes", "确认"}
 CANCEL = {"cancel", "no", "取消"}
 MORE = {"more", "page", "更多", "页"}
 HINT = {"hint", "提示"}
-ZH_STEPS = me.ZH_STEPS  # answers named in Chinese (bot/me.py)
 
 
 def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
@@ -211,8 +210,7 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
     if len(parts) < 3:
         return Reply("own_data/flag_usage", {"period": parts[0] if parts else None,
                                              "which": parts[1] if len(parts) > 1 else None})
-    which = ZH_STEPS.get(parts[1], parts[1])
-    period, answer = me.own_answer(s, member, parts[0], which, now)
+    period, answer = me.own_answer(s, member, parts[0], parts[1], now)  # which reads Chinese names too
     if answer is None:
         return Reply("own_data/flag_not_found", {"period": period, "which": parts[1]})
     # The manager is shown the flag with the answer: only once the rule lets them see that answer (bot/access.py).
@@ -241,7 +239,7 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
         return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
     # The same section `/me` shows: whose digest it is in is for the rule to say (bot/access.py).
     manager = next((m for m in seen_by(s, member, skip_level=False) if m.id == member.manager_id), None)
-    report = me.own_report(s, member, now, manager=manager)
+    report = me.own_report(s, member, now, manager=manager, calendars=cal)
     hints = hints_for(report)
     number = int(words[0])
     if not 0 < number <= len(hints):

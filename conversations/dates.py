@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from conversations.answers import normalize
 from conversations.clock import UTC
 from conversations.schedule import WEEKDAYS, parse_duration
+from conversations.schedule import weekly_period as week_code  # the period key check-ins are stored under
 
 _EN_DAYS = {name: i for i, full in enumerate(WEEKDAYS) for name in (full, full[:3])}
 _EN_DAYS.update({"tues": 1, "thur": 3, "thurs": 3})
@@ -161,12 +162,6 @@ _ISO_WEEK = re.compile(r"\d{4}-W\d{2}")
 _WEEKS_BACK = (("the week before last", 2), ("week before last", 2), ("last week", 1), ("this week", 0),
                ("上上周", 2), ("上上个星期", 2), ("上周", 1), ("上个星期", 1), ("上星期", 1), ("上礼拜", 1),
                ("本周", 0), ("这周", 0), ("这个星期", 0), ("这星期", 0))
-
-
-def week_code(day: date) -> str:
-    """The period key of the week `day` is in: `2026-W48` (the ISO week, as check-ins are stored)."""
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def week_monday(period: str) -> date | None:

@@ -19,19 +19,13 @@ this the same one?"), never a silent merge, so a false match costs one short ans
 from __future__ import annotations
 
 import re
-import unicodedata
+
+# One form of text for every comparison (the same one "says nothing" uses).
+from conversations.answers import nothing_key as text_key
 
 CJK_THRESHOLD = 0.55
 FILLER_WORDS = frozenset({"a", "an", "the", "still", "again", "yet", "some"})
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def text_key(text: str) -> str:
-    """The form compared: NFKC (full width → ASCII), case-folded, punctuation, symbols and spacing as one space."""
-    out = []
-    for ch in unicodedata.normalize("NFKC", text).casefold():
-        out.append(" " if unicodedata.category(ch)[0] in "PSZC" else ch)
-    return " ".join("".join(out).split())
 
 
 def _bigrams(key: str) -> set[str]:

@@ -113,10 +113,6 @@ def lock_member(session: Session, *, member_id: int) -> None:
     session.exec(select(Member.id).where(Member.id == member_id).with_for_update()).first()
 
 
-def member_timezones(session: Session) -> list[str]:
-    return list(session.exec(select(Member.timezone).where(Member.active == sa.true()).distinct()))
-
-
 def member_calendars(session: Session) -> list[tuple[str, str | None]]:
     """The distinct (time zone, country) pairs of active members: who shares a schedule and a holiday calendar."""
     rows = session.exec(select(Member.timezone, Member.country).where(Member.active == sa.true()).distinct())
@@ -711,7 +707,7 @@ def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[s
     """These members' flags on their answers and hints (only for `periods` if given), oldest first."""
     if not member_ids:
         return []
-    query = select(AnswerFlag).where(AnswerFlag.member_id.in_(list(member_ids)))  # type: ignore[attr-defined]
+    query = select(AnswerFlag).where(among(session, AnswerFlag.member_id, member_ids))
     if periods is not None:
-        query = query.where(AnswerFlag.period.in_(list(periods)))  # type: ignore[attr-defined]
+        query = query.where(among(session, AnswerFlag.period, periods))
     return list(session.exec(query.order_by(AnswerFlag.created_at, AnswerFlag.id)))

@@ -268,8 +268,7 @@ class Console:
         if target < now:
             self.say("The console's clock only moves forward (schedules that already happened stay happened).")
             return
-        self.fast_forward(target)
-        self.remember_clock()
+        self.fast_forward(target)  # (`feed` remembers the clock after every line)
         self.say(self.describe_now())
 
     def _parse_clock(self, arg: str) -> datetime | None:
