@@ -404,10 +404,15 @@ def _directories(settings: Settings, config: OrgConfig | None, messengers: dict)
     if "feishu" in settings.platforms:
         from bot.platforms.feishu.directory import FeishuDirectory
 
+        from bot.platforms.feishu.messenger import build_client
+        from bot.platforms.directory import LOOKUP_TIMEOUT
+
         found["feishu"] = FeishuDirectory(
             messengers["feishu"].client, default_timezone=settings.timezone,
             default_locale=settings.locale_for("feishu"),
-            managed_by_file={m.feishu for m in config.members if m.feishu} if config else set())
+            managed_by_file={m.feishu for m in config.members if m.feishu} if config else set(),
+            lookup_client=build_client(settings.feishu_app_id or "", settings.feishu_app_secret or "",
+                                       settings.feishu_domain, timeout=LOOKUP_TIMEOUT))
     return found
 
 

@@ -18,6 +18,8 @@ from storage.models import Member
 MEMBER = "member"  # someone Flywheel serves: `admit` makes them a member
 NOT_SERVED = "not_served"  # a bot, a deactivated / resigned account, or outside the app's contact range
 FAILED = "failed"  # the platform did not answer usefully (timeout, 5xx, rate limit): ask again later
+# An on-the-spot lookup never waits long: someone is waiting for an answer (and Slack HTTP mode acks within 3 s).
+LOOKUP_TIMEOUT = 2.0  # seconds
 
 
 @dataclass(frozen=True)

@@ -164,8 +164,10 @@ class FeishuDirectory:
     platform = "feishu"
 
     def __init__(self, client: lark.Client, *, default_timezone: str, default_locale: str,
-                 managed_by_file: set[str]) -> None:
+                 managed_by_file: set[str], lookup_client: lark.Client | None = None) -> None:
         self.client = client
+        # Someone waiting for an answer is never kept waiting long: the on-the-spot lookup has its own short timeout.
+        self.single = lookup_client or client
         self.default_timezone = default_timezone
         self.default_locale = default_locale
         self.managed_by_file = managed_by_file
@@ -185,7 +187,7 @@ class FeishuDirectory:
         request = (GetUserRequest.builder().user_id(user_id).user_id_type("open_id")
                    .department_id_type("open_department_id").build())
         try:
-            response = self.client.contact.v3.user.get(request)
+            response = self.single.contact.v3.user.get(request)
         except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a body that is not JSON
             return Lookup(FAILED, f"contact user lookup failed: {type(exc).__name__}")
         status = getattr(getattr(response, "raw", None), "status_code", 200) or 200
@@ -208,7 +210,7 @@ class FeishuDirectory:
         request = (GetDepartmentRequest.builder().department_id(department_ids[0])
                    .department_id_type("open_department_id").build())
         try:
-            response = self.client.contact.v3.department.get(request)
+            response = self.single.contact.v3.department.get(request)
         except Exception:  # noqa: BLE001 - the team is filled in by the next sync
             return
         dept = response.data.department if response.success() and response.data else None

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, select
 
 from bot.platforms.common import unique_handle
-from bot.platforms.directory import FAILED, MEMBER, NOT_SERVED, Lookup
+from bot.platforms.directory import FAILED, LOOKUP_TIMEOUT, MEMBER, NOT_SERVED, Lookup
 from conversations.render import normalize_locale
 from conversations.schedule import is_valid_zone
 from storage import repo
@@ -25,7 +25,6 @@ from storage.models import Member
 
 log = logging.getLogger(__name__)
 
-LOOKUP_TIMEOUT = 2.0  # seconds; in HTTP mode the lookup happens before Slack's 3-second ack
 
 
 def workspace_users(client: WebClient) -> Iterator[dict[str, Any]]:
