@@ -1,10 +1,10 @@
 """`python -m bench` (or `make bench`): run the benchmarks on SQLite and PostgreSQL and print a table.
 
-    python -m bench                      everything, documented sizes (about 10 minutes)
-    python -m bench fanout digest        some of them
-    python -m bench --db sqlite          one database
-    python -m bench --quick              small sizes and a 10 s inbound run: a first look in a few minutes
-    python -m bench --json out.json      also write every figure as JSON
+python -m bench                      everything, documented sizes (about 10 minutes)
+python -m bench fanout digest        some of them
+python -m bench --db sqlite          one database
+python -m bench --quick              small sizes and a 10 s inbound run: a first look in a few minutes
+python -m bench --json out.json      also write every figure as JSON
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from bench import digest, fanout, inbound, memory
 from bench.common import Result, database, postgres_available, quiet_logs
@@ -54,8 +55,9 @@ def plan(args: argparse.Namespace) -> dict[str, Callable[[str, str], Result]]:
     return {
         "fanout": lambda url, db: fanout.unlimited(url, db, members),
         "limited": lambda url, db: fanout.limited(url, db, members, workspace_rate=args.workspace_rate),
-        "inbound": lambda url, db: inbound.run(url, db, members=2000, rate=args.rate,
-                                              duration=args.duration or (10 if quick else 60)),
+        "inbound": lambda url, db: inbound.run(
+            url, db, members=2000, rate=args.rate, duration=args.duration or (10 if quick else 60)
+        ),
         "digest": lambda url, db: digest.run(url, db, members=1000, n_managers=100, weeks=26 if quick else 52),
         "memory": lambda url, db: memory.run(url, db, members=members),
     }
@@ -83,18 +85,27 @@ def table(results: list[Result]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("which", nargs="*", help=f"benchmarks to run: {', '.join(BENCHES)} (default: all)")
     parser.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both (default)")
     parser.add_argument("--quick", action="store_true", help="small sizes, 10 s inbound run")
     parser.add_argument("--members", type=int, help="members for fan-out and memory (default 10,000)")
     parser.add_argument("--duration", type=float, help="seconds of inbound load (default 60)")
     parser.add_argument("--rate", type=float, default=50, help="inbound requests per second (default 50)")
-    parser.add_argument("--workspace-rate", type=int, default=100,
-                        help="the fake's workspace limit on chat.postMessage per second (default 100)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="fan-out: run it (and its floor) this many times, report the median ratio (default 3)")
+    parser.add_argument(
+        "--workspace-rate",
+        type=int,
+        default=100,
+        help="the fake's workspace limit on chat.postMessage per second (default 100)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="fan-out: run it (and its floor) this many times, report the median ratio (default 3)",
+    )
     parser.add_argument("--json", help="write all results (and the machine) to this file")
     args = parser.parse_args(argv)
     quiet_logs()
@@ -122,8 +133,17 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
-            json.dump({"machine": machine(), "argv": sys.argv[1:], "seconds": round(time.time() - started),
-                       "results": [r.as_dict() for r in results]}, out, indent=1, default=str)
+            json.dump(
+                {
+                    "machine": machine(),
+                    "argv": sys.argv[1:],
+                    "seconds": round(time.time() - started),
+                    "results": [r.as_dict() for r in results],
+                },
+                out,
+                indent=1,
+                default=str,
+            )
     return 0 if all(all(r.targets.values()) for r in results) else 1
 
 

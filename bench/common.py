@@ -10,20 +10,23 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
 from bot.config import parse_config
-from conversations.schedule import zone
 from conversations.clock import UTC
+from conversations.schedule import zone
 from tests.fakes.slack_api import Call, FakeSlack, Scripted
 
-PG_URL = os.environ.get("FLYWHEEL_BENCH_POSTGRES",
-                        os.environ.get("FLYWHEEL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+PG_URL = os.environ.get(
+    "FLYWHEEL_BENCH_POSTGRES",
+    os.environ.get("FLYWHEEL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+)
 TZ = "Europe/London"
 # Friday 27 Nov 2026, 15:00 London: the weekly check-in falls due for everyone in the generated org at once.
 DUE = datetime(2026, 11, 27, 15, 0, tzinfo=zone(TZ)).astimezone(UTC)
@@ -144,8 +147,13 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"bench": self.bench, "db": self.db, "figures": self.figures, "targets": self.targets,
-                "notes": self.notes}
+        return {
+            "bench": self.bench,
+            "db": self.db,
+            "figures": self.figures,
+            "targets": self.targets,
+            "notes": self.notes,
+        }
 
 
 class Stopwatch:

@@ -5,7 +5,7 @@ against a floor: raw SQL on the DBAPI connection reading the same rows for each 
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,57 +55,124 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
                 due = datetime(day.year, day.month, day.day, 15, tzinfo=zone(TZ)).astimezone(UTC)
                 status = "completed" if roll > 0.15 else "expired"
                 plan = [f"priority {k} of {period}" for k in range(rng.randint(0, 3))]
-                steps = ["mood", "wins"] + [f"plan_review:{k}" for k in range(len(plan))] + [
-                    "blockers", "priorities"] + (["manager_help"] if manager_id else [])
-                runs.append({"id": run_id, "flow": "weekly_checkin", "member_id": member_id, "period": period,
-                             "status": status, "step": None, "context": {"plan": plan, "steps": steps,
-                                                                         "has_manager": manager_id is not None},
-                             "due_at": due, "prompt_at": due, "closes_at": due + timedelta(days=2, hours=21),
-                             "reminded": False, "prompted_at": due, "last_activity_at": due + timedelta(hours=1),
-                             "completed_at": due + timedelta(hours=1) if status == "completed" else None,
-                             "created_at": due, "updated_at": due + timedelta(hours=1)})
+                steps = (
+                    ["mood", "wins"]
+                    + [f"plan_review:{k}" for k in range(len(plan))]
+                    + ["blockers", "priorities"]
+                    + (["manager_help"] if manager_id else [])
+                )
+                runs.append(
+                    {
+                        "id": run_id,
+                        "flow": "weekly_checkin",
+                        "member_id": member_id,
+                        "period": period,
+                        "status": status,
+                        "step": None,
+                        "context": {"plan": plan, "steps": steps, "has_manager": manager_id is not None},
+                        "due_at": due,
+                        "prompt_at": due,
+                        "closes_at": due + timedelta(days=2, hours=21),
+                        "reminded": False,
+                        "prompted_at": due,
+                        "last_activity_at": due + timedelta(hours=1),
+                        "completed_at": due + timedelta(hours=1) if status == "completed" else None,
+                        "created_at": due,
+                        "updated_at": due + timedelta(hours=1),
+                    }
+                )
                 values: dict[str, Any] = {"mood": rng.randint(1, 5)}
                 if status == "completed":
                     mate = rng.choice(people)[0]
-                    values.update({
-                        "wins": f"Shipped part {rng.randint(1, 99)} with Member{mate} and the team",
-                        "blockers": None if rng.random() < 0.7 else f"Waiting on review {rng.randint(1, 5)}",
-                        "priorities": [f"priority {k} of next week" for k in range(rng.randint(1, 3))],
-                        **{f"plan_review:{k}": rng.choice(["done", "partly", "not_done"]) for k in range(len(plan))},
-                    })
+                    values.update(
+                        {
+                            "wins": f"Shipped part {rng.randint(1, 99)} with Member{mate} and the team",
+                            "blockers": None if rng.random() < 0.7 else f"Waiting on review {rng.randint(1, 5)}",
+                            "priorities": [f"priority {k} of next week" for k in range(rng.randint(1, 3))],
+                            **{
+                                f"plan_review:{k}": rng.choice(["done", "partly", "not_done"]) for k in range(len(plan))
+                            },
+                        }
+                    )
                     if manager_id and rng.random() < 0.3:
                         values["manager_help"] = "A decision on the roadmap"
                 for step, value in values.items():
-                    answer_rows.append({"run_id": run_id, "member_id": member_id, "step": step, "value": value,
-                                        "note": "It was really the team" if rng.random() < 0.01 else None,
-                                        "created_at": due, "updated_at": due})
+                    answer_rows.append(
+                        {
+                            "run_id": run_id,
+                            "member_id": member_id,
+                            "step": step,
+                            "value": value,
+                            "note": "It was really the team" if rng.random() < 0.01 else None,
+                            "created_at": due,
+                            "updated_at": due,
+                        }
+                    )
         months = sorted({(d.year, d.month) for _, d in periods})[-12:]
         reviews = []
         for member_id, manager_id in people:
             for year, month in months:
                 run_id += 1
                 due = datetime(year, month, 3, 10, tzinfo=UTC)
-                reviews.append({"id": run_id, "flow": "monthly_review", "member_id": member_id,
-                                "period": f"{year}-{month:02d}", "status": "completed", "step": None,
-                                "context": {"steps": ["biggest_obstacle", "growth"]}, "due_at": due, "prompt_at": due,
-                                "closes_at": due + timedelta(days=7), "reminded": False, "prompted_at": due,
-                                "last_activity_at": due, "created_at": due, "updated_at": due, "completed_at": due})
-                answer_rows.append({"run_id": run_id, "member_id": member_id, "step": "growth", "note": None,
-                                    "value": ["public speaking", "system design"], "created_at": due,
-                                    "updated_at": due})
+                reviews.append(
+                    {
+                        "id": run_id,
+                        "flow": "monthly_review",
+                        "member_id": member_id,
+                        "period": f"{year}-{month:02d}",
+                        "status": "completed",
+                        "step": None,
+                        "context": {"steps": ["biggest_obstacle", "growth"]},
+                        "due_at": due,
+                        "prompt_at": due,
+                        "closes_at": due + timedelta(days=7),
+                        "reminded": False,
+                        "prompted_at": due,
+                        "last_activity_at": due,
+                        "created_at": due,
+                        "updated_at": due,
+                        "completed_at": due,
+                    }
+                )
+                answer_rows.append(
+                    {
+                        "run_id": run_id,
+                        "member_id": member_id,
+                        "step": "growth",
+                        "note": None,
+                        "value": ["public speaking", "system design"],
+                        "created_at": due,
+                        "updated_at": due,
+                    }
+                )
         conn.execute(sa.insert(ConversationRun.__table__), runs + reviews)
         for i in range(0, len(answer_rows), 20000):
-            conn.execute(sa.insert(Answer.__table__), answer_rows[i:i + 20000])
+            conn.execute(sa.insert(Answer.__table__), answer_rows[i : i + 20000])
         obstacles, support = [], []
         for member_id, manager_id in people:
             for k in range(rng.randint(0, 3)):
-                obstacles.append({"member_id": member_id, "text": f"Obstacle {k} of {member_id}", "status": "open",
-                                  "times_reported": rng.randint(1, 4), "created_at": joined + timedelta(days=k),
-                                  "updated_at": NOW})
+                obstacles.append(
+                    {
+                        "member_id": member_id,
+                        "text": f"Obstacle {k} of {member_id}",
+                        "status": "open",
+                        "times_reported": rng.randint(1, 4),
+                        "created_at": joined + timedelta(days=k),
+                        "updated_at": NOW,
+                    }
+                )
             if manager_id and rng.random() < 0.2:
-                support.append({"member_id": member_id, "manager_id": manager_id, "kind": "decision",
-                                "text": "Which project first?", "status": "open", "created_at": NOW - timedelta(days=9),
-                                "updated_at": NOW})
+                support.append(
+                    {
+                        "member_id": member_id,
+                        "manager_id": manager_id,
+                        "kind": "decision",
+                        "text": "Which project first?",
+                        "status": "open",
+                        "created_at": NOW - timedelta(days=9),
+                        "updated_at": NOW,
+                    }
+                )
         conn.execute(sa.insert(Obstacle.__table__), obstacles)
         if support:
             conn.execute(sa.insert(SupportRequest.__table__), support)
@@ -113,8 +180,16 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
         kudos, recipients = [], []
         for k in range(1, 3 * len(people) + 1):
             at = NOW - timedelta(hours=rng.randint(1, weeks * 7 * 24))
-            kudos.append({"id": k, "giver_id": rng.choice(ids), "reason": "for the help", "value": "teamwork",
-                          "period": weekly_period(at.date()), "created_at": at})
+            kudos.append(
+                {
+                    "id": k,
+                    "giver_id": rng.choice(ids),
+                    "reason": "for the help",
+                    "value": "teamwork",
+                    "period": weekly_period(at.date()),
+                    "created_at": at,
+                }
+            )
             for r in rng.sample(ids, rng.randint(1, 2)):
                 recipients.append({"kudos_id": k, "member_id": r})
         conn.execute(sa.insert(Kudos.__table__), kudos)
@@ -122,24 +197,49 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
         retros, actions = [], []
         for k in range(1, 51):
             at = NOW - timedelta(days=rng.randint(15, 300))
-            retros.append({"id": k, "title": f"Project {k}", "started_by": rng.choice(ids), "status": "summarised",
-                           "due_at": at, "created_at": at, "summarised_at": at, "anonymous": False})
+            retros.append(
+                {
+                    "id": k,
+                    "title": f"Project {k}",
+                    "started_by": rng.choice(ids),
+                    "status": "summarised",
+                    "due_at": at,
+                    "created_at": at,
+                    "summarised_at": at,
+                    "anonymous": False,
+                }
+            )
             for _ in range(4):
-                actions.append({"retro_id": k, "owner_id": rng.choice(ids), "text": "Write the runbook",
-                                "status": rng.choice(["open", "done"]), "created_at": at, "shared_at": at})
+                actions.append(
+                    {
+                        "retro_id": k,
+                        "owner_id": rng.choice(ids),
+                        "text": "Write the runbook",
+                        "status": rng.choice(["open", "done"]),
+                        "created_at": at,
+                        "shared_at": at,
+                    }
+                )
         conn.execute(sa.insert(Retro.__table__), retros)
         conn.execute(sa.insert(RetroAction.__table__), actions)
     if app.engine.dialect.name == "postgresql":
         with app.engine.begin() as conn:  # explicit ids were inserted: move the sequences past them
             for table in ("conversation_run", "kudos", "retro"):
-                conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))")
+                conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                )
             conn.exec_driver_sql("ANALYZE")
     else:
         with app.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE")
-    return {"weekly_runs": len(runs), "monthly_runs": len(reviews), "answers": len(answer_rows),
-            "obstacles": len(obstacles), "support_requests": len(support), "kudos": len(kudos)}
+    return {
+        "weekly_runs": len(runs),
+        "monthly_runs": len(reviews),
+        "answers": len(answer_rows),
+        "obstacles": len(obstacles),
+        "support_requests": len(support),
+        "kudos": len(kudos),
+    }
 
 
 FLOOR_SQL = [
@@ -170,8 +270,12 @@ def floor(app: Flywheel, manager_ids: list[int]) -> tuple[float, float, int]:
     while len(periods) < HISTORY_WEEKS:
         periods.append(previous_period(periods[-1]))
     fmt = "%Y-%m-%d %H:%M:%S"
-    stamp = {"month_ago": (NOW - timedelta(days=28)).strftime(fmt), "week_ago": (NOW - timedelta(days=7)).strftime(fmt),
-             "overdue": (NOW - timedelta(days=14)).strftime(fmt), "periods": ", ".join(f"'{p}'" for p in periods)}
+    stamp = {
+        "month_ago": (NOW - timedelta(days=28)).strftime(fmt),
+        "week_ago": (NOW - timedelta(days=7)).strftime(fmt),
+        "overdue": (NOW - timedelta(days=14)).strftime(fmt),
+        "periods": ", ".join(f"'{p}'" for p in periods),
+    }
     total, slowest, rows = Stopwatch(), 0.0, 0
     with app.engine.connect() as conn:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -220,22 +324,39 @@ def run(url: str, db: str, *, members: int = 1000, n_managers: int = 100, weeks:
         queued = send_due_digests(app, NOW, NOW - timedelta(seconds=30))
         tick_s = tick.elapsed()
         with app.engine.connect() as conn:
-            outbox = conn.execute(sa.select(sa.func.count()).select_from(OutboxMessage.__table__)
-                                  .where(OutboxMessage.kind == "digest")).scalar_one()
+            outbox = conn.execute(
+                sa.select(sa.func.count()).select_from(OutboxMessage.__table__).where(OutboxMessage.kind == "digest")
+            ).scalar_one()
         floor_s, floor_slowest, floor_rows = floor(app, manager_ids)
     finally:
         app.close()
     slowest = max(times) if times else float("nan")
-    result.figures.update({
-        "members": members, "managers": len(manager_ids), "weeks": weeks, **counts, "seed_s": round(seed_s, 1),
-        "all_digests_s": round(build_s, 3), "slowest_ms": round(slowest * 1000, 1),
-        "median_ms": round(sorted(times)[len(times) // 2] * 1000, 1) if times else None,
-        "queries_per_digest": round(queries[0] / max(len(manager_ids), 1), 1),
-        "messages": messages, "tick_path_s": round(tick_s, 3), "tick_digests_queued": queued,
-        "tick_outbox_messages": outbox,
-        "floor_all_s": round(floor_s, 3), "floor_slowest_ms": round(floor_slowest * 1000, 1), "floor_rows": floor_rows,
-        "ratio_all": round(build_s / floor_s, 2) if floor_s else None,
-    })
-    result.targets.update({"all digests < 10 s": build_s < 10, "slowest digest < 200 ms": slowest < 0.2,
-                           "every manager's digest queued": queued == len(manager_ids)})
+    result.figures.update(
+        {
+            "members": members,
+            "managers": len(manager_ids),
+            "weeks": weeks,
+            **counts,
+            "seed_s": round(seed_s, 1),
+            "all_digests_s": round(build_s, 3),
+            "slowest_ms": round(slowest * 1000, 1),
+            "median_ms": round(sorted(times)[len(times) // 2] * 1000, 1) if times else None,
+            "queries_per_digest": round(queries[0] / max(len(manager_ids), 1), 1),
+            "messages": messages,
+            "tick_path_s": round(tick_s, 3),
+            "tick_digests_queued": queued,
+            "tick_outbox_messages": outbox,
+            "floor_all_s": round(floor_s, 3),
+            "floor_slowest_ms": round(floor_slowest * 1000, 1),
+            "floor_rows": floor_rows,
+            "ratio_all": round(build_s / floor_s, 2) if floor_s else None,
+        }
+    )
+    result.targets.update(
+        {
+            "all digests < 10 s": build_s < 10,
+            "slowest digest < 200 ms": slowest < 0.2,
+            "every manager's digest queued": queued == len(manager_ids),
+        }
+    )
     return result

@@ -16,8 +16,14 @@ def main() -> int:
     def stats(call: Call) -> Scripted | None:
         if call.method != "bench.stats":
             return None
-        return Scripted(200, {"ok": True, "posted": len(fake.delivered),
-                              "channels": len({c.params.get("channel") for c, _ in fake.delivered})})
+        return Scripted(
+            200,
+            {
+                "ok": True,
+                "posted": len(fake.delivered),
+                "channels": len({c.params.get("channel") for c, _ in fake.delivered}),
+            },
+        )
 
     fake.rule = stats
     fake.start()

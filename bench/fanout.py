@@ -27,24 +27,40 @@ TOKEN = "xoxb-bench"
 
 
 def build_app(url: str, members: int, clock: FrozenClock, api_url: str, *, managers: int = 0) -> Flywheel:
-    return Flywheel.build(Settings(database_url=url), clock=clock, config=org_config(members, managers=managers),
-                          messengers={"slack": SlackMessenger.from_settings(TOKEN, api_url)})
+    return Flywheel.build(
+        Settings(database_url=url),
+        clock=clock,
+        config=org_config(members, managers=managers),
+        messengers={"slack": SlackMessenger.from_settings(TOKEN, api_url)},
+    )
 
 
 def check_exactly_once(app: Flywheel, posted: list[Any], members: int) -> dict[str, int]:
     """Every member prompted exactly once, and every state change on record."""
     per_channel = Counter(c.params["channel"] for c in posted)
     wrong = sum(1 for i in range(members) if per_channel.get(slack_id(i)) != 1) + sum(
-        1 for ch in per_channel if not ch.startswith("U"))
+        1 for ch in per_channel if not ch.startswith("U")
+    )
     with app.engine.connect() as conn:
-        prompted = conn.execute(sa.select(sa.func.count()).select_from(ConversationRun.__table__)
-                                .where(ConversationRun.status == "prompted")).scalar_one()
-        transitions = conn.execute(sa.select(sa.func.count()).select_from(RunTransition.__table__)
-                                   .where(RunTransition.trigger == "deliver")).scalar_one()
-        sent = conn.execute(sa.select(sa.func.count()).select_from(OutboxMessage.__table__)
-                            .where(OutboxMessage.status == "sent", OutboxMessage.kind == "deliver")).scalar_one()
-    return {"members_prompted_once": members - wrong, "runs_prompted": prompted, "deliver_transitions": transitions,
-            "outbox_sent": sent}
+        prompted = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(ConversationRun.__table__)
+            .where(ConversationRun.status == "prompted")
+        ).scalar_one()
+        transitions = conn.execute(
+            sa.select(sa.func.count()).select_from(RunTransition.__table__).where(RunTransition.trigger == "deliver")
+        ).scalar_one()
+        sent = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(OutboxMessage.__table__)
+            .where(OutboxMessage.status == "sent", OutboxMessage.kind == "deliver")
+        ).scalar_one()
+    return {
+        "members_prompted_once": members - wrong,
+        "runs_prompted": prompted,
+        "deliver_transitions": transitions,
+        "outbox_sent": sent,
+    }
 
 
 def unlimited(url: str, db: str, members: int) -> Result:
@@ -73,15 +89,24 @@ def unlimited(url: str, db: str, members: int) -> Result:
     finally:
         fake.stop()
     flywheel_rate, floor_rate = report.delivered / flywheel_s, floor_posted / floor_s
-    result.figures.update({
-        "members": members, "flywheel_s": round(flywheel_s, 2), "flywheel_prompts_per_s": round(flywheel_rate, 1),
-        "floor_s": round(floor_s, 2), "floor_prompts_per_s": round(floor_rate, 1),
-        "ratio": round(flywheel_rate / floor_rate, 3), **checks, "tick_sent": report.sent,
-    })
-    result.targets.update({
-        "throughput >= 0.5 x floor": flywheel_rate >= 0.5 * floor_rate,
-        "all prompted in < 60 s": flywheel_s < 60 and checks["members_prompted_once"] == members,
-    })
+    result.figures.update(
+        {
+            "members": members,
+            "flywheel_s": round(flywheel_s, 2),
+            "flywheel_prompts_per_s": round(flywheel_rate, 1),
+            "floor_s": round(floor_s, 2),
+            "floor_prompts_per_s": round(floor_rate, 1),
+            "ratio": round(flywheel_rate / floor_rate, 3),
+            **checks,
+            "tick_sent": report.sent,
+        }
+    )
+    result.targets.update(
+        {
+            "throughput >= 0.5 x floor": flywheel_rate >= 0.5 * floor_rate,
+            "all prompted in < 60 s": flywheel_s < 60 and checks["members_prompted_once"] == members,
+        }
+    )
     return result
 
 
@@ -108,8 +133,11 @@ def limited(url: str, db: str, members: int, *, workspace_rate: int = 100) -> Re
             posted = [c for c, _ in fake.delivered]
             checks = check_exactly_once(app, posted, members)
             with app.engine.connect() as conn:
-                failed = conn.execute(sa.select(sa.func.count()).select_from(OutboxMessage.__table__)
-                                      .where(OutboxMessage.status == "failed")).scalar_one()
+                failed = conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(OutboxMessage.__table__)
+                    .where(OutboxMessage.status == "failed")
+                ).scalar_one()
         finally:
             app.close()
     finally:
@@ -118,15 +146,27 @@ def limited(url: str, db: str, members: int, *, workspace_rate: int = 100) -> Re
     simulated_s = (last - DUE).total_seconds()
     imposed_s = float((members - 1) // workspace_rate)  # the last message cannot be accepted before this second
     calls = len(fake.posted())
-    result.figures.update({
-        "members": members, "workspace_rate_per_s": workspace_rate, "per_channel_per_s": 1,
-        "simulated_s": round(simulated_s, 1), "imposed_s": imposed_s,
-        "ratio": round(simulated_s / imposed_s, 3) if imposed_s else None,
-        "wall_s": round(wall_s, 2), "post_calls": calls, "refused_429": limits.refused, "outbox_failed": failed,
-        "driver_passes": passes, **checks,
-    })
-    result.targets.update({
-        "within 10% of imposed time": bool(imposed_s) and simulated_s <= 1.10 * imposed_s
-        and checks["members_prompted_once"] == members,
-    })
+    result.figures.update(
+        {
+            "members": members,
+            "workspace_rate_per_s": workspace_rate,
+            "per_channel_per_s": 1,
+            "simulated_s": round(simulated_s, 1),
+            "imposed_s": imposed_s,
+            "ratio": round(simulated_s / imposed_s, 3) if imposed_s else None,
+            "wall_s": round(wall_s, 2),
+            "post_calls": calls,
+            "refused_429": limits.refused,
+            "outbox_failed": failed,
+            "driver_passes": passes,
+            **checks,
+        }
+    )
+    result.targets.update(
+        {
+            "within 10% of imposed time": bool(imposed_s)
+            and simulated_s <= 1.10 * imposed_s
+            and checks["members_prompted_once"] == members,
+        }
+    )
     return result

@@ -29,31 +29,68 @@ def sign(body: bytes, ts: str) -> str:
 
 
 def dm(user: str, text: str, event_id: str, now: float) -> tuple[bytes, str]:
-    payload = {"token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
-               "event_id": event_id, "event_time": int(now),
-               "event": {"type": "message", "channel_type": "im", "user": user, "text": text,
-                         "ts": f"{now:.6f}", "channel": "D0" + user, "event_ts": f"{now:.6f}",
-                         "client_msg_id": event_id.lower()}}
+    payload = {
+        "token": "legacy",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(now),
+        "event": {
+            "type": "message",
+            "channel_type": "im",
+            "user": user,
+            "text": text,
+            "ts": f"{now:.6f}",
+            "channel": "D0" + user,
+            "event_ts": f"{now:.6f}",
+            "client_msg_id": event_id.lower(),
+        },
+    }
     return json.dumps(payload).encode(), "application/json"
 
 
 def press(user: str, value: str, action_ts: str) -> tuple[bytes, str]:
-    payload = {"type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T1"},
-               "api_app_id": "A1", "token": "legacy", "trigger_id": "t." + action_ts, "team": {"id": "T1"},
-               "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "D0" + user},
-               "channel": {"id": "D0" + user}, "response_url": "https://hooks.slack.com/actions/T1/1/x",
-               "actions": [{"action_id": f"weekly_checkin:answer:{value}", "block_id": "weekly_checkin:mood",
-                            "text": {"type": "plain_text", "text": value}, "value": value, "type": "button",
-                            "action_ts": action_ts}]}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "legacy",
+        "trigger_id": "t." + action_ts,
+        "team": {"id": "T1"},
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": "D0" + user},
+        "channel": {"id": "D0" + user},
+        "response_url": "https://hooks.slack.com/actions/T1/1/x",
+        "actions": [
+            {
+                "action_id": f"weekly_checkin:answer:{value}",
+                "block_id": "weekly_checkin:mood",
+                "text": {"type": "plain_text", "text": value},
+                "value": value,
+                "type": "button",
+                "action_ts": action_ts,
+            }
+        ],
+    }
     return urlencode({"payload": json.dumps(payload)}).encode(), FORM
 
 
 def command(user: str, name: str, text: str, trigger: str, channel: str = "D0X") -> tuple[bytes, str]:
-    form = {"token": "legacy", "team_id": "T1", "team_domain": "acme", "channel_id": channel,
-            "channel_name": "directmessage" if channel.startswith("D") else "product", "user_id": user,
-            "user_name": user.lower(), "command": name, "text": text, "api_app_id": "A1",
-            "is_enterprise_install": "false", "response_url": "https://hooks.slack.com/commands/T1/1/x",
-            "trigger_id": trigger}
+    form = {
+        "token": "legacy",
+        "team_id": "T1",
+        "team_domain": "acme",
+        "channel_id": channel,
+        "channel_name": "directmessage" if channel.startswith("D") else "product",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": name,
+        "text": text,
+        "api_app_id": "A1",
+        "is_enterprise_install": "false",
+        "response_url": "https://hooks.slack.com/commands/T1/1/x",
+        "trigger_id": trigger,
+    }
     return urlencode(form).encode(), FORM
 
 
@@ -88,8 +125,16 @@ def load(port: int, *, rate: float, duration: float, members: int, seed: int = 1
         status, error = 0, None
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            conn.request("POST", "/slack/events", body=body, headers={
-                "Content-Type": content_type, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sign(body, ts)})
+            conn.request(
+                "POST",
+                "/slack/events",
+                body=body,
+                headers={
+                    "Content-Type": content_type,
+                    "X-Slack-Request-Timestamp": ts,
+                    "X-Slack-Signature": sign(body, ts),
+                },
+            )
             response = conn.getresponse()
             response.read()
             status = response.status
@@ -98,8 +143,7 @@ def load(port: int, *, rate: float, duration: float, members: int, seed: int = 1
             error = type(exc).__name__
         end = time.perf_counter()
         with lock:
-            records.append({"i": i, "kind": kind, "status": status, "error": error, "due": due,
-                            "latency": end - due})
+            records.append({"i": i, "kind": kind, "status": status, "error": error, "due": due, "latency": end - due})
 
     total = int(rate * duration)
     rng_for = [random.Random(rng.random()) for _ in range(total)]
@@ -126,9 +170,14 @@ def stats_of(url: str) -> dict[str, Any]:
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r["latency"] * 1000 for r in records if r["status"] == 200]
-    return {"requests": len(records), "ok": len(ok), "errors": len(records) - len(ok),
-            "p50_ms": round(percentile(ok, 50), 1), "p99_ms": round(percentile(ok, 99), 1),
-            "max_ms": round(max(ok), 1) if ok else None}
+    return {
+        "requests": len(records),
+        "ok": len(ok),
+        "errors": len(records) - len(ok),
+        "p50_ms": round(percentile(ok, 50), 1),
+        "p99_ms": round(percentile(ok, 99), 1),
+        "max_ms": round(max(ok), 1) if ok else None,
+    }
 
 
 def run(url: str, db: str, *, members: int = 2000, rate: float = 50, duration: float = 60) -> Result:
@@ -156,19 +205,31 @@ def run(url: str, db: str, *, members: int = 2000, rate: float = 50, duration: f
     floor_stats, stats = summarise(floor_records), summarise(records)
     by_kind = {k: summarise([r for r in records if r["kind"] == k]) for k in ("dm", "button", "command")}
     complete = [f for f in fanouts if f["delivered"]]
-    result.figures.update({
-        "rate_per_s": rate, "duration_s": duration, "members": members,
-        "flywheel_p50_ms": stats["p50_ms"], "flywheel_p99_ms": stats["p99_ms"], "flywheel_max_ms": stats["max_ms"],
-        "floor_p50_ms": floor_stats["p50_ms"], "floor_p99_ms": floor_stats["p99_ms"],
-        "median_ratio": round(stats["p50_ms"] / floor_stats["p50_ms"], 2) if floor_stats["p50_ms"] else None,
-        "requests": stats["requests"], "errors": stats["errors"], "floor_errors": floor_stats["errors"],
-        "fanouts": len(complete), "prompts_during_load": sum(f["delivered"] for f in complete),
-        "slack_posts": posted["posted"],
-        "fanout_mean_s": round(sum(f["seconds"] for f in complete) / len(complete), 2) if complete else None,
-        **{f"{k}_p99_ms": v["p99_ms"] for k, v in by_kind.items()},
-    })
-    result.targets.update({
-        "p99 < 250 ms": stats["p99_ms"] < 250 and stats["errors"] == 0,
-        "median <= 1.5 x floor": bool(floor_stats["p50_ms"]) and stats["p50_ms"] <= 1.5 * floor_stats["p50_ms"],
-    })
+    result.figures.update(
+        {
+            "rate_per_s": rate,
+            "duration_s": duration,
+            "members": members,
+            "flywheel_p50_ms": stats["p50_ms"],
+            "flywheel_p99_ms": stats["p99_ms"],
+            "flywheel_max_ms": stats["max_ms"],
+            "floor_p50_ms": floor_stats["p50_ms"],
+            "floor_p99_ms": floor_stats["p99_ms"],
+            "median_ratio": round(stats["p50_ms"] / floor_stats["p50_ms"], 2) if floor_stats["p50_ms"] else None,
+            "requests": stats["requests"],
+            "errors": stats["errors"],
+            "floor_errors": floor_stats["errors"],
+            "fanouts": len(complete),
+            "prompts_during_load": sum(f["delivered"] for f in complete),
+            "slack_posts": posted["posted"],
+            "fanout_mean_s": round(sum(f["seconds"] for f in complete) / len(complete), 2) if complete else None,
+            **{f"{k}_p99_ms": v["p99_ms"] for k, v in by_kind.items()},
+        }
+    )
+    result.targets.update(
+        {
+            "p99 < 250 ms": stats["p99_ms"] < 250 and stats["errors"] == 0,
+            "median <= 1.5 x floor": bool(floor_stats["p50_ms"]) and stats["p50_ms"] <= 1.5 * floor_stats["p50_ms"],
+        }
+    )
     return result

@@ -59,11 +59,22 @@ def run(url: str, db: str, *, members: int = 10_000, idle_s: float = 3.0) -> Res
         fake.stop()
     prompted = len({c.params.get("channel") for c in fake.posted()})
     peak = max(samples + [after])
-    result.figures.update({
-        "members": members, "idle_rss_mb": round(max(idle), 1), "fanout_peak_rss_mb": round(peak, 1),
-        "after_fanout_rss_mb": round(after, 1), "fanout_s": fanout["seconds"], "prompted": prompted,
-        "samples": len(samples), "pid_platform": os.uname().sysname,
-    })
-    result.targets.update({f"idle < {LIMIT_MB} MB": max(idle) < LIMIT_MB,
-                           f"fan-out peak < {LIMIT_MB} MB": peak < LIMIT_MB and prompted == members})
+    result.figures.update(
+        {
+            "members": members,
+            "idle_rss_mb": round(max(idle), 1),
+            "fanout_peak_rss_mb": round(peak, 1),
+            "after_fanout_rss_mb": round(after, 1),
+            "fanout_s": fanout["seconds"],
+            "prompted": prompted,
+            "samples": len(samples),
+            "pid_platform": os.uname().sysname,
+        }
+    )
+    result.targets.update(
+        {
+            f"idle < {LIMIT_MB} MB": max(idle) < LIMIT_MB,
+            f"fan-out peak < {LIMIT_MB} MB": peak < LIMIT_MB and prompted == members,
+        }
+    )
     return result

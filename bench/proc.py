@@ -17,8 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 class Server:
     def __init__(self, *args: str, module: str = "bench.server") -> None:
         env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=1,
+        )
         self.lines: Queue[dict[str, Any]] = Queue()
         self.events: list[dict[str, Any]] = []
         threading.Thread(target=self._read, daemon=True).start()

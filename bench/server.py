@@ -37,8 +37,9 @@ def bolt_wsgi(slack_url: str):  # noqa: ANN201
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
 
-    bolt = App(signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack_url),
-               token_verification_enabled=False)
+    bolt = App(
+        signing_secret=SECRET, client=WebClient(token=TOKEN, base_url=slack_url), token_verification_enabled=False
+    )
 
     @bolt.event("message")
     def on_message(ack) -> None:  # noqa: ANN001
@@ -114,9 +115,12 @@ def main(argv: list[str] | None = None) -> int:
 
         clock = OffsetClock()
         clock.set(DUE - timedelta(minutes=5))  # members join just before their first check-in falls due
-        app = Flywheel.build(Settings(database_url=args.db, slack_signing_secret=SECRET), clock=clock,
-                             config=org_config(args.members),
-                             messengers={"slack": SlackMessenger.from_settings(TOKEN, args.slack)})
+        app = Flywheel.build(
+            Settings(database_url=args.db, slack_signing_secret=SECRET),
+            clock=clock,
+            config=org_config(args.members),
+            messengers={"slack": SlackMessenger.from_settings(TOKEN, args.slack)},
+        )
         pump = OutboxPump(app).start()
         wsgi = create_wsgi(app, slack_signing_secret=SECRET, poke=pump.poke)
     server = create_server(wsgi, host="127.0.0.1", port=0, threads=8, ident="bench")  # as `flywheel run`
@@ -136,8 +140,14 @@ def main(argv: list[str] | None = None) -> int:
             app.clock.set(DUE + timedelta(weeks=week[0]))  # type: ignore[attr-defined]
             started = time.perf_counter()
             report = app.tick()
-            emit(fanout=week[0], seconds=round(time.perf_counter() - started, 3), delivered=report.delivered,
-                 sent=report.sent, failed=report.failed, expired=report.expired)
+            emit(
+                fanout=week[0],
+                seconds=round(time.perf_counter() - started, 3),
+                delivered=report.delivered,
+                sent=report.sent,
+                failed=report.failed,
+                expired=report.expired,
+            )
             week[0] += 1
             if not loop or stop.is_set():
                 return
@@ -158,12 +168,20 @@ def main(argv: list[str] | None = None) -> int:
                 by_caller: dict[str, list[float]] = {}
                 for held, waited, caller in traced:
                     by_caller.setdefault(caller, []).append(held)
-                emit(trace={c: {"n": len(v), "max_ms": round(max(v) * 1000, 1),
-                                "mean_ms": round(sum(v) / len(v) * 1000, 2)} for c, v in by_caller.items()},
-                     max_wait_ms=round(max(w for _, w, _ in traced) * 1000, 1),
-                     gc={g: {"n": sum(1 for x, _ in pauses if x == g),
-                             "max_ms": round(max((d for x, d in pauses if x == g), default=0) * 1000, 1)}
-                         for g in (0, 1, 2)})
+                emit(
+                    trace={
+                        c: {"n": len(v), "max_ms": round(max(v) * 1000, 1), "mean_ms": round(sum(v) / len(v) * 1000, 2)}
+                        for c, v in by_caller.items()
+                    },
+                    max_wait_ms=round(max(w for _, w, _ in traced) * 1000, 1),
+                    gc={
+                        g: {
+                            "n": sum(1 for x, _ in pauses if x == g),
+                            "max_ms": round(max((d for x, d in pauses if x == g), default=0) * 1000, 1),
+                        }
+                        for g in (0, 1, 2)
+                    },
+                )
             emit(stopped=True)
         elif command == "quit":
             break

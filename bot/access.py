@@ -19,10 +19,10 @@ members for it and say whom the notices name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Iterable
 
 from sqlmodel import Session
 
@@ -90,8 +90,9 @@ def retro_facts(retro: Retro, participant_ids: Iterable[int]) -> RetroFacts:
     return RetroFacts(frozenset(participant_ids), retro.started_by, retro.channel)
 
 
-def relation(viewer: Person | None, subject: Person, *, subject_manager: Person | None = None,
-             skip_level: bool = False) -> Relation:
+def relation(
+    viewer: Person | None, subject: Person, *, subject_manager: Person | None = None, skip_level: bool = False
+) -> Relation:
     """How `viewer` stands to `subject`. `subject_manager` (the subject's manager) is needed to recognise a
     manager's manager."""
     if viewer is None or not viewer.active:
@@ -100,8 +101,13 @@ def relation(viewer: Person | None, subject: Person, *, subject_manager: Person 
         return Relation.SELF
     if subject.manager_id is not None and subject.manager_id == viewer.id:
         return Relation.MANAGER
-    if (skip_level and subject_manager is not None and subject_manager.id == subject.manager_id
-            and subject_manager.active and subject_manager.manager_id == viewer.id):
+    if (
+        skip_level
+        and subject_manager is not None
+        and subject_manager.id == subject.manager_id
+        and subject_manager.active
+        and subject_manager.manager_id == viewer.id
+    ):
         return Relation.SKIP_MANAGER
     return Relation.OTHER
 
@@ -111,8 +117,17 @@ def released(run: RunFacts, now: datetime) -> bool:
     return run.status == FINISHED or now >= run.closes_at
 
 
-def may(viewer: Person | None, subject: Person, part: Part, *, now: datetime, skip_level: bool = False,
-        subject_manager: Person | None = None, run: RunFacts | None = None, retro: RetroFacts | None = None) -> bool:
+def may(
+    viewer: Person | None,
+    subject: Person,
+    part: Part,
+    *,
+    now: datetime,
+    skip_level: bool = False,
+    subject_manager: Person | None = None,
+    run: RunFacts | None = None,
+    retro: RetroFacts | None = None,
+) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
     Args:
@@ -132,8 +147,9 @@ def may(viewer: Person | None, subject: Person, part: Part, *, now: datetime, sk
         return True  # public recognition, for every member
     if part == Part.RETRO_ANSWERS:
         assert viewer is not None
-        return retro is not None and (retro.channel is not None or viewer.id in retro.participant_ids
-                                      or viewer.id == retro.started_by)
+        return retro is not None and (
+            retro.channel is not None or viewer.id in retro.participant_ids or viewer.id == retro.started_by
+        )
     if part == Part.SUPPORT_ACT:
         return rel == Relation.MANAGER and subject.active  # not the member themselves, not the skip level
     if rel == Relation.SELF:
@@ -148,21 +164,37 @@ def may(viewer: Person | None, subject: Person, part: Part, *, now: datetime, sk
     if part == Part.OBSTACLES:
         return run is None or (run.member_id == subject.id and released(run, now))
     assert part == Part.RUN_ANSWERS
-    return (run is not None and run.member_id == subject.id and run.flow in CHECKIN_FLOWS
-            and released(run, now))
+    return run is not None and run.member_id == subject.id and run.flow in CHECKIN_FLOWS and released(run, now)
 
 
 # ------------------------------------------------------------------------------------------------ with a session
 
-def may_member(s: Session, viewer: Member | None, subject: Member, part: Part, *, now: datetime,
-               skip_level: bool = False, run: ConversationRun | None = None, retro: RetroFacts | None = None
-               ) -> bool:
+
+def may_member(
+    s: Session,
+    viewer: Member | None,
+    subject: Member,
+    part: Part,
+    *,
+    now: datetime,
+    skip_level: bool = False,
+    run: ConversationRun | None = None,
+    retro: RetroFacts | None = None,
+) -> bool:
     """`may` for stored members: looks up the subject's manager itself."""
     boss = s.get(Member, subject.manager_id) if subject.manager_id and skip_level else None
     subj = person(subject)
     assert subj is not None
-    return may(person(viewer), subj, part, now=now, skip_level=skip_level, subject_manager=person(boss),
-               run=run_facts(run) if run is not None else None, retro=retro)
+    return may(
+        person(viewer),
+        subj,
+        part,
+        now=now,
+        skip_level=skip_level,
+        subject_manager=person(boss),
+        run=run_facts(run) if run is not None else None,
+        retro=retro,
+    )
 
 
 def seen_by(s: Session, member: Member, *, skip_level: bool) -> list[Member]:
@@ -174,13 +206,30 @@ def seen_by(s: Session, member: Member, *, skip_level: bool) -> list[Member]:
     boss = s.get(Member, manager.manager_id) if skip_level and manager is not None and manager.manager_id else None
     subject = person(member)
     assert subject is not None
-    return [c for c in (manager, boss) if c is not None and c.id != member.id
-            and may(person(c), subject, Part.RUN_ANSWERS, now=datetime.max, skip_level=skip_level,
-                    subject_manager=person(manager), run=finished)]
+    return [
+        c
+        for c in (manager, boss)
+        if c is not None
+        and c.id != member.id
+        and may(
+            person(c),
+            subject,
+            Part.RUN_ANSWERS,
+            now=datetime.max,
+            skip_level=skip_level,
+            subject_manager=person(manager),
+            run=finished,
+        )
+    ]
 
 
 def audience(s: Session, member: Member, *, skip_level: bool) -> Audience:
     """Who a message to `member` is for, with the names the "who sees this" lines use."""
     manager = s.get(Member, member.manager_id) if member.manager_id else None
-    return Audience(member.locale, member.timezone, member.name, first_name(manager.name) if manager else None,
-                    seen_by=tuple(first_name(m.name) for m in seen_by(s, member, skip_level=skip_level)))
+    return Audience(
+        member.locale,
+        member.timezone,
+        member.name,
+        first_name(manager.name) if manager else None,
+        seen_by=tuple(first_name(m.name) for m in seen_by(s, member, skip_level=skip_level)),
+    )

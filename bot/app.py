@@ -11,35 +11,41 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from bot import access, me, newcomers, own_data, team
 from bot.calendar import AWAY_RECHECK, Calendars, away_candidates, paused_until
 from bot.codec import encode_replies
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import DIGEST_SCHEDULE, managers, send_due_digests
 from bot.followups import FollowUps
-from bot import access, me, newcomers, own_data, team
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.outbox import OutboxSender
-from bot.retro import RetroDesk
-from bot.prefetch import Prefetched
 from bot.platforms.base import Messenger
 from bot.platforms.directory import Directory, Lookup
+from bot.prefetch import Prefetched
+from bot.retro import RetroDesk
 from bot.settings import Settings
-from conversations.calendar import (CalendarSettings, is_working_time, next_working_time, pause_in_force,
-                                    working_occurrence)
+from conversations.answers import Invalid
+from conversations.calendar import (
+    CalendarSettings,
+    is_working_time,
+    next_working_time,
+    pause_in_force,
+    working_occurrence,
+)
 from conversations.clock import Clock, SystemClock
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause, with_leftover
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.kudos import KudosSettings
-from conversations.answers import Invalid
 from conversations.machine import (
     KEEP,
     Outcome,
@@ -51,11 +57,12 @@ from conversations.machine import (
     advance,
     ask,
 )
+from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import Audience, Renderer
+from conversations.retro import ANONYMOUS_MIN
+from conversations.retro import NAME as RETRO_NAME
 from conversations.schedule import WeeklySchedule, on_demand, previous_period, zone
 from conversations.turns import has_attention
-from conversations.monthly_review import NAME as MONTHLY
-from conversations.retro import ANONYMOUS_MIN, NAME as RETRO_NAME
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
@@ -70,8 +77,9 @@ BUSY_WINDOW = timedelta(minutes=30)  # how often a conversation held back (conve
 
 def _stale_press(run: ConversationRun | None, values: Mapping[str, str]) -> bool:
     """A button on an older message: the question it answers is behind us, so it must not answer this one."""
-    return bool(values.get("step")) and (run is None or run.flow != values.get("flow")
-                                         or (run.step or "") != values["step"])
+    return bool(values.get("step")) and (
+        run is None or run.flow != values.get("flow") or (run.step or "") != values["step"]
+    )
 
 
 class _FormRefused(Exception):
@@ -126,34 +134,58 @@ class Flywheel(OutboxSender):
     # ------------------------------------------------------------------------------------ construction
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None, config: OrgConfig | None = None,
-              messengers: dict[str, Messenger] | None = None, migrate: bool = True,
-              directories: dict[str, Directory] | None = None) -> "Flywheel":
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        config: OrgConfig | None = None,
+        messengers: dict[str, Messenger] | None = None,
+        migrate: bool = True,
+        directories: dict[str, Directory] | None = None,
+    ) -> Flywheel:
         """Connect to the database (applying migrations), load the org file and sync its members."""
         engine = create_db_engine(settings.database_url)
         if migrate:
             upgrade(engine)
         if config is None and settings.config_path:
-            config = load_config(settings.config_path, default_timezone=settings.timezone,
-                                 default_locale=settings.locale)
+            config = load_config(
+                settings.config_path, default_timezone=settings.timezone, default_locale=settings.locale
+            )
         flows = dict(config.flows) if config else dict(DEFAULT_FLOWS)
         renderer = Renderer(overrides=config.question_texts if config else None)
-        app = cls(settings=settings, engine=engine, clock=clock or SystemClock(), flows=flows, renderer=renderer,
-                  messengers=dict(messengers or {}), kudos_settings=config.kudos if config else KudosSettings(),
-                  skip_level=config.skip_level if config else False, admins=config.admins if config else (),
-                  retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
-                  org_locale=config.locale if config else None, org_members=config.members if config else (),
-                  directories=dict(directories or {}),
-                  calendar_settings=config.calendar if config else CalendarSettings())
+        app = cls(
+            settings=settings,
+            engine=engine,
+            clock=clock or SystemClock(),
+            flows=flows,
+            renderer=renderer,
+            messengers=dict(messengers or {}),
+            kudos_settings=config.kudos if config else KudosSettings(),
+            skip_level=config.skip_level if config else False,
+            admins=config.admins if config else (),
+            retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
+            org_locale=config.locale if config else None,
+            org_members=config.members if config else (),
+            directories=dict(directories or {}),
+            calendar_settings=config.calendar if config else CalendarSettings(),
+        )
         if config is not None:
             with transaction(app.sessions) as s:
                 counts = sync_members(s, config, now=app.clock.now())
-            log.info("organisation loaded from %s: %d new, %d updated members", config.source,
-                     counts["created"], counts["updated"])
+            log.info(
+                "organisation loaded from %s: %d new, %d updated members",
+                config.source,
+                counts["created"],
+                counts["updated"],
+            )
             if counts["deactivated"]:
-                log.warning("%d member(s) no longer in %s were deactivated: they get no more prompts, and "
-                            "what they said is kept (flywheel forget HANDLE deletes it)", counts["deactivated"],
-                            config.source)
+                log.warning(
+                    "%d member(s) no longer in %s were deactivated: they get no more prompts, and "
+                    "what they said is kept (flywheel forget HANDLE deletes it)",
+                    counts["deactivated"],
+                    config.source,
+                )
         return app
 
     def close(self) -> None:
@@ -192,9 +224,15 @@ class Flywheel(OutboxSender):
                 if not repo.mark_processed(s, dedup_key=event.dedup_key, platform=event.platform, now=now):
                     return False
                 member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
-                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=member.id if member else None,
-                             channel=None if member else f"{event.platform}:{event.user}", kind="reply",
-                             body=encode_replies([Reply("common/not_understood")]), now=now)
+                repo.enqueue(
+                    s,
+                    dedup_key=f"in:{event.dedup_key}",
+                    member_id=member.id if member else None,
+                    channel=None if member else f"{event.platform}:{event.user}",
+                    kind="reply",
+                    body=encode_replies([Reply("common/not_understood")]),
+                    now=now,
+                )
             return True
 
     def _handle(self, event: InboundEvent, looked_up: Lookup | None = None) -> bool:
@@ -206,32 +244,50 @@ class Flywheel(OutboxSender):
             member = repo.member_by_platform_id(s, platform=event.platform, user_id=event.user)
             if member is None or not member.active:
                 # Someone who deleted their data is told so (and how to rejoin); anyone else may simply be new.
-                reply, kind, locale, tz = own_data.unknown_sender(s, platform=event.platform, user=event.user,
-                                                                  text=event.text)
+                reply, kind, locale, tz = own_data.unknown_sender(
+                    s, platform=event.platform, user=event.user, text=event.text
+                )
                 if kind != "farewell":
                     if looked_up is None and newcomers.can_look_up(self, event):
                         raise newcomers.LookUpFirst()  # rolls this transaction back; handled again after the lookup
                     reply, locale = newcomers.refusal(s, self, event, member, looked_up)
                 log.info("message from unknown %s user %s", event.platform, event.user)
-                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, kind=kind,
-                             channel=f"{event.platform}:{event.user}",
-                             body={**encode_replies([reply]), **({"locale": locale} if locale else {}),
-                                   **({"timezone": tz} if tz and kind == "farewell" else {})}, now=now)
+                repo.enqueue(
+                    s,
+                    dedup_key=f"in:{event.dedup_key}",
+                    member_id=None,
+                    kind=kind,
+                    channel=f"{event.platform}:{event.user}",
+                    body={
+                        **encode_replies([reply]),
+                        **({"locale": locale} if locale else {}),
+                        **({"timezone": tz} if tz and kind == "farewell" else {}),
+                    },
+                    now=now,
+                )
                 return True
             replies, run_id = self._dispatch(s, member, event, now)
             if replies:
                 # The App Home tab (and the like) is published in place rather than sent as a DM.
                 kind = "home" if event.kind == "home" else "reply"
-                repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=member.id, run_id=run_id, kind=kind,
-                             body=encode_replies(replies), now=now)
+                repo.enqueue(
+                    s,
+                    dedup_key=f"in:{event.dedup_key}",
+                    member_id=member.id,
+                    run_id=run_id,
+                    kind=kind,
+                    body=encode_replies(replies),
+                    now=now,
+                )
             run = s.get(ConversationRun, run_id) if run_id is not None else None
             answered_retro = run is not None and run.flow == RETRO_NAME
         if answered_retro:
             self.retros.summarise_due(now)  # the last participant's answer posts the summary at once
         return True
 
-    def _dispatch(self, s: Session, member: Member, event: InboundEvent, now: datetime
-                  ) -> tuple[list[Reply], int | None]:
+    def _dispatch(
+        self, s: Session, member: Member, event: InboundEvent, now: datetime
+    ) -> tuple[list[Reply], int | None]:
         intent = interpret(event.text)
         if isinstance(intent, Command):
             if not intent.known:
@@ -246,18 +302,27 @@ class Flywheel(OutboxSender):
             if intent.name == "resume":
                 return with_leftover([self._resume(s, member, now)], "/resume", intent.args), None
             if intent.name == "me":
-                owned = own_data.command(s, member, intent.args, event, now,  # delete, access, flag, ack, …
-                                         text=intent.text, calendars=self.calendars)
+                owned = own_data.command(
+                    s,
+                    member,
+                    intent.args,
+                    event,
+                    now,  # delete, access, flag, ack, …
+                    text=intent.text,
+                    calendars=self.calendars,
+                )
                 if owned is not None:
                     return owned, None
                 if intent.args.strip():  # `export` and what follows it (own_data.command has the rest)
                     rest = intent.args.split(maxsplit=1)[1:]
                     return with_leftover([me.export_reply(s, member, now=now)], "/me export", "".join(rest)), None
-                return me.view(s, member, now, self.kudos_settings, skip_level=self.skip_level,
-                               calendars=self.calendars), None
+                return me.view(
+                    s, member, now, self.kudos_settings, skip_level=self.skip_level, calendars=self.calendars
+                ), None
             if intent.name == "flywheel":
-                return team.command(s, member, intent.args, event, now, admins=self.admins,
-                                    calendars=self.calendars), None
+                return team.command(
+                    s, member, intent.args, event, now, admins=self.admins, calendars=self.calendars
+                ), None
             if intent.name == "note":
                 return [me.add_note(s, member, intent.args, now, text=intent.text)], None
             if intent.name == "retro":
@@ -273,12 +338,14 @@ class Flywheel(OutboxSender):
         if isinstance(intent, Keyword):
             trigger = Trigger(intent.trigger)
             if trigger == Trigger.EDIT and run is None:
-                run = (repo.run_to_edit(s, member_id=member.id, now=now)
-                       or repo.latest_run(s, member_id=member.id, flow=WEEKLY))
+                run = repo.run_to_edit(s, member_id=member.id, now=now) or repo.latest_run(
+                    s, member_id=member.id, flow=WEEKLY
+                )
             if run is None:
                 return [Reply("common/rejected_nothing_open", {})], None
-            return self._then_next(s, run, member, self._apply(s, run, member, trigger, intent.arg or None, now,
-                                                               by_member=True), now), run.id
+            return self._then_next(
+                s, run, member, self._apply(s, run, member, trigger, intent.arg or None, now, by_member=True), now
+            ), run.id
         assert isinstance(intent, AnswerText)
         if run is None:
             recent = repo.latest_run(s, member_id=member.id, flow=WEEKLY, open_at=now)
@@ -288,8 +355,9 @@ class Flywheel(OutboxSender):
         replies = self._apply(s, run, member, Trigger.ANSWER, intent.text, now, by_member=True)
         return self._then_next(s, run, member, replies, now), run.id
 
-    def _then_next(self, s: Session, run: ConversationRun, member: Member, replies: list[Reply], now: datetime
-                   ) -> list[Reply]:
+    def _then_next(
+        self, s: Session, run: ConversationRun, member: Member, replies: list[Reply], now: datetime
+    ) -> list[Reply]:
         """When one conversation ends while another is waiting (a check-in and a retro, say), go on to it."""
         if run.status not in (Status.COMPLETED, Status.SKIPPED) or run.step is not None:
             return replies
@@ -310,13 +378,16 @@ class Flywheel(OutboxSender):
             occ = on_demand(flow.schedule, member.timezone, now)
             if occ is None:  # this period's has closed: say when it did and when the next one comes
                 nxt = flow.schedule.next_after(member.timezone, now)
-                real = working_occurrence(nxt, self.calendars.of(member), member.timezone,
-                                          weekly=isinstance(flow.schedule, WeeklySchedule))
+                real = working_occurrence(
+                    nxt, self.calendars.of(member), member.timezone, weekly=isinstance(flow.schedule, WeeklySchedule)
+                )
                 closed = flow.schedule.for_period_containing(member.timezone, now).closes
-                return [Reply(f"{flow.name}/between_windows",
-                              {"closed_at": closed, "opens_at": (real or nxt).due})], None
-            repo.insert_runs(s, rows=[self._run_row(flow, member.id, occ.period, due=now, prompt_at=now,
-                                                   closes=occ.closes, now=now)])
+                return [
+                    Reply(f"{flow.name}/between_windows", {"closed_at": closed, "opens_at": (real or nxt).due})
+                ], None
+            repo.insert_runs(
+                s, rows=[self._run_row(flow, member.id, occ.period, due=now, prompt_at=now, closes=occ.closes, now=now)]
+            )
             run = repo.run_for_period(s, flow=flow_name, member_id=member.id, period=occ.period)
             assert run is not None
             if run.closes_at <= now:  # that period exists and is over
@@ -359,8 +430,9 @@ class Flywheel(OutboxSender):
                 prev_answers = pre.take_previous_answers(run)
                 preloaded = pre.take_followups(run)
             else:
-                previous = repo.run_for_period(s, flow=run.flow, member_id=run.member_id,
-                                               period=previous_period(run.period))
+                previous = repo.run_for_period(
+                    s, flow=run.flow, member_id=run.member_id, period=previous_period(run.period)
+                )
                 prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None
                 preloaded = None
             context = flow.context_from(prev_answers, has_manager=member.manager_id is not None)
@@ -372,20 +444,46 @@ class Flywheel(OutboxSender):
         answers = pre.take_answers(run) if pre is not None else repo.answers_of(s, run_id=run.id)
         if pre is not None:
             pre.done(run)
-        return RunState(status=Status(run.status), step=run.step, steps=steps,
-                        answers=answers, closes_at=run.closes_at,
-                        timezone=member.timezone, reminded=run.reminded, nudge_kind=run.nudge_kind,
-                        context=dict(run.context), calendar=self.calendars.of(member))
+        return RunState(
+            status=Status(run.status),
+            step=run.step,
+            steps=steps,
+            answers=answers,
+            closes_at=run.closes_at,
+            timezone=member.timezone,
+            reminded=run.reminded,
+            nudge_kind=run.nudge_kind,
+            context=dict(run.context),
+            calendar=self.calendars.of(member),
+        )
 
-    def _apply(self, s: Session, run: ConversationRun, member: Member, trigger: Trigger, text: str | None,
-               now: datetime, *, by_member: bool) -> list[Reply]:
+    def _apply(
+        self,
+        s: Session,
+        run: ConversationRun,
+        member: Member,
+        trigger: Trigger,
+        text: str | None,
+        now: datetime,
+        *,
+        by_member: bool,
+    ) -> list[Reply]:
         if run.flow not in self.flows:
             log.warning("run %s belongs to flow %s, which is not configured", run.id, run.flow)
             return [Reply("common/rejected_nothing_open", {})]
         return list(self._advance(s, run, member, trigger, text, now, by_member=by_member).replies)
 
-    def _advance(self, s: Session, run: ConversationRun, member: Member, trigger: Trigger, text: str | None,
-                 now: datetime, *, by_member: bool = True) -> Outcome:
+    def _advance(
+        self,
+        s: Session,
+        run: ConversationRun,
+        member: Member,
+        trigger: Trigger,
+        text: str | None,
+        now: datetime,
+        *,
+        by_member: bool = True,
+    ) -> Outcome:
         """Run one event through the state machine for a stored run and persist what it decides."""
         flow = self.flows[run.flow]
         state = self._state(s, run, member)
@@ -417,8 +515,9 @@ class Flywheel(OutboxSender):
         if run is None or run.flow not in self.flows:
             return False
         subject = s.get(Member, run.member_id)
-        return subject is not None and access.may_member(s, member, subject, access.Part.ANSWER_RUN,
-                                                         now=self.clock.now(), run=run)
+        return subject is not None and access.may_member(
+            s, member, subject, access.Part.ANSWER_RUN, now=self.clock.now(), run=run
+        )
 
     def answers_current_question(self, *, platform: str, user: str, flow: str, step: str) -> bool:
         """Would a button for this question answer the conversation the user is in now? (No: an older message.)"""
@@ -440,8 +539,9 @@ class Flywheel(OutboxSender):
             assert stored is not None
             return access.audience(s, stored, skip_level=self.skip_level)
 
-    def submit_form(self, *, platform: str, user: str, run_id: int, values: Mapping[str, str], dedup_key: str
-                    ) -> dict[str, str]:
+    def submit_form(
+        self, *, platform: str, user: str, run_id: int, values: Mapping[str, str], dedup_key: str
+    ) -> dict[str, str]:
         """Answer several questions of one run at once (a form). Each answer goes through the state machine exactly
         as if it had been typed, in question order. Returns {step: message} for answers that do not fit — and
         then nothing at all is saved."""
@@ -475,8 +575,15 @@ class Flywheel(OutboxSender):
                     run.step = None  # a form edit never leaves the run half-way through an edit
                     s.add(run)
                 if replies:
-                    repo.enqueue(s, dedup_key=f"in:{dedup_key}", member_id=member.id, run_id=run.id, kind="reply",
-                                 body=encode_replies(replies), now=now)
+                    repo.enqueue(
+                        s,
+                        dedup_key=f"in:{dedup_key}",
+                        member_id=member.id,
+                        run_id=run.id,
+                        kind="reply",
+                        body=encode_replies(replies),
+                        now=now,
+                    )
         except _FormRefused as refused:
             return refused.errors
         return {}
@@ -485,8 +592,9 @@ class Flywheel(OutboxSender):
         audience = access.audience(s, member, skip_level=self.skip_level)
         return "\n".join(self.renderer.render(r, audience) for r in replies)
 
-    def _check_actions(self, s: Session, flow: Flow, state: RunState, member: Member, text: str | None
-                       ) -> list[Reply] | None:
+    def _check_actions(
+        self, s: Session, flow: Flow, state: RunState, member: Member, text: str | None
+    ) -> list[Reply] | None:
         """Retro actions name their owners; an owner Flywheel doesn't know is asked about before anything is saved."""
         try:
             actions = flow.ask_for("actions").expects.parse(text or "")
@@ -499,8 +607,17 @@ class Flywheel(OutboxSender):
         recipient = self._recipient(member)
         return recipient.platform if recipient else "console"
 
-    def _persist(self, s: Session, run: ConversationRun, member: Member, before: RunState, outcome: Outcome,
-                 now: datetime, *, by_member: bool) -> None:
+    def _persist(
+        self,
+        s: Session,
+        run: ConversationRun,
+        member: Member,
+        before: RunState,
+        outcome: Outcome,
+        now: datetime,
+        *,
+        by_member: bool,
+    ) -> None:
         if not outcome.accepted:
             log.info("run %s: %s rejected in %s (%s)", run.id, outcome.trigger, before.status, outcome.reason)
             return
@@ -523,10 +640,12 @@ class Flywheel(OutboxSender):
         if outcome.status != before.status or outcome.step != before.step:
             from_status, from_step = run.status, run.step
             run.status, run.step = outcome.status.value, outcome.step
-            repo.add_transition(s, run=run, trigger=outcome.trigger.value, from_status=from_status,
-                                from_step=from_step, now=now)
-            log.info("run %s (%s %s): %s → %s via %s", run.id, run.flow, run.period, from_status, run.status,
-                     outcome.trigger)
+            repo.add_transition(
+                s, run=run, trigger=outcome.trigger.value, from_status=from_status, from_step=from_step, now=now
+            )
+            log.info(
+                "run %s (%s %s): %s → %s via %s", run.id, run.flow, run.period, from_status, run.status, outcome.trigger
+            )
         if outcome.nudge != KEEP:
             if outcome.nudge is None:
                 run.next_nudge_at, run.nudge_kind = None, None
@@ -545,11 +664,32 @@ class Flywheel(OutboxSender):
 
     # ------------------------------------------------------------------------------------ scheduled work
 
-    def _run_row(self, flow: Flow, member_id: int, period: str, *, due: datetime, prompt_at: datetime,
-                 closes: datetime, now: datetime, status: str = "scheduled") -> dict[str, Any]:
-        return {"flow": flow.name, "member_id": member_id, "period": period, "status": status, "step": None,
-                "context": {}, "due_at": due, "prompt_at": prompt_at, "closes_at": closes, "reminded": False,
-                "created_at": now, "updated_at": now}
+    def _run_row(
+        self,
+        flow: Flow,
+        member_id: int,
+        period: str,
+        *,
+        due: datetime,
+        prompt_at: datetime,
+        closes: datetime,
+        now: datetime,
+        status: str = "scheduled",
+    ) -> dict[str, Any]:
+        return {
+            "flow": flow.name,
+            "member_id": member_id,
+            "period": period,
+            "status": status,
+            "step": None,
+            "context": {},
+            "due_at": due,
+            "prompt_at": prompt_at,
+            "closes_at": closes,
+            "reminded": False,
+            "created_at": now,
+            "updated_at": now,
+        }
 
     def tick(self) -> TickReport:
         """One pass of the scheduler. Safe to run concurrently in several replicas and to repeat."""
@@ -612,12 +752,21 @@ class Flywheel(OutboxSender):
                         continue
                     self._plan_group(flow, tz, country, occ, now, last_tick, report)
 
-    def _plan_group(self, flow: Flow, tz: str, country: str | None, occ: Any, now: datetime,
-                    last_tick: datetime | None, report: TickReport) -> None:
+    def _plan_group(
+        self,
+        flow: Flow,
+        tz: str,
+        country: str | None,
+        occ: Any,
+        now: datetime,
+        last_tick: datetime | None,
+        report: TickReport,
+    ) -> None:
         local_today = now.astimezone(zone(tz)).date()
         with transaction(self.sessions) as s:
-            candidates = repo.plan_candidates(s, flow=flow.name, period=occ.period, timezone=tz, due=occ.due,
-                                              country=country)
+            candidates = repo.plan_candidates(
+                s, flow=flow.name, period=occ.period, timezone=tz, due=occ.due, country=country
+            )
         if not candidates:
             return
         paused = {mid: until for mid, until in candidates if pause_in_force(until, local_today) is not None}
@@ -629,38 +778,76 @@ class Flywheel(OutboxSender):
             with transaction(self.sessions) as s:
                 rows = []
                 for mid, until in paused.items():
-                    row = self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due, closes=occ.closes,
-                                        now=now, status="skipped")
+                    row = self._run_row(
+                        flow,
+                        mid,
+                        occ.period,
+                        due=occ.due,
+                        prompt_at=occ.due,
+                        closes=occ.closes,
+                        now=now,
+                        status="skipped",
+                    )
                     row["context"] = {"paused_until": until.isoformat()}
                     rows.append(row)
                 repo.insert_runs(s, rows=rows)
-                for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
-                        ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
-                        ConversationRun.member_id.in_(list(paused)))).scalars():  # type: ignore[attr-defined]
-                    s.add(RunTransition(run_id=run_id, trigger="paused", from_status=None, to_status="skipped",
-                                        at=now))
-        for chunk in (ids[i:i + BATCH] for i in range(0, len(ids), BATCH)):
+                for run_id in s.exec(
+                    sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                        ConversationRun.flow == flow.name,
+                        ConversationRun.period == occ.period,
+                        ConversationRun.member_id.in_(list(paused)),
+                    )
+                ).scalars():  # type: ignore[attr-defined]
+                    s.add(RunTransition(run_id=run_id, trigger="paused", from_status=None, to_status="skipped", at=now))
+        for chunk in (ids[i : i + BATCH] for i in range(0, len(ids), BATCH)):
             with transaction(self.sessions) as s:
                 if down:
                     # Recorded as skipped, so the member can still take it with /checkin while it is open.
-                    rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=occ.due,
-                                          closes=occ.closes, now=now, status="skipped") for mid in chunk]
+                    rows = [
+                        self._run_row(
+                            flow,
+                            mid,
+                            occ.period,
+                            due=occ.due,
+                            prompt_at=occ.due,
+                            closes=occ.closes,
+                            now=now,
+                            status="skipped",
+                        )
+                        for mid in chunk
+                    ]
                     repo.insert_runs(s, rows=rows)
-                    for run_id in s.exec(sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
-                            ConversationRun.flow == flow.name, ConversationRun.period == occ.period,
-                            ConversationRun.member_id.in_(chunk))).scalars():  # type: ignore[attr-defined]
-                        s.add(RunTransition(run_id=run_id, trigger="missed", from_status=None,
-                                            to_status="skipped", at=now))
+                    for run_id in s.exec(
+                        sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
+                            ConversationRun.flow == flow.name,
+                            ConversationRun.period == occ.period,
+                            ConversationRun.member_id.in_(chunk),
+                        )
+                    ).scalars():  # type: ignore[attr-defined]
+                        s.add(
+                            RunTransition(
+                                run_id=run_id, trigger="missed", from_status=None, to_status="skipped", at=now
+                            )
+                        )
                     continue
-                rows = [self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at,
-                                      closes=occ.closes, now=now) for mid in chunk]
+                rows = [
+                    self._run_row(flow, mid, occ.period, due=occ.due, prompt_at=prompt_at, closes=occ.closes, now=now)
+                    for mid in chunk
+                ]
                 report.planned += repo.insert_runs(s, rows=rows)
         if down and ids:
             report.missed += len(ids)
-            log.warning("%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
-                        "(last tick %s); skipped, because catching up is allowed only within %s",
-                        flow.name, occ.period, len(ids), tz, occ.due.isoformat(), last_tick.isoformat(),
-                        flow.catch_up_within)
+            log.warning(
+                "%s %s for %d member(s) in %s was due at %s while Flywheel was not running "
+                "(last tick %s); skipped, because catching up is allowed only within %s",
+                flow.name,
+                occ.period,
+                len(ids),
+                tz,
+                occ.due.isoformat(),
+                last_tick.isoformat(),
+                flow.catch_up_within,
+            )
 
     def _process(self, kind: str, trigger: Trigger, now: datetime, away: frozenset[int] = frozenset()) -> int:
         done = 0
@@ -695,10 +882,17 @@ class Flywheel(OutboxSender):
                         run.next_nudge_at, run.nudge_kind = None, None  # never loop on a refused nudge
                         s.add(run)
                     if replies:
-                        queued.append(repo.outbox_row_for(
-                            dedup_key=f"run:{run.id}:{trigger.value}:{marker}", member_id=member.id, run_id=run.id,
-                            kind=trigger.value, body=encode_replies(replies), now=now,
-                            not_before=self.calendars.send_at(member, now) if trigger == Trigger.EXPIRE else None))
+                        queued.append(
+                            repo.outbox_row_for(
+                                dedup_key=f"run:{run.id}:{trigger.value}:{marker}",
+                                member_id=member.id,
+                                run_id=run.id,
+                                kind=trigger.value,
+                                body=encode_replies(replies),
+                                now=now,
+                                not_before=self.calendars.send_at(member, now) if trigger == Trigger.EXPIRE else None,
+                            )
+                        )
                     done += 1
                 repo.enqueue_many(s, rows=queued)  # one statement for the batch, in the same transaction
             if len(runs) < BATCH:
@@ -743,23 +937,44 @@ class Flywheel(OutboxSender):
     def _busy_with_other(self, s: Session, run: ConversationRun, now: datetime) -> ConversationRun | None:
         """The other conversation the member is in now (`conversations.turns.has_attention`), if any."""
         pre = Prefetched.of(s, run) if run.status == Status.SCHEDULED.value else None
-        current = (pre.take_active(run) if pre is not None
-                   else repo.active_run(s, member_id=run.member_id, other_than=run.id))
+        current = (
+            pre.take_active(run) if pre is not None else repo.active_run(s, member_id=run.member_id, other_than=run.id)
+        )
         if current is None or current.id == run.id:
             return None
-        return current if has_attention(status=current.status, step=current.step, moved_at=current.updated_at,
-                                        now=now) else None
+        return (
+            current
+            if has_attention(status=current.status, step=current.step, moved_at=current.updated_at, now=now)
+            else None
+        )
 
-    def hold_back(self, s: Session, run: ConversationRun, member: Member, current: ConversationRun,
-                  now: datetime) -> None:
+    def hold_back(
+        self, s: Session, run: ConversationRun, member: Member, current: ConversationRun, now: datetime
+    ) -> None:
         """Let `run` wait while the member is in `current`; a new one is announced to them once, as next."""
         if run.status == Status.SCHEDULED.value:
             run.prompt_at = now + BUSY_WINDOW
             context = run.context or {}
-            repo.enqueue(s, dedup_key=f"run:{run.id}:waiting", member_id=member.id, kind="waiting",
-                         body=encode_replies([Reply("common/waiting_next", {
-                             "flow": run.flow, "current": current.flow, "title": context.get("title"),
-                             "starter": context.get("starter")})]), now=now)
+            repo.enqueue(
+                s,
+                dedup_key=f"run:{run.id}:waiting",
+                member_id=member.id,
+                kind="waiting",
+                body=encode_replies(
+                    [
+                        Reply(
+                            "common/waiting_next",
+                            {
+                                "flow": run.flow,
+                                "current": current.flow,
+                                "title": context.get("title"),
+                                "starter": context.get("starter"),
+                            },
+                        )
+                    ]
+                ),
+                now=now,
+            )
         else:  # a reminder of a conversation the member is not in now would pull their next answer into it
             run.next_nudge_at = self.calendars.send_at(member, now + BUSY_WINDOW)
         s.add(run)
@@ -776,8 +991,7 @@ class Flywheel(OutboxSender):
                     # the coming occurrences as they really fall (a holiday moves one earlier, even before now)
                     at = after
                     for _ in range(3):
-                        real = [o for o in self._occurrences(flow, tz, country, at) if o is not None
-                                and o.due > after]
+                        real = [o for o in self._occurrences(flow, tz, country, at) if o is not None and o.due > after]
                         if real:
                             times.append(min(o.due for o in real))
                             break

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import time as _time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -71,8 +72,9 @@ class Calendars:
             return cached[1]
         try:
             status = messenger.status(user) or {}
-            away = away_from_status(status.get("status_emoji"), status.get("status_text"),
-                                    status.get("status_expiration"), now)
+            away = away_from_status(
+                status.get("status_emoji"), status.get("status_text"), status.get("status_expiration"), now
+            )
         except Exception:  # noqa: BLE001 - optional: never let a status lookup stop a prompt
             log.warning("could not read the Slack status of user %s; prompting as usual", user)
             away = False
@@ -88,9 +90,18 @@ def paused_until(member: Member, now: datetime) -> date | None:
 def away_candidates(s: Session, now: datetime) -> list[tuple[int, str]]:
     """(member id, Slack user id) of Slack members with a prompt or a reminder due now."""
     deliver = sa.and_(ConversationRun.status == "scheduled", ConversationRun.prompt_at <= now)
-    remind = sa.and_(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                     ConversationRun.next_nudge_at <= now)  # type: ignore[operator]
-    query = (select(Member.id, Member.slack_user_id).join(ConversationRun, ConversationRun.member_id == Member.id)
-             .where(Member.slack_user_id.is_not(None), ConversationRun.closes_at > now,  # type: ignore[union-attr]
-                    sa.or_(deliver, remind)).distinct())
+    remind = sa.and_(
+        ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+        ConversationRun.next_nudge_at <= now,
+    )  # type: ignore[operator]
+    query = (
+        select(Member.id, Member.slack_user_id)
+        .join(ConversationRun, ConversationRun.member_id == Member.id)
+        .where(
+            Member.slack_user_id.is_not(None),
+            ConversationRun.closes_at > now,  # type: ignore[union-attr]
+            sa.or_(deliver, remind),
+        )
+        .distinct()
+    )
     return [(i, u) for i, u in s.exec(query)]

@@ -10,9 +10,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
 from bot.locks import AlreadyRunning, acquire_scheduler_lock
@@ -98,8 +99,10 @@ def _start_over(database_url: str) -> str | None:
 
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return ("--fresh starts the demo over by deleting its SQLite file, and DATABASE_URL is not a SQLite file; "
-                "nothing was deleted.")
+        return (
+            "--fresh starts the demo over by deleting its SQLite file, and DATABASE_URL is not a SQLite file; "
+            "nothing was deleted."
+        )
     db = Path(url.database)
     if not db.exists():
         print(f"Starting fresh: there is no {db.name} yet.")
@@ -108,21 +111,30 @@ def _start_over(database_url: str) -> str | None:
     try:
         with engine.connect() as conn:
             tables = set(sa.inspect(conn).get_table_names())
+
             def one(sql: str) -> int:
                 return int(conn.execute(sa.text(sql)).scalar() or 0)
+
             members = one("select count(*) from member where active") if "member" in tables else 0
             runs = one("select count(*) from conversation_run") if "conversation_run" in tables else 0
-            platform = one("select count(*) from member where slack_user_id is not null "
-                           "or feishu_open_id is not null") if "member" in tables else 0
+            platform = (
+                one("select count(*) from member where slack_user_id is not null or feishu_open_id is not null")
+                if "member" in tables
+                else 0
+            )
     except sa.exc.DatabaseError:
         return f"{db} is not a Flywheel database that --fresh can start over; nothing was deleted."
     finally:
         engine.dispose()
     if platform:
-        return (f"{db} holds members from Slack or Feishu, not just the demo; --fresh only starts the demo over, so "
-                "nothing was deleted. Delete the file yourself if you really mean to.")
-    print(f"Starting the demo over: deleting {db.name} ({count(members, 'member')}, "
-          f"{count(runs, 'conversation')}) and creating it again.")
+        return (
+            f"{db} holds members from Slack or Feishu, not just the demo; --fresh only starts the demo over, so "
+            "nothing was deleted. Delete the file yourself if you really mean to."
+        )
+    print(
+        f"Starting the demo over: deleting {db.name} ({count(members, 'member')}, "
+        f"{count(runs, 'conversation')}) and creating it again."
+    )
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     return None
@@ -141,7 +153,7 @@ class StoppableInput:
         self.stopped = False
         self._waiting = False
 
-    def install(self) -> "StoppableInput":
+    def install(self) -> StoppableInput:
         signal.signal(signal.SIGTERM, self._on_signal)
         return self
 
@@ -167,8 +179,11 @@ class StoppableInput:
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.console_mode:
-        print("No Slack or Feishu credentials are set, so Flywheel runs on the local console "
-              "with the demo organisation (see README: Connecting Slack / Feishu).", file=sys.stderr)
+        print(
+            "No Slack or Feishu credentials are set, so Flywheel runs on the local console "
+            "with the demo organisation (see README: Connecting Slack / Feishu).",
+            file=sys.stderr,
+        )
         return cmd_console(settings, args)
     return serve(settings, scheduler=True)
 
@@ -196,7 +211,7 @@ class Stopping:
         self.wakers: list = []
         self.deadline = 0.0
 
-    def install(self) -> "Stopping":
+    def install(self) -> Stopping:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         return self
@@ -249,9 +264,9 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         if "feishu" in settings.platforms:
             from bot.platforms.feishu.messenger import FeishuMessenger
 
-            messengers["feishu"] = FeishuMessenger.from_settings(settings.feishu_app_id or "",
-                                                                 settings.feishu_app_secret or "",
-                                                                 settings.feishu_domain)
+            messengers["feishu"] = FeishuMessenger.from_settings(
+                settings.feishu_app_id or "", settings.feishu_app_secret or "", settings.feishu_domain
+            )
         config = _config(settings)
         directories = _directories(settings, config, messengers)
         app = Flywheel.build(settings, config=config, messengers=messengers, directories=directories)
@@ -271,27 +286,34 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
 
             feishu_events = FeishuEvents(app, poke=pump.poke)
         modes = []
-        if "slack" in settings.platforms and settings.slack_app_token and not http_only \
-                and not stopping.event.is_set():
+        if "slack" in settings.platforms and settings.slack_app_token and not http_only and not stopping.event.is_set():
             from bot.platforms.slack.socket import connect
 
-            slack_socket = connect(app, app_token=settings.slack_app_token, web_client=messengers["slack"].client,
-                                   poke=pump.poke)
+            slack_socket = connect(
+                app, app_token=settings.slack_app_token, web_client=messengers["slack"].client, poke=pump.poke
+            )
             app.connections["slack"] = slack_socket.is_connected
             modes.append("Slack (Socket Mode)")
         if feishu_events is not None and not http_only and not stopping.event.is_set():
             from bot.platforms.feishu import longconn
 
-            feishu_link = longconn.start(feishu_events, app_id=settings.feishu_app_id or "",
-                                         app_secret=settings.feishu_app_secret or "", domain=settings.feishu_domain)
+            feishu_link = longconn.start(
+                feishu_events,
+                app_id=settings.feishu_app_id or "",
+                app_secret=settings.feishu_app_secret or "",
+                domain=settings.feishu_domain,
+            )
             app.connections["feishu"] = feishu_link.up
             modes.append("Feishu (long connection)")
         callbacks = None
         if feishu_events is not None and settings.feishu_encrypt_key:
             from bot.platforms.feishu.callbacks import FeishuCallbacks
 
-            callbacks = FeishuCallbacks(feishu_events, encrypt_key=settings.feishu_encrypt_key,
-                                        verification_token=settings.feishu_verification_token)
+            callbacks = FeishuCallbacks(
+                feishu_events,
+                encrypt_key=settings.feishu_encrypt_key,
+                verification_token=settings.feishu_verification_token,
+            )
         slack_http = settings.slack_signing_secret if "slack" in settings.platforms else None
         if slack_http or callbacks is not None:
             wsgi = create_wsgi(app, slack_signing_secret=slack_http, poke=pump.poke, feishu=callbacks)
@@ -300,8 +322,11 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
             if stopping.event.is_set():
                 http.stop()
             paths = (["POST /slack/events"] if slack_http else []) + (["POST /feishu/events"] if callbacks else [])
-            print(f"Flywheel is running: {', '.join(modes + ['HTTP on port ' + str(settings.port)])} "
-                  f"({', '.join(paths)}, GET /healthz, GET /metrics). Ctrl-C to stop.", file=sys.stderr)
+            print(
+                f"Flywheel is running: {', '.join(modes + ['HTTP on port ' + str(settings.port)])} "
+                f"({', '.join(paths)}, GET /healthz, GET /metrics). Ctrl-C to stop.",
+                file=sys.stderr,
+            )
             http.serve_until_stopped()
         else:
             print(f"Flywheel is running: {', '.join(modes)}. Ctrl-C to stop.", file=sys.stderr)
@@ -310,8 +335,15 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         if app is not None:
             app.stop_sending()  # also when start-up failed: nothing more is started
         print("Flywheel is stopping: finishing what is in hand.", file=sys.stderr, flush=True)
-        ended = _stop(stopping, http=http, slack_socket=slack_socket, feishu_link=feishu_link, jobs=jobs,
-                      pump=pump, feishu_events=feishu_events)
+        ended = _stop(
+            stopping,
+            http=http,
+            slack_socket=slack_socket,
+            feishu_link=feishu_link,
+            jobs=jobs,
+            pump=pump,
+            feishu_events=feishu_events,
+        )
         if app is not None:
             app.close()
         if lock is not None:
@@ -352,6 +384,7 @@ def _stop(stopping: Stopping, *, http, slack_socket, feishu_link, jobs, pump, fe
 def _within(seconds: float, step) -> bool:  # noqa: ANN001
     """Run one shutdown step, giving up on it after `seconds` (it goes on in a daemon thread); True if it ended.
     An error is logged: the next steps, and releasing the locks, still happen."""
+
     def run() -> None:
         try:
             step()
@@ -367,8 +400,9 @@ def _within(seconds: float, step) -> bool:  # noqa: ANN001
 def _leave_if_stuck() -> None:
     """Python waits at exit for every non-daemon thread (a scheduler job stuck on the network, say). Past the
     shutdown's time, leave anyway: the platform would kill us a moment later, and less tidily."""
-    stuck = [t.name for t in threading.enumerate()
-             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    stuck = [
+        t.name for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon and t.is_alive()
+    ]
     if stuck:
         log.warning("leaving although still busy: %s", ", ".join(stuck))
         logging.shutdown()
@@ -384,11 +418,15 @@ def _serve_problem(settings: Settings, http_only: bool) -> str | None:
     if (settings.feishu_app_id or settings.feishu_app_secret) and not feishu:
         return "Feishu needs both FEISHU_APP_ID and FEISHU_APP_SECRET."
     if feishu and settings.feishu_verification_token and not settings.feishu_encrypt_key:
-        return ("Feishu HTTP callbacks need FEISHU_ENCRYPT_KEY: set an Encrypt Key in the developer console "
-                "(Events & Callbacks → Encryption Strategy) and here; without it /feishu/events is not served.")
+        return (
+            "Feishu HTTP callbacks need FEISHU_ENCRYPT_KEY: set an Encrypt Key in the developer console "
+            "(Events & Callbacks → Encryption Strategy) and here; without it /feishu/events is not served."
+        )
     if http_only and not (settings.slack_signing_secret or (feishu and settings.feishu_encrypt_key)):
-        return ("`flywheel web` serves HTTP callbacks and needs SLACK_SIGNING_SECRET (Slack) or FEISHU_ENCRYPT_KEY "
-                "(Feishu).")
+        return (
+            "`flywheel web` serves HTTP callbacks and needs SLACK_SIGNING_SECRET (Slack) or FEISHU_ENCRYPT_KEY "
+            "(Feishu)."
+        )
     return None
 
 
@@ -399,20 +437,29 @@ def _directories(settings: Settings, config: OrgConfig | None, messengers: dict)
     if "slack" in settings.platforms:
         from bot.platforms.slack.directory import SlackDirectory
 
-        found["slack"] = SlackDirectory(settings.slack_bot_token or "", settings.slack_api_url,
-                                        default_timezone=settings.timezone, default_locale=settings.locale)
+        found["slack"] = SlackDirectory(
+            settings.slack_bot_token or "",
+            settings.slack_api_url,
+            default_timezone=settings.timezone,
+            default_locale=settings.locale,
+        )
     if "feishu" in settings.platforms:
-        from bot.platforms.feishu.directory import FeishuDirectory
-
-        from bot.platforms.feishu.messenger import build_client
         from bot.platforms.directory import LOOKUP_TIMEOUT
+        from bot.platforms.feishu.directory import FeishuDirectory
+        from bot.platforms.feishu.messenger import build_client
 
         found["feishu"] = FeishuDirectory(
-            messengers["feishu"].client, default_timezone=settings.timezone,
+            messengers["feishu"].client,
+            default_timezone=settings.timezone,
             default_locale=settings.locale_for("feishu"),
             managed_by_file={m.feishu for m in config.members if m.feishu} if config else set(),
-            lookup_client=build_client(settings.feishu_app_id or "", settings.feishu_app_secret or "",
-                                       settings.feishu_domain, timeout=LOOKUP_TIMEOUT))
+            lookup_client=build_client(
+                settings.feishu_app_id or "",
+                settings.feishu_app_secret or "",
+                settings.feishu_domain,
+                timeout=LOOKUP_TIMEOUT,
+            ),
+        )
     return found
 
 
@@ -440,8 +487,11 @@ def _directory_syncs(app) -> dict:  # noqa: ANN001
                 people, departments = organisation.read()
                 with app.transaction() as s:
                     counts = organisation.sync(s, people, departments, now=app.clock.now())
-                log.info("Feishu members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated, "
-                         "%(kept)d as the org file says", counts)
+                log.info(
+                    "Feishu members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated, "
+                    "%(kept)d as the org file says",
+                    counts,
+                )
             except Exception:  # noqa: BLE001
                 log.exception("could not read the Feishu organisation (contact API); check the app's contact scopes")
 
@@ -510,8 +560,11 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
             if current is None:
                 line(True, f"database reachable and empty; migrations to {head} run at first start")
             else:
-                line(current == head, f"database reachable; migrations at {current} (latest {head})"
-                     + ("" if current == head else " — run `flywheel db upgrade` (or just start the bot)"))
+                line(
+                    current == head,
+                    f"database reachable; migrations at {current} (latest {head})"
+                    + ("" if current == head else " — run `flywheel db upgrade` (or just start the bot)"),
+                )
     except Exception as exc:  # noqa: BLE001
         line(False, f"database not reachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     try:
@@ -521,9 +574,12 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
         else:
             managers = {m.manager for m in config.members if m.manager}
             zones = sorted({m.timezone for m in config.members})
-            line(True, f"organisation {config.source}: {count(len(config.members), 'member')} "
-                       f"({count(len(managers), 'manager')}), time {'zone' if len(zones) == 1 else 'zones'} "
-                       f"{', '.join(zones) or '—'}")
+            line(
+                True,
+                f"organisation {config.source}: {count(len(config.members), 'member')} "
+                f"({count(len(managers), 'manager')}), time {'zone' if len(zones) == 1 else 'zones'} "
+                f"{', '.join(zones) or '—'}",
+            )
             for flow in config.flows.values():
                 if not flow.enabled:
                     line(True, f"{flow.name}: off")
@@ -542,27 +598,48 @@ def describe_settings(settings: Settings) -> list[str]:
     """The settings as a person reads them. Secrets are only ever said to be set or not."""
     from bot.settings import _redact_url
 
-    mode = "the local console (no Slack or Feishu credentials)" if settings.console_mode else \
-        " and ".join({"slack": "Slack", "feishu": "Feishu / Lark"}[p] for p in settings.platforms)
+    mode = (
+        "the local console (no Slack or Feishu credentials)"
+        if settings.console_mode
+        else " and ".join({"slack": "Slack", "feishu": "Feishu / Lark"}[p] for p in settings.platforms)
+    )
     lines = [f"runs on {mode}", f"database {_redact_url(settings.database_url)}"]
     if settings.slack_bot_token:
-        how = "Socket Mode (app token set)" if settings.slack_app_token else \
-            "HTTP mode (signing secret set)" if settings.slack_signing_secret else "no app token or signing secret"
-        lines.append(f"Slack: bot token set, {how}" + (f", API at {settings.slack_api_url}"
-                                                        if settings.slack_api_url else ""))
+        how = (
+            "Socket Mode (app token set)"
+            if settings.slack_app_token
+            else "HTTP mode (signing secret set)"
+            if settings.slack_signing_secret
+            else "no app token or signing secret"
+        )
+        lines.append(
+            f"Slack: bot token set, {how}" + (f", API at {settings.slack_api_url}" if settings.slack_api_url else "")
+        )
     if settings.feishu_app_id or settings.feishu_app_secret:
-        how = "HTTP callbacks (Encrypt Key set) and the long connection" if settings.feishu_encrypt_key \
+        how = (
+            "HTTP callbacks (Encrypt Key set) and the long connection"
+            if settings.feishu_encrypt_key
             else "long connection"
+        )
         secret = "secret set" if settings.feishu_app_secret else "no app secret"
-        lines.append(f"Feishu: app {settings.feishu_app_id or '(no app id)'}, {secret}, {how}, "
-                     f"domain {settings.feishu_domain or 'feishu'}")
-    language = f"{settings.locale} (FLYWHEEL_LOCALE)" if settings.locale_set else \
-        f"{settings.locale}, Chinese on Feishu (FLYWHEEL_LOCALE not set)"
-    lines.append(f"language for people the bot knows nothing about: {language}; time zone when none is known: "
-                 f"{settings.timezone}")
-    lines.append(f"the scheduler looks for due work every {duration(timedelta(seconds=settings.tick_seconds))}; "
-                 f"answers are kept {count(settings.retention_days, 'day')}; HTTP port {settings.port}"
-                 + (f"; log level {settings.log_level.upper()}" if settings.log_level else ""))
+        lines.append(
+            f"Feishu: app {settings.feishu_app_id or '(no app id)'}, {secret}, {how}, "
+            f"domain {settings.feishu_domain or 'feishu'}"
+        )
+    language = (
+        f"{settings.locale} (FLYWHEEL_LOCALE)"
+        if settings.locale_set
+        else f"{settings.locale}, Chinese on Feishu (FLYWHEEL_LOCALE not set)"
+    )
+    lines.append(
+        f"language for people the bot knows nothing about: {language}; time zone when none is known: "
+        f"{settings.timezone}"
+    )
+    lines.append(
+        f"the scheduler looks for due work every {duration(timedelta(seconds=settings.tick_seconds))}; "
+        f"answers are kept {count(settings.retention_days, 'day')}; HTTP port {settings.port}"
+        + (f"; log level {settings.log_level.upper()}" if settings.log_level else "")
+    )
     return lines
 
 
@@ -572,12 +649,16 @@ def describe_schedule(flow: object) -> str:
 
     sched = getattr(flow, "schedule", flow)
     if isinstance(sched, WeeklySchedule):
-        text = (f"every {WEEKDAYS[sched.weekday].title()} {sched.at:%H:%M} member-local, open until "
-                f"{WEEKDAYS[sched.closes_weekday].title()} {sched.closes_at:%H:%M}")
+        text = (
+            f"every {WEEKDAYS[sched.weekday].title()} {sched.at:%H:%M} member-local, open until "
+            f"{WEEKDAYS[sched.closes_weekday].title()} {sched.closes_at:%H:%M}"
+        )
     elif isinstance(sched, MonthlySchedule):
         nth = ("first", "second", "third", "fourth")[sched.nth - 1]
-        text = (f"the {nth} {WEEKDAYS[sched.weekday].title()} of each month {sched.at:%H:%M} member-local, open "
-                f"{duration(sched.window)}")
+        text = (
+            f"the {nth} {WEEKDAYS[sched.weekday].title()} of each month {sched.at:%H:%M} member-local, open "
+            f"{duration(sched.window)}"
+        )
     elif sched is None:
         return "started by a command (no schedule)"
     else:
@@ -587,8 +668,7 @@ def describe_schedule(flow: object) -> str:
 
 
 # What a question asked once per item is asked about, for `flywheel doctor`.
-_EACH = {"plan": "priority set the week before", "obstacles": "open obstacle",
-         "actions": "open retro action they own"}
+_EACH = {"plan": "priority set the week before", "obstacles": "open obstacle", "actions": "open retro action they own"}
 
 
 def describe_questions(flow) -> str:  # noqa: ANN001 - a conversations.flows.Flow
@@ -606,18 +686,29 @@ def describe_questions(flow) -> str:  # noqa: ANN001 - a conversations.flows.Flo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flywheel", description="Flywheel: continuous check-ins for Slack and Feishu.")
+    parser = argparse.ArgumentParser(
+        prog="flywheel", description="Flywheel: continuous check-ins for Slack and Feishu."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("run", "start the bot (the console when no platform credentials are set)"),
-                            ("console", "talk to Flywheel on this terminal; reads a script from standard input")):
+    for name, help_text in (
+        ("run", "start the bot (the console when no platform credentials are set)"),
+        ("console", "talk to Flywheel on this terminal; reads a script from standard input"),
+    ):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--as", dest="as_member", metavar="HANDLE", help="start as this member (default: the first report)")
+        p.add_argument(
+            "--as", dest="as_member", metavar="HANDLE", help="start as this member (default: the first report)"
+        )
         p.add_argument("--clock", metavar="'YYYY-MM-DD HH:MM [TZ]'", help="start the console's clock at this time")
         p.add_argument("--script", action="store_true", help="script mode even on a terminal (no prompt, echo input)")
-        p.add_argument("--fresh", action="store_true",
-                       help="start the demo over: delete the demo's SQLite database first (says what it held)")
-    sub.add_parser("web", help="serve only the HTTP endpoints (Slack HTTP mode, Feishu callbacks) for replicas behind "
-                              "a load balancer")
+        p.add_argument(
+            "--fresh",
+            action="store_true",
+            help="start the demo over: delete the demo's SQLite database first (says what it held)",
+        )
+    sub.add_parser(
+        "web",
+        help="serve only the HTTP endpoints (Slack HTTP mode, Feishu callbacks) for replicas behind a load balancer",
+    )
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply database migrations (also done at every start)")

@@ -7,13 +7,13 @@ is reported at once with where it is, so an admin can fix the file in one go.
 from __future__ import annotations
 
 import logging
-
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -21,7 +21,9 @@ from conversations.answers import Text
 from conversations.calendar import CalendarSettings, is_known_country, parse_hours
 from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
+from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.render import LOCALES, normalize_locale
+from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.schedule import (
     MonthlySchedule,
     WeeklySchedule,
@@ -30,8 +32,6 @@ from conversations.schedule import (
     parse_time_of_day,
     parse_weekday,
 )
-from conversations.monthly_review import MONTHLY_REVIEW
-from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
 DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
@@ -77,8 +77,20 @@ class OrgConfig:
 
 
 _MEMBER_KEYS = {"handle", "name", "timezone", "locale", "manager", "team", "email", "slack", "feishu", "country"}
-_FLOW_KEYS = {"enabled", "day", "time", "closes_day", "closes_time", "week", "window", "reminder_after", "snooze",
-              "catch_up_within", "questions", "extra_questions"}
+_FLOW_KEYS = {
+    "enabled",
+    "day",
+    "time",
+    "closes_day",
+    "closes_time",
+    "week",
+    "window",
+    "reminder_after",
+    "snooze",
+    "catch_up_within",
+    "questions",
+    "extra_questions",
+}
 
 
 def demo_config_path() -> Path:
@@ -102,17 +114,21 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path, *, default_timezone: str = "UTC", default_locale: str = "en") -> OrgConfig:
-    return parse_config(read_config_file(path), source=str(path), default_timezone=default_timezone,
-                        default_locale=default_locale)
+    return parse_config(
+        read_config_file(path), source=str(path), default_timezone=default_timezone, default_locale=default_locale
+    )
 
 
-def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC",
-                 default_locale: str = "en") -> OrgConfig:
+def parse_config(
+    data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC", default_locale: str = "en"
+) -> OrgConfig:
     problems: list[str] = []
     unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro", "calendar"}
     if unknown:
-        problems.append(f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-                        "(expected defaults, members, flows, kudos, digest, admins, retro, calendar)")
+        problems.append(
+            f"unknown top-level key(s): {', '.join(sorted(unknown))} "
+            "(expected defaults, members, flows, kudos, digest, admins, retro, calendar)"
+        )
     admins = data.get("admins") or []
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
         problems.append("`admins` must be a list of member handles")
@@ -131,12 +147,18 @@ def parse_config(data: Mapping[str, Any], *, source: str, default_timezone: str 
     calendar = _parse_calendar(data.get("calendar") or {}, defaults.get("country"), problems)
     if problems:
         raise ConfigError(source, problems)
-    return OrgConfig(source=source, members=tuple(members), flows=flows, question_texts=texts, kudos=kudos,
-                     skip_level=bool(digest.get("skip_level", False)),
-                     admins=tuple(a.strip().lower() for a in admins), retro_anonymous_min=anonymous_min,
-                     calendar=calendar,
-                     locale=normalize_locale(str(defaults["locale"]), default="") or None if "locale" in defaults
-                     else None)
+    return OrgConfig(
+        source=source,
+        members=tuple(members),
+        flows=flows,
+        question_texts=texts,
+        kudos=kudos,
+        skip_level=bool(digest.get("skip_level", False)),
+        admins=tuple(a.strip().lower() for a in admins),
+        retro_anonymous_min=anonymous_min,
+        calendar=calendar,
+        locale=normalize_locale(str(defaults["locale"]), default="") or None if "locale" in defaults else None,
+    )
 
 
 def _parse_retro(raw: Any, problems: list[str]) -> int:
@@ -147,8 +169,10 @@ def _parse_retro(raw: Any, problems: list[str]) -> int:
         problems.append(f"retro: unknown key `{key}` (expected anonymous_min)")
     value = raw.get("anonymous_min", ANONYMOUS_MIN)
     if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 100:
-        problems.append(f"retro.anonymous_min must be a whole number from 2 to 100 (how many people must answer an "
-                        f"anonymous retrospective before anything of it is shown), not {value!r}")
+        problems.append(
+            f"retro.anonymous_min must be a whole number from 2 to 100 (how many people must answer an "
+            f"anonymous retrospective before anything of it is shown), not {value!r}"
+        )
         return ANONYMOUS_MIN
     return value
 
@@ -197,8 +221,14 @@ def _parse_calendar(raw: Any, default_country: Any, problems: list[str]) -> Cale
     workdays = _dates(raw.get("workdays") or [], "calendar.workdays", problems)
     for day in sorted(holidays & workdays):
         problems.append(f"calendar: {day} is both a holiday and a workday")
-    return CalendarSettings(country=country, holidays=holidays, workdays=workdays, start=start, end=end,
-                            away_status=bool(raw.get("away_status", False)))
+    return CalendarSettings(
+        country=country,
+        holidays=holidays,
+        workdays=workdays,
+        start=start,
+        end=end,
+        away_status=bool(raw.get("away_status", False)),
+    )
 
 
 def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
@@ -231,8 +261,13 @@ def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
         if unknown:
             problems.append(f"kudos.channel: unknown platform(s) {', '.join(map(str, unknown))} (slack, feishu)")
         channels, channel = tuple((str(k), str(v)) for k, v in channel.items() if v), None
-    return KudosSettings(values=values, weekly_limit=limit, channel=str(channel) if channel else None,
-                         rankings=bool(raw.get("rankings", False)), channels=channels)
+    return KudosSettings(
+        values=values,
+        weekly_limit=limit,
+        channel=str(channel) if channel else None,
+        rankings=bool(raw.get("rankings", False)),
+        channels=channels,
+    )
 
 
 def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: list[str]) -> list[MemberSpec]:
@@ -263,15 +298,20 @@ def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: lis
         locale = normalize_locale(raw_locale, default="")
         if not locale:
             problems.append(f"{where}: locale `{raw_locale}` is not one of {', '.join(LOCALES)}")
-        out.append(MemberSpec(
-            handle=handle, name=str(entry.get("name") or handle.title()), timezone=tz, locale=locale or "en",
-            manager=str(entry["manager"]).strip().lower() if entry.get("manager") else None,
-            team=str(entry["team"]) if entry.get("team") else None,
-            email=str(entry["email"]) if entry.get("email") else None,
-            slack=str(entry["slack"]) if entry.get("slack") else None,
-            feishu=str(entry["feishu"]) if entry.get("feishu") else None,
-            country=_country(entry.get("country"), f"{where}.country", problems),
-        ))
+        out.append(
+            MemberSpec(
+                handle=handle,
+                name=str(entry.get("name") or handle.title()),
+                timezone=tz,
+                locale=locale or "en",
+                manager=str(entry["manager"]).strip().lower() if entry.get("manager") else None,
+                team=str(entry["team"]) if entry.get("team") else None,
+                email=str(entry["email"]) if entry.get("email") else None,
+                slack=str(entry["slack"]) if entry.get("slack") else None,
+                feishu=str(entry["feishu"]) if entry.get("feishu") else None,
+                country=_country(entry.get("country"), f"{where}.country", problems),
+            )
+        )
     for platform in ("slack", "feishu"):
         owners: dict[str, str] = {}
         for m in out:
@@ -292,7 +332,7 @@ def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: lis
         chain, cur = [m.handle], m.manager
         while cur and cur in by_handle and cur != chain[-1]:
             if cur in chain:
-                loop = frozenset(chain[chain.index(cur):])
+                loop = frozenset(chain[chain.index(cur) :])
                 if cur == m.handle and loop not in reported:
                     reported.add(loop)
                     problems.append(f"members ({m.handle}): reporting lines form a loop: {' → '.join(chain + [cur])}")
@@ -322,8 +362,9 @@ def _parse_flows(raw: Any, problems: list[str]) -> tuple[dict[str, Flow], dict[t
     return flows, texts
 
 
-def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[str],
-                texts: dict[tuple[str, str], dict[str, str]]) -> Flow:
+def _apply_flow(
+    flow: Flow, spec: Mapping[str, Any], where: str, problems: list[str], texts: dict[tuple[str, str], dict[str, str]]
+) -> Flow:
     sched = flow.schedule
     changes: dict[str, Any] = {}
     try:
@@ -332,7 +373,8 @@ def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[
             if not 1 <= nth <= 4:
                 raise ValueError(f"week must be 1 to 4 (the first to fourth such weekday of the month), not {nth}")
             sched = MonthlySchedule(
-                weekday=parse_weekday(spec.get("day", sched.weekday)), nth=nth,
+                weekday=parse_weekday(spec.get("day", sched.weekday)),
+                nth=nth,
                 at=parse_time_of_day(spec["time"]) if "time" in spec else sched.at,
                 window=parse_duration(spec["window"]) if "window" in spec else sched.window,
             )
@@ -345,8 +387,11 @@ def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[
             )
     except ValueError as exc:
         problems.append(f"{where}: {exc}")
-    for key, attr in (("reminder_after", "reminder_after"), ("snooze", "snooze_for"),
-                      ("catch_up_within", "catch_up_within")):
+    for key, attr in (
+        ("reminder_after", "reminder_after"),
+        ("snooze", "snooze_for"),
+        ("catch_up_within", "catch_up_within"),
+    ):
         if key in spec:
             try:
                 changes[attr] = parse_duration(spec[key])
@@ -366,7 +411,9 @@ def _apply_flow(flow: Flow, spec: Mapping[str, Any], where: str, problems: list[
             continue
         if value is False:
             if qid in ("mood", "priorities", "obstacle_status"):
-                problems.append(f"{where}.questions.{qid}: this question feeds later conversations and cannot be removed")
+                problems.append(
+                    f"{where}.questions.{qid}: this question feeds later conversations and cannot be removed"
+                )
             steps = [a for a in steps if a.id != qid]
         elif isinstance(value, dict):
             texts[(flow.name, qid)] = _texts(value, f"{where}.questions.{qid}", problems)
@@ -410,8 +457,11 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     for spec in config.members:
         row = repo.member_by_handle(session, handle=spec.handle)
         if row is None:  # a new handle for someone already known by their platform id: renamed, the same person
-            known = (repo.member_by_platform_id(session, platform=p, user_id=i)
-                     for p, i in (("slack", spec.slack), ("feishu", spec.feishu)) if i)
+            known = (
+                repo.member_by_platform_id(session, platform=p, user_id=i)
+                for p, i in (("slack", spec.slack), ("feishu", spec.feishu))
+                if i
+            )
             row = next((m for m in known if m is not None and m.handle not in rows), None)
             if row is not None:
                 log.info("member %s is now %s in the organisation file", row.handle, spec.handle)
@@ -420,8 +470,14 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
             erased += 1  # they deleted their data: not brought back until they ask (`/me rejoin`)
             continue
         if row is None:
-            row = Member(handle=spec.handle, name=spec.name, timezone=spec.timezone, locale=spec.locale,
-                         created_at=now, updated_at=now)
+            row = Member(
+                handle=spec.handle,
+                name=spec.name,
+                timezone=spec.timezone,
+                locale=spec.locale,
+                created_at=now,
+                updated_at=now,
+            )
             created += 1
         else:
             updated += 1
@@ -447,14 +503,18 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
             session.add(row)
             deactivated += 1
     if erased:
-        log.info("%d people in the organisation file deleted their data and are not added again until they "
-                 "write /me rejoin", erased)
+        log.info(
+            "%d people in the organisation file deleted their data and are not added again until they write /me rejoin",
+            erased,
+        )
     return {"created": created, "updated": updated, "deactivated": deactivated}
 
 
-def erased_any(session, spec: "MemberSpec") -> bool:  # noqa: ANN001
+def erased_any(session, spec: MemberSpec) -> bool:  # noqa: ANN001
     """Did the person this file entry names delete their data (by any of their accounts)?"""
     from storage import repo
 
-    return any(repo.erased_account(session, platform=p, user_id=i) is not None
-               for p, i in (("console", spec.handle), ("slack", spec.slack), ("feishu", spec.feishu)))
+    return any(
+        repo.erased_account(session, platform=p, user_id=i) is not None
+        for p, i in (("console", spec.handle), ("slack", spec.slack), ("feishu", spec.feishu))
+    )

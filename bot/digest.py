@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -53,13 +54,37 @@ def direct_reports(s: Session, *, manager_id: int) -> list[Member]:
 def managers(s: Session) -> list[Member]:
     """Active members with at least one active direct report."""
     ids = select(Member.manager_id).where(Member.manager_id.is_not(None), Member.active == sa.true())  # type: ignore[union-attr]
-    return list(s.exec(select(Member).where(Member.active == sa.true(), Member.id.in_(ids))  # type: ignore[attr-defined]
-                       .order_by(Member.id)))
+    return list(
+        s.exec(
+            select(Member)
+            .where(Member.active == sa.true(), Member.id.in_(ids))  # type: ignore[attr-defined]
+            .order_by(Member.id)
+        )
+    )
 
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文", "司徒",
-                      "夏侯", "轩辕", "端木", "南宫", "西门", "独孤")
+_COMPOUND_SURNAMES = (
+    "欧阳",
+    "司马",
+    "上官",
+    "诸葛",
+    "东方",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "慕容",
+    "令狐",
+    "长孙",
+    "宇文",
+    "司徒",
+    "夏侯",
+    "轩辕",
+    "端木",
+    "南宫",
+    "西门",
+    "独孤",
+)
 _LATIN = r"0-9A-Za-z_\u00c0-\u024f"  # what a Latin name must not touch on either side
 
 
@@ -69,7 +94,7 @@ def _mentions(text: str, member: Member) -> bool:
     name = member.name.strip()
     if _HAN.fullmatch(name):
         surname = next((c for c in _COMPOUND_SURNAMES if name.startswith(c)), name[:1])
-        given = name[len(surname):]
+        given = name[len(surname) :]
         if any(n in text for n in (name, given if len(given) >= 2 else "") if n):
             return True
         names = {f"@{member.handle}"}
@@ -78,36 +103,63 @@ def _mentions(text: str, member: Member) -> bool:
     return any(re.search(rf"(?<![{_LATIN}]){re.escape(n)}(?![{_LATIN}])", text, re.IGNORECASE) for n in names if n)
 
 
-def build_reports(s: Session, *, manager: Member, now: datetime, skip_level: bool = False,
-                  calendars: Calendars | None = None) -> tuple[list[Report], dict[str, Any]]:
+def build_reports(
+    s: Session, *, manager: Member, now: datetime, skip_level: bool = False, calendars: Calendars | None = None
+) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
     reports = direct_reports(s, manager_id=manager.id)
-    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager,
-                            calendars=calendars)
+    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars)
     if skip_level:
         for lead in reports:
             team = direct_reports(s, manager_id=lead.id)
             if team:
-                indirect, _ = snapshot(s, reports=team, timezone=manager.timezone, now=now, viewer=manager,
-                                       skip_level=True, calendars=calendars)
+                indirect, _ = snapshot(
+                    s,
+                    reports=team,
+                    timezone=manager.timezone,
+                    now=now,
+                    viewer=manager,
+                    skip_level=True,
+                    calendars=calendars,
+                )
                 out.extend(replace(r, via=first_name(lead.name)) for r in indirect)
     ids = [r.id for r in reports]
     week_ago = now - timedelta(days=7)
-    given_by_manager = s.exec(select(sa.func.count()).select_from(Kudos).where(
-        Kudos.giver_id == manager.id, Kudos.created_at >= week_ago)).one()
-    team_given = s.exec(select(sa.func.count()).select_from(Kudos).where(
-        Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)).one() if ids else 0  # type: ignore[attr-defined]
-    team = {"period": periods[0], "reports": len(reports),
-            "checked_in": sum(1 for r in out[:len(reports)] if r.weeks and r.weeks[0].status == "completed"),
-            "kudos_given": team_given, "kudos_received": sum(r.kudos_received_week for r in out[:len(reports)]),
-            "manager_hints": [{"key": h.key, **h.params} for h in
-                              manager_hints(kudos_given_week=given_by_manager, has_reports=bool(reports))]}
+    given_by_manager = s.exec(
+        select(sa.func.count()).select_from(Kudos).where(Kudos.giver_id == manager.id, Kudos.created_at >= week_ago)
+    ).one()
+    team_given = (
+        s.exec(
+            select(sa.func.count()).select_from(Kudos).where(Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)
+        ).one()
+        if ids
+        else 0
+    )  # type: ignore[attr-defined]
+    team = {
+        "period": periods[0],
+        "reports": len(reports),
+        "checked_in": sum(1 for r in out[: len(reports)] if r.weeks and r.weeks[0].status == "completed"),
+        "kudos_given": team_given,
+        "kudos_received": sum(r.kudos_received_week for r in out[: len(reports)]),
+        "manager_hints": [
+            {"key": h.key, **h.params}
+            for h in manager_hints(kudos_given_week=given_by_manager, has_reports=bool(reports))
+        ],
+    }
     return out, team
 
 
-def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datetime, viewer: Member,
-             skip_level: bool = False, calendars: Calendars | None = None) -> tuple[list[Report], list[str]]:
+def snapshot(
+    s: Session,
+    *,
+    reports: Sequence[Member],
+    timezone: str,
+    now: datetime,
+    viewer: Member,
+    skip_level: bool = False,
+    calendars: Calendars | None = None,
+) -> tuple[list[Report], list[str]]:
     """Each member's recent weeks as `viewer` may see them at `now` (bot/access.py decides, part by part);
     `reports` are also the teammates whose wins count as mentions. Returns the reports and the periods covered,
     newest first. A paused week, or one without a working day on the member's calendar, is shown as such and never
@@ -116,25 +168,44 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     ids = [r.id for r in reports]
     who = {m.id: access.person(m) for m in reports}
     # The reports' own managers matter only for a skip-level reader (bot/access.py `relation`).
-    bosses = repo.members_by_id(s, ids=[m.manager_id for m in reports if m.manager_id is not None]) if skip_level else {}
+    bosses = (
+        repo.members_by_id(s, ids=[m.manager_id for m in reports if m.manager_id is not None]) if skip_level else {}
+    )
     me = access.person(viewer)
 
     def may(member_id: int, part: access.Part, run: ConversationRun | None = None) -> bool:
         subject = who[member_id]
         assert subject is not None
         boss = bosses.get(subject.manager_id) if subject.manager_id is not None else None
-        return access.may(me, subject, part, now=now, skip_level=skip_level, subject_manager=access.person(boss),
-                          run=access.run_facts(run) if run is not None else None)
+        return access.may(
+            me,
+            subject,
+            part,
+            now=now,
+            skip_level=skip_level,
+            subject_manager=access.person(boss),
+            run=access.run_facts(run) if run is not None else None,
+        )
+
     local_monday = now.astimezone(zone(timezone)).date()
     periods = [previous_period(weekly_period(local_monday))]
     while len(periods) < HISTORY_WEEKS:
         periods.append(previous_period(periods[-1]))
-    runs = list(s.exec(select(ConversationRun).where(ConversationRun.flow == WEEKLY,
-                                                     ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
-                                                     ConversationRun.period.in_(periods))))  # type: ignore[attr-defined]
+    runs = list(
+        s.exec(
+            select(ConversationRun).where(
+                ConversationRun.flow == WEEKLY,
+                ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
+                ConversationRun.period.in_(periods),
+            )
+        )
+    )  # type: ignore[attr-defined]
     # Answers only of the runs the viewer may see (a check-in not finished yet, say, shows its status alone).
-    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs  # type: ignore[misc]
-                                          if may(r.member_id, access.Part.RUN_ANSWERS, r)}
+    answers: dict[int, dict[str, Any]] = {
+        r.id: {}
+        for r in runs  # type: ignore[misc]
+        if may(r.member_id, access.Part.RUN_ANSWERS, r)
+    }
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
     if answers:
         for a in s.exec(select(Answer).where(Answer.run_id.in_(list(answers)))):  # type: ignore[attr-defined]
@@ -147,8 +218,11 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
         flags_by_member.setdefault(f.member_id, []).append(f)
     week_ago, month_ago = now - timedelta(days=7), now - timedelta(days=28)
     received = repo.kudos_received(s, member_ids=ids, since=month_ago)
-    team_wins = [(r.member_id, str(answers[r.id].get("wins") or "")) for r in runs
-                 if r.period in periods[:4] and r.id in answers and not says_nothing(answers[r.id].get("wins"))]
+    team_wins = [
+        (r.member_id, str(answers[r.id].get("wins") or ""))
+        for r in runs
+        if r.period in periods[:4] and r.id in answers and not says_nothing(answers[r.id].get("wins"))
+    ]
     # Open obstacles, support requests, the latest monthly review's growth and overdue retro actions: read for
     # the whole team at once (one query each), not person by person.
     obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}  # type: ignore[misc]
@@ -156,26 +230,46 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
     overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}  # type: ignore[misc]
     growth: dict[int, tuple[str, ...]] = {}
     if ids:
-        found = list(s.exec(select(Obstacle).where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
-                            .order_by(Obstacle.created_at, Obstacle.id)))
-        sources = {r.id: r for r in s.exec(select(ConversationRun).where(ConversationRun.id.in_(  # type: ignore[union-attr]
-            list({o.source_run_id for o in found if o.source_run_id is not None}) or [-1])))}
+        found = list(
+            s.exec(
+                select(Obstacle)
+                .where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
+                .order_by(Obstacle.created_at, Obstacle.id)
+            )
+        )
+        sources = {
+            r.id: r
+            for r in s.exec(
+                select(ConversationRun).where(
+                    ConversationRun.id.in_(  # type: ignore[union-attr]
+                        list({o.source_run_id for o in found if o.source_run_id is not None}) or [-1]
+                    )
+                )
+            )
+        }
         for o in found:
             source = sources.get(o.source_run_id) if o.source_run_id is not None else None
             if may(o.member_id, access.Part.OBSTACLES, source):
                 obstacles[o.member_id].append(o)
-        for r in s.exec(select(SupportRequest).where(SupportRequest.member_id.in_(ids),  # type: ignore[attr-defined]
-                                                     SupportRequest.status != "resolved")
-                        .order_by(SupportRequest.created_at, SupportRequest.id)):
+        for r in s.exec(
+            select(SupportRequest)
+            .where(
+                SupportRequest.member_id.in_(ids),  # type: ignore[attr-defined]
+                SupportRequest.status != "resolved",
+            )
+            .order_by(SupportRequest.created_at, SupportRequest.id)
+        ):
             if may(r.member_id, access.Part.SUPPORT):
                 support[r.member_id].append(r)
         latest: dict[int, ConversationRun] = {}
         # The latest review the viewer may see: finished, or closed with what was answered by then. (Filtered
         # here, not in SQL: with a status filter SQLite picks the status index and scans every completed run.)
-        for review in s.exec(select(ConversationRun).where(ConversationRun.flow == MONTHLY,
-                                                           ConversationRun.member_id.in_(ids))):  # type: ignore[attr-defined]
+        for review in s.exec(
+            select(ConversationRun).where(ConversationRun.flow == MONTHLY, ConversationRun.member_id.in_(ids))
+        ):  # type: ignore[attr-defined]
             if review.status not in ("completed", "expired", "skipped") or not may(
-                    review.member_id, access.Part.RUN_ANSWERS, review):
+                review.member_id, access.Part.RUN_ANSWERS, review
+            ):
                 continue
             best = latest.get(review.member_id)
             if best is None or (review.due_at, review.id) > (best.due_at, best.id):
@@ -208,47 +302,87 @@ def snapshot(s: Session, *, reports: Sequence[Member], timezone: str, now: datet
                 continue
             got = answers[run.id]  # type: ignore[index]
             plan_items = run.context.get("plan") or []
-            plan = tuple((plan_items[int(k.split(":")[1])], v) for k, v in sorted(got.items())
-                         if k.startswith("plan_review:") and int(k.split(":")[1]) < len(plan_items))
-            weeks.append(Week(period=period, status=run.status, mood=got.get("mood"), wins=got.get("wins"),
-                              blockers=got.get("blockers"), priorities=tuple(got.get("priorities") or ()),
-                              plan=plan, manager_help=got.get("manager_help"),
-                              extras=tuple((k, str(got[k])) for k in run.context.get("steps") or ()
-                                           if k not in BUILT_IN and got.get(k) is not None),
-                              notes=tuple(sorted(notes.get(run.id, ())))))  # answers are read in no set order
+            plan = tuple(
+                (plan_items[int(k.split(":")[1])], v)
+                for k, v in sorted(got.items())
+                if k.startswith("plan_review:") and int(k.split(":")[1]) < len(plan_items)
+            )
+            weeks.append(
+                Week(
+                    period=period,
+                    status=run.status,
+                    mood=got.get("mood"),
+                    wins=got.get("wins"),
+                    blockers=got.get("blockers"),
+                    priorities=tuple(got.get("priorities") or ()),
+                    plan=plan,
+                    manager_help=got.get("manager_help"),
+                    extras=tuple(
+                        (k, str(got[k]))
+                        for k in run.context.get("steps") or ()
+                        if k not in BUILT_IN and got.get(k) is not None
+                    ),
+                    notes=tuple(sorted(notes.get(run.id, ()))),
+                )
+            )  # answers are read in no set order
         mine = [k for k, rs in received if member.id in rs]
-        out.append(Report(
-            member_id=member.id, name=first_name(member.name), weeks=tuple(weeks),
-            obstacles=tuple({"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
-                            for o in obstacles[member.id]),  # type: ignore[index]
-            support=tuple({"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
-                          for r in support[member.id]),  # type: ignore[index]
-            growth=growth.get(member.id, ()),  # type: ignore[arg-type]
-            kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
-            kudos_received_recent=len(mine),
-            helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
-            overdue_actions=tuple({"text": a.text, "title": r.title, "since": a.shared_at,
-                                   "weeks_open": (now - a.shared_at) // timedelta(weeks=1)}
-                                  for a, r in overdue[member.id]),  # type: ignore[index]
-            flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
-            paused_until=paused_until(member, now),
-        ))
+        out.append(
+            Report(
+                member_id=member.id,
+                name=first_name(member.name),
+                weeks=tuple(weeks),
+                obstacles=tuple(
+                    {"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
+                    for o in obstacles[member.id]
+                ),  # type: ignore[index]
+                support=tuple(
+                    {"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
+                    for r in support[member.id]
+                ),  # type: ignore[index]
+                growth=growth.get(member.id, ()),  # type: ignore[arg-type]
+                kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
+                kudos_received_recent=len(mine),
+                helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
+                overdue_actions=tuple(
+                    {
+                        "text": a.text,
+                        "title": r.title,
+                        "since": a.shared_at,
+                        "weeks_open": (now - a.shared_at) // timedelta(weeks=1),
+                    }
+                    for a, r in overdue[member.id]
+                ),  # type: ignore[index]
+                flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
+                paused_until=paused_until(member, now),
+            )
+        )
     return out, periods
 
 
 def flag_params(flag: AnswerFlag) -> dict[str, Any]:
     """A member's flag "this is wrong", as the digest, `/me` and the manager's request show it."""
-    return {"id": flag.id, "period": flag.period, "step": flag.step, "hint": flag.hint, "why": flag.reason,
-            "since": flag.created_at, "acknowledged": flag.acknowledged_at is not None}
+    return {
+        "id": flag.id,
+        "period": flag.period,
+        "step": flag.step,
+        "hint": flag.hint,
+        "why": flag.reason,
+        "since": flag.created_at,
+        "acknowledged": flag.acknowledged_at is not None,
+    }
 
 
 def digest_replies(reports: Sequence[Report], team: dict[str, Any]) -> list[Reply]:
-    return ([Reply("digest/header", team)] + [Reply("digest/person", report_params(r)) for r in reports]
-            + [Reply("digest/footer", team)])
+    return (
+        [Reply("digest/header", team)]
+        + [Reply("digest/person", report_params(r)) for r in reports]
+        + [Reply("digest/footer", team)]
+    )
 
 
-def pack(replies: Sequence[Reply], renderer: Renderer, audience: Audience, *, budget: int = MESSAGE_BUDGET
-         ) -> list[list[Reply]]:
+def pack(
+    replies: Sequence[Reply], renderer: Renderer, audience: Audience, *, budget: int = MESSAGE_BUDGET
+) -> list[list[Reply]]:
     """Group replies into messages that each fit the budget; a single oversized section gets its own message
     (platform adapters split further by their own limits) — nothing is ever cut."""
     groups: list[list[Reply]] = []
@@ -267,8 +401,21 @@ def pack(replies: Sequence[Reply], renderer: Renderer, audience: Audience, *, bu
 def _answers_shown(report: Report, period: str) -> bool:
     """Does this section show any answer of the check-in for `period` (not held back, not empty)?"""
     week = next((w for w in report.weeks if w.period == period), None)
-    return week is not None and not week.held_back and any(
-        (week.mood is not None, week.wins, week.blockers, week.priorities, week.plan, week.manager_help, week.extras))
+    return (
+        week is not None
+        and not week.held_back
+        and any(
+            (
+                week.mood is not None,
+                week.wins,
+                week.blockers,
+                week.priorities,
+                week.plan,
+                week.manager_help,
+                week.extras,
+            )
+        )
+    )
 
 
 def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int:
@@ -289,17 +436,31 @@ def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int
             key = f"digest:{manager.id}:{period}:0" if manager else ""
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest
-            reports, team = build_reports(s, manager=manager, now=now, skip_level=app.skip_level,
-                                          calendars=app.calendars)
+            reports, team = build_reports(
+                s, manager=manager, now=now, skip_level=app.skip_level, calendars=app.calendars
+            )
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
             for r in reports:  # the check-in is named only where answers of it were shown (not held back)
-                repo.audit(s, actor_id=manager.id, subject_ids=[r.member_id], what=repo.AUDIT_READS["digest"],
-                           now=now, part=team["period"] if _answers_shown(r, team["period"]) else None)
+                repo.audit(
+                    s,
+                    actor_id=manager.id,
+                    subject_ids=[r.member_id],
+                    what=repo.AUDIT_READS["digest"],
+                    now=now,
+                    part=team["period"] if _answers_shown(r, team["period"]) else None,
+                )
             audience = Audience(manager.locale, manager.timezone, manager.name)
             for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
-                repo.enqueue(s, dedup_key=f"digest:{manager.id}:{period}:{i}", member_id=manager.id, kind="digest",
-                             body=encode_replies(group), now=now, not_before=app.calendars.send_at(manager, now))
+                repo.enqueue(
+                    s,
+                    dedup_key=f"digest:{manager.id}:{period}:{i}",
+                    member_id=manager.id,
+                    kind="digest",
+                    body=encode_replies(group),
+                    now=now,
+                    not_before=app.calendars.send_at(manager, now),
+                )
             log.info("digest %s queued for manager %s (%d reports)", period, manager.id, len(reports))
             sent += 1
     return sent

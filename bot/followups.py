@@ -28,10 +28,21 @@ log = logging.getLogger(__name__)
 
 OBSTACLE_SOURCES = {("weekly_checkin", "blockers"), ("monthly_review", "biggest_obstacle")}
 SUPPORT_ACTIONS = {
-    "handle": "handling", "handling": "handling", "mine": "handling", "我来": "handling", "处理": "handling",
-    "1on1": "one_on_one", "1:1": "one_on_one", "discuss": "one_on_one", "one_on_one": "one_on_one",
-    "面谈": "one_on_one", "一对一": "one_on_one",
-    "resolved": "resolved", "done": "resolved", "已解决": "resolved", "解决": "resolved",
+    "handle": "handling",
+    "handling": "handling",
+    "mine": "handling",
+    "我来": "handling",
+    "处理": "handling",
+    "1on1": "one_on_one",
+    "1:1": "one_on_one",
+    "discuss": "one_on_one",
+    "one_on_one": "one_on_one",
+    "面谈": "one_on_one",
+    "一对一": "one_on_one",
+    "resolved": "resolved",
+    "done": "resolved",
+    "已解决": "resolved",
+    "解决": "resolved",
 }
 
 
@@ -39,24 +50,37 @@ class FollowUps:
     def __init__(self, calendars: Calendars | None = None) -> None:
         self.calendars = calendars or Calendars()  # when a notice may reach its recipient
 
-    def context(self, s: Session, *, flow: Flow, member: Member, run: ConversationRun,
-                preloaded: tuple[list[Obstacle], list[tuple[RetroAction, Retro]]] | None = None) -> dict[str, Any]:
+    def context(
+        self,
+        s: Session,
+        *,
+        flow: Flow,
+        member: Member,
+        run: ConversationRun,
+        preloaded: tuple[list[Obstacle], list[tuple[RetroAction, Retro]]] | None = None,
+    ) -> dict[str, Any]:
         """Extra context a new run starts with: the member's obstacles that are still open, and open retro actions.
         `preloaded`: the same two lists, already read for a whole batch (bot/prefetch.py)."""
         context: dict[str, Any] = {}
         if any(a.each == "obstacles" for a in flow.steps):
-            found = (preloaded[0] if preloaded is not None
-                     else repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id))
+            found = (
+                preloaded[0]
+                if preloaded is not None
+                else repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id)
+            )
             context.update({"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]})
         if any(a.each == "actions" for a in flow.steps):
-            actions = (preloaded[1] if preloaded is not None
-                       else repo.shared_retro_actions(s, owner_ids=[member.id]))  # only what the retro let out
-            context.update({"actions": [f"{a.text} ({r.title})" for a, r in actions],
-                            "action_ids": [a.id for a, _ in actions]})
+            actions = (
+                preloaded[1] if preloaded is not None else repo.shared_retro_actions(s, owner_ids=[member.id])
+            )  # only what the retro let out
+            context.update(
+                {"actions": [f"{a.text} ({r.title})" for a, r in actions], "action_ids": [a.id for a, _ in actions]}
+            )
         return context
 
-    def after_save(self, s: Session, *, run: ConversationRun, member: Member, step: str, value: Any,
-                   now: datetime) -> None:
+    def after_save(
+        self, s: Session, *, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
+    ) -> None:
         base = step.split(":", 1)[0]
         if (run.flow, base) in OBSTACLE_SOURCES:
             if (run.context.get("same_as") or {}).get("step") == step:
@@ -77,8 +101,9 @@ class FollowUps:
 
     # ---------------------------------------------------------------------------------------- obstacles
 
-    def _record_obstacle(self, s: Session, run: ConversationRun, member: Member, step: str, value: Any,
-                         now: datetime) -> None:
+    def _record_obstacle(
+        self, s: Session, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
+    ) -> None:
         existing = repo.obstacle_from(s, run_id=run.id, step=step)
         if value is None:
             if existing is not None and existing.status == "open":
@@ -86,8 +111,14 @@ class FollowUps:
                 s.add(existing)
             return
         if existing is None:
-            existing = Obstacle(member_id=member.id, text=str(value), source_run_id=run.id, source_step=step,
-                                created_at=now, updated_at=now)
+            existing = Obstacle(
+                member_id=member.id,
+                text=str(value),
+                source_run_id=run.id,
+                source_step=step,
+                created_at=now,
+                updated_at=now,
+            )
         existing.text, existing.status, existing.closed_at, existing.updated_at = str(value), "open", None, now
         s.add(existing)
 
@@ -144,22 +175,41 @@ class FollowUps:
             return
         is_new = existing is None
         if existing is None:
-            existing = SupportRequest(member_id=member.id, manager_id=member.manager_id, kind=value["kind"],
-                                      text=value["text"], source_run_id=run.id, created_at=now, updated_at=now)
+            existing = SupportRequest(
+                member_id=member.id,
+                manager_id=member.manager_id,
+                kind=value["kind"],
+                text=value["text"],
+                source_run_id=run.id,
+                created_at=now,
+                updated_at=now,
+            )
         existing.kind, existing.text, existing.updated_at = value["kind"], value["text"], now
         s.add(existing)
         s.flush()
         manager = s.get(Member, member.manager_id) if member.manager_id is not None else None
         if is_new and manager is not None and access.may_member(s, manager, member, access.Part.SUPPORT_ACT, now=now):
-            repo.enqueue(s, dedup_key=f"support:{existing.id}:new", member_id=member.manager_id, kind="support_new",
-                         body=encode_replies([Reply("support/new_request", self._params(existing, member))]), now=now,
-                         not_before=self.calendars.send_at_id(s, member.manager_id, now))
+            repo.enqueue(
+                s,
+                dedup_key=f"support:{existing.id}:new",
+                member_id=member.manager_id,
+                kind="support_new",
+                body=encode_replies([Reply("support/new_request", self._params(existing, member))]),
+                now=now,
+                not_before=self.calendars.send_at_id(s, member.manager_id, now),
+            )
             log.info("support request %s from member %s sent to manager %s", existing.id, member.id, member.manager_id)
 
     @staticmethod
     def _params(request: SupportRequest, member: Member) -> dict[str, Any]:
-        return {"id": request.id, "who": first_name(member.name), "kind": request.kind, "text": request.text,
-                "status": request.status, "since": request.created_at}
+        return {
+            "id": request.id,
+            "who": first_name(member.name),
+            "kind": request.kind,
+            "text": request.text,
+            "status": request.status,
+            "since": request.created_at,
+        }
 
     def support_command(self, s: Session, actor: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
         """`/support` lists requests (a manager's from their reports, or one's own); `/support 12 handle|1on1|resolved`."""
@@ -169,33 +219,58 @@ class FollowUps:
             # manager when the request was made.
             reports = list(s.exec(select(Member).where(Member.manager_id == actor.id)))
             people = {m.id: m for m in reports}
-            mine = [r for r in repo.support_requests(s, member_ids=list(people))
-                    if access.may_member(s, actor, people[r.member_id], access.Part.SUPPORT_ACT, now=now)]
+            mine = [
+                r
+                for r in repo.support_requests(s, member_ids=list(people))
+                if access.may_member(s, actor, people[r.member_id], access.Part.SUPPORT_ACT, now=now)
+            ]
             for member_id in {r.member_id for r in mine}:
-                repo.audit(s, actor_id=actor.id, subject_ids=[member_id], what=repo.AUDIT_READS["support_list"], now=now,
-                           part=", ".join(f"#{r.id}" for r in mine if r.member_id == member_id))
-            own = (repo.support_requests(s, member_id=actor.id, open_only=False)[-5:]
-                   if access.may_member(s, actor, actor, access.Part.SUPPORT, now=now) else [])
-            return [Reply("support/list", {
-                "to_me": [self._params(r, people[r.member_id]) for r in mine],
-                "mine": [self._params(r, actor) for r in own]})]
-        if (len(words) != 2 or not re.fullmatch(r"#?[0-9]{1,9}", words[0])
-                or words[1].lower() not in SUPPORT_ACTIONS):
+                repo.audit(
+                    s,
+                    actor_id=actor.id,
+                    subject_ids=[member_id],
+                    what=repo.AUDIT_READS["support_list"],
+                    now=now,
+                    part=", ".join(f"#{r.id}" for r in mine if r.member_id == member_id),
+                )
+            own = (
+                repo.support_requests(s, member_id=actor.id, open_only=False)[-5:]
+                if access.may_member(s, actor, actor, access.Part.SUPPORT, now=now)
+                else []
+            )
+            return [
+                Reply(
+                    "support/list",
+                    {
+                        "to_me": [self._params(r, people[r.member_id]) for r in mine],
+                        "mine": [self._params(r, actor) for r in own],
+                    },
+                )
+            ]
+        if len(words) != 2 or not re.fullmatch(r"#?[0-9]{1,9}", words[0]) or words[1].lower() not in SUPPORT_ACTIONS:
             return [Reply("support/usage")]
         request = s.get(SupportRequest, int(words[0].lstrip("#")))
         member = s.get(Member, request.member_id) if request is not None else None
-        if request is None or member is None or not access.may_member(s, actor, member, access.Part.SUPPORT_ACT,
-                                                                      now=now):
+        if (
+            request is None
+            or member is None
+            or not access.may_member(s, actor, member, access.Part.SUPPORT_ACT, now=now)
+        ):
             # Someone else's request is indistinguishable from a missing one: nothing leaks.
             return [Reply("support/not_found", {"id": words[0].lstrip("#")})]
         status = SUPPORT_ACTIONS[words[1].lower()]
         request.status, request.acted_at, request.updated_at = status, now, now
         s.add(request)
-        repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:support:{request.id}", member_id=member.id,
-                     kind="support_acted",
-                     body=encode_replies([Reply(f"support/acted_{status}",
-                                                {**self._params(request, member),
-                                                 "manager": first_name(actor.name)})]), now=now,
-                     not_before=self.calendars.send_at(member, now))
+        repo.enqueue(
+            s,
+            dedup_key=f"in:{event.dedup_key}:support:{request.id}",
+            member_id=member.id,
+            kind="support_acted",
+            body=encode_replies(
+                [Reply(f"support/acted_{status}", {**self._params(request, member), "manager": first_name(actor.name)})]
+            ),
+            now=now,
+            not_before=self.calendars.send_at(member, now),
+        )
         log.info("support request %s marked %s by manager %s", request.id, status, actor.id)
         return [Reply("support/acted_ok", {**self._params(request, member), "status": status})]

@@ -57,8 +57,9 @@ class KudosDesk:
         self.settings = settings
         self.calendars = calendars or Calendars()  # when each recipient's DM may go out
 
-    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
-                text: str | None = None) -> list[Reply]:
+    def command(
+        self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *, text: str | None = None
+    ) -> list[Reply]:
         """`/kudos me`, `/kudos wall`, or giving kudos; `args` as read, `text` as typed (the reason is kept so)."""
         head, *rest = args.split(maxsplit=1) or [""]
         if head.lower() in ("me", "我"):
@@ -89,35 +90,75 @@ class KudosDesk:
             return [Reply("kudos/too_many_values", {"count": len(values)})]
         period = weekly_period(now.astimezone(zone(giver.timezone)).date())
         repo.lock_member(s, member_id=giver.id)  # two kudos at once from one giver are counted one after the other
-        refusal = check_kudos(giver_id=giver.id, recipient_ids=[r.id for r in recipients],
-                              given_this_week=repo.kudos_given_in(s, giver_id=giver.id, period=period),
-                              settings=self.settings)
+        refusal = check_kudos(
+            giver_id=giver.id,
+            recipient_ids=[r.id for r in recipients],
+            given_this_week=repo.kudos_given_in(s, giver_id=giver.id, period=period),
+            settings=self.settings,
+        )
         if refusal is not None:
             return [_refusal(refusal)]
         channel = self.settings.channel_for(event.platform) or event.channel  # configured, or where it was typed
-        repo.add_kudos(s, giver_id=giver.id, recipient_ids=[r.id for r in recipients], reason=parsed.reason,
-                       value=stored, channel=channel, period=period, now=now)
+        repo.add_kudos(
+            s,
+            giver_id=giver.id,
+            recipient_ids=[r.id for r in recipients],
+            reason=parsed.reason,
+            value=stored,
+            channel=channel,
+            period=period,
+            now=now,
+        )
         log.info("kudos from member %s to %d member(s)", giver.id, len(recipients))
         names = [first_name(r.name) for r in recipients]
-        common = {"giver": first_name(giver.name), "names": names, "reason": parsed.reason,
-                  "badges": _badges(self.settings, stored)}
+        common = {
+            "giver": first_name(giver.name),
+            "names": names,
+            "reason": parsed.reason,
+            "badges": _badges(self.settings, stored),
+        }
         if channel:
-            repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:post", member_id=None, kind="kudos_post",
-                         channel=f"{event.platform}:{channel}", body=encode_replies([Reply("kudos/post", common)]),
-                         now=now)
+            repo.enqueue(
+                s,
+                dedup_key=f"in:{event.dedup_key}:post",
+                member_id=None,
+                kind="kudos_post",
+                channel=f"{event.platform}:{channel}",
+                body=encode_replies([Reply("kudos/post", common)]),
+                now=now,
+            )
         for r in recipients:
-            repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:to:{r.id}", member_id=r.id, kind="kudos_received",
-                         body=encode_replies([Reply("kudos/received", common)]), now=now,
-                         not_before=self.calendars.send_at(r, now))
+            repo.enqueue(
+                s,
+                dedup_key=f"in:{event.dedup_key}:to:{r.id}",
+                member_id=r.id,
+                kind="kudos_received",
+                body=encode_replies([Reply("kudos/received", common)]),
+                now=now,
+                not_before=self.calendars.send_at(r, now),
+            )
         return [Reply("kudos/sent", {**common, "channel": channel})]
 
     def own(self, s: Session, member: Member, now: datetime) -> Reply:
         received = repo.kudos_received(s, member_ids=[member.id])
         givers = repo.members_by_id(s, ids=[k.giver_id for k, _ in received])
-        items = [{"giver": _giver(givers[k.giver_id]), "reason": k.reason, "at": k.created_at,
-                  "badges": _badges(self.settings, k.value)} for k, _ in received[:WALL_SIZE]]
-        return Reply("kudos/me", {"total": len(received), "items": items,
-                                  "badges": _badge_counts(self.settings, [k.value for k, _ in received])})
+        items = [
+            {
+                "giver": _giver(givers[k.giver_id]),
+                "reason": k.reason,
+                "at": k.created_at,
+                "badges": _badges(self.settings, k.value),
+            }
+            for k, _ in received[:WALL_SIZE]
+        ]
+        return Reply(
+            "kudos/me",
+            {
+                "total": len(received),
+                "items": items,
+                "badges": _badge_counts(self.settings, [k.value for k, _ in received]),
+            },
+        )
 
     def wall(self, s: Session, member: Member, now: datetime) -> Reply:
         team = repo.team_members(s, team=member.team, manager_id=member.manager_id or member.id)
@@ -125,16 +166,30 @@ class KudosDesk:
         since = now - timedelta(days=30)
         recent = repo.kudos_received(s, member_ids=ids, since=since)
         people = repo.members_by_id(s, ids=[k.giver_id for k, _ in recent] + [i for _, rs in recent for i in rs])
-        items = [{"giver": _giver(people[k.giver_id]), "reason": k.reason, "at": k.created_at,
-                  "names": [first_name(people[i].name) for i in rs], "badges": _badges(self.settings, k.value)}
-                 for k, rs in recent[:WALL_SIZE]]
+        items = [
+            {
+                "giver": _giver(people[k.giver_id]),
+                "reason": k.reason,
+                "at": k.created_at,
+                "names": [first_name(people[i].name) for i in rs],
+                "badges": _badges(self.settings, k.value),
+            }
+            for k, rs in recent[:WALL_SIZE]
+        ]
         ranking: list[dict[str, Any]] = []
         if self.settings.rankings:
             counts = Counter(i for _, rs in recent for i in rs if i in ids)
             ranking = [{"name": first_name(people[i].name), "count": n} for i, n in counts.most_common(3)]
-        return Reply("kudos/wall", {"team": member.team or "", "total": len(recent), "items": items,
-                                    "badges": _badge_counts(self.settings, [k.value for k, _ in recent]),
-                                    "ranking": ranking})
+        return Reply(
+            "kudos/wall",
+            {
+                "team": member.team or "",
+                "total": len(recent),
+                "items": items,
+                "badges": _badge_counts(self.settings, [k.value for k, _ in recent]),
+                "ranking": ranking,
+            },
+        )
 
 
 def _giver(member: Member) -> str | None:

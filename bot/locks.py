@@ -13,8 +13,10 @@ from sqlalchemy.engine import make_url
 
 class AlreadyRunning(RuntimeError):
     def __init__(self, path: Path, pid: str) -> None:
-        super().__init__(f"another Flywheel process (pid {pid or 'unknown'}) is already running the scheduler on "
-                         f"{path}. With SQLite, run one process; for several, use PostgreSQL (DATABASE_URL).")
+        super().__init__(
+            f"another Flywheel process (pid {pid or 'unknown'}) is already running the scheduler on "
+            f"{path}. With SQLite, run one process; for several, use PostgreSQL (DATABASE_URL)."
+        )
         self.path = path
         self.pid = pid
 

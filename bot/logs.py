@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Iterable
+from collections.abc import Iterable
 
 OURS = ("bot", "storage", "conversations", "flywheel", "__main__")
 
@@ -31,9 +31,29 @@ OURS = ("bot", "storage", "conversations", "flywheel", "__main__")
 LIBRARY_LEVELS = {"waitress": logging.INFO}
 # Libraries we use (or that they use) whose loggers are also set to that level, so they do not even build the
 # records (with their bodies) that the handler would drop.
-LIBRARIES = ("slack_sdk", "slack_bolt", "slack", "urllib3", "requests", "Lark", "lark_oapi", "waitress",
-             "apscheduler", "alembic", "sqlalchemy", "websocket", "websockets", "httpx", "httpcore", "asyncio",
-             "concurrent", "psycopg", "hpack", "h11", "h2")
+LIBRARIES = (
+    "slack_sdk",
+    "slack_bolt",
+    "slack",
+    "urllib3",
+    "requests",
+    "Lark",
+    "lark_oapi",
+    "waitress",
+    "apscheduler",
+    "alembic",
+    "sqlalchemy",
+    "websocket",
+    "websockets",
+    "httpx",
+    "httpcore",
+    "asyncio",
+    "concurrent",
+    "psycopg",
+    "hpack",
+    "h11",
+    "h2",
+)
 
 REDACTED = "***"
 _SLACK_TOKEN = re.compile(r"\b(xox[a-z]|xapp|xwfp)-[A-Za-z0-9-]+")
@@ -43,7 +63,8 @@ _KEYED = re.compile(
     (["']?\b(?:app_?secret|tenant_access_token|app_access_token|user_access_token|access_token|refresh_token
         |access_key|ticket|signing_secret|encrypt_key|verification_token|client_secret|password|authorization
         |token)\b["']?\s*[:=]\s*["']?)
-    ([^"'&,;\s})\]]+)""")
+    ([^"'&,;\s})\]]+)"""
+)
 
 
 def _is_ours(name: str) -> bool:
@@ -116,8 +137,9 @@ class _OurHandler(logging.StreamHandler):
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(level: str | None, *, secrets: Iterable[str] = (), default: str = "INFO",
-                  stream=None) -> logging.Handler:  # noqa: ANN001
+def setup_logging(
+    level: str | None, *, secrets: Iterable[str] = (), default: str = "INFO", stream=None
+) -> logging.Handler:  # noqa: ANN001
     """Log to stderr at `level` (FLYWHEEL_LOG_LEVEL, else `default`) with both guards; returns the handler."""
     chosen = getattr(logging, (level or default).upper(), None)
     ours = chosen if isinstance(chosen, int) else logging.INFO

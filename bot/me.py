@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
-from conversations.dates import split_week
 from conversations.commands import after_words
+from conversations.dates import split_week
 from conversations.digest import Report, report_params
 from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
@@ -45,8 +45,9 @@ from storage.models import (
 )
 
 
-def own_report(s: Session, member: Member, now: datetime, *, manager: Member | None = None,
-               calendars: Calendars | None = None) -> Report:
+def own_report(
+    s: Session, member: Member, now: datetime, *, manager: Member | None = None, calendars: Calendars | None = None
+) -> Report:
     """The section about `member` in their manager's next digest, exactly as it will show (the week being checked
     in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this."""
     if manager is not None:
@@ -57,8 +58,15 @@ def own_report(s: Session, member: Member, now: datetime, *, manager: Member | N
     return snapshot(s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars)[0][0]
 
 
-def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, skip_level: bool = False,
-         calendars: Calendars | None = None) -> list[Reply]:
+def view(
+    s: Session,
+    member: Member,
+    now: datetime,
+    kudos: KudosSettings,
+    *,
+    skip_level: bool = False,
+    calendars: Calendars | None = None,
+) -> list[Reply]:
     # Whom the intro names is whoever the rule lets see this member's answers (bot/access.py).
     seen = access.seen_by(s, member, skip_level=skip_level)
     manager = next((m for m in seen if m.id == member.manager_id), None)
@@ -67,23 +75,37 @@ def view(s: Session, member: Member, now: datetime, kudos: KudosSettings, *, ski
     received = repo.kudos_received(s, member_ids=[member.id])
     badges = Counter(key for k, _ in received for key in stored_values(k.value))
     return [
-        Reply("me/intro", {"manager_name": first_name(manager.name) if manager else None,
-                           "skip_name": first_name(skip.name) if skip else None,
-                           "paused_until": paused_until(member, now)}),
+        Reply(
+            "me/intro",
+            {
+                "manager_name": first_name(manager.name) if manager else None,
+                "skip_name": first_name(skip.name) if skip else None,
+                "paused_until": paused_until(member, now),
+            },
+        ),
         Reply("digest/person", {**report_params(mine), "own_view": True}),
-        Reply("me/outro", {"kudos_total": len(received),
-                           "badges": [{"emoji": v.emoji, "en": v.en, "zh": v.zh, "count": badges[v.key]}
-                                      for v in kudos.values if badges[v.key]]}),
+        Reply(
+            "me/outro",
+            {
+                "kudos_total": len(received),
+                "badges": [
+                    {"emoji": v.emoji, "en": v.en, "zh": v.zh, "count": badges[v.key]}
+                    for v in kudos.values
+                    if badges[v.key]
+                ],
+            },
+        ),
     ]
 
 
 def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything Flywheel stores about one person, as plain JSON-able data: for that person only."""
-    if not access.may_member(s, member, member, access.Part.PROFILE, now=now or datetime.now(timezone.utc)):
+    if not access.may_member(s, member, member, access.Part.PROFILE, now=now or datetime.now(UTC)):
         return {}
     manager = s.get(Member, member.manager_id) if member.manager_id else None
-    runs = list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
-                       .order_by(ConversationRun.due_at)))
+    runs = list(
+        s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id).order_by(ConversationRun.due_at))
+    )
     answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
     notes: dict[int, dict[str, str]] = {}
     for a in s.exec(select(Answer).where(Answer.member_id == member.id)):
@@ -93,34 +115,69 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
     flags: dict[int, dict[str, dict[str, Any]]] = {}
     hint_flags = []
     for f in repo.flags_of(s, member_ids=[member.id]):
-        shown = {"why": f.reason, "flagged_at": f.created_at.isoformat(),
-                 "acknowledged_at": f.acknowledged_at.isoformat() if f.acknowledged_at else None}
+        shown = {
+            "why": f.reason,
+            "flagged_at": f.created_at.isoformat(),
+            "acknowledged_at": f.acknowledged_at.isoformat() if f.acknowledged_at else None,
+        }
         if f.run_id is not None and f.step is not None:
             flags.setdefault(f.run_id, {})[f.step] = shown
         else:
             hint_flags.append({"hint": f.hint, "period": f.period, **shown})
     given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at, Kudos.id)))
     received = repo.kudos_received(s, member_ids=[member.id])
-    people = repo.members_by_id(s, ids=[k.giver_id for k, _ in received]
-                                + [m for k in given for m in _recipients(s, k.id)])
+    people = repo.members_by_id(
+        s, ids=[k.giver_id for k, _ in received] + [m for k in given for m in _recipients(s, k.id)]
+    )
     return {
-        "profile": {"handle": member.handle, "name": member.name, "timezone": member.timezone,
-                    "locale": member.locale, "team": member.team, "manager": manager.handle if manager else None,
-                    "paused_until": _pause_text(member, now)},
-        "conversations": [{"flow": r.flow, "period": r.period, "status": r.status,
-                           "due_at": r.due_at.isoformat(), "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
-                           "notes": notes.get(r.id, {}),  # type: ignore[arg-type]
-                           "flags": flags.get(r.id, {})} for r in runs],  # type: ignore[arg-type]
+        "profile": {
+            "handle": member.handle,
+            "name": member.name,
+            "timezone": member.timezone,
+            "locale": member.locale,
+            "team": member.team,
+            "manager": manager.handle if manager else None,
+            "paused_until": _pause_text(member, now),
+        },
+        "conversations": [
+            {
+                "flow": r.flow,
+                "period": r.period,
+                "status": r.status,
+                "due_at": r.due_at.isoformat(),
+                "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
+                "notes": notes.get(r.id, {}),  # type: ignore[arg-type]
+                "flags": flags.get(r.id, {}),
+            }
+            for r in runs
+        ],  # type: ignore[arg-type]
         "hint_flags": hint_flags,
-        "obstacles": [{"text": o.text, "status": o.status, "since": o.created_at.isoformat(),
-                       "times_reported": o.times_reported}
-                      for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id))],
-        "support_requests": [{"kind": r.kind, "text": r.text, "status": r.status, "since": r.created_at.isoformat()}
-                             for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))],
-        "kudos_given": [{"to": [people[m].handle for m in _recipients(s, k.id)], "reason": k.reason,
-                         "value": k.value, "at": k.created_at.isoformat()} for k in given],
-        "kudos_received": [{"from": None if repo.is_erased(people[k.giver_id]) else people[k.giver_id].handle, "reason": k.reason, "value": k.value,
-                            "at": k.created_at.isoformat()} for k, _ in received],
+        "obstacles": [
+            {"text": o.text, "status": o.status, "since": o.created_at.isoformat(), "times_reported": o.times_reported}
+            for o in s.exec(select(Obstacle).where(Obstacle.member_id == member.id))
+        ],
+        "support_requests": [
+            {"kind": r.kind, "text": r.text, "status": r.status, "since": r.created_at.isoformat()}
+            for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))
+        ],
+        "kudos_given": [
+            {
+                "to": [people[m].handle for m in _recipients(s, k.id)],
+                "reason": k.reason,
+                "value": k.value,
+                "at": k.created_at.isoformat(),
+            }
+            for k in given
+        ],
+        "kudos_received": [
+            {
+                "from": None if repo.is_erased(people[k.giver_id]) else people[k.giver_id].handle,
+                "reason": k.reason,
+                "value": k.value,
+                "at": k.created_at.isoformat(),
+            }
+            for k, _ in received
+        ],
     }
 
 
@@ -146,7 +203,7 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     messages, and scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape:
     kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
     (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     counts: dict[str, int] = {}
     run_ids = list(s.exec(select(ConversationRun.id).where(ConversationRun.member_id == member.id)))
 
@@ -158,13 +215,22 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     s.execute(sa.delete(DeletionRequest).where(DeletionRequest.member_id == member.id))
     if run_ids:
         delete("retro_actions", sa.delete(RetroAction).where(RetroAction.author_run_id.in_(run_ids)))  # type: ignore[union-attr]
-    delete("messages", sa.delete(OutboxMessage).where(sa.or_(OutboxMessage.member_id == member.id,
-                                                             OutboxMessage.run_id.in_(run_ids))))  # type: ignore[union-attr]
+    delete(
+        "messages",
+        sa.delete(OutboxMessage).where(sa.or_(OutboxMessage.member_id == member.id, OutboxMessage.run_id.in_(run_ids))),
+    )  # type: ignore[union-attr]
     delete("obstacles", sa.delete(Obstacle).where(Obstacle.member_id == member.id))
     delete("support_requests", sa.delete(SupportRequest).where(SupportRequest.member_id == member.id))
-    delete("manager_requests", sa.delete(ManagerRequest).where(sa.or_(
-        ManagerRequest.member_id == member.id, ManagerRequest.manager_id == member.id,
-        ManagerRequest.requested_by == member.id)))
+    delete(
+        "manager_requests",
+        sa.delete(ManagerRequest).where(
+            sa.or_(
+                ManagerRequest.member_id == member.id,
+                ManagerRequest.manager_id == member.id,
+                ManagerRequest.requested_by == member.id,
+            )
+        ),
+    )
     if run_ids:
         delete("transitions", sa.delete(RunTransition).where(RunTransition.run_id.in_(run_ids)))  # type: ignore[attr-defined]
     delete("conversations", sa.delete(ConversationRun).where(ConversationRun.member_id == member.id))
@@ -175,11 +241,20 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
         s.add(AuditRecord(actor_id=member.id, subject_id=member.id, what="self_delete", at=now))
     else:
         repo.audit(s, actor_id=None, subject_ids=[member.id], what="forget", now=now)
-    for platform, account in (("console", member.handle), ("slack", member.slack_user_id),
-                              ("feishu", member.feishu_open_id)):
+    for platform, account in (
+        ("console", member.handle),
+        ("slack", member.slack_user_id),
+        ("feishu", member.feishu_open_id),
+    ):
         if account and repo.erased_account(s, platform=platform, user_id=account) is None:
-            s.add(ErasedAccount(fingerprint=repo.account_fingerprint(platform=platform, user_id=account),
-                                member_id=member.id, locale=member.locale, erased_at=now))
+            s.add(
+                ErasedAccount(
+                    fingerprint=repo.account_fingerprint(platform=platform, user_id=account),
+                    member_id=member.id,
+                    locale=member.locale,
+                    erased_at=now,
+                )
+            )
     member.handle, member.name, member.email = f"deleted-{member.id}", "(deleted)", None
     member.slack_user_id = member.feishu_open_id = None
     member.active, member.manager_id, member.team = False, None, None
@@ -207,9 +282,17 @@ def add_note(s: Session, member: Member, args: str, now: datetime, *, text: str 
 
 # Answers named in Chinese, as the digest shows them (the English names are the stored step names). 阻碍 was the
 # word for blockers before the glossary (prompts/GLOSSARY.md); people who learned it can still type it.
-ZH_STEPS = {"心情": "mood", "亮点": "wins", "障碍": "blockers", "阻碍": "blockers", "下周重点": "priorities",
-            "需要经理提供的支持": "manager_help", "最大的障碍": "biggest_obstacle", "需要的支持": "support",
-            "想提升的能力": "growth"}
+ZH_STEPS = {
+    "心情": "mood",
+    "亮点": "wins",
+    "障碍": "blockers",
+    "阻碍": "blockers",
+    "下周重点": "priorities",
+    "需要经理提供的支持": "manager_help",
+    "最大的障碍": "biggest_obstacle",
+    "需要的支持": "support",
+    "想提升的能力": "growth",
+}
 
 
 def with_week_code(args: str, member: Member, now: datetime) -> str:
@@ -225,9 +308,11 @@ def own_answer(s: Session, member: Member, period: str, which: str, now: datetim
     period = period.upper() if "W" in period.upper() else period
     if re.fullmatch(r"W[0-9]{1,2}", period):  # "W48" means week 48 of this ISO year
         period = f"{now.isocalendar().year}-W{int(period[1:]):02d}"
-    run = s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id,
-                                               ConversationRun.period == period)
-                 .order_by(ConversationRun.id)).first()
+    run = s.exec(
+        select(ConversationRun)
+        .where(ConversationRun.member_id == member.id, ConversationRun.period == period)
+        .order_by(ConversationRun.id)
+    ).first()
     which = ZH_STEPS.get(which, which)
     steps = (run.context.get("steps") or []) if run else []
     numbered = re.fullmatch(r"[0-9]{1,3}", which) is not None

@@ -51,12 +51,20 @@ def look_up(app, event: InboundEvent) -> Lookup:  # noqa: ANN001 - the Flywheel 
             return Lookup(FAILED, "could not be added", locale=found.locale)
         if member_id is None:
             return Lookup(NOT_SERVED, "deactivated", locale=found.locale)
-        log.info("%s user %s was not synced yet; added from the directory as member %s", event.platform, event.user,
-                 member_id)
+        log.info(
+            "%s user %s was not synced yet; added from the directory as member %s",
+            event.platform,
+            event.user,
+            member_id,
+        )
         return found
     if found.outcome == FAILED:
-        log.warning("could not look up %s user %s in the directory (%s); they are asked to try again",
-                    event.platform, event.user, found.reason)
+        log.warning(
+            "could not look up %s user %s in the directory (%s); they are asked to try again",
+            event.platform,
+            event.user,
+            found.reason,
+        )
     else:
         log.info("%s user %s is not someone Flywheel serves (%s)", event.platform, event.user, found.reason)
     return found
@@ -71,13 +79,28 @@ def listed_in_org_file(app, event: InboundEvent) -> Any:  # noqa: ANN001 - the F
     return None
 
 
-def refusal(s: Session, app, event: InboundEvent, member: Member | None,  # noqa: ANN001 - the Flywheel app
-            found: Lookup | None) -> tuple[Reply, str | None]:
+def refusal(
+    s: Session,
+    app,
+    event: InboundEvent,
+    member: Member | None,  # noqa: ANN001 - the Flywheel app
+    found: Lookup | None,
+) -> tuple[Reply, str | None]:
     """The reply for someone Flywheel does not serve, worded for the set-up in use, and the language to say it in
     (theirs if known, else None: the organisation's)."""
     locale = member.locale if member is not None else (found.locale if found is not None else None)
-    admins = [name for (name,) in s.execute(select(Member.name).where(
-        Member.handle.in_(app.admins), Member.active == sa.true()).order_by(Member.name))] if app.admins else []
+    admins = (
+        [
+            name
+            for (name,) in s.execute(
+                select(Member.name)
+                .where(Member.handle.in_(app.admins), Member.active == sa.true())
+                .order_by(Member.name)
+            )
+        ]
+        if app.admins
+        else []
+    )
     if found is None:  # no directory for this platform: the organisation file is the only source of members
         listed = listed_in_org_file(app, event)
         if listed is not None:  # e.g. rejoining after `/me delete`: the file is read again at the next start

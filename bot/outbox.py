@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, select
 
@@ -45,9 +46,12 @@ def _log_render_bug(row: OutboxMessage, exc: Exception) -> None:
         templates = ",".join(r.template for r in decode_replies(row.body))
     except Exception:  # noqa: BLE001 - the body itself is what is broken
         templates = "?"
-    where = " < ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:]))
-    log.error("BUG: outbox message %s (%s) could not be rendered: %s at %s", row.id, templates,
-              type(exc).__name__, where)
+    where = " < ".join(
+        f"{Path(f.filename).name}:{f.lineno}" for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
+    )
+    log.error(
+        "BUG: outbox message %s (%s) could not be rendered: %s at %s", row.id, templates, type(exc).__name__, where
+    )
 
 
 def _maybe_sent(last_error: str | None) -> bool:
@@ -126,8 +130,9 @@ class OutboxSender:
                 where = (recipient.platform, recipient.address) if recipient is not None else None
                 if where is not None and (where[0] in paused or where in held):
                     wait = paused.get(where[0], held.get(where, 1.0))
-                    outcomes.append(Attempted(outbox_id, attempts, SendError("held", retry_after=wait), None,
-                                              message.uncertain))
+                    outcomes.append(
+                        Attempted(outbox_id, attempts, SendError("held", retry_after=wait), None, message.uncertain)
+                    )
                     continue
                 error, result = self._attempt(outbox_id, recipient, message)
                 outcomes.append(Attempted(outbox_id, attempts, error, result, message.uncertain))
@@ -156,8 +161,11 @@ class OutboxSender:
             recipient = Recipient(platform, address)
             # `locale` and `timezone` in the body: someone not (or no longer) a member is answered in their language,
             # and told times in their time zone, when known.
-            audience = Audience(row.body.get("locale") or self.channel_locale(platform),
-                                row.body.get("timezone") or self.settings.timezone, "")
+            audience = Audience(
+                row.body.get("locale") or self.channel_locale(platform),
+                row.body.get("timezone") or self.settings.timezone,
+                "",
+            )
         else:
             recipient = self._recipient(member)
             audience = access.audience(s, member, skip_level=self.skip_level)
@@ -168,9 +176,16 @@ class OutboxSender:
         if row.body.get("thread_of"):
             parent = s.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == row.body["thread_of"])).first()
             thread = parent.platform_message_id if parent is not None else None
-        return recipient, OutboundMessage(text=text, replies=replies, kind=row.kind, outbox_id=row.id,
-                                          locale=audience.locale, run_id=row.run_id, thread=thread,
-                                          uncertain=_maybe_sent(row.last_error))
+        return recipient, OutboundMessage(
+            text=text,
+            replies=replies,
+            kind=row.kind,
+            outbox_id=row.id,
+            locale=audience.locale,
+            run_id=row.run_id,
+            thread=thread,
+            uncertain=_maybe_sent(row.last_error),
+        )
 
     def channel_locale(self, platform: str | None) -> str:
         """The language of a channel (kudos, retro summaries) and of anyone whose own language is unknown: the
@@ -180,8 +195,9 @@ class OutboxSender:
 
     def _recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:
-            address = {"slack": member.slack_user_id, "feishu": member.feishu_open_id,
-                       "console": member.handle}.get(platform)
+            address = {"slack": member.slack_user_id, "feishu": member.feishu_open_id, "console": member.handle}.get(
+                platform
+            )
             if address:
                 return Recipient(platform, address, member.id, member.name, member.timezone)
         return None
@@ -200,19 +216,29 @@ class OutboxSender:
         member = s.get(Member, row.member_id) if row.member_id else None
         target = member.handle if member else (row.channel or "?")
         if reason == "render_failed":  # our bug, not their account: say whose message it was, by name and handle
-            alert = Reply("common/admin_render_failed",
-                          {"who": f"{member.name} ({member.handle})" if member else target, "outbox_id": row.id})
+            alert = Reply(
+                "common/admin_render_failed",
+                {"who": f"{member.name} ({member.handle})" if member else target, "outbox_id": row.id},
+            )
         else:
             alert = Reply("common/admin_send_failed", {"who": target, "reason": reason})
         for handle in self.admins:
             admin = repo.member_by_handle(s, handle=handle)
             if admin is None or (member is not None and admin.id == member.id):
                 continue
-            repo.enqueue(s, dedup_key=f"admin:{admin.id}:{reason}:{target}", member_id=admin.id, kind="admin_alert",
-                         body=encode_replies([alert]), now=now, not_before=self.calendars.send_at(admin, now))
+            repo.enqueue(
+                s,
+                dedup_key=f"admin:{admin.id}:{reason}:{target}",
+                member_id=admin.id,
+                kind="admin_alert",
+                body=encode_replies([alert]),
+                now=now,
+                not_before=self.calendars.send_at(admin, now),
+            )
 
-    def _attempt(self, outbox_id: int, recipient: Recipient | None, message: OutboundMessage
-                 ) -> tuple[SendError | None, Any]:
+    def _attempt(
+        self, outbox_id: int, recipient: Recipient | None, message: OutboundMessage
+    ) -> tuple[SendError | None, Any]:
         """Hand one message to its platform; nothing is recorded here."""
         if message.kind == "broken":
             return SendError("render_failed", permanent=True), None
@@ -251,13 +277,17 @@ class OutboxSender:
                         self.metrics.retries.labels(error.reason).inc()
                         row.last_error = (MAYBE_SENT if uncertain or error.maybe_sent else "") + error.reason
                     row.status, row.attempts = "pending", max(row.attempts - 1, 0)
-                    row.next_attempt_at = now + timedelta(seconds=error.retry_after if error.retry_after is not None
-                                                          else min(5 * 2 ** max(attempts - 1, 0), 900))
+                    row.next_attempt_at = now + timedelta(
+                        seconds=error.retry_after
+                        if error.retry_after is not None
+                        else min(5 * 2 ** max(attempts - 1, 0), 900)
+                    )
                 elif error.permanent or attempts >= MAX_ATTEMPTS:
                     self.metrics.send_failures.labels(error.reason[:40]).inc()
                     row.status, row.last_error = "failed", error.reason[:200]
-                    log.warning("outbox message %s to member %s failed for good: %s", outbox_id, row.member_id,
-                                error.reason)
+                    log.warning(
+                        "outbox message %s to member %s failed for good: %s", outbox_id, row.member_id, error.reason
+                    )
                     self._tell_admins(s, row, error.reason, now)
                 else:
                     delay = error.retry_after if error.retry_after is not None else min(5 * 2 ** (attempts - 1), 900)

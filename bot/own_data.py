@@ -17,13 +17,15 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot import access as rule, me
+from bot import access as rule
+from bot import me
 from bot.access import seen_by
 from bot.calendar import Calendars
 from bot.codec import encode_replies
@@ -52,11 +54,25 @@ DELETE_WINDOW = timedelta(minutes=10)  # a confirmation code older than this doe
 ACCESS_PAGE = 15  # audit records per page of `/me access`
 
 ACTIONS = {
-    "delete": "delete", "erase": "delete", "删除": "delete", "删除数据": "delete",
-    "access": "access", "reads": "access", "查阅记录": "access", "访问记录": "access", "谁看过": "access",
-    "flag": "flag", "wrong": "flag", "纠错": "flag", "有误": "flag",
-    "ack": "ack", "acknowledge": "ack", "知悉": "ack", "已阅": "ack",
-    "rejoin": "rejoin", "重新加入": "rejoin",
+    "delete": "delete",
+    "erase": "delete",
+    "删除": "delete",
+    "删除数据": "delete",
+    "access": "access",
+    "reads": "access",
+    "查阅记录": "access",
+    "访问记录": "access",
+    "谁看过": "access",
+    "flag": "flag",
+    "wrong": "flag",
+    "纠错": "flag",
+    "有误": "flag",
+    "ack": "ack",
+    "acknowledge": "ack",
+    "知悉": "ack",
+    "已阅": "ack",
+    "rejoin": "rejoin",
+    "重新加入": "rejoin",
 }
 CONFIRM = {"confirm", "yes", "确认"}
 CANCEL = {"cancel", "no", "取消"}
@@ -64,8 +80,16 @@ MORE = {"more", "page", "更多", "页"}
 HINT = {"hint", "提示"}
 
 
-def command(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
-            text: str | None = None, calendars: Calendars | None = None) -> list[Reply] | None:
+def command(
+    s: Session,
+    member: Member,
+    args: str,
+    event: InboundEvent,
+    now: datetime,
+    *,
+    text: str | None = None,
+    calendars: Calendars | None = None,
+) -> list[Reply] | None:
     """`/me <word> …` for the words this module owns; None when `args` is empty or `export` (bot/me.py's).
     `args` as read, `text` as typed (a flag's reason is stored from it); `calendars` decides when the others
     involved are told (their working time: bot/calendar.py `send_at`)."""
@@ -80,8 +104,17 @@ def command(s: Session, member: Member, args: str, event: InboundEvent, now: dat
     if action == "access":
         return [access(s, member, rest)]
     if action == "flag":
-        return [flag(s, member, args.split(maxsplit=1)[1] if rest else "", event, now, cal,
-                     text=after_words(text if text is not None else args, 1))]
+        return [
+            flag(
+                s,
+                member,
+                args.split(maxsplit=1)[1] if rest else "",
+                event,
+                now,
+                cal,
+                text=after_words(text if text is not None else args, 1),
+            )
+        ]
     if action == "ack":
         return [acknowledge(s, member, rest, event, now, cal)]
     if action == "rejoin":
@@ -91,6 +124,7 @@ def command(s: Session, member: Member, args: str, event: InboundEvent, now: dat
 
 # ------------------------------------------------------------------------------------------------ deleting
 
+
 def delete_command(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> list[Reply]:
     """`/me delete` explains and gives a code; `/me delete confirm CODE` within DELETE_WINDOW deletes."""
     if not rest:
@@ -98,8 +132,12 @@ def delete_command(s: Session, member: Member, rest: Sequence[str], event: Inbou
         pending = s.get(DeletionRequest, member.id) or DeletionRequest(member_id=member.id, code=code, expires_at=now)
         pending.code, pending.expires_at = code, now + DELETE_WINDOW
         s.add(pending)
-        return [Reply("own_data/delete_explain", {"code": code, "minutes": int(DELETE_WINDOW.total_seconds() // 60),
-                                                  "counts": _counts(s, member)})]
+        return [
+            Reply(
+                "own_data/delete_explain",
+                {"code": code, "minutes": int(DELETE_WINDOW.total_seconds() // 60), "counts": _counts(s, member)},
+            )
+        ]
     word = rest[0].lower()
     pending = s.get(DeletionRequest, member.id)
     if word in CANCEL and len(rest) == 1:
@@ -118,8 +156,15 @@ def delete_command(s: Session, member: Member, rest: Sequence[str], event: Inbou
     counts = me.forget(s, member, now=now, by_member=True)
     log.info("member %s deleted their own data: %s", member.id, ", ".join(f"{n} {k}" for k, n in counts.items()))
     # The profile is scrubbed, so the reply goes to the chat account that asked, in the member's language.
-    repo.enqueue(s, dedup_key=f"in:{event.dedup_key}", member_id=None, channel=f"{event.platform}:{event.user}",
-                 kind="farewell", body={**encode_replies([Reply("own_data/deleted", {})]), "locale": locale}, now=now)
+    repo.enqueue(
+        s,
+        dedup_key=f"in:{event.dedup_key}",
+        member_id=None,
+        channel=f"{event.platform}:{event.user}",
+        kind="farewell",
+        body={**encode_replies([Reply("own_data/deleted", {})]), "locale": locale},
+        now=now,
+    )
     return []
 
 
@@ -127,15 +172,16 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
     def count(model: Any, *where: Any) -> int:
         return int(s.exec(select(sa.func.count()).select_from(model).where(*where)).one())
 
-    return {"conversations": count(ConversationRun, ConversationRun.member_id == member.id),
-            "answers": count(Answer, Answer.member_id == member.id),
-            "obstacles": count(Obstacle, Obstacle.member_id == member.id),
-            "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
-            "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id)}
+    return {
+        "conversations": count(ConversationRun, ConversationRun.member_id == member.id),
+        "answers": count(Answer, Answer.member_id == member.id),
+        "obstacles": count(Obstacle, Obstacle.member_id == member.id),
+        "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
+        "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id),
+    }
 
 
-def unknown_sender(s: Session, *, platform: str, user: str, text: str
-                   ) -> tuple[Reply, str, str | None, str | None]:
+def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[Reply, str, str | None, str | None]:
     """What to tell someone Flywheel does not know: that their data was deleted (and how to rejoin) if it was,
     else that they are not a member. Returns the reply, the outbox kind (a `farewell` leaves no address behind once
     sent), the language to say it in (None: the platform's default) and the time zone for the times it names (theirs,
@@ -146,8 +192,11 @@ def unknown_sender(s: Session, *, platform: str, user: str, text: str
     former = s.get(Member, erased.member_id)
     tz = former.timezone if former is not None else None
     intent = interpret(text)
-    if (isinstance(intent, Command) and intent.name == "me"
-            and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"):
+    if (
+        isinstance(intent, Command)
+        and intent.name == "me"
+        and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"
+    ):
         # Every account of that person is forgotten: the next member sync adds them again, from nothing.
         s.execute(sa.delete(ErasedAccount).where(ErasedAccount.member_id == erased.member_id))
         log.info("a member whose data was deleted asked to rejoin (row %s)", erased.member_id)
@@ -157,6 +206,7 @@ def unknown_sender(s: Session, *, platform: str, user: str, text: str
 
 # ------------------------------------------------------------------------------------------------ who read it
 
+
 def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
     """`/me access [N]`: who read your answers, when and which part, newest first, ACCESS_PAGE at a time."""
     words = [w for w in rest if w.lower() not in MORE]
@@ -164,17 +214,34 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
         return Reply("own_data/access_usage", {"unknown": " ".join(rest)})
     page = int(words[0]) if words else 1
     # Reads only (storage/repo.py READ_KINDS), and never the member's own doings.
-    query = select(AuditRecord).where(AuditRecord.subject_id == member.id,
-                                      AuditRecord.what.in_(repo.READ_KINDS),  # type: ignore[attr-defined]
-                                      sa.or_(AuditRecord.actor_id.is_(None),  # type: ignore[union-attr]
-                                             AuditRecord.actor_id != member.id))
+    query = select(AuditRecord).where(
+        AuditRecord.subject_id == member.id,
+        AuditRecord.what.in_(repo.READ_KINDS),  # type: ignore[attr-defined]
+        sa.or_(
+            AuditRecord.actor_id.is_(None),  # type: ignore[union-attr]
+            AuditRecord.actor_id != member.id,
+        ),
+    )
     total = int(s.exec(select(sa.func.count()).select_from(query.subquery())).one())
-    records = list(s.exec(query.order_by(AuditRecord.at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
-                          .offset((page - 1) * ACCESS_PAGE).limit(ACCESS_PAGE)))
+    records = list(
+        s.exec(
+            query.order_by(AuditRecord.at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
+            .offset((page - 1) * ACCESS_PAGE)
+            .limit(ACCESS_PAGE)
+        )
+    )
     people = repo.members_by_id(s, ids=[r.actor_id for r in records if r.actor_id is not None])
-    items = [{"who": _name(people.get(r.actor_id)) if r.actor_id is not None else None,
-              "admin": r.actor_id is None, "what": r.what, "part": r.part, "at": r.at, **_read_part(r)}
-             for r in records]
+    items = [
+        {
+            "who": _name(people.get(r.actor_id)) if r.actor_id is not None else None,
+            "admin": r.actor_id is None,
+            "what": r.what,
+            "part": r.part,
+            "at": r.at,
+            **_read_part(r),
+        }
+        for r in records
+    ]
     shown = (page - 1) * ACCESS_PAGE + len(records)
     return Reply("own_data/access", {"items": items, "total": total, "page": page, "more": max(total - shown, 0)})
 
@@ -195,8 +262,17 @@ def _name(member: Member | None) -> str | None:
 
 # ------------------------------------------------------------------------------------------------ flags
 
-def flag(s: Session, member: Member, args: str, event: InboundEvent, now: datetime, cal: Calendars, *,
-         text: str | None = None) -> Reply:
+
+def flag(
+    s: Session,
+    member: Member,
+    args: str,
+    event: InboundEvent,
+    now: datetime,
+    cal: Calendars,
+    *,
+    text: str | None = None,
+) -> Reply:
     """`/me flag 2026-W48 wins <why>` or `/me flag hint 1 <why>`: one of your own answers (or the digest's hint
     about you) is wrong. Your manager is asked to acknowledge it; the flag is shown with the answer. The week may be
     said as people say it (`last week`, `上周`, a date). `args` as read, `text` as typed: the reason is stored as
@@ -208,8 +284,10 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
     if parts and parts[0].lower() in HINT:
         return _flag_hint(s, member, parts[1:], event, now, cal, why=why)
     if len(parts) < 3:
-        return Reply("own_data/flag_usage", {"period": parts[0] if parts else None,
-                                             "which": parts[1] if len(parts) > 1 else None})
+        return Reply(
+            "own_data/flag_usage",
+            {"period": parts[0] if parts else None, "which": parts[1] if len(parts) > 1 else None},
+        )
     period, answer = me.own_answer(s, member, parts[0], parts[1], now)  # which reads Chinese names too
     if answer is None:
         return Reply("own_data/flag_not_found", {"period": period, "which": parts[1]})
@@ -218,8 +296,9 @@ def flag(s: Session, member: Member, args: str, event: InboundEvent, now: dateti
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     run = s.get(ConversationRun, answer.run_id)
     if manager is not None and not rule.may_member(s, manager, member, rule.Part.RUN_ANSWERS, now=now, run=run):
-        return Reply("own_data/flag_not_yet", {"period": period, "which": parts[1],
-                                               "manager_name": first_name(manager.name)})
+        return Reply(
+            "own_data/flag_not_yet", {"period": period, "which": parts[1], "manager_name": first_name(manager.name)}
+        )
     found = s.exec(select(AnswerFlag).where(AnswerFlag.run_id == answer.run_id, AnswerFlag.step == answer.step)).first()
     saved = _save_flag(s, member, found, now, reason=why, period=period, run_id=answer.run_id, step=answer.step)
     _tell_manager(s, member, saved, event, now, cal, answer=answer.value)
@@ -232,8 +311,9 @@ def _someone_else(s: Session, member: Member, word: str) -> bool:
     return other is not None and other.id != member.id
 
 
-def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime,
-               cal: Calendars, *, why: str) -> Reply:
+def _flag_hint(
+    s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime, cal: Calendars, *, why: str
+) -> Reply:
     words = " ".join(rest).split(maxsplit=1)
     if len(words) < 2 or not re.fullmatch(r"[0-9]{1,2}", words[0]):
         return Reply("own_data/flag_usage", {"period": None, "which": None, "hint": True})
@@ -245,18 +325,30 @@ def _flag_hint(s: Session, member: Member, rest: Sequence[str], event: InboundEv
     if not 0 < number <= len(hints):
         return Reply("own_data/flag_hint_not_found", {"number": number, "count": len(hints)})
     key, period = hints[number - 1].key, report.weeks[0].period
-    found = s.exec(select(AnswerFlag).where(AnswerFlag.member_id == member.id, AnswerFlag.hint == key,
-                                            AnswerFlag.period == period)).first()
+    found = s.exec(
+        select(AnswerFlag).where(AnswerFlag.member_id == member.id, AnswerFlag.hint == key, AnswerFlag.period == period)
+    ).first()
     saved = _save_flag(s, member, found, now, reason=why, period=period, hint=key)
     _tell_manager(s, member, saved, event, now, cal, answer=None)
     return Reply("own_data/flag_saved", _flag_params(s, member, saved))
 
 
-def _save_flag(s: Session, member: Member, found: AnswerFlag | None, now: datetime, *, reason: str, period: str,
-               run_id: int | None = None, step: str | None = None, hint: str | None = None) -> AnswerFlag:
+def _save_flag(
+    s: Session,
+    member: Member,
+    found: AnswerFlag | None,
+    now: datetime,
+    *,
+    reason: str,
+    period: str,
+    run_id: int | None = None,
+    step: str | None = None,
+    hint: str | None = None,
+) -> AnswerFlag:
     """One flag per answer (or hint and week): flagging again replaces the reason and asks again."""
-    saved = found or AnswerFlag(member_id=member.id, run_id=run_id, step=step, hint=hint, period=period, reason="",
-                                created_at=now)
+    saved = found or AnswerFlag(
+        member_id=member.id, run_id=run_id, step=step, hint=hint, period=period, reason="", created_at=now
+    )
     saved.reason, saved.manager_id, saved.created_at = reason.strip()[:1000], member.manager_id, now
     saved.acknowledged_at = saved.acknowledged_by = None
     s.add(saved)
@@ -264,26 +356,49 @@ def _save_flag(s: Session, member: Member, found: AnswerFlag | None, now: dateti
     return saved
 
 
-def _tell_manager(s: Session, member: Member, saved: AnswerFlag, event: InboundEvent, now: datetime,
-                  cal: Calendars, *, answer: Any) -> None:
+def _tell_manager(
+    s: Session, member: Member, saved: AnswerFlag, event: InboundEvent, now: datetime, cal: Calendars, *, answer: Any
+) -> None:
     if member.manager_id is None:
         return
     # Tied to the answer's conversation, so a deletion that comes before delivery takes it too.
-    repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag:{saved.id}", member_id=member.manager_id, kind="flag_new",
-                 run_id=saved.run_id,
-                 body=encode_replies([Reply("own_data/flag_new", {**_flag_params(s, member, saved),
-                                                                   "answer": _shown(answer)})]), now=now,
-                 not_before=cal.send_at_id(s, member.manager_id, now))
-    repo.audit(s, actor_id=member.manager_id, subject_ids=[member.id], what=repo.AUDIT_READS["flag"], now=now,
-               part=f"{saved.period} {saved.step or 'hint:' + str(saved.hint)}")
-    log.info("member %s flagged an answer as wrong; manager %s asked to acknowledge (flag %s)", member.id,
-             member.manager_id, saved.id)
+    repo.enqueue(
+        s,
+        dedup_key=f"in:{event.dedup_key}:flag:{saved.id}",
+        member_id=member.manager_id,
+        kind="flag_new",
+        run_id=saved.run_id,
+        body=encode_replies([Reply("own_data/flag_new", {**_flag_params(s, member, saved), "answer": _shown(answer)})]),
+        now=now,
+        not_before=cal.send_at_id(s, member.manager_id, now),
+    )
+    repo.audit(
+        s,
+        actor_id=member.manager_id,
+        subject_ids=[member.id],
+        what=repo.AUDIT_READS["flag"],
+        now=now,
+        part=f"{saved.period} {saved.step or 'hint:' + str(saved.hint)}",
+    )
+    log.info(
+        "member %s flagged an answer as wrong; manager %s asked to acknowledge (flag %s)",
+        member.id,
+        member.manager_id,
+        saved.id,
+    )
 
 
 def _flag_params(s: Session, member: Member, saved: AnswerFlag) -> dict[str, Any]:
     manager = s.get(Member, saved.manager_id) if saved.manager_id else None
-    return {"id": saved.id, "who": first_name(member.name), "period": saved.period, "step": saved.step,
-            "hint": saved.hint, "why": saved.reason, "manager_name": first_name(manager.name) if manager else None}
+    return {
+        "id": saved.id,
+        "who": first_name(member.name),
+        "period": saved.period,
+        "step": saved.step,
+        "hint": saved.hint,
+        "why": saved.reason,
+        "manager_name": first_name(manager.name) if manager else None,
+    }
 
 
 def _shown(value: Any) -> str | None:
@@ -297,8 +412,9 @@ def _shown(value: Any) -> str | None:
     return str(value)
 
 
-def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEvent, now: datetime,
-                cal: Calendars) -> Reply:
+def acknowledge(
+    s: Session, actor: Member, rest: Sequence[str], event: InboundEvent, now: datetime, cal: Calendars
+) -> Reply:
     """`/me ack 7`: the manager asked about flag 7 (or the member's manager now) has seen it; the member hears so."""
     if len(rest) != 1 or not re.fullmatch(r"#?[0-9]{1,9}", rest[0]):
         return Reply("own_data/ack_usage", {"unknown": " ".join(rest)})
@@ -313,10 +429,14 @@ def acknowledge(s: Session, actor: Member, rest: Sequence[str], event: InboundEv
         return Reply("own_data/ack_already", params)
     saved.acknowledged_at, saved.acknowledged_by = now, actor.id
     s.add(saved)
-    repo.enqueue(s, dedup_key=f"in:{event.dedup_key}:flag_ack:{saved.id}", member_id=member.id,
-                 kind="flag_acknowledged",
-                 body=encode_replies([Reply("own_data/flag_acknowledged",
-                                            {**params, "manager_name": first_name(actor.name)})]), now=now,
-                 not_before=cal.send_at(member, now))
+    repo.enqueue(
+        s,
+        dedup_key=f"in:{event.dedup_key}:flag_ack:{saved.id}",
+        member_id=member.id,
+        kind="flag_acknowledged",
+        body=encode_replies([Reply("own_data/flag_acknowledged", {**params, "manager_name": first_name(actor.name)})]),
+        now=now,
+        not_before=cal.send_at(member, now),
+    )
     log.info("flag %s acknowledged by manager %s", saved.id, actor.id)
     return Reply("own_data/ack_ok", params)

@@ -12,23 +12,25 @@ entry is handed out once.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from conversations.flows import Flow
 from conversations.schedule import previous_period
-from storage.models import Answer, ConversationRun, Member, Obstacle, Retro, RetroAction
 from storage import repo
+from storage.models import Answer, ConversationRun, Member, Obstacle, Retro, RetroAction
 from storage.repo import among
 
 KEY = "flywheel.prefetched"
 
 
 class Prefetched:
-    def __init__(self, s: Session, runs: Sequence[ConversationRun], flows: Mapping[str, Flow], *,
-                 busy: bool = False) -> None:
+    def __init__(
+        self, s: Session, runs: Sequence[ConversationRun], flows: Mapping[str, Flow], *, busy: bool = False
+    ) -> None:
         self.busy = busy
         counts = Counter(r.member_id for r in runs)
         self.runs = {r.id: r for r in runs if counts[r.member_id] == 1 and r.flow in flows}
@@ -45,25 +47,42 @@ class Prefetched:
         if not ids:
             return
         # The conversation each member is in now (repo.active_run, for the whole batch, locked the same way).
-        for run in [] if not busy else s.exec(select(ConversationRun)
-                          .where(among(s, ConversationRun.member_id, ids),
-                                 sa.or_(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                                        sa.and_(ConversationRun.status == "completed",
-                                                ConversationRun.step.is_not(None))))  # type: ignore[union-attr]
-                          .order_by(ConversationRun.id).with_for_update()):
+        for run in (
+            []
+            if not busy
+            else s.exec(
+                select(ConversationRun)
+                .where(
+                    among(s, ConversationRun.member_id, ids),
+                    sa.or_(
+                        ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+                        sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+                    ),
+                )  # type: ignore[union-attr]
+                .order_by(ConversationRun.id)
+                .with_for_update()
+            )
+        ):
             best = self.active[run.member_id]
             if best is None or (run.updated_at, run.id) > (best.updated_at, best.id):
                 self.active[run.member_id] = run
         # Answers of the runs themselves, and of each run's previous period (what carries over: last week's plan).
-        wanted = {(r.flow, r.member_id, previous_period(r.period)): r.id for r in self.runs.values()
-                  if "steps" not in (r.context or {})}
+        wanted = {
+            (r.flow, r.member_id, previous_period(r.period)): r.id
+            for r in self.runs.values()
+            if "steps" not in (r.context or {})
+        }
         previous_ids: dict[int, int] = {}
         if wanted:
-            for prev in s.exec(select(ConversationRun.id, ConversationRun.flow, ConversationRun.member_id,
-                                      ConversationRun.period)
-                               .where(among(s, ConversationRun.member_id, ids),
-                                      ConversationRun.period.in_({k[2] for k in wanted}),  # type: ignore[attr-defined]
-                                      ConversationRun.flow.in_({k[0] for k in wanted}))):  # type: ignore[attr-defined]
+            for prev in s.exec(
+                select(
+                    ConversationRun.id, ConversationRun.flow, ConversationRun.member_id, ConversationRun.period
+                ).where(
+                    among(s, ConversationRun.member_id, ids),
+                    ConversationRun.period.in_({k[2] for k in wanted}),  # type: ignore[attr-defined]
+                    ConversationRun.flow.in_({k[0] for k in wanted}),
+                )
+            ):  # type: ignore[attr-defined]
                 run_id = wanted.get((prev.flow, prev.member_id, prev.period))
                 if run_id is not None:
                     previous_ids[prev.id] = run_id
@@ -77,19 +96,22 @@ class Prefetched:
                 self.previous[previous_ids[a.run_id]][a.step] = a.value  # type: ignore[index]
         needs = {r.flow for r in self.runs.values()}
         if any(a.each == "obstacles" for f in needs for a in flows[f].steps):
-            for o in s.exec(select(Obstacle).where(among(s, Obstacle.member_id, ids), Obstacle.status == "open")
-                            .order_by(Obstacle.created_at, Obstacle.id)):
+            for o in s.exec(
+                select(Obstacle)
+                .where(among(s, Obstacle.member_id, ids), Obstacle.status == "open")
+                .order_by(Obstacle.created_at, Obstacle.id)
+            ):
                 self.obstacles[o.member_id].append(o)
         if any(a.each == "actions" for f in needs for a in flows[f].steps):
             for action, retro in repo.shared_retro_actions(s, owner_ids=ids):  # the same rule as FollowUps.context
                 self.actions[action.owner_id].append((action, retro))
 
-    def install(self, s: Session) -> "Prefetched":
+    def install(self, s: Session) -> Prefetched:
         s.info[KEY] = self
         return self
 
     @staticmethod
-    def of(s: Session, run: ConversationRun) -> "Prefetched | None":
+    def of(s: Session, run: ConversationRun) -> Prefetched | None:
         found = s.info.get(KEY)
         return found if found is not None and run.id in found.runs else None
 

@@ -21,7 +21,6 @@ from conversations.answers import says_nothing
 from conversations.events import InboundEvent
 from conversations.machine import Reply, Status, Trigger
 from conversations.render import first_name
-from conversations.similarity import text_key
 from conversations.retro import (
     NAME,
     RETRO,
@@ -32,6 +31,7 @@ from conversations.retro import (
     parse_retro,
     respondents_shown,
 )
+from conversations.similarity import text_key
 from storage import repo
 from storage.models import ConversationRun, Member, Retro, RetroAction
 
@@ -49,8 +49,9 @@ class RetroDesk:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def command(self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *,
-                text: str | None = None) -> list[Reply]:
+    def command(
+        self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *, text: str | None = None
+    ) -> list[Reply]:
         """`/retro start …`, or `/retro repost [12]`; `args` as read, `text` as typed (the title is kept so)."""
         repost = parse_repost(args)
         if isinstance(repost, RepostRequest):
@@ -69,20 +70,32 @@ class RetroDesk:
         if unknown is not None:
             return [Reply("retro/unknown_member", {"who": unknown})]
         channel = f"{event.platform}:{event.channel}" if event.channel else None
-        retro = Retro(title=parsed.title, channel=channel, started_by=starter.id, anonymous=parsed.anonymous,
-                      due_at=now + parsed.due, created_at=now)
+        retro = Retro(
+            title=parsed.title,
+            channel=channel,
+            started_by=starter.id,
+            anonymous=parsed.anonymous,
+            due_at=now + parsed.due,
+            created_at=now,
+        )
         s.add(retro)
         s.flush()
         own_questions: list[Reply] = []
         minimum = self.app.retro_anonymous_min
-        context = {"title": retro.title, "retro_id": retro.id, "anonymous": retro.anonymous,
-                   "starter": first_name(starter.name), "steps": [a.id for a in RETRO.steps]}
+        context = {
+            "title": retro.title,
+            "retro_id": retro.id,
+            "anonymous": retro.anonymous,
+            "starter": first_name(starter.name),
+            "steps": [a.id for a in RETRO.steps],
+        }
         if retro.anonymous:  # what participants are promised now holds even if the org file changes before close
             context["anonymous_min"] = minimum
         for person in people:
             prompt_at = now if person.id == starter.id else self.app.calendars.send_at(person, now)
-            row = self.app._run_row(RETRO, person.id, period_of(retro.id), due=now, prompt_at=prompt_at,
-                                    closes=retro.due_at, now=now)
+            row = self.app._run_row(
+                RETRO, person.id, period_of(retro.id), due=now, prompt_at=prompt_at, closes=retro.due_at, now=now
+            )
             row["context"] = dict(context)
             repo.insert_runs(s, rows=[row])
             run = repo.run_for_period(s, flow=NAME, member_id=person.id, period=period_of(retro.id))
@@ -97,14 +110,35 @@ class RetroDesk:
             if person.id == starter.id:  # the starter reads the confirmation first, then their own questions
                 own_questions = replies
                 continue
-            repo.enqueue(s, dedup_key=f"run:{run.id}:deliver:", member_id=person.id, run_id=run.id, kind="deliver",
-                         body=encode_replies(replies), now=now)
+            repo.enqueue(
+                s,
+                dedup_key=f"run:{run.id}:deliver:",
+                member_id=person.id,
+                run_id=run.id,
+                kind="deliver",
+                body=encode_replies(replies),
+                now=now,
+            )
         names = [first_name(p.name) for p in people]
-        params = {"title": retro.title, "names": names, "starter": first_name(starter.name),
-                  "anonymous": retro.anonymous, "due": retro.due_at, "channel": event.channel, "minimum": minimum}
+        params = {
+            "title": retro.title,
+            "names": names,
+            "starter": first_name(starter.name),
+            "anonymous": retro.anonymous,
+            "due": retro.due_at,
+            "channel": event.channel,
+            "minimum": minimum,
+        }
         if channel:
-            repo.enqueue(s, dedup_key=f"retro:{retro.id}:announce", member_id=None, channel=channel,
-                         kind="retro_announce", body=encode_replies([Reply("retro/announce", params)]), now=now)
+            repo.enqueue(
+                s,
+                dedup_key=f"retro:{retro.id}:announce",
+                member_id=None,
+                channel=channel,
+                kind="retro_announce",
+                body=encode_replies([Reply("retro/announce", params)]),
+                now=now,
+            )
         log.info("retro %s started by member %s with %d participants", retro.id, starter.id, len(people))
         warning = []
         if retro.anonymous and len(people) < minimum:  # it can never reach the minimum: say so before anyone answers
@@ -135,24 +169,46 @@ class RetroDesk:
             owner = repo.member_by_mention(s, platform=platform, token=action["owner"])
             if owner is not None and (owner.id, text_key(action["text"])) not in kept:
                 kept.add((owner.id, text_key(action["text"])))
-                s.add(RetroAction(retro_id=retro_id, owner_id=owner.id, author_run_id=run.id,
-                                  text=action["text"], created_at=now, shared_at=now if shared else None))
+                s.add(
+                    RetroAction(
+                        retro_id=retro_id,
+                        owner_id=owner.id,
+                        author_run_id=run.id,
+                        text=action["text"],
+                        created_at=now,
+                        shared_at=now if shared else None,
+                    )
+                )
         # An action this author no longer writes stays if another participant wrote it too (now as theirs).
         for old in before:
             if (old.owner_id, text_key(old.text)) in kept:
                 continue
-            for other in s.exec(select(ConversationRun).where(ConversationRun.flow == NAME,
-                                                              ConversationRun.period == run.period,
-                                                              ConversationRun.id != run.id).order_by(ConversationRun.id)):
-                wrote = [a for a in repo.answers_of(s, run_id=other.id).get("actions") or []
-                         if text_key(a.get("text", "")) == text_key(old.text)
-                         and getattr(repo.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id",
-                                     None) == old.owner_id]
+            for other in s.exec(
+                select(ConversationRun)
+                .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
+                .order_by(ConversationRun.id)
+            ):
+                wrote = [
+                    a
+                    for a in repo.answers_of(s, run_id=other.id).get("actions") or []
+                    if text_key(a.get("text", "")) == text_key(old.text)
+                    and getattr(repo.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
+                    == old.owner_id
+                ]
                 if wrote:
                     kept.add((old.owner_id, text_key(old.text)))
-                    s.add(RetroAction(retro_id=retro_id, owner_id=old.owner_id, author_run_id=other.id,
-                                      text=wrote[0]["text"], status=old.status, done_at=old.done_at,
-                                      created_at=old.created_at, shared_at=old.shared_at))
+                    s.add(
+                        RetroAction(
+                            retro_id=retro_id,
+                            owner_id=old.owner_id,
+                            author_run_id=other.id,
+                            text=wrote[0]["text"],
+                            status=old.status,
+                            done_at=old.done_at,
+                            created_at=old.created_at,
+                            shared_at=old.shared_at,
+                        )
+                    )
                     break
 
     # ---------------------------------------------------------------------------------------- summary
@@ -164,30 +220,40 @@ class RetroDesk:
             ids = [r.id for r in s.exec(select(Retro).where(Retro.status == "collecting"))]
         for retro_id in ids:
             with self.app.transaction() as s:
-                retro = s.exec(select(Retro).where(Retro.id == retro_id, Retro.status == "collecting")
-                               .with_for_update(skip_locked=True)).first()
+                retro = s.exec(
+                    select(Retro)
+                    .where(Retro.id == retro_id, Retro.status == "collecting")
+                    .with_for_update(skip_locked=True)
+                ).first()
                 if retro is None:
                     continue  # summarised already, or another replica is doing it right now
-                runs = list(s.exec(select(ConversationRun).where(ConversationRun.flow == NAME,
-                                                                 ConversationRun.period == period_of(retro.id))
-                                   .order_by(ConversationRun.id)))  # answers shown in the same order on any database
-                finished = all(r.status in (Status.COMPLETED, Status.SKIPPED, Status.EXPIRED) and r.step is None
-                               for r in runs)
+                runs = list(
+                    s.exec(
+                        select(ConversationRun)
+                        .where(ConversationRun.flow == NAME, ConversationRun.period == period_of(retro.id))
+                        .order_by(ConversationRun.id)
+                    )
+                )  # answers shown in the same order on any database
+                finished = all(
+                    r.status in (Status.COMPLETED, Status.SKIPPED, Status.EXPIRED) and r.step is None for r in runs
+                )
                 if now < retro.due_at and not finished:
                     continue
                 answered = self._answered(s, retro, runs)
                 # Closing early only when it will be shared: an early "nothing shared" would tell everyone that all
                 # of the too few had answered — a count, by its timing.
-                if now < retro.due_at and not disclosed(anonymous=retro.anonymous, respondents=len(answered),
-                                                        minimum=self.minimum_for(runs)):
+                if now < retro.due_at and not disclosed(
+                    anonymous=retro.anonymous, respondents=len(answered), minimum=self.minimum_for(runs)
+                ):
                     continue
                 self._summarise(s, retro, runs, answered, now)
                 done += 1
         return done
 
     @staticmethod
-    def _answered(s: Session, retro: Retro, runs: list[ConversationRun]
-                  ) -> list[tuple[Member, ConversationRun, dict[str, Any]]]:
+    def _answered(
+        s: Session, retro: Retro, runs: list[ConversationRun]
+    ) -> list[tuple[Member, ConversationRun, dict[str, Any]]]:
         """The respondents (everyone who answered anything), each with their run and answers."""
         people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
         out = []
@@ -203,8 +269,14 @@ class RetroDesk:
         told = [int(r.context.get("anonymous_min") or 0) for r in runs]
         return max([self.app.retro_anonymous_min, *told])
 
-    def _summarise(self, s: Session, retro: Retro, runs: list[ConversationRun],
-                   rows: list[tuple[Member, ConversationRun, dict[str, Any]]], now: datetime) -> None:
+    def _summarise(
+        self,
+        s: Session,
+        retro: Retro,
+        runs: list[ConversationRun],
+        rows: list[tuple[Member, ConversationRun, dict[str, Any]]],
+        now: datetime,
+    ) -> None:
         people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
         minimum = self.minimum_for(runs)
         shown = disclosed(anonymous=retro.anonymous, respondents=len(rows), minimum=minimum)
@@ -224,39 +296,73 @@ class RetroDesk:
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
             unshared = RetroAction.shared_at.is_(None)  # type: ignore[union-attr]
             s.execute(sa.update(RetroAction).where(RetroAction.retro_id == retro.id, unshared).values(shared_at=now))
-        params = {"title": retro.title, "anonymous": retro.anonymous,
-                  "respondents": respondents_shown(anonymous=retro.anonymous, respondents=len(rows), minimum=minimum),
-                  "invited": len(runs), "shown": shown, "threshold": minimum, "sections": sections,
-                  "actions": actions}
+        params = {
+            "title": retro.title,
+            "anonymous": retro.anonymous,
+            "respondents": respondents_shown(anonymous=retro.anonymous, respondents=len(rows), minimum=minimum),
+            "invited": len(runs),
+            "shown": shown,
+            "threshold": minimum,
+            "sections": sections,
+            "actions": actions,
+        }
         replies = [Reply("retro/report", params)]
         if retro.channel:  # in the thread of the announcement, where the retro started
             body = {**encode_replies(replies), "thread_of": f"retro:{retro.id}:announce"}
-            repo.enqueue(s, dedup_key=f"retro:{retro.id}:summary", member_id=None, channel=retro.channel,
-                         kind="retro_summary", body=body, now=now)
+            repo.enqueue(
+                s,
+                dedup_key=f"retro:{retro.id}:summary",
+                member_id=None,
+                channel=retro.channel,
+                kind="retro_summary",
+                body=body,
+                now=now,
+            )
         else:  # started in a DM: every participant and the starter get the summary privately (bot/access.py)
             facts = access.retro_facts(retro, [r.member_id for r in runs])
             for member_id in {r.member_id for r in runs} | {retro.started_by}:
                 reader = access.person(people.get(member_id))
                 if reader is None or not access.may(reader, reader, access.Part.RETRO_ANSWERS, now=now, retro=facts):
                     continue  # a participant who has left since
-                repo.enqueue(s, dedup_key=f"retro:{retro.id}:summary:{member_id}", member_id=member_id,
-                             kind="retro_summary", body=encode_replies(replies), now=now,
-                             not_before=self.app.calendars.send_at_id(s, member_id, now))
+                repo.enqueue(
+                    s,
+                    dedup_key=f"retro:{retro.id}:summary:{member_id}",
+                    member_id=member_id,
+                    kind="retro_summary",
+                    body=encode_replies(replies),
+                    now=now,
+                    not_before=self.app.calendars.send_at_id(s, member_id, now),
+                )
         for run in runs:  # anyone still answering is told it has closed
             if run.status in (Status.SCHEDULED, Status.PROMPTED, Status.IN_PROGRESS):
                 member = people[run.member_id]
                 out = self.app._apply(s, run, member, Trigger.EXPIRE, None, now, by_member=False)
                 if out:
-                    repo.enqueue(s, dedup_key=f"run:{run.id}:expire:", member_id=member.id, run_id=run.id,
-                                 kind="expire", body=encode_replies(out), now=now,
-                                 not_before=self.app.calendars.send_at(member, now))
+                    repo.enqueue(
+                        s,
+                        dedup_key=f"run:{run.id}:expire:",
+                        member_id=member.id,
+                        run_id=run.id,
+                        kind="expire",
+                        body=encode_replies(out),
+                        now=now,
+                        not_before=self.app.calendars.send_at(member, now),
+                    )
         if not shown:  # each author, privately: what happened to their answers, and how to share them themselves
             for member, _, _ in rows:
-                notice = Reply("retro/withheld", {"title": retro.title, "retro_id": retro.id, "minimum": minimum,
-                                                  "in_channel": bool(retro.channel)})
-                repo.enqueue(s, dedup_key=f"retro:{retro.id}:withheld:{member.id}", member_id=member.id,
-                             kind="retro_withheld", body=encode_replies([notice]), now=now,
-                             not_before=self.app.calendars.send_at(member, now))
+                notice = Reply(
+                    "retro/withheld",
+                    {"title": retro.title, "retro_id": retro.id, "minimum": minimum, "in_channel": bool(retro.channel)},
+                )
+                repo.enqueue(
+                    s,
+                    dedup_key=f"retro:{retro.id}:withheld:{member.id}",
+                    member_id=member.id,
+                    kind="retro_withheld",
+                    body=encode_replies([notice]),
+                    now=now,
+                    not_before=self.app.calendars.send_at(member, now),
+                )
         retro.status, retro.summarised_at = ("summarised" if shown else "withheld"), now
         s.add(retro)
         if shown:
@@ -290,28 +396,50 @@ class RetroDesk:
             return Reply("retro/repost_already", {"title": retro.title})
         mine = list(s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id).order_by(RetroAction.id)))
         owners = repo.members_by_id(s, ids=[a.owner_id for a in mine])
-        params = {"who": first_name(member.name), "title": retro.title,
-                  "answers": {key: answers.get(key) for key in SECTIONS},
-                  "actions": [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in mine]}
+        params = {
+            "who": first_name(member.name),
+            "title": retro.title,
+            "answers": {key: answers.get(key) for key in SECTIONS},
+            "actions": [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in mine],
+        }
         body = encode_replies([Reply("retro/reposted", params)])
         if retro.channel:
-            repo.enqueue(s, dedup_key=f"retro:{retro.id}:repost:{run.id}", member_id=None, channel=retro.channel,
-                         kind="retro_repost", body={**body, "thread_of": f"retro:{retro.id}:announce"}, now=now)
+            repo.enqueue(
+                s,
+                dedup_key=f"retro:{retro.id}:repost:{run.id}",
+                member_id=None,
+                channel=retro.channel,
+                kind="retro_repost",
+                body={**body, "thread_of": f"retro:{retro.id}:announce"},
+                now=now,
+            )
         else:  # started in a DM: to everyone the summary went to
-            others = set(s.exec(select(ConversationRun.member_id).where(ConversationRun.flow == NAME,
-                                                                        ConversationRun.period == run.period)))
+            others = set(
+                s.exec(
+                    select(ConversationRun.member_id).where(
+                        ConversationRun.flow == NAME, ConversationRun.period == run.period
+                    )
+                )
+            )
             for member_id in sorted((others | {retro.started_by}) - {member.id}):
-                repo.enqueue(s, dedup_key=f"retro:{retro.id}:repost:{run.id}:{member_id}", member_id=member_id,
-                             kind="retro_repost", body=body, now=now,
-                             not_before=self.app.calendars.send_at_id(s, member_id, now))
+                repo.enqueue(
+                    s,
+                    dedup_key=f"retro:{retro.id}:repost:{run.id}:{member_id}",
+                    member_id=member_id,
+                    kind="retro_repost",
+                    body=body,
+                    now=now,
+                    not_before=self.app.calendars.send_at_id(s, member_id, now),
+                )
         run.context["reposted_at"] = now.isoformat()
         s.add(run)
         for action in mine:
             action.shared_at = now
             s.add(action)
         log.info("retro %s: member %s posted their own answers under their name", retro.id, member.id)
-        return Reply("retro/repost_done", {"title": retro.title, "in_channel": bool(retro.channel),
-                                           "actions": len(mine)})
+        return Reply(
+            "retro/repost_done", {"title": retro.title, "in_channel": bool(retro.channel), "actions": len(mine)}
+        )
 
     @staticmethod
     def _actions(s: Session, retro_id: int) -> list[RetroAction]:

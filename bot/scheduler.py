@@ -24,8 +24,15 @@ def safe_tick(app: Flywheel, lock: threading.RLock | None = None) -> None:
         with lock if lock is not None else nullcontext():
             report = app.tick()
         if report.total():
-            log.info("tick: planned %d, delivered %d, reminded %d, expired %d, sent %d, failed %d",
-                     report.planned, report.delivered, report.reminded, report.expired, report.sent, report.failed)
+            log.info(
+                "tick: planned %d, delivered %d, reminded %d, expired %d, sent %d, failed %d",
+                report.planned,
+                report.delivered,
+                report.reminded,
+                report.expired,
+                report.sent,
+                report.failed,
+            )
     except Exception:  # noqa: BLE001
         log.exception("scheduler tick failed; the next tick will retry")
 
@@ -33,7 +40,15 @@ def safe_tick(app: Flywheel, lock: threading.RLock | None = None) -> None:
 def start_scheduler(app: Flywheel, *, lock: threading.RLock | None = None) -> BackgroundScheduler:
     interval = max(1.0, app.settings.tick_seconds)
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(safe_tick, IntervalTrigger(seconds=interval), args=(app, lock), id="flywheel-tick",
-                      coalesce=True, max_instances=1, misfire_grace_time=int(interval * 2), replace_existing=True)
+    scheduler.add_job(
+        safe_tick,
+        IntervalTrigger(seconds=interval),
+        args=(app, lock),
+        id="flywheel-tick",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=int(interval * 2),
+        replace_existing=True,
+    )
     scheduler.start()
     return scheduler

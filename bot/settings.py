@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Mapping
 
 from dotenv import dotenv_values
 
 from conversations.render import normalize_locale
 from conversations.schedule import is_valid_zone
 
-SECRET_FIELDS = frozenset({"slack_bot_token", "slack_app_token", "slack_signing_secret", "feishu_app_secret",
-                           "feishu_encrypt_key", "feishu_verification_token", "database_url"})
+SECRET_FIELDS = frozenset(
+    {
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "feishu_app_secret",
+        "feishu_encrypt_key",
+        "feishu_verification_token",
+        "database_url",
+    }
+)
 
 
 class SettingsError(ValueError):
@@ -136,8 +145,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: str | Pat
             if int(kwargs["retention_days"]) < 30:  # type: ignore[call-overload]
                 raise ValueError("FLYWHEEL_RETENTION_DAYS is at least 30")
     except ValueError as exc:
-        raise SettingsError(f"PORT, FLYWHEEL_TICK_SECONDS and FLYWHEEL_RETENTION_DAYS must be numbers ({exc})") \
-            from None
+        raise SettingsError(
+            f"PORT, FLYWHEEL_TICK_SECONDS and FLYWHEEL_RETENTION_DAYS must be numbers ({exc})"
+        ) from None
     if "locale" in kwargs:
         raw_locale = str(kwargs["locale"])
         kwargs["locale"] = normalize_locale(raw_locale, default="")
@@ -162,5 +172,7 @@ def check_sqlite(database_url: str, version: tuple[int, ...] | None = None) -> N
     version = version or sqlite3.sqlite_version_info
     if version < SQLITE_NEEDED:
         have, need = ".".join(map(str, version)), ".".join(map(str, SQLITE_NEEDED))
-        raise SettingsError(f"this Python's SQLite is {have}; Flywheel needs {need} or newer. Use a Python built "
-                            "with a newer SQLite, or PostgreSQL (DATABASE_URL=postgresql+psycopg://…)")
+        raise SettingsError(
+            f"this Python's SQLite is {have}; Flywheel needs {need} or newer. Use a Python built "
+            "with a newer SQLite, or PostgreSQL (DATABASE_URL=postgresql+psycopg://…)"
+        )

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -39,18 +40,45 @@ REQUEST_LIFETIME = timedelta(days=7)
 EXPIRE_BATCH = 200
 
 # What the member (or the requester) may type; a button sends the first word of each.
-ANSWERS = {"accept": "accepted", "接受": "accepted", "同意": "accepted",
-           "decline": "declined", "拒绝": "declined", "不同意": "declined",
-           "cancel": "cancelled", "withdraw": "cancelled", "取消": "cancelled", "撤回": "cancelled"}
+ANSWERS = {
+    "accept": "accepted",
+    "接受": "accepted",
+    "同意": "accepted",
+    "decline": "declined",
+    "拒绝": "declined",
+    "不同意": "declined",
+    "cancel": "cancelled",
+    "withdraw": "cancelled",
+    "取消": "cancelled",
+    "撤回": "cancelled",
+}
 # Which status a request may move to from which, and who may move it there (as data, one table).
-TRANSITIONS = {("pending", "accepted"): "member", ("pending", "declined"): "member",
-               ("pending", "cancelled"): "requester", ("pending", "expired"): "clock"}
-AUDIT_WHAT = {"pending": "manager_requested", "accepted": "manager_accepted", "declined": "manager_declined",
-              "cancelled": "manager_cancelled", "expired": "manager_expired", "admin": "manager_set_by_admin"}
+TRANSITIONS = {
+    ("pending", "accepted"): "member",
+    ("pending", "declined"): "member",
+    ("pending", "cancelled"): "requester",
+    ("pending", "expired"): "clock",
+}
+AUDIT_WHAT = {
+    "pending": "manager_requested",
+    "accepted": "manager_accepted",
+    "declined": "manager_declined",
+    "cancelled": "manager_cancelled",
+    "expired": "manager_expired",
+    "admin": "manager_set_by_admin",
+}
 
 
-def command(s: Session, actor: Member, args: str, event: InboundEvent, now: datetime, *,
-            admins: Sequence[str], calendars: Calendars | None = None) -> list[Reply]:
+def command(
+    s: Session,
+    actor: Member,
+    args: str,
+    event: InboundEvent,
+    now: datetime,
+    *,
+    admins: Sequence[str],
+    calendars: Calendars | None = None,
+) -> list[Reply]:
     """`calendars` decides when the others involved are told (their working time: bot/calendar.py `send_at`)."""
     cal = calendars or Calendars()
     words = args.split()
@@ -70,17 +98,31 @@ def command(s: Session, actor: Member, args: str, event: InboundEvent, now: date
 
 # ------------------------------------------------------------------------------------------------ asking
 
+
 def _team_list(s: Session, actor: Member, now: datetime) -> Reply:
     names = [first_name(m.name) for m in direct_reports(s, manager_id=actor.id)]
     waiting = repo.pending_manager_requests(s, requested_by=actor.id, now=now)
     people = repo.members_by_id(s, ids=[r.member_id for r in waiting])
-    return Reply("team/list", {"names": names,
-                               "waiting": [{"id": r.id, "who": first_name(people[r.member_id].name),
-                                            "expires": r.expires_at} for r in waiting]})
+    return Reply(
+        "team/list",
+        {
+            "names": names,
+            "waiting": [
+                {"id": r.id, "who": first_name(people[r.member_id].name), "expires": r.expires_at} for r in waiting
+            ],
+        },
+    )
 
 
-def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, now: datetime,
-         admins: Sequence[str], cal: Calendars) -> list[Reply]:
+def _ask(
+    s: Session,
+    actor: Member,
+    tokens: Sequence[str],
+    event: InboundEvent,
+    now: datetime,
+    admins: Sequence[str],
+    cal: Calendars,
+) -> list[Reply]:
     """A would-be manager asks each person to report to them: one request each, nothing changes yet."""
     # One by one: whoever can be asked is asked; for each of the others, the reply says why not.
     people: list[Member] = []
@@ -112,13 +154,30 @@ def _ask(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, 
         elif _still_pending(s, member_id=person.id, manager_id=actor.id, now=now):
             waiting.append(first_name(person.name))
         else:
-            request = repo.add_manager_request(s, member_id=person.id, manager_id=actor.id, requested_by=actor.id,
-                                               now=now, expires_at=now + REQUEST_LIFETIME)
+            request = repo.add_manager_request(
+                s,
+                member_id=person.id,
+                manager_id=actor.id,
+                requested_by=actor.id,
+                now=now,
+                expires_at=now + REQUEST_LIFETIME,
+            )
             _audit(s, request, actor_id=actor.id, what=AUDIT_WHAT["pending"], old=person.manager_id, now=now)
             current = s.get(Member, person.manager_id) if person.manager_id else None
-            _tell(s, person.id, f"manager_request:{request.id}:ask", "team/request", {
-                "id": request.id, "manager": first_name(actor.name),
-                "current": first_name(current.name) if current else None, "expires": request.expires_at}, now, cal)
+            _tell(
+                s,
+                person.id,
+                f"manager_request:{request.id}:ask",
+                "team/request",
+                {
+                    "id": request.id,
+                    "manager": first_name(actor.name),
+                    "current": first_name(current.name) if current else None,
+                    "expires": request.expires_at,
+                },
+                now,
+                cal,
+            )
             asked.append(first_name(person.name))
             log.info("member %s asked member %s to report to them (request %s)", actor.id, person.id, request.id)
     replies = [_line_fixed(s, found, owner, admins) for owner, found in fixed.items()]
@@ -146,19 +205,25 @@ def _still_pending(s: Session, *, member_id: int, manager_id: int, now: datetime
     return any(r.status == "pending" for r in found)
 
 
-def _line_fixed(s: Session, people: Sequence[Member], owner: str, admins: Sequence[str], *,
-                yours: bool = False) -> Reply:
+def _line_fixed(
+    s: Session, people: Sequence[Member], owner: str, admins: Sequence[str], *, yours: bool = False
+) -> Reply:
     """Why these lines cannot be changed in chat, and who can change them, where (`yours`: said to the member)."""
-    names = [first_name(a.name) for a in (repo.member_by_handle(s, handle=h) for h in admins)
-             if a is not None and a.active]
-    return Reply("team/line_fixed", {"names": [first_name(p.name) for p in people], "source": owner,
-                                     "admins": names, "yours": yours})
+    names = [
+        first_name(a.name) for a in (repo.member_by_handle(s, handle=h) for h in admins) if a is not None and a.active
+    ]
+    return Reply(
+        "team/line_fixed",
+        {"names": [first_name(p.name) for p in people], "source": owner, "admins": names, "yours": yours},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ answering
 
-def _answer(s: Session, actor: Member, request_id: int, status: str, now: datetime, admins: Sequence[str],
-            cal: Calendars) -> list[Reply]:
+
+def _answer(
+    s: Session, actor: Member, request_id: int, status: str, now: datetime, admins: Sequence[str], cal: Calendars
+) -> list[Reply]:
     """Accept, decline (the member named in the request) or withdraw (the one who asked) one request."""
     request = repo.lock_manager_request(s, request_id=request_id)
     who_may = TRANSITIONS[("pending", status)]
@@ -174,13 +239,27 @@ def _answer(s: Session, actor: Member, request_id: int, status: str, now: dateti
     assert member is not None and manager is not None
     if status == "declined":
         _decide(s, request, "declined", actor_id=actor.id, now=now)
-        _tell(s, request.requested_by, f"manager_request:{request.id}:declined", "team/request_declined",
-              {"who": first_name(member.name)}, now, cal)
+        _tell(
+            s,
+            request.requested_by,
+            f"manager_request:{request.id}:declined",
+            "team/request_declined",
+            {"who": first_name(member.name)},
+            now,
+            cal,
+        )
         return [Reply("team/declined", {"manager": first_name(manager.name)})]
     if status == "cancelled":
         _decide(s, request, "cancelled", actor_id=actor.id, now=now)
-        _tell(s, member.id, f"manager_request:{request.id}:cancelled", "team/request_cancelled",
-              {"id": request.id, "manager": first_name(manager.name)}, now, cal)
+        _tell(
+            s,
+            member.id,
+            f"manager_request:{request.id}:cancelled",
+            "team/request_cancelled",
+            {"id": request.id, "manager": first_name(manager.name)},
+            now,
+            cal,
+        )
         return [Reply("team/cancelled", {"who": first_name(member.name)})]
     # Accepting: what was true when the request was made may no longer be.
     owner = repo.line_set_by(member)
@@ -188,19 +267,34 @@ def _answer(s: Session, actor: Member, request_id: int, status: str, now: dateti
         _decide(s, request, "cancelled", actor_id=actor.id, now=now)
         if owner is not None:
             return [_line_fixed(s, [member], owner, admins, yours=True)]
-        return [Reply("team/loop" if manager.active else "team/request_closed",
-                      {"id": request.id, "status": "cancelled"})]
+        return [
+            Reply("team/loop" if manager.active else "team/request_closed", {"id": request.id, "status": "cancelled"})
+        ]
     old = s.get(Member, member.manager_id) if member.manager_id else None
     _decide(s, request, "accepted", actor_id=actor.id, now=now)
     repo.set_manager(s, member, manager.id, source="chat", now=now)
     key = f"manager_request:{request.id}:accepted"
     _tell(s, manager.id, f"{key}:new", "team/request_accepted", {"who": first_name(member.name)}, now, cal)
     if old is not None and old.id != manager.id:
-        _tell(s, old.id, f"{key}:old", "team/moved_away",
-              {"who": first_name(member.name), "manager": first_name(manager.name), "by": None}, now, cal)
+        _tell(
+            s,
+            old.id,
+            f"{key}:old",
+            "team/moved_away",
+            {"who": first_name(member.name), "manager": first_name(manager.name), "by": None},
+            now,
+            cal,
+        )
     log.info("member %s accepted request %s: now reports to member %s", member.id, request.id, manager.id)
-    return [Reply("team/accepted", {"manager": first_name(manager.name),
-                                    "previous": first_name(old.name) if old and old.id != manager.id else None})]
+    return [
+        Reply(
+            "team/accepted",
+            {
+                "manager": first_name(manager.name),
+                "previous": first_name(old.name) if old and old.id != manager.id else None,
+            },
+        )
+    ]
 
 
 def expire(s: Session, request: ManagerRequest, now: datetime, cal: Calendars | None) -> None:
@@ -208,8 +302,15 @@ def expire(s: Session, request: ManagerRequest, now: datetime, cal: Calendars | 
     `cal` None: they are the one acting now)."""
     member = s.get(Member, request.member_id)
     _decide(s, request, "expired", actor_id=None, now=now)
-    _tell(s, request.requested_by, f"manager_request:{request.id}:expired", "team/request_expired",
-          {"who": first_name(member.name) if member else "?", "days": REQUEST_LIFETIME.days}, now, cal)
+    _tell(
+        s,
+        request.requested_by,
+        f"manager_request:{request.id}:expired",
+        "team/request_expired",
+        {"who": first_name(member.name) if member else "?", "days": REQUEST_LIFETIME.days},
+        now,
+        cal,
+    )
     log.info("manager request %s expired unanswered", request.id)
 
 
@@ -231,14 +332,21 @@ def _decide(s: Session, request: ManagerRequest, status: str, *, actor_id: int |
     request.status, request.decided_at = status, now
     s.add(request)
     member = s.get(Member, request.member_id)
-    _audit(s, request, actor_id=actor_id, what=AUDIT_WHAT[status], old=member.manager_id if member else None,
-           now=now)
+    _audit(s, request, actor_id=actor_id, what=AUDIT_WHAT[status], old=member.manager_id if member else None, now=now)
 
 
 # ------------------------------------------------------------------------------------------------ admins
 
-def _admin_set(s: Session, actor: Member, tokens: Sequence[str], event: InboundEvent, now: datetime,
-               admins: Sequence[str], cal: Calendars) -> list[Reply]:
+
+def _admin_set(
+    s: Session,
+    actor: Member,
+    tokens: Sequence[str],
+    event: InboundEvent,
+    now: datetime,
+    admins: Sequence[str],
+    cal: Calendars,
+) -> list[Reply]:
     """An admin sets someone's manager directly (no consent needed); all three people are told."""
     if actor.handle not in admins:
         return [Reply("team/admins_only")]
@@ -258,38 +366,77 @@ def _admin_set(s: Session, actor: Member, tokens: Sequence[str], event: InboundE
     if person.manager_id == manager.id:
         return [Reply("team/manager_set", {"who": first_name(person.name), "manager": first_name(manager.name)})]
     old = s.get(Member, person.manager_id) if person.manager_id else None
-    repo.audit_change(s, actor_id=actor.id, subject_id=person.id, what=AUDIT_WHAT["admin"],
-                      part=f"manager {old.id if old else 'none'} -> {manager.id}", now=now)
+    repo.audit_change(
+        s,
+        actor_id=actor.id,
+        subject_id=person.id,
+        what=AUDIT_WHAT["admin"],
+        part=f"manager {old.id if old else 'none'} -> {manager.id}",
+        now=now,
+    )
     repo.set_manager(s, person, manager.id, source="admin", now=now)
     key, by = f"in:{event.dedup_key}:line:{person.id}", first_name(actor.name)
     if person.id != actor.id:
-        _tell(s, person.id, f"{key}:member", "team/set_for_you",
-              {"manager": first_name(manager.name), "previous": first_name(old.name) if old else None, "by": by,
-               "themselves": manager.id == actor.id}, now, cal)
+        _tell(
+            s,
+            person.id,
+            f"{key}:member",
+            "team/set_for_you",
+            {
+                "manager": first_name(manager.name),
+                "previous": first_name(old.name) if old else None,
+                "by": by,
+                "themselves": manager.id == actor.id,
+            },
+            now,
+            cal,
+        )
     if manager.id != actor.id:
         _tell(s, manager.id, f"{key}:new", "team/new_report", {"who": first_name(person.name), "by": by}, now, cal)
     if old is not None and old.id != actor.id:
-        _tell(s, old.id, f"{key}:old", "team/moved_away",
-              {"who": first_name(person.name), "manager": first_name(manager.name), "by": by}, now, cal)
+        _tell(
+            s,
+            old.id,
+            f"{key}:old",
+            "team/moved_away",
+            {"who": first_name(person.name), "manager": first_name(manager.name), "by": by},
+            now,
+            cal,
+        )
     log.info("admin %s set the manager of member %s to %s", actor.id, person.id, manager.id)
     return [Reply("team/manager_set", {"who": first_name(person.name), "manager": first_name(manager.name)})]
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 
-def _tell(s: Session, member_id: int, key: str, template: str, params: dict[str, Any], now: datetime,
-          cal: Calendars | None) -> None:
+
+def _tell(
+    s: Session, member_id: int, key: str, template: str, params: dict[str, Any], now: datetime, cal: Calendars | None
+) -> None:
     """A DM about a reporting line: to someone other than who acted, at their working time (bot/calendar.py
     `send_at`); `cal` None only for the one acting now."""
-    repo.enqueue(s, dedup_key=key, member_id=member_id, kind="team", body=encode_replies([Reply(template, params)]),
-                 now=now, not_before=cal.send_at_id(s, member_id, now) if cal is not None else None)
+    repo.enqueue(
+        s,
+        dedup_key=key,
+        member_id=member_id,
+        kind="team",
+        body=encode_replies([Reply(template, params)]),
+        now=now,
+        not_before=cal.send_at_id(s, member_id, now) if cal is not None else None,
+    )
 
 
-def _audit(s: Session, request: ManagerRequest, *, actor_id: int | None, what: str, old: int | None,
-           now: datetime) -> None:
-    repo.audit_change(s, actor_id=actor_id, subject_id=request.member_id, what=what,
-                      part=f"request {request.id}: manager {old if old is not None else 'none'} -> "
-                             f"{request.manager_id}", now=now)
+def _audit(
+    s: Session, request: ManagerRequest, *, actor_id: int | None, what: str, old: int | None, now: datetime
+) -> None:
+    repo.audit_change(
+        s,
+        actor_id=actor_id,
+        subject_id=request.member_id,
+        what=what,
+        part=f"request {request.id}: manager {old if old is not None else 'none'} -> {request.manager_id}",
+        now=now,
+    )
 
 
 def _manages(s: Session, person: Member, other: Member) -> bool:

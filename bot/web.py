@@ -10,7 +10,8 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from bot.app import Flywheel
 from bot.platforms.feishu.callbacks import FeishuCallbacks
@@ -40,7 +41,7 @@ class OutboxPump:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
 
-    def start(self) -> "OutboxPump":
+    def start(self) -> OutboxPump:
         self._thread.start()
         return self
 
@@ -119,9 +120,11 @@ class HttpServer:
         dispatcher = self.server.task_dispatcher
         if dispatcher.queue or dispatcher.active_count:
             return True
-        return any(isinstance(ch, HTTPChannel) and (ch.requests or ch.request is not None or ch.total_outbufs_len
-                                                     or _unread(ch.socket))
-                   for ch in list(self.server._map.values()))
+        return any(
+            isinstance(ch, HTTPChannel)
+            and (ch.requests or ch.request is not None or ch.total_outbufs_len or _unread(ch.socket))
+            for ch in list(self.server._map.values())
+        )
 
     def finish(self, grace: float) -> None:
         """Serve what is in hand for at most `grace` seconds, then close every connection."""
@@ -146,11 +149,17 @@ def _unread(sock: socket.socket | None) -> bool:
         return False
 
 
-def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callable[[], None] = lambda: None,
-                now: Callable[[], float] = time.time, feishu: FeishuCallbacks | None = None
-                ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    def respond(start_response: StartResponse, status: str, body: bytes,
-                content_type: str = "application/json") -> list[bytes]:
+def create_wsgi(
+    app: Flywheel,
+    *,
+    slack_signing_secret: str | None,
+    poke: Callable[[], None] = lambda: None,
+    now: Callable[[], float] = time.time,
+    feishu: FeishuCallbacks | None = None,
+) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    def respond(
+        start_response: StartResponse, status: str, body: bytes, content_type: str = "application/json"
+    ) -> list[bytes]:
         start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
 
@@ -159,11 +168,16 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method == "GET":
             body = health(app)
-            return respond(start_response, "200 OK" if body["ok"] else "503 Service Unavailable",
-                           json.dumps(body).encode())
+            return respond(
+                start_response, "200 OK" if body["ok"] else "503 Service Unavailable", json.dumps(body).encode()
+            )
         if path == "/metrics" and method == "GET":
-            return respond(start_response, "200 OK", app.metrics.render(app.outbox_depth),
-                           "text/plain; version=0.0.4; charset=utf-8")
+            return respond(
+                start_response,
+                "200 OK",
+                app.metrics.render(app.outbox_depth),
+                "text/plain; version=0.0.4; charset=utf-8",
+            )
         if path == "/slack/events" and method == "POST" and slack_signing_secret:
             started = time.perf_counter()
             try:
@@ -195,11 +209,18 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
         assert feishu is not None
         body = read_body(environ, "feishu")
         if isinstance(body, int):
-            return respond(start_response, "413 Payload Too Large" if body == 413 else "401 Unauthorized",
-                           TOO_LARGE if body == 413 else REJECTED)
-        outcome, answer = feishu.receive(body, environ.get("HTTP_X_LARK_REQUEST_TIMESTAMP"),
-                                         environ.get("HTTP_X_LARK_REQUEST_NONCE"),
-                                         environ.get("HTTP_X_LARK_SIGNATURE"), now=now())
+            return respond(
+                start_response,
+                "413 Payload Too Large" if body == 413 else "401 Unauthorized",
+                TOO_LARGE if body == 413 else REJECTED,
+            )
+        outcome, answer = feishu.receive(
+            body,
+            environ.get("HTTP_X_LARK_REQUEST_TIMESTAMP"),
+            environ.get("HTTP_X_LARK_REQUEST_NONCE"),
+            environ.get("HTTP_X_LARK_SIGNATURE"),
+            now=now(),
+        )
         if outcome != "ok":
             app.metrics.inbound.labels("feishu", outcome).inc()
         if answer is None:
@@ -211,8 +232,11 @@ def create_wsgi(app: Flywheel, *, slack_signing_secret: str | None, poke: Callab
     def slack_events(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         body = read_body(environ, "slack")
         if isinstance(body, int):
-            return respond(start_response, "413 Payload Too Large" if body == 413 else "400 Bad Request",
-                           TOO_LARGE if body == 413 else REJECTED)
+            return respond(
+                start_response,
+                "413 Payload Too Large" if body == 413 else "400 Bad Request",
+                TOO_LARGE if body == 413 else REJECTED,
+            )
         if body.startswith(b"ssl_check=1") and b"command=" not in body:
             return respond(start_response, "200 OK", b"", "text/plain")  # Slack checking our certificate
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
@@ -257,8 +281,13 @@ def handle_form(app: Flywheel, parsed: Any) -> dict[str, Any] | None:
             messenger = app.messengers.get("slack")
             client = getattr(messenger, "client", None)
             if client is not None:
-                forms.open_form(app, client, user=parsed.data["user"], run_id=parsed.data["run_id"],
-                                trigger_id=parsed.data["trigger_id"])
+                forms.open_form(
+                    app,
+                    client,
+                    user=parsed.data["user"],
+                    run_id=parsed.data["run_id"],
+                    trigger_id=parsed.data["trigger_id"],
+                )
             return None
         return forms.submit(app, parsed.data["payload"], parsed.data["dedup_key"])
     except Exception:  # noqa: BLE001 - never a 5xx to Slack
@@ -279,5 +308,9 @@ def health(app: Flywheel) -> dict[str, Any]:
             connections[name] = bool(is_up())
         except Exception:  # noqa: BLE001
             connections[name] = False
-    return {"ok": database and all(connections.values()), "database": database, "platforms": sorted(app.messengers),
-            "connections": connections}
+    return {
+        "ok": database and all(connections.values()),
+        "database": database,
+        "platforms": sorted(app.messengers),
+        "connections": connections,
+    }

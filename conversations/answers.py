@@ -7,20 +7,68 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 # Answers that say nothing, per language: "none" to a blocker question, "没什么亮点" to a wins question. Compared
 # after `nothing_key` (case, width, punctuation and spacing do not matter), and only with the whole answer: "no
 # staging access" is a blocker. A reply made only of punctuation or symbols ("-", "—", "…") says nothing too.
 NOTHING_ANSWERS: Mapping[str, tuple[str, ...]] = {
-    "en": ("none", "nothing", "nothing much", "nothing really", "nothing special", "nothing to report",
-           "nothing to add", "nothing new", "not much", "nope", "no", "nah", "n/a", "na", "nil", "-", "--", "—",
-           "no blockers", "no blocker", "none so far", "none yet", "no help needed", "no thanks", "not really",
-           "all good"),
-    "zh": ("无", "没有", "没", "暂无", "暂时没有", "暂时没", "没什么", "没什么亮点", "没什么特别的", "没有亮点",
-           "没啥", "没了", "没有了", "都没有", "无阻碍", "没有阻碍", "暂无阻碍", "不用", "不需要", "暂不需要",
-           "无需", "一切正常", "没什么好说的", "没什么可说的"),
+    "en": (
+        "none",
+        "nothing",
+        "nothing much",
+        "nothing really",
+        "nothing special",
+        "nothing to report",
+        "nothing to add",
+        "nothing new",
+        "not much",
+        "nope",
+        "no",
+        "nah",
+        "n/a",
+        "na",
+        "nil",
+        "-",
+        "--",
+        "—",
+        "no blockers",
+        "no blocker",
+        "none so far",
+        "none yet",
+        "no help needed",
+        "no thanks",
+        "not really",
+        "all good",
+    ),
+    "zh": (
+        "无",
+        "没有",
+        "没",
+        "暂无",
+        "暂时没有",
+        "暂时没",
+        "没什么",
+        "没什么亮点",
+        "没什么特别的",
+        "没有亮点",
+        "没啥",
+        "没了",
+        "没有了",
+        "都没有",
+        "无阻碍",
+        "没有阻碍",
+        "暂无阻碍",
+        "不用",
+        "不需要",
+        "暂不需要",
+        "无需",
+        "一切正常",
+        "没什么好说的",
+        "没什么可说的",
+    ),
 }
 
 
@@ -45,8 +93,19 @@ def says_nothing(text: str | None) -> bool:
 MAX_ANSWER_LEN = 4000  # characters in one free-text answer (and one kudos reason)
 
 _CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_EN_DIGITS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-              "nine": 9, "ten": 10}
+_EN_DIGITS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
 _NUMBER = r"(?:[0-9]{1,6}|" + "|".join(_EN_DIGITS) + "|[" + "".join(_CN_DIGITS) + "])"
 
 
@@ -115,8 +174,10 @@ class Text:
 # A bullet or number that starts a line: `-`/`*`/`+` and a space, `•`/`·`/`‣`/`▪`, `1.`/`1)`/`1:` and a space,
 # `1、`, `(1)`/`（1）`. Not text that merely starts with a number or a dash: "1:1s with everyone", "10:30 sync",
 # "3.5 days of QA" and "-5% churn" stay whole.
-_BULLET = re.compile(r"^[ \t\u3000]*(?:[-*+][ \t\u3000]+|[•·‣▪◦][ \t\u3000]*|[0-9]{1,2}[.)．:：][ \t\u3000]+"
-                     r"|[0-9]{1,2}、[ \t\u3000]*|[（(][0-9]{1,2}[)）][ \t\u3000]*)")
+_BULLET = re.compile(
+    r"^[ \t\u3000]*(?:[-*+][ \t\u3000]+|[•·‣▪◦][ \t\u3000]*|[0-9]{1,2}[.)．:：][ \t\u3000]+"
+    r"|[0-9]{1,2}、[ \t\u3000]*|[（(][0-9]{1,2}[)）][ \t\u3000]*)"
+)
 _SEPARATOR = re.compile(r"[;；]")
 
 
@@ -148,9 +209,53 @@ class Items:
 
 PLAN_STATUSES = ("done", "partly", "not_done")
 _PLAN_WORDS = {
-    "done": {"done", "d", "yes", "y", "1", "complete", "completed", "finished", "✅", "完成", "已完成", "做完了", "完成了", "搞定", "是"},
-    "partly": {"partly", "partial", "partially", "p", "2", "some", "half", "部分", "部分完成", "一半", "进行中", "做了一部分"},
-    "not_done": {"not done", "not", "no", "n", "3", "nope", "not yet", "❌", "未完成", "没完成", "没有", "没做", "否", "还没"},
+    "done": {
+        "done",
+        "d",
+        "yes",
+        "y",
+        "1",
+        "complete",
+        "completed",
+        "finished",
+        "✅",
+        "完成",
+        "已完成",
+        "做完了",
+        "完成了",
+        "搞定",
+        "是",
+    },
+    "partly": {
+        "partly",
+        "partial",
+        "partially",
+        "p",
+        "2",
+        "some",
+        "half",
+        "部分",
+        "部分完成",
+        "一半",
+        "进行中",
+        "做了一部分",
+    },
+    "not_done": {
+        "not done",
+        "not",
+        "no",
+        "n",
+        "3",
+        "nope",
+        "not yet",
+        "❌",
+        "未完成",
+        "没完成",
+        "没有",
+        "没做",
+        "否",
+        "还没",
+    },
 }
 
 
@@ -189,9 +294,49 @@ class PlanStatus(_WordChoice):
 
 OBSTACLE_STATUSES = ("resolved", "still", "irrelevant")
 _OBSTACLE_WORDS = {
-    "resolved": {"resolved", "solved", "fixed", "done", "gone", "r", "1", "yes", "已解决", "解决了", "解决", "好了", "没问题了"},
-    "still": {"still", "still blocking", "blocking", "open", "s", "2", "no", "仍然存在", "还在", "仍然", "没解决", "还没解决", "依然存在"},
-    "irrelevant": {"irrelevant", "no longer relevant", "not relevant", "n/a", "moot", "i", "3", "不再相关", "无关了", "不相关", "不重要了"},
+    "resolved": {
+        "resolved",
+        "solved",
+        "fixed",
+        "done",
+        "gone",
+        "r",
+        "1",
+        "yes",
+        "已解决",
+        "解决了",
+        "解决",
+        "好了",
+        "没问题了",
+    },
+    "still": {
+        "still",
+        "still blocking",
+        "blocking",
+        "open",
+        "s",
+        "2",
+        "no",
+        "仍然存在",
+        "还在",
+        "仍然",
+        "没解决",
+        "还没解决",
+        "依然存在",
+    },
+    "irrelevant": {
+        "irrelevant",
+        "no longer relevant",
+        "not relevant",
+        "n/a",
+        "moot",
+        "i",
+        "3",
+        "不再相关",
+        "无关了",
+        "不相关",
+        "不重要了",
+    },
 }
 
 
@@ -225,9 +370,10 @@ class SupportNeed:
         norm = normalize(raw)
         for kind, words in _SUPPORT_WORDS.items():
             for word in sorted(words, key=len, reverse=True):
-                if keyword(norm).startswith(word) and (len(norm) == len(word) or not word.isascii()
-                                                       or not norm[len(word)].isalnum()):
-                    detail = norm[len(word):].lstrip(" .:：,，-—)）、")
+                if keyword(norm).startswith(word) and (
+                    len(norm) == len(word) or not word.isascii() or not norm[len(word)].isalnum()
+                ):
+                    detail = norm[len(word) :].lstrip(" .:：,，-—)）、")
                     if not detail:
                         raise Invalid("invalid_support_detail", pending=kind)
                     return {"kind": kind, "text": detail}
@@ -237,7 +383,6 @@ class SupportNeed:
 
     def describe(self, value: Any) -> str:
         return "" if not value else f"{value['kind']}: {value['text']}"
-
 
 
 _ACTION = re.compile(r"^\s*(<@[A-Z0-9]+(?:\|[^>]*)?>|@[^\s,，、:：@]+)\s*[:：,，-]?\s*(.+)$")
@@ -265,8 +410,10 @@ class Actions:
         return "; ".join(f"{a['owner']} {a['text']}" for a in value or [])
 
 
-_DONE_WORDS = {"done": {"done", "yes", "y", "finished", "完成", "已完成", "做完了", "是"},
-               "open": {"not yet", "no", "n", "not done", "open", "还没", "未完成", "没有", "否", "进行中"}}
+_DONE_WORDS = {
+    "done": {"done", "yes", "y", "finished", "完成", "已完成", "做完了", "是"},
+    "open": {"not yet", "no", "n", "not done", "open", "还没", "未完成", "没有", "否", "进行中"},
+}
 
 
 class DoneOrNot(_WordChoice):
@@ -276,10 +423,38 @@ class DoneOrNot(_WordChoice):
     INVALID = "invalid_done_or_not"
 
 
-_SAME_WORDS = {"same": {"yes", "y", "same", "same one", "yes same", "yes the same", "是", "是的", "对", "对的", "同一个",
-                         "是同一个", "一样"},
-               "new": {"no", "n", "new", "new one", "a new one", "different", "不是", "不", "否", "新的", "不一样",
-                       "新问题", "不是同一个"}}
+_SAME_WORDS = {
+    "same": {
+        "yes",
+        "y",
+        "same",
+        "same one",
+        "yes same",
+        "yes the same",
+        "是",
+        "是的",
+        "对",
+        "对的",
+        "同一个",
+        "是同一个",
+        "一样",
+    },
+    "new": {
+        "no",
+        "n",
+        "new",
+        "new one",
+        "a new one",
+        "different",
+        "不是",
+        "不",
+        "否",
+        "新的",
+        "不一样",
+        "新问题",
+        "不是同一个",
+    },
+}
 
 
 class YesOrNo(_WordChoice):

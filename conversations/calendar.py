@@ -141,8 +141,14 @@ class CalendarSettings:
     away_status: bool = False  # Slack: hold prompts while a member's status says they are away
 
     def for_member(self, country: str | None, *, away: bool = False) -> WorkCalendar:
-        return WorkCalendar(country=(country or self.country or None), holidays=self.holidays,
-                            workdays=self.workdays, start=self.start, end=self.end, away=away)
+        return WorkCalendar(
+            country=(country or self.country or None),
+            holidays=self.holidays,
+            workdays=self.workdays,
+            start=self.start,
+            end=self.end,
+            away=away,
+        )
 
 
 AWAY_EMOJI = frozenset({":palm_tree:", ":face_with_thermometer:"})

@@ -7,13 +7,25 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from conversations.answers import keyword, normalize
-from conversations.machine import Reply, Trigger
 from conversations.dates import parse_day
+from conversations.machine import Reply, Trigger
 
 COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note", "flywheel")
-_ALIASES = {"/小结": "checkin", "/签到": "checkin",  # /签到: the old word, still understood
-            "/暂停": "pause", "/恢复": "resume", "/帮助": "help", "/start": "checkin",
-            "/点赞": "kudos", "/感谢": "kudos", "/回顾": "review", "/支持": "support", "/我": "me", "/复盘": "retro", "/备注": "note"}
+_ALIASES = {
+    "/小结": "checkin",
+    "/签到": "checkin",  # /签到: the old word, still understood
+    "/暂停": "pause",
+    "/恢复": "resume",
+    "/帮助": "help",
+    "/start": "checkin",
+    "/点赞": "kudos",
+    "/感谢": "kudos",
+    "/回顾": "review",
+    "/支持": "support",
+    "/我": "me",
+    "/复盘": "retro",
+    "/备注": "note",
+}
 
 _KEYWORDS: dict[str, Trigger | str] = {}
 for _words, _meaning in (

@@ -16,8 +16,23 @@ from conversations.schedule import weekly_period as week_code  # the period key 
 
 _EN_DAYS = {name: i for i, full in enumerate(WEEKDAYS) for name in (full, full[:3])}
 _EN_DAYS.update({"tues": 1, "thur": 3, "thurs": 3})
-_ZH_DAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "1": 0, "2": 1, "3": 2, "4": 3,
-            "5": 4, "6": 5, "7": 6}
+_ZH_DAYS = {
+    "一": 0,
+    "二": 1,
+    "三": 2,
+    "四": 3,
+    "五": 4,
+    "六": 5,
+    "日": 6,
+    "天": 6,
+    "1": 0,
+    "2": 1,
+    "3": 2,
+    "4": 3,
+    "5": 4,
+    "6": 5,
+    "7": 6,
+}
 _ZH_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _EN_UNITS = {"d": 1, "day": 1, "days": 1, "w": 7, "wk": 7, "wks": 7, "week": 7, "weeks": 7}
 _ZH_UNITS = {"天": 1, "日": 1, "周": 7, "星期": 7, "礼拜": 7}
@@ -61,7 +76,7 @@ def _moment(text: str, now: datetime) -> datetime | None:
         if hour > 23 or minute > 59:
             return None
         at = time(hour, minute)
-        text = text[:m.start()].strip()
+        text = text[: m.start()].strip()
     if text.startswith("+") and at is None:  # `+3d`, `+2h30m`: that long from now
         delta = parse_duration(text[1:])
         return (now.astimezone(UTC) + delta).astimezone(now.tzinfo) if delta > timedelta(0) else None
@@ -119,8 +134,11 @@ def _day(text: str, today: date, *, include_today: bool) -> tuple[date | None, b
     m = re.fullmatch(r"(?:in )?(\d+) ?([a-z]+)(?: later| from now)?", text)
     if m and m.group(2) in _EN_UNITS:
         return _after(today, int(m.group(1)) * _EN_UNITS[m.group(2)]), False
-    m = re.fullmatch(r"(\d+|[一二两三四五六七八九]?十[一二三四五六七八九]?|[一二两三四五六七八九]) ?个?"
-                     r"(天|日|周|星期|礼拜)(?:后|以后|之后)?", text)
+    m = re.fullmatch(
+        r"(\d+|[一二两三四五六七八九]?十[一二三四五六七八九]?|[一二两三四五六七八九]) ?个?"
+        r"(天|日|周|星期|礼拜)(?:后|以后|之后)?",
+        text,
+    )
     if m:
         return _after(today, _zh_number(m.group(1)) * _ZH_UNITS[m.group(2)]), False
     delta = parse_duration(text)  # `1w2d`, `10d`: whole days only
@@ -152,16 +170,46 @@ def _zh_number(text: str) -> int:
 
 # ------------------------------------------------------------------------------------------------ weeks
 
-_MONTHS = {m: i for i, names in enumerate((("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
-                                            ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
-                                            ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-                                            ("dec", "december")), start=1) for m in names}
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for m in names
+}
 _WEEK_CODE = re.compile(r"(\d{4})-?w(\d{1,2})")
 _ISO_WEEK = re.compile(r"\d{4}-W\d{2}")
 # Leading words that name a week, longest first, with how many weeks back they mean.
-_WEEKS_BACK = (("the week before last", 2), ("week before last", 2), ("last week", 1), ("this week", 0),
-               ("上上周", 2), ("上上个星期", 2), ("上周", 1), ("上个星期", 1), ("上星期", 1), ("上礼拜", 1),
-               ("本周", 0), ("这周", 0), ("这个星期", 0), ("这星期", 0))
+_WEEKS_BACK = (
+    ("the week before last", 2),
+    ("week before last", 2),
+    ("last week", 1),
+    ("this week", 0),
+    ("上上周", 2),
+    ("上上个星期", 2),
+    ("上周", 1),
+    ("上个星期", 1),
+    ("上星期", 1),
+    ("上礼拜", 1),
+    ("本周", 0),
+    ("这周", 0),
+    ("这个星期", 0),
+    ("这星期", 0),
+)
 
 
 def week_monday(period: str) -> date | None:
@@ -181,17 +229,19 @@ def split_week(text: str, today: date) -> tuple[str | None, str]:
     stripped = (text or "").strip()
     lowered = stripped.lower()
     for words, back in _WEEKS_BACK:
-        if lowered.startswith(words) and (len(lowered) == len(words) or not lowered[len(words)].isalnum()
-                                          or not words.isascii()):
-            return week_code(today - timedelta(weeks=back)), stripped[len(words):].strip()
+        if lowered.startswith(words) and (
+            len(lowered) == len(words) or not lowered[len(words)].isalnum() or not words.isascii()
+        ):
+            return week_code(today - timedelta(weeks=back)), stripped[len(words) :].strip()
     head, _, rest = stripped.partition(" ")
     day: date | None = None
     word = head.lower()
     try:
         m = _WEEK_CODE.fullmatch(word) or re.fullmatch(r"w(\d{1,2})", word)
         if m:
-            year, week = (int(m.group(1)), int(m.group(2))) if m.re is _WEEK_CODE else (today.isocalendar()[0],
-                                                                                        int(m.group(1)))
+            year, week = (
+                (int(m.group(1)), int(m.group(2))) if m.re is _WEEK_CODE else (today.isocalendar()[0], int(m.group(1)))
+            )
             day = date.fromisocalendar(year, week, 1)
         elif _DATE.fullmatch(word):
             g = _DATE.fullmatch(word)

@@ -10,9 +10,10 @@ item. With no items the step is left out. A step with `inserted=True` is only as
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Mapping
+from typing import Any
 
 from conversations.answers import Actions, Expect, Items, SupportNeed, Text, says_nothing
 from conversations.followups import Item
@@ -49,8 +50,10 @@ class Flow:
         """What a new run starts with, carried over from the previous period's answers (steps not yet expanded)."""
         previous = previous_answers or {}
         # A priority of "none" is not a plan to ask about.
-        context: dict[str, Any] = {key: [item for item in previous.get(step) or [] if not says_nothing(item)]
-                                   for key, step in self.carry.items()}
+        context: dict[str, Any] = {
+            key: [item for item in previous.get(step) or [] if not says_nothing(item)]
+            for key, step in self.carry.items()
+        }
         context["has_manager"] = has_manager
         return context
 
@@ -74,8 +77,12 @@ class Flow:
 
     def group_items(self, step_key: str, context: Mapping[str, Any]) -> list[Item]:
         """The items a grouped question lists, numbered in this order."""
-        return [Item(ask.key(i), ask.id, str(text)) for ask in self.steps if ask.group == step_key
-                for i, text in enumerate(context.get(ask.each or "") or ())]
+        return [
+            Item(ask.key(i), ask.id, str(text))
+            for ask in self.steps
+            if ask.group == step_key
+            for i, text in enumerate(context.get(ask.each or "") or ())
+        ]
 
     def ask_for(self, step_key: str) -> Ask:
         base = step_key.split(":", 1)[0]
@@ -105,8 +112,15 @@ class Flow:
                 seconds += 15 + 6 * len(self.group_items(key, context))
                 continue
             expects = self.ask_for(key).expects
-            seconds += (90 if isinstance(expects, Actions) else 60 if isinstance(expects, (Items, SupportNeed))
-                        else 45 if isinstance(expects, Text) else 10)
+            seconds += (
+                90
+                if isinstance(expects, Actions)
+                else 60
+                if isinstance(expects, (Items, SupportNeed))
+                else 45
+                if isinstance(expects, Text)
+                else 10
+            )
         return max(1, -(-seconds // 60))
 
 

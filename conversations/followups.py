@@ -10,11 +10,16 @@ Accepted answers (English and Chinese, in any mix):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
-from conversations.answers import Invalid, keyword
-from conversations.answers import _DONE_WORDS, _OBSTACLE_WORDS, _PLAN_WORDS  # the words each question takes alone
+from conversations.answers import (  # the words each question takes alone
+    _DONE_WORDS,
+    _OBSTACLE_WORDS,
+    _PLAN_WORDS,
+    Invalid,
+    keyword,
+)
 
 FOLLOW_UPS = "follow_ups"  # the step key of the grouped question
 
@@ -28,18 +33,33 @@ class Item:
 
 def _words(base: Mapping[str, set[str]], extra: Mapping[str, set[str]]) -> dict[str, frozenset[str]]:
     # Digits name items here, so the single-question shortcuts "1", "2", "3" are not status words.
-    return {meaning: frozenset(w for w in base.get(meaning, set()) | extra.get(meaning, set()) | {
-        meaning.replace("_", " ")} if not w.isdigit()) for meaning in {*base, *extra}}
+    return {
+        meaning: frozenset(
+            w
+            for w in base.get(meaning, set()) | extra.get(meaning, set()) | {meaning.replace("_", " ")}
+            if not w.isdigit()
+        )
+        for meaning in {*base, *extra}
+    }
 
 
 STATUS_WORDS: dict[str, dict[str, frozenset[str]]] = {
     "plan_review": _words(_PLAN_WORDS, {"done": {"完成啦", "全部完成"}, "not_done": {"not", "没做完"}}),
-    "obstacle_status": _words(_OBSTACLE_WORDS, {
-        "resolved": {"完成", "完成了", "已完成", "搞定", "搞定了", "gone"},
-        "still": {"still open", "仍在", "还存在", "存在"},
-        "irrelevant": {"drop", "dropped", "drop it", "not relevant anymore", "放弃", "不管了", "无关"}}),
-    "retro_action": _words(_DONE_WORDS, {"done": {"完成了", "搞定", "搞定了", "d"},
-                                          "open": {"still", "still open", "not yet done", "还没做", "还没完成"}}),
+    "obstacle_status": _words(
+        _OBSTACLE_WORDS,
+        {
+            "resolved": {"完成", "完成了", "已完成", "搞定", "搞定了", "gone"},
+            "still": {"still open", "仍在", "还存在", "存在"},
+            "irrelevant": {"drop", "dropped", "drop it", "not relevant anymore", "放弃", "不管了", "无关"},
+        },
+    ),
+    "retro_action": _words(
+        _DONE_WORDS,
+        {
+            "done": {"完成了", "搞定", "搞定了", "d"},
+            "open": {"still", "still open", "not yet done", "还没做", "还没完成"},
+        },
+    ),
 }
 
 _ALL = re.compile(r"^(?:all(?: of them)?|everything|both|all items|都|全都|全部|都已经|全部都)\s*")
@@ -80,8 +100,14 @@ def parse_follow_ups(text: str, items: Sequence[Item]) -> dict[str, str]:
         for item in items:
             status = status_of(item.kind, phrase)
             if status is None:
-                raise Invalid("invalid_follow_ups", problem="word", count=total, part=phrase,
-                              item_no=items.index(item) + 1, kind=item.kind)
+                raise Invalid(
+                    "invalid_follow_ups",
+                    problem="word",
+                    count=total,
+                    part=phrase,
+                    item_no=items.index(item) + 1,
+                    kind=item.kind,
+                )
             out[item.step] = status
     numbers: list[int] = []
     i = 0
@@ -101,8 +127,14 @@ def parse_follow_ups(text: str, items: Sequence[Item]) -> dict[str, str]:
         numbers = []
         i += 1
     if numbers:  # numbers with no word after them
-        raise Invalid("invalid_follow_ups", problem="word", count=total, part=" ".join(map(str, numbers)),
-                      item_no=numbers[0], kind=items[numbers[0] - 1].kind if 0 < numbers[0] <= total else "")
+        raise Invalid(
+            "invalid_follow_ups",
+            problem="word",
+            count=total,
+            part=" ".join(map(str, numbers)),
+            item_no=numbers[0],
+            kind=items[numbers[0] - 1].kind if 0 < numbers[0] <= total else "",
+        )
     if not out:
         raise Invalid("invalid_follow_ups", problem="empty", count=total, part=raw[:80], item_no=0, kind="")
     return out
@@ -111,15 +143,23 @@ def parse_follow_ups(text: str, items: Sequence[Item]) -> dict[str, str]:
 def _apply(out: dict[str, str], items: Sequence[Item], numbers: list[int], phrase: str) -> None:
     total = len(items)
     if not numbers:
-        raise Invalid("invalid_follow_ups", problem="word", count=total, part=phrase.strip(_TRIM)[:80], item_no=0,
-                      kind="")
+        raise Invalid(
+            "invalid_follow_ups", problem="word", count=total, part=phrase.strip(_TRIM)[:80], item_no=0, kind=""
+        )
     for number in numbers:
         if not 1 <= number <= total:
-            raise Invalid("invalid_follow_ups", problem="number", count=total, part=str(number), item_no=number,
-                          kind="")
+            raise Invalid(
+                "invalid_follow_ups", problem="number", count=total, part=str(number), item_no=number, kind=""
+            )
         item = items[number - 1]
         status = status_of(item.kind, phrase)
         if status is None:
-            raise Invalid("invalid_follow_ups", problem="word", count=total, part=phrase.strip(_TRIM)[:80],
-                          item_no=number, kind=item.kind)
+            raise Invalid(
+                "invalid_follow_ups",
+                problem="word",
+                count=total,
+                part=phrase.strip(_TRIM)[:80],
+                item_no=number,
+                kind=item.kind,
+            )
         out[item.step] = status

@@ -128,7 +128,7 @@ def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
         token = m.group(1)
         if token not in mentions:
             mentions.append(token)
-        rest = rest[m.end():].lstrip(" ,，、")
+        rest = rest[m.end() :].lstrip(" ,，、")
     if not mentions:
         return KudosRefusal("usage")
     rest = _CHANNEL_TAG.sub(lambda m: f"#{m.group(1)}", rest)  # Slack turns #teamwork into <#C123|teamwork>
@@ -141,8 +141,9 @@ def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
     return KudosRequest(tuple(mentions), reason, tuple(dict.fromkeys(tags)))
 
 
-def check_kudos(*, giver_id: int, recipient_ids: list[int], given_this_week: int,
-                settings: KudosSettings) -> KudosRefusal | None:
+def check_kudos(
+    *, giver_id: int, recipient_ids: list[int], given_this_week: int, settings: KudosSettings
+) -> KudosRefusal | None:
     """The rules, given who is involved and how many kudos the giver has sent this week."""
     if giver_id in recipient_ids:
         return KudosRefusal("self")

@@ -25,17 +25,18 @@ why, politely, and stores nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from conversations.answers import Invalid, keyword, says_nothing
-from conversations.flows import Flow, step_item
 from conversations.calendar import WorkCalendar, next_working_time
+from conversations.flows import Flow, step_item
 from conversations.followups import parse_follow_ups
-from conversations.similarity import says_the_same
 from conversations.schedule import quiet_adjust
+from conversations.similarity import says_the_same
 
 
 class Status(StrEnum):
@@ -63,7 +64,9 @@ class Trigger(StrEnum):
 
 
 EDIT_CHOOSING = "__edit__"
-MEMBER_TRIGGERS = frozenset({Trigger.ANSWER, Trigger.BACK, Trigger.SKIP, Trigger.LATER, Trigger.START, Trigger.EDIT})  # step of a completed run while the member picks which answer to change
+MEMBER_TRIGGERS = frozenset(
+    {Trigger.ANSWER, Trigger.BACK, Trigger.SKIP, Trigger.LATER, Trigger.START, Trigger.EDIT}
+)  # step of a completed run while the member picks which answer to change
 
 
 @dataclass(frozen=True)
@@ -123,8 +126,15 @@ REJECTIONS[(Status.SCHEDULED, Trigger.BACK)] = "not_started"
 REJECTIONS[(Status.SCHEDULED, Trigger.LATER)] = "not_started"
 REJECTIONS[(Status.SCHEDULED, Trigger.EDIT)] = "edit_not_yet"
 REJECTIONS[(Status.SCHEDULED, Trigger.REMIND)] = "not_started"
-for _trigger in (Trigger.ANSWER, Trigger.SKIP, Trigger.BACK, Trigger.LATER, Trigger.START, Trigger.REMIND,
-                 Trigger.DELIVER):
+for _trigger in (
+    Trigger.ANSWER,
+    Trigger.SKIP,
+    Trigger.BACK,
+    Trigger.LATER,
+    Trigger.START,
+    Trigger.REMIND,
+    Trigger.DELIVER,
+):
     REJECTIONS[(Status.COMPLETED, _trigger)] = "already_completed"
 REJECTIONS[(Status.COMPLETED, Trigger.EDIT)] = "edit_closed"
 REJECTIONS[(Status.COMPLETED, Trigger.EXPIRE)] = "already_completed"
@@ -193,6 +203,7 @@ class Outcome:
 
 # ---------------------------------------------------------------------------------------------- guards
 
+
 def _current_is_last(flow: Flow, run: RunState, answers: Mapping[str, Any]) -> bool:
     return _next_unanswered(run, answers, after=run.step) is None
 
@@ -216,8 +227,9 @@ def _on_optional(flow: Flow, run: RunState) -> bool:
 _GUARDS: dict[str, Callable[[Flow, RunState, RunEvent, datetime], bool]] = {
     "answers_last_step": lambda f, r, e, n: r.step is not None and _current_is_last(f, r, {**r.answers, r.step: True}),
     "on_optional_step": lambda f, r, e, n: _on_optional(f, r),
-    "skips_last_optional_step": lambda f, r, e, n: _on_optional(f, r)
-    and _current_is_last(f, r, {**r.answers, r.step: None}),
+    "skips_last_optional_step": lambda f, r, e, n: (
+        _on_optional(f, r) and _current_is_last(f, r, {**r.answers, r.step: None})
+    ),
     "has_previous_step": lambda f, r, e, n: r.step in r.steps and r.steps.index(r.step) > 0,
     "window_open": lambda f, r, e, n: n < r.closes_at,
     "window_open_with_answers": lambda f, r, e, n: n < r.closes_at and any(k in r.answers for k in r.steps),
@@ -230,12 +242,17 @@ _GUARDS: dict[str, Callable[[Flow, RunState, RunEvent, datetime], bool]] = {
 def find_transition(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Transition | None:
     """The first transition of the table that applies, or None (the pair is rejected)."""
     for t in TRANSITIONS:
-        if t.source == run.status and t.trigger == event.trigger and (t.when is None or _GUARDS[t.when](flow, run, event, now)):
+        if (
+            t.source == run.status
+            and t.trigger == event.trigger
+            and (t.when is None or _GUARDS[t.when](flow, run, event, now))
+        ):
             return t
     return None
 
 
 # ---------------------------------------------------------------------------------------------- timing
+
 
 def _reminder_at(flow: Flow, run: RunState, base: datetime) -> tuple[datetime, str] | None:
     if run.reminded:
@@ -250,6 +267,7 @@ def _snooze_until(flow: Flow, run: RunState, now: datetime) -> datetime | None:
 
 
 # ---------------------------------------------------------------------------------------------- advance
+
 
 def _item_text(flow: Flow, run: RunState, step: str) -> Any:
     """The context item an `each` step asks about (e.g. one of last week's priorities), or None."""
@@ -267,41 +285,53 @@ def _pending(run: RunState, step: str | None) -> Any:
     return held.get("value") if isinstance(held, Mapping) and held.get("step") == step else None
 
 
-def ask(flow: Flow, run: RunState, step: str, answers: Mapping[str, Any], *, lead: str | None = None,
-        editing: bool = False, pending: Any = None) -> Reply:
+def ask(
+    flow: Flow,
+    run: RunState,
+    step: str,
+    answers: Mapping[str, Any],
+    *,
+    lead: str | None = None,
+    editing: bool = False,
+    pending: Any = None,
+) -> Reply:
     """The reply that asks `step`, with its position and any answer already given (or half given: `pending`)."""
     item = step_item(step)
     counted = flow.counted(run.steps)
     position = run.steps.index(step) if step in run.steps else 0
-    number = max(1, sum(1 for k in run.steps[:position + 1] if k in counted))  # an inserted one: its source's
+    number = max(1, sum(1 for k in run.steps[: position + 1] if k in counted))  # an inserted one: its source's
     extra: dict[str, Any] = {}
     if flow.is_group(step):
-        extra["items"] = [{"number": n, "kind": i.kind, "text": i.text, "status": answers.get(i.step),
-                           "answered": i.step in answers}
-                          for n, i in enumerate(flow.group_items(step, run.context), start=1)]
+        extra["items"] = [
+            {"number": n, "kind": i.kind, "text": i.text, "status": answers.get(i.step), "answered": i.step in answers}
+            for n, i in enumerate(flow.group_items(step, run.context), start=1)
+        ]
     if flow.ask_for(step).inserted:
         extra["obstacle"] = (run.context.get("same_as") or {}).get("text")
-    return Reply(f"{flow.name}/{flow.ask_for(step).id}", {
-        **extra,
-        "step": step,
-        "number": number,
-        "total": len(counted),
-        "minutes": flow.minutes(run.steps, run.context),
-        "item": _item_text(flow, run, step),
-        "item_number": (item or 0) + 1,
-        "item_total": len(run.context.get(flow.ask_for(step).each or "") or ()),
-        "current": answers.get(step),
-        "has_current": step in answers,
-        "optional": flow.ask_for(step).optional,
-        "editing": editing,
-        "pending": pending if pending is not None else _pending(run, step),
-        "lead": lead,
-        "closes_at": run.closes_at,
-        "title": run.context.get("title"),  # what the conversation is about, for flows that have one (retros)
-        "starter": run.context.get("starter"),
-        "anonymous": bool(run.context.get("anonymous")),
-        "anonymous_min": run.context.get("anonymous_min"),  # how many must answer before anything is shown
-    })
+    return Reply(
+        f"{flow.name}/{flow.ask_for(step).id}",
+        {
+            **extra,
+            "step": step,
+            "number": number,
+            "total": len(counted),
+            "minutes": flow.minutes(run.steps, run.context),
+            "item": _item_text(flow, run, step),
+            "item_number": (item or 0) + 1,
+            "item_total": len(run.context.get(flow.ask_for(step).each or "") or ()),
+            "current": answers.get(step),
+            "has_current": step in answers,
+            "optional": flow.ask_for(step).optional,
+            "editing": editing,
+            "pending": pending if pending is not None else _pending(run, step),
+            "lead": lead,
+            "closes_at": run.closes_at,
+            "title": run.context.get("title"),  # what the conversation is about, for flows that have one (retros)
+            "starter": run.context.get("starter"),
+            "anonymous": bool(run.context.get("anonymous")),
+            "anonymous_min": run.context.get("anonymous_min"),  # how many must answer before anything is shown
+        },
+    )
 
 
 def about(run: RunState) -> dict[str, Any]:
@@ -318,18 +348,37 @@ def advance(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcom
 
 
 def _decide(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcome:
-    if event.trigger in MEMBER_TRIGGERS and run.status in (Status.PROMPTED, Status.IN_PROGRESS) and now >= run.closes_at:
+    if (
+        event.trigger in MEMBER_TRIGGERS
+        and run.status in (Status.PROMPTED, Status.IN_PROGRESS)
+        and now >= run.closes_at
+    ):
         # The window closed but the tick has not expired the run yet (or a platform retry arrived late).
-        return Outcome(event.trigger, run.status, run.step, accepted=False, reason="window_closed",
-                       replies=(Reply(f"{flow.name}/rejected_window_closed", {"closes_at": run.closes_at}),))
+        return Outcome(
+            event.trigger,
+            run.status,
+            run.step,
+            accepted=False,
+            reason="window_closed",
+            replies=(Reply(f"{flow.name}/rejected_window_closed", {"closes_at": run.closes_at}),),
+        )
     transition = find_transition(flow, run, event, now)
     if transition is None:
         reason = REJECTIONS[(run.status, event.trigger)]
-        if (run.status == Status.COMPLETED and (event.trigger == Trigger.EDIT or run.step is not None)
-                and now >= run.closes_at):
+        if (
+            run.status == Status.COMPLETED
+            and (event.trigger == Trigger.EDIT or run.step is not None)
+            and now >= run.closes_at
+        ):
             reason = "edit_closed"
-        return Outcome(event.trigger, run.status, run.step, accepted=False, reason=reason,
-                       replies=(Reply(f"{flow.name}/rejected_{reason}", {"closes_at": run.closes_at}),))
+        return Outcome(
+            event.trigger,
+            run.status,
+            run.step,
+            accepted=False,
+            reason=reason,
+            replies=(Reply(f"{flow.name}/rejected_{reason}", {"closes_at": run.closes_at}),),
+        )
     handler = _HANDLERS[event.trigger]
     return handler(flow, run, event, now, transition)
 
@@ -337,8 +386,13 @@ def _decide(flow: Flow, run: RunState, event: RunEvent, now: datetime) -> Outcom
 def _deliver(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     first = run.steps[0]
     lead = "intro" if event.trigger == Trigger.DELIVER else "intro_on_demand"
-    return Outcome(event.trigger, t.dest, first, replies=(ask(flow, run, first, run.answers, lead=lead),),
-                   nudge=_reminder_at(flow, run, now))
+    return Outcome(
+        event.trigger,
+        t.dest,
+        first,
+        replies=(ask(flow, run, first, run.answers, lead=lead),),
+        nudge=_reminder_at(flow, run, now),
+    )
 
 
 def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
@@ -346,15 +400,28 @@ def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transit
         return _deliver(flow, run, event, now, t)
     if run.status == Status.COMPLETED:  # asked for again while changing an answer: go on with the change
         if run.step == EDIT_CHOOSING:
-            return Outcome(event.trigger, t.dest, run.step,
-                           replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, run.answers, "choose")),))
-        return Outcome(event.trigger, t.dest, run.step,
-                       replies=(ask(flow, run, run.step, run.answers, lead="continue", editing=True),))
+            return Outcome(
+                event.trigger,
+                t.dest,
+                run.step,
+                replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, run.answers, "choose")),),
+            )
+        return Outcome(
+            event.trigger,
+            t.dest,
+            run.step,
+            replies=(ask(flow, run, run.step, run.answers, lead="continue", editing=True),),
+        )
     if run.status == Status.SKIPPED:
         step = _next_unanswered(run, run.answers, after=None) or run.steps[-1]
         lead = "resumed" if t.dest == Status.IN_PROGRESS else "intro_on_demand"
-        return Outcome(event.trigger, t.dest, step, replies=(ask(flow, run, step, run.answers, lead=lead),),
-                       nudge=_reminder_at(flow, run, now))
+        return Outcome(
+            event.trigger,
+            t.dest,
+            step,
+            replies=(ask(flow, run, step, run.answers, lead=lead),),
+            nudge=_reminder_at(flow, run, now),
+        )
     return Outcome(event.trigger, t.dest, run.step, replies=(ask(flow, run, run.step, run.answers, lead="continue"),))
 
 
@@ -365,8 +432,9 @@ def _answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transi
         return _answer_group(flow, run, event, now, t)
     pending = _pending(run, run.step)
     if pending is not None:  # the words that complete the half answer of the previous reply
-        return _store_answer(flow, run, event, now, t,
-                             lambda ask_: ask_.expects.parse(event.text or "", pending=pending))  # type: ignore[call-arg]
+        return _store_answer(
+            flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or "", pending=pending)
+        )  # type: ignore[call-arg]
     return _store_answer(flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or ""))
 
 
@@ -380,28 +448,57 @@ def _answer_group(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
     try:
         statuses = parse_follow_ups(event.text or "", items)
     except Invalid as invalid:
-        return Outcome(event.trigger, run.status, step, reason=invalid.key,
-                       replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), ask(flow, run, step, run.answers)))
+        return Outcome(
+            event.trigger,
+            run.status,
+            step,
+            reason=invalid.key,
+            replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), ask(flow, run, step, run.answers)),
+        )
     answers = {**run.answers, **statuses}
     done = all(i.step in answers for i in items)
     save: dict[str, Any] = dict(statuses)
     if done or run.status == Status.COMPLETED:
         save[step] = {i.step: answers[i.step] for i in items if i.step in answers}
     if run.status == Status.COMPLETED:  # an edit
-        return Outcome(event.trigger, Status.COMPLETED, None, save=save,
-                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, {**answers, **save}, "edited")),))
+        return Outcome(
+            event.trigger,
+            Status.COMPLETED,
+            None,
+            save=save,
+            replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, {**answers, **save}, "edited")),),
+        )
     if not done:
         again = ask(flow, run, step, answers, lead="follow_ups_noted")
         noted = [n for n, i in enumerate(items, start=1) if i.step in statuses]
-        return Outcome(event.trigger, Status.IN_PROGRESS, step, save=save, nudge=_reminder_at(flow, run, now),
-                       replies=(Reply(again.template, {**again.params, "noted": noted}),))
+        return Outcome(
+            event.trigger,
+            Status.IN_PROGRESS,
+            step,
+            save=save,
+            nudge=_reminder_at(flow, run, now),
+            replies=(Reply(again.template, {**again.params, "noted": noted}),),
+        )
     answers = {**answers, **save}
     nxt = _next_unanswered(run, answers, after=step)
     if nxt is None:
-        return Outcome(event.trigger, Status.COMPLETED, None, save=save, nudge=None, completed=True,
-                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),))
-    return Outcome(event.trigger, Status.IN_PROGRESS, nxt, save=save, replies=(ask(flow, run, nxt, answers),),
-                   nudge=_reminder_at(flow, run, now))
+        return Outcome(
+            event.trigger,
+            Status.COMPLETED,
+            None,
+            save=save,
+            nudge=None,
+            completed=True,
+            replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),),
+        )
+    return Outcome(
+        event.trigger,
+        Status.IN_PROGRESS,
+        nxt,
+        save=save,
+        replies=(ask(flow, run, nxt, answers),),
+        nudge=_reminder_at(flow, run, now),
+    )
 
 
 def _repeated_obstacle(flow: Flow, run: RunState, step: str, value: Any) -> dict[str, Any] | None:
@@ -417,8 +514,9 @@ def _repeated_obstacle(flow: Flow, run: RunState, step: str, value: Any) -> dict
     return None
 
 
-def _with_same_question(flow: Flow, run: RunState, step: str, match: dict[str, Any] | None
-                        ) -> tuple[RunState, dict[str, Any] | None]:
+def _with_same_question(
+    flow: Flow, run: RunState, step: str, match: dict[str, Any] | None
+) -> tuple[RunState, dict[str, Any] | None]:
     """The run with the "same obstacle?" question put in right after `step` (or taken out again)."""
     inserted = next((a.id for a in flow.steps if a.inserted), None)
     if inserted is None:
@@ -432,8 +530,9 @@ def _with_same_question(flow: Flow, run: RunState, step: str, match: dict[str, A
     return replace(run, steps=tuple(steps), context=context), {"steps": steps, "same_as": match}
 
 
-def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition,
-                  parse: Callable[[Any], Any]) -> Outcome:
+def _store_answer(
+    flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition, parse: Callable[[Any], Any]
+) -> Outcome:
     step = run.step
     assert step is not None
     ask_ = flow.ask_for(step)
@@ -446,12 +545,22 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
     except Invalid as invalid:
         if "pending" in invalid.params:  # half an answer: kept, and the question asks only for the rest
             held = invalid.params["pending"]
-            return Outcome(event.trigger, run.status, step, reason=invalid.key,
-                           context={PENDING: {"step": step, "value": held}},
-                           replies=(ask(flow, run, step, run.answers, pending=held),))
+            return Outcome(
+                event.trigger,
+                run.status,
+                step,
+                reason=invalid.key,
+                context={PENDING: {"step": step, "value": held}},
+                replies=(ask(flow, run, step, run.answers, pending=held),),
+            )
         reask = ask(flow, run, step, run.answers)
-        return Outcome(event.trigger, run.status, step, reason=invalid.key,
-                       replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), reask))
+        return Outcome(
+            event.trigger,
+            run.status,
+            step,
+            reason=invalid.key,
+            replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), reask),
+        )
     answers = {**run.answers, step: value}
     context: dict[str, Any] = {PENDING: None} if PENDING in run.context else {}  # a half answer is complete now
     if flow.ask_for(step).opens_obstacle:
@@ -460,31 +569,64 @@ def _store_answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: 
     if context.get("same_as") is not None:  # ask whether it is the same one before anything else
         asked = context["steps"][context["steps"].index(step) + 1]
         status = Status.COMPLETED if run.status == Status.COMPLETED else Status.IN_PROGRESS
-        return Outcome(event.trigger, status, asked, save={step: value}, context=context,
-                       replies=(ask(flow, run, asked, answers, editing=run.status == Status.COMPLETED),),
-                       nudge=KEEP if status == Status.COMPLETED else _reminder_at(flow, run, now))
+        return Outcome(
+            event.trigger,
+            status,
+            asked,
+            save={step: value},
+            context=context,
+            replies=(ask(flow, run, asked, answers, editing=run.status == Status.COMPLETED),),
+            nudge=KEEP if status == Status.COMPLETED else _reminder_at(flow, run, now),
+        )
     if run.status == Status.COMPLETED:  # an edit
-        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, context=context,
-                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "edited")),))
+        return Outcome(
+            event.trigger,
+            Status.COMPLETED,
+            None,
+            save={step: value},
+            context=context,
+            replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "edited")),),
+        )
     nxt = _next_unanswered(run, answers, after=step)
     if nxt is None:
-        return Outcome(event.trigger, Status.COMPLETED, None, save={step: value}, nudge=None, completed=True,
-                       context=context,
-                       replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),))
+        return Outcome(
+            event.trigger,
+            Status.COMPLETED,
+            None,
+            save={step: value},
+            nudge=None,
+            completed=True,
+            context=context,
+            replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "completed")),),
+        )
     lead = "skipped_question" if value is None and event.trigger == Trigger.SKIP else None
-    return Outcome(event.trigger, Status.IN_PROGRESS, nxt, save={step: value}, context=context,
-                   replies=(ask(flow, run, nxt, answers, lead=lead),),
-                   nudge=_reminder_at(flow, run, now))
+    return Outcome(
+        event.trigger,
+        Status.IN_PROGRESS,
+        nxt,
+        save={step: value},
+        context=context,
+        replies=(ask(flow, run, nxt, answers, lead=lead),),
+        nudge=_reminder_at(flow, run, now),
+    )
 
 
 def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode: str) -> dict[str, Any]:
     rows = []
     for number, key in enumerate(run.steps, start=1):
-        row = {"number": number, "step": key, "id": flow.ask_for(key).id, "value": answers.get(key),
-               "answered": key in answers, "item": _item_text(flow, run, key)}
+        row = {
+            "number": number,
+            "step": key,
+            "id": flow.ask_for(key).id,
+            "value": answers.get(key),
+            "answered": key in answers,
+            "item": _item_text(flow, run, key),
+        }
         if flow.is_group(key):
-            row["items"] = [{"kind": i.kind, "text": i.text, "status": answers.get(i.step)}
-                            for i in flow.group_items(key, run.context)]
+            row["items"] = [
+                {"kind": i.kind, "text": i.text, "status": answers.get(i.step)}
+                for i in flow.group_items(key, run.context)
+            ]
             row["answered"] = key in answers or any(i.step in answers for i in flow.group_items(key, run.context))
         if flow.ask_for(key).inserted:
             row["item"] = (run.context.get("same_as") or {}).get("text")
@@ -492,17 +634,28 @@ def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode:
     # Every question of the flow is named, those left out of this run (no manager, nothing to follow up) as None:
     # a template may ask about any of them whoever the run is for.
     named = {ask_.id: None for ask_ in flow.steps}
-    return {"rows": rows, "answers": {**named, **{k: answers.get(k) for k in run.steps}}, "mode": mode,
-            "closes_at": run.closes_at, "title": run.context.get("title")}
+    return {
+        "rows": rows,
+        "answers": {**named, **{k: answers.get(k) for k in run.steps}},
+        "mode": mode,
+        "closes_at": run.closes_at,
+        "title": run.context.get("title"),
+    }
 
 
 def _choose_edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     target = _edit_target(run, event.text)
     if target is None:
-        return Outcome(event.trigger, run.status, EDIT_CHOOSING, reason="invalid_edit_choice",
-                       replies=(Reply(f"{flow.name}/invalid_edit_choice", {"total": len(run.steps)}),))
-    return Outcome(event.trigger, Status.COMPLETED, target,
-                   replies=(ask(flow, run, target, run.answers, editing=True),))
+        return Outcome(
+            event.trigger,
+            run.status,
+            EDIT_CHOOSING,
+            reason="invalid_edit_choice",
+            replies=(Reply(f"{flow.name}/invalid_edit_choice", {"total": len(run.steps)}),),
+        )
+    return Outcome(
+        event.trigger, Status.COMPLETED, target, replies=(ask(flow, run, target, run.answers, editing=True),)
+    )
 
 
 def _edit_target(run: RunState, text: str | None) -> str | None:
@@ -516,11 +669,11 @@ def _edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transiti
     if event.text:
         target = _edit_target(run, event.text)
         if target is not None:
-            return Outcome(event.trigger, Status.COMPLETED, target,
-                           replies=(ask(flow, run, target, run.answers, editing=True),))
+            return Outcome(
+                event.trigger, Status.COMPLETED, target, replies=(ask(flow, run, target, run.answers, editing=True),)
+            )
     params = _summary_params(flow, run, run.answers, "choose")
-    return Outcome(event.trigger, Status.COMPLETED, EDIT_CHOOSING,
-                   replies=(Reply(f"{flow.name}/summary", params),))
+    return Outcome(event.trigger, Status.COMPLETED, EDIT_CHOOSING, replies=(Reply(f"{flow.name}/summary", params),))
 
 
 def _back(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
@@ -534,23 +687,44 @@ def _skip(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transiti
     if t.dest != Status.SKIPPED:  # an optional question: skip just that one
         return _store_answer(flow, run, event, now, t, lambda _ask: None)
     kept = sum(1 for k in run.steps if k in run.answers)
-    return Outcome(event.trigger, Status.SKIPPED, None, nudge=None,
-                   replies=(Reply(f"{flow.name}/skipped", {"kept": kept, "closes_at": run.closes_at}),))
+    return Outcome(
+        event.trigger,
+        Status.SKIPPED,
+        None,
+        nudge=None,
+        replies=(Reply(f"{flow.name}/skipped", {"kept": kept, "closes_at": run.closes_at}),),
+    )
 
 
 def _later(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     until = _snooze_until(flow, run, now)
     assert until is not None
-    return Outcome(event.trigger, t.dest, run.step, nudge=(until, "snooze"),
-                   replies=(Reply(f"{flow.name}/snoozed", {"until": until, "timezone": run.timezone}),))
+    return Outcome(
+        event.trigger,
+        t.dest,
+        run.step,
+        nudge=(until, "snooze"),
+        replies=(Reply(f"{flow.name}/snoozed", {"until": until, "timezone": run.timezone}),),
+    )
 
 
 def _remind(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     if run.nudge_kind == "snooze":
-        return Outcome(event.trigger, t.dest, run.step, nudge=_reminder_at(flow, run, now),
-                       replies=(ask(flow, run, run.step, run.answers, lead="snooze_over"),))
-    return Outcome(event.trigger, t.dest, run.step, nudge=None, reminded=True,
-                   replies=(ask(flow, run, run.step, run.answers, lead="reminder"),))
+        return Outcome(
+            event.trigger,
+            t.dest,
+            run.step,
+            nudge=_reminder_at(flow, run, now),
+            replies=(ask(flow, run, run.step, run.answers, lead="snooze_over"),),
+        )
+    return Outcome(
+        event.trigger,
+        t.dest,
+        run.step,
+        nudge=None,
+        reminded=True,
+        replies=(ask(flow, run, run.step, run.answers, lead="reminder"),),
+    )
 
 
 def _expire(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:

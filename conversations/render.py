@@ -7,13 +7,13 @@ console), each built on `neutralise`; there is no HTML autoescape, because chat 
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
-from typing import Any, Callable, Mapping
-
-import re
-import unicodedata
+from typing import Any
 
 import jinja2
 
@@ -122,8 +122,12 @@ def first_name(name: str) -> str:
 
 
 class Renderer:
-    def __init__(self, *, overrides: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
-                 user_text: Callable[[str], str] = neutralise) -> None:
+    def __init__(
+        self,
+        *,
+        overrides: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
+        user_text: Callable[[str], str] = neutralise,
+    ) -> None:
         """`overrides` maps (flow, step) to per-locale question texts from the config file."""
         root = resources.files("prompts")
         self._env = jinja2.Environment(
@@ -141,7 +145,8 @@ class Renderer:
         self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
         # `{{ step | question(flow) }}`: an org-file question's own words in the reader's language (else its id)
         self._env.filters["question"] = jinja2.pass_context(
-            lambda ctx, step, flow: self._overrides.get((flow, step), {}).get(ctx["locale"], step))
+            lambda ctx, step, flow: self._overrides.get((flow, step), {}).get(ctx["locale"], step)
+        )
         self._overrides = dict(overrides or {})
         self._user_text = user_text
 
@@ -154,7 +159,7 @@ class Renderer:
             return self._user_text(text)
         return f"{shown}{'：' if locale == 'zh' else ': '}{self._user_text(rest)}" if rest else shown
 
-    def with_escape(self, user_text: Callable[[str], str]) -> "Renderer":
+    def with_escape(self, user_text: Callable[[str], str]) -> Renderer:
         return Renderer(overrides=self._overrides, user_text=user_text)
 
     def render(self, reply: Reply, audience: Audience) -> str:
@@ -162,9 +167,13 @@ class Renderer:
         params: dict[str, Any] = dict(reply.params)
         locale = normalize_locale(audience.locale)
         env = self._env
-        base = {"member": first_name(audience.name), "manager": audience.manager,
-                "seen_by": list(audience.seen_by), "locale": locale,
-                "timezone": audience.timezone}
+        base = {
+            "member": first_name(audience.name),
+            "manager": audience.manager,
+            "seen_by": list(audience.seen_by),
+            "locale": locale,
+            "timezone": audience.timezone,
+        }
         ctx = {**base, **params}
         parts: list[str] = []
         if params.get("lead"):
@@ -178,7 +187,8 @@ class Renderer:
             body = f"({params['number']}/{params['total']}) {body}"
             if params.get("has_current") and params.get("current") is not None:
                 hint = self._template(env, "common", locale, "current_answer").render(
-                    {**ctx, "shown": self.describe(params["current"])})
+                    {**ctx, "shown": self.describe(params["current"])}
+                )
                 body = f"{body}\n{hint}"
         parts.append(body)
         return "\n".join(p.strip("\n") for p in parts if p.strip())

@@ -38,7 +38,6 @@ RETRO = Flow(
 )
 
 
-
 def disclosed(*, anonymous: bool, respondents: int, minimum: int) -> bool:
     """The one rule for what came from people's answers in a closed retro — text, actions, counts: may it reach
     anyone but each answer's author (the channel, the participants, action owners, their managers)?

@@ -162,8 +162,14 @@ def quiet_adjust(when: datetime, tz_name: str, *, start: time = time(20, 0), end
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(w|d|h|m|min|s)?\s*$", re.IGNORECASE)
-_UNITS = {"w": timedelta(weeks=1), "d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1),
-          "min": timedelta(minutes=1), "s": timedelta(seconds=1)}
+_UNITS = {
+    "w": timedelta(weeks=1),
+    "d": timedelta(days=1),
+    "h": timedelta(hours=1),
+    "m": timedelta(minutes=1),
+    "min": timedelta(minutes=1),
+    "s": timedelta(seconds=1),
+}
 
 
 def parse_duration(text: str | int | float) -> timedelta:

@@ -30,7 +30,7 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 def _bigrams(key: str) -> set[str]:
     chars = key.replace(" ", "")
-    return {chars[i:i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else set())
+    return {chars[i : i + 2] for i in range(len(chars) - 1)} or ({chars} if chars else set())
 
 
 def jaccard_bigrams(a: str, b: str) -> float:

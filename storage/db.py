@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from importlib import resources
-from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -40,8 +40,9 @@ def create_db_engine(url: str, *, echo: bool = False) -> sa.Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(url, echo=echo, hide_parameters=True,
-                                  connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False, "timeout": 30}
+        )
         in_memory = parsed.database in (None, "", ":memory:")
 
         @event.listens_for(engine, "connect")
@@ -84,7 +85,7 @@ class FairLock:
         self._owner: int | None = None
         self._depth = 0
 
-    def __enter__(self) -> "FairLock":
+    def __enter__(self) -> FairLock:
         me = threading.get_ident()
         with self._cond:
             if self._owner == me:

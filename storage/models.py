@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -20,26 +20,26 @@ class Member(SQLModel, table=True):
 
     __tablename__ = "member"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     handle: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=200)
-    email: Optional[str] = Field(default=None, max_length=320)
-    slack_user_id: Optional[str] = Field(default=None, max_length=64, unique=True)
-    slack_team_id: Optional[str] = Field(default=None, max_length=64)
-    feishu_open_id: Optional[str] = Field(default=None, max_length=128, unique=True)
+    email: str | None = Field(default=None, max_length=320)
+    slack_user_id: str | None = Field(default=None, max_length=64, unique=True)
+    slack_team_id: str | None = Field(default=None, max_length=64)
+    feishu_open_id: str | None = Field(default=None, max_length=128, unique=True)
     timezone: str = Field(max_length=64)
     locale: str = Field(default="en", max_length=8)
-    manager_id: Optional[int] = Field(default=None, foreign_key="member.id", index=True)
-    team: Optional[str] = Field(default=None, max_length=200, index=True)
-    paused_until: Optional[date] = Field(default=None)
-    country: Optional[str] = Field(default=None, max_length=8)  # public holidays kept (ISO 3166); None: org default
+    manager_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    team: str | None = Field(default=None, max_length=200, index=True)
+    paused_until: date | None = Field(default=None)
+    country: str | None = Field(default=None, max_length=8)  # public holidays kept (ISO 3166); None: org default
     active: bool = Field(default=True)
     # Who vouches for this person: "file" (the organisation file: taken off it → deactivated), "slack" or "feishu"
     # (the platform's directory), None (added by a command, or before this was recorded).
-    source: Optional[str] = Field(default=None, max_length=16)
+    source: str | None = Field(default=None, max_length=16)
     # Who set the reporting line (`manager_id`): "file" or "feishu" (only they may change it; see
     # repo.line_set_by), "chat" (the member accepted a request), "admin" (/flywheel manager), None (no manager).
-    manager_source: Optional[str] = Field(default=None, max_length=16)
+    manager_source: str | None = Field(default=None, max_length=16)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -59,22 +59,22 @@ class ConversationRun(SQLModel, table=True):
         sa.Index("ix_run_status_closes", "status", "closes_at"),
     )
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     flow: str = Field(max_length=64)
     member_id: int = Field(foreign_key="member.id", index=True)
     period: str = Field(max_length=32)
     status: str = Field(max_length=16)
-    step: Optional[str] = Field(default=None, max_length=96)
+    step: str | None = Field(default=None, max_length=96)
     context: dict = Field(default_factory=dict, sa_column=json_dict())
     due_at: datetime = _utc()
     prompt_at: datetime = _utc()
     closes_at: datetime = _utc()
-    next_nudge_at: Optional[datetime] = _utc(default=None, nullable=True)
-    nudge_kind: Optional[str] = Field(default=None, max_length=16)
+    next_nudge_at: datetime | None = _utc(default=None, nullable=True)
+    nudge_kind: str | None = Field(default=None, max_length=16)
     reminded: bool = Field(default=False)
-    prompted_at: Optional[datetime] = _utc(default=None, nullable=True)
-    last_activity_at: Optional[datetime] = _utc(default=None, nullable=True)
-    completed_at: Optional[datetime] = _utc(default=None, nullable=True)
+    prompted_at: datetime | None = _utc(default=None, nullable=True)
+    last_activity_at: datetime | None = _utc(default=None, nullable=True)
+    completed_at: datetime | None = _utc(default=None, nullable=True)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -85,12 +85,12 @@ class Answer(SQLModel, table=True):
     __tablename__ = "answer"
     __table_args__ = (sa.UniqueConstraint("run_id", "step", name="uq_answer_run_step"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="conversation_run.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     step: str = Field(max_length=96)
     value: Any = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
-    note: Optional[str] = Field(default=None, max_length=1000)  # the member's later note, shown with the answer
+    note: str | None = Field(default=None, max_length=1000)  # the member's later note, shown with the answer
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -100,13 +100,13 @@ class RunTransition(SQLModel, table=True):
 
     __tablename__ = "run_transition"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="conversation_run.id", index=True)
     trigger: str = Field(max_length=32)
-    from_status: Optional[str] = Field(default=None, max_length=16)
+    from_status: str | None = Field(default=None, max_length=16)
     to_status: str = Field(max_length=16)
-    from_step: Optional[str] = Field(default=None, max_length=96)
-    to_step: Optional[str] = Field(default=None, max_length=96)
+    from_step: str | None = Field(default=None, max_length=96)
+    to_step: str | None = Field(default=None, max_length=96)
     at: datetime = _utc()
 
 
@@ -117,22 +117,22 @@ class OutboxMessage(SQLModel, table=True):
     # What the claim reads, in the order it reads it (see repo.claim_outbox).
     __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at", "id"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     dedup_key: str = Field(max_length=160, unique=True)
-    member_id: Optional[int] = Field(default=None, foreign_key="member.id", index=True)
-    channel: Optional[str] = Field(default=None, max_length=128)
-    run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", index=True)
+    channel: str | None = Field(default=None, max_length=128)
+    run_id: int | None = Field(default=None, foreign_key="conversation_run.id", index=True)
     kind: str = Field(max_length=32)
     body: dict = Field(default_factory=dict, sa_column=json_dict())
     status: str = Field(default="pending", max_length=16)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = _utc()
-    lease_owner: Optional[str] = Field(default=None, max_length=64)
-    lease_until: Optional[datetime] = _utc(default=None, nullable=True)
-    last_error: Optional[str] = Field(default=None, max_length=200)
-    platform_message_id: Optional[str] = Field(default=None, max_length=128)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _utc(default=None, nullable=True)
+    last_error: str | None = Field(default=None, max_length=200)
+    platform_message_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = _utc()
-    sent_at: Optional[datetime] = _utc(default=None, nullable=True)
+    sent_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -151,8 +151,8 @@ class SchedulerState(SQLModel, table=True):
     __tablename__ = "scheduler_state"
 
     key: str = Field(primary_key=True, max_length=64)
-    at: Optional[datetime] = _utc(default=None, nullable=True)
-    value: Optional[str] = Field(default=None, max_length=200)
+    at: datetime | None = _utc(default=None, nullable=True)
+    value: str | None = Field(default=None, max_length=200)
 
 
 class Kudos(SQLModel, table=True):
@@ -160,11 +160,11 @@ class Kudos(SQLModel, table=True):
 
     __tablename__ = "kudos"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     giver_id: int = Field(foreign_key="member.id", index=True)
     reason: str = Field(max_length=4000)
-    value: Optional[str] = Field(default=None, max_length=64)
-    channel: Optional[str] = Field(default=None, max_length=160)
+    value: str | None = Field(default=None, max_length=64)
+    channel: str | None = Field(default=None, max_length=160)
     period: str = Field(max_length=16, index=True)
     created_at: datetime = _utc(index=True)
 
@@ -173,7 +173,7 @@ class KudosRecipient(SQLModel, table=True):
     __tablename__ = "kudos_recipient"
     __table_args__ = (sa.UniqueConstraint("kudos_id", "member_id", name="uq_kudos_recipient"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     kudos_id: int = Field(foreign_key="kudos.id", index=True)
     member_id: int = Field(foreign_key="member.id", index=True)
 
@@ -184,16 +184,16 @@ class Obstacle(SQLModel, table=True):
     __tablename__ = "obstacle"
     __table_args__ = (sa.UniqueConstraint("source_run_id", "source_step", name="uq_obstacle_source"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     text: str = Field(max_length=4000)
     status: str = Field(default="open", max_length=16, index=True)  # open | resolved | irrelevant
-    source_run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id")
-    source_step: Optional[str] = Field(default=None, max_length=96)
+    source_run_id: int | None = Field(default=None, foreign_key="conversation_run.id")
+    source_step: str | None = Field(default=None, max_length=96)
     times_reported: int = Field(default=1)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
-    closed_at: Optional[datetime] = _utc(default=None, nullable=True)
+    closed_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class SupportRequest(SQLModel, table=True):
@@ -202,16 +202,16 @@ class SupportRequest(SQLModel, table=True):
     __tablename__ = "support_request"
     __table_args__ = (sa.UniqueConstraint("source_run_id", name="uq_support_source"),)
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
-    manager_id: Optional[int] = Field(default=None, foreign_key="member.id", index=True)
+    manager_id: int | None = Field(default=None, foreign_key="member.id", index=True)
     kind: str = Field(max_length=16)  # decision | resources | coaching | other_team
     text: str = Field(max_length=4000)
     status: str = Field(default="open", max_length=16, index=True)  # open | handling | one_on_one | resolved
-    source_run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id")
+    source_run_id: int | None = Field(default=None, foreign_key="conversation_run.id")
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
-    acted_at: Optional[datetime] = _utc(default=None, nullable=True)
+    acted_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class Retro(SQLModel, table=True):
@@ -219,9 +219,9 @@ class Retro(SQLModel, table=True):
 
     __tablename__ = "retro"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=200)
-    channel: Optional[str] = Field(default=None, max_length=160)  # "platform:channel" of the summary
+    channel: str | None = Field(default=None, max_length=160)  # "platform:channel" of the summary
     started_by: int = Field(foreign_key="member.id", index=True)
     anonymous: bool = Field(default=False)
     # collecting | summarised (closed, its answers shared) | withheld (closed below `retro.anonymous_min`:
@@ -229,7 +229,7 @@ class Retro(SQLModel, table=True):
     status: str = Field(default="collecting", max_length=16, index=True)
     due_at: datetime = _utc(index=True)
     created_at: datetime = _utc()
-    summarised_at: Optional[datetime] = _utc(default=None, nullable=True)
+    summarised_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class RetroAction(SQLModel, table=True):
@@ -237,17 +237,17 @@ class RetroAction(SQLModel, table=True):
 
     __tablename__ = "retro_action"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     retro_id: int = Field(foreign_key="retro.id", index=True)
     owner_id: int = Field(foreign_key="member.id", index=True)
-    author_run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id", index=True)
+    author_run_id: int | None = Field(default=None, foreign_key="conversation_run.id", index=True)
     text: str = Field(max_length=1000)
     status: str = Field(default="open", max_length=16, index=True)  # open | done
     created_at: datetime = _utc()
-    done_at: Optional[datetime] = _utc(default=None, nullable=True)
+    done_at: datetime | None = _utc(default=None, nullable=True)
     # When the rule let it out (the retro's summary, or its author posting their answers under their name);
     # until then — and for ever in a withheld retro — no check-in, digest or /me shows it.
-    shared_at: Optional[datetime] = _utc(default=None, nullable=True)
+    shared_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class AuditRecord(SQLModel, table=True):
@@ -255,13 +255,13 @@ class AuditRecord(SQLModel, table=True):
 
     __tablename__ = "audit_record"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
-    actor_id: Optional[int] = Field(default=None, index=True)  # None: an admin at the command line
+    id: int | None = Field(default=None, primary_key=True)
+    actor_id: int | None = Field(default=None, index=True)  # None: an admin at the command line
     subject_id: int = Field(index=True)
     # digest | support_list | flag | forget | self_delete | manager_requested | manager_accepted | manager_declined
     # | manager_cancelled | manager_expired | manager_set_by_admin
     what: str = Field(max_length=32)
-    part: Optional[str] = Field(default=None, max_length=200)  # which part ("2026-W48", "#12"), ids: never content
+    part: str | None = Field(default=None, max_length=200)  # which part ("2026-W48", "#12"), ids: never content
     at: datetime = _utc(index=True)
 
 
@@ -271,14 +271,14 @@ class ManagerRequest(SQLModel, table=True):
 
     __tablename__ = "manager_request"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     manager_id: int = Field(foreign_key="member.id", index=True)  # the proposed manager
     requested_by: int = Field(foreign_key="member.id")
     status: str = Field(default="pending", max_length=16, index=True)
     created_at: datetime = _utc()
     expires_at: datetime = _utc(index=True)
-    decided_at: Optional[datetime] = _utc(default=None, nullable=True)
+    decided_at: datetime | None = _utc(default=None, nullable=True)
 
 
 class AnswerFlag(SQLModel, table=True):
@@ -287,17 +287,17 @@ class AnswerFlag(SQLModel, table=True):
 
     __tablename__ = "answer_flag"
 
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
-    manager_id: Optional[int] = Field(default=None, index=True)  # who was asked to acknowledge it
-    run_id: Optional[int] = Field(default=None, foreign_key="conversation_run.id", index=True)
-    step: Optional[str] = Field(default=None, max_length=96)  # an answer: run and step
-    hint: Optional[str] = Field(default=None, max_length=32)  # or a digest hint: its key
+    manager_id: int | None = Field(default=None, index=True)  # who was asked to acknowledge it
+    run_id: int | None = Field(default=None, foreign_key="conversation_run.id", index=True)
+    step: str | None = Field(default=None, max_length=96)  # an answer: run and step
+    hint: str | None = Field(default=None, max_length=32)  # or a digest hint: its key
     period: str = Field(max_length=32)  # the answer's period, or the digest week the hint was about
     reason: str = Field(max_length=1000)
     created_at: datetime = _utc()
-    acknowledged_at: Optional[datetime] = _utc(default=None, nullable=True)
-    acknowledged_by: Optional[int] = Field(default=None)
+    acknowledged_at: datetime | None = _utc(default=None, nullable=True)
+    acknowledged_by: int | None = Field(default=None)
 
 
 class DeletionRequest(SQLModel, table=True):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +19,7 @@ from storage.models import (
     ErasedAccount,
     Kudos,
     KudosRecipient,
+    ManagerRequest,
     Member,
     Obstacle,
     OutboxMessage,
@@ -26,7 +28,6 @@ from storage.models import (
     RetroAction,
     RunTransition,
     SchedulerState,
-    ManagerRequest,
     SupportRequest,
 )
 
@@ -42,15 +43,16 @@ def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
     return column.in_(values)
 
 
-def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
-                  counted: bool = True) -> int:
+def insert_ignore(
+    session: Session, model: type, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str], counted: bool = True
+) -> int:
     """INSERT … ON CONFLICT DO NOTHING (SQLite and PostgreSQL); returns how many rows were new (with
     `counted=False`, 0: the driver's row count is not reliable)."""
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
     table = model.__table__  # type: ignore[attr-defined]
-    stmt = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if counted:  # RETURNING gives back only the rows inserted
         # Counted from RETURNING even for one row: with SQLAlchemy 2.1 and psycopg an INSERT's rowcount is -1, which
@@ -63,10 +65,18 @@ def insert_ignore(session: Session, model: type, rows: Sequence[dict[str, Any]],
 
 # ------------------------------------------------------------------------------------------ inbound events
 
+
 def mark_processed(session: Session, *, dedup_key: str, platform: str, now: datetime) -> bool:
     """Record an inbound event; False when it was seen before (a retry or a replay)."""
-    return insert_ignore(session, ProcessedEvent, [{"dedup_key": dedup_key, "platform": platform, "received_at": now}],
-                         conflict=["dedup_key"]) == 1
+    return (
+        insert_ignore(
+            session,
+            ProcessedEvent,
+            [{"dedup_key": dedup_key, "platform": platform, "received_at": now}],
+            conflict=["dedup_key"],
+        )
+        == 1
+    )
 
 
 def prune_processed(session: Session, *, older_than: datetime) -> int:
@@ -121,19 +131,28 @@ def member_calendars(session: Session) -> list[tuple[str, str | None]]:
 
 # ------------------------------------------------------------------------------------------ runs
 
-def plan_candidates(session: Session, *, flow: str, period: str, timezone: str, due: datetime,
-                    country: str | None = None) -> list[tuple[int, date | None]]:
+
+def plan_candidates(
+    session: Session, *, flow: str, period: str, timezone: str, due: datetime, country: str | None = None
+) -> list[tuple[int, date | None]]:
     """(id, paused_until) of active members in `timezone` with `country` (None: no country of their own) who
     joined before `due` and have no run for the period. Paused members are included: their week is recorded."""
-    has_run = (select(ConversationRun.id)
-               .where(ConversationRun.flow == flow, ConversationRun.period == period,
-                      ConversationRun.member_id == Member.id)
-               .exists())
-    query = (select(Member.id, Member.paused_until)
-             .where(Member.active == sa.true(), Member.timezone == timezone, Member.created_at <= due,
-                    Member.country.is_(None) if country is None else Member.country == country,  # type: ignore[union-attr]
-                    ~has_run)
-             .order_by(Member.id))
+    has_run = (
+        select(ConversationRun.id)
+        .where(ConversationRun.flow == flow, ConversationRun.period == period, ConversationRun.member_id == Member.id)
+        .exists()
+    )
+    query = (
+        select(Member.id, Member.paused_until)
+        .where(
+            Member.active == sa.true(),
+            Member.timezone == timezone,
+            Member.created_at <= due,
+            Member.country.is_(None) if country is None else Member.country == country,  # type: ignore[union-attr]
+            ~has_run,
+        )
+        .order_by(Member.id)
+    )
     return [(i, until) for i, until in session.exec(query)]
 
 
@@ -142,42 +161,71 @@ def insert_runs(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
 
 
 def run_for_period(session: Session, *, flow: str, member_id: int, period: str) -> ConversationRun | None:
-    return session.exec(select(ConversationRun).where(
-        ConversationRun.flow == flow, ConversationRun.member_id == member_id, ConversationRun.period == period)).first()
+    return session.exec(
+        select(ConversationRun).where(
+            ConversationRun.flow == flow, ConversationRun.member_id == member_id, ConversationRun.period == period
+        )
+    ).first()
 
 
 def lock_run(session: Session, *, run_id: int) -> ConversationRun | None:
     """Re-read a run under a row lock (PostgreSQL); SQLite already holds the write lock for the transaction."""
-    return session.exec(select(ConversationRun).where(ConversationRun.id == run_id)
-                        .with_for_update().execution_options(populate_existing=True)).first()
+    return session.exec(
+        select(ConversationRun)
+        .where(ConversationRun.id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
 
 
 def active_run(session: Session, *, member_id: int, other_than: int | None = None) -> ConversationRun | None:
     """The conversation a reply from this member belongs to: open and prompted, or a completed one being edited.
     `other_than`: leave that run out (the member's other conversation, if any)."""
-    query = (select(ConversationRun)
-             .where(ConversationRun.member_id == member_id, ConversationRun.id != (other_than or 0),
-                    sa.or_(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                           sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None))))  # type: ignore[union-attr]
-             .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())  # type: ignore[attr-defined]
-             .with_for_update())
+    query = (
+        select(ConversationRun)
+        .where(
+            ConversationRun.member_id == member_id,
+            ConversationRun.id != (other_than or 0),
+            sa.or_(
+                ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+            ),
+        )  # type: ignore[union-attr]
+        .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())  # type: ignore[attr-defined]
+        .with_for_update()
+    )
     return session.exec(query).first()
 
 
 def open_runs(session: Session, *, member_id: int) -> list[ConversationRun]:
     """The member's runs that are not over yet (scheduled, prompted or in progress), locked."""
-    return list(session.exec(select(ConversationRun).where(ConversationRun.member_id == member_id,
-                                                           ConversationRun.status.in_(OPEN))  # type: ignore[attr-defined]
-                             .order_by(ConversationRun.id).with_for_update()))
+    return list(
+        session.exec(
+            select(ConversationRun)
+            .where(ConversationRun.member_id == member_id, ConversationRun.status.in_(OPEN))  # type: ignore[attr-defined]
+            .order_by(ConversationRun.id)
+            .with_for_update()
+        )
+    )
 
 
 def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int:
     """Forget the weeks recorded as paused whose window is still open and that were never started, so that the
     planner prompts for them again (used by /resume). Returns how many."""
-    runs = [r for r in session.exec(select(ConversationRun).where(
-        ConversationRun.member_id == member_id, ConversationRun.status == "skipped",
-        ConversationRun.closes_at > now, ConversationRun.prompted_at.is_(None)).with_for_update())  # type: ignore[union-attr]
-        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)]
+    runs = [
+        r
+        for r in session.exec(
+            select(ConversationRun)
+            .where(
+                ConversationRun.member_id == member_id,
+                ConversationRun.status == "skipped",
+                ConversationRun.closes_at > now,
+                ConversationRun.prompted_at.is_(None),
+            )
+            .with_for_update()
+        )  # type: ignore[union-attr]
+        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)
+    ]
     ids = [r.id for r in runs]
     if ids:
         session.execute(sa.delete(RunTransition).where(RunTransition.run_id.in_(ids)))  # type: ignore[attr-defined]
@@ -187,26 +235,44 @@ def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int
 
 def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> ConversationRun | None:
     """A conversation that was held back while the member was busy with another one."""
-    return session.exec(select(ConversationRun)
-                        .where(ConversationRun.member_id == member_id, ConversationRun.status == "scheduled",
-                               ConversationRun.closes_at > now, ConversationRun.due_at <= now)
-                        .order_by(ConversationRun.prompt_at, ConversationRun.id).with_for_update()).first()
+    return session.exec(
+        select(ConversationRun)
+        .where(
+            ConversationRun.member_id == member_id,
+            ConversationRun.status == "scheduled",
+            ConversationRun.closes_at > now,
+            ConversationRun.due_at <= now,
+        )
+        .order_by(ConversationRun.prompt_at, ConversationRun.id)
+        .with_for_update()
+    ).first()
 
 
 def run_to_edit(session: Session, *, member_id: int, now: datetime) -> ConversationRun | None:
     """The conversation `edit` means when none is open: the one finished last among those still open for changes,
     else the one finished last (whose window has closed, as the member is then told)."""
-    query = (select(ConversationRun)
-             .where(ConversationRun.member_id == member_id, ConversationRun.status == "completed")
-             .order_by(sa.case((ConversationRun.closes_at > now, 0), else_=1),
-                       ConversationRun.completed_at.desc().nulls_last(),  # type: ignore[union-attr]
-                       ConversationRun.id.desc())  # type: ignore[attr-defined]
-             .limit(1))
+    query = (
+        select(ConversationRun)
+        .where(ConversationRun.member_id == member_id, ConversationRun.status == "completed")
+        .order_by(
+            sa.case((ConversationRun.closes_at > now, 0), else_=1),
+            ConversationRun.completed_at.desc().nulls_last(),  # type: ignore[union-attr]
+            ConversationRun.id.desc(),
+        )  # type: ignore[attr-defined]
+        .limit(1)
+    )
     return session.exec(query.with_for_update()).first()
 
 
-def latest_run(session: Session, *, member_id: int, flow: str, statuses: Iterable[str] | None = None,
-               open_at: datetime | None = None, lock: bool = True) -> ConversationRun | None:
+def latest_run(
+    session: Session,
+    *,
+    member_id: int,
+    flow: str,
+    statuses: Iterable[str] | None = None,
+    open_at: datetime | None = None,
+    lock: bool = True,
+) -> ConversationRun | None:
     query = select(ConversationRun).where(ConversationRun.member_id == member_id, ConversationRun.flow == flow)
     if statuses is not None:
         query = query.where(ConversationRun.status.in_(tuple(statuses)))  # type: ignore[attr-defined]
@@ -220,18 +286,23 @@ def runs_due(session: Session, *, now: datetime, kind: str, limit: int) -> list[
     """Runs with work due now, locked for this transaction (PostgreSQL skips rows another replica holds)."""
     query = select(ConversationRun)
     if kind == "deliver":
-        query = query.where(ConversationRun.status == "scheduled", ConversationRun.prompt_at <= now,
-                            ConversationRun.closes_at > now).order_by(ConversationRun.prompt_at)
+        query = query.where(
+            ConversationRun.status == "scheduled", ConversationRun.prompt_at <= now, ConversationRun.closes_at > now
+        ).order_by(ConversationRun.prompt_at)
     elif kind == "remind":
-        query = query.where(ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                            ConversationRun.next_nudge_at <= now,  # type: ignore[operator]
-                            ConversationRun.closes_at > now).order_by(ConversationRun.next_nudge_at)
+        query = query.where(
+            ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+            ConversationRun.next_nudge_at <= now,  # type: ignore[operator]
+            ConversationRun.closes_at > now,
+        ).order_by(ConversationRun.next_nudge_at)
     elif kind == "expire":
-        query = query.where(ConversationRun.closes_at <= now,
-                            sa.or_(ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
-                                   sa.and_(ConversationRun.status == "completed",
-                                           ConversationRun.step.is_not(None)))  # type: ignore[union-attr]
-                            ).order_by(ConversationRun.closes_at)
+        query = query.where(
+            ConversationRun.closes_at <= now,
+            sa.or_(
+                ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
+                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+            ),  # type: ignore[union-attr]
+        ).order_by(ConversationRun.closes_at)
     else:
         raise ValueError(kind)
     return list(session.exec(query.limit(limit).with_for_update(skip_locked=True)))
@@ -244,8 +315,9 @@ def answers_of(session: Session, *, run_id: int) -> dict[str, Any]:
 def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
     existing = session.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first()
     if existing is None:
-        session.add(Answer(run_id=run.id, member_id=run.member_id, step=step, value=value, created_at=now,
-                           updated_at=now))
+        session.add(
+            Answer(run_id=run.id, member_id=run.member_id, step=step, value=value, created_at=now, updated_at=now)
+        )
     else:
         existing.value = value
         existing.updated_at = now
@@ -255,13 +327,28 @@ def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any
 TRANSITIONS = "flywheel.transitions"  # session.info key: transitions waiting for the commit
 
 
-def add_transition(session: Session, *, run: ConversationRun, trigger: str, from_status: str | None,
-                   from_step: str | None, now: datetime) -> None:
+def add_transition(
+    session: Session,
+    *,
+    run: ConversationRun,
+    trigger: str,
+    from_status: str | None,
+    from_step: str | None,
+    now: datetime,
+) -> None:
     """Record a change of a run's state. Written with the transaction's commit, all of them in one statement: the
     history is only read afterwards (and a scheduler batch moves 200 runs at once)."""
     session.info.setdefault(TRANSITIONS, []).append(
-        {"run_id": run.id, "trigger": trigger, "from_status": from_status, "to_status": run.status,
-         "from_step": from_step, "to_step": run.step, "at": now})
+        {
+            "run_id": run.id,
+            "trigger": trigger,
+            "from_status": from_status,
+            "to_status": run.status,
+            "from_step": from_step,
+            "to_step": run.step,
+            "at": now,
+        }
+    )
 
 
 @sa.event.listens_for(Session, "before_commit")
@@ -278,23 +365,66 @@ def _drop_transitions(session: Session, previous_transaction: Any) -> None:
 
 # ------------------------------------------------------------------------------------------ outbox
 
-def outbox_row_for(*, dedup_key: str, member_id: int | None, kind: str, body: dict[str, Any], now: datetime,
-                   run_id: int | None = None, channel: str | None = None,
-                   not_before: datetime | None = None) -> dict[str, Any]:
+
+def outbox_row_for(
+    *,
+    dedup_key: str,
+    member_id: int | None,
+    kind: str,
+    body: dict[str, Any],
+    now: datetime,
+    run_id: int | None = None,
+    channel: str | None = None,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
     """An outbox row; `not_before` holds it until then (the recipient's working time, bot/calendar.py)."""
-    return {"dedup_key": dedup_key, "member_id": member_id, "run_id": run_id, "kind": kind, "body": body,
-            "channel": channel, "status": "pending", "attempts": 0,
-            "next_attempt_at": max(now, not_before) if not_before is not None else now, "created_at": now}
+    return {
+        "dedup_key": dedup_key,
+        "member_id": member_id,
+        "run_id": run_id,
+        "kind": kind,
+        "body": body,
+        "channel": channel,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": max(now, not_before) if not_before is not None else now,
+        "created_at": now,
+    }
 
 
-def enqueue(session: Session, *, dedup_key: str, member_id: int | None, kind: str, body: dict[str, Any],
-            now: datetime, run_id: int | None = None, channel: str | None = None,
-            not_before: datetime | None = None) -> bool:
+def enqueue(
+    session: Session,
+    *,
+    dedup_key: str,
+    member_id: int | None,
+    kind: str,
+    body: dict[str, Any],
+    now: datetime,
+    run_id: int | None = None,
+    channel: str | None = None,
+    not_before: datetime | None = None,
+) -> bool:
     """Queue a message (held until `not_before` if given); False when one with the same `dedup_key` was queued."""
-    return insert_ignore(session, OutboxMessage, [outbox_row_for(
-        dedup_key=dedup_key, member_id=member_id, kind=kind, body=body, now=now, run_id=run_id, channel=channel,
-        not_before=not_before,
-    )], conflict=["dedup_key"]) == 1
+    return (
+        insert_ignore(
+            session,
+            OutboxMessage,
+            [
+                outbox_row_for(
+                    dedup_key=dedup_key,
+                    member_id=member_id,
+                    kind=kind,
+                    body=body,
+                    now=now,
+                    run_id=run_id,
+                    channel=channel,
+                    not_before=not_before,
+                )
+            ],
+            conflict=["dedup_key"],
+        )
+        == 1
+    )
 
 
 def enqueue_many(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
@@ -313,37 +443,51 @@ def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelt
     c = table.c
     due = sa.and_(c.status == "pending", c.next_attempt_at <= now)
     expired = sa.and_(c.status == "sending", c.lease_until < now)
+
     def pick(condition: Any) -> Any:
         return sa.select(c.id).where(condition).order_by(c.next_attempt_at, c.id).limit(limit)
+
     if session.get_bind().dialect.name == "postgresql":
         # `id = ANY(ARRAY(…) || ARRAY(…))`: with `id IN (…) OR id IN (…)` PostgreSQL scans the whole table.
-        expired_ids, due_ids = (sa.func.array(pick(x).with_for_update(skip_locked=True).scalar_subquery())
-                                for x in (expired, due))
+        expired_ids, due_ids = (
+            sa.func.array(pick(x).with_for_update(skip_locked=True).scalar_subquery()) for x in (expired, due)
+        )
         chosen = c.id == sa.func.any(expired_ids.op("||")(due_ids))
     else:  # SQLite: one writer at a time (BEGIN IMMEDIATE), nothing to lock or skip
         chosen = sa.or_(c.id.in_(pick(expired).scalar_subquery()), c.id.in_(pick(due).scalar_subquery()))
     # SET expressions see the old row: a row still 'sending' had a sender that died after claiming it — it may or
     # may not have gone out, which `last_error` remembers.
-    rows = session.execute(sa.update(table).where(chosen).values(
-        last_error=sa.case((c.status == "sending", "lease_expired"), else_=c.last_error),
-        status="sending", lease_owner=owner, lease_until=now + lease, attempts=c.attempts + 1)
-        .returning(*table.c)).all()
+    rows = session.execute(
+        sa.update(table)
+        .where(chosen)
+        .values(
+            last_error=sa.case((c.status == "sending", "lease_expired"), else_=c.last_error),
+            status="sending",
+            lease_owner=owner,
+            lease_until=now + lease,
+            attempts=c.attempts + 1,
+        )
+        .returning(*table.c)
+    ).all()
     return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
 
 def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
     """Give claimed messages back unsent (they were not attempted): pending again, as they were before the claim."""
-    rows = session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(ids),  # type: ignore[union-attr]
-                                                    OutboxMessage.lease_owner == owner,
-                                                    OutboxMessage.status == "sending"))
+    rows = session.exec(
+        select(OutboxMessage).where(
+            OutboxMessage.id.in_(ids),  # type: ignore[union-attr]
+            OutboxMessage.lease_owner == owner,
+            OutboxMessage.status == "sending",
+        )
+    )
     for row in rows:
         row.status, row.lease_owner, row.lease_until = "pending", None, None
         row.attempts = max(row.attempts - 1, 0)
         session.add(row)
 
 
-def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime
-              ) -> dict[int, str]:
+def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner: str, now: datetime) -> dict[int, str]:
     """Record delivered messages — (outbox id, platform message id) — still leased by `owner`, in one statement.
     Returns {id: kind} of those recorded (a message whose lease another sender took over is theirs to record).
     What was said lives in the answers, so the body is emptied (and a `farewell`'s address too)."""
@@ -352,21 +496,30 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
     c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
     ids = [i for i, _ in sent]
     if session.get_bind().dialect.name == "postgresql":  # two arrays: the same short statement for any batch
-        message_id = sa.text("(CAST(:message_ids AS VARCHAR[]))[array_position(CAST(:sent_ids AS INTEGER[]), "
-                             "outbox_message.id)]").bindparams(
+        message_id = sa.text(
+            "(CAST(:message_ids AS VARCHAR[]))[array_position(CAST(:sent_ids AS INTEGER[]), outbox_message.id)]"
+        ).bindparams(
             sa.bindparam("message_ids", [m for _, m in sent], type_=postgresql.ARRAY(sa.String)),
-            sa.bindparam("sent_ids", ids, type_=postgresql.ARRAY(sa.Integer)))
+            sa.bindparam("sent_ids", ids, type_=postgresql.ARRAY(sa.Integer)),
+        )
     else:
         message_ids = {i: m for i, m in sent if m is not None}
         message_id = sa.case(message_ids, value=c.id, else_=None) if message_ids else None
     result = session.execute(
         sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
         .where(among(session, c.id, ids), c.lease_owner == owner, c.status == "sending")
-        .values(status="sent", sent_at=now, body={}, lease_owner=None, lease_until=None,
-                platform_message_id=message_id,
-                # A farewell went to the chat account of someone whose data was deleted: keep no trace of it.
-                channel=sa.case((c.kind == "farewell", None), else_=c.channel))
-        .returning(c.id, c.kind))
+        .values(
+            status="sent",
+            sent_at=now,
+            body={},
+            lease_owner=None,
+            lease_until=None,
+            platform_message_id=message_id,
+            # A farewell went to the chat account of someone whose data was deleted: keep no trace of it.
+            channel=sa.case((c.kind == "farewell", None), else_=c.channel),
+        )
+        .returning(c.id, c.kind)
+    )
     return {r.id: r.kind for r in result}
 
 
@@ -374,20 +527,29 @@ def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[i
     """The given messages that `owner` still holds under its lease, to record what happened to them."""
     if not ids:
         return {}
-    return {r.id: r for r in session.exec(select(OutboxMessage).where(
-        among(session, OutboxMessage.id, ids), OutboxMessage.lease_owner == owner,
-        OutboxMessage.status == "sending"))}
+    return {
+        r.id: r
+        for r in session.exec(
+            select(OutboxMessage).where(
+                among(session, OutboxMessage.id, ids),
+                OutboxMessage.lease_owner == owner,
+                OutboxMessage.status == "sending",
+            )
+        )
+    }
 
 
 def next_outbox_due(session: Session) -> datetime | None:
     """The soonest `next_attempt_at` of a pending message (read from the `ix_outbox_due` index)."""
-    return session.exec(select(sa.func.min(OutboxMessage.next_attempt_at))  # type: ignore[arg-type]
-                        .where(OutboxMessage.status == "pending")).first()
+    return session.exec(
+        select(sa.func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+    ).first()
 
 
 def outbox_depth(session: Session) -> int:
-    return session.exec(select(sa.func.count()).select_from(OutboxMessage)
-                        .where(OutboxMessage.status.in_(("pending", "sending")))).one()  # type: ignore[attr-defined]
+    return session.exec(
+        select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
+    ).one()  # type: ignore[attr-defined]
 
 
 def outbox_row(session: Session, *, outbox_id: int) -> OutboxMessage | None:
@@ -395,6 +557,7 @@ def outbox_row(session: Session, *, outbox_id: int) -> OutboxMessage | None:
 
 
 # ------------------------------------------------------------------------------------------ scheduler state
+
 
 def get_state(session: Session, *, key: str) -> SchedulerState | None:
     return session.get(SchedulerState, key)
@@ -405,8 +568,11 @@ def set_state(session: Session, *, key: str, at: datetime | None = None, value: 
     both insert the row and one tick would fail on the primary key."""
     table = SchedulerState.__table__  # type: ignore[attr-defined]
     insert = postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
-    session.execute(insert.values(key=key, at=at, value=value)
-                    .on_conflict_do_update(index_elements=["key"], set_={"at": at, "value": value}))
+    session.execute(
+        insert.values(key=key, at=at, value=value).on_conflict_do_update(
+            index_elements=["key"], set_={"at": at, "value": value}
+        )
+    )
     session.expire_all()  # a SchedulerState already loaded in this session must not hide the new values
 
 
@@ -416,9 +582,13 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
     for column, where in (
         (ConversationRun.prompt_at, ConversationRun.status == "scheduled"),
         (ConversationRun.next_nudge_at, ConversationRun.status.in_(("prompted", "in_progress"))),  # type: ignore[attr-defined]
-        (ConversationRun.closes_at, sa.or_(ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
-                                           sa.and_(ConversationRun.status == "completed",
-                                                   ConversationRun.step.is_not(None)))),  # type: ignore[union-attr]
+        (
+            ConversationRun.closes_at,
+            sa.or_(
+                ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
+                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+            ),
+        ),  # type: ignore[union-attr]
         (OutboxMessage.next_attempt_at, OutboxMessage.status == "pending"),
         (ManagerRequest.expires_at, ManagerRequest.status == "pending"),
     ):
@@ -429,6 +599,7 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
 
 
 # ------------------------------------------------------------------------------------------ kudos
+
 
 def member_by_mention(session: Session, *, platform: str, token: str) -> Member | None:
     """`@alice` / `@陈晨` (handle or exact name), or a platform mention `<@U123|name>` (Slack user id, Feishu
@@ -457,12 +628,22 @@ def members_by_mentions(session: Session, *, platform: str, tokens: Sequence[str
 
 
 def kudos_given_in(session: Session, *, giver_id: int, period: str) -> int:
-    return session.exec(select(sa.func.count()).select_from(Kudos)
-                        .where(Kudos.giver_id == giver_id, Kudos.period == period)).one()
+    return session.exec(
+        select(sa.func.count()).select_from(Kudos).where(Kudos.giver_id == giver_id, Kudos.period == period)
+    ).one()
 
 
-def add_kudos(session: Session, *, giver_id: int, recipient_ids: Sequence[int], reason: str, value: str | None,
-              channel: str | None, period: str, now: datetime) -> Kudos:
+def add_kudos(
+    session: Session,
+    *,
+    giver_id: int,
+    recipient_ids: Sequence[int],
+    reason: str,
+    value: str | None,
+    channel: str | None,
+    period: str,
+    now: datetime,
+) -> Kudos:
     kudos = Kudos(giver_id=giver_id, reason=reason, value=value, channel=channel, period=period, created_at=now)
     session.add(kudos)
     session.flush()
@@ -471,12 +652,17 @@ def add_kudos(session: Session, *, giver_id: int, recipient_ids: Sequence[int], 
     return kudos
 
 
-def kudos_received(session: Session, *, member_ids: Sequence[int], since: datetime | None = None,
-                   limit: int | None = None) -> list[tuple[Kudos, list[int]]]:
+def kudos_received(
+    session: Session, *, member_ids: Sequence[int], since: datetime | None = None, limit: int | None = None
+) -> list[tuple[Kudos, list[int]]]:
     """Kudos any of `member_ids` received, newest first, each with all of its recipients."""
-    query = (select(Kudos).join(KudosRecipient, KudosRecipient.kudos_id == Kudos.id)
-             .where(KudosRecipient.member_id.in_(list(member_ids))).distinct()  # type: ignore[attr-defined]
-             .order_by(Kudos.created_at.desc(), Kudos.id.desc()))  # type: ignore[attr-defined]
+    query = (
+        select(Kudos)
+        .join(KudosRecipient, KudosRecipient.kudos_id == Kudos.id)
+        .where(KudosRecipient.member_id.in_(list(member_ids)))
+        .distinct()  # type: ignore[attr-defined]
+        .order_by(Kudos.created_at.desc(), Kudos.id.desc())
+    )  # type: ignore[attr-defined]
     if since is not None:
         query = query.where(Kudos.created_at >= since)
     if limit is not None:
@@ -484,8 +670,11 @@ def kudos_received(session: Session, *, member_ids: Sequence[int], since: dateti
     found = list(session.exec(query))
     recipients: dict[int, list[int]] = {k.id: [] for k in found}  # type: ignore[misc]
     if found:
-        for row in session.exec(select(KudosRecipient).where(KudosRecipient.kudos_id.in_(list(recipients)))  # type: ignore[attr-defined]
-                                .order_by(KudosRecipient.id)):
+        for row in session.exec(
+            select(KudosRecipient)
+            .where(KudosRecipient.kudos_id.in_(list(recipients)))  # type: ignore[attr-defined]
+            .order_by(KudosRecipient.id)
+        ):
             recipients[row.kudos_id].append(row.member_id)
     return [(k, recipients[k.id]) for k in found]  # type: ignore[index]
 
@@ -493,8 +682,16 @@ def kudos_received(session: Session, *, member_ids: Sequence[int], since: dateti
 def members_and_managers(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
     """These members and their managers, by id (a second query only for managers not among them)."""
     found = members_by_id(session, ids=ids)
-    found.update(members_by_id(session, ids=[m.manager_id for m in found.values()  # type: ignore[misc]
-                                             if m.manager_id is not None and m.manager_id not in found]))
+    found.update(
+        members_by_id(
+            session,
+            ids=[
+                m.manager_id
+                for m in found.values()  # type: ignore[misc]
+                if m.manager_id is not None and m.manager_id not in found
+            ],
+        )
+    )
     return found
 
 
@@ -524,23 +721,32 @@ def team_members(session: Session, *, team: str | None, manager_id: int | None) 
 
 # ------------------------------------------------------------------------------------------ retro actions
 
-def shared_retro_actions(session: Session, *, owner_ids: Sequence[int], shared_before: datetime | None = None
-                         ) -> list[tuple[RetroAction, Retro]]:
+
+def shared_retro_actions(
+    session: Session, *, owner_ids: Sequence[int], shared_before: datetime | None = None
+) -> list[tuple[RetroAction, Retro]]:
     """Open retro actions of these owners that their retro's anonymity rule let out (`shared_at`, recorded by
     bot/retro.py from conversations.retro.disclosed), oldest first, each with its retro. Every path that shows an
     action to anyone — check-ins, their preloading, digests, /me — reads them here; `shared_before`: only those
     shared at or before then (overdue ones)."""
     if not owner_ids:
         return []
-    query = (select(RetroAction, Retro).join(Retro, Retro.id == RetroAction.retro_id)  # type: ignore[arg-type]
-             .where(among(session, RetroAction.owner_id, owner_ids), RetroAction.status == "open",
-                    RetroAction.shared_at.is_not(None)))  # type: ignore[union-attr]
+    query = (
+        select(RetroAction, Retro)
+        .join(Retro, Retro.id == RetroAction.retro_id)  # type: ignore[arg-type]
+        .where(
+            among(session, RetroAction.owner_id, owner_ids),
+            RetroAction.status == "open",
+            RetroAction.shared_at.is_not(None),
+        )
+    )  # type: ignore[union-attr]
     if shared_before is not None:
         query = query.where(RetroAction.shared_at <= shared_before)  # type: ignore[operator]
     return list(session.exec(query.order_by(RetroAction.created_at, RetroAction.id)))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------ obstacles and support
+
 
 def open_obstacles(session: Session, *, member_id: int, exclude_run_id: int | None = None) -> list[Obstacle]:
     query = select(Obstacle).where(Obstacle.member_id == member_id, Obstacle.status == "open")
@@ -564,17 +770,18 @@ def line_set_by(member: Member) -> str | None:
     return None
 
 
-def set_manager(session: Session, member: Member, manager_id: int | None, *, source: str | None,
-                now: datetime) -> None:
+def set_manager(session: Session, member: Member, manager_id: int | None, *, source: str | None, now: datetime) -> None:
     """Change someone's manager; `source` says who set the line (see Member.manager_source). Their open support
     requests go with them: the new manager can act on them, the old one no longer can."""
     source = source if manager_id is not None else None
     if member.manager_id == manager_id and member.manager_source == source:
         return
     if member.manager_id != manager_id:
-        session.execute(sa.update(SupportRequest).where(SupportRequest.member_id == member.id,
-                                                        SupportRequest.status != "resolved")
-                        .values(manager_id=manager_id))
+        session.execute(
+            sa.update(SupportRequest)
+            .where(SupportRequest.member_id == member.id, SupportRequest.status != "resolved")
+            .values(manager_id=manager_id)
+        )
     member.manager_id, member.manager_source, member.updated_at = manager_id, source, now
     session.add(member)
 
@@ -590,8 +797,14 @@ def support_from(session: Session, *, run_id: int) -> SupportRequest | None:
     return session.exec(select(SupportRequest).where(SupportRequest.source_run_id == run_id)).first()
 
 
-def support_requests(session: Session, *, manager_id: int | None = None, member_id: int | None = None,
-                     member_ids: Sequence[int] | None = None, open_only: bool = True) -> list[SupportRequest]:
+def support_requests(
+    session: Session,
+    *,
+    manager_id: int | None = None,
+    member_id: int | None = None,
+    member_ids: Sequence[int] | None = None,
+    open_only: bool = True,
+) -> list[SupportRequest]:
     query = select(SupportRequest)
     if manager_id is not None:
         query = query.where(SupportRequest.manager_id == manager_id)
@@ -608,10 +821,18 @@ def support_requests(session: Session, *, manager_id: int | None = None, member_
 
 # ------------------------------------------------------------------------------------------ manager requests
 
-def add_manager_request(session: Session, *, member_id: int, manager_id: int, requested_by: int, now: datetime,
-                        expires_at: datetime) -> ManagerRequest:
-    request = ManagerRequest(member_id=member_id, manager_id=manager_id, requested_by=requested_by,
-                             status="pending", created_at=now, expires_at=expires_at)
+
+def add_manager_request(
+    session: Session, *, member_id: int, manager_id: int, requested_by: int, now: datetime, expires_at: datetime
+) -> ManagerRequest:
+    request = ManagerRequest(
+        member_id=member_id,
+        manager_id=manager_id,
+        requested_by=requested_by,
+        status="pending",
+        created_at=now,
+        expires_at=expires_at,
+    )
     session.add(request)
     session.flush()
     return request
@@ -619,12 +840,22 @@ def add_manager_request(session: Session, *, member_id: int, manager_id: int, re
 
 def lock_manager_request(session: Session, *, request_id: int) -> ManagerRequest | None:
     """Re-read a request under a row lock, so an answer and the expiry (or two presses) cannot both decide it."""
-    return session.exec(select(ManagerRequest).where(ManagerRequest.id == request_id)
-                        .with_for_update().execution_options(populate_existing=True)).first()
+    return session.exec(
+        select(ManagerRequest)
+        .where(ManagerRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
 
 
-def pending_manager_requests(session: Session, *, member_id: int | None = None, manager_id: int | None = None,
-                             requested_by: int | None = None, now: datetime | None = None) -> list[ManagerRequest]:
+def pending_manager_requests(
+    session: Session,
+    *,
+    member_id: int | None = None,
+    manager_id: int | None = None,
+    requested_by: int | None = None,
+    now: datetime | None = None,
+) -> list[ManagerRequest]:
     """Requests still waiting for the member's answer, oldest first; with `now`, only those not yet expired (the
     tick may not have marked them)."""
     query = select(ManagerRequest).where(ManagerRequest.status == "pending")
@@ -641,10 +872,15 @@ def pending_manager_requests(session: Session, *, member_id: int | None = None, 
 
 def manager_requests_expiring(session: Session, *, now: datetime, limit: int) -> list[ManagerRequest]:
     """Pending requests whose time is up, locked (PostgreSQL skips rows another replica holds)."""
-    return list(session.exec(select(ManagerRequest)
-                             .where(ManagerRequest.status == "pending", ManagerRequest.expires_at <= now)
-                             .order_by(ManagerRequest.expires_at, ManagerRequest.id)
-                             .limit(limit).with_for_update(skip_locked=True)))
+    return list(
+        session.exec(
+            select(ManagerRequest)
+            .where(ManagerRequest.status == "pending", ManagerRequest.expires_at <= now)
+            .order_by(ManagerRequest.expires_at, ManagerRequest.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------------ audit and retention
@@ -655,18 +891,27 @@ AUDIT_READS = {"digest": "digest", "support_list": "support_list", "flag": "flag
 READ_KINDS = frozenset(AUDIT_READS.values())
 
 
-def audit(session: Session, *, actor_id: int | None, subject_ids: Iterable[int], what: str, now: datetime,
-          part: str | None = None) -> None:
+def audit(
+    session: Session,
+    *,
+    actor_id: int | None,
+    subject_ids: Iterable[int],
+    what: str,
+    now: datetime,
+    part: str | None = None,
+) -> None:
     """Record that `actor_id` read (or deleted) these people's answers (`part`: which). Reading one's own is not
     recorded."""
     for subject in set(subject_ids):
         if subject != actor_id:
-            session.add(AuditRecord(actor_id=actor_id, subject_id=subject, what=what, at=now,
-                                    part=part[:200] if part else None))
+            session.add(
+                AuditRecord(actor_id=actor_id, subject_id=subject, what=what, at=now, part=part[:200] if part else None)
+            )
 
 
-def audit_change(session: Session, *, actor_id: int | None, subject_id: int, what: str, part: str,
-                 now: datetime) -> None:
+def audit_change(
+    session: Session, *, actor_id: int | None, subject_id: int, what: str, part: str, now: datetime
+) -> None:
     """Record a change to someone's reporting line, or a step towards one — also when they made it themselves.
     `part` names ids only (`request 7: manager 2 -> 5`), never what anyone wrote."""
     session.add(AuditRecord(actor_id=actor_id, subject_id=subject_id, what=what, part=part[:200], at=now))
@@ -677,13 +922,20 @@ def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
     old_runs = select(ConversationRun.id).where(ConversationRun.due_at < cutoff)
     result = session.execute(sa.delete(Answer).where(Answer.run_id.in_(old_runs)))  # type: ignore[attr-defined]
     # Flags go with their answers; audit records of reads, too, once as old as the answers that were read.
-    session.execute(sa.delete(AnswerFlag).where(sa.or_(AnswerFlag.run_id.in_(old_runs),  # type: ignore[union-attr]
-                                                       AnswerFlag.created_at < cutoff)))
+    session.execute(
+        sa.delete(AnswerFlag).where(
+            sa.or_(
+                AnswerFlag.run_id.in_(old_runs),  # type: ignore[union-attr]
+                AnswerFlag.created_at < cutoff,
+            )
+        )
+    )
     session.execute(sa.delete(AuditRecord).where(AuditRecord.at < cutoff))
     return result.rowcount or 0
 
 
 # ------------------------------------------------------------------------------------------ people's own data
+
 
 def account_fingerprint(*, platform: str, user_id: str) -> str:
     """A one-way fingerprint of a chat account (console handles count as accounts), kept after a deletion."""
@@ -702,8 +954,7 @@ def is_erased(member: Member) -> bool:
     return member.handle == f"deleted-{member.id}"
 
 
-def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[str] | None = None
-             ) -> list[AnswerFlag]:
+def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[str] | None = None) -> list[AnswerFlag]:
     """These members' flags on their answers and hints (only for `periods` if given), oldest first."""
     if not member_ids:
         return []

@@ -1,9 +1,8 @@
 import os
 import uuid
 
-import sqlalchemy as sa
-
 import pytest
+import sqlalchemy as sa
 
 from tests.helpers import make_harness, utc
 

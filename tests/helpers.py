@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from sqlmodel import select
 
@@ -48,8 +49,16 @@ class Harness:
         """Send a DM as `handle`, deliver the replies, and return the texts the member received."""
         before = len(self.fake.sent)
         self._seq += 1
-        self.app.handle(InboundEvent(platform="console", user=handle, kind="message", text=text,
-                                     dedup_key=key or f"test:{self._seq}", received_at=self.clock.now()))
+        self.app.handle(
+            InboundEvent(
+                platform="console",
+                user=handle,
+                kind="message",
+                text=text,
+                dedup_key=key or f"test:{self._seq}",
+                received_at=self.clock.now(),
+            )
+        )
         self.app.deliver_outbox()
         return [m.text for r, m in self.fake.sent[before:] if r.address == handle]
 
@@ -66,15 +75,24 @@ class Harness:
 
     def prompts(self, handle: str | None = None, flow: str = "weekly_checkin") -> list[tuple[str, datetime]]:
         """(handle, sent at) of every first question of `flow` sent by the scheduler."""
-        return [(r.address, at) for (r, m), at in zip(self.fake.sent, self.fake.sent_at)
-                if m.kind == "deliver" and m.replies[0].template.startswith(f"{flow}/")
-                and (handle is None or r.address == handle)]
+        return [
+            (r.address, at)
+            for (r, m), at in zip(self.fake.sent, self.fake.sent_at)
+            if m.kind == "deliver"
+            and m.replies[0].template.startswith(f"{flow}/")
+            and (handle is None or r.address == handle)
+        ]
 
     def runs(self, handle: str) -> list[ConversationRun]:
         with transaction(self.app.sessions) as s:
             member = s.exec(select(Member).where(Member.handle == handle)).one()
-            return list(s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id)
-                               .order_by(ConversationRun.due_at)))
+            return list(
+                s.exec(
+                    select(ConversationRun)
+                    .where(ConversationRun.member_id == member.id)
+                    .order_by(ConversationRun.due_at)
+                )
+            )
 
     def answers(self, run_id: int) -> dict[str, Any]:
         with transaction(self.app.sessions) as s:
@@ -88,8 +106,9 @@ class Harness:
             s.add(member)
 
 
-def make_harness(tmp_path: Path, *, start: datetime, config: dict | None = None,
-                 database_url: str | None = None) -> Harness:
+def make_harness(
+    tmp_path: Path, *, start: datetime, config: dict | None = None, database_url: str | None = None
+) -> Harness:
     clock = FrozenClock(start)
     fake = FakeMessenger(platform="console", clock=clock)
     settings = Settings(database_url=database_url or f"sqlite:///{tmp_path / 'flywheel.db'}")
@@ -107,10 +126,20 @@ def weeks(start: datetime, end: datetime) -> Iterable[datetime]:
 
 # Retrospectives: a command typed in a channel, what a channel shows, and one person's four answers.
 
+
 def in_channel(h, handle, text, channel="#product"):
     h._seq += 1
-    h.app.handle(InboundEvent(platform="console", user=handle, kind="command", text=text, channel=channel,
-                              dedup_key=f"chan:{h._seq}", received_at=h.clock.now()))
+    h.app.handle(
+        InboundEvent(
+            platform="console",
+            user=handle,
+            kind="command",
+            text=text,
+            channel=channel,
+            dedup_key=f"chan:{h._seq}",
+            received_at=h.clock.now(),
+        )
+    )
     h.app.deliver_outbox()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,10 +36,36 @@ def _text(path: Path) -> str:
 
 def test_the_glossary_names_every_concept_the_brief_lists():
     glossary = _text(PROMPTS / "GLOSSARY.md")
-    for term in ("weekly check-in", "每周小结", "monthly review", "retrospective", "kudos", "badge", "obstacle", "障碍",
-                 "blocker", "support request", "growth", "digest", "摘要", "manager", "report (person)", "priorities",
-                 "wins", "mood", "pause", "reminder", "closes", "1:1", "acknowledge", "flag", "anonymous", "audit",
-                 "working hours", "holiday"):
+    for term in (
+        "weekly check-in",
+        "每周小结",
+        "monthly review",
+        "retrospective",
+        "kudos",
+        "badge",
+        "obstacle",
+        "障碍",
+        "blocker",
+        "support request",
+        "growth",
+        "digest",
+        "摘要",
+        "manager",
+        "report (person)",
+        "priorities",
+        "wins",
+        "mood",
+        "pause",
+        "reminder",
+        "closes",
+        "1:1",
+        "acknowledge",
+        "flag",
+        "anonymous",
+        "audit",
+        "working hours",
+        "holiday",
+    ):
         assert term in glossary, term
 
 
@@ -80,26 +106,61 @@ def test_help_shows_the_new_command_and_keeps_the_old_one_working():
 
 
 FLAG = {"id": 7, "period": "2026-W48", "step": "wins", "hint": None, "why": "not mine", "acknowledged": False}
-DIGEST_PERSON = {"name": "Dev", "status": "completed", "trend": [4], "notes": {}, "wins": "x", "blockers": None,
-                 "plan": [], "priorities": [], "support": [], "obstacles": [], "points": [], "via": None,
-                 "overdue_actions": [{"text": "write the runbook", "title": "Launch",
-                                      "since": datetime(2026, 11, 9, tzinfo=timezone.utc), "weeks_open": 3}],
-                 "hints": [{"key": "no_checkin", "weeks": 3, "flag": {**FLAG, "id": 8}}], "flags": [FLAG]}
+DIGEST_PERSON = {
+    "name": "Dev",
+    "status": "completed",
+    "trend": [4],
+    "notes": {},
+    "wins": "x",
+    "blockers": None,
+    "plan": [],
+    "priorities": [],
+    "support": [],
+    "obstacles": [],
+    "points": [],
+    "via": None,
+    "overdue_actions": [
+        {"text": "write the runbook", "title": "Launch", "since": datetime(2026, 11, 9, tzinfo=UTC), "weeks_open": 3}
+    ],
+    "hints": [{"key": "no_checkin", "weeks": 3, "flag": {**FLAG, "id": 8}}],
+    "flags": [FLAG],
+}
 WEEKLY_TEXTS = [
     ("digest/header", {"period": "2026-W48", "reports": 3, "checked_in": 2, "kudos_given": 1, "kudos_received": 0}),
     ("digest/person", DIGEST_PERSON),
     ("digest/person", {**DIGEST_PERSON, "own_view": True}),  # what /me shows
     ("me/note_not_found", {"period": "2026-W48", "which": "wins"}),
     ("own_data/flag_saved", {"period": "2026-W48", "step": "wins", "hint": None, "manager_name": "Maria"}),
-    ("own_data/flag_new", {"who": "Dev", "period": "2026-W48", "step": "wins", "hint": None, "answer": "x",
-                           "why": "not mine", "id": 7}),
+    (
+        "own_data/flag_new",
+        {"who": "Dev", "period": "2026-W48", "step": "wins", "hint": None, "answer": "x", "why": "not mine", "id": 7},
+    ),
     ("own_data/flag_acknowledged", {"manager_name": "Maria", "period": "2026-W48", "step": None, "hint": "mood_down"}),
     ("own_data/flag_not_found", {"period": "2026-W48", "which": "wins"}),
-    ("own_data/access", {"total": 2, "page": 1, "more": 0, "items": [
-        {"at": datetime(2026, 11, 30, 9, tzinfo=timezone.utc), "who": "Maria", "admin": False, "what": "digest",
-         "part": "2026-W48"},
-        {"at": datetime(2026, 11, 27, 9, tzinfo=timezone.utc), "who": "Maria", "admin": False, "what": "flag",
-         "part": "2026-W48 wins"}]}),
+    (
+        "own_data/access",
+        {
+            "total": 2,
+            "page": 1,
+            "more": 0,
+            "items": [
+                {
+                    "at": datetime(2026, 11, 30, 9, tzinfo=UTC),
+                    "who": "Maria",
+                    "admin": False,
+                    "what": "digest",
+                    "part": "2026-W48",
+                },
+                {
+                    "at": datetime(2026, 11, 27, 9, tzinfo=UTC),
+                    "who": "Maria",
+                    "admin": False,
+                    "what": "flag",
+                    "part": "2026-W48 wins",
+                },
+            ],
+        },
+    ),
 ]
 
 
@@ -118,10 +179,23 @@ def test_a_retro_action_says_how_long_it_has_been_open():
     assert "还没完成的复盘行动：\n• “write the runbook”，来自复盘“Launch”（已经 3 周）" in zh
 
 
-@pytest.mark.parametrize("names, expected", [(["Alice"], "Alice gets the questions by DM"),
-                                             (["Alice", "Bo"], "Each of them gets the questions by DM")])
+@pytest.mark.parametrize(
+    "names, expected",
+    [(["Alice"], "Alice gets the questions by DM"), (["Alice", "Bo"], "Each of them gets the questions by DM")],
+)
 def test_a_retro_for_one_person_does_not_say_each_of_them(names, expected):
-    text = Renderer().render(Reply("retro/started", {"title": "Launch", "names": names, "anonymous": False,
-                                                     "channel": None, "due": datetime(2026, 12, 4, tzinfo=timezone.utc),
-                                                     "minimum": 3}), Audience("en", "UTC", "Leo"))
+    text = Renderer().render(
+        Reply(
+            "retro/started",
+            {
+                "title": "Launch",
+                "names": names,
+                "anonymous": False,
+                "channel": None,
+                "due": datetime(2026, 12, 4, tzinfo=UTC),
+                "minimum": 3,
+            },
+        ),
+        Audience("en", "UTC", "Leo"),
+    )
     assert expected in text

@@ -19,8 +19,8 @@ import bot.app
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.machine import Reply, RunEvent, RunState, Status, Trigger, ask
-from conversations.weekly_checkin import WEEKLY_CHECKIN
 from conversations.render import LOCALES, Audience, Renderer
+from conversations.weekly_checkin import WEEKLY_CHECKIN
 from tests.helpers import DEMO, make_harness, utc
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
@@ -54,25 +54,44 @@ def _recording_renderer() -> tuple[Renderer, _Recording]:
 
 # ------------------------------------------------------------------------------------------------ the scenario
 
+
 def _in_channel(h, handle: str, text: str, channel: str = "#product") -> None:
     h._seq += 1
-    h.app.handle(InboundEvent(platform="console", user=handle, kind="command", text=text, channel=channel,
-                              dedup_key=f"chan:{h._seq}", received_at=h.clock.now()))
+    h.app.handle(
+        InboundEvent(
+            platform="console",
+            user=handle,
+            kind="command",
+            text=text,
+            channel=channel,
+            dedup_key=f"chan:{h._seq}",
+            received_at=h.clock.now(),
+        )
+    )
     h.app.deliver_outbox()
 
 
 def _stranger(h, user: str, text: str) -> None:
     h._seq += 1
-    h.app.handle(InboundEvent(platform="console", user=user, kind="message", text=text, dedup_key=f"x:{h._seq}",
-                              received_at=h.clock.now()))
+    h.app.handle(
+        InboundEvent(
+            platform="console", user=user, kind="message", text=text, dedup_key=f"x:{h._seq}", received_at=h.clock.now()
+        )
+    )
     h.app.deliver_outbox()
 
 
 def _scenario(tmp_path: Path) -> None:
     """A few weeks of an organisation using everything, as its members would type it."""
-    config = {**DEMO, "admins": ["maria"],
-              "members": [*DEMO["members"], {"handle": "dan", "name": "Dan Wu", "timezone": "Europe/London"},
-                          {"handle": "eve", "name": "Eve Ng", "timezone": "Asia/Shanghai", "locale": "zh"}]}
+    config = {
+        **DEMO,
+        "admins": ["maria"],
+        "members": [
+            *DEMO["members"],
+            {"handle": "dan", "name": "Dan Wu", "timezone": "Europe/London"},
+            {"handle": "eve", "name": "Eve Ng", "timezone": "Asia/Shanghai", "locale": "zh"},
+        ],
+    }
     h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0), config=config)
     say = h.say
 
@@ -86,88 +105,222 @@ def _scenario(tmp_path: Path) -> None:
             script((handle, ("/help", "/nope", "4", "edit", "back", "/review")))
         # A week of check-ins, with every kind of answer and keyword.
         h.run_until(utc(2026, 11, 27, 16, 0))  # Friday afternoon: delivered
-        script(("alice", ("great", "9", "4", "", "x" * 5000, "Shipped it with Chen", "back", "Shipped it with Chen",
-                          "later")),
-               ("chen", ("四", "感谢陈晨帮忙排查", "等 IT 的密钥", "skip")),
-               ("bo", ("4", "skip")))
+        script(
+            (
+                "alice",
+                ("great", "9", "4", "", "x" * 5000, "Shipped it with Chen", "back", "Shipped it with Chen", "later"),
+            ),
+            ("chen", ("四", "感谢陈晨帮忙排查", "等 IT 的密钥", "skip")),
+            ("bo", ("4", "skip")),
+        )
         h.run_until(utc(2026, 11, 28, 12, 0))  # snoozes end, reminders go out
-        script(("alice", ("/checkin", "Waiting for keys", "billing page; review design; a; b", "", "skip",
-                          "/checkin", "5", "edit", "99", "/checkin", "2", "/checkin", "Shipped it", "edit wins",
-                          "skip", "later")),
-               ("chen", ("/checkin", "修好测试环境", "没有", "无")),
-               ("bo", ("/checkin", "/checkin", "3")),
-               ("maria", ("/checkin", "4", "hired", "none", "plan", "done")))
+        script(
+            (
+                "alice",
+                (
+                    "/checkin",
+                    "Waiting for keys",
+                    "billing page; review design; a; b",
+                    "",
+                    "skip",
+                    "/checkin",
+                    "5",
+                    "edit",
+                    "99",
+                    "/checkin",
+                    "2",
+                    "/checkin",
+                    "Shipped it",
+                    "edit wins",
+                    "skip",
+                    "later",
+                ),
+            ),
+            ("chen", ("/checkin", "修好测试环境", "没有", "无")),
+            ("bo", ("/checkin", "/checkin", "3")),
+            ("maria", ("/checkin", "4", "hired", "none", "plan", "done")),
+        )
         h.run_until(utc(2026, 11, 30, 12, 30))  # windows close; Bo's half-done check-in expires
-        script(("bo", ("4", "/pause until someday", "/pause 2w", "/resume", "/resume")),
-               ("alice", ("edit", "later")),
-               ("chen", ("/暂停 下周一",)))
+        script(
+            ("bo", ("4", "/pause until someday", "/pause 2w", "/resume", "/resume")),
+            ("alice", ("edit", "later")),
+            ("chen", ("/暂停 下周一",)),
+        )
         # Kudos, in a channel, with every refusal.
         _in_channel(h, "alice", "/kudos @bo for the review #teamwork")
         _in_channel(h, "chen", "/kudos @alice 谢谢你帮忙排查问题 #协作")
-        script(("alice", ("/kudos", "/kudos @alice for me", "/kudos @bo", "/kudos @nobody for the help",
-                          "/kudos @bo for the help #nosuchvalue", "/kudos @bo " + "x" * 5000,
-                          "/kudos @bo for the help " + " ".join(f"#{v}" for v in ("teamwork", "ownership", "customer",
-                                                                                  "growth", "collaboration") * 8),
-                          "/kudos me", "/kudos wall")),
-               ("bo", tuple(f"/kudos @alice for the help {n}" for n in range(11))))
+        script(
+            (
+                "alice",
+                (
+                    "/kudos",
+                    "/kudos @alice for me",
+                    "/kudos @bo",
+                    "/kudos @nobody for the help",
+                    "/kudos @bo for the help #nosuchvalue",
+                    "/kudos @bo " + "x" * 5000,
+                    "/kudos @bo for the help "
+                    + " ".join(f"#{v}" for v in ("teamwork", "ownership", "customer", "growth", "collaboration") * 8),
+                    "/kudos me",
+                    "/kudos wall",
+                ),
+            ),
+            ("bo", tuple(f"/kudos @alice for the help {n}" for n in range(11))),
+        )
         # A named retro in a channel and an anonymous one, with refusals, a skip and late answers.
         _in_channel(h, "alice", "/retro")
         _in_channel(h, "alice", '/retro start "Checkout" @nobody')
         _in_channel(h, "alice", '/retro start "Checkout" @bo due 90d')
         _in_channel(h, "alice", '/retro start "Checkout redesign" @alice @bo @chen')
-        script(("alice", ("Ship by Nov 20", "back", "Ship by Nov 20", "Pairing", "Late QA", "@nobody fix it",
-                          "@bo add a smoke test; @alice write docs", "edit", "1", "Ship by Nov 24")),
-               ("bo", ("later", "skip", "/retro")),
-               ("chen", ("按时上线", "跳过")))
+        script(
+            (
+                "alice",
+                (
+                    "Ship by Nov 20",
+                    "back",
+                    "Ship by Nov 20",
+                    "Pairing",
+                    "Late QA",
+                    "@nobody fix it",
+                    "@bo add a smoke test; @alice write docs",
+                    "edit",
+                    "1",
+                    "Ship by Nov 24",
+                ),
+            ),
+            ("bo", ("later", "skip", "/retro")),
+            ("chen", ("按时上线", "跳过")),
+        )
         _in_channel(h, "maria", '/retro start "Q4 planning" @alice @bo @chen anonymous due 24h')
         script(("alice", ("goal", "went well", "went badly", "none")))
         h.run_until(utc(2026, 12, 1, 13, 0))  # reminders, the close, summaries; the monthly review is out
         script(("alice", ("/retro repost", "/retro repost", "/retro repost 999")), ("chen", ("/复盘 repost",)))
         # The monthly review.
-        script(("alice", ("/review", "what", "still", "The API keys", "back", "The API keys", "2",
-                          "2 two more days of QA time", "SQL; Go; Rust", "SQL", "edit", "4", "Go")),
-               ("chen", ("/review", "还在", "没有", "1 需要拍板", "系统设计")),
-               ("dan", ("/review", "later", "skip")),
-               ("bo", ("/review", "none", "skip")),
-               ("maria", ("/review", "none", "coaching")))  # no manager: no support question
+        script(
+            (
+                "alice",
+                (
+                    "/review",
+                    "what",
+                    "still",
+                    "The API keys",
+                    "back",
+                    "The API keys",
+                    "2",
+                    "2 two more days of QA time",
+                    "SQL; Go; Rust",
+                    "SQL",
+                    "edit",
+                    "4",
+                    "Go",
+                ),
+            ),
+            ("chen", ("/review", "还在", "没有", "1 需要拍板", "系统设计")),
+            ("dan", ("/review", "later", "skip")),
+            ("bo", ("/review", "none", "skip")),
+            ("maria", ("/review", "none", "coaching")),
+        )  # no manager: no support question
         # A second week: last week's priorities, open obstacles and retro actions come back.
         h.run_until(utc(2026, 12, 4, 16, 0))
-        script(("alice", ("4", "good", "maybe", "done", "partly", "what", "still", "later", "x", "1", "none",
-                          "a; b; c; d", "a", "skip")),
-               ("chen", ("3", "好", "完成", "还在", "没有", "重点一", "跳过")),
-               ("bo", ("4", "ok", "back", "back", "skip", "skip")))
-        for text in ("/support", "/support 1 handle", "/support 1 1on1", "/support 1 resolved", "/support 99 handle",
-                     "/support x"):
+        script(
+            (
+                "alice",
+                (
+                    "4",
+                    "good",
+                    "maybe",
+                    "done",
+                    "partly",
+                    "what",
+                    "still",
+                    "later",
+                    "x",
+                    "1",
+                    "none",
+                    "a; b; c; d",
+                    "a",
+                    "skip",
+                ),
+            ),
+            ("chen", ("3", "好", "完成", "还在", "没有", "重点一", "跳过")),
+            ("bo", ("4", "ok", "back", "back", "skip", "skip")),
+        )
+        for text in (
+            "/support",
+            "/support 1 handle",
+            "/support 1 1on1",
+            "/support 1 resolved",
+            "/support 99 handle",
+            "/support x",
+        ):
             say("maria", text)
         say("alice", "/support")
         # /me and the things people do with their own data.
         for handle in ("alice", "chen"):
-            for text in ("/me", "/me export", "/me export please", "/me nonsense", "/me access", "/me access 2", "/me access x",
-                         "/me flag", "/me flag 2026-W48 wins I wrote the wrong week", "/me flag 2020-W01 wins x",
-                         "/me flag hint 1 not true", "/me flag hint 99 x", "/me ack", "/me ack 1", "/me ack 999",
-                         "/note", "/note 2026-W48 wins it was Bo's idea", "/note 2020-W01 wins x", "/me rejoin",
-                         "/me delete", "/me delete nonsense", "/me delete confirm 0000", "/me delete cancel"):
+            for text in (
+                "/me",
+                "/me export",
+                "/me export please",
+                "/me nonsense",
+                "/me access",
+                "/me access 2",
+                "/me access x",
+                "/me flag",
+                "/me flag 2026-W48 wins I wrote the wrong week",
+                "/me flag 2020-W01 wins x",
+                "/me flag hint 1 not true",
+                "/me flag hint 99 x",
+                "/me ack",
+                "/me ack 1",
+                "/me ack 999",
+                "/note",
+                "/note 2026-W48 wins it was Bo's idea",
+                "/note 2020-W01 wins x",
+                "/me rejoin",
+                "/me delete",
+                "/me delete nonsense",
+                "/me delete confirm 0000",
+                "/me delete cancel",
+            ):
                 say(handle, text)
-        script(("bo", ("/me flag 2026-W48 mood not right",)),
-               ("maria", ("/me ack 1", "/me ack 1", "/me ack 3", "/me")))
+        script(("bo", ("/me flag 2026-W48 mood not right",)), ("maria", ("/me ack 1", "/me ack 1", "/me ack 3", "/me")))
         # Reporting lines: people the org file gives no manager ask, accept, decline, withdraw and let expire.
-        script(("alice", ("/flywheel", "/flywheel nonsense", "/flywheel team", "/flywheel team add @bo",
-                          "/flywheel team add @nobody", "/flywheel manager @bo @alice", "/flywheel cancel 999",
-                          "/flywheel accept 999")),
-               ("dan", ("/flywheel team add @eve", "/flywheel team add @eve")),  # request 1
-               ("eve", ("/flywheel decline 1",)),
-               ("dan", ("/flywheel team add @eve",)),  # request 2
-               ("eve", ("/flywheel accept 2", "/flywheel accept 2")),
-               ("dan", ("/flywheel team add @eve",)),
-               ("eve", ("/flywheel team add @dan",)),
-               ("alice", ("/flywheel team add @dan", "/flywheel cancel 3", "/flywheel team add @dan")),  # 3, 4
-               ("dan", ("/flywheel accept 4",)),
-               ("maria", ("/flywheel team add @eve",)),  # request 5: Eve moves from Dan to Maria
-               ("eve", ("/flywheel accept 5",)),
-               ("maria", ("/flywheel manager @eve @dan", "/flywheel manager @eve @dan", "/flywheel manager @bo @dan",
-                          "/flywheel team")),
-               ("dan", ("/flywheel manager @eve @maria", "/flywheel team add @maria")),
-               ("alice", ("/flywheel team add @eve",)))  # left unanswered: it expires
+        script(
+            (
+                "alice",
+                (
+                    "/flywheel",
+                    "/flywheel nonsense",
+                    "/flywheel team",
+                    "/flywheel team add @bo",
+                    "/flywheel team add @nobody",
+                    "/flywheel manager @bo @alice",
+                    "/flywheel cancel 999",
+                    "/flywheel accept 999",
+                ),
+            ),
+            ("dan", ("/flywheel team add @eve", "/flywheel team add @eve")),  # request 1
+            ("eve", ("/flywheel decline 1",)),
+            ("dan", ("/flywheel team add @eve",)),  # request 2
+            ("eve", ("/flywheel accept 2", "/flywheel accept 2")),
+            ("dan", ("/flywheel team add @eve",)),
+            ("eve", ("/flywheel team add @dan",)),
+            ("alice", ("/flywheel team add @dan", "/flywheel cancel 3", "/flywheel team add @dan")),  # 3, 4
+            ("dan", ("/flywheel accept 4",)),
+            ("maria", ("/flywheel team add @eve",)),  # request 5: Eve moves from Dan to Maria
+            ("eve", ("/flywheel accept 5",)),
+            (
+                "maria",
+                (
+                    "/flywheel manager @eve @dan",
+                    "/flywheel manager @eve @dan",
+                    "/flywheel manager @bo @dan",
+                    "/flywheel team",
+                ),
+            ),
+            ("dan", ("/flywheel manager @eve @maria", "/flywheel team add @maria")),
+            ("alice", ("/flywheel team add @eve",)),
+        )  # left unanswered: it expires
         h.run_until(utc(2026, 12, 13, 12, 0))  # requests expire; digests go out on Mondays
         script(("maria", ("/flywheel accept 6",)))
         h.run_until(utc(2027, 1, 15, 12, 0))
@@ -196,8 +349,15 @@ def _recorded(tmp_path: Path) -> list[Reply]:
         return render(self, reply, audience)
 
     def advance_recorded(flow: Flow, run: RunState, event: RunEvent, now):  # noqa: ANN001, ANN202
-        key = (flow.name, run.status, run.step, bool(run.answers), run.reminded, run.nudge_kind,
-               tuple(sorted(run.context)))
+        key = (
+            flow.name,
+            run.status,
+            run.step,
+            bool(run.answers),
+            run.reminded,
+            run.nudge_kind,
+            tuple(sorted(run.context)),
+        )
         states.setdefault(key, (flow, run, now))
         return advance_(flow, run, event, now)
 
@@ -237,8 +397,12 @@ FIXTURES: list[Reply] = [
     Reply("common/stale_button"),  # bot/app.py _dispatch: a button from an earlier question
     Reply("common/not_understood"),  # bot/app.py handle: acting on a message failed
     *[Reply("common/lookup_failed", {"platform": p}) for p in ("slack", "feishu")],  # bot/newcomers.py refusal
-    *[Reply("common/not_in_directory", {"platform": p, "reason": r, "admins": a})
-      for p in ("slack", "feishu") for r in ("bot", "deactivated", "outside") for a in ([], ["Maria Rossi"])],
+    *[
+        Reply("common/not_in_directory", {"platform": p, "reason": r, "admins": a})
+        for p in ("slack", "feishu")
+        for r in ("bot", "deactivated", "outside")
+        for a in ([], ["Maria Rossi"])
+    ],
     Reply("kudos/too_many_values", {"count": 9}),  # bot/kudos.py give: the values do not fit in storage
     Reply("own_data/delete_stale", {"minutes": 10}),  # bot/own_data.py delete_command: the code expired
     Reply("own_data/flag_not_yours", {"who": "@bo"}),  # bot/own_data.py flag
@@ -250,8 +414,11 @@ FIXTURES: list[Reply] = [
     Reply("team/same_person", {"who": "Alice"}),  # bot/team.py _admin_set
     Reply("retro/anonymous_too_few", {"count": 2, "minimum": 3}),  # bot/retro.py start
     # One question per follow-up item: check-ins started before follow-ups were grouped still ask these.
-    *[Reply(t, {"item": "security sign-off", "item_number": n, "item_total": 2})
-      for t in ("weekly_checkin/plan_review", "common/obstacle_status", "common/retro_action") for n in (1, 2)],
+    *[
+        Reply(t, {"item": "security sign-off", "item_number": n, "item_total": 2})
+        for t in ("weekly_checkin/plan_review", "common/obstacle_status", "common/retro_action")
+        for n in (1, 2)
+    ],
     *[Reply(f"common/{t}") for t in ("invalid_done_or_not", "invalid_obstacle_status", "invalid_plan_status")],
     # A blocker that repeats an open obstacle, and a partly answered follow-up list (conversations/machine.py).
     Reply("common/same_obstacle", {"obstacle": "security sign-off"}),
@@ -288,8 +455,12 @@ def test_every_template_renders_in_both_languages_with_what_its_callers_pass(tmp
     failures: list[str] = []
     for reply in replies:
         for locale in LOCALES:
-            audience = Audience(locale, "Asia/Shanghai" if locale == "zh" else "Europe/London",
-                                "陈晨" if locale == "zh" else "Alice Martin", "Maria")
+            audience = Audience(
+                locale,
+                "Asia/Shanghai" if locale == "zh" else "Europe/London",
+                "陈晨" if locale == "zh" else "Alice Martin",
+                "Maria",
+            )
             try:
                 text = renderer.render(reply, audience)
             except Exception as exc:  # noqa: BLE001 - every failure is reported, not only the first

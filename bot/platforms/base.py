@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable, Protocol, Sequence
+from datetime import UTC, datetime
+from typing import Protocol
 
 from conversations.clock import Clock
 from conversations.machine import Reply
@@ -45,8 +46,9 @@ class SendError(Exception):
     """A failed send. `permanent` failures are not retried; `retry_after` (seconds) is honoured if given; after a
     `maybe_sent` failure the next attempt is `uncertain` (it checks before sending again)."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None,
-                 maybe_sent: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None, maybe_sent: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
@@ -80,7 +82,7 @@ class FakeMessenger:
             if error is not None:
                 raise error
         self.sent.append((recipient, message))
-        self.sent_at.append(self.clock.now() if self.clock else datetime.now(timezone.utc))
+        self.sent_at.append(self.clock.now() if self.clock else datetime.now(UTC))
         return SendResult(message_id=str(len(self.sent)))
 
     def texts_for(self, address: str) -> list[str]:

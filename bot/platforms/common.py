@@ -6,8 +6,9 @@ Feishu as cards; the choice of buttons and the values they send are decided once
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from conversations.answers import Items, Scale
 from conversations.followups import FOLLOW_UPS
@@ -41,8 +42,10 @@ def split_text(text: str, limit: int) -> list[str]:
 def unique_handle(candidates: Iterable[str | None], fallback: str, taken: set[str]) -> str:
     """A member handle for someone a platform's directory brought in: the first usable candidate (lowercase
     letters, digits, `._-`), numbered if taken. Adds it to `taken`."""
-    base = next((h for h in (re.sub(r"[^a-z0-9._-]", "", (c or "").lower()) for c in candidates) if h),
-                re.sub(r"[^a-z0-9._-]", "", fallback.lower()) or "member")
+    base = next(
+        (h for h in (re.sub(r"[^a-z0-9._-]", "", (c or "").lower()) for c in candidates) if h),
+        re.sub(r"[^a-z0-9._-]", "", fallback.lower()) or "member",
+    )
     handle, n = base[:60], 2
     while handle in taken:
         handle, n = f"{base[:57]}{n}", n + 1
@@ -52,18 +55,58 @@ def unique_handle(candidates: Iterable[str | None], fallback: str, taken: set[st
 
 # Short button labels, per language. The value a button sends is exactly what a member could type.
 LABELS = {
-    "en": {"done": "Done", "partly": "Partly", "not_done": "Not done", "resolved": "Resolved", "still": "Still blocking",
-           "irrelevant": "No longer relevant", "done_action": "Done", "open_action": "Not yet", "later": "Later",
-           "skip": "Skip", "back": "Back", "none": "None", "handle": "I'll handle it",
-           "1on1": "Let's discuss in our 1:1", "resolved_request": "Resolved", "edit": "Edit an answer",
-           "form": "Answer in a form", "accept": "Accept", "decline": "Decline",
-           "repost": "Post my answers under my name", "ack": "Acknowledge", "all_done": "All done",
-           "same": "Yes, the same one", "new": "No, a new one"},
-    "zh": {"done": "完成", "partly": "部分完成", "not_done": "未完成", "resolved": "已解决", "still": "仍然存在",
-           "irrelevant": "不再相关", "done_action": "完成", "open_action": "还没", "later": "稍后", "skip": "跳过",
-           "back": "返回", "none": "无", "handle": "我来处理", "1on1": "一对一时讨论", "resolved_request": "已解决",
-           "edit": "修改回答", "form": "用表单回答", "accept": "接受", "decline": "拒绝", "repost": "署名发布我的回答", "ack": "已知悉",
-           "all_done": "都完成了", "same": "是同一个", "new": "不是，新的"},
+    "en": {
+        "done": "Done",
+        "partly": "Partly",
+        "not_done": "Not done",
+        "resolved": "Resolved",
+        "still": "Still blocking",
+        "irrelevant": "No longer relevant",
+        "done_action": "Done",
+        "open_action": "Not yet",
+        "later": "Later",
+        "skip": "Skip",
+        "back": "Back",
+        "none": "None",
+        "handle": "I'll handle it",
+        "1on1": "Let's discuss in our 1:1",
+        "resolved_request": "Resolved",
+        "edit": "Edit an answer",
+        "form": "Answer in a form",
+        "accept": "Accept",
+        "decline": "Decline",
+        "repost": "Post my answers under my name",
+        "ack": "Acknowledge",
+        "all_done": "All done",
+        "same": "Yes, the same one",
+        "new": "No, a new one",
+    },
+    "zh": {
+        "done": "完成",
+        "partly": "部分完成",
+        "not_done": "未完成",
+        "resolved": "已解决",
+        "still": "仍然存在",
+        "irrelevant": "不再相关",
+        "done_action": "完成",
+        "open_action": "还没",
+        "later": "稍后",
+        "skip": "跳过",
+        "back": "返回",
+        "none": "无",
+        "handle": "我来处理",
+        "1on1": "一对一时讨论",
+        "resolved_request": "已解决",
+        "edit": "修改回答",
+        "form": "用表单回答",
+        "accept": "接受",
+        "decline": "拒绝",
+        "repost": "署名发布我的回答",
+        "ack": "已知悉",
+        "all_done": "都完成了",
+        "same": "是同一个",
+        "new": "不是，新的",
+    },
 }
 
 CHOICES = {
@@ -76,8 +119,10 @@ CHOICES = {
 
 # Messages that open a conversation (or pick it up again) offer the whole run as one form.
 FORM_LEADS = {"intro", "intro_on_demand", "reminder", "continue", "resumed", "snooze_over"}
-FORM_TITLES = {"en": {"weekly_checkin": "Weekly check-in", "monthly_review": "Monthly review", "retro": "Retrospective"},
-               "zh": {"weekly_checkin": "每周小结", "monthly_review": "月度回顾", "retro": "复盘"}}
+FORM_TITLES = {
+    "en": {"weekly_checkin": "Weekly check-in", "monthly_review": "Monthly review", "retro": "Retrospective"},
+    "zh": {"weekly_checkin": "每周小结", "monthly_review": "月度回顾", "retro": "复盘"},
+}
 FORM_BUTTONS = {"en": ("Save", "Cancel"), "zh": ("保存", "取消")}
 
 
@@ -113,8 +158,12 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return [_team_request_row(reply.params["id"], labels)]
     if reply.template == "retro/withheld" and "retro_id" in reply.params:  # the author's own answers, theirs to post
         retro_id = reply.params["retro_id"]
-        return [ButtonRow(f"retro:repost:{retro_id}", (Button(f"retro:repost:{retro_id}", labels["repost"],
-                                                              f"/retro repost {retro_id}"),))]
+        return [
+            ButtonRow(
+                f"retro:repost:{retro_id}",
+                (Button(f"retro:repost:{retro_id}", labels["repost"], f"/retro repost {retro_id}"),),
+            )
+        ]
     if reply.template == "own_data/flag_new" and "id" in reply.params:  # a member flagged an answer as wrong
         flag_id = reply.params["id"]
         return [ButtonRow(f"flag:{flag_id}", (Button(f"flag:ack:{flag_id}", labels["ack"], f"/me ack {flag_id}"),))]
@@ -131,7 +180,9 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return []
     if step == FOLLOW_UPS and reply.params.get("items"):
         return _follow_up_rows(flow, reply.params["items"], labels)
-    buttons = [Button(f"{flow}:answer:{value}", labels.get(label, label), value) for value, label in CHOICES.get(step, [])]
+    buttons = [
+        Button(f"{flow}:answer:{value}", labels.get(label, label), value) for value, label in CHOICES.get(step, [])
+    ]
     buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
     asked = str(reply.params.get("step", step))
     return [ButtonRow(f"{flow}:{asked}", tuple(buttons), step=asked)]
@@ -162,8 +213,10 @@ def _follow_up_rows(flow: str, items: Sequence[dict[str, Any]], labels: dict[str
         n = item["number"]
         text = str(item["text"])
         note = f"{n}. “{text if len(text) <= 150 else text[:149] + '…'}”"
-        buttons = tuple(Button(f"{flow}:answer:{n}:{value.replace(' ', '_')}", labels.get(label, label), f"{n} {value}")
-                        for value, label in CHOICES.get(item["kind"], []))
+        buttons = tuple(
+            Button(f"{flow}:answer:{n}:{value.replace(' ', '_')}", labels.get(label, label), f"{n} {value}")
+            for value, label in CHOICES.get(item["kind"], [])
+        )
         rows.append(ButtonRow(f"{flow}:{FOLLOW_UPS}#{n}", buttons, note, step=FOLLOW_UPS))
     rest = [Button(f"{flow}:answer:all_done", labels["all_done"], "all done")] if len(items) > 1 else []
     rest += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
@@ -172,19 +225,31 @@ def _follow_up_rows(flow: str, items: Sequence[dict[str, Any]], labels: dict[str
 
 
 def _support_row(request_id: int, labels: dict[str, str], note: str | None = None) -> ButtonRow:
-    return ButtonRow(f"support:{request_id}", tuple(
-        Button(f"support:{word}:{request_id}", labels[label], f"/support {request_id} {word}")
-        for word, label in (("handle", "handle"), ("1on1", "1on1"), ("resolved", "resolved_request"))), note)
+    return ButtonRow(
+        f"support:{request_id}",
+        tuple(
+            Button(f"support:{word}:{request_id}", labels[label], f"/support {request_id} {word}")
+            for word, label in (("handle", "handle"), ("1on1", "1on1"), ("resolved", "resolved_request"))
+        ),
+        note,
+    )
 
 
 def _team_request_row(request_id: int, labels: dict[str, str]) -> ButtonRow:
     """Accept / Decline on a request to report to someone: the same words the message tells the member to type."""
-    return ButtonRow(f"team:{request_id}", tuple(
-        Button(f"team:{word}:{request_id}", labels[word], f"/flywheel {word} {request_id}", primary=word == "accept")
-        for word in ("accept", "decline")))
+    return ButtonRow(
+        f"team:{request_id}",
+        tuple(
+            Button(
+                f"team:{word}:{request_id}", labels[word], f"/flywheel {word} {request_id}", primary=word == "accept"
+            )
+            for word in ("accept", "decline")
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ forms
+
 
 @dataclass(frozen=True)
 class FormField:
@@ -225,23 +290,43 @@ def build_form(app: Any, *, platform: str, user: str, run_id: int) -> Form | Non
         choices = tuple((value, labels.get(label, label)) for value, label in CHOICES.get(step.split(":", 1)[0], []))
         shown = _chosen(CHOICES.get(step.split(":", 1)[0], []), current) if choices else _shown(current)
         if flow.is_group(step):  # what was recorded, as the member could type it: `1 done 2 still`
-            shown = " ".join(f"{n} {_chosen(CHOICES.get(i.kind, []), state.answers[i.step])}"
-                             for n, i in enumerate(flow.group_items(step, state.context), start=1)
-                             if i.step in state.answers and _chosen(CHOICES.get(i.kind, []), state.answers[i.step])) or None
-        fields.append(FormField(step=step, question=question, choices=choices, current=shown,
-                                multiline=not isinstance(expects, (Scale, Items)),
-                                optional=flow.ask_for(step).optional or step in state.answers))
+            shown = (
+                " ".join(
+                    f"{n} {_chosen(CHOICES.get(i.kind, []), state.answers[i.step])}"
+                    for n, i in enumerate(flow.group_items(step, state.context), start=1)
+                    if i.step in state.answers and _chosen(CHOICES.get(i.kind, []), state.answers[i.step])
+                )
+                or None
+            )
+        fields.append(
+            FormField(
+                step=step,
+                question=question,
+                choices=choices,
+                current=shown,
+                multiline=not isinstance(expects, (Scale, Items)),
+                optional=flow.ask_for(step).optional or step in state.answers,
+            )
+        )
     save, cancel = FORM_BUTTONS[locale]
-    return Form(run_id=run_id, flow=flow.name, title=FORM_TITLES[locale].get(flow.name, "Flywheel"), save=save,
-                cancel=cancel, locale=locale, fields=tuple(fields))
+    return Form(
+        run_id=run_id,
+        flow=flow.name,
+        title=FORM_TITLES[locale].get(flow.name, "Flywheel"),
+        save=save,
+        cancel=cancel,
+        locale=locale,
+        fields=tuple(fields),
+    )
 
 
 def _shown(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, list):
-        return "; ".join(str(v if not isinstance(v, dict) else f"{v.get('owner', '')} {v.get('text', '')}").strip()
-                         for v in value)
+        return "; ".join(
+            str(v if not isinstance(v, dict) else f"{v.get('owner', '')} {v.get('text', '')}").strip() for v in value
+        )
     if isinstance(value, dict):
         return str(value.get("text", ""))
     return str(value)
@@ -251,7 +336,10 @@ def _chosen(choices: list[tuple[str, str]], current: Any) -> str | None:
     if current is None:
         return None
     for value, label in choices:
-        if str(current) in (value, label) or (label == "done_action" and current == "done") or (
-                label == "open_action" and current == "open"):
+        if (
+            str(current) in (value, label)
+            or (label == "done_action" and current == "done")
+            or (label == "open_action" and current == "open")
+        ):
             return value
     return None

@@ -16,8 +16,9 @@ from tests.helpers import local
 def records(h):
     with transaction(h.app.sessions) as s:
         handles = {m.id: m.handle for m in s.exec(select(Member))}
-        return sorted((handles.get(r.actor_id, "admin"), handles[r.subject_id], r.what)
-                      for r in s.exec(select(AuditRecord)))
+        return sorted(
+            (handles.get(r.actor_id, "admin"), handles[r.subject_id], r.what) for r in s.exec(select(AuditRecord))
+        )
 
 
 def test_digest_builds_and_manager_views_are_audited_and_own_reads_are_not(harness):

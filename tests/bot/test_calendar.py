@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 from bot.platforms.base import FakeMessenger
 from conversations.schedule import zone
 from tests.helpers import local, make_harness, utc
@@ -12,8 +13,14 @@ ORG = {
     "members": [
         {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
         {"handle": "alice", "name": "Alice Martin", "manager": "maria", "timezone": "Europe/London"},
-        {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh",
-         "country": "CN"},
+        {
+            "handle": "chen",
+            "name": "陈晨",
+            "manager": "maria",
+            "timezone": "Asia/Shanghai",
+            "locale": "zh",
+            "country": "CN",
+        },
     ],
 }
 LONDON, SHANGHAI = "Europe/London", "Asia/Shanghai"
@@ -28,8 +35,11 @@ def _prompts(h, handle, tz, flow="weekly_checkin"):
 
 
 def _sent(h, handle, kind, tz):
-    return [at.astimezone(zone(tz)).replace(tzinfo=None) for (r, m), at in zip(h.fake.sent, h.fake.sent_at)
-            if r.address == handle and m.kind == kind]
+    return [
+        at.astimezone(zone(tz)).replace(tzinfo=None)
+        for (r, m), at in zip(h.fake.sent, h.fake.sent_at)
+        if r.address == handle and m.kind == kind
+    ]
 
 
 def _digest_sections(h, manager="maria"):
@@ -122,8 +132,9 @@ def test_kudos_at_four_in_the_morning_waits_until_nine(tmp_path):
     assert reply and "陈晨" in reply[0]
     assert _sent(h, "chen", "kudos_received", SHANGHAI) == []
     h.run_until(local(SHANGHAI, 2026, 12, 2, 10, 0))
-    assert _sent(h, "chen", "kudos_received", SHANGHAI) == [local(SHANGHAI, 2026, 12, 2, 9, 0).astimezone(
-        zone(SHANGHAI)).replace(tzinfo=None)]
+    assert _sent(h, "chen", "kudos_received", SHANGHAI) == [
+        local(SHANGHAI, 2026, 12, 2, 9, 0).astimezone(zone(SHANGHAI)).replace(tzinfo=None)
+    ]
     h.app.close()
 
 
@@ -133,8 +144,9 @@ def test_later_on_friday_evening_snoozes_to_monday_morning(tmp_path):
     reply = h.say("alice", "later")
     assert reply and "Mon 30 Nov, 09:00" in reply[0], reply
     h.run_until(local(LONDON, 2026, 11, 30, 11, 0))
-    assert _sent(h, "alice", "remind", LONDON) == [local(LONDON, 2026, 11, 30, 9, 0).astimezone(
-        zone(LONDON)).replace(tzinfo=None)]
+    assert _sent(h, "alice", "remind", LONDON) == [
+        local(LONDON, 2026, 11, 30, 9, 0).astimezone(zone(LONDON)).replace(tzinfo=None)
+    ]
     h.app.close()
 
 
@@ -157,10 +169,13 @@ class _Slack(FakeMessenger):
 def test_slack_away_status_holds_prompts_until_it_clears(tmp_path):
     members = [dict(m) for m in ORG["members"]]
     members[1]["slack"], members[2]["slack"] = "UALICE", "UCHEN"
-    h = make_harness(tmp_path, start=utc(2026, 11, 23), config={**ORG, "members": members,
-                                                                 "calendar": {"away_status": True}})
-    statuses = {"UALICE": {"status_emoji": ":palm_tree:", "status_text": "", "status_expiration": 0},
-                "UCHEN": RuntimeError("users.info failed")}
+    h = make_harness(
+        tmp_path, start=utc(2026, 11, 23), config={**ORG, "members": members, "calendar": {"away_status": True}}
+    )
+    statuses = {
+        "UALICE": {"status_emoji": ":palm_tree:", "status_text": "", "status_expiration": 0},
+        "UCHEN": RuntimeError("users.info failed"),
+    }
     slack = _Slack(h.clock, statuses)
     h.app.messengers.clear()  # (the same mapping the calendars read)
     h.app.messengers["slack"] = slack
@@ -181,8 +196,9 @@ def test_a_retro_question_outside_working_hours_waits(tmp_path):
     h.say("alice", '/retro start "Release" @alice @chen due 48h')
     assert _sent(h, "chen", "deliver", SHANGHAI) == []
     h.run_until(local(SHANGHAI, 2026, 12, 3, 12, 0))
-    assert _sent(h, "chen", "deliver", SHANGHAI) == [local(SHANGHAI, 2026, 12, 3, 9, 0).astimezone(
-        zone(SHANGHAI)).replace(tzinfo=None)]
+    assert _sent(h, "chen", "deliver", SHANGHAI) == [
+        local(SHANGHAI, 2026, 12, 3, 9, 0).astimezone(zone(SHANGHAI)).replace(tzinfo=None)
+    ]
     h.app.close()
 
 

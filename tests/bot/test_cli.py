@@ -5,8 +5,17 @@ from bot.cli import main
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "FEISHU_APP_ID", "FEISHU_APP_SECRET",
-                 "FLYWHEEL_CONFIG", "DATABASE_URL", "FLYWHEEL_LOCALE", "FLYWHEEL_TIMEZONE"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "FEISHU_APP_ID",
+        "FEISHU_APP_SECRET",
+        "FLYWHEEL_CONFIG",
+        "DATABASE_URL",
+        "FLYWHEEL_LOCALE",
+        "FLYWHEEL_TIMEZONE",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     return monkeypatch
@@ -68,7 +77,9 @@ def test_doctor_reads_like_a_report_and_never_prints_a_secret(clean_env, tmp_pat
     clean_env.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'f.db'}")
     (tmp_path / "org.yaml").write_text(
         "members:\n  - {handle: maria, name: Maria}\n  - {handle: alice, name: Alice, manager: maria}\n"
-        "flows:\n  weekly_checkin:\n    questions: {manager_help: false}\n", encoding="utf-8")
+        "flows:\n  weekly_checkin:\n    questions: {manager_help: false}\n",
+        encoding="utf-8",
+    )
     clean_env.setenv("FLYWHEEL_CONFIG", str(tmp_path / "org.yaml"))
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
@@ -78,9 +89,11 @@ def test_doctor_reads_like_a_report_and_never_prints_a_secret(clean_env, tmp_pat
     assert "✓ Feishu: app cli_demo, secret set, long connection, domain feishu" in out
     assert "2 members (1 manager), time zone UTC" in out
     # manager_help is left out in this file: four questions, as a run would ask them
-    assert ("✓ weekly_checkin: every Friday 15:00 member-local, open until Monday 12:00, reminder after 4 hours; "
-            "4 questions, plus one per priority set the week before, one per open obstacle and one per open retro "
-            "action they own") in out
+    assert (
+        "✓ weekly_checkin: every Friday 15:00 member-local, open until Monday 12:00, reminder after 4 hours; "
+        "4 questions, plus one per priority set the week before, one per open obstacle and one per open retro "
+        "action they own"
+    ) in out
     assert "the first Tuesday of each month 10:00 member-local, open 7 days" in out
     assert "3 questions (2 for people without a manager), plus one per open obstacle" in out
     assert "✓ retro: started by a command (no schedule); 4 questions" in out

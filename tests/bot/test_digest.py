@@ -4,10 +4,9 @@ on the data that should not, and privacy over generated org charts."""
 from __future__ import annotations
 
 import re
-
-import pytest
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
@@ -21,9 +20,11 @@ from tests.helpers import local, make_harness, utc
 
 TZ = "Europe/London"
 PEOPLE = ["dina", "eve", "fay", "gus", "hal", "ida", "jo", "kim", "lee", "max"]
-ORG = {"members": [{"handle": "mgr", "name": "Morgan", "timezone": TZ}]
-       + [{"handle": p, "name": p.title(), "manager": "mgr", "timezone": TZ} for p in PEOPLE]
-       + [{"handle": "zed", "name": "Zed", "timezone": TZ}]}
+ORG = {
+    "members": [{"handle": "mgr", "name": "Morgan", "timezone": TZ}]
+    + [{"handle": p, "name": p.title(), "manager": "mgr", "timezone": TZ} for p in PEOPLE]
+    + [{"handle": "zed", "name": "Zed", "timezone": TZ}]
+}
 
 
 def follow_ups_answer(text, *, plan="done", obstacle="resolved", action="done"):
@@ -40,8 +41,18 @@ def follow_ups_answer(text, *, plan="done", obstacle="resolved", action="done"):
     return " ".join(parts)
 
 
-def run_checkin(h, handle, *, mood=4, wins="steady week", plan="done", obstacle="resolved", blockers="none",
-                priorities="keep going", action="done"):
+def run_checkin(
+    h,
+    handle,
+    *,
+    mood=4,
+    wins="steady week",
+    plan="done",
+    obstacle="resolved",
+    blockers="none",
+    priorities="keep going",
+    action="done",
+):
     """Answer whatever the bot asks until the check-in is done."""
     text = h.say(handle, "/checkin")[-1]
     for _ in range(20):
@@ -85,8 +96,12 @@ def test_eight_weeks_of_digests_with_every_hint(tmp_path):
             for p in ("dina", "eve", "fay"):
                 run_checkin(h, p, mood=moods.get(p, 4))
             # gus never checks in
-            run_checkin(h, "hal", blockers="No staging access" if week == 5 else "none",
-                        obstacle="still" if week >= 6 else "resolved")
+            run_checkin(
+                h,
+                "hal",
+                blockers="No staging access" if week == 5 else "none",
+                obstacle="still" if week >= 6 else "resolved",
+            )
             run_checkin(h, "ida", blockers="Flaky CI" if week == 6 else "none", obstacle="still")
             run_checkin(h, "jo", plan="not done" if week >= 6 else "done")
             run_checkin(h, "kim", plan="not done" if week == 6 else "done")
@@ -134,9 +149,18 @@ def test_eight_weeks_of_digests_with_every_hint(tmp_path):
 
 
 # What each question looks like, in both languages, and which step it is.
-QUESTIONS = {"How was your week": "mood", "这周整体感觉如何": "mood", "What went well": "wins", "进展顺利": "wins",
-             "in your way": "blockers", "推进不下去": "blockers", "top priorities": "priorities",
-             "下周最重要": "priorities", "a quick look back": "follow_ups", "先快速回顾": "follow_ups"}
+QUESTIONS = {
+    "How was your week": "mood",
+    "这周整体感觉如何": "mood",
+    "What went well": "wins",
+    "进展顺利": "wins",
+    "in your way": "blockers",
+    "推进不下去": "blockers",
+    "top priorities": "priorities",
+    "下周最重要": "priorities",
+    "a quick look back": "follow_ups",
+    "先快速回顾": "follow_ups",
+}
 
 
 def answer_checkin(h, handle, answers: dict[str, str]) -> list[str]:
@@ -153,14 +177,24 @@ def answer_checkin(h, handle, answers: dict[str, str]) -> list[str]:
 
 
 def test_answers_that_say_nothing_are_not_celebrated_tracked_or_planned(tmp_path):
-    config = {"members": [{"handle": "mgr", "name": "Morgan", "timezone": TZ},
-                          {"handle": "nel", "name": "Nel", "manager": "mgr", "timezone": TZ},
-                          {"handle": "zoe", "name": "赵鹏", "manager": "mgr", "timezone": TZ, "locale": "zh"},
-                          {"handle": "uma", "name": "Uma", "manager": "mgr", "timezone": TZ}]}
-    said = {"nel": {"mood": "3", "wins": "None.", "blockers": "nothing much", "priorities": "n/a"},
-            "zoe": {"mood": "3", "wins": "没什么亮点", "blockers": "暂时没有", "priorities": "无"},
-            "uma": {"mood": "3", "wins": "1:1 with Nel went well", "blockers": "no staging access",
-                    "priorities": "1:1s with everyone; 2FA rollout"}}
+    config = {
+        "members": [
+            {"handle": "mgr", "name": "Morgan", "timezone": TZ},
+            {"handle": "nel", "name": "Nel", "manager": "mgr", "timezone": TZ},
+            {"handle": "zoe", "name": "赵鹏", "manager": "mgr", "timezone": TZ, "locale": "zh"},
+            {"handle": "uma", "name": "Uma", "manager": "mgr", "timezone": TZ},
+        ]
+    }
+    said = {
+        "nel": {"mood": "3", "wins": "None.", "blockers": "nothing much", "priorities": "n/a"},
+        "zoe": {"mood": "3", "wins": "没什么亮点", "blockers": "暂时没有", "priorities": "无"},
+        "uma": {
+            "mood": "3",
+            "wins": "1:1 with Nel went well",
+            "blockers": "no staging access",
+            "priorities": "1:1s with everyone; 2FA rollout",
+        },
+    }
     h = make_harness(tmp_path, start=utc(2026, 11, 2, 8, 0), config=config)
     try:
         h.run_until(local(TZ, 2026, 11, 6, 16, 0))
@@ -168,8 +202,13 @@ def test_answers_that_say_nothing_are_not_celebrated_tracked_or_planned(tmp_path
             answer_checkin(h, handle, answers)
         with transaction(h.app.sessions) as s:
             stored = [(a.step, a.value) for a in s.exec(select(Answer))]
-            for answer in [("wins", "None."), ("wins", "没什么亮点"), ("priorities", ["n/a"]), ("priorities", ["无"]),
-                           ("priorities", ["1:1s with everyone", "2FA rollout"])]:
+            for answer in [
+                ("wins", "None."),
+                ("wins", "没什么亮点"),
+                ("priorities", ["n/a"]),
+                ("priorities", ["无"]),
+                ("priorities", ["1:1s with everyone", "2FA rollout"]),
+            ]:
                 assert answer in stored  # as typed
             assert [o.text for o in s.exec(select(Obstacle))] == ["no staging access"]
         h.run_until(local(TZ, 2026, 11, 9, 9, 0))
@@ -186,18 +225,29 @@ def test_answers_that_say_nothing_are_not_celebrated_tracked_or_planned(tmp_path
         h.run_until(local(TZ, 2026, 11, 13, 16, 0))  # the next check-in asks about no plan and no obstacle
         assert "follow_ups" not in answer_checkin(h, "nel", said["nel"])
         assert "follow_ups" not in answer_checkin(h, "zoe", said["zoe"])
-        assert answer_checkin(h, "uma", {**said["uma"], "follow_ups": "1 done 2 partly 3 resolved",
-                                         "blockers": "none"}).count("follow_ups") == 1
+        assert (
+            answer_checkin(
+                h, "uma", {**said["uma"], "follow_ups": "1 done 2 partly 3 resolved", "blockers": "none"}
+            ).count("follow_ups")
+            == 1
+        )
         latest = h.runs("uma")[-1]
         assert {k: v for k, v in h.answers(latest.id).items() if ":" in k} == {
-            "plan_review:0": "done", "plan_review:1": "partly", "obstacle_status:0": "resolved"}
+            "plan_review:0": "done",
+            "plan_review:1": "partly",
+            "obstacle_status:0": "resolved",
+        }
     finally:
         h.app.close()
 
 
 def test_digest_is_in_the_managers_language(tmp_path):
-    config = {"members": [{"handle": "wang", "name": "王芳", "timezone": "Asia/Shanghai", "locale": "zh"},
-                          {"handle": "li", "name": "李雷", "manager": "wang", "timezone": "Asia/Shanghai"}]}
+    config = {
+        "members": [
+            {"handle": "wang", "name": "王芳", "timezone": "Asia/Shanghai", "locale": "zh"},
+            {"handle": "li", "name": "李雷", "manager": "wang", "timezone": "Asia/Shanghai"},
+        ]
+    }
     h = make_harness(tmp_path, start=utc(2026, 11, 23), config=config)
     try:
         h.run_until(local("Asia/Shanghai", 2026, 11, 30, 9, 0))
@@ -227,8 +277,14 @@ def org_charts(draw):
     members = []
     for i in range(n):
         manager = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=i - 1))) if i else None
-        members.append({"handle": f"p{i}", "name": f"Person{i}", "timezone": "Europe/London",
-                        **({"manager": f"p{manager}"} if manager is not None else {})})
+        members.append(
+            {
+                "handle": f"p{i}",
+                "name": f"Person{i}",
+                "timezone": "Europe/London",
+                **({"manager": f"p{manager}"} if manager is not None else {}),
+            }
+        )
     return members
 
 
@@ -241,14 +297,30 @@ def test_no_manager_ever_sees_anyone_outside_their_reports(tmp_path_factory, cha
             members = list(s.exec(select(Member)))
             for m in members:  # every person wrote something only they wrote, in several past weeks
                 for k, period in enumerate(["2026-W47", "2026-W48"]):
-                    run = ConversationRun(flow="weekly_checkin", member_id=m.id, period=period, status="completed",
-                                          context={"steps": ["mood", "wins"]}, due_at=utc(2026, 11, 20 + 7 * k),
-                                          prompt_at=utc(2026, 11, 20 + 7 * k), closes_at=utc(2026, 11, 23 + 7 * k),
-                                          created_at=utc(2026, 11, 2), updated_at=utc(2026, 11, 2))
+                    run = ConversationRun(
+                        flow="weekly_checkin",
+                        member_id=m.id,
+                        period=period,
+                        status="completed",
+                        context={"steps": ["mood", "wins"]},
+                        due_at=utc(2026, 11, 20 + 7 * k),
+                        prompt_at=utc(2026, 11, 20 + 7 * k),
+                        closes_at=utc(2026, 11, 23 + 7 * k),
+                        created_at=utc(2026, 11, 2),
+                        updated_at=utc(2026, 11, 2),
+                    )
                     s.add(run)
                     s.flush()
-                    s.add(Answer(run_id=run.id, member_id=m.id, step="wins", value=f"SECRET-{m.handle}-{k}",
-                                 created_at=utc(2026, 11, 2), updated_at=utc(2026, 11, 2)))
+                    s.add(
+                        Answer(
+                            run_id=run.id,
+                            member_id=m.id,
+                            step="wins",
+                            value=f"SECRET-{m.handle}-{k}",
+                            created_at=utc(2026, 11, 2),
+                            updated_at=utc(2026, 11, 2),
+                        )
+                    )
         now = local("Europe/London", 2026, 11, 30, 9, 0)
         renderer = Renderer()
         with transaction(h.app.sessions) as s:
@@ -257,8 +329,10 @@ def test_no_manager_ever_sees_anyone_outside_their_reports(tmp_path_factory, cha
                 direct = {m.id for m in members if m.manager_id == manager.id}
                 indirect = {m.id for m in members if m.manager_id in direct} if skip_level else set()
                 allowed = {m.handle for m in members if m.id in direct | indirect}
-                text = "\n".join(renderer.render(r, Audience("en", "Europe/London", manager.name))
-                                 for r in digest_replies(reports, team))
+                text = "\n".join(
+                    renderer.render(r, Audience("en", "Europe/London", manager.name))
+                    for r in digest_replies(reports, team)
+                )
                 seen = set(re.findall(r"SECRET-(p\d+)-", text))
                 assert seen <= allowed, (manager.handle, seen - allowed)
                 assert {f"Person{h_[1:]}" for h_ in allowed} == {r.name for r in reports}
@@ -267,11 +341,14 @@ def test_no_manager_ever_sees_anyone_outside_their_reports(tmp_path_factory, cha
 
 
 def test_skip_level_digest_includes_the_reports_reports(tmp_path):
-    config = {"digest": {"skip_level": True}, "members": [
-        {"handle": "vp", "name": "Vera", "timezone": TZ},
-        {"handle": "lead", "name": "Leo", "manager": "vp", "timezone": TZ},
-        {"handle": "dev", "name": "Dana", "manager": "lead", "timezone": TZ},
-    ]}
+    config = {
+        "digest": {"skip_level": True},
+        "members": [
+            {"handle": "vp", "name": "Vera", "timezone": TZ},
+            {"handle": "lead", "name": "Leo", "manager": "vp", "timezone": TZ},
+            {"handle": "dev", "name": "Dana", "manager": "lead", "timezone": TZ},
+        ],
+    }
     h = make_harness(tmp_path, start=utc(2026, 11, 23), config=config)
     try:
         h.run_until(local(TZ, 2026, 11, 27, 15, 0))
@@ -286,8 +363,10 @@ def test_skip_level_digest_includes_the_reports_reports(tmp_path):
 
 def test_a_long_digest_is_split_into_messages_that_fit_and_nothing_is_cut(tmp_path):
     people = [f"r{i:02d}" for i in range(30)]
-    config = {"members": [{"handle": "boss", "name": "Bea", "timezone": TZ}]
-              + [{"handle": p, "name": f"Person {p}", "manager": "boss", "timezone": TZ} for p in people]}
+    config = {
+        "members": [{"handle": "boss", "name": "Bea", "timezone": TZ}]
+        + [{"handle": p, "name": f"Person {p}", "manager": "boss", "timezone": TZ} for p in people]
+    }
     h = make_harness(tmp_path, start=utc(2026, 11, 23), config=config)
     try:
         h.run_until(local(TZ, 2026, 11, 27, 15, 0))
@@ -305,8 +384,12 @@ def test_a_long_digest_is_split_into_messages_that_fit_and_nothing_is_cut(tmp_pa
 
 
 def test_a_brand_new_team_gets_no_digest_until_there_is_something_to_say(tmp_path):
-    config = {"members": [{"handle": "m", "name": "Mo", "timezone": TZ},
-                          {"handle": "r", "name": "Ria", "manager": "m", "timezone": TZ}]}
+    config = {
+        "members": [
+            {"handle": "m", "name": "Mo", "timezone": TZ},
+            {"handle": "r", "name": "Ria", "manager": "m", "timezone": TZ},
+        ]
+    }
     h = make_harness(tmp_path, start=local(TZ, 2026, 11, 22, 18, 0), config=config)  # installed on a Sunday
     try:
         h.run_until(local(TZ, 2026, 11, 23, 9, 30))
@@ -320,9 +403,22 @@ def test_a_brand_new_team_gets_no_digest_until_there_is_something_to_say(tmp_pat
 
 def test_a_mood_row_with_gaps_says_what_a_dot_means_in_both_languages():
     renderer = Renderer()
-    params = {"name": "Bo", "status": "prompted", "via": None, "trend": [4, None, 3], "notes": {}, "wins": None,
-              "blockers": None, "plan": [], "priorities": [], "support": [], "obstacles": [], "overdue_actions": [],
-              "hints": [], "points": []}
+    params = {
+        "name": "Bo",
+        "status": "prompted",
+        "via": None,
+        "trend": [4, None, 3],
+        "notes": {},
+        "wins": None,
+        "blockers": None,
+        "plan": [],
+        "priorities": [],
+        "support": [],
+        "obstacles": [],
+        "overdue_actions": [],
+        "hints": [],
+        "points": [],
+    }
     en = renderer.render(Reply("digest/person", params), Audience("en", "UTC", "Maria"))
     zh = renderer.render(Reply("digest/person", params), Audience("zh", "UTC", "Maria"))
     assert "Mood (last 3 weeks, newest last; · = no answer): 4 · 3" in en
@@ -331,18 +427,22 @@ def test_a_mood_row_with_gaps_says_what_a_dot_means_in_both_languages():
     assert "心情：还没有回答。" in none and "·" not in none.split("\n", 1)[1]
 
 
-@pytest.mark.parametrize(("name", "handle", "text", "expected"), [
-    ("陈晨", "chen", "感谢陈晨帮忙排查", True),
-    ("陈晨", "chen", "和晨会上的讨论", False),  # a one-character given name alone is too common to count
-    ("张小明", "zxm", "小明帮我看了日志", True),
-    ("欧阳娜娜", "nana", "娜娜帮我改了文案", True),
-    ("欧阳娜娜", "nana", "感谢@nana", True),
-    ("Alice Martin", "alice", "Alice helped me debug", True),
-    ("Alice Martin", "alice", "感谢Alice帮忙", True),
-    ("Alice Martin", "alice", "Alicea is not her", False),
-    ("Bo Li", "bo", "the bonus landed", False),
-    ("Bo Li", "bo", "thanks to bo!", True),
-])
+@pytest.mark.parametrize(
+    ("name", "handle", "text", "expected"),
+    [
+        ("陈晨", "chen", "感谢陈晨帮忙排查", True),
+        ("陈晨", "chen", "和晨会上的讨论", False),  # a one-character given name alone is too common to count
+        ("张小明", "zxm", "小明帮我看了日志", True),
+        ("欧阳娜娜", "nana", "娜娜帮我改了文案", True),
+        ("欧阳娜娜", "nana", "感谢@nana", True),
+        ("Alice Martin", "alice", "Alice helped me debug", True),
+        ("Alice Martin", "alice", "感谢Alice帮忙", True),
+        ("Alice Martin", "alice", "Alicea is not her", False),
+        ("Bo Li", "bo", "the bonus landed", False),
+        ("Bo Li", "bo", "thanks to bo!", True),
+    ],
+)
 def test_a_teammate_is_found_in_wins_in_chinese_and_latin_text(name, handle, text, expected):
     from bot.digest import _mentions
+
     assert _mentions(text, Member(handle=handle, name=name, timezone="UTC", locale="en")) == expected

@@ -45,7 +45,8 @@ def _digests(url: str) -> dict[str, list[str]]:
                 audience = Audience(manager.locale, manager.timezone, manager.name)
                 texts[manager.handle] = [
                     "\n\n".join(app.renderer.render(reply, audience) for reply in group)
-                    for group in pack(digest_replies(reports, team), app.renderer, audience, budget=1200)]
+                    for group in pack(digest_replies(reports, team), app.renderer, audience, budget=1200)
+                ]
         return texts
     finally:
         app.close()
@@ -65,10 +66,22 @@ def test_digests_are_identical_on_sqlite_and_postgres(tmp_path, postgres_url):
 @pytest.mark.parametrize("db", ["sqlite", "postgres"])
 def test_people_are_listed_by_name_ignoring_case(db, tmp_path, request):
     url = f"sqlite:///{tmp_path / 'names.db'}" if db == "sqlite" else request.getfixturevalue("postgres_url")
-    people = [("boss", "Boss", None), ("zoe", "Zoe", "boss"), ("ana2", "ana", "boss"), ("bob", "Bob", "boss"),
-              ("ana1", "Ana", "boss"), ("eve", "Éve", "boss")]
-    config = parse_config({"members": [{"handle": h, "name": n, "timezone": "UTC", **({"manager": m} if m else {})}
-                                       for h, n, m in people]}, source="test")
+    people = [
+        ("boss", "Boss", None),
+        ("zoe", "Zoe", "boss"),
+        ("ana2", "ana", "boss"),
+        ("bob", "Bob", "boss"),
+        ("ana1", "Ana", "boss"),
+        ("eve", "Éve", "boss"),
+    ]
+    config = parse_config(
+        {
+            "members": [
+                {"handle": h, "name": n, "timezone": "UTC", **({"manager": m} if m else {})} for h, n, m in people
+            ]
+        },
+        source="test",
+    )
     app = Flywheel.build(Settings(database_url=url), clock=FrozenClock(NOW), config=config)
     try:
         with app.transaction() as s:

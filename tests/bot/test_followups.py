@@ -46,9 +46,11 @@ def test_a_blocker_from_a_check_in_appears_in_the_monthly_review_until_resolved(
     assert "(1/" in prompt
     h.say("alice", "4")
     asked = h.say("alice", "w")[0]
-    assert ("Last week's priorities (done / partly / not done):\n1. “ship it”\n"
-            "Obstacles still open (resolved / still / drop):\n2. “Waiting for staging access”\n"
-            "3. “Staging access, still”") in asked
+    assert (
+        "Last week's priorities (done / partly / not done):\n1. “ship it”\n"
+        "Obstacles still open (resolved / still / drop):\n2. “Waiting for staging access”\n"
+        "3. “Staging access, still”"
+    ) in asked
     h.say("alice", "1 done 2 resolved 3 drop")
     with transaction(h.app.sessions) as s:
         assert {o.status for o in s.exec(select(Obstacle))} == {"resolved", "irrelevant"}
@@ -71,16 +73,22 @@ def test_support_request_reaches_the_manager_and_the_member_hears_back(harness):
     assert "你的支持需求已经发给 Maria，对方一有回应我就告诉你。" in h.fake.texts_for("chen")[-1]
     listing = h.say("maria", "/support")[0]
     assert f"#{request.id} 陈晨 · resources · waiting for an answer" in listing
-    assert h.say("maria", f"/support {request.id} 1on1")[0] == "Done — 陈晨 has been told you will discuss it in your 1:1."
+    assert (
+        h.say("maria", f"/support {request.id} 1on1")[0] == "Done — 陈晨 has been told you will discuss it in your 1:1."
+    )
     assert h.fake.texts_for("chen")[-1] == "🗓️ Maria 希望在下次一对一时讨论你的支持需求：“需要多两天测试时间”"
     assert "下次一对一讨论" in h.say("chen", "/support")[0]
 
 
 def test_only_the_members_manager_can_act_on_a_request(tmp_path):
-    config = {"members": [
-        {"handle": "maria", "name": "Maria"}, {"handle": "olga", "name": "Olga"},
-        {"handle": "alice", "name": "Alice", "manager": "maria"}, {"handle": "oscar", "name": "Oscar", "manager": "olga"},
-    ]}
+    config = {
+        "members": [
+            {"handle": "maria", "name": "Maria"},
+            {"handle": "olga", "name": "Olga"},
+            {"handle": "alice", "name": "Alice", "manager": "maria"},
+            {"handle": "oscar", "name": "Oscar", "manager": "olga"},
+        ]
+    }
     h = make_harness(tmp_path, start=utc(2026, 12, 1, 9, 0), config=config)
     try:
         h.say("alice", "/review")
@@ -115,6 +123,7 @@ def test_monthly_review_in_chinese_end_to_end(harness):
 
 # ------------------------------------------------------------------------------------------ a short check-in
 
+
 def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="2026-W48"):
     """Open obstacles, last week's priorities (a completed check-in of `period`) and shared retro actions."""
     from datetime import timedelta
@@ -129,8 +138,21 @@ def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="202
         for text in obstacles:
             s.add(Obstacle(member_id=member.id, text=text, created_at=now, updated_at=now))
         if plan:
-            repo.insert_runs(s, rows=[h.app._run_row(WEEKLY_CHECKIN, member.id, period, due=now, prompt_at=now,
-                                                     closes=now + timedelta(hours=1), now=now, status="completed")])
+            repo.insert_runs(
+                s,
+                rows=[
+                    h.app._run_row(
+                        WEEKLY_CHECKIN,
+                        member.id,
+                        period,
+                        due=now,
+                        prompt_at=now,
+                        closes=now + timedelta(hours=1),
+                        now=now,
+                        status="completed",
+                    )
+                ],
+            )
             run = repo.run_for_period(s, flow="weekly_checkin", member_id=member.id, period=period)
             repo.save_answer(s, run=run, step="priorities", value=list(plan), now=now)
         if actions:
@@ -153,18 +175,25 @@ def test_three_obstacles_two_priorities_two_actions_make_six_questions_and_one_m
 
     h = harness
     h.clock.set(local("Europe/London", 2026, 12, 4, 14, 0))
-    seed_follow_ups(h, "alice", obstacles=("security sign-off", "flaky CI", "no designer"),
-                    plan=("ship checkout", "hire a designer"), actions=("write the runbook", "add alerts"))
+    seed_follow_ups(
+        h,
+        "alice",
+        obstacles=("security sign-off", "flaky CI", "no designer"),
+        plan=("ship checkout", "hire a designer"),
+        actions=("write the runbook", "add alerts"),
+    )
     h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
     intro = h.fake.texts_for("alice")[-1]
     assert "Time for your weekly check-in: 6 short questions, about 5 minutes." in intro  # 10+45+57+45+60+45 s
     h.say("alice", "4")
     listing = h.say("alice", "Shipped the cart")[0]
     assert listing.startswith("(3/6) First, a quick look back")
-    assert ("Last week's priorities (done / partly / not done):\n1. “ship checkout”\n2. “hire a designer”\n"
-            "Obstacles still open (resolved / still / drop):\n3. “security sign-off”\n4. “flaky CI”\n"
-            "5. “no designer”\nYour retro actions (done / not yet):\n6. “write the runbook (Launch)”\n"
-            "7. “add alerts (Launch)”") in listing
+    assert (
+        "Last week's priorities (done / partly / not done):\n1. “ship checkout”\n2. “hire a designer”\n"
+        "Obstacles still open (resolved / still / drop):\n3. “security sign-off”\n4. “flaky CI”\n"
+        "5. “no designer”\nYour retro actions (done / not yet):\n6. “write the runbook (Launch)”\n"
+        "7. “add alerts (Launch)”"
+    ) in listing
     h.say("alice", "1 done 2 partly 3 still 4 resolved 5 drop 6 done 7 not yet")
     same = h.say("alice", "Security sign-off!")[0]  # the +1: a blocker that repeats an open obstacle
     assert same.startswith("(4/6) That sounds like an obstacle you reported before: “security sign-off”.")
@@ -176,20 +205,38 @@ def test_three_obstacles_two_priorities_two_actions_make_six_questions_and_one_m
     assert [n for n, _ in asked_numbers(texts)] == [1, 2, 3, 4, 5, 6]
     assert {total for _, total in asked_numbers(texts)} == {6}  # announced = asked
     run = h.runs("alice")[-1]
-    assert run.context["steps"] == ["mood", "wins", "follow_ups", "blockers", "same_obstacle", "priorities",
-                                    "manager_help"]  # 6 + 1
+    assert run.context["steps"] == [
+        "mood",
+        "wins",
+        "follow_ups",
+        "blockers",
+        "same_obstacle",
+        "priorities",
+        "manager_help",
+    ]  # 6 + 1
     got = h.answers(run.id)
     assert {k: v for k, v in got.items() if ":" in k} == {  # stored per item, as the digest, /me and export read
-        "plan_review:0": "done", "plan_review:1": "partly", "obstacle_status:0": "still",
-        "obstacle_status:1": "resolved", "obstacle_status:2": "irrelevant", "retro_action:0": "done",
-        "retro_action:1": "open"}
+        "plan_review:0": "done",
+        "plan_review:1": "partly",
+        "obstacle_status:0": "still",
+        "obstacle_status:1": "resolved",
+        "obstacle_status:2": "irrelevant",
+        "retro_action:0": "done",
+        "retro_action:1": "open",
+    }
     with transaction(h.app.sessions) as s:
         obstacles = {o.text: (o.status, o.times_reported) for o in s.exec(select(Obstacle))}
         actions = {a.text: a.status for a in s.exec(select(RetroAction))}
     # "still" and then "the same one" in one check-in count once; no duplicate obstacle was opened
-    assert obstacles == {"security sign-off": ("open", 2), "flaky CI": ("resolved", 1), "no designer": ("irrelevant", 1)}
+    assert obstacles == {
+        "security sign-off": ("open", 2),
+        "flaky CI": ("resolved", 1),
+        "no designer": ("irrelevant", 1),
+    }
     assert actions == {"write the runbook": "done", "add alerts": "open"}
-    assert "3. Follow-ups: “ship checkout” done ✅; “hire a designer” partly ◐; “security sign-off” still blocking" in done
+    assert (
+        "3. Follow-ups: “ship checkout” done ✅; “hire a designer” partly ◐; “security sign-off” still blocking" in done
+    )
     own_view = "\n".join(h.say("alice", "/me"))  # the digest section the manager sees, read from the same answers
     assert "Last week's plan: “ship checkout” done · “hire a designer” partly" in own_view
     assert "• “security sign-off” (since Fri 4 Dec, 14:00, reported 2×)" in own_view
@@ -213,8 +260,10 @@ def test_follow_ups_in_chinese_partly_then_the_rest_and_one_word_for_all(harness
     assert "`1 完成 2 仍然存在 3 不再相关`" in garbage[0] and "`都完成了`" in garbage[0]
     assert "(4/6)" in h.say("chen", "2 仍然存在")[0]
     with transaction(h.app.sessions) as s:
-        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {"测试环境不稳定": "resolved",
-                                                                         "缺少设计资源": "open"}
+        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {
+            "测试环境不稳定": "resolved",
+            "缺少设计资源": "open",
+        }
     h.say("chen", "back")
     h.say("chen", "都完成了")  # one word for all
     with transaction(h.app.sessions) as s:
@@ -229,8 +278,9 @@ def test_items_left_out_keep_their_status_and_garbage_records_nothing(harness):
     h.say("alice", "4")
     h.say("alice", "good")
     wrong = h.say("alice", "1 done 3 maybe")[0]
-    assert wrong.startswith("I couldn't read “maybe” for item 3: it takes resolved / still / drop. "
-                            "Nothing from that message was recorded.")
+    assert wrong.startswith(
+        "I couldn't read “maybe” for item 3: it takes resolved / still / drop. Nothing from that message was recorded."
+    )
     assert "like `1 done 2 still 3 drop`, or one word for all, like `all done`" in wrong
     assert h.say("alice", "7 done")[0].startswith("There is no item 7: the items are numbered 1 to 3.")
     assert {k for k in h.answers(h.runs("alice")[-1].id) if ":" in k} == set()
@@ -257,7 +307,9 @@ def test_a_repeated_blocker_asks_whether_it_is_the_same_and_no_opens_a_new_one(h
     assert h.say("chen", "不是")[0].startswith("(5/6)")
     with transaction(h.app.sessions) as s:
         assert sorted((o.text, o.times_reported) for o in s.exec(select(Obstacle))) == [
-            ("安全审批没下来", 1), ("安全审批还没下来", 1)]
+            ("安全审批没下来", 1),
+            ("安全审批还没下来", 1),
+        ]
     h.say("chen", "back")
     h.say("chen", "back")
     h.say("chen", "安全审批还没下来。")  # answered again: asked again; this time it is the same one

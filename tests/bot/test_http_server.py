@@ -27,8 +27,9 @@ def test_a_request_being_handled_when_the_stop_comes_is_answered_and_new_connect
     serving = threading.Thread(target=server.serve_until_stopped)
     serving.start()
     answers: list[bytes] = []
-    client = threading.Thread(target=lambda: answers.append(
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/slow", timeout=10).read()))
+    client = threading.Thread(
+        target=lambda: answers.append(urllib.request.urlopen(f"http://127.0.0.1:{port}/slow", timeout=10).read())
+    )
     client.start()
     assert entered.wait(10)
     server.stop()

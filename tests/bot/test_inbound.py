@@ -36,8 +36,16 @@ def test_processed_keys_are_kept_long_enough_for_feishu_retries_then_pruned(harn
 
 
 def test_unknown_sender_gets_a_polite_answer_and_nothing_is_stored(harness):
-    harness.app.handle(InboundEvent(platform="console", user="mallory", kind="message", text="4",
-                                    dedup_key="u-1", received_at=harness.clock.now()))
+    harness.app.handle(
+        InboundEvent(
+            platform="console",
+            user="mallory",
+            kind="message",
+            text="4",
+            dedup_key="u-1",
+            received_at=harness.clock.now(),
+        )
+    )
     harness.app.deliver_outbox()
     recipient, message = harness.fake.sent[-1]
     assert recipient.address == "mallory"
@@ -92,8 +100,16 @@ def test_concurrent_answers_from_two_threads_are_serialised(harness):
 
     def answer(key: str) -> None:
         barrier.wait()
-        harness.app.handle(InboundEvent(platform="console", user="alice", kind="message", text="4", dedup_key=key,
-                                        received_at=harness.clock.now()))
+        harness.app.handle(
+            InboundEvent(
+                platform="console",
+                user="alice",
+                kind="message",
+                text="4",
+                dedup_key=key,
+                received_at=harness.clock.now(),
+            )
+        )
 
     threads = [threading.Thread(target=answer, args=(f"t{i}",)) for i in range(2)]
     for t in threads:
@@ -151,8 +167,13 @@ def test_answers_never_reach_the_logs_even_at_debug(harness, caplog):
     logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG)
     try:
         harness.say("alice", "/checkin")
-        for answer in ("4", "SENTINEL-WIN-7731", "SENTINEL-BLOCKER-1142", "SENTINEL-PLAN-A; SENTINEL-PLAN-B",
-                       "SENTINEL-NEED-5521"):
+        for answer in (
+            "4",
+            "SENTINEL-WIN-7731",
+            "SENTINEL-BLOCKER-1142",
+            "SENTINEL-PLAN-A; SENTINEL-PLAN-B",
+            "SENTINEL-NEED-5521",
+        ):
             harness.say("alice", answer)
         harness.clock.set(harness.clock.now() + __import__("datetime").timedelta(days=7))
         harness.app.tick()
@@ -180,9 +201,17 @@ def test_a_new_conversation_never_steals_the_reply_meant_for_the_current_one(har
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     h.say("alice", "4")  # mid-check-in, now on "wins"
     h._seq += 1
-    h.app.handle(InboundEvent(platform="console", user="bo", kind="command", channel="#product",
-                              text='/retro start "Launch" @alice @bo', dedup_key="retro-1",
-                              received_at=h.clock.now()))
+    h.app.handle(
+        InboundEvent(
+            platform="console",
+            user="bo",
+            kind="command",
+            channel="#product",
+            text='/retro start "Launch" @alice @bo',
+            dedup_key="retro-1",
+            received_at=h.clock.now(),
+        )
+    )
     h.app.deliver_outbox()
     told = h.fake.texts_for("alice")[-1]  # held back while she is answering; she is told it comes next
     assert "What was the goal" not in told and "once you have finished your weekly check-in" in told
@@ -200,9 +229,17 @@ def test_a_held_back_conversation_is_delivered_once_the_member_goes_quiet(harnes
     h = harness
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     h.say("alice", "4")
-    h.app.handle(InboundEvent(platform="console", user="bo", kind="command", channel="#product",
-                              text='/retro start "Launch" @alice @bo', dedup_key="retro-2",
-                              received_at=h.clock.now()))
+    h.app.handle(
+        InboundEvent(
+            platform="console",
+            user="bo",
+            kind="command",
+            channel="#product",
+            text='/retro start "Launch" @alice @bo',
+            dedup_key="retro-2",
+            received_at=h.clock.now(),
+        )
+    )
     h.run_until(h.clock.now() + timedelta(hours=2, minutes=1))  # conversations.turns.HOLD
     assert "(1/4) What was the goal" in h.fake.texts_for("alice")[-1]
 
@@ -215,8 +252,20 @@ def test_paused_members_are_not_sent_runs_planned_before_the_pause(harness):
     due = local("Europe/London", 2026, 11, 27, 15, 0)
     with transaction(h.app.sessions) as s:
         alice = repo.member_by_handle(s, handle="alice")
-        repo.insert_runs(s, rows=[h.app._run_row(WEEKLY_CHECKIN, alice.id, "2026-W48", due=due, prompt_at=due,
-                                                 closes=due + timedelta(days=3), now=h.clock.now())])
+        repo.insert_runs(
+            s,
+            rows=[
+                h.app._run_row(
+                    WEEKLY_CHECKIN,
+                    alice.id,
+                    "2026-W48",
+                    due=due,
+                    prompt_at=due,
+                    closes=due + timedelta(days=3),
+                    now=h.clock.now(),
+                )
+            ],
+        )
     h.say("alice", "/pause until 2026-12-10")
     h.clock.set(due)
     h.app.tick()
@@ -224,10 +273,28 @@ def test_paused_members_are_not_sent_runs_planned_before_the_pause(harness):
     assert all("weekly check-in" not in t for t in h.fake.texts_for("alice"))
 
 
-ODD_INPUTS = ["/pause 999999999w", "/pause 3000000d", '/retro start "X" @bo due 99999999999w', "9" * 5000,
-              "/support 99999999999999999999 handle", "/support ፩ handle", "/note 2026-W48 ፩ x", "/note W፩ wins x",
-              "edit ፩", "/kudos @bo for " + "x" * 5000, "\x00\x01\x02", "/", "/ ", "@", "#", "‮", "/kudos @",
-              "/retro start \"unclosed @bo", "/me export extra words", "/note W99 wins x"]
+ODD_INPUTS = [
+    "/pause 999999999w",
+    "/pause 3000000d",
+    '/retro start "X" @bo due 99999999999w',
+    "9" * 5000,
+    "/support 99999999999999999999 handle",
+    "/support ፩ handle",
+    "/note 2026-W48 ፩ x",
+    "/note W፩ wins x",
+    "edit ፩",
+    "/kudos @bo for " + "x" * 5000,
+    "\x00\x01\x02",
+    "/",
+    "/ ",
+    "@",
+    "#",
+    "‮",
+    "/kudos @",
+    '/retro start "unclosed @bo',
+    "/me export extra words",
+    "/note W99 wins x",
+]
 
 
 def test_odd_input_never_raises_and_always_gets_an_answer(harness):
@@ -280,6 +347,7 @@ def test_back_while_editing_an_open_checkin_does_not_say_it_closed(tmp_path):
 
 def test_edit_after_finishing_a_retro_edits_the_retro(harness):
     from tests.bot.test_retro import answer_retro, in_channel
+
     h = harness
     in_channel(h, "alice", '/retro start "Checkout redesign" @alice @bo')
     answer_retro(h, "alice", "Ship by Nov 20", "Pairing", "Late QA", "@bo add a smoke test")
@@ -309,8 +377,12 @@ def test_words_after_a_command_that_were_not_understood_are_named(harness):
 
 
 def test_commands_that_take_exact_arguments_answer_extra_words_with_their_usage(harness):
-    for extra, usage in (("/support 1 handle please", "/support x"), ("/pause 2w please", "/pause whenever"),
-                         ("/retro repost 3 please", "/retro repost x"), ("/flywheel team please", "/flywheel nonsense"),
-                         ("/me access 2 please", "/me access x y")):
+    for extra, usage in (
+        ("/support 1 handle please", "/support x"),
+        ("/pause 2w please", "/pause whenever"),
+        ("/retro repost 3 please", "/retro repost x"),
+        ("/flywheel team please", "/flywheel nonsense"),
+        ("/me access 2 please", "/me access x y"),
+    ):
         got = harness.say("maria", extra)
         assert got and got[0].split("“")[0] == harness.say("maria", usage)[0].split("“")[0], extra

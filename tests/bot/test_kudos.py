@@ -41,10 +41,12 @@ def test_kudos_is_posted_publicly_and_each_recipient_hears_in_their_language(tea
     assert channel_posts(team) == ["🎉 Alice → Bo and 陈晨 · 🙌 Teamwork\n“for untangling the release”"]
     assert team.fake.texts_for("bo") == team.fake.texts_for("chen") == []
     reach_working_hours(team)
-    assert team.fake.texts_for("bo") == ["🎉 Kudos from Alice (to you and 1 other): “for untangling the release”\n"
-                                         "Badge: 🙌 Teamwork"]
-    assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞（同时还有另外 1 位）：“for untangling the release”\n"
-                                           "徽章：🙌 团队协作"]
+    assert team.fake.texts_for("bo") == [
+        "🎉 Kudos from Alice (to you and 1 other): “for untangling the release”\nBadge: 🙌 Teamwork"
+    ]
+    assert team.fake.texts_for("chen") == [
+        "🎉 Alice 给你点了赞（同时还有另外 1 位）：“for untangling the release”\n徽章：🙌 团队协作"
+    ]
     assert "你一共收到 1 次点赞。" in team.say("chen", "/kudos me")[0]
     wall = team.say("maria", "/kudos wall")[0]
     assert "Alice → Bo and 陈晨 (🙌): “for untangling the release”" in wall
@@ -57,12 +59,15 @@ def test_chinese_giver(team):
     assert team.fake.texts_for("alice") == ["🎉 Kudos from 陈晨: “感谢帮我 review 代码”\nBadge: 🙌 Teamwork"]
 
 
-@pytest.mark.parametrize(("typed", "reason"), [
-    ("谢谢你帮我改bug", "谢谢你帮我改bug"),
-    ("thanks for the help", "thanks for the help"),
-    ("1:1 coaching every week", "1:1 coaching every week"),
-    ("— for the 10:30 demo", "for the 10:30 demo"),
-])
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("谢谢你帮我改bug", "谢谢你帮我改bug"),
+        ("thanks for the help", "thanks for the help"),
+        ("1:1 coaching every week", "1:1 coaching every week"),
+        ("— for the 10:30 demo", "for the 10:30 demo"),
+    ],
+)
 def test_the_reason_is_exactly_what_was_typed(team, typed, reason):
     team.say("alice", f"/kudos @bo {typed}")
     with transaction(team.app.sessions) as s:
@@ -75,12 +80,14 @@ def test_the_reason_is_exactly_what_was_typed(team, typed, reason):
 def test_every_tag_becomes_a_badge(team):
     team.say("alice", "/kudos @chen for coaching the new hires #growth #teamwork")
     with transaction(team.app.sessions) as s:
-        assert [(k.reason, k.value) for k in s.exec(select(Kudos))] == [("for coaching the new hires",
-                                                                         "growth teamwork")]
+        assert [(k.reason, k.value) for k in s.exec(select(Kudos))] == [
+            ("for coaching the new hires", "growth teamwork")
+        ]
     assert channel_posts(team) == ["🎉 Alice → 陈晨 · 🌱 Growth · 🙌 Teamwork\n“for coaching the new hires”"]
     reach_working_hours(team)
-    assert team.fake.texts_for("chen") == ["🎉 Alice 给你点了赞：“for coaching the new hires”\n"
-                                           "徽章：🌱 成长之星 · 🙌 团队协作"]
+    assert team.fake.texts_for("chen") == [
+        "🎉 Alice 给你点了赞：“for coaching the new hires”\n徽章：🌱 成长之星 · 🙌 团队协作"
+    ]
     mine = team.say("chen", "/kudos me")[0]
     assert "徽章：🌱 成长之星 ×1 · 🙌 团队协作 ×1" in mine
     assert "（🌱 成长之星、🙌 团队协作）：“for coaching the new hires”" in mine
@@ -89,26 +96,33 @@ def test_every_tag_becomes_a_badge(team):
 
 def test_a_reason_longer_than_an_answer_is_refused_politely(team):
     replies = team.say("alice", "/kudos @bo for " + "x" * 4000)
-    assert replies == ["That reason is 4004 characters long; kudos reasons can be up to 4000. Could you say it in "
-                       "fewer words? Nothing was sent."]
-    assert team.say("chen", "/kudos @bo " + "好" * 4001)[0].startswith("这条点赞的理由有 4001 个字符，最多可以写 4000 个。")
+    assert replies == [
+        "That reason is 4004 characters long; kudos reasons can be up to 4000. Could you say it in "
+        "fewer words? Nothing was sent."
+    ]
+    assert team.say("chen", "/kudos @bo " + "好" * 4001)[0].startswith(
+        "这条点赞的理由有 4001 个字符，最多可以写 4000 个。"
+    )
     with transaction(team.app.sessions) as s:
         assert list(s.exec(select(Kudos))) == []
     assert channel_posts(team) == []
     assert team.say("alice", "/kudos @bo " + "x" * 4000)[0].startswith("Thank you")
 
 
-@pytest.mark.parametrize(("text", "start"), [
-    ("/kudos @alice for being great", "Kudos are for recognising someone else."),
-    ("/kudos @bo", "Kudos land best with a reason."),
-    ("/kudos @bo #teamwork", "Kudos land best with a reason."),
-    ("/kudos", "To send kudos, say who and why"),
-    ("/kudos @nobody for x", "I could not find @nobody."),
-    ("/kudos @bo for x #synergy", "#synergy is not one of our values."),
-    ("/kudos @bo for x #growth #synergy", "#synergy is not one of our values."),
-    ("/kudos @bo for", "Kudos land best with a reason."),
-    ("/kudos @bo thanks #teamwork", "Kudos land best with a reason."),
-])
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        ("/kudos @alice for being great", "Kudos are for recognising someone else."),
+        ("/kudos @bo", "Kudos land best with a reason."),
+        ("/kudos @bo #teamwork", "Kudos land best with a reason."),
+        ("/kudos", "To send kudos, say who and why"),
+        ("/kudos @nobody for x", "I could not find @nobody."),
+        ("/kudos @bo for x #synergy", "#synergy is not one of our values."),
+        ("/kudos @bo for x #growth #synergy", "#synergy is not one of our values."),
+        ("/kudos @bo for", "Kudos land best with a reason."),
+        ("/kudos @bo thanks #teamwork", "Kudos land best with a reason."),
+    ],
+)
 def test_refusals_are_friendly_and_store_nothing(team, text, start):
     replies = team.say("alice", text)
     assert len(replies) == 1 and replies[0].startswith(start)
@@ -160,17 +174,22 @@ def test_value_keys_are_one_word_and_too_many_tags_are_refused_politely(tmp_path
     from bot.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as info:
-        parse_config({**DEMO, "kudos": {"values": [{"key": "customer first", "en": "Customer first", "zh": "客户第一"}]}},
-                     source="org.yaml")
+        parse_config(
+            {**DEMO, "kudos": {"values": [{"key": "customer first", "en": "Customer first", "zh": "客户第一"}]}},
+            source="org.yaml",
+        )
     assert "kudos.values[1].key: one word without spaces" in str(info.value)
-    long = [{"key": f"{word}-{'x' * 24}", "en": word.title(), "zh": zh} for word, zh in
-            (("care", "关怀"), ("craft", "匠心"), ("candour", "坦诚"))]
+    long = [
+        {"key": f"{word}-{'x' * 24}", "en": word.title(), "zh": zh}
+        for word, zh in (("care", "关怀"), ("craft", "匠心"), ("candour", "坦诚"))
+    ]
     h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config={**DEMO, "kudos": {"values": long}})
     try:
         tags = " ".join(f"#{v['key']}" for v in long)
         assert h.say("alice", f"/kudos @bo for the launch {tags}") == [
             "That is more value tags than one kudos can carry. Keep the one or two that fit best and send it again; "
-            "nothing was sent."]
+            "nothing was sent."
+        ]
         assert h.say("alice", f"/kudos @bo for the launch #{long[0]['key']} #{long[1]['key']}")[0].startswith("Thank")
         reach_working_hours(h)
         assert h.fake.texts_for("bo")[-1].endswith("Badges: ⭐ Care · ⭐ Craft")
@@ -197,18 +216,25 @@ def test_without_an_organisation_language_channel_posts_follow_flywheel_locale(t
     from bot.settings import Settings
 
     org = parse_config(DEMO, source="test")
-    for env_locale, platform, expected in ((None, "slack", "en"), (None, "feishu", "zh"), ("en", "feishu", "en"),
-                                           ("zh", "slack", "zh")):
-        settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}",
-                            **({"locale": env_locale, "locale_set": True} if env_locale else {}))
+    for env_locale, platform, expected in (
+        (None, "slack", "en"),
+        (None, "feishu", "zh"),
+        ("en", "feishu", "en"),
+        ("zh", "slack", "zh"),
+    ):
+        settings = Settings(
+            database_url=f"sqlite:///{tmp_path / 'x.db'}",
+            **({"locale": env_locale, "locale_set": True} if env_locale else {}),
+        )
         app = Flywheel.build(settings, config=org, migrate=True)
         try:
             assert app.channel_locale(platform) == expected
         finally:
             app.close()
     zh_org = parse_config({**DEMO, "defaults": {"locale": "zh"}}, source="test")
-    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", locale="en", locale_set=True),
-                         config=zh_org)
+    app = Flywheel.build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", locale="en", locale_set=True), config=zh_org
+    )
     try:
         assert app.channel_locale("slack") == "zh"  # the organisation file wins over FLYWHEEL_LOCALE
     finally:

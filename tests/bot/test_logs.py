@@ -17,8 +17,11 @@ from bot.logs import LIBRARIES, Redactor, setup_logging
 def log():
     """setup_logging at DEBUG into a buffer; the root logger and the library loggers put back afterwards."""
     root = logging.getLogger()
-    saved = (root.level, list(root.handlers),
-             {n: (logging.getLogger(n).level, list(logging.getLogger(n).filters)) for n in LIBRARIES})
+    saved = (
+        root.level,
+        list(root.handlers),
+        {n: (logging.getLogger(n).level, list(logging.getLogger(n).filters)) for n in LIBRARIES},
+    )
     buffer = io.StringIO()
     handler = setup_logging("DEBUG", secrets=["s3cret-signing-value", "hunter22"], stream=buffer)
     yield buffer
@@ -74,8 +77,16 @@ def test_secrets_are_blanked_out_in_messages_and_tracebacks(log):
     except RuntimeError:
         ours.exception("sending failed")
     text = log.getvalue()
-    for secret in ("1234-5678-abcdEFGH", "A0-99-ffff", "t-g1044abcdef", "abc123secretvalue", "t-xyz987",
-                   "s3cret-signing-value", "hunter22", "9999-secret"):
+    for secret in (
+        "1234-5678-abcdEFGH",
+        "A0-99-ffff",
+        "t-g1044abcdef",
+        "abc123secretvalue",
+        "t-xyz987",
+        "s3cret-signing-value",
+        "hunter22",
+        "9999-secret",
+    ):
         assert secret not in text
     assert "token xoxb-*** and app xapp-***" in text
     assert '"app_id": "cli_1"' in text  # what is not a secret stays readable
@@ -83,7 +94,10 @@ def test_secrets_are_blanked_out_in_messages_and_tracebacks(log):
 
 
 @settings(max_examples=200, deadline=None)
-@given(before=st.text(max_size=40), after=st.text(max_size=40),
-       secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=6, max_size=40))
+@given(
+    before=st.text(max_size=40),
+    after=st.text(max_size=40),
+    secret=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FFF), min_size=6, max_size=40),
+)
 def test_a_configured_secret_never_survives(before, after, secret):
     assert secret not in Redactor([secret])(before + secret + after)

@@ -9,8 +9,8 @@ from sqlmodel import select
 from bot.cli import main
 from storage.db import transaction
 from storage.models import Answer, ConversationRun, Kudos, Member, Obstacle
-from tests.helpers import local
 from tests.bot.test_digest import run_checkin
+from tests.helpers import local
 
 
 def test_me_shows_exactly_the_digest_section_about_me(harness):
@@ -18,7 +18,9 @@ def test_me_shows_exactly_the_digest_section_about_me(harness):
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     run_checkin(h, "alice", mood=4, wins="Shipped the importer", blockers="No test data")
     mine = h.say("alice", "/me")[0]
-    assert mine.startswith("🪞 Here's what Flywheel has about you, Alice.\nThis is exactly what Maria will see about you")
+    assert mine.startswith(
+        "🪞 Here's what Flywheel has about you, Alice.\nThis is exactly what Maria will see about you"
+    )
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
     digest = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"][0]
     section = mine.split("\n\n")[1]
@@ -44,8 +46,9 @@ def test_export_has_everything_and_only_mine(harness):
     weekly = [c for c in data["conversations"] if c["flow"] == "weekly_checkin"]
     assert weekly[0]["answers"]["wins"] == "EXPORT-ME"
     assert data["obstacles"][0]["text"] == "Slow builds"
-    assert data["kudos_received"] == [{"from": "bo", "reason": "for the pairing", "value": None,
-                                       "at": data["kudos_received"][0]["at"]}]
+    assert data["kudos_received"] == [
+        {"from": "bo", "reason": "for the pairing", "value": None, "at": data["kudos_received"][0]["at"]}
+    ]
     assert "NOT-ALICES" not in text
 
 

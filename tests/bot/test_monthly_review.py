@@ -11,12 +11,16 @@ from storage.db import transaction
 from storage.models import OutboxMessage
 from tests.helpers import DEMO, local, make_harness
 
-ORG = {**DEMO, "admins": ["root"],
-       "members": [{"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
-                   {"handle": "alice", "name": "Alice Martin", "timezone": "Europe/London"},
-                   {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai",
-                    "locale": "zh"},
-                   {"handle": "root", "name": "Ada Admin", "timezone": "Europe/London"}]}
+ORG = {
+    **DEMO,
+    "admins": ["root"],
+    "members": [
+        {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
+        {"handle": "alice", "name": "Alice Martin", "timezone": "Europe/London"},
+        {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh"},
+        {"handle": "root", "name": "Ada Admin", "timezone": "Europe/London"},
+    ],
+}
 
 
 def _harness(tmp_path, *, day=2, hour=10):
@@ -38,8 +42,9 @@ def test_someone_without_a_manager_finishes_the_review_and_gets_the_summary(tmp_
         h.app.close()
 
 
-def test_a_message_that_cannot_be_rendered_is_logged_as_a_bug_and_admins_hear_whose_it_was(tmp_path, caplog,
-                                                                                           monkeypatch):
+def test_a_message_that_cannot_be_rendered_is_logged_as_a_bug_and_admins_hear_whose_it_was(
+    tmp_path, caplog, monkeypatch
+):
     from conversations.render import Renderer
 
     h = _harness(tmp_path)
@@ -84,9 +89,11 @@ def test_the_words_after_a_bare_kind_number_complete_the_support_need(tmp_path):
 
 
 def test_after_a_bare_kind_number_a_person_can_still_change_the_kind_or_say_none(tmp_path):
-    h = make_harness(tmp_path, start=local("Europe/London", 2026, 12, 2, 10, 0),
-                     config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m
-                                                for m in ORG["members"]]})
+    h = make_harness(
+        tmp_path,
+        start=local("Europe/London", 2026, 12, 2, 10, 0),
+        config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m for m in ORG["members"]]},
+    )
     try:
         h.say("alice", "/review")
         h.say("alice", "staging")
@@ -124,15 +131,18 @@ def test_checkin_between_monday_noon_and_friday_starts_this_weeks(tmp_path):
     try:
         assert "this week's check-in" in "\n".join(h.say("alice", "/checkin"))
         assert [(r.period, r.closes_at) for r in h.runs("alice")] == [
-            ("2026-W50", local("Europe/London", 2026, 12, 14, 12, 0))]
+            ("2026-W50", local("Europe/London", 2026, 12, 14, 12, 0))
+        ]
     finally:
         h.app.close()
 
 
 def test_the_summary_names_the_kind_of_support_once_and_keeps_the_words_as_typed(tmp_path):
-    h = make_harness(tmp_path, start=local("Europe/London", 2026, 12, 2, 10, 0),
-                     config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m
-                                                for m in ORG["members"]]})
+    h = make_harness(
+        tmp_path,
+        start=local("Europe/London", 2026, 12, 2, 10, 0),
+        config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m for m in ORG["members"]]},
+    )
     try:
         h.say("alice", "/review")
         h.say("alice", "the vendor")
@@ -152,9 +162,11 @@ def test_the_summary_names_the_kind_of_support_once_and_keeps_the_words_as_typed
 
 
 def test_changing_the_support_answer_shows_it_as_it_was_typed(tmp_path):
-    h = make_harness(tmp_path, start=local("Europe/London", 2026, 12, 2, 10, 0),
-                     config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m
-                                                for m in ORG["members"]]})
+    h = make_harness(
+        tmp_path,
+        start=local("Europe/London", 2026, 12, 2, 10, 0),
+        config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m for m in ORG["members"]]},
+    )
     try:
         for text in ("/review", "the vendor", "1 a decision on the vendor", "negotiation"):
             h.say("alice", text)

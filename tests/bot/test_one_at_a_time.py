@@ -15,8 +15,17 @@ from tests.helpers import local
 
 def start_retro(h, by, text, key):
     h._seq += 1
-    h.app.handle(InboundEvent(platform="console", user=by, kind="command", channel="#product", text=text,
-                              dedup_key=key, received_at=h.clock.now()))
+    h.app.handle(
+        InboundEvent(
+            platform="console",
+            user=by,
+            kind="command",
+            channel="#product",
+            text=text,
+            dedup_key=key,
+            received_at=h.clock.now(),
+        )
+    )
     h.app.deliver_outbox()
 
 

@@ -22,8 +22,14 @@ def test_stopping_in_the_middle_of_a_batch_hands_back_what_was_not_started(datab
         with transaction(h.app.sessions) as s:
             members = list(s.exec(select(Member).order_by(Member.id)))
             for m in members:
-                repo.enqueue(s, dedup_key=f"t:{m.id}", member_id=m.id, kind="admin_alert", now=h.clock.now(),
-                             body=encode_replies([Reply("common/admin_send_failed", {"who": "x", "reason": "y"})]))
+                repo.enqueue(
+                    s,
+                    dedup_key=f"t:{m.id}",
+                    member_id=m.id,
+                    kind="admin_alert",
+                    now=h.clock.now(),
+                    body=encode_replies([Reply("common/admin_send_failed", {"who": "x", "reason": "y"})]),
+                )
 
         def stop_during_the_second(recipient, message):  # noqa: ANN001
             if len(h.fake.sent) == 1:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlencode
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel, select
@@ -35,6 +35,7 @@ def count(h, model, *where) -> int:
 
 # ------------------------------------------------------------------------------------------------ deleting
 
+
 def test_delete_needs_a_confirmation_and_a_stale_or_wrong_one_does_nothing(harness):
     h = harness
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
@@ -46,7 +47,9 @@ def test_delete_needs_a_confirmation_and_a_stale_or_wrong_one_does_nothing(harne
     assert "with 5 answers" in explained and "What stays: kudos you gave others" in explained
     code = code_in(explained)
     wrong = "0000" if code != "0000" else "1111"
-    assert h.say("alice", f"/me delete confirm {wrong}")[0].startswith(f"Nothing was deleted: “{wrong}” is not the code")
+    assert h.say("alice", f"/me delete confirm {wrong}")[0].startswith(
+        f"Nothing was deleted: “{wrong}” is not the code"
+    )
     assert h.say("alice", "/me delete confirm")[0].startswith("Nothing was deleted: the confirmation needs the code")
     assert h.say("alice", "/me delete now please")[0].startswith("I understood `/me delete`, but not “now please”")
     h.clock.set(h.clock.now() + timedelta(minutes=10, seconds=1))
@@ -88,26 +91,61 @@ def test_after_deletion_nothing_of_theirs_is_left_but_what_the_readme_says_stays
     with transaction(h.app.sessions) as s:
         alice = s.get(Member, ALICE)
         assert (alice.handle, alice.name, alice.email, alice.active, alice.manager_id) == (
-            "deleted-2", "(deleted)", None, False, None)
+            "deleted-2",
+            "(deleted)",
+            None,
+            False,
+            None,
+        )
         assert (alice.slack_user_id, alice.feishu_open_id, alice.team) == (None, None, None)
         # Every column that can point at a person, in every table: only what the README says stays.
         left: dict[str, list[str]] = {}
         for table in SQLModel.metadata.sorted_tables:
             for column in table.columns:
-                if column.name in ("member_id", "giver_id", "owner_id", "actor_id", "subject_id", "manager_id",
-                                   "acknowledged_by", "started_by") or (table.name == "member" and column.name == "id"):
+                if column.name in (
+                    "member_id",
+                    "giver_id",
+                    "owner_id",
+                    "actor_id",
+                    "subject_id",
+                    "manager_id",
+                    "acknowledged_by",
+                    "started_by",
+                ) or (table.name == "member" and column.name == "id"):
                     if s.execute(sa.select(sa.func.count()).select_from(table).where(column == ALICE)).scalar():
                         left.setdefault(table.name, []).append(column.name)
-        assert left == {"member": ["id"], "kudos": ["giver_id"], "audit_record": ["actor_id", "subject_id"],
-                        "erased_account": ["member_id"]}
+        assert left == {
+            "member": ["id"],
+            "kudos": ["giver_id"],
+            "audit_record": ["actor_id", "subject_id"],
+            "erased_account": ["member_id"],
+        }
         assert [k.reason for k in s.exec(select(Kudos).where(Kudos.giver_id == ALICE))] == ["for ALICE-KUDOS-REASON"]
         assert sorted({r.what for r in s.exec(select(AuditRecord).where(AuditRecord.subject_id == ALICE))}) == [
-            "digest", "flag", "self_delete", "support_list"]
+            "digest",
+            "flag",
+            "self_delete",
+            "support_list",
+        ]
         # And nothing she wrote anywhere else, in any text column (the kudos she gave excepted).
-        dump = json.dumps([[list(map(str, row)) for row in s.execute(sa.select(table))]
-                           for table in SQLModel.metadata.sorted_tables if table.name != "kudos"], ensure_ascii=False)
-    for secret in ("ALICE-WINS", "ALICE-BLOCKER", "ALICE-NOTE", "ALICE-FLAG", "ALICE-SUPPORT", "BO-KUDOS-REASON",
-                   "Alice", "alice"):
+        dump = json.dumps(
+            [
+                [list(map(str, row)) for row in s.execute(sa.select(table))]
+                for table in SQLModel.metadata.sorted_tables
+                if table.name != "kudos"
+            ],
+            ensure_ascii=False,
+        )
+    for secret in (
+        "ALICE-WINS",
+        "ALICE-BLOCKER",
+        "ALICE-NOTE",
+        "ALICE-FLAG",
+        "ALICE-SUPPORT",
+        "BO-KUDOS-REASON",
+        "Alice",
+        "alice",
+    ):
         assert secret not in dump, secret
     # Bo's kudos wall shows the kudos she gave, from "a former colleague".
     assert "a former colleague → Bo" in h.say("bo", "/kudos wall")[0]
@@ -122,8 +160,11 @@ def test_a_flag_not_yet_delivered_to_the_manager_goes_with_the_deletion(harness)
     run_checkin(h, "alice", wins="UNSENT-WINS")
     code = code_in(h.say("alice", "/me delete")[0])
     for key, text in (("f1", "/me flag 2026-W48 wins UNSENT-FLAG"), ("f2", f"/me delete confirm {code}")):
-        h.app.handle(InboundEvent(platform="console", user="alice", kind="message", text=text, dedup_key=key,
-                                  received_at=h.clock.now()))  # handled, not yet delivered
+        h.app.handle(
+            InboundEvent(
+                platform="console", user="alice", kind="message", text=text, dedup_key=key, received_at=h.clock.now()
+            )
+        )  # handled, not yet delivered
     with transaction(h.app.sessions) as s:
         bodies = json.dumps([m.body for m in s.exec(select(OutboxMessage))], ensure_ascii=False)
     assert "UNSENT" not in bodies and "own_data/deleted" in bodies
@@ -169,8 +210,10 @@ def test_a_slack_directory_sync_does_not_bring_back_someone_who_deleted_their_da
     h = harness
     h.set_member("alice", slack_user_id="UALICE")
     h.say("alice", f"/me delete confirm {code_in(h.say('alice', '/me delete')[0])}")
-    users = [{"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "Europe/London"},
-             {"id": "UNEW", "name": "nina", "real_name": "Nina New", "tz": "Europe/London"}]
+    users = [
+        {"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "Europe/London"},
+        {"id": "UNEW", "name": "nina", "real_name": "Nina New", "tz": "Europe/London"},
+    ]
     with transaction(h.app.sessions) as s:
         counts = sync_users(s, iter(users), default_timezone="UTC", default_locale="en", now=h.clock.now())
     assert (counts["added"], counts["skipped"]) == (1, 1)
@@ -179,6 +222,7 @@ def test_a_slack_directory_sync_does_not_bring_back_someone_who_deleted_their_da
 
 
 # ------------------------------------------------------------------------------------------------ who read it
+
 
 def test_access_lists_who_read_my_answers_by_name_newest_first(harness):
     h = harness
@@ -190,10 +234,13 @@ def test_access_lists_who_read_my_answers_by_name_newest_first(harness):
     lines = h.say("alice", "/me access")[0].split("\n")
     assert lines[0] == "🔎 Who read your answers, newest first (2 in all):"
     # W49 was never answered, so that digest showed no check-in of hers, and the record names none
-    assert lines[1] == ("• Mon 7 Dec, 09:00 — Maria Rossi: your section of the Monday digest (your mood over six "
-                        "weeks, open obstacles and support requests)")
-    assert lines[2].startswith("• Mon 30 Nov, 09:00 — Maria Rossi: your section of the Monday digest (your check-in "
-                               "for the week of 23 Nov")
+    assert lines[1] == (
+        "• Mon 7 Dec, 09:00 — Maria Rossi: your section of the Monday digest (your mood over six "
+        "weeks, open obstacles and support requests)"
+    )
+    assert lines[2].startswith(
+        "• Mon 30 Nov, 09:00 — Maria Rossi: your section of the Monday digest (your check-in for the week of 23 Nov"
+    )
     assert len(lines) == 3
     assert h.say("alice", "/me access x y")[0].startswith("I understood `/me access`, but not “x y”.")
 
@@ -202,8 +249,15 @@ def test_access_is_paged_with_a_clear_count_of_the_rest(harness):
     h = harness
     with transaction(h.app.sessions) as s:
         for i in range(20):
-            s.add(AuditRecord(actor_id=1, subject_id=ALICE, what="support_list", part=f"#{i}",
-                              at=h.clock.now() - timedelta(hours=i)))
+            s.add(
+                AuditRecord(
+                    actor_id=1,
+                    subject_id=ALICE,
+                    what="support_list",
+                    part=f"#{i}",
+                    at=h.clock.now() - timedelta(hours=i),
+                )
+            )
     first = h.say("alice", "/me access")[0].split("\n")
     assert len(first) == 1 + 15 + 1 and first[1].endswith("your support requests #0")
     assert first[-1] == "… and 5 more: `/me access 2`"
@@ -214,23 +268,31 @@ def test_access_is_paged_with_a_clear_count_of_the_rest(harness):
 
 # ------------------------------------------------------------------------------------------------ flags
 
+
 def test_a_flag_reaches_the_manager_who_acknowledges_it_and_it_shows_wherever_the_answer_does(harness):
     h = harness
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     run_checkin(h, "alice", wins="Shipped the importer")
     saved = h.say("alice", "/me flag 2026-W48 wins It was really Bo's idea")
-    assert saved == ["⚑ Flagged as wrong: your answer “wins” in the week of 23 Nov. Maria has been asked to acknowledge it. "
-                     "The flag and your reason are shown with it wherever it appears (digest, `/me`, export)."]
+    assert saved == [
+        "⚑ Flagged as wrong: your answer “wins” in the week of 23 Nov. Maria has been asked to acknowledge it. "
+        "The flag and your reason are shown with it wherever it appears (digest, `/me`, export)."
+    ]
     asked = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "flag_new"]
     assert len(asked) == 1
-    assert asked[0].text.startswith("⚑ Alice says their answer “wins” for the week of 23 Nov is wrong — it says “Shipped the "
-                                    "importer”.\nWhy: “It was really Bo's idea”")
+    assert asked[0].text.startswith(
+        "⚑ Alice says their answer “wins” for the week of 23 Nov is wrong — it says “Shipped the "
+        "importer”.\nWhy: “It was really Bo's idea”"
+    )
     buttons = [b for row in message_rows(asked[0].replies, "en", None) for b in row.buttons]
     assert [(b.label, b.value) for b in buttons] == [("Acknowledge", "/me ack 1")]
-    assert ("⚑ Alice flagged wins (the week of 23 Nov) as wrong: “It was really Bo's idea” · not acknowledged yet"
-            in h.say("alice", "/me")[0])
+    assert (
+        "⚑ Alice flagged wins (the week of 23 Nov) as wrong: “It was really Bo's idea” · not acknowledged yet"
+        in h.say("alice", "/me")[0]
+    )
     assert h.say("maria", "/me ack 1") == [
-        "✓ Acknowledged. Alice has been told you saw their flag, and the digest shows it as acknowledged."]
+        "✓ Acknowledged. Alice has been told you saw their flag, and the digest shows it as acknowledged."
+    ]
     assert h.fake.texts_for("alice")[-1] == "✓ Maria has seen your flag on your answer “wins” in the week of 23 Nov."
     assert h.say("maria", "/me ack 1") == ["Flag #1 from Alice was already acknowledged."]
     shown = "⚑ Alice flagged wins (the week of 23 Nov) as wrong: “It was really Bo's idea” · acknowledged ✓"
@@ -242,7 +304,9 @@ def test_a_flag_reaches_the_manager_who_acknowledges_it_and_it_shows_wherever_th
     assert weekly["flags"]["wins"]["why"] == "It was really Bo's idea"
     assert weekly["flags"]["wins"]["acknowledged_at"] is not None
     # The manager read the flagged answer: that is in Alice's access list too.
-    assert "Maria Rossi: the answer you flagged as wrong (“wins” in the week of 23 Nov)" in h.say("alice", "/me access")[0]
+    assert (
+        "Maria Rossi: the answer you flagged as wrong (“wins” in the week of 23 Nov)" in h.say("alice", "/me access")[0]
+    )
 
 
 def test_an_unacknowledged_flag_asks_the_manager_in_the_digest(harness):
@@ -251,8 +315,10 @@ def test_an_unacknowledged_flag_asks_the_manager_in_the_digest(harness):
     run_checkin(h, "alice", mood=2)
     h.say("alice", "/me flag 2026-W48 mood I pressed the wrong key, it was a 4")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
-    assert ("⚑ Alice flagged mood (the week of 23 Nov) as wrong: “I pressed the wrong key, it was a 4” · please acknowledge: "
-            "/me ack 1") in digest_for(h, "maria")
+    assert (
+        "⚑ Alice flagged mood (the week of 23 Nov) as wrong: “I pressed the wrong key, it was a 4” · please acknowledge: "
+        "/me ack 1"
+    ) in digest_for(h, "maria")
 
 
 def test_a_hint_in_the_digest_can_be_flagged_as_wrong(harness):
@@ -262,7 +328,8 @@ def test_a_hint_in_the_digest_can_be_flagged_as_wrong(harness):
     assert "1. No check-in for three weeks." in mine
     assert h.say("alice", "/me flag hint 3 nope")[0].startswith("There is no point 3 under “Worth asking about”")
     assert h.say("alice", "/me flag hint 1 I was on parental leave")[0].startswith(
-        "⚑ Flagged as wrong: the point “no check-in for three weeks” in the week of 7 Dec.")
+        "⚑ Flagged as wrong: the point “no check-in for three weeks” in the week of 7 Dec."
+    )
     shown = "  ⚑ Alice says this is wrong: “I was on parental leave” · "
     assert shown + "not acknowledged yet" in h.say("alice", "/me")[0]
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 0))
@@ -287,9 +354,11 @@ def test_no_one_can_flag_or_acknowledge_someone_elses_answer(harness):
 def test_garbled_arguments_say_what_was_understood_and_how_to_use_it(harness):
     h = harness
     assert h.say("alice", "/me flag 2026-W48")[0].startswith(
-        "I understood `/me flag` for the week of 23 Nov, but not which answer. To flag one of your answers")
+        "I understood `/me flag` for the week of 23 Nov, but not which answer. To flag one of your answers"
+    )
     assert h.say("alice", "/me flag 2026-W48 wins")[0].startswith(
-        "I understood `/me flag` for the week of 23 Nov, answer wins, but not why.")
+        "I understood `/me flag` for the week of 23 Nov, answer wins, but not why."
+    )
     said = h.say("alice", "/me flag last week wins")[0]  # the week as people say it is shown as a week too
     assert said.startswith("I understood `/me flag` for the week of ") and ", answer wins, but not why." in said
     assert "-W" not in said.split("To flag")[0]
@@ -316,6 +385,7 @@ def test_retention_takes_flags_and_old_audit_records_with_the_answers(harness):
 
 
 # ------------------------------------------------------------------------------------------------ in Chinese
+
 
 def zh_checkin(h) -> None:
     h.say("chen", "/checkin")
@@ -346,7 +416,9 @@ def test_the_same_in_chinese(harness):
     explained = h.say("chen", "/我 删除")[0]
     assert explained.startswith("⚠️ 这会永久删除 Flywheel 保存的关于你的数据，无法恢复：")
     code = code_in(explained)
-    assert h.say("chen", "/我 删除 确认 9999" if code != "9999" else "/我 删除 确认 1111")[0].startswith("什么都没有删除")
+    assert h.say("chen", "/我 删除 确认 9999" if code != "9999" else "/我 删除 确认 1111")[0].startswith(
+        "什么都没有删除"
+    )
     assert h.say("chen", f"/我 删除 确认 {code}")[0].startswith("🗑️ 已完成。你的数据已删除")
     assert h.say("chen", "/checkin")[0].startswith("应你的要求，你的数据已于 ")
     assert h.say("chen", "/我 重新加入")[0].startswith("欢迎回来 👋")
@@ -355,6 +427,7 @@ def test_the_same_in_chinese(harness):
 
 
 # ------------------------------------------------------------------------------------------------ on Slack and Feishu
+
 
 def test_on_slack_a_flag_is_acknowledged_with_a_button_and_deletion_is_confirmed(tmp_path):
     from bot.app import Flywheel
@@ -368,11 +441,16 @@ def test_on_slack_a_flag_is_acknowledged_with_a_button_and_deletion_is_confirmed
 
     clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
     fake = FakeSlack(clock).start()
-    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
-                         config=parse_config(ORG, source="test"),
-                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
-    client = Client(create_wsgi(app, slack_signing_secret=SECRET, poke=app.deliver_outbox,
-                                now=lambda: clock.now().timestamp()), lambda: clock.now().timestamp())
+    app = Flywheel.build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"),
+        clock=clock,
+        config=parse_config(ORG, source="test"),
+        messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)},
+    )
+    client = Client(
+        create_wsgi(app, slack_signing_secret=SECRET, poke=app.deliver_outbox, now=lambda: clock.now().timestamp()),
+        lambda: clock.now().timestamp(),
+    )
     try:
         client.command("UALICE", "/checkin", "")
         for i, text in enumerate(["4", "Shipped the importer", "none", "ship it", "no"]):
@@ -383,12 +461,26 @@ def test_on_slack_a_flag_is_acknowledged_with_a_button_and_deletion_is_confirmed
         assert asked["blocks"][0]["text"]["text"].startswith("⚑ Alice says their answer “wins” for the week of 23 Nov")
         button = asked["blocks"][-1]["elements"][0]
         assert (button["text"]["text"], button["value"]) == ("Acknowledge", "/me ack 1")
-        payload = {"type": "block_actions", "user": {"id": "UMARIA", "team_id": "T1"}, "team": {"id": "T1"},
-                   "trigger_id": "t.1", "channel": {"id": "D0UMARIA"},
-                   "actions": [{"action_id": button["action_id"], "block_id": asked["blocks"][-1]["block_id"],
-                                "value": button["value"], "type": "button", "action_ts": "1700000100.1"}]}
-        assert client.post(urlencode({"payload": json.dumps(payload)}).encode(),
-                           "application/x-www-form-urlencoded")[0] == 200
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "UMARIA", "team_id": "T1"},
+            "team": {"id": "T1"},
+            "trigger_id": "t.1",
+            "channel": {"id": "D0UMARIA"},
+            "actions": [
+                {
+                    "action_id": button["action_id"],
+                    "block_id": asked["blocks"][-1]["block_id"],
+                    "value": button["value"],
+                    "type": "button",
+                    "action_ts": "1700000100.1",
+                }
+            ],
+        }
+        assert (
+            client.post(urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded")[0]
+            == 200
+        )
         assert texts(fake, "UMARIA")[-1].startswith("✓ Acknowledged. Alice has been told")
         assert texts(fake, "UALICE")[-1] == "✓ Maria has seen your flag on your answer “wins” in the week of 23 Nov."
         client.command("UALICE", "/flywheel", "me delete")
@@ -416,9 +508,13 @@ def test_on_feishu_the_manager_acknowledges_a_flag_with_a_card_button(tmp_path):
         assert ack["text"]["content"] == "已知悉"  # the manager reads Chinese
         answer = env.over_long_connection(env.card_action("ou_maria", ack["value"]))
         assert answer["toast"]["type"] == "success"
-        assert env.fake.texts("ou_alice")[-1] == "✓ 王玛丽 has seen your flag on your answer “wins” in the week of 23 Nov."
+        assert (
+            env.fake.texts("ou_alice")[-1] == "✓ 王玛丽 has seen your flag on your answer “wins” in the week of 23 Nov."
+        )
         env.over_long_connection(env.message("ou_alice", "/me access"))
-        assert "王玛丽: the answer you flagged as wrong (“wins” in the week of 23 Nov)" in env.fake.texts("ou_alice")[-1]
+        assert (
+            "王玛丽: the answer you flagged as wrong (“wins” in the week of 23 Nov)" in env.fake.texts("ou_alice")[-1]
+        )
     finally:
         env.close()
 
@@ -428,9 +524,22 @@ def test_a_skip_level_reader_sees_a_flag_but_is_not_asked_to_acknowledge_it():
     from conversations.render import Audience, Renderer
 
     flag = {"id": 7, "period": "2026-W48", "step": "wins", "hint": None, "why": "not mine", "acknowledged": False}
-    params = {"name": "Dev", "status": "completed", "trend": [4], "notes": {}, "wins": "x", "blockers": None,
-              "plan": [], "priorities": [], "support": [], "obstacles": [], "overdue_actions": [], "points": [],
-              "hints": [{"key": "no_checkin", "weeks": 3, "flag": {**flag, "id": 8}}], "flags": [flag]}
+    params = {
+        "name": "Dev",
+        "status": "completed",
+        "trend": [4],
+        "notes": {},
+        "wins": "x",
+        "blockers": None,
+        "plan": [],
+        "priorities": [],
+        "support": [],
+        "obstacles": [],
+        "overdue_actions": [],
+        "points": [],
+        "hints": [{"key": "no_checkin", "weeks": 3, "flag": {**flag, "id": 8}}],
+        "flags": [flag],
+    }
     renderer = Renderer()
     direct = renderer.render(Reply("digest/person", {**params, "via": None}), Audience("en", "UTC", "Leo"))
     skip = renderer.render(Reply("digest/person", {**params, "via": "Leo"}), Audience("en", "UTC", "Vera"))
@@ -460,7 +569,8 @@ def test_on_the_console_delete_then_write_again_then_rejoin(tmp_path):
 
 
 def test_no_text_but_the_exact_code_deletes_anything_and_every_text_gets_an_answer(harness):
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
 
     h = harness
     code = code_in(h.say("alice", "/me delete")[0])

@@ -13,16 +13,26 @@ from bot.settings import Settings
 from conversations.clock import FrozenClock
 from tests.helpers import local, utc
 
-ORG = {"members": [{"handle": f"p{i}", "name": f"Person {i}",
-                    "timezone": ["Europe/London", "Asia/Shanghai", "America/New_York"][i % 3]} for i in range(60)]}
+ORG = {
+    "members": [
+        {
+            "handle": f"p{i}",
+            "name": f"Person {i}",
+            "timezone": ["Europe/London", "Asia/Shanghai", "America/New_York"][i % 3],
+        }
+        for i in range(60)
+    ]
+}
 
 
 def test_two_replicas_prompt_each_member_exactly_once_per_week(postgres_url):
     clock = FrozenClock(utc(2026, 11, 23))
     config = parse_config(ORG, source="test")
     fakes = [FakeMessenger(clock=clock), FakeMessenger(clock=clock)]
-    apps = [Flywheel.build(Settings(database_url=postgres_url), clock=clock, config=config,
-                           messengers={"console": fake}) for fake in fakes]
+    apps = [
+        Flywheel.build(Settings(database_url=postgres_url), clock=clock, config=config, messengers={"console": fake})
+        for fake in fakes
+    ]
     try:
         for week in range(3):
             for tz, hour in (("Asia/Shanghai", 15), ("Europe/London", 15), ("America/New_York", 15)):

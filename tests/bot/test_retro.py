@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from storage.db import transaction
 from storage.models import RetroAction
 from tests.bot.test_digest import run_checkin
-from tests.helpers import answer_retro, in_channel, posts, DEMO, local, make_harness, utc
-
+from tests.helpers import DEMO, answer_retro, in_channel, local, make_harness, posts, utc
 
 # A team spread from New York to Shanghai: these tests are about retros, so everyone's working day is the whole
 # day (when retro questions wait for working hours is tested in tests/bot/test_calendar.py).
@@ -44,7 +42,10 @@ def test_named_retro_end_to_end_with_actions_followed_up(harness):
     h.run_until(local("America/New_York", 2026, 11, 27, 15, 0))
     run_checkin(h, "bo")
     texts = "\n".join(h.fake.texts_for("bo"))
-    assert "Your retro actions (done / not yet):\n1. “add a smoke test (Checkout redesign)”\n2. “fix alerts (Checkout redesign)”" in texts
+    assert (
+        "Your retro actions (done / not yet):\n1. “add a smoke test (Checkout redesign)”\n2. “fix alerts (Checkout redesign)”"
+        in texts
+    )
     with transaction(h.app.sessions) as s:
         states = {a.text: a.status for a in s.exec(select(RetroAction))}
     assert states == {"add a smoke test": "done", "fix alerts": "done", "write the checklist": "open"}
@@ -58,8 +59,10 @@ def test_anonymous_retro_below_the_threshold_shows_nothing(harness):
     assert len(posts(h)) == 1  # chen has not answered
     h.run_until(h.clock.now() + timedelta(hours=24))
     summary = posts(h)[-1]
-    assert summary.startswith("🔁 Retrospective: “Q4 planning” · 3 invited · anonymous\n"
-                              "Fewer than 3 people answered, so to keep everyone anonymous nothing is shared")
+    assert summary.startswith(
+        "🔁 Retrospective: “Q4 planning” · 3 invited · anonymous\n"
+        "Fewer than 3 people answered, so to keep everyone anonymous nothing is shared"
+    )
     assert "SECRET" not in summary and "2" not in summary  # not even how many answered
     assert "The retrospective has closed." not in "".join(h.fake.texts_for("chen"))  # nothing to keep: no answers
 
@@ -80,7 +83,9 @@ def test_retro_in_chinese_and_refusals(tmp_path):
     h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0), config=ALL_DAY)
     try:
         assert h.say("chen", "/复盘 开始")[0].startswith("发起复盘：")
-        assert h.say("chen", '/retro start "发布" @nobody')[0] == "找不到 @nobody。请用成员的账号来 @ 对方，例如 @alice。"
+        assert (
+            h.say("chen", '/retro start "发布" @nobody')[0] == "找不到 @nobody。请用成员的账号来 @ 对方，例如 @alice。"
+        )
         assert h.say("chen", '/retro start "发布" @bo due 30d')[0].startswith("截止时间需要在 1 小时到 14 天之间")
         started = h.say("chen", '/retro start "发布复盘" @chen @bo')
         assert started[0].startswith("已发起复盘“发布复盘”，参与者：陈晨、Bo。")
@@ -109,7 +114,9 @@ def test_actions_still_open_two_weeks_later_are_overdue_in_the_owners_managers_d
     h.fake.clear()
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 0))
     digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
-    assert "Retro actions still open:\n• “write the runbook” from the retrospective “Launch” (open for 2 weeks)" in digest
+    assert (
+        "Retro actions still open:\n• “write the runbook” from the retrospective “Launch” (open for 2 weeks)" in digest
+    )
     assert "fix alerts" not in digest
 
 
@@ -128,9 +135,11 @@ def test_retro_answers_that_say_nothing_show_nothing(harness):
 
 def test_the_retro_summary_in_a_channel_speaks_the_organisations_language(tmp_path):
     members = [{**m, "locale": m.get("locale", "en")} for m in DEMO["members"]]  # Alice and Bo read English
-    h = make_harness(tmp_path, start=utc(2026, 11, 25, 10, 0),
-                     config={**DEMO, "members": members, "defaults": {"locale": "zh"},
-                             "calendar": {"working_hours": "00:00-23:59"}})
+    h = make_harness(
+        tmp_path,
+        start=utc(2026, 11, 25, 10, 0),
+        config={**DEMO, "members": members, "defaults": {"locale": "zh"}, "calendar": {"working_hours": "00:00-23:59"}},
+    )
     try:
         in_channel(h, "alice", '/retro start "Checkout" @alice @bo')
         assert posts(h)[0].startswith("🔁 Alice")  # the announcement
@@ -152,8 +161,9 @@ def test_the_same_action_written_by_two_people_is_one_action(harness):
     alice_run = next(r for r in h.runs("alice") if r.flow == "retro")
     with transaction(h.app.sessions) as s:  # Alice's answer changes (as an edit would): Bo still wrote it, it stays
         run = s.get(type(alice_run), alice_run.id)
-        h.app.retros.record_actions(s, run=run, value=[{"owner": "@alice", "text": "write the runbook"}],
-                                    now=h.clock.now(), platform="console")
+        h.app.retros.record_actions(
+            s, run=run, value=[{"owner": "@alice", "text": "write the runbook"}], now=h.clock.now(), platform="console"
+        )
     with transaction(h.app.sessions) as s:
         assert sorted(a.text for a in s.exec(select(RetroAction))) == ["add a  smoke test", "write the runbook"]
     answer_retro(h, "chen", "g", "w", "b", "无")

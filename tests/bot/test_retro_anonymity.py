@@ -7,7 +7,8 @@ import json
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot import me
@@ -18,7 +19,7 @@ from storage import repo
 from storage.db import _alembic_config, create_db_engine, session_factory, transaction, upgrade
 from storage.models import Answer, ConversationRun, Member, Retro, RetroAction
 from tests.bot.test_digest import run_checkin
-from tests.helpers import answer_retro, in_channel, posts, DEMO, local, make_harness, utc
+from tests.helpers import DEMO, answer_retro, in_channel, local, make_harness, posts, utc
 
 # Retro prompts and summaries wait for working hours; these tests are about what is shared, not when.
 ALL_DAY = {**DEMO, "calendar": {"working_hours": "00:00-23:59"}}
@@ -53,6 +54,7 @@ def my_export(h, handle):
 
 def _audience(h, handle):
     from conversations.render import Audience
+
     m = member(h, handle)
     return Audience(m.locale, m.timezone, m.name)
 
@@ -60,8 +62,14 @@ def _audience(h, handle):
 def small_anonymous_retro(h):
     """Maria asks Alice, Bo and Chen; only Alice and Bo answer by the due time."""
     in_channel(h, "maria", '/retro start "Hiring loop" @alice @bo @chen anonymous due 24h')
-    answer_retro(h, "alice", "SECRET-A goal", "SECRET-A well", "SECRET-A badly: Bo's interviews ran late",
-                 "@alice give interview feedback within 24 hours; @chen SECRET-A book rooms")
+    answer_retro(
+        h,
+        "alice",
+        "SECRET-A goal",
+        "SECRET-A well",
+        "SECRET-A badly: Bo's interviews ran late",
+        "@alice give interview feedback within 24 hours; @chen SECRET-A book rooms",
+    )
     answer_retro(h, "bo", "SECRET-B goal", "SECRET-B well", "SECRET-B badly", "@bo SECRET-B shorter loops")
     h.run_until(h.clock.now() + timedelta(hours=24))
     with transaction(h.app.sessions) as s:
@@ -82,10 +90,12 @@ def test_two_of_three_at_the_due_time_share_nothing_with_anyone_but_each_author(
     h = harness
     retro_id = small_anonymous_retro(h)
     summary = posts(h)[-1]
-    assert summary == ("🔁 Retrospective: “Hiring loop” · 3 invited · anonymous\n"
-                       "Fewer than 3 people answered, so to keep everyone anonymous nothing is shared: no answers, "
-                       "no actions, not even how many answered. Whoever answered has been told privately and can "
-                       "share their own answers under their name.")
+    assert summary == (
+        "🔁 Retrospective: “Hiring loop” · 3 invited · anonymous\n"
+        "Fewer than 3 people answered, so to keep everyone anonymous nothing is shared: no answers, "
+        "no actions, not even how many answered. Whoever answered has been told privately and can "
+        "share their own answers under their name."
+    )
     with transaction(h.app.sessions) as s:
         assert s.get(Retro, retro_id).status == "withheld"
         assert [a.shared_at for a in s.exec(select(RetroAction))] == [None, None, None]
@@ -97,8 +107,9 @@ def test_two_of_three_at_the_due_time_share_nothing_with_anyone_but_each_author(
         assert f"type `/retro repost {retro_id}`" in notice
         message = [m for r, m in h.fake.sent if r.address == handle][-1]
         [row] = message_rows(message.replies, "en", None)
-        assert [(b.label, b.value) for b in row.buttons] == [("Post my answers under my name",
-                                                               f"/retro repost {retro_id}")]
+        assert [(b.label, b.value) for b in row.buttons] == [
+            ("Post my answers under my name", f"/retro repost {retro_id}")
+        ]
     assert not any("not shared" in t for t in h.fake.texts_for("chen"))
 
     # No action in anyone's check-in: Alice asks for hers on demand (read directly), Bo and Chen get theirs on
@@ -133,7 +144,9 @@ def test_the_same_retro_at_the_minimum_lets_actions_flow_as_before(harness):
     answer_retro(h, "chen", "目标", "做得好", "做得不好", "@chen 订会议室")
     summary = posts(h)[-1]
     assert summary.startswith("🔁 Retrospective: “Hiring loop” · 3 of 3 answered · anonymous\n")
-    assert "🛠️ Actions\n• Alice: give interview feedback within 24 hours\n• Bo: shorter loops\n• 陈晨: 订会议室" in summary
+    assert (
+        "🛠️ Actions\n• Alice: give interview feedback within 24 hours\n• Bo: shorter loops\n• 陈晨: 订会议室" in summary
+    )
     assert not any("not shared" in t for handle in ("alice", "bo", "chen") for t in h.fake.texts_for(handle))
     h.run_until(local("America/New_York", 2026, 11, 27, 15, 30))
     assert weekly_actions(h, "alice") == ["give interview feedback within 24 hours (Hiring loop)"]
@@ -177,21 +190,27 @@ def test_an_author_posts_their_own_answers_under_their_name(harness):
     assert summary_thread is not None
     h.fake.clear()
     done = h.say("alice", f"/retro repost {retro_id}")  # what the button sends
-    assert done == ["Posted your answers to “Hiring loop” under your name in the retrospective's thread ✅ Your "
-                    "actions now come back in their owners' weekly check-in until done."]
-    assert posts(h) == ["🔁 Alice shares their own answers to “Hiring loop”, under their name:\n"
-                        "🎯 Goal and outcome: SECRET-A goal\n"
-                        "✅ Keep: SECRET-A well\n"
-                        "⚠️ Did not go well: SECRET-A badly: Bo's interviews ran late\n"
-                        "🛠️ Actions\n"
-                        "• Alice: give interview feedback within 24 hours\n"
-                        "• 陈晨: SECRET-A book rooms"]
+    assert done == [
+        "Posted your answers to “Hiring loop” under your name in the retrospective's thread ✅ Your "
+        "actions now come back in their owners' weekly check-in until done."
+    ]
+    assert posts(h) == [
+        "🔁 Alice shares their own answers to “Hiring loop”, under their name:\n"
+        "🎯 Goal and outcome: SECRET-A goal\n"
+        "✅ Keep: SECRET-A well\n"
+        "⚠️ Did not go well: SECRET-A badly: Bo's interviews ran late\n"
+        "🛠️ Actions\n"
+        "• Alice: give interview feedback within 24 hours\n"
+        "• 陈晨: SECRET-A book rooms"
+    ]
     assert [m.thread for r, m in h.fake.sent if r.address == "#product"] == [summary_thread]  # the announcement's
     # Only her answers: Bo's stay withheld, and nobody can post them but Bo.
-    assert h.say("alice", f"/retro repost {retro_id}") == ["You already posted your answers to “Hiring loop” "
-                                                           "under your name."]
+    assert h.say("alice", f"/retro repost {retro_id}") == [
+        "You already posted your answers to “Hiring loop” under your name."
+    ]
     assert h.say("chen", f"/retro repost {retro_id}")[0].startswith(
-        f"找不到你在编号 {retro_id} 的复盘中未被分享的回答。")
+        f"找不到你在编号 {retro_id} 的复盘中未被分享的回答。"
+    )
     assert h.say("maria", "/retro repost")[0].startswith("I found no retrospective where your answers were held back.")
     assert len(posts(h)) == 1
     # Her actions now follow up like any shared retro's; Bo's do not.
@@ -211,9 +230,11 @@ def test_repost_without_a_number_and_in_a_retro_started_by_dm(harness):
     h.fake.clear()
     assert h.say("alice", "/retro share")[0].startswith("Posted your answers to “Offsite” under your name to everyone")
     for handle in ("bo", "maria"):
-        assert h.fake.texts_for(handle) == ["🔁 Alice shares their own answers to “Offsite”, under their name:\n"
-                                            "🎯 Goal and outcome: OWN goal\n✅ Keep: OWN well\n"
-                                            "⚠️ Did not go well: OWN badly\n🛠️ Actions\n• Bo: OWN book the venue"]
+        assert h.fake.texts_for(handle) == [
+            "🔁 Alice shares their own answers to “Offsite”, under their name:\n"
+            "🎯 Goal and outcome: OWN goal\n✅ Keep: OWN well\n"
+            "⚠️ Did not go well: OWN badly\n🛠️ Actions\n• Bo: OWN book the venue"
+        ]
     assert h.fake.texts_for("chen") == []
 
 
@@ -235,19 +256,25 @@ def test_starting_an_anonymous_retro_with_too_few_people_warns_the_starter_at_on
     h = harness
     in_channel(h, "maria", '/retro start "Hiring loop" @alice @bo anonymous')
     reply = h.fake.texts_for("maria")[-1]
-    assert reply == ("Started the retrospective “Hiring loop” with Alice and Bo (anonymous). Each of them gets the "
-                     "questions by DM; the summary goes to #product when all have answered, or at Wed 25 Nov, 09:00.\n"
-                     "Anonymous: answers are shown without names, and only if at least 3 people answer. In a small "
-                     "group, wording or language can still give away who wrote what.\n\n"
-                     "⚠️ Only 2 people are taking part, and an anonymous retrospective shares nothing unless at least "
-                     "3 people answer — so this one will show no answers and no actions. Whoever answers will be told "
-                     "privately and can post their own answers under their name. To change that, start it again with "
-                     "more people, or without `anonymous`.")
-    assert posts(h)[-1].endswith("Anonymous: answers are shown without names, and only if at least 3 people answer. "
-                                 "In a small group, wording or language can still give away who wrote what.")
+    assert reply == (
+        "Started the retrospective “Hiring loop” with Alice and Bo (anonymous). Each of them gets the "
+        "questions by DM; the summary goes to #product when all have answered, or at Wed 25 Nov, 09:00.\n"
+        "Anonymous: answers are shown without names, and only if at least 3 people answer. In a small "
+        "group, wording or language can still give away who wrote what.\n\n"
+        "⚠️ Only 2 people are taking part, and an anonymous retrospective shares nothing unless at least "
+        "3 people answer — so this one will show no answers and no actions. Whoever answers will be told "
+        "privately and can post their own answers under their name. To change that, start it again with "
+        "more people, or without `anonymous`."
+    )
+    assert posts(h)[-1].endswith(
+        "Anonymous: answers are shown without names, and only if at least 3 people answer. "
+        "In a small group, wording or language can still give away who wrote what."
+    )
     intro = h.fake.texts_for("alice")[-1]
-    assert ("Your name is not shown, and nothing is shared unless at least 3 people answer. In a small group, "
-            "wording or language can still give you away.") in intro
+    assert (
+        "Your name is not shown, and nothing is shared unless at least 3 people answer. In a small group, "
+        "wording or language can still give you away."
+    ) in intro
 
 
 def test_no_warning_with_enough_people_or_without_anonymity(harness):
@@ -309,7 +336,8 @@ def test_a_bad_minimum_is_refused_with_where_it_is(bad):
         parse_config(config_with(bad), source="org.yaml")
     assert refused.value.problems == [
         "retro.anonymous_min must be a whole number from 2 to 100 (how many people must answer an anonymous "
-        f"retrospective before anything of it is shown), not {bad!r}"]
+        f"retrospective before anything of it is shown), not {bad!r}"
+    ]
 
 
 def test_the_minimum_defaults_to_three_and_unknown_retro_keys_are_refused():
@@ -336,24 +364,33 @@ def test_a_count_below_the_minimum_is_never_shown(anonymous, respondents, minimu
 def test_chinese_texts(harness):
     h = harness
     started = h.say("chen", '/复盘 开始 "发布复盘" @chen @bo 匿名 due 24h')[0]
-    assert ("匿名：回答不显示姓名，且至少 3 人回答才会展示。人数不多时，措辞或使用的语言仍可能让人猜出是谁写的。\n\n"
-            "⚠️ 只有 2 人参与，而匿名复盘至少要有 3 人回答才会分享内容——所以这次不会展示任何回答或行动。回答的人会私下收到通知，"
-            "可以自行署名发布自己的回答。如果想改变，请邀请更多人重新发起，或者去掉 `anonymous`。") in started
+    assert (
+        "匿名：回答不显示姓名，且至少 3 人回答才会展示。人数不多时，措辞或使用的语言仍可能让人猜出是谁写的。\n\n"
+        "⚠️ 只有 2 人参与，而匿名复盘至少要有 3 人回答才会分享内容——所以这次不会展示任何回答或行动。回答的人会私下收到通知，"
+        "可以自行署名发布自己的回答。如果想改变，请邀请更多人重新发起，或者去掉 `anonymous`。"
+    ) in started
     assert "不会显示你的名字；至少 3 人回答才会分享任何内容。人数不多时，措辞或使用的语言仍可能让人认出你。" in started
     answer_retro(h, "chen", "按时上线", "沟通顺畅", "测试环境不稳定", "@chen 整理测试数据")
     answer_retro(h, "bo", "ship", "good", "bad", "@bo fix")
     h.run_until(h.clock.now() + timedelta(hours=24))
     report, notice = h.fake.texts_for("chen")[-2:]
-    assert report == ("🔁 复盘：“发布复盘” · 邀请 2 人 · 匿名\n回答的人少于 3 位。为保护匿名，这次不分享任何内容：没有回答，没有行动，"
-                      "也不显示有几人回答。回答过的人已私下收到通知，可以自行署名分享自己的回答。")
-    assert notice.startswith("🔒 你对“发布复盘”的回答没有分享出去：这次匿名复盘回答的人少于 3 位，所以其中的内容不会发给任何人——"
-                             "不会出现在总结、任何人的每周小结或经理的摘要里。\n如果希望你的回答发挥作用，可以署名发布到所有参与者：")
+    assert report == (
+        "🔁 复盘：“发布复盘” · 邀请 2 人 · 匿名\n回答的人少于 3 位。为保护匿名，这次不分享任何内容：没有回答，没有行动，"
+        "也不显示有几人回答。回答过的人已私下收到通知，可以自行署名分享自己的回答。"
+    )
+    assert notice.startswith(
+        "🔒 你对“发布复盘”的回答没有分享出去：这次匿名复盘回答的人少于 3 位，所以其中的内容不会发给任何人——"
+        "不会出现在总结、任何人的每周小结或经理的摘要里。\n如果希望你的回答发挥作用，可以署名发布到所有参与者："
+    )
     message = [m for r, m in h.fake.sent if r.address == "chen"][-1]
     [row] = message_rows(message.replies, "zh", None)
     assert row.buttons[0].label == "署名发布我的回答"
-    assert h.say("chen", "/复盘 署名发布") == ["已把你对“发布复盘”的回答署名发布到所有参与者 ✅ 其中的行动会出现在负责人的每周小结里，直到完成。"]
-    assert h.fake.texts_for("bo")[-1].startswith("🔁 陈晨 shares their own answers to “发布复盘”, under their name:\n"
-                                                 "🎯 Goal and outcome: 按时上线")
+    assert h.say("chen", "/复盘 署名发布") == [
+        "已把你对“发布复盘”的回答署名发布到所有参与者 ✅ 其中的行动会出现在负责人的每周小结里，直到完成。"
+    ]
+    assert h.fake.texts_for("bo")[-1].startswith(
+        "🔁 陈晨 shares their own answers to “发布复盘”, under their name:\n🎯 Goal and outcome: 按时上线"
+    )
     assert h.say("chen", "/复盘 署名发布") == ["你已经署名发布过对“发布复盘”的回答了。"]
     assert h.say("chen", "/复盘 署名发布 1 2")[0].startswith("发起复盘：")
 
@@ -374,22 +411,52 @@ def test_the_migration_withholds_what_earlier_small_anonymous_retros_let_out(bac
         with transaction(h.app.sessions) as s:
             people = {m.handle: m.id for m in s.exec(select(Member))}
             for title, anonymous, authors in (("Small", True, ["alice", "bo"]), ("Named", False, ["alice"])):
-                retro = Retro(title=title, started_by=people["maria"], anonymous=anonymous, due_at=closed,
-                              created_at=START, status="withheld" if anonymous else "summarised",
-                              summarised_at=closed)
+                retro = Retro(
+                    title=title,
+                    started_by=people["maria"],
+                    anonymous=anonymous,
+                    due_at=closed,
+                    created_at=START,
+                    status="withheld" if anonymous else "summarised",
+                    summarised_at=closed,
+                )
                 s.add(retro)
                 s.flush()
                 for handle in authors:
-                    run = ConversationRun(flow="retro", member_id=people[handle], period=f"retro-{retro.id}",
-                                          status="completed", context={"retro_id": retro.id}, due_at=START,
-                                          prompt_at=START, closes_at=closed, created_at=START, updated_at=START)
+                    run = ConversationRun(
+                        flow="retro",
+                        member_id=people[handle],
+                        period=f"retro-{retro.id}",
+                        status="completed",
+                        context={"retro_id": retro.id},
+                        due_at=START,
+                        prompt_at=START,
+                        closes_at=closed,
+                        created_at=START,
+                        updated_at=START,
+                    )
                     s.add(run)
                     s.flush()
-                    s.add(Answer(run_id=run.id, member_id=people[handle], step="goal", value="g", created_at=START,
-                                 updated_at=START))
-                    s.add(RetroAction(retro_id=retro.id, owner_id=people[handle], author_run_id=run.id,
-                                      text=f"{title} {handle}", created_at=START,
-                                      shared_at=None if anonymous else closed))
+                    s.add(
+                        Answer(
+                            run_id=run.id,
+                            member_id=people[handle],
+                            step="goal",
+                            value="g",
+                            created_at=START,
+                            updated_at=START,
+                        )
+                    )
+                    s.add(
+                        RetroAction(
+                            retro_id=retro.id,
+                            owner_id=people[handle],
+                            author_run_id=run.id,
+                            text=f"{title} {handle}",
+                            created_at=START,
+                            shared_at=None if anonymous else closed,
+                        )
+                    )
     finally:
         h.app.close()
     engine = create_db_engine(url)
@@ -398,7 +465,9 @@ def test_the_migration_withholds_what_earlier_small_anonymous_retros_let_out(bac
         command.downgrade(config, ScriptDirectory.from_config(config).get_revision("0011").down_revision)
         with engine.begin() as conn:
             assert sorted(conn.exec_driver_sql("SELECT title, status FROM retro").all()) == [
-                ("Named", "summarised"), ("Small", "summarised")]
+                ("Named", "summarised"),
+                ("Small", "summarised"),
+            ]
         upgrade(engine)
         with transaction(session_factory(engine)) as s:
             statuses = {r.title: r.status for r in s.exec(select(Retro))}

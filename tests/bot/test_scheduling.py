@@ -34,8 +34,11 @@ def test_two_years_of_weekly_prompts_at_three_pm_local_across_dst(team):
         assert all(n == 1 for n in weeks.values()), (tz, [w for w, n in weeks.items() if n > 1])
         assert all((t.weekday(), t.hour, t.minute) == (4, 15, 0) for t in sent), tz
         first = date(2026, 11, 27)
-        expected = {weekly_period(first + timedelta(weeks=k)) for k in range(105)
-                    if (first + timedelta(weeks=k)) < end.astimezone(zone(tz)).date()}
+        expected = {
+            weekly_period(first + timedelta(weeks=k))
+            for k in range(105)
+            if (first + timedelta(weeks=k)) < end.astimezone(zone(tz)).date()
+        }
         assert set(weeks) == expected, tz
     # Every unanswered run got exactly one reminder and expired at Monday noon.
     runs = [r for r in team.runs("m3") if r.flow == "weekly_checkin"]
@@ -50,8 +53,11 @@ def test_two_years_of_weekly_prompts_at_three_pm_local_across_dst(team):
 
 
 def _reminders(h, handle, tz):
-    return [at.astimezone(zone(tz)) for (r, m), at in zip(h.fake.sent, h.fake.sent_at)
-            if m.kind == "remind" and r.address == handle]
+    return [
+        at.astimezone(zone(tz))
+        for (r, m), at in zip(h.fake.sent, h.fake.sent_at)
+        if m.kind == "remind" and r.address == handle
+    ]
 
 
 def test_reminder_after_four_hours_of_silence(team):
@@ -117,8 +123,9 @@ def test_long_downtime_is_skipped_and_logged(team, caplog):
     with caplog.at_level(logging.WARNING):
         team.app.tick()
     assert team.prompts("m1") == []
-    assert any("while Flywheel was not running" in r.getMessage() and "Europe/London" in r.getMessage()
-               for r in caplog.records)
+    assert any(
+        "while Flywheel was not running" in r.getMessage() and "Europe/London" in r.getMessage() for r in caplog.records
+    )
     team.run_until(local(tz, 2026, 12, 4, 16, 0))
     assert [weekly_period(at.date()) for _, at in team.prompts("m1")] == ["2026-W49"]
     missed = team.runs("m1")[0]

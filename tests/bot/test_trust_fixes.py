@@ -26,6 +26,7 @@ def start_checkin(h, handle: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ 1. flags
 
+
 def test_flagging_an_unfinished_checkin_tells_the_manager_nothing_yet(harness):
     h = harness
     h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
@@ -51,6 +52,7 @@ def test_flagging_a_finished_checkin_still_reaches_the_manager(harness):
 
 # ------------------------------------------------------------------------------------------------ 2. /me access
 
+
 def test_me_access_lists_reads_only_in_words(harness):
     h = harness
     h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
@@ -72,6 +74,7 @@ def test_me_access_lists_reads_only_in_words(harness):
 
 def test_me_access_leaves_out_line_changes_and_own_actions(tmp_path):
     from tests.helpers import make_harness, utc
+
     config = {"members": [{"handle": "maria", "name": "Maria Rossi"}, {"handle": "bo", "name": "Bo Li"}]}
     h = make_harness(tmp_path, start=utc(2026, 12, 1, 10, 0), config=config)
     try:
@@ -96,6 +99,7 @@ def test_digest_audit_names_only_the_checkin_it_showed(harness):
 
 # ------------------------------------------------------------------------------------------------ 4. verbatim
 
+
 def test_flag_reason_and_note_are_kept_as_typed(harness):
     h = harness
     h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
@@ -111,26 +115,36 @@ def test_flag_reason_and_note_are_kept_as_typed(harness):
 
 # ------------------------------------------------------------------------------------------------ 3. working hours
 
+
 def test_messages_to_someone_else_wait_for_their_working_hours(tmp_path):
     """A property over commands: whatever one person types at an odd hour, every message it queues for someone
     else waits for that person's working time (bot/calendar.py `send_at`)."""
     from tests.helpers import make_harness, utc
-    config = {"members": [
-        {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
-        {"handle": "alice", "name": "Alice Martin", "manager": "maria", "timezone": "Europe/London"},
-        {"handle": "bo", "name": "Bo Li", "timezone": "America/New_York", "country": "US"},
-        {"handle": "root", "name": "Ada Admin", "timezone": "Europe/London"},
-        {"handle": "dee", "name": "Dee Doe", "timezone": "Europe/London"}],
-        "admins": ["root"]}
+
+    config = {
+        "members": [
+            {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
+            {"handle": "alice", "name": "Alice Martin", "manager": "maria", "timezone": "Europe/London"},
+            {"handle": "bo", "name": "Bo Li", "timezone": "America/New_York", "country": "US"},
+            {"handle": "root", "name": "Ada Admin", "timezone": "Europe/London"},
+            {"handle": "dee", "name": "Dee Doe", "timezone": "Europe/London"},
+        ],
+        "admins": ["root"],
+    }
     h = make_harness(tmp_path, start=utc(2026, 11, 30, 9, 0), config=config)
     try:
         h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
         run_checkin(h, "alice", wins="shipped it")
         h.run_until(local("Europe/London", 2026, 12, 5, 1, 0))  # Saturday 01:00 London, Friday 20:00 New York
-        commands = [("alice", "/me flag 2026-W49 wins typo"), ("maria", "/flywheel team add @bo"),
-                    ("alice", "/kudos @maria thanks for the help"), ("alice", "/support help with the launch"),
-                    ("maria", "/me ack 1"), ("root", "/flywheel manager @dee @maria"),
-                    ("bo", "/flywheel decline 1")]
+        commands = [
+            ("alice", "/me flag 2026-W49 wins typo"),
+            ("maria", "/flywheel team add @bo"),
+            ("alice", "/kudos @maria thanks for the help"),
+            ("alice", "/support help with the launch"),
+            ("maria", "/me ack 1"),
+            ("root", "/flywheel manager @dee @maria"),
+            ("bo", "/flywheel decline 1"),
+        ]
         for who, text in commands:
             start = len(h.fake.sent)
             with transaction(h.app.sessions) as s:
@@ -143,8 +157,9 @@ def test_messages_to_someone_else_wait_for_their_working_hours(tmp_path):
                     if row.member_id is None or row.member_id == actor.id:
                         continue
                     recipient = s.get(Member, row.member_id)
-                    assert row.next_attempt_at.replace(tzinfo=None) >= h.app.calendars.send_at(
-                        recipient, now).replace(tzinfo=None), (text, row.kind, recipient.handle)
+                    assert row.next_attempt_at.replace(tzinfo=None) >= h.app.calendars.send_at(recipient, now).replace(
+                        tzinfo=None
+                    ), (text, row.kind, recipient.handle)
             assert sent_to(h, "maria", start) == [] or who == "maria", (text, sent_to(h, "maria", start))
     finally:
         h.app.close()
@@ -177,15 +192,23 @@ NOT_TIMED = {
 def test_every_queued_message_to_someone_else_asks_for_their_working_time():
     import ast
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
     untimed = set()
     for path in sorted((root / "bot").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "enqueue"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "repo"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "enqueue"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "repo"
+            ):
                 words = {k.arg: k.value for k in node.keywords}
                 channel = isinstance(words.get("member_id"), ast.Constant) and words["member_id"].value is None
-                if "not_before" in words or (channel and "channel" in words and getattr(words.get("kind"), "value", None) != "farewell"):
+                if "not_before" in words or (
+                    channel and "channel" in words and getattr(words.get("kind"), "value", None) != "farewell"
+                ):
                     continue
                 kind = words.get("kind")
                 name = kind.value if isinstance(kind, ast.Constant) else getattr(kind, "id", "?")
@@ -195,17 +218,21 @@ def test_every_queued_message_to_someone_else_asks_for_their_working_time():
 
 # ------------------------------------------------------------------------------------------------ 6. team add
 
-TRIAL = {"members": [
-    {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
-    {"handle": "alice", "name": "Alice Martin", "timezone": "Europe/London"},
-    {"handle": "bo", "name": "Bo Li", "timezone": "Europe/London"},
-    {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh"},
-    {"handle": "root", "name": "Ada Admin", "timezone": "Europe/London"}],
-    "admins": ["root"]}
+TRIAL = {
+    "members": [
+        {"handle": "maria", "name": "Maria Rossi", "timezone": "Europe/London"},
+        {"handle": "alice", "name": "Alice Martin", "timezone": "Europe/London"},
+        {"handle": "bo", "name": "Bo Li", "timezone": "Europe/London"},
+        {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh"},
+        {"handle": "root", "name": "Ada Admin", "timezone": "Europe/London"},
+    ],
+    "admins": ["root"],
+}
 
 
 def test_team_add_asks_whoever_can_be_asked_and_says_why_not_for_each_other(tmp_path):
     from tests.helpers import make_harness
+
     h = make_harness(tmp_path, start=local("Europe/London", 2026, 12, 1, 10, 0), config=TRIAL)
     try:
         h.say("root", "/flywheel manager @bo @alice")  # bo reports to alice: alice above bo
@@ -225,18 +252,21 @@ def test_team_add_asks_whoever_can_be_asked_and_says_why_not_for_each_other(tmp_
             chen.locale = "zh"
         assert h.say("root", "/flywheel manager @alice @alice") == [
             "Nothing changed: Alice can't be their own manager. Name two different people: "
-            "`/flywheel manager @member @manager`."]
+            "`/flywheel manager @member @manager`."
+        ]
     finally:
         h.app.close()
 
 
 # ------------------------------------------------------------------------------------------------ 5. deletion
 
+
 def test_the_deletion_notice_is_in_their_time_zone_and_rejoining_is_told_consistently(harness):
     h = harness
     h.run_until(local("Asia/Shanghai", 2026, 12, 8, 18, 0))
     explained = h.say("chen", "/我 删除")[0]
     import re
+
     code = re.search(r"([0-9]{4})", explained.split("确认")[-1]).group(1)
     h.say("chen", f"/我 删除 确认 {code}")
     h.app.deliver_outbox()
@@ -253,6 +283,7 @@ def test_a_retro_title_is_kept_as_typed(harness):
     h.run_until(local("Europe/London", 2026, 12, 1, 10, 0))
     h.say("maria", "/retro start 上线复盘（第１期），谢谢大家 @alice @bo due ２４h")
     from storage.models import Retro
+
     with transaction(h.app.sessions) as s:
         retro = s.exec(select(Retro)).one()
         assert retro.title == "上线复盘（第１期），谢谢大家"

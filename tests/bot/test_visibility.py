@@ -14,22 +14,35 @@ from tests.helpers import local, make_harness
 
 TZ = "Europe/London"
 SH = "Asia/Shanghai"
-DEFAULTS = {"mood": "4", "wins": "fine", "plan_review": "done", "obstacle_status": "resolved",
-            "retro_action": "done", "blockers": "none", "priorities": "ship it", "manager_help": "no"}
+DEFAULTS = {
+    "mood": "4",
+    "wins": "fine",
+    "plan_review": "done",
+    "obstacle_status": "resolved",
+    "retro_action": "done",
+    "blockers": "none",
+    "priorities": "ship it",
+    "manager_help": "no",
+}
 
 
 def team(*, zh: bool, extra: bool = False) -> dict:
     """A manager and two reports, in one language; optionally an extra question from the org file."""
     tz, loc = (SH, "zh") if zh else (TZ, "en")
     names = ("王芳", "陈晨", "李雷") if zh else ("Maria Rossi", "Alice Martin", "Bo Li")
-    config: dict = {"members": [
-        {"handle": "boss", "name": names[0], "timezone": tz, "locale": loc},
-        {"handle": "amy", "name": names[1], "manager": "boss", "timezone": tz, "locale": loc},
-        {"handle": "ben", "name": names[2], "manager": "boss", "timezone": tz, "locale": loc},
-    ]}
+    config: dict = {
+        "members": [
+            {"handle": "boss", "name": names[0], "timezone": tz, "locale": loc},
+            {"handle": "amy", "name": names[1], "manager": "boss", "timezone": tz, "locale": loc},
+            {"handle": "ben", "name": names[2], "manager": "boss", "timezone": tz, "locale": loc},
+        ]
+    }
     if extra:
-        config["flows"] = {"weekly_checkin": {"extra_questions": [
-            {"id": "learning", "en": "What did you learn this week?", "zh": "这周学到了什么？"}]}}
+        config["flows"] = {
+            "weekly_checkin": {
+                "extra_questions": [{"id": "learning", "en": "What did you learn this week?", "zh": "这周学到了什么？"}]
+            }
+        }
     return config
 
 
@@ -64,6 +77,7 @@ def rendered_reports(h, handle: str, now) -> str:
 
 # ------------------------------------------------------------------------------------- the unfinished check-in
 
+
 def _unfinished(tmp_path, *, zh: bool):
     tz = SH if zh else TZ
     h = make_harness(tmp_path, start=local(tz, 2026, 11, 23, 9, 0), config=team(zh=zh))
@@ -79,8 +93,10 @@ def _unfinished(tmp_path, *, zh: bool):
 def test_an_unfinished_checkin_is_not_in_the_digest_and_the_intro_says_when_it_would_be(tmp_path):
     h, intro = _unfinished(tmp_path, zh=False)
     try:
-        assert ("Maria will see your answers once you finish — or, if you don't, the answers you gave by the time "
-                "it closes (Mon 30 Nov, 12:00). Nothing is posted to a channel.") in intro
+        assert (
+            "Maria will see your answers once you finish — or, if you don't, the answers you gave by the time "
+            "it closes (Mon 30 Nov, 12:00). Nothing is posted to a channel."
+        ) in intro
         digest = digest_for(h, "boss")
         assert "👤 Alice · check-in started, not finished" in digest
         assert "The answers show here once the check-in is finished, or when it closes." in digest
@@ -96,7 +112,10 @@ def test_an_unfinished_checkin_is_not_in_the_digest_and_the_intro_says_when_it_w
 def test_an_unfinished_checkin_in_chinese(tmp_path):
     h, intro = _unfinished(tmp_path, zh=True)
     try:
-        assert "你完成后，王芳会看到你的回答；如果没有完成，截止时（11月30日（周一）12:00）已填写的回答也会被看到。" in intro
+        assert (
+            "你完成后，王芳会看到你的回答；如果没有完成，截止时（11月30日（周一）12:00）已填写的回答也会被看到。"
+            in intro
+        )
         digest = digest_for(h, "boss")
         assert "👤 陈晨 · 每周小结还没填完" in digest
         assert "填完后（或截止时）这里才会显示回答。" in digest
@@ -120,6 +139,7 @@ def test_a_finished_checkin_is_in_the_digest_at_once(tmp_path):
 
 
 # ------------------------------------------------------------------------------------- a member without a manager
+
 
 def test_a_member_without_a_manager_is_told_nobody_else_sees_their_answers(tmp_path):
     h = make_harness(tmp_path, start=local(TZ, 2026, 12, 1, 9, 0), config=team(zh=False))
@@ -177,6 +197,7 @@ def test_skip_level_readers_are_named_when_they_read(tmp_path, skip_level):
 
 # ------------------------------------------------------------------------------------- extra questions
 
+
 def _extra(tmp_path, *, zh: bool):
     tz = SH if zh else TZ
     h = make_harness(tmp_path, start=local(tz, 2026, 11, 23, 9, 0), config=team(zh=zh, extra=True))
@@ -223,6 +244,10 @@ def test_the_digest_reads_nothing_of_a_run_it_may_not_show(tmp_path):
             run = s.exec(select(ConversationRun).where(ConversationRun.status == "in_progress")).one()
         amy = next(r for r in reports if r.name == "Alice")
         assert (amy.weeks[0].period, amy.weeks[0].status, amy.weeks[0].mood, amy.weeks[0].wins) == (
-            run.period, "in_progress", None, None)
+            run.period,
+            "in_progress",
+            None,
+            None,
+        )
     finally:
         h.app.close()

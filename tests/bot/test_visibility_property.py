@@ -42,6 +42,7 @@ def snt(kind: str, *who: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ the world
 
+
 @dataclass
 class Person:
     manager: str | None
@@ -75,8 +76,11 @@ def worlds(draw: st.DrawFn) -> World:
     people: dict[str, Person] = {}
     for i in range(n):
         boss = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=i - 1))) if i else None
-        people[f"p{i}"] = Person(manager=f"p{boss}" if boss is not None else None,
-                                 active=draw(st.sampled_from([True, True, True, False])), admin=draw(st.booleans()))
+        people[f"p{i}"] = Person(
+            manager=f"p{boss}" if boss is not None else None,
+            active=draw(st.sampled_from([True, True, True, False])),
+            admin=draw(st.booleans()),
+        )
     handles = list(people)
     checkin = {h: draw(st.sampled_from(["completed", "in_progress", "expired"])) for h in handles}
     support: dict[str, str | None] = {}
@@ -91,6 +95,7 @@ def worlds(draw: st.DrawFn) -> World:
 
 
 # ------------------------------------------------------------------------------------------------ the model
+
 
 class Model:
     """What each actor may receive, from the README's "Who sees what" — written independently of bot/access.py."""
@@ -176,10 +181,18 @@ class Model:
 
 # ------------------------------------------------------------------------------------------------ the harness
 
+
 def build(tmp_path, w: World):  # noqa: ANN201
     config = {
-        "members": [{"handle": h, "name": f"Name{h[1:]} Family", "timezone": TZ,
-                     **({"manager": p.manager} if p.manager else {})} for h, p in w.people.items()],
+        "members": [
+            {
+                "handle": h,
+                "name": f"Name{h[1:]} Family",
+                "timezone": TZ,
+                **({"manager": p.manager} if p.manager else {}),
+            }
+            for h, p in w.people.items()
+        ],
         "admins": [h for h, p in w.people.items() if p.admin],
         "digest": {"skip_level": w.skip_level},
         # Who sees what, not when: nothing waits for working hours (NOW is a Sunday, made a working day here).
@@ -199,44 +212,106 @@ def build(tmp_path, w: World):  # noqa: ANN201
             s.add(member)
             status = w.checkin[handle]
             closes = local(TZ, 2026, 11, 22, 0, 0) if status == "expired" else local(TZ, 2026, 11, 23, 12, 0)
-            run = ConversationRun(flow="weekly_checkin", member_id=member.id, period=PERIOD, status=status,
-                                  step="priorities" if status == "in_progress" else None,
-                                  context={"steps": STEPS, "plan": [], "obstacles": [], "actions": [],
-                                           "has_manager": person.manager is not None},
-                                  due_at=local(TZ, 2026, 11, 20, 15, 0), prompt_at=local(TZ, 2026, 11, 20, 15, 0),
-                                  closes_at=closes, created_at=NOW, updated_at=NOW,
-                                  completed_at=NOW if status == "completed" else None)
+            run = ConversationRun(
+                flow="weekly_checkin",
+                member_id=member.id,
+                period=PERIOD,
+                status=status,
+                step="priorities" if status == "in_progress" else None,
+                context={
+                    "steps": STEPS,
+                    "plan": [],
+                    "obstacles": [],
+                    "actions": [],
+                    "has_manager": person.manager is not None,
+                },
+                due_at=local(TZ, 2026, 11, 20, 15, 0),
+                prompt_at=local(TZ, 2026, 11, 20, 15, 0),
+                closes_at=closes,
+                created_at=NOW,
+                updated_at=NOW,
+                completed_at=NOW if status == "completed" else None,
+            )
             s.add(run)
             s.flush()
             runs[handle] = run.id  # type: ignore[assignment]
             for step, value in (("mood", 3), ("wins", snt("WIN", handle)), ("learning", snt("XTR", handle))):
-                s.add(Answer(run_id=run.id, member_id=member.id, step=step, value=value, created_at=NOW,
-                             updated_at=NOW))
-            s.add(Obstacle(member_id=member.id, text=snt("OBS", handle), source_run_id=run.id, source_step="blockers",
-                           created_at=NOW, updated_at=NOW))
+                s.add(
+                    Answer(run_id=run.id, member_id=member.id, step=step, value=value, created_at=NOW, updated_at=NOW)
+                )
+            s.add(
+                Obstacle(
+                    member_id=member.id,
+                    text=snt("OBS", handle),
+                    source_run_id=run.id,
+                    source_step="blockers",
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
             if handle in w.support:
                 recorded = w.support[handle]
-                request = SupportRequest(member_id=member.id, manager_id=ids[recorded] if recorded else None,
-                                         kind="decision", text=snt("SUP", handle), created_at=NOW, updated_at=NOW)
+                request = SupportRequest(
+                    member_id=member.id,
+                    manager_id=ids[recorded] if recorded else None,
+                    kind="decision",
+                    text=snt("SUP", handle),
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
                 s.add(request)
                 s.flush()
                 requests[handle] = request.id  # type: ignore[assignment]
         for giver, recipient in w.kudos:
-            repo.add_kudos(s, giver_id=ids[giver], recipient_ids=[ids[recipient]], reason=snt("KUD", giver, recipient),
-                           value=None, channel=None, period=PERIOD, now=NOW)
-        retro = Retro(title="Launch", channel=None, started_by=ids[w.retro_starter], anonymous=False,
-                      due_at=NOW + timedelta(days=1), created_at=NOW)
+            repo.add_kudos(
+                s,
+                giver_id=ids[giver],
+                recipient_ids=[ids[recipient]],
+                reason=snt("KUD", giver, recipient),
+                value=None,
+                channel=None,
+                period=PERIOD,
+                now=NOW,
+            )
+        retro = Retro(
+            title="Launch",
+            channel=None,
+            started_by=ids[w.retro_starter],
+            anonymous=False,
+            due_at=NOW + timedelta(days=1),
+            created_at=NOW,
+        )
         s.add(retro)
         s.flush()
         for handle in w.retro_people:
-            run = ConversationRun(flow="retro", member_id=ids[handle], period=f"retro-{retro.id}", status="completed",
-                                  context={"steps": ["goal", "went_well", "went_badly", "actions"], "title": "Launch",
-                                           "retro_id": retro.id},
-                                  due_at=NOW, prompt_at=NOW, closes_at=retro.due_at, created_at=NOW, updated_at=NOW)
+            run = ConversationRun(
+                flow="retro",
+                member_id=ids[handle],
+                period=f"retro-{retro.id}",
+                status="completed",
+                context={
+                    "steps": ["goal", "went_well", "went_badly", "actions"],
+                    "title": "Launch",
+                    "retro_id": retro.id,
+                },
+                due_at=NOW,
+                prompt_at=NOW,
+                closes_at=retro.due_at,
+                created_at=NOW,
+                updated_at=NOW,
+            )
             s.add(run)
             s.flush()
-            s.add(Answer(run_id=run.id, member_id=ids[handle], step="goal", value=snt("RET", handle), created_at=NOW,
-                         updated_at=NOW))
+            s.add(
+                Answer(
+                    run_id=run.id,
+                    member_id=ids[handle],
+                    step="goal",
+                    value=snt("RET", handle),
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
     return h, runs, requests
 
 
@@ -259,9 +334,18 @@ class Observer:
         return out
 
     def event(self, actor: str, text: str, kind: str = "command") -> dict[str, set[str]]:
-        return self.received(lambda: self.h.app.handle(InboundEvent(
-            platform="console", user=actor, kind=kind, text=text, dedup_key=f"prop:{next(self.seq)}",
-            received_at=self.h.clock.now())))
+        return self.received(
+            lambda: self.h.app.handle(
+                InboundEvent(
+                    platform="console",
+                    user=actor,
+                    kind=kind,
+                    text=text,
+                    dedup_key=f"prop:{next(self.seq)}",
+                    received_at=self.h.clock.now(),
+                )
+            )
+        )
 
 
 def expect(address: str, sentinels: set[str]) -> dict[str, set[str]]:
@@ -270,8 +354,10 @@ def expect(address: str, sentinels: set[str]) -> dict[str, set[str]]:
 
 # ------------------------------------------------------------------------------------------------ the property
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(w=worlds())
 def test_every_actor_sees_exactly_what_the_rules_allow(tmp_path_factory, w: World):
     check(tmp_path_factory.mktemp("vis"), w)
@@ -310,9 +396,15 @@ def check(tmp_path, w: World) -> None:  # noqa: ANN001
                 assert set(SENTINEL.findall(repr(form))) == model.form(actor, owner), (why, owner)
                 if actor == owner and model.alive(actor):
                     continue  # their own: they may change it (tested elsewhere)
-                refused = see.received(lambda: h.app.submit_form(platform="console", user=actor, run_id=run_id,
-                                                                 values={"wins": "HIJACKED"},
-                                                                 dedup_key=f"form:{next(see.seq)}"))
+                refused = see.received(
+                    lambda: h.app.submit_form(
+                        platform="console",
+                        user=actor,
+                        run_id=run_id,
+                        values={"wins": "HIJACKED"},
+                        dedup_key=f"form:{next(see.seq)}",
+                    )
+                )
                 assert refused == {}, (why, owner)
         # a retro summary (started in a DM: it goes to the participants and the starter)
         summary = see.received(lambda: h.app.retros.summarise_due(h.clock.now()))

@@ -41,8 +41,14 @@ CN_2026_OFF = [
     *_days(date(2026, 9, 25), date(2026, 9, 27)),  # 中秋节
     *_days(date(2026, 10, 1), date(2026, 10, 7)),  # 国庆节
 ]
-CN_2026_MAKEUP = [date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9), date(2026, 9, 20),
-                  date(2026, 10, 10)]
+CN_2026_MAKEUP = [
+    date(2026, 1, 4),
+    date(2026, 2, 14),
+    date(2026, 2, 28),
+    date(2026, 5, 9),
+    date(2026, 9, 20),
+    date(2026, 10, 10),
+]
 
 
 def test_china_2026_matches_the_state_council_schedule():
@@ -104,8 +110,9 @@ def test_golden_week_moves_back_to_wednesday_and_the_week_after_is_normal():
 
 def test_a_week_whose_only_working_day_is_after_friday_uses_it():
     tz = "Asia/Shanghai"
-    cal = WorkCalendar(holidays=frozenset(_days(date(2026, 12, 7), date(2026, 12, 11))),
-                       workdays=frozenset({date(2026, 12, 12)}))
+    cal = WorkCalendar(
+        holidays=frozenset(_days(date(2026, 12, 7), date(2026, 12, 11))), workdays=frozenset({date(2026, 12, 12)})
+    )
     moved = working_occurrence(_friday(date(2026, 12, 11), tz), cal, tz, weekly=True)
     assert moved is not None and moved.due == local(tz, 2026, 12, 12, 15, 0)
 
@@ -127,8 +134,9 @@ def test_working_time():
     assert next_working_time(GB, tz, local(tz, 2026, 12, 4, 19, 0)) == local(tz, 2026, 12, 7, 9, 0)
     assert next_working_time(GB, tz, local(tz, 2026, 12, 24, 18, 30)) == local(tz, 2026, 12, 29, 9, 0)
     # A make-up Saturday in China is a working day
-    assert next_working_time(CN, "Asia/Shanghai", local("Asia/Shanghai", 2026, 10, 9, 19, 0)) == \
-        local("Asia/Shanghai", 2026, 10, 10, 9, 0)
+    assert next_working_time(CN, "Asia/Shanghai", local("Asia/Shanghai", 2026, 10, 9, 19, 0)) == local(
+        "Asia/Shanghai", 2026, 10, 10, 9, 0
+    )
 
 
 def test_a_calendar_without_working_days_holds_nothing_back():
@@ -138,9 +146,11 @@ def test_a_calendar_without_working_days_holds_nothing_back():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
-       st.sampled_from(["GB", "CN", "US", None]),
-       st.sampled_from(["Europe/London", "Asia/Shanghai", "America/New_York", "Australia/Lord_Howe"]))
+@given(
+    st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31)),
+    st.sampled_from(["GB", "CN", "US", None]),
+    st.sampled_from(["Europe/London", "Asia/Shanghai", "America/New_York", "Australia/Lord_Howe"]),
+)
 def test_next_working_time_is_the_first_working_instant(naive, country, tz):
     cal = WorkCalendar(country=country)
     at = naive.replace(tzinfo=UTC)
@@ -150,11 +160,21 @@ def test_next_working_time_is_the_first_working_instant(naive, country, tz):
         assert not is_working_time(cal, tz, max(at, nxt - timedelta(minutes=1)))
 
 
-@pytest.mark.parametrize("emoji,text,away", [
-    (":palm_tree:", "", True), (":face_with_thermometer:", "", True), ("", "On vacation until Monday", True),
-    ("", "Out of office", True), ("", "OOO", True), ("", "休假中", True), (":coffee:", "Focus time", False),
-    ("", "Zoom", False), ("", "", False), ("", "Mooo cow", False),
-])
+@pytest.mark.parametrize(
+    "emoji,text,away",
+    [
+        (":palm_tree:", "", True),
+        (":face_with_thermometer:", "", True),
+        ("", "On vacation until Monday", True),
+        ("", "Out of office", True),
+        ("", "OOO", True),
+        ("", "休假中", True),
+        (":coffee:", "Focus time", False),
+        ("", "Zoom", False),
+        ("", "", False),
+        ("", "Mooo cow", False),
+    ],
+)
 def test_away_status(emoji, text, away):
     assert away_from_status(emoji, text, 0, datetime(2026, 12, 2, tzinfo=UTC)) is away
 

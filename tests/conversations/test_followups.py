@@ -1,7 +1,8 @@
 """The follow-up list answered in one message: `parse_follow_ups`, and the machine around it."""
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conversations.answers import Invalid
 from conversations.followups import Item, parse_follow_ups
@@ -10,45 +11,82 @@ from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 from tests.helpers import utc
 
-ITEMS = [Item("plan_review:0", "plan_review", "ship"), Item("plan_review:1", "plan_review", "hire"),
-         Item("obstacle_status:0", "obstacle_status", "CI"), Item("obstacle_status:1", "obstacle_status", "SSO"),
-         Item("retro_action:0", "retro_action", "runbook")]
+ITEMS = [
+    Item("plan_review:0", "plan_review", "ship"),
+    Item("plan_review:1", "plan_review", "hire"),
+    Item("obstacle_status:0", "obstacle_status", "CI"),
+    Item("obstacle_status:1", "obstacle_status", "SSO"),
+    Item("retro_action:0", "retro_action", "runbook"),
+]
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1 done 2 partly 3 still 4 drop 5 not yet",
-     {"plan_review:0": "done", "plan_review:1": "partly", "obstacle_status:0": "still",
-      "obstacle_status:1": "irrelevant", "retro_action:0": "open"}),
-    ("1完成2部分完成3仍然存在4不再相关5还没",
-     {"plan_review:0": "done", "plan_review:1": "partly", "obstacle_status:0": "still",
-      "obstacle_status:1": "irrelevant", "retro_action:0": "open"}),
-    ("3 still", {"obstacle_status:0": "still"}),
-    ("1-2 done, 4 resolved", {"plan_review:0": "done", "plan_review:1": "done", "obstacle_status:1": "resolved"}),
-    ("1, 2 not done", {"plan_review:0": "not_done", "plan_review:1": "not_done"}),
-    ("all done", {i.step: s for i, s in zip(ITEMS, ["done", "done", "resolved", "resolved", "done"])}),
-    ("都完成了", {i.step: s for i, s in zip(ITEMS, ["done", "done", "resolved", "resolved", "done"])}),
-    ("All done, except 3 still", {i.step: s for i, s in zip(ITEMS, ["done", "done", "still", "resolved", "done"])}),
-    ("１ 完成。", {"plan_review:0": "done"}),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "1 done 2 partly 3 still 4 drop 5 not yet",
+            {
+                "plan_review:0": "done",
+                "plan_review:1": "partly",
+                "obstacle_status:0": "still",
+                "obstacle_status:1": "irrelevant",
+                "retro_action:0": "open",
+            },
+        ),
+        (
+            "1完成2部分完成3仍然存在4不再相关5还没",
+            {
+                "plan_review:0": "done",
+                "plan_review:1": "partly",
+                "obstacle_status:0": "still",
+                "obstacle_status:1": "irrelevant",
+                "retro_action:0": "open",
+            },
+        ),
+        ("3 still", {"obstacle_status:0": "still"}),
+        ("1-2 done, 4 resolved", {"plan_review:0": "done", "plan_review:1": "done", "obstacle_status:1": "resolved"}),
+        ("1, 2 not done", {"plan_review:0": "not_done", "plan_review:1": "not_done"}),
+        ("all done", {i.step: s for i, s in zip(ITEMS, ["done", "done", "resolved", "resolved", "done"])}),
+        ("都完成了", {i.step: s for i, s in zip(ITEMS, ["done", "done", "resolved", "resolved", "done"])}),
+        ("All done, except 3 still", {i.step: s for i, s in zip(ITEMS, ["done", "done", "still", "resolved", "done"])}),
+        ("１ 完成。", {"plan_review:0": "done"}),
+    ],
+)
 def test_accepted_forms(text, expected):
     assert parse_follow_ups(text, ITEMS) == expected
 
 
-@pytest.mark.parametrize(("text", "problem", "item_no"), [
-    ("", "empty", 0), ("maybe later?", "empty", 0), ("9 done", "number", 9), ("3 partly", "word", 3),
-    ("1 2", "word", 1), ("all still", "word", 1), ("1 done 4 hmm", "word", 4),
-])
+@pytest.mark.parametrize(
+    ("text", "problem", "item_no"),
+    [
+        ("", "empty", 0),
+        ("maybe later?", "empty", 0),
+        ("9 done", "number", 9),
+        ("3 partly", "word", 3),
+        ("1 2", "word", 1),
+        ("all still", "word", 1),
+        ("1 done 4 hmm", "word", 4),
+    ],
+)
 def test_garbage_names_its_problem_and_records_nothing(text, problem, item_no):
     with pytest.raises(Invalid) as raised:
         parse_follow_ups(text, ITEMS)
     assert (raised.value.key, raised.value.params["problem"], raised.value.params["item_no"]) == (
-        "invalid_follow_ups", problem, item_no)
+        "invalid_follow_ups",
+        problem,
+        item_no,
+    )
 
 
-WORDS = {"plan_review": {"done": ["done", "完成"], "partly": ["partly", "部分完成"], "not_done": ["not done", "未完成"]},
-         "obstacle_status": {"resolved": ["resolved", "已解决"], "still": ["still", "仍然存在"],
-                             "irrelevant": ["drop", "不再相关"]},
-         "retro_action": {"done": ["done", "完成"], "open": ["not yet", "还没"]}}
+WORDS = {
+    "plan_review": {"done": ["done", "完成"], "partly": ["partly", "部分完成"], "not_done": ["not done", "未完成"]},
+    "obstacle_status": {
+        "resolved": ["resolved", "已解决"],
+        "still": ["still", "仍然存在"],
+        "irrelevant": ["drop", "不再相关"],
+    },
+    "retro_action": {"done": ["done", "完成"], "open": ["not yet", "还没"]},
+}
 
 
 @settings(max_examples=200, deadline=None)
@@ -70,8 +108,13 @@ def test_any_numbered_answer_in_either_language_reads_back_as_given(data):
 
 NOW = utc(2026, 12, 4, 16, 0)
 CLOSES = utc(2026, 12, 7, 12, 0)
-CONTEXT = {"plan": ["ship", "hire"], "obstacles": ["CI", "SSO", "no designer"], "obstacle_ids": [1, 2, 3],
-           "actions": ["runbook (Launch)", "alerts (Launch)"], "has_manager": True}
+CONTEXT = {
+    "plan": ["ship", "hire"],
+    "obstacles": ["CI", "SSO", "no designer"],
+    "obstacle_ids": [1, 2, 3],
+    "actions": ["runbook (Launch)", "alerts (Launch)"],
+    "has_manager": True,
+}
 
 
 def test_three_obstacles_two_priorities_two_actions_are_one_question():
@@ -99,9 +142,15 @@ def test_a_partial_answer_is_recorded_and_the_question_stays_until_skip():
 def test_a_complete_answer_moves_on_and_marks_the_question_answered():
     out = advance(WEEKLY_CHECKIN, run_at("follow_ups"), RunEvent(Trigger.ANSWER, "all done"), NOW)
     assert (out.status, out.step) == (Status.IN_PROGRESS, "blockers")
-    assert out.save["follow_ups"] == {"plan_review:0": "done", "plan_review:1": "done", "obstacle_status:0": "resolved",
-                                      "obstacle_status:1": "resolved", "obstacle_status:2": "resolved",
-                                      "retro_action:0": "done", "retro_action:1": "done"}
+    assert out.save["follow_ups"] == {
+        "plan_review:0": "done",
+        "plan_review:1": "done",
+        "obstacle_status:0": "resolved",
+        "obstacle_status:1": "resolved",
+        "obstacle_status:2": "resolved",
+        "retro_action:0": "done",
+        "retro_action:1": "done",
+    }
 
 
 def test_a_blocker_that_repeats_an_open_obstacle_adds_one_question_numbered_as_the_blocker():

@@ -3,29 +3,50 @@ import pytest
 from conversations.kudos import KudosRefusal, KudosRequest, KudosSettings, check_kudos, parse_kudos
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    ("@alice @bob for untangling the release #teamwork",
-     KudosRequest(("@alice", "@bob"), "for untangling the release", ("teamwork",))),
-    ("@alice, @bob: thanks for the demo", KudosRequest(("@alice", "@bob"), "thanks for the demo")),
-    ("<@U123|alice> for the on-call weekend #ownership",
-     KudosRequest(("<@U123|alice>",), "for the on-call weekend", ("ownership",))),
-    ("@陈晨 感谢帮我 review 代码 #协作", KudosRequest(("@陈晨",), "感谢帮我 review 代码", ("协作",))),
-    ("@alice 谢谢你帮我改bug", KudosRequest(("@alice",), "谢谢你帮我改bug")),
-    ("@bo @bo for pairing", KudosRequest(("@bo",), "for pairing")),
-    ("@bo for fixing #123 in the tracker", KudosRequest(("@bo",), "for fixing #123 in the tracker")),
-    ("@bo for the 1:1s #growth #teamwork", KudosRequest(("@bo",), "for the 1:1s", ("growth", "teamwork"))),
-    ("@bo for mentoring #growth#teamwork ＃growth", KudosRequest(("@bo",), "for mentoring", ("growth", "teamwork"))),
-    ("<@U1|bo> for the demo <#C1|growth> <#C2|teamwork>",
-     KudosRequest(("<@U1|bo>",), "for the demo", ("growth", "teamwork"))),
-    ("@bo — for the demo", KudosRequest(("@bo",), "for the demo")),
-])
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            "@alice @bob for untangling the release #teamwork",
+            KudosRequest(("@alice", "@bob"), "for untangling the release", ("teamwork",)),
+        ),
+        ("@alice, @bob: thanks for the demo", KudosRequest(("@alice", "@bob"), "thanks for the demo")),
+        (
+            "<@U123|alice> for the on-call weekend #ownership",
+            KudosRequest(("<@U123|alice>",), "for the on-call weekend", ("ownership",)),
+        ),
+        ("@陈晨 感谢帮我 review 代码 #协作", KudosRequest(("@陈晨",), "感谢帮我 review 代码", ("协作",))),
+        ("@alice 谢谢你帮我改bug", KudosRequest(("@alice",), "谢谢你帮我改bug")),
+        ("@bo @bo for pairing", KudosRequest(("@bo",), "for pairing")),
+        ("@bo for fixing #123 in the tracker", KudosRequest(("@bo",), "for fixing #123 in the tracker")),
+        ("@bo for the 1:1s #growth #teamwork", KudosRequest(("@bo",), "for the 1:1s", ("growth", "teamwork"))),
+        (
+            "@bo for mentoring #growth#teamwork ＃growth",
+            KudosRequest(("@bo",), "for mentoring", ("growth", "teamwork")),
+        ),
+        (
+            "<@U1|bo> for the demo <#C1|growth> <#C2|teamwork>",
+            KudosRequest(("<@U1|bo>",), "for the demo", ("growth", "teamwork")),
+        ),
+        ("@bo — for the demo", KudosRequest(("@bo",), "for the demo")),
+    ],
+)
 def test_parse(args, expected):
     assert parse_kudos(args) == expected
 
 
-@pytest.mark.parametrize(("args", "key"), [("", "usage"), ("for nothing", "usage"), ("@bo", "no_reason"),
-                                          ("@bo for", "no_reason"), ("@bo #teamwork", "no_reason"),
-                                          ("@bo 谢谢 #growth #teamwork", "no_reason"), ("@bo " + "x" * 4001, "too_long")])
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        ("", "usage"),
+        ("for nothing", "usage"),
+        ("@bo", "no_reason"),
+        ("@bo for", "no_reason"),
+        ("@bo #teamwork", "no_reason"),
+        ("@bo 谢谢 #growth #teamwork", "no_reason"),
+        ("@bo " + "x" * 4001, "too_long"),
+    ],
+)
 def test_parse_refusals(args, key):
     refusal = parse_kudos(args)
     assert isinstance(refusal, KudosRefusal) and refusal.key == key
@@ -56,4 +77,7 @@ def test_the_kudos_channel_is_per_platform():
     assert KudosSettings(channel="oc_abc").channel_for("feishu") == "oc_abc"
     both = KudosSettings(channels=(("slack", "C0KUDOS"), ("feishu", "oc_abc")))
     assert (both.channel_for("slack"), both.channel_for("feishu"), both.channel_for("console")) == (
-        "C0KUDOS", "oc_abc", None)
+        "C0KUDOS",
+        "oc_abc",
+        None,
+    )

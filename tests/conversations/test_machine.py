@@ -31,9 +31,12 @@ STEPS = FLOW.expand(CONTEXT)
 CANONICAL = {
     Status.SCHEDULED: RunState(Status.SCHEDULED, None, STEPS, {}, CLOSES, "Europe/London", context=CONTEXT),
     Status.PROMPTED: RunState(Status.PROMPTED, "mood", STEPS, {}, CLOSES, "Europe/London", context=CONTEXT),
-    Status.IN_PROGRESS: RunState(Status.IN_PROGRESS, "wins", STEPS, {"mood": 4}, CLOSES, "Europe/London", context=CONTEXT),
-    Status.COMPLETED: RunState(Status.COMPLETED, None, STEPS, {k: "x" for k in STEPS} | {"mood": 4}, CLOSES,
-                               "Europe/London", context=CONTEXT),
+    Status.IN_PROGRESS: RunState(
+        Status.IN_PROGRESS, "wins", STEPS, {"mood": 4}, CLOSES, "Europe/London", context=CONTEXT
+    ),
+    Status.COMPLETED: RunState(
+        Status.COMPLETED, None, STEPS, {k: "x" for k in STEPS} | {"mood": 4}, CLOSES, "Europe/London", context=CONTEXT
+    ),
     Status.SKIPPED: RunState(Status.SKIPPED, None, STEPS, {}, CLOSES, "Europe/London", context=CONTEXT),
     Status.EXPIRED: RunState(Status.EXPIRED, None, STEPS, {"mood": 3}, CLOSES, "Europe/London", context=CONTEXT),
 }
@@ -89,6 +92,7 @@ def test_every_rejection_has_a_message_in_every_language(flow):
 
 
 # Guarded variants: the same pair goes elsewhere when its guard says so.
+
 
 def test_answering_the_last_question_completes_the_run():
     last = STEPS[-1]
@@ -166,17 +170,32 @@ def test_restart_of_a_skipped_run_with_answers_resumes_at_the_first_unanswered()
 def test_every_transition_in_the_table_is_reachable():
     cases = [
         *[(CANONICAL[s], RunEvent(t, TEXT.get(t)), NOW) for s, t in EXPECTED],
-        (RunState(Status.IN_PROGRESS, STEPS[-1], STEPS, {k: 1 for k in STEPS[:-1]}, CLOSES, "UTC"),
-         RunEvent(Trigger.ANSWER, "x"), NOW),
+        (
+            RunState(Status.IN_PROGRESS, STEPS[-1], STEPS, {k: 1 for k in STEPS[:-1]}, CLOSES, "UTC"),
+            RunEvent(Trigger.ANSWER, "x"),
+            NOW,
+        ),
         (RunState(Status.PROMPTED, "mood", ("mood",), {}, CLOSES, "UTC"), RunEvent(Trigger.ANSWER, "3"), NOW),
-        (RunState(Status.IN_PROGRESS, "manager_help", STEPS, {k: 1 for k in STEPS[:-1]}, CLOSES, "UTC"),
-         RunEvent(Trigger.SKIP), NOW),
-        (RunState(Status.PROMPTED, "manager_help", STEPS, {k: 1 for k in STEPS[:-1]}, CLOSES, "UTC"),
-         RunEvent(Trigger.SKIP), NOW),
-        (RunState(Status.IN_PROGRESS, "manager_help", ("manager_help", "mood"), {}, CLOSES, "UTC"),
-         RunEvent(Trigger.SKIP), NOW),
-        (RunState(Status.PROMPTED, "manager_help", ("manager_help", "mood"), {}, CLOSES, "UTC"),
-         RunEvent(Trigger.SKIP), NOW),
+        (
+            RunState(Status.IN_PROGRESS, "manager_help", STEPS, {k: 1 for k in STEPS[:-1]}, CLOSES, "UTC"),
+            RunEvent(Trigger.SKIP),
+            NOW,
+        ),
+        (
+            RunState(Status.PROMPTED, "manager_help", STEPS, {k: 1 for k in STEPS[:-1]}, CLOSES, "UTC"),
+            RunEvent(Trigger.SKIP),
+            NOW,
+        ),
+        (
+            RunState(Status.IN_PROGRESS, "manager_help", ("manager_help", "mood"), {}, CLOSES, "UTC"),
+            RunEvent(Trigger.SKIP),
+            NOW,
+        ),
+        (
+            RunState(Status.PROMPTED, "manager_help", ("manager_help", "mood"), {}, CLOSES, "UTC"),
+            RunEvent(Trigger.SKIP),
+            NOW,
+        ),
         (replace(CANONICAL[Status.COMPLETED], step="wins"), RunEvent(Trigger.ANSWER, "x"), NOW),
         (replace(CANONICAL[Status.COMPLETED], step="wins"), RunEvent(Trigger.SKIP), NOW),
         (replace(CANONICAL[Status.COMPLETED], step="wins"), RunEvent(Trigger.EXPIRE), CLOSES),

@@ -30,9 +30,15 @@ def test_every_reply_the_machine_can_make_renders(locale):
                 outcome = advance(FLOW, CANONICAL[status], RunEvent(trigger, text), NOW)
                 for reply in outcome.replies:
                     assert renderer.render(reply, audience).strip()
-    for reply in (Reply("common/help"), Reply("common/paused", {"until": date(2026, 12, 1)}),
-                  Reply("common/pause_invalid"), Reply("common/resumed"), Reply("common/not_paused"),
-                  Reply("common/unknown_command", {"command": "/x"}), Reply("common/not_a_member")):
+    for reply in (
+        Reply("common/help"),
+        Reply("common/paused", {"until": date(2026, 12, 1)}),
+        Reply("common/pause_invalid"),
+        Reply("common/resumed"),
+        Reply("common/not_paused"),
+        Reply("common/unknown_command", {"command": "/x"}),
+        Reply("common/not_a_member"),
+    ):
         assert renderer.render(reply, audience).strip()
 
 
@@ -40,7 +46,9 @@ def test_user_text_goes_through_the_platform_filter_and_never_through_templates(
     renderer = Renderer(user_text=lambda s: s.replace("<", "&lt;"))
     reply = Reply("common/current_answer", {"shown": "x"})
     item = Reply("weekly_checkin/plan_review", {"item": "<!channel> {{ 7*7 }}", "item_number": 2, "item_total": 2})
-    assert renderer.render(item, Audience("en", "UTC", "Al")) == "“&lt;!channel> {{ 7*7 }}” — done, partly, or not done?"
+    assert (
+        renderer.render(item, Audience("en", "UTC", "Al")) == "“&lt;!channel> {{ 7*7 }}” — done, partly, or not done?"
+    )
     assert renderer.render(reply, Audience("en", "UTC", "Al")).startswith("Your answer so far")
 
 
@@ -50,7 +58,8 @@ def test_dates_read_naturally_in_each_language():
     assert format_when(when, "Asia/Shanghai", "zh") == "11月30日（周一）12:00"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("zh-CN", "zh"), ("zh_TW", "zh"), ("en-US", "en"), ("fr", "en"),
-                                               (None, "en")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("zh-CN", "zh"), ("zh_TW", "zh"), ("en-US", "en"), ("fr", "en"), (None, "en")]
+)
 def test_locales(raw, expected):
     assert normalize_locale(raw) == expected

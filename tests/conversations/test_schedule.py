@@ -1,4 +1,4 @@
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -52,11 +52,21 @@ def test_a_schedule_inside_the_dst_hour_fires_exactly_once_each_week(tz):
     periods = [o.period for o in seen]
     assert len(periods) == len(set(periods))
     assert all(o.due.astimezone(zone(tz)).weekday() == 6 for o in seen)
-    assert all(b.due - a.due in (timedelta(days=7), timedelta(days=7, hours=-1), timedelta(days=7, hours=1),
-                                 timedelta(days=7, minutes=-30), timedelta(days=7, minutes=30),
-                                 timedelta(days=7, minutes=-15), timedelta(days=7, minutes=15),
-                                 timedelta(days=7, minutes=-45), timedelta(days=7, minutes=45))
-               for a, b in zip(seen, seen[1:]))
+    assert all(
+        b.due - a.due
+        in (
+            timedelta(days=7),
+            timedelta(days=7, hours=-1),
+            timedelta(days=7, hours=1),
+            timedelta(days=7, minutes=-30),
+            timedelta(days=7, minutes=30),
+            timedelta(days=7, minutes=-15),
+            timedelta(days=7, minutes=15),
+            timedelta(days=7, minutes=-45),
+            timedelta(days=7, minutes=45),
+        )
+        for a, b in zip(seen, seen[1:])
+    )
 
 
 def test_quiet_hours_move_to_eight_in_the_morning():
@@ -73,8 +83,15 @@ def test_previous_period_across_years():
     assert previous_period("2026-01") == "2025-12"
 
 
-@pytest.mark.parametrize(("text", "expected"), [("4h", timedelta(hours=4)), ("30m", timedelta(minutes=30)),
-                                                ("1d2h", timedelta(days=1, hours=2)), ("2w", timedelta(weeks=2))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("4h", timedelta(hours=4)),
+        ("30m", timedelta(minutes=30)),
+        ("1d2h", timedelta(days=1, hours=2)),
+        ("2w", timedelta(weeks=2)),
+    ],
+)
 def test_durations(text, expected):
     assert parse_duration(text) == expected
 
@@ -91,9 +108,9 @@ def test_a_start_on_demand_takes_the_open_or_current_period_never_a_later_one():
     london = "Europe/London"
     monthly, weekly = MonthlySchedule(), WeeklySchedule()
     # This month's review is open from Tue 1 Dec 10:00 until Tue 8 Dec 10:00.
-    assert on_demand(monthly, london, datetime(2026, 12, 2, 10, tzinfo=timezone.utc)).period == "2026-12"
-    assert on_demand(monthly, london, datetime(2026, 12, 9, 10, tzinfo=timezone.utc)) is None  # not January's
-    assert on_demand(monthly, london, datetime(2027, 1, 2, 10, tzinfo=timezone.utc)).period == "2027-01"
+    assert on_demand(monthly, london, datetime(2026, 12, 2, 10, tzinfo=UTC)).period == "2026-12"
+    assert on_demand(monthly, london, datetime(2026, 12, 9, 10, tzinfo=UTC)) is None  # not January's
+    assert on_demand(monthly, london, datetime(2027, 1, 2, 10, tzinfo=UTC)).period == "2027-01"
     # Monday morning: last week's check-in, still open; Wednesday: this week's, before it falls due.
-    assert on_demand(weekly, london, datetime(2026, 12, 7, 9, tzinfo=timezone.utc)).period == "2026-W49"
-    assert on_demand(weekly, london, datetime(2026, 12, 9, 10, tzinfo=timezone.utc)).period == "2026-W50"
+    assert on_demand(weekly, london, datetime(2026, 12, 7, 9, tzinfo=UTC)).period == "2026-W49"
+    assert on_demand(weekly, london, datetime(2026, 12, 9, 10, tzinfo=UTC)).period == "2026-W50"

@@ -38,6 +38,10 @@ def test_different_obstacles_are_not(a, b):
 
 def test_the_threshold_sits_between_the_measured_pairs():
     """The pairs the threshold was chosen on (conversations/similarity.py)."""
-    assert jaccard_bigrams("安全审批还没下来", "安全审批没下来") >= CJK_THRESHOLD > jaccard_bigrams("测试环境不稳定", "预发环境不稳定")
+    assert (
+        jaccard_bigrams("安全审批还没下来", "安全审批没下来")
+        >= CJK_THRESHOLD
+        > jaccard_bigrams("测试环境不稳定", "预发环境不稳定")
+    )
     assert round(jaccard_bigrams("测试环境不稳定", "预发环境不稳定"), 2) == 0.5
     assert round(jaccard_bigrams("等待安全审批", "还在等安全审批"), 2) == 0.38  # a known miss: a new obstacle

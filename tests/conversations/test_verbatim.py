@@ -6,12 +6,11 @@ from __future__ import annotations
 import io
 import json
 import unicodedata
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-
 from sqlmodel import select
 
 from bot.me import export, export_reply
@@ -59,8 +58,9 @@ PLATFORMS: dict[str, tuple[Callable[[str], str], Callable[[str], str]]] = {
 
 # Typed text of any kind, and text without the characters a screen must not obey (for the exact-match property).
 ANY_TEXT = st.text(min_size=1, max_size=120)
-PLAIN_TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI + MARKS),
-                     min_size=1, max_size=120)
+PLAIN_TEXT = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters=BIDI + MARKS), min_size=1, max_size=120
+)
 
 
 def _typed(text: str) -> str:
@@ -84,6 +84,7 @@ def _assert_shown(shown: str, typed: str) -> None:
 
 # ------------------------------------------------------------------------------------------ stored as typed
 
+
 @settings(deadline=None)
 @given(ANY_TEXT)
 def test_a_text_answer_is_stored_exactly(text):
@@ -99,8 +100,11 @@ def _one_item(s: str) -> bool:
         return False
 
 
-ITEM = st.text(st.characters(blacklist_characters="\r\n\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85;；"), min_size=1,
-               max_size=40).map(str.strip).filter(_one_item)
+ITEM = (
+    st.text(st.characters(blacklist_characters="\r\n\u2028\u2029\x0b\x0c\x1c\x1d\x1e\x85;；"), min_size=1, max_size=40)
+    .map(str.strip)
+    .filter(_one_item)
+)
 
 
 @settings(deadline=None)
@@ -115,8 +119,11 @@ def test_a_bullet_or_number_at_the_start_of_a_line_is_left_out(items, bullet):
     assert Items(1, 3).parse("\n".join(bullet + item for item in items)) == items
 
 
-REASON = st.text(min_size=1, max_size=200).map(str.strip).filter(
-    lambda s: s and s[0] not in "@<:：,，、—–-" and not s.split()[-1].startswith(("#", "＃", "<#")))
+REASON = (
+    st.text(min_size=1, max_size=200)
+    .map(str.strip)
+    .filter(lambda s: s and s[0] not in "@<:：,，、—–-" and not s.split()[-1].startswith(("#", "＃", "<#")))
+)
 
 
 @settings(deadline=None)
@@ -128,6 +135,7 @@ def test_a_kudos_reason_is_what_was_typed_minus_the_people_and_the_tags(reason):
 
 
 # ------------------------------------------------------------------------------------------ shown as typed
+
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("locale", ["en", "zh"])
@@ -145,8 +153,14 @@ def test_a_kudos_is_shown_as_typed_on_every_platform(platform, locale, reason, g
 @given(wins=ANY_TEXT, blockers=ANY_TEXT, priority=ITEM)
 def test_a_digest_shows_answers_as_typed_on_every_platform(platform, wins, blockers, priority):
     assume(not says_nothing(wins) and not says_nothing(blockers) and not says_nothing(priority))
-    week = Week(period="2026-W48", status="completed", mood=4, wins=_typed(wins), blockers=_typed(blockers),
-                priorities=(priority,))
+    week = Week(
+        period="2026-W48",
+        status="completed",
+        mood=4,
+        wins=_typed(wins),
+        blockers=_typed(blockers),
+        priorities=(priority,),
+    )
     params = report_params(Report(member_id=1, name="Alice", weeks=(week,)))
     for locale in ("en", "zh"):
         shown = _shown(platform, "digest/person", params, locale)
@@ -210,8 +224,12 @@ WORD = st.text(st.characters(whitelist_categories=("Lu", "Ll", "Lo", "Lm", "Lt",
 
 
 @settings(deadline=None)
-@given(st.lists(st.sampled_from(sorted(LIST_WORDS)) | WORD, max_size=4), WORD, st.integers(0, 4),
-       st.sampled_from([" ", ", ", "! ", "\n", "。", "，"]))
+@given(
+    st.lists(st.sampled_from(sorted(LIST_WORDS)) | WORD, max_size=4),
+    WORD,
+    st.integers(0, 4),
+    st.sampled_from([" ", ", ", "! ", "\n", "。", "，"]),
+)
 def test_a_letter_word_not_in_the_list_makes_an_answer_say_something(words, word, at, separator):
     assume(any(unicodedata.category(ch).startswith("L") for ch in word))
     assume(not set(nothing_key(word).split()) <= LIST_WORDS)
@@ -220,9 +238,12 @@ def test_a_letter_word_not_in_the_list_makes_an_answer_say_something(words, word
 
 
 @settings(deadline=None)
-@given(st.sampled_from([a for answers in NOTHING_ANSWERS.values() for a in answers]),
-       st.text(st.characters(whitelist_categories=("Po", "Pd", "Zs", "So")), max_size=4).filter(
-           lambda s: all(unicodedata.category(c)[0] in "PSZ" for c in unicodedata.normalize("NFKC", s))))  # ™ is TM
+@given(
+    st.sampled_from([a for answers in NOTHING_ANSWERS.values() for a in answers]),
+    st.text(st.characters(whitelist_categories=("Po", "Pd", "Zs", "So")), max_size=4).filter(
+        lambda s: all(unicodedata.category(c)[0] in "PSZ" for c in unicodedata.normalize("NFKC", s))
+    ),
+)  # ™ is TM
 def test_punctuation_spacing_and_symbols_around_a_listed_answer_do_not_matter(answer, noise):
     assert says_nothing(noise + answer + noise)
 

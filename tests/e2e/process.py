@@ -37,8 +37,15 @@ class Bot:
     """`python -m bot ARGS` in `cwd`; stdout and stderr collected line by line (threads), stdin a pipe."""
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot", *args], cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", *args],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.out: list[str] = []
         self.err: list[str] = []
         self._cond = threading.Condition()
@@ -62,8 +69,9 @@ class Bot:
 
     def wait_text(self, text: str, timeout: float = 30) -> None:
         with self._cond:
-            if not self._cond.wait_for(lambda: text in "".join(self.out) + "".join(self.err)
-                                       or self.proc.poll() is not None, timeout):
+            if not self._cond.wait_for(
+                lambda: text in "".join(self.out) + "".join(self.err) or self.proc.poll() is not None, timeout
+            ):
                 raise TimeoutError(f"no {text!r} within {timeout} s:\n{self.text}")
         assert text in self.text, f"the process ended without {text!r}:\n{self.text}"
 
@@ -104,12 +112,20 @@ def seed_outbox(database_url: str, people: list[dict[str, Any]], *, per_person: 
             members = list(s.exec(select(Member).order_by(Member.id)))
             for n in range(per_person):
                 for m in members:
-                    repo.enqueue(s, dedup_key=f"seed:{m.id}:{n}", member_id=m.id, kind="admin_alert", now=now,
-                                 body=encode_replies([Reply("common/admin_send_failed",
-                                                            {"who": f"test{n}", "reason": "seeded"})]))
+                    repo.enqueue(
+                        s,
+                        dedup_key=f"seed:{m.id}:{n}",
+                        member_id=m.id,
+                        kind="admin_alert",
+                        now=now,
+                        body=encode_replies(
+                            [Reply("common/admin_send_failed", {"who": f"test{n}", "reason": "seeded"})]
+                        ),
+                    )
         with transaction(session_factory(engine)) as s:
-            return [r.id for r in s.exec(select(OutboxMessage).order_by(OutboxMessage.next_attempt_at,
-                                                                          OutboxMessage.id))]
+            return [
+                r.id for r in s.exec(select(OutboxMessage).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id))
+            ]
     finally:
         engine.dispose()
 
@@ -160,8 +176,8 @@ class HalfSent:
         self.sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: flywheel\r\n\r\n")
         read_response(self.sock)
         head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Content-Length": str(len(body))}.items())
-        self.rest = body[len(body) // 2:]
-        self.sock.sendall(f"POST {path} HTTP/1.1\r\nHost: flywheel\r\n{head}\r\n".encode() + body[:len(body) // 2])
+        self.rest = body[len(body) // 2 :]
+        self.sock.sendall(f"POST {path} HTTP/1.1\r\nHost: flywheel\r\n{head}\r\n".encode() + body[: len(body) // 2])
 
     def finish(self) -> tuple[int, bytes]:
         """Send the rest of the body; the answer."""

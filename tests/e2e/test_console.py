@@ -41,8 +41,11 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 def answers(db: Path, handle: str, period: str) -> dict[str, object]:
     """The stored answers of one run, decoded from their JSON column."""
-    found = rows(db, f"""select a.step, a.value from answer a join conversation_run r on r.id = a.run_id
-                              join member m on m.id = r.member_id where m.handle = '{handle}' and r.period = '{period}'""")
+    found = rows(
+        db,
+        f"""select a.step, a.value from answer a join conversation_run r on r.id = a.run_id
+                              join member m on m.id = r.member_id where m.handle = '{handle}' and r.period = '{period}'""",
+    )
     return {step: json.loads(value) if isinstance(value, str) else value for step, value in found}
 
 
@@ -81,23 +84,33 @@ def test_full_check_in_in_english(tmp_path):
     assert "Which answer would you like to change?" in out
     assert "Updated ✏️" in out
     # The next week asks about each priority set this week and last week's blocker, in one list.
-    assert ("(3/6) First, a quick look back: one status for each item.\n"
-            "Last week's priorities (done / partly / not done):\n"
-            "1. “finish the billing page”\n2. “review Chen's design”\n"
-            "Obstacles still open (resolved / still / drop):\n3. “Waiting for the API keys from IT”") in out
+    assert (
+        "(3/6) First, a quick look back: one status for each item.\n"
+        "Last week's priorities (done / partly / not done):\n"
+        "1. “finish the billing page”\n2. “review Chen's design”\n"
+        "Obstacles still open (resolved / still / drop):\n3. “Waiting for the API keys from IT”"
+    ) in out
     assert "Noted for 1, 2 ✏️" in out  # a partial answer: the rest can follow
     assert answers(db, "alice", "2026-W48") == {
-        "mood": 3, "wins": "Shipped the onboarding flow with Bo and Chen",
+        "mood": 3,
+        "wins": "Shipped the onboarding flow with Bo and Chen",
         "blockers": "Waiting for the API keys from IT",
-        "priorities": ["finish the billing page", "review Chen's design"], "manager_help": None,
+        "priorities": ["finish the billing page", "review Chen's design"],
+        "manager_help": None,
     }
     w49 = answers(db, "alice", "2026-W49")
     assert (w49["plan_review:0"], w49["plan_review:1"], w49["obstacle_status:0"], w49["blockers"]) == (
-        "done", "partly", "resolved", None)
+        "done",
+        "partly",
+        "resolved",
+        None,
+    )
     assert rows(db, "select text, status from obstacle") == [("Waiting for the API keys from IT", "resolved")]
-    assert rows(db, "select status from conversation_run r join member m on m.id = r.member_id "
-                    "where m.handle = 'alice' and flow = 'weekly_checkin' order by period") == [("completed",),
-                                                                                                ("completed",)]
+    assert rows(
+        db,
+        "select status from conversation_run r join member m on m.id = r.member_id "
+        "where m.handle = 'alice' and flow = 'weekly_checkin' order by period",
+    ) == [("completed",), ("completed",)]
 
 
 CHINESE = """\
@@ -138,7 +151,10 @@ def test_skip_later_help_and_pause(tmp_path):
     assert "/as <name>" in out and "• /checkin — start (or continue) this week's check-in" in out
     assert "No problem — I'll come back to you on Wed 25 Nov, 12:00." in out
     assert "As promised, here's your check-in again:" in out
-    assert "Okay, skipping this week's check-in — I kept the 1 answer you gave, and Maria will see it when the check-in closes." in out
+    assert (
+        "Okay, skipping this week's check-in — I kept the 1 answer you gave, and Maria will see it when the check-in closes."
+        in out
+    )
     assert "Welcome back — let's pick up where you left off." in out
     assert "no check-ins until Mon 4 Jan 2027" in out
     assert "paused until 2027-01-04" in out
@@ -146,9 +162,15 @@ def test_skip_later_help_and_pause(tmp_path):
 
 def test_a_second_process_resumes_where_the_first_was_killed(tmp_path):
     db = tmp_path / "f.db"
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "console", "--clock", "2026-11-27 16:00", "--script"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=ROOT, env=_env(db))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "console", "--clock", "2026-11-27 16:00", "--script"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=_env(db),
+    )
     assert proc.stdin and proc.stdout
     proc.stdin.write("/checkin\n4\nA calm week\n")
     proc.stdin.flush()
@@ -166,14 +188,26 @@ def test_a_second_process_resumes_where_the_first_was_killed(tmp_path):
     assert "(4/5) What are your top priorities" in out
     assert "Thanks, Alice — check-in done ✅" in out
     assert rows(db, "select step, count(*) from answer group by step order by step") == [
-        ("blockers", 1), ("manager_help", 1), ("mood", 1), ("priorities", 1), ("wins", 1)]
+        ("blockers", 1),
+        ("manager_help", 1),
+        ("mood", 1),
+        ("priorities", 1),
+        ("wins", 1),
+    ]
     assert rows(db, "select count(*) from outbox_message where kind = 'deliver'") == [(0,)]
     assert rows(db, "select flow, status from conversation_run") == [("weekly_checkin", "completed")]
 
 
 def start(db: Path, script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bot", "console", *args], input=script, capture_output=True,
-                          text=True, cwd=ROOT, env=_env(db), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "console", *args],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_env(db),
+        timeout=120,
+    )
 
 
 def test_a_second_start_continues_where_the_consoles_clock_last_was(tmp_path):
@@ -184,8 +218,10 @@ def test_a_second_start_continues_where_the_consoles_clock_last_was(tmp_path):
     runs = rows(db, "select count(*) from conversation_run")[0][0]
     again = start(db, "A calm week\n")  # no --clock: the console's own clock, not real time
     assert again.returncode == 0, again.stderr
-    assert (f"Found flywheel.db with 4 members and {runs} conversation{'s' if runs != 1 else ''}; continuing at "
-            "Fri 27 Nov 15:00, where the console's clock last was.") in again.stdout
+    assert (
+        f"Found flywheel.db with 4 members and {runs} conversation{'s' if runs != 1 else ''}; continuing at "
+        "Fri 27 Nov 15:00, where the console's clock last was."
+    ) in again.stdout
     assert "🕒 Fri 27 Nov 2026 15:00 Europe/London for alice" in again.stdout
     assert "(3/5)" in again.stdout and "has closed" not in again.stdout
     assert answers(db, "alice", "2026-W48") == {"mood": 4, "wins": "A calm week"}
@@ -197,8 +233,9 @@ def test_fresh_starts_the_demo_over_after_saying_what_it_deletes(tmp_path):
     runs = rows(db, "select count(*) from conversation_run")[0][0]
     over = start(db, "/who\n", "--fresh", "--clock", "2026-11-25 10:00")
     assert over.returncode == 0, over.stderr
-    assert over.stdout.startswith(f"Starting the demo over: deleting flywheel.db (4 members, {runs} conversations) "
-                                  "and creating it again.\n")
+    assert over.stdout.startswith(
+        f"Starting the demo over: deleting flywheel.db (4 members, {runs} conversations) and creating it again.\n"
+    )
     assert "Found" not in over.stdout and "no check-in yet" in over.stdout
     assert rows(db, "select count(*) from answer") == [(0,)]
 
@@ -217,8 +254,11 @@ def test_fresh_never_deletes_a_database_that_holds_a_real_organisation(tmp_path)
 
 
 def test_relative_clock_and_pause_in_the_console(tmp_path):
-    out = console(tmp_path / "f.db", "/clock fri 15:00\n/pause until next monday\n/pause until 2026-11-01\n"
-                                     "/as chen\n/pause 两周\n/clock 下周一 9点\n/clock yesterday\n")
+    out = console(
+        tmp_path / "f.db",
+        "/clock fri 15:00\n/pause until next monday\n/pause until 2026-11-01\n"
+        "/as chen\n/pause 两周\n/clock 下周一 9点\n/clock yesterday\n",
+    )
     assert "🕒 Fri 27 Nov 2026 15:00 Europe/London for alice" in out
     assert "no check-ins until Mon 30 Nov 2026" in out
     assert "I couldn't read that. Try `/pause until next monday`" in out  # a past date, refused with a usable example

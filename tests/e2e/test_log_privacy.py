@@ -49,47 +49,93 @@ def test_slack_at_debug(tmp_path):
     fake.users = SLACK_USERS
     sockets = FakeSocketMode(fake).start()
     port = free_port()
-    bot = Bot(["run"], clean_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_SIGNING_SECRET=SECRET,
-                                 SLACK_API_URL=fake.url, PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}",
-                                 FLYWHEEL_LOG_LEVEL="DEBUG", FLYWHEEL_TICK_SECONDS="300"), tmp_path)
+    bot = Bot(
+        ["run"],
+        clean_env(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_APP_TOKEN=APP_TOKEN,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.url,
+            PORT=str(port),
+            DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}",
+            FLYWHEEL_LOG_LEVEL="DEBUG",
+            FLYWHEEL_TICK_SECONDS="300",
+        ),
+        tmp_path,
+    )
     try:
         bot.wait_text("Flywheel is running")
         sockets.wait_connected()
         # Socket Mode: a DM whose text is what the member wrote
-        sockets.ack(sockets.push("events_api", {
-            "type": "event_callback", "event_id": "EvPriv1", "team_id": "T1",
-            "event": {"type": "message", "channel_type": "im", "user": "UALICE", "text": ANSWER, "ts": "1.1",
-                      "channel": "DALICE"}}))
+        sockets.ack(
+            sockets.push(
+                "events_api",
+                {
+                    "type": "event_callback",
+                    "event_id": "EvPriv1",
+                    "team_id": "T1",
+                    "event": {
+                        "type": "message",
+                        "channel_type": "im",
+                        "user": "UALICE",
+                        "text": ANSWER,
+                        "ts": "1.1",
+                        "channel": "DALICE",
+                    },
+                },
+            )
+        )
         # HTTP: a kudos whose reason goes out again in two chat.postMessage calls
         body, headers = slack_command(f"<@UBO> {KUDOS}")
-        with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=body,
-                                                           headers=headers, method="POST"), timeout=10) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers, method="POST"),
+            timeout=10,
+        ) as r:
             assert r.status == 200
         # The kudos goes out in its channel post at once (Bo's own DM may wait for his working hours), and Alice gets
         # the reply to her DM and the thanks for the kudos.
-        assert wait_for(lambda: any(KUDOS in json.dumps(c.params) for c in fake.calls if c.method == "chat.postMessage")
-                        and len(fake.posted("UALICE")) >= 2)
+        assert wait_for(
+            lambda: (
+                any(KUDOS in json.dumps(c.params) for c in fake.calls if c.method == "chat.postMessage")
+                and len(fake.posted("UALICE")) >= 2
+            )
+        )
         text = stopped(bot)
     finally:
         bot.kill()
         sockets.stop()
         fake.stop()
     assert "DEBUG" in text or "INFO bot." in text  # the log was written at all
-    leaks = [s for s in (ANSWER, KUDOS, BOT_TOKEN, APP_TOKEN, SECRET, "bot-token-sentinel", "app-token-sentinel")
-             if s in text]
+    leaks = [
+        s
+        for s in (ANSWER, KUDOS, BOT_TOKEN, APP_TOKEN, SECRET, "bot-token-sentinel", "app-token-sentinel")
+        if s in text
+    ]
     assert leaks == [], text
 
 
 def test_feishu_at_debug(tmp_path):
     fake = feishu_fake()
     fake.script["POST /open-apis/auth/v3/tenant_access_token/internal"] = [
-        Scripted(200, {"code": 0, "msg": "ok", "tenant_access_token": TENANT_TOKEN, "expire": 7200})]
+        Scripted(200, {"code": 0, "msg": "ok", "tenant_access_token": TENANT_TOKEN, "expire": 7200})
+    ]
     ws = FakeLongConnection(fake, app_secret=APP_SECRET).start()
     port = free_port()
-    bot = Bot(["run"], clean_env(FEISHU_APP_ID="cli_priv", FEISHU_APP_SECRET=APP_SECRET, FEISHU_DOMAIN=fake.url,
-                                 FEISHU_ENCRYPT_KEY=KEY, FEISHU_VERIFICATION_TOKEN="vt", PORT=str(port),
-                                 DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}", FLYWHEEL_LOG_LEVEL="DEBUG",
-                                 FLYWHEEL_TICK_SECONDS="300"), tmp_path)
+    bot = Bot(
+        ["run"],
+        clean_env(
+            FEISHU_APP_ID="cli_priv",
+            FEISHU_APP_SECRET=APP_SECRET,
+            FEISHU_DOMAIN=fake.url,
+            FEISHU_ENCRYPT_KEY=KEY,
+            FEISHU_VERIFICATION_TOKEN="vt",
+            PORT=str(port),
+            DATABASE_URL=f"sqlite:///{tmp_path / 'f.db'}",
+            FLYWHEEL_LOG_LEVEL="DEBUG",
+            FLYWHEEL_TICK_SECONDS="300",
+        ),
+        tmp_path,
+    )
     try:
         bot.wait_text("Flywheel is running")
         link = ws.wait_connected(timeout=15)
@@ -101,9 +147,17 @@ def test_feishu_at_debug(tmp_path):
         event["event"]["message"]["mentions"] = [{"key": "@_user_1", "name": "王芳", "id": {"open_id": "ou_wang"}}]
         body = json.dumps({"encrypt": encrypt(KEY, json.dumps(event).encode(), os.urandom(16))}).encode()
         ts, nonce = str(int(time.time())), "nonce-priv"
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/feishu/events", data=body, method="POST", headers={
-            "Content-Type": "application/json", "X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
-            "X-Lark-Signature": hashlib.sha256(f"{ts}{nonce}{KEY}".encode() + body).hexdigest()})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/feishu/events",
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "X-Lark-Request-Timestamp": ts,
+                "X-Lark-Request-Nonce": nonce,
+                "X-Lark-Signature": hashlib.sha256(f"{ts}{nonce}{KEY}".encode() + body).hexdigest(),
+            },
+        )
         with urllib.request.urlopen(request, timeout=10) as r:
             assert r.status == 200
         assert wait_for(lambda: any(KUDOS in t for t in fake.texts("ou_wang")) and len(fake.sent("ou_li")) >= 2)

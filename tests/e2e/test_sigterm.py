@@ -26,19 +26,35 @@ from tests.fakes.slack_socket import FakeSocketMode
 
 SECRET = "sigterm-signing-secret"
 KEY = "sigterm-encrypt-key"
-PEOPLE = [{"handle": "alice", "name": "Alice Martin", "slack_user_id": "UALICE"},
-          {"handle": "bo", "name": "Bo Li", "slack_user_id": "UBO"}]
-SLACK_USERS = [{"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "UTC"},
-               {"id": "UBO", "name": "bo", "real_name": "Bo Li", "tz": "UTC"}]
+PEOPLE = [
+    {"handle": "alice", "name": "Alice Martin", "slack_user_id": "UALICE"},
+    {"handle": "bo", "name": "Bo Li", "slack_user_id": "UBO"},
+]
+SLACK_USERS = [
+    {"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "UTC"},
+    {"id": "UBO", "name": "bo", "real_name": "Bo Li", "tz": "UTC"},
+]
 
 
 def slack_command(text: str) -> tuple[bytes, dict[str, str]]:
-    body = urlencode({"command": "/kudos", "text": text, "user_id": "UALICE", "channel_id": "C0GENERAL",
-                      "channel_name": "general", "team_id": "T1", "trigger_id": "trig"}).encode()
+    body = urlencode(
+        {
+            "command": "/kudos",
+            "text": text,
+            "user_id": "UALICE",
+            "channel_id": "C0GENERAL",
+            "channel_name": "general",
+            "team_id": "T1",
+            "trigger_id": "trig",
+        }
+    ).encode()
     ts = str(int(time.time()))
     sig = "v0=" + hmac.new(SECRET.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts,
-                  "X-Slack-Signature": sig}
+    return body, {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": sig,
+    }
 
 
 class Gate:
@@ -61,7 +77,9 @@ def assert_handed_back(database_url: str, seeded: list[int]) -> None:
     rows = outbox(database_url)
     assert rows[seeded[0]].status == "sent"
     rest = [rows[i] for i in seeded[1:]]
-    assert [(r.status, r.lease_owner, r.lease_until, r.attempts) for r in rest] == [("pending", None, None, 0)] * len(rest)
+    assert [(r.status, r.lease_owner, r.lease_until, r.attempts) for r in rest] == [("pending", None, None, 0)] * len(
+        rest
+    )
 
 
 def assert_nothing_leased(database_url: str) -> None:
@@ -77,9 +95,18 @@ def test_slack_http_finishes_the_request_in_hand_and_hands_back_claimed_messages
     fake.users = SLACK_USERS
     gate = Gate(fake)
     port = free_port()
-    bot = Bot([command], clean_env(SLACK_BOT_TOKEN="xoxb-sigterm", SLACK_SIGNING_SECRET=SECRET,
-                                   SLACK_API_URL=fake.url, PORT=str(port), DATABASE_URL=db,
-                                   FLYWHEEL_TICK_SECONDS="300"), tmp_path)
+    bot = Bot(
+        [command],
+        clean_env(
+            SLACK_BOT_TOKEN="xoxb-sigterm",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.url,
+            PORT=str(port),
+            DATABASE_URL=db,
+            FLYWHEEL_TICK_SECONDS="300",
+        ),
+        tmp_path,
+    )
     try:
         bot.wait_text("Flywheel is running")
         assert gate.entered.wait(15), bot.text  # the pump claimed the batch and is sending its first message
@@ -110,15 +137,32 @@ def test_slack_socket_mode(tmp_path):
     fake.users = SLACK_USERS
     sockets = FakeSocketMode(fake).start()
     gate = Gate(fake)
-    bot = Bot(["run"], clean_env(SLACK_BOT_TOKEN="xoxb-sigterm", SLACK_APP_TOKEN="xapp-sigterm",
-                                 SLACK_API_URL=fake.url, DATABASE_URL=db, FLYWHEEL_TICK_SECONDS="300"), tmp_path)
+    bot = Bot(
+        ["run"],
+        clean_env(
+            SLACK_BOT_TOKEN="xoxb-sigterm",
+            SLACK_APP_TOKEN="xapp-sigterm",
+            SLACK_API_URL=fake.url,
+            DATABASE_URL=db,
+            FLYWHEEL_TICK_SECONDS="300",
+        ),
+        tmp_path,
+    )
     try:
         bot.wait_text("Flywheel is running")
         sockets.wait_connected()
         assert gate.entered.wait(15), bot.text
-        envelope = sockets.push("slash_commands", {"command": "/kudos", "text": "<@UBO> for the demo",
-                                                   "user_id": "UALICE", "channel_id": "C0GENERAL", "team_id": "T1",
-                                                   "trigger_id": "trig"})
+        envelope = sockets.push(
+            "slash_commands",
+            {
+                "command": "/kudos",
+                "text": "<@UBO> for the demo",
+                "user_id": "UALICE",
+                "channel_id": "C0GENERAL",
+                "team_id": "T1",
+                "trigger_id": "trig",
+            },
+        )
         assert sockets.ack(envelope)["envelope_id"] == envelope
         bot.sigterm()
         bot.wait_text("Flywheel is stopping")
@@ -136,19 +180,49 @@ def test_slack_socket_mode(tmp_path):
     acquire_scheduler_lock(db).release()
 
 
-FEISHU_USERS = [{"open_id": "ou_wang", "name": "王芳", "leader_user_id": "", "time_zone": "Asia/Shanghai",
-                 "department_ids": ["od_eng"], "status": {"is_resigned": False}},
-                {"open_id": "ou_li", "name": "李雷", "leader_user_id": "ou_wang", "time_zone": "Asia/Shanghai",
-                 "department_ids": ["od_eng"], "status": {"is_resigned": False}}]
+FEISHU_USERS = [
+    {
+        "open_id": "ou_wang",
+        "name": "王芳",
+        "leader_user_id": "",
+        "time_zone": "Asia/Shanghai",
+        "department_ids": ["od_eng"],
+        "status": {"is_resigned": False},
+    },
+    {
+        "open_id": "ou_li",
+        "name": "李雷",
+        "leader_user_id": "ou_wang",
+        "time_zone": "Asia/Shanghai",
+        "department_ids": ["od_eng"],
+        "status": {"is_resigned": False},
+    },
+]
 
 
 def feishu_message(text: str, n: int = 1) -> dict:
-    return {"schema": "2.0", "header": {"event_id": f"ev-{n}", "token": "vt", "event_type": "im.message.receive_v1",
-                                        "create_time": "1", "tenant_key": "t", "app_id": "cli_sig"},
-            "event": {"sender": {"sender_id": {"open_id": "ou_li"}, "sender_type": "user"},
-                      "message": {"message_id": f"om_{n}", "chat_id": "oc_x", "chat_type": "p2p",
-                                  "message_type": "text", "content": json.dumps({"text": text}, ensure_ascii=False),
-                                  "mentions": []}}}
+    return {
+        "schema": "2.0",
+        "header": {
+            "event_id": f"ev-{n}",
+            "token": "vt",
+            "event_type": "im.message.receive_v1",
+            "create_time": "1",
+            "tenant_key": "t",
+            "app_id": "cli_sig",
+        },
+        "event": {
+            "sender": {"sender_id": {"open_id": "ou_li"}, "sender_type": "user"},
+            "message": {
+                "message_id": f"om_{n}",
+                "chat_id": "oc_x",
+                "chat_type": "p2p",
+                "message_type": "text",
+                "content": json.dumps({"text": text}, ensure_ascii=False),
+                "mentions": [],
+            },
+        },
+    }
 
 
 def feishu_fake() -> FakeFeishu:
@@ -164,19 +238,39 @@ def test_feishu_long_connection_and_http_callbacks(tmp_path):
     fake = feishu_fake()
     ws = FakeLongConnection(fake).start()
     port = free_port()
-    bot = Bot(["run"], clean_env(FEISHU_APP_ID="cli_sig", FEISHU_APP_SECRET="feishu-sig-secret",
-                                 FEISHU_DOMAIN=fake.url, FEISHU_ENCRYPT_KEY=KEY, FEISHU_VERIFICATION_TOKEN="vt",
-                                 PORT=str(port), DATABASE_URL=db, FLYWHEEL_TICK_SECONDS="300"), tmp_path)
+    bot = Bot(
+        ["run"],
+        clean_env(
+            FEISHU_APP_ID="cli_sig",
+            FEISHU_APP_SECRET="feishu-sig-secret",
+            FEISHU_DOMAIN=fake.url,
+            FEISHU_ENCRYPT_KEY=KEY,
+            FEISHU_VERIFICATION_TOKEN="vt",
+            PORT=str(port),
+            DATABASE_URL=db,
+            FLYWHEEL_TICK_SECONDS="300",
+        ),
+        tmp_path,
+    )
     try:
         bot.wait_text("Flywheel is running")
         link = ws.wait_connected(timeout=15)
         assert ws.ack(ws.push(feishu_message("/help", 1)), timeout=10).code == 200
-        body = json.dumps({"encrypt": encrypt(KEY, json.dumps(feishu_message("/help", 2)).encode(),
-                                              os.urandom(16))}).encode()
+        body = json.dumps(
+            {"encrypt": encrypt(KEY, json.dumps(feishu_message("/help", 2)).encode(), os.urandom(16))}
+        ).encode()
         ts, nonce = str(int(time.time())), "nonce-sig"
-        in_hand = HalfSent(port, "/feishu/events", body, {
-            "Content-Type": "application/json", "X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
-            "X-Lark-Signature": hashlib.sha256(f"{ts}{nonce}{KEY}".encode() + body).hexdigest()})
+        in_hand = HalfSent(
+            port,
+            "/feishu/events",
+            body,
+            {
+                "Content-Type": "application/json",
+                "X-Lark-Request-Timestamp": ts,
+                "X-Lark-Request-Nonce": nonce,
+                "X-Lark-Signature": hashlib.sha256(f"{ts}{nonce}{KEY}".encode() + body).hexdigest(),
+            },
+        )
         bot.sigterm()
         bot.wait_text("Flywheel is stopping")
         status, _ = in_hand.finish()

@@ -33,8 +33,6 @@ class Call:
         return json.loads(self.body.get("content") or "{}")
 
 
-
-
 MESSAGES = "/open-apis/im/v1/messages"
 
 
@@ -62,8 +60,10 @@ class FakeFeishu(LoopbackServer):
 
     def texts(self, receiver: str) -> list[str]:
         """The markdown of each delivered card to one receiver, joined per card."""
-        return ["\n".join(e.get("content", "") for e in c.card.get("elements", []) if e.get("tag") == "markdown")
-                for c in self.sent(receiver)]
+        return [
+            "\n".join(e.get("content", "") for e in c.card.get("elements", []) if e.get("tag") == "markdown")
+            for c in self.sent(receiver)
+        ]
 
     def _target(self, call: Call) -> str:
         if not call.path.startswith(MESSAGES):
@@ -81,8 +81,10 @@ class FakeFeishu(LoopbackServer):
     def _default(self, call: Call) -> Scripted:
         if call.path == "/open-apis/auth/v3/tenant_access_token/internal":
             self.tokens_issued += 1
-            return Scripted(200, {"code": 0, "msg": "ok", "tenant_access_token": f"t-{self.tokens_issued}",
-                                  "expire": self.token_expire})
+            return Scripted(
+                200,
+                {"code": 0, "msg": "ok", "tenant_access_token": f"t-{self.tokens_issued}", "expire": self.token_expire},
+            )
         if call.path == "/callback/ws/endpoint":  # the long connection's bootstrap
             if self.long_connection is not None:
                 return self.long_connection.endpoint(call)
@@ -100,26 +102,42 @@ class FakeFeishu(LoopbackServer):
                 self._by_uuid[uuid] = message_id
             self.delivered.append((call, message_id))
             chat = "oc_p2p_" + str(call.body.get("receive_id", "")) if not call.path.endswith("/reply") else "oc_thread"
-            return Scripted(200, {"code": 0, "msg": "success", "data": {
-                "message_id": message_id, "msg_type": call.body.get("msg_type"), "chat_id": chat,
-                "body": {"content": call.body.get("content")}}})
+            return Scripted(
+                200,
+                {
+                    "code": 0,
+                    "msg": "success",
+                    "data": {
+                        "message_id": message_id,
+                        "msg_type": call.body.get("msg_type"),
+                        "chat_id": chat,
+                        "body": {"content": call.body.get("content")},
+                    },
+                },
+            )
         if call.path.startswith(MESSAGES) and call.method.startswith("PATCH"):
             return Scripted(200, {"code": 0, "msg": "success", "data": {}})
         if call.path.startswith("/open-apis/contact/v3/departments/") and call.path.endswith("/children"):
             parent = call.path.split("/")[-2]
             fetch_child = call.query.get("fetch_child") in ("true", "True", "1")
-            items = [d for d in self.departments
-                     if fetch_child or d.get("parent_department_id", "0") == parent]
+            items = [d for d in self.departments if fetch_child or d.get("parent_department_id", "0") == parent]
             return self._page(items, call)
-        if call.path.startswith("/open-apis/contact/v3/users/") and call.method.startswith("GET") \
-                and call.path.count("/") == 5 and not call.path.endswith("find_by_department"):
+        if (
+            call.path.startswith("/open-apis/contact/v3/users/")
+            and call.method.startswith("GET")
+            and call.path.count("/") == 5
+            and not call.path.endswith("find_by_department")
+        ):
             open_id = call.path.rsplit("/", 1)[-1]  # `users/:user_id` with user_id_type=open_id
             user = next((u for u in self.users if u.get("open_id") == open_id), None)
             if user is None or call.query.get("user_id_type") != "open_id":  # outside the app's contact range
                 return Scripted(400, {"code": 41050, "msg": "no user authority error"})
             return Scripted(200, {"code": 0, "msg": "success", "data": {"user": user}})
-        if call.path.startswith("/open-apis/contact/v3/departments/") and call.method.startswith("GET") \
-                and not call.path.endswith("/children"):
+        if (
+            call.path.startswith("/open-apis/contact/v3/departments/")
+            and call.method.startswith("GET")
+            and not call.path.endswith("/children")
+        ):
             dept_id = call.path.rsplit("/", 1)[-1]
             dept = next((d for d in self.departments if d.get("open_department_id") == dept_id), None)
             if dept is None:
@@ -135,10 +153,16 @@ class FakeFeishu(LoopbackServer):
     def _page(items: list[dict[str, Any]], call: Call) -> Scripted:
         size = int(call.query.get("page_size", "50"))
         start = int(call.query.get("page_token") or 0)
-        page = items[start:start + size]
+        page = items[start : start + size]
         more = start + size < len(items)
-        return Scripted(200, {"code": 0, "msg": "success", "data": {
-            "items": page, "has_more": more, "page_token": str(start + size) if more else ""}})
+        return Scripted(
+            200,
+            {
+                "code": 0,
+                "msg": "success",
+                "data": {"items": page, "has_more": more, "page_token": str(start + size) if more else ""},
+            },
+        )
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -149,11 +173,14 @@ class FakeFeishu(LoopbackServer):
                 raw = self.rfile.read(length).decode("utf-8") if length else ""
                 parts = urlsplit(self.path)
                 auth = self.headers.get("Authorization") or ""
-                call = Call(method=f"{self.command} {parts.path}", path=parts.path,
-                            query={k: v[0] for k, v in parse_qs(parts.query).items()},
-                            body=json.loads(raw) if raw.strip() else {},
-                            token=auth.removeprefix("Bearer ") or None,
-                            at=fake.clock.now() if fake.clock else None)
+                call = Call(
+                    method=f"{self.command} {parts.path}",
+                    path=parts.path,
+                    query={k: v[0] for k, v in parse_qs(parts.query).items()},
+                    body=json.loads(raw) if raw.strip() else {},
+                    token=auth.removeprefix("Bearer ") or None,
+                    at=fake.clock.now() if fake.clock else None,
+                )
                 send_json(self, fake._answer(call))
 
             do_GET = do_POST = do_PATCH = do_PUT = _serve  # noqa: N815 - the http.server API

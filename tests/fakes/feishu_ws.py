@@ -77,14 +77,26 @@ def frame(method: int, headers: dict[str, str], payload: bytes = b"", *, seq_id:
 
 
 class FakeLongConnection:
-    def __init__(self, api: Any, *, app_secret: str | None = None, reconnect_count: int = -1,
-                 reconnect_interval: float = 1, reconnect_nonce: float = 0, ping_interval: float = 120) -> None:
+    def __init__(
+        self,
+        api: Any,
+        *,
+        app_secret: str | None = None,
+        reconnect_count: int = -1,
+        reconnect_interval: float = 1,
+        reconnect_nonce: float = 0,
+        ping_interval: float = 120,
+    ) -> None:
         """`api` is the FakeFeishu whose `/callback/ws/endpoint` this serves; `app_secret`, if given, is checked."""
         self.api = api
         api.long_connection = self
         self.app_secret = app_secret
-        self.client_config = {"ReconnectCount": reconnect_count, "ReconnectInterval": reconnect_interval,
-                              "ReconnectNonce": reconnect_nonce, "PingInterval": ping_interval}
+        self.client_config = {
+            "ReconnectCount": reconnect_count,
+            "ReconnectInterval": reconnect_interval,
+            "ReconnectNonce": reconnect_nonce,
+            "PingInterval": ping_interval,
+        }
         self.bootstraps: list[Any] = []  # the endpoint calls
         self.handshakes = 0  # opening handshakes that reached the WebSocket server
         self.links: list[Link] = []  # every connection opened, in order
@@ -123,8 +135,10 @@ class FakeLongConnection:
                 return Scripted(200, {"code": 10014, "msg": "app secret invalid"})
             ticket, device_id = uuid.uuid4().hex, f"7{next(self._devices):018d}"
             self._tickets[ticket] = device_id
-        url = (f"ws://127.0.0.1:{self.port}/ws/v2?fpid=493&aid=552564&device_id={device_id}"
-               f"&access_key={uuid.uuid4().hex}&service_id={SERVICE_ID}&ticket={ticket}")
+        url = (
+            f"ws://127.0.0.1:{self.port}/ws/v2?fpid=493&aid=552564&device_id={device_id}"
+            f"&access_key={uuid.uuid4().hex}&service_id={SERVICE_ID}&ticket={ticket}"
+        )
         return Scripted(200, {"code": 0, "msg": "ok", "data": {"URL": url, "ClientConfig": self.client_config}})
 
     def hold(self) -> None:
@@ -166,8 +180,11 @@ class FakeLongConnection:
                 headers = {h.key: h.value for h in f.headers}
                 if f.method == CONTROL and headers.get("type") == "ping":
                     link.pings += 1
-                    conn.send(frame(CONTROL, {"type": "pong"}, json.dumps(self.client_config).encode(),
-                                    seq_id=f.SeqID).SerializeToString())
+                    conn.send(
+                        frame(
+                            CONTROL, {"type": "pong"}, json.dumps(self.client_config).encode(), seq_id=f.SeqID
+                        ).SerializeToString()
+                    )
                 elif f.method == DATA:
                     self._acked(headers, f.payload)
         except ConnectionClosed:
@@ -181,9 +198,13 @@ class FakeLongConnection:
         body = json.loads(payload or b"{}")
         data = body.get("data")
         mid = headers.get("message_id", "")
-        ack = Ack(message_id=mid, code=int(body.get("code", 0)),
-                  data=json.loads(base64.b64decode(data)) if data else None, headers=headers,
-                  seconds=time.monotonic() - self._pushed.get(mid, time.monotonic()))
+        ack = Ack(
+            message_id=mid,
+            code=int(body.get("code", 0)),
+            data=json.loads(base64.b64decode(data)) if data else None,
+            headers=headers,
+            seconds=time.monotonic() - self._pushed.get(mid, time.monotonic()),
+        )
         with self._cond:
             self.acks.append(ack)
             self._cond.notify_all()
@@ -199,8 +220,9 @@ class FakeLongConnection:
     def wait_connected(self, count: int = 1, timeout: float = 5) -> Link:
         """Wait until `count` connections have been opened in all, the last still open; return it."""
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self.links) >= count and not self.links[-1].closed.is_set(),
-                                       timeout):
+            if not self._cond.wait_for(
+                lambda: len(self.links) >= count and not self.links[-1].closed.is_set(), timeout
+            ):
                 raise TimeoutError(f"{len(self.links)} connection(s) opened, waited for {count}")
             return self.links[-1]
 
@@ -214,8 +236,9 @@ class FakeLongConnection:
             if not self._cond.wait_for(lambda: len(self.bootstraps) >= count, timeout):
                 raise TimeoutError(f"{len(self.bootstraps)} bootstrap(s), waited for {count}")
 
-    def push(self, payload: dict[str, Any] | bytes, *, message_id: str | None = None, parts: int = 1,
-             kind: str = "event") -> str:
+    def push(
+        self, payload: dict[str, Any] | bytes, *, message_id: str | None = None, parts: int = 1, kind: str = "event"
+    ) -> str:
         """Send one event (or card callback) on the open connection, in `parts` frames; returns the frame
         message_id (Feishu's own, not the chat message's)."""
         link = self.current
@@ -224,17 +247,24 @@ class FakeLongConnection:
         body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
         mid = message_id or f"m-{uuid.uuid4().hex[:12]}"
         size = -(-len(body) // parts)
-        chunks = [body[i * size:(i + 1) * size] for i in range(parts)]
+        chunks = [body[i * size : (i + 1) * size] for i in range(parts)]
         trace = uuid.uuid4().hex
         for seq, chunk in enumerate(chunks):
             if seq == parts - 1:
                 self._pushed[mid] = time.monotonic()
-            link.conn.send(frame(DATA, {"type": kind, "message_id": mid, "sum": str(parts), "seq": str(seq),
-                                        "trace_id": trace}, chunk, seq_id=next(self._seq)).SerializeToString())
+            link.conn.send(
+                frame(
+                    DATA,
+                    {"type": kind, "message_id": mid, "sum": str(parts), "seq": str(seq), "trace_id": trace},
+                    chunk,
+                    seq_id=next(self._seq),
+                ).SerializeToString()
+            )
         return mid
 
     def ack(self, message_id: str, *, nth: int = 1, timeout: float = 5) -> Ack:
         """The client's `nth` answer to frames with this message_id (a re-delivery is answered again)."""
+
         def found() -> list[Ack]:
             return [a for a in self.acks if a.message_id == message_id]
 

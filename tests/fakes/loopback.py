@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 Self = TypeVar("Self", bound="LoopbackServer")
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from tests.fakes.loopback import LoopbackServer, Scripted, send_json
@@ -42,7 +43,11 @@ class FakeSlack(LoopbackServer):
         return f"http://127.0.0.1:{self.port}/api/"
 
     def posted(self, channel: str | None = None) -> list[Call]:
-        return [c for c in self.calls if c.method == "chat.postMessage" and (channel is None or c.params["channel"] == channel)]
+        return [
+            c
+            for c in self.calls
+            if c.method == "chat.postMessage" and (channel is None or c.params["channel"] == channel)
+        ]
 
     # ------------------------------------------------------------------------------------------------ serving
 
@@ -54,10 +59,13 @@ class FakeSlack(LoopbackServer):
         if call.method == "chat.postMessage":
             ts = f"1700000000.{next(self._ts):06d}"
             self.delivered.append((call, ts))
-            return Scripted(200, {"ok": True, "channel": p.get("channel"), "ts": ts, "message": {"text": p.get("text")}})
+            return Scripted(
+                200, {"ok": True, "channel": p.get("channel"), "ts": ts, "message": {"text": p.get("text")}}
+            )
         if call.method == "apps.connections.open":
-            return Scripted(200, {"ok": True, "url": self.socket_url} if self.socket_url
-                            else {"ok": False, "error": "invalid_auth"})
+            return Scripted(
+                200, {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "invalid_auth"}
+            )
         if call.method == "auth.test":
             return Scripted(200, {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T1", "team": "Acme"})
         if call.method == "users.list":
@@ -70,10 +78,20 @@ class FakeSlack(LoopbackServer):
         if call.method == "conversations.history":
             channel = str(p.get("channel", ""))
             user = channel[1:] if channel.startswith("D") else channel
-            messages = [{"type": "message", "ts": ts, "text": c.params.get("text"),
-                         **({"metadata": c.params["metadata"]} if p.get("include_all_metadata") in (True, "true", "1")
-                            and c.params.get("metadata") else {})}
-                        for c, ts in self.delivered if c.params.get("channel") in (channel, user)]
+            messages = [
+                {
+                    "type": "message",
+                    "ts": ts,
+                    "text": c.params.get("text"),
+                    **(
+                        {"metadata": c.params["metadata"]}
+                        if p.get("include_all_metadata") in (True, "true", "1") and c.params.get("metadata")
+                        else {}
+                    ),
+                }
+                for c, ts in self.delivered
+                if c.params.get("channel") in (channel, user)
+            ]
             return Scripted(200, {"ok": True, "messages": list(reversed(messages))[: int(p.get("limit", 100))]})
         return Scripted(200, {"ok": True})
 
@@ -89,9 +107,12 @@ class FakeSlack(LoopbackServer):
                 else:
                     params = {k: v[0] for k, v in parse_qs(raw).items()}
                 auth = self.headers.get("Authorization") or ""
-                call = Call(method=self.path.rsplit("/", 1)[-1], params=params,
-                            token=auth.removeprefix("Bearer ") or params.get("token"),
-                            at=fake.clock.now() if fake.clock else None)
+                call = Call(
+                    method=self.path.rsplit("/", 1)[-1],
+                    params=params,
+                    token=auth.removeprefix("Bearer ") or params.get("token"),
+                    at=fake.clock.now() if fake.clock else None,
+                )
                 answer = fake._answer(call)
                 if fake.gate is not None and fake.gate(call, answer) is False:
                     self.close_connection = True  # recorded, but the caller never hears back (a lost answer)

@@ -39,9 +39,16 @@ class FakeSocketMode:
         with self._cond:
             self.links.append(conn)
             self._cond.notify_all()
-        conn.send(json.dumps({"type": "hello", "num_connections": 1,
-                              "debug_info": {"host": "fake", "approximate_connection_time": 18060},
-                              "connection_info": {"app_id": "A1"}}))
+        conn.send(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": 1,
+                    "debug_info": {"host": "fake", "approximate_connection_time": 18060},
+                    "connection_info": {"app_id": "A1"},
+                }
+            )
+        )
         try:
             for message in conn:
                 data = json.loads(message)
@@ -70,9 +77,19 @@ class FakeSocketMode:
         envelope_id = uuid.uuid4().hex
         with self._cond:
             conn = self.links[-1]
-        conn.send(json.dumps({"envelope_id": envelope_id, "type": kind, "payload": payload,
-                              "accepts_response_payload": accepts_response_payload, "retry_attempt": 0,
-                              "retry_reason": ""}, ensure_ascii=False))
+        conn.send(
+            json.dumps(
+                {
+                    "envelope_id": envelope_id,
+                    "type": kind,
+                    "payload": payload,
+                    "accepts_response_payload": accepts_response_payload,
+                    "retry_attempt": 0,
+                    "retry_reason": "",
+                },
+                ensure_ascii=False,
+            )
+        )
         return envelope_id
 
     def ack(self, envelope_id: str, timeout: float = 10) -> dict[str, Any]:

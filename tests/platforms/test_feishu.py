@@ -33,13 +33,28 @@ from tests.helpers import local
 
 KEY = "encrypt-key-sentinel"
 TOKEN = "verification-token-sentinel"
-ORG = {"members": [
-    {"handle": "maria", "name": "王玛丽", "feishu": "ou_maria", "timezone": "Asia/Shanghai", "locale": "zh"},
-    {"handle": "alice", "name": "Alice", "feishu": "ou_alice", "manager": "maria", "timezone": "Asia/Shanghai"},
-    {"handle": "bo", "name": "张博", "feishu": "ou_bo", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh"},
-    {"handle": "chen", "name": "陈晨", "feishu": "ou_chen", "manager": "maria", "timezone": "Asia/Shanghai",
-     "locale": "zh"},
-]}
+ORG = {
+    "members": [
+        {"handle": "maria", "name": "王玛丽", "feishu": "ou_maria", "timezone": "Asia/Shanghai", "locale": "zh"},
+        {"handle": "alice", "name": "Alice", "feishu": "ou_alice", "manager": "maria", "timezone": "Asia/Shanghai"},
+        {
+            "handle": "bo",
+            "name": "张博",
+            "feishu": "ou_bo",
+            "manager": "maria",
+            "timezone": "Asia/Shanghai",
+            "locale": "zh",
+        },
+        {
+            "handle": "chen",
+            "name": "陈晨",
+            "feishu": "ou_chen",
+            "manager": "maria",
+            "timezone": "Asia/Shanghai",
+            "locale": "zh",
+        },
+    ]
+}
 
 
 class Env:
@@ -48,13 +63,22 @@ class Env:
         self.fake = FakeFeishu(self.clock).start()
         self.app_id = f"cli_{uuidlib.uuid4().hex[:10]}"  # the SDK caches tokens per app id, process-wide
         self.messenger = FeishuMessenger(build_client(self.app_id, "app-secret-sentinel", self.fake.url), self.app_id)
-        self.app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=self.clock,
-                                  config=parse_config(org, source="test"), messengers={"feishu": self.messenger})
+        self.app = Flywheel.build(
+            Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"),
+            clock=self.clock,
+            config=parse_config(org, source="test"),
+            messengers={"feishu": self.messenger},
+        )
         self.events = FeishuEvents(self.app, poke=self.app.deliver_outbox)
         self.handler = Handler(self.events)  # what lark.ws.Client calls for each frame
         self.callbacks = FeishuCallbacks(self.events, encrypt_key=KEY, verification_token=TOKEN)
-        self.wsgi = create_wsgi(self.app, slack_signing_secret=None, poke=self.app.deliver_outbox,
-                                now=lambda: self.clock.now().timestamp(), feishu=self.callbacks)
+        self.wsgi = create_wsgi(
+            self.app,
+            slack_signing_secret=None,
+            poke=self.app.deliver_outbox,
+            now=lambda: self.clock.now().timestamp(),
+            feishu=self.callbacks,
+        )
         self._n = 0
 
     def close(self) -> None:
@@ -68,34 +92,83 @@ class Env:
         self._n += 1
         return f"{self._n:08d}"
 
-    def message(self, open_id: str, text: str, *, chat_type: str = "p2p", chat_id: str | None = None,
-                mentions: list[dict] | None = None, message_id: str | None = None, event_id: str | None = None
-                ) -> dict:
+    def message(
+        self,
+        open_id: str,
+        text: str,
+        *,
+        chat_type: str = "p2p",
+        chat_id: str | None = None,
+        mentions: list[dict] | None = None,
+        message_id: str | None = None,
+        event_id: str | None = None,
+    ) -> dict:
         n = self.next_id()
         ms = str(int(self.clock.now().timestamp() * 1000))
-        return {"schema": "2.0", "header": {
-            "event_id": event_id or f"ev{n}", "token": TOKEN, "create_time": ms, "event_type": "im.message.receive_v1",
-            "tenant_key": "tenant1", "app_id": self.app_id},
-            "event": {"sender": {"sender_id": {"union_id": f"on_{open_id}", "user_id": None, "open_id": open_id},
-                                 "sender_type": "user", "tenant_key": "tenant1"},
-                      "message": {"message_id": message_id or f"om_in{n}", "root_id": "", "parent_id": "",
-                                  "create_time": ms, "update_time": ms, "chat_id": chat_id or f"oc_p2p_{open_id}",
-                                  "thread_id": "", "chat_type": chat_type, "message_type": "text",
-                                  "content": json.dumps({"text": text}, ensure_ascii=False),
-                                  "mentions": mentions or [], "user_agent": "Mozilla/5.0 Lark/7.30"}}}
+        return {
+            "schema": "2.0",
+            "header": {
+                "event_id": event_id or f"ev{n}",
+                "token": TOKEN,
+                "create_time": ms,
+                "event_type": "im.message.receive_v1",
+                "tenant_key": "tenant1",
+                "app_id": self.app_id,
+            },
+            "event": {
+                "sender": {
+                    "sender_id": {"union_id": f"on_{open_id}", "user_id": None, "open_id": open_id},
+                    "sender_type": "user",
+                    "tenant_key": "tenant1",
+                },
+                "message": {
+                    "message_id": message_id or f"om_in{n}",
+                    "root_id": "",
+                    "parent_id": "",
+                    "create_time": ms,
+                    "update_time": ms,
+                    "chat_id": chat_id or f"oc_p2p_{open_id}",
+                    "thread_id": "",
+                    "chat_type": chat_type,
+                    "message_type": "text",
+                    "content": json.dumps({"text": text}, ensure_ascii=False),
+                    "mentions": mentions or [],
+                    "user_agent": "Mozilla/5.0 Lark/7.30",
+                },
+            },
+        }
 
-    def card_action(self, open_id: str, value: dict, *, form_value: dict | None = None, event_id: str | None = None,
-                    message_id: str = "om_000001") -> dict:
+    def card_action(
+        self,
+        open_id: str,
+        value: dict,
+        *,
+        form_value: dict | None = None,
+        event_id: str | None = None,
+        message_id: str = "om_000001",
+    ) -> dict:
         n = self.next_id()
         action = {"value": value, "tag": "button"}
         if form_value is not None:
             action.update({"form_value": form_value, "name": "save"})
-        return {"schema": "2.0", "header": {
-            "event_id": event_id or f"evc{n}", "token": TOKEN, "create_time": str(int(self.clock.now().timestamp() * 1e6)),
-            "event_type": "card.action.trigger", "tenant_key": "tenant1", "app_id": self.app_id},
-            "event": {"operator": {"tenant_key": "tenant1", "user_id": None, "open_id": open_id, "union_id": "on_x"},
-                      "token": "c-token", "action": action, "host": "im_message",
-                      "context": {"open_message_id": message_id, "open_chat_id": f"oc_p2p_{open_id}"}}}
+        return {
+            "schema": "2.0",
+            "header": {
+                "event_id": event_id or f"evc{n}",
+                "token": TOKEN,
+                "create_time": str(int(self.clock.now().timestamp() * 1e6)),
+                "event_type": "card.action.trigger",
+                "tenant_key": "tenant1",
+                "app_id": self.app_id,
+            },
+            "event": {
+                "operator": {"tenant_key": "tenant1", "user_id": None, "open_id": open_id, "union_id": "on_x"},
+                "token": "c-token",
+                "action": action,
+                "host": "im_message",
+                "context": {"open_message_id": message_id, "open_chat_id": f"oc_p2p_{open_id}"},
+            },
+        }
 
     # ---------------------------------------------------------------------------------------------- transports
 
@@ -110,17 +183,35 @@ class Env:
         plain = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
         return json.dumps({"encrypt": encrypt(KEY, plain, os.urandom(16))}).encode()
 
-    def post(self, payload: dict | bytes, *, ts: int | None = None, nonce: str | None = None,
-             signature: str | None = None, sign: bool = True, body: bytes | None = None) -> tuple[int, dict | bytes]:
+    def post(
+        self,
+        payload: dict | bytes,
+        *,
+        ts: int | None = None,
+        nonce: str | None = None,
+        signature: str | None = None,
+        sign: bool = True,
+        body: bytes | None = None,
+    ) -> tuple[int, dict | bytes]:
         body = body if body is not None else self.sealed(payload)
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/feishu/events", "CONTENT_LENGTH": str(len(body)),
-                   "CONTENT_TYPE": "application/json", "wsgi.input": io.BytesIO(body)}
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/feishu/events",
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
+            "wsgi.input": io.BytesIO(body),
+        }
         if sign:
             ts = ts if ts is not None else int(self.clock.now().timestamp())
             nonce = nonce or uuidlib.uuid4().hex
             signature = signature or hashlib.sha256(f"{ts}{nonce}{KEY}".encode() + body).hexdigest()
-            environ.update({"HTTP_X_LARK_REQUEST_TIMESTAMP": str(ts), "HTTP_X_LARK_REQUEST_NONCE": nonce,
-                            "HTTP_X_LARK_SIGNATURE": signature})
+            environ.update(
+                {
+                    "HTTP_X_LARK_REQUEST_TIMESTAMP": str(ts),
+                    "HTTP_X_LARK_REQUEST_NONCE": nonce,
+                    "HTTP_X_LARK_SIGNATURE": signature,
+                }
+            )
         status: list[str] = []
         out = b"".join(self.wsgi(environ, lambda s, h: status.append(s)))
         code = int(status[0].split()[0])
@@ -221,10 +312,20 @@ def test_check_in_in_the_form_card_with_errors_shown_in_place(env):
 
 
 def test_kudos_in_a_group_with_mentions_posts_there_and_tells_the_recipient(env):
-    mentions = [{"key": "@_user_1", "id": {"union_id": "on_bot", "user_id": None, "open_id": "ou_flywheel_bot"},
-                 "name": "Flywheel", "tenant_key": "tenant1"},
-                {"key": "@_user_2", "id": {"union_id": "on_bo", "user_id": None, "open_id": "ou_bo"},
-                 "name": "张博", "tenant_key": "tenant1"}]
+    mentions = [
+        {
+            "key": "@_user_1",
+            "id": {"union_id": "on_bot", "user_id": None, "open_id": "ou_flywheel_bot"},
+            "name": "Flywheel",
+            "tenant_key": "tenant1",
+        },
+        {
+            "key": "@_user_2",
+            "id": {"union_id": "on_bo", "user_id": None, "open_id": "ou_bo"},
+            "name": "张博",
+            "tenant_key": "tenant1",
+        },
+    ]
     text = "@_user_1 /kudos @_user_2 连夜修好了部署 <at id=all></at> @所有人 #协作"
     env.over_long_connection(env.message("ou_alice", text, chat_type="group", chat_id="oc_team", mentions=mentions))
     post = env.fake.sent("oc_team")
@@ -237,16 +338,26 @@ def test_kudos_in_a_group_with_mentions_posts_there_and_tells_the_recipient(env)
         kudos = s.exec(select(Kudos)).one()
     assert "<at id=all></at> @所有人" in kudos.reason
     # group chatter that is not a command is left alone
-    env.over_long_connection(env.message("ou_alice", "@_user_1 谢谢", chat_type="group", chat_id="oc_team",
-                                         mentions=mentions[:1]))
+    env.over_long_connection(
+        env.message("ou_alice", "@_user_1 谢谢", chat_type="group", chat_id="oc_team", mentions=mentions[:1])
+    )
     assert len(env.fake.sent("oc_team")) == 1
 
 
 def test_retro_in_a_group_summary_in_the_thread(env):
-    mentions = [{"key": f"@_user_{i}", "id": {"open_id": oid}, "name": name, "tenant_key": "t"}
-                for i, (oid, name) in enumerate([("ou_bot", "Flywheel"), ("ou_bo", "张博"), ("ou_chen", "陈晨")], 1)]
-    env.over_long_connection(env.message("ou_alice", '@_user_1 /retro start "上线复盘" @_user_2 @_user_3',
-                                         chat_type="group", chat_id="oc_team", mentions=mentions))
+    mentions = [
+        {"key": f"@_user_{i}", "id": {"open_id": oid}, "name": name, "tenant_key": "t"}
+        for i, (oid, name) in enumerate([("ou_bot", "Flywheel"), ("ou_bo", "张博"), ("ou_chen", "陈晨")], 1)
+    ]
+    env.over_long_connection(
+        env.message(
+            "ou_alice",
+            '@_user_1 /retro start "上线复盘" @_user_2 @_user_3',
+            chat_type="group",
+            chat_id="oc_team",
+            mentions=mentions,
+        )
+    )
     announce = env.fake.sent("oc_team")
     assert len(announce) == 1 and "上线复盘" in announce[0].body["content"]
     for who in ("ou_bo", "ou_chen"):
@@ -334,7 +445,8 @@ def test_callbacks_refuse_to_exist_without_an_encrypt_key(env):
 def test_429_waits_for_the_reset_and_the_uuid_makes_a_resend_harmless(env):
     env.fake.script["POST /open-apis/im/v1/messages"] = [
         Scripted(429, {"code": 99991400, "msg": "request trigger frequency limit"}, {"x-ogw-ratelimit-reset": "7"}),
-        Scripted(503, {"code": 500, "msg": "busy"})]
+        Scripted(503, {"code": 500, "msg": "busy"}),
+    ]
     env.app.tick()
     assert env.fake.violations == []
     env.clock.advance(timedelta(seconds=8))
@@ -343,7 +455,11 @@ def test_429_waits_for_the_reset_and_the_uuid_makes_a_resend_harmless(env):
     env.app.deliver_outbox()
     assert env.fake.violations == []
     assert {r: len(env.fake.sent(r)) for r in ("ou_maria", "ou_alice", "ou_bo", "ou_chen")} == {
-        "ou_maria": 1, "ou_alice": 1, "ou_bo": 1, "ou_chen": 1}
+        "ou_maria": 1,
+        "ou_alice": 1,
+        "ou_bo": 1,
+        "ou_chen": 1,
+    }
     # A sender that died after Feishu accepted the message: the next attempt carries the same uuid.
     message = OutboundMessage(text="hello", outbox_id=999, uncertain=True)
     first = env.messenger.send(Recipient("feishu", "ou_alice"), message)
@@ -362,7 +478,8 @@ def test_tenant_token_is_cached_refreshed_and_replaced_when_rejected(tmp_path):
             messenger.send(Recipient("feishu", "ou_a"), OutboundMessage(text=f"m{i}"))
         assert fake.tokens_issued == 1  # one token for many sends
         fake.script["POST /open-apis/im/v1/messages"] = [
-            Scripted(400, {"code": 99991663, "msg": "Invalid access token for authorization."})]
+            Scripted(400, {"code": 99991663, "msg": "Invalid access token for authorization."})
+        ]
         with pytest.raises(SendError) as failed:
             messenger.send(Recipient("feishu", "ou_a"), OutboundMessage(text="x"))
         assert not failed.value.permanent  # retried, with a fresh token
@@ -398,28 +515,54 @@ def test_long_messages_become_several_cards_each_under_30_kb():
 
 
 def contact_user(open_id, name, *, leader="", tz="Asia/Shanghai", dept="od_eng", resigned=False, email=None):
-    return {"open_id": open_id, "union_id": f"on_{open_id}", "name": name, "en_name": "", "email": email or "",
-            "leader_user_id": leader, "time_zone": tz, "department_ids": [dept],
-            "status": {"is_frozen": False, "is_resigned": resigned, "is_activated": True, "is_exited": False,
-                       "is_unjoin": False}}
+    return {
+        "open_id": open_id,
+        "union_id": f"on_{open_id}",
+        "name": name,
+        "en_name": "",
+        "email": email or "",
+        "leader_user_id": leader,
+        "time_zone": tz,
+        "department_ids": [dept],
+        "status": {
+            "is_frozen": False,
+            "is_resigned": resigned,
+            "is_activated": True,
+            "is_exited": False,
+            "is_unjoin": False,
+        },
+    }
 
 
 def test_org_sync_from_the_contact_api(tmp_path):
-    env = Env(tmp_path, org={"members": [{"handle": "lead", "name": "文件里的名字", "feishu": "ou_lead",
-                                          "timezone": "Europe/London"}]})
+    env = Env(
+        tmp_path,
+        org={"members": [{"handle": "lead", "name": "文件里的名字", "feishu": "ou_lead", "timezone": "Europe/London"}]},
+    )
     try:
-        env.fake.departments = [{"open_department_id": "od_eng", "name": "工程部", "parent_department_id": "0"},
-                                {"open_department_id": "od_ops", "name": "运维", "parent_department_id": "od_eng"}]
-        env.fake.users = [contact_user("ou_lead", "李领导"),
-                          contact_user("ou_wu", "吴工", leader="ou_lead", email="wu@example.com"),
-                          contact_user("ou_zhou", "周运维", leader="ou_wu", dept="od_ops", tz="Not/AZone"),
-                          contact_user("ou_left", "已离职", leader="ou_lead", resigned=True)]
+        env.fake.departments = [
+            {"open_department_id": "od_eng", "name": "工程部", "parent_department_id": "0"},
+            {"open_department_id": "od_ops", "name": "运维", "parent_department_id": "od_eng"},
+        ]
+        env.fake.users = [
+            contact_user("ou_lead", "李领导"),
+            contact_user("ou_wu", "吴工", leader="ou_lead", email="wu@example.com"),
+            contact_user("ou_zhou", "周运维", leader="ou_wu", dept="od_ops", tz="Not/AZone"),
+            contact_user("ou_left", "已离职", leader="ou_lead", resigned=True),
+        ]
         env.fake.users += [contact_user(f"ou_p{i}", f"员工{i}", leader="ou_lead") for i in range(60)]  # 2 pages
         client = env.messenger.client
         people, names = directory.read_organisation(client)
         with transaction(env.app.sessions) as s:
-            counts = directory.sync_users(s, people, names, default_timezone="Asia/Shanghai", default_locale="zh",
-                                          now=env.clock.now(), managed_by_file={"ou_lead"})
+            counts = directory.sync_users(
+                s,
+                people,
+                names,
+                default_timezone="Asia/Shanghai",
+                default_locale="zh",
+                now=env.clock.now(),
+                managed_by_file={"ou_lead"},
+            )
         assert counts["added"] == 62 and counts["kept"] == 1
         with transaction(env.app.sessions) as s:
             m = {x.feishu_open_id: x for x in s.exec(select(Member))}
@@ -432,8 +575,15 @@ def test_org_sync_from_the_contact_api(tmp_path):
         env.fake.users[1]["status"]["is_resigned"] = True  # 吴工 leaves
         people, names = directory.read_organisation(client)
         with transaction(env.app.sessions) as s:
-            counts = directory.sync_users(s, people, names, default_timezone="Asia/Shanghai", default_locale="zh",
-                                          now=env.clock.now(), managed_by_file={"ou_lead"})
+            counts = directory.sync_users(
+                s,
+                people,
+                names,
+                default_timezone="Asia/Shanghai",
+                default_locale="zh",
+                now=env.clock.now(),
+                managed_by_file={"ou_lead"},
+            )
         assert counts["deactivated"] == 2
         env.app.tick()
         assert env.fake.sent("ou_wu") == [] and env.fake.sent("ou_zhou") == []  # no longer prompted
@@ -455,8 +605,12 @@ def test_the_long_connection_acks_before_the_work_is_done(env):
 
     env.app.handle = slow_handle  # type: ignore[method-assign]
     answered = threading.Event()
-    caller = threading.Thread(target=lambda: (env.handler._do_without_validation(
-        json.dumps(env.message("ou_alice", "/help")).encode()), answered.set()))
+    caller = threading.Thread(
+        target=lambda: (
+            env.handler._do_without_validation(json.dumps(env.message("ou_alice", "/help")).encode()),
+            answered.set(),
+        )
+    )
     caller.start()
     assert answered.wait(5) and started.wait(5)  # the frame is answered while the event is still being handled
     assert not release.is_set()
@@ -487,17 +641,27 @@ def test_the_long_connection_runs_in_its_own_thread_and_health_sees_it_down(env)
 
 
 def test_a_request_to_report_is_answered_with_the_card_button_and_directory_lines_stay_the_directorys(tmp_path):
-    org = {"members": [
-        {"handle": "lead", "name": "李领导", "feishu": "ou_lead", "timezone": "Asia/Shanghai", "locale": "zh"},
-        {"handle": "ops", "name": "运维管理员", "feishu": "ou_ops", "timezone": "Asia/Shanghai", "locale": "zh"}],
-        "admins": ["ops"]}
+    org = {
+        "members": [
+            {"handle": "lead", "name": "李领导", "feishu": "ou_lead", "timezone": "Asia/Shanghai", "locale": "zh"},
+            {"handle": "ops", "name": "运维管理员", "feishu": "ou_ops", "timezone": "Asia/Shanghai", "locale": "zh"},
+        ],
+        "admins": ["ops"],
+    }
     env = Env(tmp_path, org=org)
 
     def sync() -> None:
         people, names = directory.read_organisation(env.messenger.client)
         with transaction(env.app.sessions) as s:
-            directory.sync_users(s, people, names, default_timezone="Asia/Shanghai", default_locale="zh",
-                                 now=env.clock.now(), managed_by_file={"ou_lead", "ou_ops"})
+            directory.sync_users(
+                s,
+                people,
+                names,
+                default_timezone="Asia/Shanghai",
+                default_locale="zh",
+                now=env.clock.now(),
+                managed_by_file={"ou_lead", "ou_ops"},
+            )
 
     def line(handle: str) -> tuple[str | None, str | None]:
         with transaction(env.app.sessions) as s:
@@ -507,9 +671,12 @@ def test_a_request_to_report_is_answered_with_the_card_button_and_directory_line
 
     try:
         env.fake.departments = [{"open_department_id": "od_eng", "name": "工程部", "parent_department_id": "0"}]
-        env.fake.users = [contact_user("ou_lead", "李领导"), contact_user("ou_ops", "运维管理员"),
-                          contact_user("ou_wu", "吴工", email="wu@example.com"),
-                          contact_user("ou_zhou", "周运维", leader="ou_lead", email="zhou@example.com")]
+        env.fake.users = [
+            contact_user("ou_lead", "李领导"),
+            contact_user("ou_ops", "运维管理员"),
+            contact_user("ou_wu", "吴工", email="wu@example.com"),
+            contact_user("ou_zhou", "周运维", leader="ou_lead", email="zhou@example.com"),
+        ]
         sync()
         assert line("wu") == (None, None) and line("zhou") == ("lead", "feishu")
 
@@ -532,8 +699,10 @@ def test_a_request_to_report_is_answered_with_the_card_button_and_directory_line
         assert line("wu") == ("lead", "chat")
 
         # 周运维's line is the directory's: nobody changes it in chat, not even an admin.
-        fixed = ("周运维的经理来自飞书通讯录（通讯录中设置的直属上级），不能在聊天中修改。请飞书企业管理员在通讯录中修改，"
-                 "Flywheel 会在一天内同步。")
+        fixed = (
+            "周运维的经理来自飞书通讯录（通讯录中设置的直属上级），不能在聊天中修改。请飞书企业管理员在通讯录中修改，"
+            "Flywheel 会在一天内同步。"
+        )
         env.over_long_connection(env.message("ou_ops", "/flywheel team add @zhou"))
         assert env.fake.texts("ou_ops")[-1] == fixed
         env.over_long_connection(env.message("ou_ops", "/flywheel manager @zhou @ops"))
@@ -565,8 +734,14 @@ def test_the_follow_up_card_has_buttons_per_item_and_a_press_keeps_the_others(en
     notes = [e["elements"][0]["content"] for e in card["elements"] if e.get("tag") == "note"]
     assert notes == ["1. “测试环境不稳定”", "2. “缺少设计资源”"]
     pressable = [(b["text"]["content"], b["value"]["v"]) for b in buttons(card)]
-    assert pressable[:6] == [("已解决", "1 resolved"), ("仍然存在", "1 still"), ("不再相关", "1 no longer relevant"),
-                             ("已解决", "2 resolved"), ("仍然存在", "2 still"), ("不再相关", "2 no longer relevant")]
+    assert pressable[:6] == [
+        ("已解决", "1 resolved"),
+        ("仍然存在", "1 still"),
+        ("不再相关", "1 no longer relevant"),
+        ("已解决", "2 resolved"),
+        ("仍然存在", "2 still"),
+        ("不再相关", "2 no longer relevant"),
+    ]
     assert pressable[6:] == [("都完成了", "all done"), ("稍后", "later"), ("跳过", "skip")]
     still = next(b for b in buttons(card) if b["value"]["v"] == "2 still")
     answer = env.over_long_connection(env.card_action("ou_bo", still["value"]))
@@ -578,5 +753,7 @@ def test_the_follow_up_card_has_buttons_per_item_and_a_press_keeps_the_others(en
     env.app.deliver_outbox()
     assert "(4/6) 现在有没有什么障碍" in env.fake.texts("ou_bo")[-1]
     with transaction(env.app.sessions) as s:
-        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {"测试环境不稳定": "resolved",
-                                                                         "缺少设计资源": "open"}
+        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {
+            "测试环境不稳定": "resolved",
+            "缺少设计资源": "open",
+        }

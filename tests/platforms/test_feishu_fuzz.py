@@ -9,63 +9,112 @@ import json
 import logging
 
 import pytest
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.platforms.test_feishu import KEY, TOKEN, Env
 
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30),
-                       lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10),
-                                                                                         children, max_size=4),
-                       max_leaves=12)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
 TEXT = st.text(max_size=200)
 USERS = st.sampled_from(["ou_alice", "ou_bo", "ou_nobody", ""])
 
 
 def message_events():
-    message = st.fixed_dictionaries({
-        "message_id": TEXT, "chat_id": st.sampled_from(["oc_team", "", "oc_p2p_ou_alice"]),
-        "chat_type": st.sampled_from(["p2p", "group", "topic", ""]),
-        "message_type": st.sampled_from(["text", "post", "image", "sticker", ""]),
-        "content": st.one_of(TEXT.map(lambda t: json.dumps({"text": t})), TEXT, JSONISH.map(json.dumps)),
-        "mentions": st.one_of(JSONISH, st.lists(st.fixed_dictionaries({
-            "key": st.sampled_from(["@_user_1", "@_user_2", "@_all", ""]), "name": TEXT,
-            "id": st.one_of(JSONISH, st.fixed_dictionaries({"open_id": USERS}))}), max_size=3))})
-    event = st.fixed_dictionaries({
-        "sender": st.one_of(JSONISH, st.fixed_dictionaries({
-            "sender_id": st.one_of(JSONISH, st.fixed_dictionaries({"open_id": USERS})),
-            "sender_type": st.sampled_from(["user", "app", ""])})),
-        "message": st.one_of(JSONISH, message)})
+    message = st.fixed_dictionaries(
+        {
+            "message_id": TEXT,
+            "chat_id": st.sampled_from(["oc_team", "", "oc_p2p_ou_alice"]),
+            "chat_type": st.sampled_from(["p2p", "group", "topic", ""]),
+            "message_type": st.sampled_from(["text", "post", "image", "sticker", ""]),
+            "content": st.one_of(TEXT.map(lambda t: json.dumps({"text": t})), TEXT, JSONISH.map(json.dumps)),
+            "mentions": st.one_of(
+                JSONISH,
+                st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "key": st.sampled_from(["@_user_1", "@_user_2", "@_all", ""]),
+                            "name": TEXT,
+                            "id": st.one_of(JSONISH, st.fixed_dictionaries({"open_id": USERS})),
+                        }
+                    ),
+                    max_size=3,
+                ),
+            ),
+        }
+    )
+    event = st.fixed_dictionaries(
+        {
+            "sender": st.one_of(
+                JSONISH,
+                st.fixed_dictionaries(
+                    {
+                        "sender_id": st.one_of(JSONISH, st.fixed_dictionaries({"open_id": USERS})),
+                        "sender_type": st.sampled_from(["user", "app", ""]),
+                    }
+                ),
+            ),
+            "message": st.one_of(JSONISH, message),
+        }
+    )
     return envelope("im.message.receive_v1", event)
 
 
 def card_actions():
-    value = st.one_of(JSONISH, st.fixed_dictionaries({
-        "v": st.one_of(TEXT, st.sampled_from(["4", "skip", "form:1", "form:x", "/support 1 handle"])),
-        "flow": st.sampled_from(["weekly_checkin", "retro", ""]), "step": st.sampled_from(["mood", "wins", ""]),
-        "run": st.one_of(st.integers(), TEXT)}), st.fixed_dictionaries({
-            "form": st.one_of(st.integers(-5, 5), TEXT), "steps": st.one_of(JSONISH, st.lists(TEXT, max_size=4))}))
-    event = st.fixed_dictionaries({
-        "operator": st.one_of(JSONISH, st.fixed_dictionaries({"open_id": USERS})),
-        "action": st.one_of(JSONISH, st.fixed_dictionaries({"value": value, "tag": TEXT,
-                                                            "form_value": st.one_of(st.none(), JSONISH)})),
-        "context": JSONISH})
+    value = st.one_of(
+        JSONISH,
+        st.fixed_dictionaries(
+            {
+                "v": st.one_of(TEXT, st.sampled_from(["4", "skip", "form:1", "form:x", "/support 1 handle"])),
+                "flow": st.sampled_from(["weekly_checkin", "retro", ""]),
+                "step": st.sampled_from(["mood", "wins", ""]),
+                "run": st.one_of(st.integers(), TEXT),
+            }
+        ),
+        st.fixed_dictionaries(
+            {"form": st.one_of(st.integers(-5, 5), TEXT), "steps": st.one_of(JSONISH, st.lists(TEXT, max_size=4))}
+        ),
+    )
+    event = st.fixed_dictionaries(
+        {
+            "operator": st.one_of(JSONISH, st.fixed_dictionaries({"open_id": USERS})),
+            "action": st.one_of(
+                JSONISH,
+                st.fixed_dictionaries({"value": value, "tag": TEXT, "form_value": st.one_of(st.none(), JSONISH)}),
+            ),
+            "context": JSONISH,
+        }
+    )
     return envelope("card.action.trigger", event)
 
 
 def envelope(kind, event):
-    return st.fixed_dictionaries({
-        "schema": st.sampled_from(["2.0", "2.0", "1.0", ""]),
-        "header": st.one_of(JSONISH, st.fixed_dictionaries({
-            "event_id": TEXT, "event_type": st.sampled_from([kind, kind, "x.y"]), "token": st.just(TOKEN)})),
-        "event": st.one_of(JSONISH, event)})
+    return st.fixed_dictionaries(
+        {
+            "schema": st.sampled_from(["2.0", "2.0", "1.0", ""]),
+            "header": st.one_of(
+                JSONISH,
+                st.fixed_dictionaries(
+                    {"event_id": TEXT, "event_type": st.sampled_from([kind, kind, "x.y"]), "token": st.just(TOKEN)}
+                ),
+            ),
+            "event": st.one_of(JSONISH, event),
+        }
+    )
 
 
 def payloads():
-    return st.one_of(message_events(), card_actions(), JSONISH,
-                     st.fixed_dictionaries({"type": st.just("url_verification"), "challenge": JSONISH,
-                                            "token": st.sampled_from([TOKEN, "x"])}))
+    return st.one_of(
+        message_events(),
+        card_actions(),
+        JSONISH,
+        st.fixed_dictionaries(
+            {"type": st.just("url_verification"), "challenge": JSONISH, "token": st.sampled_from([TOKEN, "x"])}
+        ),
+    )
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -23,17 +23,21 @@ def test_a_card_carrying_someone_elses_run_opens_nothing(tmp_path):
         submit = next(e for e in form["elements"] if e.get("action_type") == "form_submit")
         names = [e["name"] for e in form["elements"] if e.get("tag") in ("input", "select_static")]
         values = dict(zip(names, ["4", "CARD-SENTINEL", "无", "发布 v2", ""]))
-        assert env.over_long_connection(env.card_action("ou_bo", submit["value"], form_value=values))[
-            "toast"]["content"] == "已记录"
+        assert (
+            env.over_long_connection(env.card_action("ou_bo", submit["value"], form_value=values))["toast"]["content"]
+            == "已记录"
+        )
         run_id = int(form_button["value"]["v"].removeprefix("form:"))
         for who in ("ou_alice", "ou_maria", "ou_nobody"):  # a peer, the manager, someone Flywheel does not know
-            answer = json.dumps(env.over_long_connection(env.card_action(who, form_button["value"])),
-                                ensure_ascii=False)
+            answer = json.dumps(
+                env.over_long_connection(env.card_action(who, form_button["value"])), ensure_ascii=False
+            )
             assert "CARD-SENTINEL" not in answer and '"tag": "form"' not in answer, who
             pressed = env.over_long_connection(env.card_action(who, {"run": run_id, "step": "wins", "v": "x"}))
             assert "CARD-SENTINEL" not in json.dumps(pressed, ensure_ascii=False), who
-            refused = env.over_long_connection(env.card_action(
-                who, submit["value"], form_value={**values, names[1]: "HIJACKED"}))
+            refused = env.over_long_connection(
+                env.card_action(who, submit["value"], form_value={**values, names[1]: "HIJACKED"})
+            )
             assert refused["toast"]["type"] == "error", who
         with transaction(env.app.sessions) as s:  # bo leaves: his own card no longer opens either
             assert {a.value for a in s.exec(select(Answer).where(Answer.step == "wins"))} == {"CARD-SENTINEL"}

@@ -17,13 +17,21 @@ from conversations.events import InboundEvent
 from tests.fakes.slack_api import FakeSlack, Scripted
 from tests.helpers import local, utc
 
-ORG = {"members": [
-    {"handle": "maria", "name": "Maria", "slack": "UMARIA", "timezone": "Europe/London"},
-    {"handle": "alice", "name": "Alice", "slack": "UALICE", "manager": "maria", "timezone": "Europe/London"},
-    {"handle": "bo", "name": "Bo", "slack": "UBO", "manager": "maria", "timezone": "Europe/London"},
-    {"handle": "chen", "name": "陈晨", "slack": "UCHEN", "manager": "maria", "timezone": "Europe/London",
-     "locale": "zh"},
-]}
+ORG = {
+    "members": [
+        {"handle": "maria", "name": "Maria", "slack": "UMARIA", "timezone": "Europe/London"},
+        {"handle": "alice", "name": "Alice", "slack": "UALICE", "manager": "maria", "timezone": "Europe/London"},
+        {"handle": "bo", "name": "Bo", "slack": "UBO", "manager": "maria", "timezone": "Europe/London"},
+        {
+            "handle": "chen",
+            "name": "陈晨",
+            "slack": "UCHEN",
+            "manager": "maria",
+            "timezone": "Europe/London",
+            "locale": "zh",
+        },
+    ]
+}
 
 
 @pytest.fixture
@@ -36,8 +44,12 @@ def slack():
 
 def make_app(tmp_path, fake, clock):
     messenger = SlackMessenger.from_settings("xoxb-test-token", fake.url)
-    return Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
-                          config=parse_config(ORG, source="test"), messengers={"slack": messenger})
+    return Flywheel.build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"),
+        clock=clock,
+        config=parse_config(ORG, source="test"),
+        messengers={"slack": messenger},
+    )
 
 
 def test_prompts_are_dms_with_answer_buttons_in_each_language(tmp_path, slack):
@@ -55,7 +67,10 @@ def test_prompts_are_dms_with_answer_buttons_in_each_language(tmp_path, slack):
         assert [b["value"] for b in buttons][:7] == ["1", "2", "3", "4", "5", "later", "skip"]
         assert buttons[7]["value"].startswith("form:") and buttons[7]["text"]["text"] == "Answer in a form"
         assert [b["text"]["text"] for b in posts["UCHEN"].params["blocks"][-1]["elements"]][-3:] == [
-            "稍后", "跳过", "用表单回答"]
+            "稍后",
+            "跳过",
+            "用表单回答",
+        ]
         assert alice["metadata"]["event_type"] == "flywheel_outbox"
     finally:
         app.close()
@@ -63,8 +78,11 @@ def test_prompts_are_dms_with_answer_buttons_in_each_language(tmp_path, slack):
 
 def test_429_is_retried_only_after_retry_after_and_others_are_not_held_up(tmp_path, slack):
     fake, clock = slack
-    fake.rule = lambda call: (Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "7"})
-                              if call.params.get("channel") == "UBO" and len(fake.posted("UBO")) == 1 else None)
+    fake.rule = lambda call: (
+        Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "7"})
+        if call.params.get("channel") == "UBO" and len(fake.posted("UBO")) == 1
+        else None
+    )
     app = make_app(tmp_path, fake, clock)
     try:
         due = local("Europe/London", 2026, 11, 27, 15, 0)
@@ -82,13 +100,16 @@ def test_429_is_retried_only_after_retry_after_and_others_are_not_held_up(tmp_pa
         app.close()
 
 
-@pytest.mark.parametrize(("status", "body", "permanent"), [
-    (200, {"ok": False, "error": "user_not_found"}, True),
-    (200, {"ok": False, "error": "channel_not_found"}, True),
-    (200, {"ok": False, "error": "not_in_channel"}, True),
-    (503, {"ok": False, "error": "service_unavailable"}, False),
-    (500, {"ok": False}, False),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "permanent"),
+    [
+        (200, {"ok": False, "error": "user_not_found"}, True),
+        (200, {"ok": False, "error": "channel_not_found"}, True),
+        (200, {"ok": False, "error": "not_in_channel"}, True),
+        (503, {"ok": False, "error": "service_unavailable"}, False),
+        (500, {"ok": False}, False),
+    ],
+)
 def test_errors_are_classified(slack, status, body, permanent):
     fake, _ = slack
     fake.script["chat.postMessage"] = [Scripted(status, body)]
@@ -102,9 +123,16 @@ def test_user_text_is_escaped_for_mrkdwn_only(tmp_path, slack):
     fake, clock = slack
     app = make_app(tmp_path, fake, clock)
     try:
-        app.handle(InboundEvent(
-            platform="slack", user="UALICE", kind="message", text="/kudos @bo for fixing <!channel> & \"quotes\" 'x'",
-            dedup_key="Ev1", received_at=clock.now()))
+        app.handle(
+            InboundEvent(
+                platform="slack",
+                user="UALICE",
+                kind="message",
+                text="/kudos @bo for fixing <!channel> & \"quotes\" 'x'",
+                dedup_key="Ev1",
+                received_at=clock.now(),
+            )
+        )
         app.deliver_outbox()
         to_bo = fake.posted("UBO")[0].params["blocks"][0]["text"]["text"]
         assert "&lt;!channel&gt; &amp; \"quotes\" 'x'" in to_bo
@@ -131,11 +159,18 @@ def test_escape_and_split_units():
 
 def test_status_is_read_from_users_info(slack):
     fake, _clock = slack
-    fake.users = [{"id": "UALICE", "profile": {"status_text": "On vacation", "status_emoji": ":palm_tree:",
-                                               "status_expiration": 0}}]
+    fake.users = [
+        {
+            "id": "UALICE",
+            "profile": {"status_text": "On vacation", "status_emoji": ":palm_tree:", "status_expiration": 0},
+        }
+    ]
     messenger = SlackMessenger.from_settings("xoxb-test-token", fake.url)
-    assert messenger.status("UALICE") == {"status_text": "On vacation", "status_emoji": ":palm_tree:",
-                                          "status_expiration": 0}
+    assert messenger.status("UALICE") == {
+        "status_text": "On vacation",
+        "status_emoji": ":palm_tree:",
+        "status_expiration": 0,
+    }
     assert [c.method for c in fake.calls] == ["users.info"]
     with pytest.raises(SendError):
         messenger.status("UNOBODY")  # user_not_found: the caller treats a failed lookup as "not away"

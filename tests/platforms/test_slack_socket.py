@@ -26,17 +26,41 @@ def test_envelopes_are_acked_and_handled_like_http(env):  # noqa: F811
     app.tick()
     socket = FakeSocketClient()
     on_request = listener(app, app.deliver_outbox)
-    event = {"type": "event_callback", "event_id": "EvS1", "team_id": "T1",
-             "event": {"type": "message", "channel_type": "im", "user": "UALICE", "text": "4", "ts": "1.1",
-                       "channel": "D1"}}
+    event = {
+        "type": "event_callback",
+        "event_id": "EvS1",
+        "team_id": "T1",
+        "event": {"type": "message", "channel_type": "im", "user": "UALICE", "text": "4", "ts": "1.1", "channel": "D1"},
+    }
     on_request(socket, SocketModeRequest(type="events_api", envelope_id="env-1", payload=event))
     on_request(socket, SocketModeRequest(type="events_api", envelope_id="env-2", payload=event, retry_attempt=1))
-    on_request(socket, SocketModeRequest(type="slash_commands", envelope_id="env-3", payload={
-        "command": "/kudos", "text": "<@UBO> for pairing", "user_id": "UALICE", "channel_id": "C0PRODUCT",
-        "trigger_id": "trig-s"}))
-    on_request(socket, SocketModeRequest(type="interactive", envelope_id="env-4", payload={
-        "type": "block_actions", "user": {"id": "UALICE"}, "team": {"id": "T1"},
-        "actions": [{"action_id": "weekly_checkin:later", "value": "later", "action_ts": "9.9"}]}))
+    on_request(
+        socket,
+        SocketModeRequest(
+            type="slash_commands",
+            envelope_id="env-3",
+            payload={
+                "command": "/kudos",
+                "text": "<@UBO> for pairing",
+                "user_id": "UALICE",
+                "channel_id": "C0PRODUCT",
+                "trigger_id": "trig-s",
+            },
+        ),
+    )
+    on_request(
+        socket,
+        SocketModeRequest(
+            type="interactive",
+            envelope_id="env-4",
+            payload={
+                "type": "block_actions",
+                "user": {"id": "UALICE"},
+                "team": {"id": "T1"},
+                "actions": [{"action_id": "weekly_checkin:later", "value": "later", "action_ts": "9.9"}],
+            },
+        ),
+    )
     on_request(socket, SocketModeRequest(type="hello", envelope_id="env-5", payload="not a dict"))
     assert socket.acks == ["env-1", "env-2", "env-3", "env-4", "env-5"]
     with transaction(app.sessions) as s:
@@ -50,8 +74,14 @@ def test_workspace_discovery_skips_bots_and_deactivated_users(env):  # noqa: F81
     app, fake, client, clock = env
     fake.users = [
         {"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "Europe/Paris", "locale": "en-US"},
-        {"id": "UNEW", "name": "wang.fang", "real_name": "王芳", "tz": "Asia/Shanghai", "locale": "zh-CN",
-         "team_id": "T1"},
+        {
+            "id": "UNEW",
+            "name": "wang.fang",
+            "real_name": "王芳",
+            "tz": "Asia/Shanghai",
+            "locale": "zh-CN",
+            "team_id": "T1",
+        },
         {"id": "UNEW2", "name": "alice", "real_name": "Another Alice", "tz": "Mars/Base"},
         {"id": "UBOT", "name": "deploybot", "is_bot": True},
         {"id": "USLACKBOT", "name": "slackbot"},

@@ -39,11 +39,18 @@ def test_storm_of_429s_and_503s(tmp_path):
         return None
 
     fake.rule = storm
-    org = {"members": [{"handle": f"p{i}", "name": f"P{i}", "slack": f"U{i:04d}", "timezone": "Europe/London"}
-                       for i in range(MEMBERS)]}
-    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
-                         config=parse_config(org, source="test"),
-                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    org = {
+        "members": [
+            {"handle": f"p{i}", "name": f"P{i}", "slack": f"U{i:04d}", "timezone": "Europe/London"}
+            for i in range(MEMBERS)
+        ]
+    }
+    app = Flywheel.build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"),
+        clock=clock,
+        config=parse_config(org, source="test"),
+        messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)},
+    )
     try:
         due = local("Europe/London", 2026, 11, 27, 15, 0)
         clock.set(due)
@@ -70,11 +77,19 @@ def test_a_crash_between_posting_and_recording_does_not_send_twice(tmp_path):
     next sender finds the message (by the outbox id in its metadata) and does not post it again."""
     clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
     fake = FakeSlack(clock).start()
-    org = {"members": [{"handle": "ann", "name": "Ann", "slack": "UANN", "timezone": "Europe/London"},
-                       {"handle": "ben", "name": "Ben", "slack": "UBEN", "timezone": "Europe/London"}]}
+    org = {
+        "members": [
+            {"handle": "ann", "name": "Ann", "slack": "UANN", "timezone": "Europe/London"},
+            {"handle": "ben", "name": "Ben", "slack": "UBEN", "timezone": "Europe/London"},
+        ]
+    }
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}")
-    first = Flywheel.build(settings, clock=clock, config=parse_config(org, source="test"),
-                           messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    first = Flywheel.build(
+        settings,
+        clock=clock,
+        config=parse_config(org, source="test"),
+        messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)},
+    )
 
     class Crash(BaseException):
         pass
@@ -97,8 +112,12 @@ def test_a_crash_between_posting_and_recording_does_not_send_twice(tmp_path):
         pass
     first.close()
     assert len(fake.posted("UANN")) == 1
-    second = Flywheel.build(settings, clock=clock, config=parse_config(org, source="test"),
-                            messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    second = Flywheel.build(
+        settings,
+        clock=clock,
+        config=parse_config(org, source="test"),
+        messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)},
+    )
     try:
         clock.set(clock.now() + timedelta(minutes=3))  # past the dead sender's lease
         second.tick()
@@ -127,9 +146,12 @@ def test_the_pump_wakes_when_a_held_back_message_falls_due(tmp_path):
 
     fake.rule = limit
     org = {"members": [{"handle": "ana", "name": "Ana", "slack": "U0001", "timezone": "Europe/London"}]}
-    app = Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}"), clock=clock,
-                         config=parse_config(org, source="test"),
-                         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    app = Flywheel.build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'p.db'}"),
+        clock=clock,
+        config=parse_config(org, source="test"),
+        messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)},
+    )
     pump = OutboxPump(app, interval=5.0)  # not started: its decisions, on the test's clock
     try:
         assert pump.next_wait() == 5.0  # nothing waits

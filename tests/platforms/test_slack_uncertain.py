@@ -21,9 +21,12 @@ ORG = {"members": [{"handle": "ann", "name": "Ann", "slack": "UANN", "timezone":
 
 
 def _app(tmp_path, clock, fake):  # noqa: ANN001, ANN202
-    return Flywheel.build(Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"), clock=clock,
-                          config=parse_config(ORG, source="test"),
-                          messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)})
+    return Flywheel.build(
+        Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"),
+        clock=clock,
+        config=parse_config(ORG, source="test"),
+        messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)},
+    )
 
 
 def _methods(fake: FakeSlack) -> list[str]:
@@ -80,8 +83,9 @@ def test_a_reconciliation_that_fails_is_tried_again_before_posting(tmp_path):
     first.close()
     second = _app(tmp_path, clock, fake)
     try:
-        fake.script["conversations.history"] = [Scripted(429, {"ok": False, "error": "ratelimited"},
-                                                         {"Retry-After": "5"})]
+        fake.script["conversations.history"] = [
+            Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "5"})
+        ]
         clock.advance(timedelta(minutes=3))  # past the dead sender's lease
         second.deliver_outbox()
         clock.advance(timedelta(seconds=6))
@@ -117,12 +121,21 @@ def test_a_slow_sender_stops_before_its_lease_runs_out_under_it(tmp_path):
     go on posting messages that are no longer its own: each member still gets exactly one."""
     clock = FrozenClock(local("Europe/London", 2026, 11, 27, 15, 0))
     fake = FakeSlack(clock).start()
-    org = {"members": [{"handle": f"p{i}", "name": f"P{i}", "slack": f"U{i:03d}", "timezone": "Europe/London"}
-                       for i in range(20)]}
+    org = {
+        "members": [
+            {"handle": f"p{i}", "name": f"P{i}", "slack": f"U{i:03d}", "timezone": "Europe/London"} for i in range(20)
+        ]
+    }
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}")
-    a, b = (Flywheel.build(settings, clock=clock, config=parse_config(org, source="test"),
-                           messengers={"slack": SlackMessenger.from_settings(token, fake.url)})
-            for token in ("xoxb-a", "xoxb-b"))
+    a, b = (
+        Flywheel.build(
+            settings,
+            clock=clock,
+            config=parse_config(org, source="test"),
+            messengers={"slack": SlackMessenger.from_settings(token, fake.url)},
+        )
+        for token in ("xoxb-a", "xoxb-b")
+    )
     posts_by_a: list[str] = []
 
     def slow_slack(call, answer):  # noqa: ANN001, ANN202

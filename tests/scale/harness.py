@@ -23,8 +23,15 @@ from tests.fakes.slack_api import Call, FakeSlack, Scripted
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 90.0  # seconds of real time a replica may take to answer one command (a 500-member tick on a busy machine)
 
-ZONES = ("Australia/Sydney", "Asia/Tokyo", "Asia/Kolkata", "Europe/Berlin", "Europe/London", "America/New_York",
-         "America/Los_Angeles")
+ZONES = (
+    "Australia/Sydney",
+    "Asia/Tokyo",
+    "Asia/Kolkata",
+    "Europe/Berlin",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+)
 
 
 def slack_id(i: int) -> str:
@@ -35,8 +42,10 @@ def write_org(path: Path, members: int, zones: tuple[str, ...] = ZONES) -> Path:
     """`members` people spread over `zones`. Reminders are pushed past the window and the monthly review is off, so
     the only scheduled messages are the weekly prompts these tests count."""
     org = {
-        "members": [{"handle": f"m{i}", "name": f"Member {i}", "slack": slack_id(i), "timezone": zones[i % len(zones)]}
-                    for i in range(members)],
+        "members": [
+            {"handle": f"m{i}", "name": f"Member {i}", "slack": slack_id(i), "timezone": zones[i % len(zones)]}
+            for i in range(members)
+        ],
         "flows": {"weekly_checkin": {"reminder_after": "5d"}, "monthly_review": {"enabled": False}},
     }
     path.write_text(json.dumps(org), encoding="utf-8")  # JSON is YAML
@@ -50,13 +59,29 @@ class Replica:
         self.name = name
         self.token = f"xoxb-{name}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FEISHU_", "FLYWHEEL_"))}
-        env.update({"DATABASE_URL": database_url, "SLACK_BOT_TOKEN": self.token, "SLACK_API_URL": fake.url,
-                    "FLYWHEEL_CONFIG": str(org), "FLYWHEEL_LOG_LEVEL": "WARNING",
-                    "FLYWHEEL_TEST_START": start.isoformat(), "PYTHONPATH": str(ROOT)})
+        env.update(
+            {
+                "DATABASE_URL": database_url,
+                "SLACK_BOT_TOKEN": self.token,
+                "SLACK_API_URL": fake.url,
+                "FLYWHEEL_CONFIG": str(org),
+                "FLYWHEEL_LOG_LEVEL": "WARNING",
+                "FLYWHEEL_TEST_START": start.isoformat(),
+                "PYTHONPATH": str(ROOT),
+            }
+        )
         self.log = logs / f"{name}.log"
         self._stderr = open(self.log, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()/kill()
-        self.proc = subprocess.Popen([sys.executable, "-m", "tests.scale.worker"], cwd=ROOT, env=env, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.scale.worker"],
+            cwd=ROOT,
+            env=env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            bufsize=1,
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -182,10 +207,17 @@ def outbox_rows(database_url: str) -> dict[int, dict[str, Any]]:
     engine = sa.create_engine(database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT o.id, o.kind, o.status, o.last_error, o.lease_owner, r.period, m.slack_user_id "
-                "FROM outbox_message o LEFT JOIN conversation_run r ON r.id = o.run_id "
-                "LEFT JOIN member m ON m.id = o.member_id")).mappings().all()
+            rows = (
+                conn.execute(
+                    sa.text(
+                        "SELECT o.id, o.kind, o.status, o.last_error, o.lease_owner, r.period, m.slack_user_id "
+                        "FROM outbox_message o LEFT JOIN conversation_run r ON r.id = o.run_id "
+                        "LEFT JOIN member m ON m.id = o.member_id"
+                    )
+                )
+                .mappings()
+                .all()
+            )
         return {row["id"]: dict(row) for row in rows}
     finally:
         engine.dispose()

@@ -77,8 +77,9 @@ def test_sigkill_anywhere_in_a_fan_out_then_restart(backend, tmp_path, request):
             rows = outbox_rows(url)
             if processes == 1:  # killed inside the transaction: nothing of it was kept
                 assert rows == {} and fake.delivered == []
-            uncertain.append((len(fake.calls), {row["slack_user_id"] for row in rows.values()
-                                                if row["status"] == "sending"}))
+            uncertain.append(
+                (len(fake.calls), {row["slack_user_id"] for row in rows.values() if row["status"] == "sending"})
+            )
         last = Replica(f"p{processes}", database_url=url, fake=fake, org=org, start=due, logs=tmp_path)
         last.expect("ready")
         report = last.tick(due + timedelta(seconds=400))
@@ -86,7 +87,8 @@ def test_sigkill_anywhere_in_a_fan_out_then_restart(backend, tmp_path, request):
         last.stop()
 
         assert Counter(call.params["channel"] for call, _ts in fake.delivered) == Counter(
-            {slack_id(i): 1 for i in range(MEMBERS)})  # what members saw: one prompt each
+            {slack_id(i): 1 for i in range(MEMBERS)}
+        )  # what members saw: one prompt each
         rows = outbox_rows(url)
         assert len(rows) == MEMBERS and {row["status"] for row in rows.values()} == {"sent"}
         assert set(posts_per_outbox_id(fake)) == set(rows) and set(posts_per_outbox_id(fake).values()) == {1}
@@ -98,5 +100,7 @@ def test_sigkill_anywhere_in_a_fan_out_then_restart(backend, tmp_path, request):
                 assert later and later[0].method == "conversations.history", (dm, [c.method for c in later])
     finally:
         fake.stop()
-    print(f"\n{backend}: {len(KILLS)} kills, {processes + 1} processes, {MEMBERS} members: "
-          f"{time.monotonic() - started:.1f}s")
+    print(
+        f"\n{backend}: {len(KILLS)} kills, {processes + 1} processes, {MEMBERS} members: "
+        f"{time.monotonic() - started:.1f}s"
+    )

@@ -106,7 +106,8 @@ def test_replicas_on_postgres_prompt_everyone_exactly_once_through_kills(postgre
             by_period = prompts_by_period(fake, postgres_url)
             assert len(by_period) == cycle + 1
             assert all(seen == everyone for seen in by_period.values()), {
-                p: (len(seen), sum(seen.values())) for p, seen in by_period.items()}
+                p: (len(seen), sum(seen.values())) for p, seen in by_period.items()
+            }
         assert set(Counter(posts_per_outbox_id(fake).values())) == {1}
         assert len(fake.delivered) == MEMBERS * CYCLES
         assert all(row["status"] == "sent" for row in outbox_rows(postgres_url).values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -55,7 +55,7 @@ def test_datetimes_come_back_as_aware_utc(backend, tmp_path, request):
         with transaction(session_factory(engine)) as s:
             row = s.exec(sa.select(Member)).scalars().one()
             assert row.created_at == when
-            assert row.created_at.tzinfo == timezone.utc
+            assert row.created_at.tzinfo == UTC
             assert row.created_at.hour == 7
     finally:
         engine.dispose()
@@ -71,14 +71,19 @@ def test_0009_records_who_set_the_lines_already_stored(backend, tmp_path, reques
     engine = create_db_engine(url)
     try:
         command.upgrade(_alembic_config(engine), "0008")
-        now = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+        now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
         with engine.begin() as conn:
-            for i, (source, manager) in enumerate([("file", None), ("file", 1), ("feishu", 1), ("slack", 1),
-                                                   (None, 1)], start=1):
-                conn.execute(sa.text("INSERT INTO member (id, handle, name, timezone, locale, active, source, "
-                                     "manager_id, created_at, updated_at) VALUES (:id, :h, :h, 'UTC', 'en', true, "
-                                     ":source, :manager, :now, :now)"),
-                             {"id": i, "h": f"m{i}", "source": source, "manager": manager, "now": now})
+            for i, (source, manager) in enumerate(
+                [("file", None), ("file", 1), ("feishu", 1), ("slack", 1), (None, 1)], start=1
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO member (id, handle, name, timezone, locale, active, source, "
+                        "manager_id, created_at, updated_at) VALUES (:id, :h, :h, 'UTC', 'en', true, "
+                        ":source, :manager, :now, :now)"
+                    ),
+                    {"id": i, "h": f"m{i}", "source": source, "manager": manager, "now": now},
+                )
         upgrade(engine)
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT manager_source FROM member ORDER BY id")).scalars().all()

@@ -4,7 +4,7 @@ index instead of sorting every unsent message."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
 from storage.models import Member, OutboxMessage
 
-NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=120)
 
 
@@ -28,12 +28,30 @@ def sessions(request, tmp_path):
     engine.dispose()
 
 
-def _queue(sessions, key: str, *, due: datetime, status: str = "pending", lease_until: datetime | None = None,
-           owner: str | None = None, last_error: str | None = None) -> int:
+def _queue(
+    sessions,
+    key: str,
+    *,
+    due: datetime,
+    status: str = "pending",
+    lease_until: datetime | None = None,
+    owner: str | None = None,
+    last_error: str | None = None,
+) -> int:
     with transaction(sessions) as s:
-        row = OutboxMessage(dedup_key=key, member_id=1, kind="deliver", body={"key": key}, status=status,
-                            next_attempt_at=due, lease_until=lease_until, lease_owner=owner, last_error=last_error,
-                            attempts=1 if status == "sending" else 0, created_at=NOW)
+        row = OutboxMessage(
+            dedup_key=key,
+            member_id=1,
+            kind="deliver",
+            body={"key": key},
+            status=status,
+            next_attempt_at=due,
+            lease_until=lease_until,
+            lease_owner=owner,
+            last_error=last_error,
+            attempts=1 if status == "sending" else 0,
+            created_at=NOW,
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -52,8 +70,14 @@ def test_claims_due_messages_oldest_due_first_and_never_a_live_lease(sessions):
     _queue(sessions, "future", due=NOW + timedelta(seconds=1))
     _queue(sessions, "sent", due=NOW - timedelta(hours=1), status="sent")
     _queue(sessions, "failed", due=NOW - timedelta(hours=1), status="failed")
-    _queue(sessions, "live", due=NOW - timedelta(hours=1), status="sending", owner="other",
-           lease_until=NOW + timedelta(seconds=30))
+    _queue(
+        sessions,
+        "live",
+        due=NOW - timedelta(hours=1),
+        status="sending",
+        owner="other",
+        lease_until=NOW + timedelta(seconds=30),
+    )
 
     first = _claim(sessions, "me", 3)
     assert [r.id for r in first] == [early, same_a, same_b]
@@ -69,8 +93,15 @@ def test_claims_due_messages_oldest_due_first_and_never_a_live_lease(sessions):
 
 def test_a_dead_senders_messages_come_back_marked_uncertain_with_the_queue(sessions):
     queued = [_queue(sessions, f"q{i}", due=NOW - timedelta(minutes=1)) for i in range(3)]
-    dead = _queue(sessions, "dead", due=NOW - timedelta(minutes=10), status="sending", owner="gone",
-                  lease_until=NOW - timedelta(seconds=1), last_error="timeout")
+    dead = _queue(
+        sessions,
+        "dead",
+        due=NOW - timedelta(minutes=10),
+        status="sending",
+        owner="gone",
+        lease_until=NOW - timedelta(seconds=1),
+        last_error="timeout",
+    )
     rows = _claim(sessions, "me", 2)
     # The expired one is taken besides `limit` due ones, so a long queue cannot keep it waiting.
     assert [r.id for r in rows] == [dead, *queued[:2]]
@@ -88,10 +119,22 @@ def test_postgres_claim_reads_the_index_without_sorting_the_queue(postgres_url):
         with transaction(sessions) as s:
             s.add(Member(handle="ana", name="Ana", timezone="UTC", locale="en", created_at=NOW, updated_at=NOW))
         with engine.begin() as conn:  # a fan-out's worth of queued messages, and history behind them
-            conn.execute(sa.insert(OutboxMessage.__table__), [
-                {"dedup_key": f"m{i}", "member_id": 1, "kind": "deliver", "body": {}, "attempts": 0,
-                 "status": "sent" if i < 3000 else "pending", "next_attempt_at": NOW - timedelta(minutes=1),
-                 "created_at": NOW} for i in range(6000)])
+            conn.execute(
+                sa.insert(OutboxMessage.__table__),
+                [
+                    {
+                        "dedup_key": f"m{i}",
+                        "member_id": 1,
+                        "kind": "deliver",
+                        "body": {},
+                        "attempts": 0,
+                        "status": "sent" if i < 3000 else "pending",
+                        "next_attempt_at": NOW - timedelta(minutes=1),
+                        "created_at": NOW,
+                    }
+                    for i in range(6000)
+                ],
+            )
             conn.exec_driver_sql("ANALYZE outbox_message")
         seen: list[tuple[str, dict]] = []
 
@@ -117,8 +160,12 @@ def test_delivered_messages_are_recorded_with_their_own_platform_ids_only_under_
         s.get(OutboxMessage, ids[3]).lease_owner = "other"
     later = NOW + timedelta(seconds=3)
     with transaction(sessions) as s:
-        recorded = repo.mark_sent(s, sent=[(ids[0], "1700000000.000100"), (ids[1], None), (ids[2], "om_abc"),
-                                           (ids[3], "1700000000.000400")], owner="me", now=later)
+        recorded = repo.mark_sent(
+            s,
+            sent=[(ids[0], "1700000000.000100"), (ids[1], None), (ids[2], "om_abc"), (ids[3], "1700000000.000400")],
+            owner="me",
+            now=later,
+        )
     assert recorded == {ids[0]: "deliver", ids[1]: "deliver", ids[2]: "deliver"}
     with sessions() as s:
         rows = {r.id: r for r in s.exec(sa.select(OutboxMessage)).scalars()}

@@ -3,14 +3,14 @@ PostgreSQL psycopg reports the row count of a one-row insert as -1, which once m
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
 
-NOW = datetime(2026, 11, 27, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])

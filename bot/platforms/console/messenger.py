@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from bot.platforms.base import OutboundMessage, Recipient, SendResult
 from conversations.clock import Clock
@@ -42,8 +43,10 @@ class ConsoleMessenger:
             else:
                 self.unread[recipient.address].append(block)
                 n = len(self.unread[recipient.address])
-                self.out.write(f"📬 {n} unread message{'s' if n != 1 else ''} for {recipient.address} "
-                               f"(type /as {recipient.address} to read)\n")
+                self.out.write(
+                    f"📬 {n} unread message{'s' if n != 1 else ''} for {recipient.address} "
+                    f"(type /as {recipient.address} to read)\n"
+                )
             self.out.flush()
             return SendResult(message_id=f"console-{self._count}")
 

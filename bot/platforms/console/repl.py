@@ -18,13 +18,13 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.app import Flywheel
-from bot.scheduler import start_scheduler
-from bot.platforms.console.messenger import ConsoleMessenger
 from bot.calendar import paused_until
+from bot.platforms.console.messenger import ConsoleMessenger
+from bot.scheduler import start_scheduler
 from bot.words import count
 from conversations.clock import UTC, FrozenClock, OffsetClock, as_utc
-from conversations.events import InboundEvent
 from conversations.dates import parse_moment
+from conversations.events import InboundEvent
 from conversations.render import neutralise
 from conversations.schedule import is_valid_zone, zone
 from storage import repo
@@ -61,17 +61,23 @@ class Found:
     resumed: bool  # the clock continues there (False: `--clock` asked for another time)
 
     def describe(self, tz: str) -> str:
-        what = f"Found {self.database} with {count(self.members, 'member')} and " \
-               f"{count(self.conversations, 'conversation')}"
+        what = (
+            f"Found {self.database} with {count(self.members, 'member')} and "
+            f"{count(self.conversations, 'conversation')}"
+        )
         if self.clock is None:
             return f"{what}. (`flywheel console --fresh` starts the demo over.)"
         local = self.clock.astimezone(_zone(tz))
         when = f"{local:%a} {local.day} {local:%b %H:%M}"
         if self.resumed:
-            return (f"{what}; continuing at {when}, where the console's clock last was. "
-                    "(`flywheel console --fresh` starts the demo over.)")
-        return (f"{what}; the console's clock last was at {when}, and starts where --clock says. "
-                "(`flywheel console --fresh` starts the demo over.)")
+            return (
+                f"{what}; continuing at {when}, where the console's clock last was. "
+                "(`flywheel console --fresh` starts the demo over.)"
+            )
+        return (
+            f"{what}; the console's clock last was at {when}, and starts where --clock says. "
+            "(`flywheel console --fresh` starts the demo over.)"
+        )
 
 
 def found_data(app: Flywheel, database: str) -> Found | None:
@@ -84,8 +90,13 @@ def found_data(app: Flywheel, database: str) -> Found | None:
     clock = state.at if state is not None else None
     if clock is None and not conversations:
         return None
-    return Found(database=database, members=int(members), conversations=int(conversations),
-                 clock=as_utc(clock) if clock is not None else None, resumed=False)
+    return Found(
+        database=database,
+        members=int(members),
+        conversations=int(conversations),
+        clock=as_utc(clock) if clock is not None else None,
+        resumed=False,
+    )
 
 
 class Console:
@@ -175,8 +186,11 @@ class Console:
             if run is not None and run.status != "completed":
                 steps = run.context.get("steps") or []
                 at = steps.index(run.step) + 1 if run.step in steps else 1
-                what = {"weekly_checkin": "a check-in", "monthly_review": "a monthly review",
-                        "retro": "a retrospective"}.get(run.flow, "a conversation")
+                what = {
+                    "weekly_checkin": "a check-in",
+                    "monthly_review": "a monthly review",
+                    "retro": "a retrospective",
+                }.get(run.flow, "a conversation")
                 self.say(f"({member.handle} has {what} waiting at question {at} of {len(steps)}: answer it here.)")
 
     def _erased(self, handle: str) -> bool:
@@ -234,9 +248,15 @@ class Console:
         if self.handle is None:
             self.say("Choose who you are first, e.g. /as alice")
             return
-        event = InboundEvent(platform="console", user=self.handle, kind="message", text=text,
-                             dedup_key=f"console:{self.app.owner}:{next(self._seq)}",
-                             received_at=self.app.clock.now(), channel=self.channel)
+        event = InboundEvent(
+            platform="console",
+            user=self.handle,
+            kind="message",
+            text=text,
+            dedup_key=f"console:{self.app.owner}:{next(self._seq)}",
+            received_at=self.app.clock.now(),
+            channel=self.channel,
+        )
         self.app.handle(event)
         self.app.deliver_outbox()
 
@@ -245,15 +265,20 @@ class Console:
             members = list(s.exec(select(Member).where(Member.active).order_by(Member.id)))
             by_id = {m.id: m for m in members}
             for m in members:
-                run = s.exec(select(ConversationRun).where(ConversationRun.member_id == m.id)
-                             .order_by(ConversationRun.due_at.desc())).first()
+                run = s.exec(
+                    select(ConversationRun)
+                    .where(ConversationRun.member_id == m.id)
+                    .order_by(ConversationRun.due_at.desc())
+                ).first()
                 state = f"{run.period} {run.status}" if run else "no check-in yet"
                 manager = by_id[m.manager_id].handle if m.manager_id in by_id else "—"
                 until = paused_until(m, self.app.clock.now())
                 paused = f" · paused until {until}" if until else ""
                 mark = "→" if m.handle == self.handle else " "
-                self.say(f"{mark} {m.handle:<10} {m.name:<16} {m.timezone:<20} {m.locale}  manager: {manager:<8} "
-                         f"{state}{paused}")
+                self.say(
+                    f"{mark} {m.handle:<10} {m.name:<16} {m.timezone:<20} {m.locale}  manager: {manager:<8} "
+                    f"{state}{paused}"
+                )
 
     def clock(self, arg: str) -> None:
         if not arg:
@@ -261,8 +286,10 @@ class Console:
             return
         target = self._parse_clock(arg)
         if target is None:
-            self.say("Try /clock +3d, /clock +2h30m, /clock fri 15:00 or /clock next monday 09:00 (optionally "
-                     "followed by a time zone).")
+            self.say(
+                "Try /clock +3d, /clock +2h30m, /clock fri 15:00 or /clock next monday 09:00 (optionally "
+                "followed by a time zone)."
+            )
             return
         now = self.app.clock.now()
         if target < now:
@@ -311,6 +338,7 @@ class Console:
                 self.remember_clock()
         if self.interactive:
             self.say("\nBye! Your answers are saved in the database.")
+
 
 def console_clock(interactive: bool, start: datetime | None) -> FrozenClock | OffsetClock:
     """A frozen clock for scripts (reproducible transcripts), a real-time one shifted by `/clock` otherwise."""

@@ -22,15 +22,18 @@ log = logging.getLogger(__name__)
 class FeishuCallbacks:
     def __init__(self, events: FeishuEvents, *, encrypt_key: str, verification_token: str | None) -> None:
         if not encrypt_key:
-            raise ValueError("Feishu HTTP callbacks need FEISHU_ENCRYPT_KEY (set an Encrypt Key in the developer "
-                             "console, under Events & Callbacks → Encryption Strategy)")
+            raise ValueError(
+                "Feishu HTTP callbacks need FEISHU_ENCRYPT_KEY (set an Encrypt Key in the developer "
+                "console, under Events & Callbacks → Encryption Strategy)"
+            )
         self.events = events
         self.encrypt_key = encrypt_key
         self.verification_token = verification_token or ""
         self.replays = ReplayCache()
 
-    def receive(self, body: bytes, timestamp: str | None, nonce: str | None, signature: str | None, *,
-                now: float) -> tuple[str, dict[str, Any] | None]:
+    def receive(
+        self, body: bytes, timestamp: str | None, nonce: str | None, signature: str | None, *, now: float
+    ) -> tuple[str, dict[str, Any] | None]:
         """(outcome, response body); a None body means: answer 401."""
         signed = bool(timestamp or nonce or signature)
         if signed:

@@ -9,7 +9,8 @@ bidi overrides are neutralised first, in markdown and plain text alike (`convers
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bot.platforms import common
 from bot.platforms.common import ButtonRow, Form
@@ -43,8 +44,9 @@ def card(elements: list[dict[str, Any]]) -> dict[str, Any]:
     return {"config": {"wide_screen_mode": True, "update_multi": True}, "elements": elements}
 
 
-def button_value(value: str, *, key: str, label: str, flow: str, step: str | None, run_id: int | None
-                 ) -> dict[str, Any]:
+def button_value(
+    value: str, *, key: str, label: str, flow: str, step: str | None, run_id: int | None
+) -> dict[str, Any]:
     """What a button sends back in `card.action.trigger`: the text a member could have typed, and the question it
     answers (so a press on an old card cannot answer a later question, and the card can show what was chosen)."""
     out: dict[str, Any] = {"v": value, "k": key, "l": label}
@@ -60,11 +62,27 @@ def rows_elements(rows: Sequence[ButtonRow], run_id: int | None) -> list[dict[st
     for row in rows:
         if row.note:
             elements.append({"tag": "note", "elements": [plain(row.note, 500)]})
-        elements.append({"tag": "action", "actions": [
-            {"tag": "button", "text": plain(b.label, 40), "type": "primary" if b.primary else "default",
-             "value": button_value(b.value, key=b.key, label=b.label, flow=row.id.partition(":")[0], step=row.step,
-                                   run_id=run_id)}
-            for b in row.buttons]})
+        elements.append(
+            {
+                "tag": "action",
+                "actions": [
+                    {
+                        "tag": "button",
+                        "text": plain(b.label, 40),
+                        "type": "primary" if b.primary else "default",
+                        "value": button_value(
+                            b.value,
+                            key=b.key,
+                            label=b.label,
+                            flow=row.id.partition(":")[0],
+                            step=row.step,
+                            run_id=run_id,
+                        ),
+                    }
+                    for b in row.buttons
+                ],
+            }
+        )
     return elements
 
 
@@ -91,8 +109,9 @@ def notice_card(text: str) -> dict[str, Any]:
     return card([markdown(md_escape(text))])
 
 
-def form_card(form: Form, *, errors: dict[str, str] | None = None,
-              values: dict[str, str] | None = None) -> dict[str, Any]:
+def form_card(
+    form: Form, *, errors: dict[str, str] | None = None, values: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The whole run as one form: a select for each choice question, a text box for the others, pre-filled with the
     answers so far (or what was just submitted, when some of it did not fit)."""
     errors = errors or {}
@@ -105,21 +124,37 @@ def form_card(form: Form, *, errors: dict[str, str] | None = None,
         current = values.get(field.step, field.current)
         name = f"q{i}"
         if field.choices:
-            element: dict[str, Any] = {"tag": "select_static", "name": name, "placeholder": plain("…"),
-                                       "options": [{"text": plain(label, 60), "value": value}
-                                                   for value, label in field.choices]}
+            element: dict[str, Any] = {
+                "tag": "select_static",
+                "name": name,
+                "placeholder": plain("…"),
+                "options": [{"text": plain(label, 60), "value": value} for value, label in field.choices],
+            }
             if current in {value for value, _ in field.choices}:
                 element["initial_option"] = current
         else:
-            element = {"tag": "input", "name": name, "placeholder": plain("…"), "max_length": 1000,
-                       "input_type": "multiline_text" if field.multiline else "text"}
+            element = {
+                "tag": "input",
+                "name": name,
+                "placeholder": plain("…"),
+                "max_length": 1000,
+                "input_type": "multiline_text" if field.multiline else "text",
+            }
             if field.multiline:
                 element["rows"] = 3
             if current:
                 element["default_value"] = current[:1000]
         inner.append(element)
-    inner.append({"tag": "button", "text": plain(form.save, 20), "type": "primary", "action_type": "form_submit",
-                  "name": "save", "value": {"form": form.run_id, "steps": [f.step for f in form.fields]}})
+    inner.append(
+        {
+            "tag": "button",
+            "text": plain(form.save, 20),
+            "type": "primary",
+            "action_type": "form_submit",
+            "name": "save",
+            "value": {"form": form.run_id, "steps": [f.step for f in form.fields]},
+        }
+    )
     title = {"tag": "markdown", "content": f"**{md_escape(form.title)}**"}
     return card([title, {"tag": "form", "name": "flywheel_form", "elements": inner}])
 

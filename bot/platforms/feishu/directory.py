@@ -11,12 +11,17 @@ admitted by the same rule (`apply_user`, `set_leader`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 import lark_oapi as lark
-from lark_oapi.api.contact.v3 import (ChildrenDepartmentRequest, FindByDepartmentUserRequest, GetDepartmentRequest,
-                                      GetUserRequest)
+from lark_oapi.api.contact.v3 import (
+    ChildrenDepartmentRequest,
+    FindByDepartmentUserRequest,
+    GetDepartmentRequest,
+    GetUserRequest,
+)
 from sqlmodel import Session, select
 
 from bot.platforms.common import unique_handle
@@ -48,8 +53,14 @@ def _pages(call: Any, build: Any) -> Iterator[Any]:
 
 def departments(client: lark.Client) -> list[Any]:
     def build(token: str | None) -> ChildrenDepartmentRequest:
-        b = (ChildrenDepartmentRequest.builder().department_id("0").fetch_child(True)
-             .department_id_type("open_department_id").user_id_type("open_id").page_size(50))
+        b = (
+            ChildrenDepartmentRequest.builder()
+            .department_id("0")
+            .fetch_child(True)
+            .department_id_type("open_department_id")
+            .user_id_type("open_id")
+            .page_size(50)
+        )
         return (b.page_token(token) if token else b).build()
 
     return list(_pages(client.contact.v3.department.children, build))
@@ -58,9 +69,15 @@ def departments(client: lark.Client) -> list[Any]:
 def users(client: lark.Client, department_ids: list[str]) -> list[Any]:
     seen: dict[str, Any] = {}
     for dept in ["0", *department_ids]:
+
         def build(token: str | None, dept: str = dept) -> FindByDepartmentUserRequest:
-            b = (FindByDepartmentUserRequest.builder().department_id(dept).department_id_type("open_department_id")
-                 .user_id_type("open_id").page_size(50))
+            b = (
+                FindByDepartmentUserRequest.builder()
+                .department_id(dept)
+                .department_id_type("open_department_id")
+                .user_id_type("open_id")
+                .page_size(50)
+            )
             return (b.page_token(token) if token else b).build()
 
         for user in _pages(client.contact.v3.user.find_by_department, build):
@@ -82,9 +99,18 @@ def gone(user: Any) -> bool:
     return bool(status and (status.is_resigned or status.is_exited or status.is_frozen)) or bool(user.is_frozen)
 
 
-def apply_user(s: Session, user: Any, department_names: dict[str, str], *, by_open_id: dict[str, Member],
-               taken: set[str], default_timezone: str, default_locale: str, now: datetime,
-               managed_by_file: set[str]) -> tuple[str, Member | None]:
+def apply_user(
+    s: Session,
+    user: Any,
+    department_names: dict[str, str],
+    *,
+    by_open_id: dict[str, Member],
+    taken: set[str],
+    default_timezone: str,
+    default_locale: str,
+    now: datetime,
+    managed_by_file: set[str],
+) -> tuple[str, Member | None]:
     """One contact user, as the directory says they are: ("added" | "updated", member), ("kept", member) for someone
     the org file describes, ("deactivated", member) for a member who resigned or was frozen, ("gone", None) for such
     a person who was never a member. Reporting lines are set afterwards (`set_leader`), once everyone exists."""
@@ -106,8 +132,17 @@ def apply_user(s: Session, user: Any, department_names: dict[str, str], *, by_op
     if member is None:
         email = str(user.enterprise_email or user.email or "")
         handle = unique_handle([email.split("@")[0], user.en_name], f"u{open_id[-8:]}", taken)
-        member = Member(handle=handle, name=name, timezone=tz, locale=default_locale, feishu_open_id=open_id,
-                        team=team, source="feishu", created_at=now, updated_at=now)
+        member = Member(
+            handle=handle,
+            name=name,
+            timezone=tz,
+            locale=default_locale,
+            feishu_open_id=open_id,
+            team=team,
+            source="feishu",
+            created_at=now,
+            updated_at=now,
+        )
         by_open_id[open_id] = member
         outcome = "added"
     else:
@@ -119,8 +154,9 @@ def apply_user(s: Session, user: Any, department_names: dict[str, str], *, by_op
     return outcome, member
 
 
-def set_leader(s: Session, user: Any, *, by_open_id: dict[str, Member], now: datetime,
-               managed_by_file: set[str]) -> None:
+def set_leader(
+    s: Session, user: Any, *, by_open_id: dict[str, Member], now: datetime, managed_by_file: set[str]
+) -> None:
     """The member's manager is their `leader_user_id`, when that person is a member (and the file says nothing)."""
     member = by_open_id.get(str(user.open_id))
     if member is None or str(user.open_id) in managed_by_file or not member.active:
@@ -130,17 +166,33 @@ def set_leader(s: Session, user: Any, *, by_open_id: dict[str, Member], now: dat
     repo.listed_line(s, member, manager_id, source="feishu", now=now)
 
 
-def sync_users(s: Session, people: list[Any], department_names: dict[str, str], *, default_timezone: str,
-               default_locale: str, now: datetime, managed_by_file: set[str]) -> dict[str, int]:
+def sync_users(
+    s: Session,
+    people: list[Any],
+    department_names: dict[str, str],
+    *,
+    default_timezone: str,
+    default_locale: str,
+    now: datetime,
+    managed_by_file: set[str],
+) -> dict[str, int]:
     counts = {"added": 0, "updated": 0, "deactivated": 0, "kept": 0}
     taken = set(s.exec(select(Member.handle)))
     by_open_id = {m.feishu_open_id: m for m in s.exec(select(Member).where(Member.feishu_open_id.is_not(None)))}
     listed: set[str] = set()
     for user in people:
         listed.add(str(user.open_id))
-        outcome, _ = apply_user(s, user, department_names, by_open_id=by_open_id, taken=taken,
-                                default_timezone=default_timezone, default_locale=default_locale, now=now,
-                                managed_by_file=managed_by_file)
+        outcome, _ = apply_user(
+            s,
+            user,
+            department_names,
+            by_open_id=by_open_id,
+            taken=taken,
+            default_timezone=default_timezone,
+            default_locale=default_locale,
+            now=now,
+            managed_by_file=managed_by_file,
+        )
         if outcome in counts:
             counts[outcome] += 1
     s.flush()
@@ -163,8 +215,15 @@ class FeishuDirectory:
 
     platform = "feishu"
 
-    def __init__(self, client: lark.Client, *, default_timezone: str, default_locale: str,
-                 managed_by_file: set[str], lookup_client: lark.Client | None = None) -> None:
+    def __init__(
+        self,
+        client: lark.Client,
+        *,
+        default_timezone: str,
+        default_locale: str,
+        managed_by_file: set[str],
+        lookup_client: lark.Client | None = None,
+    ) -> None:
         self.client = client
         # Someone waiting for an answer is never kept waiting long: the on-the-spot lookup has its own short timeout.
         self.single = lookup_client or client
@@ -180,12 +239,24 @@ class FeishuDirectory:
         return people, names
 
     def sync(self, s: Session, people: list[Any], names: dict[str, str], *, now: datetime) -> dict[str, int]:
-        return sync_users(s, people, names, default_timezone=self.default_timezone,
-                          default_locale=self.default_locale, now=now, managed_by_file=self.managed_by_file)
+        return sync_users(
+            s,
+            people,
+            names,
+            default_timezone=self.default_timezone,
+            default_locale=self.default_locale,
+            now=now,
+            managed_by_file=self.managed_by_file,
+        )
 
     def lookup(self, user_id: str) -> Lookup:
-        request = (GetUserRequest.builder().user_id(user_id).user_id_type("open_id")
-                   .department_id_type("open_department_id").build())
+        request = (
+            GetUserRequest.builder()
+            .user_id(user_id)
+            .user_id_type("open_id")
+            .department_id_type("open_department_id")
+            .build()
+        )
         try:
             response = self.single.contact.v3.user.get(request)
         except Exception as exc:  # noqa: BLE001 - a timeout, a dropped connection, a body that is not JSON
@@ -207,8 +278,12 @@ class FeishuDirectory:
         """The name of the person's first department (their team), if no sync has told us yet. Best effort."""
         if not department_ids or any(d in self.department_names for d in department_ids):
             return
-        request = (GetDepartmentRequest.builder().department_id(department_ids[0])
-                   .department_id_type("open_department_id").build())
+        request = (
+            GetDepartmentRequest.builder()
+            .department_id(department_ids[0])
+            .department_id_type("open_department_id")
+            .build()
+        )
         try:
             response = self.single.contact.v3.department.get(request)
         except Exception:  # noqa: BLE001 - the team is filled in by the next sync
@@ -220,12 +295,26 @@ class FeishuDirectory:
     def admit(self, s: Session, person: Any, *, now: datetime) -> Member | None:
         repo.lock_member_sync(s)
         open_id = str(person.open_id)
-        by_open_id = {m.feishu_open_id: m for m in s.exec(select(Member).where(
-            (Member.feishu_open_id == open_id) | (Member.feishu_open_id == str(person.leader_user_id or ""))))}
+        by_open_id = {
+            m.feishu_open_id: m
+            for m in s.exec(
+                select(Member).where(
+                    (Member.feishu_open_id == open_id) | (Member.feishu_open_id == str(person.leader_user_id or ""))
+                )
+            )
+        }
         taken = set(s.exec(select(Member.handle)))
-        _, member = apply_user(s, person, self.department_names, by_open_id=by_open_id, taken=taken,
-                               default_timezone=self.default_timezone, default_locale=self.default_locale, now=now,
-                               managed_by_file=self.managed_by_file)
+        _, member = apply_user(
+            s,
+            person,
+            self.department_names,
+            by_open_id=by_open_id,
+            taken=taken,
+            default_timezone=self.default_timezone,
+            default_locale=self.default_locale,
+            now=now,
+            managed_by_file=self.managed_by_file,
+        )
         if member is None or not member.active:
             return None
         s.flush()

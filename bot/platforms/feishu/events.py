@@ -10,8 +10,10 @@ the card just shows a short notice and the reply arrives as a message.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout, wait
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
 
 from bot.app import Flywheel
 from bot.platforms.common import build_form
@@ -25,12 +27,24 @@ log = logging.getLogger(__name__)
 CARD_BUDGET = 2.0  # seconds of the 3 s Feishu gives a card callback
 
 TOASTS = {
-    "en": {"saved": "Saved", "form_saved": "Your answers are saved.", "stale": "That question was already answered.",
-           "not_yours": "This form is not yours, or it has closed.", "fix": "Some answers need another look.",
-           "working": "Got it — the reply follows as a message.", "done": "Done"},
-    "zh": {"saved": "已记录", "form_saved": "你的回答已保存。", "stale": "这个问题已经回答过了。",
-           "not_yours": "这个表单不属于你，或已经关闭。", "fix": "有些回答需要再看一下。",
-           "working": "收到，稍后我会发消息回复你。", "done": "完成"},
+    "en": {
+        "saved": "Saved",
+        "form_saved": "Your answers are saved.",
+        "stale": "That question was already answered.",
+        "not_yours": "This form is not yours, or it has closed.",
+        "fix": "Some answers need another look.",
+        "working": "Got it — the reply follows as a message.",
+        "done": "Done",
+    },
+    "zh": {
+        "saved": "已记录",
+        "form_saved": "你的回答已保存。",
+        "stale": "这个问题已经回答过了。",
+        "not_yours": "这个表单不属于你，或已经关闭。",
+        "fix": "有些回答需要再看一下。",
+        "working": "收到，稍后我会发消息回复你。",
+        "done": "完成",
+    },
 }
 
 
@@ -97,20 +111,33 @@ class FeishuEvents:
             pressed = str(value.get("v") or "")
             if pressed.startswith("form:"):
                 run_id = pressed.removeprefix("form:")
-                form = build_form(self.app, platform=PLATFORM, user=user, run_id=int(run_id)) \
-                    if run_id.isdecimal() and len(run_id) < 13 else None
+                form = (
+                    build_form(self.app, platform=PLATFORM, user=user, run_id=int(run_id))
+                    if run_id.isdecimal() and len(run_id) < 13
+                    else None
+                )
                 if form is None:
                     return toast("error", words["not_yours"])
                 return {"card": {"type": "raw", "data": cards.form_card(form)}}
             if not pressed:
                 return {}
             step, flow = value.get("step"), value.get("flow")
-            if step and flow and not self.app.answers_current_question(platform=PLATFORM, user=user, flow=str(flow),
-                                                                       step=str(step)):
+            if (
+                step
+                and flow
+                and not self.app.answers_current_question(platform=PLATFORM, user=user, flow=str(flow), step=str(step))
+            ):
                 return toast("info", words["stale"])  # the card says so; no message in the chat as well
-            event = InboundEvent(platform=PLATFORM, user=user, kind="action", text=pressed[:2000], dedup_key=key,
-                                 received_at=self.app.clock.now(), workspace=data.get("workspace"),
-                                 values={"flow": str(flow), "step": str(step)} if step and flow else {})
+            event = InboundEvent(
+                platform=PLATFORM,
+                user=user,
+                kind="action",
+                text=pressed[:2000],
+                dedup_key=key,
+                received_at=self.app.clock.now(),
+                workspace=data.get("workspace"),
+                values={"flow": str(flow), "step": str(step)} if step and flow else {},
+            )
             self.app.handle(event)
             return self._after_press(user, value, words)
         finally:
@@ -122,23 +149,29 @@ class FeishuEvents:
         step, run_id, pressed = value.get("step"), value.get("run"), str(value.get("v"))
         if not step:
             return toast("success", words["done"])
-        form = build_form(self.app, platform=PLATFORM, user=user, run_id=int(run_id)) \
-            if isinstance(run_id, int) else None
+        form = (
+            build_form(self.app, platform=PLATFORM, user=user, run_id=int(run_id)) if isinstance(run_id, int) else None
+        )
         field = next((f for f in form.fields if f.step == step), None) if form else None
         label = str(value.get("l") or pressed)
         if pressed in ("later", "skip"):
             question = field.question if field else ""
-            return {"toast": {"type": "success", "content": label}, "card": {
-                "type": "raw", "data": cards.answered_card(question, label, form.locale if form else "en")}}
+            return {
+                "toast": {"type": "success", "content": label},
+                "card": {"type": "raw", "data": cards.answered_card(question, label, form.locale if form else "en")},
+            }
         if step == FOLLOW_UPS and field is not None:  # one item of the list: the card keeps the other items' buttons
             return toast("success", words["saved"])
         if field is None or field.current != pressed:
             return toast("info", words["stale"])
-        return {"toast": {"type": "success", "content": words["saved"]},
-                "card": {"type": "raw", "data": cards.answered_card(field.question, label, form.locale)}}
+        return {
+            "toast": {"type": "success", "content": words["saved"]},
+            "card": {"type": "raw", "data": cards.answered_card(field.question, label, form.locale)},
+        }
 
-    def _submit_form(self, user: str, value: Mapping[str, Any], form_value: dict[str, Any], key: str,
-                     words: Mapping[str, str]) -> dict[str, Any]:
+    def _submit_form(
+        self, user: str, value: Mapping[str, Any], form_value: dict[str, Any], key: str, words: Mapping[str, str]
+    ) -> dict[str, Any]:
         run_id = value.get("form")
         if not isinstance(run_id, int):
             return toast("error", words["not_yours"])
@@ -150,10 +183,14 @@ class FeishuEvents:
             form = build_form(self.app, platform=PLATFORM, user=user, run_id=run_id)
             if form is None:
                 return toast("error", words["not_yours"])
-            return {"toast": {"type": "error", "content": words["fix"]},
-                    "card": {"type": "raw", "data": cards.form_card(form, errors=errors, values=values)}}
-        return {"toast": {"type": "success", "content": words["saved"]},
-                "card": {"type": "raw", "data": cards.notice_card(words["form_saved"])}}
+            return {
+                "toast": {"type": "error", "content": words["fix"]},
+                "card": {"type": "raw", "data": cards.form_card(form, errors=errors, values=values)},
+            }
+        return {
+            "toast": {"type": "success", "content": words["saved"]},
+            "card": {"type": "raw", "data": cards.notice_card(words["form_saved"])},
+        }
 
     def _toasts(self, user: str) -> Mapping[str, str]:
         locale = self.app.member_locale(PLATFORM, user)

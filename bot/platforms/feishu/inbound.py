@@ -15,9 +15,10 @@ import hmac
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from Crypto.Cipher import AES
 
@@ -27,8 +28,9 @@ MAX_SKEW_SECONDS = 300
 PLATFORM = "feishu"
 
 
-def verify_signature(encrypt_key: str, body: bytes, timestamp: str | None, nonce: str | None,
-                     signature: str | None, *, now: float) -> bool:
+def verify_signature(
+    encrypt_key: str, body: bytes, timestamp: str | None, nonce: str | None, signature: str | None, *, now: float
+) -> bool:
     """Feishu's callback signature: SHA-256 hex of `timestamp + nonce + encrypt_key + body`, compared in constant
     time, within five minutes of now. Checked before anything is decrypted."""
     if not encrypt_key or not timestamp or not nonce or not signature:
@@ -109,12 +111,17 @@ def translate(payload: Mapping[str, Any], received_at: datetime) -> Parsed:
         value = action.get("value")
         form_value = action.get("form_value")
         context = event.get("context") or {}
-        return Parsed("card_action", data={
-            "user": str(operator["open_id"]), "event_id": event_id,
-            "value": value if isinstance(value, dict) else {"v": str(value or "")},
-            "form_value": form_value if isinstance(form_value, dict) else None,
-            "message_id": str(context.get("open_message_id") or "") if isinstance(context, dict) else "",
-            "workspace": header.get("tenant_key")})
+        return Parsed(
+            "card_action",
+            data={
+                "user": str(operator["open_id"]),
+                "event_id": event_id,
+                "value": value if isinstance(value, dict) else {"v": str(value or "")},
+                "form_value": form_value if isinstance(form_value, dict) else None,
+                "message_id": str(context.get("open_message_id") or "") if isinstance(context, dict) else "",
+                "workspace": header.get("tenant_key"),
+            },
+        )
     return Parsed("ignored")
 
 
@@ -135,13 +142,20 @@ def _message(event: Mapping[str, Any], event_id: str, header: Mapping[str, Any],
         if not text.startswith("/"):
             return Parsed("ignored")  # in groups the bot acts on commands only (it is @-mentioned to get them)
     message_id = str(message.get("message_id") or "")
-    return Parsed("inbound", InboundEvent(
-        platform=PLATFORM, user=str(open_id), kind="command" if text.lstrip().startswith("/") else "message",
-        text=text.strip() if group else text,
-        # Retries carry the same event_id; the message_id also catches the same message delivered as another event.
-        dedup_key=f"feishu:msg:{message_id}" if message_id else f"feishu:{event_id}",
-        received_at=received_at, workspace=header.get("tenant_key"),
-        channel=str(message.get("chat_id")) if group and message.get("chat_id") else None))
+    return Parsed(
+        "inbound",
+        InboundEvent(
+            platform=PLATFORM,
+            user=str(open_id),
+            kind="command" if text.lstrip().startswith("/") else "message",
+            text=text.strip() if group else text,
+            # Retries carry the same event_id; the message_id also catches the same message delivered as another event.
+            dedup_key=f"feishu:msg:{message_id}" if message_id else f"feishu:{event_id}",
+            received_at=received_at,
+            workspace=header.get("tenant_key"),
+            channel=str(message.get("chat_id")) if group and message.get("chat_id") else None,
+        ),
+    )
 
 
 def message_text(message: Mapping[str, Any]) -> str | None:

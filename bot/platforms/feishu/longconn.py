@@ -52,8 +52,7 @@ class LongConnection:
         """Connected now: lark holds its WebSocket (`_conn`) from the handshake until it sees the connection gone,
         and lets go of it before reconnecting. (Its reconnect hooks say nothing of the first connection: a link still
         connecting, or stuck in the bootstrap, looked up.)"""
-        return (self.thread is not None and self.thread.is_alive()
-                and getattr(self.client, "_conn", None) is not None)
+        return self.thread is not None and self.thread.is_alive() and getattr(self.client, "_conn", None) is not None
 
     def stop(self, timeout: float = 5) -> None:
         """Close the connection and end the thread, so no event is taken (and acknowledged) after the bot stops
@@ -82,8 +81,13 @@ def start(events: FeishuEvents, *, app_id: str, app_secret: str, domain: str | N
 
         asyncio.set_event_loop(loop)
         ws_client.loop = loop  # the module captured the importing thread's loop; this thread owns its own
-        client = lark.ws.Client(app_id, app_secret, event_handler=Handler(events), domain=resolve_domain(domain),
-                                log_level=lark.LogLevel.WARNING)
+        client = lark.ws.Client(
+            app_id,
+            app_secret,
+            event_handler=Handler(events),
+            domain=resolve_domain(domain),
+            log_level=lark.LogLevel.WARNING,
+        )
         link.client = client
         try:
             client.start()

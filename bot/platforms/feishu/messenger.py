@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import lark_oapi as lark
-from lark_oapi.api.im.v1 import (CreateMessageRequest, CreateMessageRequestBody, ReplyMessageRequest,
-                                  ReplyMessageRequestBody)
+from lark_oapi.api.im.v1 import (
+    CreateMessageRequest,
+    CreateMessageRequestBody,
+    ReplyMessageRequest,
+    ReplyMessageRequestBody,
+)
 from lark_oapi.core.token.manager import TokenManager
 
 from bot.platforms.base import OutboundMessage, Recipient, SendError, SendResult
@@ -37,8 +42,15 @@ def resolve_domain(value: str | None) -> str:
 
 
 def build_client(app_id: str, app_secret: str, domain: str | None, *, timeout: float = 10) -> lark.Client:
-    return (lark.Client.builder().app_id(app_id).app_secret(app_secret).domain(resolve_domain(domain))
-            .timeout(timeout).log_level(lark.LogLevel.WARNING).build())
+    return (
+        lark.Client.builder()
+        .app_id(app_id)
+        .app_secret(app_secret)
+        .domain(resolve_domain(domain))
+        .timeout(timeout)
+        .log_level(lark.LogLevel.WARNING)
+        .build()
+    )
 
 
 class FeishuMessenger:
@@ -50,7 +62,7 @@ class FeishuMessenger:
         self.app_id = app_id
 
     @classmethod
-    def from_settings(cls, app_id: str, app_secret: str, domain: str | None = None) -> "FeishuMessenger":
+    def from_settings(cls, app_id: str, app_secret: str, domain: str | None = None) -> FeishuMessenger:
         return cls(build_client(app_id, app_secret, domain), app_id)
 
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
@@ -68,15 +80,16 @@ class FeishuMessenger:
                 if uuid:
                     body = body.uuid(uuid)
                 response = self.client.im.v1.message.reply(
-                    ReplyMessageRequest.builder().message_id(thread).request_body(body.build()).build())
+                    ReplyMessageRequest.builder().message_id(thread).request_body(body.build()).build()
+                )
             else:
-                body = (CreateMessageRequestBody.builder().receive_id(address).msg_type("interactive")
-                        .content(content))
+                body = CreateMessageRequestBody.builder().receive_id(address).msg_type("interactive").content(content)
                 if uuid:
                     body = body.uuid(uuid)
                 kind = "chat_id" if address.startswith("oc_") else "open_id"
                 response = self.client.im.v1.message.create(
-                    CreateMessageRequest.builder().receive_id_type(kind).request_body(body.build()).build())
+                    CreateMessageRequest.builder().receive_id_type(kind).request_body(body.build()).build()
+                )
         except Exception as exc:  # noqa: BLE001 - connection errors, unreadable answers: try again later
             raise SendError(f"feishu_{type(exc).__name__}") from None
         if not response.success():

@@ -7,7 +7,8 @@ and bidi overrides are neutralised first (`conversations.render.neutralise`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bot.platforms import common
 from bot.platforms.common import ButtonRow
@@ -35,8 +36,12 @@ def _slack_row(row: ButtonRow) -> list[dict[str, Any]]:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_escape(row.note)[:3000]}]})
     elements = []
     for b in row.buttons[:25]:
-        element = {"type": "button", "action_id": b.key, "text": {"type": "plain_text", "text": b.label[:75]},
-                   "value": b.value[:2000]}
+        element = {
+            "type": "button",
+            "action_id": b.key,
+            "text": {"type": "plain_text", "text": b.label[:75]},
+            "value": b.value[:2000],
+        }
         if b.primary:
             element["style"] = "primary"
         elements.append(element)
@@ -44,12 +49,14 @@ def _slack_row(row: ButtonRow) -> list[dict[str, Any]]:
     return blocks
 
 
-def build_messages(text: str, replies: Sequence[Reply], locale: str, run_id: int | None = None
-                   ) -> list[list[dict[str, Any]]]:
+def build_messages(
+    text: str, replies: Sequence[Reply], locale: str, run_id: int | None = None
+) -> list[list[dict[str, Any]]]:
     """Blocks for one outbound message: text sections, then its buttons. More than 50 blocks become several
     messages."""
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": piece}}
-                                    for piece in split_text(text) if piece.strip()]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": piece}} for piece in split_text(text) if piece.strip()
+    ]
     for row in common.message_rows(replies, locale, run_id):
         blocks.extend(_slack_row(row))
-    return [blocks[i:i + BLOCK_LIMIT] for i in range(0, len(blocks), BLOCK_LIMIT)] or [[]]
+    return [blocks[i : i + BLOCK_LIMIT] for i in range(0, len(blocks), BLOCK_LIMIT)] or [[]]

@@ -9,8 +9,9 @@ admitted by the same rule (`apply_user`), so the sync and the lookup never disag
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -24,7 +25,6 @@ from storage import repo
 from storage.models import Member
 
 log = logging.getLogger(__name__)
-
 
 
 def workspace_users(client: WebClient) -> Iterator[dict[str, Any]]:
@@ -46,8 +46,9 @@ def not_served(user: dict[str, Any]) -> str | None:
     return None
 
 
-def apply_user(s: Session, user: dict[str, Any], *, taken: set[str], default_timezone: str, default_locale: str,
-               now: datetime) -> tuple[str, Member | None]:
+def apply_user(
+    s: Session, user: dict[str, Any], *, taken: set[str], default_timezone: str, default_locale: str, now: datetime
+) -> tuple[str, Member | None]:
     """One Slack user, as the directory says they are: ("added" | "updated", member), ("deactivated", member) for a
     member Slack has deactivated, ("skipped", None) for a bot and ("gone", None) for a deactivated non-member."""
     member = s.exec(select(Member).where(Member.slack_user_id == user["id"])).first()
@@ -61,16 +62,30 @@ def apply_user(s: Session, user: dict[str, Any], *, taken: set[str], default_tim
             return "deactivated", member
         return "gone", None
     profile = user.get("profile") or {}
-    name = str(user.get("real_name") or profile.get("real_name") or profile.get("display_name")
-               or user.get("name") or user["id"])[:200]
+    name = str(
+        user.get("real_name")
+        or profile.get("real_name")
+        or profile.get("display_name")
+        or user.get("name")
+        or user["id"]
+    )[:200]
     tz = user.get("tz") if is_valid_zone(str(user.get("tz") or "")) else default_timezone
     locale = normalize_locale(user.get("locale"), default_locale)
     if member is None and repo.erased_account(s, platform="slack", user_id=user["id"]) is not None:
         return "skipped", None  # they deleted their data: not brought back until they ask (`/me rejoin`)
     if member is None:
         handle = unique_handle([user.get("name")], f"u{user['id']}", taken)
-        member = Member(handle=handle, name=name, timezone=tz, locale=locale, slack_user_id=user["id"],
-                        slack_team_id=user.get("team_id"), source="slack", created_at=now, updated_at=now)
+        member = Member(
+            handle=handle,
+            name=name,
+            timezone=tz,
+            locale=locale,
+            slack_user_id=user["id"],
+            slack_team_id=user.get("team_id"),
+            source="slack",
+            created_at=now,
+            updated_at=now,
+        )
         outcome = "added"
     else:
         repo.listed_by_directory(member, source="slack")
@@ -81,14 +96,16 @@ def apply_user(s: Session, user: dict[str, Any], *, taken: set[str], default_tim
     return outcome, member
 
 
-def sync_users(s: Session, users: Iterator[dict[str, Any]], *, default_timezone: str, default_locale: str,
-               now: datetime) -> dict[str, int]:
+def sync_users(
+    s: Session, users: Iterator[dict[str, Any]], *, default_timezone: str, default_locale: str, now: datetime
+) -> dict[str, int]:
     counts = {"added": 0, "updated": 0, "deactivated": 0, "skipped": 0}
     repo.lock_member_sync(s)  # replicas reading the directory at the same time take turns
     taken = set(s.exec(select(Member.handle)))
     for user in users:
-        outcome, _ = apply_user(s, user, taken=taken, default_timezone=default_timezone,
-                                default_locale=default_locale, now=now)
+        outcome, _ = apply_user(
+            s, user, taken=taken, default_timezone=default_timezone, default_locale=default_locale, now=now
+        )
         if outcome in counts:
             counts[outcome] += 1
     return counts
@@ -104,8 +121,9 @@ class SlackDirectory:
 
         base = {"base_url": api_url} if api_url else {}
         # Reading the member list may wait out rate limits (unlike sending, which the outbox retries) …
-        self.listing = WebClient(token=token, timeout=30,
-                                 retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)], **base)
+        self.listing = WebClient(
+            token=token, timeout=30, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)], **base
+        )
         # … but a lookup for someone waiting for an answer never waits: it fails and they are asked to try again.
         self.single = WebClient(token=token, timeout=LOOKUP_TIMEOUT, retry_handlers=[], **base)
         self.default_timezone = default_timezone
@@ -116,8 +134,9 @@ class SlackDirectory:
         return list(workspace_users(self.listing))
 
     def sync(self, s: Session, users: list[dict[str, Any]], *, now: datetime) -> dict[str, int]:
-        return sync_users(s, iter(users), default_timezone=self.default_timezone,
-                          default_locale=self.default_locale, now=now)
+        return sync_users(
+            s, iter(users), default_timezone=self.default_timezone, default_locale=self.default_locale, now=now
+        )
 
     def lookup(self, user_id: str) -> Lookup:
         try:
@@ -140,6 +159,7 @@ class SlackDirectory:
     def admit(self, s: Session, person: Any, *, now: datetime) -> Member | None:
         repo.lock_member_sync(s)
         taken = set(s.exec(select(Member.handle)))
-        _, member = apply_user(s, person, taken=taken, default_timezone=self.default_timezone,
-                               default_locale=self.default_locale, now=now)
+        _, member = apply_user(
+            s, person, taken=taken, default_timezone=self.default_timezone, default_locale=self.default_locale, now=now
+        )
         return member if member is not None and member.active else None

@@ -1,10 +1,11 @@
-""""Answer in a form": one Slack modal with every question of a run, pre-filled with the answers already given.
+""" "Answer in a form": one Slack modal with every question of a run, pre-filled with the answers already given.
 A submission goes through `Flywheel.submit_form`, i.e. the same state machine as typed answers."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -37,11 +38,24 @@ def build_view(app: Flywheel, *, platform: str, user: str, run_id: int) -> dict[
             element = {"type": "plain_text_input", "action_id": "value", "multiline": field.multiline}
             if field.current is not None:
                 element["initial_value"] = field.current[:3000]
-        blocks.append({"type": "input", "block_id": field.step, "optional": field.optional,
-                       "label": _plain(field.question, 2000), "element": element})
-    return {"type": "modal", "callback_id": CALLBACK_ID, "private_metadata": str(run_id),
-            "title": _plain(form.title, 24), "submit": _plain(form.save, 24), "close": _plain(form.cancel, 24),
-            "blocks": blocks[:100]}
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": field.step,
+                "optional": field.optional,
+                "label": _plain(field.question, 2000),
+                "element": element,
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_ID,
+        "private_metadata": str(run_id),
+        "title": _plain(form.title, 24),
+        "submit": _plain(form.save, 24),
+        "close": _plain(form.cancel, 24),
+        "blocks": blocks[:100],
+    }
 
 
 def open_form(app: Flywheel, client: Any, *, user: str, run_id: int, trigger_id: str) -> bool:
@@ -77,8 +91,9 @@ def submit(app: Flywheel, payload: Mapping[str, Any], dedup_key: str) -> dict[st
     metadata = str(view.get("private_metadata") or "")
     if view.get("callback_id") != CALLBACK_ID or not user or not metadata.isdecimal() or len(metadata) > 12:
         return None
-    errors = app.submit_form(platform="slack", user=str(user), run_id=int(metadata), values=submission_values(view),
-                             dedup_key=dedup_key)
+    errors = app.submit_form(
+        platform="slack", user=str(user), run_id=int(metadata), values=submission_values(view), dedup_key=dedup_key
+    )
     errors = {k: v for k, v in errors.items() if k}
     if errors:
         return {"response_action": "errors", "errors": {k: v[:200] for k, v in errors.items()}}

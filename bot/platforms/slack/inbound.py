@@ -11,9 +11,10 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from conversations.events import InboundEvent
@@ -27,10 +28,17 @@ COMMAND_ALIASES: dict[str, str] = {}
 FLYWHEEL_SUBCOMMANDS = {"me", "checkin", "review", "kudos", "retro", "pause", "resume", "support", "note", "help"}
 ANSWER_SUBTYPES = {"file_share", "thread_broadcast"}  # still a person's answer
 
+
 def verify_signature(secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float) -> bool:
     """Slack's v0 signature: HMAC-SHA256 of `v0:{timestamp}:{body}`, compared in constant time, 5-minute window."""
-    if (not secret or not timestamp or not signature or not timestamp.isascii() or not timestamp.isdigit()
-            or len(timestamp) > 12):
+    if (
+        not secret
+        or not timestamp
+        or not signature
+        or not timestamp.isascii()
+        or not timestamp.isdigit()
+        or len(timestamp) > 12
+    ):
         return False
     if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
         return False
@@ -83,14 +91,31 @@ def from_events_api(payload: Mapping[str, Any], received_at: datetime) -> Parsed
         subtype = event.get("subtype")
         if event.get("bot_id") or (subtype and subtype not in ANSWER_SUBTYPES) or not event.get("user"):
             return Parsed("ignored")  # our own messages, edits, joins…
-        return Parsed("inbound", InboundEvent(
-            platform="slack", user=str(event["user"]), kind="message", text=unescape(str(event.get("text") or "")),
-            dedup_key=f"slack:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
-            received_at=received_at, workspace=payload.get("team_id")))
+        return Parsed(
+            "inbound",
+            InboundEvent(
+                platform="slack",
+                user=str(event["user"]),
+                kind="message",
+                text=unescape(str(event.get("text") or "")),
+                dedup_key=f"slack:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}",
+                received_at=received_at,
+                workspace=payload.get("team_id"),
+            ),
+        )
     if kind == "app_home_opened" and event.get("tab") == "home" and event.get("user"):
-        return Parsed("inbound", InboundEvent(
-            platform="slack", user=str(event["user"]), kind="home", text="/me",
-            dedup_key=f"slack:{payload.get('event_id')}", received_at=received_at, workspace=payload.get("team_id")))
+        return Parsed(
+            "inbound",
+            InboundEvent(
+                platform="slack",
+                user=str(event["user"]),
+                kind="home",
+                text="/me",
+                dedup_key=f"slack:{payload.get('event_id')}",
+                received_at=received_at,
+                workspace=payload.get("team_id"),
+            ),
+        )
     return Parsed("ignored")
 
 
@@ -107,10 +132,19 @@ def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:
     if command == "/flywheel" and head.lower() in FLYWHEEL_SUBCOMMANDS:
         command, args = f"/{head.lower()}", rest
     text = f"{command} {args}".strip()
-    return Parsed("inbound", InboundEvent(
-        platform="slack", user=form["user_id"], kind="command", text=text,
-        dedup_key=f"slack:cmd:{form.get('trigger_id') or form.get('user_id') + ':' + text}",
-        received_at=received_at, workspace=form.get("team_id"), channel=None if in_dm else channel))
+    return Parsed(
+        "inbound",
+        InboundEvent(
+            platform="slack",
+            user=form["user_id"],
+            kind="command",
+            text=text,
+            dedup_key=f"slack:cmd:{form.get('trigger_id') or form.get('user_id') + ':' + text}",
+            received_at=received_at,
+            workspace=form.get("team_id"),
+            channel=None if in_dm else channel,
+        ),
+    )
 
 
 def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parsed:
@@ -133,16 +167,26 @@ def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parse
         run_id = value.removeprefix("form:")
         if not run_id.isdecimal() or len(run_id) > 12:
             raise ValueError("bad form button")
-        return Parsed("open_form", data={"user": str(user), "run_id": int(run_id),
-                                         "trigger_id": str(payload.get("trigger_id") or "")})
+        return Parsed(
+            "open_form",
+            data={"user": str(user), "run_id": int(run_id), "trigger_id": str(payload.get("trigger_id") or "")},
+        )
     if not value:
         return Parsed("ignored")
     action_id = str(action.get("action_id") or "")
     flow, _, step = str(action.get("block_id") or "").partition(":")
     step = step.partition("#")[0]  # `follow_ups#2`: one of several rows answering the same question
     answers = ":answer:" in action_id or action_id.endswith((":later", ":skip"))
-    return Parsed("inbound", InboundEvent(
-        values={"flow": flow, "step": step} if answers and step else {},
-        platform="slack", user=str(user), kind="action", text=value,
-        dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:{action.get('action_id')}",
-        received_at=received_at, workspace=(payload.get("team") or {}).get("id")))
+    return Parsed(
+        "inbound",
+        InboundEvent(
+            values={"flow": flow, "step": step} if answers and step else {},
+            platform="slack",
+            user=str(user),
+            kind="action",
+            text=value,
+            dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:{action.get('action_id')}",
+            received_at=received_at,
+            workspace=(payload.get("team") or {}).get("id"),
+        ),
+    )

@@ -8,7 +8,8 @@ holds up the others). Permanent failures (deleted user, unknown channel, …) ar
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -18,12 +19,32 @@ from bot.platforms.slack.blocks import TEXT_LIMIT, build_messages, mrkdwn_escape
 
 log = logging.getLogger(__name__)
 
-PERMANENT = frozenset({
-    "user_not_found", "channel_not_found", "not_in_channel", "is_archived", "account_inactive", "user_disabled",
-    "cannot_dm_bot", "invalid_auth", "not_authed", "token_revoked", "missing_scope", "restricted_action",
-    "msg_too_long", "invalid_blocks", "no_text", "not_enabled", "view_too_large", "invalid_arguments",
-    "invalid_blocks_format", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
-})
+PERMANENT = frozenset(
+    {
+        "user_not_found",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "account_inactive",
+        "user_disabled",
+        "cannot_dm_bot",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "missing_scope",
+        "restricted_action",
+        "msg_too_long",
+        "invalid_blocks",
+        "no_text",
+        "not_enabled",
+        "view_too_large",
+        "invalid_arguments",
+        "invalid_blocks_format",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+    }
+)
 
 
 class SlackMessenger:
@@ -34,7 +55,7 @@ class SlackMessenger:
         self.client = client
 
     @classmethod
-    def from_settings(cls, token: str, api_url: str | None = None) -> "SlackMessenger":
+    def from_settings(cls, token: str, api_url: str | None = None) -> SlackMessenger:
         # No SDK retries: its default ConnectionErrorRetryHandler re-posts a message whose answer was lost, and
         # chat.postMessage has no idempotency key. The outbox retries instead, looking in the DM history first.
         kwargs: dict[str, Any] = {"token": token, "timeout": 10, "retry_handlers": []}
@@ -48,8 +69,9 @@ class SlackMessenger:
         if message.uncertain and message.outbox_id:
             found = self._already_posted(recipient, message.outbox_id)
             if found is not None:
-                log.info("outbox message %s was already delivered before a crash; not sending it again",
-                         message.outbox_id)
+                log.info(
+                    "outbox message %s was already delivered before a crash; not sending it again", message.outbox_id
+                )
                 return SendResult(message_id=found)
         fallback = message.text if len(message.text) <= TEXT_LIMIT else message.text[: TEXT_LIMIT - 1] + "…"
         last_ts = None
@@ -58,7 +80,11 @@ class SlackMessenger:
             try:
                 extra = {"thread_ts": message.thread} if message.thread else {}
                 response = self.client.chat_postMessage(
-                    channel=recipient.address, text=text, blocks=blocks, unfurl_links=False, **extra,
+                    channel=recipient.address,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=False,
+                    **extra,
                     metadata={"event_type": "flywheel_outbox", "event_payload": {"outbox_id": message.outbox_id or 0}},
                 )
             except SlackApiError as exc:
@@ -88,8 +114,10 @@ class SlackMessenger:
             raise self._error(exc) from None
         for item in history.get("messages") or []:
             meta = item.get("metadata") or {}
-            if meta.get("event_type") == "flywheel_outbox" and (meta.get("event_payload") or {}).get(
-                    "outbox_id") == outbox_id:
+            if (
+                meta.get("event_type") == "flywheel_outbox"
+                and (meta.get("event_payload") or {}).get("outbox_id") == outbox_id
+            ):
                 return item.get("ts")
         return None
 

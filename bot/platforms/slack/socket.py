@@ -4,7 +4,8 @@ functions as HTTP mode and handed to the bot."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.socket_mode import SocketModeClient
