@@ -17,6 +17,9 @@ from sqlmodel import Session, select
 from bot import access
 from bot.calendar import Calendars
 from bot.codec import encode_replies
+from bot.engine import FlowHooks
+from bot.ports import CommandHandler
+from conversations.answers import SupportNeed
 from conversations.events import InboundEvent
 from conversations.flows import Flow, step_item
 from conversations.machine import Reply
@@ -26,7 +29,6 @@ from storage.models import ConversationRun, Member, Obstacle, Retro, RetroAction
 
 log = logging.getLogger(__name__)
 
-OBSTACLE_SOURCES = {("weekly_checkin", "blockers"), ("monthly_review", "biggest_obstacle")}
 SUPPORT_ACTIONS = {
     "handle": "handling",
     "handling": "handling",
@@ -49,6 +51,17 @@ SUPPORT_ACTIONS = {
 class FollowUps:
     def __init__(self, calendars: Calendars | None = None) -> None:
         self.calendars = calendars or Calendars()  # when a notice may reach its recipient
+
+    def hooks(self) -> FlowHooks:
+        """For the runs of every flow: what is still open as context, and what an answer opens or closes."""
+        return FlowHooks(
+            context=lambda s, flow, member, run, pre: self.context(
+                s, flow=flow, member=member, run=run, preloaded=pre.take_followups(run) if pre is not None else None
+            ),
+            after_save=lambda s, flow, run, member, step, value, now: self.after_save(
+                s, flow=flow, run=run, member=member, step=step, value=value, now=now
+            ),
+        )
 
     def context(
         self,
@@ -79,10 +92,16 @@ class FollowUps:
         return context
 
     def after_save(
-        self, s: Session, *, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
+        self, s: Session, *, flow: Flow, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
     ) -> None:
+        """What the flow's question declares an answer sets off: an obstacle opened (`Ask.opens_obstacle`) or
+        followed up, a retro action done, a support request (a `SupportNeed` answer) sent to the manager."""
         base = step.split(":", 1)[0]
-        if (run.flow, base) in OBSTACLE_SOURCES:
+        try:
+            asked = flow.ask_for(base)
+        except KeyError:
+            asked = None
+        if asked is not None and asked.opens_obstacle:
             if (run.context.get("same_as") or {}).get("step") == step:
                 return  # it repeats an open obstacle: the member is asked whether it is the same one first
             self._record_obstacle(s, run, member, step, value, now)
@@ -96,7 +115,7 @@ class FollowUps:
             if action is not None:
                 action.status, action.done_at = str(value), now if value == "done" else None
                 s.add(action)
-        elif (run.flow, base) == ("monthly_review", "support"):
+        elif asked is not None and isinstance(asked.expects, SupportNeed):
             self._record_support(s, run, member, value, now)
 
     # ---------------------------------------------------------------------------------------- obstacles
@@ -210,6 +229,9 @@ class FollowUps:
             "status": request.status,
             "since": request.created_at,
         }
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {"support": lambda s, member, c, event, now: (self.support_command(s, member, c.args, event, now), None)}
 
     def support_command(self, s: Session, actor: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
         """`/support` lists requests (a manager's from their reports, or one's own); `/support 12 handle|1on1|resolved`."""

@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot.calendar import Calendars
 from bot.codec import encode_replies
+from bot.ports import CommandHandler
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.kudos import (
@@ -56,6 +57,11 @@ class KudosDesk:
     def __init__(self, settings: KudosSettings, calendars: Calendars | None = None) -> None:
         self.settings = settings
         self.calendars = calendars or Calendars()  # when each recipient's DM may go out
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {
+            "kudos": lambda s, member, c, event, now: (self.command(s, member, c.args, event, now, text=c.text), None)
+        }
 
     def command(
         self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *, text: str | None = None

@@ -13,12 +13,15 @@ platform is asked outside any transaction, and the event is handled again with t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot.platforms.directory import FAILED, MEMBER, NOT_SERVED, Lookup
+from bot.platforms.directory import FAILED, MEMBER, NOT_SERVED, Directory, Lookup
+from conversations.clock import Clock
 from conversations.events import InboundEvent
 from conversations.machine import Reply
 from storage.models import Member
@@ -30,83 +33,96 @@ class LookUpFirst(Exception):
     """Raised in the inbound transaction for an unknown user whose platform has a directory to ask."""
 
 
-def can_look_up(app, event: InboundEvent) -> bool:  # noqa: ANN001 - the Flywheel app
-    return event.platform in app.directories
+class Newcomers:
+    """Looks up and admits someone who writes to the bot before they are a member, or says why they are not one."""
 
+    def __init__(
+        self,
+        *,
+        transaction: Callable[[], AbstractContextManager[Session]],
+        clock: Clock,
+        directories: Mapping[str, Directory],
+        admins: Sequence[str],
+        org_members: Sequence[Any],
+    ) -> None:
+        self.transaction = transaction
+        self.clock = clock
+        self.directories = directories  # platforms whose directory is a source of members
+        self.admins = admins
+        self.org_members = org_members  # the org file's members (`MemberSpec`), as read at start
 
-def look_up(app, event: InboundEvent) -> Lookup:  # noqa: ANN001 - the Flywheel app
-    """Ask the platform's directory about the sender and admit them if it says they are someone Flywheel serves.
-    Runs outside any transaction; never raises because of the platform."""
-    directory = app.directories[event.platform]
-    found = directory.lookup(event.user)
-    if found.outcome == MEMBER:
-        try:
-            with app.transaction() as s:
-                member = directory.admit(s, found.person, now=app.clock.now())
-                member_id = member.id if member is not None else None
-        except sa.exc.OperationalError:
-            raise  # the database is down: the platform retries the event later
-        except Exception:  # noqa: BLE001
-            log.exception("could not add %s user %s from the directory", event.platform, event.user)
-            return Lookup(FAILED, "could not be added", locale=found.locale)
-        if member_id is None:
-            return Lookup(NOT_SERVED, "deactivated", locale=found.locale)
-        log.info(
-            "%s user %s was not synced yet; added from the directory as member %s",
-            event.platform,
-            event.user,
-            member_id,
-        )
-        return found
-    if found.outcome == FAILED:
-        log.warning(
-            "could not look up %s user %s in the directory (%s); they are asked to try again",
-            event.platform,
-            event.user,
-            found.reason,
-        )
-    else:
-        log.info("%s user %s is not someone Flywheel serves (%s)", event.platform, event.user, found.reason)
-    return found
+    def can_look_up(self, event: InboundEvent) -> bool:
+        return event.platform in self.directories
 
-
-def listed_in_org_file(app, event: InboundEvent) -> Any:  # noqa: ANN001 - the Flywheel app
-    """The org file's entry (`MemberSpec`) for this chat account, as read at start; None if it lists no such one."""
-    for spec in getattr(app, "org_members", ()):
-        account = {"console": spec.handle, "slack": spec.slack, "feishu": spec.feishu}.get(event.platform)
-        if account is not None and account == event.user:
-            return spec
-    return None
-
-
-def refusal(
-    s: Session,
-    app,
-    event: InboundEvent,
-    member: Member | None,  # noqa: ANN001 - the Flywheel app
-    found: Lookup | None,
-) -> tuple[Reply, str | None]:
-    """The reply for someone Flywheel does not serve, worded for the set-up in use, and the language to say it in
-    (theirs if known, else None: the organisation's)."""
-    locale = member.locale if member is not None else (found.locale if found is not None else None)
-    admins = (
-        [
-            name
-            for (name,) in s.execute(
-                select(Member.name)
-                .where(Member.handle.in_(app.admins), Member.active == sa.true())
-                .order_by(Member.name)
+    def look_up(self, event: InboundEvent) -> Lookup:
+        """Ask the platform's directory about the sender and admit them if it says they are someone Flywheel serves.
+        Runs outside any transaction; never raises because of the platform."""
+        directory = self.directories[event.platform]
+        found = directory.lookup(event.user)
+        if found.outcome == MEMBER:
+            try:
+                with self.transaction() as s:
+                    member = directory.admit(s, found.person, now=self.clock.now())
+                    member_id = member.id if member is not None else None
+            except sa.exc.OperationalError:
+                raise  # the database is down: the platform retries the event later
+            except Exception:  # noqa: BLE001
+                log.exception("could not add %s user %s from the directory", event.platform, event.user)
+                return Lookup(FAILED, "could not be added", locale=found.locale)
+            if member_id is None:
+                return Lookup(NOT_SERVED, "deactivated", locale=found.locale)
+            log.info(
+                "%s user %s was not synced yet; added from the directory as member %s",
+                event.platform,
+                event.user,
+                member_id,
             )
-        ]
-        if app.admins
-        else []
-    )
-    if found is None:  # no directory for this platform: the organisation file is the only source of members
-        listed = listed_in_org_file(app, event)
-        if listed is not None:  # e.g. rejoining after `/me delete`: the file is read again at the next start
-            return Reply("common/listed_not_loaded", {"admins": admins}), locale or listed.locale
-        return Reply("common/not_a_member", {"admins": admins}), locale
-    if found.outcome == FAILED:
-        return Reply("common/lookup_failed", {"platform": event.platform}), locale
-    reason = found.reason if found.outcome == NOT_SERVED else "deactivated"
-    return Reply("common/not_in_directory", {"platform": event.platform, "reason": reason, "admins": admins}), locale
+            return found
+        if found.outcome == FAILED:
+            log.warning(
+                "could not look up %s user %s in the directory (%s); they are asked to try again",
+                event.platform,
+                event.user,
+                found.reason,
+            )
+        else:
+            log.info("%s user %s is not someone Flywheel serves (%s)", event.platform, event.user, found.reason)
+        return found
+
+    def listed_in_org_file(self, event: InboundEvent) -> Any:
+        """The org file's entry (`MemberSpec`) for this chat account, as read at start; None if it lists no such one."""
+        for spec in self.org_members:
+            account = {"console": spec.handle, "slack": spec.slack, "feishu": spec.feishu}.get(event.platform)
+            if account is not None and account == event.user:
+                return spec
+        return None
+
+    def refusal(
+        self, s: Session, event: InboundEvent, member: Member | None, found: Lookup | None
+    ) -> tuple[Reply, str | None]:
+        """The reply for someone Flywheel does not serve, worded for the set-up in use, and the language to say it in
+        (theirs if known, else None: the organisation's)."""
+        locale = member.locale if member is not None else (found.locale if found is not None else None)
+        admins = (
+            [
+                name
+                for (name,) in s.execute(
+                    select(Member.name)
+                    .where(Member.handle.in_(self.admins), Member.active == sa.true())
+                    .order_by(Member.name)
+                )
+            ]
+            if self.admins
+            else []
+        )
+        if found is None:  # no directory for this platform: the organisation file is the only source of members
+            listed = self.listed_in_org_file(event)
+            if listed is not None:  # e.g. rejoining after `/me delete`: the file is read again at the next start
+                return Reply("common/listed_not_loaded", {"admins": admins}), locale or listed.locale
+            return Reply("common/not_a_member", {"admins": admins}), locale
+        if found.outcome == FAILED:
+            return Reply("common/lookup_failed", {"platform": event.platform}), locale
+        reason = found.reason if found.outcome == NOT_SERVED else "deactivated"
+        return Reply(
+            "common/not_in_directory", {"platform": event.platform, "reason": reason, "admins": admins}
+        ), locale

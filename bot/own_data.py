@@ -29,9 +29,11 @@ from bot import me
 from bot.access import seen_by
 from bot.calendar import Calendars
 from bot.codec import encode_replies
+from bot.ports import CommandHandler
 from conversations.commands import Command, after_words, interpret, with_leftover
 from conversations.digest import hints_for
 from conversations.events import InboundEvent
+from conversations.kudos import KudosSettings
 from conversations.machine import Reply
 from conversations.render import first_name
 from storage import repo
@@ -78,6 +80,24 @@ CONFIRM = {"confirm", "yes", "确认"}
 CANCEL = {"cancel", "no", "取消"}
 MORE = {"more", "page", "更多", "页"}
 HINT = {"hint", "提示"}
+
+
+def commands(*, kudos: KudosSettings, skip_level: bool, calendars: Calendars) -> dict[str, CommandHandler]:
+    """`/me` (one's own view, and this module's words: delete, access, flag, ack, …) and `/note`."""
+
+    def own(s: Session, member: Member, c: Command, event: InboundEvent, now: datetime) -> tuple[list[Reply], None]:
+        owned = command(s, member, c.args, event, now, text=c.text, calendars=calendars)  # delete, access, flag, …
+        if owned is not None:
+            return owned, None
+        if c.args.strip():  # `export` and what follows it (`command` has the rest)
+            rest = c.args.split(maxsplit=1)[1:]
+            return with_leftover([me.export_reply(s, member, now=now)], "/me export", "".join(rest)), None
+        return me.view(s, member, now, kudos, skip_level=skip_level, calendars=calendars), None
+
+    return {
+        "me": own,
+        "note": lambda s, member, c, event, now: ([me.add_note(s, member, c.args, now, text=c.text)], None),
+    }
 
 
 def command(

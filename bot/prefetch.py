@@ -24,8 +24,6 @@ from storage import repo
 from storage.models import Answer, ConversationRun, Member, Obstacle, Retro, RetroAction
 from storage.repo import among
 
-KEY = "flywheel.prefetched"
-
 
 class Prefetched:
     def __init__(
@@ -106,14 +104,9 @@ class Prefetched:
             for action, retro in repo.shared_retro_actions(s, owner_ids=ids):  # the same rule as FollowUps.context
                 self.actions[action.owner_id].append((action, retro))
 
-    def install(self, s: Session) -> Prefetched:
-        s.info[KEY] = self
-        return self
-
-    @staticmethod
-    def of(s: Session, run: ConversationRun) -> Prefetched | None:
-        found = s.info.get(KEY)
-        return found if found is not None and run.id in found.runs else None
+    def covers(self, run: ConversationRun) -> bool:
+        """Whether this batch read answers for `run` (and has not handed them out yet)."""
+        return run.id in self.runs
 
     def take_active(self, run: ConversationRun) -> ConversationRun | None:
         assert self.busy, "prefetched without the busy check"

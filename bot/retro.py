@@ -9,6 +9,8 @@ their name (`/retro repost`)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +18,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from bot import access
+from bot.calendar import Calendars
 from bot.codec import encode_replies
-from conversations.answers import says_nothing
+from bot.engine import FlowHooks, RunEngine, run_row
+from bot.ports import CommandHandler
+from conversations.answers import Invalid, says_nothing
 from conversations.events import InboundEvent
-from conversations.machine import Reply, Status, Trigger
+from conversations.flows import Flow
+from conversations.machine import Reply, RunState, Status, Trigger, ask
 from conversations.render import first_name
 from conversations.retro import (
     NAME,
@@ -46,8 +52,54 @@ SECTIONS = ("goal", "went_well", "went_badly")
 
 
 class RetroDesk:
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(
+        self,
+        *,
+        transaction: Callable[[], AbstractContextManager[Session]],
+        calendars: Calendars,
+        runs: RunEngine,
+        anonymous_min: Callable[[], int],
+        platform_of: Callable[[Member], str],
+    ) -> None:
+        self.transaction = transaction
+        self.calendars = calendars  # when each participant may be told
+        self.runs = runs  # the participants' runs: created, started, held back and closed through it
+        self.anonymous_min = anonymous_min  # `retro.anonymous_min` in the org file, as it is now
+        self.platform_of = platform_of  # where a member's mentions (action owners) are resolved
+
+    def hooks(self) -> FlowHooks:
+        """What retros add to their runs: action owners checked before anything is saved, actions recorded once
+        per retro, and the summary posted as soon as the last participant has answered."""
+        return FlowHooks(
+            flows=frozenset({NAME}),
+            check_answer=self._check_actions,
+            after_save=self._after_save,
+            after_answer=self.summarise_due,
+        )
+
+    def commands(self) -> dict[str, CommandHandler]:
+        return {
+            "retro": lambda s, member, c, event, now: (self.command(s, member, c.args, event, now, text=c.text), None)
+        }
+
+    def _check_actions(
+        self, s: Session, flow: Flow, run: ConversationRun, state: RunState, member: Member, text: str | None
+    ) -> tuple[str, list[Reply]] | None:
+        """Retro actions name their owners; an owner Flywheel doesn't know is asked about before anything is saved."""
+        if run.step != "actions":
+            return None
+        try:
+            actions = flow.ask_for("actions").expects.parse(text or "")
+        except Invalid:
+            return None  # the state machine re-asks with the parser's own message
+        refusal = self.validate_actions(s, platform=self.platform_of(member), actions=actions)
+        return None if refusal is None else ("unknown_owner", [refusal, ask(flow, state, "actions", state.answers)])
+
+    def _after_save(
+        self, s: Session, flow: Flow, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
+    ) -> None:
+        if step == "actions":
+            self.record_actions(s, run=run, value=value, now=now, platform=self.platform_of(member))
 
     def command(
         self, s: Session, member: Member, args: str, event: InboundEvent, now: datetime, *, text: str | None = None
@@ -81,7 +133,7 @@ class RetroDesk:
         s.add(retro)
         s.flush()
         own_questions: list[Reply] = []
-        minimum = self.app.retro_anonymous_min
+        minimum = self.anonymous_min()
         context = {
             "title": retro.title,
             "retro_id": retro.id,
@@ -92,8 +144,8 @@ class RetroDesk:
         if retro.anonymous:  # what participants are promised now holds even if the org file changes before close
             context["anonymous_min"] = minimum
         for person in people:
-            prompt_at = now if person.id == starter.id else self.app.calendars.send_at(person, now)
-            row = self.app._run_row(
+            prompt_at = now if person.id == starter.id else self.calendars.send_at(person, now)
+            row = run_row(
                 RETRO, person.id, period_of(retro.id), due=now, prompt_at=prompt_at, closes=retro.due_at, now=now
             )
             row["context"] = dict(context)
@@ -102,11 +154,11 @@ class RetroDesk:
             assert run is not None
             if person.id != starter.id and run.prompt_at > now:
                 continue  # outside their working time: the tick brings them the questions
-            current = self.app._busy_with_other(s, run, now)
+            current = self.runs.busy_with_other(s, run, now)
             if current is not None:  # mid-conversation: the questions come when they finish (or the tick, later)
-                self.app.hold_back(s, run, person, current, now)
+                self.runs.hold_back(s, run, person, current, now)
                 continue
-            replies = self.app._apply(s, run, person, Trigger.DELIVER, None, now, by_member=False)
+            replies = self.runs.apply(s, run, person, Trigger.DELIVER, None, now, by_member=False)
             if person.id == starter.id:  # the starter reads the confirmation first, then their own questions
                 own_questions = replies
                 continue
@@ -216,10 +268,10 @@ class RetroDesk:
     def summarise_due(self, now: datetime) -> int:
         """Post the summaries of retros whose time is up or whose participants have all answered."""
         done = 0
-        with self.app.transaction() as s:
+        with self.transaction() as s:
             ids = [r.id for r in s.exec(select(Retro).where(Retro.status == "collecting"))]
         for retro_id in ids:
-            with self.app.transaction() as s:
+            with self.transaction() as s:
                 retro = s.exec(
                     select(Retro)
                     .where(Retro.id == retro_id, Retro.status == "collecting")
@@ -267,7 +319,7 @@ class RetroDesk:
         """The respondents an anonymous retro needs: the organisation's minimum now, or the one its participants were
         told when it started, whichever is higher."""
         told = [int(r.context.get("anonymous_min") or 0) for r in runs]
-        return max([self.app.retro_anonymous_min, *told])
+        return max([self.anonymous_min(), *told])
 
     def _summarise(
         self,
@@ -331,12 +383,12 @@ class RetroDesk:
                     kind="retro_summary",
                     body=encode_replies(replies),
                     now=now,
-                    not_before=self.app.calendars.send_at_id(s, member_id, now),
+                    not_before=self.calendars.send_at_id(s, member_id, now),
                 )
         for run in runs:  # anyone still answering is told it has closed
             if run.status in (Status.SCHEDULED, Status.PROMPTED, Status.IN_PROGRESS):
                 member = people[run.member_id]
-                out = self.app._apply(s, run, member, Trigger.EXPIRE, None, now, by_member=False)
+                out = self.runs.apply(s, run, member, Trigger.EXPIRE, None, now, by_member=False)
                 if out:
                     repo.enqueue(
                         s,
@@ -346,7 +398,7 @@ class RetroDesk:
                         kind="expire",
                         body=encode_replies(out),
                         now=now,
-                        not_before=self.app.calendars.send_at(member, now),
+                        not_before=self.calendars.send_at(member, now),
                     )
         if not shown:  # each author, privately: what happened to their answers, and how to share them themselves
             for member, _, _ in rows:
@@ -361,7 +413,7 @@ class RetroDesk:
                     kind="retro_withheld",
                     body=encode_replies([notice]),
                     now=now,
-                    not_before=self.app.calendars.send_at(member, now),
+                    not_before=self.calendars.send_at(member, now),
                 )
         retro.status, retro.summarised_at = ("summarised" if shown else "withheld"), now
         s.add(retro)
@@ -429,7 +481,7 @@ class RetroDesk:
                     kind="retro_repost",
                     body=body,
                     now=now,
-                    not_before=self.app.calendars.send_at_id(s, member_id, now),
+                    not_before=self.calendars.send_at_id(s, member_id, now),
                 )
         run.context["reposted_at"] = now.isoformat()
         s.add(run)

@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.digest import direct_reports
+from bot.ports import CommandHandler
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.machine import Reply
@@ -67,6 +68,16 @@ AUDIT_WHAT = {
     "expired": "manager_expired",
     "admin": "manager_set_by_admin",
 }
+
+
+def commands(*, admins: Sequence[str], calendars: Calendars) -> dict[str, CommandHandler]:
+    """`/flywheel …`: the team and its manager requests (and, for admins, setting someone's manager)."""
+    return {
+        "flywheel": lambda s, member, c, event, now: (
+            command(s, member, c.args, event, now, admins=admins, calendars=calendars),
+            None,
+        )
+    }
 
 
 def command(

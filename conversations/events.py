@@ -25,3 +25,6 @@ class InboundEvent:
     workspace: str | None = None
     channel: str | None = None  # where it was typed, when not in the DM with the bot
     values: Mapping[str, Any] = field(default_factory=dict)
+    # The answer replaces a panel the platform shows, in place (named by the platform: Slack's App Home is "home"),
+    # instead of arriving as a new message. Set by the platform; None for everything else.
+    replaces: str | None = None

@@ -45,6 +45,9 @@ class Flow:
     catch_up_within: timedelta = timedelta(hours=6)
     enabled: bool = True
     carry: Mapping[str, str] = field(default_factory=dict)  # context key ← answer of the previous period
+    command: str | None = None  # the command (in conversations.commands.COMMANDS) that starts it on demand
+    # With no conversation open, `edit` (and an answer typed after the end) goes back to this flow's latest run.
+    reopens: bool = False
 
     def context_from(self, previous_answers: Mapping[str, Any] | None, *, has_manager: bool = True) -> dict[str, Any]:
         """What a new run starts with, carried over from the previous period's answers (steps not yet expanded)."""

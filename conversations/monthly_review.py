@@ -26,5 +26,6 @@ MONTHLY_REVIEW = Flow(
         Ask("support", SupportNeed(), requires_manager=True),
         Ask("growth", Items(1, 2)),
     ),
+    command="review",
     schedule=MonthlySchedule(),
 )

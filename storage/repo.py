@@ -324,43 +324,31 @@ def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any
         session.add(existing)
 
 
-TRANSITIONS = "flywheel.transitions"  # session.info key: transitions waiting for the commit
-
-
-def add_transition(
-    session: Session,
+def transition_row(
     *,
     run: ConversationRun,
     trigger: str,
     from_status: str | None,
     from_step: str | None,
     now: datetime,
-) -> None:
-    """Record a change of a run's state. Written with the transaction's commit, all of them in one statement: the
-    history is only read afterwards (and a scheduler batch moves 200 runs at once)."""
-    session.info.setdefault(TRANSITIONS, []).append(
-        {
-            "run_id": run.id,
-            "trigger": trigger,
-            "from_status": from_status,
-            "to_status": run.status,
-            "from_step": from_step,
-            "to_step": run.step,
-            "at": now,
-        }
-    )
+) -> dict[str, Any]:
+    """A change of a run's state (the run as it is now), as a row for `insert_transitions`."""
+    return {
+        "run_id": run.id,
+        "trigger": trigger,
+        "from_status": from_status,
+        "to_status": run.status,
+        "from_step": from_step,
+        "to_step": run.step,
+        "at": now,
+    }
 
 
-@sa.event.listens_for(Session, "before_commit")
-def _write_transitions(session: Session) -> None:
-    rows = session.info.pop(TRANSITIONS, None)
+def insert_transitions(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
+    """Record changes of runs' states (rows from `transition_row`), all of them in one statement: the history is only
+    read afterwards, and a scheduler batch moves 200 runs at once."""
     if rows:
-        session.execute(sa.insert(RunTransition.__table__), rows)  # type: ignore[attr-defined]
-
-
-@sa.event.listens_for(Session, "after_soft_rollback")
-def _drop_transitions(session: Session, previous_transaction: Any) -> None:
-    session.info.pop(TRANSITIONS, None)
+        session.execute(sa.insert(RunTransition.__table__), list(rows))  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------------------------------ outbox

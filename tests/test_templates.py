@@ -15,7 +15,7 @@ from typing import Any
 
 import jinja2
 
-import bot.app
+import bot.engine
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.machine import Reply, RunEvent, RunState, Status, Trigger, ask
@@ -342,7 +342,7 @@ def _recorded(tmp_path: Path) -> list[Reply]:
     scenario's runs were really in (the flows' own states, with the context the bot started them with)."""
     seen: list[Reply] = []
     states: dict[tuple, tuple[Flow, RunState, Any]] = {}
-    render, advance_ = Renderer.render, bot.app.advance
+    render, advance_ = Renderer.render, bot.engine.advance
 
     def record(self: Renderer, reply: Reply, audience: Audience) -> str:
         seen.append(reply)
@@ -362,12 +362,12 @@ def _recorded(tmp_path: Path) -> list[Reply]:
         return advance_(flow, run, event, now)
 
     Renderer.render = record  # type: ignore[method-assign]
-    bot.app.advance = advance_recorded
+    bot.engine.advance = advance_recorded
     try:
         _scenario(tmp_path)
     finally:
         Renderer.render = render  # type: ignore[method-assign]
-        bot.app.advance = advance_
+        bot.engine.advance = advance_
     for flow, state, now in states.values():
         # The same run a moment later: snoozed, skipped, or with the window about to close.
         for run in (state, replace(state, nudge_kind="snooze"), replace(state, status=Status.SKIPPED)):

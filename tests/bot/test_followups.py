@@ -128,6 +128,7 @@ def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="202
     """Open obstacles, last week's priorities (a completed check-in of `period`) and shared retro actions."""
     from datetime import timedelta
 
+    from bot.engine import run_row
     from conversations.weekly_checkin import WEEKLY_CHECKIN
     from storage import repo
     from storage.models import Retro, RetroAction
@@ -141,7 +142,7 @@ def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="202
             repo.insert_runs(
                 s,
                 rows=[
-                    h.app._run_row(
+                    run_row(
                         WEEKLY_CHECKIN,
                         member.id,
                         period,

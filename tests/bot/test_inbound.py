@@ -245,6 +245,7 @@ def test_a_held_back_conversation_is_delivered_once_the_member_goes_quiet(harnes
 
 
 def test_paused_members_are_not_sent_runs_planned_before_the_pause(harness):
+    from bot.engine import run_row
     from conversations.weekly_checkin import WEEKLY_CHECKIN
     from storage import repo
 
@@ -255,7 +256,7 @@ def test_paused_members_are_not_sent_runs_planned_before_the_pause(harness):
         repo.insert_runs(
             s,
             rows=[
-                h.app._run_row(
+                run_row(
                     WEEKLY_CHECKIN,
                     alice.id,
                     "2026-W48",
@@ -309,7 +310,7 @@ def test_odd_input_never_raises_and_always_gets_an_answer(harness):
 
 def test_an_internal_failure_is_recorded_and_answered_politely(harness, monkeypatch):
     h = harness
-    monkeypatch.setattr(h.app, "_dispatch", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(h.app.inbound, "_dispatch", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     assert h.say("alice", "4", key="boom-1")[0].startswith("Sorry — I couldn't do that.")
     assert h.say("alice", "4", key="boom-1") == []  # the retry is recognised, not failed again
 

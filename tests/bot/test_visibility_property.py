@@ -342,6 +342,7 @@ class Observer:
                     kind=kind,
                     text=text,
                     dedup_key=f"prop:{next(self.seq)}",
+                    replaces="home" if kind == "home" else None,  # as Slack's App Home sets it
                     received_at=self.h.clock.now(),
                 )
             )

@@ -111,6 +111,7 @@ def from_events_api(payload: Mapping[str, Any], received_at: datetime) -> Parsed
                 user=str(event["user"]),
                 kind="home",
                 text="/me",
+                replaces="home",
                 dedup_key=f"slack:{payload.get('event_id')}",
                 received_at=received_at,
                 workspace=payload.get("team_id"),
