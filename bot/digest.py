@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.codec import encode_replies
+from bot.ports import DigestSender
 from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
 from conversations.machine import Reply
@@ -418,7 +419,7 @@ def _answers_shown(report: Report, period: str) -> bool:
     )
 
 
-def send_due_digests(app: Any, now: datetime, last_tick: datetime | None) -> int:
+def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | None) -> int:
     """Queue the digests that are due now; idempotent through the outbox's dedup key."""
     sent = 0
     with app.transaction() as s:

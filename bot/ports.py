@@ -70,7 +70,9 @@ class Forms(FormSource, Protocol):
 
 
 class Chat(Inbound, Forms, Protocol):
-    """A chat platform: events in, forms and buttons."""
+    """A chat platform: events in, forms and buttons, and the messengers (a Slack form opens through its client)."""
+
+    messengers: dict[str, Messenger]
 
 
 class Ticking(Protocol):
@@ -94,7 +96,6 @@ class Server(Chat, Outbox, Protocol):
 
     engine: sa.Engine
     metrics: Metrics
-    messengers: dict[str, Messenger]
     connections: dict[str, Callable[[], bool]]
 
 

@@ -13,12 +13,12 @@ from contextlib import nullcontext
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import Flywheel
+from bot.ports import Ticking
 
 log = logging.getLogger(__name__)
 
 
-def safe_tick(app: Flywheel, lock: threading.RLock | None = None) -> None:
+def safe_tick(app: Ticking, lock: threading.RLock | None = None) -> None:
     """Run one tick; an error is logged and the next tick tries again (nothing is lost: the database is the truth)."""
     try:
         with lock if lock is not None else nullcontext():
@@ -37,7 +37,7 @@ def safe_tick(app: Flywheel, lock: threading.RLock | None = None) -> None:
         log.exception("scheduler tick failed; the next tick will retry")
 
 
-def start_scheduler(app: Flywheel, *, lock: threading.RLock | None = None) -> BackgroundScheduler:
+def start_scheduler(app: Ticking, *, lock: threading.RLock | None = None) -> BackgroundScheduler:
     interval = max(1.0, app.settings.tick_seconds)
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from bot.app import Flywheel
 from bot.platforms.feishu.callbacks import FeishuCallbacks
 from bot.platforms.slack.inbound import parse_body, verify_signature
+from bot.ports import Chat, Server
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class OutboxPump:
     """A background thread that drains the outbox when poked, when the next held-back message falls due (after a
     rate limit or a retry delay), and every few seconds anyway."""
 
-    def __init__(self, app: Flywheel, *, interval: float = 5.0) -> None:
+    def __init__(self, app: Server, *, interval: float = 5.0) -> None:
         self.app = app
         self.interval = interval
         self._wake = threading.Event()
@@ -150,7 +150,7 @@ def _unread(sock: socket.socket | None) -> bool:
 
 
 def create_wsgi(
-    app: Flywheel,
+    app: Server,
     *,
     slack_signing_secret: str | None,
     poke: Callable[[], None] = lambda: None,
@@ -271,7 +271,7 @@ def create_wsgi(
     return application
 
 
-def handle_form(app: Flywheel, parsed: Any) -> dict[str, Any] | None:
+def handle_form(app: Chat, parsed: Any) -> dict[str, Any] | None:
     """Open a form (the click's trigger_id is only valid for 3 s, so this happens before the ack) or take a
     submitted one; returns the body Slack should get back, if any."""
     from bot.platforms.slack import forms
@@ -295,7 +295,7 @@ def handle_form(app: Flywheel, parsed: Any) -> dict[str, Any] | None:
         return None
 
 
-def health(app: Flywheel) -> dict[str, Any]:
+def health(app: Server) -> dict[str, Any]:
     try:
         with app.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from bot.ports import FormSource
 from conversations.answers import Items, Scale
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply, ask
@@ -272,7 +273,7 @@ class Form:
     fields: tuple[FormField, ...]
 
 
-def build_form(app: Any, *, platform: str, user: str, run_id: int) -> Form | None:
+def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> Form | None:
     """The questions of one run with the answers given so far, in the member's language, as plain text (platforms
     show labels literally); None when the run is not this person's."""
     found = app.form_for(platform=platform, user=user, run_id=run_id)

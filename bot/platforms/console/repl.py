@@ -17,9 +17,9 @@ from typing import TextIO
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.app import Flywheel
 from bot.calendar import paused_until
 from bot.platforms.console.messenger import ConsoleMessenger
+from bot.ports import Console as ConsolePort
 from bot.scheduler import start_scheduler
 from bot.words import count
 from conversations.clock import UTC, FrozenClock, OffsetClock, as_utc
@@ -80,7 +80,7 @@ class Found:
         )
 
 
-def found_data(app: Flywheel, database: str) -> Found | None:
+def found_data(app: ConsolePort, database: str) -> Found | None:
     """What an earlier session left: members, conversations and the console's last clock; None for a new database."""
     with transaction(app.sessions) as s:
         # A database from before the console remembered its clock: its last tick is as good.
@@ -100,7 +100,7 @@ def found_data(app: Flywheel, database: str) -> Found | None:
 
 
 class Console:
-    def __init__(self, app: Flywheel, messenger: ConsoleMessenger, out: TextIO, *, interactive: bool) -> None:
+    def __init__(self, app: ConsolePort, messenger: ConsoleMessenger, out: TextIO, *, interactive: bool) -> None:
         self.app = app
         self.messenger = messenger
         self.out = out

@@ -15,10 +15,10 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from bot.app import Flywheel
 from bot.platforms.common import build_form
 from bot.platforms.feishu import cards
 from bot.platforms.feishu.inbound import PLATFORM, Parsed, translate
+from bot.ports import Chat
 from conversations.events import InboundEvent
 from conversations.followups import FOLLOW_UPS
 
@@ -49,7 +49,7 @@ TOASTS = {
 
 
 class FeishuEvents:
-    def __init__(self, app: Flywheel, *, poke: Callable[[], None] = lambda: None, workers: int = 4) -> None:
+    def __init__(self, app: Chat, *, poke: Callable[[], None] = lambda: None, workers: int = 4) -> None:
         self.app = app
         self.poke = poke
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feishu-events")

@@ -9,8 +9,8 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.app import Flywheel
 from bot.platforms.common import build_form
+from bot.ports import Forms
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def _plain(text: str, limit: int) -> dict[str, str]:
     return {"type": "plain_text", "text": (text[: limit - 1] + "…") if len(text) > limit else (text or " ")}
 
 
-def build_view(app: Flywheel, *, platform: str, user: str, run_id: int) -> dict[str, Any] | None:
+def build_view(app: Forms, *, platform: str, user: str, run_id: int) -> dict[str, Any] | None:
     form = build_form(app, platform=platform, user=user, run_id=run_id)
     if form is None:
         return None
@@ -58,7 +58,7 @@ def build_view(app: Flywheel, *, platform: str, user: str, run_id: int) -> dict[
     }
 
 
-def open_form(app: Flywheel, client: Any, *, user: str, run_id: int, trigger_id: str) -> bool:
+def open_form(app: Forms, client: Any, *, user: str, run_id: int, trigger_id: str) -> bool:
     """Open the modal (must happen within 3 s of the click: the trigger_id expires)."""
     view = build_view(app, platform="slack", user=user, run_id=run_id)
     if view is None:
@@ -84,7 +84,7 @@ def submission_values(view: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
-def submit(app: Flywheel, payload: Mapping[str, Any], dedup_key: str) -> dict[str, Any] | None:
+def submit(app: Forms, payload: Mapping[str, Any], dedup_key: str) -> dict[str, Any] | None:
     """Handle a `view_submission`; returns Slack's `response_action: errors` body when answers do not fit."""
     view = payload.get("view") or {}
     user = (payload.get("user") or {}).get("id")

@@ -12,14 +12,14 @@ from slack_sdk.socket_mode import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.app import Flywheel
 from bot.platforms.slack.inbound import Parsed, from_command, from_events_api, from_interaction
+from bot.ports import Chat
 from bot.web import handle_form
 
 log = logging.getLogger(__name__)
 
 
-def listener(app: Flywheel, poke: Callable[[], None]) -> Callable[[Any, SocketModeRequest], None]:
+def listener(app: Chat, poke: Callable[[], None]) -> Callable[[Any, SocketModeRequest], None]:
     def on_request(client: Any, req: SocketModeRequest) -> None:
         payload = req.payload if isinstance(req.payload, dict) else {}
         now = app.clock.now()
@@ -52,7 +52,7 @@ def listener(app: Flywheel, poke: Callable[[], None]) -> Callable[[Any, SocketMo
     return on_request
 
 
-def connect(app: Flywheel, *, app_token: str, web_client: WebClient, poke: Callable[[], None]) -> SocketModeClient:
+def connect(app: Chat, *, app_token: str, web_client: WebClient, poke: Callable[[], None]) -> SocketModeClient:
     client = SocketModeClient(app_token=app_token, web_client=web_client)
     client.socket_mode_request_listeners.append(listener(app, poke))
     client.connect()
