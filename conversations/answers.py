@@ -151,6 +151,11 @@ class Scale:
     def describe(self, value: Any) -> str:
         return str(value)
 
+    @property
+    def choices(self) -> tuple[tuple[str, str], ...]:
+        """The buttons a question of this kind offers: (what pressing one sends, its label key)."""
+        return tuple((str(i), str(i)) for i in range(self.lo, self.hi + 1))
+
 
 @dataclass(frozen=True)
 class Text:
@@ -264,6 +269,8 @@ class _WordChoice:
 
     WORDS: ClassVar[Mapping[str, set[str]]]
     INVALID: ClassVar[str]
+    # The buttons a question of this kind offers: (what pressing one sends — words it reads —, its label key).
+    choices: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def parse(self, text: str) -> str:
         word = keyword(text)
@@ -290,6 +297,7 @@ class PlanStatus(_WordChoice):
 
     WORDS = _PLAN_WORDS
     INVALID = "invalid_plan_status"
+    choices = (("done", "done"), ("partly", "partly"), ("not done", "not_done"))
 
 
 OBSTACLE_STATUSES = ("resolved", "still", "irrelevant")
@@ -345,6 +353,7 @@ class ObstacleStatus(_WordChoice):
 
     WORDS = _OBSTACLE_WORDS
     INVALID = "invalid_obstacle_status"
+    choices = (("resolved", "resolved"), ("still", "still"), ("no longer relevant", "irrelevant"))
 
 
 SUPPORT_KINDS = ("decision", "resources", "coaching", "other_team")
@@ -421,6 +430,7 @@ class DoneOrNot(_WordChoice):
 
     WORDS = _DONE_WORDS
     INVALID = "invalid_done_or_not"
+    choices = (("done", "done_action"), ("not yet", "open_action"))
 
 
 _SAME_WORDS = {
@@ -462,6 +472,7 @@ class YesOrNo(_WordChoice):
 
     WORDS = _SAME_WORDS
     INVALID = "invalid_same_obstacle"
+    choices = (("yes", "same"), ("no", "new"))
 
 
 Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed | Actions | DoneOrNot | YesOrNo

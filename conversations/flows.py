@@ -31,6 +31,11 @@ class Ask:
     opens_obstacle: bool = False  # an answer to it opens an obstacle (a blocker), unless it repeats an open one
     inserted: bool = False  # not in the planned questions: the state machine adds it when needed
 
+    @property
+    def choices(self) -> tuple[tuple[str, str], ...]:
+        """The buttons this question offers (what each sends, its label key): its answer type's, if it has any."""
+        return tuple(getattr(self.expects, "choices", ()))
+
     def key(self, index: int | None = None) -> str:
         return self.id if index is None else f"{self.id}:{index}"
 
@@ -48,6 +53,7 @@ class Flow:
     command: str | None = None  # the command (in conversations.commands.COMMANDS) that starts it on demand
     # With no conversation open, `edit` (and an answer typed after the end) goes back to this flow's latest run.
     reopens: bool = False
+    titles: Mapping[str, str] = field(default_factory=dict)  # locale → the title of its form ("Weekly check-in")
 
     def context_from(self, previous_answers: Mapping[str, Any] | None, *, has_manager: bool = True) -> dict[str, Any]:
         """What a new run starts with, carried over from the previous period's answers (steps not yet expanded)."""

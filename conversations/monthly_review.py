@@ -27,5 +27,6 @@ MONTHLY_REVIEW = Flow(
         Ask("growth", Items(1, 2)),
     ),
     command="review",
+    titles={"en": "Monthly review", "zh": "月度回顾"},
     schedule=MonthlySchedule(),
 )

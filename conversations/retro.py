@@ -34,6 +34,7 @@ RETRO = Flow(
         Ask("went_badly", Text()),
         Ask("actions", Actions()),
     ),
+    titles={"en": "Retrospective", "zh": "复盘"},
     schedule=None,  # started on demand only
 )
 

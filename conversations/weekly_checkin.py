@@ -32,4 +32,11 @@ DEFAULT_STEPS: tuple[Ask, ...] = (
 # Each run starts with the priorities the member set in the previous week's check-in.
 CARRY = {"plan": "priorities"}
 
-WEEKLY_CHECKIN = Flow(name=NAME, steps=DEFAULT_STEPS, carry=CARRY, command="checkin", reopens=True)
+WEEKLY_CHECKIN = Flow(
+    name=NAME,
+    steps=DEFAULT_STEPS,
+    carry=CARRY,
+    command="checkin",
+    reopens=True,
+    titles={"en": "Weekly check-in", "zh": "每周小结"},
+)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.platforms.common import FORM_TITLES, LABELS
+from bot.platforms.common import LABELS
+from conversations import catalog
 from conversations.machine import Reply
 from conversations.render import Audience, Renderer
 
@@ -28,6 +29,9 @@ BANNED_ZH = {
 }
 # Templates where 他们 means a group. Anywhere else it would be one person (use 对方, TA or the name).
 THEY_FOR_A_GROUP: dict[str, str] = {}
+
+# The forms' titles, as each flow declares them.
+FORM_TITLES = {locale: {f.name: f.titles[locale] for f in catalog.BUILT_IN} for locale in ("en", "zh")}
 
 
 def _text(path: Path) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.ports import FormSource
+from conversations import catalog
 from conversations.answers import Items, Scale
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply, ask
@@ -110,20 +111,8 @@ LABELS = {
     },
 }
 
-CHOICES = {
-    "mood": [(str(i), str(i)) for i in range(1, 6)],
-    "plan_review": [("done", "done"), ("partly", "partly"), ("not done", "not_done")],
-    "obstacle_status": [("resolved", "resolved"), ("still", "still"), ("no longer relevant", "irrelevant")],
-    "retro_action": [("done", "done_action"), ("not yet", "open_action")],
-    "same_obstacle": [("yes", "same"), ("no", "new")],
-}
-
 # Messages that open a conversation (or pick it up again) offer the whole run as one form.
 FORM_LEADS = {"intro", "intro_on_demand", "reminder", "continue", "resumed", "snooze_over"}
-FORM_TITLES = {
-    "en": {"weekly_checkin": "Weekly check-in", "monthly_review": "Monthly review", "retro": "Retrospective"},
-    "zh": {"weekly_checkin": "每周小结", "monthly_review": "月度回顾", "retro": "复盘"},
-}
 FORM_BUTTONS = {"en": ("Save", "Cancel"), "zh": ("保存", "取消")}
 
 
@@ -182,7 +171,8 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
     if step == FOLLOW_UPS and reply.params.get("items"):
         return _follow_up_rows(flow, reply.params["items"], labels)
     buttons = [
-        Button(f"{flow}:answer:{value}", labels.get(label, label), value) for value, label in CHOICES.get(step, [])
+        Button(f"{flow}:answer:{value}", labels.get(label, label), value)
+        for value, label in catalog.choices(flow, step)
     ]
     buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
     asked = str(reply.params.get("step", step))
@@ -216,7 +206,7 @@ def _follow_up_rows(flow: str, items: Sequence[dict[str, Any]], labels: dict[str
         note = f"{n}. “{text if len(text) <= 150 else text[:149] + '…'}”"
         buttons = tuple(
             Button(f"{flow}:answer:{n}:{value.replace(' ', '_')}", labels.get(label, label), f"{n} {value}")
-            for value, label in CHOICES.get(item["kind"], [])
+            for value, label in catalog.choices(flow, item["kind"])
         )
         rows.append(ButtonRow(f"{flow}:{FOLLOW_UPS}#{n}", buttons, note, step=FOLLOW_UPS))
     rest = [Button(f"{flow}:answer:all_done", labels["all_done"], "all done")] if len(items) > 1 else []
@@ -288,14 +278,15 @@ def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> For
         question = app.renderer.render(ask(flow, state, step, {}), audience)
         expects = flow.ask_for(step).expects
         current = state.answers.get(step)
-        choices = tuple((value, labels.get(label, label)) for value, label in CHOICES.get(step.split(":", 1)[0], []))
-        shown = _chosen(CHOICES.get(step.split(":", 1)[0], []), current) if choices else _shown(current)
+        offered = flow.ask_for(step).choices  # the question's buttons, as the flow declares them
+        choices = tuple((value, labels.get(label, label)) for value, label in offered)
+        shown = _chosen(offered, current) if choices else _shown(current)
         if flow.is_group(step):  # what was recorded, as the member could type it: `1 done 2 still`
             shown = (
                 " ".join(
-                    f"{n} {_chosen(CHOICES.get(i.kind, []), state.answers[i.step])}"
+                    f"{n} {_chosen(flow.ask_for(i.kind).choices, state.answers[i.step])}"
                     for n, i in enumerate(flow.group_items(step, state.context), start=1)
-                    if i.step in state.answers and _chosen(CHOICES.get(i.kind, []), state.answers[i.step])
+                    if i.step in state.answers and _chosen(flow.ask_for(i.kind).choices, state.answers[i.step])
                 )
                 or None
             )
@@ -313,7 +304,7 @@ def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> For
     return Form(
         run_id=run_id,
         flow=flow.name,
-        title=FORM_TITLES[locale].get(flow.name, "Flywheel"),
+        title=flow.titles.get(locale, "Flywheel"),
         save=save,
         cancel=cancel,
         locale=locale,
@@ -333,7 +324,7 @@ def _shown(value: Any) -> str | None:
     return str(value)
 
 
-def _chosen(choices: list[tuple[str, str]], current: Any) -> str | None:
+def _chosen(choices: Sequence[tuple[str, str]], current: Any) -> str | None:
     if current is None:
         return None
     for value, label in choices:
