@@ -48,7 +48,7 @@ ContextHook = Callable[[Session, Flow, Member, ConversationRun, Prefetched | Non
 # (reason, replies) refusing an answer before the machine sees it; None lets it through
 CheckHook = Callable[[Session, Flow, ConversationRun, RunState, Member, str | None], tuple[str, list[Reply]] | None]
 SaveHook = Callable[[Session, Flow, ConversationRun, Member, str, Any, datetime], None]
-AnsweredHook = Callable[[datetime], None]
+AnsweredHook = Callable[[datetime], object]
 
 
 @dataclass(frozen=True)

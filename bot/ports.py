@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from conversations.clock import Clock
@@ -102,7 +103,7 @@ class Server(Chat, Outbox, Protocol):
 class Console(Inbound, Ticking, Outbox, Protocol):
     """The local console: talks as any member and moves time."""
 
-    sessions: Callable[[], Session]
+    sessions: sessionmaker[Session]
     owner: str
 
     def next_wakeup(self, after: datetime) -> datetime | None: ...

@@ -69,7 +69,7 @@ class Ticker:
         owner: str,
         retention_days: Callable[[], int],
         away_lookup: Callable[[], bool],
-        summarise_retros: Callable[[datetime], None],
+        summarise_retros: Callable[[datetime], object],
         send_digests: Callable[[datetime, datetime | None], int],
         deliver_outbox: Callable[[], tuple[int, int]],
     ) -> None:

@@ -10,7 +10,12 @@ from conversations.answers import keyword, normalize
 from conversations.dates import parse_day
 from conversations.machine import Reply, Trigger
 
+# The one list of commands. Each has its handler registered by its feature (bot/app.py composes them; bot/inbound.py
+# runs them); a platform offers them from here (Slack: slash commands and `/flywheel <command>`, slack/manifest.yml);
+# tests/bot/test_commands.py checks the manifest, the help text and the README's Feishu menu against it.
 COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note", "flywheel")
+# Reached as `/flywheel <command>` too (`/me` is one of Slack's built-in commands).
+SUBCOMMANDS = tuple(c for c in COMMANDS if c != "flywheel")
 _ALIASES = {
     "/小结": "checkin",
     "/签到": "checkin",  # /签到: the old word, still understood
@@ -67,6 +72,11 @@ class AnswerText:
 
 
 Intent = Command | Keyword | AnswerText
+
+
+def aliases() -> dict[str, str]:
+    """Other names a command is typed as (`/小结` → checkin), each to its command."""
+    return {alias.removeprefix("/"): name for alias, name in _ALIASES.items()}
 
 
 def interpret(text: str) -> Intent:

@@ -17,15 +17,15 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from conversations.commands import SUBCOMMANDS
 from conversations.events import InboundEvent
 
 log = logging.getLogger(__name__)
 
 MAX_SKEW_SECONDS = 300
-COMMAND_ALIASES: dict[str, str] = {}
 # `/me` is one of Slack's built-in commands, so the member's own view is `/flywheel me` (and the App Home tab);
 # any of the bot's commands can be reached the same way.
-FLYWHEEL_SUBCOMMANDS = {"me", "checkin", "review", "kudos", "retro", "pause", "resume", "support", "note", "help"}
+FLYWHEEL_SUBCOMMANDS = set(SUBCOMMANDS)
 ANSWER_SUBTYPES = {"file_share", "thread_broadcast"}  # still a person's answer
 
 
@@ -121,7 +121,7 @@ def from_events_api(payload: Mapping[str, Any], received_at: datetime) -> Parsed
 
 
 def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:
-    command = COMMAND_ALIASES.get(form.get("command", ""), form.get("command", ""))
+    command = form.get("command", "")
     if not command.startswith("/") or not form.get("user_id"):
         raise ValueError("slash command without command or user")
     channel = form.get("channel_id") or ""
