@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
@@ -127,11 +127,15 @@ class Renderer:
         *,
         overrides: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
         user_text: Callable[[str], str] = neutralise,
+        roots: Sequence[str] = (),
     ) -> None:
-        """`overrides` maps (flow, step) to per-locale question texts from the config file."""
+        """`overrides` maps (flow, step) to per-locale question texts from the config file. `roots`: directories
+        laid out like prompts/ (`<flow>/<locale>/<name>.j2`), looked in first — a flow defined outside this package
+        brings its prompts so."""
         root = resources.files("prompts")
+        self._roots = tuple(roots)
         self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(root)),
+            loader=jinja2.FileSystemLoader([*self._roots, str(root)]),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -160,7 +164,7 @@ class Renderer:
         return f"{shown}{'：' if locale == 'zh' else ': '}{self._user_text(rest)}" if rest else shown
 
     def with_escape(self, user_text: Callable[[str], str]) -> Renderer:
-        return Renderer(overrides=self._overrides, user_text=user_text)
+        return Renderer(overrides=self._overrides, user_text=user_text, roots=self._roots)
 
     def render(self, reply: Reply, audience: Audience) -> str:
         flow, _, name = reply.template.partition("/")
