@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from bot import own_data, pause, team
 from bot.calendar import Calendars
@@ -247,5 +248,5 @@ class Flywheel(OutboxSender):
         return recipient.platform if recipient else "console"
 
 
-def _help(s: Any, member: Member, command: Command, event: InboundEvent, now: datetime) -> tuple[list[Reply], None]:
+def _help(s: Session, member: Member, command: Command, event: InboundEvent, now: datetime) -> tuple[list[Reply], None]:
     return with_leftover([Reply("common/help")], "/help", command.args), None

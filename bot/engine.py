@@ -125,8 +125,6 @@ class RunEngine:
             if hook.after_answer is not None:
                 hook.after_answer(now)
 
-    run_row = staticmethod(run_row)
-
     # ------------------------------------------------------------------------------------ loading
 
     def state(self, s: Session, run: ConversationRun, member: Member, batch: Batch | None = None) -> RunState:
