@@ -64,8 +64,9 @@ class Replica:
         org: Path,
         start: datetime,
         logs: Path,
-        env: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,  # more of the environment (the freeze tests' settings)
     ):
+        extra = env or {}
         self.name = name
         self.token = f"xoxb-{name}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FEISHU_", "FLYWHEEL_"))}
@@ -78,7 +79,7 @@ class Replica:
                 "FLYWHEEL_LOG_LEVEL": "WARNING",
                 "FLYWHEEL_TEST_START": start.isoformat(),
                 "PYTHONPATH": str(ROOT),
-                **(env or {}),
+                **extra,
             }
         )
         self.log = logs / f"{name}.log"
