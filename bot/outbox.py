@@ -220,7 +220,7 @@ class Outbox:
                         repo.unclaim_outbox(s, ids=[p[0] for p in prepared[index:]], owner=self.owner)
                     handed_back = True
                     break
-                if is_held:
+                if is_held and where is not None:
                     wait = paused.get(where[0], held.get(where, 1.0))
                     outcomes.append(
                         Attempted(outbox_id, attempts, SendError("held", retry_after=wait), None, message.uncertain)
