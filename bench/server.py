@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.app import Flywheel
         from bot.platforms.slack.messenger import SlackMessenger
         from bot.settings import Settings
-        from bot.web import OutboxPump, create_wsgi
+        from bot.web import create_wsgi
         from conversations.clock import OffsetClock
 
         clock = OffsetClock()
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             config=org_config(args.members),
             messengers={"slack": SlackMessenger.from_settings(TOKEN, args.slack)},
         )
-        pump = OutboxPump(app).start()
+        pump = app.outbox.pump().start()
         wsgi = create_wsgi(app, slack_signing_secret=SECRET, poke=pump.poke)
     server = create_server(wsgi, host="127.0.0.1", port=0, threads=8, ident="bench")  # as `flywheel run`
     if app is not None:

@@ -35,8 +35,8 @@ from bot.inbound import Commands, Inbound, Starts
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.newcomers import Newcomers
-from bot.outbox import OutboxSender
-from bot.platforms.base import Messenger
+from bot.outbox import OUTBOX_CLAIM, Outbox
+from bot.platforms.base import Messenger, Recipient
 from bot.platforms.directory import Directory
 from bot.retro import RetroDesk
 from bot.settings import Settings
@@ -50,7 +50,6 @@ from conversations.kudos import KudosSettings
 from conversations.machine import Reply, RunState
 from conversations.render import Audience, Renderer
 from conversations.retro import ANONYMOUS_MIN
-from storage import repo
 from storage.db import create_db_engine, session_factory, transaction, upgrade
 from storage.models import Member
 
@@ -58,7 +57,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Flywheel(OutboxSender):
+class Flywheel:
     settings: Settings
     engine: sa.Engine
     clock: Clock
@@ -79,8 +78,23 @@ class Flywheel(OutboxSender):
 
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)
-        self._renderers: dict[str, Renderer] = {}
         self.calendars = Calendars(self.calendar_settings, self.messengers)
+        self.outbox = Outbox(
+            sessions=self.sessions,
+            messengers=self.messengers,
+            clock=self.clock,
+            renderer=self.renderer,
+            metrics=self.metrics,
+            owner=self.owner,
+            calendars=self.calendars,
+            settings=lambda: self.settings,  # read at each use: it may be replaced while the app runs
+            admins=self.admins,
+            skip_level=self.skip_level,
+            org_locale=self.org_locale,
+            # Leases on the database's clock when the app runs on the real one; on a clock that tests or the
+            # console move themselves, on that clock (bot/outbox.py, `Outbox`).
+            leases_on_db_clock=isinstance(self.clock, SystemClock),
+        )
         self.runs = RunEngine(self.flows, self.calendars, self.metrics)
         self.kudos = KudosDesk(self.kudos_settings, self.calendars)
         self.followups = FollowUps(self.calendars)
@@ -204,9 +218,25 @@ class Flywheel(OutboxSender):
     def close(self) -> None:
         self.engine.dispose()
 
+    # The outbox (bot/outbox.py) is `self.outbox`; these hand on to it for the callers and tests that ask the app.
+
+    def deliver_outbox(self, *, limit: int = OUTBOX_CLAIM) -> tuple[int, int]:
+        return self.outbox.deliver(limit=limit)
+
+    def next_outbox_due(self) -> datetime | None:
+        return self.outbox.next_due()
+
     def outbox_depth(self) -> int:
-        with transaction(self.sessions) as s:
-            return repo.outbox_depth(s)
+        return self.outbox.depth()
+
+    def stop_sending(self) -> None:
+        self.outbox.stop_sending()
+
+    def channel_locale(self, platform: str | None) -> str:
+        return self.outbox.channel_locale(platform)
+
+    def _recipient(self, member: Member) -> Recipient | None:
+        return self.outbox.recipient(member)
 
     def transaction(self):  # noqa: ANN201
         """One unit of work on the bot's database."""

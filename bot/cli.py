@@ -240,7 +240,7 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     asks for it. Runs until SIGTERM or Ctrl-C, then stops cleanly (`Stopping`)."""
     from bot.app import Flywheel
     from bot.scheduler import start_scheduler
-    from bot.web import HttpServer, OutboxPump, create_wsgi
+    from bot.web import HttpServer, create_wsgi
 
     problem = _serve_problem(settings, http_only)
     if problem:
@@ -273,7 +273,7 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         stopping.wakers.append(app.stop_sending)
         if stopping.event.is_set():
             app.stop_sending()
-        pump = OutboxPump(app).start()
+        pump = app.outbox.pump().start()
         jobs = start_scheduler(app) if scheduler else None
         if jobs is not None:
             for name, discover in _directory_syncs(app).items():

@@ -3,27 +3,35 @@
 A sender claims due messages under a lease (`repo.claim_outbox`), sends them one by one through the member's
 platform, and records the batch's outcomes together (`repo.mark_sent`, retry times for the rest). What can go wrong
 between the platform accepting a message and our commit is covered by the lease and the `uncertain` check: a message
-whose earlier attempt may have gone out is looked up on the platform before it is sent again.
+whose earlier attempt may have gone out is looked up on the platform before it is sent again. Immediately before
+each platform call the sender confirms in the database that the message is still its own and extends the lease in the
+same statement (`repo.fence_outbox`): a replica frozen past its lease sends nothing it no longer holds.
 
-`OutboxSender` is a part of `Flywheel` (bot/app.py), kept in its own module; it uses the app's `clock`, `sessions`,
-`owner`, `messengers`, `settings`, `org_locale`, `renderer`, `metrics`, `admins`, `skip_level` and `calendars`.
+`Outbox` is composed by `Flywheel` (bot/app.py) as `app.outbox`; `OutboxPump` is the background thread that drains it
+in the processes that serve platforms (`flywheel run`, HTTP, Socket Mode and the Feishu long connection alike).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, select
 
 from bot import access
+from bot.calendar import Calendars
 from bot.codec import decode_replies, encode_replies
+from bot.metrics import Metrics
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
+from bot.settings import Settings
+from conversations.clock import Clock
 from conversations.machine import Reply
 from conversations.render import Audience, Renderer
 from storage import repo
@@ -37,6 +45,7 @@ OUTBOX_CLAIM = 50  # messages a sender claims at a time
 LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
 MAX_ATTEMPTS = 8
 MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may have been delivered
+MIN_WAIT = 0.05  # seconds: a message queued during a pass is picked up at once, not in a busy loop
 
 
 def _log_render_bug(row: OutboxMessage, exc: Exception) -> None:
@@ -69,10 +78,60 @@ class Attempted(NamedTuple):
     uncertain: bool  # an earlier attempt may have gone out
 
 
-class OutboxSender:
-    """Sending what is queued (a part of `Flywheel`)."""
+class Outbox:
+    """Sending what is queued: claims, fences, sends and records outbox messages, and owns the pump that drains it.
 
-    _stopping = False  # set by `stop_sending`, from any thread (or a signal handler)
+    Composed by `Flywheel` (bot/app.py) as `app.outbox`, with what it needs given here and nothing else: where the
+    database is (`sessions`), the platforms (`messengers`, shared with the app: a platform added later is seen),
+    the app's `clock` (when a message is due), the `renderer`, `metrics`, this replica's `owner` name for leases, the
+    `calendars` (when an admin alert may go out), `admins`, `skip_level`, `org_locale`, and `settings` — a callable,
+    read at each use, because the app's settings may be replaced while it runs.
+
+    Which clock decides a lease. `leases_on_db_clock` (the default, and what `flywheel run` uses on the real clock):
+    the database's own (`repo.db_now`), for claiming, for taking over an expired lease and for the fence before every
+    send — one clock for every replica, so a replica whose clock runs ahead or behind cannot take over a lease early
+    or believe its own still holds. With it off, the app's `clock` decides, as before: tests and the console run on a
+    clock they move themselves (a week in a line), which the database's real one would not follow, and on such a
+    clock every replica of a test shares one time line anyway.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        messengers: Mapping[str, Messenger],
+        clock: Clock,
+        renderer: Renderer,
+        metrics: Metrics,
+        owner: str,
+        calendars: Calendars,
+        settings: Callable[[], Settings],
+        admins: tuple[str, ...] = (),
+        skip_level: bool = False,
+        org_locale: str | None = None,
+        lease: timedelta = OUTBOX_LEASE,
+        leases_on_db_clock: bool = True,
+    ) -> None:
+        self.sessions = sessions
+        self.messengers = messengers
+        self.clock = clock
+        self.renderer = renderer
+        self.metrics = metrics
+        self.owner = owner
+        self.calendars = calendars
+        self.settings = settings
+        self.admins = admins
+        self.skip_level = skip_level
+        self.org_locale = org_locale
+        self.lease = lease
+        self.leases_on_db_clock = leases_on_db_clock
+        self.margin = min(LEASE_MARGIN, lease / 4)  # a sender starts no message with less than this left of its lease
+        self._renderers: dict[str, Renderer] = {}
+        self._stopping = False  # set by `stop_sending`, from any thread (or a signal handler)
+
+    def pump(self, *, interval: float = 5.0) -> OutboxPump:
+        """A background thread draining this outbox (not started)."""
+        return OutboxPump(self, interval=interval)
 
     def stop_sending(self) -> None:
         """The process is stopping: start no more messages. A sender in the middle of a batch finishes the message
@@ -80,13 +139,31 @@ class OutboxSender:
         replica sends it at once instead of after the lease (120 s)."""
         self._stopping = True
 
-    def next_outbox_due(self) -> datetime | None:
+    def next_due(self) -> datetime | None:
         """When the soonest message waiting in the outbox may be sent (None: nothing waits)."""
         with transaction(self.sessions) as s:
             return repo.next_outbox_due(s)
 
-    def deliver_outbox(self, *, limit: int = OUTBOX_CLAIM) -> tuple[int, int]:
-        """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending.
+    def depth(self) -> int:
+        """Messages waiting to be sent (pending or being sent)."""
+        with transaction(self.sessions) as s:
+            return repo.outbox_depth(s)
+
+    def _lease_now(self) -> datetime | None:
+        """The lease clock's reading to pass to the repository; None: the database reads its own."""
+        return None if self.leases_on_db_clock else self.clock.now()
+
+    def _fence(self, outbox_id: int) -> bool:
+        """Immediately before a platform call: is the message still ours, under a lease that has not run out? If
+        so the lease is extended (from now, on the lease clock) in the same statement. One short transaction."""
+        with transaction(self.sessions) as s:
+            return repo.fence_outbox(s, outbox_id=outbox_id, owner=self.owner, lease=self.lease, now=self._lease_now())
+
+    def deliver(self, *, limit: int = OUTBOX_CLAIM) -> tuple[int, int]:
+        """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending, and
+        the lease is confirmed and extended in the database immediately before the platform call (`_fence`): a
+        replica that was frozen (SIGSTOP, a VM pause, a long GC) past its lease finds the message is no longer its
+        own, sends nothing and hands the rest of its batch back.
 
         The outcomes of a claimed batch are recorded together, in one transaction after the batch (or sooner if
         sending is slow): a crash before that leaves the batch's messages to be found again when their lease runs
@@ -98,7 +175,9 @@ class OutboxSender:
         while not self._stopping:
             now = self.clock.now()
             with transaction(self.sessions) as s:
-                rows = repo.claim_outbox(s, now=now, owner=self.owner, lease=OUTBOX_LEASE, limit=limit)
+                rows = repo.claim_outbox(
+                    s, now=now, owner=self.owner, lease=self.lease, limit=limit, db_clock=self.leases_on_db_clock
+                )
                 # Recipients and their managers into the session's identity map for `_prepare`, held by this name
                 # while the batch is prepared (the identity map keeps only weak references).
                 _loaded = repo.members_and_managers(s, ids=[r.member_id for r in rows if r.member_id is not None])
@@ -118,17 +197,30 @@ class OutboxSender:
             started = time.monotonic()
             handed_back = False
             for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
-                if self._stopping or (index and self.clock.now() >= now + OUTBOX_LEASE - LEASE_MARGIN):
-                    # Stopping, or slow going: hand the rest back before our lease runs out under us (another replica
-                    # would take it over and send it too); the next claim takes it again under a fresh lease.
+                where = (recipient.platform, recipient.address) if recipient is not None else None
+                is_held = where is not None and (where[0] in paused or where in held)
+                slow = bool(index) and self.clock.now() >= now + self.lease - self.margin
+                lost = False
+                if not (self._stopping or slow or is_held) and self._calls_platform(recipient, message):
+                    lost = not self._fence(outbox_id)
+                    if lost:
+                        log.warning(
+                            "outbox message %s is no longer ours (its lease ran out, e.g. while this process was "
+                            "frozen): not sending it; handing back the %d after it",
+                            outbox_id,
+                            len(prepared) - index - 1,
+                        )
+                if self._stopping or slow or lost:
+                    # Stopping, slow going, or our lease is gone: hand the rest back before another replica takes it
+                    # over and sends it too; the next claim takes it again under a fresh lease. What another sender
+                    # took over is theirs: `unclaim_outbox` and `_record` touch only what we still hold.
                     ok, bad = self._record(outcomes)
                     sent, failed, outcomes = sent + ok, failed + bad, []
                     with transaction(self.sessions) as s:
                         repo.unclaim_outbox(s, ids=[p[0] for p in prepared[index:]], owner=self.owner)
                     handed_back = True
                     break
-                where = (recipient.platform, recipient.address) if recipient is not None else None
-                if where is not None and (where[0] in paused or where in held):
+                if is_held and where is not None:
                     wait = paused.get(where[0], held.get(where, 1.0))
                     outcomes.append(
                         Attempted(outbox_id, attempts, SendError("held", retry_after=wait), None, message.uncertain)
@@ -144,7 +236,7 @@ class OutboxSender:
                     limited_before[where[0]] = where[1]
                 elif where is not None:
                     limited_before.pop(where[0], None)
-                if time.monotonic() - started > OUTBOX_LEASE.total_seconds() / 8:  # slow platform: record so far
+                if time.monotonic() - started > self.lease.total_seconds() / 8:  # slow platform: record so far
                     ok, bad = self._record(outcomes)
                     sent, failed, outcomes, started = sent + ok, failed + bad, [], time.monotonic()
             ok, bad = self._record(outcomes)
@@ -152,6 +244,10 @@ class OutboxSender:
             if (len(rows) < limit or paused) and not handed_back:
                 return sent, failed
         return sent, failed
+
+    def _calls_platform(self, recipient: Recipient | None, message: OutboundMessage) -> bool:
+        """Will `_attempt` hand this message to a platform (and so must it be fenced first)?"""
+        return message.kind != "broken" and recipient is not None and recipient.platform in self.messengers
 
     def _prepare(self, s: Session, row: OutboxMessage) -> tuple[Recipient | None, OutboundMessage]:
         replies = decode_replies(row.body)
@@ -163,11 +259,11 @@ class OutboxSender:
             # and told times in their time zone, when known.
             audience = Audience(
                 row.body.get("locale") or self.channel_locale(platform),
-                row.body.get("timezone") or self.settings.timezone,
+                row.body.get("timezone") or self.settings().timezone,
                 "",
             )
         else:
-            recipient = self._recipient(member)
+            recipient = self.recipient(member)
             audience = access.audience(s, member, skip_level=self.skip_level)
         messenger = self.messengers.get(recipient.platform) if recipient else None
         renderer = self._renderer_for(messenger)
@@ -191,9 +287,9 @@ class OutboxSender:
         """The language of a channel (kudos, retro summaries) and of anyone whose own language is unknown: the
         organisation's (`defaults.locale` in the org file), else FLYWHEEL_LOCALE, else Chinese on Feishu / Lark and
         English elsewhere. The one place this is decided."""
-        return self.org_locale or self.settings.locale_for(platform)
+        return self.org_locale or self.settings().locale_for(platform)
 
-    def _recipient(self, member: Member) -> Recipient | None:
+    def recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:
             address = {"slack": member.slack_user_id, "feishu": member.feishu_open_id, "console": member.handle}.get(
                 platform
@@ -299,3 +395,46 @@ class OutboxSender:
                     log.info("outbox message %s: %s; retrying in %.0fs", outbox_id, error.reason, delay)
                 s.add(row)
         return sent, failed
+
+
+class OutboxPump:
+    """A background thread that drains the outbox when poked, when the next held-back message falls due (after a
+    rate limit or a retry delay), and every few seconds anyway."""
+
+    def __init__(self, outbox: Outbox, *, interval: float = 5.0) -> None:
+        self.outbox = outbox
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
+
+    def start(self) -> OutboxPump:
+        self._thread.start()
+        return self
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=timeout)
+
+    def next_wait(self) -> float:
+        """Seconds until the next pass: when the soonest waiting message is due, at most `interval`."""
+        due = self.outbox.next_due()
+        if due is None:
+            return self.interval
+        return min(self.interval, max(MIN_WAIT, (due - self.outbox.clock.now()).total_seconds()))
+
+    def _run(self) -> None:
+        wait = 0.0  # a pass at start: what a stopped replica handed back goes out now, not in `interval`
+        while not self._stop.is_set():
+            self._wake.wait(wait)
+            self._wake.clear()
+            try:
+                self.outbox.deliver()
+                wait = self.next_wait()
+            except Exception:  # noqa: BLE001 - the pump keeps going; nothing is lost, the outbox keeps it
+                log.exception("delivering the outbox failed; will try again")
+                wait = self.interval

@@ -1,6 +1,7 @@
 """The `web` process: `POST /slack/events` (HTTP mode) and `GET /healthz`, as a plain WSGI application served by
 waitress. Every request is answered quickly: the bot stores what it must and acknowledges; replies go out
-through the outbox, which a background pump drains as soon as there is something to send.
+through the outbox, which its pump (`bot.outbox.OutboxPump`, poked through `poke`) drains as soon as there is
+something to send.
 """
 
 from __future__ import annotations
@@ -25,52 +26,6 @@ TOO_LARGE = b'{"ok":false,"error":"request_too_large"}'
 NOT_FOUND = b'{"ok":false,"error":"not_found"}'
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-
-
-MIN_WAIT = 0.05  # seconds: a message queued during a pass is picked up at once, not in a busy loop
-
-
-class OutboxPump:
-    """A background thread that drains the outbox when poked, when the next held-back message falls due (after a
-    rate limit or a retry delay), and every few seconds anyway."""
-
-    def __init__(self, app: Server, *, interval: float = 5.0) -> None:
-        self.app = app
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
-
-    def start(self) -> OutboxPump:
-        self._thread.start()
-        return self
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 5) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=timeout)
-
-    def next_wait(self) -> float:
-        """Seconds until the next pass: when the soonest waiting message is due, at most `interval`."""
-        due = self.app.next_outbox_due()
-        if due is None:
-            return self.interval
-        return min(self.interval, max(MIN_WAIT, (due - self.app.clock.now()).total_seconds()))
-
-    def _run(self) -> None:
-        wait = 0.0  # a pass at start: what a stopped replica handed back goes out now, not in `interval`
-        while not self._stop.is_set():
-            self._wake.wait(wait)
-            self._wake.clear()
-            try:
-                self.app.deliver_outbox()
-                wait = self.next_wait()
-            except Exception:  # noqa: BLE001 - the pump keeps going; nothing is lost, the outbox keeps it
-                log.exception("delivering the outbox failed; will try again")
-                wait = self.interval
 
 
 class HttpServer:

@@ -30,6 +30,7 @@ from storage.models import (
     SchedulerState,
     SupportRequest,
 )
+from storage.types import UTCDateTime
 
 OPEN = ("scheduled", "prompted", "in_progress")
 
@@ -420,17 +421,41 @@ def enqueue_many(session: Session, *, rows: Sequence[dict[str, Any]]) -> None:
     insert_ignore(session, OutboxMessage, rows, conflict=["dedup_key"], counted=False)
 
 
-def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int) -> list[Any]:
+def db_now(session: Session) -> Any:
+    """The database's own clock, as a SQL expression of the stored kind (naive UTC): what leases are measured on,
+    so that every replica reads one clock however far its own runs ahead or behind. PostgreSQL: `clock_timestamp()`
+    (the instant the expression is evaluated, not the transaction's start) in UTC. SQLite: `strftime('now')` in UTC —
+    SQLite runs inside the process, so this is the host's clock, the same one for every process on the file."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.timezone("UTC", sa.func.clock_timestamp())
+    return sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now")  # the stored format, to the millisecond
+
+
+def _lease_end(session: Session, start: Any, lease: timedelta) -> Any:
+    """`start` (a `db_now` expression) plus `lease`, in the stored kind."""
+    if session.get_bind().dialect.name == "postgresql":
+        return start + sa.bindparam("lease", lease, type_=sa.Interval)
+    return sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now", f"+{lease.total_seconds():.3f} seconds")
+
+
+def claim_outbox(
+    session: Session, *, now: datetime, owner: str, lease: timedelta, limit: int, db_clock: bool = False
+) -> list[Any]:
     """Take due messages (and ones whose sender's lease ran out) for sending, in one statement; commit before
     sending. Returns the claimed rows as they now are (`id`, `body`, `attempts`, … as attributes), oldest due first.
 
     Due first, then by id: the order of the `ix_outbox_due` index, so PostgreSQL reads the first `limit` entries and
     stops instead of sorting every unsent message. Messages whose lease ran out are claimed in the same statement
-    (at most `limit` of them besides), so a dead sender's batch is not left behind a long queue."""
+    (at most `limit` of them besides), so a dead sender's batch is not left behind a long queue.
+
+    `now` decides what is due. Leases — which have run out, and until when the new ones hold — are on the database's
+    clock with `db_clock` (`db_now`; as `fence_outbox` reads them), else on `now`."""
     table = OutboxMessage.__table__  # type: ignore[attr-defined]
     c = table.c
+    lease_now = db_now(session) if db_clock else now
+    lease_until = _lease_end(session, lease_now, lease) if db_clock else now + lease
     due = sa.and_(c.status == "pending", c.next_attempt_at <= now)
-    expired = sa.and_(c.status == "sending", c.lease_until < now)
+    expired = sa.and_(c.status == "sending", c.lease_until < lease_now)
 
     def pick(condition: Any) -> Any:
         return sa.select(c.id).where(condition).order_by(c.next_attempt_at, c.id).limit(limit)
@@ -452,12 +477,63 @@ def claim_outbox(session: Session, *, now: datetime, owner: str, lease: timedelt
             last_error=sa.case((c.status == "sending", "lease_expired"), else_=c.last_error),
             status="sending",
             lease_owner=owner,
-            lease_until=now + lease,
+            lease_until=lease_until,
             attempts=c.attempts + 1,
         )
         .returning(*table.c)
     ).all()
     return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
+
+
+def fence_outbox(session: Session, *, outbox_id: int, owner: str, lease: timedelta, now: datetime | None) -> bool:
+    """Immediately before sending a claimed message: does `owner` still hold it under a lease that has not run out?
+    If so the lease is extended to `lease` from now, in the same statement (one round trip), and True is returned;
+    else nothing changes: another sender took it over, or may at any moment — do not send it. `now` None: the
+    database's clock (`db_now`), as the claim used with `db_clock`. It runs before every send, so the statement is
+    built once per database and kind of clock, and executed on the session's connection directly."""
+    dialect = session.get_bind().dialect.name
+    db_clock = now is None
+    statement = _FENCES.get((dialect, db_clock))
+    if statement is None:
+        statement = _FENCES[(dialect, db_clock)] = _fence_statement(session, db_clock=db_clock)
+    params: dict[str, Any] = {"fence_id": outbox_id, "fence_owner": owner}
+    if now is None:
+        params["fence_lease"] = lease if dialect == "postgresql" else f"+{lease.total_seconds():.3f} seconds"
+    else:
+        params["fence_now"], params["fence_until"] = now, now + lease
+    return session.connection().execute(statement, params).first() is not None
+
+
+_FENCES: dict[tuple[str, bool], Any] = {}
+
+
+def _fence_statement(session: Session, *, db_clock: bool) -> Any:
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    c = table.c
+    if not db_clock:
+        clock: Any = sa.bindparam("fence_now", type_=UTCDateTime)
+        until: Any = sa.bindparam("fence_until", type_=UTCDateTime)
+    elif session.get_bind().dialect.name == "postgresql":
+        clock = db_now(session)
+        until = clock + sa.bindparam("fence_lease", type_=sa.Interval)
+    else:
+        clock = db_now(session)
+        until = sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now", sa.bindparam("fence_lease", type_=sa.String))
+    statement = sa.update(table).where(
+        c.id == sa.bindparam("fence_id"),
+        c.lease_owner == sa.bindparam("fence_owner"),
+        c.status == "sending",
+        c.lease_until > clock,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # This transaction's commit does not wait for its WAL to reach the disk (`synchronous_commit` off, for this
+        # transaction only): one flush per message sent would cost more than the send. Other senders see the new
+        # lease at once either way; only a database crash within a fraction of a second could lose the extension,
+        # leaving the lease as claimed — and a message taken over after that is checked on the platform first.
+        statement = statement.where(
+            sa.select(sa.func.set_config("synchronous_commit", "off", True)).scalar_subquery() == "off"
+        )
+    return statement.values(lease_until=until).returning(c.id)
 
 
 def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:

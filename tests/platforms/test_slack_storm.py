@@ -132,7 +132,7 @@ def test_a_crash_between_posting_and_recording_does_not_send_twice(tmp_path):
 
 def test_the_pump_wakes_when_a_held_back_message_falls_due(tmp_path):
     """After a 429 the pump sleeps until the message's Retry-After, not its whole polling interval."""
-    from bot.web import MIN_WAIT, OutboxPump
+    from bot.outbox import MIN_WAIT, OutboxPump
 
     clock = FrozenClock(utc(2026, 11, 23))
     fake = FakeSlack(clock).start()
@@ -152,7 +152,7 @@ def test_the_pump_wakes_when_a_held_back_message_falls_due(tmp_path):
         config=parse_config(org, source="test"),
         messengers={"slack": SlackMessenger.from_settings("xoxb-t", fake.url)},
     )
-    pump = OutboxPump(app, interval=5.0)  # not started: its decisions, on the test's clock
+    pump = OutboxPump(app.outbox, interval=5.0)  # not started: its decisions, on the test's clock
     try:
         assert pump.next_wait() == 5.0  # nothing waits
         clock.set(local("Europe/London", 2026, 11, 27, 15, 0))

@@ -75,7 +75,7 @@ def test_a_reconciliation_that_fails_is_tried_again_before_posting(tmp_path):
         first.messengers["slack"].send(recipient, message)
         raise Crash()
 
-    first._attempt = send_then_die  # type: ignore[method-assign]
+    first.outbox._attempt = send_then_die  # type: ignore[method-assign]
     try:
         first.tick()
     except Crash:

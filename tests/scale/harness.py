@@ -55,7 +55,18 @@ def write_org(path: Path, members: int, zones: tuple[str, ...] = ZONES) -> Path:
 class Replica:
     """One `tests.scale.worker` process, driven line by line over stdin/stdout."""
 
-    def __init__(self, name: str, *, database_url: str, fake: FakeSlack, org: Path, start: datetime, logs: Path):
+    def __init__(
+        self,
+        name: str,
+        *,
+        database_url: str,
+        fake: FakeSlack,
+        org: Path,
+        start: datetime,
+        logs: Path,
+        env: dict[str, str] | None = None,  # more of the environment (the freeze tests' settings)
+    ):
+        extra = env or {}
         self.name = name
         self.token = f"xoxb-{name}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "FEISHU_", "FLYWHEEL_"))}
@@ -68,6 +79,7 @@ class Replica:
                 "FLYWHEEL_LOG_LEVEL": "WARNING",
                 "FLYWHEEL_TEST_START": start.isoformat(),
                 "PYTHONPATH": str(ROOT),
+                **extra,
             }
         )
         self.log = logs / f"{name}.log"

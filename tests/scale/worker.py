@@ -9,7 +9,15 @@ command a line, and every answer is one line on stdout:
     pause enqueue 150                → at the 150th outbox insert (inside a scheduler transaction, not committed)
     pause send 21                    → at the 21st send (its outbox row is claimed and committed, nothing posted)
                                        … print `paused <point>` and hang until killed
+    freeze fence 7                   → at the 7th fence (just before the lease is confirmed and the 7th message
+                                       posted) print `frozen fence 7` and SIGSTOP itself; the test SIGCONTs it
+    deliver                          → one outbox pass, as the pump does → `done {"sent": n, "failed": n}`
     quit                             → `bye`, exit 0
+
+For the freeze tests (tests/scale/test_freeze.py), from the environment: FLYWHEEL_TEST_LEASE (seconds) puts the
+outbox's leases on the database's clock, as in production, with that lease; FLYWHEEL_TEST_CLOCK_SKEW (seconds, may
+be negative) runs this replica's clock that far ahead of the times the test gives; FLYWHEEL_TEST_SENDER_ONLY=1 takes
+no scheduler lock (a second process on one SQLite file that only sends, like the `web` process beside the scheduler).
 
 On start it prints `ready`. The test SIGKILLs it wherever it likes; nothing here is needed for that to be safe.
 Simulated time only moves when the test says so: the replica never reads the wall clock for scheduling.
@@ -19,10 +27,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import traceback
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.app import Flywheel
 from bot.locks import acquire_scheduler_lock
@@ -70,34 +79,66 @@ def arm(app: Flywheel, point: str, nth: int) -> None:
 
         repo.enqueue_many = enqueue_many  # type: ignore[assignment]
     elif point == "send":
-        real_attempt = app._attempt  # hands one claimed message to the platform; recording comes after
+        real_attempt = app.outbox._attempt  # hands one claimed message to the platform; recording comes after
 
         def attempt(*args):  # noqa: ANN002, ANN202
             count()
             return real_attempt(*args)
 
-        app._attempt = attempt  # type: ignore[method-assign]
+        app.outbox._attempt = attempt  # type: ignore[method-assign]
     else:
         raise ValueError(point)
 
 
+def freeze(app: Flywheel, point: str, nth: int) -> None:
+    """Stop this process (SIGSTOP) just before the nth fence; it goes on where it stopped when the test SIGCONTs it."""
+    if point != "fence":
+        raise ValueError(point)
+    seen = [0]
+    real_fence = getattr(app.outbox, "unfrozen_fence", app.outbox._fence)  # armed again: replaces the last one
+    app.outbox.unfrozen_fence = real_fence  # type: ignore[attr-defined]
+
+    def fence(outbox_id: int) -> bool:
+        seen[0] += 1
+        if seen[0] == nth:
+            say(f"frozen {point} {nth}")
+            os.kill(os.getpid(), signal.SIGSTOP)
+        return real_fence(outbox_id)
+
+    app.outbox._fence = fence  # type: ignore[method-assign]
+
+
 def main() -> int:
     settings = load_settings(dotenv=None)
-    lock = acquire_scheduler_lock(settings.database_url)  # SQLite: one scheduler per file; a no-op on PostgreSQL
-    clock = FrozenClock(datetime.fromisoformat(os.environ["FLYWHEEL_TEST_START"]))
+    sender_only = os.environ.get("FLYWHEEL_TEST_SENDER_ONLY") == "1"
+    # SQLite: one scheduler per file; a no-op on PostgreSQL
+    lock = None if sender_only else acquire_scheduler_lock(settings.database_url)
+    skew = timedelta(seconds=float(os.environ.get("FLYWHEEL_TEST_CLOCK_SKEW") or 0))
+    clock = FrozenClock(datetime.fromisoformat(os.environ["FLYWHEEL_TEST_START"]) + skew)
     from bot.config import load_config
 
     config = load_config(settings.config_path, default_timezone=settings.timezone, default_locale=settings.locale)
     messenger = SlackMessenger.from_settings(settings.slack_bot_token or "", settings.slack_api_url)
     app = Flywheel.build(settings, clock=clock, config=config, messengers={"slack": messenger})
+    if os.environ.get("FLYWHEEL_TEST_LEASE"):  # leases on the database's clock, as on the real clock, but short
+        lease = timedelta(seconds=float(os.environ["FLYWHEEL_TEST_LEASE"]))
+        outbox = app.outbox
+        outbox.lease, outbox.margin, outbox.leases_on_db_clock = lease, lease / 4, True
     say("ready")
     try:
         for line in sys.stdin:
             command, _, arg = line.strip().partition(" ")
             if command == "tick":
-                clock.set(datetime.fromisoformat(arg))
+                clock.set(datetime.fromisoformat(arg) + skew)
                 report = app.tick()
                 say("done " + json.dumps(report.__dict__))
+            elif command == "deliver":
+                sent, failed = app.outbox.deliver()
+                say("done " + json.dumps({"sent": sent, "failed": failed}))
+            elif command == "freeze":
+                point, _, nth = arg.partition(" ")
+                freeze(app, point, int(nth))
+                say("armed")
             elif command == "pause":
                 point, _, nth = arg.partition(" ")
                 arm(app, point, int(nth))
@@ -112,7 +153,8 @@ def main() -> int:
         return 1
     finally:
         app.close()
-        lock.release()
+        if lock is not None:
+            lock.release()
     return 0
 
 
