@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from bot.calendar import Calendars
 from bot.codec import encode_replies
+from bot.platforms import identity
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.kudos import (
@@ -75,7 +76,7 @@ class KudosDesk:
         parsed = parse_kudos(args)
         if isinstance(parsed, KudosRefusal):
             return [_refusal(parsed, values=self._values())]
-        recipients, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
+        recipients, unknown = identity.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
         if unknown is not None:
             return [Reply("kudos/unknown_member", {"who": unknown})]
         values = []

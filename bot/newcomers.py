@@ -73,7 +73,7 @@ def look_up(app, event: InboundEvent) -> Lookup:  # noqa: ANN001 - the Flywheel 
 def listed_in_org_file(app, event: InboundEvent) -> Any:  # noqa: ANN001 - the Flywheel app
     """The org file's entry (`MemberSpec`) for this chat account, as read at start; None if it lists no such one."""
     for spec in getattr(app, "org_members", ()):
-        account = {"console": spec.handle, "slack": spec.slack, "feishu": spec.feishu}.get(event.platform)
+        account = spec.account(event.platform)
         if account is not None and account == event.user:
             return spec
     return None

@@ -139,7 +139,8 @@ def test_0013_moves_every_members_accounts_into_identity_rows_and_back(backend, 
         with engine.connect() as conn:
             rows = conn.execute(
                 sa.text(
-                    "SELECT member_id, platform, external_id, workspace FROM member_identity ORDER BY member_id, platform"
+                    "SELECT member_id, platform, external_id, workspace FROM member_identity "
+                    "ORDER BY member_id, platform"
                 )
             ).all()
             members = conn.execute(sa.text("SELECT id, handle, manager_id, country FROM member ORDER BY id")).all()
