@@ -94,7 +94,7 @@ Member.identities = relationship(  # type: ignore[misc]  # mapped after both cla
     back_populates="member",
     lazy="selectin",
     cascade="all, delete-orphan",
-    order_by=MemberIdentity.id,
+    order_by="MemberIdentity.id",
 )
 MemberIdentity.member = relationship(Member, back_populates="identities")  # type: ignore[attr-defined]  # as above
 

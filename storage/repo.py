@@ -122,7 +122,7 @@ def member_by_platform_id(session: Session, *, platform: str, user_id: str) -> M
         return member_by_handle(session, handle=user_id)
     return session.exec(
         select(Member)
-        .join(MemberIdentity, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]
+        .join(MemberIdentity, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
         .where(MemberIdentity.platform == platform, MemberIdentity.external_id == user_id)
     ).first()
 
@@ -136,7 +136,7 @@ def members_by_platform_ids(session: Session, *, platform: str, user_ids: Iterab
         return {m.handle: m for m in session.exec(select(Member).where(among(session, Member.handle, wanted)))}
     rows = session.exec(
         select(MemberIdentity.external_id, Member)
-        .join(Member, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]
+        .join(Member, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
         .where(MemberIdentity.platform == platform, among(session, MemberIdentity.external_id, wanted))
     )
     return {external_id: member for external_id, member in rows}
@@ -146,7 +146,7 @@ def members_on(session: Session, *, platform: str) -> dict[str, Member]:
     """Every member with an account on `platform`, by that account (a directory sync compares its list with it)."""
     rows = session.exec(
         select(MemberIdentity.external_id, Member)
-        .join(Member, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]
+        .join(Member, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
         .where(MemberIdentity.platform == platform)
     )
     return {external_id: member for external_id, member in rows}
