@@ -26,7 +26,7 @@ from conversations.calendar import (
     week_has_working_day,
 )
 from conversations.schedule import zone
-from storage.models import ConversationRun, Member
+from storage.models import ConversationRun, Member, MemberIdentity
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +95,11 @@ def away_candidates(s: Session, now: datetime) -> list[tuple[int, str]]:
         ConversationRun.next_nudge_at <= now,
     )  # type: ignore[operator]
     query = (
-        select(Member.id, Member.slack_user_id)
+        select(Member.id, MemberIdentity.external_id)
+        .join(MemberIdentity, MemberIdentity.member_id == Member.id)
         .join(ConversationRun, ConversationRun.member_id == Member.id)
         .where(
-            Member.slack_user_id.is_not(None),
+            MemberIdentity.platform == "slack",
             ConversationRun.closes_at > now,  # type: ignore[union-attr]
             sa.or_(deliver, remind),
         )

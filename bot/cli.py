@@ -118,7 +118,9 @@ def _start_over(database_url: str) -> str | None:
             members = one("select count(*) from member where active") if "member" in tables else 0
             runs = one("select count(*) from conversation_run") if "conversation_run" in tables else 0
             platform = (
-                one("select count(*) from member where slack_user_id is not null or feishu_open_id is not null")
+                one("select count(*) from member_identity")
+                if "member_identity" in tables
+                else one("select count(*) from member where slack_user_id is not null or feishu_open_id is not null")
                 if "member" in tables
                 else 0
             )

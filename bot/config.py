@@ -61,6 +61,17 @@ class MemberSpec:
     feishu: str | None = None
     country: str | None = None  # whose public holidays they keep; None: `defaults.country`
 
+    def accounts(self) -> list[tuple[str, str]]:
+        """(platform, id) of every chat account this entry names, the console's (the handle) first."""
+        named = ((platform, getattr(self, platform)) for platform in ACCOUNT_KEYS)
+        return [("console", self.handle), *((platform, user_id) for platform, user_id in named if user_id)]
+
+    def account(self, platform: str) -> str | None:
+        return dict(self.accounts()).get(platform)
+
+
+ACCOUNT_KEYS = ("slack", "feishu")  # the platforms a member entry may give an account on: `slack: U0…`, `feishu: ou_…`
+
 
 @dataclass(frozen=True)
 class OrgConfig:
@@ -232,6 +243,8 @@ def _parse_calendar(raw: Any, default_country: Any, problems: list[str]) -> Cale
 
 
 def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
+    from bot.platforms.identity import owns_channel  # (it reads storage, as sync_members does: imported when used)
+
     if not isinstance(raw, dict):
         problems.append("`kudos` must be a mapping (channel, weekly_limit, rankings, values)")
         return KudosSettings()
@@ -257,7 +270,7 @@ def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
         values = tuple(parsed)
     channel, channels = raw.get("channel"), ()
     if isinstance(channel, dict):  # {slack: C0KUDOS, feishu: oc_…}
-        unknown = sorted(set(channel) - {"slack", "feishu", "console"})
+        unknown = sorted(set(channel) - {*ACCOUNT_KEYS, "console"})
         if unknown:
             problems.append(f"kudos.channel: unknown platform(s) {', '.join(map(str, unknown))} (slack, feishu)")
         channels, channel = tuple((str(k), str(v)) for k, v in channel.items() if v), None
@@ -267,6 +280,7 @@ def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
         channel=str(channel) if channel else None,
         rankings=bool(raw.get("rankings", False)),
         channels=channels,
+        owns_channel=owns_channel,  # one channel for all: the platforms say whose it is
     )
 
 
@@ -312,10 +326,10 @@ def _parse_members(raw: Any, tz_default: str, locale_default: str, problems: lis
                 country=_country(entry.get("country"), f"{where}.country", problems),
             )
         )
-    for platform in ("slack", "feishu"):
+    for platform in ACCOUNT_KEYS:
         owners: dict[str, str] = {}
         for m in out:
-            user_id = getattr(m, platform)
+            user_id = m.account(platform)
             if user_id and user_id in owners:
                 problems.append(f"members ({m.handle}): {platform} id `{user_id}` is also {owners[user_id]}'s")
             elif user_id:
@@ -458,9 +472,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
         row = repo.member_by_handle(session, handle=spec.handle)
         if row is None:  # a new handle for someone already known by their platform id: renamed, the same person
             known = (
-                repo.member_by_platform_id(session, platform=p, user_id=i)
-                for p, i in (("slack", spec.slack), ("feishu", spec.feishu))
-                if i
+                repo.member_by_platform_id(session, platform=p, user_id=i) for p, i in spec.accounts() if p != "console"
             )
             row = next((m for m in known if m is not None and m.handle not in rows), None)
             if row is not None:
@@ -484,8 +496,9 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
         row.name, row.timezone, row.locale = spec.name, spec.timezone, spec.locale
         row.team, row.email, row.active, row.source = spec.team, spec.email, True, "file"
         row.country = spec.country
-        row.slack_user_id = spec.slack or row.slack_user_id
-        row.feishu_open_id = spec.feishu or row.feishu_open_id
+        for platform, user_id in spec.accounts():
+            if platform != "console":  # the console's account is the handle
+                row.set_account(platform, user_id)
         row.updated_at = now
         session.add(row)
         rows[spec.handle] = row
@@ -514,7 +527,4 @@ def erased_any(session, spec: MemberSpec) -> bool:  # noqa: ANN001
     """Did the person this file entry names delete their data (by any of their accounts)?"""
     from storage import repo
 
-    return any(
-        repo.erased_account(session, platform=p, user_id=i) is not None
-        for p, i in (("console", spec.handle), ("slack", spec.slack), ("feishu", spec.feishu))
-    )
+    return any(repo.erased_account(session, platform=p, user_id=i) is not None for p, i in spec.accounts())

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.ports import CommandHandler
+from bot.platforms import identity
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.kudos import (
@@ -81,7 +82,7 @@ class KudosDesk:
         parsed = parse_kudos(args)
         if isinstance(parsed, KudosRefusal):
             return [_refusal(parsed, values=self._values())]
-        recipients, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
+        recipients, unknown = identity.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
         if unknown is not None:
             return [Reply("kudos/unknown_member", {"who": unknown})]
         values = []

@@ -241,11 +241,7 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
         s.add(AuditRecord(actor_id=member.id, subject_id=member.id, what="self_delete", at=now))
     else:
         repo.audit(s, actor_id=None, subject_ids=[member.id], what="forget", now=now)
-    for platform, account in (
-        ("console", member.handle),
-        ("slack", member.slack_user_id),
-        ("feishu", member.feishu_open_id),
-    ):
+    for platform, account in member.accounts():
         if account and repo.erased_account(s, platform=platform, user_id=account) is None:
             s.add(
                 ErasedAccount(
@@ -256,7 +252,8 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
                 )
             )
     member.handle, member.name, member.email = f"deleted-{member.id}", "(deleted)", None
-    member.slack_user_id = member.feishu_open_id = None
+    for platform, _ in member.accounts()[1:]:  # every platform account (the first is the console's: the handle)
+        member.set_account(platform, None)
     member.active, member.manager_id, member.team = False, None, None
     s.add(member)
     return counts

@@ -92,7 +92,7 @@ class Newcomers:
     def listed_in_org_file(self, event: InboundEvent) -> Any:
         """The org file's entry (`MemberSpec`) for this chat account, as read at start; None if it lists no such one."""
         for spec in self.org_members:
-            account = {"console": spec.handle, "slack": spec.slack, "feishu": spec.feishu}.get(event.platform)
+            account = spec.account(event.platform)
             if account is not None and account == event.user:
                 return spec
         return None

@@ -291,9 +291,7 @@ class Outbox:
 
     def recipient(self, member: Member) -> Recipient | None:
         for platform in self.messengers:
-            address = {"slack": member.slack_user_id, "feishu": member.feishu_open_id, "console": member.handle}.get(
-                platform
-            )
+            address = member.account(platform)  # its accounts were loaded with the batch's members
             if address:
                 return Recipient(platform, address, member.id, member.name, member.timezone)
         return None

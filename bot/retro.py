@@ -23,6 +23,8 @@ from bot.codec import encode_replies
 from bot.engine import FlowHooks, RunEngine, run_row
 from bot.ports import CommandHandler
 from conversations.answers import Invalid, says_nothing
+from bot.platforms import identity
+from conversations.answers import says_nothing
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.machine import Reply, RunState, Status, Trigger, ask
@@ -118,7 +120,7 @@ class RetroDesk:
         parsed = parse_retro(args)
         if not isinstance(parsed, RetroRequest):
             return [Reply(f"retro/{parsed}")]
-        people, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
+        people, unknown = identity.members_by_mentions(s, platform=event.platform, tokens=parsed.mentions)
         if unknown is not None:
             return [Reply("retro/unknown_member", {"who": unknown})]
         channel = f"{event.platform}:{event.channel}" if event.channel else None
@@ -201,7 +203,7 @@ class RetroDesk:
 
     def validate_actions(self, s: Session, *, platform: str, actions: list[dict[str, str]]) -> Reply | None:
         for action in actions:
-            if repo.member_by_mention(s, platform=platform, token=action["owner"]) is None:
+            if identity.member_by_mention(s, platform=platform, token=action["owner"]) is None:
                 return Reply("retro/unknown_owner", {"who": action["owner"]})
         return None
 
@@ -218,7 +220,7 @@ class RetroDesk:
         # An edit after the retro closed keeps the verdict already recorded for this author's answers.
         shared = retro is not None and (retro.status == "summarised" or bool(run.context.get("reposted_at")))
         for action in value or []:
-            owner = repo.member_by_mention(s, platform=platform, token=action["owner"])
+            owner = identity.member_by_mention(s, platform=platform, token=action["owner"])
             if owner is not None and (owner.id, text_key(action["text"])) not in kept:
                 kept.add((owner.id, text_key(action["text"])))
                 s.add(
@@ -244,7 +246,7 @@ class RetroDesk:
                     a
                     for a in repo.answers_of(s, run_id=other.id).get("actions") or []
                     if text_key(a.get("text", "")) == text_key(old.text)
-                    and getattr(repo.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
+                    and getattr(identity.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
                     == old.owner_id
                 ]
                 if wrote:

@@ -28,6 +28,7 @@ from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.digest import direct_reports
 from bot.ports import CommandHandler
+from bot.platforms import identity
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.machine import Reply
@@ -141,7 +142,7 @@ def _ask(
     yourself = False
     loops: list[str] = []
     for token in tokens:
-        person = repo.member_by_mention(s, platform=event.platform, token=token)
+        person = identity.member_by_mention(s, platform=event.platform, token=token)
         if person is None or not person.active:
             unknown.append(token)
         elif person.id == actor.id:
@@ -361,7 +362,7 @@ def _admin_set(
     """An admin sets someone's manager directly (no consent needed); all three people are told."""
     if actor.handle not in admins:
         return [Reply("team/admins_only")]
-    people, unknown = repo.members_by_mentions(s, platform=event.platform, tokens=tokens)
+    people, unknown = identity.members_by_mentions(s, platform=event.platform, tokens=tokens)
     if unknown is not None:
         return [Reply("team/unknown", {"who": unknown})]
     if len(people) == 1 and len(tokens) == 2:  # the same person named twice

@@ -8,9 +8,11 @@ stays meaningful. Rankings are off unless an admin turns them on: recognition is
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conversations.answers import MAX_ANSWER_LEN, normalize
+from conversations.mentions import MENTION
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,18 @@ class KudosSettings:
     channel: str | None = None  # where kudos are posted; None = where they were typed
     rankings: bool = False
     channels: tuple[tuple[str, str], ...] = ()  # per platform, for an organisation on Slack and Feishu
+    # Whether a channel id is one of a platform's own (platform, channel) → bool: the platforms say
+    # (`bot/platforms/identity.owns_channel`). Unset, `channel` serves every platform.
+    owns_channel: Callable[[str, str], bool] | None = field(default=None, compare=False)
 
     def channel_for(self, platform: str) -> str | None:
-        """The configured kudos channel on one platform: from `channels`, or `channel` when it is that platform's
-        kind of id (Feishu chat ids start with `oc_`)."""
+        """The configured kudos channel on one platform: from `channels`, or `channel` when it is one of that
+        platform's channels."""
         if self.channels:
             return dict(self.channels).get(platform)
         if self.channel is None:
             return None
-        return self.channel if self.channel.startswith("oc_") == (platform == "feishu") else None
+        return self.channel if self.owns_channel is None or self.owns_channel(platform, self.channel) else None
 
     def value(self, tag: str) -> KudosValue | None:
         """The value a tag names: its key, its English name without spaces, or its Chinese name (or a
@@ -89,8 +94,6 @@ def stored_values(stored: str | None) -> list[str]:
     return stored.split() if stored else []
 
 
-# A mention: @handle / @名字 on the console and in Feishu text, <@U123> or <@U123|name> in Slack.
-_MENTION = re.compile(r"(<@[A-Za-z0-9_]+(?:\|[^>]*)?>|@[^\s,，、:：@#]+)")
 # What separates the people from the reason ("@alice, @bo: …", "@alice — …"); not part of the reason.
 _AFTER_MENTIONS = re.compile(r"^[\s:：,，、—–]*(?:-\s+)?")
 # Words that only introduce a reason: "@bo for" or "@bo 谢谢" has no reason yet. The reason keeps them.
@@ -122,7 +125,7 @@ def parse_kudos(args: str) -> KudosRequest | KudosRefusal:
     rest = args.strip()
     mentions: list[str] = []
     while True:
-        m = _MENTION.match(rest)
+        m = MENTION.match(rest)  # @handle / @名字, or a platform's mention (conversations.mentions)
         if not m:
             break
         token = m.group(1)

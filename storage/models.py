@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import relationship
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, json_dict
@@ -24,9 +25,6 @@ class Member(SQLModel, table=True):
     handle: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=200)
     email: str | None = Field(default=None, max_length=320)
-    slack_user_id: str | None = Field(default=None, max_length=64, unique=True)
-    slack_team_id: str | None = Field(default=None, max_length=64)
-    feishu_open_id: str | None = Field(default=None, max_length=128, unique=True)
     timezone: str = Field(max_length=64)
     locale: str = Field(default="en", max_length=8)
     manager_id: int | None = Field(default=None, foreign_key="member.id", index=True)
@@ -42,6 +40,63 @@ class Member(SQLModel, table=True):
     manager_source: str | None = Field(default=None, max_length=16)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+    # The member's accounts on the chat platforms, one row each; loaded with the member in one query per batch of
+    # members (selectin), so reading an address never costs a query per member.
+    # The member's accounts on the chat platforms, one row each (`MemberIdentity`, mapped below): loaded with the
+    # member in one query per batch of members (selectin), so reading an address never costs a query per member.
+    identities: ClassVar[Any]
+
+    def account(self, platform: str) -> str | None:
+        """This member's id on `platform` (the console knows people by their handle)."""
+        if platform == CONSOLE:
+            return self.handle
+        return next((i.external_id for i in self.identities or () if i.platform == platform), None)
+
+    def accounts(self) -> list[tuple[str, str]]:
+        """(platform, id) of every account of this member, the console's handle first."""
+        return [(CONSOLE, self.handle), *((i.platform, i.external_id) for i in self.identities or ())]
+
+    def set_account(self, platform: str, external_id: str | None, *, workspace: str | None = None) -> None:
+        """Record (or with None, forget) this member's id on `platform`."""
+        row = next((i for i in self.identities if i.platform == platform), None)
+        if external_id is None:
+            if row is not None:
+                self.identities.remove(row)
+        elif row is None:
+            self.identities.append(MemberIdentity(platform=platform, external_id=external_id, workspace=workspace))
+        else:
+            row.external_id = external_id
+            row.workspace = workspace or row.workspace
+
+
+CONSOLE = "console"  # its accounts are the members' handles: no identity rows
+
+
+class MemberIdentity(SQLModel, table=True):
+    """One account of a member on one chat platform (a Slack user id, a Feishu open_id, …): a new platform is new
+    rows, never a new column. An account belongs to one member; a member has at most one account per platform."""
+
+    __tablename__ = "member_identity"
+    __table_args__ = (
+        sa.UniqueConstraint("platform", "external_id", name="uq_member_identity_account"),
+        sa.UniqueConstraint("member_id", "platform", name="uq_member_identity_member_platform"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id", nullable=False)
+    platform: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+    workspace: str | None = Field(default=None, max_length=64)  # e.g. the Slack team the account belongs to
+
+
+Member.identities = relationship(  # type: ignore[misc]  # mapped after both classes exist (see Member.identities)
+    MemberIdentity,
+    back_populates="member",
+    lazy="selectin",
+    cascade="all, delete-orphan",
+    order_by="MemberIdentity.id",
+)
+MemberIdentity.member = relationship(Member, back_populates="identities")  # type: ignore[attr-defined]  # as above
 
 
 class ConversationRun(SQLModel, table=True):

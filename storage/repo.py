@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from storage.models import (
+    CONSOLE,
     Answer,
     AnswerFlag,
     AuditRecord,
@@ -21,6 +22,7 @@ from storage.models import (
     KudosRecipient,
     ManagerRequest,
     Member,
+    MemberIdentity,
     Obstacle,
     OutboxMessage,
     ProcessedEvent,
@@ -116,8 +118,47 @@ def members_from_file(session: Session) -> list[Member]:
 
 
 def member_by_platform_id(session: Session, *, platform: str, user_id: str) -> Member | None:
-    column = {"console": Member.handle, "slack": Member.slack_user_id, "feishu": Member.feishu_open_id}[platform]
-    return session.exec(select(Member).where(column == user_id)).first()
+    """The member whose account on `platform` is `user_id` (on the console: whose handle it is)."""
+    if platform == CONSOLE:
+        return member_by_handle(session, handle=user_id)
+    return session.exec(
+        select(Member)
+        .join(MemberIdentity, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
+        .where(MemberIdentity.platform == platform, MemberIdentity.external_id == user_id)
+    ).first()
+
+
+def members_by_platform_ids(session: Session, *, platform: str, user_ids: Iterable[str]) -> dict[str, Member]:
+    """Members by their accounts on `platform`, in one query (with their identities: one more)."""
+    wanted = list(set(user_ids))
+    if not wanted:
+        return {}
+    if platform == CONSOLE:
+        return {m.handle: m for m in session.exec(select(Member).where(among(session, Member.handle, wanted)))}
+    rows = session.exec(
+        select(MemberIdentity.external_id, Member)
+        .join(Member, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
+        .where(MemberIdentity.platform == platform, among(session, MemberIdentity.external_id, wanted))
+    )
+    return {external_id: member for external_id, member in rows}
+
+
+def members_on(session: Session, *, platform: str) -> dict[str, Member]:
+    """Every member with an account on `platform`, by that account (a directory sync compares its list with it)."""
+    rows = session.exec(
+        select(MemberIdentity.external_id, Member)
+        .join(Member, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
+        .where(MemberIdentity.platform == platform)
+    )
+    return {external_id: member for external_id, member in rows}
+
+
+def member_by_name(session: Session, *, name: str) -> Member | None:
+    """`alice` / `陈晨`: the member with this handle, else the one with exactly this name."""
+    found = session.exec(select(Member).where(Member.handle == name.lower())).first()
+    if found is None:
+        found = session.exec(select(Member).where(Member.name == name)).first()
+    return found
 
 
 def lock_member(session: Session, *, member_id: int) -> None:
@@ -663,32 +704,6 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
 
 
 # ------------------------------------------------------------------------------------------ kudos
-
-
-def member_by_mention(session: Session, *, platform: str, token: str) -> Member | None:
-    """`@alice` / `@陈晨` (handle or exact name), or a platform mention `<@U123|name>` (Slack user id, Feishu
-    open_id)."""
-    if token.startswith("<@"):
-        user_id = token[2:-1].split("|", 1)[0]
-        column = Member.feishu_open_id if platform == "feishu" else Member.slack_user_id
-        return session.exec(select(Member).where(column == user_id)).first()
-    name = token.lstrip("@")
-    found = session.exec(select(Member).where(Member.handle == name.lower())).first()
-    if found is None:
-        found = session.exec(select(Member).where(Member.name == name)).first()
-    return found
-
-
-def members_by_mentions(session: Session, *, platform: str, tokens: Sequence[str]) -> tuple[list[Member], str | None]:
-    """The active members the mentions name, in order and without repeats; or the first token nobody matches."""
-    found: list[Member] = []
-    for token in tokens:
-        member = member_by_mention(session, platform=platform, token=token)
-        if member is None or not member.active:
-            return [], token
-        if member not in found:
-            found.append(member)
-    return found, None
 
 
 def kudos_given_in(session: Session, *, giver_id: int, period: str) -> int:

@@ -102,7 +102,11 @@ class Harness:
         with transaction(self.app.sessions) as s:
             member = s.exec(select(Member).where(Member.handle == handle)).one()
             for key, value in changes.items():
-                setattr(member, key, value)
+                if key == "accounts":  # {platform: user id}
+                    for platform, user_id in value.items():
+                        member.set_account(platform, user_id)
+                else:
+                    setattr(member, key, value)
             s.add(member)
 
 

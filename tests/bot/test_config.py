@@ -165,12 +165,12 @@ def test_people_taken_off_the_file_are_deactivated_at_the_next_start_and_back_wh
                     handle="dana",
                     name="Dana",
                     timezone="UTC",
-                    slack_user_id="U0DANA",
                     source="slack",
                     created_at=h.clock.now(),
                     updated_at=h.clock.now(),
                 )
             )
+            s.exec(select(Member).where(Member.handle == "dana")).one().set_account("slack", "U0DANA")
         without_bo = [m for m in DEMO["members"] if m["handle"] != "bo"]
         with caplog.at_level("WARNING"):
             state = restart(without_bo)
@@ -189,7 +189,7 @@ def test_people_taken_off_the_file_are_deactivated_at_the_next_start_and_back_wh
         # Off the file but still in the Slack workspace: the workspace vouches for them from then on.
         assert restart(without_bo)["bo"] == (False, "file")
         with transaction(h.app.sessions) as s:
-            s.exec(select(Member).where(Member.handle == "bo")).one().slack_user_id = "U0BO"
+            s.exec(select(Member).where(Member.handle == "bo")).one().set_account("slack", "U0BO")
         with transaction(h.app.sessions) as s:
             sync_users(
                 s,

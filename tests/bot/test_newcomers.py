@@ -75,7 +75,7 @@ def slack(tmp_path):
 
 def members(app) -> dict[str, Member]:
     with transaction(app.sessions) as s:
-        return {m.slack_user_id or m.feishu_open_id or m.handle: m for m in s.exec(select(Member))}
+        return {m.account("slack") or m.account("feishu") or m.handle: m for m in s.exec(select(Member))}
 
 
 def test_someone_who_joined_slack_since_the_last_sync_is_served_at_once(slack):

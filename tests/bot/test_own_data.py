@@ -12,6 +12,7 @@ from sqlmodel import SQLModel, select
 
 from bot.config import parse_config, sync_members
 from bot.platforms.common import message_rows
+from storage import repo
 from storage.db import transaction
 from storage.models import Answer, AnswerFlag, AuditRecord, ConversationRun, ErasedAccount, Kudos, Member
 from tests.bot.test_digest import run_checkin
@@ -97,7 +98,7 @@ def test_after_deletion_nothing_of_theirs_is_left_but_what_the_readme_says_stays
             False,
             None,
         )
-        assert (alice.slack_user_id, alice.feishu_open_id, alice.team) == (None, None, None)
+        assert (alice.account("slack"), alice.account("feishu"), alice.team) == (None, None, None)
         # Every column that can point at a person, in every table: only what the README says stays.
         left: dict[str, list[str]] = {}
         for table in SQLModel.metadata.sorted_tables:
@@ -208,7 +209,7 @@ def test_a_slack_directory_sync_does_not_bring_back_someone_who_deleted_their_da
     from bot.platforms.slack.directory import sync_users
 
     h = harness
-    h.set_member("alice", slack_user_id="UALICE")
+    h.set_member("alice", accounts={"slack": "UALICE"})
     h.say("alice", f"/me delete confirm {code_in(h.say('alice', '/me delete')[0])}")
     users = [
         {"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "Europe/London"},
@@ -218,7 +219,7 @@ def test_a_slack_directory_sync_does_not_bring_back_someone_who_deleted_their_da
         counts = sync_users(s, iter(users), default_timezone="UTC", default_locale="en", now=h.clock.now())
     assert (counts["added"], counts["skipped"]) == (1, 1)
     with transaction(h.app.sessions) as s:
-        assert s.exec(select(Member).where(Member.slack_user_id == "UALICE")).first() is None
+        assert repo.member_by_platform_id(s, platform="slack", user_id="UALICE") is None
 
 
 # ------------------------------------------------------------------------------------------------ who read it

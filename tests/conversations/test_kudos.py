@@ -70,11 +70,12 @@ def test_value_tags_in_both_languages():
 
 
 def test_the_kudos_channel_is_per_platform():
+    from bot.platforms.identity import owns_channel  # the platforms say whose a channel id is
     from conversations.kudos import KudosSettings
 
-    one = KudosSettings(channel="C0KUDOS")
+    one = KudosSettings(channel="C0KUDOS", owns_channel=owns_channel)
     assert (one.channel_for("slack"), one.channel_for("feishu")) == ("C0KUDOS", None)  # a Slack id is not a Feishu chat
-    assert KudosSettings(channel="oc_abc").channel_for("feishu") == "oc_abc"
+    assert KudosSettings(channel="oc_abc", owns_channel=owns_channel).channel_for("feishu") == "oc_abc"
     both = KudosSettings(channels=(("slack", "C0KUDOS"), ("feishu", "oc_abc")))
     assert (both.channel_for("slack"), both.channel_for("feishu"), both.channel_for("console")) == (
         "C0KUDOS",

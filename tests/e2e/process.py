@@ -99,7 +99,7 @@ class Bot:
 
 
 def seed_outbox(database_url: str, people: list[dict[str, Any]], *, per_person: int) -> list[int]:
-    """Migrate the database, add `people` (Member fields) and queue `per_person` messages to each; returns the ids
+    """Migrate the database, add `people` (Member fields, and `accounts`) and queue `per_person` messages to each; returns the ids
     in the order a sender claims them."""
     engine = create_db_engine(database_url)
     upgrade(engine)
@@ -107,7 +107,11 @@ def seed_outbox(database_url: str, people: list[dict[str, Any]], *, per_person: 
     try:
         with transaction(session_factory(engine)) as s:
             for person in people:
-                s.add(Member(timezone="UTC", created_at=now, updated_at=now, **person))
+                fields = {k: v for k, v in person.items() if k != "accounts"}  # accounts: {platform: user id}
+                member = Member(timezone="UTC", created_at=now, updated_at=now, **fields)
+                for platform, user_id in person.get("accounts", {}).items():
+                    member.set_account(platform, user_id)
+                s.add(member)
             s.flush()
             members = list(s.exec(select(Member).order_by(Member.id)))
             for n in range(per_person):

@@ -245,7 +245,12 @@ def test_fresh_never_deletes_a_database_that_holds_a_real_organisation(tmp_path)
     console(db, "/checkin\n4\n")
     engine = sa.create_engine(f"sqlite:///{db}")
     with engine.begin() as conn:
-        conn.execute(sa.text("update member set slack_user_id = 'U0MARIA' where handle = 'maria'"))
+        conn.execute(
+            sa.text(
+                "insert into member_identity (member_id, platform, external_id) "
+                "select id, 'slack', 'U0MARIA' from member where handle = 'maria'"
+            )
+        )
     engine.dispose()
     refused = start(db, "/who\n", "--fresh")
     assert refused.returncode == 2

@@ -27,8 +27,8 @@ from tests.fakes.slack_socket import FakeSocketMode
 SECRET = "sigterm-signing-secret"
 KEY = "sigterm-encrypt-key"
 PEOPLE = [
-    {"handle": "alice", "name": "Alice Martin", "slack_user_id": "UALICE"},
-    {"handle": "bo", "name": "Bo Li", "slack_user_id": "UBO"},
+    {"handle": "alice", "name": "Alice Martin", "accounts": {"slack": "UALICE"}},
+    {"handle": "bo", "name": "Bo Li", "accounts": {"slack": "UBO"}},
 ]
 SLACK_USERS = [
     {"id": "UALICE", "name": "alice", "real_name": "Alice Martin", "tz": "UTC"},

@@ -565,7 +565,7 @@ def test_org_sync_from_the_contact_api(tmp_path):
             )
         assert counts["added"] == 62 and counts["kept"] == 1
         with transaction(env.app.sessions) as s:
-            m = {x.feishu_open_id: x for x in s.exec(select(Member))}
+            m = {x.account("feishu"): x for x in s.exec(select(Member))}
             assert m["ou_lead"].name == "文件里的名字" and m["ou_lead"].timezone == "Europe/London"  # the file wins
             assert m["ou_wu"].manager_id == m["ou_lead"].id and m["ou_wu"].handle == "wu"
             assert m["ou_zhou"].manager_id == m["ou_wu"].id and m["ou_zhou"].team == "运维"

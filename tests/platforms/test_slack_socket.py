@@ -92,7 +92,7 @@ def test_workspace_discovery_skips_bots_and_deactivated_users(env):  # noqa: F81
         counts = sync_users(s, workspace_users(web), default_timezone="UTC", default_locale="en", now=clock.now())
     assert counts == {"added": 2, "updated": 1, "deactivated": 1, "skipped": 2}
     with transaction(app.sessions) as s:
-        by_id = {m.slack_user_id: m for m in s.exec(select(Member))}
+        by_id = {m.account("slack"): m for m in s.exec(select(Member))}
     assert (by_id["UNEW"].handle, by_id["UNEW"].locale, by_id["UNEW"].timezone) == ("wang.fang", "zh", "Asia/Shanghai")
     assert by_id["UNEW2"].handle == "alice2" and by_id["UNEW2"].timezone == "UTC"
     assert by_id["UALICE"].timezone == "Europe/Paris" and by_id["UALICE"].manager_id is not None  # org file kept

@@ -222,9 +222,10 @@ def outbox_rows(database_url: str) -> dict[int, dict[str, Any]]:
             rows = (
                 conn.execute(
                     sa.text(
-                        "SELECT o.id, o.kind, o.status, o.last_error, o.lease_owner, r.period, m.slack_user_id "
+                        "SELECT o.id, o.kind, o.status, o.last_error, o.lease_owner, r.period, "
+                        "i.external_id AS slack_user_id "
                         "FROM outbox_message o LEFT JOIN conversation_run r ON r.id = o.run_id "
-                        "LEFT JOIN member m ON m.id = o.member_id"
+                        "LEFT JOIN member_identity i ON i.member_id = o.member_id AND i.platform = 'slack'"
                     )
                 )
                 .mappings()

@@ -90,3 +90,94 @@ def test_0009_records_who_set_the_lines_already_stored(backend, tmp_path, reques
         assert rows == [None, "file", "feishu", "chat", "chat"]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0013_moves_every_members_accounts_into_identity_rows_and_back(backend, tmp_path, request):
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    try:
+        config = _alembic_config(engine)
+        command.upgrade(config, "0012")
+        now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+        people = [  # id, slack user, slack team, feishu open_id, manager
+            (1, "UALICE", "T1", None, None),
+            (2, None, None, "ou_bo", 1),
+            (3, "UCHEN", "T1", "ou_chen", 1),
+            (4, None, None, None, 3),
+        ]
+        with engine.begin() as conn:
+            for i, slack, team, feishu, manager in people:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO member (id, handle, name, timezone, locale, active, manager_id, slack_user_id, "
+                        "slack_team_id, feishu_open_id, country, created_at, updated_at) VALUES (:id, :h, :h, 'UTC', "
+                        "'en', true, :manager, :slack, :team, :feishu, 'CN', :now, :now)"
+                    ),
+                    {
+                        "id": i,
+                        "h": f"m{i}",
+                        "manager": manager,
+                        "slack": slack,
+                        "team": team,
+                        "feishu": feishu,
+                        "now": now,
+                    },
+                )
+            conn.execute(  # a row elsewhere that points at a member: the rebuild must keep it valid
+                sa.text(
+                    "INSERT INTO kudos (id, giver_id, reason, period, created_at) VALUES (1, 3, 'thanks', '2026-W48', "
+                    ":now)"
+                ),
+                {"now": now},
+            )
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT member_id, platform, external_id, workspace FROM member_identity "
+                    "ORDER BY member_id, platform"
+                )
+            ).all()
+            members = conn.execute(sa.text("SELECT id, handle, manager_id, country FROM member ORDER BY id")).all()
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("member")}
+        assert [tuple(r) for r in rows] == [
+            (1, "slack", "UALICE", "T1"),
+            (2, "feishu", "ou_bo", None),
+            (3, "feishu", "ou_chen", None),
+            (3, "slack", "UCHEN", "T1"),
+        ]
+        assert [tuple(m) for m in members] == [
+            (1, "m1", None, "CN"),
+            (2, "m2", 1, "CN"),
+            (3, "m3", 1, "CN"),
+            (4, "m4", 3, "CN"),
+        ]
+        assert not columns & {"slack_user_id", "slack_team_id", "feishu_open_id"}
+        with transaction(session_factory(engine)) as s:  # the models read what the migration wrote
+            chen = s.get(Member, 3)
+            assert (chen.account("slack"), chen.account("feishu"), chen.account("console")) == (
+                "UCHEN",
+                "ou_chen",
+                "m3",
+            )
+        if backend == "sqlite":
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        command.downgrade(config, "0012")
+        with engine.connect() as conn:
+            back = conn.execute(
+                sa.text("SELECT id, slack_user_id, slack_team_id, feishu_open_id, manager_id FROM member ORDER BY id")
+            ).all()
+        assert [tuple(r) for r in back] == [
+            (i, slack, team, feishu, manager) for i, slack, team, feishu, manager in people
+        ]
+        upgrade(engine)  # and forward again
+        assert current_revision(engine) == head_revision(engine)
+    finally:
+        engine.dispose()

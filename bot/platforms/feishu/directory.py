@@ -137,12 +137,12 @@ def apply_user(
             name=name,
             timezone=tz,
             locale=default_locale,
-            feishu_open_id=open_id,
             team=team,
             source="feishu",
             created_at=now,
             updated_at=now,
         )
+        member.set_account("feishu", open_id)
         by_open_id[open_id] = member
         outcome = "added"
     else:
@@ -178,7 +178,7 @@ def sync_users(
 ) -> dict[str, int]:
     counts = {"added": 0, "updated": 0, "deactivated": 0, "kept": 0}
     taken = set(s.exec(select(Member.handle)))
-    by_open_id = {m.feishu_open_id: m for m in s.exec(select(Member).where(Member.feishu_open_id.is_not(None)))}
+    by_open_id = repo.members_on(s, platform="feishu")
     listed: set[str] = set()
     for user in people:
         listed.add(str(user.open_id))
@@ -295,14 +295,9 @@ class FeishuDirectory:
     def admit(self, s: Session, person: Any, *, now: datetime) -> Member | None:
         repo.lock_member_sync(s)
         open_id = str(person.open_id)
-        by_open_id = {
-            m.feishu_open_id: m
-            for m in s.exec(
-                select(Member).where(
-                    (Member.feishu_open_id == open_id) | (Member.feishu_open_id == str(person.leader_user_id or ""))
-                )
-            )
-        }
+        by_open_id = repo.members_by_platform_ids(
+            s, platform="feishu", user_ids=[open_id, str(person.leader_user_id or "")]
+        )
         taken = set(s.exec(select(Member.handle)))
         _, member = apply_user(
             s,

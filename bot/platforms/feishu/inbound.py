@@ -23,9 +23,16 @@ from typing import Any
 from Crypto.Cipher import AES
 
 from conversations.events import InboundEvent
+from conversations.mentions import mention_token
 
 MAX_SKEW_SECONDS = 300
 PLATFORM = "feishu"
+CHAT_ID_PREFIX = "oc_"  # a group chat's id; people's open_ids start with ou_
+
+
+def is_chat_id(channel: str) -> bool:
+    """Whether `channel` is a Feishu chat id (what `bot/platforms/identity.py` asks for the kudos channel)."""
+    return channel.startswith(CHAT_ID_PREFIX)
 
 
 def verify_signature(
@@ -160,7 +167,8 @@ def _message(event: Mapping[str, Any], event_id: str, header: Mapping[str, Any],
 
 def message_text(message: Mapping[str, Any]) -> str | None:
     """The text of a `text` or `post` message with mentions resolved: leading mentions (the bot, in a group) are
-    dropped, others become `<@open_id|name>`, which the command parsers read as a person."""
+    dropped, others become the neutral mention `<@open_id|name>` (`conversations.mentions`), which the command
+    parsers read as a person."""
     try:
         content = json.loads(str(message.get("content") or "{}"))
     except ValueError:
@@ -184,7 +192,7 @@ def message_text(message: Mapping[str, Any]) -> str | None:
         ident = mention.get("id") if isinstance(mention.get("id"), dict) else {}
         name = "_".join(str(mention.get("name") or "").replace("|", " ").replace(">", " ").split())
         open_id = ident.get("open_id") if ident else None
-        text = text.replace(key, f"<@{open_id}|{name}>" if open_id else f"@{name or 'all'}")
+        text = text.replace(key, mention_token(str(open_id), name) if open_id else f"@{name or 'all'}")
     return text
 
 
@@ -201,6 +209,7 @@ def _post_text(content: Mapping[str, Any]) -> str:
             if node.get("tag") in ("text", "a", "code_block"):
                 parts.append(str(node.get("text") or ""))
             elif node.get("tag") == "at":
-                parts.append(f"<@{node.get('user_id')}|{node.get('user_name') or ''}>" if node.get("user_id") else "")
+                user = node.get("user_id")
+                parts.append(mention_token(str(user), str(node.get("user_name") or "")) if user else "")
         lines.append("".join(parts))
     return "\n".join(lines).strip()

@@ -51,7 +51,7 @@ def apply_user(
 ) -> tuple[str, Member | None]:
     """One Slack user, as the directory says they are: ("added" | "updated", member), ("deactivated", member) for a
     member Slack has deactivated, ("skipped", None) for a bot and ("gone", None) for a deactivated non-member."""
-    member = s.exec(select(Member).where(Member.slack_user_id == user["id"])).first()
+    member = repo.member_by_platform_id(s, platform="slack", user_id=user["id"])
     reason = not_served(user)
     if reason == "bot":
         return "skipped", None
@@ -80,12 +80,11 @@ def apply_user(
             name=name,
             timezone=tz,
             locale=locale,
-            slack_user_id=user["id"],
-            slack_team_id=user.get("team_id"),
             source="slack",
             created_at=now,
             updated_at=now,
         )
+        member.set_account("slack", user["id"], workspace=user.get("team_id"))
         outcome = "added"
     else:
         repo.listed_by_directory(member, source="slack")

@@ -3,6 +3,9 @@
 The same translation serves HTTP mode (`bot/web.py`) and Socket Mode (`bot/platforms/slack/socket.py`), so
 both reach the bot through one code path. Verification is our own rather than Bolt's: a malformed timestamp must
 be a 401, not a 500, and a rejected body must never be logged.
+
+Text is passed on exactly as typed: Slack writes the people a user picked as `<@U123|name>`, which already is the
+neutral mention of `conversations.mentions` (resolved to members in `bot/platforms/identity.py`).
 """
 
 from __future__ import annotations
