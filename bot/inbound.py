@@ -188,12 +188,13 @@ class Inbound:
                 return True
             replies, run_id = self._dispatch(s, member, event, now)
             if replies:
+                kind = event.replaces or "reply"  # a panel the platform shows (Slack's App Home) is replaced in place
                 repo.enqueue(
                     s,
                     dedup_key=f"in:{event.dedup_key}",
                     member_id=member.id,
                     run_id=run_id,
-                    kind=event.replaces or "reply",  # a panel the platform shows is replaced in place
+                    kind=kind,
                     body=encode_replies(replies),
                     now=now,
                 )

@@ -181,11 +181,12 @@ def test_digest_audit_leaves_out_a_withheld_checkin(harness):
 # without `not_before=` fails this test until it is named here with its reason — or, better, asks bot/calendar.py
 # `send_at`. (Channel posts, `member_id=None`, are for no one person's hours.)
 NOT_TIMED = {
-    ("bot/app.py", "reply"),  # a reply to the sender, or to the sender's failed message
-    ("bot/app.py", "kind"),  # a reply (or the App Home) to the sender / the unknown sender
+    ("bot/inbound.py", "reply"),  # a reply to the sender, or to the sender's failed message
+    ("bot/forms.py", "reply"),  # a reply to the form's sender
+    ("bot/inbound.py", "kind"),  # a reply (or the App Home) to the sender / the unknown sender
     ("bot/own_data.py", "farewell"),  # to the chat account that just deleted its data
     ("bot/retro.py", "deliver"),  # to the starter at once, to others only once their `prompt_at` has come
-    ("bot/app.py", "waiting"),  # "this one is next": to someone in the middle of another conversation right now
+    ("bot/engine.py", "waiting"),  # "this one is next": to someone in the middle of another conversation right now
 }
 
 
