@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlmodel import Session
 
@@ -30,7 +30,7 @@ from conversations.render import Audience, first_name
 from storage.models import ConversationRun, Member, Retro
 
 
-class Part(str, Enum):
+class Part(StrEnum):
     RUN_ANSWERS = "run_answers"  # the answers of one check-in / review run (any step, extra questions too)
     OBSTACLES = "obstacles"  # open obstacles, from blockers and reviews
     SUPPORT = "support"  # support requests, to read
@@ -42,7 +42,7 @@ class Part(str, Enum):
     PROFILE = "profile"  # handle, time zone, manager: the export
 
 
-class Relation(str, Enum):
+class Relation(StrEnum):
     SELF = "self"
     MANAGER = "manager"
     SKIP_MANAGER = "skip_manager"  # the manager's manager, with digest.skip_level on

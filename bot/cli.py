@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
-from bot.locks import AlreadyRunning, acquire_scheduler_lock
+from bot.locks import AlreadyRunningError, acquire_scheduler_lock
 from bot.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.words import count, duration
@@ -51,7 +51,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         lock = acquire_scheduler_lock(settings.database_url)
-    except AlreadyRunning as exc:
+    except AlreadyRunningError as exc:
         print(f"flywheel: {exc}", file=sys.stderr)
         return 3
     problem = _start_over(settings.database_url) if args.fresh else None
@@ -140,7 +140,7 @@ def _start_over(database_url: str) -> str | None:
     return None
 
 
-class _Stop(Exception):
+class _Stop(Exception):  # noqa: N818 - a stop signal, not an error (PEP 8 keeps the suffix for errors)
     """Raised by the SIGTERM handler while the console waits for a line."""
 
 
@@ -251,7 +251,7 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     if scheduler:
         try:
             lock = acquire_scheduler_lock(settings.database_url)
-        except AlreadyRunning as exc:
+        except AlreadyRunningError as exc:
             print(f"flywheel: {exc}", file=sys.stderr)
             return 3
     app = pump = jobs = feishu_events = slack_socket = feishu_link = http = None
@@ -388,7 +388,7 @@ def _within(seconds: float, step) -> bool:  # noqa: ANN001
     def run() -> None:
         try:
             step()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("a shutdown step failed")
 
     worker = threading.Thread(target=run, name="stopping", daemon=True)
@@ -475,7 +475,7 @@ def _directory_syncs(app) -> dict:  # noqa: ANN001
                 with app.transaction() as s:
                     counts = directory.sync(s, users, now=app.clock.now())
                 log.info("Slack members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated", counts)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not read the Slack member list")
 
         jobs["slack"] = slack
@@ -492,7 +492,7 @@ def _directory_syncs(app) -> dict:  # noqa: ANN001
                     "%(kept)d as the org file says",
                     counts,
                 )
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not read the Feishu organisation (contact API); check the app's contact scopes")
 
         jobs["feishu"] = feishu

@@ -77,7 +77,7 @@ class Harness:
         """(handle, sent at) of every first question of `flow` sent by the scheduler."""
         return [
             (r.address, at)
-            for (r, m), at in zip(self.fake.sent, self.fake.sent_at)
+            for (r, m), at in zip(self.fake.sent, self.fake.sent_at, strict=True)
             if m.kind == "deliver"
             and m.replies[0].template.startswith(f"{flow}/")
             and (handle is None or r.address == handle)

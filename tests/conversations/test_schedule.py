@@ -1,4 +1,5 @@
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_a_schedule_inside_the_dst_hour_fires_exactly_once_each_week(tz):
             timedelta(days=7, minutes=-45),
             timedelta(days=7, minutes=45),
         )
-        for a, b in zip(seen, seen[1:])
+        for a, b in pairwise(seen)
     )
 
 

@@ -234,7 +234,7 @@ class Console:
                     if cmd == "/help":
                         self.say(CONSOLE_HELP + "\n")
                     self.send(text)
-        except Exception:  # noqa: BLE001 - the console must survive anything typed into it
+        except Exception:
             log.exception("the console could not handle that line")
             self.say("Something went wrong handling that line; nothing was lost. Details are in the log.")
         with self.lock:
