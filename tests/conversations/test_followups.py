@@ -9,7 +9,7 @@ from conversations.followups import Item, parse_follow_ups
 from conversations.machine import RunEvent, RunState, Status, Trigger, advance
 from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.weekly_checkin import WEEKLY_CHECKIN
-from tests.helpers import utc
+from tests.times import utc
 
 ITEMS = [
     Item("plan_review:0", "plan_review", "ship"),

@@ -11,7 +11,7 @@ from conversations.schedule import (
     quiet_adjust,
     zone,
 )
-from tests.helpers import local, utc
+from tests.times import local, utc
 
 
 def test_friday_afternoon_in_shanghai():
