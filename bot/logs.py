@@ -159,7 +159,7 @@ def setup_logging(
         logger.setLevel(max(ours, library_level(name)))
         # A library with a handler of its own (lark-oapi writes to stdout) is guarded there too: a logger's filters
         # run before any of its handlers.
-        for old in [f for f in logger.filters if isinstance(f, Guard)]:
-            logger.removeFilter(old)
+        for old_guard in [f for f in logger.filters if isinstance(f, Guard)]:
+            logger.removeFilter(old_guard)
         logger.addFilter(guard)
     return handler
