@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run console test install doctor clean bench
+.PHONY: run console test lint install doctor clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,18 @@ console: $(STAMP)
 
 doctor: $(STAMP)
 	$(BIN)/flywheel doctor
+
+## Lint: ruff (rules and formatting) and mypy, all configured in pyproject.toml; the tools come from the `lint` extra.
+LINT_STAMP := $(VENV)/.lint-installed
+
+$(LINT_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	touch $(LINT_STAMP)
+
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## Run the whole test suite.
 test: $(STAMP)

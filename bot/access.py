@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlmodel import Session
 
@@ -30,7 +30,7 @@ from conversations.render import Audience, first_name
 from storage.models import ConversationRun, Member, Retro
 
 
-class Part(str, Enum):
+class Part(StrEnum):
     RUN_ANSWERS = "run_answers"  # the answers of one check-in / review run (any step, extra questions too)
     OBSTACLES = "obstacles"  # open obstacles, from blockers and reviews
     SUPPORT = "support"  # support requests, to read
@@ -42,7 +42,7 @@ class Part(str, Enum):
     PROFILE = "profile"  # handle, time zone, manager: the export
 
 
-class Relation(str, Enum):
+class Relation(StrEnum):
     SELF = "self"
     MANAGER = "manager"
     SKIP_MANAGER = "skip_manager"  # the manager's manager, with digest.skip_level on
@@ -79,7 +79,10 @@ CHECKIN_FLOWS = ("weekly_checkin", "monthly_review")
 
 
 def person(member: Member | None) -> Person | None:
-    return None if member is None else Person(member.id, member.manager_id, bool(member.active))  # type: ignore[arg-type]
+    if member is None:
+        return None
+    assert member.id is not None, "a stored member"
+    return Person(member.id, member.manager_id, bool(member.active))
 
 
 def run_facts(run: ConversationRun) -> RunFacts:
@@ -200,6 +203,7 @@ def may_member(
 def seen_by(s: Session, member: Member, *, skip_level: bool) -> list[Member]:
     """Who, besides the member, sees the answers of their finished check-ins and reviews: the people the "who
     sees this" lines name. Found by asking the rule about each candidate (the manager, the manager's manager)."""
+    assert member.id is not None, "a stored member"
     finished = RunFacts(member.id, CHECKIN_FLOWS[0], FINISHED, datetime.max)
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     # (without skip_level the rule never lets the manager's manager read, so they are not even looked up)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from conversations.calendar import (
     CalendarSettings,
@@ -89,20 +89,20 @@ def paused_until(member: Member, now: datetime) -> date | None:
 
 def away_candidates(s: Session, now: datetime) -> list[tuple[int, str]]:
     """(member id, Slack user id) of Slack members with a prompt or a reminder due now."""
-    deliver = sa.and_(ConversationRun.status == "scheduled", ConversationRun.prompt_at <= now)
+    deliver = sa.and_(col(ConversationRun.status) == "scheduled", col(ConversationRun.prompt_at) <= now)
     remind = sa.and_(
-        ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-        ConversationRun.next_nudge_at <= now,
-    )  # type: ignore[operator]
+        col(ConversationRun.status).in_(("prompted", "in_progress")),
+        col(ConversationRun.next_nudge_at) <= now,
+    )
     query = (
         select(Member.id, MemberIdentity.external_id)
-        .join(MemberIdentity, MemberIdentity.member_id == Member.id)
-        .join(ConversationRun, ConversationRun.member_id == Member.id)
+        .join(MemberIdentity, col(MemberIdentity.member_id) == col(Member.id))
+        .join(ConversationRun, col(ConversationRun.member_id) == col(Member.id))
         .where(
-            MemberIdentity.platform == "slack",
-            ConversationRun.closes_at > now,  # type: ignore[union-attr]
+            col(MemberIdentity.platform) == "slack",
+            col(ConversationRun.closes_at) > now,
             sa.or_(deliver, remind),
         )
         .distinct()
     )
-    return [(i, u) for i, u in s.exec(query)]
+    return [(i, u) for i, u in s.exec(query) if i is not None and u is not None]

@@ -10,16 +10,25 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.config import ConfigError, OrgConfig, demo_config_path, load_config
-from bot.locks import AlreadyRunning, acquire_scheduler_lock
+from bot.locks import AlreadyRunningError, acquire_scheduler_lock
 from bot.logs import setup_logging
 from bot.settings import Settings, SettingsError, load_settings
 from bot.words import count, duration
+
+if TYPE_CHECKING:  # imported where used, at run time: `flywheel doctor` and `--help` stay quick
+    from slack_sdk.socket_mode import SocketModeClient
+
+    from bot.app import Flywheel
+    from bot.platforms.feishu.events import FeishuEvents
+    from bot.platforms.feishu.longconn import LongConnection
+    from bot.web import HttpServer, OutboxPump
+    from conversations.flows import Flow
 
 log = logging.getLogger("flywheel")
 
@@ -51,7 +60,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         lock = acquire_scheduler_lock(settings.database_url)
-    except AlreadyRunning as exc:
+    except AlreadyRunningError as exc:
         print(f"flywheel: {exc}", file=sys.stderr)
         return 3
     problem = _start_over(settings.database_url) if args.fresh else None
@@ -142,7 +151,7 @@ def _start_over(database_url: str) -> str | None:
     return None
 
 
-class _Stop(Exception):
+class _Stop(Exception):  # noqa: N818 - a stop signal, not an error (PEP 8 keeps the suffix for errors)
     """Raised by the SIGTERM handler while the console waits for a line."""
 
 
@@ -253,7 +262,7 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     if scheduler:
         try:
             lock = acquire_scheduler_lock(settings.database_url)
-        except AlreadyRunning as exc:
+        except AlreadyRunningError as exc:
             print(f"flywheel: {exc}", file=sys.stderr)
             return 3
     app = pump = jobs = feishu_events = slack_socket = feishu_link = http = None
@@ -356,7 +365,16 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
     return 0
 
 
-def _stop(stopping: Stopping, *, http, slack_socket, feishu_link, jobs, pump, feishu_events) -> bool:  # noqa: ANN001
+def _stop(
+    stopping: Stopping,
+    *,
+    http: HttpServer | None,
+    slack_socket: SocketModeClient | None,
+    feishu_link: LongConnection | None,
+    jobs: Any,  # an APScheduler BackgroundScheduler, or None (APScheduler 3 has no types)
+    pump: OutboxPump | None,
+    feishu_events: FeishuEvents | None,
+) -> bool:
     """Take no more work in, then let what was taken finish: each step bounded so that the whole stays within
     STOP_WITHIN; False if one did not end in time. What Slack or Feishu delivered and we did not acknowledge, they
     deliver again (to another replica)."""
@@ -383,14 +401,14 @@ def _stop(stopping: Stopping, *, http, slack_socket, feishu_link, jobs, pump, fe
     return ended
 
 
-def _within(seconds: float, step) -> bool:  # noqa: ANN001
+def _within(seconds: float, step: Callable[[], object]) -> bool:
     """Run one shutdown step, giving up on it after `seconds` (it goes on in a daemon thread); True if it ended.
     An error is logged: the next steps, and releasing the locks, still happen."""
 
     def run() -> None:
         try:
             step()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("a shutdown step failed")
 
     worker = threading.Thread(target=run, name="stopping", daemon=True)
@@ -465,11 +483,14 @@ def _directories(settings: Settings, config: OrgConfig | None, messengers: dict)
     return found
 
 
-def _directory_syncs(app) -> dict:  # noqa: ANN001
+def _directory_syncs(app: Flywheel) -> dict[str, Callable[[], None]]:
     """Member discovery per platform, run at start and daily; a failure is logged and retried tomorrow."""
     jobs = {}
     if "slack" in app.directories:
+        from bot.platforms.slack.directory import SlackDirectory
+
         directory = app.directories["slack"]
+        assert isinstance(directory, SlackDirectory)
 
         def slack() -> None:
             try:
@@ -477,12 +498,15 @@ def _directory_syncs(app) -> dict:  # noqa: ANN001
                 with app.transaction() as s:
                     counts = directory.sync(s, users, now=app.clock.now())
                 log.info("Slack members: %(added)d added, %(updated)d updated, %(deactivated)d deactivated", counts)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not read the Slack member list")
 
         jobs["slack"] = slack
     if "feishu" in app.directories:
+        from bot.platforms.feishu.directory import FeishuDirectory
+
         organisation = app.directories["feishu"]
+        assert isinstance(organisation, FeishuDirectory)
 
         def feishu() -> None:
             try:
@@ -494,7 +518,7 @@ def _directory_syncs(app) -> dict:  # noqa: ANN001
                     "%(kept)d as the org file says",
                     counts,
                 )
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not read the Feishu organisation (contact API); check the app's contact scopes")
 
         jobs["feishu"] = feishu
@@ -567,7 +591,7 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
                     f"database reachable; migrations at {current} (latest {head})"
                     + ("" if current == head else " — run `flywheel db upgrade` (or just start the bot)"),
                 )
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - doctor reports any failure to reach the database, and goes on
         line(False, f"database not reachable: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     try:
         config = _config(settings)
@@ -673,7 +697,7 @@ def describe_schedule(flow: object) -> str:
 _EACH = {"plan": "priority set the week before", "obstacles": "open obstacle", "actions": "open retro action they own"}
 
 
-def describe_questions(flow) -> str:  # noqa: ANN001 - a conversations.flows.Flow
+def describe_questions(flow: Flow) -> str:
     """How many questions a member is asked, counted the way a run counts them (`Flow.expand` of a new run's
     context): `5 questions (4 for people without a manager), plus one per open obstacle`."""
     with_manager = len(flow.expand(flow.context_from(None, has_manager=True)))

@@ -11,7 +11,7 @@ from typing import IO
 from sqlalchemy.engine import make_url
 
 
-class AlreadyRunning(RuntimeError):
+class AlreadyRunningError(RuntimeError):
     def __init__(self, path: Path, pid: str) -> None:
         super().__init__(
             f"another Flywheel process (pid {pid or 'unknown'}) is already running the scheduler on "
@@ -33,20 +33,20 @@ class SchedulerLock:
 
 
 def acquire_scheduler_lock(database_url: str) -> SchedulerLock:
-    """Take the SQLite file's scheduler lock, or raise AlreadyRunning. A no-op for other databases."""
+    """Take the SQLite file's scheduler lock, or raise AlreadyRunningError. A no-op for other databases."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return SchedulerLock(None)
     db = Path(url.database).resolve()
     path = db.with_name(db.name + ".scheduler.lock")
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the life of the process
+    handle = open(path, "a+", encoding="utf-8")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         pid = handle.read().strip()
         handle.close()
-        raise AlreadyRunning(db, pid) from None
+        raise AlreadyRunningError(db, pid) from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))

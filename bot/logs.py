@@ -24,6 +24,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 OURS = ("bot", "storage", "conversations", "flywheel", "__main__")
 
@@ -138,8 +139,8 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def setup_logging(
-    level: str | None, *, secrets: Iterable[str] = (), default: str = "INFO", stream=None
-) -> logging.Handler:  # noqa: ANN001
+    level: str | None, *, secrets: Iterable[str] = (), default: str = "INFO", stream: TextIO | None = None
+) -> logging.Handler:
     """Log to stderr at `level` (FLYWHEEL_LOG_LEVEL, else `default`) with both guards; returns the handler."""
     chosen = getattr(logging, (level or default).upper(), None)
     ours = chosen if isinstance(chosen, int) else logging.INFO
@@ -158,7 +159,7 @@ def setup_logging(
         logger.setLevel(max(ours, library_level(name)))
         # A library with a handler of its own (lark-oapi writes to stdout) is guarded there too: a logger's filters
         # run before any of its handlers.
-        for old in [f for f in logger.filters if isinstance(f, Guard)]:
-            logger.removeFilter(old)
+        for old_guard in [f for f in logger.filters if isinstance(f, Guard)]:
+            logger.removeFilter(old_guard)
         logger.addFilter(guard)
     return handler

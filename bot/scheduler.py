@@ -33,7 +33,7 @@ def safe_tick(app: Ticking, lock: threading.RLock | None = None) -> None:
                 report.sent,
                 report.failed,
             )
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("scheduler tick failed; the next tick will retry")
 
 

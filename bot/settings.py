@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -129,7 +130,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: str | Pat
     if dotenv is not None and Path(dotenv).is_file():
         values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
     values.update(os.environ if environ is None else environ)
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}  # str from the environment, converted below field by field
     for env_name, attr in _ENV.items():
         raw = values.get(env_name)
         if raw is None or raw.strip() == "":
@@ -142,7 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: str | Pat
             kwargs["tick_seconds"] = float(str(kwargs["tick_seconds"]))
         if "retention_days" in kwargs:
             kwargs["retention_days"] = int(str(kwargs["retention_days"]))
-            if int(kwargs["retention_days"]) < 30:  # type: ignore[call-overload]
+            if kwargs["retention_days"] < 30:
                 raise ValueError("FLYWHEEL_RETENTION_DAYS is at least 30")
     except ValueError as exc:
         raise SettingsError(
@@ -156,7 +157,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: str | Pat
         kwargs["locale_set"] = True
     if "timezone" in kwargs and not is_valid_zone(str(kwargs["timezone"])):
         raise SettingsError(f"FLYWHEEL_TIMEZONE {kwargs['timezone']!r} is not an IANA time zone (e.g. Asia/Shanghai)")
-    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    settings = Settings(**kwargs)
     check_sqlite(settings.database_url)
     return settings
 

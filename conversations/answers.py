@@ -109,7 +109,7 @@ _EN_DIGITS = {
 _NUMBER = r"(?:[0-9]{1,6}|" + "|".join(_EN_DIGITS) + "|[" + "".join(_CN_DIGITS) + "])"
 
 
-class Invalid(ValueError):
+class Invalid(ValueError):  # noqa: N818 - a reply that is re-asked politely, not a program error
     """A reply that does not fit the question; `key` names the polite re-ask message."""
 
     def __init__(self, key: str, **params: Any) -> None:

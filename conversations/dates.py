@@ -84,8 +84,8 @@ def _moment(text: str, now: datetime) -> datetime | None:
     if not text:
         if at is None:
             return None
-        day = today if datetime.combine(today, at, now.tzinfo) > now else today + timedelta(days=1)
-        return datetime.combine(day, at, now.tzinfo)
+        next_day = today if datetime.combine(today, at, now.tzinfo) > now else today + timedelta(days=1)
+        return datetime.combine(next_day, at, now.tzinfo)
     day, weekday = _day(text, today, include_today=True)
     if day is None or (at is None and day == today):
         return None  # "today" alone does not move the clock

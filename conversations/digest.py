@@ -73,7 +73,8 @@ def hints_for(report: Report) -> list[Hint]:
     """Patterns worth a question in the next 1:1. Each needs enough data; silence is never over-read."""
     out: list[Hint] = []
     moods = _moods(report, 3)
-    if len(moods) == 3 and all(m is not None for m in moods) and moods[2] - moods[0] >= 2:  # type: ignore[operator]
+    oldest = moods[2] if len(moods) == 3 else None
+    if oldest is not None and moods[0] is not None and moods[1] is not None and oldest - moods[0] >= 2:
         out.append(Hint("mood_down", {"moods": list(reversed(moods))}))
     recent = report.weeks[:3]
     if len(recent) == 3 and all(w.status not in NOT_EXPECTED + ("completed",) for w in recent):

@@ -228,7 +228,7 @@ _GUARDS: dict[str, Callable[[Flow, RunState, RunEvent, datetime], bool]] = {
     "answers_last_step": lambda f, r, e, n: r.step is not None and _current_is_last(f, r, {**r.answers, r.step: True}),
     "on_optional_step": lambda f, r, e, n: _on_optional(f, r),
     "skips_last_optional_step": lambda f, r, e, n: (
-        _on_optional(f, r) and _current_is_last(f, r, {**r.answers, r.step: None})
+        _on_optional(f, r) and r.step is not None and _current_is_last(f, r, {**r.answers, r.step: None})
     ),
     "has_previous_step": lambda f, r, e, n: r.step in r.steps and r.steps.index(r.step) > 0,
     "window_open": lambda f, r, e, n: n < r.closes_at,
@@ -283,6 +283,12 @@ def _pending(run: RunState, step: str | None) -> Any:
     """Half an answer to `step` from the member's previous reply (a kind of support without its words), or None."""
     held = run.context.get(PENDING)
     return held.get("value") if isinstance(held, Mapping) and held.get("step") == step else None
+
+
+def _asked(run: RunState) -> str:
+    """The step a run in progress (or being changed, or reminded) is on: it has one from its first question."""
+    assert run.step is not None, "a run that was asked has a step"
+    return run.step
 
 
 def ask(
@@ -410,7 +416,7 @@ def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transit
             event.trigger,
             t.dest,
             run.step,
-            replies=(ask(flow, run, run.step, run.answers, lead="continue", editing=True),),
+            replies=(ask(flow, run, _asked(run), run.answers, lead="continue", editing=True),),
         )
     if run.status == Status.SKIPPED:
         step = _next_unanswered(run, run.answers, after=None) or run.steps[-1]
@@ -422,7 +428,9 @@ def _start(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transit
             replies=(ask(flow, run, step, run.answers, lead=lead),),
             nudge=_reminder_at(flow, run, now),
         )
-    return Outcome(event.trigger, t.dest, run.step, replies=(ask(flow, run, run.step, run.answers, lead="continue"),))
+    return Outcome(
+        event.trigger, t.dest, run.step, replies=(ask(flow, run, _asked(run), run.answers, lead="continue"),)
+    )
 
 
 def _answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
@@ -434,7 +442,7 @@ def _answer(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transi
     if pending is not None:  # the words that complete the half answer of the previous reply
         return _store_answer(
             flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or "", pending=pending)
-        )  # type: ignore[call-arg]
+        )
     return _store_answer(flow, run, event, now, t, lambda ask_: ask_.expects.parse(event.text or ""))
 
 
@@ -715,7 +723,7 @@ def _remind(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transi
             t.dest,
             run.step,
             nudge=_reminder_at(flow, run, now),
-            replies=(ask(flow, run, run.step, run.answers, lead="snooze_over"),),
+            replies=(ask(flow, run, _asked(run), run.answers, lead="snooze_over"),),
         )
     return Outcome(
         event.trigger,
@@ -723,7 +731,7 @@ def _remind(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transi
         run.step,
         nudge=None,
         reminded=True,
-        replies=(ask(flow, run, run.step, run.answers, lead="reminder"),),
+        replies=(ask(flow, run, _asked(run), run.answers, lead="reminder"),),
     )
 
 

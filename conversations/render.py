@@ -148,10 +148,10 @@ class Renderer:
         self._env.filters["week"] = jinja2.pass_context(lambda ctx, v: self._week(v, ctx["locale"]))
         self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
         # `{{ step | question(flow) }}`: an org-file question's own words in the reader's language (else its id)
+        self._overrides = dict(overrides or {})
         self._env.filters["question"] = jinja2.pass_context(
             lambda ctx, step, flow: self._overrides.get((flow, step), {}).get(ctx["locale"], step)
         )
-        self._overrides = dict(overrides or {})
         self._user_text = user_text
 
     def _week(self, value: Any, locale: str) -> str:

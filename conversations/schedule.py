@@ -215,8 +215,8 @@ def parse_time_of_day(text: str) -> time:
 def previous_period(period: str) -> str:
     """The period before `period` (`2026-W01` → `2025-W53`/`2025-W52`; `2026-01` → `2025-12`)."""
     if "-W" in period:
-        year, week = period.split("-W")
-        monday = date.fromisocalendar(int(year), int(week), 1)
+        iso_year, iso_week = period.split("-W")
+        monday = date.fromisocalendar(int(iso_year), int(iso_week), 1)
         return weekly_period(monday - timedelta(days=7))
     year, month = (int(x) for x in period.split("-"))
     return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"

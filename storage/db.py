@@ -12,12 +12,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
+
+if TYPE_CHECKING:  # alembic is imported where it is used: most processes never migrate
+    from alembic.config import Config
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> sa.Engine:
         in_memory = parsed.database in (None, "", ":memory:")
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
+        def _on_connect(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             if not in_memory:
@@ -57,7 +63,7 @@ def create_db_engine(url: str, *, echo: bool = False) -> sa.Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _on_begin(conn) -> None:  # noqa: ANN001
+        def _on_begin(conn: sa.Connection) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
@@ -122,7 +128,7 @@ def _writer_lock(engine: sa.Engine | None) -> FairLock | None:
     """
     if engine is None or engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
         return None
-    key = os.path.abspath(engine.url.database)  # type: ignore[arg-type]
+    key = os.path.abspath(engine.url.database)
     with _WRITERS_GUARD:
         return _WRITERS.setdefault(key, FairLock())
 
@@ -143,7 +149,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
             session.close()
 
 
-def _alembic_config(engine: sa.Engine):  # noqa: ANN202
+def _alembic_config(engine: sa.Engine) -> Config:
     from alembic.config import Config
 
     cfg = Config()

@@ -4,11 +4,14 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import make_harness, utc
-
 
 @pytest.fixture
 def harness(tmp_path):
+    # Imported here, not at the top: this conftest is loaded for tests/conversations too, which must not import
+    # bot/ or storage/ (tests/test_layering.py).
+    from tests.helpers import make_harness
+    from tests.times import utc
+
     h = make_harness(tmp_path, start=utc(2026, 11, 23, 9, 0))
     yield h
     h.app.close()

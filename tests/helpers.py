@@ -1,10 +1,12 @@
-"""Shared test helpers: an app on a temporary SQLite file, a fake messenger and a movable clock."""
+"""Shared test helpers for the bot: an app on a temporary SQLite file, a fake messenger and a movable clock.
+
+It imports bot/ and storage/, so tests/conversations must not use it: their helpers are in tests/times.py
+(re-exported here for the bot's tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,13 @@ from bot.app import Flywheel
 from bot.config import OrgConfig, parse_config
 from bot.platforms.base import FakeMessenger
 from bot.settings import Settings
-from conversations.clock import UTC, FrozenClock
+from conversations.clock import FrozenClock
 from conversations.events import InboundEvent
-from conversations.schedule import zone
 from storage.db import transaction
 from storage.models import Answer, ConversationRun, Member
+from tests.times import local, utc, weeks
+
+__all__ = ["DEMO", "Harness", "answer_retro", "in_channel", "local", "make_harness", "posts", "utc", "weeks"]
 
 DEMO = {
     "members": [
@@ -28,14 +32,6 @@ DEMO = {
         {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "locale": "zh"},
     ]
 }
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
-
-
-def local(tz: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone(tz)).astimezone(UTC)
 
 
 @dataclass
@@ -77,7 +73,7 @@ class Harness:
         """(handle, sent at) of every first question of `flow` sent by the scheduler."""
         return [
             (r.address, at)
-            for (r, m), at in zip(self.fake.sent, self.fake.sent_at)
+            for (r, m), at in zip(self.fake.sent, self.fake.sent_at, strict=True)
             if m.kind == "deliver"
             and m.replies[0].template.startswith(f"{flow}/")
             and (handle is None or r.address == handle)
@@ -119,13 +115,6 @@ def make_harness(
     org: OrgConfig = parse_config(config or DEMO, source="test")
     app = Flywheel.build(settings, clock=clock, config=org, messengers={"console": fake})
     return Harness(app=app, clock=clock, fake=fake)
-
-
-def weeks(start: datetime, end: datetime) -> Iterable[datetime]:
-    t = start
-    while t < end:
-        yield t
-        t += timedelta(days=7)
 
 
 # Retrospectives: a command typed in a channel, what a channel shows, and one person's four answers.

@@ -38,7 +38,7 @@ class _Recording(jinja2.FileSystemLoader):
         super().__init__(root)
         self.loaded: set[str] = set()
 
-    def get_source(self, environment, template):  # noqa: ANN001, ANN201
+    def get_source(self, environment, template):
         found = super().get_source(environment, template)
         self.loaded.add(template)
         return found
@@ -348,7 +348,7 @@ def _recorded(tmp_path: Path) -> list[Reply]:
         seen.append(reply)
         return render(self, reply, audience)
 
-    def advance_recorded(flow: Flow, run: RunState, event: RunEvent, now):  # noqa: ANN001, ANN202
+    def advance_recorded(flow: Flow, run: RunState, event: RunEvent, now):
         key = (
             flow.name,
             run.status,

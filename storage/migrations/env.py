@@ -18,7 +18,10 @@ def run_migrations_online() -> None:
     if engine is None:
         from storage.db import create_db_engine
 
-        engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("alembic: no engine given and no sqlalchemy.url set")
+        engine = create_db_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -37,7 +37,7 @@ def _prompts(h, handle, tz, flow="weekly_checkin"):
 def _sent(h, handle, kind, tz):
     return [
         at.astimezone(zone(tz)).replace(tzinfo=None)
-        for (r, m), at in zip(h.fake.sent, h.fake.sent_at)
+        for (r, m), at in zip(h.fake.sent, h.fake.sent_at, strict=True)
         if r.address == handle and m.kind == kind
     ]
 
@@ -185,7 +185,7 @@ def test_slack_away_status_holds_prompts_until_it_clears(tmp_path):
     assert h.runs("alice")[0].status == "scheduled"
     statuses["UALICE"] = {"status_emoji": "", "status_text": "", "status_expiration": 0}
     h.run_until(local(LONDON, 2026, 11, 27, 17, 0))
-    delivered = [(r.address, at) for (r, m), at in zip(slack.sent, slack.sent_at) if m.kind == "deliver"]
+    delivered = [(r.address, at) for (r, m), at in zip(slack.sent, slack.sent_at, strict=True) if m.kind == "deliver"]
     assert delivered[1] == ("UALICE", local(LONDON, 2026, 11, 27, 16, 0))  # looked at again an hour later
     assert slack.lookups <= 4  # cached: not a lookup per tick
     h.app.close()

@@ -15,7 +15,7 @@ from tests.e2e.process import free_port
 def test_a_request_being_handled_when_the_stop_comes_is_answered_and_new_connections_are_refused():
     entered, release = threading.Event(), threading.Event()
 
-    def app(environ, start_response):  # noqa: ANN001
+    def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":
             entered.set()
             assert release.wait(10)

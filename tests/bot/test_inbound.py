@@ -142,7 +142,8 @@ def test_failed_sends_are_retried_with_backoff_and_others_still_get_theirs(tmp_p
         prompted = sorted(r.address for r, m in h.fake.sent if m.kind == "deliver")
         assert prompted == ["alice", "maria"]  # bo waits for Retry-After; chen's failed for good
         h.run_until(local("America/New_York", 2026, 11, 27, 15, 1))
-        bo = [at for (r, m), at in zip(h.fake.sent, h.fake.sent_at) if r.address == "bo" and m.kind == "deliver"]
+        sent = zip(h.fake.sent, h.fake.sent_at, strict=True)
+        bo = [at for (r, m), at in sent if r.address == "bo" and m.kind == "deliver"]
         assert bo == [local("America/New_York", 2026, 11, 27, 15, 0, 30)]  # exactly after Retry-After
         with transaction(h.app.sessions) as s:
             by_status = {(m.kind, m.status) for m in s.exec(select(OutboxMessage))}

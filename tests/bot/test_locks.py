@@ -1,13 +1,13 @@
 import pytest
 
 from bot.cli import main
-from bot.locks import AlreadyRunning, acquire_scheduler_lock
+from bot.locks import AlreadyRunningError, acquire_scheduler_lock
 
 
 def test_one_scheduler_per_sqlite_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'f.db'}"
     first = acquire_scheduler_lock(url)
-    with pytest.raises(AlreadyRunning) as info:
+    with pytest.raises(AlreadyRunningError) as info:
         acquire_scheduler_lock(url)
     assert "already running the scheduler" in str(info.value) and "use PostgreSQL" in str(info.value)
     first.release()

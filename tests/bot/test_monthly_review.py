@@ -148,14 +148,14 @@ def test_the_summary_names_the_kind_of_support_once_and_keeps_the_words_as_typed
         h.say("alice", "the vendor")
         h.say("alice", "1 a decision on the vendor")
         summary = h.say("alice", "negotiation")[-1]
-        line = next(l for l in summary.splitlines() if "Support" in l)
+        line = next(ln for ln in summary.splitlines() if "Support" in ln)
         assert line.count("decision") == 2  # once as the kind, once in her own words
         assert "“a decision on the vendor”" in line
         h.say("chen", "/review")
         h.say("chen", "没有")
         h.say("chen", "1 选哪家供应商")
         zh = h.say("chen", "谈判")[-1]
-        line = next(l for l in zh.splitlines() if "支持" in l and "类型" in l)
+        line = next(ln for ln in zh.splitlines() if "支持" in ln and "类型" in ln)
         assert "选哪家供应商" in line and line.count("决策") == 1
     finally:
         h.app.close()

@@ -31,7 +31,7 @@ def test_stopping_in_the_middle_of_a_batch_hands_back_what_was_not_started(datab
                     body=encode_replies([Reply("common/admin_send_failed", {"who": "x", "reason": "y"})]),
                 )
 
-        def stop_during_the_second(recipient, message):  # noqa: ANN001
+        def stop_during_the_second(recipient, message):
             if len(h.fake.sent) == 1:
                 h.app.stop_sending()  # the signal arrives while the second message is being sent
             return None

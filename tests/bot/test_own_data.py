@@ -317,7 +317,8 @@ def test_an_unacknowledged_flag_asks_the_manager_in_the_digest(harness):
     h.say("alice", "/me flag 2026-W48 mood I pressed the wrong key, it was a 4")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
     assert (
-        "⚑ Alice flagged mood (the week of 23 Nov) as wrong: “I pressed the wrong key, it was a 4” · please acknowledge: "
+        "⚑ Alice flagged mood (the week of 23 Nov) as wrong: “I "
+        "pressed the wrong key, it was a 4” · please acknowledge: "
         "/me ack 1"
     ) in digest_for(h, "maria")
 

@@ -40,11 +40,11 @@ def test_two_replicas_prompt_each_member_exactly_once_per_week(postgres_url):
                 barrier = threading.Barrier(2)
                 planned: list[int] = []
 
-                def tick(app: Flywheel) -> None:
+                def tick(app: Flywheel, barrier: threading.Barrier, planned: list[int]) -> None:
                     barrier.wait()
                     planned.append(app.tick().planned)
 
-                threads = [threading.Thread(target=tick, args=(app,)) for app in apps]
+                threads = [threading.Thread(target=tick, args=(app, barrier, planned)) for app in apps]
                 for t in threads:
                     t.start()
                 for t in threads:

@@ -43,8 +43,8 @@ def test_named_retro_end_to_end_with_actions_followed_up(harness):
     run_checkin(h, "bo")
     texts = "\n".join(h.fake.texts_for("bo"))
     assert (
-        "Your retro actions (done / not yet):\n1. “add a smoke test (Checkout redesign)”\n2. “fix alerts (Checkout redesign)”"
-        in texts
+        "Your retro actions (done / not yet):\n1. “add a smoke test "
+        "(Checkout redesign)”\n2. “fix alerts (Checkout redesign)”" in texts
     )
     with transaction(h.app.sessions) as s:
         states = {a.text: a.status for a in s.exec(select(RetroAction))}

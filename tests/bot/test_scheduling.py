@@ -44,7 +44,7 @@ def test_two_years_of_weekly_prompts_at_three_pm_local_across_dst(team):
     runs = [r for r in team.runs("m3") if r.flow == "weekly_checkin"]
     assert {r.status for r in runs} == {"expired"}
     assert all(r.reminded for r in runs)
-    reminders = [at for (r, m), at in zip(team.fake.sent, team.fake.sent_at) if m.kind == "remind"]
+    reminders = [at for (r, m), at in zip(team.fake.sent, team.fake.sent_at, strict=True) if m.kind == "remind"]
     assert len(reminders) == sum(len(team.runs(f"m{i}")) for i in range(len(ZONES)))
     # The monthly review: once a month, the first Tuesday at 10:00 local.
     monthly = [at.astimezone(zone("Asia/Kolkata")) for _, at in team.prompts("m4", flow="monthly_review")]
@@ -55,7 +55,7 @@ def test_two_years_of_weekly_prompts_at_three_pm_local_across_dst(team):
 def _reminders(h, handle, tz):
     return [
         at.astimezone(zone(tz))
-        for (r, m), at in zip(h.fake.sent, h.fake.sent_at)
+        for (r, m), at in zip(h.fake.sent, h.fake.sent_at, strict=True)
         if m.kind == "remind" and r.address == handle
     ]
 

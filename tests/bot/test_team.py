@@ -302,12 +302,14 @@ def test_lines_from_the_org_file_or_the_feishu_directory_cannot_be_changed_in_ch
     assert h.say("bo", "/flywheel team add @chen @alice @dan @wen") == [
         "\n\n".join(
             [
-                "I've asked Alice and 王文 to confirm. Nothing changes until they accept, and until then you see nothing about "
+                "I've asked Alice and 王文 to confirm. Nothing changes "
+                "until they accept, and until then you see nothing about "
                 "them in Flywheel. You'll hear when they answer; a request with no answer expires after 7 days. "
                 "`/flywheel team` shows who hasn't answered yet.",
                 file_line,
                 "Dan's manager is taken from the Feishu directory (the leader set in the contact list), so it can't be "
-                "changed in chat. An administrator of your Feishu organisation can change it in the directory; Flywheel picks "
+                "changed in chat. An administrator of your Feishu "
+                "organisation can change it in the directory; Flywheel picks "
                 "that up within a day.",
             ]
         )
@@ -318,7 +320,8 @@ def test_lines_from_the_org_file_or_the_feishu_directory_cannot_be_changed_in_ch
         "陈晨的经理由组织配置文件设定，不能在聊天中修改。Flywheel 管理员（Maria）可以在配置文件中修改。"
     ]
     assert h.say("wen", "/flywheel team add @dan") == [
-        "Dan的经理来自飞书通讯录（通讯录中设置的直属上级），不能在聊天中修改。请飞书企业管理员在通讯录中修改，Flywheel 会在一天内同步。"
+        "Dan的经理来自飞书通讯录（通讯录中设置的直属上级），不能在聊天中修改。请飞书企业管理员在通讯录中修改，Flywheel "
+        "会在一天内同步。"
     ]
     # Asked, then the line became the directory's before the answer: accepting cannot take it over.
     h.say("bo", "/flywheel team add @alice")
@@ -367,7 +370,8 @@ def test_in_chinese(h):
     _, message = [x for x in h.fake.sent if x[0].address == "wen"][-1]
     assert [b.label for b in message_rows(message.replies, "zh", None)[0].buttons] == ["接受", "拒绝"]
     assert h.say("wen", "/flywheel 接受 1") == [
-        "好了：你现在在 Flywheel 中向 Bo 汇报。从现在起，Bo 能看到你的每周小结、月度回顾和支持需求。你尚未解决的支持需求也已转给 Bo。"
+        "好了：你现在在 Flywheel 中向 Bo 汇报。从现在起，Bo "
+        "能看到你的每周小结、月度回顾和支持需求。你尚未解决的支持需求也已转给 Bo。"
     ]
     assert manager_of(h, "wen") == "bo"
     assert inbox(h, "bo")[-1].startswith("✅ 王文 accepted")

@@ -182,7 +182,7 @@ class Model:
 # ------------------------------------------------------------------------------------------------ the harness
 
 
-def build(tmp_path, w: World):  # noqa: ANN201
+def build(tmp_path, w: World):
     config = {
         "members": [
             {
@@ -318,11 +318,11 @@ def build(tmp_path, w: World):  # noqa: ANN201
 class Observer:
     """Runs one action and returns the sentinels each address received because of it."""
 
-    def __init__(self, h) -> None:  # noqa: ANN001
+    def __init__(self, h) -> None:
         self.h = h
         self.seq = itertools.count()
 
-    def received(self, act) -> dict[str, set[str]]:  # noqa: ANN001
+    def received(self, act) -> dict[str, set[str]]:
         before = len(self.h.fake.sent)
         act()
         self.h.app.deliver_outbox()
@@ -364,7 +364,7 @@ def test_every_actor_sees_exactly_what_the_rules_allow(tmp_path_factory, w: Worl
     check(tmp_path_factory.mktemp("vis"), w)
 
 
-def check(tmp_path, w: World) -> None:  # noqa: ANN001
+def check(tmp_path, w: World) -> None:
     h, runs, requests = build(tmp_path, w)
     model = Model(w)
     see = Observer(h)
@@ -398,7 +398,7 @@ def check(tmp_path, w: World) -> None:  # noqa: ANN001
                 if actor == owner and model.alive(actor):
                     continue  # their own: they may change it (tested elsewhere)
                 refused = see.received(
-                    lambda: h.app.submit_form(
+                    lambda actor=actor, run_id=run_id: h.app.submit_form(
                         platform="console",
                         user=actor,
                         run_id=run_id,

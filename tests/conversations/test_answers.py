@@ -3,7 +3,7 @@ import pytest
 from conversations.answers import Actions, Invalid, Items, PlanStatus, Scale, SupportNeed, Text, says_nothing
 from conversations.commands import AnswerText, Command, Keyword, interpret, parse_pause
 from conversations.machine import Trigger
-from tests.helpers import utc
+from tests.times import utc
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from conversations.calendar import (
 )
 from conversations.clock import UTC
 from conversations.schedule import MonthlySchedule, WeeklySchedule, zone
-from tests.helpers import local
+from tests.times import local
 
 GB = WorkCalendar(country="GB")
 CN = WorkCalendar(country="CN")

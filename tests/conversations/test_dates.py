@@ -178,7 +178,7 @@ def test_a_relative_day_and_time_is_always_ahead_of_the_clock(text, hour, minute
     assert found is not None and found > now and found - now < timedelta(days=3660 + 8)
 
 
-# ------------------------------------------------------------------------------------------------ weeks (`/note`, `/me flag`)
+# ------------------------------------------------------------------------------------------ weeks (`/note`, `/me flag`)
 
 
 @pytest.mark.parametrize(

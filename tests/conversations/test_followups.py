@@ -9,7 +9,7 @@ from conversations.followups import Item, parse_follow_ups
 from conversations.machine import RunEvent, RunState, Status, Trigger, advance
 from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.weekly_checkin import WEEKLY_CHECKIN
-from tests.helpers import utc
+from tests.times import utc
 
 ITEMS = [
     Item("plan_review:0", "plan_review", "ship"),
@@ -18,6 +18,11 @@ ITEMS = [
     Item("obstacle_status:1", "obstacle_status", "SSO"),
     Item("retro_action:0", "retro_action", "runbook"),
 ]
+
+
+def _each(*statuses: str) -> dict[str, str]:
+    """Every item of ITEMS, in order, with these statuses."""
+    return {i.step: s for i, s in zip(ITEMS, statuses, strict=True)}
 
 
 @pytest.mark.parametrize(
@@ -46,9 +51,9 @@ ITEMS = [
         ("3 still", {"obstacle_status:0": "still"}),
         ("1-2 done, 4 resolved", {"plan_review:0": "done", "plan_review:1": "done", "obstacle_status:1": "resolved"}),
         ("1, 2 not done", {"plan_review:0": "not_done", "plan_review:1": "not_done"}),
-        ("all done", {i.step: s for i, s in zip(ITEMS, ["done", "done", "resolved", "resolved", "done"])}),
-        ("都完成了", {i.step: s for i, s in zip(ITEMS, ["done", "done", "resolved", "resolved", "done"])}),
-        ("All done, except 3 still", {i.step: s for i, s in zip(ITEMS, ["done", "done", "still", "resolved", "done"])}),
+        ("all done", _each("done", "done", "resolved", "resolved", "done")),
+        ("都完成了", _each("done", "done", "resolved", "resolved", "done")),
+        ("All done, except 3 still", _each("done", "done", "still", "resolved", "done")),
         ("１ 完成。", {"plan_review:0": "done"}),
     ],
 )

@@ -20,7 +20,7 @@ from conversations.machine import (
 )
 from conversations.render import LOCALES, Renderer
 from conversations.weekly_checkin import WEEKLY_CHECKIN as FLOW
-from tests.helpers import utc
+from tests.times import utc
 
 NOW = utc(2026, 11, 27, 16, 0)
 CLOSES = utc(2026, 11, 30, 12, 0)

@@ -8,7 +8,7 @@ from conversations.machine import Reply, RunEvent, Status, Trigger, advance
 from conversations.render import LOCALES, Audience, Renderer, format_when, normalize_locale
 from conversations.weekly_checkin import WEEKLY_CHECKIN as FLOW
 from tests.conversations.test_machine import CANONICAL, NOW
-from tests.helpers import utc
+from tests.times import utc
 
 PROMPTS = Path(str(resources.files("prompts")))
 

@@ -1,4 +1,5 @@
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -10,7 +11,7 @@ from conversations.schedule import (
     quiet_adjust,
     zone,
 )
-from tests.helpers import local, utc
+from tests.times import local, utc
 
 
 def test_friday_afternoon_in_shanghai():
@@ -65,7 +66,7 @@ def test_a_schedule_inside_the_dst_hour_fires_exactly_once_each_week(tz):
             timedelta(days=7, minutes=-45),
             timedelta(days=7, minutes=45),
         )
-        for a, b in zip(seen, seen[1:])
+        for a, b in pairwise(seen)
     )
 
 

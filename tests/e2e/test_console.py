@@ -44,7 +44,8 @@ def answers(db: Path, handle: str, period: str) -> dict[str, object]:
     found = rows(
         db,
         f"""select a.step, a.value from answer a join conversation_run r on r.id = a.run_id
-                              join member m on m.id = r.member_id where m.handle = '{handle}' and r.period = '{period}'""",
+                              join member m on m.id = r.member_id
+                              where m.handle = '{handle}' and r.period = '{period}'""",
     )
     return {step: json.loads(value) if isinstance(value, str) else value for step, value in found}
 
@@ -152,8 +153,8 @@ def test_skip_later_help_and_pause(tmp_path):
     assert "No problem — I'll come back to you on Wed 25 Nov, 12:00." in out
     assert "As promised, here's your check-in again:" in out
     assert (
-        "Okay, skipping this week's check-in — I kept the 1 answer you gave, and Maria will see it when the check-in closes."
-        in out
+        "Okay, skipping this week's check-in — I kept the 1 answer "
+        "you gave, and Maria will see it when the check-in closes." in out
     )
     assert "Welcome back — let's pick up where you left off." in out
     assert "no check-ins until Mon 4 Jan 2027" in out

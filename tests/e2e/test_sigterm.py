@@ -65,7 +65,7 @@ class Gate:
         self.released = threading.Event()
         fake.gate = self
 
-    def __call__(self, call, answer) -> None:  # noqa: ANN001
+    def __call__(self, call, answer) -> None:
         if call.method == "chat.postMessage":
             self.entered.set()
             assert self.released.wait(20)

@@ -99,7 +99,7 @@ class FakeSlack(LoopbackServer):
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode("utf-8")
                 if "json" in (self.headers.get("Content-Type") or ""):

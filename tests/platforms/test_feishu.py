@@ -296,7 +296,7 @@ def test_check_in_in_the_form_card_with_errors_shown_in_place(env):
     assert form["tag"] == "form"
     submit = next(e for e in form["elements"] if e.get("action_type") == "form_submit")
     names = [e["name"] for e in form["elements"] if e.get("tag") in ("input", "select_static")]
-    values = dict(zip(names, ["4", "修好了部署", "无", "发布 v2；写文档", ""]))
+    values = dict(zip(names, ["4", "修好了部署", "无", "发布 v2；写文档", ""], strict=True))
     # a value that does not fit is shown on the form again, and nothing at all is saved
     bad = env.over_long_connection(env.card_action("ou_bo", submit["value"], form_value={**values, "q0": "9"}))
     assert bad["toast"]["type"] == "error" and bad["card"]["data"]["elements"][1]["tag"] == "form"
@@ -598,7 +598,7 @@ def test_the_long_connection_acks_before_the_work_is_done(env):
     started, release = threading.Event(), threading.Event()
     real_handle = env.app.handle
 
-    def slow_handle(event):  # noqa: ANN001, ANN202
+    def slow_handle(event):
         started.set()
         release.wait(10)
         return real_handle(event)

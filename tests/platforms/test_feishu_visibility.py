@@ -22,7 +22,7 @@ def test_a_card_carrying_someone_elses_run_opens_nothing(tmp_path):
         form = opened["card"]["data"]["elements"][1]
         submit = next(e for e in form["elements"] if e.get("action_type") == "form_submit")
         names = [e["name"] for e in form["elements"] if e.get("tag") in ("input", "select_static")]
-        values = dict(zip(names, ["4", "CARD-SENTINEL", "无", "发布 v2", ""]))
+        values = dict(zip(names, ["4", "CARD-SENTINEL", "无", "发布 v2", ""], strict=True))
         assert (
             env.over_long_connection(env.card_action("ou_bo", submit["value"], form_value=values))["toast"]["content"]
             == "已记录"

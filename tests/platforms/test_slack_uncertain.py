@@ -20,7 +20,7 @@ from tests.helpers import local
 ORG = {"members": [{"handle": "ann", "name": "Ann", "slack": "UANN", "timezone": "Europe/London"}]}
 
 
-def _app(tmp_path, clock, fake):  # noqa: ANN001, ANN202
+def _app(tmp_path, clock, fake):
     return Flywheel.build(
         Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}"),
         clock=clock,
@@ -38,7 +38,7 @@ def test_a_lost_answer_is_neither_retried_by_the_sdk_nor_reposted_blindly(tmp_pa
     fake = FakeSlack(clock).start()
     dropped: list[str] = []
 
-    def drop_first_post(call, answer):  # noqa: ANN001, ANN202
+    def drop_first_post(call, answer):
         if call.method == "chat.postMessage" and not dropped:
             dropped.append(call.params["channel"])
             return False  # Slack has the message; the connection dies before the answer
@@ -71,7 +71,7 @@ def test_a_reconciliation_that_fails_is_tried_again_before_posting(tmp_path):
     class Crash(BaseException):
         pass
 
-    def send_then_die(outbox_id, recipient, message):  # noqa: ANN001, ANN202
+    def send_then_die(outbox_id, recipient, message):
         first.messengers["slack"].send(recipient, message)
         raise Crash()
 
@@ -138,7 +138,7 @@ def test_a_slow_sender_stops_before_its_lease_runs_out_under_it(tmp_path):
     )
     posts_by_a: list[str] = []
 
-    def slow_slack(call, answer):  # noqa: ANN001, ANN202
+    def slow_slack(call, answer):
         if call.method == "chat.postMessage" and call.token == "xoxb-a":
             posts_by_a.append(call.params["channel"])
             clock.advance(timedelta(seconds=10))

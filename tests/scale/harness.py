@@ -83,7 +83,7 @@ class Replica:
             }
         )
         self.log = logs / f"{name}.log"
-        self._stderr = open(self.log, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()/kill()
+        self._stderr = open(self.log, "w", encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.scale.worker"],
             cwd=ROOT,
@@ -197,7 +197,7 @@ class Holder:
         self._release.wait(WAIT)
 
 
-def wait_until(predicate, what: str, timeout: float = WAIT) -> None:  # noqa: ANN001
+def wait_until(predicate, what: str, timeout: float = WAIT) -> None:
     """Poll for a real event (a process answering, a request arriving); simulated time never depends on this."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -51,7 +51,7 @@ def test_replicas_on_postgres_prompt_everyone_exactly_once_through_kills(postgre
     first = local("Australia/Sydney", 2026, 3, 6, 15, 0)
     names = iter(f"r{i}" for i in range(20))
 
-    def replica():  # noqa: ANN202
+    def replica():
         return Replica(next(names), database_url=postgres_url, fake=fake, org=org, start=first, logs=tmp_path)
 
     live = [replica() for _ in range(3)]  # all three start at once on an empty database

@@ -139,7 +139,7 @@ def test_postgres_claim_reads_the_index_without_sorting_the_queue(postgres_url):
         seen: list[tuple[str, dict]] = []
 
         @sa.event.listens_for(engine, "before_cursor_execute")
-        def capture(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ARG001
+        def capture(conn, cursor, statement, parameters, context, executemany):
             if statement.lstrip().startswith("UPDATE outbox_message"):
                 seen.append((statement, parameters))
 

@@ -11,11 +11,11 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TextIO
+from datetime import datetime, tzinfo
+from typing import Protocol, TextIO, runtime_checkable
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.calendar import paused_until
 from bot.platforms.console.messenger import ConsoleMessenger
@@ -48,6 +48,21 @@ Anything else is sent to Flywheel as a DM from the member you are acting as."""
 
 MAX_STEPS = 20000
 CLOCK_KEY = "console_clock"  # scheduler_state: the console's clock when it last moved
+
+
+@runtime_checkable
+class SettableClock(Protocol):
+    """The console's clocks (FrozenClock, OffsetClock): `/clock` moves them."""
+
+    def now(self) -> datetime: ...
+
+    def set(self, when: datetime) -> None: ...
+
+
+class Lines(Protocol):
+    """What the console reads from: standard input, or the CLI's SIGTERM-aware wrapper around it."""
+
+    def readline(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,7 @@ class Console:
 
     def members(self) -> list[Member]:
         with transaction(self.app.sessions) as s:
-            return list(s.exec(select(Member).where(Member.active).order_by(Member.id)))
+            return list(s.exec(select(Member).where(col(Member.active)).order_by(col(Member.id))))
 
     def member(self, handle: str) -> Member | None:
         with transaction(self.app.sessions) as s:
@@ -182,6 +197,7 @@ class Console:
         for block in waiting:
             self.say(block + "\n")
         with transaction(self.app.sessions) as s:
+            assert member.id is not None, "a stored member"
             run = repo.active_run(s, member_id=member.id)
             if run is not None and run.status != "completed":
                 steps = run.context.get("steps") or []
@@ -234,7 +250,7 @@ class Console:
                     if cmd == "/help":
                         self.say(CONSOLE_HELP + "\n")
                     self.send(text)
-        except Exception:  # noqa: BLE001 - the console must survive anything typed into it
+        except Exception:
             log.exception("the console could not handle that line")
             self.say("Something went wrong handling that line; nothing was lost. Details are in the log.")
         with self.lock:
@@ -262,13 +278,13 @@ class Console:
 
     def who(self) -> None:
         with transaction(self.app.sessions) as s:
-            members = list(s.exec(select(Member).where(Member.active).order_by(Member.id)))
+            members = list(s.exec(select(Member).where(col(Member.active)).order_by(col(Member.id))))
             by_id = {m.id: m for m in members}
             for m in members:
                 run = s.exec(
                     select(ConversationRun)
-                    .where(ConversationRun.member_id == m.id)
-                    .order_by(ConversationRun.due_at.desc())
+                    .where(col(ConversationRun.member_id) == m.id)
+                    .order_by(col(ConversationRun.due_at).desc())
                 ).first()
                 state = f"{run.period} {run.status}" if run else "no check-in yet"
                 manager = by_id[m.manager_id].handle if m.manager_id in by_id else "—"
@@ -308,18 +324,19 @@ class Console:
     def fast_forward(self, target: datetime) -> None:
         """Move the clock to `target`, stopping at every instant where scheduled work falls due."""
         clock = self.app.clock
+        assert isinstance(clock, SettableClock), "the console runs on a clock it can move"
         for _ in range(MAX_STEPS):
             nxt = self.app.next_wakeup(clock.now())
             if nxt is None or nxt > target:
                 break
-            clock.set(nxt)  # type: ignore[attr-defined]
+            clock.set(nxt)
             self.app.tick()
-        clock.set(target)  # type: ignore[attr-defined]
+        clock.set(target)
         self.app.tick()
 
     # -------------------------------------------------------------------------------------- loops
 
-    def run(self, stream: TextIO) -> None:
+    def run(self, stream: Lines) -> None:
         scheduler = start_scheduler(self.app, lock=self.lock) if self.interactive else None
         try:
             while True:
@@ -377,5 +394,5 @@ def split_zone(text: str) -> tuple[str, str | None]:
     return text.strip(), None
 
 
-def _zone(name: str):  # noqa: ANN202
+def _zone(name: str) -> tzinfo:
     return UTC if name.upper() == "UTC" else zone(name)

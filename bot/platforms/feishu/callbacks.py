@@ -68,6 +68,8 @@ class FeishuCallbacks:
     def _token_ok(self, payload: dict[str, Any]) -> bool:
         if not self.verification_token:
             return True
-        header = payload.get("header") if isinstance(payload.get("header"), dict) else {}
+        header = payload.get("header")
+        if not isinstance(header, dict):
+            header = {}
         token = str(header.get("token") or payload.get("token") or "")
         return hmac.compare_digest(token.encode(), self.verification_token.encode())

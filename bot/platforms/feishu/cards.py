@@ -161,7 +161,9 @@ def form_card(
 
 def form_values(value: dict[str, Any], form_value: dict[str, Any]) -> dict[str, str]:
     """Map a submitted form's `q0, q1, …` back to the questions the form asked."""
-    steps = value.get("steps") if isinstance(value.get("steps"), list) else []
+    steps = value.get("steps")
+    if not isinstance(steps, list):
+        steps = []
     out: dict[str, str] = {}
     for i, step in enumerate(steps[:100]):
         raw = form_value.get(f"q{i}")

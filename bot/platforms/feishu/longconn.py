@@ -93,7 +93,7 @@ def start(events: FeishuEvents, *, app_id: str, app_secret: str, domain: str | N
             client.start()
         except asyncio.CancelledError:  # stop()
             pass
-        except Exception:  # noqa: BLE001 - logged; the rest of the bot keeps running (and /healthz says so)
+        except Exception:
             log.exception("the Feishu long connection stopped")
         finally:
             _close(client, loop)

@@ -9,7 +9,7 @@ Create Date: 2026-11-22 22:30:00
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel.sql.sqltypes
 
 
 revision = '0008'

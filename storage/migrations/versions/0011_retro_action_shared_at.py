@@ -11,7 +11,6 @@ Create Date: 2026-12-02 07:30:00
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
 import storage.types
 
 

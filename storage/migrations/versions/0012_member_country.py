@@ -6,7 +6,7 @@ Create Date: 2026-12-02 07:30:00
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel.sql.sqltypes
 
 
 revision = '0012'
