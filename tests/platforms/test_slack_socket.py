@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from sqlmodel import select
 
-from bot.platforms.slack.directory import sync_users, workspace_users
 from bot.platforms.slack import bolt_app
+from bot.platforms.slack.directory import sync_users, workspace_users
 from bot.platforms.slack.socket import handle_envelope
 from storage.db import transaction
 from storage.models import Answer, Member

@@ -128,7 +128,7 @@ class Listeners:
             try:
                 self.app.handle(parsed.event)
             except Exception:  # noqa: BLE001 - acknowledge anyway: Slack must never see a 5xx from us
-                retry = (request.headers.get("x-slack-retry-num") or [None])[0]
+                retry = next(iter(request.headers.get("x-slack-retry-num") or ()), None)
                 log.exception("handling a Slack %s failed%s", parsed.event.kind, f" (retry {retry})" if retry else "")
             self.poke()
         ack()
@@ -260,4 +260,3 @@ def read_payload(text: str, content_type: str) -> dict[str, Any]:
     if "command" in form:
         return form
     raise ValueError("unknown Slack request")
-
