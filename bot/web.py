@@ -251,7 +251,11 @@ def create_wsgi(
                 "413 Payload Too Large" if body == 413 else "400 Bad Request",
                 TOO_LARGE if body == 413 else REJECTED,
             )
-        headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+        headers = {
+            k[5:].lower().replace("_", "-"): v
+            for k, v in environ.items()
+            if k.startswith("HTTP_") and not k.startswith("HTTP_X_SLACK_BOLT_")  # Bolt's internal (lazy) flags
+        }
         headers["content-type"] = environ.get("CONTENT_TYPE") or ""
         status, answer, content_type = slack(body, headers)  # its listeners poke the outbox pump
         return respond(start_response, STATUS.get(status, f"{status} Error"), answer, content_type)
