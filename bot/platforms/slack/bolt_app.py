@@ -51,8 +51,8 @@ def build(app: Flywheel, *, client: WebClient, poke: Callable[[], None] = lambda
         logger=_bolt_logger(),
         # No token check at start-up (Bolt's default calls auth.test in the constructor, and its single-workspace
         # authorization calls it on the first request otherwise): a replica starts, and answers, whether or not
-        # Slack's Web API is reachable at that moment. The token is the configured one; a bad token shows in the
-        # outbox's first send (an admin alert) and in `flywheel doctor`.
+        # Slack's Web API is reachable at that moment. A wrong token is refused on the bot's first Web API call
+        # instead (invalid_auth: a permanent send failure).
         token_verification_enabled=False,
         client=WebClient(
             token=None,  # the token comes from `authorize`, for every request, without a call to Slack
