@@ -297,13 +297,16 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
 
             feishu_events = FeishuEvents(app, poke=pump.poke)
         modes = []
-        if "slack" in settings.platforms and settings.slack_app_token and not http_only and not stopping.event.is_set():
+        bolt = None
+        if "slack" in settings.platforms:
+            from bot.platforms.slack import bolt_app
+
+            bolt = bolt_app.build(app, client=messengers["slack"].client, poke=pump.poke)  # the one entry point
+        if bolt is not None and settings.slack_app_token and not http_only and not stopping.event.is_set():
             from bot.platforms.slack.socket import connect
 
-            slack_socket = connect(
-                app, app_token=settings.slack_app_token, web_client=messengers["slack"].client, poke=pump.poke
-            )
-            app.connections["slack"] = slack_socket.is_connected
+            slack_socket = connect(bolt, app_token=settings.slack_app_token, web_client=messengers["slack"].client)
+            app.connections["slack"] = slack_socket.client.is_connected
             modes.append("Slack (Socket Mode)")
         if feishu_events is not None and not http_only and not stopping.event.is_set():
             from bot.platforms.feishu import longconn
@@ -325,9 +328,14 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
                 encrypt_key=settings.feishu_encrypt_key,
                 verification_token=settings.feishu_verification_token,
             )
-        slack_http = settings.slack_signing_secret if "slack" in settings.platforms else None
+        slack_http = settings.slack_signing_secret if bolt is not None else None
         if slack_http or callbacks is not None:
-            wsgi = create_wsgi(app, slack_signing_secret=slack_http, poke=pump.poke, feishu=callbacks)
+            slack = None
+            if bolt is not None and slack_http:
+                from bot.platforms.slack.bolt_app import SlackHttp
+
+                slack = SlackHttp(bolt, app, signing_secret=slack_http, now=time.time)
+            wsgi = create_wsgi(app, slack_signing_secret=slack_http, poke=pump.poke, feishu=callbacks, slack=slack)
             http = HttpServer(wsgi, host="0.0.0.0", port=settings.port)
             stopping.wakers.append(http.stop)
             if stopping.event.is_set():

@@ -12,11 +12,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.platforms.feishu.callbacks import FeishuCallbacks
-from bot.platforms.slack.inbound import parse_body, verify_signature
-from bot.ports import Chat, Server
+from bot.ports import Server
+
+if TYPE_CHECKING:
+    from bot.platforms.slack.bolt_app import SlackHttp
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,7 @@ MAX_BODY = 1024 * 1024
 REJECTED = b'{"ok":false,"error":"invalid_request"}'
 TOO_LARGE = b'{"ok":false,"error":"request_too_large"}'
 NOT_FOUND = b'{"ok":false,"error":"not_found"}'
+STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized", 404: "404 Not Found"}
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -111,7 +114,17 @@ def create_wsgi(
     poke: Callable[[], None] = lambda: None,
     now: Callable[[], float] = time.time,
     feishu: FeishuCallbacks | None = None,
+    slack: SlackHttp | None = None,
 ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    """`slack`: the Slack entry point (`bot/platforms/slack/bolt_app.py`), shared with Socket Mode; made here from
+    `slack_signing_secret` and the Slack messenger's client when not given."""
+    if slack is None and slack_signing_secret:
+        from bot.platforms.slack import bolt_app
+
+        client = app.messengers["slack"].client  # type: ignore[attr-defined]  # the Slack messenger's WebClient
+        bolt = bolt_app.build(app, client=client, poke=poke)
+        slack = bolt_app.SlackHttp(bolt, app, signing_secret=slack_signing_secret, now=now)
+
     def respond(
         start_response: StartResponse, status: str, body: bytes, content_type: str = "application/json"
     ) -> list[bytes]:
@@ -133,7 +146,7 @@ def create_wsgi(
                 app.metrics.render(app.outbox_depth),
                 "text/plain; version=0.0.4; charset=utf-8",
             )
-        if path == "/slack/events" and method == "POST" and slack_signing_secret:
+        if path == "/slack/events" and method == "POST" and slack is not None:
             started = time.perf_counter()
             try:
                 return slack_events(environ, start_response)
@@ -185,6 +198,7 @@ def create_wsgi(
         return respond(start_response, "200 OK", json.dumps(answer, ensure_ascii=False).encode())
 
     def slack_events(environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        assert slack is not None
         body = read_body(environ, "slack")
         if isinstance(body, int):
             return respond(
@@ -192,62 +206,16 @@ def create_wsgi(
                 "413 Payload Too Large" if body == 413 else "400 Bad Request",
                 TOO_LARGE if body == 413 else REJECTED,
             )
-        if body.startswith(b"ssl_check=1") and b"command=" not in body:
-            return respond(start_response, "200 OK", b"", "text/plain")  # Slack checking our certificate
-        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
-        signature = environ.get("HTTP_X_SLACK_SIGNATURE")
-        if not verify_signature(slack_signing_secret or "", body, timestamp, signature, now=now()):
-            log.warning("rejected a Slack request with a missing, stale or wrong signature")  # never the body
-            app.metrics.inbound.labels("slack", "bad_signature").inc()
-            return respond(start_response, "401 Unauthorized", REJECTED)
-        try:
-            parsed = parse_body(body, environ.get("CONTENT_TYPE") or "", app.clock.now())
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            log.warning("a signed Slack request could not be read; answered 400")
-            app.metrics.inbound.labels("slack", "malformed").inc()
-            return respond(start_response, "400 Bad Request", REJECTED)
-        if parsed.kind == "url_verification":
-            return respond(start_response, "200 OK", json.dumps({"challenge": parsed.challenge}).encode())
-        if parsed.kind in ("open_form", "form_submit"):
-            answer = handle_form(app, parsed)
-            poke()
-            if answer is not None:
-                return respond(start_response, "200 OK", json.dumps(answer, ensure_ascii=False).encode())
-            return respond(start_response, "200 OK", b"", "text/plain")
-        if parsed.event is not None:
-            retry = environ.get("HTTP_X_SLACK_RETRY_NUM")
-            try:
-                app.handle(parsed.event)
-            except Exception:  # noqa: BLE001 - acknowledge anyway: Slack must never see a 5xx from us
-                log.exception("handling a Slack %s failed%s", parsed.event.kind, f" (retry {retry})" if retry else "")
-            poke()
-        return respond(start_response, "200 OK", b"", "text/plain")
+        headers = {
+            k[5:].lower().replace("_", "-"): v
+            for k, v in environ.items()
+            if k.startswith("HTTP_") and not k.startswith("HTTP_X_SLACK_BOLT_")  # Bolt's internal (lazy) flags
+        }
+        headers["content-type"] = environ.get("CONTENT_TYPE") or ""
+        status, answer, content_type = slack(body, headers)  # its listeners poke the outbox pump
+        return respond(start_response, STATUS.get(status, f"{status} Error"), answer, content_type)
 
     return application
-
-
-def handle_form(app: Chat, parsed: Any) -> dict[str, Any] | None:
-    """Open a form (the click's trigger_id is only valid for 3 s, so this happens before the ack) or take a
-    submitted one; returns the body Slack should get back, if any."""
-    from bot.platforms.slack import forms
-
-    try:
-        if parsed.kind == "open_form":
-            messenger = app.messengers.get("slack")
-            client = getattr(messenger, "client", None)
-            if client is not None:
-                forms.open_form(
-                    app,
-                    client,
-                    user=parsed.data["user"],
-                    run_id=parsed.data["run_id"],
-                    trigger_id=parsed.data["trigger_id"],
-                )
-            return None
-        return forms.submit(app, parsed.data["payload"], parsed.data["dedup_key"])
-    except Exception:  # noqa: BLE001 - never a 5xx to Slack
-        log.exception("a Slack form could not be handled")
-        return None
 
 
 def health(app: Server) -> dict[str, Any]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import logging
+
 from slack_sdk import WebClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from sqlmodel import select
 
+from bot.platforms.slack import bolt_app
 from bot.platforms.slack.directory import sync_users, workspace_users
-from bot.platforms.slack.socket import listener
+from bot.platforms.slack.socket import handle_envelope
 from storage.db import transaction
 from storage.models import Answer, Member
 from tests.platforms.test_slack_http import env  # noqa: F401  (the same app, fake Slack and clock)
@@ -16,6 +20,7 @@ from tests.platforms.test_slack_http import env  # noqa: F401  (the same app, fa
 class FakeSocketClient:
     def __init__(self):
         self.acks = []
+        self.logger = logging.getLogger("tests.socket")
 
     def send_socket_mode_response(self, response):
         self.acks.append(response.envelope_id)
@@ -25,7 +30,8 @@ def test_envelopes_are_acked_and_handled_like_http(env):  # noqa: F811
     app, fake, client, clock = env
     app.tick()
     socket = FakeSocketClient()
-    on_request = listener(app, app.deliver_outbox)
+    bolt = bolt_app.build(app, client=app.messengers["slack"].client, poke=app.deliver_outbox)
+    on_request = functools.partial(handle_envelope, bolt)
     event = {
         "type": "event_callback",
         "event_id": "EvS1",

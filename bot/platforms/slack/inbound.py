@@ -1,8 +1,7 @@
-"""Inbound from Slack: request verification and translation of Slack's payloads into neutral InboundEvents.
+"""Inbound from Slack: the translation of Slack's payloads into neutral InboundEvents.
 
-The same translation serves HTTP mode (`bot/web.py`) and Socket Mode (`bot/platforms/slack/socket.py`), so
-both reach the bot through one code path. Verification is our own rather than Bolt's: a malformed timestamp must
-be a 401, not a 500, and a rejected body must never be logged.
+Bolt's listeners (`bot/platforms/slack/bolt_app.py`) call these, in HTTP mode and in Socket Mode alike. A payload
+not in Slack's shape raises ValueError (HTTP: a 400).
 
 Text is passed on exactly as typed: Slack writes the people a user picked as `<@U123|name>`, which already is the
 neutral mention of `conversations.mentions` (resolved to members in `bot/platforms/identity.py`).
@@ -10,44 +9,21 @@ neutral mention of `conversations.mentions` (resolved to members in `bot/platfor
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from conversations.commands import SUBCOMMANDS
 from conversations.events import InboundEvent
 
 log = logging.getLogger(__name__)
 
-MAX_SKEW_SECONDS = 300
 # `/me` is one of Slack's built-in commands, so the member's own view is `/flywheel me` (and the App Home tab);
 # any of the bot's commands can be reached the same way.
 FLYWHEEL_SUBCOMMANDS = set(SUBCOMMANDS)
 ANSWER_SUBTYPES = {"file_share", "thread_broadcast"}  # still a person's answer
-
-
-def verify_signature(secret: str, body: bytes, timestamp: str | None, signature: str | None, *, now: float) -> bool:
-    """Slack's v0 signature: HMAC-SHA256 of `v0:{timestamp}:{body}`, compared in constant time, 5-minute window."""
-    if (
-        not secret
-        or not timestamp
-        or not signature
-        or not timestamp.isascii()
-        or not timestamp.isdigit()
-        or len(timestamp) > 12
-    ):
-        return False
-    if abs(now - int(timestamp)) > MAX_SKEW_SECONDS:
-        return False
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
 
 
 def unescape(text: str) -> str:
@@ -61,24 +37,6 @@ class Parsed:
     event: InboundEvent | None = None
     challenge: str | None = None
     data: Mapping[str, Any] | None = None
-
-
-def parse_body(body: bytes, content_type: str, received_at: datetime) -> Parsed:
-    """Turn a verified HTTP body into what the bot should do with it. Raises ValueError when malformed."""
-    if "json" in content_type:
-        payload = json.loads(body.decode("utf-8"))
-        if not isinstance(payload, dict):
-            raise ValueError("not a JSON object")
-        return from_events_api(payload, received_at)
-    form = {k: v[0] for k, v in parse_qs(body.decode("utf-8"), keep_blank_values=True).items()}
-    if "payload" in form:
-        payload = json.loads(form["payload"])
-        if not isinstance(payload, dict):
-            raise ValueError("payload is not a JSON object")
-        return from_interaction(payload, received_at)
-    if "command" in form:
-        return from_command(form, received_at)
-    raise ValueError("unknown Slack request")
 
 
 def from_events_api(payload: Mapping[str, Any], received_at: datetime) -> Parsed:
