@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from storage.models import (
@@ -127,6 +130,118 @@ def member_calendars(session: Session) -> list[tuple[str, str | None]]:
     """The distinct (time zone, country) pairs of active members: who shares a schedule and a holiday calendar."""
     rows = session.exec(select(Member.timezone, Member.country).where(Member.active == sa.true()).distinct())
     return sorted(((tz, country) for tz, country in rows), key=lambda r: (r[0], r[1] or ""))
+
+
+# ------------------------------------------------------------------------------------------ planning marks
+#
+# Who is due a run changes only when a member is added, reactivated or deactivated, moves to another time zone or
+# country, or loses a run (/resume drops the weeks recorded as paused; erasure). Every session that writes such a
+# change sets a new random `members_revision` (in scheduler_state) as the last statement before its commit. The
+# planner reads the revision first, then asks for candidates; once a (flow, period, due, time zone, country) group
+# has been planned in full, it is marked with that revision and not asked again while the revision stands: a
+# tick's plan step then costs what is due, not one anti-join over all stored members per group and tick. Any
+# change in between sets another revision, so the group is asked again on the next tick. The marks are kept in
+# this process, per engine (a restart or another replica asks once). Writes that bypass the ORM session (raw SQL
+# on a connection) are not seen: nothing in the product writes members or deletes runs that way.
+
+MEMBERS_REVISION = "members_revision"
+_STALE = "flywheel.members_changed"  # Session.info: this transaction changed who is due a run
+_PLANNING_COLUMNS = ("active", "timezone", "country", "created_at")
+PlanKey = tuple[str, str, datetime, str, str | None]  # flow, period, due, time zone, country
+_MARKS: weakref.WeakKeyDictionary[Any, dict[PlanKey, str | None]] = weakref.WeakKeyDictionary()
+_GROUPS: weakref.WeakKeyDictionary[Any, tuple[str | None, list[tuple[str, str | None]]]] = weakref.WeakKeyDictionary()
+_MAX_MARKS = 10_000  # weeks go by; past that many, start afresh (one full look per open group)
+
+
+def members_revision(session: Session) -> str | None:
+    """The current revision of who may be due a run (None: nothing has changed it since this was introduced)."""
+    return session.exec(select(SchedulerState.value).where(SchedulerState.key == MEMBERS_REVISION)).first()
+
+
+def bump_members_revision(session: Session) -> None:
+    """A new random revision: whatever was planned in full under the old one is looked at again."""
+    row = {"key": MEMBERS_REVISION, "value": uuid.uuid4().hex, "at": None}
+    dialect = session.get_bind().dialect.name
+    table = SchedulerState.__table__  # type: ignore[attr-defined]
+    stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    session.execute(stmt.values(row).on_conflict_do_update(index_elements=["key"], set_={"value": row["value"]}))
+
+
+class PlanMarks:
+    """The planner's view for one tick: the revision read before anything else, the member groups (cached per
+    revision), and which groups were already planned in full under that revision."""
+
+    def __init__(self, revision: str | None, groups: list[tuple[str, str | None]], done: dict[PlanKey, Any]) -> None:
+        self.revision, self.groups, self._done = revision, groups, done
+
+    def planned(self, flow: str, period: str, due: datetime, timezone: str, country: str | None) -> bool:
+        key = (flow, period, due, timezone, country)
+        return key in self._done and self._done[key] == self.revision
+
+    def mark(self, flow: str, period: str, due: datetime, timezone: str, country: str | None) -> None:
+        """Every candidate of this group had its run inserted (call after the inserts committed)."""
+        self._done[(flow, period, due, timezone, country)] = self.revision
+
+
+def plan_marks(session: Session) -> PlanMarks:
+    """Read the revision (first: a change committed after this read sets another one), then the member groups."""
+    engine = session.get_bind()
+    revision = members_revision(session)
+    cached = _GROUPS.get(engine)
+    if cached is not None and cached[0] == revision:
+        groups = cached[1]
+    else:
+        groups = member_calendars(session)
+        _GROUPS[engine] = (revision, groups)
+    done = _MARKS.setdefault(engine, {})
+    if len(done) > _MAX_MARKS or any(r != revision for r in done.values()):
+        done.clear()
+    return PlanMarks(revision, groups, done)
+
+
+def _note_planning_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    if session.info.get(_STALE):
+        return
+    for obj in session.deleted:
+        if isinstance(obj, Member | ConversationRun):
+            session.info[_STALE] = True
+            return
+    for obj in session.new:
+        if isinstance(obj, Member):
+            session.info[_STALE] = True
+            return
+    for obj in session.dirty:
+        if isinstance(obj, Member):
+            attrs = sa.inspect(obj).attrs
+            if any(attrs[name].history.has_changes() for name in _PLANNING_COLUMNS):
+                session.info[_STALE] = True
+                return
+
+
+def _note_planning_statements(state: Any) -> None:
+    """Bulk statements: any INSERT/UPDATE/DELETE on members, any DELETE of runs."""
+    if state.session.info.get(_STALE) or not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    name = getattr(table, "name", None)
+    if name == Member.__tablename__ or (name == ConversationRun.__tablename__ and state.is_delete):
+        state.session.info[_STALE] = True
+
+
+def _bump_before_commit(session: Session) -> None:
+    session.flush()  # the last changes are noted by the flush
+    if session.info.pop(_STALE, False):
+        bump_members_revision(session)
+
+
+def _forget_changes(session: Session, *args: Any) -> None:
+    session.info.pop(_STALE, None)
+
+
+sa.event.listen(OrmSession, "before_flush", _note_planning_changes)
+sa.event.listen(OrmSession, "do_orm_execute", _note_planning_statements)
+sa.event.listen(OrmSession, "before_commit", _bump_before_commit)
+sa.event.listen(OrmSession, "after_rollback", _forget_changes)
 
 
 # ------------------------------------------------------------------------------------------ runs
