@@ -4,6 +4,10 @@ python -m bench                      everything, documented sizes (about 10 minu
 python -m bench fanout digest        some of them
 python -m bench --db sqlite          one database
 python -m bench --quick              small sizes and a 10 s inbound run: a first look in a few minutes
+python -m bench plan --members 10000,50000   the plan step alone, at the sizes given
+
+Fan-out, plan and memory run at 10,000 members, and on PostgreSQL also at 50,000 (how time and memory grow);
+--members replaces those sizes. At 50,000 the fan-out runs once (not --repeat times): one run takes minutes.
 python -m bench --json out.json      also write every figure as JSON
 """
 
@@ -18,10 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench import digest, fanout, inbound, memory
+from bench import digest, fanout, inbound, memory, plan
 from bench.common import Result, database, postgres_available, quiet_logs
 
-BENCHES = ("fanout", "limited", "inbound", "digest", "memory")
+BENCHES = ("fanout", "limited", "plan", "inbound", "digest", "memory")
+SIZED = ("fanout", "plan", "memory")  # run at every size in `sizes`
+LARGE = 50_000  # the extra point on PostgreSQL
 
 
 def machine() -> dict[str, Any]:
@@ -49,17 +55,26 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def plan(args: argparse.Namespace) -> dict[str, Callable[[str, str], Result]]:
+def sizes(args: argparse.Namespace, db: str) -> list[int]:
+    """Members for the sized benchmarks: --members (comma-separated), else 10,000 (1,000 with --quick), and on
+    PostgreSQL also 50,000 (5,000 with --quick)."""
+    if args.members:
+        return [int(m) for m in str(args.members).split(",") if m.strip()]
+    base, large = (1000, LARGE // 10) if args.quick else (10_000, LARGE)
+    return [base, large] if db == "postgres" else [base]
+
+
+def runs_for(args: argparse.Namespace) -> dict[str, Callable[[str, str, int], Result]]:
     quick = args.quick
-    members = args.members or (1000 if quick else 10_000)
     return {
-        "fanout": lambda url, db: fanout.unlimited(url, db, members),
-        "limited": lambda url, db: fanout.limited(url, db, members, workspace_rate=args.workspace_rate),
-        "inbound": lambda url, db: inbound.run(
+        "fanout": lambda url, db, members: fanout.unlimited(url, db, members),
+        "limited": lambda url, db, members: fanout.limited(url, db, members, workspace_rate=args.workspace_rate),
+        "plan": lambda url, db, members: plan.run(url, db, members=members),
+        "inbound": lambda url, db, members: inbound.run(
             url, db, members=2000, rate=args.rate, duration=args.duration or (10 if quick else 60)
         ),
-        "digest": lambda url, db: digest.run(url, db, members=1000, n_managers=100, weeks=26 if quick else 52),
-        "memory": lambda url, db: memory.run(url, db, members=members),
+        "digest": lambda url, db, members: digest.run(url, db, members=1000, n_managers=100, weeks=26 if quick else 52),
+        "memory": lambda url, db, members: memory.run(url, db, members=members),
     }
 
 
@@ -91,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("which", nargs="*", help=f"benchmarks to run: {', '.join(BENCHES)} (default: all)")
     parser.add_argument("--db", default="sqlite,postgres", help="sqlite, postgres or both (default)")
     parser.add_argument("--quick", action="store_true", help="small sizes, 10 s inbound run")
-    parser.add_argument("--members", type=int, help="members for fan-out and memory (default 10,000)")
+    parser.add_argument(
+        "--members",
+        help="members for fan-out, limited, plan, memory; comma-separated (default 10,000; PostgreSQL also 50,000)",
+    )
     parser.add_argument("--duration", type=float, help="seconds of inbound load (default 60)")
     parser.add_argument("--rate", type=float, default=50, help="inbound requests per second (default 50)")
     parser.add_argument(
@@ -117,19 +135,27 @@ def main(argv: list[str] | None = None) -> int:
     if "postgres" in dbs and not postgres_available():
         print("PostgreSQL is not reachable (FLYWHEEL_BENCH_POSTGRES); running on SQLite only.", file=sys.stderr)
         dbs = [d for d in dbs if d != "postgres"]
-    runs = plan(args)
+    runs = runs_for(args)
     results: list[Result] = []
     started = time.time()
     for name in which:
         for db in dbs:
-            print(f"… {name} on {db}", file=sys.stderr, flush=True)
-            tries = []
-            for _ in range(args.repeat if name == "fanout" else 1):
-                with database(db) as url:
-                    tries.append(runs[name](url, db))
-            result = median_of(tries)
-            results.append(result)
-            print(table([result]).splitlines()[-1], file=sys.stderr, flush=True)
+            if name in SIZED:
+                counts = sizes(args, db)
+            elif name == "limited":
+                counts = sizes(args, db)[:1]
+            else:
+                counts = [0]
+            for members in counts:
+                print(f"… {name} on {db}" + (f" ({members:,} members)" if members else ""), file=sys.stderr, flush=True)
+                tries = []
+                repeat = args.repeat if name == "fanout" and members <= sizes(args, db)[0] else 1
+                for _ in range(repeat):
+                    with database(db) as url:
+                        tries.append(runs[name](url, db, members))
+                result = median_of(tries)
+                results.append(result)
+                print(table([result]).splitlines()[-1], file=sys.stderr, flush=True)
     print(table(results))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:

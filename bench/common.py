@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from bot.config import parse_config
 from conversations.clock import UTC
 from conversations.schedule import zone
-from tests.fakes.slack_api import Call, FakeSlack, Scripted
+from fakes.slack_api import Call, FakeSlack, Scripted
 
 PG_URL = os.environ.get(
     "FLYWHEEL_BENCH_POSTGRES",

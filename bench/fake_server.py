@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tests.fakes.slack_api import Call, FakeSlack, Scripted
+from fakes.slack_api import Call, FakeSlack, Scripted
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 
 from bench.common import DUE, LimitedSlack, Result, Stopwatch, org_config, slack_id, start_fake
-from bot.app import Flywheel
+from bot.app import Flywheel, TickReport
 from bot.platforms.slack.messenger import SlackMessenger
 from bot.settings import Settings
 from conversations.clock import FrozenClock
@@ -33,6 +33,20 @@ def build_app(url: str, members: int, clock: FrozenClock, api_url: str, *, manag
         config=org_config(members, managers=managers),
         messengers={"slack": SlackMessenger.from_settings(TOKEN, api_url)},
     )
+
+
+def timed_plan(app: Flywheel, times: list[float], reports: list[TickReport] | None = None) -> None:
+    """Wrap the app's plan step so that every tick records how long it took and what it planned."""
+    plan = app._plan
+
+    def wrapper(now: Any, last_tick: Any, report: TickReport) -> None:
+        watch = Stopwatch()
+        plan(now, last_tick, report)
+        times.append(watch.elapsed())
+        if reports is not None:
+            reports.append(report)
+
+    app._plan = wrapper  # type: ignore[method-assign]  # timed in place, for this benchmark only
 
 
 def check_exactly_once(app: Flywheel, posted: list[Any], members: int) -> dict[str, int]:
@@ -69,6 +83,8 @@ def unlimited(url: str, db: str, members: int) -> Result:
     result = Result("fanout", db)
     try:
         app = build_app(url, members, clock, fake.url)
+        plan_times: list[float] = []
+        timed_plan(app, plan_times)
         try:
             watch = Stopwatch()
             report = app.tick()
@@ -93,6 +109,7 @@ def unlimited(url: str, db: str, members: int) -> Result:
         {
             "members": members,
             "flywheel_s": round(flywheel_s, 2),
+            "plan_s": round(plan_times[0], 2),  # of flywheel_s: the tick's plan step (every run inserted)
             "flywheel_prompts_per_s": round(flywheel_rate, 1),
             "floor_s": round(floor_s, 2),
             "floor_prompts_per_s": round(floor_rate, 1),

@@ -140,15 +140,17 @@ class Ticker:
         each batch in its own short transaction: on SQLite one long planning transaction (10,000 members) would
         hold every inbound event back until it ends."""
         with self.transaction() as s:
-            groups = repo.member_calendars(s)
+            marks = repo.plan_marks(s)  # groups planned in full are not asked again until who is due changes
         for flow in self.flows.values():
             if not flow.enabled or flow.schedule is None:
                 continue
-            for tz, country in groups:
+            for tz, country in marks.groups:
                 for occ in self._occurrences(flow, tz, country, now):
                     if occ is None or occ.due > now or now >= occ.closes:
                         continue
-                    self._plan_group(flow, tz, country, occ, now, last_tick, report)
+                    if not marks.planned(flow.name, occ.period, occ.due, tz, country):
+                        self._plan_group(flow, tz, country, occ, now, last_tick, report)
+                        marks.mark(flow.name, occ.period, occ.due, tz, country)
 
     def _plan_group(
         self,

@@ -109,6 +109,7 @@ class ConversationRun(SQLModel, table=True):
     __tablename__ = "conversation_run"
     __table_args__ = (
         sa.UniqueConstraint("flow", "member_id", "period", name="uq_run_flow_member_period"),
+        sa.Index("ix_run_flow_period_member", "flow", "period", "member_id"),  # the planner: a period's runs
         sa.Index("ix_run_status_prompt_at", "status", "prompt_at"),
         sa.Index("ix_run_status_nudge", "status", "next_nudge_at"),
         sa.Index("ix_run_status_closes", "status", "closes_at"),

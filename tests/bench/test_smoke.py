@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from bench import digest, fanout, inbound, memory
+from bench import digest, fanout, inbound, memory, plan
 
 
 def test_fanout_prompts_everyone_once_and_measures_the_floor(tmp_path):
@@ -49,3 +49,11 @@ def test_memory_is_sampled_during_the_fanout(tmp_path):
     f = memory.run(f"sqlite:///{tmp_path / 'f.db'}", "sqlite", members=200, idle_s=0.2).figures
     assert f["prompted"] == 200
     assert 0 < f["idle_rss_mb"] and f["fanout_peak_rss_mb"] >= f["idle_rss_mb"] * 0.5 and f["samples"] >= 1
+
+
+def test_plan_step_is_timed_at_the_fanout_and_in_the_steady_state(tmp_path):
+    result = plan.run(f"sqlite:///{tmp_path / 'f.db'}", "sqlite", members=120, ticks=3)
+    f = result.figures
+    assert f["fanout_planned"] == 120 and f["runs"] == 121 and f["after_change_planned"] == 1
+    assert f["fanout_plan_s"] > 0 and f["steady_plan_ms_max"] >= f["steady_plan_ms_median"] > 0
+    assert all(result.targets.values())

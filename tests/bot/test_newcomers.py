@@ -20,8 +20,8 @@ from conversations.clock import FrozenClock
 from storage import repo
 from storage.db import transaction
 from storage.models import Member, OutboxMessage
-from tests.fakes.feishu_api import Scripted as FeishuScripted
-from tests.fakes.slack_api import FakeSlack, Scripted
+from fakes.feishu_api import Scripted as FeishuScripted
+from fakes.slack_api import FakeSlack, Scripted
 from tests.helpers import local
 from tests.platforms.test_feishu import Env, contact_user
 from tests.platforms.test_slack_http import SECRET, Client, texts

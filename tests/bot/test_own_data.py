@@ -437,7 +437,7 @@ def test_on_slack_a_flag_is_acknowledged_with_a_button_and_deletion_is_confirmed
     from bot.settings import Settings
     from bot.web import create_wsgi
     from conversations.clock import FrozenClock
-    from tests.fakes.slack_api import FakeSlack
+    from fakes.slack_api import FakeSlack
     from tests.platforms.test_slack_http import SECRET, Client, texts
     from tests.platforms.test_slack_messenger import ORG
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from bot.platforms.feishu.inbound import encrypt
 from conversations.calendar import WorkCalendar, next_working_time
 from tests.e2e.test_slack_run import free_port, wait_for, wait_healthy
-from tests.fakes.feishu_api import FakeFeishu
-from tests.fakes.slack_api import FakeSlack
+from fakes.feishu_api import FakeFeishu
+from fakes.slack_api import FakeSlack
 
 KEY = "e2e-encrypt-key"
 

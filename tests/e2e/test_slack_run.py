@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from conversations.calendar import WorkCalendar, next_working_time
-from tests.fakes.slack_api import FakeSlack
+from fakes.slack_api import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-signing-secret"

@@ -28,7 +28,7 @@ from bot.web import create_wsgi
 from conversations.clock import FrozenClock
 from storage.db import transaction
 from storage.models import Answer, Kudos, Member
-from tests.fakes.feishu_api import FakeFeishu, Scripted
+from fakes.feishu_api import FakeFeishu, Scripted
 from tests.helpers import local
 
 KEY = "encrypt-key-sentinel"

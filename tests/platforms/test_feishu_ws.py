@@ -1,5 +1,5 @@
 """The Feishu long connection end to end: the bot's `LongConnection` (the real `lark.ws.Client`, in its own thread
-and loop) against a fake long-connection server on loopback (tests/fakes/feishu_ws.py) — bootstrap, WebSocket,
+and loop) against a fake long-connection server on loopback (fakes/feishu_ws.py) — bootstrap, WebSocket,
 protobuf frames, acks — with replies going to the fake Open API, and /healthz following the connection."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from bot.platforms.feishu import longconn
 from bot.web import health
 from storage.db import transaction
 from storage.models import Answer
-from tests.fakes.feishu_api import Scripted
-from tests.fakes.feishu_ws import FakeLongConnection
+from fakes.feishu_api import Scripted
+from fakes.feishu_ws import FakeLongConnection
 from tests.platforms.test_feishu import buttons, env  # noqa: F401  (the same app, fake Open API and clock)
 
 SECRET = "app-secret-sentinel"

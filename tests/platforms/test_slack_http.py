@@ -22,7 +22,7 @@ from bot.web import create_wsgi
 from conversations.clock import FrozenClock
 from storage.db import transaction
 from storage.models import Answer, Kudos, Member
-from tests.fakes.slack_api import FakeSlack, Scripted
+from fakes.slack_api import FakeSlack, Scripted
 from tests.helpers import local
 from tests.platforms.test_slack_messenger import ORG
 

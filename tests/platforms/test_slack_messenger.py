@@ -14,7 +14,7 @@ from bot.platforms.slack.messenger import SlackMessenger
 from bot.settings import Settings
 from conversations.clock import FrozenClock
 from conversations.events import InboundEvent
-from tests.fakes.slack_api import FakeSlack, Scripted
+from fakes.slack_api import FakeSlack, Scripted
 from tests.helpers import local, utc
 
 ORG = {

@@ -14,7 +14,7 @@ from bot.config import parse_config
 from bot.platforms.slack.messenger import SlackMessenger
 from bot.settings import Settings
 from conversations.clock import FrozenClock
-from tests.fakes.slack_api import FakeSlack, Scripted
+from fakes.slack_api import FakeSlack, Scripted
 from tests.helpers import local
 
 ORG = {"members": [{"handle": "ann", "name": "Ann", "slack": "UANN", "timezone": "Europe/London"}]}

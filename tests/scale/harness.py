@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tests.fakes.slack_api import Call, FakeSlack, Scripted
+from fakes.slack_api import Call, FakeSlack, Scripted
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 90.0  # seconds of real time a replica may take to answer one command (a 500-member tick on a busy machine)

@@ -25,7 +25,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.fakes.slack_api import FakeSlack
+from fakes.slack_api import FakeSlack
 from tests.helpers import local
 from tests.scale.harness import (
     Holder,

@@ -39,7 +39,7 @@ from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
-from tests.fakes.loopback import Scripted
+from fakes.loopback import Scripted
 
 CONTROL, DATA = 0, 1
 SERVICE_ID = 33554678

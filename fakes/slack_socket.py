@@ -1,4 +1,4 @@
-"""A fake Slack Socket Mode server on 127.0.0.1: `apps.connections.open` on the fake Web API (tests/fakes/slack_api.py)
+"""A fake Slack Socket Mode server on 127.0.0.1: `apps.connections.open` on the fake Web API (fakes/slack_api.py)
 hands out its ws:// URL; the client connects, gets `hello`, and answers every envelope pushed to it with
 `{"envelope_id": …, "payload": …}` (the ack). `slack_sdk`'s own Socket Mode client talks to it unchanged (it uses a
 plain socket for any port but 443). Everything waits on conditions with timeouts; nothing sleeps."""

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.loopback import LoopbackServer, Scripted, send_json
+from fakes.loopback import LoopbackServer, Scripted, send_json
 
 
 @dataclass
@@ -46,7 +46,7 @@ class FakeFeishu(LoopbackServer):
         self.departments: list[dict[str, Any]] = []  # {open_department_id, name, parent_department_id}
         self.delivered: list[tuple[Call, str]] = []  # messages that reached a chat, with their message_id
         self.tokens_issued = 0
-        self.long_connection: Any = None  # a FakeLongConnection (tests/fakes/feishu_ws.py) serves the bootstrap
+        self.long_connection: Any = None  # a FakeLongConnection (fakes/feishu_ws.py) serves the bootstrap
         self._by_uuid: dict[str, str] = {}
         self._ids = itertools.count(1)
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes.loopback import LoopbackServer, Scripted, send_json
+from fakes.loopback import LoopbackServer, Scripted, send_json
 
 
 @dataclass
@@ -35,7 +35,7 @@ class FakeSlack(LoopbackServer):
         # return False to drop the connection without an answer.
         self.gate: Callable[[Call, Scripted], None] | None = None
         self.delivered: list[tuple[Call, str]] = []  # successful chat.postMessage calls and their ts
-        self.socket_url: str | None = None  # a FakeSocketMode (tests/fakes/slack_socket.py) sets it
+        self.socket_url: str | None = None  # a FakeSocketMode (fakes/slack_socket.py) sets it
         self._ts = itertools.count(1)
 
     @property
