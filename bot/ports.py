@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -26,12 +27,28 @@ if TYPE_CHECKING:  # annotations only
     from bot.metrics import Metrics
     from bot.platforms.base import Messenger
     from bot.settings import Settings
-    from bot.ticker import TickReport
 
 
 # What a command does, inside the event's transaction: (replies, the run they belong to, if any). Each feature
 # declares its commands (`commands()`), and the app registers them (bot/inbound.py `Commands`).
 CommandHandler = Callable[[Session, Member, Command, InboundEvent, datetime], tuple[list[Reply], int | None]]
+
+
+@dataclass
+class TickReport:
+    """What one tick did (bot/ticker.py), for the scheduler's log line and the console."""
+
+    planned: int = 0
+    missed: int = 0
+    delivered: int = 0
+    reminded: int = 0
+    expired: int = 0
+    sent: int = 0
+    failed: int = 0
+    digests: int = 0
+
+    def total(self) -> int:
+        return self.planned + self.delivered + self.reminded + self.expired + self.sent + self.digests
 
 
 class Transactions(Protocol):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from bot.calendar import AWAY_RECHECK, Calendars, away_candidates, paused_until
 from bot.codec import encode_replies
 from bot.digest import DIGEST_SCHEDULE, managers
 from bot.engine import Batch, RunEngine, run_row
+from bot.ports import TickReport
 from bot.prefetch import Prefetched
 from conversations.calendar import (
     CalendarSettings,
@@ -39,21 +39,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 200
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
-
-
-@dataclass
-class TickReport:
-    planned: int = 0
-    missed: int = 0
-    delivered: int = 0
-    reminded: int = 0
-    expired: int = 0
-    sent: int = 0
-    failed: int = 0
-    digests: int = 0
-
-    def total(self) -> int:
-        return self.planned + self.delivered + self.reminded + self.expired + self.sent + self.digests
 
 
 class Ticker:
