@@ -66,9 +66,7 @@ CYCLES = [
     Cycle(0, "fence", 51),  # the first of the second claim
     Cycle(0, "post", 5),  # Slack has the 5th post; A is frozen before it hears so
     Cycle(0, "fence", 20, takeover=False),
-    Cycle(SKEW, "fence", 13),
     Cycle(SKEW, "post", 30),
-    Cycle(-SKEW, "fence", 8),
     Cycle(-SKEW, "post", 44),
     Cycle(-SKEW, "fence", 53, takeover=False),
 ]
@@ -105,7 +103,7 @@ def _replica(name: str, url: str, fake: FakeSlack, org: Path, tmp_path: Path, **
     return replica
 
 
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(300)  # 70-90 s a database with ten cycles on a 2-core machine shared with other test runs
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_replica_frozen_past_its_lease_sends_nothing_it_no_longer_holds(backend, tmp_path, request):
     started = time.monotonic()
@@ -116,7 +114,15 @@ def test_a_replica_frozen_past_its_lease_sends_nothing_it_no_longer_holds(backen
     org = write_org(tmp_path / "org.yaml", MEMBERS, zones=("Europe/London",))
     everyone = Counter({slack_id(i): 1 for i in range(MEMBERS)})
     # SQLite: one scheduler per file, so B is a process that only sends; PostgreSQL: a replica like A.
-    b = _replica("b", url, fake, org, tmp_path, **({"FLYWHEEL_TEST_SENDER_ONLY": "1"} if backend == "sqlite" else {}))
+    b = _replica(
+        "b",
+        url,
+        fake,
+        org,
+        tmp_path,
+        FLYWHEEL_TEST_LEASE="60",  # B is never frozen; on a busy machine a 2 s lease could run out under it
+        **({"FLYWHEEL_TEST_SENDER_ONLY": "1"} if backend == "sqlite" else {}),
+    )
     replicas: dict[float, Replica] = {}
     a: Replica | None = None
     try:
@@ -147,13 +153,13 @@ def test_a_replica_frozen_past_its_lease_sends_nothing_it_no_longer_holds(backen
             assert frozen_batch
             wait_until(lambda: _leases_held(url) == 0, "A's leases to run out on the database's clock")
             if cycle.takeover:
-                b.send("deliver" if backend == "sqlite" else f"tick {when.isoformat()}")
+                b.send(f"deliver {when.isoformat()}" if backend == "sqlite" else f"tick {when.isoformat()}")
                 b.expect("done")
             resumed_at = len(fake.calls)
             os.kill(a.proc.pid, signal.SIGCONT)
             holder.release()
             a.expect("done")
-            b.send("deliver")  # anything A handed back after it resumed
+            b.send(f"deliver {when.isoformat()}")  # anything A handed back after it resumed
             b.expect("done")
 
             by_period = prompts_by_period(fake, url)

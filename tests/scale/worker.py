@@ -11,7 +11,8 @@ command a line, and every answer is one line on stdout:
                                        … print `paused <point>` and hang until killed
     freeze fence 7                   → at the 7th fence (just before the lease is confirmed and the 7th message
                                        posted) print `frozen fence 7` and SIGSTOP itself; the test SIGCONTs it
-    deliver                          → one outbox pass, as the pump does → `done {"sent": n, "failed": n}`
+    deliver [2026-03-06T15:00:00+00:00] → (the clock set to that instant) one outbox pass, as the pump does
+                                       → `done {"sent": n, "failed": n}`
     quit                             → `bye`, exit 0
 
 For the freeze tests (tests/scale/test_freeze.py), from the environment: FLYWHEEL_TEST_LEASE (seconds) puts the
@@ -133,6 +134,8 @@ def main() -> int:
                 report = app.tick()
                 say("done " + json.dumps(report.__dict__))
             elif command == "deliver":
+                if arg:
+                    clock.set(datetime.fromisoformat(arg) + skew)
                 sent, failed = app.outbox.deliver()
                 say("done " + json.dumps({"sent": sent, "failed": failed}))
             elif command == "freeze":
