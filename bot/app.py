@@ -7,7 +7,8 @@
 - the outbox (bot/outbox.py): sends what the others queued. Nothing is sent inside a database transaction.
 
 This module only composes them; the methods below hand over to them, so the platforms (through bot/ports.py)
-and the tests keep one object to talk to.
+and the tests keep one object to talk to. The layers, the seams and one check-in traced end to end:
+docs/architecture.md.
 """
 
 from __future__ import annotations
