@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.fakes.slack_api import FakeSlack
+from fakes.slack_api import FakeSlack
 from tests.helpers import local
 from tests.scale.harness import (
     Holder,
