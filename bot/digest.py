@@ -18,6 +18,7 @@ from bot.codec import encode_replies
 from bot.ports import DigestSender
 from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
+from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import Audience, Renderer, first_name
@@ -321,7 +322,8 @@ def snapshot(
                     extras=tuple(
                         (k, str(got[k]))
                         for k in run.context.get("steps") or ()
-                        if k not in BUILT_IN and got.get(k) is not None
+                        # the grouped follow-up answer is shown with last week's plan and the obstacles
+                        if k not in BUILT_IN and k != FOLLOW_UPS and got.get(k) is not None
                     ),
                     notes=tuple(sorted(notes.get(run.id, ()))),
                 )
@@ -341,7 +343,7 @@ def snapshot(
                     for r in support[member.id]
                 ),  # type: ignore[index]
                 growth=growth.get(member.id, ()),  # type: ignore[arg-type]
-                kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
+                kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),
                 kudos_received_recent=len(mine),
                 helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
                 overdue_actions=tuple(

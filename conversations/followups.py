@@ -63,6 +63,10 @@ STATUS_WORDS: dict[str, dict[str, frozenset[str]]] = {
 }
 
 _ALL = re.compile(r"^(?:all(?: of them)?|everything|both|all items|都|全都|全部|都已经|全部都)\s*")
+# A bare yes or no to the grouped question: which item it means is anyone's guess. ("all done" is clear.)
+_BARE_ANSWERS = frozenset(
+    {"yes", "y", "yeah", "yep", "ok", "okay", "no", "n", "nope", "是", "是的", "对", "好", "否", "不", "不是"}
+)
 _RANGE = re.compile(r"^\s*(?:-|~|–|—|to|到|至)\s*$")
 _JOIN = re.compile(r"^[\s,，、&和及]*(?:and)?[\s,，、&和及]*$")
 _TRIM = " \t,，;；、.。:：)）(（-—!！"
@@ -94,7 +98,11 @@ def parse_follow_ups(text: str, items: Sequence[Item]) -> dict[str, str]:
     lead = "" if chunks[0][0].isdigit() else chunks.pop(0)
     if lead.strip(_TRIM):  # "all done", "done", "都完成了" — or "all done except" before numbered ones
         phrase = _EXCEPT.sub("", lead).strip(_TRIM)
-        phrase = _ALL.sub("", phrase).strip(_TRIM) or phrase
+        bare = _ALL.sub("", phrase).strip(_TRIM)
+        if not bare or (total > 1 and bare == phrase and phrase.lower() in _BARE_ANSWERS):
+            # "yes" / "no" alone to several items says nothing about which: never close them all on it
+            raise Invalid("invalid_follow_ups", problem="empty", count=total, part=phrase[:80], item_no=0, kind="")
+        phrase = bare
         if all(status_of(kind, phrase) is None for kind in STATUS_WORDS):
             raise Invalid("invalid_follow_ups", problem="empty", count=total, part=phrase[:80], item_no=0, kind="")
         for item in items:

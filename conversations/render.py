@@ -189,7 +189,10 @@ class Renderer:
             body = self._template(env, flow, locale, name).render(ctx)
         if "number" in params and "total" in params:
             body = f"({params['number']}/{params['total']}) {body}"
-            if params.get("has_current") and params.get("current") is not None:
+            current = params.get("current")
+            # A grouped follow-up answer (item → status) is not repeated: the question lists each item's status.
+            statuses = isinstance(current, Mapping) and "kind" not in current
+            if params.get("has_current") and current is not None and not statuses:
                 hint = self._template(env, "common", locale, "current_answer").render(
                     {**ctx, "shown": self.describe(params["current"])}
                 )

@@ -166,3 +166,16 @@ def test_a_blocker_that_repeats_an_open_obstacle_adds_one_question_numbered_as_t
     assert (out.replies[0].params["number"], out.replies[0].params["total"]) == (4, 6)
     closed = run_at("blockers", {"mood": 4, "wins": "w", "follow_ups": None, "obstacle_status:1": "resolved"})
     assert advance(WEEKLY_CHECKIN, closed, RunEvent(Trigger.ANSWER, "SSO"), NOW).step == "priorities"
+
+
+def test_a_bare_yes_or_no_to_several_items_closes_none_of_them():
+    """Found trying it: "yes" to the look-back marked every item done and the open obstacle resolved."""
+    items = [
+        Item(step="plan_review:0", kind="plan_review", text="Fix bug"),
+        Item(step="obstacle_status:0", kind="obstacle_status", text="No staging access"),
+    ]
+    for answer in ("yes", "Yes", "no", "是", "ok"):
+        with pytest.raises(Invalid):
+            parse_follow_ups(answer, items)
+    assert parse_follow_ups("all done 2 still", items) == {"plan_review:0": "done", "obstacle_status:0": "still"}
+    assert parse_follow_ups("yes", items[:1]) == {"plan_review:0": "done"}  # one item: no doubt which
