@@ -1,4 +1,4 @@
-"""The plan step of a tick (`Flywheel._plan`: which runs are due, inserted), timed on its own, at the moment of
+"""The plan step of a tick (`Ticker._plan`: which runs are due, inserted), timed on its own, at the moment of
 the fan-out (every member's run inserted) and in the steady state after it (the week's window is open, everyone
 has their run, nothing new is due): the goal is that a tick's plan step costs what is due, not what is stored.
 
@@ -26,7 +26,7 @@ def plan_step(app: Any, clock: FrozenClock, last: list[Any]) -> tuple[float, int
     report = TickReport()
     now = clock.now()
     watch = Stopwatch()
-    app._plan(now, last[0], report)
+    app.ticker._plan(now, last[0], report)
     elapsed = watch.elapsed()
     last[0] = now
     return elapsed, report.planned
