@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars, paused_until
@@ -56,11 +56,7 @@ def managers(s: Session) -> list[Member]:
     """Active members with at least one active direct report."""
     ids = select(Member.manager_id).where(Member.manager_id.is_not(None), Member.active == sa.true())  # type: ignore[union-attr]
     return list(
-        s.exec(
-            select(Member)
-            .where(Member.active == sa.true(), Member.id.in_(ids))  # type: ignore[attr-defined]
-            .order_by(Member.id)
-        )
+        s.exec(select(Member).where(col(Member.active) == sa.true(), col(Member.id).in_(ids)).order_by(col(Member.id)))
     )
 
 
@@ -132,11 +128,13 @@ def build_reports(
     ).one()
     team_given = (
         s.exec(
-            select(sa.func.count()).select_from(Kudos).where(Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)
+            select(sa.func.count())
+            .select_from(Kudos)
+            .where(col(Kudos.giver_id).in_(ids), col(Kudos.created_at) >= week_ago)
         ).one()
         if ids
         else 0
-    )  # type: ignore[attr-defined]
+    )
     team = {
         "period": periods[0],
         "reports": len(reports),
@@ -197,16 +195,12 @@ def snapshot(
             select(ConversationRun).where(
                 ConversationRun.flow == WEEKLY,
                 ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
-                ConversationRun.period.in_(periods),
+                col(ConversationRun.period).in_(periods),
             )
         )
-    )  # type: ignore[attr-defined]
+    )
     # Answers only of the runs the viewer may see (a check-in not finished yet, say, shows its status alone).
-    answers: dict[int, dict[str, Any]] = {
-        r.id: {}
-        for r in runs  # type: ignore[misc]
-        if may(r.member_id, access.Part.RUN_ANSWERS, r)
-    }
+    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs if may(r.member_id, access.Part.RUN_ANSWERS, r)}
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
     if answers:
         for a in s.exec(select(Answer).where(Answer.run_id.in_(list(answers)))):  # type: ignore[attr-defined]
@@ -235,7 +229,7 @@ def snapshot(
             s.exec(
                 select(Obstacle)
                 .where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
-                .order_by(Obstacle.created_at, Obstacle.id)
+                .order_by(col(Obstacle.created_at), col(Obstacle.id))
             )
         )
         sources = {
@@ -258,7 +252,7 @@ def snapshot(
                 SupportRequest.member_id.in_(ids),  # type: ignore[attr-defined]
                 SupportRequest.status != "resolved",
             )
-            .order_by(SupportRequest.created_at, SupportRequest.id)
+            .order_by(col(SupportRequest.created_at), col(SupportRequest.id))
         ):
             if may(r.member_id, access.Part.SUPPORT):
                 support[r.member_id].append(r)
@@ -266,8 +260,8 @@ def snapshot(
         # The latest review the viewer may see: finished, or closed with what was answered by then. (Filtered
         # here, not in SQL: with a status filter SQLite picks the status index and scans every completed run.)
         for review in s.exec(
-            select(ConversationRun).where(ConversationRun.flow == MONTHLY, ConversationRun.member_id.in_(ids))
-        ):  # type: ignore[attr-defined]
+            select(ConversationRun).where(col(ConversationRun.flow) == MONTHLY, col(ConversationRun.member_id).in_(ids))
+        ):
             if review.status not in ("completed", "expired", "skipped") or not may(
                 review.member_id, access.Part.RUN_ANSWERS, review
             ):
@@ -301,7 +295,7 @@ def snapshot(
             if run.id not in answers:
                 weeks.append(Week(period=period, status=run.status, held_back=True))
                 continue
-            got = answers[run.id]  # type: ignore[index]
+            got = answers[run.id]
             plan_items = run.context.get("plan") or []
             plan = tuple(
                 (plan_items[int(k.split(":")[1])], v)
@@ -335,11 +329,11 @@ def snapshot(
                 obstacles=tuple(
                     {"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
                     for o in obstacles[member.id]
-                ),  # type: ignore[index]
+                ),
                 support=tuple(
                     {"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
                     for r in support[member.id]
-                ),  # type: ignore[index]
+                ),
                 growth=growth.get(member.id, ()),  # type: ignore[arg-type]
                 kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
                 kudos_received_recent=len(mine),
@@ -352,7 +346,7 @@ def snapshot(
                         "weeks_open": (now - a.shared_at) // timedelta(weeks=1),
                     }
                     for a, r in overdue[member.id]
-                ),  # type: ignore[index]
+                ),
                 flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
                 paused_until=paused_until(member, now),
             )

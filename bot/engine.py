@@ -255,7 +255,7 @@ class RunEngine:
             if outcome.nudge is None:
                 run.next_nudge_at, run.nudge_kind = None, None
             else:
-                run.next_nudge_at, run.nudge_kind = outcome.nudge  # type: ignore[misc]
+                run.next_nudge_at, run.nudge_kind = outcome.nudge
         if outcome.reminded:
             run.reminded = True
         if outcome.completed and run.completed_at is None:

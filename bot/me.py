@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars, paused_until
@@ -104,7 +104,11 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
         return {}
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     runs = list(
-        s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id).order_by(ConversationRun.due_at))
+        s.exec(
+            select(ConversationRun)
+            .where(col(ConversationRun.member_id) == member.id)
+            .order_by(col(ConversationRun.due_at))
+        )
     )
     answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
     notes: dict[int, dict[str, str]] = {}
@@ -124,7 +128,9 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             flags.setdefault(f.run_id, {})[f.step] = shown
         else:
             hint_flags.append({"hint": f.hint, "period": f.period, **shown})
-    given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at, Kudos.id)))
+    given = list(
+        s.exec(select(Kudos).where(col(Kudos.giver_id) == member.id).order_by(col(Kudos.created_at), col(Kudos.id)))
+    )
     received = repo.kudos_received(s, member_ids=[member.id])
     people = repo.members_by_id(
         s, ids=[k.giver_id for k, _ in received] + [m for k in given for m in _recipients(s, k.id)]
@@ -150,7 +156,7 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
                 "flags": flags.get(r.id, {}),
             }
             for r in runs
-        ],  # type: ignore[arg-type]
+        ],
         "hint_flags": hint_flags,
         "obstacles": [
             {"text": o.text, "status": o.status, "since": o.created_at.isoformat(), "times_reported": o.times_reported}
@@ -210,33 +216,35 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     def delete(name: str, stmt: Any) -> None:
         counts[name] = s.execute(stmt).rowcount or 0
 
-    delete("answers", sa.delete(Answer).where(Answer.member_id == member.id))
-    delete("flags", sa.delete(AnswerFlag).where(AnswerFlag.member_id == member.id))
-    s.execute(sa.delete(DeletionRequest).where(DeletionRequest.member_id == member.id))
+    delete("answers", sa.delete(Answer).where(col(Answer.member_id) == member.id))
+    delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
+    s.execute(sa.delete(DeletionRequest).where(col(DeletionRequest.member_id) == member.id))
     if run_ids:
         delete("retro_actions", sa.delete(RetroAction).where(RetroAction.author_run_id.in_(run_ids)))  # type: ignore[union-attr]
     delete(
         "messages",
-        sa.delete(OutboxMessage).where(sa.or_(OutboxMessage.member_id == member.id, OutboxMessage.run_id.in_(run_ids))),
-    )  # type: ignore[union-attr]
-    delete("obstacles", sa.delete(Obstacle).where(Obstacle.member_id == member.id))
-    delete("support_requests", sa.delete(SupportRequest).where(SupportRequest.member_id == member.id))
+        sa.delete(OutboxMessage).where(
+            sa.or_(col(OutboxMessage.member_id) == member.id, col(OutboxMessage.run_id).in_(run_ids))
+        ),
+    )
+    delete("obstacles", sa.delete(Obstacle).where(col(Obstacle.member_id) == member.id))
+    delete("support_requests", sa.delete(SupportRequest).where(col(SupportRequest.member_id) == member.id))
     delete(
         "manager_requests",
         sa.delete(ManagerRequest).where(
             sa.or_(
-                ManagerRequest.member_id == member.id,
-                ManagerRequest.manager_id == member.id,
-                ManagerRequest.requested_by == member.id,
+                col(ManagerRequest.member_id) == member.id,
+                col(ManagerRequest.manager_id) == member.id,
+                col(ManagerRequest.requested_by) == member.id,
             )
         ),
     )
     if run_ids:
         delete("transitions", sa.delete(RunTransition).where(RunTransition.run_id.in_(run_ids)))  # type: ignore[attr-defined]
-    delete("conversations", sa.delete(ConversationRun).where(ConversationRun.member_id == member.id))
-    delete("kudos_received", sa.delete(KudosRecipient).where(KudosRecipient.member_id == member.id))
-    s.execute(sa.update(SupportRequest).where(SupportRequest.manager_id == member.id).values(manager_id=None))
-    s.execute(sa.update(Member).where(Member.manager_id == member.id).values(manager_id=None))
+    delete("conversations", sa.delete(ConversationRun).where(col(ConversationRun.member_id) == member.id))
+    delete("kudos_received", sa.delete(KudosRecipient).where(col(KudosRecipient.member_id) == member.id))
+    s.execute(sa.update(SupportRequest).where(col(SupportRequest.manager_id) == member.id).values(manager_id=None))
+    s.execute(sa.update(Member).where(col(Member.manager_id) == member.id).values(manager_id=None))
     if by_member:  # repo.audit leaves out what people do with their own data; this one fact stays
         s.add(AuditRecord(actor_id=member.id, subject_id=member.id, what="self_delete", at=now))
     else:
@@ -308,7 +316,7 @@ def own_answer(s: Session, member: Member, period: str, which: str, now: datetim
     run = s.exec(
         select(ConversationRun)
         .where(ConversationRun.member_id == member.id, ConversationRun.period == period)
-        .order_by(ConversationRun.id)
+        .order_by(col(ConversationRun.id))
     ).first()
     which = ZH_STEPS.get(which, which)
     steps = (run.context.get("steps") or []) if run else []

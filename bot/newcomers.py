@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.platforms.directory import FAILED, MEMBER, NOT_SERVED, Directory, Lookup
 from conversations.clock import Clock
@@ -108,7 +108,7 @@ class Newcomers:
                 name
                 for (name,) in s.execute(
                     select(Member.name)
-                    .where(Member.handle.in_(self.admins), Member.active == sa.true())
+                    .where(col(Member.handle).in_(self.admins), col(Member.active) == sa.true())
                     .order_by(Member.name)
                 )
             ]

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access as rule
 from bot import me
@@ -218,7 +218,7 @@ def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[
         and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"
     ):
         # Every account of that person is forgotten: the next member sync adds them again, from nothing.
-        s.execute(sa.delete(ErasedAccount).where(ErasedAccount.member_id == erased.member_id))
+        s.execute(sa.delete(ErasedAccount).where(col(ErasedAccount.member_id) == erased.member_id))
         log.info("a member whose data was deleted asked to rejoin (row %s)", erased.member_id)
         return Reply("own_data/rejoined"), "farewell", erased.locale, tz
     return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale, tz
@@ -239,13 +239,13 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
         AuditRecord.what.in_(repo.READ_KINDS),  # type: ignore[attr-defined]
         sa.or_(
             AuditRecord.actor_id.is_(None),  # type: ignore[union-attr]
-            AuditRecord.actor_id != member.id,
+            col(AuditRecord.actor_id) != member.id,
         ),
     )
     total = int(s.exec(select(sa.func.count()).select_from(query.subquery())).one())
     records = list(
         s.exec(
-            query.order_by(AuditRecord.at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
+            query.order_by(col(AuditRecord.at).desc(), col(AuditRecord.id).desc())
             .offset((page - 1) * ACCESS_PAGE)
             .limit(ACCESS_PAGE)
         )

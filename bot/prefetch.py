@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from conversations.flows import Flow
 from conversations.schedule import previous_period
@@ -54,10 +54,10 @@ class Prefetched:
                     among(s, ConversationRun.member_id, ids),
                     sa.or_(
                         ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                        sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+                        sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
                     ),
-                )  # type: ignore[union-attr]
-                .order_by(ConversationRun.id)
+                )
+                .order_by(col(ConversationRun.id))
                 .with_for_update()
             )
         ):
@@ -78,9 +78,9 @@ class Prefetched:
                 ).where(
                     among(s, ConversationRun.member_id, ids),
                     ConversationRun.period.in_({k[2] for k in wanted}),  # type: ignore[attr-defined]
-                    ConversationRun.flow.in_({k[0] for k in wanted}),
+                    col(ConversationRun.flow).in_({k[0] for k in wanted}),
                 )
-            ):  # type: ignore[attr-defined]
+            ):
                 run_id = wanted.get((prev.flow, prev.member_id, prev.period))
                 if run_id is not None:
                     previous_ids[prev.id] = run_id
@@ -97,7 +97,7 @@ class Prefetched:
             for o in s.exec(
                 select(Obstacle)
                 .where(among(s, Obstacle.member_id, ids), Obstacle.status == "open")
-                .order_by(Obstacle.created_at, Obstacle.id)
+                .order_by(col(Obstacle.created_at), col(Obstacle.id))
             ):
                 self.obstacles[o.member_id].append(o)
         if any(a.each == "actions" for f in needs for a in flows[f].steps):
@@ -125,4 +125,4 @@ class Prefetched:
 
     def done(self, run: ConversationRun) -> None:
         """Whatever this run did not use is not handed out later."""
-        self.runs.pop(run.id, None)  # type: ignore[arg-type]
+        self.runs.pop(run.id, None)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars
@@ -240,7 +240,7 @@ class RetroDesk:
             for other in s.exec(
                 select(ConversationRun)
                 .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
-                .order_by(ConversationRun.id)
+                .order_by(col(ConversationRun.id))
             ):
                 wrote = [
                     a
@@ -284,8 +284,8 @@ class RetroDesk:
                 runs = list(
                     s.exec(
                         select(ConversationRun)
-                        .where(ConversationRun.flow == NAME, ConversationRun.period == period_of(retro.id))
-                        .order_by(ConversationRun.id)
+                        .where(col(ConversationRun.flow) == NAME, col(ConversationRun.period) == period_of(retro.id))
+                        .order_by(col(ConversationRun.id))
                     )
                 )  # answers shown in the same order on any database
                 finished = all(
@@ -349,7 +349,9 @@ class RetroDesk:
             owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
             unshared = RetroAction.shared_at.is_(None)  # type: ignore[union-attr]
-            s.execute(sa.update(RetroAction).where(RetroAction.retro_id == retro.id, unshared).values(shared_at=now))
+            s.execute(
+                sa.update(RetroAction).where(col(RetroAction.retro_id) == retro.id, unshared).values(shared_at=now)
+            )
         params = {
             "title": retro.title,
             "anonymous": retro.anonymous,
@@ -448,7 +450,9 @@ class RetroDesk:
         run, retro, answers = found
         if run.context.get("reposted_at"):
             return Reply("retro/repost_already", {"title": retro.title})
-        mine = list(s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id).order_by(RetroAction.id)))
+        mine = list(
+            s.exec(select(RetroAction).where(col(RetroAction.author_run_id) == run.id).order_by(col(RetroAction.id)))
+        )
         owners = repo.members_by_id(s, ids=[a.owner_id for a in mine])
         params = {
             "who": first_name(member.name),
@@ -497,4 +501,6 @@ class RetroDesk:
 
     @staticmethod
     def _actions(s: Session, retro_id: int) -> list[RetroAction]:
-        return list(s.exec(select(RetroAction).where(RetroAction.retro_id == retro_id).order_by(RetroAction.id)))
+        return list(
+            s.exec(select(RetroAction).where(col(RetroAction.retro_id) == retro_id).order_by(col(RetroAction.id)))
+        )

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import team
 from bot.calendar import AWAY_RECHECK, Calendars, away_candidates, paused_until
@@ -213,7 +213,7 @@ class Ticker:
             sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
                 ConversationRun.flow == flow.name,
                 ConversationRun.period == occ.period,
-                ConversationRun.member_id.in_(member_ids),
+                col(ConversationRun.member_id).in_(member_ids),
             )
         ).scalars()  # type: ignore[attr-defined]
         repo.insert_transitions(

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import (
     CONSOLE,
@@ -84,7 +84,7 @@ def mark_processed(session: Session, *, dedup_key: str, platform: str, now: date
 
 
 def prune_processed(session: Session, *, older_than: datetime) -> int:
-    result = session.execute(sa.delete(ProcessedEvent).where(ProcessedEvent.received_at < older_than))
+    result = session.execute(sa.delete(ProcessedEvent).where(col(ProcessedEvent.received_at) < older_than))
     return result.rowcount or 0
 
 
@@ -243,7 +243,7 @@ def plan_candidates(
     every member: 22 s for 10,000 members, quadratic."""
     has_run = select(ConversationRun.member_id).where(ConversationRun.flow == flow, ConversationRun.period == period)
     query = (
-        select(Member.id, Member.paused_until)
+        select(col(Member.id), col(Member.paused_until))
         .where(
             Member.active == sa.true(),
             Member.timezone == timezone,
@@ -251,7 +251,7 @@ def plan_candidates(
             Member.country.is_(None) if country is None else Member.country == country,  # type: ignore[union-attr]
             Member.id.not_in(has_run),  # type: ignore[union-attr]  # member_id is NOT NULL: NOT IN is NOT EXISTS
         )
-        .order_by(Member.id)
+        .order_by(col(Member.id))
     )
     return [(i, until) for i, until in session.exec(query)]
 
@@ -288,10 +288,10 @@ def active_run(session: Session, *, member_id: int, other_than: int | None = Non
             ConversationRun.id != (other_than or 0),
             sa.or_(
                 ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+                sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
-        )  # type: ignore[union-attr]
-        .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())  # type: ignore[attr-defined]
+        )
+        .order_by(col(ConversationRun.updated_at).desc(), col(ConversationRun.id).desc())
         .with_for_update()
     )
     return session.exec(query).first()
@@ -303,7 +303,7 @@ def open_runs(session: Session, *, member_id: int) -> list[ConversationRun]:
         session.exec(
             select(ConversationRun)
             .where(ConversationRun.member_id == member_id, ConversationRun.status.in_(OPEN))  # type: ignore[attr-defined]
-            .order_by(ConversationRun.id)
+            .order_by(col(ConversationRun.id))
             .with_for_update()
         )
     )
@@ -320,10 +320,10 @@ def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int
                 ConversationRun.member_id == member_id,
                 ConversationRun.status == "skipped",
                 ConversationRun.closes_at > now,
-                ConversationRun.prompted_at.is_(None),
+                col(ConversationRun.prompted_at).is_(None),
             )
             .with_for_update()
-        )  # type: ignore[union-attr]
+        )
         if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)
     ]
     ids = [r.id for r in runs]
@@ -343,7 +343,7 @@ def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> Conv
             ConversationRun.closes_at > now,
             ConversationRun.due_at <= now,
         )
-        .order_by(ConversationRun.prompt_at, ConversationRun.id)
+        .order_by(col(ConversationRun.prompt_at), col(ConversationRun.id))
         .with_for_update()
     ).first()
 
@@ -355,10 +355,10 @@ def run_to_edit(session: Session, *, member_id: int, now: datetime) -> Conversat
         select(ConversationRun)
         .where(ConversationRun.member_id == member_id, ConversationRun.status == "completed")
         .order_by(
-            sa.case((ConversationRun.closes_at > now, 0), else_=1),
+            sa.case((col(ConversationRun.closes_at) > now, 0), else_=1),
             ConversationRun.completed_at.desc().nulls_last(),  # type: ignore[union-attr]
-            ConversationRun.id.desc(),
-        )  # type: ignore[attr-defined]
+            col(ConversationRun.id).desc(),
+        )
         .limit(1)
     )
     return session.exec(query.with_for_update()).first()
@@ -378,7 +378,7 @@ def latest_run(
         query = query.where(ConversationRun.status.in_(tuple(statuses)))  # type: ignore[attr-defined]
     if open_at is not None:
         query = query.where(ConversationRun.closes_at > open_at)
-    query = query.order_by(ConversationRun.due_at.desc(), ConversationRun.id.desc()).limit(1)  # type: ignore[attr-defined]
+    query = query.order_by(col(ConversationRun.due_at).desc(), col(ConversationRun.id).desc()).limit(1)
     return session.exec(query.with_for_update() if lock else query).first()
 
 
@@ -388,21 +388,21 @@ def runs_due(session: Session, *, now: datetime, kind: str, limit: int) -> list[
     if kind == "deliver":
         query = query.where(
             ConversationRun.status == "scheduled", ConversationRun.prompt_at <= now, ConversationRun.closes_at > now
-        ).order_by(ConversationRun.prompt_at)
+        ).order_by(col(ConversationRun.prompt_at))
     elif kind == "remind":
         query = query.where(
             ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
             ConversationRun.next_nudge_at <= now,  # type: ignore[operator]
             ConversationRun.closes_at > now,
-        ).order_by(ConversationRun.next_nudge_at)
+        ).order_by(col(ConversationRun.next_nudge_at))
     elif kind == "expire":
         query = query.where(
             ConversationRun.closes_at <= now,
             sa.or_(
                 ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
-                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
-            ),  # type: ignore[union-attr]
-        ).order_by(ConversationRun.closes_at)
+                sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
+            ),
+        ).order_by(col(ConversationRun.closes_at))
     else:
         raise ValueError(kind)
     return list(session.exec(query.limit(limit).with_for_update(skip_locked=True)))
@@ -705,14 +705,14 @@ def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[i
 def next_outbox_due(session: Session) -> datetime | None:
     """The soonest `next_attempt_at` of a pending message (read from the `ix_outbox_due` index)."""
     return session.exec(
-        select(sa.func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+        select(sa.func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
     ).first()
 
 
 def outbox_depth(session: Session) -> int:
     return session.exec(
-        select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
-    ).one()  # type: ignore[attr-defined]
+        select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
+    ).one()
 
 
 def outbox_row(session: Session, *, outbox_id: int) -> OutboxMessage | None:
@@ -749,13 +749,13 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
             ConversationRun.closes_at,
             sa.or_(
                 ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
-                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+                sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
-        ),  # type: ignore[union-attr]
+        ),
         (OutboxMessage.next_attempt_at, OutboxMessage.status == "pending"),
         (ManagerRequest.expires_at, ManagerRequest.status == "pending"),
     ):
-        value = session.exec(select(sa.func.min(column)).where(where, column > after)).first()  # type: ignore[arg-type, operator]
+        value = session.exec(select(sa.func.min(column)).where(where, column > after)).first()
         if value is not None:
             out.append(value if value.tzinfo else value.replace(tzinfo=after.tzinfo))
     return out
@@ -795,11 +795,11 @@ def kudos_received(
     """Kudos any of `member_ids` received, newest first, each with all of its recipients."""
     query = (
         select(Kudos)
-        .join(KudosRecipient, KudosRecipient.kudos_id == Kudos.id)
-        .where(KudosRecipient.member_id.in_(list(member_ids)))
-        .distinct()  # type: ignore[attr-defined]
-        .order_by(Kudos.created_at.desc(), Kudos.id.desc())
-    )  # type: ignore[attr-defined]
+        .join(KudosRecipient, col(KudosRecipient.kudos_id) == col(Kudos.id))
+        .where(col(KudosRecipient.member_id).in_(list(member_ids)))
+        .distinct()
+        .order_by(col(Kudos.created_at).desc(), col(Kudos.id).desc())
+    )
     if since is not None:
         query = query.where(Kudos.created_at >= since)
     if limit is not None:
@@ -810,7 +810,7 @@ def kudos_received(
         for row in session.exec(
             select(KudosRecipient)
             .where(KudosRecipient.kudos_id.in_(list(recipients)))  # type: ignore[attr-defined]
-            .order_by(KudosRecipient.id)
+            .order_by(col(KudosRecipient.id))
         ):
             recipients[row.kudos_id].append(row.member_id)
     return [(k, recipients[k.id]) for k in found]  # type: ignore[index]
@@ -822,11 +822,7 @@ def members_and_managers(session: Session, *, ids: Iterable[int]) -> dict[int, M
     found.update(
         members_by_id(
             session,
-            ids=[
-                m.manager_id
-                for m in found.values()  # type: ignore[misc]
-                if m.manager_id is not None and m.manager_id not in found
-            ],
+            ids=[m.manager_id for m in found.values() if m.manager_id is not None and m.manager_id not in found],
         )
     )
     return found
@@ -852,7 +848,7 @@ def team_members(session: Session, *, team: str | None, manager_id: int | None) 
     if team:
         query = query.where(Member.team == team)
     elif manager_id is not None:
-        query = query.where(sa.or_(Member.manager_id == manager_id, Member.id == manager_id))
+        query = query.where(sa.or_(col(Member.manager_id) == manager_id, col(Member.id) == manager_id))
     return by_name(session.exec(query))
 
 
@@ -874,9 +870,9 @@ def shared_retro_actions(
         .where(
             among(session, RetroAction.owner_id, owner_ids),
             RetroAction.status == "open",
-            RetroAction.shared_at.is_not(None),
+            col(RetroAction.shared_at).is_not(None),
         )
-    )  # type: ignore[union-attr]
+    )
     if shared_before is not None:
         query = query.where(RetroAction.shared_at <= shared_before)  # type: ignore[operator]
     return list(session.exec(query.order_by(RetroAction.created_at, RetroAction.id)))  # type: ignore[arg-type]
@@ -888,8 +884,10 @@ def shared_retro_actions(
 def open_obstacles(session: Session, *, member_id: int, exclude_run_id: int | None = None) -> list[Obstacle]:
     query = select(Obstacle).where(Obstacle.member_id == member_id, Obstacle.status == "open")
     if exclude_run_id is not None:
-        query = query.where(sa.or_(Obstacle.source_run_id.is_(None), Obstacle.source_run_id != exclude_run_id))  # type: ignore[union-attr]
-    return list(session.exec(query.order_by(Obstacle.created_at, Obstacle.id)))
+        query = query.where(
+            sa.or_(col(Obstacle.source_run_id).is_(None), col(Obstacle.source_run_id) != exclude_run_id)
+        )
+    return list(session.exec(query.order_by(col(Obstacle.created_at), col(Obstacle.id))))
 
 
 def obstacle_from(session: Session, *, run_id: int, step: str) -> Obstacle | None:
@@ -916,7 +914,7 @@ def set_manager(session: Session, member: Member, manager_id: int | None, *, sou
     if member.manager_id != manager_id:
         session.execute(
             sa.update(SupportRequest)
-            .where(SupportRequest.member_id == member.id, SupportRequest.status != "resolved")
+            .where(col(SupportRequest.member_id) == member.id, col(SupportRequest.status) != "resolved")
             .values(manager_id=manager_id)
         )
     member.manager_id, member.manager_source, member.updated_at = manager_id, source, now
@@ -953,7 +951,7 @@ def support_requests(
         query = query.where(among(session, SupportRequest.member_id, member_ids))
     if open_only:
         query = query.where(SupportRequest.status != "resolved")
-    return list(session.exec(query.order_by(SupportRequest.created_at, SupportRequest.id)))
+    return list(session.exec(query.order_by(col(SupportRequest.created_at), col(SupportRequest.id))))
 
 
 # ------------------------------------------------------------------------------------------ manager requests
@@ -1004,7 +1002,7 @@ def pending_manager_requests(
         query = query.where(ManagerRequest.requested_by == requested_by)
     if now is not None:
         query = query.where(ManagerRequest.expires_at > now)
-    return list(session.exec(query.order_by(ManagerRequest.created_at, ManagerRequest.id)))
+    return list(session.exec(query.order_by(col(ManagerRequest.created_at), col(ManagerRequest.id))))
 
 
 def manager_requests_expiring(session: Session, *, now: datetime, limit: int) -> list[ManagerRequest]:
@@ -1013,7 +1011,7 @@ def manager_requests_expiring(session: Session, *, now: datetime, limit: int) ->
         session.exec(
             select(ManagerRequest)
             .where(ManagerRequest.status == "pending", ManagerRequest.expires_at <= now)
-            .order_by(ManagerRequest.expires_at, ManagerRequest.id)
+            .order_by(col(ManagerRequest.expires_at), col(ManagerRequest.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -1063,11 +1061,11 @@ def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
         sa.delete(AnswerFlag).where(
             sa.or_(
                 AnswerFlag.run_id.in_(old_runs),  # type: ignore[union-attr]
-                AnswerFlag.created_at < cutoff,
+                col(AnswerFlag.created_at) < cutoff,
             )
         )
     )
-    session.execute(sa.delete(AuditRecord).where(AuditRecord.at < cutoff))
+    session.execute(sa.delete(AuditRecord).where(col(AuditRecord.at) < cutoff))
     return result.rowcount or 0
 
 
@@ -1098,4 +1096,4 @@ def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[s
     query = select(AnswerFlag).where(among(session, AnswerFlag.member_id, member_ids))
     if periods is not None:
         query = query.where(among(session, AnswerFlag.period, periods))
-    return list(session.exec(query.order_by(AnswerFlag.created_at, AnswerFlag.id)))
+    return list(session.exec(query.order_by(col(AnswerFlag.created_at), col(AnswerFlag.id))))
