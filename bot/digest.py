@@ -54,7 +54,7 @@ def direct_reports(s: Session, *, manager_id: int) -> list[Member]:
 
 def managers(s: Session) -> list[Member]:
     """Active members with at least one active direct report."""
-    ids = select(Member.manager_id).where(Member.manager_id.is_not(None), Member.active == sa.true())  # type: ignore[union-attr]
+    ids = select(col(Member.manager_id)).where(col(Member.manager_id).is_not(None), col(Member.active) == sa.true())
     return list(
         s.exec(select(Member).where(col(Member.active) == sa.true(), col(Member.id).in_(ids)).order_by(col(Member.id)))
     )
@@ -194,7 +194,7 @@ def snapshot(
         s.exec(
             select(ConversationRun).where(
                 ConversationRun.flow == WEEKLY,
-                ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
+                col(ConversationRun.member_id).in_(ids),
                 col(ConversationRun.period).in_(periods),
             )
         )
@@ -203,7 +203,7 @@ def snapshot(
     answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs if may(r.member_id, access.Part.RUN_ANSWERS, r)}
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
     if answers:
-        for a in s.exec(select(Answer).where(Answer.run_id.in_(list(answers)))):  # type: ignore[attr-defined]
+        for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(answers)))):
             answers[a.run_id][a.step] = a.value
             if a.note:
                 notes[a.run_id] = notes.get(a.run_id, ()) + ((a.step, a.note),)
@@ -220,15 +220,15 @@ def snapshot(
     ]
     # Open obstacles, support requests, the latest monthly review's growth and overdue retro actions: read for
     # the whole team at once (one query each), not person by person.
-    obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}  # type: ignore[misc]
-    support: dict[int, list[SupportRequest]] = {i: [] for i in ids}  # type: ignore[misc]
-    overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}  # type: ignore[misc]
+    obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}
+    support: dict[int, list[SupportRequest]] = {i: [] for i in ids}
+    overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}
     growth: dict[int, tuple[str, ...]] = {}
     if ids:
         found = list(
             s.exec(
                 select(Obstacle)
-                .where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
+                .where(col(Obstacle.member_id).in_(ids), col(Obstacle.status) == "open")
                 .order_by(col(Obstacle.created_at), col(Obstacle.id))
             )
         )
@@ -236,7 +236,7 @@ def snapshot(
             r.id: r
             for r in s.exec(
                 select(ConversationRun).where(
-                    ConversationRun.id.in_(  # type: ignore[union-attr]
+                    col(ConversationRun.id).in_(
                         list({o.source_run_id for o in found if o.source_run_id is not None}) or [-1]
                     )
                 )
@@ -249,7 +249,7 @@ def snapshot(
         for r in s.exec(
             select(SupportRequest)
             .where(
-                SupportRequest.member_id.in_(ids),  # type: ignore[attr-defined]
+                col(SupportRequest.member_id).in_(ids),
                 SupportRequest.status != "resolved",
             )
             .order_by(col(SupportRequest.created_at), col(SupportRequest.id))
@@ -271,7 +271,7 @@ def snapshot(
                 latest[review.member_id] = review
         if latest:
             owner = {r.id: m for m, r in latest.items()}
-            for a in s.exec(select(Answer).where(Answer.run_id.in_(list(owner)), Answer.step == "growth")):  # type: ignore[attr-defined]
+            for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(owner)), col(Answer.step) == "growth")):
                 growth[owner[a.run_id]] = tuple(a.value or ())
         shared = repo.shared_retro_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
         for a, r in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
@@ -334,7 +334,7 @@ def snapshot(
                     {"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
                     for r in support[member.id]
                 ),
-                growth=growth.get(member.id, ()),  # type: ignore[arg-type]
+                growth=growth.get(member.id, ()),
                 kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
                 kudos_received_recent=len(mine),
                 helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),

@@ -110,7 +110,7 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             .order_by(col(ConversationRun.due_at))
         )
     )
-    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
+    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}
     notes: dict[int, dict[str, str]] = {}
     for a in s.exec(select(Answer).where(Answer.member_id == member.id)):
         answers.setdefault(a.run_id, {})[a.step] = a.value
@@ -151,8 +151,8 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
                 "period": r.period,
                 "status": r.status,
                 "due_at": r.due_at.isoformat(),
-                "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
-                "notes": notes.get(r.id, {}),  # type: ignore[arg-type]
+                "answers": answers.get(r.id, {}),
+                "notes": notes.get(r.id, {}),
                 "flags": flags.get(r.id, {}),
             }
             for r in runs
@@ -220,7 +220,7 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
     s.execute(sa.delete(DeletionRequest).where(col(DeletionRequest.member_id) == member.id))
     if run_ids:
-        delete("retro_actions", sa.delete(RetroAction).where(RetroAction.author_run_id.in_(run_ids)))  # type: ignore[union-attr]
+        delete("retro_actions", sa.delete(RetroAction).where(col(RetroAction.author_run_id).in_(run_ids)))
     delete(
         "messages",
         sa.delete(OutboxMessage).where(
@@ -240,7 +240,7 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
         ),
     )
     if run_ids:
-        delete("transitions", sa.delete(RunTransition).where(RunTransition.run_id.in_(run_ids)))  # type: ignore[attr-defined]
+        delete("transitions", sa.delete(RunTransition).where(col(RunTransition.run_id).in_(run_ids)))
     delete("conversations", sa.delete(ConversationRun).where(col(ConversationRun.member_id) == member.id))
     delete("kudos_received", sa.delete(KudosRecipient).where(col(KudosRecipient.member_id) == member.id))
     s.execute(sa.update(SupportRequest).where(col(SupportRequest.manager_id) == member.id).values(manager_id=None))

@@ -236,9 +236,9 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
     # Reads only (storage/repo.py READ_KINDS), and never the member's own doings.
     query = select(AuditRecord).where(
         AuditRecord.subject_id == member.id,
-        AuditRecord.what.in_(repo.READ_KINDS),  # type: ignore[attr-defined]
+        col(AuditRecord.what).in_(repo.READ_KINDS),
         sa.or_(
-            AuditRecord.actor_id.is_(None),  # type: ignore[union-attr]
+            col(AuditRecord.actor_id).is_(None),
             col(AuditRecord.actor_id) != member.id,
         ),
     )

@@ -53,7 +53,7 @@ class Prefetched:
                 .where(
                     among(s, ConversationRun.member_id, ids),
                     sa.or_(
-                        ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+                        col(ConversationRun.status).in_(("prompted", "in_progress")),
                         sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
                     ),
                 )
@@ -77,7 +77,7 @@ class Prefetched:
                     ConversationRun.id, ConversationRun.flow, ConversationRun.member_id, ConversationRun.period
                 ).where(
                     among(s, ConversationRun.member_id, ids),
-                    ConversationRun.period.in_({k[2] for k in wanted}),  # type: ignore[attr-defined]
+                    col(ConversationRun.period).in_({k[2] for k in wanted}),
                     col(ConversationRun.flow).in_({k[0] for k in wanted}),
                 )
             ):
@@ -91,7 +91,7 @@ class Prefetched:
             if a.run_id in self.answers:
                 self.answers[a.run_id][a.step] = a.value
             if a.run_id in previous_ids:
-                self.previous[previous_ids[a.run_id]][a.step] = a.value  # type: ignore[index]
+                self.previous[previous_ids[a.run_id]][a.step] = a.value
         needs = {r.flow for r in self.runs.values()}
         if any(a.each == "obstacles" for f in needs for a in flows[f].steps):
             for o in s.exec(
@@ -113,10 +113,10 @@ class Prefetched:
         return self.active.pop(run.member_id, None)
 
     def take_previous_answers(self, run: ConversationRun) -> dict[str, Any] | None:
-        return self.previous.pop(run.id, None)  # type: ignore[arg-type]
+        return self.previous.pop(run.id, None)
 
     def take_answers(self, run: ConversationRun) -> dict[str, Any]:
-        return self.answers.pop(run.id, {})  # type: ignore[arg-type]
+        return self.answers.pop(run.id, {})
 
     def take_followups(self, run: ConversationRun) -> tuple[list[Obstacle], list[tuple[RetroAction, Retro]]]:
         """Open obstacles (except the ones this run itself reported) and open retro actions of the run's member."""

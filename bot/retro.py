@@ -348,7 +348,7 @@ class RetroDesk:
             found = self._actions(s, retro.id)
             owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
-            unshared = RetroAction.shared_at.is_(None)  # type: ignore[union-attr]
+            unshared = col(RetroAction.shared_at).is_(None)
             s.execute(
                 sa.update(RetroAction).where(col(RetroAction.retro_id) == retro.id, unshared).values(shared_at=now)
             )
@@ -436,7 +436,7 @@ class RetroDesk:
         if retro_id is not None:
             query = query.where(ConversationRun.period == period_of(retro_id))
         found: tuple[ConversationRun, Retro, dict[str, Any]] | None = None
-        for run in s.exec(query.order_by(ConversationRun.id.desc())):  # type: ignore[union-attr]
+        for run in s.exec(query.order_by(col(ConversationRun.id).desc())):
             retro = s.get(Retro, run.context.get("retro_id"))
             answers = repo.answers_of(s, run_id=run.id)
             if retro is None or retro.status != "withheld" or not answers:

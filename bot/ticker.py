@@ -210,12 +210,12 @@ class Ticker:
             rows.append(row)
         repo.insert_runs(s, rows=rows)
         run_ids = s.exec(
-            sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
-                ConversationRun.flow == flow.name,
+            sa.select(col(ConversationRun.id)).where(
+                col(ConversationRun.flow) == flow.name,
                 ConversationRun.period == occ.period,
                 col(ConversationRun.member_id).in_(member_ids),
             )
-        ).scalars()  # type: ignore[attr-defined]
+        ).scalars()
         repo.insert_transitions(
             s,
             rows=[

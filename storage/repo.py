@@ -55,7 +55,7 @@ def insert_ignore(
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__
     stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if counted:  # RETURNING gives back only the rows inserted
@@ -248,7 +248,7 @@ def plan_candidates(
             Member.active == sa.true(),
             Member.timezone == timezone,
             Member.created_at <= due,
-            Member.country.is_(None) if country is None else Member.country == country,  # type: ignore[union-attr]
+            col(Member.country).is_(None) if country is None else col(Member.country) == country,
             Member.id.not_in(has_run),  # type: ignore[union-attr]  # member_id is NOT NULL: NOT IN is NOT EXISTS
         )
         .order_by(col(Member.id))
@@ -287,7 +287,7 @@ def active_run(session: Session, *, member_id: int, other_than: int | None = Non
             ConversationRun.member_id == member_id,
             ConversationRun.id != (other_than or 0),
             sa.or_(
-                ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
+                col(ConversationRun.status).in_(("prompted", "in_progress")),
                 sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
         )
@@ -302,7 +302,7 @@ def open_runs(session: Session, *, member_id: int) -> list[ConversationRun]:
     return list(
         session.exec(
             select(ConversationRun)
-            .where(ConversationRun.member_id == member_id, ConversationRun.status.in_(OPEN))  # type: ignore[attr-defined]
+            .where(col(ConversationRun.member_id) == member_id, col(ConversationRun.status).in_(OPEN))
             .order_by(col(ConversationRun.id))
             .with_for_update()
         )
@@ -328,8 +328,8 @@ def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int
     ]
     ids = [r.id for r in runs]
     if ids:
-        session.execute(sa.delete(RunTransition).where(RunTransition.run_id.in_(ids)))  # type: ignore[attr-defined]
-        session.execute(sa.delete(ConversationRun).where(ConversationRun.id.in_(ids)))  # type: ignore[union-attr]
+        session.execute(sa.delete(RunTransition).where(col(RunTransition.run_id).in_(ids)))
+        session.execute(sa.delete(ConversationRun).where(col(ConversationRun.id).in_(ids)))
     return len(ids)
 
 
@@ -356,7 +356,7 @@ def run_to_edit(session: Session, *, member_id: int, now: datetime) -> Conversat
         .where(ConversationRun.member_id == member_id, ConversationRun.status == "completed")
         .order_by(
             sa.case((col(ConversationRun.closes_at) > now, 0), else_=1),
-            ConversationRun.completed_at.desc().nulls_last(),  # type: ignore[union-attr]
+            col(ConversationRun.completed_at).desc().nulls_last(),
             col(ConversationRun.id).desc(),
         )
         .limit(1)
@@ -375,7 +375,7 @@ def latest_run(
 ) -> ConversationRun | None:
     query = select(ConversationRun).where(ConversationRun.member_id == member_id, ConversationRun.flow == flow)
     if statuses is not None:
-        query = query.where(ConversationRun.status.in_(tuple(statuses)))  # type: ignore[attr-defined]
+        query = query.where(col(ConversationRun.status).in_(tuple(statuses)))
     if open_at is not None:
         query = query.where(ConversationRun.closes_at > open_at)
     query = query.order_by(col(ConversationRun.due_at).desc(), col(ConversationRun.id).desc()).limit(1)
@@ -391,15 +391,15 @@ def runs_due(session: Session, *, now: datetime, kind: str, limit: int) -> list[
         ).order_by(col(ConversationRun.prompt_at))
     elif kind == "remind":
         query = query.where(
-            ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-            ConversationRun.next_nudge_at <= now,  # type: ignore[operator]
+            col(ConversationRun.status).in_(("prompted", "in_progress")),
+            col(ConversationRun.next_nudge_at) <= now,
             ConversationRun.closes_at > now,
         ).order_by(col(ConversationRun.next_nudge_at))
     elif kind == "expire":
         query = query.where(
             ConversationRun.closes_at <= now,
             sa.or_(
-                ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
+                col(ConversationRun.status).in_(OPEN),
                 sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
         ).order_by(col(ConversationRun.closes_at))
@@ -448,7 +448,7 @@ def insert_transitions(session: Session, *, rows: Sequence[dict[str, Any]]) -> N
     """Record changes of runs' states (rows from `transition_row`), all of them in one statement: the history is only
     read afterwards, and a scheduler batch moves 200 runs at once."""
     if rows:
-        session.execute(sa.insert(RunTransition.__table__), list(rows))  # type: ignore[attr-defined]
+        session.execute(sa.insert(RunTransition.__table__), list(rows))
 
 
 # ------------------------------------------------------------------------------------------ outbox
@@ -549,7 +549,7 @@ def claim_outbox(
 
     `now` decides what is due. Leases — which have run out, and until when the new ones hold — are on the database's
     clock with `db_clock` (`db_now`; as `fence_outbox` reads them), else on `now`."""
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    table = OutboxMessage.__table__
     c = table.c
     lease_now = db_now(session) if db_clock else now
     lease_until = _lease_end(session, lease_now, lease) if db_clock else now + lease
@@ -607,7 +607,7 @@ _FENCES: dict[tuple[str, bool], Any] = {}
 
 
 def _fence_statement(session: Session, *, db_clock: bool) -> Any:
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    table = OutboxMessage.__table__
     c = table.c
     if not db_clock:
         clock: Any = sa.bindparam("fence_now", type_=UTCDateTime)
@@ -639,7 +639,7 @@ def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
     """Give claimed messages back unsent (they were not attempted): pending again, as they were before the claim."""
     rows = session.exec(
         select(OutboxMessage).where(
-            OutboxMessage.id.in_(ids),  # type: ignore[union-attr]
+            col(OutboxMessage.id).in_(ids),
             OutboxMessage.lease_owner == owner,
             OutboxMessage.status == "sending",
         )
@@ -656,7 +656,7 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
     What was said lives in the answers, so the body is emptied (and a `farewell`'s address too)."""
     if not sent:
         return {}
-    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    c = OutboxMessage.__table__.c
     ids = [i for i, _ in sent]
     if session.get_bind().dialect.name == "postgresql":  # two arrays: the same short statement for any batch
         message_id = sa.text(
@@ -669,7 +669,7 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
         message_ids = {i: m for i, m in sent if m is not None}
         message_id = sa.case(message_ids, value=c.id, else_=None) if message_ids else None
     result = session.execute(
-        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        sa.update(OutboxMessage.__table__)
         .where(among(session, c.id, ids), c.lease_owner == owner, c.status == "sending")
         .values(
             status="sent",
@@ -729,7 +729,7 @@ def get_state(session: Session, *, key: str) -> SchedulerState | None:
 def set_state(session: Session, *, key: str, at: datetime | None = None, value: str | None = None) -> None:
     """Insert or overwrite one fact. An upsert, because replicas ticking for the first time together would otherwise
     both insert the row and one tick would fail on the primary key."""
-    table = SchedulerState.__table__  # type: ignore[attr-defined]
+    table = SchedulerState.__table__
     insert = postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
     session.execute(
         insert.values(key=key, at=at, value=value).on_conflict_do_update(
@@ -744,11 +744,11 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
     out: list[datetime] = []
     for column, where in (
         (ConversationRun.prompt_at, ConversationRun.status == "scheduled"),
-        (ConversationRun.next_nudge_at, ConversationRun.status.in_(("prompted", "in_progress"))),  # type: ignore[attr-defined]
+        (col(ConversationRun.next_nudge_at), col(ConversationRun.status).in_(("prompted", "in_progress"))),
         (
             ConversationRun.closes_at,
             sa.or_(
-                ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
+                col(ConversationRun.status).in_(OPEN),
                 sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
         ),
@@ -805,15 +805,15 @@ def kudos_received(
     if limit is not None:
         query = query.limit(limit)
     found = list(session.exec(query))
-    recipients: dict[int, list[int]] = {k.id: [] for k in found}  # type: ignore[misc]
+    recipients: dict[int, list[int]] = {k.id: [] for k in found}
     if found:
         for row in session.exec(
             select(KudosRecipient)
-            .where(KudosRecipient.kudos_id.in_(list(recipients)))  # type: ignore[attr-defined]
+            .where(col(KudosRecipient.kudos_id).in_(list(recipients)))
             .order_by(col(KudosRecipient.id))
         ):
             recipients[row.kudos_id].append(row.member_id)
-    return [(k, recipients[k.id]) for k in found]  # type: ignore[index]
+    return [(k, recipients[k.id]) for k in found]
 
 
 def members_and_managers(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
@@ -832,7 +832,7 @@ def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}  # type: ignore[misc]
+    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}
 
 
 def by_name(members: Iterable[Member]) -> list[Member]:
@@ -866,7 +866,7 @@ def shared_retro_actions(
         return []
     query = (
         select(RetroAction, Retro)
-        .join(Retro, Retro.id == RetroAction.retro_id)  # type: ignore[arg-type]
+        .join(Retro, col(Retro.id) == col(RetroAction.retro_id))
         .where(
             among(session, RetroAction.owner_id, owner_ids),
             RetroAction.status == "open",
@@ -874,8 +874,8 @@ def shared_retro_actions(
         )
     )
     if shared_before is not None:
-        query = query.where(RetroAction.shared_at <= shared_before)  # type: ignore[operator]
-    return list(session.exec(query.order_by(RetroAction.created_at, RetroAction.id)))  # type: ignore[arg-type]
+        query = query.where(col(RetroAction.shared_at) <= shared_before)
+    return list(session.exec(query.order_by(col(RetroAction.created_at), col(RetroAction.id))))
 
 
 # ------------------------------------------------------------------------------------------ obstacles and support
@@ -1055,12 +1055,12 @@ def audit_change(
 def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
     """Retention: answers to conversations that fell due before `cutoff` are deleted."""
     old_runs = select(ConversationRun.id).where(ConversationRun.due_at < cutoff)
-    result = session.execute(sa.delete(Answer).where(Answer.run_id.in_(old_runs)))  # type: ignore[attr-defined]
+    result = session.execute(sa.delete(Answer).where(col(Answer.run_id).in_(old_runs)))
     # Flags go with their answers; audit records of reads, too, once as old as the answers that were read.
     session.execute(
         sa.delete(AnswerFlag).where(
             sa.or_(
-                AnswerFlag.run_id.in_(old_runs),  # type: ignore[union-attr]
+                col(AnswerFlag.run_id).in_(old_runs),
                 col(AnswerFlag.created_at) < cutoff,
             )
         )
