@@ -105,15 +105,17 @@ def build_reports(
 ) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
+    assert manager.id is not None  # a stored member
     reports = direct_reports(s, manager_id=manager.id)
     out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars)
     if skip_level:
         for lead in reports:
-            team = direct_reports(s, manager_id=lead.id)
-            if team:
+            assert lead.id is not None  # a stored member
+            lead_team = direct_reports(s, manager_id=lead.id)
+            if lead_team:
                 indirect, _ = snapshot(
                     s,
-                    reports=team,
+                    reports=lead_team,
                     timezone=manager.timezone,
                     now=now,
                     viewer=manager,
@@ -164,7 +166,7 @@ def snapshot(
     newest first. A paused week, or one without a working day on the member's calendar, is shown as such and never
     counts as missed."""
     calendars = calendars or Calendars()
-    ids = [r.id for r in reports]
+    ids: list[int] = [r.id for r in reports]  # type: ignore[misc]  # stored members: id is set
     who = {m.id: access.person(m) for m in reports}
     # The reports' own managers matter only for a skip-level reader (bot/access.py `relation`).
     bosses = (
@@ -200,7 +202,11 @@ def snapshot(
         )
     )
     # Answers only of the runs the viewer may see (a check-in not finished yet, say, shows its status alone).
-    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs if may(r.member_id, access.Part.RUN_ANSWERS, r)}
+    answers: dict[int, dict[str, Any]] = {
+        r.id: {}  # type: ignore[misc]  # stored runs: id is set
+        for r in runs
+        if may(r.member_id, access.Part.RUN_ANSWERS, r)
+    }
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
     if answers:
         for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(answers)))):
@@ -274,11 +280,12 @@ def snapshot(
             for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(owner)), col(Answer.step) == "growth")):
                 growth[owner[a.run_id]] = tuple(a.value or ())
         shared = repo.shared_retro_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
-        for a, r in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
-            if may(a.owner_id, access.Part.RETRO_ACTIONS):
-                overdue[a.owner_id].append((a, r))
+        for action, retro in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
+            if may(action.owner_id, access.Part.RETRO_ACTIONS):
+                overdue[action.owner_id].append((action, retro))
     out: list[Report] = []
     for member in reports:
+        assert member.id is not None  # a stored member
         weeks = []
         joined = member.created_at.astimezone(zone(member.timezone)).date()
         for period in periods:
@@ -335,7 +342,7 @@ def snapshot(
                     for r in support[member.id]
                 ),
                 growth=growth.get(member.id, ()),
-                kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),  # noqa: E501
+                kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),
                 kudos_received_recent=len(mine),
                 helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
                 overdue_actions=tuple(
@@ -343,7 +350,7 @@ def snapshot(
                         "text": a.text,
                         "title": r.title,
                         "since": a.shared_at,
-                        "weeks_open": (now - a.shared_at) // timedelta(weeks=1),
+                        "weeks_open": (now - a.shared_at) // timedelta(weeks=1),  # type: ignore[operator]  # shared ones only
                     }
                     for a, r in overdue[member.id]
                 ),
@@ -427,7 +434,7 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
                 due.append((manager, occ.period))
     for manager, period in due:
         with app.transaction() as s:
-            manager = s.exec(select(Member).where(Member.id == manager.id).with_for_update(skip_locked=True)).first()
+            manager = s.exec(select(Member).where(Member.id == manager.id).with_for_update(skip_locked=True)).first()  # type: ignore[assignment]  # None: gone meanwhile
             key = f"digest:{manager.id}:{period}:0" if manager else ""
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest
