@@ -68,6 +68,7 @@ def view(
     calendars: Calendars | None = None,
 ) -> list[Reply]:
     # Whom the intro names is whoever the rule lets see this member's answers (bot/access.py).
+    assert member.id is not None  # a stored member
     seen = access.seen_by(s, member, skip_level=skip_level)
     manager = next((m for m in seen if m.id == member.manager_id), None)
     skip = next((m for m in seen if m.id != member.manager_id), None) if manager else None
@@ -102,6 +103,7 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
     """Everything Flywheel stores about one person, as plain JSON-able data: for that person only."""
     if not access.may_member(s, member, member, access.Part.PROFILE, now=now or datetime.now(UTC)):
         return {}
+    assert member.id is not None  # a stored member
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     runs = list(
         s.exec(
@@ -110,7 +112,7 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             .order_by(col(ConversationRun.due_at))
         )
     )
-    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}
+    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]  # stored runs: id is set
     notes: dict[int, dict[str, str]] = {}
     for a in s.exec(select(Answer).where(Answer.member_id == member.id)):
         answers.setdefault(a.run_id, {})[a.step] = a.value
@@ -133,7 +135,8 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
     )
     received = repo.kudos_received(s, member_ids=[member.id])
     people = repo.members_by_id(
-        s, ids=[k.giver_id for k, _ in received] + [m for k in given for m in _recipients(s, k.id)]
+        s,
+        ids=[k.giver_id for k, _ in received] + [m for k in given for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
     )
     return {
         "profile": {
@@ -151,9 +154,9 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
                 "period": r.period,
                 "status": r.status,
                 "due_at": r.due_at.isoformat(),
-                "answers": answers.get(r.id, {}),
-                "notes": notes.get(r.id, {}),
-                "flags": flags.get(r.id, {}),
+                "answers": answers.get(r.id, {}),  # type: ignore[arg-type]  # stored runs: id is set
+                "notes": notes.get(r.id, {}),  # type: ignore[arg-type]  # as above
+                "flags": flags.get(r.id, {}),  # type: ignore[arg-type]  # as above
             }
             for r in runs
         ],
@@ -168,7 +171,7 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
         ],
         "kudos_given": [
             {
-                "to": [people[m].handle for m in _recipients(s, k.id)],
+                "to": [people[m].handle for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
                 "reason": k.reason,
                 "value": k.value,
                 "at": k.created_at.isoformat(),
@@ -210,11 +213,12 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
     (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
     now = now or datetime.now(UTC)
+    assert member.id is not None  # a stored member
     counts: dict[str, int] = {}
     run_ids = list(s.exec(select(ConversationRun.id).where(ConversationRun.member_id == member.id)))
 
     def delete(name: str, stmt: Any) -> None:
-        counts[name] = s.execute(stmt).rowcount or 0
+        counts[name] = s.execute(stmt).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
     delete("answers", sa.delete(Answer).where(col(Answer.member_id) == member.id))
     delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
