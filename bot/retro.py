@@ -94,7 +94,7 @@ class RetroDesk:
             actions = flow.ask_for("actions").expects.parse(text or "")
         except Invalid:
             return None  # the state machine re-asks with the parser's own message
-        refusal = self.validate_actions(s, platform=self.platform_of(member), actions=actions)
+        refusal = self.validate_actions(s, platform=self.platform_of(member), actions=actions)  # type: ignore[arg-type]  # the actions step parses to a list of {owner, text}
         return None if refusal is None else ("unknown_owner", [refusal, ask(flow, state, "actions", state.answers)])
 
     def _after_save(
@@ -124,6 +124,7 @@ class RetroDesk:
         if unknown is not None:
             return [Reply("retro/unknown_member", {"who": unknown})]
         channel = f"{event.platform}:{event.channel}" if event.channel else None
+        assert starter.id is not None  # a stored member
         retro = Retro(
             title=parsed.title,
             channel=channel,
@@ -134,6 +135,7 @@ class RetroDesk:
         )
         s.add(retro)
         s.flush()
+        assert retro.id is not None  # set by the flush
         own_questions: list[Reply] = []
         minimum = self.anonymous_min()
         context = {
@@ -146,6 +148,7 @@ class RetroDesk:
         if retro.anonymous:  # what participants are promised now holds even if the org file changes before close
             context["anonymous_min"] = minimum
         for person in people:
+            assert person.id is not None  # a stored member
             prompt_at = now if person.id == starter.id else self.calendars.send_at(person, now)
             row = run_row(
                 RETRO, person.id, period_of(retro.id), due=now, prompt_at=prompt_at, closes=retro.due_at, now=now
@@ -222,6 +225,7 @@ class RetroDesk:
         for action in value or []:
             owner = identity.member_by_mention(s, platform=platform, token=action["owner"])
             if owner is not None and (owner.id, text_key(action["text"])) not in kept:
+                assert owner.id is not None  # a stored member
                 kept.add((owner.id, text_key(action["text"])))
                 s.add(
                     RetroAction(
@@ -242,6 +246,7 @@ class RetroDesk:
                 .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
                 .order_by(col(ConversationRun.id))
             ):
+                assert other.id is not None  # a stored run
                 wrote = [
                     a
                     for a in repo.answers_of(s, run_id=other.id).get("actions") or []
@@ -281,6 +286,7 @@ class RetroDesk:
                 ).first()
                 if retro is None:
                     continue  # summarised already, or another replica is doing it right now
+                assert retro.id is not None  # a stored retro
                 runs = list(
                     s.exec(
                         select(ConversationRun)
@@ -312,6 +318,7 @@ class RetroDesk:
         people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
         out = []
         for run in runs:
+            assert run.id is not None  # a stored run
             answers = repo.answers_of(s, run_id=run.id)
             if answers:
                 out.append((people[run.member_id], run, answers))
@@ -345,6 +352,7 @@ class RetroDesk:
             if retro.anonymous:  # the order answers came in must not hint at who wrote them
                 for items in sections.values():
                     items.sort(key=lambda a: a["text"])
+            assert retro.id is not None  # a stored retro
             found = self._actions(s, retro.id)
             owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
@@ -438,6 +446,7 @@ class RetroDesk:
         found: tuple[ConversationRun, Retro, dict[str, Any]] | None = None
         for run in s.exec(query.order_by(col(ConversationRun.id).desc())):
             retro = s.get(Retro, run.context.get("retro_id"))
+            assert run.id is not None  # a stored run
             answers = repo.answers_of(s, run_id=run.id)
             if retro is None or retro.status != "withheld" or not answers:
                 continue
