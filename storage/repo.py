@@ -55,7 +55,7 @@ def insert_ignore(
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
-    table = model.__table__
+    table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if counted:  # RETURNING gives back only the rows inserted
@@ -85,7 +85,7 @@ def mark_processed(session: Session, *, dedup_key: str, platform: str, now: date
 
 def prune_processed(session: Session, *, older_than: datetime) -> int:
     result = session.execute(sa.delete(ProcessedEvent).where(col(ProcessedEvent.received_at) < older_than))
-    return result.rowcount or 0
+    return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 
 # ------------------------------------------------------------------------------------------ members
@@ -249,11 +249,11 @@ def plan_candidates(
             Member.timezone == timezone,
             Member.created_at <= due,
             col(Member.country).is_(None) if country is None else col(Member.country) == country,
-            Member.id.not_in(has_run),  # type: ignore[union-attr]  # member_id is NOT NULL: NOT IN is NOT EXISTS
+            col(Member.id).not_in(has_run),  # member_id is NOT NULL: NOT IN is NOT EXISTS
         )
         .order_by(col(Member.id))
     )
-    return [(i, until) for i, until in session.exec(query)]
+    return [(i, until) for i, until in session.exec(query)]  # type: ignore[misc]  # stored members: id is set
 
 
 def insert_runs(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
@@ -324,7 +324,7 @@ def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int
             )
             .with_for_update()
         )
-        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)
+        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)  # type: ignore[arg-type]  # a stored run
     ]
     ids = [r.id for r in runs]
     if ids:
@@ -413,6 +413,7 @@ def answers_of(session: Session, *, run_id: int) -> dict[str, Any]:
 
 
 def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
+    assert run.id is not None  # a stored run
     existing = session.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first()
     if existing is None:
         session.add(
@@ -448,7 +449,7 @@ def insert_transitions(session: Session, *, rows: Sequence[dict[str, Any]]) -> N
     """Record changes of runs' states (rows from `transition_row`), all of them in one statement: the history is only
     read afterwards, and a scheduler batch moves 200 runs at once."""
     if rows:
-        session.execute(sa.insert(RunTransition.__table__), list(rows))
+        session.execute(sa.insert(RunTransition.__table__), list(rows))  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
 
 
 # ------------------------------------------------------------------------------------------ outbox
@@ -549,7 +550,7 @@ def claim_outbox(
 
     `now` decides what is due. Leases — which have run out, and until when the new ones hold — are on the database's
     clock with `db_clock` (`db_now`; as `fence_outbox` reads them), else on `now`."""
-    table = OutboxMessage.__table__
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     c = table.c
     lease_now = db_now(session) if db_clock else now
     lease_until = _lease_end(session, lease_now, lease) if db_clock else now + lease
@@ -607,7 +608,7 @@ _FENCES: dict[tuple[str, bool], Any] = {}
 
 
 def _fence_statement(session: Session, *, db_clock: bool) -> Any:
-    table = OutboxMessage.__table__
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     c = table.c
     if not db_clock:
         clock: Any = sa.bindparam("fence_now", type_=UTCDateTime)
@@ -656,7 +657,7 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
     What was said lives in the answers, so the body is emptied (and a `farewell`'s address too)."""
     if not sent:
         return {}
-    c = OutboxMessage.__table__.c
+    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     ids = [i for i, _ in sent]
     if session.get_bind().dialect.name == "postgresql":  # two arrays: the same short statement for any batch
         message_id = sa.text(
@@ -667,9 +668,9 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
         )
     else:
         message_ids = {i: m for i, m in sent if m is not None}
-        message_id = sa.case(message_ids, value=c.id, else_=None) if message_ids else None
+        message_id = sa.case(message_ids, value=c.id, else_=None) if message_ids else None  # type: ignore[assignment]  # any SQL expression (or None: unchanged) will do
     result = session.execute(
-        sa.update(OutboxMessage.__table__)
+        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
         .where(among(session, c.id, ids), c.lease_owner == owner, c.status == "sending")
         .values(
             status="sent",
@@ -691,7 +692,7 @@ def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[i
     if not ids:
         return {}
     return {
-        r.id: r
+        r.id: r  # type: ignore[misc]  # stored messages: id is set
         for r in session.exec(
             select(OutboxMessage).where(
                 among(session, OutboxMessage.id, ids),
@@ -729,7 +730,7 @@ def get_state(session: Session, *, key: str) -> SchedulerState | None:
 def set_state(session: Session, *, key: str, at: datetime | None = None, value: str | None = None) -> None:
     """Insert or overwrite one fact. An upsert, because replicas ticking for the first time together would otherwise
     both insert the row and one tick would fail on the primary key."""
-    table = SchedulerState.__table__
+    table = SchedulerState.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     insert = postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
     session.execute(
         insert.values(key=key, at=at, value=value).on_conflict_do_update(
@@ -743,17 +744,17 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
     """The soonest stored instants after `after` at which some run or message has work to do."""
     out: list[datetime] = []
     for column, where in (
-        (ConversationRun.prompt_at, ConversationRun.status == "scheduled"),
+        (col(ConversationRun.prompt_at), col(ConversationRun.status) == "scheduled"),
         (col(ConversationRun.next_nudge_at), col(ConversationRun.status).in_(("prompted", "in_progress"))),
         (
-            ConversationRun.closes_at,
+            col(ConversationRun.closes_at),
             sa.or_(
                 col(ConversationRun.status).in_(OPEN),
                 sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
         ),
-        (OutboxMessage.next_attempt_at, OutboxMessage.status == "pending"),
-        (ManagerRequest.expires_at, ManagerRequest.status == "pending"),
+        (col(OutboxMessage.next_attempt_at), col(OutboxMessage.status) == "pending"),
+        (col(ManagerRequest.expires_at), col(ManagerRequest.status) == "pending"),
     ):
         value = session.exec(select(sa.func.min(column)).where(where, column > after)).first()
         if value is not None:
@@ -784,6 +785,7 @@ def add_kudos(
     kudos = Kudos(giver_id=giver_id, reason=reason, value=value, channel=channel, period=period, created_at=now)
     session.add(kudos)
     session.flush()
+    assert kudos.id is not None  # set by the flush
     for member_id in recipient_ids:
         session.add(KudosRecipient(kudos_id=kudos.id, member_id=member_id))
     return kudos
@@ -805,7 +807,7 @@ def kudos_received(
     if limit is not None:
         query = query.limit(limit)
     found = list(session.exec(query))
-    recipients: dict[int, list[int]] = {k.id: [] for k in found}
+    recipients: dict[int, list[int]] = {k.id: [] for k in found}  # type: ignore[misc]  # stored kudos: id is set
     if found:
         for row in session.exec(
             select(KudosRecipient)
@@ -813,7 +815,7 @@ def kudos_received(
             .order_by(col(KudosRecipient.id))
         ):
             recipients[row.kudos_id].append(row.member_id)
-    return [(k, recipients[k.id]) for k in found]
+    return [(k, recipients[k.id]) for k in found]  # type: ignore[index]  # as above
 
 
 def members_and_managers(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
@@ -832,7 +834,7 @@ def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}
+    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}  # type: ignore[misc]  # stored: id is set
 
 
 def by_name(members: Iterable[Member]) -> list[Member]:
@@ -1066,7 +1068,7 @@ def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
         )
     )
     session.execute(sa.delete(AuditRecord).where(col(AuditRecord.at) < cutoff))
-    return result.rowcount or 0
+    return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 
 # ------------------------------------------------------------------------------------------ people's own data
