@@ -77,7 +77,7 @@ class Forms:
         """Would a button for this question answer the conversation the user is in now? (No: an older message.)"""
         with self.transaction() as s:
             member = repo.member_by_platform_id(s, platform=platform, user_id=user)
-            run = repo.active_run(s, member_id=member.id) if member is not None else None
+            run = repo.active_run(s, member_id=member.id) if member is not None else None  # type: ignore[arg-type]  # a stored member
             return not stale_press(run, {"flow": flow, "step": step})
 
     def member_locale(self, platform: str, user: str) -> str:
