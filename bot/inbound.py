@@ -76,6 +76,7 @@ class Starts:
     def start(self, s: Session, member: Member, now: datetime, flow: Flow | None) -> tuple[list[Reply], int | None]:
         if flow is None or not flow.enabled or flow.schedule is None:
             return [Reply("common/flow_off")], None
+        assert member.id is not None  # a stored member
         run = repo.active_run(s, member_id=member.id)
         if run is None or run.flow != flow.name:
             run = repo.latest_run(s, member_id=member.id, flow=flow.name, open_at=now)
@@ -217,6 +218,7 @@ class Inbound:
             return handler(s, member, intent, event, now)
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None
+        assert member.id is not None  # a stored member
         run = repo.active_run(s, member_id=member.id)
         if stale_press(run, event.values):
             return [Reply("common/stale_button")], None
