@@ -147,6 +147,7 @@ def command(
 
 def delete_command(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> list[Reply]:
     """`/me delete` explains and gives a code; `/me delete confirm CODE` within DELETE_WINDOW deletes."""
+    assert member.id is not None  # a stored member
     if not rest:
         code = f"{secrets.randbelow(10000):04d}"
         pending = s.get(DeletionRequest, member.id) or DeletionRequest(member_id=member.id, code=code, expires_at=now)
@@ -159,7 +160,7 @@ def delete_command(s: Session, member: Member, rest: Sequence[str], event: Inbou
             )
         ]
     word = rest[0].lower()
-    pending = s.get(DeletionRequest, member.id)
+    pending = s.get(DeletionRequest, member.id)  # type: ignore[assignment]  # None: no code was asked for
     if word in CANCEL and len(rest) == 1:
         if pending is not None:
             s.delete(pending)
@@ -367,7 +368,13 @@ def _save_flag(
 ) -> AnswerFlag:
     """One flag per answer (or hint and week): flagging again replaces the reason and asks again."""
     saved = found or AnswerFlag(
-        member_id=member.id, run_id=run_id, step=step, hint=hint, period=period, reason="", created_at=now
+        member_id=member.id,  # type: ignore[arg-type]  # a stored member
+        run_id=run_id,
+        step=step,
+        hint=hint,
+        period=period,
+        reason="",
+        created_at=now,
     )
     saved.reason, saved.manager_id, saved.created_at = reason.strip()[:1000], member.manager_id, now
     saved.acknowledged_at = saved.acknowledged_by = None
@@ -395,7 +402,7 @@ def _tell_manager(
     repo.audit(
         s,
         actor_id=member.manager_id,
-        subject_ids=[member.id],
+        subject_ids=[member.id],  # type: ignore[list-item]  # a stored member
         what=repo.AUDIT_READS["flag"],
         now=now,
         part=f"{saved.period} {saved.step or 'hint:' + str(saved.hint)}",

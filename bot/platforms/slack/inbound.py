@@ -101,7 +101,7 @@ def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:
             user=form["user_id"],
             kind="command",
             text=text,
-            dedup_key=f"slack:cmd:{form.get('trigger_id') or form.get('user_id') + ':' + text}",
+            dedup_key=f"slack:cmd:{form.get('trigger_id') or form['user_id'] + ':' + text}",
             received_at=received_at,
             workspace=form.get("team_id"),
             channel=None if in_dm else channel,
