@@ -161,7 +161,7 @@ class Ticker:
         prompt_at = max(occ.due, next_working_time(cal, tz, now)) if now > occ.due else occ.due
         if paused:
             with self.transaction() as s:
-                contexts = {mid: {"paused_until": until.isoformat()} for mid, until in paused.items()}
+                contexts = {mid: {"paused_until": until.isoformat()} for mid, until in paused.items()}  # type: ignore[union-attr]  # a pause in force has an end
                 self._insert_skipped(s, flow, occ, list(paused), "paused", now, contexts)
         for chunk in (ids[i : i + BATCH] for i in range(0, len(ids), BATCH)):
             with self.transaction() as s:
@@ -184,7 +184,7 @@ class Ticker:
                 len(ids),
                 tz,
                 occ.due.isoformat(),
-                last_tick.isoformat(),
+                last_tick.isoformat(),  # type: ignore[union-attr]  # `down` implies a last tick
                 flow.catch_up_within,
             )
 
@@ -209,7 +209,7 @@ class Ticker:
                 row["context"] = contexts[mid]
             rows.append(row)
         repo.insert_runs(s, rows=rows)
-        run_ids = s.exec(
+        run_ids = s.exec(  # type: ignore[call-overload]  # sqlmodel's exec takes SQLAlchemy's select too
             sa.select(col(ConversationRun.id)).where(
                 col(ConversationRun.flow) == flow.name,
                 ConversationRun.period == occ.period,
