@@ -268,7 +268,8 @@ def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
                 continue
             parsed.append(KudosValue(str(v["key"]), str(v.get("emoji", "⭐")), str(v["en"]), str(v["zh"])))
         values = tuple(parsed)
-    channel, channels = raw.get("channel"), ()
+    channel = raw.get("channel")
+    channels: tuple[tuple[str, str], ...] = ()
     if isinstance(channel, dict):  # {slack: C0KUDOS, feishu: oc_…}
         unknown = sorted(set(channel) - {*ACCOUNT_KEYS, "console"})
         if unknown:

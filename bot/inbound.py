@@ -137,7 +137,7 @@ class Inbound:
         except sa.exc.OperationalError:
             self.metrics.inbound.labels(event.platform, "database_down").inc()
             raise  # the database is unreachable: let the platform retry later
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.metrics.inbound.labels(event.platform, "error").inc()
             log.exception("could not act on a %s %s; telling the sender", event.platform, event.kind)
             now = self.clock.now()

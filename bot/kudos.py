@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from bot.calendar import Calendars
 from bot.codec import encode_replies
-from bot.ports import CommandHandler
 from bot.platforms import identity
+from bot.ports import CommandHandler
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.kudos import (

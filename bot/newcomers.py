@@ -66,7 +66,7 @@ class Newcomers:
                     member_id = member.id if member is not None else None
             except sa.exc.OperationalError:
                 raise  # the database is down: the platform retries the event later
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not add %s user %s from the directory", event.platform, event.user)
                 return Lookup(FAILED, "could not be added", locale=found.locale)
             if member_id is None:

@@ -21,10 +21,9 @@ from bot import access
 from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.engine import FlowHooks, RunEngine, run_row
+from bot.platforms import identity
 from bot.ports import CommandHandler
 from conversations.answers import Invalid, says_nothing
-from bot.platforms import identity
-from conversations.answers import says_nothing
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.machine import Reply, RunState, Status, Trigger, ask

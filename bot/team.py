@@ -27,8 +27,8 @@ from sqlmodel import Session, select
 from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.digest import direct_reports
-from bot.ports import CommandHandler
 from bot.platforms import identity
+from bot.ports import CommandHandler
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.machine import Reply

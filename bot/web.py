@@ -38,7 +38,7 @@ class HttpServer:
     closes the remaining (idle) connections."""
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
-        from waitress import create_server
+        from waitress import create_server  # type: ignore[attr-defined]  # missing from types-waitress, there at run time
 
         self.server: Any = create_server(wsgi, host=host, port=port, threads=threads, ident="flywheel")
         self.port: int = self.server.effective_port
