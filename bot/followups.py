@@ -237,7 +237,8 @@ class FollowUps:
         return {"support": lambda s, member, c, event, now: (self.support_command(s, member, c.args, event, now), None)}
 
     def support_command(self, s: Session, actor: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
-        """`/support` lists requests (a manager's from their reports, or one's own); `/support 12 handle|1on1|resolved`."""
+        """`/support` lists requests (a manager's from their reports, or one's own);
+        `/support 12 handle|1on1|resolved`."""
         words = args.split()
         if not words:
             # Requests this manager may answer now (bot/access.py): their current reports', whoever was their

@@ -29,7 +29,7 @@ from storage.models import Member
 log = logging.getLogger(__name__)
 
 
-class LookUpFirst(Exception):
+class LookUpFirst(Exception):  # noqa: N818 - a signal to ask the directory first, not an error (public: used across modules)
     """Raised in the inbound transaction for an unknown user whose platform has a directory to ask."""
 
 

@@ -268,7 +268,8 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
 
 
 def _read_part(record: AuditRecord) -> dict[str, Any]:
-    """Which answer a flag record names, for the template to put in words: `2026-W49 wins`, `2026-W49 hint:mood_down`."""
+    """Which answer a flag record names, for the template to put in words: `2026-W49 wins`,
+    `2026-W49 hint:mood_down`."""
     if record.what != repo.AUDIT_READS["flag"] or not record.part:
         return {}
     period, _, name = record.part.partition(" ")

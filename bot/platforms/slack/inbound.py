@@ -147,7 +147,8 @@ def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parse
             user=str(user),
             kind="action",
             text=value,
-            dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:{action.get('action_id')}",
+            dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:"
+            f"{action.get('action_id')}",
             received_at=received_at,
             workspace=(payload.get("team") or {}).get("id"),
         ),
