@@ -459,7 +459,7 @@ def _texts(value: Mapping[str, Any], where: str, problems: list[str]) -> dict[st
     return out
 
 
-def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001
+def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001 - any Session
     """Create or update the members the file names (by handle), then wire up the managers it names (a line someone
     accepted in chat stays where the file names no manager); members the file added before and no longer names are
     deactivated (they left, or their handle changed). Returns counts."""
@@ -524,7 +524,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     return {"created": created, "updated": updated, "deactivated": deactivated}
 
 
-def erased_any(session, spec: MemberSpec) -> bool:  # noqa: ANN001
+def erased_any(session, spec: MemberSpec) -> bool:  # noqa: ANN001 - any Session
     """Did the person this file entry names delete their data (by any of their accounts)?"""
     from storage import repo
 

@@ -48,7 +48,7 @@ class Commands:
                 raise ValueError(f"/{name} is registered twice")
             self.handlers[name] = handler
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):  # noqa: ANN204 - iterates over the command names
         return iter(self.handlers)
 
 

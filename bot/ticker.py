@@ -101,7 +101,7 @@ class Ticker:
         report.sent, report.failed = sent, failed
         return report
 
-    def _occurrences(self, flow: Flow, tz: str, country: str | None, now: datetime):  # noqa: ANN202
+    def _occurrences(self, flow: Flow, tz: str, country: str | None, now: datetime):  # noqa: ANN202 - a generator of occurrences
         """This and the coming occurrence of `flow` for members in `tz` with `country`, each as it really falls
         on their calendar (moved off a holiday; None in a week without a working day)."""
         assert flow.schedule is not None

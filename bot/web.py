@@ -223,13 +223,13 @@ def health(app: Server) -> dict[str, Any]:
         with app.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         database = True
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any failure means the database is not reachable
         database = False
     connections = {}
     for name, is_up in app.connections.items():
         try:
             connections[name] = bool(is_up())
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a failing check reports the connection down
             connections[name] = False
     return {
         "ok": database and all(connections.values()),
