@@ -342,7 +342,7 @@ class Outbox:
             return None, self.messengers[recipient.platform].send(recipient, message)
         except SendError as exc:
             return exc, None
-        except Exception as exc:
+        except Exception as exc:  # one member's failure must not stop the others
             log.exception("sending outbox message %s failed unexpectedly", outbox_id)
             return SendError(type(exc).__name__, maybe_sent=True), None
 
@@ -434,6 +434,6 @@ class OutboxPump:
             try:
                 self.outbox.deliver()
                 wait = self.next_wait()
-            except Exception:
+            except Exception:  # the pump keeps going; nothing is lost, the outbox keeps it
                 log.exception("delivering the outbox failed; will try again")
                 wait = self.interval

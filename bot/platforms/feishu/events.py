@@ -85,7 +85,7 @@ class FeishuEvents:
     def _handle(self, event: InboundEvent) -> None:
         try:
             self.app.handle(event)
-        except Exception:
+        except Exception:  # one event never takes the connection down (Feishu retries if unacked)
             log.exception("a Feishu %s could not be handled", event.kind)
         self.poke()
 
