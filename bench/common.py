@@ -89,7 +89,7 @@ def org(members: int, *, managers: int = 0, tz: str = TZ) -> dict[str, Any]:
     return {"members": people}
 
 
-def org_config(members: int, *, managers: int = 0):  # noqa: ANN201
+def org_config(members: int, *, managers: int = 0):
     return parse_config(org(members, managers=managers), source="bench")
 
 

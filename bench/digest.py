@@ -110,7 +110,7 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
                     )
         months = sorted({(d.year, d.month) for _, d in periods})[-12:]
         reviews = []
-        for member_id, manager_id in people:
+        for member_id, _manager_id in people:
             for year, month in months:
                 run_id += 1
                 due = datetime(year, month, 3, 10, tzinfo=UTC)

@@ -32,7 +32,7 @@ def emit(**fields: object) -> None:
     sys.stdout.flush()
 
 
-def bolt_wsgi(slack_url: str):  # noqa: ANN201
+def bolt_wsgi(slack_url: str):
     from slack_bolt import App
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
@@ -42,15 +42,15 @@ def bolt_wsgi(slack_url: str):  # noqa: ANN201
     )
 
     @bolt.event("message")
-    def on_message(ack) -> None:  # noqa: ANN001
+    def on_message(ack) -> None:
         ack()
 
     @bolt.action(re.compile(".*"))
-    def on_action(ack) -> None:  # noqa: ANN001
+    def on_action(ack) -> None:
         ack()
 
     @bolt.command(re.compile(".*"))
-    def on_command(ack) -> None:  # noqa: ANN001
+    def on_command(ack) -> None:
         ack()
 
     return SlackRequestHandler(bolt)
@@ -67,7 +67,7 @@ def trace_transactions(longest: list[tuple[float, float, str]]) -> None:
     original = storage.db.transaction
 
     @contextmanager
-    def traced(factory):  # noqa: ANN001, ANN202
+    def traced(factory):
         caller = traceback.extract_stack(limit=3)[0].name
         asked = time.perf_counter()
         with original(factory) as s:
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 worker.join()
             if traced:
                 by_caller: dict[str, list[float]] = {}
-                for held, waited, caller in traced:
+                for held, _waited, caller in traced:
                     by_caller.setdefault(caller, []).append(held)
                 emit(
                     trace={

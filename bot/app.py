@@ -239,7 +239,7 @@ class Flywheel:
     def _recipient(self, member: Member) -> Recipient | None:
         return self.outbox.recipient(member)
 
-    def transaction(self):  # noqa: ANN201
+    def transaction(self):  # noqa: ANN201 - the context manager storage.db.transaction returns
         """One unit of work on the bot's database."""
         return transaction(self.sessions)  # (looked up here, so that bench/server.py --trace sees every one)
 

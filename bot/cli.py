@@ -22,12 +22,12 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.words import count, duration
 
 if TYPE_CHECKING:  # imported where used, at run time: `flywheel doctor` and `--help` stay quick
-    from slack_sdk.socket_mode import SocketModeClient
-
     from bot.app import Flywheel
+    from bot.outbox import OutboxPump
     from bot.platforms.feishu.events import FeishuEvents
     from bot.platforms.feishu.longconn import LongConnection
-    from bot.web import HttpServer, OutboxPump
+    from bot.platforms.slack.socket import Handler
+    from bot.web import HttpServer
     from conversations.flows import Flow
 
 log = logging.getLogger("flywheel")
@@ -377,7 +377,7 @@ def _stop(
     stopping: Stopping,
     *,
     http: HttpServer | None,
-    slack_socket: SocketModeClient | None,
+    slack_socket: Handler | None,
     feishu_link: LongConnection | None,
     jobs: Any,  # an APScheduler BackgroundScheduler, or None (APScheduler 3 has no types)
     pump: OutboxPump | None,

@@ -268,7 +268,8 @@ def _parse_kudos(raw: Any, problems: list[str]) -> KudosSettings:
                 continue
             parsed.append(KudosValue(str(v["key"]), str(v.get("emoji", "⭐")), str(v["en"]), str(v["zh"])))
         values = tuple(parsed)
-    channel, channels = raw.get("channel"), ()
+    channel = raw.get("channel")
+    channels: tuple[tuple[str, str], ...] = ()
     if isinstance(channel, dict):  # {slack: C0KUDOS, feishu: oc_…}
         unknown = sorted(set(channel) - {*ACCOUNT_KEYS, "console"})
         if unknown:
@@ -458,7 +459,7 @@ def _texts(value: Mapping[str, Any], where: str, problems: list[str]) -> dict[st
     return out
 
 
-def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001
+def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]:  # noqa: ANN001 - any Session
     """Create or update the members the file names (by handle), then wire up the managers it names (a line someone
     accepted in chat stays where the file names no manager); members the file added before and no longer names are
     deactivated (they left, or their handle changed). Returns counts."""
@@ -523,7 +524,7 @@ def sync_members(session, config: OrgConfig, *, now: datetime) -> dict[str, int]
     return {"created": created, "updated": updated, "deactivated": deactivated}
 
 
-def erased_any(session, spec: MemberSpec) -> bool:  # noqa: ANN001
+def erased_any(session, spec: MemberSpec) -> bool:  # noqa: ANN001 - any Session
     """Did the person this file entry names delete their data (by any of their accounts)?"""
     from storage import repo
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars, paused_until
@@ -55,13 +55,9 @@ def direct_reports(s: Session, *, manager_id: int) -> list[Member]:
 
 def managers(s: Session) -> list[Member]:
     """Active members with at least one active direct report."""
-    ids = select(Member.manager_id).where(Member.manager_id.is_not(None), Member.active == sa.true())  # type: ignore[union-attr]
+    ids = select(col(Member.manager_id)).where(col(Member.manager_id).is_not(None), col(Member.active) == sa.true())
     return list(
-        s.exec(
-            select(Member)
-            .where(Member.active == sa.true(), Member.id.in_(ids))  # type: ignore[attr-defined]
-            .order_by(Member.id)
-        )
+        s.exec(select(Member).where(col(Member.active) == sa.true(), col(Member.id).in_(ids)).order_by(col(Member.id)))
     )
 
 
@@ -110,15 +106,17 @@ def build_reports(
 ) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
+    assert manager.id is not None  # a stored member
     reports = direct_reports(s, manager_id=manager.id)
     out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars)
     if skip_level:
         for lead in reports:
-            team = direct_reports(s, manager_id=lead.id)
-            if team:
+            assert lead.id is not None  # a stored member
+            lead_team = direct_reports(s, manager_id=lead.id)
+            if lead_team:
                 indirect, _ = snapshot(
                     s,
-                    reports=team,
+                    reports=lead_team,
                     timezone=manager.timezone,
                     now=now,
                     viewer=manager,
@@ -133,11 +131,13 @@ def build_reports(
     ).one()
     team_given = (
         s.exec(
-            select(sa.func.count()).select_from(Kudos).where(Kudos.giver_id.in_(ids), Kudos.created_at >= week_ago)
+            select(sa.func.count())
+            .select_from(Kudos)
+            .where(col(Kudos.giver_id).in_(ids), col(Kudos.created_at) >= week_ago)
         ).one()
         if ids
         else 0
-    )  # type: ignore[attr-defined]
+    )
     team = {
         "period": periods[0],
         "reports": len(reports),
@@ -167,7 +167,7 @@ def snapshot(
     newest first. A paused week, or one without a working day on the member's calendar, is shown as such and never
     counts as missed."""
     calendars = calendars or Calendars()
-    ids = [r.id for r in reports]
+    ids: list[int] = [r.id for r in reports]  # type: ignore[misc]  # stored members: id is set
     who = {m.id: access.person(m) for m in reports}
     # The reports' own managers matter only for a skip-level reader (bot/access.py `relation`).
     bosses = (
@@ -197,20 +197,20 @@ def snapshot(
         s.exec(
             select(ConversationRun).where(
                 ConversationRun.flow == WEEKLY,
-                ConversationRun.member_id.in_(ids),  # type: ignore[attr-defined]
-                ConversationRun.period.in_(periods),
+                col(ConversationRun.member_id).in_(ids),
+                col(ConversationRun.period).in_(periods),
             )
         )
-    )  # type: ignore[attr-defined]
+    )
     # Answers only of the runs the viewer may see (a check-in not finished yet, say, shows its status alone).
     answers: dict[int, dict[str, Any]] = {
-        r.id: {}
-        for r in runs  # type: ignore[misc]
+        r.id: {}  # type: ignore[misc]  # stored runs: id is set
+        for r in runs
         if may(r.member_id, access.Part.RUN_ANSWERS, r)
     }
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
     if answers:
-        for a in s.exec(select(Answer).where(Answer.run_id.in_(list(answers)))):  # type: ignore[attr-defined]
+        for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(answers)))):
             answers[a.run_id][a.step] = a.value
             if a.note:
                 notes[a.run_id] = notes.get(a.run_id, ()) + ((a.step, a.note),)
@@ -227,23 +227,23 @@ def snapshot(
     ]
     # Open obstacles, support requests, the latest monthly review's growth and overdue retro actions: read for
     # the whole team at once (one query each), not person by person.
-    obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}  # type: ignore[misc]
-    support: dict[int, list[SupportRequest]] = {i: [] for i in ids}  # type: ignore[misc]
-    overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}  # type: ignore[misc]
+    obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}
+    support: dict[int, list[SupportRequest]] = {i: [] for i in ids}
+    overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}
     growth: dict[int, tuple[str, ...]] = {}
     if ids:
         found = list(
             s.exec(
                 select(Obstacle)
-                .where(Obstacle.member_id.in_(ids), Obstacle.status == "open")  # type: ignore[attr-defined]
-                .order_by(Obstacle.created_at, Obstacle.id)
+                .where(col(Obstacle.member_id).in_(ids), col(Obstacle.status) == "open")
+                .order_by(col(Obstacle.created_at), col(Obstacle.id))
             )
         )
         sources = {
             r.id: r
             for r in s.exec(
                 select(ConversationRun).where(
-                    ConversationRun.id.in_(  # type: ignore[union-attr]
+                    col(ConversationRun.id).in_(
                         list({o.source_run_id for o in found if o.source_run_id is not None}) or [-1]
                     )
                 )
@@ -256,10 +256,10 @@ def snapshot(
         for r in s.exec(
             select(SupportRequest)
             .where(
-                SupportRequest.member_id.in_(ids),  # type: ignore[attr-defined]
+                col(SupportRequest.member_id).in_(ids),
                 SupportRequest.status != "resolved",
             )
-            .order_by(SupportRequest.created_at, SupportRequest.id)
+            .order_by(col(SupportRequest.created_at), col(SupportRequest.id))
         ):
             if may(r.member_id, access.Part.SUPPORT):
                 support[r.member_id].append(r)
@@ -267,8 +267,8 @@ def snapshot(
         # The latest review the viewer may see: finished, or closed with what was answered by then. (Filtered
         # here, not in SQL: with a status filter SQLite picks the status index and scans every completed run.)
         for review in s.exec(
-            select(ConversationRun).where(ConversationRun.flow == MONTHLY, ConversationRun.member_id.in_(ids))
-        ):  # type: ignore[attr-defined]
+            select(ConversationRun).where(col(ConversationRun.flow) == MONTHLY, col(ConversationRun.member_id).in_(ids))
+        ):
             if review.status not in ("completed", "expired", "skipped") or not may(
                 review.member_id, access.Part.RUN_ANSWERS, review
             ):
@@ -278,14 +278,15 @@ def snapshot(
                 latest[review.member_id] = review
         if latest:
             owner = {r.id: m for m, r in latest.items()}
-            for a in s.exec(select(Answer).where(Answer.run_id.in_(list(owner)), Answer.step == "growth")):  # type: ignore[attr-defined]
+            for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(owner)), col(Answer.step) == "growth")):
                 growth[owner[a.run_id]] = tuple(a.value or ())
         shared = repo.shared_retro_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
-        for a, r in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
-            if may(a.owner_id, access.Part.RETRO_ACTIONS):
-                overdue[a.owner_id].append((a, r))
+        for action, retro in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
+            if may(action.owner_id, access.Part.RETRO_ACTIONS):
+                overdue[action.owner_id].append((action, retro))
     out: list[Report] = []
     for member in reports:
+        assert member.id is not None  # a stored member
         weeks = []
         joined = member.created_at.astimezone(zone(member.timezone)).date()
         for period in periods:
@@ -302,7 +303,7 @@ def snapshot(
             if run.id not in answers:
                 weeks.append(Week(period=period, status=run.status, held_back=True))
                 continue
-            got = answers[run.id]  # type: ignore[index]
+            got = answers[run.id]
             plan_items = run.context.get("plan") or []
             plan = tuple(
                 (plan_items[int(k.split(":")[1])], v)
@@ -337,12 +338,12 @@ def snapshot(
                 obstacles=tuple(
                     {"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
                     for o in obstacles[member.id]
-                ),  # type: ignore[index]
+                ),
                 support=tuple(
                     {"id": r.id, "kind": r.kind, "text": r.text, "since": r.created_at, "status": r.status}
                     for r in support[member.id]
-                ),  # type: ignore[index]
-                growth=growth.get(member.id, ()),  # type: ignore[arg-type]
+                ),
+                growth=growth.get(member.id, ()),
                 kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),
                 kudos_received_recent=len(mine),
                 helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
@@ -351,10 +352,10 @@ def snapshot(
                         "text": a.text,
                         "title": r.title,
                         "since": a.shared_at,
-                        "weeks_open": (now - a.shared_at) // timedelta(weeks=1),
+                        "weeks_open": (now - a.shared_at) // timedelta(weeks=1),  # type: ignore[operator]  # shared ones only
                     }
                     for a, r in overdue[member.id]
-                ),  # type: ignore[index]
+                ),
                 flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
                 paused_until=paused_until(member, now),
             )
@@ -435,7 +436,7 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
                 due.append((manager, occ.period))
     for manager, period in due:
         with app.transaction() as s:
-            manager = s.exec(select(Member).where(Member.id == manager.id).with_for_update(skip_locked=True)).first()
+            manager = s.exec(select(Member).where(Member.id == manager.id).with_for_update(skip_locked=True)).first()  # type: ignore[assignment]  # None: gone meanwhile
             key = f"digest:{manager.id}:{period}:0" if manager else ""
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest

@@ -138,7 +138,7 @@ class RunEngine:
                 previous = repo.run_for_period(
                     s, flow=run.flow, member_id=run.member_id, period=previous_period(run.period)
                 )
-                prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None
+                prev_answers = repo.answers_of(s, run_id=previous.id) if previous is not None else None  # type: ignore[arg-type]  # a stored run
             context = flow.context_from(prev_answers, has_manager=member.manager_id is not None)
             for hook in self._hooks(run.flow):
                 if hook.context is not None:
@@ -147,7 +147,7 @@ class RunEngine:
             run.context = context
         known = {a.id for a in flow.steps} | {a.group for a in flow.steps if a.group}
         steps = tuple(k for k in run.context["steps"] if k.split(":", 1)[0] in known) or flow.expand(run.context)
-        answers = pre.take_answers(run) if pre is not None else repo.answers_of(s, run_id=run.id)
+        answers = pre.take_answers(run) if pre is not None else repo.answers_of(s, run_id=run.id)  # type: ignore[arg-type]  # a stored run
         if pre is not None:
             pre.done(run)
         return RunState(
@@ -255,7 +255,7 @@ class RunEngine:
             if outcome.nudge is None:
                 run.next_nudge_at, run.nudge_kind = None, None
             else:
-                run.next_nudge_at, run.nudge_kind = outcome.nudge  # type: ignore[misc]
+                run.next_nudge_at, run.nudge_kind = outcome.nudge  # type: ignore[str-unpack, assignment]  # not KEEP here: (when, kind)
         if outcome.reminded:
             run.reminded = True
         if outcome.completed and run.completed_at is None:
@@ -275,6 +275,7 @@ class RunEngine:
         """When one conversation ends while another is waiting (a check-in and a retro, say), go on to it."""
         if run.status not in (Status.COMPLETED, Status.SKIPPED) or run.step is not None:
             return replies
+        assert member.id is not None  # a stored member
         waiting = repo.active_run(s, member_id=member.id) or repo.next_waiting_run(s, member_id=member.id, now=now)
         if waiting is None or waiting.id == run.id:
             return replies

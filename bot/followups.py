@@ -79,12 +79,12 @@ class FollowUps:
             found = (
                 preloaded[0]
                 if preloaded is not None
-                else repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id)
+                else repo.open_obstacles(s, member_id=member.id, exclude_run_id=run.id)  # type: ignore[arg-type]  # stored
             )
             context.update({"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]})
         if any(a.each == "actions" for a in flow.steps):
             actions = (
-                preloaded[1] if preloaded is not None else repo.shared_retro_actions(s, owner_ids=[member.id])
+                preloaded[1] if preloaded is not None else repo.shared_retro_actions(s, owner_ids=[member.id])  # type: ignore[list-item]  # stored
             )  # only what the retro let out
             context.update(
                 {"actions": [f"{a.text} ({r.title})" for a, r in actions], "action_ids": [a.id for a, _ in actions]}
@@ -123,6 +123,7 @@ class FollowUps:
     def _record_obstacle(
         self, s: Session, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
     ) -> None:
+        assert run.id is not None and member.id is not None  # stored
         existing = repo.obstacle_from(s, run_id=run.id, step=step)
         if value is None:
             if existing is not None and existing.status == "open":
@@ -147,6 +148,7 @@ class FollowUps:
         source = same_as.get("step")
         if not source:
             return
+        assert run.id is not None  # a stored run
         said = repo.answers_of(s, run_id=run.id)
         if value != "same":
             self._record_obstacle(s, run, member, source, said.get(source), now)
@@ -186,6 +188,7 @@ class FollowUps:
     # ---------------------------------------------------------------------------------------- support requests
 
     def _record_support(self, s: Session, run: ConversationRun, member: Member, value: Any, now: datetime) -> None:
+        assert run.id is not None and member.id is not None  # stored
         existing = repo.support_from(s, run_id=run.id)
         if value is None:
             if existing is not None and existing.status == "open":
@@ -234,13 +237,14 @@ class FollowUps:
         return {"support": lambda s, member, c, event, now: (self.support_command(s, member, c.args, event, now), None)}
 
     def support_command(self, s: Session, actor: Member, args: str, event: InboundEvent, now: datetime) -> list[Reply]:
-        """`/support` lists requests (a manager's from their reports, or one's own); `/support 12 handle|1on1|resolved`."""
+        """`/support` lists requests (a manager's from their reports, or one's own);
+        `/support 12 handle|1on1|resolved`."""
         words = args.split()
         if not words:
             # Requests this manager may answer now (bot/access.py): their current reports', whoever was their
             # manager when the request was made.
             reports = list(s.exec(select(Member).where(Member.manager_id == actor.id)))
-            people = {m.id: m for m in reports}
+            people: dict[int, Member] = {m.id: m for m in reports}  # type: ignore[misc]  # stored members: id is set
             mine = [
                 r
                 for r in repo.support_requests(s, member_ids=list(people))

@@ -27,7 +27,7 @@ def stale_press(run: ConversationRun | None, values: Mapping[str, str]) -> bool:
     )
 
 
-class _FormRefused(Exception):
+class _FormRefusedError(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("form refused")
         self.errors = errors
@@ -77,7 +77,7 @@ class Forms:
         """Would a button for this question answer the conversation the user is in now? (No: an older message.)"""
         with self.transaction() as s:
             member = repo.member_by_platform_id(s, platform=platform, user_id=user)
-            run = repo.active_run(s, member_id=member.id) if member is not None else None
+            run = repo.active_run(s, member_id=member.id) if member is not None else None  # type: ignore[arg-type]  # a stored member
             return not stale_press(run, {"flow": flow, "step": step})
 
     def member_locale(self, platform: str, user: str) -> str:
@@ -108,7 +108,7 @@ class Forms:
                 member = repo.member_by_platform_id(s, platform=platform, user_id=user)
                 run = repo.lock_run(s, run_id=run_id)
                 if not self._may_answer(s, member, run):
-                    raise _FormRefused({"": "not_yours"})
+                    raise _FormRefusedError({"": "not_yours"})
                 assert member is not None and run is not None
                 replies: list[Reply] = []
                 for step in self.runs.state(s, run, member).steps:
@@ -119,12 +119,12 @@ class Forms:
                         run.step = step  # a form may answer in any order; the machine sees one question at a time
                     outcome = self.runs.advance(s, run, member, Trigger.ANSWER, text, now)
                     if not outcome.accepted:
-                        raise _FormRefused({step: self._text_of(s, member, outcome.replies[:1])})
+                        raise _FormRefusedError({step: self._text_of(s, member, outcome.replies[:1])})
                     if outcome.reason is not None:  # did not parse: the re-ask's first line is the reason
                         errors[step] = self._text_of(s, member, outcome.replies[:1])
                     replies = list(outcome.replies)
                 if errors:
-                    raise _FormRefused(errors)
+                    raise _FormRefusedError(errors)
                 if run.step is not None and run.status == Status.COMPLETED.value:
                     run.step = None  # a form edit never leaves the run half-way through an edit
                     s.add(run)
@@ -138,7 +138,7 @@ class Forms:
                         body=encode_replies(replies),
                         now=now,
                     )
-        except _FormRefused as refused:
+        except _FormRefusedError as refused:
             return refused.errors
         return {}
 

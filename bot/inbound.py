@@ -48,7 +48,7 @@ class Commands:
                 raise ValueError(f"/{name} is registered twice")
             self.handlers[name] = handler
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):  # noqa: ANN204 - iterates over the command names
         return iter(self.handlers)
 
 
@@ -76,6 +76,7 @@ class Starts:
     def start(self, s: Session, member: Member, now: datetime, flow: Flow | None) -> tuple[list[Reply], int | None]:
         if flow is None or not flow.enabled or flow.schedule is None:
             return [Reply("common/flow_off")], None
+        assert member.id is not None  # a stored member
         run = repo.active_run(s, member_id=member.id)
         if run is None or run.flow != flow.name:
             run = repo.latest_run(s, member_id=member.id, flow=flow.name, open_at=now)
@@ -136,7 +137,7 @@ class Inbound:
         except sa.exc.OperationalError:
             self.metrics.inbound.labels(event.platform, "database_down").inc()
             raise  # the database is unreachable: let the platform retry later
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.metrics.inbound.labels(event.platform, "error").inc()
             log.exception("could not act on a %s %s; telling the sender", event.platform, event.kind)
             now = self.clock.now()
@@ -217,6 +218,7 @@ class Inbound:
             return handler(s, member, intent, event, now)
         if isinstance(intent, Keyword) and intent.trigger == "help":
             return [Reply("common/help")], None
+        assert member.id is not None  # a stored member
         run = repo.active_run(s, member_id=member.id)
         if stale_press(run, event.values):
             return [Reply("common/stale_button")], None

@@ -11,8 +11,8 @@ from sqlmodel import Session
 
 from bot.calendar import Calendars
 from bot.codec import encode_replies
-from bot.ports import CommandHandler
 from bot.platforms import identity
+from bot.ports import CommandHandler
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.kudos import (
@@ -96,10 +96,11 @@ class KudosDesk:
         if stored is not None and len(stored) > VALUES_MAX_LEN:
             return [Reply("kudos/too_many_values", {"count": len(values)})]
         period = weekly_period(now.astimezone(zone(giver.timezone)).date())
+        assert giver.id is not None  # a stored member
         repo.lock_member(s, member_id=giver.id)  # two kudos at once from one giver are counted one after the other
         refusal = check_kudos(
             giver_id=giver.id,
-            recipient_ids=[r.id for r in recipients],
+            recipient_ids=[r.id for r in recipients],  # type: ignore[misc]  # stored members: id is set
             given_this_week=repo.kudos_given_in(s, giver_id=giver.id, period=period),
             settings=self.settings,
         )
@@ -109,7 +110,7 @@ class KudosDesk:
         repo.add_kudos(
             s,
             giver_id=giver.id,
-            recipient_ids=[r.id for r in recipients],
+            recipient_ids=[r.id for r in recipients],  # type: ignore[misc]  # as above
             reason=parsed.reason,
             value=stored,
             channel=channel,
@@ -147,6 +148,7 @@ class KudosDesk:
         return [Reply("kudos/sent", {**common, "channel": channel})]
 
     def own(self, s: Session, member: Member, now: datetime) -> Reply:
+        assert member.id is not None  # a stored member
         received = repo.kudos_received(s, member_ids=[member.id])
         givers = repo.members_by_id(s, ids=[k.giver_id for k, _ in received])
         items = [
@@ -169,7 +171,7 @@ class KudosDesk:
 
     def wall(self, s: Session, member: Member, now: datetime) -> Reply:
         team = repo.team_members(s, team=member.team, manager_id=member.manager_id or member.id)
-        ids = [m.id for m in team]
+        ids: list[int] = [m.id for m in team]  # type: ignore[misc]  # stored members: id is set
         since = now - timedelta(days=30)
         recent = repo.kudos_received(s, member_ids=ids, since=since)
         people = repo.members_by_id(s, ids=[k.giver_id for k, _ in recent] + [i for _, rs in recent for i in rs])

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars, paused_until
@@ -68,6 +68,7 @@ def view(
     calendars: Calendars | None = None,
 ) -> list[Reply]:
     # Whom the intro names is whoever the rule lets see this member's answers (bot/access.py).
+    assert member.id is not None  # a stored member
     seen = access.seen_by(s, member, skip_level=skip_level)
     manager = next((m for m in seen if m.id == member.manager_id), None)
     skip = next((m for m in seen if m.id != member.manager_id), None) if manager else None
@@ -102,11 +103,16 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
     """Everything Flywheel stores about one person, as plain JSON-able data: for that person only."""
     if not access.may_member(s, member, member, access.Part.PROFILE, now=now or datetime.now(UTC)):
         return {}
+    assert member.id is not None  # a stored member
     manager = s.get(Member, member.manager_id) if member.manager_id else None
     runs = list(
-        s.exec(select(ConversationRun).where(ConversationRun.member_id == member.id).order_by(ConversationRun.due_at))
+        s.exec(
+            select(ConversationRun)
+            .where(col(ConversationRun.member_id) == member.id)
+            .order_by(col(ConversationRun.due_at))
+        )
     )
-    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]
+    answers: dict[int, dict[str, Any]] = {r.id: {} for r in runs}  # type: ignore[misc]  # stored runs: id is set
     notes: dict[int, dict[str, str]] = {}
     for a in s.exec(select(Answer).where(Answer.member_id == member.id)):
         answers.setdefault(a.run_id, {})[a.step] = a.value
@@ -124,10 +130,13 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             flags.setdefault(f.run_id, {})[f.step] = shown
         else:
             hint_flags.append({"hint": f.hint, "period": f.period, **shown})
-    given = list(s.exec(select(Kudos).where(Kudos.giver_id == member.id).order_by(Kudos.created_at, Kudos.id)))
+    given = list(
+        s.exec(select(Kudos).where(col(Kudos.giver_id) == member.id).order_by(col(Kudos.created_at), col(Kudos.id)))
+    )
     received = repo.kudos_received(s, member_ids=[member.id])
     people = repo.members_by_id(
-        s, ids=[k.giver_id for k, _ in received] + [m for k in given for m in _recipients(s, k.id)]
+        s,
+        ids=[k.giver_id for k, _ in received] + [m for k in given for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
     )
     return {
         "profile": {
@@ -145,12 +154,12 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
                 "period": r.period,
                 "status": r.status,
                 "due_at": r.due_at.isoformat(),
-                "answers": answers.get(r.id, {}),  # type: ignore[arg-type]
-                "notes": notes.get(r.id, {}),  # type: ignore[arg-type]
-                "flags": flags.get(r.id, {}),
+                "answers": answers.get(r.id, {}),  # type: ignore[arg-type]  # stored runs: id is set
+                "notes": notes.get(r.id, {}),  # type: ignore[arg-type]  # as above
+                "flags": flags.get(r.id, {}),  # type: ignore[arg-type]  # as above
             }
             for r in runs
-        ],  # type: ignore[arg-type]
+        ],
         "hint_flags": hint_flags,
         "obstacles": [
             {"text": o.text, "status": o.status, "since": o.created_at.isoformat(), "times_reported": o.times_reported}
@@ -162,7 +171,7 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
         ],
         "kudos_given": [
             {
-                "to": [people[m].handle for m in _recipients(s, k.id)],
+                "to": [people[m].handle for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
                 "reason": k.reason,
                 "value": k.value,
                 "at": k.created_at.isoformat(),
@@ -204,39 +213,42 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
     (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
     now = now or datetime.now(UTC)
+    assert member.id is not None  # a stored member
     counts: dict[str, int] = {}
     run_ids = list(s.exec(select(ConversationRun.id).where(ConversationRun.member_id == member.id)))
 
     def delete(name: str, stmt: Any) -> None:
-        counts[name] = s.execute(stmt).rowcount or 0
+        counts[name] = s.execute(stmt).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
-    delete("answers", sa.delete(Answer).where(Answer.member_id == member.id))
-    delete("flags", sa.delete(AnswerFlag).where(AnswerFlag.member_id == member.id))
-    s.execute(sa.delete(DeletionRequest).where(DeletionRequest.member_id == member.id))
+    delete("answers", sa.delete(Answer).where(col(Answer.member_id) == member.id))
+    delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
+    s.execute(sa.delete(DeletionRequest).where(col(DeletionRequest.member_id) == member.id))
     if run_ids:
-        delete("retro_actions", sa.delete(RetroAction).where(RetroAction.author_run_id.in_(run_ids)))  # type: ignore[union-attr]
+        delete("retro_actions", sa.delete(RetroAction).where(col(RetroAction.author_run_id).in_(run_ids)))
     delete(
         "messages",
-        sa.delete(OutboxMessage).where(sa.or_(OutboxMessage.member_id == member.id, OutboxMessage.run_id.in_(run_ids))),
-    )  # type: ignore[union-attr]
-    delete("obstacles", sa.delete(Obstacle).where(Obstacle.member_id == member.id))
-    delete("support_requests", sa.delete(SupportRequest).where(SupportRequest.member_id == member.id))
+        sa.delete(OutboxMessage).where(
+            sa.or_(col(OutboxMessage.member_id) == member.id, col(OutboxMessage.run_id).in_(run_ids))
+        ),
+    )
+    delete("obstacles", sa.delete(Obstacle).where(col(Obstacle.member_id) == member.id))
+    delete("support_requests", sa.delete(SupportRequest).where(col(SupportRequest.member_id) == member.id))
     delete(
         "manager_requests",
         sa.delete(ManagerRequest).where(
             sa.or_(
-                ManagerRequest.member_id == member.id,
-                ManagerRequest.manager_id == member.id,
-                ManagerRequest.requested_by == member.id,
+                col(ManagerRequest.member_id) == member.id,
+                col(ManagerRequest.manager_id) == member.id,
+                col(ManagerRequest.requested_by) == member.id,
             )
         ),
     )
     if run_ids:
-        delete("transitions", sa.delete(RunTransition).where(RunTransition.run_id.in_(run_ids)))  # type: ignore[attr-defined]
-    delete("conversations", sa.delete(ConversationRun).where(ConversationRun.member_id == member.id))
-    delete("kudos_received", sa.delete(KudosRecipient).where(KudosRecipient.member_id == member.id))
-    s.execute(sa.update(SupportRequest).where(SupportRequest.manager_id == member.id).values(manager_id=None))
-    s.execute(sa.update(Member).where(Member.manager_id == member.id).values(manager_id=None))
+        delete("transitions", sa.delete(RunTransition).where(col(RunTransition.run_id).in_(run_ids)))
+    delete("conversations", sa.delete(ConversationRun).where(col(ConversationRun.member_id) == member.id))
+    delete("kudos_received", sa.delete(KudosRecipient).where(col(KudosRecipient.member_id) == member.id))
+    s.execute(sa.update(SupportRequest).where(col(SupportRequest.manager_id) == member.id).values(manager_id=None))
+    s.execute(sa.update(Member).where(col(Member.manager_id) == member.id).values(manager_id=None))
     if by_member:  # repo.audit leaves out what people do with their own data; this one fact stays
         s.add(AuditRecord(actor_id=member.id, subject_id=member.id, what="self_delete", at=now))
     else:
@@ -308,7 +320,7 @@ def own_answer(s: Session, member: Member, period: str, which: str, now: datetim
     run = s.exec(
         select(ConversationRun)
         .where(ConversationRun.member_id == member.id, ConversationRun.period == period)
-        .order_by(ConversationRun.id)
+        .order_by(col(ConversationRun.id))
     ).first()
     which = ZH_STEPS.get(which, which)
     steps = (run.context.get("steps") or []) if run else []

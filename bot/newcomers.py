@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.platforms.directory import FAILED, MEMBER, NOT_SERVED, Directory, Lookup
 from conversations.clock import Clock
@@ -29,7 +29,7 @@ from storage.models import Member
 log = logging.getLogger(__name__)
 
 
-class LookUpFirst(Exception):
+class LookUpFirst(Exception):  # noqa: N818 - a signal to ask the directory first, not an error (public: used across modules)
     """Raised in the inbound transaction for an unknown user whose platform has a directory to ask."""
 
 
@@ -66,7 +66,7 @@ class Newcomers:
                     member_id = member.id if member is not None else None
             except sa.exc.OperationalError:
                 raise  # the database is down: the platform retries the event later
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("could not add %s user %s from the directory", event.platform, event.user)
                 return Lookup(FAILED, "could not be added", locale=found.locale)
             if member_id is None:
@@ -108,7 +108,7 @@ class Newcomers:
                 name
                 for (name,) in s.execute(
                     select(Member.name)
-                    .where(Member.handle.in_(self.admins), Member.active == sa.true())
+                    .where(col(Member.handle).in_(self.admins), col(Member.active) == sa.true())
                     .order_by(Member.name)
                 )
             ]

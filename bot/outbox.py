@@ -254,7 +254,7 @@ class Outbox:
         member = s.get(Member, row.member_id) if row.member_id is not None else None
         if member is None:
             platform, _, address = (row.channel or "console:").partition(":")
-            recipient = Recipient(platform, address)
+            recipient: Recipient | None = Recipient(platform, address)
             # `locale` and `timezone` in the body: someone not (or no longer) a member is answered in their language,
             # and told times in their time zone, when known.
             audience = Audience(
@@ -342,7 +342,7 @@ class Outbox:
             return None, self.messengers[recipient.platform].send(recipient, message)
         except SendError as exc:
             return exc, None
-        except Exception as exc:  # noqa: BLE001 - one member's failure must not stop the others
+        except Exception as exc:  # one member's failure must not stop the others
             log.exception("sending outbox message %s failed unexpectedly", outbox_id)
             return SendError(type(exc).__name__, maybe_sent=True), None
 
@@ -357,10 +357,11 @@ class Outbox:
                 self.metrics.sent.labels(kind).inc()
             trouble = [o for o in outcomes if o.error is not None]
             sent = len(delivered)
-            failed = sum(1 for o in trouble if o.error.reason != "held")  # held back, not tried
+            failed = sum(1 for o in trouble if o.error is not None and o.error.reason != "held")  # held back, not tried
             # Only what we still hold: another sender took over what our lease lost, and records it itself.
             rows = repo.leased_outbox(s, ids=[o.outbox_id for o in trouble], owner=self.owner)
             for outbox_id, attempts, error, _, uncertain in trouble:
+                assert error is not None  # `trouble` holds only the outcomes with an error
                 row = rows.get(outbox_id)
                 if row is None:  # taken over by another sender, or deleted meanwhile (`flywheel forget`)
                     continue
@@ -433,6 +434,6 @@ class OutboxPump:
             try:
                 self.outbox.deliver()
                 wait = self.next_wait()
-            except Exception:  # noqa: BLE001 - the pump keeps going; nothing is lost, the outbox keeps it
+            except Exception:  # the pump keeps going; nothing is lost, the outbox keeps it
                 log.exception("delivering the outbox failed; will try again")
                 wait = self.interval

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access as rule
 from bot import me
@@ -147,6 +147,7 @@ def command(
 
 def delete_command(s: Session, member: Member, rest: Sequence[str], event: InboundEvent, now: datetime) -> list[Reply]:
     """`/me delete` explains and gives a code; `/me delete confirm CODE` within DELETE_WINDOW deletes."""
+    assert member.id is not None  # a stored member
     if not rest:
         code = f"{secrets.randbelow(10000):04d}"
         pending = s.get(DeletionRequest, member.id) or DeletionRequest(member_id=member.id, code=code, expires_at=now)
@@ -159,7 +160,7 @@ def delete_command(s: Session, member: Member, rest: Sequence[str], event: Inbou
             )
         ]
     word = rest[0].lower()
-    pending = s.get(DeletionRequest, member.id)
+    pending = s.get(DeletionRequest, member.id)  # type: ignore[assignment]  # None: no code was asked for
     if word in CANCEL and len(rest) == 1:
         if pending is not None:
             s.delete(pending)
@@ -218,7 +219,7 @@ def unknown_sender(s: Session, *, platform: str, user: str, text: str) -> tuple[
         and ACTIONS.get((intent.args.split() or [""])[0].lower()) == "rejoin"
     ):
         # Every account of that person is forgotten: the next member sync adds them again, from nothing.
-        s.execute(sa.delete(ErasedAccount).where(ErasedAccount.member_id == erased.member_id))
+        s.execute(sa.delete(ErasedAccount).where(col(ErasedAccount.member_id) == erased.member_id))
         log.info("a member whose data was deleted asked to rejoin (row %s)", erased.member_id)
         return Reply("own_data/rejoined"), "farewell", erased.locale, tz
     return Reply("own_data/erased", {"at": erased.erased_at}), "farewell", erased.locale, tz
@@ -236,16 +237,16 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
     # Reads only (storage/repo.py READ_KINDS), and never the member's own doings.
     query = select(AuditRecord).where(
         AuditRecord.subject_id == member.id,
-        AuditRecord.what.in_(repo.READ_KINDS),  # type: ignore[attr-defined]
+        col(AuditRecord.what).in_(repo.READ_KINDS),
         sa.or_(
-            AuditRecord.actor_id.is_(None),  # type: ignore[union-attr]
-            AuditRecord.actor_id != member.id,
+            col(AuditRecord.actor_id).is_(None),
+            col(AuditRecord.actor_id) != member.id,
         ),
     )
     total = int(s.exec(select(sa.func.count()).select_from(query.subquery())).one())
     records = list(
         s.exec(
-            query.order_by(AuditRecord.at.desc(), AuditRecord.id.desc())  # type: ignore[attr-defined]
+            query.order_by(col(AuditRecord.at).desc(), col(AuditRecord.id).desc())
             .offset((page - 1) * ACCESS_PAGE)
             .limit(ACCESS_PAGE)
         )
@@ -267,7 +268,8 @@ def access(s: Session, member: Member, rest: Sequence[str]) -> Reply:
 
 
 def _read_part(record: AuditRecord) -> dict[str, Any]:
-    """Which answer a flag record names, for the template to put in words: `2026-W49 wins`, `2026-W49 hint:mood_down`."""
+    """Which answer a flag record names, for the template to put in words: `2026-W49 wins`,
+    `2026-W49 hint:mood_down`."""
     if record.what != repo.AUDIT_READS["flag"] or not record.part:
         return {}
     period, _, name = record.part.partition(" ")
@@ -367,7 +369,13 @@ def _save_flag(
 ) -> AnswerFlag:
     """One flag per answer (or hint and week): flagging again replaces the reason and asks again."""
     saved = found or AnswerFlag(
-        member_id=member.id, run_id=run_id, step=step, hint=hint, period=period, reason="", created_at=now
+        member_id=member.id,  # type: ignore[arg-type]  # a stored member
+        run_id=run_id,
+        step=step,
+        hint=hint,
+        period=period,
+        reason="",
+        created_at=now,
     )
     saved.reason, saved.manager_id, saved.created_at = reason.strip()[:1000], member.manager_id, now
     saved.acknowledged_at = saved.acknowledged_by = None
@@ -395,7 +403,7 @@ def _tell_manager(
     repo.audit(
         s,
         actor_id=member.manager_id,
-        subject_ids=[member.id],
+        subject_ids=[member.id],  # type: ignore[list-item]  # a stored member
         what=repo.AUDIT_READS["flag"],
         now=now,
         part=f"{saved.period} {saved.step or 'hint:' + str(saved.hint)}",

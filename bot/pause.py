@@ -35,6 +35,7 @@ def pause(s: Session, member: Member, args: str, now: datetime) -> Reply:
     member.paused_until = until
     member.updated_at = now
     s.add(member)
+    assert member.id is not None  # a stored member
     for run in repo.open_runs(s, member_id=member.id):
         # A pause stops the open conversations' reminders; what was answered stays, and they may still finish.
         run.next_nudge_at, run.nudge_kind = None, None
@@ -51,5 +52,6 @@ def resume(s: Session, member: Member, now: datetime) -> Reply:
     member.paused_until = None
     member.updated_at = now
     s.add(member)
+    assert member.id is not None  # a stored member
     repo.drop_paused_weeks(s, member_id=member.id, now=now)  # this week's check-in comes after all
     return Reply("common/resumed")

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from conversations.flows import Flow
 from conversations.schedule import previous_period
@@ -31,7 +31,7 @@ class Prefetched:
     ) -> None:
         self.busy = busy
         counts = Counter(r.member_id for r in runs)
-        self.runs = {r.id: r for r in runs if counts[r.member_id] == 1 and r.flow in flows}
+        self.runs: dict[int, ConversationRun] = {r.id: r for r in runs if counts[r.member_id] == 1 and r.flow in flows}  # type: ignore[misc]  # stored runs: id is set
         member_ids = sorted({r.member_id for r in runs})
         # Members into the session's identity map (held here: it keeps only weak references), so that
         # `s.get(Member, id)` needs no query.
@@ -53,11 +53,11 @@ class Prefetched:
                 .where(
                     among(s, ConversationRun.member_id, ids),
                     sa.or_(
-                        ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                        sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+                        col(ConversationRun.status).in_(("prompted", "in_progress")),
+                        sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
                     ),
-                )  # type: ignore[union-attr]
-                .order_by(ConversationRun.id)
+                )
+                .order_by(col(ConversationRun.id))
                 .with_for_update()
             )
         ):
@@ -65,8 +65,8 @@ class Prefetched:
             if best is None or (run.updated_at, run.id) > (best.updated_at, best.id):
                 self.active[run.member_id] = run
         # Answers of the runs themselves, and of each run's previous period (what carries over: last week's plan).
-        wanted = {
-            (r.flow, r.member_id, previous_period(r.period)): r.id
+        wanted: dict[tuple[str, int, str], int] = {
+            (r.flow, r.member_id, previous_period(r.period)): r.id  # type: ignore[misc]  # stored runs: id is set
             for r in self.runs.values()
             if "steps" not in (r.context or {})
         }
@@ -74,16 +74,19 @@ class Prefetched:
         if wanted:
             for prev in s.exec(
                 select(
-                    ConversationRun.id, ConversationRun.flow, ConversationRun.member_id, ConversationRun.period
+                    col(ConversationRun.id),
+                    col(ConversationRun.flow),
+                    col(ConversationRun.member_id),
+                    col(ConversationRun.period),
                 ).where(
                     among(s, ConversationRun.member_id, ids),
-                    ConversationRun.period.in_({k[2] for k in wanted}),  # type: ignore[attr-defined]
-                    ConversationRun.flow.in_({k[0] for k in wanted}),
+                    col(ConversationRun.period).in_({k[2] for k in wanted}),
+                    col(ConversationRun.flow).in_({k[0] for k in wanted}),
                 )
-            ):  # type: ignore[attr-defined]
-                run_id = wanted.get((prev.flow, prev.member_id, prev.period))
+            ):
+                run_id = wanted.get((prev.flow, prev.member_id, prev.period))  # type: ignore[attr-defined]  # an sa.Row
                 if run_id is not None:
-                    previous_ids[prev.id] = run_id
+                    previous_ids[prev.id] = run_id  # type: ignore[attr-defined]  # an sa.Row: named columns
             self.previous = {run_id: None for run_id in wanted.values()}
             for run_id in previous_ids.values():
                 self.previous[run_id] = {}
@@ -91,13 +94,13 @@ class Prefetched:
             if a.run_id in self.answers:
                 self.answers[a.run_id][a.step] = a.value
             if a.run_id in previous_ids:
-                self.previous[previous_ids[a.run_id]][a.step] = a.value  # type: ignore[index]
+                self.previous[previous_ids[a.run_id]][a.step] = a.value  # type: ignore[index]  # {} for these, above
         needs = {r.flow for r in self.runs.values()}
         if any(a.each == "obstacles" for f in needs for a in flows[f].steps):
             for o in s.exec(
                 select(Obstacle)
                 .where(among(s, Obstacle.member_id, ids), Obstacle.status == "open")
-                .order_by(Obstacle.created_at, Obstacle.id)
+                .order_by(col(Obstacle.created_at), col(Obstacle.id))
             ):
                 self.obstacles[o.member_id].append(o)
         if any(a.each == "actions" for f in needs for a in flows[f].steps):
@@ -113,10 +116,10 @@ class Prefetched:
         return self.active.pop(run.member_id, None)
 
     def take_previous_answers(self, run: ConversationRun) -> dict[str, Any] | None:
-        return self.previous.pop(run.id, None)  # type: ignore[arg-type]
+        return self.previous.pop(run.id, None)  # type: ignore[arg-type]  # a stored run: id is set
 
     def take_answers(self, run: ConversationRun) -> dict[str, Any]:
-        return self.answers.pop(run.id, {})  # type: ignore[arg-type]
+        return self.answers.pop(run.id, {})  # type: ignore[arg-type]  # a stored run: id is set
 
     def take_followups(self, run: ConversationRun) -> tuple[list[Obstacle], list[tuple[RetroAction, Retro]]]:
         """Open obstacles (except the ones this run itself reported) and open retro actions of the run's member."""
@@ -125,4 +128,4 @@ class Prefetched:
 
     def done(self, run: ConversationRun) -> None:
         """Whatever this run did not use is not handed out later."""
-        self.runs.pop(run.id, None)  # type: ignore[arg-type]
+        self.runs.pop(run.id, None)  # type: ignore[arg-type]  # a stored run: id is set

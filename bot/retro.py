@@ -15,16 +15,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.engine import FlowHooks, RunEngine, run_row
+from bot.platforms import identity
 from bot.ports import CommandHandler
 from conversations.answers import Invalid, says_nothing
-from bot.platforms import identity
-from conversations.answers import says_nothing
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.machine import Reply, RunState, Status, Trigger, ask
@@ -94,7 +93,7 @@ class RetroDesk:
             actions = flow.ask_for("actions").expects.parse(text or "")
         except Invalid:
             return None  # the state machine re-asks with the parser's own message
-        refusal = self.validate_actions(s, platform=self.platform_of(member), actions=actions)
+        refusal = self.validate_actions(s, platform=self.platform_of(member), actions=actions)  # type: ignore[arg-type]  # the actions step parses to a list of {owner, text}
         return None if refusal is None else ("unknown_owner", [refusal, ask(flow, state, "actions", state.answers)])
 
     def _after_save(
@@ -124,6 +123,7 @@ class RetroDesk:
         if unknown is not None:
             return [Reply("retro/unknown_member", {"who": unknown})]
         channel = f"{event.platform}:{event.channel}" if event.channel else None
+        assert starter.id is not None  # a stored member
         retro = Retro(
             title=parsed.title,
             channel=channel,
@@ -134,6 +134,7 @@ class RetroDesk:
         )
         s.add(retro)
         s.flush()
+        assert retro.id is not None  # set by the flush
         own_questions: list[Reply] = []
         minimum = self.anonymous_min()
         context = {
@@ -146,6 +147,7 @@ class RetroDesk:
         if retro.anonymous:  # what participants are promised now holds even if the org file changes before close
             context["anonymous_min"] = minimum
         for person in people:
+            assert person.id is not None  # a stored member
             prompt_at = now if person.id == starter.id else self.calendars.send_at(person, now)
             row = run_row(
                 RETRO, person.id, period_of(retro.id), due=now, prompt_at=prompt_at, closes=retro.due_at, now=now
@@ -222,6 +224,7 @@ class RetroDesk:
         for action in value or []:
             owner = identity.member_by_mention(s, platform=platform, token=action["owner"])
             if owner is not None and (owner.id, text_key(action["text"])) not in kept:
+                assert owner.id is not None  # a stored member
                 kept.add((owner.id, text_key(action["text"])))
                 s.add(
                     RetroAction(
@@ -240,8 +243,9 @@ class RetroDesk:
             for other in s.exec(
                 select(ConversationRun)
                 .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
-                .order_by(ConversationRun.id)
+                .order_by(col(ConversationRun.id))
             ):
+                assert other.id is not None  # a stored run
                 wrote = [
                     a
                     for a in repo.answers_of(s, run_id=other.id).get("actions") or []
@@ -281,11 +285,12 @@ class RetroDesk:
                 ).first()
                 if retro is None:
                     continue  # summarised already, or another replica is doing it right now
+                assert retro.id is not None  # a stored retro
                 runs = list(
                     s.exec(
                         select(ConversationRun)
-                        .where(ConversationRun.flow == NAME, ConversationRun.period == period_of(retro.id))
-                        .order_by(ConversationRun.id)
+                        .where(col(ConversationRun.flow) == NAME, col(ConversationRun.period) == period_of(retro.id))
+                        .order_by(col(ConversationRun.id))
                     )
                 )  # answers shown in the same order on any database
                 finished = all(
@@ -312,6 +317,7 @@ class RetroDesk:
         people = repo.members_by_id(s, ids=[r.member_id for r in runs] + [retro.started_by])
         out = []
         for run in runs:
+            assert run.id is not None  # a stored run
             answers = repo.answers_of(s, run_id=run.id)
             if answers:
                 out.append((people[run.member_id], run, answers))
@@ -345,11 +351,14 @@ class RetroDesk:
             if retro.anonymous:  # the order answers came in must not hint at who wrote them
                 for items in sections.values():
                     items.sort(key=lambda a: a["text"])
+            assert retro.id is not None  # a stored retro
             found = self._actions(s, retro.id)
             owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
-            unshared = RetroAction.shared_at.is_(None)  # type: ignore[union-attr]
-            s.execute(sa.update(RetroAction).where(RetroAction.retro_id == retro.id, unshared).values(shared_at=now))
+            unshared = col(RetroAction.shared_at).is_(None)
+            s.execute(
+                sa.update(RetroAction).where(col(RetroAction.retro_id) == retro.id, unshared).values(shared_at=now)
+            )
         params = {
             "title": retro.title,
             "anonymous": retro.anonymous,
@@ -434,8 +443,9 @@ class RetroDesk:
         if retro_id is not None:
             query = query.where(ConversationRun.period == period_of(retro_id))
         found: tuple[ConversationRun, Retro, dict[str, Any]] | None = None
-        for run in s.exec(query.order_by(ConversationRun.id.desc())):  # type: ignore[union-attr]
+        for run in s.exec(query.order_by(col(ConversationRun.id).desc())):
             retro = s.get(Retro, run.context.get("retro_id"))
+            assert run.id is not None  # a stored run
             answers = repo.answers_of(s, run_id=run.id)
             if retro is None or retro.status != "withheld" or not answers:
                 continue
@@ -448,7 +458,9 @@ class RetroDesk:
         run, retro, answers = found
         if run.context.get("reposted_at"):
             return Reply("retro/repost_already", {"title": retro.title})
-        mine = list(s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id).order_by(RetroAction.id)))
+        mine = list(
+            s.exec(select(RetroAction).where(col(RetroAction.author_run_id) == run.id).order_by(col(RetroAction.id)))
+        )
         owners = repo.members_by_id(s, ids=[a.owner_id for a in mine])
         params = {
             "who": first_name(member.name),
@@ -497,4 +509,6 @@ class RetroDesk:
 
     @staticmethod
     def _actions(s: Session, retro_id: int) -> list[RetroAction]:
-        return list(s.exec(select(RetroAction).where(RetroAction.retro_id == retro_id).order_by(RetroAction.id)))
+        return list(
+            s.exec(select(RetroAction).where(col(RetroAction.retro_id) == retro_id).order_by(col(RetroAction.id)))
+        )

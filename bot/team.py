@@ -27,8 +27,8 @@ from sqlmodel import Session, select
 from bot.calendar import Calendars
 from bot.codec import encode_replies
 from bot.digest import direct_reports
-from bot.ports import CommandHandler
 from bot.platforms import identity
+from bot.ports import CommandHandler
 from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.machine import Reply
@@ -112,6 +112,7 @@ def command(
 
 
 def _team_list(s: Session, actor: Member, now: datetime) -> Reply:
+    assert actor.id is not None  # a stored member
     names = [first_name(m.name) for m in direct_reports(s, manager_id=actor.id)]
     waiting = repo.pending_manager_requests(s, requested_by=actor.id, now=now)
     people = repo.members_by_id(s, ids=[r.member_id for r in waiting])
@@ -158,6 +159,7 @@ def _ask(
     waiting: list[str] = []
     fixed: dict[str, list[Member]] = {}
     for person in people:
+        assert person.id is not None and actor.id is not None  # stored members
         owner = repo.line_set_by(person)
         if person.manager_id == actor.id:
             already.append(first_name(person.name))
@@ -249,6 +251,7 @@ def _answer(
         return [Reply("team/request_closed", {"id": request.id, "status": request.status})]
     member, manager = s.get(Member, request.member_id), s.get(Member, request.manager_id)
     assert member is not None and manager is not None
+    assert member.id is not None and manager.id is not None  # stored members
     if status == "declined":
         _decide(s, request, "declined", actor_id=actor.id, now=now)
         _tell(
@@ -288,6 +291,7 @@ def _answer(
     key = f"manager_request:{request.id}:accepted"
     _tell(s, manager.id, f"{key}:new", "team/request_accepted", {"who": first_name(member.name)}, now, cal)
     if old is not None and old.id != manager.id:
+        assert old.id is not None  # a stored member
         _tell(
             s,
             old.id,
@@ -370,6 +374,7 @@ def _admin_set(
     if len(people) != 2:
         return [Reply("team/usage")]
     person, manager = people
+    assert person.id is not None and manager.id is not None  # stored members
     if _manages(s, person, manager) or person.id == manager.id:
         return [Reply("team/loop")]
     owner = repo.line_set_by(person)
@@ -406,6 +411,7 @@ def _admin_set(
     if manager.id != actor.id:
         _tell(s, manager.id, f"{key}:new", "team/new_report", {"who": first_name(person.name), "by": by}, now, cal)
     if old is not None and old.id != actor.id:
+        assert old.id is not None  # a stored member
         _tell(
             s,
             old.id,

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from bot import team
 from bot.calendar import AWAY_RECHECK, Calendars, away_candidates, paused_until
@@ -101,7 +101,7 @@ class Ticker:
         report.sent, report.failed = sent, failed
         return report
 
-    def _occurrences(self, flow: Flow, tz: str, country: str | None, now: datetime):  # noqa: ANN202
+    def _occurrences(self, flow: Flow, tz: str, country: str | None, now: datetime):  # noqa: ANN202 - a generator of occurrences
         """This and the coming occurrence of `flow` for members in `tz` with `country`, each as it really falls
         on their calendar (moved off a holiday; None in a week without a working day)."""
         assert flow.schedule is not None
@@ -161,7 +161,7 @@ class Ticker:
         prompt_at = max(occ.due, next_working_time(cal, tz, now)) if now > occ.due else occ.due
         if paused:
             with self.transaction() as s:
-                contexts = {mid: {"paused_until": until.isoformat()} for mid, until in paused.items()}
+                contexts = {mid: {"paused_until": until.isoformat()} for mid, until in paused.items()}  # type: ignore[union-attr]  # a pause in force has an end
                 self._insert_skipped(s, flow, occ, list(paused), "paused", now, contexts)
         for chunk in (ids[i : i + BATCH] for i in range(0, len(ids), BATCH)):
             with self.transaction() as s:
@@ -184,7 +184,7 @@ class Ticker:
                 len(ids),
                 tz,
                 occ.due.isoformat(),
-                last_tick.isoformat(),
+                last_tick.isoformat(),  # type: ignore[union-attr]  # `down` implies a last tick
                 flow.catch_up_within,
             )
 
@@ -209,13 +209,13 @@ class Ticker:
                 row["context"] = contexts[mid]
             rows.append(row)
         repo.insert_runs(s, rows=rows)
-        run_ids = s.exec(
-            sa.select(ConversationRun.id).where(  # type: ignore[call-overload]
-                ConversationRun.flow == flow.name,
+        run_ids = s.exec(  # type: ignore[call-overload]  # sqlmodel's exec takes SQLAlchemy's select too
+            sa.select(col(ConversationRun.id)).where(
+                col(ConversationRun.flow) == flow.name,
                 ConversationRun.period == occ.period,
-                ConversationRun.member_id.in_(member_ids),
+                col(ConversationRun.member_id).in_(member_ids),
             )
-        ).scalars()  # type: ignore[attr-defined]
+        ).scalars()
         repo.insert_transitions(
             s,
             rows=[

@@ -38,7 +38,7 @@ class HttpServer:
     closes the remaining (idle) connections."""
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
-        from waitress import create_server
+        from waitress import create_server  # type: ignore[attr-defined]  # missing from types-waitress, there at run time
 
         self.server: Any = create_server(wsgi, host=host, port=port, threads=threads, ident="flywheel")
         self.port: int = self.server.effective_port
@@ -223,13 +223,13 @@ def health(app: Server) -> dict[str, Any]:
         with app.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
         database = True
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - any failure means the database is not reachable
         database = False
     connections = {}
     for name, is_up in app.connections.items():
         try:
             connections[name] = bool(is_up())
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a failing check reports the connection down
             connections[name] = False
     return {
         "ok": database and all(connections.values()),

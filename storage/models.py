@@ -89,14 +89,14 @@ class MemberIdentity(SQLModel, table=True):
     workspace: str | None = Field(default=None, max_length=64)  # e.g. the Slack team the account belongs to
 
 
-Member.identities = relationship(  # type: ignore[misc]  # mapped after both classes exist (see Member.identities)
+Member.identities = relationship(  # mapped after both classes exist (see Member.identities)
     MemberIdentity,
     back_populates="member",
     lazy="selectin",
     cascade="all, delete-orphan",
     order_by="MemberIdentity.id",
 )
-MemberIdentity.member = relationship(Member, back_populates="identities")  # type: ignore[attr-defined]  # as above
+MemberIdentity.member = relationship(Member, back_populates="identities")  # as above
 
 
 class ConversationRun(SQLModel, table=True):

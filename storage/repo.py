@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from storage.models import (
     CONSOLE,
@@ -55,7 +55,7 @@ def insert_ignore(
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     stmt = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict))
     if counted:  # RETURNING gives back only the rows inserted
@@ -84,8 +84,8 @@ def mark_processed(session: Session, *, dedup_key: str, platform: str, now: date
 
 
 def prune_processed(session: Session, *, older_than: datetime) -> int:
-    result = session.execute(sa.delete(ProcessedEvent).where(ProcessedEvent.received_at < older_than))
-    return result.rowcount or 0
+    result = session.execute(sa.delete(ProcessedEvent).where(col(ProcessedEvent.received_at) < older_than))
+    return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 
 # ------------------------------------------------------------------------------------------ members
@@ -243,17 +243,17 @@ def plan_candidates(
     every member: 22 s for 10,000 members, quadratic."""
     has_run = select(ConversationRun.member_id).where(ConversationRun.flow == flow, ConversationRun.period == period)
     query = (
-        select(Member.id, Member.paused_until)
+        select(col(Member.id), col(Member.paused_until))
         .where(
             Member.active == sa.true(),
             Member.timezone == timezone,
             Member.created_at <= due,
-            Member.country.is_(None) if country is None else Member.country == country,  # type: ignore[union-attr]
-            Member.id.not_in(has_run),  # type: ignore[union-attr]  # member_id is NOT NULL: NOT IN is NOT EXISTS
+            col(Member.country).is_(None) if country is None else col(Member.country) == country,
+            col(Member.id).not_in(has_run),  # member_id is NOT NULL: NOT IN is NOT EXISTS
         )
-        .order_by(Member.id)
+        .order_by(col(Member.id))
     )
-    return [(i, until) for i, until in session.exec(query)]
+    return [(i, until) for i, until in session.exec(query)]  # type: ignore[misc]  # stored members: id is set
 
 
 def insert_runs(session: Session, *, rows: Sequence[dict[str, Any]]) -> int:
@@ -287,11 +287,11 @@ def active_run(session: Session, *, member_id: int, other_than: int | None = Non
             ConversationRun.member_id == member_id,
             ConversationRun.id != (other_than or 0),
             sa.or_(
-                ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+                col(ConversationRun.status).in_(("prompted", "in_progress")),
+                sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
-        )  # type: ignore[union-attr]
-        .order_by(ConversationRun.updated_at.desc(), ConversationRun.id.desc())  # type: ignore[attr-defined]
+        )
+        .order_by(col(ConversationRun.updated_at).desc(), col(ConversationRun.id).desc())
         .with_for_update()
     )
     return session.exec(query).first()
@@ -302,8 +302,8 @@ def open_runs(session: Session, *, member_id: int) -> list[ConversationRun]:
     return list(
         session.exec(
             select(ConversationRun)
-            .where(ConversationRun.member_id == member_id, ConversationRun.status.in_(OPEN))  # type: ignore[attr-defined]
-            .order_by(ConversationRun.id)
+            .where(col(ConversationRun.member_id) == member_id, col(ConversationRun.status).in_(OPEN))
+            .order_by(col(ConversationRun.id))
             .with_for_update()
         )
     )
@@ -320,16 +320,16 @@ def drop_paused_weeks(session: Session, *, member_id: int, now: datetime) -> int
                 ConversationRun.member_id == member_id,
                 ConversationRun.status == "skipped",
                 ConversationRun.closes_at > now,
-                ConversationRun.prompted_at.is_(None),
+                col(ConversationRun.prompted_at).is_(None),
             )
             .with_for_update()
-        )  # type: ignore[union-attr]
-        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)
+        )
+        if (r.context or {}).get("paused_until") and not answers_of(session, run_id=r.id)  # type: ignore[arg-type]  # a stored run
     ]
     ids = [r.id for r in runs]
     if ids:
-        session.execute(sa.delete(RunTransition).where(RunTransition.run_id.in_(ids)))  # type: ignore[attr-defined]
-        session.execute(sa.delete(ConversationRun).where(ConversationRun.id.in_(ids)))  # type: ignore[union-attr]
+        session.execute(sa.delete(RunTransition).where(col(RunTransition.run_id).in_(ids)))
+        session.execute(sa.delete(ConversationRun).where(col(ConversationRun.id).in_(ids)))
     return len(ids)
 
 
@@ -343,7 +343,7 @@ def next_waiting_run(session: Session, *, member_id: int, now: datetime) -> Conv
             ConversationRun.closes_at > now,
             ConversationRun.due_at <= now,
         )
-        .order_by(ConversationRun.prompt_at, ConversationRun.id)
+        .order_by(col(ConversationRun.prompt_at), col(ConversationRun.id))
         .with_for_update()
     ).first()
 
@@ -355,10 +355,10 @@ def run_to_edit(session: Session, *, member_id: int, now: datetime) -> Conversat
         select(ConversationRun)
         .where(ConversationRun.member_id == member_id, ConversationRun.status == "completed")
         .order_by(
-            sa.case((ConversationRun.closes_at > now, 0), else_=1),
-            ConversationRun.completed_at.desc().nulls_last(),  # type: ignore[union-attr]
-            ConversationRun.id.desc(),
-        )  # type: ignore[attr-defined]
+            sa.case((col(ConversationRun.closes_at) > now, 0), else_=1),
+            col(ConversationRun.completed_at).desc().nulls_last(),
+            col(ConversationRun.id).desc(),
+        )
         .limit(1)
     )
     return session.exec(query.with_for_update()).first()
@@ -375,10 +375,10 @@ def latest_run(
 ) -> ConversationRun | None:
     query = select(ConversationRun).where(ConversationRun.member_id == member_id, ConversationRun.flow == flow)
     if statuses is not None:
-        query = query.where(ConversationRun.status.in_(tuple(statuses)))  # type: ignore[attr-defined]
+        query = query.where(col(ConversationRun.status).in_(tuple(statuses)))
     if open_at is not None:
         query = query.where(ConversationRun.closes_at > open_at)
-    query = query.order_by(ConversationRun.due_at.desc(), ConversationRun.id.desc()).limit(1)  # type: ignore[attr-defined]
+    query = query.order_by(col(ConversationRun.due_at).desc(), col(ConversationRun.id).desc()).limit(1)
     return session.exec(query.with_for_update() if lock else query).first()
 
 
@@ -388,21 +388,21 @@ def runs_due(session: Session, *, now: datetime, kind: str, limit: int) -> list[
     if kind == "deliver":
         query = query.where(
             ConversationRun.status == "scheduled", ConversationRun.prompt_at <= now, ConversationRun.closes_at > now
-        ).order_by(ConversationRun.prompt_at)
+        ).order_by(col(ConversationRun.prompt_at))
     elif kind == "remind":
         query = query.where(
-            ConversationRun.status.in_(("prompted", "in_progress")),  # type: ignore[attr-defined]
-            ConversationRun.next_nudge_at <= now,  # type: ignore[operator]
+            col(ConversationRun.status).in_(("prompted", "in_progress")),
+            col(ConversationRun.next_nudge_at) <= now,
             ConversationRun.closes_at > now,
-        ).order_by(ConversationRun.next_nudge_at)
+        ).order_by(col(ConversationRun.next_nudge_at))
     elif kind == "expire":
         query = query.where(
             ConversationRun.closes_at <= now,
             sa.or_(
-                ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
-                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
-            ),  # type: ignore[union-attr]
-        ).order_by(ConversationRun.closes_at)
+                col(ConversationRun.status).in_(OPEN),
+                sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
+            ),
+        ).order_by(col(ConversationRun.closes_at))
     else:
         raise ValueError(kind)
     return list(session.exec(query.limit(limit).with_for_update(skip_locked=True)))
@@ -413,6 +413,7 @@ def answers_of(session: Session, *, run_id: int) -> dict[str, Any]:
 
 
 def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
+    assert run.id is not None  # a stored run
     existing = session.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first()
     if existing is None:
         session.add(
@@ -448,7 +449,7 @@ def insert_transitions(session: Session, *, rows: Sequence[dict[str, Any]]) -> N
     """Record changes of runs' states (rows from `transition_row`), all of them in one statement: the history is only
     read afterwards, and a scheduler batch moves 200 runs at once."""
     if rows:
-        session.execute(sa.insert(RunTransition.__table__), list(rows))  # type: ignore[attr-defined]
+        session.execute(sa.insert(RunTransition.__table__), list(rows))  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
 
 
 # ------------------------------------------------------------------------------------------ outbox
@@ -549,7 +550,7 @@ def claim_outbox(
 
     `now` decides what is due. Leases — which have run out, and until when the new ones hold — are on the database's
     clock with `db_clock` (`db_now`; as `fence_outbox` reads them), else on `now`."""
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     c = table.c
     lease_now = db_now(session) if db_clock else now
     lease_until = _lease_end(session, lease_now, lease) if db_clock else now + lease
@@ -607,7 +608,7 @@ _FENCES: dict[tuple[str, bool], Any] = {}
 
 
 def _fence_statement(session: Session, *, db_clock: bool) -> Any:
-    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     c = table.c
     if not db_clock:
         clock: Any = sa.bindparam("fence_now", type_=UTCDateTime)
@@ -639,7 +640,7 @@ def unclaim_outbox(session: Session, *, ids: Sequence[int], owner: str) -> None:
     """Give claimed messages back unsent (they were not attempted): pending again, as they were before the claim."""
     rows = session.exec(
         select(OutboxMessage).where(
-            OutboxMessage.id.in_(ids),  # type: ignore[union-attr]
+            col(OutboxMessage.id).in_(ids),
             OutboxMessage.lease_owner == owner,
             OutboxMessage.status == "sending",
         )
@@ -656,7 +657,7 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
     What was said lives in the answers, so the body is emptied (and a `farewell`'s address too)."""
     if not sent:
         return {}
-    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]
+    c = OutboxMessage.__table__.c  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     ids = [i for i, _ in sent]
     if session.get_bind().dialect.name == "postgresql":  # two arrays: the same short statement for any batch
         message_id = sa.text(
@@ -667,9 +668,9 @@ def mark_sent(session: Session, *, sent: Sequence[tuple[int, str | None]], owner
         )
     else:
         message_ids = {i: m for i, m in sent if m is not None}
-        message_id = sa.case(message_ids, value=c.id, else_=None) if message_ids else None
+        message_id = sa.case(message_ids, value=c.id, else_=None) if message_ids else None  # type: ignore[assignment]  # any SQL expression (or None: unchanged) will do
     result = session.execute(
-        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]
+        sa.update(OutboxMessage.__table__)  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
         .where(among(session, c.id, ids), c.lease_owner == owner, c.status == "sending")
         .values(
             status="sent",
@@ -691,7 +692,7 @@ def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[i
     if not ids:
         return {}
     return {
-        r.id: r
+        r.id: r  # type: ignore[misc]  # stored messages: id is set
         for r in session.exec(
             select(OutboxMessage).where(
                 among(session, OutboxMessage.id, ids),
@@ -705,14 +706,14 @@ def leased_outbox(session: Session, *, ids: Sequence[int], owner: str) -> dict[i
 def next_outbox_due(session: Session) -> datetime | None:
     """The soonest `next_attempt_at` of a pending message (read from the `ix_outbox_due` index)."""
     return session.exec(
-        select(sa.func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")  # type: ignore[arg-type]
+        select(sa.func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
     ).first()
 
 
 def outbox_depth(session: Session) -> int:
     return session.exec(
-        select(sa.func.count()).select_from(OutboxMessage).where(OutboxMessage.status.in_(("pending", "sending")))
-    ).one()  # type: ignore[attr-defined]
+        select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.status).in_(("pending", "sending")))
+    ).one()
 
 
 def outbox_row(session: Session, *, outbox_id: int) -> OutboxMessage | None:
@@ -729,7 +730,7 @@ def get_state(session: Session, *, key: str) -> SchedulerState | None:
 def set_state(session: Session, *, key: str, at: datetime | None = None, value: str | None = None) -> None:
     """Insert or overwrite one fact. An upsert, because replicas ticking for the first time together would otherwise
     both insert the row and one tick would fail on the primary key."""
-    table = SchedulerState.__table__  # type: ignore[attr-defined]
+    table = SchedulerState.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
     insert = postgresql.insert(table) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(table)
     session.execute(
         insert.values(key=key, at=at, value=value).on_conflict_do_update(
@@ -743,19 +744,19 @@ def next_times(session: Session, *, after: datetime) -> list[datetime]:
     """The soonest stored instants after `after` at which some run or message has work to do."""
     out: list[datetime] = []
     for column, where in (
-        (ConversationRun.prompt_at, ConversationRun.status == "scheduled"),
-        (ConversationRun.next_nudge_at, ConversationRun.status.in_(("prompted", "in_progress"))),  # type: ignore[attr-defined]
+        (col(ConversationRun.prompt_at), col(ConversationRun.status) == "scheduled"),
+        (col(ConversationRun.next_nudge_at), col(ConversationRun.status).in_(("prompted", "in_progress"))),
         (
-            ConversationRun.closes_at,
+            col(ConversationRun.closes_at),
             sa.or_(
-                ConversationRun.status.in_(OPEN),  # type: ignore[attr-defined]
-                sa.and_(ConversationRun.status == "completed", ConversationRun.step.is_not(None)),
+                col(ConversationRun.status).in_(OPEN),
+                sa.and_(col(ConversationRun.status) == "completed", col(ConversationRun.step).is_not(None)),
             ),
-        ),  # type: ignore[union-attr]
-        (OutboxMessage.next_attempt_at, OutboxMessage.status == "pending"),
-        (ManagerRequest.expires_at, ManagerRequest.status == "pending"),
+        ),
+        (col(OutboxMessage.next_attempt_at), col(OutboxMessage.status) == "pending"),
+        (col(ManagerRequest.expires_at), col(ManagerRequest.status) == "pending"),
     ):
-        value = session.exec(select(sa.func.min(column)).where(where, column > after)).first()  # type: ignore[arg-type, operator]
+        value = session.exec(select(sa.func.min(column)).where(where, column > after)).first()
         if value is not None:
             out.append(value if value.tzinfo else value.replace(tzinfo=after.tzinfo))
     return out
@@ -784,6 +785,7 @@ def add_kudos(
     kudos = Kudos(giver_id=giver_id, reason=reason, value=value, channel=channel, period=period, created_at=now)
     session.add(kudos)
     session.flush()
+    assert kudos.id is not None  # set by the flush
     for member_id in recipient_ids:
         session.add(KudosRecipient(kudos_id=kudos.id, member_id=member_id))
     return kudos
@@ -795,25 +797,25 @@ def kudos_received(
     """Kudos any of `member_ids` received, newest first, each with all of its recipients."""
     query = (
         select(Kudos)
-        .join(KudosRecipient, KudosRecipient.kudos_id == Kudos.id)
-        .where(KudosRecipient.member_id.in_(list(member_ids)))
-        .distinct()  # type: ignore[attr-defined]
-        .order_by(Kudos.created_at.desc(), Kudos.id.desc())
-    )  # type: ignore[attr-defined]
+        .join(KudosRecipient, col(KudosRecipient.kudos_id) == col(Kudos.id))
+        .where(col(KudosRecipient.member_id).in_(list(member_ids)))
+        .distinct()
+        .order_by(col(Kudos.created_at).desc(), col(Kudos.id).desc())
+    )
     if since is not None:
         query = query.where(Kudos.created_at >= since)
     if limit is not None:
         query = query.limit(limit)
     found = list(session.exec(query))
-    recipients: dict[int, list[int]] = {k.id: [] for k in found}  # type: ignore[misc]
+    recipients: dict[int, list[int]] = {k.id: [] for k in found}  # type: ignore[misc]  # stored kudos: id is set
     if found:
         for row in session.exec(
             select(KudosRecipient)
-            .where(KudosRecipient.kudos_id.in_(list(recipients)))  # type: ignore[attr-defined]
-            .order_by(KudosRecipient.id)
+            .where(col(KudosRecipient.kudos_id).in_(list(recipients)))
+            .order_by(col(KudosRecipient.id))
         ):
             recipients[row.kudos_id].append(row.member_id)
-    return [(k, recipients[k.id]) for k in found]  # type: ignore[index]
+    return [(k, recipients[k.id]) for k in found]  # type: ignore[index]  # as above
 
 
 def members_and_managers(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
@@ -822,11 +824,7 @@ def members_and_managers(session: Session, *, ids: Iterable[int]) -> dict[int, M
     found.update(
         members_by_id(
             session,
-            ids=[
-                m.manager_id
-                for m in found.values()  # type: ignore[misc]
-                if m.manager_id is not None and m.manager_id not in found
-            ],
+            ids=[m.manager_id for m in found.values() if m.manager_id is not None and m.manager_id not in found],
         )
     )
     return found
@@ -836,7 +834,7 @@ def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}  # type: ignore[misc]
+    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}  # type: ignore[misc]  # stored: id is set
 
 
 def by_name(members: Iterable[Member]) -> list[Member]:
@@ -852,7 +850,7 @@ def team_members(session: Session, *, team: str | None, manager_id: int | None) 
     if team:
         query = query.where(Member.team == team)
     elif manager_id is not None:
-        query = query.where(sa.or_(Member.manager_id == manager_id, Member.id == manager_id))
+        query = query.where(sa.or_(col(Member.manager_id) == manager_id, col(Member.id) == manager_id))
     return by_name(session.exec(query))
 
 
@@ -870,16 +868,16 @@ def shared_retro_actions(
         return []
     query = (
         select(RetroAction, Retro)
-        .join(Retro, Retro.id == RetroAction.retro_id)  # type: ignore[arg-type]
+        .join(Retro, col(Retro.id) == col(RetroAction.retro_id))
         .where(
             among(session, RetroAction.owner_id, owner_ids),
             RetroAction.status == "open",
-            RetroAction.shared_at.is_not(None),
+            col(RetroAction.shared_at).is_not(None),
         )
-    )  # type: ignore[union-attr]
+    )
     if shared_before is not None:
-        query = query.where(RetroAction.shared_at <= shared_before)  # type: ignore[operator]
-    return list(session.exec(query.order_by(RetroAction.created_at, RetroAction.id)))  # type: ignore[arg-type]
+        query = query.where(col(RetroAction.shared_at) <= shared_before)
+    return list(session.exec(query.order_by(col(RetroAction.created_at), col(RetroAction.id))))
 
 
 # ------------------------------------------------------------------------------------------ obstacles and support
@@ -888,8 +886,10 @@ def shared_retro_actions(
 def open_obstacles(session: Session, *, member_id: int, exclude_run_id: int | None = None) -> list[Obstacle]:
     query = select(Obstacle).where(Obstacle.member_id == member_id, Obstacle.status == "open")
     if exclude_run_id is not None:
-        query = query.where(sa.or_(Obstacle.source_run_id.is_(None), Obstacle.source_run_id != exclude_run_id))  # type: ignore[union-attr]
-    return list(session.exec(query.order_by(Obstacle.created_at, Obstacle.id)))
+        query = query.where(
+            sa.or_(col(Obstacle.source_run_id).is_(None), col(Obstacle.source_run_id) != exclude_run_id)
+        )
+    return list(session.exec(query.order_by(col(Obstacle.created_at), col(Obstacle.id))))
 
 
 def obstacle_from(session: Session, *, run_id: int, step: str) -> Obstacle | None:
@@ -916,7 +916,7 @@ def set_manager(session: Session, member: Member, manager_id: int | None, *, sou
     if member.manager_id != manager_id:
         session.execute(
             sa.update(SupportRequest)
-            .where(SupportRequest.member_id == member.id, SupportRequest.status != "resolved")
+            .where(col(SupportRequest.member_id) == member.id, col(SupportRequest.status) != "resolved")
             .values(manager_id=manager_id)
         )
     member.manager_id, member.manager_source, member.updated_at = manager_id, source, now
@@ -953,7 +953,7 @@ def support_requests(
         query = query.where(among(session, SupportRequest.member_id, member_ids))
     if open_only:
         query = query.where(SupportRequest.status != "resolved")
-    return list(session.exec(query.order_by(SupportRequest.created_at, SupportRequest.id)))
+    return list(session.exec(query.order_by(col(SupportRequest.created_at), col(SupportRequest.id))))
 
 
 # ------------------------------------------------------------------------------------------ manager requests
@@ -1004,7 +1004,7 @@ def pending_manager_requests(
         query = query.where(ManagerRequest.requested_by == requested_by)
     if now is not None:
         query = query.where(ManagerRequest.expires_at > now)
-    return list(session.exec(query.order_by(ManagerRequest.created_at, ManagerRequest.id)))
+    return list(session.exec(query.order_by(col(ManagerRequest.created_at), col(ManagerRequest.id))))
 
 
 def manager_requests_expiring(session: Session, *, now: datetime, limit: int) -> list[ManagerRequest]:
@@ -1013,7 +1013,7 @@ def manager_requests_expiring(session: Session, *, now: datetime, limit: int) ->
         session.exec(
             select(ManagerRequest)
             .where(ManagerRequest.status == "pending", ManagerRequest.expires_at <= now)
-            .order_by(ManagerRequest.expires_at, ManagerRequest.id)
+            .order_by(col(ManagerRequest.expires_at), col(ManagerRequest.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -1057,18 +1057,18 @@ def audit_change(
 def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
     """Retention: answers to conversations that fell due before `cutoff` are deleted."""
     old_runs = select(ConversationRun.id).where(ConversationRun.due_at < cutoff)
-    result = session.execute(sa.delete(Answer).where(Answer.run_id.in_(old_runs)))  # type: ignore[attr-defined]
+    result = session.execute(sa.delete(Answer).where(col(Answer.run_id).in_(old_runs)))
     # Flags go with their answers; audit records of reads, too, once as old as the answers that were read.
     session.execute(
         sa.delete(AnswerFlag).where(
             sa.or_(
-                AnswerFlag.run_id.in_(old_runs),  # type: ignore[union-attr]
-                AnswerFlag.created_at < cutoff,
+                col(AnswerFlag.run_id).in_(old_runs),
+                col(AnswerFlag.created_at) < cutoff,
             )
         )
     )
-    session.execute(sa.delete(AuditRecord).where(AuditRecord.at < cutoff))
-    return result.rowcount or 0
+    session.execute(sa.delete(AuditRecord).where(col(AuditRecord.at) < cutoff))
+    return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 
 # ------------------------------------------------------------------------------------------ people's own data
@@ -1098,4 +1098,4 @@ def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[s
     query = select(AnswerFlag).where(among(session, AnswerFlag.member_id, member_ids))
     if periods is not None:
         query = query.where(among(session, AnswerFlag.period, periods))
-    return list(session.exec(query.order_by(AnswerFlag.created_at, AnswerFlag.id)))
+    return list(session.exec(query.order_by(col(AnswerFlag.created_at), col(AnswerFlag.id))))

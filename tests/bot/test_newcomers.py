@@ -17,11 +17,11 @@ from bot.platforms.slack.messenger import SlackMessenger
 from bot.settings import Settings
 from bot.web import create_wsgi
 from conversations.clock import FrozenClock
+from fakes.feishu_api import Scripted as FeishuScripted
+from fakes.slack_api import FakeSlack, Scripted
 from storage import repo
 from storage.db import transaction
 from storage.models import Member, OutboxMessage
-from fakes.feishu_api import Scripted as FeishuScripted
-from fakes.slack_api import FakeSlack, Scripted
 from tests.helpers import local
 from tests.platforms.test_feishu import Env, contact_user
 from tests.platforms.test_slack_http import SECRET, Client, texts

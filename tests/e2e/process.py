@@ -99,8 +99,8 @@ class Bot:
 
 
 def seed_outbox(database_url: str, people: list[dict[str, Any]], *, per_person: int) -> list[int]:
-    """Migrate the database, add `people` (Member fields, and `accounts`) and queue `per_person` messages to each; returns the ids
-    in the order a sender claims them."""
+    """Migrate the database, add `people` (Member fields, and `accounts`) and queue `per_person` messages to each;
+    returns the ids in the order a sender claims them."""
     engine = create_db_engine(database_url)
     upgrade(engine)
     now = datetime.now(UTC)

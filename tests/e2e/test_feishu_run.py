@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 
 from bot.platforms.feishu.inbound import encrypt
 from conversations.calendar import WorkCalendar, next_working_time
-from tests.e2e.test_slack_run import free_port, wait_for, wait_healthy
 from fakes.feishu_api import FakeFeishu
 from fakes.slack_api import FakeSlack
+from tests.e2e.test_slack_run import free_port, wait_for, wait_healthy
 
 KEY = "e2e-encrypt-key"
 

@@ -13,12 +13,12 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 from bot.platforms.feishu.inbound import encrypt
-from tests.e2e.process import Bot, clean_env, free_port
-from tests.e2e.test_sigterm import SECRET, SLACK_USERS, feishu_fake, feishu_message, slack_command
 from fakes.feishu_api import Scripted
 from fakes.feishu_ws import FakeLongConnection
 from fakes.slack_api import FakeSlack
 from fakes.slack_socket import FakeSocketMode
+from tests.e2e.process import Bot, clean_env, free_port
+from tests.e2e.test_sigterm import SECRET, SLACK_USERS, feishu_fake, feishu_message, slack_command
 
 ANSWER = "my-answer-sentinel-4b1d"  # what a member types
 KUDOS = "kudos-reason-sentinel-9e2c"  # a reason that goes out again in the messages the bot sends

@@ -18,11 +18,11 @@ import pytest
 
 from bot.locks import acquire_scheduler_lock
 from bot.platforms.feishu.inbound import encrypt
-from tests.e2e.process import Bot, HalfSent, clean_env, free_port, outbox, seed_outbox
 from fakes.feishu_api import FakeFeishu
 from fakes.feishu_ws import FakeLongConnection
 from fakes.slack_api import FakeSlack
 from fakes.slack_socket import FakeSocketMode
+from tests.e2e.process import Bot, HalfSent, clean_env, free_port, outbox, seed_outbox
 
 SECRET = "sigterm-signing-secret"
 KEY = "sigterm-encrypt-key"

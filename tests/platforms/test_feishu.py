@@ -26,9 +26,9 @@ from bot.platforms.feishu.messenger import FeishuMessenger, build_client
 from bot.settings import Settings
 from bot.web import create_wsgi
 from conversations.clock import FrozenClock
+from fakes.feishu_api import FakeFeishu, Scripted
 from storage.db import transaction
 from storage.models import Answer, Kudos, Member
-from fakes.feishu_api import FakeFeishu, Scripted
 from tests.helpers import local
 
 KEY = "encrypt-key-sentinel"

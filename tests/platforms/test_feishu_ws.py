@@ -12,10 +12,10 @@ from sqlmodel import select
 
 from bot.platforms.feishu import longconn
 from bot.web import health
-from storage.db import transaction
-from storage.models import Answer
 from fakes.feishu_api import Scripted
 from fakes.feishu_ws import FakeLongConnection
+from storage.db import transaction
+from storage.models import Answer
 from tests.platforms.test_feishu import buttons, env  # noqa: F401  (the same app, fake Open API and clock)
 
 SECRET = "app-secret-sentinel"

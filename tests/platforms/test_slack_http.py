@@ -20,9 +20,9 @@ from bot.platforms.slack.messenger import SlackMessenger
 from bot.settings import Settings
 from bot.web import create_wsgi
 from conversations.clock import FrozenClock
+from fakes.slack_api import FakeSlack, Scripted
 from storage.db import transaction
 from storage.models import Answer, Kudos, Member
-from fakes.slack_api import FakeSlack, Scripted
 from tests.helpers import local
 from tests.platforms.test_slack_messenger import ORG
 

@@ -31,7 +31,7 @@ def sessions(request, tmp_path):
     engine.dispose()
 
 
-def _queue(sessions, key: str, *, status: str = "pending", lease_until=None, owner=None) -> int:  # noqa: ANN001
+def _queue(sessions, key: str, *, status: str = "pending", lease_until=None, owner=None) -> int:
     now = datetime.now(UTC)
     with transaction(sessions) as s:
         row = OutboxMessage(
@@ -51,14 +51,14 @@ def _queue(sessions, key: str, *, status: str = "pending", lease_until=None, own
         return row.id
 
 
-def _row(sessions, outbox_id: int) -> OutboxMessage:  # noqa: ANN001
+def _row(sessions, outbox_id: int) -> OutboxMessage:
     with transaction(sessions) as s:
         row = s.get(OutboxMessage, outbox_id)
         assert row is not None
         return row
 
 
-def _fence(sessions, outbox_id: int, owner: str, now: datetime | None) -> bool:  # noqa: ANN001
+def _fence(sessions, outbox_id: int, owner: str, now: datetime | None) -> bool:
     with transaction(sessions) as s:
         return repo.fence_outbox(s, outbox_id=outbox_id, owner=owner, lease=LEASE, now=now)
 

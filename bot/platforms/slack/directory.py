@@ -69,7 +69,7 @@ def apply_user(
         or user.get("name")
         or user["id"]
     )[:200]
-    tz = user.get("tz") if is_valid_zone(str(user.get("tz") or "")) else default_timezone
+    tz: str = user.get("tz") if is_valid_zone(str(user.get("tz") or "")) else default_timezone  # type: ignore[assignment]  # a valid zone name
     locale = normalize_locale(user.get("locale"), default_locale)
     if member is None and repo.erased_account(s, platform="slack", user_id=user["id"]) is not None:
         return "skipped", None  # they deleted their data: not brought back until they ask (`/me rejoin`)
@@ -118,13 +118,13 @@ class SlackDirectory:
     def __init__(self, token: str, api_url: str | None, *, default_timezone: str, default_locale: str) -> None:
         from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-        base = {"base_url": api_url} if api_url else {}
+        base: dict[str, Any] = {"base_url": api_url} if api_url else {}
         # Reading the member list may wait out rate limits (unlike sending, which the outbox retries) …
         self.listing = WebClient(
             token=token, timeout=30, retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=5)], **base
         )
         # … but a lookup for someone waiting for an answer never waits: it fails and they are asked to try again.
-        self.single = WebClient(token=token, timeout=LOOKUP_TIMEOUT, retry_handlers=[], **base)
+        self.single = WebClient(token=token, timeout=LOOKUP_TIMEOUT, retry_handlers=[], **base)  # type: ignore[arg-type]  # a float timeout works (it goes to urllib)
         self.default_timezone = default_timezone
         self.default_locale = default_locale
 

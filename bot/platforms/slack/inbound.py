@@ -101,7 +101,7 @@ def from_command(form: Mapping[str, str], received_at: datetime) -> Parsed:
             user=form["user_id"],
             kind="command",
             text=text,
-            dedup_key=f"slack:cmd:{form.get('trigger_id') or form.get('user_id') + ':' + text}",
+            dedup_key=f"slack:cmd:{form.get('trigger_id') or form['user_id'] + ':' + text}",
             received_at=received_at,
             workspace=form.get("team_id"),
             channel=None if in_dm else channel,
@@ -147,7 +147,8 @@ def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parse
             user=str(user),
             kind="action",
             text=value,
-            dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:{action.get('action_id')}",
+            dedup_key=f"slack:act:{user}:{action.get('action_ts') or payload.get('trigger_id')}:"
+            f"{action.get('action_id')}",
             received_at=received_at,
             workspace=(payload.get("team") or {}).get("id"),
         ),

@@ -78,7 +78,7 @@ class SlackMessenger:
         for part, blocks in enumerate(build_messages(message.text, message.replies, message.locale, message.run_id)):
             text = fallback if part == 0 else "…"  # notify once; the rest of a long message follows quietly
             try:
-                extra = {"thread_ts": message.thread} if message.thread else {}
+                extra: dict[str, Any] = {"thread_ts": message.thread} if message.thread else {}
                 response = self.client.chat_postMessage(
                     channel=recipient.address,
                     text=text,

@@ -9,7 +9,7 @@ Create Date: 2026-12-02 11:00:00
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401
+import sqlmodel.sql.sqltypes
 
 
 revision = '0013'
