@@ -1,9 +1,10 @@
 """Feishu message cards (card JSON 1.0): text as markdown elements, answer buttons, the whole run as a form.
 
 Feishu facts (docs/architecture.md, platform facts): a card is at most 30 KB, so a long message becomes several
-cards; card markdown reads `<at id=all></at>` and friends as mentions, so text from people is escaped (`&`, `<`, `>` as HTML entities) and
-shows literally — nobody is ever mentioned by what someone typed. Labels and notes are `plain_text`. Controls and
-bidi overrides are neutralised first, in markdown and plain text alike (`conversations.render.neutralise`).
+cards; card markdown reads `<at id=all></at>` and friends as mentions, so text from people is escaped (`&`, `<`, `>`
+as HTML entities) and shows literally — nobody is ever mentioned by what someone typed. Labels and notes are
+`plain_text`. Controls and bidi overrides are neutralised first, in markdown and plain text alike
+(`conversations.render.neutralise`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Slack message building: mrkdwn escaping, sections within Slack's limits, and answer buttons.
 
-Slack facts (docs/architecture.md, platform facts): section text ≤ 3,000 characters, ≤ 50 blocks per message;
-only `&`, `<` and `>` need escaping in mrkdwn (never HTML-escape everything), which also defuses `<!channel>` typed by a user. Controls
-and bidi overrides are neutralised first (`conversations.render.neutralise`).
+Slack facts (docs/architecture.md, platform facts): section text ≤ 3,000 characters, ≤ 50 blocks per message; only
+`&`, `<` and `>` need escaping in mrkdwn (never HTML-escape everything), which also defuses `<!channel>` typed by a
+user. Controls and bidi overrides are neutralised first (`conversations.render.neutralise`).
 """
 
 from __future__ import annotations
