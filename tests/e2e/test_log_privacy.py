@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import time
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
@@ -114,6 +115,19 @@ def test_slack_at_debug(tmp_path):
     assert leaks == [], text
 
 
+def kudos_out(fake, db) -> bool:
+    """The kudos reached 王芳 — or, outside her working hours, waits for them in the outbox (bot/calendar.py
+    `Calendars.send_at`): this test runs on the wall clock, whatever the time of day."""
+    if any(KUDOS in t for t in fake.texts("ou_wang")):
+        return True
+    with sqlite3.connect(db) as conn:
+        (held,) = conn.execute(
+            "SELECT count(*) FROM outbox_message WHERE status = 'pending' AND next_attempt_at > datetime('now') "
+            "AND member_id IN (SELECT member_id FROM member_identity WHERE external_id = 'ou_wang')"
+        ).fetchone()
+    return held > 0
+
+
 def test_feishu_at_debug(tmp_path):
     fake = feishu_fake()
     fake.script["POST /open-apis/auth/v3/tenant_access_token/internal"] = [
@@ -160,7 +174,7 @@ def test_feishu_at_debug(tmp_path):
         )
         with urllib.request.urlopen(request, timeout=10) as r:
             assert r.status == 200
-        assert wait_for(lambda: any(KUDOS in t for t in fake.texts("ou_wang")) and len(fake.sent("ou_li")) >= 2)
+        assert wait_for(lambda: kudos_out(fake, tmp_path / "f.db") and len(fake.sent("ou_li")) >= 2)
         assert any(c.token == TENANT_TOKEN for c in fake.calls)  # the bot did use the sentinel token
         text = stopped(bot)
     finally:
