@@ -329,3 +329,25 @@ def test_a_monthly_review_asks_about_the_open_obstacles_in_one_question(harness)
     h.say("alice", "all done")
     with transaction(h.app.sessions) as s:
         assert {o.status for o in s.exec(select(Obstacle))} == {"resolved"}
+
+
+def test_back_to_the_look_back_shows_no_raw_answer_and_a_bare_yes_closes_nothing(harness):
+    """Found trying it: after `back` the grouped answer showed as "{'obstacle_status:0': 'resolved', …}", and a bare
+    "yes" marked every item done, the open obstacles resolved."""
+    h = harness
+    h.clock.set(local("Asia/Shanghai", 2026, 12, 4, 14, 0))
+    seed_follow_ups(h, "chen", obstacles=("测试环境不稳定", "缺少设计资源"))
+    h.run_until(local("Asia/Shanghai", 2026, 12, 4, 15, 0))
+    h.say("chen", "4")
+    h.say("chen", "发布顺利")
+    refused = h.say("chen", "是")
+    assert refused[0].startswith("抱歉，我没能把这条回复对应到事项上。这条消息里的内容都没有记录。")
+    assert "(4/6)" in h.say("chen", "1 完成 2 仍然存在")[0]
+    again = "\n".join(h.say("chen", "back"))
+    assert "1. “测试环境不稳定” —— 已解决 ✅" in again
+    assert "{" not in again and "obstacle_status" not in again
+    with transaction(h.app.sessions) as s:
+        assert {o.text: o.status for o in s.exec(select(Obstacle))} == {
+            "测试环境不稳定": "resolved",
+            "缺少设计资源": "open",
+        }
