@@ -6,6 +6,7 @@ SQLite (the embedded default) runs in WAL mode with a busy timeout, and every tr
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -22,6 +23,7 @@ from sqlmodel import Session
 
 if TYPE_CHECKING:  # alembic is imported where it is used: most processes never migrate
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
     from sqlalchemy.engine.interfaces import DBAPIConnection
     from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -153,16 +155,36 @@ def _alembic_config(engine: sa.Engine) -> Config:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("storage") / "migrations"))
+    cfg.set_main_option("script_location", _location())
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     cfg.attributes["engine"] = engine
     return cfg
 
 
+@functools.cache
+def _scripts(location: str) -> ScriptDirectory:
+    """The migration scripts, read once per process (they do not change while it runs)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", location)
+    return ScriptDirectory.from_config(cfg)
+
+
+def _location() -> str:
+    return str(resources.files("storage") / "migrations")
+
+
 def upgrade(engine: sa.Engine) -> None:
-    """Apply every migration not yet applied (idempotent; run at every start-up)."""
+    """Apply every migration not yet applied (idempotent; run at every start-up).
+
+    A database already at the head is recognised with one query: running Alembic's environment would import every
+    migration module again on each start (about 0.1 s, paid by every test that builds an app)."""
     from alembic import command
 
+    if current_revision(engine) == head_revision(engine):
+        return
     command.upgrade(_alembic_config(engine), "head")
 
 
@@ -173,7 +195,6 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def head_revision(engine: sa.Engine) -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+def head_revision(engine: sa.Engine | None = None) -> str | None:
+    """The newest migration this code knows (the same for every engine)."""
+    return _scripts(_location()).get_current_head()

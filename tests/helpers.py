@@ -5,6 +5,9 @@ It imports bot/ and storage/, so tests/conversations must not use it: their help
 
 from __future__ import annotations
 
+import functools
+import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +21,7 @@ from bot.platforms.base import FakeMessenger
 from bot.settings import Settings
 from conversations.clock import FrozenClock
 from conversations.events import InboundEvent
-from storage.db import transaction
+from storage.db import create_db_engine, transaction, upgrade
 from storage.models import Answer, ConversationRun, Member
 from tests.times import local, utc, weeks
 
@@ -111,10 +114,26 @@ def make_harness(
 ) -> Harness:
     clock = FrozenClock(start)
     fake = FakeMessenger(platform="console", clock=clock)
+    if database_url is None:
+        shutil.copyfile(_migrated_sqlite(), tmp_path / "flywheel.db")
     settings = Settings(database_url=database_url or f"sqlite:///{tmp_path / 'flywheel.db'}")
     org: OrgConfig = parse_config(config or DEMO, source="test")
     app = Flywheel.build(settings, clock=clock, config=org, messengers={"console": fake})
     return Harness(app=app, clock=clock, fake=fake)
+
+
+@functools.cache
+def _migrated_sqlite() -> Path:
+    """An empty SQLite database at the newest migration, made once per test process and copied for each harness.
+
+    Migrating from nothing takes most of a second; the app's own start-up still runs `upgrade`, which finds the
+    copy at the head (tests/storage/test_migrations.py migrates from nothing)."""
+    path = Path(tempfile.mkdtemp(prefix="flywheel-template-")) / "flywheel.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closed: the write-ahead log is checkpointed into the file
+    assert not path.with_name("flywheel.db-wal").exists() or not path.with_name("flywheel.db-wal").stat().st_size
+    return path
 
 
 # Retrospectives: a command typed in a channel, what a channel shows, and one person's four answers.
