@@ -36,9 +36,12 @@ lint: $(LINT_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Run the whole test suite.
+## Run the whole test suite, on two processes (pytest-xdist; TEST_WORKERS=1 for one): most tests wait on a database
+## or on the bot's own subprocesses, so two share two cores well. `worksteal` keeps both busy to the end.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 ## Benchmarks against the fake Slack, on SQLite and PostgreSQL (docs/benchmarks.md); about 10 minutes.
 ## make bench BENCH_ARGS="--quick" for a 2-minute first look; BENCH_ARGS="fanout --db sqlite" for one.

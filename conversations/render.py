@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 import jinja2
+from jinja2.bccache import Bucket
 
 from conversations.answers import SUPPORT_KINDS
 from conversations.dates import week_monday
@@ -121,6 +122,30 @@ def first_name(name: str) -> str:
     return name.split()[0] if name.strip() else name
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates kept for the life of the process and shared by every `Renderer`.
+
+    Each renderer has an environment of its own (its platform's escaping, the org file's question texts), and
+    jinja2 caches compiled templates per environment: without this, every new renderer (one per platform, one per
+    app built — in the tests, one per test) parsed and compiled each template again. A bucket's key includes the
+    template's source checksum, so an edited file is compiled afresh; filters are looked up when a template
+    renders, so sharing the compiled code between environments with different filters is safe."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
 class Renderer:
     def __init__(
         self,
@@ -141,6 +166,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            bytecode_cache=_COMPILED,
         )
         self._env.filters["user_text"] = lambda v: user_text("" if v is None else str(v))
         self._env.filters["when"] = jinja2.pass_context(lambda ctx, v: format_when(v, ctx["timezone"], ctx["locale"]))

@@ -25,6 +25,7 @@ def team(tmp_path):
     h.app.close()
 
 
+@pytest.mark.timeout(400)  # about 1,800 ticks: over a minute of CPU on its own, longer beside the other worker
 def test_two_years_of_weekly_prompts_at_three_pm_local_across_dst(team):
     end = utc(2028, 11, 22)
     team.run_until(end)
