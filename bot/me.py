@@ -308,6 +308,7 @@ ZH_STEPS = {
     "最大的障碍": "biggest_obstacle",
     "需要的支持": "support",
     "想提升的能力": "growth",
+    "发展行动": "growth",
 }
 
 

@@ -3,7 +3,7 @@
 What came from one person's answers reaches others only as `conversations.retro.disclosed` decides. Its verdict
 is recorded when it is made — the retro's status (`summarised`: shared, `withheld`: below the minimum of an
 anonymous retro) and each action's `shared_at` — and every reader of actions goes through
-`repo.shared_retro_actions`. Below the minimum each author is told privately and may post their own answers under
+`repo.open_actions`. Below the minimum each author is told privately and may post their own answers under
 their name (`/retro repost`)."""
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ LABELS = {
         "still": "Still blocking",
         "irrelevant": "No longer relevant",
         "done_action": "Done",
-        "open_action": "Not yet",
+        "open_action": "Still going",
+        "drop_action": "Drop",
         "later": "Later",
         "skip": "Skip",
         "back": "Back",
@@ -91,7 +92,8 @@ LABELS = {
         "still": "仍然存在",
         "irrelevant": "不再相关",
         "done_action": "完成",
-        "open_action": "还没",
+        "open_action": "还在进行",
+        "drop_action": "放弃",
         "later": "稍后",
         "skip": "跳过",
         "back": "返回",
@@ -332,6 +334,7 @@ def _chosen(choices: Sequence[tuple[str, str]], current: Any) -> str | None:
             str(current) in (value, label)
             or (label == "done_action" and current == "done")
             or (label == "open_action" and current == "open")
+            or (label == "drop_action" and current == "dropped")
         ):
             return value
     return None
