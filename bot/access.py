@@ -29,7 +29,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from conversations.render import Audience, first_name
-from storage.models import ConversationRun, Member, Retro
+from storage.models import ConversationRun, DevelopmentAction, Member, Retro
 
 
 class Part(StrEnum):
@@ -219,6 +219,16 @@ def may_member(
         retro=retro,
         action=action,
     )
+
+
+def action_facts(s: Session, action: DevelopmentAction) -> ActionFacts:
+    """What the rule needs about a stored action: its author (a retro's: whoever's answers named it) and whether
+    it is shared."""
+    author: int | None = action.owner_id
+    if action.source == "retro" and action.source_run_id is not None:
+        run = s.get(ConversationRun, action.source_run_id)
+        author = run.member_id if run is not None else None
+    return ActionFacts(author, shared=action.shared_at is not None)
 
 
 def seen_by(s: Session, member: Member, *, skip_level: bool) -> list[Member]:

@@ -41,7 +41,7 @@ from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import first_name
 from conversations.schedule import zone
 from storage import repo
-from storage.models import ConversationRun, DevelopmentAction, Member, Retro
+from storage.models import DevelopmentAction, Member, Retro
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class ActionDesk:
     def _may(s: Session, viewer: Member, action: DevelopmentAction, now: datetime) -> bool:
         owner = viewer if viewer.id == action.owner_id else s.get(Member, action.owner_id)
         return owner is not None and access.may_member(
-            s, viewer, owner, access.Part.ACTIONS, now=now, action=facts(s, action)
+            s, viewer, owner, access.Part.ACTIONS, now=now, action=access.action_facts(s, action)
         )
 
     @staticmethod
@@ -218,13 +218,3 @@ class ActionDesk:
             **action_params(action, retro, today=now.astimezone(zone(owner.timezone)).date(), now=now),
             "notes": [{"text": n.text, "at": n.created_at} for n in found.get(action.id, [])],  # type: ignore[arg-type]  # stored
         }
-
-
-def facts(s: Session, action: DevelopmentAction) -> access.ActionFacts:
-    """What bot/access.py needs about an action: its author (a retro's: whoever wrote the answers naming it)."""
-    author = action.owner_id
-    if action.source == "retro" and action.source_run_id is not None:
-        run = s.get(ConversationRun, action.source_run_id)
-        author = run.member_id if run is not None else None  # type: ignore[assignment]
-    return access.ActionFacts(author, shared=action.shared_at is not None)
-

@@ -69,6 +69,8 @@ def test_the_glossary_names_every_concept_the_brief_lists():
         "audit",
         "working hours",
         "holiday",
+        "development action",
+        "发展行动",
     ):
         assert term in glossary, term
 

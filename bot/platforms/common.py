@@ -148,6 +148,17 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return [_support_row(reply.params["id"], labels)]
     if reply.template == "team/request" and "id" in reply.params:
         return [_team_request_row(reply.params["id"], labels)]
+    if reply.template == "action/suggested" and "id" in reply.params:  # a manager's suggestion: Accept / Decline
+        action_id = reply.params["id"]
+        return [
+            ButtonRow(
+                f"action:{action_id}",
+                tuple(
+                    Button(f"action:{word}:{action_id}", labels[word], f"/action {word} {action_id}", primary=word == "accept")
+                    for word in ("accept", "decline")
+                ),
+            )
+        ]
     if reply.template == "retro/withheld" and "retro_id" in reply.params:  # the author's own answers, theirs to post
         retro_id = reply.params["retro_id"]
         return [
