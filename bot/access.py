@@ -15,8 +15,8 @@ The rule, in words (README, "Who sees what"):
   action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
-`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`). The helpers at the end read stored
-members for it and say whom the notices name.
+`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`). The helpers at the end read
+stored members for it and say whom the notices name.
 """
 
 from __future__ import annotations

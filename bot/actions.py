@@ -152,7 +152,12 @@ class ActionDesk:
             member_id=member.id,
             kind="action",
             body=encode_replies(
-                [Reply("action/suggested", {**self._params(s, action, member, now), "manager": first_name(manager.name)})]
+                [
+                    Reply(
+                        "action/suggested",
+                        {**self._params(s, action, member, now), "manager": first_name(manager.name)},
+                    )
+                ]
             ),
             now=now,
             not_before=self.calendars.send_at(member, back_at(member, now)),  # a question: after a pause too
@@ -174,15 +179,22 @@ class ActionDesk:
                 member_id=manager.id,
                 kind="action",
                 body=encode_replies(
-                    [Reply(f"action/suggestion_{'accepted' if status == 'open' else 'declined'}", {
-                        "who": first_name(member.name),
-                        "text": action.text,
-                    })]
+                    [
+                        Reply(
+                            f"action/suggestion_{'accepted' if status == 'open' else 'declined'}",
+                            {
+                                "who": first_name(member.name),
+                                "text": action.text,
+                            },
+                        )
+                    ]
                 ),
                 now=now,
                 not_before=self.calendars.send_at(manager, now),
             )
-        log.info("member %s %s suggested action %s", member.id, "accepted" if status == "open" else "declined", action.id)
+        log.info(
+            "member %s %s suggested action %s", member.id, "accepted" if status == "open" else "declined", action.id
+        )
         return Reply(
             "action/accepted" if status == "open" else "action/declined",
             {"action": params, "manager": first_name(manager.name) if manager is not None else None},

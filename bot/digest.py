@@ -16,13 +16,13 @@ from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.codec import encode_replies
 from bot.ports import DigestSender
+from conversations.actions import days_open, overdue
 from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import Audience, Renderer, first_name
-from conversations.actions import days_open, overdue
 from conversations.schedule import WeeklySchedule, previous_period, weekly_period, zone
 from conversations.weekly_checkin import DEFAULT_STEPS
 from conversations.weekly_checkin import NAME as WEEKLY
@@ -31,11 +31,11 @@ from storage.models import (
     Answer,
     AnswerFlag,
     ConversationRun,
+    DevelopmentAction,
     Kudos,
     Member,
     Obstacle,
     OutboxMessage,
-    DevelopmentAction,
     Retro,
     SupportRequest,
 )

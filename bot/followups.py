@@ -101,7 +101,8 @@ class FollowUps:
         self, s: Session, *, flow: Flow, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
     ) -> None:
         """What the flow's question declares an answer sets off: an obstacle opened (`Ask.opens_obstacle`) or
-        followed up, a development action done or dropped, a support request (a `SupportNeed` answer) sent to the manager."""
+        followed up, a development action done or dropped, a support request (a `SupportNeed` answer) sent to the
+        manager."""
         base = step.split(":", 1)[0]
         try:
             asked = flow.ask_for(base)

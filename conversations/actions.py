@@ -32,7 +32,9 @@ _ID = re.compile(r"#?([0-9]{1,9})")
 # A due date at the end of the text: `… by Friday`, `… by 2027-01-15`, `… due next monday`, `…，截止 周五`,
 # `… 截止2027-01-15`, `… 周五前`. Only taken off when the words after it read as a day.
 _DUE_EN = re.compile(r"^(?P<text>.*?)[\s,;]+(?:by|due|before|until)\s+(?P<day>[^,;]{1,40}?)[\s.。!！]*$", re.IGNORECASE)
-_DUE_ZH = re.compile(r"^(?P<text>.*?)[\s，,；;]*截止(?:日期)?[:：]?\s*(?P<day>[^，,；;\s]{1,20}?)(?:之前|以前|前)?[\s.。!！]*$")
+_DUE_ZH = re.compile(
+    r"^(?P<text>.*?)[\s，,；;]*截止(?:日期)?[:：]?\s*(?P<day>[^，,；;\s]{1,20}?)(?:之前|以前|前)?[\s.。!！]*$"
+)
 _DUE_ZH_BEFORE = re.compile(r"^(?P<text>.*?)[\s，,；;]+(?P<day>[^，,；;\s]{1,20}?)(?:之前|以前|前)[\s.。!！]*$")
 _DUE_ZH_LEADING = re.compile(r"^(?P<day>[^，,；;\s]{1,20}?)(?:之前|以前|前)[\s，,：:]*(?P<text>.+)$")
 
@@ -88,8 +90,10 @@ def parse_action(args: str, text: str, today: date) -> ActionRequest:
         if len(words) < 2 or not words[1].startswith(("@", "<@")):
             return ActionRequest("usage", problem="no_who")
         request = _with_text("suggest", after_words(text, 2), today)
-        return request if request.verb == "usage" else ActionRequest(
-            "suggest", text=request.text, due=request.due, who=after_words(text, 1).split()[0]
+        return (
+            request
+            if request.verb == "usage"
+            else ActionRequest("suggest", text=request.text, due=request.due, who=after_words(text, 1).split()[0])
         )
     m = _ID.fullmatch(words[1]) if len(words) > 1 else None
     if m is None:

@@ -2,7 +2,7 @@
 
 ```mermaid
 flowchart LR
-    mood --> wins --> follow_ups["follow_ups: one list of last week's priorities, open obstacles, open development actions"]
+    mood --> wins --> follow_ups["follow_ups: last week's priorities, open obstacles, open development actions"]
     follow_ups --> blockers
     blockers -- repeats an open obstacle --> same_obstacle["same_obstacle: the same one?"] --> priorities
     blockers --> priorities --> manager_help

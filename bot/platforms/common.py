@@ -154,7 +154,12 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
             ButtonRow(
                 f"action:{action_id}",
                 tuple(
-                    Button(f"action:{word}:{action_id}", labels[word], f"/action {word} {action_id}", primary=word == "accept")
+                    Button(
+                        f"action:{word}:{action_id}",
+                        labels[word],
+                        f"/action {word} {action_id}",
+                        primary=word == "accept",
+                    )
                     for word in ("accept", "decline")
                 ),
             )

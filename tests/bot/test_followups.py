@@ -131,7 +131,7 @@ def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="202
     from bot.engine import run_row
     from conversations.weekly_checkin import WEEKLY_CHECKIN
     from storage import repo
-    from storage.models import Retro, DevelopmentAction
+    from storage.models import DevelopmentAction, Retro
 
     now = h.clock.now()
     with transaction(h.app.sessions) as s:

@@ -98,7 +98,7 @@ def test_a_note_on_a_past_answer_is_shown_wherever_the_answer_is(harness):
 
 
 def test_forget_works_for_someone_who_wrote_retro_actions_and_leaves_no_message_copies(harness, monkeypatch):
-    from storage.models import OutboxMessage, DevelopmentAction
+    from storage.models import DevelopmentAction, OutboxMessage
 
     h = harness
     h.say("alice", '/retro start "Launch" @alice @bo')

@@ -17,7 +17,7 @@ from bot.platforms.common import message_rows
 from conversations.retro import disclosed, respondents_shown
 from storage import repo
 from storage.db import _alembic_config, create_db_engine, session_factory, transaction, upgrade
-from storage.models import Answer, ConversationRun, Member, Retro, DevelopmentAction
+from storage.models import Answer, ConversationRun, DevelopmentAction, Member, Retro
 from tests.bot.test_digest import run_checkin
 from tests.helpers import DEMO, answer_retro, in_channel, local, make_harness, posts, utc
 

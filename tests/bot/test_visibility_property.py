@@ -356,7 +356,13 @@ def build(tmp_path, w: World):
                 if kind == "URB" and owner == handle:
                     continue
                 repo.add_action(
-                    s, ids[owner], snt(kind, handle), "retro", now=NOW, source_run_id=run.id, retro_id=hidden.id,
+                    s,
+                    ids[owner],
+                    snt(kind, handle),
+                    "retro",
+                    now=NOW,
+                    source_run_id=run.id,
+                    retro_id=hidden.id,
                     shared=False,
                 )
     return h, runs, requests

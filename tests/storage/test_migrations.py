@@ -234,7 +234,15 @@ def test_0016_moves_retro_actions_into_development_actions_and_back(backend, tmp
                         "INSERT INTO retro_action (id, retro_id, owner_id, author_run_id, text, status, created_at, "
                         "done_at, shared_at) VALUES (:i, 1, :owner, 1, :text, :status, :now, :done, :shared)"
                     ),
-                    {"i": i, "owner": owner, "text": text, "status": status, "now": now, "done": done_at, "shared": shared_at},
+                    {
+                        "i": i,
+                        "owner": owner,
+                        "text": text,
+                        "status": status,
+                        "now": now,
+                        "done": done_at,
+                        "shared": shared_at,
+                    },
                 )
         upgrade(engine)
         with transaction(session_factory(engine)) as s:
