@@ -287,3 +287,16 @@ def test_the_export_has_them_and_forget_removes_them_with_their_notes(tmp_path):
             assert all("Pair with Bo" not in str(m.body) for m in s.exec(select(OutboxMessage)))
     finally:
         h.app.close()
+
+
+def test_a_suggestion_to_someone_on_pause_waits_until_the_pause_is_over(tmp_path):
+    h = _h(tmp_path)  # Wednesday 2 December, 10:00 in London (18:00 in Shanghai)
+    try:
+        h.say("chen", "/pause until next monday")
+        h.say("maria", "/action suggest @陈晨 Write the release checklist")
+        h.run_until(local("Asia/Shanghai", 2026, 12, 6, 20, 0))  # Sunday: still paused
+        assert not any("Write the release checklist" in t for t in h.fake.texts_for("chen"))
+        h.run_until(local("Asia/Shanghai", 2026, 12, 7, 9, 30))  # Monday, working hours: back
+        assert h.fake.texts_for("chen")[-1].startswith("Maria 给你建议了一条发展行动：\n“Write the release checklist”")
+    finally:
+        h.app.close()
