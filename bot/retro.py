@@ -211,68 +211,60 @@ class RetroDesk:
 
     def record_actions(self, s: Session, *, run: ConversationRun, value: Any, now: datetime, platform: str) -> None:
         """This author's actions, each once per retro: an action another participant already wrote for the same
-        owner (the same words, `conversations.similarity.text_key`) is not added again."""
+        owner (the same words, `conversations.similarity.text_key`) is not added again. An edit keeps the actions
+        it still names as they are (their status and notes); one it drops stays if another participant wrote it
+        too (now as theirs), and goes otherwise."""
         retro_id = run.context["retro_id"]
-        before = self._written_by(s, run.id)  # type: ignore[arg-type]  # a stored run
-        gone = [
-            (old.owner_id, old.text, old.status, old.created_at, old.opened_at, old.closed_at, old.shared_at)
-            for old in before
-        ]
-        repo.delete_actions(s, ids=[old.id for old in before])  # type: ignore[misc]  # stored
-        s.flush()
-        kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)}
+        assert run.id is not None  # a stored run
+        before = {(a.owner_id, text_key(a.text)): a for a in self._written_by(s, run.id)}
+        kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)} - set(before)
         retro = s.get(Retro, retro_id)
         # An edit after the retro closed keeps the verdict already recorded for this author's answers.
         shared = retro is not None and (retro.status == "summarised" or bool(run.context.get("reposted_at")))
         for action in value or []:
             owner = identity.member_by_mention(s, platform=platform, token=action["owner"])
-            if owner is not None and (owner.id, text_key(action["text"])) not in kept:
-                assert owner.id is not None  # a stored member
-                kept.add((owner.id, text_key(action["text"])))
-                repo.add_action(
-                    s,
-                    owner.id,
-                    action["text"],
-                    "retro",
-                    now=now,
-                    source_run_id=run.id,
-                    retro_id=retro_id,
-                    shared=shared,
-                )
-        # An action this author no longer writes stays if another participant wrote it too (now as theirs).
-        for owner_id, text, status, created_at, opened_at, closed_at, shared_at in gone:
-            if (owner_id, text_key(text)) in kept:
+            if owner is None or owner.id is None:
                 continue
-            for other in s.exec(
-                select(ConversationRun)
-                .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
-                .order_by(col(ConversationRun.id))
-            ):
-                assert other.id is not None  # a stored run
-                wrote = [
-                    a
-                    for a in repo.answers_of(s, run_id=other.id).get("actions") or []
-                    if text_key(a.get("text", "")) == text_key(text)
-                    and getattr(identity.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
+            mine = (owner.id, text_key(action["text"]))
+            if mine in kept:
+                continue
+            kept.add(mine)
+            same = before.pop(mine, None)
+            if same is not None:
+                same.text = action["text"]  # as typed this time
+                s.add(same)
+                continue
+            repo.add_action(
+                s, owner.id, action["text"], "retro", now=now, source_run_id=run.id, retro_id=retro_id, shared=shared
+            )
+        gone: list[int] = []
+        for (owner_id, words), old in before.items():
+            other = self._also_written_by(s, run, owner_id=owner_id, key=words, platform=platform)
+            if other is not None and (owner_id, words) not in kept:
+                kept.add((owner_id, words))
+                old.source_run_id, old.text = other  # the same record, now the other participant's, in their words
+                s.add(old)
+            else:
+                gone.append(old.id)  # type: ignore[arg-type]  # stored
+        repo.delete_actions(s, ids=gone)
+
+    def _also_written_by(
+        self, s: Session, run: ConversationRun, *, owner_id: int, key: str, platform: str
+    ) -> tuple[int, str] | None:
+        """Another participant's run whose answers name the same action for the same owner, and their words."""
+        for other in s.exec(
+            select(ConversationRun)
+            .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
+            .order_by(col(ConversationRun.id))
+        ):
+            assert other.id is not None  # a stored run
+            for a in repo.answers_of(s, run_id=other.id).get("actions") or []:
+                if text_key(a.get("text", "")) == key and (
+                    getattr(identity.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
                     == owner_id
-                ]
-                if wrote:
-                    kept.add((owner_id, text_key(text)))
-                    s.add(
-                        DevelopmentAction(
-                            owner_id=owner_id,
-                            text=wrote[0]["text"],
-                            source="retro",
-                            source_run_id=other.id,
-                            retro_id=retro_id,
-                            status=status,
-                            created_at=created_at,
-                            opened_at=opened_at,
-                            closed_at=closed_at,
-                            shared_at=shared_at,
-                        )
-                    )
-                    break
+                ):
+                    return other.id, str(a.get("text", ""))
+        return None
 
     # ---------------------------------------------------------------------------------------- summary
 

@@ -300,3 +300,25 @@ def test_a_suggestion_to_someone_on_pause_waits_until_the_pause_is_over(tmp_path
         assert h.fake.texts_for("chen")[-1].startswith("Maria 给你建议了一条发展行动：\n“Write the release checklist”")
     finally:
         h.app.close()
+
+
+def test_editing_retro_answers_keeps_the_actions_they_still_name_with_their_notes(tmp_path):
+    h = _h(tmp_path, start=local(LONDON, 2026, 11, 23, 15, 0))
+    try:
+        in_channel(h, "maria", '/retro start "Launch" @alice @bo')
+        answer_retro(h, "alice", "g", "w", "b", "@alice write the runbook; @alice add alerts")
+        h.say("alice", "/action note 1 half written")
+        run = next(r for r in h.runs("alice") if r.flow == "retro")
+        with transaction(h.app.sessions) as s:  # Alice's answer changes (as an edit would): one action less
+            h.app.retros.record_actions(
+                s,
+                run=s.get(type(run), run.id),
+                value=[{"owner": "@alice", "text": "Write the runbook"}],
+                now=h.clock.now(),
+                platform="console",
+            )
+        assert _actions(h) == [(1, "Write the runbook", "retro", "open")]  # the same record, as typed now
+        with transaction(h.app.sessions) as s:
+            assert [(n.action_id, n.text) for n in s.exec(select(DevelopmentActionNote))] == [(1, "half written")]
+    finally:
+        h.app.close()
