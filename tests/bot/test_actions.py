@@ -279,6 +279,8 @@ def test_the_export_has_them_and_forget_removes_them_with_their_notes(tmp_path):
             ("Pair with Bo", "proposed", None),
         ]
         assert data["development_actions"][0]["notes"][0]["text"] == "booked"
+        assert "• your 2 development actions, with their notes" in h.say("alice", "/me delete")[-1]
+        assert "• 你的 0 条发展行动及其备注" in h.say("chen", "/我 删除")[-1]
         with transaction(h.app.sessions) as s:
             forget(s, s.exec(select(Member).where(Member.handle == "alice")).one(), now=h.clock.now())
         assert _actions(h) == []
