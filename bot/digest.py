@@ -305,6 +305,7 @@ def snapshot(
             for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(owner)), col(Answer.step) == "growth")):
                 growth[owner[a.run_id]] = tuple(a.value or ())
         for action, retro in repo.open_actions(s, owner_ids=ids):  # what check-ins follow up, the same rule
+            # open_actions reads only shared ones: the author matters only for one not shared (bot/access.py)
             if may(action.owner_id, access.Part.ACTIONS, action=access.ActionFacts(None, shared=True)):
                 open_actions[action.owner_id].append((action, retro))
     out: list[Report] = []
