@@ -11,10 +11,12 @@ The rule, in words (README, "Who sees what"):
 - with `digest.skip_level: true` the manager's manager reads the same as the manager (and acts on nothing);
 - retro answers: the participants and whoever started it (or the channel it was started in), as the summary
   shows them; kudos: every member;
+- development actions: the owner and their manager (and skip level, as above), like support requests; a retro's
+  action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
-`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`). The helpers at the end read stored
-members for it and say whom the notices name.
+`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`). The helpers at the end read
+stored members for it and say whom the notices name.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from conversations.render import Audience, first_name
-from storage.models import ConversationRun, Member, Retro
+from storage.models import ConversationRun, DevelopmentAction, Member, Retro
 
 
 class Part(StrEnum):
@@ -37,7 +39,8 @@ class Part(StrEnum):
     SUPPORT_ACT = "support_act"  # support requests, to answer (`/support 12 handle`)
     ANSWER_RUN = "answer_run"  # open, fill in or change a run (forms, buttons carrying a run id)
     RETRO_ANSWERS = "retro_answers"  # a retro's summary of answers
-    RETRO_ACTIONS = "retro_actions"  # the retro actions someone owns (overdue ones are in the digest)
+    ACTIONS = "actions"  # the development actions someone owns (a retro's: see ActionFacts)
+    ACTION_SUGGEST = "action_suggest"  # suggest a development action to someone (`/action suggest @alice …`)
     KUDOS = "kudos"  # kudos given and received
     PROFILE = "profile"  # handle, time zone, manager: the export
 
@@ -72,6 +75,15 @@ class RetroFacts:
     participant_ids: frozenset[int]
     started_by: int
     channel: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    """What the rule needs to know about one development action: who wrote it (a retro's author, who may have
+    named someone else as its owner) and whether the retro's anonymity rule has let it out."""
+
+    author_id: int | None
+    shared: bool
 
 
 FINISHED = "completed"
@@ -130,6 +142,7 @@ def may(
     subject_manager: Person | None = None,
     run: RunFacts | None = None,
     retro: RetroFacts | None = None,
+    action: ActionFacts | None = None,
 ) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
@@ -142,6 +155,7 @@ def may(
         subject_manager: the subject's manager, to recognise their manager (skip level).
         run: for RUN_ANSWERS, ANSWER_RUN and OBSTACLES (the run an obstacle came from, if any).
         retro: for RETRO_ANSWERS.
+        action: for ACTIONS, the one action (without it: the actions already shared).
     """
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
@@ -155,6 +169,11 @@ def may(
         )
     if part == Part.SUPPORT_ACT:
         return rel == Relation.MANAGER and subject.active  # not the member themselves, not the skip level
+    if part == Part.ACTION_SUGGEST:
+        return rel == Relation.MANAGER and subject.active  # a direct report, by their manager
+    if part == Part.ACTIONS and action is not None and not action.shared:
+        # a retro's action its anonymity rule has not let out (or never will): its author's alone
+        return viewer is not None and viewer.id == action.author_id
     if rel == Relation.SELF:
         return True
     if not subject.active or rel == Relation.OTHER:
@@ -162,7 +181,7 @@ def may(
     # the manager, or the manager's manager with skip_level
     if part in (Part.ANSWER_RUN, Part.PROFILE):
         return False
-    if part in (Part.SUPPORT, Part.RETRO_ACTIONS):
+    if part in (Part.SUPPORT, Part.ACTIONS):
         return True
     if part == Part.OBSTACLES:
         return run is None or (run.member_id == subject.id and released(run, now))
@@ -183,6 +202,7 @@ def may_member(
     skip_level: bool = False,
     run: ConversationRun | None = None,
     retro: RetroFacts | None = None,
+    action: ActionFacts | None = None,
 ) -> bool:
     """`may` for stored members: looks up the subject's manager itself."""
     boss = s.get(Member, subject.manager_id) if subject.manager_id and skip_level else None
@@ -197,7 +217,18 @@ def may_member(
         subject_manager=person(boss),
         run=run_facts(run) if run is not None else None,
         retro=retro,
+        action=action,
     )
+
+
+def action_facts(s: Session, action: DevelopmentAction) -> ActionFacts:
+    """What the rule needs about a stored action: its author (a retro's: whoever's answers named it) and whether
+    it is shared."""
+    author: int | None = action.owner_id
+    if action.source == "retro" and action.source_run_id is not None:
+        run = s.get(ConversationRun, action.source_run_id)
+        author = run.member_id if run is not None else None
+    return ActionFacts(author, shared=action.shared_at is not None)
 
 
 def seen_by(s: Session, member: Member, *, skip_level: bool) -> list[Member]:

@@ -43,6 +43,7 @@ from storage.models import (
     AuditRecord,
     ConversationRun,
     DeletionRequest,
+    DevelopmentAction,
     ErasedAccount,
     KudosRecipient,
     Member,
@@ -199,6 +200,7 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
         "obstacles": count(Obstacle, Obstacle.member_id == member.id),
         "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
         "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id),
+        "actions": count(DevelopmentAction, DevelopmentAction.owner_id == member.id),
     }
 
 

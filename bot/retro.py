@@ -3,7 +3,7 @@
 What came from one person's answers reaches others only as `conversations.retro.disclosed` decides. Its verdict
 is recorded when it is made — the retro's status (`summarised`: shared, `withheld`: below the minimum of an
 anonymous retro) and each action's `shared_at` — and every reader of actions goes through
-`repo.shared_retro_actions`. Below the minimum each author is told privately and may post their own answers under
+`repo.open_actions`. Below the minimum each author is told privately and may post their own answers under
 their name (`/retro repost`)."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from conversations.retro import (
 )
 from conversations.similarity import text_key
 from storage import repo
-from storage.models import ConversationRun, Member, Retro, RetroAction
+from storage.models import ConversationRun, DevelopmentAction, Member, Retro
 
 log = logging.getLogger(__name__)
 
@@ -211,63 +211,60 @@ class RetroDesk:
 
     def record_actions(self, s: Session, *, run: ConversationRun, value: Any, now: datetime, platform: str) -> None:
         """This author's actions, each once per retro: an action another participant already wrote for the same
-        owner (the same words, `conversations.similarity.text_key`) is not added again."""
+        owner (the same words, `conversations.similarity.text_key`) is not added again. An edit keeps the actions
+        it still names as they are (their status and notes); one it drops stays if another participant wrote it
+        too (now as theirs), and goes otherwise."""
         retro_id = run.context["retro_id"]
-        before = list(s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id)))
-        for old in before:
-            s.delete(old)
-        s.flush()
-        kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)}
+        assert run.id is not None  # a stored run
+        before = {(a.owner_id, text_key(a.text)): a for a in self._written_by(s, run.id)}
+        kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)} - set(before)
         retro = s.get(Retro, retro_id)
         # An edit after the retro closed keeps the verdict already recorded for this author's answers.
         shared = retro is not None and (retro.status == "summarised" or bool(run.context.get("reposted_at")))
         for action in value or []:
             owner = identity.member_by_mention(s, platform=platform, token=action["owner"])
-            if owner is not None and (owner.id, text_key(action["text"])) not in kept:
-                assert owner.id is not None  # a stored member
-                kept.add((owner.id, text_key(action["text"])))
-                s.add(
-                    RetroAction(
-                        retro_id=retro_id,
-                        owner_id=owner.id,
-                        author_run_id=run.id,
-                        text=action["text"],
-                        created_at=now,
-                        shared_at=now if shared else None,
-                    )
-                )
-        # An action this author no longer writes stays if another participant wrote it too (now as theirs).
-        for old in before:
-            if (old.owner_id, text_key(old.text)) in kept:
+            if owner is None or owner.id is None:
                 continue
-            for other in s.exec(
-                select(ConversationRun)
-                .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
-                .order_by(col(ConversationRun.id))
-            ):
-                assert other.id is not None  # a stored run
-                wrote = [
-                    a
-                    for a in repo.answers_of(s, run_id=other.id).get("actions") or []
-                    if text_key(a.get("text", "")) == text_key(old.text)
-                    and getattr(identity.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
-                    == old.owner_id
-                ]
-                if wrote:
-                    kept.add((old.owner_id, text_key(old.text)))
-                    s.add(
-                        RetroAction(
-                            retro_id=retro_id,
-                            owner_id=old.owner_id,
-                            author_run_id=other.id,
-                            text=wrote[0]["text"],
-                            status=old.status,
-                            done_at=old.done_at,
-                            created_at=old.created_at,
-                            shared_at=old.shared_at,
-                        )
-                    )
-                    break
+            mine = (owner.id, text_key(action["text"]))
+            if mine in kept:
+                continue
+            kept.add(mine)
+            same = before.pop(mine, None)
+            if same is not None:
+                same.text = action["text"]  # as typed this time
+                s.add(same)
+                continue
+            repo.add_action(
+                s, owner.id, action["text"], "retro", now=now, source_run_id=run.id, retro_id=retro_id, shared=shared
+            )
+        gone: list[int] = []
+        for (owner_id, words), old in before.items():
+            other = self._also_written_by(s, run, owner_id=owner_id, key=words, platform=platform)
+            if other is not None and (owner_id, words) not in kept:
+                kept.add((owner_id, words))
+                old.source_run_id, old.text = other  # the same record, now the other participant's, in their words
+                s.add(old)
+            else:
+                gone.append(old.id)  # type: ignore[arg-type]  # stored
+        repo.delete_actions(s, ids=gone)
+
+    def _also_written_by(
+        self, s: Session, run: ConversationRun, *, owner_id: int, key: str, platform: str
+    ) -> tuple[int, str] | None:
+        """Another participant's run whose answers name the same action for the same owner, and their words."""
+        for other in s.exec(
+            select(ConversationRun)
+            .where(ConversationRun.flow == NAME, ConversationRun.period == run.period, ConversationRun.id != run.id)
+            .order_by(col(ConversationRun.id))
+        ):
+            assert other.id is not None  # a stored run
+            for a in repo.answers_of(s, run_id=other.id).get("actions") or []:
+                if text_key(a.get("text", "")) == key and (
+                    getattr(identity.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
+                    == owner_id
+                ):
+                    return other.id, str(a.get("text", ""))
+        return None
 
     # ---------------------------------------------------------------------------------------- summary
 
@@ -355,9 +352,11 @@ class RetroDesk:
             found = self._actions(s, retro.id)
             owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
-            unshared = col(RetroAction.shared_at).is_(None)
+            unshared = col(DevelopmentAction.shared_at).is_(None)
             s.execute(
-                sa.update(RetroAction).where(col(RetroAction.retro_id) == retro.id, unshared).values(shared_at=now)
+                sa.update(DevelopmentAction)
+                .where(col(DevelopmentAction.retro_id) == retro.id, col(DevelopmentAction.source) == "retro", unshared)
+                .values(shared_at=now)
             )
         params = {
             "title": retro.title,
@@ -458,9 +457,7 @@ class RetroDesk:
         run, retro, answers = found
         if run.context.get("reposted_at"):
             return Reply("retro/repost_already", {"title": retro.title})
-        mine = list(
-            s.exec(select(RetroAction).where(col(RetroAction.author_run_id) == run.id).order_by(col(RetroAction.id)))
-        )
+        mine = self._written_by(s, run.id)  # type: ignore[arg-type]  # a stored run
         owners = repo.members_by_id(s, ids=[a.owner_id for a in mine])
         params = {
             "who": first_name(member.name),
@@ -508,7 +505,16 @@ class RetroDesk:
         )
 
     @staticmethod
-    def _actions(s: Session, retro_id: int) -> list[RetroAction]:
-        return list(
-            s.exec(select(RetroAction).where(col(RetroAction.retro_id) == retro_id).order_by(col(RetroAction.id)))
+    def _actions(s: Session, retro_id: int) -> list[DevelopmentAction]:
+        query = select(DevelopmentAction).where(
+            col(DevelopmentAction.retro_id) == retro_id, DevelopmentAction.source == "retro"
         )
+        return list(s.exec(query.order_by(col(DevelopmentAction.id))))
+
+    @staticmethod
+    def _written_by(s: Session, run_id: int) -> list[DevelopmentAction]:
+        """The actions one participant's answers wrote (for whomever they named)."""
+        query = select(DevelopmentAction).where(
+            col(DevelopmentAction.source_run_id) == run_id, DevelopmentAction.source == "retro"
+        )
+        return list(s.exec(query.order_by(col(DevelopmentAction.id))))

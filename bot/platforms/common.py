@@ -65,7 +65,8 @@ LABELS = {
         "still": "Still blocking",
         "irrelevant": "No longer relevant",
         "done_action": "Done",
-        "open_action": "Not yet",
+        "open_action": "Still going",
+        "drop_action": "Drop",
         "later": "Later",
         "skip": "Skip",
         "back": "Back",
@@ -91,7 +92,8 @@ LABELS = {
         "still": "仍然存在",
         "irrelevant": "不再相关",
         "done_action": "完成",
-        "open_action": "还没",
+        "open_action": "还在进行",
+        "drop_action": "放弃",
         "later": "稍后",
         "skip": "跳过",
         "back": "返回",
@@ -146,6 +148,22 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return [_support_row(reply.params["id"], labels)]
     if reply.template == "team/request" and "id" in reply.params:
         return [_team_request_row(reply.params["id"], labels)]
+    if reply.template == "action/suggested" and "id" in reply.params:  # a manager's suggestion: Accept / Decline
+        action_id = reply.params["id"]
+        return [
+            ButtonRow(
+                f"action:{action_id}",
+                tuple(
+                    Button(
+                        f"action:{word}:{action_id}",
+                        labels[word],
+                        f"/action {word} {action_id}",
+                        primary=word == "accept",
+                    )
+                    for word in ("accept", "decline")
+                ),
+            )
+        ]
     if reply.template == "retro/withheld" and "retro_id" in reply.params:  # the author's own answers, theirs to post
         retro_id = reply.params["retro_id"]
         return [
@@ -332,6 +350,7 @@ def _chosen(choices: Sequence[tuple[str, str]], current: Any) -> str | None:
             str(current) in (value, label)
             or (label == "done_action" and current == "done")
             or (label == "open_action" and current == "open")
+            or (label == "drop_action" and current == "dropped")
         ):
             return value
     return None
