@@ -234,7 +234,7 @@ class RunEngine:
             run.context = context
         flow = self.flows[run.flow]
         for step, value in outcome.save.items():
-            repo.save_answer(s, run=run, step=step, value=value, now=now)
+            repo.save_answer(s, run=run, step=step, value=value, now=now, known=before.answers)
             for hook in self._hooks(run.flow):
                 if hook.after_save is not None:
                     hook.after_save(s, flow, run, member, step, value, now)

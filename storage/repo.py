@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -37,6 +38,9 @@ from storage.models import (
     SupportRequest,
 )
 from storage.types import UTCDateTime
+
+# A member's accounts (`Member.identities`) loaded with the member, in one round trip: each inbound event reads them.
+_WITH_ACCOUNTS = joinedload(Member.identities)  # type: ignore[arg-type]  # mapped after the class (storage/models.py)
 
 OPEN = ("scheduled", "prompted", "in_progress")
 
@@ -106,7 +110,8 @@ def lock_member_sync(session: Session) -> None:
 
 
 def member_by_handle(session: Session, *, handle: str) -> Member | None:
-    return session.exec(select(Member).where(Member.handle == handle)).first()
+    """With the member's accounts in the same query: the inbound path reads them for every event."""
+    return session.exec(select(Member).where(Member.handle == handle).options(_WITH_ACCOUNTS)).unique().first()
 
 
 def listed_by_directory(member: Member, *, source: str) -> None:
@@ -125,11 +130,16 @@ def member_by_platform_id(session: Session, *, platform: str, user_id: str) -> M
     """The member whose account on `platform` is `user_id` (on the console: whose handle it is)."""
     if platform == CONSOLE:
         return member_by_handle(session, handle=user_id)
-    return session.exec(
-        select(Member)
-        .join(MemberIdentity, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
-        .where(MemberIdentity.platform == platform, MemberIdentity.external_id == user_id)
-    ).first()
+    return (
+        session.exec(
+            select(Member)
+            .join(MemberIdentity, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
+            .where(MemberIdentity.platform == platform, MemberIdentity.external_id == user_id)
+            .options(_WITH_ACCOUNTS)
+        )
+        .unique()
+        .first()
+    )
 
 
 def members_by_platform_ids(session: Session, *, platform: str, user_ids: Iterable[str]) -> dict[str, Member]:
@@ -415,8 +425,24 @@ def answers_of(session: Session, *, run_id: int) -> dict[str, Any]:
     return {a.step: a.value for a in session.exec(select(Answer).where(Answer.run_id == run_id))}
 
 
-def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
+def save_answer(
+    session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime, known: Iterable[str] | None = None
+) -> None:
+    """Store one answer, or replace it. `known`: the steps the run had answers for when it was read under its lock.
+    A step not among them is written in one statement without being looked up first (one round trip fewer on every
+    answer); it is an upsert all the same, so a `known` that missed a row replaces it rather than failing."""
     assert run.id is not None  # a stored run
+    if known is not None and step not in known:
+        dialect = session.get_bind().dialect.name
+        table = Answer.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        row = {"run_id": run.id, "member_id": run.member_id, "step": step, "value": value}
+        session.execute(
+            insert.values(**row, created_at=now, updated_at=now).on_conflict_do_update(
+                index_elements=["run_id", "step"], set_={"value": value, "updated_at": now}
+            )
+        )
+        return
     existing = session.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first()
     if existing is None:
         session.add(
