@@ -11,6 +11,11 @@ The rule, in words (README, "Who sees what"):
 - with `digest.skip_level: true` the manager's manager reads the same as the manager (and acts on nothing);
 - retro answers: the participants and whoever started it (or the channel it was started in), as the summary
   shows them; kudos: every member;
+- a reply between a manager and a report (about one of the report's answers, obstacles or support requests):
+  only its author and its recipient, ever; a manager replies only to what they may read of their own reports;
+- upward feedback: only the manager it is for, only as a set without names, and only when
+  `conversations/replies.py upward_disclosed` says so (the month closed, at least `feedback.upward_min` answered);
+  nobody else, not even the manager's manager;
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
 `may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`). The helpers at the end read stored
@@ -27,6 +32,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from conversations.render import Audience, first_name
+from conversations.replies import upward_disclosed
 from storage.models import ConversationRun, Member, Retro
 
 
@@ -40,6 +46,9 @@ class Part(StrEnum):
     RETRO_ACTIONS = "retro_actions"  # the retro actions someone owns (overdue ones are in the digest)
     KUDOS = "kudos"  # kudos given and received
     PROFILE = "profile"  # handle, time zone, manager: the export
+    REPLIES = "replies"  # a private reply about one of the subject's items, or an answer back to one
+    REPLY_ACT = "reply_act"  # reply to one of the subject's items (their manager, to what they may read)
+    UPWARD = "upward"  # the upward feedback a manager (the subject) received, as a set without names
 
 
 class Relation(StrEnum):
@@ -65,6 +74,25 @@ class RunFacts:
     flow: str
     status: str
     closes_at: datetime
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """The two people of a reply: whoever wrote it and whoever it was sent to."""
+
+    author_id: int
+    recipient_id: int
+
+
+@dataclass(frozen=True)
+class UpwardFacts:
+    """One month's upward feedback for one manager: how many different reports answered (never who), the
+    minimum (`feedback.upward_min`), and whether that month's review has closed for everyone who was asked."""
+
+    manager_id: int
+    respondents: int
+    minimum: int
+    closed: bool
 
 
 @dataclass(frozen=True)
@@ -130,6 +158,8 @@ def may(
     subject_manager: Person | None = None,
     run: RunFacts | None = None,
     retro: RetroFacts | None = None,
+    reply: ReplyFacts | None = None,
+    upward: UpwardFacts | None = None,
 ) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
@@ -142,14 +172,31 @@ def may(
         subject_manager: the subject's manager, to recognise their manager (skip level).
         run: for RUN_ANSWERS, ANSWER_RUN and OBSTACLES (the run an obstacle came from, if any).
         retro: for RETRO_ANSWERS.
+        reply: for REPLIES: its two people (the subject is whose item it is about).
+        upward: for UPWARD (the subject is the manager it is for).
     """
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
         return False
+    assert viewer is not None
+    if part == Part.REPLIES:  # the two people, and only while the one it is about has not left (or is the viewer)
+        return (
+            reply is not None
+            and viewer.id in (reply.author_id, reply.recipient_id)
+            and (rel == Relation.SELF or subject.active)
+        )
+    if part == Part.UPWARD:
+        return (
+            upward is not None
+            and rel == Relation.SELF
+            and upward.manager_id == viewer.id
+            and upward_disclosed(respondents=upward.respondents, minimum=upward.minimum, closed=upward.closed)
+        )
+    if part == Part.REPLY_ACT:  # only the report's own manager (not the skip level), to a report still here
+        return rel == Relation.MANAGER and subject.active
     if part == Part.KUDOS:
         return True  # public recognition, for every member
     if part == Part.RETRO_ANSWERS:
-        assert viewer is not None
         return retro is not None and (
             retro.channel is not None or viewer.id in retro.participant_ids or viewer.id == retro.started_by
         )
@@ -183,6 +230,8 @@ def may_member(
     skip_level: bool = False,
     run: ConversationRun | None = None,
     retro: RetroFacts | None = None,
+    reply: ReplyFacts | None = None,
+    upward: UpwardFacts | None = None,
 ) -> bool:
     """`may` for stored members: looks up the subject's manager itself."""
     boss = s.get(Member, subject.manager_id) if subject.manager_id and skip_level else None
@@ -197,6 +246,8 @@ def may_member(
         subject_manager=person(boss),
         run=run_facts(run) if run is not None else None,
         retro=retro,
+        reply=reply,
+        upward=upward,
     )
 
 
