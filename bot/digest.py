@@ -348,7 +348,9 @@ def snapshot(
                         if k not in BUILT_IN and k != FOLLOW_UPS and got.get(k) is not None
                     ),
                     notes=tuple(sorted(notes.get(run.id, ()))),
-                    answer_ids=tuple(sorted(answer_ids.get(run.id, {}).items())),
+                    answer_ids=tuple(
+                        (k, answer_ids[run.id][k]) for k in ANSWER_STEPS if k in answer_ids.get(run.id, {})
+                    ),
                 )
             )  # answers are read in no set order
         mine = [k for k, rs in received if member.id in rs]
