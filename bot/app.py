@@ -38,8 +38,8 @@ from bot.metrics import Metrics
 from bot.newcomers import Newcomers
 from bot.outbox import OUTBOX_CLAIM, Outbox
 from bot.platforms.base import Messenger, Recipient
-from bot.replies import Conversations
 from bot.platforms.directory import Directory
+from bot.replies import Conversations
 from bot.retro import RetroDesk
 from bot.settings import Settings
 from bot.ticker import Ticker, TickReport

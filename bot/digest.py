@@ -496,6 +496,7 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
                     part=team["period"] if _answers_shown(r, team["period"]) else None,
                 )
             audience = Audience(manager.locale, manager.timezone, manager.name)
+            assert manager.id is not None  # a stored member
             refs = {  # numbers to reply with, for the manager's own reports (not a skip level's)
                 r.member_id: digest_numbers(s, manager.id, report_params(r), now) for r in reports if r.via is None
             }

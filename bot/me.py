@@ -232,7 +232,8 @@ def _conversations_export(s: Session, member: Member) -> dict[str, Any]:
             for r in rows
         ],
         "upward_feedback_given": [
-            {"to": handle(g.manager_id), "period": g.period, "text": None} for g in sorted(given, key=lambda g: g.period)
+            {"to": handle(g.manager_id), "period": g.period, "text": None}
+            for g in sorted(given, key=lambda g: g.period)
         ],
         "upward_answers_written": [
             {"period": a.period, "text": a.text, "at": a.created_at.isoformat()}
@@ -363,13 +364,19 @@ def _forget_conversations(s: Session, member_id: int) -> dict[str, int]:
     s.execute(sa.update(AnswerReply).where(col(AnswerReply.in_reply_to).in_(ids)).values(in_reply_to=None))
     counts = {"replies": s.execute(sa.delete(AnswerReply).where(mine)).rowcount or 0}  # type: ignore[attr-defined]  # a DELETE's result
     s.execute(sa.delete(ReplyRef).where(col(ReplyRef.member_id) == member_id))
-    counts["upward_given"] = s.execute(  # type: ignore[attr-defined]  # a DELETE's result
-        sa.delete(UpwardRespondent).where(col(UpwardRespondent.member_id) == member_id)
-    ).rowcount or 0
+    counts["upward_given"] = (
+        s.execute(  # type: ignore[attr-defined]  # a DELETE's result
+            sa.delete(UpwardRespondent).where(col(UpwardRespondent.member_id) == member_id)
+        ).rowcount
+        or 0
+    )
     s.execute(sa.delete(UpwardRespondent).where(col(UpwardRespondent.manager_id) == member_id))
-    counts["upward_received"] = s.execute(  # type: ignore[attr-defined]  # a DELETE's result
-        sa.delete(UpwardFeedback).where(col(UpwardFeedback.manager_id) == member_id)
-    ).rowcount or 0
+    counts["upward_received"] = (
+        s.execute(  # type: ignore[attr-defined]  # a DELETE's result
+            sa.delete(UpwardFeedback).where(col(UpwardFeedback.manager_id) == member_id)
+        ).rowcount
+        or 0
+    )
     s.execute(sa.delete(UpwardAnswer).where(col(UpwardAnswer.manager_id) == member_id))
     return counts
 

@@ -41,7 +41,7 @@ from conversations.flows import Flow
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import first_name
-from conversations.replies import MAX_REPLY_LEN, UPWARD_MIN, is_specific_thanks, parse_reply
+from conversations.replies import MAX_REPLY_LEN, is_specific_thanks, parse_reply
 from storage import repo
 from storage.models import (
     Answer,
@@ -280,7 +280,9 @@ class Conversations:
             return {}
         return {"upward_to": member.manager_id, "upward_min": self.upward_min()}
 
-    def take(self, s: Session, flow: Flow, run: ConversationRun, member: Member, step: str, value: Any, now: datetime) -> None:
+    def take(
+        self, s: Session, flow: Flow, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
+    ) -> None:
         """Store one upward answer apart from its author: the text with the manager and month only, the author in
         the set of who answered; then the month's texts rewritten in a new random order under new random keys."""
         manager_id = (run.context or {}).get("upward_to") or member.manager_id
@@ -319,7 +321,9 @@ class Conversations:
             if command.args.strip():
                 return [Reply("replies/upward_usage")], None
             if shown is None:
-                return [Reply("replies/upward_nothing", {"minimum": self.upward_min(), "is_manager": _leads(s, member)})], None
+                return [
+                    Reply("replies/upward_nothing", {"minimum": self.upward_min(), "is_manager": _leads(s, member)})
+                ], None
             period, texts = shown
             return [Reply("replies/upward_set", {"period": period, "texts": texts, "minimum": self.upward_min()})], None
         text = after_words(command.text or command.args, 1)
@@ -328,7 +332,9 @@ class Conversations:
         if len(text) > MAX_REPLY_LEN:
             return [Reply("replies/too_long", {"max": MAX_REPLY_LEN})], None
         if shown is None:
-            return [Reply("replies/upward_nothing", {"minimum": self.upward_min(), "is_manager": _leads(s, member)})], None
+            return [
+                Reply("replies/upward_nothing", {"minimum": self.upward_min(), "is_manager": _leads(s, member)})
+            ], None
         period, _ = shown
         row = UpwardAnswer(manager_id=member.id, period=period, text=text, created_at=now)
         s.add(row)
@@ -348,13 +354,14 @@ class Conversations:
                 now=now,
                 not_before=self.calendars.send_at(person, now),
             )
-        return [Reply("replies/upward_answer_sent", {"period": period, "count": len([p for p in asked if p.active])})], None
+        return [
+            Reply("replies/upward_answer_sent", {"period": period, "count": len([p for p in asked if p.active])})
+        ], None
 
 
 def _leads(s: Session, member: Member) -> bool:
     return (
-        s.exec(select(Member.id).where(Member.manager_id == member.id, Member.active == sa.true())).first()
-        is not None
+        s.exec(select(Member.id).where(Member.manager_id == member.id, Member.active == sa.true())).first() is not None
     )
 
 
@@ -363,7 +370,11 @@ def asked_for(s: Session, manager_id: int, period: str) -> list[Member]:
     runs = s.exec(
         select(ConversationRun).where(ConversationRun.flow == MONTHLY, ConversationRun.period == period)
     ).all()
-    ids = [r.member_id for r in runs if (r.context or {}).get("upward_to") == manager_id and UPWARD_STEP in ((r.context or {}).get("steps") or ())]
+    ids = [
+        r.member_id
+        for r in runs
+        if (r.context or {}).get("upward_to") == manager_id and UPWARD_STEP in ((r.context or {}).get("steps") or ())
+    ]
     return list(repo.members_by_id(s, ids=ids).values()) if ids else []
 
 
@@ -390,9 +401,7 @@ def upward_periods(s: Session, manager_id: int) -> list[str]:
     )
 
 
-def upward_set(
-    s: Session, manager: Member, period: str, now: datetime, *, minimum: int
-) -> list[str] | None:
+def upward_set(s: Session, manager: Member, period: str, now: datetime, *, minimum: int) -> list[str] | None:
     """One month's upward feedback for `manager`, in no meaningful order, if the rule lets them see it; else None."""
     assert manager.id is not None  # a stored member
     facts = upward_facts(s, manager.id, period, now, minimum=minimum)
@@ -445,13 +454,17 @@ def recent_replies(
             .order_by(col(AnswerReply.created_at), col(AnswerReply.id))
         )
     )
-    people = repo.members_by_id(s, ids=list({r.author_id for r in rows} | {r.recipient_id for r in rows})) if rows else {}
+    people = (
+        repo.members_by_id(s, ids=list({r.author_id for r in rows} | {r.recipient_id for r in rows})) if rows else {}
+    )
     me = access.person(viewer)
     by_id = {m.id: m for m in subjects}
     for r in rows:
         subject = access.person(by_id[r.subject_id])
         assert subject is not None
-        if not access.may(me, subject, access.Part.REPLIES, now=now, reply=access.ReplyFacts(r.author_id, r.recipient_id)):
+        if not access.may(
+            me, subject, access.Part.REPLIES, now=now, reply=access.ReplyFacts(r.author_id, r.recipient_id)
+        ):
             continue
         author = people.get(r.author_id)
         out[r.subject_id].append(

@@ -634,7 +634,7 @@ def _store_answer(
         Status.IN_PROGRESS,
         nxt,
         save={step: value},
-            detached=detached,
+        detached=detached,
         context=context,
         replies=(ask(flow, run, nxt, answers, lead=lead),),
         nudge=_reminder_at(flow, run, now),

@@ -450,8 +450,17 @@ FIXTURES: list[Reply] = [
     *[
         Reply(
             "replies/received",
-            {"about": about, "step": "wins", "period": "2026-W49", "quote": "q", "from": "Maria", "number": 3,
-             "text": "t", "answer_back": back, "own_item": not back},
+            {
+                "about": about,
+                "step": "wins",
+                "period": "2026-W49",
+                "quote": "q",
+                "from": "Maria",
+                "number": 3,
+                "text": "t",
+                "answer_back": back,
+                "own_item": not back,
+            },
         )
         for about in ("answer", "obstacle", "support")
         for back in (False, True)

@@ -181,8 +181,8 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
             rows.append(_support_row(r["id"], labels, note))
         numbers = sorted(set((reply.params.get("refs") or {}).values()))[:10]  # what the digest numbered
         if numbers:
-            buttons = tuple(reply_button(n, labels["reply"].format(n=n)) for n in numbers)
-            rows.append(ButtonRow(f"reply:{numbers[0]}", buttons, str(reply.params.get("name") or ""), own_card=True))
+            presses = tuple(reply_button(n, labels["reply"].format(n=n)) for n in numbers)
+            rows.append(ButtonRow(f"reply:{numbers[0]}", presses, str(reply.params.get("name") or ""), own_card=True))
         return rows
     if step == "summary" and reply.params.get("mode") in ("completed", "edited"):
         return [ButtonRow(f"{flow}:edit", (Button(f"{flow}:edit", labels["edit"], "edit"),))]

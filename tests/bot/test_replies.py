@@ -141,13 +141,17 @@ def test_export_and_forget_cover_replies(tmp_path):
         with transaction(h.app.sessions) as s:
             alice = s.exec(select(Member).where(Member.handle == "alice")).one()
             data = export(s, alice)
-            assert [r["text"] for r in data["replies"]] == ["Thanks for shipping onboarding, it cut our support tickets"]
+            assert [r["text"] for r in data["replies"]] == [
+                "Thanks for shipping onboarding, it cut our support tickets"
+            ]
             assert data["replies"][0]["from"] == "maria" and data["replies"][0]["to"] == "alice"
             counts = forget(s, alice)
             assert counts["replies"] == 1
         with transaction(h.app.sessions) as s:
             assert list(s.exec(select(AnswerReply))) == []
-            assert {r.target.split(":")[0] for r in s.exec(select(ReplyRef)) if r.member_id == 1} == {"answer"}  # Chen's
+            assert {r.target.split(":")[0] for r in s.exec(select(ReplyRef)) if r.member_id == 1} == {
+                "answer"
+            }  # Chen's
             assert all(r.member_id != 2 for r in s.exec(select(ReplyRef)))
         assert "nothing numbered" in h.say("maria", f"/reply {n} hello?")[0]
     finally:

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.me import export, forget
 from storage.db import transaction
-from storage.models import Answer, Member, OutboxMessage, UpwardAnswer, UpwardFeedback, UpwardRespondent
+from storage.models import Answer, Member, OutboxMessage, UpwardFeedback, UpwardRespondent
 from tests.helpers import local, make_harness
 
 TEAM = ("alice", "bo", "dan", "chen")

@@ -53,7 +53,9 @@ def test_a_reply_round_trip_on_slack(env):  # noqa: F811
     assert "“Shipped the onboarding flow” [1]" in whole
     buttons = _reply_buttons(digest)
     assert [b["text"]["text"] for b in buttons][:2] == ["Reply to 1", "Reply to 2"]
-    view = _send_in_modal(fake, client, "UMARIA", buttons[0], "Thanks for shipping onboarding — <!channel> & all", "1.1")
+    view = _send_in_modal(
+        fake, client, "UMARIA", buttons[0], "Thanks for shipping onboarding — <!channel> & all", "1.1"
+    )
     assert view["title"]["text"] == "Private reply"
     got = fake.posted("UALICE")[-1].params
     text = got["blocks"][0]["text"]["text"]
@@ -64,7 +66,9 @@ def test_a_reply_round_trip_on_slack(env):  # noqa: F811
     _send_in_modal(fake, client, "UALICE", answer[0], "Glad it helped!", "1.2")
     assert "Alice answered your reply" in texts(fake, "UMARIA")[-1] and "Glad it helped!" in texts(fake, "UMARIA")[-1]
     # A forged form for someone else's number reaches nothing.
-    forged = submission("UBO", {"callback_id": "flywheel_reply", "private_metadata": "1", "blocks": view["blocks"]}, {"reply": "hi"})
+    forged = submission(
+        "UBO", {"callback_id": "flywheel_reply", "private_metadata": "1", "blocks": view["blocks"]}, {"reply": "hi"}
+    )
     client.post(urlencode({"payload": json.dumps(forged)}).encode(), "application/x-www-form-urlencoded")
     assert "nothing numbered 1" in texts(fake, "UBO")[-1]
     with transaction(app.sessions) as s:
@@ -77,7 +81,7 @@ def test_a_reply_round_trip_on_slack(env):  # noqa: F811
 def test_a_reply_round_trip_on_feishu(tmp_path):
     from tests.platforms.test_feishu import Env, buttons
 
-    env = Env(tmp_path)
+    env = Env(tmp_path)  # noqa: F811 - the Feishu set-up, not the Slack fixture of the same name
     try:
         env.app.tick()  # Friday 15:00 Shanghai: the check-ins go out
         for text in ("4", "上线了新的支付流程", "none", "完成接口", "none"):
@@ -101,12 +105,18 @@ def test_a_reply_round_trip_on_feishu(tmp_path):
         assert done["toast"]["type"] == "success"
         text = env.fake.sent("ou_bo")[-2].body["content"]  # the message; its Answer button on the card after it
         assert "王玛丽回复了你的" in text and "<at id=all>" not in text  # shown literally, mentions nobody
-        answer = next(b for c in env.fake.sent("ou_bo")[-2:] for b in buttons(c.card) if b["value"]["v"].startswith("reply:"))
+        answer = next(
+            b for c in env.fake.sent("ou_bo")[-2:] for b in buttons(c.card) if b["value"]["v"].startswith("reply:")
+        )
         assert answer["text"]["content"] == "回应"
         form = env.over_long_connection(env.card_action("ou_bo", answer["value"]))["card"]["data"]["elements"][1]
-        empty = env.over_long_connection(env.card_action("ou_bo", form["elements"][-1]["value"], form_value={"text": " "}))
+        empty = env.over_long_connection(
+            env.card_action("ou_bo", form["elements"][-1]["value"], form_value={"text": " "})
+        )
         assert empty["toast"]["type"] == "error"
-        env.over_long_connection(env.card_action("ou_bo", form["elements"][-1]["value"], form_value={"text": "不客气！"}))
+        env.over_long_connection(
+            env.card_action("ou_bo", form["elements"][-1]["value"], form_value={"text": "不客气！"})
+        )
         back = " ".join(env.fake.texts("ou_maria")[-2:])
         assert "张博回应了你关于" in back and "不客气！" in back
         with transaction(env.app.sessions) as s:

@@ -117,7 +117,12 @@ class FeishuEvents:
             pressed = str(value.get("v") or "")
             number = reply_number(pressed)
             if number is not None:  # a Reply / Answer button: this card becomes the reply form
-                return {"card": {"type": "raw", "data": cards.reply_form_card(number, self.app.member_locale(PLATFORM, user))}}
+                return {
+                    "card": {
+                        "type": "raw",
+                        "data": cards.reply_form_card(number, self.app.member_locale(PLATFORM, user)),
+                    }
+                }
             if pressed.startswith("form:"):
                 run_id = pressed.removeprefix("form:")
                 form = (

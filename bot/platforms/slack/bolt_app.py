@@ -165,7 +165,11 @@ def handle_form(app: Server, parsed: Parsed) -> dict[str, Any] | None:
             client = getattr(app.messengers.get("slack"), "client", None)
             if client is not None:
                 forms.open_reply(
-                    app, client, user=parsed.data["user"], number=parsed.data["number"], trigger_id=parsed.data["trigger_id"]
+                    app,
+                    client,
+                    user=parsed.data["user"],
+                    number=parsed.data["number"],
+                    trigger_id=parsed.data["trigger_id"],
                 )
             return None
         event = forms.reply_event(parsed.data["payload"], parsed.data["dedup_key"], app.clock.now())

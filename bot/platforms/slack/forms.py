@@ -130,7 +130,9 @@ def open_reply(app: Forms, client: Any, *, user: str, number: int, trigger_id: s
     try:
         client.views_open(trigger_id=trigger_id, view=reply_view(app.member_locale("slack", user), number))
     except SlackApiError as exc:
-        log.warning("could not open the reply form: %s", (exc.response.data or {}).get("error") if exc.response else exc)
+        log.warning(
+            "could not open the reply form: %s", (exc.response.data or {}).get("error") if exc.response else exc
+        )
         return False
     return True
 
