@@ -496,7 +496,7 @@ def check(tmp_path, w: World) -> None:
         for actor in w.actors():
             for n in range(1, 9):
                 got = see.event(actor, f"/reply {n} {snt('HJK', actor, str(n))}")
-                for address, found in got.items():
+                for address in got:
                     if address == actor:
                         continue
                     assert model.may_act(actor, address) or address in replied_to.get(actor, set()), (actor, n, w)
