@@ -13,6 +13,7 @@ from typing import Any
 from bot.ports import FormSource
 from conversations import catalog
 from conversations.answers import Items, Scale
+from conversations.flows import GIVEN
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply, ask
 
@@ -313,6 +314,8 @@ def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> For
     audience = replace(app.audience_for(member), locale=locale)
     fields = []
     for step in state.steps:
+        if flow.ask_for(step).detached and state.answers.get(step) == GIVEN:
+            continue  # handed over without a name: nothing to show or change (upward feedback)
         question = app.renderer.render(ask(flow, state, step, {}), audience)
         expects = flow.ask_for(step).expects
         current = state.answers.get(step)

@@ -201,3 +201,21 @@ def _assert_unlinkable(h, caplog):
     with h.app.engine.connect() as conn:  # SQLite: no rowid to order the texts by
         sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'upward_feedback'").scalar()
         assert "WITHOUT ROWID" in sql
+
+
+def test_the_form_of_a_review_leaves_out_feedback_already_given_and_can_still_be_saved(tmp_path):
+    from bot.platforms.common import build_form
+
+    h = _harness(tmp_path)
+    try:
+        _review(h, "alice", TEXTS["alice"])
+        run = next(r for r in h.runs("alice") if r.flow == "monthly_review")
+        form = build_form(h.app, platform="console", user="alice", run_id=run.id)
+        assert form is not None and [f.step for f in form.fields] == ["biggest_obstacle", "support", "growth"]
+        values = {f.step: f.current or "" for f in form.fields} | {"growth": "negotiation"}
+        assert h.app.submit_form(platform="console", user="alice", run_id=run.id, values=values, dedup_key="f1") == {}
+        assert h.answers(run.id)["growth"] == ["negotiation"] and h.answers(run.id)["upward"] == "given"
+        with transaction(h.app.sessions) as s:
+            assert [f.text for f in s.exec(select(UpwardFeedback))] == [TEXTS["alice"]]
+    finally:
+        h.app.close()
