@@ -49,7 +49,9 @@ from storage.models import (
     ConversationRun,
     Member,
     Obstacle,
+    OutboxMessage,
     ReplyRef,
+    RunTransition,
     SupportRequest,
     UpwardAnswer,
     UpwardFeedback,
@@ -104,6 +106,7 @@ class Target:
     period: str | None
     quote: str  # the item, as its author typed it
     in_reply_to: int | None = None
+    thread_of: str | None = None  # the outbox message to thread under (the question the answer answered), if known
 
 
 def _quote(value: Any) -> str:
@@ -144,6 +147,7 @@ def _resolve(s: Session, viewer: Member, target: str, now: datetime, skip_level:
             earlier.period,
             earlier.text,
             in_reply_to=earlier.id,
+            thread_of=_asked_in(s, earlier.about, earlier.about_id) if author.id == subject.id else None,
         )
     if kind == "answer":
         answer = s.get(Answer, key)
@@ -156,7 +160,16 @@ def _resolve(s: Session, viewer: Member, target: str, now: datetime, skip_level:
             and access.may_member(s, viewer, subject, access.Part.RUN_ANSWERS, now=now, run=run, skip_level=skip_level)
         ):
             return None
-        return Target(subject, subject, "answer", key, answer.step, run.period, _quote(answer.value))
+        return Target(
+            subject,
+            subject,
+            "answer",
+            key,
+            answer.step,
+            run.period,
+            _quote(answer.value),
+            thread_of=_asked_in(s, "answer", key),
+        )
     if kind == "obstacle":
         obstacle = s.get(Obstacle, key)
         subject = s.get(Member, obstacle.member_id) if obstacle is not None else None
@@ -181,6 +194,34 @@ def _resolve(s: Session, viewer: Member, target: str, now: datetime, skip_level:
             return None
         return Target(subject, subject, "support", key, None, None, request.text)
     return None
+
+
+def _asked_in(s: Session, about: str, about_id: int) -> str | None:
+    """The message that asked the question an answer answers (its outbox dedup key), for a reply to go in its thread
+    where the platform has threads (Slack `thread_ts`, a Feishu reply); None when there is none (answered in a form,
+    the message deleted), and the reply is a plain DM that quotes the answer."""
+    answer = s.get(Answer, about_id) if about == "answer" else None
+    run = s.get(ConversationRun, answer.run_id) if answer is not None else None
+    if answer is None or run is None:
+        return None
+    # A sent message keeps no body; what asked the question is the message queued when the run moved to that step.
+    moved = s.exec(
+        select(RunTransition.at)
+        .where(RunTransition.run_id == run.id, RunTransition.to_step == answer.step)
+        .order_by(col(RunTransition.id).desc())
+    ).first()
+    if moved is None:
+        return None
+    row = s.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.run_id == run.id,
+            OutboxMessage.created_at == moved,
+            col(OutboxMessage.platform_message_id).is_not(None),
+        )
+        .order_by(col(OutboxMessage.id).desc())
+    ).first()
+    return row.dedup_key if row is not None else None
 
 
 def about_params(target: Target | AnswerReply, quote: str) -> dict[str, Any]:
@@ -245,21 +286,24 @@ class Conversations:
             dedup_key=f"reply:{row.id}",
             member_id=recipient.id,
             kind="reply_received",
-            body=encode_replies(
-                [
-                    Reply(
-                        "replies/received",
-                        {
-                            **about_params(target, quote),
-                            "from": first_name(member.name),
-                            "number": number,
-                            "text": parsed.text,
-                            "answer_back": target.in_reply_to is not None,
-                            "own_item": recipient.id == target.subject.id,
-                        },
-                    )
-                ]
-            ),
+            body={
+                **({"thread_of": target.thread_of} if target.thread_of else {}),
+                **encode_replies(
+                    [
+                        Reply(
+                            "replies/received",
+                            {
+                                **about_params(target, quote),
+                                "from": first_name(member.name),
+                                "number": number,
+                                "text": parsed.text,
+                                "answer_back": target.in_reply_to is not None,
+                                "own_item": recipient.id == target.subject.id,
+                            },
+                        )
+                    ]
+                ),
+            },
             now=now,
             not_before=self.calendars.send_at(recipient, now),
         )

@@ -5,6 +5,7 @@ with an Answer button, and the member's answer comes back to the manager. Only t
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from sqlmodel import select
@@ -17,8 +18,11 @@ from tests.platforms.test_slack_http import env, submission, texts  # noqa: F401
 MONDAY = local("Europe/London", 2026, 11, 30, 9, 0)
 
 
-def _slack_check_in(client, user, prefix, wins):
+def _slack_check_in(client, clock, user, prefix, wins):
+    from datetime import timedelta
+
     for i, text in enumerate(("4", wins, "no staging access", "Finish the API", "none")):
+        clock.set(clock.now() + timedelta(minutes=1))  # a person types one answer at a time
         client.dm(user, text, f"{prefix}{i}")
 
 
@@ -45,7 +49,7 @@ def _send_in_modal(fake, client, user, button, text, ts):
 def test_a_reply_round_trip_on_slack(env):  # noqa: F811
     app, fake, client, clock = env
     app.tick()  # Friday 15:00: the check-ins go out
-    _slack_check_in(client, "UALICE", "EvA", "Shipped the onboarding flow")
+    _slack_check_in(client, clock, "UALICE", "EvA", "Shipped the onboarding flow")
     clock.set(MONDAY)
     app.tick()
     digest = [c for c in fake.posted("UMARIA") if "📋" in c.params["blocks"][0]["text"]["text"]][-1].params
@@ -59,6 +63,11 @@ def test_a_reply_round_trip_on_slack(env):  # noqa: F811
     assert view["title"]["text"] == "Private reply"
     got = fake.posted("UALICE")[-1].params
     text = got["blocks"][0]["text"]["text"]
+    # in the thread of the message that asked for her wins
+    asked = next(
+        ts for c, ts in fake.delivered if c.params.get("channel") == "UALICE" and "What went well" in str(c.params)
+    )
+    assert got["thread_ts"] == asked
     assert "Maria replied about your answer “wins”" in text
     assert "Thanks for shipping onboarding — &lt;!channel&gt; &amp; all" in text  # shown literally, pings nobody
     answer = _reply_buttons(got)
@@ -85,7 +94,9 @@ def test_a_reply_round_trip_on_feishu(tmp_path):
     try:
         env.app.tick()  # Friday 15:00 Shanghai: the check-ins go out
         for text in ("4", "上线了新的支付流程", "none", "完成接口", "none"):
+            env.clock.set(env.clock.now() + timedelta(minutes=1))
             env.over_long_connection(env.message("ou_bo", text))
+        asked = next(m for c, m in env.fake.delivered if "这周有什么进展顺利" in json.dumps(c.body, ensure_ascii=False))
         env.clock.set(local("Asia/Shanghai", 2026, 11, 30, 9, 0))
         env.app.tick()  # Monday: digests
         sent = env.fake.sent("ou_maria")
@@ -103,7 +114,9 @@ def test_a_reply_round_trip_on_feishu(tmp_path):
             env.card_action("ou_maria", send["value"], form_value={"text": "谢谢你把支付流程顺利上线 <at id=all></at>"})
         )
         assert done["toast"]["type"] == "success"
-        text = env.fake.sent("ou_bo")[-2].body["content"]  # the message; its Answer button on the card after it
+        message = env.fake.sent("ou_bo")[-2]  # the message; its Answer button on the card after it
+        text = message.body["content"]
+        assert message.path.split("/")[-2] == asked  # a reply to the message that asked for the wins
         assert "王玛丽回复了你的" in text and "<at id=all>" not in text  # shown literally, mentions nobody
         answer = next(
             b for c in env.fake.sent("ou_bo")[-2:] for b in buttons(c.card) if b["value"]["v"].startswith("reply:")
