@@ -111,6 +111,7 @@ def build_reports(
     skip_level: bool = False,
     calendars: Calendars | None = None,
     upward_min: int = UPWARD_MIN,
+    with_upward: bool = True,
 ) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
@@ -137,7 +138,7 @@ def build_reports(
     given_by_manager = s.exec(
         select(sa.func.count()).select_from(Kudos).where(Kudos.giver_id == manager.id, Kudos.created_at >= week_ago)
     ).one()
-    upward = latest_upward(s, manager, now, minimum=upward_min)
+    upward = latest_upward(s, manager, now, minimum=upward_min) if with_upward else None
     if upward is not None:  # shown in the first digest after the month closed for everyone; `/upward` any time
         closed = released_at(s, manager.id, upward[0])
         upward = upward if closed is not None and closed >= now - timedelta(days=7) else None
