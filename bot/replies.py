@@ -41,7 +41,7 @@ from conversations.flows import Flow
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import first_name
-from conversations.replies import MAX_REPLY_LEN, is_specific_thanks, parse_reply
+from conversations.replies import MAX_REPLY_LEN, is_specific_thanks, month_over, parse_reply
 from storage import repo
 from storage.models import (
     Answer,
@@ -434,7 +434,9 @@ def upward_facts(s: Session, manager_id: int, period: str, now: datetime, *, min
         select(ConversationRun).where(ConversationRun.flow == MONTHLY, ConversationRun.period == period)
     ).all()
     asked = [r for r in runs if (r.context or {}).get("upward_to") == manager_id]
-    closed = bool(asked) and all(now >= r.closes_at for r in asked)  # no answer can come in any more
+    over = month_over(period)
+    # no answer can come in any more: every review that asked has closed, and the month is over everywhere
+    closed = bool(asked) and over is not None and now >= over and all(now >= r.closes_at for r in asked)
     return access.UpwardFacts(manager_id, int(respondents), minimum, closed)
 
 
@@ -471,12 +473,14 @@ def latest_upward(s: Session, manager: Member, now: datetime, *, minimum: int) -
 
 
 def released_at(s: Session, manager_id: int, period: str) -> datetime | None:
-    """When a month's reviews closed for everyone who was asked (the moment its set may first be shown)."""
+    """When a month's reviews had closed for everyone who was asked and the month was over (the moment its set may
+    first be shown)."""
     runs = s.exec(
         select(ConversationRun).where(ConversationRun.flow == MONTHLY, ConversationRun.period == period)
     ).all()
     closes = [r.closes_at for r in runs if (r.context or {}).get("upward_to") == manager_id]
-    return max(closes) if closes else None
+    over = month_over(period)
+    return max([*closes, over]) if closes and over is not None else None
 
 
 # ------------------------------------------------------------------------------------------------ shown with answers

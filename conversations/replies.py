@@ -1,8 +1,8 @@
 """Two-way conversations, the pure rules: reading `/reply N …`, what counts as a specific thank-you, and whether a
 manager's upward feedback may be shown at all. No I/O (bot/replies.py does the storing and sending).
 
-Upward feedback is shown to the manager only as a set without names, only once the month's review has closed for
-everyone who was asked (so a set that grows cannot tell who answered late), and only when at least
+Upward feedback is shown to the manager only as a set without names, only once the month is over and its review has
+closed for everyone who was asked (so a set that grows cannot tell who answered late), and only when at least
 `feedback.upward_min` different reports answered; below that nothing is shown, not even a count.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from conversations.answers import normalize
 
@@ -57,7 +58,20 @@ def is_specific_thanks(text: str) -> bool:
     return len(latin) >= 3 or len(han) >= 4 or (len(latin) >= 2 and len(han) >= 2)
 
 
+def month_over(period: str) -> datetime | None:
+    """When a month (`2026-12`) is over everywhere on Earth: midnight of the next month's first day at UTC−12. Upward
+    feedback waits for it as well as for every review that asked (a review moved by a holiday may not even exist
+    yet when the others close: a set that grew after it was shown would point at whoever answered late)."""
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", period)
+    if m is None:
+        return None
+    year, month = int(m.group(1)), int(m.group(2))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=UTC) + timedelta(hours=12)
+
+
 def upward_disclosed(*, respondents: int, minimum: int, closed: bool) -> bool:
-    """May a manager's upward feedback of one month be shown to them: the month's review has closed for everyone
-    who was asked, and at least `minimum` different reports answered. THE rule; bot/access.py asks it."""
+    """May a manager's upward feedback of one month be shown to them: the month is over and its review has closed
+    for everyone who was asked (`closed`), and at least `minimum` different reports answered. THE rule;
+    bot/access.py asks it."""
     return closed and respondents >= max(minimum, 2)

@@ -33,7 +33,9 @@ TEXTS = {
     "dan": "Keep the 1:1s; less context switching would help",
     "chen": "保持每周的一对一；希望更早告诉我们优先级的变化",
 }
-CLOSED = local("America/New_York", 2026, 12, 8, 10, 1)  # the last review of December (New York) has closed
+REVIEWS_CLOSED = local("America/New_York", 2026, 12, 8, 10, 1)  # the last review of December (New York) has closed
+CLOSED = local("Etc/GMT+12", 2027, 1, 1, 0, 1)  # ... and December is over everywhere
+NEXT_DIGEST = local("Europe/London", 2027, 1, 4, 9, 30)  # the first Monday digest after that
 
 
 def _review(h, handle, upward):
@@ -84,7 +86,7 @@ def test_below_k_nothing_is_shown_not_even_a_count(tmp_path, caplog):
         h.run_until(CLOSED)
         nothing = h.say("maria", "/upward")[0]
         assert "There is no upward feedback to show you" in nothing
-        h.run_until(local("Europe/London", 2026, 12, 14, 9, 30))
+        h.run_until(NEXT_DIGEST)
         to_maria = _everything_sent_to(h, "maria")
         assert "Upward feedback" not in to_maria and "roadmap" not in to_maria and "2 of" not in to_maria
         with transaction(h.app.sessions) as s:
@@ -108,18 +110,20 @@ def test_at_k_the_set_is_shown_without_names_after_the_month_closed_and_the_answ
         h.say("bo", "edit 4")
         assert "can no longer be changed or taken back" in h.say("bo", "Actually, all is fine")[0]
         assert "There is no upward feedback" in h.say("maria", "/upward")[0]  # not before the month closed
+        h.run_until(REVIEWS_CLOSED)
+        assert "There is no upward feedback" in h.say("maria", "/upward")[0]  # nor before December is over
         h.run_until(CLOSED)
         shown = h.say("maria", "/upward")[0]
         for who in ("alice", "bo", "chen"):
             assert TEXTS[who] in shown
         for name in ("Alice", "Bo", "陈晨", "Dan"):
             assert name not in shown
-        h.run_until(local("Europe/London", 2026, 12, 14, 9, 30))
+        h.run_until(NEXT_DIGEST)
         digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
         assert "Upward feedback from your team (2026-12)" in digest and TEXTS["bo"] in digest
         sent = h.say("maria", "/upward answer Thank you all — I'll share the roadmap at the start of each month")[0]
         assert "Sent to the 4 people who were asked" in sent
-        h.run_until(local("America/New_York", 2026, 12, 14, 9, 30))  # in everyone's working hours
+        h.run_until(local("America/New_York", 2027, 1, 4, 9, 30))  # in everyone's working hours
         for who in TEAM:  # everyone who was asked, whether they answered or not
             assert "share the roadmap at the start of each month" in _everything_sent_to(h, who)
         assert "回应了团队的向上反馈" in _everything_sent_to(h, "chen")
@@ -178,7 +182,7 @@ def test_a_manager_sees_only_their_own_and_the_manager_s_manager_sees_nothing(tm
         for other in ("vp", "alice", "dan"):
             out = "\n".join(h.say(other, "/upward"))
             assert TEXTS["alice"] not in out and "roadmap" not in out
-        h.run_until(local("Europe/London", 2026, 12, 14, 9, 30))
+        h.run_until(NEXT_DIGEST)
         assert "roadmap" not in _everything_sent_to(h, "vp")
     finally:
         h.app.close()

@@ -166,7 +166,7 @@ class Model:
                 for h in self.w.people:
                     if self.alive(h) and self.manager(h) == lead:
                         out |= self.section(h, own=False) | self.replies(m, h)
-        return out | self.upward(m)
+        return out  # last month's upward feedback was in an earlier digest; `/upward` shows it
 
     def gets_digest(self, m: str) -> bool:
         return self.alive(m) and any(self.alive(h) and self.manager(h) == m for h in self.w.people)
@@ -314,28 +314,28 @@ def build(tmp_path, w: World):
                 )
             )
         counts: dict[str, int] = {}
-        for handle in w.upward:  # last month's reviews, closed for everyone; who answered is counted apart
+        for handle in w.upward:  # October's reviews, closed for everyone; who answered is counted apart
             boss = w.people[handle].manager
             assert boss is not None
             s.add(
                 ConversationRun(
                     flow="monthly_review",
                     member_id=ids[handle],
-                    period="2026-11",
+                    period="2026-10",
                     status="completed",
                     context={"steps": ["growth", "upward"], "upward_to": ids[boss], "upward_min": 3},
-                    due_at=local(TZ, 2026, 11, 3, 10, 0),
-                    prompt_at=local(TZ, 2026, 11, 3, 10, 0),
-                    closes_at=local(TZ, 2026, 11, 10, 10, 0),
+                    due_at=local(TZ, 2026, 10, 6, 10, 0),
+                    prompt_at=local(TZ, 2026, 10, 6, 10, 0),
+                    closes_at=local(TZ, 2026, 10, 13, 10, 0),
                     created_at=NOW,
                     updated_at=NOW,
                 )
             )
-            s.add(UpwardRespondent(manager_id=ids[boss], period="2026-11", member_id=ids[handle]))
+            s.add(UpwardRespondent(manager_id=ids[boss], period="2026-10", member_id=ids[handle]))
             n = counts.get(boss, 0)
             counts[boss] = n + 1
             s.add(
-                UpwardFeedback(id=f"{boss}-{n}", manager_id=ids[boss], period="2026-11", text=snt("UPW", boss, f"n{n}"))
+                UpwardFeedback(id=f"{boss}-{n}", manager_id=ids[boss], period="2026-10", text=snt("UPW", boss, f"n{n}"))
             )
         for giver, recipient in w.kudos:
             repo.add_kudos(
