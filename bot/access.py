@@ -13,6 +13,11 @@ The rule, in words (README, "Who sees what"):
   shows them; kudos: every member;
 - development actions: the owner and their manager (and skip level, as above), like support requests; a retro's
   action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
+- a reply between a manager and a report (about one of the report's answers, obstacles or support requests):
+  only its author and its recipient, ever; a manager replies only to what they may read of their own reports;
+- upward feedback: only the manager it is for, only as a set without names, and only when
+  `conversations/replies.py upward_disclosed` says so (the month closed, at least `feedback.upward_min` answered);
+  nobody else, not even the manager's manager;
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
 `may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`). The helpers at the end read
@@ -29,6 +34,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from conversations.render import Audience, first_name
+from conversations.replies import upward_disclosed
 from storage.models import ConversationRun, DevelopmentAction, Member, Retro
 
 
@@ -43,6 +49,9 @@ class Part(StrEnum):
     ACTION_SUGGEST = "action_suggest"  # suggest a development action to someone (`/action suggest @alice …`)
     KUDOS = "kudos"  # kudos given and received
     PROFILE = "profile"  # handle, time zone, manager: the export
+    REPLIES = "replies"  # a private reply about one of the subject's items, or an answer back to one
+    REPLY_ACT = "reply_act"  # reply to one of the subject's items (their manager, to what they may read)
+    UPWARD = "upward"  # the upward feedback a manager (the subject) received, as a set without names
 
 
 class Relation(StrEnum):
@@ -68,6 +77,25 @@ class RunFacts:
     flow: str
     status: str
     closes_at: datetime
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """The two people of a reply: whoever wrote it and whoever it was sent to."""
+
+    author_id: int
+    recipient_id: int
+
+
+@dataclass(frozen=True)
+class UpwardFacts:
+    """One month's upward feedback for one manager: how many different reports answered (never who), the
+    minimum (`feedback.upward_min`), and whether that month's review has closed for everyone who was asked."""
+
+    manager_id: int
+    respondents: int
+    minimum: int
+    closed: bool
 
 
 @dataclass(frozen=True)
@@ -143,6 +171,8 @@ def may(
     run: RunFacts | None = None,
     retro: RetroFacts | None = None,
     action: ActionFacts | None = None,
+    reply: ReplyFacts | None = None,
+    upward: UpwardFacts | None = None,
 ) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
@@ -156,14 +186,31 @@ def may(
         run: for RUN_ANSWERS, ANSWER_RUN and OBSTACLES (the run an obstacle came from, if any).
         retro: for RETRO_ANSWERS.
         action: for ACTIONS, the one action (without it: the actions already shared).
+        reply: for REPLIES: its two people (the subject is whose item it is about).
+        upward: for UPWARD (the subject is the manager it is for).
     """
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
         return False
+    assert viewer is not None
+    if part == Part.REPLIES:  # the two people, and only while the one it is about has not left (or is the viewer)
+        return (
+            reply is not None
+            and viewer.id in (reply.author_id, reply.recipient_id)
+            and (rel == Relation.SELF or subject.active)
+        )
+    if part == Part.UPWARD:
+        return (
+            upward is not None
+            and rel == Relation.SELF
+            and upward.manager_id == viewer.id
+            and upward_disclosed(respondents=upward.respondents, minimum=upward.minimum, closed=upward.closed)
+        )
+    if part == Part.REPLY_ACT:  # only the report's own manager (not the skip level), to a report still here
+        return rel == Relation.MANAGER and subject.active
     if part == Part.KUDOS:
         return True  # public recognition, for every member
     if part == Part.RETRO_ANSWERS:
-        assert viewer is not None
         return retro is not None and (
             retro.channel is not None or viewer.id in retro.participant_ids or viewer.id == retro.started_by
         )
@@ -203,6 +250,8 @@ def may_member(
     run: ConversationRun | None = None,
     retro: RetroFacts | None = None,
     action: ActionFacts | None = None,
+    reply: ReplyFacts | None = None,
+    upward: UpwardFacts | None = None,
 ) -> bool:
     """`may` for stored members: looks up the subject's manager itself."""
     boss = s.get(Member, subject.manager_id) if subject.manager_id and skip_level else None
@@ -218,6 +267,8 @@ def may_member(
         run=run_facts(run) if run is not None else None,
         retro=retro,
         action=action,
+        reply=reply,
+        upward=upward,
     )
 
 

@@ -40,6 +40,7 @@ from bot.newcomers import Newcomers
 from bot.outbox import OUTBOX_CLAIM, Outbox
 from bot.platforms.base import Messenger, Recipient
 from bot.platforms.directory import Directory
+from bot.replies import Conversations
 from bot.retro import RetroDesk
 from bot.settings import Settings
 from bot.ticker import Ticker, TickReport
@@ -51,6 +52,7 @@ from conversations.flows import Flow
 from conversations.kudos import KudosSettings
 from conversations.machine import Reply, RunState
 from conversations.render import Audience, Renderer
+from conversations.replies import UPWARD_MIN
 from conversations.retro import ANONYMOUS_MIN
 from storage.db import create_db_engine, session_factory, transaction, upgrade
 from storage.models import Member
@@ -70,6 +72,7 @@ class Flywheel:
     skip_level: bool = False
     admins: tuple[str, ...] = ()
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
+    upward_min: int = UPWARD_MIN  # `feedback.upward_min` in the org file
     calendar_settings: CalendarSettings = field(default_factory=CalendarSettings)
     org_locale: str | None = None  # `defaults.locale` in the org file
     org_members: tuple[Any, ...] = ()  # the org file's members (`MemberSpec`), as read at start
@@ -108,8 +111,13 @@ class Flywheel:
             anonymous_min=lambda: self.retro_anonymous_min,
             platform_of=self._platform_of,
         )
+        self.conversations = Conversations(
+            calendars=self.calendars, skip_level=self.skip_level, upward_min=lambda: self.upward_min
+        )
         # Each feature adds to the runs of its flows, and declares its commands, here and nowhere else.
-        self.runs.register(self.followups.hooks(), self.retros.hooks(), self.actions.hooks())
+        self.runs.register(
+            self.followups.hooks(), self.retros.hooks(), self.actions.hooks(), self.conversations.hooks()
+        )
         self.commands = Commands()
         self.commands.register({"help": _help})
         self.commands.register(Starts(self.flows, self.runs, self.calendars).commands(("checkin", "review")))
@@ -118,6 +126,7 @@ class Flywheel:
         self.commands.register(self.retros.commands())
         self.commands.register(self.followups.commands())
         self.commands.register(self.actions.commands())
+        self.commands.register(self.conversations.commands())
         self.commands.register(
             own_data.commands(kudos=self.kudos_settings, skip_level=self.skip_level, calendars=self.calendars)
         )
@@ -196,6 +205,7 @@ class Flywheel:
             skip_level=config.skip_level if config else False,
             admins=config.admins if config else (),
             retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
+            upward_min=config.upward_min if config else UPWARD_MIN,
             org_locale=config.locale if config else None,
             org_members=config.members if config else (),
             directories=dict(directories or {}),

@@ -29,6 +29,7 @@ from storage import repo
 from storage.models import (
     Answer,
     AnswerFlag,
+    AnswerReply,
     AuditRecord,
     ConversationRun,
     DeletionRequest,
@@ -40,8 +41,12 @@ from storage.models import (
     Member,
     Obstacle,
     OutboxMessage,
+    ReplyRef,
     RunTransition,
     SupportRequest,
+    UpwardAnswer,
+    UpwardFeedback,
+    UpwardRespondent,
 )
 
 
@@ -52,7 +57,7 @@ def own_report(
     in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this."""
     if manager is not None:
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars)
+        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars, with_upward=False)
         return next(r for r in reports if r.member_id == member.id)
     at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
     return snapshot(s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars)[0][0]
@@ -188,6 +193,55 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             }
             for k, _ in received
         ],
+        **_conversations_export(s, member),
+    }
+
+
+def _conversations_export(s: Session, member: Member) -> dict[str, Any]:
+    """Replies the member wrote or received; the months they gave upward feedback, and to whom — never the text,
+    which is stored without its author and cannot be found again (README, "Upward feedback"); a manager's answers
+    to their team's upward feedback."""
+    rows = list(
+        s.exec(
+            select(AnswerReply)
+            .where(sa.or_(col(AnswerReply.author_id) == member.id, col(AnswerReply.recipient_id) == member.id))
+            .order_by(col(AnswerReply.created_at), col(AnswerReply.id))
+        )
+    )
+    given = list(s.exec(select(UpwardRespondent).where(UpwardRespondent.member_id == member.id)))
+    people = repo.members_by_id(
+        s, ids=list({r.author_id for r in rows} | {r.recipient_id for r in rows} | {g.manager_id for g in given})
+    )
+
+    def handle(member_id: int) -> str | None:
+        person = people.get(member_id)
+        return None if person is None or repo.is_erased(person) else person.handle
+
+    return {
+        "replies": [
+            {
+                "from": handle(r.author_id),
+                "to": handle(r.recipient_id),
+                "about": r.about,
+                "answer": r.step,
+                "period": r.period,
+                "text": r.text,
+                "at": r.created_at.isoformat(),
+                "in_reply_to": r.in_reply_to,
+                "id": r.id,
+            }
+            for r in rows
+        ],
+        "upward_feedback_given": [
+            {"to": handle(g.manager_id), "period": g.period, "text": None}
+            for g in sorted(given, key=lambda g: g.period)
+        ],
+        "upward_answers_written": [
+            {"period": a.period, "text": a.text, "at": a.created_at.isoformat()}
+            for a in s.exec(
+                select(UpwardAnswer).where(UpwardAnswer.manager_id == member.id).order_by(col(UpwardAnswer.id))
+            )
+        ],
     }
 
 
@@ -247,6 +301,7 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     def delete(name: str, stmt: Any) -> None:
         counts[name] = s.execute(stmt).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
+    _forget_numbers(s, member.id)  # before the items they name are gone
     delete("answers", sa.delete(Answer).where(col(Answer.member_id) == member.id))
     delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
     s.execute(sa.delete(DeletionRequest).where(col(DeletionRequest.member_id) == member.id))
@@ -281,6 +336,7 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
         delete("transitions", sa.delete(RunTransition).where(col(RunTransition.run_id).in_(run_ids)))
     delete("conversations", sa.delete(ConversationRun).where(col(ConversationRun.member_id) == member.id))
     delete("kudos_received", sa.delete(KudosRecipient).where(col(KudosRecipient.member_id) == member.id))
+    counts.update(_forget_conversations(s, member.id))
     s.execute(sa.update(SupportRequest).where(col(SupportRequest.manager_id) == member.id).values(manager_id=None))
     s.execute(sa.update(Member).where(col(Member.manager_id) == member.id).values(manager_id=None))
     if by_member:  # repo.audit leaves out what people do with their own data; this one fact stays
@@ -302,6 +358,60 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
         member.set_account(platform, None)
     member.active, member.manager_id, member.team = False, None, None
     s.add(member)
+    return counts
+
+
+def _forget_numbers(s: Session, member_id: int) -> None:
+    """The numbers anyone replies with that name this member's items or replies: an id freed by the deletion must
+    never bring a number back to life on something else."""
+    targets = (
+        [f"answer:{i}" for i in s.exec(select(Answer.id).where(Answer.member_id == member_id))]
+        + [f"obstacle:{i}" for i in s.exec(select(Obstacle.id).where(Obstacle.member_id == member_id))]
+        + [f"support:{i}" for i in s.exec(select(SupportRequest.id).where(SupportRequest.member_id == member_id))]
+        + [
+            f"reply:{i}"
+            for i in s.exec(
+                select(AnswerReply.id).where(
+                    sa.or_(
+                        col(AnswerReply.author_id) == member_id,
+                        col(AnswerReply.recipient_id) == member_id,
+                        col(AnswerReply.subject_id) == member_id,
+                    )
+                )
+            )
+        ]
+    )
+    for i in range(0, len(targets), 500):
+        s.execute(sa.delete(ReplyRef).where(col(ReplyRef.target).in_(targets[i : i + 500])))
+
+
+def _forget_conversations(s: Session, member_id: int) -> dict[str, int]:
+    """Replies they wrote, received or that were about them (the whole thread: its other person loses it too), the
+    numbers they replied with, the record that they gave upward feedback; and, for a manager, the upward feedback
+    about them and their answers to it. Upward feedback a member GAVE stays: nothing links it to them any more."""
+    mine = sa.or_(
+        col(AnswerReply.author_id) == member_id,
+        col(AnswerReply.recipient_id) == member_id,
+        col(AnswerReply.subject_id) == member_id,
+    )
+    ids = select(AnswerReply.id).where(mine)
+    s.execute(sa.update(AnswerReply).where(col(AnswerReply.in_reply_to).in_(ids)).values(in_reply_to=None))
+    counts = {"replies": s.execute(sa.delete(AnswerReply).where(mine)).rowcount or 0}  # type: ignore[attr-defined]  # a DELETE's result
+    s.execute(sa.delete(ReplyRef).where(col(ReplyRef.member_id) == member_id))
+    counts["upward_given"] = (
+        s.execute(  # type: ignore[attr-defined]  # a DELETE's result
+            sa.delete(UpwardRespondent).where(col(UpwardRespondent.member_id) == member_id)
+        ).rowcount
+        or 0
+    )
+    s.execute(sa.delete(UpwardRespondent).where(col(UpwardRespondent.manager_id) == member_id))
+    counts["upward_received"] = (
+        s.execute(  # type: ignore[attr-defined]  # a DELETE's result
+            sa.delete(UpwardFeedback).where(col(UpwardFeedback.manager_id) == member_id)
+        ).rowcount
+        or 0
+    )
+    s.execute(sa.delete(UpwardAnswer).where(col(UpwardAnswer.manager_id) == member_id))
     return counts
 
 

@@ -40,6 +40,7 @@ from storage import repo
 from storage.models import (
     Answer,
     AnswerFlag,
+    AnswerReply,
     AuditRecord,
     ConversationRun,
     DeletionRequest,
@@ -201,6 +202,14 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
         "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
         "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id),
         "actions": count(DevelopmentAction, DevelopmentAction.owner_id == member.id),
+        "replies": count(
+            AnswerReply,
+            sa.or_(
+                col(AnswerReply.author_id) == member.id,
+                col(AnswerReply.recipient_id) == member.id,
+                col(AnswerReply.subject_id) == member.id,
+            ),
+        ),
     }
 
 

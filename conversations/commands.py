@@ -25,6 +25,8 @@ COMMANDS = (
     "retro",
     "note",
     "action",
+    "reply",
+    "upward",
     "flywheel",
 )
 # Reached as `/flywheel <command>` too (`/me` is one of Slack's built-in commands).
@@ -45,6 +47,8 @@ _ALIASES = {
     "/备注": "note",
     "/行动": "action",
     "/actions": "action",
+    "/回复": "reply",
+    "/向上反馈": "upward",
 }
 
 _KEYWORDS: dict[str, Trigger | str] = {}

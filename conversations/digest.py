@@ -31,6 +31,7 @@ class Week:
     notes: tuple[tuple[str, str], ...] = ()  # (step, the member's note on that answer)
     extras: tuple[tuple[str, str], ...] = ()  # (step, answer) to the org file's extra questions, in order
     held_back: bool = False  # there are answers this reader may not see yet (not finished, window still open)
+    answer_ids: tuple[tuple[str, int], ...] = ()  # (step, answer id) of the answers shown that can be replied to
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Report:
     via: str | None = None  # in a skip-level digest: the direct manager this person reports to
     flags: tuple[dict[str, Any], ...] = ()  # the member's flags "this is wrong" in these weeks: answers and hints
     paused_until: date | None = None  # their check-ins are paused until this day (while the pause lasts)
+    # private replies about their items between them and the reader (bot/replies.py), oldest first
+    replies: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,15 @@ def hints_for(report: Report) -> list[Hint]:
     return out
 
 
-def manager_hints(*, kudos_given_week: int, has_reports: bool) -> list[Hint]:
-    if has_reports and kudos_given_week < 3:
-        return [Hint("give_kudos", {"given": kudos_given_week})]
+THANKS_A_WEEK = 3  # the seeds: thank people specifically, at least three times a week
+
+
+def manager_hints(*, kudos_given_week: int, has_reports: bool, thanks_replies_week: int = 0) -> list[Hint]:
+    """A nudge, worded as encouragement and never as a score, for a manager who thanked people specifically fewer
+    than three times last week: kudos and specific thank-yous sent as replies both count."""
+    given = kudos_given_week + thanks_replies_week
+    if has_reports and given < THANKS_A_WEEK:
+        return [Hint("give_kudos", {"given": given, "kudos": kudos_given_week, "thanks": thanks_replies_week})]
     return []
 
 
@@ -144,6 +153,8 @@ def report_params(report: Report) -> dict[str, Any]:
         "hints": [{"key": h.key, **h.params, "flag": hint_flag(report, h.key)} for h in hints_for(report)],
         "flags": [dict(f) for f in report.flags if f.get("step")],
         "points": [{"key": p.key, **p.params} for p in talking_points(report)],
+        "answer_ids": list(this.answer_ids),
+        "replies": [dict(r) for r in report.replies],
     }
 
 

@@ -30,6 +30,9 @@ class Ask:
     group: str | None = None  # `each` steps asked together as one question with this step key
     opens_obstacle: bool = False  # an answer to it opens an obstacle (a blocker), unless it repeats an open one
     inserted: bool = False  # not in the planned questions: the state machine adds it when needed
+    # The answer is handed over (`Outcome.detached`) and NOT kept with the run: the run keeps only `GIVEN` (upward
+    # feedback, stored apart from its author by bot/replies.py). Once given it cannot be changed from the run.
+    detached: bool = False
 
     @property
     def choices(self) -> tuple[tuple[str, str], ...]:
@@ -131,6 +134,9 @@ class Flow:
                 else 10
             )
         return max(1, -(-seconds // 60))
+
+
+GIVEN = "given"  # what a run keeps as the answer to a detached question
 
 
 def step_item(step_key: str) -> int | None:

@@ -402,3 +402,76 @@ class ErasedAccount(SQLModel, table=True):
     member_id: int = Field(index=True)  # the scrubbed, inactive member row
     locale: str = Field(default="en", max_length=8)
     erased_at: datetime = _utc()
+
+
+class AnswerReply(SQLModel, table=True):
+    """A private reply between a member and their manager about one of the member's items (an answer, an obstacle,
+    a support request), or an answer back to such a reply. Only `author_id` and `recipient_id` ever see it
+    (bot/access.py `may`, Part.REPLIES); `subject_id` is whose item it is about."""
+
+    __tablename__ = "answer_reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="member.id", index=True)
+    recipient_id: int = Field(foreign_key="member.id", index=True)
+    subject_id: int = Field(foreign_key="member.id", index=True)
+    about: str = Field(max_length=16)  # answer | obstacle | support
+    about_id: int  # the answer's, obstacle's or support request's id
+    step: str | None = Field(default=None, max_length=96)  # an answer: which question (wins, blockers, …)
+    period: str | None = Field(default=None, max_length=32)  # an answer: its week or month
+    in_reply_to: int | None = Field(default=None, foreign_key="answer_reply.id")
+    text: str = Field(max_length=4000)  # exactly as typed
+    thanks: bool = Field(default=False)  # a specific thank-you (counts toward the digest's thanks nudge)
+    created_at: datetime = _utc(index=True)
+
+
+class ReplyRef(SQLModel, table=True):
+    """The numbers a member types to reply (`/reply 3 …`): each member has their own numbers, so a number can only
+    ever reach something that was shown to that member. `target` is `answer:12`, `obstacle:4`, `support:7` or
+    `reply:9`; whether the member may still reply to it is asked of bot/access.py again at every use."""
+
+    __tablename__ = "reply_ref"
+    __table_args__ = (sa.UniqueConstraint("member_id", "target", name="uq_reply_ref_target"),)
+
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    number: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    target: str = Field(max_length=48)
+    created_at: datetime = _utc()
+
+
+class UpwardFeedback(SQLModel, table=True):
+    """One answer to the monthly review's upward question, for a manager and a month, with NOTHING that links it to
+    its author: no member id, no time, a random key (not a sequence), and on SQLite no rowid (rows are kept in the
+    order of the random key). Who answered is counted apart, in `upward_respondent`."""
+
+    __tablename__ = "upward_feedback"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: str = Field(primary_key=True, max_length=32)  # uuid4 hex
+    manager_id: int = Field(foreign_key="member.id", index=True)
+    period: str = Field(max_length=32)
+    text: str = Field(max_length=4000)  # exactly as typed
+
+
+class UpwardRespondent(SQLModel, table=True):
+    """Who gave upward feedback to which manager in which month: counted to decide whether the set may be shown
+    (`feedback.upward_min`), never linked to a text (no time, no order)."""
+
+    __tablename__ = "upward_respondent"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    manager_id: int = Field(foreign_key="member.id", primary_key=True)
+    period: str = Field(primary_key=True, max_length=32)
+    member_id: int = Field(foreign_key="member.id", primary_key=True, index=True)
+
+
+class UpwardAnswer(SQLModel, table=True):
+    """A manager's answer to their team's upward feedback of one month; sent to everyone who was asked."""
+
+    __tablename__ = "upward_answer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    manager_id: int = Field(foreign_key="member.id", index=True)
+    period: str = Field(max_length=32)
+    text: str = Field(max_length=4000)
+    created_at: datetime = _utc()

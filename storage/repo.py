@@ -19,6 +19,7 @@ from storage.models import (
     CONSOLE,
     Answer,
     AnswerFlag,
+    AnswerReply,
     AuditRecord,
     ConversationRun,
     DevelopmentAction,
@@ -1225,6 +1226,12 @@ def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
         )
     )
     session.execute(sa.delete(AuditRecord).where(col(AuditRecord.at) < cutoff))
+    # Replies are conversations about answers: they go at the same age (answers back first, then what they answer).
+    old_replies = select(AnswerReply.id).where(col(AnswerReply.created_at) < cutoff)
+    session.execute(
+        sa.update(AnswerReply).where(col(AnswerReply.in_reply_to).in_(old_replies)).values(in_reply_to=None)
+    )
+    session.execute(sa.delete(AnswerReply).where(col(AnswerReply.created_at) < cutoff))
     return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 

@@ -222,12 +222,16 @@ def _scenario(tmp_path: Path) -> None:
                     "2 two more days of QA time",
                     "SQL; Go; Rust",
                     "SQL",
+                    "Keep the demos; share plans earlier",
                     "edit",
                     "4",
                     "Go",
+                    "edit",
+                    "5",
+                    "Actually nothing",
                 ),
             ),
-            ("chen", ("/review", "还在", "没有", "1 需要拍板", "系统设计")),
+            ("chen", ("/review", "还在", "没有", "1 需要拍板", "系统设计", "跳过")),
             ("dan", ("/review", "later", "skip")),
             ("bo", ("/review", "none", "skip")),
             ("maria", ("/review", "none", "coaching")),
@@ -335,6 +339,13 @@ def _scenario(tmp_path: Path) -> None:
         )  # left unanswered: it expires
         h.run_until(utc(2026, 12, 13, 12, 0))  # requests expire; digests go out on Mondays
         script(("maria", ("/flywheel accept 6",)))
+        # Replies from the digest, an answer back, and upward feedback (bot/replies.py).
+        script(
+            ("maria", ("/reply", "/reply 1 Thanks for the QA work on the billing page", "/reply 99 hello")),
+            ("maria", ("/reply 2 " + "x" * 4001, "/upward", "/upward nonsense", "/upward answer Thank you all")),
+            ("alice", ("/reply 1 Glad it helped", "/upward")),
+            ("chen", ("/回复 1 谢谢", "/向上反馈")),
+        )
         h.run_until(utc(2027, 1, 15, 12, 0))
         # Strangers and former members.
         _stranger(h, "mallory", "hello")
@@ -471,6 +482,36 @@ FIXTURES: list[Reply] = [
     Reply("common/same_obstacle", {"obstacle": "security sign-off"}),
     Reply("common/invalid_same_obstacle"),
     Reply("common/lead_follow_ups_noted", {"noted": ["1", "3"]}),
+    # Upward feedback once disclosed (bot/replies.py): the scenario's team is too small to reach it.
+    Reply("replies/upward_set", {"period": "2026-12", "texts": ["Keep the demos", "保持一对一"], "minimum": 3}),
+    Reply("replies/upward_answer", {"from": "Maria", "period": "2026-12", "text": "Thank you all"}),
+    Reply("replies/upward_answer_sent", {"period": "2026-12", "count": 4}),
+    Reply(
+        "digest/footer",
+        {
+            "manager_hints": [{"key": "give_kudos", "given": 2, "kudos": 1, "thanks": 1}],
+            "upward": {"period": "2026-12", "texts": ["Keep the demos"], "minimum": 3},
+            "can_reply": True,
+        },
+    ),
+    *[
+        Reply(
+            "replies/received",
+            {
+                "about": about,
+                "step": "wins",
+                "period": "2026-W49",
+                "quote": "q",
+                "from": "Maria",
+                "number": 3,
+                "text": "t",
+                "answer_back": back,
+                "own_item": not back,
+            },
+        )
+        for about in ("answer", "obstacle", "support")
+        for back in (False, True)
+    ],
 ]
 
 

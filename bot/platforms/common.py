@@ -13,6 +13,7 @@ from typing import Any
 from bot.ports import FormSource
 from conversations import catalog
 from conversations.answers import Items, Scale
+from conversations.flows import GIVEN
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply, ask
 
@@ -83,6 +84,12 @@ LABELS = {
         "all_done": "All done",
         "same": "Yes, the same one",
         "new": "No, a new one",
+        "reply": "Reply to {n}",
+        "answer_back": "Answer",
+        "reply_title": "Private reply",
+        "reply_field": "Your reply (only the two of you see it)",
+        "send": "Send",
+        "cancel": "Cancel",
     },
     "zh": {
         "done": "完成",
@@ -110,6 +117,12 @@ LABELS = {
         "all_done": "都完成了",
         "same": "是同一个",
         "new": "不是，新的",
+        "reply": "回复第 {n} 项",
+        "answer_back": "回应",
+        "reply_title": "私下回复",
+        "reply_field": "你的回复（只有你们两个人能看到）",
+        "send": "发送",
+        "cancel": "取消",
     },
 }
 
@@ -136,6 +149,7 @@ class ButtonRow:
     buttons: tuple[Button, ...]
     note: str | None = None  # a line shown above the buttons (which support request they act on)
     step: str | None = None  # the question the buttons answer, if they answer one
+    own_card: bool = False  # Feishu: on a card of its own, which a press may turn into a form (replies)
 
 
 def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
@@ -175,12 +189,19 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
     if reply.template == "own_data/flag_new" and "id" in reply.params:  # a member flagged an answer as wrong
         flag_id = reply.params["id"]
         return [ButtonRow(f"flag:{flag_id}", (Button(f"flag:ack:{flag_id}", labels["ack"], f"/me ack {flag_id}"),))]
+    if reply.template == "replies/received" and "number" in reply.params:  # answer back, in a form
+        number = reply.params["number"]
+        return [ButtonRow(f"reply:{number}", (reply_button(number, labels["answer_back"]),), own_card=True)]
     if reply.template == "digest/person" and not reply.params.get("own_view") and not reply.params.get("via"):
         # Only the request's own manager can act on it: not the member reading /me, not a skip-level reader.
         rows = []
         for r in [r for r in reply.params.get("support") or [] if r.get("status") == "open"][:10]:
             note = f"#{r['id']} {reply.params.get('name', '')}: “{r.get('text', '')}”"
             rows.append(_support_row(r["id"], labels, note))
+        numbers = sorted(set((reply.params.get("refs") or {}).values()))[:10]  # what the digest numbered
+        if numbers:
+            presses = tuple(reply_button(n, labels["reply"].format(n=n)) for n in numbers)
+            rows.append(ButtonRow(f"reply:{numbers[0]}", presses, str(reply.params.get("name") or ""), own_card=True))
         return rows
     if step == "summary" and reply.params.get("mode") in ("completed", "edited"):
         return [ButtonRow(f"{flow}:edit", (Button(f"{flow}:edit", labels["edit"], "edit"),))]
@@ -202,7 +223,7 @@ def message_rows(replies: Sequence[Reply], locale: str, run_id: int | None) -> l
     the last question asked, with "Answer in a form" when the message opens or resumes a conversation."""
     rows: list[ButtonRow] = []
     for reply in replies[:-1]:
-        if reply.template == "digest/person":
+        if reply.template in ("digest/person", "replies/received"):
             rows.extend(reply_rows(reply, locale))
     if replies:
         last = reply_rows(replies[-1], locale)
@@ -231,6 +252,24 @@ def _follow_up_rows(flow: str, items: Sequence[dict[str, Any]], labels: dict[str
     rest += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
     rows.append(ButtonRow(f"{flow}:{FOLLOW_UPS}", tuple(rest), step=FOLLOW_UPS))
     return rows
+
+
+REPLY_PREFIX = "reply:"  # a button that opens a one-box form sending `/reply N …` (Slack: a modal; Feishu: a card form)
+
+
+def reply_button(number: int, label: str) -> Button:
+    return Button(f"{REPLY_PREFIX}{number}", label, f"{REPLY_PREFIX}{number}")
+
+
+def reply_number(value: str) -> int | None:
+    """The number a reply button carries (`reply:3` → 3), or None."""
+    raw = value.removeprefix(REPLY_PREFIX) if value.startswith(REPLY_PREFIX) else ""
+    return int(raw) if raw.isdecimal() and len(raw) <= 6 else None
+
+
+def reply_command(number: int, text: str) -> str:
+    """What a submitted reply form sends: exactly what the person could have typed."""
+    return f"/reply {number} {text.strip()}"
 
 
 def _support_row(request_id: int, labels: dict[str, str], note: str | None = None) -> ButtonRow:
@@ -293,6 +332,8 @@ def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> For
     audience = replace(app.audience_for(member), locale=locale)
     fields = []
     for step in state.steps:
+        if flow.ask_for(step).detached and state.answers.get(step) == GIVEN:
+            continue  # handed over without a name: nothing to show or change (upward feedback)
         question = app.renderer.render(ask(flow, state, step, {}), audience)
         expects = flow.ask_for(step).expects
         current = state.answers.get(step)

@@ -25,7 +25,17 @@ from bot.platforms.common import build_form
 from conversations.events import InboundEvent
 from storage import repo
 from storage.db import transaction
-from storage.models import Answer, ConversationRun, Member, Obstacle, Retro, SupportRequest
+from storage.models import (
+    Answer,
+    AnswerReply,
+    ConversationRun,
+    Member,
+    Obstacle,
+    Retro,
+    SupportRequest,
+    UpwardFeedback,
+    UpwardRespondent,
+)
 from tests.helpers import local, make_harness
 
 TZ = "Europe/London"
@@ -60,6 +70,10 @@ class World:
     kudos: list[tuple[str, str]]  # (giver, recipient)
     retro_starter: str
     retro_people: list[str]
+    # Replies (author, recipient) about the recipient's or the author's item: between a report and their manager
+    # both ways, and from someone else (a former manager, say) — only the two people may ever see one.
+    replies: list[tuple[str, str, str]] = field(default_factory=list)  # (author, recipient, subject)
+    upward: list[str] = field(default_factory=list)  # reports who gave their manager upward feedback last month
     # CONSENT: actors with a pending or declined manager request (reporting-line consent, added in parallel)
     # go here — e.g. `pending: list[tuple[str, str]]` of (would-be manager, member) — and into `actors()`.
     pending: list[tuple[str, str]] = field(default_factory=list)
@@ -92,7 +106,18 @@ def worlds(draw: st.DrawFn) -> World:
     kudos = draw(st.lists(st.sampled_from(pairs), max_size=4, unique=True))
     starter = draw(st.sampled_from(handles))
     retro_people = draw(st.lists(st.sampled_from(handles), min_size=1, max_size=3, unique=True))
-    return World(people, draw(st.booleans()), checkin, support, kudos, starter, retro_people)
+    replies: list[tuple[str, str, str]] = []
+    for h in handles:
+        boss = people[h].manager
+        if boss is not None and draw(st.booleans()):
+            replies += [(boss, h, h), (h, boss, h)]  # a reply from the digest and the answer back
+        if draw(st.booleans()):
+            other = draw(st.sampled_from([x for x in handles if x != h]))
+            replies.append((other, h, h))  # someone who is not (or no longer) their manager
+    upward = [h for h in handles if people[h].manager is not None and draw(st.sampled_from([True, True, False]))]
+    return World(
+        people, draw(st.booleans()), checkin, support, kudos, starter, retro_people, replies=replies, upward=upward
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the model
@@ -125,17 +150,26 @@ class Model:
             out.add(snt("SUP", h))
         return out
 
+    def replies(self, viewer: str, subject: str) -> set[str]:
+        """Replies about `subject`'s items that `viewer` sees: only those they wrote or received."""
+        return {snt("RPL", a, r) for a, r, s in self.w.replies if s == subject and viewer in (a, r)}
+
+    def upward(self, m: str) -> set[str]:
+        """A manager's upward feedback: only theirs, only when at least 3 reports answered (leavers too)."""
+        answered = [h for h in self.w.upward if self.manager(h) == m]
+        return {snt("UPW", m, f"n{i}") for i in range(len(answered))} if self.alive(m) and len(answered) >= 3 else set()
+
     def digest(self, m: str) -> set[str]:
         if not self.alive(m):
             return set()
         direct = [h for h in self.w.people if self.alive(h) and self.manager(h) == m]
-        out = set().union(*(self.section(h, own=False) for h in direct)) if direct else set()
+        out = set().union(*(self.section(h, own=False) | self.replies(m, h) for h in direct)) if direct else set()
         if self.w.skip_level:
             for lead in direct:
                 for h in self.w.people:
                     if self.alive(h) and self.manager(h) == lead:
-                        out |= self.section(h, own=False)
-        return out
+                        out |= self.section(h, own=False) | self.replies(m, h)
+        return out  # last month's upward feedback was in an earlier digest; `/upward` shows it
 
     def gets_digest(self, m: str) -> bool:
         return self.alive(m) and any(self.alive(h) and self.manager(h) == m for h in self.w.people)
@@ -144,13 +178,15 @@ class Model:
         """`/me` and the App Home: exactly what the manager sees — or, with no manager, one's own weeks."""
         if not self.alive(a):
             return set()
-        return self.section(a, own=not self.alive(self.manager(a)))
+        boss = self.manager(a)
+        return self.section(a, own=not self.alive(boss)) | self.replies(boss if self.alive(boss) else a, a)
 
     def export(self, a: str) -> set[str]:
         if not self.alive(a):
             return set()
         out = {snt("WIN", a), snt("XTR", a), snt("OBS", a)} | ({snt("SUP", a)} if a in self.w.support else set())
         out |= {snt("KUD", g, r) for g, r in self.w.kudos if a in (g, r)}
+        out |= {snt("RPL", x, r) for x, r, _ in self.w.replies if a in (x, r)}
         return out | ({snt("RET", a)} if a in self.w.retro_people else set()) | self.actions(a)
 
     def actions(self, a: str) -> set[str]:
@@ -273,6 +309,45 @@ def build(tmp_path, w: World):
                 s.add(request)
                 s.flush()
                 requests[handle] = request.id  # type: ignore[assignment]
+        for author, recipient, subject in w.replies:
+            wins = s.exec(select(Answer).where(Answer.run_id == runs[subject], Answer.step == "wins")).one()
+            s.add(
+                AnswerReply(
+                    author_id=ids[author],
+                    recipient_id=ids[recipient],
+                    subject_id=ids[subject],
+                    about="answer",
+                    about_id=wins.id,
+                    step="wins",
+                    period=PERIOD,
+                    text=snt("RPL", author, recipient),
+                    created_at=NOW,
+                )
+            )
+        counts: dict[str, int] = {}
+        for handle in w.upward:  # October's reviews, closed for everyone; who answered is counted apart
+            boss = w.people[handle].manager
+            assert boss is not None
+            s.add(
+                ConversationRun(
+                    flow="monthly_review",
+                    member_id=ids[handle],
+                    period="2026-10",
+                    status="completed",
+                    context={"steps": ["growth", "upward"], "upward_to": ids[boss], "upward_min": 3},
+                    due_at=local(TZ, 2026, 10, 6, 10, 0),
+                    prompt_at=local(TZ, 2026, 10, 6, 10, 0),
+                    closes_at=local(TZ, 2026, 10, 13, 10, 0),
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            s.add(UpwardRespondent(manager_id=ids[boss], period="2026-10", member_id=ids[handle]))
+            n = counts.get(boss, 0)
+            counts[boss] = n + 1
+            s.add(
+                UpwardFeedback(id=f"{boss}-{n}", manager_id=ids[boss], period="2026-10", text=snt("UPW", boss, f"n{n}"))
+            )
         for giver, recipient in w.kudos:
             repo.add_kudos(
                 s,
@@ -444,6 +519,7 @@ def check(tmp_path, w: World) -> None:
                 assert sent == want, (why, other)
                 if allowed:
                     model.suggested[other].add(snt("SUG", actor, other))
+            assert see.event(actor, "/upward") == expect(actor, model.upward(actor)), why
             # the support buttons (a Slack button or a Feishu card sends exactly this text), on every request
             for owner, request_id in requests.items():
                 allowed = model.may_act(actor, owner)
@@ -476,6 +552,18 @@ def check(tmp_path, w: World) -> None:
         h.clock.set(DIGEST_AT)
         digests = see.received(h.app.tick)
         assert digests == {m: model.digest(m) for m in w.handles() if model.gets_digest(m) and model.digest(m)}, w
+        # `/reply N` with every number: a reply reaches only one of the actor's own reports, or whoever replied to
+        # the actor (an answer back); every other number reaches nothing
+        replied_to: dict[str, set[str]] = {}
+        for actor in w.actors():
+            for n in range(1, 6):
+                got = see.event(actor, f"/reply {n} {snt('HJK', actor, str(n))}")
+                for address in got:
+                    if address == actor:
+                        continue
+                    assert model.may_act(actor, address) or address in replied_to.get(actor, set()), (actor, n, w)
+                    assert model.alive(address), (actor, address, w)
+                    replied_to.setdefault(address, set()).add(actor)
         with transaction(h.app.sessions) as s:  # no one else's form changed anything
             assert "HIJACKED" not in {a.value for a in s.exec(select(Answer).where(Answer.step == "wins"))}
     finally:
