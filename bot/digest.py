@@ -16,8 +16,8 @@ from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.codec import encode_replies
 from bot.ports import DigestSender
-from conversations.actions import days_open, overdue
 from bot.replies import ANSWER_STEPS, digest_numbers, latest_upward, recent_replies, released_at, thanks_given
+from conversations.actions import days_open, overdue
 from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
 from conversations.followups import FOLLOW_UPS

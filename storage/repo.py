@@ -41,7 +41,7 @@ from storage.models import (
 from storage.types import UTCDateTime
 
 # A member's accounts (`Member.identities`) loaded with the member, in one round trip: each inbound event reads them.
-_WITH_ACCOUNTS = joinedload(Member.identities)  # type: ignore[arg-type]  # mapped after the class (storage/models.py)
+_WITH_ACCOUNTS = joinedload(Member.identities)
 
 OPEN = ("scheduled", "prompted", "in_progress")
 
