@@ -23,6 +23,7 @@ from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.render import LOCALES, normalize_locale
+from conversations.feedback import FEEDBACK
 from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.schedule import (
     MonthlySchedule,
@@ -34,7 +35,7 @@ from conversations.schedule import (
 )
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
+DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, FEEDBACK)}
 
 DEMO_CONFIG = "demo_org.yaml"
 
