@@ -11,7 +11,9 @@ Decided here (and said in the README and in the DMs):
   agenda (the other still does);
 - topics and action items come back on every agenda until ticked (`/1on1 done N`); notes are shared with the
   other side, or with `private`, read only by their writer;
-- an action item is also a development action of the report when development actions exist (`actions` below).
+- an action item becomes a development action of the report (`repo.add_action`, source "one_on_one"), open at once
+  — it was agreed in the meeting, and the report may drop it like any other; it then follows up in their check-ins
+  too, and ticking it on either side closes both.
 """
 
 from __future__ import annotations
@@ -50,15 +52,13 @@ from conversations.oneonone import (
 from conversations.render import first_name
 from conversations.schedule import zone
 from storage import repo
-from storage.models import Member, OneOnOne, OneOnOneItem
+from storage.models import DevelopmentAction, Member, OneOnOne, OneOnOneItem
 
 log = logging.getLogger(__name__)
 
 OPEN = ("proposed", "active")
 NOTES_SHOWN = 5
-# What turns an action item into a development action of the report: (session, report, text, now) → its id, or
-# None. Unset (no development actions yet), an action item is a follow-up on the agenda until ticked.
-ActionSink = Callable[[Session, Member, str, datetime], str | None]
+CLOSED_ACTION = ("done", "dropped", "declined")
 
 
 def cadence_of(pair: OneOnOne) -> Cadence:
@@ -81,11 +81,9 @@ class OneOnOnes:
         *,
         transaction: Callable[[], AbstractContextManager[Session]],
         calendars: Calendars,
-        actions: ActionSink | None = None,
     ) -> None:
         self.transaction = transaction
         self.calendars = calendars
-        self.actions = actions
 
     def commands(self) -> dict[str, CommandHandler]:
         return {"1on1": lambda s, member, c, event, now: (self.command(s, member, c, event, now), None)}
@@ -121,16 +119,7 @@ class OneOnOnes:
         return [self.add(s, member, pair, parsed, now)]
 
     def _pairs(self, s: Session, member: Member, statuses: tuple[str, ...] = OPEN) -> list[OneOnOne]:
-        return list(
-            s.exec(
-                select(OneOnOne)
-                .where(
-                    sa.or_(col(OneOnOne.manager_id) == member.id, col(OneOnOne.member_id) == member.id),
-                    col(OneOnOne.status).in_(statuses),
-                )
-                .order_by(col(OneOnOne.id))
-            )
-        )
+        return pairs_of(s, member, statuses)
 
     def _pair(
         self, s: Session, member: Member, parsed: OneOnOneCommand, event: InboundEvent, now: datetime
@@ -287,11 +276,9 @@ class OneOnOnes:
         s.add(item)
         s.flush()
         became = None
-        if kind == "action" and self.actions is not None:
-            report = s.get(Member, pair.member_id)
-            assert report is not None
-            item.action_ref = self.actions(s, report, parsed.text, now)
-            became = item.action_ref
+        if kind == "action":  # the report's development action: followed up in their check-ins too
+            action = repo.add_action(s, pair.member_id, parsed.text, "one_on_one", now=now, source_ref=str(pair.id))
+            item.action_ref = became = str(action.id)
             s.add(item)
         other = s.get(Member, pair.member_id if pair.manager_id == member.id else pair.manager_id)
         return Reply(
@@ -314,7 +301,14 @@ class OneOnOnes:
             return Reply("oneonone/item_already_done", {"id": number, "text": item.text})
         item.done_at, item.done_by = now, member.id
         s.add(item)
+        action = self._action(s, item)
+        if action is not None and action.status not in CLOSED_ACTION:
+            repo.set_action_status(s, action=action, status="done", now=now)
         return Reply("oneonone/item_done", {"id": number, "text": item.text})
+
+    @staticmethod
+    def _action(s: Session, item: OneOnOneItem) -> DevelopmentAction | None:
+        return s.get(DevelopmentAction, int(item.action_ref)) if item.action_ref and item.action_ref.isdigit() else None
 
     # ---------------------------------------------------------------------------------------- the agenda
 
@@ -348,6 +342,8 @@ class OneOnOnes:
         )
         people = repo.members_by_id(s, ids=[pair.manager_id, pair.member_id])
         shown = [i for i in items if self._may(s, viewer, pair, now, i)]
+        # An action item closed as a development action (in a check-in, `/action done`) is off the agenda too.
+        shown = [i for i in shown if (a := self._action(s, i)) is None or a.status not in CLOSED_ACTION]
 
         def row(i: OneOnOneItem) -> dict[str, Any]:
             author = people.get(i.author_id)
@@ -487,12 +483,27 @@ class OneOnOnes:
                 out.append(max(after, meeting + HELD_AFTER))
         return out
 
-    # ---------------------------------------------------------------------------------------- own data
 
-    def export(self, s: Session, member: Member, now: datetime) -> dict[str, Any]:
+def pairs_of(s: Session, member: Member, statuses: tuple[str, ...] = OPEN) -> list[OneOnOne]:
+    """The 1:1s `member` is part of (either side), in these statuses."""
+    return list(
+        s.exec(
+            select(OneOnOne)
+            .where(
+                sa.or_(col(OneOnOne.manager_id) == member.id, col(OneOnOne.member_id) == member.id),
+                col(OneOnOne.status).in_(statuses),
+            )
+            .order_by(col(OneOnOne.id))
+        )
+    )
+
+
+# ------------------------------------------------------------------------------------------------ own data
+
+def export(s: Session, member: Member, now: datetime) -> dict[str, Any]:
         """The member's 1:1 cadences and every agenda item and note of them they may read (their own private
         notes; never the other side's)."""
-        pairs = self._pairs(s, member, ("proposed", "active", "declined", "stopped"))
+        pairs = pairs_of(s, member, ("proposed", "active", "declined", "stopped"))
         people = repo.members_by_id(s, ids=[p.manager_id for p in pairs] + [p.member_id for p in pairs])
         out = []
         for pair in pairs:
@@ -528,8 +539,7 @@ class OneOnOnes:
             )
         return {"one_on_ones": out}
 
-    @staticmethod
-    def forget(s: Session, member: Member) -> int:
+def forget(s: Session, member: Member) -> int:
         """Delete every 1:1 the member is part of, with all its items and notes: a 1:1's record is about both
         people and cannot be kept with one side gone (the other side's private notes about it go too)."""
         ids = [

@@ -2,7 +2,7 @@
 pair's cadence) and `one_on_one_item` (agenda topics, notes — shared or private — and action items)
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 14:40:00
 """
 from alembic import op
@@ -12,7 +12,7 @@ import storage.types
 
 
 revision = '0019'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
