@@ -191,6 +191,9 @@ class FeedbackDesk:
                 for run in runs:
                     if run.status == Status.COMPLETED and not (run.context or {}).get("delivered_at"):
                         self._deliver_answer(s, request, requester, run, now)
+                declined = [r.id for r in runs if r.status == Status.SKIPPED]
+                if declined:  # a decline keeps nothing of what was typed before it
+                    s.execute(sa.delete(Answer).where(col(Answer.run_id).in_(declined)))
                 answered = sum(1 for r in runs if r.status == Status.COMPLETED)
                 other = sum(1 for r in runs if r.status in (Status.SKIPPED, Status.EXPIRED))
                 if request_done(asked=len(runs), answered=answered, declined_or_lapsed=other, past_due=now >= request.closes_at):
