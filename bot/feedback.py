@@ -342,14 +342,18 @@ class FeedbackDesk:
                 .limit(LIST_SIZE)
             )
         )
-        shared_query = (
+        # Candidates: the requests of the member's reports and their reports; which of them the member may read
+        # (shared ones only, skip level as configured) is bot/access.py's to say.
+        reports = select(Member.id).where(Member.manager_id == member.id)
+        below = select(Member.id).where(col(Member.manager_id).in_(reports))
+        candidates = (
             select(FeedbackRequest, Member)
             .join(Member, col(Member.id) == col(FeedbackRequest.requester_id))
-            .where(col(FeedbackRequest.shared_at).is_not(None), col(FeedbackRequest.requester_id) != member.id)
-            .order_by(col(FeedbackRequest.shared_at).desc(), col(FeedbackRequest.id).desc())
+            .where(sa.or_(col(Member.id).in_(reports), col(Member.id).in_(below)))
+            .order_by(col(FeedbackRequest.id).desc())
         )
         shared = []
-        for request, requester in s.exec(shared_query):
+        for request, requester in s.exec(candidates):
             if len(shared) >= LIST_SIZE:
                 break
             if access.may_member(
