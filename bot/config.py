@@ -19,11 +19,11 @@ import yaml
 
 from conversations.answers import Text
 from conversations.calendar import CalendarSettings, is_known_country, parse_hours
+from conversations.feedback import FEEDBACK
 from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.render import LOCALES, normalize_locale
-from conversations.feedback import FEEDBACK
 from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.schedule import (
     MonthlySchedule,

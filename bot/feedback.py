@@ -196,7 +196,9 @@ class FeedbackDesk:
                     s.execute(sa.delete(Answer).where(col(Answer.run_id).in_(declined)))
                 answered = sum(1 for r in runs if r.status == Status.COMPLETED)
                 other = sum(1 for r in runs if r.status in (Status.SKIPPED, Status.EXPIRED))
-                if request_done(asked=len(runs), answered=answered, declined_or_lapsed=other, past_due=now >= request.closes_at):
+                if request_done(
+                    asked=len(runs), answered=answered, declined_or_lapsed=other, past_due=now >= request.closes_at
+                ):
                     self._close(s, request, requester, runs, now)
                     done += 1
         return done
@@ -352,7 +354,7 @@ class FeedbackDesk:
             .where(sa.or_(col(Member.id).in_(reports), col(Member.id).in_(below)))
             .order_by(col(FeedbackRequest.id).desc())
         )
-        shared = []
+        shared: list[dict[str, Any]] = []
         for request, requester in s.exec(candidates):
             if len(shared) >= LIST_SIZE:
                 break

@@ -32,6 +32,7 @@ from storage.models import (
     AuditRecord,
     ConversationRun,
     DeletionRequest,
+    DevelopmentAction,
     ErasedAccount,
     Kudos,
     KudosRecipient,
@@ -39,7 +40,6 @@ from storage.models import (
     Member,
     Obstacle,
     OutboxMessage,
-    DevelopmentAction,
     RunTransition,
     SupportRequest,
 )

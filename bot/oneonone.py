@@ -142,16 +142,19 @@ class OneOnOnes:
             key = "no_proposal" if parsed.verb in ("accept", "decline") else "no_pair"
             return Reply(f"oneonone/{key}")
         if len(pairs) > 1:
-            people = repo.members_by_id(s, ids=[p.member_id if p.manager_id == member.id else p.manager_id for p in pairs])
+            people = repo.members_by_id(
+                s, ids=[p.member_id if p.manager_id == member.id else p.manager_id for p in pairs]
+            )
             return Reply(
                 "oneonone/which",
-                {"names": [first_name(m.name) for m in people.values()], "handles": [m.handle for m in people.values()]},
+                {
+                    "names": [first_name(m.name) for m in people.values()],
+                    "handles": [m.handle for m in people.values()],
+                },
             )
         return pairs[0]
 
-    def propose(
-        self, s: Session, member: Member, parsed: OneOnOneCommand, event: InboundEvent, now: datetime
-    ) -> Reply:
+    def propose(self, s: Session, member: Member, parsed: OneOnOneCommand, event: InboundEvent, now: datetime) -> Reply:
         assert parsed.cadence is not None and member.id is not None
         if parsed.mention is not None:
             other = identity.member_by_mention(s, platform=event.platform, token=parsed.mention)
@@ -164,6 +167,8 @@ class OneOnOnes:
             if len(candidates) != 1:
                 return Reply("oneonone/propose_whom")
             other = candidates[0]
+        manager_id: int | None
+        report_id: int | None
         if other.manager_id == member.id:
             manager_id, report_id = member.id, other.id
         elif member.manager_id == other.id:
@@ -356,7 +361,9 @@ class OneOnOnes:
         if manager is not None and report is not None and report.active:
             # What the digest suggests for the next 1:1 — read as the manager may (bot/access.py), so the member,
             # whose own data it is, may read all of it too.
-            reports, _ = snapshot(s, reports=[report], timezone=manager.timezone, now=now, viewer=manager, calendars=self.calendars)
+            reports, _ = snapshot(
+                s, reports=[report], timezone=manager.timezone, now=now, viewer=manager, calendars=self.calendars
+            )
             points = [{"key": p.key, **p.params} for r in reports for p in talking_points(r)]
         other = manager if viewer.id == pair.member_id else report
         return {
@@ -500,54 +507,63 @@ def pairs_of(s: Session, member: Member, statuses: tuple[str, ...] = OPEN) -> li
 
 # ------------------------------------------------------------------------------------------------ own data
 
+
 def export(s: Session, member: Member, now: datetime) -> dict[str, Any]:
-        """The member's 1:1 cadences and every agenda item and note of them they may read (their own private
-        notes; never the other side's)."""
-        pairs = pairs_of(s, member, ("proposed", "active", "declined", "stopped"))
-        people = repo.members_by_id(s, ids=[p.manager_id for p in pairs] + [p.member_id for p in pairs])
-        out = []
-        for pair in pairs:
-            items = s.exec(
-                select(OneOnOneItem).where(OneOnOneItem.one_on_one_id == pair.id).order_by(col(OneOnOneItem.id))
-            )
-            out.append(
-                {
-                    "id": pair.id,
-                    "manager": people[pair.manager_id].handle,
-                    "member": people[pair.member_id].handle,
-                    "cadence": pair.cadence,
-                    "weekday": pair.weekday,
-                    "time": pair.at_time,
-                    "timezone": pair.timezone,
-                    "status": pair.status,
-                    "items": [
-                        {
-                            "id": i.id,
-                            "kind": i.kind,
-                            "text": i.text,
-                            "private": i.private,
-                            "by": people[i.author_id].handle if i.author_id in people else None,
-                            "at": i.created_at.isoformat(),
-                            "done_at": i.done_at.isoformat() if i.done_at else None,
-                        }
-                        for i in items
-                        if access.may_member(
-                            s, member, people[pair.member_id], access.Part.ONE_ON_ONE, now=now, one_on_one=pair_facts(pair, i)
-                        )
-                    ],
-                }
-            )
-        return {"one_on_ones": out}
+    """The member's 1:1 cadences and every agenda item and note of them they may read (their own private
+    notes; never the other side's)."""
+    pairs = pairs_of(s, member, ("proposed", "active", "declined", "stopped"))
+    people = repo.members_by_id(s, ids=[p.manager_id for p in pairs] + [p.member_id for p in pairs])
+    out = []
+    for pair in pairs:
+        items = s.exec(select(OneOnOneItem).where(OneOnOneItem.one_on_one_id == pair.id).order_by(col(OneOnOneItem.id)))
+        out.append(
+            {
+                "id": pair.id,
+                "manager": people[pair.manager_id].handle,
+                "member": people[pair.member_id].handle,
+                "cadence": pair.cadence,
+                "weekday": pair.weekday,
+                "time": pair.at_time,
+                "timezone": pair.timezone,
+                "status": pair.status,
+                "items": [
+                    {
+                        "id": i.id,
+                        "kind": i.kind,
+                        "text": i.text,
+                        "private": i.private,
+                        "by": people[i.author_id].handle if i.author_id in people else None,
+                        "at": i.created_at.isoformat(),
+                        "done_at": i.done_at.isoformat() if i.done_at else None,
+                    }
+                    for i in items
+                    if access.may_member(
+                        s,
+                        member,
+                        people[pair.member_id],
+                        access.Part.ONE_ON_ONE,
+                        now=now,
+                        one_on_one=pair_facts(pair, i),
+                    )
+                ],
+            }
+        )
+    return {"one_on_ones": out}
+
 
 def forget(s: Session, member: Member) -> int:
-        """Delete every 1:1 the member is part of, with all its items and notes: a 1:1's record is about both
-        people and cannot be kept with one side gone (the other side's private notes about it go too)."""
-        ids = [
-            p.id
-            for p in s.exec(
-                select(OneOnOne).where(sa.or_(col(OneOnOne.manager_id) == member.id, col(OneOnOne.member_id) == member.id))
-            )
-        ]
-        s.execute(sa.delete(OneOnOneItem).where(sa.or_(col(OneOnOneItem.one_on_one_id).in_(ids), col(OneOnOneItem.author_id) == member.id)))
-        s.execute(sa.delete(OneOnOne).where(col(OneOnOne.id).in_(ids)))
-        return len(ids)
+    """Delete every 1:1 the member is part of, with all its items and notes: a 1:1's record is about both
+    people and cannot be kept with one side gone (the other side's private notes about it go too)."""
+    ids = [
+        p.id
+        for p in s.exec(
+            select(OneOnOne).where(sa.or_(col(OneOnOne.manager_id) == member.id, col(OneOnOne.member_id) == member.id))
+        )
+    ]
+    s.execute(
+        sa.delete(OneOnOneItem).where(
+            sa.or_(col(OneOnOneItem.one_on_one_id).in_(ids), col(OneOnOneItem.author_id) == member.id)
+        )
+    )
+    s.execute(sa.delete(OneOnOne).where(col(OneOnOne.id).in_(ids)))
+    return len(ids)

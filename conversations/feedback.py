@@ -65,7 +65,7 @@ def parse_ask(text: str) -> FeedbackAsk | str:
         return "usage"
     if len(mentions) > MAX_GIVERS:
         return "too_many"
-    topic = _ABOUT.sub("", rest.strip(), count=1).strip().strip("“”\"").strip()
+    topic = _ABOUT.sub("", rest.strip(), count=1).strip().strip('“”"').strip()
     if not normalize(topic):
         return "usage"
     if len(topic) > TOPIC_MAX:

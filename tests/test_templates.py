@@ -239,7 +239,10 @@ def _scenario(tmp_path: Path) -> None:
                     "/feedback share 1",
                 ),
             ),
-            ("dan", ("calm", "back", "calm under pressure", "more demos", "pair with QA", "edit", "2", "even more demos")),
+            (
+                "dan",
+                ("calm", "back", "calm under pressure", "more demos", "pair with QA", "edit", "2", "even more demos"),
+            ),
             ("maria", ("/feedback",)),
             ("alice", ("/feedback",)),
         )

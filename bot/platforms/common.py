@@ -155,7 +155,9 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
             ButtonRow(
                 f"oneonone:{pair_id}",
                 tuple(
-                    Button(f"oneonone:{word}:{pair_id}", labels[word], f"/1on1 {word} {pair_id}", primary=word == "accept")
+                    Button(
+                        f"oneonone:{word}:{pair_id}", labels[word], f"/1on1 {word} {pair_id}", primary=word == "accept"
+                    )
                     for word in ("accept", "decline")
                 ),
             )

@@ -13,7 +13,9 @@ from conversations.commands import COMMANDS, SUBCOMMANDS, aliases
 from tests.helpers import make_harness, utc
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TYPED = re.compile(r"(?<![\w/.])/([a-z0-9]*[a-z][a-z0-9]*|[\u4e00-\u9fff]+)")  # `/checkin`, `/1on1`, `/小结` — not a path such as a/b
+TYPED = re.compile(
+    r"(?<![\w/.])/([a-z0-9]*[a-z][a-z0-9]*|[\u4e00-\u9fff]+)"
+)  # `/checkin`, `/1on1`, `/小结` — not a path such as a/b
 
 
 def test_every_command_has_exactly_one_handler(tmp_path):

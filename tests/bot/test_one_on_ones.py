@@ -64,11 +64,15 @@ def test_a_weekly_one_on_one_across_holidays_and_time_zones_carries_items_until_
         # 1 January is a holiday in both countries, 2 January still one in China: the 1:1 moves to Monday 5
         # January, same time, and both agendas say so — each in its own time zone and language.
         h.run_until(utc(2026, 1, 5, 12, 0))
-        accepted = [(m.text, at) for (r, m), at in zip(h.fake.sent, h.fake.sent_at, strict=True) if r.address == "maria" and m.kind == "oneonone_accepted"]
+        accepted = [
+            (m.text, at)
+            for (r, m), at in zip(h.fake.sent, h.fake.sent_at, strict=True)
+            if r.address == "maria" and m.kind == "oneonone_accepted"
+        ]
         assert accepted[0][0].startswith("✅ 陈晨 accepted: your 1:1 is every Thursday")
         assert accepted[0][1] == utc(2025, 12, 30, 9, 0)  # told at the start of Maria's working day
-        (maria_agenda, maria_at), = _agendas(h, "maria")
-        (chen_agenda, chen_at), = _agendas(h, "chen")
+        ((maria_agenda, maria_at),) = _agendas(h, "maria")
+        ((chen_agenda, chen_at),) = _agendas(h, "chen")
         assert maria_agenda.startswith(
             "🗓️ Your 1:1 with 陈晨: Mon 5 Jan, 10:00 — moved from Thu 1 Jan, 10:00, a holiday or day off for one of you."
         )
@@ -95,7 +99,7 @@ def test_a_weekly_one_on_one_across_holidays_and_time_zones_carries_items_until_
 
         mark = len(h.fake.sent)
         h.run_until(utc(2026, 1, 8, 12, 0))
-        (maria_agenda, _), = _agendas(h, "maria", mark)
+        ((maria_agenda, _),) = _agendas(h, "maria", mark)
         assert maria_agenda.startswith("🗓️ Your 1:1 with 陈晨: Thu 8 Jan, 10:00.\n")
         assert "moved" not in maria_agenda
         assert "Still open from before:\n2. the Q1 goals (Maria)\n" in maria_agenda
@@ -116,7 +120,7 @@ def test_a_weekly_one_on_one_across_holidays_and_time_zones_carries_items_until_
             assert (action.owner_id, action.text, action.status) == (chen.id, "写值班手册", "done")
         mark = len(h.fake.sent)
         h.run_until(utc(2026, 1, 15, 12, 0))
-        (chen_agenda, _), = _agendas(h, "chen", mark)
+        ((chen_agenda, _),) = _agendas(h, "chen", mark)
         assert "之前还没完成的：\n2. the Q1 goals（Maria）\n7. the offsite（Maria）" in chen_agenda
         assert "写值班手册" not in chen_agenda
 

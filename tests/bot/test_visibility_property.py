@@ -109,7 +109,9 @@ def worlds(draw: st.DrawFn) -> World:
     starter = draw(st.sampled_from(handles))
     retro_people = draw(st.lists(st.sampled_from(handles), min_size=1, max_size=3, unique=True))
     requester = draw(st.sampled_from(handles))
-    givers = draw(st.lists(st.sampled_from([x for x in handles if x != requester]), min_size=1, max_size=3, unique=True))
+    givers = draw(
+        st.lists(st.sampled_from([x for x in handles if x != requester]), min_size=1, max_size=3, unique=True)
+    )
     declined = draw(st.one_of(st.none(), st.sampled_from(givers)))
     lines = [(p.manager, h) for h, p in people.items() if p.manager is not None]
     pair = draw(st.one_of(st.none(), st.sampled_from(lines))) if lines else None
@@ -410,7 +412,9 @@ def build(tmp_path, w: World):
             s.flush()
             for step in ("strengths", "improvement", "next_steps") if answered else ():
                 value = snt("FBK", giver, w.fb_requester) if step == "strengths" else "fine"
-                s.add(Answer(run_id=run.id, member_id=ids[giver], step=step, value=value, created_at=NOW, updated_at=NOW))
+                s.add(
+                    Answer(run_id=run.id, member_id=ids[giver], step=step, value=value, created_at=NOW, updated_at=NOW)
+                )
         if w.pair is not None:
             m, r = w.pair
             pair = OneOnOne(
