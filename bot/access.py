@@ -15,10 +15,13 @@ The rule, in words (README, "Who sees what"):
   the requester's manager (and manager's manager with skip_level) only once the requester shared it
   (`/feedback share N`); a decline is no one's to see — nobody is told who declined;
 - a 1:1's agenda items and shared notes: the two people of the pair; a private note: only the one who wrote it;
+- development actions: the owner and their manager (and skip level, as above), like support requests; a retro's
+  action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
-`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`). The helpers at the end read stored
-members for it and say whom the notices name.
+`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`, `FeedbackFacts`,
+`OneOnOneFacts`). The helpers at the end read
+stored members for it and say whom the notices name.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from conversations.render import Audience, first_name
-from storage.models import ConversationRun, Member, Retro
+from storage.models import ConversationRun, DevelopmentAction, Member, Retro
 
 
 class Part(StrEnum):
@@ -41,7 +44,8 @@ class Part(StrEnum):
     SUPPORT_ACT = "support_act"  # support requests, to answer (`/support 12 handle`)
     ANSWER_RUN = "answer_run"  # open, fill in or change a run (forms, buttons carrying a run id)
     RETRO_ANSWERS = "retro_answers"  # a retro's summary of answers
-    RETRO_ACTIONS = "retro_actions"  # the retro actions someone owns (overdue ones are in the digest)
+    ACTIONS = "actions"  # the development actions someone owns (a retro's: see ActionFacts)
+    ACTION_SUGGEST = "action_suggest"  # suggest a development action to someone (`/action suggest @alice …`)
     KUDOS = "kudos"  # kudos given and received
     PROFILE = "profile"  # handle, time zone, manager: the export
     REQUESTED_FEEDBACK = "requested_feedback"  # the answers to a member's `/feedback ask` (subject: the requester)
@@ -97,6 +101,15 @@ class OneOnOneFacts:
     member_id: int
     author_id: int | None = None
     private: bool = False
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    """What the rule needs to know about one development action: who wrote it (a retro's author, who may have
+    named someone else as its owner) and whether the retro's anonymity rule has let it out."""
+
+    author_id: int | None
+    shared: bool
 
 
 FINISHED = "completed"
@@ -157,6 +170,7 @@ def may(
     retro: RetroFacts | None = None,
     feedback: FeedbackFacts | None = None,
     one_on_one: OneOnOneFacts | None = None,
+    action: ActionFacts | None = None,
 ) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
@@ -171,6 +185,7 @@ def may(
         retro: for RETRO_ANSWERS.
         feedback: for REQUESTED_FEEDBACK (the subject is the requester).
         one_on_one: for ONE_ON_ONE (the subject is the report of the pair).
+        action: for ACTIONS, the one action (without it: the actions already shared).
     """
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
@@ -196,6 +211,11 @@ def may(
         )
     if part == Part.SUPPORT_ACT:
         return rel == Relation.MANAGER and subject.active  # not the member themselves, not the skip level
+    if part == Part.ACTION_SUGGEST:
+        return rel == Relation.MANAGER and subject.active  # a direct report, by their manager
+    if part == Part.ACTIONS and action is not None and not action.shared:
+        # a retro's action its anonymity rule has not let out (or never will): its author's alone
+        return viewer is not None and viewer.id == action.author_id
     if rel == Relation.SELF:
         return True
     if not subject.active or rel == Relation.OTHER:
@@ -203,7 +223,7 @@ def may(
     # the manager, or the manager's manager with skip_level
     if part in (Part.ANSWER_RUN, Part.PROFILE):
         return False
-    if part in (Part.SUPPORT, Part.RETRO_ACTIONS):
+    if part in (Part.SUPPORT, Part.ACTIONS):
         return True
     if part == Part.OBSTACLES:
         return run is None or (run.member_id == subject.id and released(run, now))
@@ -226,6 +246,7 @@ def may_member(
     retro: RetroFacts | None = None,
     feedback: FeedbackFacts | None = None,
     one_on_one: OneOnOneFacts | None = None,
+    action: ActionFacts | None = None,
 ) -> bool:
     """`may` for stored members: looks up the subject's manager itself."""
     boss = s.get(Member, subject.manager_id) if subject.manager_id and skip_level else None
@@ -242,7 +263,18 @@ def may_member(
         retro=retro,
         feedback=feedback,
         one_on_one=one_on_one,
+        action=action,
     )
+
+
+def action_facts(s: Session, action: DevelopmentAction) -> ActionFacts:
+    """What the rule needs about a stored action: its author (a retro's: whoever's answers named it) and whether
+    it is shared."""
+    author: int | None = action.owner_id
+    if action.source == "retro" and action.source_run_id is not None:
+        run = s.get(ConversationRun, action.source_run_id)
+        author = run.member_id if run is not None else None
+    return ActionFacts(author, shared=action.shared_at is not None)
 
 
 def seen_by(s: Session, member: Member, *, skip_level: bool) -> list[Member]:

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from bot import own_data, pause, team
+from bot.actions import ActionDesk
 from bot.calendar import Calendars
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import send_due_digests
@@ -101,6 +102,7 @@ class Flywheel:
         self.runs = RunEngine(self.flows, self.calendars, self.metrics)
         self.kudos = KudosDesk(self.kudos_settings, self.calendars)
         self.followups = FollowUps(self.calendars)
+        self.actions = ActionDesk(self.calendars)
         self.retros = RetroDesk(
             transaction=self.transaction,
             calendars=self.calendars,
@@ -113,7 +115,7 @@ class Flywheel:
         )
         self.one_on_ones = OneOnOnes(transaction=self.transaction, calendars=self.calendars)
         # Each feature adds to the runs of its flows, and declares its commands, here and nowhere else.
-        self.runs.register(self.followups.hooks(), self.retros.hooks(), self.feedback.hooks())
+        self.runs.register(self.followups.hooks(), self.retros.hooks(), self.feedback.hooks(), self.actions.hooks())
         self.commands = Commands()
         self.commands.register({"help": _help})
         self.commands.register(Starts(self.flows, self.runs, self.calendars).commands(("checkin", "review")))
@@ -121,6 +123,7 @@ class Flywheel:
         self.commands.register(self.kudos.commands())
         self.commands.register(self.retros.commands())
         self.commands.register(self.followups.commands())
+        self.commands.register(self.actions.commands())
         self.commands.register(
             own_data.commands(kudos=self.kudos_settings, skip_level=self.skip_level, calendars=self.calendars)
         )

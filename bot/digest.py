@@ -16,6 +16,7 @@ from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.codec import encode_replies
 from bot.ports import DigestSender
+from conversations.actions import days_open, overdue
 from conversations.answers import says_nothing
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
 from conversations.followups import FOLLOW_UPS
@@ -30,11 +31,11 @@ from storage.models import (
     Answer,
     AnswerFlag,
     ConversationRun,
+    DevelopmentAction,
     Kudos,
     Member,
     Obstacle,
     OutboxMessage,
-    DevelopmentAction,
     Retro,
     SupportRequest,
 )
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 # Monday 09:00 manager-local; sent until 21:00 that day if Flywheel was down at nine.
 DIGEST_SCHEDULE = WeeklySchedule(weekday=0, at=time(9, 0), closes_weekday=0, closes_at=time(21, 0))
-ACTION_OVERDUE = timedelta(days=14)  # a retro action still open two weeks after the summary is overdue
 BUILT_IN = {a.id for a in DEFAULT_STEPS if a.each is None}  # other plain steps: the org file's extra questions
 MESSAGE_BUDGET = 3000  # characters per message: under Slack's section limit, far under Feishu's card limit
 
@@ -152,6 +152,23 @@ def build_reports(
     return out, team
 
 
+def action_params(action: DevelopmentAction, retro: Retro | None, *, today: date, now: datetime) -> dict[str, Any]:
+    """One development action as the digest, `/me` and `/action` show it: its words, where it came from, how long
+    it has been open, and its due date — "overdue" only once that date has passed (`today`: the owner's)."""
+    since = action.opened_at or action.created_at
+    return {
+        "id": action.id,
+        "text": action.text,
+        "source": action.source,
+        "title": retro.title if retro is not None else None,
+        "since": since,
+        "days_open": days_open(since, now),
+        "due": action.due,
+        "overdue": overdue(action.due, today) and action.status == "open",
+        "status": action.status,
+    }
+
+
 def snapshot(
     s: Session,
     *,
@@ -175,7 +192,13 @@ def snapshot(
     )
     me = access.person(viewer)
 
-    def may(member_id: int, part: access.Part, run: ConversationRun | None = None) -> bool:
+    def may(
+        member_id: int,
+        part: access.Part,
+        run: ConversationRun | None = None,
+        *,
+        action: access.ActionFacts | None = None,
+    ) -> bool:
         subject = who[member_id]
         assert subject is not None
         boss = bosses.get(subject.manager_id) if subject.manager_id is not None else None
@@ -187,6 +210,7 @@ def snapshot(
             skip_level=skip_level,
             subject_manager=access.person(boss),
             run=access.run_facts(run) if run is not None else None,
+            action=action,
         )
 
     local_monday = now.astimezone(zone(timezone)).date()
@@ -225,11 +249,11 @@ def snapshot(
         for r in runs
         if r.period in periods[:4] and r.id in answers and not says_nothing(answers[r.id].get("wins"))
     ]
-    # Open obstacles, support requests, the latest monthly review's growth and overdue retro actions: read for
+    # Open obstacles, support requests, the latest monthly review's growth and open development actions: read for
     # the whole team at once (one query each), not person by person.
     obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}
     support: dict[int, list[SupportRequest]] = {i: [] for i in ids}
-    overdue: dict[int, list[tuple[DevelopmentAction, Retro | None]]] = {i: [] for i in ids}
+    open_actions: dict[int, list[tuple[DevelopmentAction, Retro | None]]] = {i: [] for i in ids}
     growth: dict[int, tuple[str, ...]] = {}
     if ids:
         found = list(
@@ -280,10 +304,9 @@ def snapshot(
             owner = {r.id: m for m, r in latest.items()}
             for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(owner)), col(Answer.step) == "growth")):
                 growth[owner[a.run_id]] = tuple(a.value or ())
-        shared = repo.open_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
-        for action, retro in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
-            if may(action.owner_id, access.Part.RETRO_ACTIONS):
-                overdue[action.owner_id].append((action, retro))
+        for action, retro in repo.open_actions(s, owner_ids=ids):  # what check-ins follow up, the same rule
+            if may(action.owner_id, access.Part.ACTIONS, action=access.ActionFacts(None, shared=True)):
+                open_actions[action.owner_id].append((action, retro))
     out: list[Report] = []
     for member in reports:
         assert member.id is not None  # a stored member
@@ -347,14 +370,9 @@ def snapshot(
                 kudos_received_week=sum(1 for k in mine if k.created_at >= week_ago),
                 kudos_received_recent=len(mine),
                 helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
-                overdue_actions=tuple(
-                    {
-                        "text": a.text,
-                        "title": r.title if r is not None else None,
-                        "since": a.shared_at,
-                        "weeks_open": (now - a.shared_at) // timedelta(weeks=1),  # type: ignore[operator]  # shared ones only
-                    }
-                    for a, r in overdue[member.id]
+                actions=tuple(
+                    action_params(a, r, today=now.astimezone(zone(member.timezone)).date(), now=now)
+                    for a, r in open_actions[member.id]
                 ),
                 flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
                 paused_until=paused_until(member, now),

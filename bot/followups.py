@@ -29,8 +29,8 @@ from storage.models import ConversationRun, DevelopmentAction, Member, Obstacle,
 
 log = logging.getLogger(__name__)
 
-ACTION_STEP = "action"  # the weekly check-in's question about each open development action (conversations/weekly_checkin.py)
-ACTION_ANSWERS = {"done": "done", "open": "open", "still": "open", "dropped": "dropped", "drop": "dropped"}
+# The weekly check-in's question about each open development action (conversations/weekly_checkin.py).
+ACTION_STEP = "retro_action"
 
 SUPPORT_ACTIONS = {
     "handle": "handling",
@@ -101,7 +101,8 @@ class FollowUps:
         self, s: Session, *, flow: Flow, run: ConversationRun, member: Member, step: str, value: Any, now: datetime
     ) -> None:
         """What the flow's question declares an answer sets off: an obstacle opened (`Ask.opens_obstacle`) or
-        followed up, a retro action done, a support request (a `SupportNeed` answer) sent to the manager."""
+        followed up, a development action done or dropped, a support request (a `SupportNeed` answer) sent to the
+        manager."""
         base = step.split(":", 1)[0]
         try:
             asked = flow.ask_for(base)
@@ -119,7 +120,8 @@ class FollowUps:
             index, ids = step_item(step), run.context.get("action_ids") or []
             action = s.get(DevelopmentAction, ids[index]) if index is not None and index < len(ids) else None
             if action is not None and action.owner_id == member.id and action.status in ("open", "done", "dropped"):
-                repo.set_action_status(s, action=action, status=ACTION_ANSWERS.get(str(value), "open"), now=now)
+                status = str(value) if value in ("done", "dropped") else "open"
+                repo.set_action_status(s, action=action, status=status, now=now)
         elif asked is not None and isinstance(asked.expects, SupportNeed):
             self._record_support(s, run, member, value, now)
 

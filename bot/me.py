@@ -169,6 +169,7 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             {"kind": r.kind, "text": r.text, "status": r.status, "since": r.created_at.isoformat()}
             for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))
         ],
+        "development_actions": _actions_export(s, member, now or datetime.now(UTC)),
         "kudos_given": [
             {
                 "to": [people[m].handle for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
@@ -190,6 +191,32 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
         **feedback.FeedbackDesk.export(s, member),
         **oneonone.export(s, member, now or datetime.now(UTC)),
     }
+
+
+def _actions_export(s: Session, member: Member, now: datetime) -> list[dict[str, Any]]:
+    """The member's development actions, every status, with their notes: those they may see (a retro's that its
+    anonymity rule has not let out only if they wrote it; bot/access.py)."""
+    assert member.id is not None  # a stored member
+    mine = [
+        a
+        for a in repo.actions_of(
+            s, owner_ids=[member.id], statuses=("proposed", "open", "done", "dropped", "declined"), shared_only=False
+        )
+        if access.may_member(s, member, member, access.Part.ACTIONS, now=now, action=access.action_facts(s, a))
+    ]
+    notes = repo.action_notes(s, action_ids=[a.id for a in mine])  # type: ignore[misc]  # stored
+    return [
+        {
+            "text": a.text,
+            "source": a.source,
+            "status": a.status,
+            "due": a.due.isoformat() if a.due else None,
+            "created_at": a.created_at.isoformat(),
+            "closed_at": a.closed_at.isoformat() if a.closed_at else None,
+            "notes": [{"text": n.text, "at": n.created_at.isoformat()} for n in notes[a.id]],  # type: ignore[index]
+        }
+        for a in mine
+    ]
 
 
 def _recipients(s: Session, kudos_id: int) -> list[int]:
@@ -312,6 +339,7 @@ ZH_STEPS = {
     "最大的障碍": "biggest_obstacle",
     "需要的支持": "support",
     "想提升的能力": "growth",
+    "发展行动": "growth",
 }
 
 

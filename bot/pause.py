@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlmodel import Session
 
+from bot.calendar import paused_until
 from bot.ports import CommandHandler
 from conversations.commands import Command, parse_pause, with_leftover
 from conversations.events import InboundEvent
@@ -55,3 +56,12 @@ def resume(s: Session, member: Member, now: datetime) -> Reply:
     assert member.id is not None  # a stored member
     repo.drop_paused_weeks(s, member_id=member.id, now=now)  # this week's check-in comes after all
     return Reply("common/resumed")
+
+
+def back_at(member: Member, now: datetime) -> datetime:
+    """When something that asks the member for an answer (not a notice) may reach them: now, or when their pause
+    ends (midnight of `paused_until`, their time; bot/calendar.py `send_at` then waits for their working hours)."""
+    until = paused_until(member, now)
+    if until is None:
+        return now
+    return max(now, datetime.combine(until, time(0, 0), tzinfo=zone(member.timezone)))

@@ -3,7 +3,7 @@
 What came from one person's answers reaches others only as `conversations.retro.disclosed` decides. Its verdict
 is recorded when it is made — the retro's status (`summarised`: shared, `withheld`: below the minimum of an
 anonymous retro) and each action's `shared_at` — and every reader of actions goes through
-`repo.shared_retro_actions`. Below the minimum each author is told privately and may post their own answers under
+`repo.open_actions`. Below the minimum each author is told privately and may post their own answers under
 their name (`/retro repost`)."""
 
 from __future__ import annotations
@@ -214,7 +214,10 @@ class RetroDesk:
         owner (the same words, `conversations.similarity.text_key`) is not added again."""
         retro_id = run.context["retro_id"]
         before = self._written_by(s, run.id)  # type: ignore[arg-type]  # a stored run
-        gone = [(old.owner_id, old.text, old.status, old.created_at, old.opened_at, old.closed_at, old.shared_at) for old in before]
+        gone = [
+            (old.owner_id, old.text, old.status, old.created_at, old.opened_at, old.closed_at, old.shared_at)
+            for old in before
+        ]
         repo.delete_actions(s, ids=[old.id for old in before])  # type: ignore[misc]  # stored
         s.flush()
         kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)}
@@ -227,7 +230,14 @@ class RetroDesk:
                 assert owner.id is not None  # a stored member
                 kept.add((owner.id, text_key(action["text"])))
                 repo.add_action(
-                    s, owner.id, action["text"], "retro", now=now, source_run_id=run.id, retro_id=retro_id, shared=shared
+                    s,
+                    owner.id,
+                    action["text"],
+                    "retro",
+                    now=now,
+                    source_run_id=run.id,
+                    retro_id=retro_id,
+                    shared=shared,
                 )
         # An action this author no longer writes stays if another participant wrote it too (now as theirs).
         for owner_id, text, status, created_at, opened_at, closed_at, shared_at in gone:
@@ -353,7 +363,7 @@ class RetroDesk:
             unshared = col(DevelopmentAction.shared_at).is_(None)
             s.execute(
                 sa.update(DevelopmentAction)
-                .where(col(DevelopmentAction.retro_id) == retro.id, DevelopmentAction.source == "retro", unshared)
+                .where(col(DevelopmentAction.retro_id) == retro.id, col(DevelopmentAction.source) == "retro", unshared)
                 .values(shared_at=now)
             )
         params = {

@@ -421,16 +421,35 @@ class Actions:
 
 _DONE_WORDS = {
     "done": {"done", "yes", "y", "finished", "完成", "已完成", "做完了", "是"},
-    "open": {"not yet", "no", "n", "not done", "open", "还没", "未完成", "没有", "否", "进行中"},
+    "open": {
+        "not yet",
+        "no",
+        "n",
+        "not done",
+        "open",
+        "still going",
+        "going",
+        "in progress",
+        "ongoing",
+        "还没",
+        "未完成",
+        "没有",
+        "否",
+        "进行中",
+        "还在做",
+        "还在进行",
+        "继续",
+    },
+    "dropped": {"drop", "dropped", "drop it", "give up", "放弃", "不做了", "取消"},
 }
 
 
-class DoneOrNot(_WordChoice):
-    """Whether an action is done yet."""
+class ActionStatus(_WordChoice):
+    """How a development action stands: done, still going, or dropped."""
 
     WORDS = _DONE_WORDS
-    INVALID = "invalid_done_or_not"
-    choices = (("done", "done_action"), ("not yet", "open_action"))
+    INVALID = "invalid_action_status"
+    choices = (("done", "done_action"), ("still going", "open_action"), ("drop", "drop_action"))
 
 
 _SAME_WORDS = {
@@ -475,4 +494,4 @@ class YesOrNo(_WordChoice):
     choices = (("yes", "same"), ("no", "new"))
 
 
-Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed | Actions | DoneOrNot | YesOrNo
+Expect = Scale | Text | Items | PlanStatus | ObstacleStatus | SupportNeed | Actions | ActionStatus | YesOrNo

@@ -26,6 +26,7 @@ COMMANDS = (
     "note",
     "feedback",
     "1on1",
+    "action",
     "flywheel",
 )
 # Reached as `/flywheel <command>` too (`/me` is one of Slack's built-in commands).
@@ -48,6 +49,8 @@ _ALIASES = {
     "/一对一": "1on1",
     "/oneonone": "1on1",
     "/1:1": "1on1",
+    "/行动": "action",
+    "/actions": "action",
 }
 
 _KEYWORDS: dict[str, Trigger | str] = {}

@@ -44,7 +44,7 @@ class Report:
     kudos_received_week: int = 0
     kudos_received_recent: int = 0  # last four weeks
     helped_mentions: int = 0  # times teammates named them in their wins in the last four weeks
-    overdue_actions: tuple[dict[str, Any], ...] = ()  # retro actions they own, open two weeks after the retro
+    actions: tuple[dict[str, Any], ...] = ()  # open development actions they own (bot/digest.py `action_params`)
     via: str | None = None  # in a skip-level digest: the direct manager this person reports to
     flags: tuple[dict[str, Any], ...] = ()  # the member's flags "this is wrong" in these weeks: answers and hints
     paused_until: date | None = None  # their check-ins are paused until this day (while the pause lasts)
@@ -109,7 +109,7 @@ def talking_points(report: Report) -> list[Hint]:
         points.append(Hint("obstacle", {"text": obstacle["text"]}))
     if this is not None and _said(this.wins):
         points.append(Hint("celebrate", {"text": this.wins}))
-    if _plans(report.growth):
+    if _plans(report.growth) and not report.actions:  # a review's actions are listed as actions already
         points.append(Hint("growth", {"items": _plans(report.growth)}))
     if this is not None and this.status not in NOT_EXPECTED + ("completed",) and not points:
         points.append(Hint("check_in_gently", {}))
@@ -140,7 +140,7 @@ def report_params(report: Report) -> dict[str, Any]:
         "obstacles": [dict(o) for o in report.obstacles],
         "support": [dict(s) for s in report.support],
         "kudos_week": report.kudos_received_week,
-        "overdue_actions": [dict(a) for a in report.overdue_actions],
+        "actions": [dict(a) for a in report.actions],
         "hints": [{"key": h.key, **h.params, "flag": hint_flag(report, h.key)} for h in hints_for(report)],
         "flags": [dict(f) for f in report.flags if f.get("step")],
         "points": [{"key": p.key, **p.params} for p in talking_points(report)],

@@ -1,4 +1,4 @@
-"""The follow-up question: every open item from before (last week's priorities, open obstacles, retro actions) in
+"""The follow-up question: every open item from before (last week's priorities, open obstacles, development actions) in
 one numbered list, answered in one message. Pure.
 
 Accepted answers (English and Chinese, in any mix):
@@ -27,7 +27,7 @@ FOLLOW_UPS = "follow_ups"  # the step key of the grouped question
 @dataclass(frozen=True)
 class Item:
     step: str  # the item's own stored answer key: `plan_review:0`, `obstacle_status:1`, `retro_action:0`
-    kind: str  # plan_review | obstacle_status | retro_action
+    kind: str  # plan_review | obstacle_status | retro_action (every open development action)
     text: str
 
 
@@ -57,7 +57,8 @@ STATUS_WORDS: dict[str, dict[str, frozenset[str]]] = {
         _DONE_WORDS,
         {
             "done": {"完成了", "搞定", "搞定了", "d"},
-            "open": {"still", "still open", "not yet done", "还没做", "还没完成"},
+            "open": {"still", "still open", "not yet done", "还没做", "还没完成", "仍在", "还在进行"},
+            "dropped": {"不再相关", "no longer relevant", "irrelevant"},
         },
     ),
 }

@@ -6,6 +6,8 @@ flowchart LR
     biggest_obstacle -- repeats an open obstacle --> same_obstacle["same_obstacle: the same one?"] --> support
 ```
 Support needs go to the manager at once as an actionable request; the member hears back when the manager acts.
+The last question asks for 1–3 concrete development actions (not topics); each becomes an open action that the
+weekly check-in follows up until it is done or dropped.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ MONTHLY_REVIEW = Flow(
         Ask("biggest_obstacle", Text(none_means_empty=True), opens_obstacle=True),
         Ask("same_obstacle", YesOrNo(), inserted=True),
         Ask("support", SupportNeed(), requires_manager=True),
-        Ask("growth", Items(1, 2)),
+        Ask("growth", Items(1, 3)),  # 1–3 concrete development actions: each becomes one (bot/actions.py)
     ),
     command="review",
     titles={"en": "Monthly review", "zh": "月度回顾"},

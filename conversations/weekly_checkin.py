@@ -2,7 +2,7 @@
 
 ```mermaid
 flowchart LR
-    mood --> wins --> follow_ups["follow_ups: one list of last week's priorities, open obstacles, open retro actions"]
+    mood --> wins --> follow_ups["follow_ups: last week's priorities, open obstacles, open development actions"]
     follow_ups --> blockers
     blockers -- repeats an open obstacle --> same_obstacle["same_obstacle: the same one?"] --> priorities
     blockers --> priorities --> manager_help
@@ -11,7 +11,7 @@ flowchart LR
 
 from __future__ import annotations
 
-from conversations.answers import DoneOrNot, Items, ObstacleStatus, PlanStatus, Scale, Text, YesOrNo
+from conversations.answers import ActionStatus, Items, ObstacleStatus, PlanStatus, Scale, Text, YesOrNo
 from conversations.flows import Ask, Flow
 from conversations.followups import FOLLOW_UPS
 
@@ -22,7 +22,9 @@ DEFAULT_STEPS: tuple[Ask, ...] = (
     Ask("wins", Text()),
     Ask("plan_review", PlanStatus(), each="plan", group=FOLLOW_UPS),
     Ask("obstacle_status", ObstacleStatus(), each="obstacles", group=FOLLOW_UPS),
-    Ask("retro_action", DoneOrNot(), each="actions", group=FOLLOW_UPS),
+    # Every open development action (the step keeps the id it had when only retros made actions: org files and
+    # stored answers name it).
+    Ask("retro_action", ActionStatus(), each="actions", group=FOLLOW_UPS),
     Ask("blockers", Text(none_means_empty=True), opens_obstacle=True),
     Ask("same_obstacle", YesOrNo(), inserted=True),
     Ask("priorities", Items(1, 3)),

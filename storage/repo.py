@@ -20,6 +20,8 @@ from storage.models import (
     AnswerFlag,
     AuditRecord,
     ConversationRun,
+    DevelopmentAction,
+    DevelopmentActionNote,
     ErasedAccount,
     Kudos,
     KudosRecipient,
@@ -30,8 +32,6 @@ from storage.models import (
     OutboxMessage,
     ProcessedEvent,
     Retro,
-    DevelopmentAction,
-    DevelopmentActionNote,
     RunTransition,
     SchedulerState,
     SupportRequest,
@@ -860,7 +860,7 @@ def team_members(session: Session, *, team: str | None, manager_id: int | None) 
 # ------------------------------------------------------------------------------------------ development actions
 
 
-class BadAction(ValueError):
+class ActionError(ValueError):
     """An action that cannot be stored as asked (unknown source, empty text); callers check before."""
 
 
@@ -888,9 +888,9 @@ def add_action(
     is open at once. `shared=False` (a retro not yet summarised): nobody but its author sees it until
     `shared_at` is set. Nothing is sent here: a suggestion's DM is bot/actions.py's."""
     if source not in ACTION_SOURCES:
-        raise BadAction(f"unknown source {source!r}")
+        raise ActionError(f"unknown source {source!r}")
     if not text.strip():
-        raise BadAction("empty text")
+        raise ActionError("empty text")
     proposed = suggested_by is not None
     action = DevelopmentAction(
         owner_id=owner_id,
@@ -1001,7 +1001,7 @@ def add_action_note(session: Session, *, action: DevelopmentAction, text: str, n
 def set_action_status(session: Session, *, action: DevelopmentAction, status: str, now: datetime) -> None:
     """open | done | dropped (the owner) — or, for a proposal, open (accepted) | declined."""
     if status not in ACTION_STATUSES:
-        raise BadAction(f"unknown status {status!r}")
+        raise ActionError(f"unknown status {status!r}")
     if status == "open":
         action.opened_at = action.opened_at or now
         action.closed_at = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -69,6 +69,8 @@ def test_the_glossary_names_every_concept_the_brief_lists():
         "audit",
         "working hours",
         "holiday",
+        "development action",
+        "发展行动",
     ):
         assert term in glossary, term
 
@@ -89,9 +91,10 @@ def test_no_template_shows_an_iso_week_code(path):
 
 @pytest.mark.parametrize("path", EN, ids=lambda p: str(p.relative_to(PROMPTS)))
 def test_english_says_what_happened_not_system_words(path):
-    text = _text(path).lower().replace("overdue_actions", "")  # the name of what the code passes in, never shown
+    text = _text(path).lower()
     assert "own view" not in text  # /me is "what your manager sees about you"
-    assert "overdue" not in text  # no due date is ever set on a retro action: say how long it has been open
+    # "overdue" only where a due date has passed (prompts/action/*/words.j2 `due`); elsewhere say how long it is open
+    assert "overdue" not in text or "{% if a.overdue %} — overdue{% endif %}" in text
 
 
 def test_buttons_and_form_titles_use_the_glossary():
@@ -123,8 +126,34 @@ DIGEST_PERSON = {
     "obstacles": [],
     "points": [],
     "via": None,
-    "overdue_actions": [
-        {"text": "write the runbook", "title": "Launch", "since": datetime(2026, 11, 9, tzinfo=UTC), "weeks_open": 3}
+    "actions": [
+        {
+            "text": "write the runbook",
+            "source": "retro",
+            "title": "Launch",
+            "since": datetime(2026, 11, 9, tzinfo=UTC),
+            "days_open": 21,
+            "due": None,
+            "overdue": False,
+        },
+        {
+            "text": "Practise a demo",
+            "source": "typed",
+            "title": None,
+            "since": datetime(2026, 11, 27, tzinfo=UTC),
+            "days_open": 3,
+            "due": date(2026, 11, 28),
+            "overdue": True,
+        },
+        {
+            "text": "Pair with Bo",
+            "source": "suggested",
+            "title": None,
+            "since": datetime(2026, 11, 30, tzinfo=UTC),
+            "days_open": 0,
+            "due": date(2027, 1, 15),
+            "overdue": False,
+        },
     ],
     "hints": [{"key": "no_checkin", "weeks": 3, "flag": {**FLAG, "id": 8}}],
     "flags": [FLAG],
@@ -176,11 +205,23 @@ def test_the_digest_and_me_show_weeks_as_dates(template, params, locale, week):
     assert week in text
 
 
-def test_a_retro_action_says_how_long_it_has_been_open():
+def test_a_development_action_says_how_long_it_has_been_open_and_is_overdue_only_past_its_due_date():
     text = Renderer().render(Reply("digest/person", DIGEST_PERSON), Audience("en", "UTC", "Leo"))
-    assert "Retro actions still open:\n• “write the runbook” from the retrospective “Launch” (open for 3 weeks)" in text
+    assert (
+        "Development actions still open:\n"
+        "• “write the runbook” (from the retrospective “Launch”, opened 3 weeks ago)\n"
+        "• “Practise a demo” (opened 3 days ago, due Sat 28 Nov 2026 — overdue)\n"
+        "• “Pair with Bo” (the manager's suggestion, opened today, due Fri 15 Jan 2027)"
+    ) in text
+    assert text.count("overdue") == 1
     zh = Renderer().render(Reply("digest/person", DIGEST_PERSON), Audience("zh", "UTC", "Leo"))
-    assert "还没完成的复盘行动：\n• “write the runbook”，来自复盘“Launch”（已经 3 周）" in zh
+    assert (
+        "还在进行的发展行动：\n"
+        "• “write the runbook”（来自复盘“Launch”，3 周前定下）\n"
+        "• “Practise a demo”（3 天前定下，截止 2026年11月28日（周六），已逾期）\n"
+        "• “Pair with Bo”（经理建议，今天定下，截止 2027年1月15日（周五））"
+    ) in zh
+    assert zh.count("逾期") == 1
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ It never depends on wording: only that each template renders without error and s
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,18 @@ from conversations.weekly_checkin import WEEKLY_CHECKIN
 from tests.helpers import DEMO, make_harness, utc
 
 PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+ACTION = {  # one development action as bot/actions.py passes it (bot/digest.py `action_params` and its notes)
+    "id": 12,
+    "text": "Practise a demo",
+    "source": "typed",
+    "title": None,
+    "since": utc(2026, 11, 20, 9, 0),
+    "days_open": 17,
+    "due": date(2026, 12, 4),
+    "overdue": True,
+    "status": "open",
+    "notes": [{"text": "booked a slot", "at": utc(2026, 11, 21, 9, 0)}],
+}
 WHEN = utc(2026, 12, 7, 12, 0)
 
 
@@ -479,7 +491,42 @@ FIXTURES: list[Reply] = [
         for t in ("weekly_checkin/plan_review", "common/obstacle_status", "common/retro_action")
         for n in (1, 2)
     ],
-    *[Reply(f"common/{t}") for t in ("invalid_done_or_not", "invalid_obstacle_status", "invalid_plan_status")],
+    *[Reply(f"common/{t}") for t in ("invalid_action_status", "invalid_obstacle_status", "invalid_plan_status")],
+    # Development actions (bot/actions.py): every reply of `/action`, with the shapes an action takes.
+    *[
+        Reply(f"action/{t}", {"action": a, "manager": m})
+        for t in ("added", "closed", "already", "noted", "not_proposed", "accepted", "declined")
+        for a in (ACTION, {**ACTION, "status": "done", "due": None, "notes": []}, {**ACTION, "status": "declined"})
+        for m in ("Maria", None)
+    ],
+    *[
+        Reply("action/list", {"open": o, "proposed": p, "closed": c})
+        for o, p, c in (
+            (
+                [
+                    ACTION,
+                    {**ACTION, "source": "retro", "title": "Launch", "days_open": 1, "due": None, "overdue": False},
+                ],
+                [{**ACTION, "status": "proposed", "source": "suggested", "days_open": 0}],
+                [{**ACTION, "status": "done"}, {**ACTION, "status": "dropped"}],
+            ),
+            ([], [], []),
+        )
+    ],
+    *[
+        Reply("action/usage", {"problem": p, "part": "fly"})
+        for p in ("bad_due", "no_text", "too_long", "no_id", "no_who", "extra", "unknown")
+    ],
+    Reply("action/not_found", {"id": 12}),
+    Reply("action/unknown_member", {"who": "@nobody"}),
+    Reply("action/suggest_yourself"),
+    Reply("action/suggest_not_yours", {"who": "Bo"}),
+    *[
+        Reply("action/suggestion_sent", {"who": "Alice", "text": "Pair with Bo", "due": d})
+        for d in (None, date(2027, 1, 15))
+    ],
+    *[Reply("action/suggested", {**ACTION, "manager": "Maria", "due": d}) for d in (None, date(2027, 1, 15))],
+    *[Reply(f"action/suggestion_{t}", {"who": "Alice", "text": "Pair with Bo"}) for t in ("accepted", "declined")],
     # A blocker that repeats an open obstacle, and a partly answered follow-up list (conversations/machine.py).
     Reply("common/same_obstacle", {"obstacle": "security sign-off"}),
     Reply("common/invalid_same_obstacle"),

@@ -66,7 +66,8 @@ LABELS = {
         "still": "Still blocking",
         "irrelevant": "No longer relevant",
         "done_action": "Done",
-        "open_action": "Not yet",
+        "open_action": "Still going",
+        "drop_action": "Drop",
         "later": "Later",
         "skip": "Skip",
         "back": "Back",
@@ -93,7 +94,8 @@ LABELS = {
         "still": "仍然存在",
         "irrelevant": "不再相关",
         "done_action": "完成",
-        "open_action": "还没",
+        "open_action": "还在进行",
+        "drop_action": "放弃",
         "later": "稍后",
         "skip": "跳过",
         "back": "返回",
@@ -157,6 +159,22 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
                 tuple(
                     Button(
                         f"oneonone:{word}:{pair_id}", labels[word], f"/1on1 {word} {pair_id}", primary=word == "accept"
+                    )
+                    for word in ("accept", "decline")
+                ),
+            )
+        ]
+    if reply.template == "action/suggested" and "id" in reply.params:  # a manager's suggestion: Accept / Decline
+        action_id = reply.params["id"]
+        return [
+            ButtonRow(
+                f"action:{action_id}",
+                tuple(
+                    Button(
+                        f"action:{word}:{action_id}",
+                        labels[word],
+                        f"/action {word} {action_id}",
+                        primary=word == "accept",
                     )
                     for word in ("accept", "decline")
                 ),
@@ -350,6 +368,7 @@ def _chosen(choices: Sequence[tuple[str, str]], current: Any) -> str | None:
             str(current) in (value, label)
             or (label == "done_action" and current == "done")
             or (label == "open_action" and current == "open")
+            or (label == "drop_action" and current == "dropped")
         ):
             return value
     return None

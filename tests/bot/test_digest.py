@@ -29,7 +29,7 @@ ORG = {
 
 def follow_ups_answer(text, *, plan="done", obstacle="resolved", action="done"):
     """`1 done 2 done 3 resolved …` for the follow-up list in `text`, one word per kind of item."""
-    words = {"Last week's priorities": plan, "Obstacles still open": obstacle, "Your retro actions": action}
+    words = {"Last week's priorities": plan, "Obstacles still open": obstacle, "Your development actions": action}
     parts, word = [], None
     for line in text.splitlines():
         head = next((w for h, w in words.items() if line.startswith(h)), None)
@@ -415,7 +415,7 @@ def test_a_mood_row_with_gaps_says_what_a_dot_means_in_both_languages():
         "priorities": [],
         "support": [],
         "obstacles": [],
-        "overdue_actions": [],
+        "actions": [],
         "hints": [],
         "points": [],
     }

@@ -131,7 +131,7 @@ def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="202
     from bot.engine import run_row
     from conversations.weekly_checkin import WEEKLY_CHECKIN
     from storage import repo
-    from storage.models import Retro, RetroAction
+    from storage.models import DevelopmentAction, Retro
 
     now = h.clock.now()
     with transaction(h.app.sessions) as s:
@@ -161,7 +161,11 @@ def seed_follow_ups(h, handle, *, obstacles=(), plan=(), actions=(), period="202
             s.add(retro)
             s.flush()
             for text in actions:
-                s.add(RetroAction(retro_id=retro.id, owner_id=member.id, text=text, created_at=now, shared_at=now))
+                s.add(
+                    DevelopmentAction(
+                        retro_id=retro.id, owner_id=member.id, text=text, source="retro", created_at=now, shared_at=now
+                    )
+                )
 
 
 def asked_numbers(texts):
@@ -172,7 +176,7 @@ def asked_numbers(texts):
 
 
 def test_three_obstacles_two_priorities_two_actions_make_six_questions_and_one_more_at_most(harness):
-    from storage.models import RetroAction
+    from storage.models import DevelopmentAction
 
     h = harness
     h.clock.set(local("Europe/London", 2026, 12, 4, 14, 0))
@@ -192,7 +196,7 @@ def test_three_obstacles_two_priorities_two_actions_make_six_questions_and_one_m
     assert (
         "Last week's priorities (done / partly / not done):\n1. “ship checkout”\n2. “hire a designer”\n"
         "Obstacles still open (resolved / still / drop):\n3. “security sign-off”\n4. “flaky CI”\n"
-        "5. “no designer”\nYour retro actions (done / not yet):\n6. “write the runbook (Launch)”\n"
+        "5. “no designer”\nYour development actions (done / still going / drop):\n6. “write the runbook (Launch)”\n"
         "7. “add alerts (Launch)”"
     ) in listing
     h.say("alice", "1 done 2 partly 3 still 4 resolved 5 drop 6 done 7 not yet")
@@ -227,7 +231,7 @@ def test_three_obstacles_two_priorities_two_actions_make_six_questions_and_one_m
     }
     with transaction(h.app.sessions) as s:
         obstacles = {o.text: (o.status, o.times_reported) for o in s.exec(select(Obstacle))}
-        actions = {a.text: a.status for a in s.exec(select(RetroAction))}
+        actions = {a.text: a.status for a in s.exec(select(DevelopmentAction))}
     # "still" and then "the same one" in one check-in count once; no duplicate obstacle was opened
     assert obstacles == {
         "security sign-off": ("open", 2),

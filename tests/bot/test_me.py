@@ -98,7 +98,7 @@ def test_a_note_on_a_past_answer_is_shown_wherever_the_answer_is(harness):
 
 
 def test_forget_works_for_someone_who_wrote_retro_actions_and_leaves_no_message_copies(harness, monkeypatch):
-    from storage.models import OutboxMessage, RetroAction
+    from storage.models import DevelopmentAction, OutboxMessage
 
     h = harness
     h.say("alice", '/retro start "Launch" @alice @bo')
@@ -112,7 +112,7 @@ def test_forget_works_for_someone_who_wrote_retro_actions_and_leaves_no_message_
         monkeypatch.delenv(name, raising=False)
     assert main(["forget", "alice", "--yes"]) == 0
     with transaction(h.app.sessions) as s:
-        assert s.exec(select(RetroAction)).all() == []
+        assert s.exec(select(DevelopmentAction)).all() == []
         bodies = [json.dumps(m.body, ensure_ascii=False) for m in s.exec(select(OutboxMessage))]
     assert not any("SECRET-SUPPORT" in b for b in bodies)  # sent messages keep no copy of what was said
 

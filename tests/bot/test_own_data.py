@@ -537,7 +537,7 @@ def test_a_skip_level_reader_sees_a_flag_but_is_not_asked_to_acknowledge_it():
         "priorities": [],
         "support": [],
         "obstacles": [],
-        "overdue_actions": [],
+        "actions": [],
         "points": [],
         "hints": [{"key": "no_checkin", "weeks": 3, "flag": {**flag, "id": 8}}],
         "flags": [flag],

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from storage.db import transaction
-from storage.models import RetroAction
+from storage.models import DevelopmentAction
 from tests.bot.test_digest import run_checkin
 from tests.helpers import DEMO, answer_retro, in_channel, local, make_harness, posts, utc
 
@@ -43,11 +43,11 @@ def test_named_retro_end_to_end_with_actions_followed_up(harness):
     run_checkin(h, "bo")
     texts = "\n".join(h.fake.texts_for("bo"))
     assert (
-        "Your retro actions (done / not yet):\n1. “add a smoke test "
+        "Your development actions (done / still going / drop):\n1. “add a smoke test "
         "(Checkout redesign)”\n2. “fix alerts (Checkout redesign)”" in texts
     )
     with transaction(h.app.sessions) as s:
-        states = {a.text: a.status for a in s.exec(select(RetroAction))}
+        states = {a.text: a.status for a in s.exec(select(DevelopmentAction))}
     assert states == {"add a smoke test": "done", "fix alerts": "done", "write the checklist": "open"}
 
 
@@ -101,23 +101,25 @@ def test_retro_in_chinese_and_refusals(tmp_path):
         h.app.close()
 
 
-def test_actions_still_open_two_weeks_later_are_overdue_in_the_owners_managers_digest(harness):
+def test_retro_actions_show_in_the_owners_managers_digest_with_their_age_until_done_and_never_as_overdue(harness):
     h = harness
     in_channel(h, "maria", '/retro start "Launch" @alice @bo')
     answer_retro(h, "alice", "g", "w", "b", "@alice write the runbook")
     answer_retro(h, "bo", "g", "w", "b", "@bo fix alerts")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 0))
-    first = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"]
-    assert "Retro actions still open" not in "\n".join(first)
+    first = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
+    assert "Development actions still open:\n• “write the runbook” (from the retrospective “Launch”, opened " in first
     h.run_until(local("America/New_York", 2026, 12, 4, 15, 0))
     run_checkin(h, "bo", action="done")
     h.fake.clear()
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 0))
     digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
     assert (
-        "Retro actions still open:\n• “write the runbook” from the retrospective “Launch” (open for 2 weeks)" in digest
+        "Development actions still open:\n• “write the runbook” (from the retrospective “Launch”, opened 2 weeks ago)"
+        in digest
     )
-    assert "fix alerts" not in digest
+    assert "fix alerts" not in digest  # done in Bo's check-in
+    assert "overdue" not in digest  # no due date: only its age
 
 
 def test_retro_answers_that_say_nothing_show_nothing(harness):
@@ -130,7 +132,7 @@ def test_retro_answers_that_say_nothing_show_nothing(harness):
     assert "⚠️ Did not go well\n• Alice: Late QA" in summary and "没什么" not in summary
     assert "🛠️ Actions" not in summary
     with transaction(h.app.sessions) as s:
-        assert list(s.exec(select(RetroAction))) == []
+        assert list(s.exec(select(DevelopmentAction))) == []
 
 
 def test_the_retro_summary_in_a_channel_speaks_the_organisations_language(tmp_path):
@@ -157,7 +159,7 @@ def test_the_same_action_written_by_two_people_is_one_action(harness):
     answer_retro(h, "alice", "g", "w", "b", "@bo Add a smoke test.; @alice write the runbook")
     answer_retro(h, "bo", "g", "w", "b", "@bo add a  smoke test")
     with transaction(h.app.sessions) as s:
-        assert sorted(a.text for a in s.exec(select(RetroAction))) == ["Add a smoke test.", "write the runbook"]
+        assert sorted(a.text for a in s.exec(select(DevelopmentAction))) == ["Add a smoke test.", "write the runbook"]
     alice_run = next(r for r in h.runs("alice") if r.flow == "retro")
     with transaction(h.app.sessions) as s:  # Alice's answer changes (as an edit would): Bo still wrote it, it stays
         run = s.get(type(alice_run), alice_run.id)
@@ -165,7 +167,7 @@ def test_the_same_action_written_by_two_people_is_one_action(harness):
             s, run=run, value=[{"owner": "@alice", "text": "write the runbook"}], now=h.clock.now(), platform="console"
         )
     with transaction(h.app.sessions) as s:
-        assert sorted(a.text for a in s.exec(select(RetroAction))) == ["add a  smoke test", "write the runbook"]
+        assert sorted(a.text for a in s.exec(select(DevelopmentAction))) == ["add a  smoke test", "write the runbook"]
     answer_retro(h, "chen", "g", "w", "b", "无")
     summary = posts(h)[-1]
     assert summary.count("smoke test") == 1

@@ -17,7 +17,7 @@ from bot.platforms.common import message_rows
 from conversations.retro import disclosed, respondents_shown
 from storage import repo
 from storage.db import _alembic_config, create_db_engine, session_factory, transaction, upgrade
-from storage.models import Answer, ConversationRun, Member, Retro, RetroAction
+from storage.models import Answer, ConversationRun, DevelopmentAction, Member, Retro
 from tests.bot.test_digest import run_checkin
 from tests.helpers import DEMO, answer_retro, in_channel, local, make_harness, posts, utc
 
@@ -98,7 +98,7 @@ def test_two_of_three_at_the_due_time_share_nothing_with_anyone_but_each_author(
     )
     with transaction(h.app.sessions) as s:
         assert s.get(Retro, retro_id).status == "withheld"
-        assert [a.shared_at for a in s.exec(select(RetroAction))] == [None, None, None]
+        assert [a.shared_at for a in s.exec(select(DevelopmentAction))] == [None, None, None]
 
     # Each author is told, privately, with a way to post their own answers; Chen answered nothing and hears nothing.
     for handle in ("alice", "bo"):
@@ -121,13 +121,13 @@ def test_two_of_three_at_the_due_time_share_nothing_with_anyone_but_each_author(
         assert weekly_actions(h, handle) == []
     run_checkin(h, "bo")
     everything = "\n".join(m.text for _, m in h.fake.sent)
-    assert "done, or not yet?" not in everything and "interview feedback" not in everything
+    assert "done, still going, or drop it?" not in everything and "interview feedback" not in everything
 
     # Not in the digest, even when an action would be long overdue; not in anyone's /me; only in the author's export.
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 30))
     digests = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
     assert digests  # a digest went out
-    assert "Retro actions still open" not in digests and "SECRET" not in digests and "interview" not in digests
+    assert "Development actions still open" not in digests and "SECRET" not in digests and "interview" not in digests
     for handle in ("alice", "bo", "chen", "maria"):
         view = my_view(h, handle)
         assert "SECRET" not in view and "interview" not in view and "Hiring loop" not in view
@@ -153,7 +153,7 @@ def test_the_same_retro_at_the_minimum_lets_actions_flow_as_before(harness):
     assert weekly_actions(h, "bo") == ["shorter loops (Hiring loop)"]
     h.run_until(local("Europe/London", 2026, 12, 14, 9, 30))
     digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
-    assert "“give interview feedback within 24 hours” from the retrospective “Hiring loop”" in digest
+    assert "“give interview feedback within 24 hours” (from the retrospective “Hiring loop”, opened" in digest
     assert "give interview feedback within 24 hours" in my_view(h, "alice")
 
 
@@ -450,10 +450,11 @@ def test_the_migration_withholds_what_earlier_small_anonymous_retros_let_out(bac
                         )
                     )
                     s.add(
-                        RetroAction(
+                        DevelopmentAction(
                             retro_id=retro.id,
                             owner_id=people[handle],
-                            author_run_id=run.id,
+                            source="retro",
+                            source_run_id=run.id,
                             text=f"{title} {handle}",
                             created_at=START,
                             shared_at=None if anonymous else closed,
@@ -473,10 +474,10 @@ def test_the_migration_withholds_what_earlier_small_anonymous_retros_let_out(bac
         upgrade(engine)
         with transaction(session_factory(engine)) as s:
             statuses = {r.title: r.status for r in s.exec(select(Retro))}
-            shared = {a.text: a.shared_at for a in s.exec(select(RetroAction))}
+            shared = {a.text: a.shared_at for a in s.exec(select(DevelopmentAction))}
             alice = s.exec(select(Member).where(Member.handle == "alice")).one().id
-            followed = [a.text for a, _ in repo.shared_retro_actions(s, owner_ids=[alice])]
-            overdue = [a.text for a, _ in repo.shared_retro_actions(s, owner_ids=[alice], shared_before=START)]
+            followed = [a.text for a, _ in repo.open_actions(s, owner_ids=[alice])]
+            overdue = [a.text for a, _ in repo.open_actions(s, owner_ids=[alice], shared_before=START)]
     finally:
         engine.dispose()
     assert statuses == {"Small": "withheld", "Named": "summarised"}

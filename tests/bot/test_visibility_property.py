@@ -1,7 +1,8 @@
 """Property: over generated org charts, every command or payload that shows or acts on someone's data gives each
 kind of actor exactly what an independent model of "Who sees what" (README) says — no more, no less.
 
-Every answer, obstacle, support request, kudos reason and retro answer carries a sentinel naming whose it is; an
+Every answer, obstacle, support request, kudos reason, retro answer and development action (open ones; a withheld
+retro's, which nobody but its author may see; a manager's suggestion) carries a sentinel naming whose it is; an
 action's outcome is the set of sentinels each address received (outbox messages) or the form it got back. The
 model below is written from the README's rules and never calls bot/access.py.
 
@@ -140,6 +141,7 @@ class Model:
     def __init__(self, w: World) -> None:
         self.w = w
         self.status = {h: "open" for h in w.support}
+        self.suggested: dict[str, set[str]] = {h: set() for h in w.people}  # proposals waiting in each one's /action
 
     def alive(self, h: str | None) -> bool:
         return h is not None and h in self.w.people and self.w.people[h].active
@@ -155,6 +157,7 @@ class Model:
         out: set[str] = set()
         if own or self.finished_or_closed(h):
             out |= {snt("WIN", h), snt("XTR", h), snt("OBS", h)}
+        out.add(snt("ACT", h))  # open development actions: at once, like support requests
         if h in self.w.support and self.status[h] != "resolved":
             out.add(snt("SUP", h))
         return out
@@ -188,7 +191,15 @@ class Model:
         # feedback: what was given to the requester, and each giver's own words (their conversation)
         out |= {snt("FBK", g, self.w.fb_requester) for g in self.w.fb_answered if a in (g, self.w.fb_requester)}
         out |= self.one_on_one_items(a)
-        return out | ({snt("RET", a)} if a in self.w.retro_people else set())
+        return out | ({snt("RET", a)} if a in self.w.retro_people else set()) | self.actions(a)
+
+    def actions(self, a: str) -> set[str]:
+        """`/action` (and the export): one's own actions — a withheld retro's only if one wrote it oneself — and
+        the suggestions waiting for an answer. Never one a withheld retro named someone else for (URB)."""
+        if not self.alive(a):
+            return set()
+        own = {snt("ACT", a)} | ({snt("URA", a)} if a in self.w.retro_people else set())
+        return own | self.suggested[a]
 
     def feedback_list(self, a: str) -> set[str]:
         """`/feedback`: the requester reads every answer; their manager (and the manager's manager with skip_level)
@@ -384,6 +395,48 @@ def build(tmp_path, w: World):
                     updated_at=NOW,
                 )
             )
+        for handle in w.handles():
+            repo.add_action(s, ids[handle], snt("ACT", handle), "typed", now=NOW)
+        # A withheld anonymous retro: its actions are shown to nobody but their author, for ever.
+        hidden = Retro(
+            title="Hidden",
+            channel=None,
+            started_by=ids[w.retro_starter],
+            anonymous=True,
+            status="withheld",
+            due_at=NOW,
+            created_at=NOW,
+        )
+        s.add(hidden)
+        s.flush()
+        for handle in w.retro_people:
+            run = ConversationRun(
+                flow="retro",
+                member_id=ids[handle],
+                period=f"retro-{hidden.id}",
+                status="completed",
+                context={"steps": ["goal", "went_well", "went_badly", "actions"], "retro_id": hidden.id},
+                due_at=NOW,
+                prompt_at=NOW,
+                closes_at=NOW,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            s.add(run)
+            s.flush()
+            for owner, kind in ((handle, "URA"), (w.retro_starter, "URB")):
+                if kind == "URB" and owner == handle:
+                    continue
+                repo.add_action(
+                    s,
+                    ids[owner],
+                    snt(kind, handle),
+                    "retro",
+                    now=NOW,
+                    source_run_id=run.id,
+                    retro_id=hidden.id,
+                    shared=False,
+                )
         # Feedback on request: the answered colleagues' runs (already delivered), a declined one without answers.
         request = FeedbackRequest(
             requester_id=ids[w.fb_requester],
@@ -518,6 +571,14 @@ def check(tmp_path, w: World) -> None:
             assert see.event(actor, "/me", kind="home") == expect(actor, model.me(actor)), why  # Slack's App Home
             assert see.event(actor, "/kudos wall") == expect(actor, model.kudos_wall(actor)), why
             assert see.event(actor, "/kudos me") == expect(actor, model.kudos_me(actor)), why
+            assert see.event(actor, "/action") == expect(actor, model.actions(actor)), why
+            for other in others:  # a suggestion reaches a direct report only from their manager
+                sent = see.event(actor, f"/action suggest @{other} {snt('SUG', actor, other)}")
+                allowed = model.may_act(actor, other)
+                want = {actor: {snt("SUG", actor, other)}, other: {snt("SUG", actor, other)}} if allowed else {}
+                assert sent == want, (why, other)
+                if allowed:
+                    model.suggested[other].add(snt("SUG", actor, other))
             # the support buttons (a Slack button or a Feishu card sends exactly this text), on every request
             for owner, request_id in requests.items():
                 allowed = model.may_act(actor, owner)
@@ -545,7 +606,8 @@ def check(tmp_path, w: World) -> None:
         # a retro summary (started in a DM: it goes to the participants and the starter)
         summary = see.received(lambda: h.app.retros.summarise_due(h.clock.now()))
         assert summary == {r: s for r, s in model.retro_summary().items() if s}, w
-        # Monday's digests, skip-level ones included
+        # Monday's digests, skip-level ones included (open actions of reports; never a withheld retro's, never a
+        # suggestion not yet accepted)
         h.clock.set(DIGEST_AT)
         digests = see.received(h.app.tick)
         assert digests == {m: model.digest(m) for m in w.handles() if model.gets_digest(m) and model.digest(m)}, w

@@ -90,7 +90,11 @@ WORDS = {
         "still": ["still", "仍然存在"],
         "irrelevant": ["drop", "不再相关"],
     },
-    "retro_action": {"done": ["done", "完成"], "open": ["not yet", "还没"]},
+    "retro_action": {
+        "done": ["done", "完成"],
+        "open": ["not yet", "still going", "还没", "还在进行"],
+        "dropped": ["drop", "放弃"],
+    },
 }
 
 

@@ -184,6 +184,103 @@ def test_0013_moves_every_members_accounts_into_identity_rows_and_back(backend, 
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0016_moves_retro_actions_into_development_actions_and_back(backend, tmp_path, request):
+    """Retro actions become development actions (one kind of thing) with their status, times and anonymity verdict
+    (`shared_at`: unshared stays unshared); downgrading moves the retro ones back and drops the others."""
+    from alembic import command
+
+    from storage import repo
+    from storage.db import _alembic_config
+    from storage.models import DevelopmentAction
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    try:
+        config = _alembic_config(engine)
+        command.upgrade(config, "0015")
+        now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+        later = now + timedelta(days=3)
+        with engine.begin() as conn:
+            for i in (1, 2):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO member (id, handle, name, timezone, locale, active, created_at, updated_at) "
+                        "VALUES (:id, :h, :h, 'UTC', 'en', true, :now, :now)"
+                    ),
+                    {"id": i, "h": f"m{i}", "now": now},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO retro (id, title, started_by, anonymous, status, due_at, created_at) "
+                    "VALUES (1, 'Launch', 1, false, 'summarised', :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO conversation_run (id, flow, member_id, period, status, context, due_at, prompt_at, "
+                    "closes_at, reminded, created_at, updated_at) VALUES (1, 'retro', 1, 'retro-1', 'completed', "
+                    "'{}', :now, :now, :now, false, :now, :now)"
+                ),
+                {"now": now},
+            )
+            for i, owner, text, status, done_at, shared_at in (
+                (1, 1, "write the runbook", "open", None, now),
+                (2, 2, "fix  alerts", "done", later, now),
+                (3, 2, "withheld one", "open", None, None),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO retro_action (id, retro_id, owner_id, author_run_id, text, status, created_at, "
+                        "done_at, shared_at) VALUES (:i, 1, :owner, 1, :text, :status, :now, :done, :shared)"
+                    ),
+                    {
+                        "i": i,
+                        "owner": owner,
+                        "text": text,
+                        "status": status,
+                        "now": now,
+                        "done": done_at,
+                        "shared": shared_at,
+                    },
+                )
+        upgrade(engine)
+        with transaction(session_factory(engine)) as s:
+            moved = [
+                (a.owner_id, a.text, a.source, a.source_run_id, a.retro_id, a.status, a.closed_at, a.shared_at)
+                for a in s.exec(sa.select(DevelopmentAction).order_by(DevelopmentAction.id)).scalars()
+            ]
+            assert moved == [
+                (1, "write the runbook", "retro", 1, 1, "open", None, now),
+                (2, "fix  alerts", "retro", 1, 1, "done", later, now),
+                (2, "withheld one", "retro", 1, 1, "open", None, None),
+            ]
+            assert [a.text for a, _ in repo.open_actions(s, owner_ids=[1, 2])] == ["write the runbook"]
+            repo.add_action(s, 2, "Practise a demo", "typed", now=now)
+            dropped = repo.add_action(s, 1, "dropped one", "retro", now=now, retro_id=1, source_run_id=1)
+            repo.set_action_status(s, action=dropped, status="dropped", now=later)
+        with engine.connect() as conn:
+            assert "retro_action" not in sa.inspect(conn).get_table_names()
+        command.downgrade(config, "0015")
+        with engine.connect() as conn:
+            back = conn.execute(
+                sa.text("SELECT owner_id, author_run_id, text, status, shared_at IS NULL FROM retro_action ORDER BY id")
+            ).all()
+            tables = sa.inspect(conn).get_table_names()
+        assert [tuple(r) for r in back] == [
+            (1, 1, "write the runbook", "open", False),
+            (2, 1, "fix  alerts", "done", False),
+            (2, 1, "withheld one", "open", True),
+            (1, 1, "dropped one", "done", False),  # closed either way
+        ]
+        assert "development_action" not in tables and "development_action_note" not in tables
+        upgrade(engine)  # and up again
+        assert current_revision(engine) == head_revision(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_0019_feedback_requests_and_one_on_ones_go_up_and_down(backend, tmp_path, request):
     from alembic import command
 
