@@ -230,7 +230,8 @@ class Model:
         if self.w.pair is None or a not in self.w.pair or not self.alive(a) or not self.alive(self.w.pair[1]):
             return set()
         m, r = self.w.pair
-        points = self.section(r, own=False) - {snt("XTR", r)} if self.alive(m) else set()
+        # (talking points name no extra answers and no development actions: those are in the digest's own lines)
+        points = self.section(r, own=False) - {snt("XTR", r), snt("ACT", r)} if self.alive(m) else set()
         return self.one_on_one_items(a) | points
 
     def may_act(self, a: str, h: str) -> bool:
