@@ -140,3 +140,21 @@ def test_export_and_forget_cover_requests_and_the_answers_given(tmp_path):
             assert not any(a.value == "clear plan" for a in s.exec(select(Answer)))
     finally:
         h.app.close()
+
+
+def test_slack_and_feishu_offer_no_thanks_a_form_and_accept_decline_buttons():
+    """What both platforms show (bot/platforms/common.py): a feedback question's buttons decline with "No thanks"
+    (sending `skip`, as typed), the first question offers the whole request as a form, and a 1:1 proposal has
+    Accept / Decline sending the commands the message names."""
+    from bot.platforms.common import message_rows
+    from conversations.feedback import FEEDBACK
+    from conversations.machine import Reply, RunState, Status, ask
+
+    run = RunState(Status.PROMPTED, "strengths", ("strengths", "improvement", "next_steps"), {}, START, "UTC")
+    question = ask(FEEDBACK, run, "strengths", {}, lead="intro")
+    for locale, label in (("en", "No thanks"), ("zh", "不用了")):
+        (row,) = message_rows([question], locale, run_id=7)
+        assert [(b.label, b.value) for b in row.buttons if b.value == "skip"] == [(label, "skip")]
+        assert any(b.value == "form:7" for b in row.buttons)
+    (proposal,) = message_rows([Reply("oneonone/proposal", {"id": 3})], "zh", run_id=None)
+    assert [(b.label, b.value) for b in proposal.buttons] == [("接受", "/1on1 accept 3"), ("拒绝", "/1on1 decline 3")]
