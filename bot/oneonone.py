@@ -416,7 +416,9 @@ class OneOnOnes:
         """Queue the agendas that are due, and move each pair on to its next meeting once one is past."""
         sent = 0
         with self.transaction() as s:
-            ids = [p.id for p in s.exec(select(OneOnOne).where(OneOnOne.status == "active"))]
+            # Nothing is due for a pair before a day ahead of its planned meeting (a move only makes it later).
+            due = select(OneOnOne.id).where(OneOnOne.status == "active", col(OneOnOne.next_at) <= now + AGENDA_AHEAD)
+            ids = list(s.exec(due))
         for pair_id in ids:
             with self.transaction() as s:
                 pair = s.exec(
