@@ -397,8 +397,11 @@ class OneOnOnes:
                 "status": pair.status,
                 "every": pair.cadence,
                 "weekday": pair.weekday,
-                "next": placed.at if placed else None,
+                "next": (placed.at or following_meeting(cadence_of(pair), pair.timezone, pair.next_at))
+                if placed is not None and pair.next_at is not None
+                else None,
                 "moved_from": pair.next_at if placed is not None and placed.moved else None,
+                "skipped": pair.next_at if placed is not None and placed.at is None else None,
                 "proposed_by_me": pair.proposed_by == member.id,
                 "notes": [
                     {

@@ -140,6 +140,9 @@ def test_a_one_on_one_with_no_day_for_both_before_the_next_is_skipped_and_items_
         h.say("chen", "/一对一 提议 每周 周四 10点")  # 10:00 in Shanghai (03:00 in London, the day-level check)
         h.say("maria", "/1on1 accept")
         h.say("maria", "/1on1 add @chen budget")
+        h.run_until(utc(2026, 10, 1, 1, 0))
+        shown = h.say("chen", "/一对一")[0]
+        assert "下次在10月8日（周四）10:00（10月1日（周四）10:00那次因假期或休息取消）" in shown
         h.run_until(utc(2026, 10, 9, 12, 0))
         chen_texts = [m.text for r, m in h.fake.sent if r.address == "chen" and m.kind == "oneonone_agenda"]
         assert any(t.startswith("这次没有一对一：原定10月1日（周四）10:00") for t in chen_texts), chen_texts
