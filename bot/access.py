@@ -11,6 +11,10 @@ The rule, in words (README, "Who sees what"):
 - with `digest.skip_level: true` the manager's manager reads the same as the manager (and acts on nothing);
 - retro answers: the participants and whoever started it (or the channel it was started in), as the summary
   shows them; kudos: every member;
+- requested feedback (`/feedback ask`): the requester, with each giver's name, and each giver their own words;
+  the requester's manager (and manager's manager with skip_level) only once the requester shared it
+  (`/feedback share N`); a decline is no one's to see — nobody is told who declined;
+- a 1:1's agenda items and shared notes: the two people of the pair; a private note: only the one who wrote it;
 - development actions: the owner and their manager (and skip level, as above), like support requests; a retro's
   action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
 - a reply between a manager and a report (about one of the report's answers, obstacles or support requests):
@@ -20,7 +24,8 @@ The rule, in words (README, "Who sees what"):
   nobody else, not even the manager's manager;
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
-`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`). The helpers at the end read
+`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`, `FeedbackFacts`,
+`OneOnOneFacts`). The helpers at the end read
 stored members for it and say whom the notices name.
 """
 
@@ -52,6 +57,8 @@ class Part(StrEnum):
     REPLIES = "replies"  # a private reply about one of the subject's items, or an answer back to one
     REPLY_ACT = "reply_act"  # reply to one of the subject's items (their manager, to what they may read)
     UPWARD = "upward"  # the upward feedback a manager (the subject) received, as a set without names
+    REQUESTED_FEEDBACK = "requested_feedback"  # the answers to a member's `/feedback ask` (subject: the requester)
+    ONE_ON_ONE = "one_on_one"  # a 1:1's cadence, agenda items and notes (subject: the report of the pair)
 
 
 class Relation(StrEnum):
@@ -103,6 +110,25 @@ class RetroFacts:
     participant_ids: frozenset[int]
     started_by: int
     channel: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackFacts:
+    """A feedback request: who asked, who gave this answer (None: the request itself), whether it was shared."""
+
+    requester_id: int
+    giver_id: int | None = None
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class OneOnOneFacts:
+    """A 1:1 pair, and for a note, who wrote it and whether it is private."""
+
+    manager_id: int
+    member_id: int
+    author_id: int | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,6 +196,8 @@ def may(
     subject_manager: Person | None = None,
     run: RunFacts | None = None,
     retro: RetroFacts | None = None,
+    feedback: FeedbackFacts | None = None,
+    one_on_one: OneOnOneFacts | None = None,
     action: ActionFacts | None = None,
     reply: ReplyFacts | None = None,
     upward: UpwardFacts | None = None,
@@ -185,6 +213,8 @@ def may(
         subject_manager: the subject's manager, to recognise their manager (skip level).
         run: for RUN_ANSWERS, ANSWER_RUN and OBSTACLES (the run an obstacle came from, if any).
         retro: for RETRO_ANSWERS.
+        feedback: for REQUESTED_FEEDBACK (the subject is the requester).
+        one_on_one: for ONE_ON_ONE (the subject is the report of the pair).
         action: for ACTIONS, the one action (without it: the actions already shared).
         reply: for REPLIES: its two people (the subject is whose item it is about).
         upward: for UPWARD (the subject is the manager it is for).
@@ -208,6 +238,18 @@ def may(
         )
     if part == Part.REPLY_ACT:  # only the report's own manager (not the skip level), to a report still here
         return rel == Relation.MANAGER and subject.active
+    if part == Part.REQUESTED_FEEDBACK:
+        if feedback is None or feedback.requester_id != subject.id:
+            return False
+        if rel == Relation.SELF or (feedback.giver_id is not None and viewer.id == feedback.giver_id):
+            return True  # the requester; a giver, their own words
+        return feedback.shared and subject.active and rel in (Relation.MANAGER, Relation.SKIP_MANAGER)
+    if part == Part.ONE_ON_ONE:
+        if one_on_one is None or one_on_one.member_id != subject.id:
+            return False
+        if one_on_one.private:
+            return one_on_one.author_id is not None and viewer.id == one_on_one.author_id
+        return subject.active and viewer.id in (one_on_one.manager_id, one_on_one.member_id)
     if part == Part.KUDOS:
         return True  # public recognition, for every member
     if part == Part.RETRO_ANSWERS:
@@ -249,6 +291,8 @@ def may_member(
     skip_level: bool = False,
     run: ConversationRun | None = None,
     retro: RetroFacts | None = None,
+    feedback: FeedbackFacts | None = None,
+    one_on_one: OneOnOneFacts | None = None,
     action: ActionFacts | None = None,
     reply: ReplyFacts | None = None,
     upward: UpwardFacts | None = None,
@@ -266,6 +310,8 @@ def may_member(
         subject_manager=person(boss),
         run=run_facts(run) if run is not None else None,
         retro=retro,
+        feedback=feedback,
+        one_on_one=one_on_one,
         action=action,
         reply=reply,
         upward=upward,

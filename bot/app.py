@@ -31,12 +31,14 @@ from bot.calendar import Calendars
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import send_due_digests
 from bot.engine import RunEngine
+from bot.feedback import FeedbackDesk
 from bot.followups import FollowUps
 from bot.forms import Forms
 from bot.inbound import Commands, Inbound, Starts
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.newcomers import Newcomers
+from bot.oneonone import OneOnOnes
 from bot.outbox import OUTBOX_CLAIM, Outbox
 from bot.platforms.base import Messenger, Recipient
 from bot.platforms.directory import Directory
@@ -111,12 +113,20 @@ class Flywheel:
             anonymous_min=lambda: self.retro_anonymous_min,
             platform_of=self._platform_of,
         )
+        self.feedback = FeedbackDesk(
+            transaction=self.transaction, calendars=self.calendars, runs=self.runs, skip_level=self.skip_level
+        )
+        self.one_on_ones = OneOnOnes(transaction=self.transaction, calendars=self.calendars)
         self.conversations = Conversations(
             calendars=self.calendars, skip_level=self.skip_level, upward_min=lambda: self.upward_min
         )
         # Each feature adds to the runs of its flows, and declares its commands, here and nowhere else.
         self.runs.register(
-            self.followups.hooks(), self.retros.hooks(), self.actions.hooks(), self.conversations.hooks()
+            self.followups.hooks(),
+            self.retros.hooks(),
+            self.actions.hooks(),
+            self.conversations.hooks(),
+            self.feedback.hooks(),
         )
         self.commands = Commands()
         self.commands.register({"help": _help})
@@ -131,6 +141,8 @@ class Flywheel:
             own_data.commands(kudos=self.kudos_settings, skip_level=self.skip_level, calendars=self.calendars)
         )
         self.commands.register(team.commands(admins=self.admins, calendars=self.calendars))
+        self.commands.register(self.feedback.commands())
+        self.commands.register(self.one_on_ones.commands())
         missing = set(COMMANDS) - set(self.commands)
         assert not missing, f"commands without a handler: {sorted(missing)}"
         self.inbound = Inbound(
@@ -169,6 +181,8 @@ class Flywheel:
             summarise_retros=self.retros.summarise_due,
             send_digests=lambda now, last_tick: send_due_digests(self, now, last_tick),
             deliver_outbox=self.deliver_outbox,
+            features=(self.feedback.process_due, self.one_on_ones.process_due),
+            wakeups=(self.feedback.wakeups, self.one_on_ones.wakeups),
         )
 
     # ------------------------------------------------------------------------------------ construction

@@ -19,6 +19,7 @@ import yaml
 
 from conversations.answers import Text
 from conversations.calendar import CalendarSettings, is_known_country, parse_hours
+from conversations.feedback import FEEDBACK
 from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.monthly_review import MONTHLY_REVIEW
@@ -35,7 +36,7 @@ from conversations.schedule import (
 )
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
+DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, FEEDBACK)}
 
 DEMO_CONFIG = "demo_org.yaml"
 

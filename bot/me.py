@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot import access
+from bot import access, feedback, oneonone
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from conversations.commands import after_words
@@ -193,6 +193,8 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             }
             for k, _ in received
         ],
+        **feedback.FeedbackDesk.export(s, member),
+        **oneonone.export(s, member, now or datetime.now(UTC)),
         **_conversations_export(s, member),
     }
 
@@ -302,6 +304,8 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
         counts[name] = s.execute(stmt).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
     _forget_numbers(s, member.id)  # before the items they name are gone
+    counts["feedback_requests"] = feedback.FeedbackDesk.forget(s, member)  # with the answers others gave them
+    counts["one_on_ones"] = oneonone.forget(s, member)
     delete("answers", sa.delete(Answer).where(col(Answer.member_id) == member.id))
     delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
     s.execute(sa.delete(DeletionRequest).where(col(DeletionRequest.member_id) == member.id))

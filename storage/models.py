@@ -475,3 +475,63 @@ class UpwardAnswer(SQLModel, table=True):
     period: str = Field(max_length=32)
     text: str = Field(max_length=4000)
     created_at: datetime = _utc()
+
+
+class FeedbackRequest(SQLModel, table=True):
+    """A member asked one to three colleagues for feedback (Strengths / Improvement / Next steps) about a topic.
+    Each colleague's answers are a `feedback` run (period `feedback-<id>`): skipping it is the silent decline.
+    Only the requester reads the answers (with the giver's name) — their managers too once `shared_at` is set
+    (bot/access.py `may`, Part.REQUESTED_FEEDBACK)."""
+
+    __tablename__ = "feedback_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    requester_id: int = Field(foreign_key="member.id", index=True)
+    topic: str = Field(max_length=200)  # as typed
+    status: str = Field(default="open", max_length=16, index=True)  # open | closed
+    created_at: datetime = _utc()
+    closes_at: datetime = _utc(index=True)
+    closed_at: datetime | None = _utc(default=None, nullable=True)
+    shared_at: datetime | None = _utc(default=None, nullable=True)  # `/feedback share N`: their managers may read
+
+
+class OneOnOne(SQLModel, table=True):
+    """A manager–report pair's 1:1 cadence: proposed by either side, accepted by the other. `next_at` is the next
+    planned meeting (UTC; a holiday moves the one it falls on), `agenda_for` the meeting whose agenda was queued,
+    `last_at` the last meeting held (what "since last time" means)."""
+
+    __tablename__ = "one_on_one"
+
+    id: int | None = Field(default=None, primary_key=True)
+    manager_id: int = Field(foreign_key="member.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    proposed_by: int = Field(foreign_key="member.id")
+    cadence: str = Field(max_length=16)  # weekly | biweekly | monthly
+    weekday: int  # 0 = Monday
+    at_time: str = Field(max_length=5)  # "HH:MM", in `timezone` (the proposer's)
+    timezone: str = Field(max_length=64)
+    status: str = Field(default="proposed", max_length=16, index=True)  # proposed | active | declined | stopped
+    created_at: datetime = _utc()
+    decided_at: datetime | None = _utc(default=None, nullable=True)
+    next_at: datetime | None = _utc(default=None, nullable=True, index=True)
+    agenda_for: datetime | None = _utc(default=None, nullable=True)
+    last_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class OneOnOneItem(SQLModel, table=True):
+    """Something on a 1:1's agenda or in its record: a `topic` either side added (`/1on1 add`), a `note` on what
+    was said (shared, or `private`: only its author ever reads it), or an `action` (a follow-up, carried until
+    ticked). Topics and actions come back on every agenda until `done_at` is set (`/1on1 done N`)."""
+
+    __tablename__ = "one_on_one_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    one_on_one_id: int = Field(foreign_key="one_on_one.id", index=True)
+    author_id: int = Field(foreign_key="member.id", index=True)
+    kind: str = Field(max_length=16)  # topic | note | action
+    text: str = Field(max_length=1000)  # as typed
+    private: bool = Field(default=False)
+    created_at: datetime = _utc()
+    done_at: datetime | None = _utc(default=None, nullable=True)
+    done_by: int | None = Field(default=None)
+    action_ref: str | None = Field(default=None, max_length=64)  # the development action it became, if any

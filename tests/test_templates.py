@@ -236,6 +236,66 @@ def _scenario(tmp_path: Path) -> None:
             ("bo", ("/review", "none", "skip")),
             ("maria", ("/review", "none", "coaching")),
         )  # no manager: no support question
+        # Feedback on request: refusals, a round trip with an edit, a snooze and a decline, sharing.
+        script(
+            (
+                "alice",
+                (
+                    "/feedback",
+                    "/feedback nonsense",
+                    "/feedback ask",
+                    "/feedback ask @bo @chen @dan @maria about x",
+                    "/feedback ask @alice about x",
+                    "/feedback ask @nobody about x",
+                    "/feedback ask @bo about " + "t" * 300,
+                    "/feedback share",
+                    "/feedback share 9",
+                    "/feedback ask @dan @eve about the checkout launch",
+                    "/feedback share 1",
+                    "/feedback share 1",
+                ),
+            ),
+            (
+                "dan",
+                ("calm", "back", "calm under pressure", "more demos", "pair with QA", "edit", "2", "even more demos"),
+            ),
+            ("maria", ("/feedback",)),
+            ("alice", ("/feedback",)),
+        )
+        h.run_until(utc(2026, 12, 2, 3, 0))
+        script(("eve", ("later",)))
+        h.run_until(utc(2026, 12, 2, 6, 0))
+        script(("eve", ("细心", "跳过", "/反馈")))
+        # 1:1s: proposals declined and accepted, topics, notes, action items, ticks, refusals.
+        script(
+            ("chen", ("/1on1 propose weekly wed 10:00", "/一对一 提议 乱七八糟")),
+            ("maria", ("/1on1 decline", "/1on1 accept", "/1on1 propose weekly wed 9:00 @alice")),
+            (
+                "alice",
+                (
+                    "/1on1",
+                    "/1on1 accept",
+                    "/1on1 add the on-call rota",
+                    "/1on1 add",
+                    "/1on1 add " + "x" * 1001,
+                    "/1on1 note we agreed to split it",
+                    "/1on1 note private nervous",
+                    "/1on1 action write the rota doc",
+                    "/1on1 done 1",
+                    "/1on1 done 1",
+                    "/1on1 done 99",
+                    "/1on1 done",
+                    "/1on1 nonsense",
+                    "/1on1 propose weekly mon 10:00 @chen",
+                ),
+            ),
+            ("dan", ("/1on1 add x", "/1on1 propose weekly mon 10:00")),
+            ("bo", ("/1on1 propose biweekly fri 14:00",)),
+            ("maria", ("/1on1 accept", "/1on1 add the rota", "/1on1 @bo", "/1on1 accept @nobody")),
+            ("chen", ("/一对一 提议 每月 周一 10点", "/一对一 添加 值班", "/一对一")),
+            ("maria", ("/1on1 accept @chen", "/1on1 add @chen 预算")),
+            ("bo", ("/1on1 stop",)),
+        )
         # A second week: last week's priorities, open obstacles and retro actions come back.
         h.run_until(utc(2026, 12, 4, 16, 0))
         script(
@@ -512,6 +572,9 @@ FIXTURES: list[Reply] = [
         for about in ("answer", "obstacle", "support")
         for back in (False, True)
     ],
+    # A 1:1 with no working day for both before the next one (bot/oneonone.py _send_agenda): the org file's
+    # calendar in the scenario has no such week.
+    Reply("oneonone/skipped", {"planned": WHEN, "next": WHEN + timedelta(days=7)}),
 ]
 
 

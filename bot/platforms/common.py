@@ -13,6 +13,7 @@ from typing import Any
 from bot.ports import FormSource
 from conversations import catalog
 from conversations.answers import Items, Scale
+from conversations.feedback import NAME as FEEDBACK_FLOW
 from conversations.flows import GIVEN
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply, ask
@@ -90,6 +91,7 @@ LABELS = {
         "reply_field": "Your reply (only the two of you see it)",
         "send": "Send",
         "cancel": "Cancel",
+        "no_thanks": "No thanks",
     },
     "zh": {
         "done": "完成",
@@ -123,6 +125,7 @@ LABELS = {
         "reply_field": "你的回复（只有你们两个人能看到）",
         "send": "发送",
         "cancel": "取消",
+        "no_thanks": "不用了",
     },
 }
 
@@ -162,6 +165,19 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return [_support_row(reply.params["id"], labels)]
     if reply.template == "team/request" and "id" in reply.params:
         return [_team_request_row(reply.params["id"], labels)]
+    if reply.template == "oneonone/proposal" and "id" in reply.params:  # a 1:1 cadence the other side suggested
+        pair_id = reply.params["id"]
+        return [
+            ButtonRow(
+                f"oneonone:{pair_id}",
+                tuple(
+                    Button(
+                        f"oneonone:{word}:{pair_id}", labels[word], f"/1on1 {word} {pair_id}", primary=word == "accept"
+                    )
+                    for word in ("accept", "decline")
+                ),
+            )
+        ]
     if reply.template == "action/suggested" and "id" in reply.params:  # a manager's suggestion: Accept / Decline
         action_id = reply.params["id"]
         return [
@@ -213,7 +229,9 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         Button(f"{flow}:answer:{value}", labels.get(label, label), value)
         for value, label in catalog.choices(flow, step)
     ]
-    buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
+    # Declining a request for feedback is one press, and says so (bot/feedback.py: it stays silent).
+    skip_label = labels["no_thanks"] if flow == FEEDBACK_FLOW else labels["skip"]
+    buttons += [Button(f"{flow}:later", labels["later"], "later"), Button(f"{flow}:skip", skip_label, "skip")]
     asked = str(reply.params.get("step", step))
     return [ButtonRow(f"{flow}:{asked}", tuple(buttons), step=asked)]
 

@@ -29,8 +29,11 @@ from storage.models import (
     Answer,
     AnswerReply,
     ConversationRun,
+    FeedbackRequest,
     Member,
     Obstacle,
+    OneOnOne,
+    OneOnOneItem,
     Retro,
     SupportRequest,
     UpwardFeedback,
@@ -77,6 +80,13 @@ class World:
     # CONSENT: actors with a pending or declined manager request (reporting-line consent, added in parallel)
     # go here — e.g. `pending: list[tuple[str, str]]` of (would-be manager, member) — and into `actors()`.
     pending: list[tuple[str, str]] = field(default_factory=list)
+    # Feedback on request: who asked, who answered (one may have declined), whether the requester shared it.
+    fb_requester: str = "p0"
+    fb_answered: list[str] = field(default_factory=list)
+    fb_declined: str | None = None
+    fb_shared: bool = False
+    # A 1:1 pair (manager, report): a topic by the manager, a shared note by the report, a private note by each.
+    pair: tuple[str, str] | None = None
 
     def handles(self) -> list[str]:
         return list(self.people)
@@ -115,8 +125,28 @@ def worlds(draw: st.DrawFn) -> World:
             other = draw(st.sampled_from([x for x in handles if x != h]))
             replies.append((other, h, h))  # someone who is not (or no longer) their manager
     upward = [h for h in handles if people[h].manager is not None and draw(st.sampled_from([True, True, False]))]
+    requester = draw(st.sampled_from(handles))
+    givers = draw(
+        st.lists(st.sampled_from([x for x in handles if x != requester]), min_size=1, max_size=3, unique=True)
+    )
+    declined = draw(st.one_of(st.none(), st.sampled_from(givers)))
+    lines = [(p.manager, h) for h, p in people.items() if p.manager is not None]
+    pair = draw(st.one_of(st.none(), st.sampled_from(lines))) if lines else None
     return World(
-        people, draw(st.booleans()), checkin, support, kudos, starter, retro_people, replies=replies, upward=upward
+        people,
+        draw(st.booleans()),
+        checkin,
+        support,
+        kudos,
+        starter,
+        retro_people,
+        fb_requester=requester,
+        fb_answered=[g for g in givers if g != declined],
+        fb_declined=declined,
+        fb_shared=draw(st.booleans()),
+        replies=replies,
+        upward=upward,
+        pair=pair,  # type: ignore[arg-type]  # a manager is set on every line drawn
     )
 
 
@@ -187,6 +217,9 @@ class Model:
         out = {snt("WIN", a), snt("XTR", a), snt("OBS", a)} | ({snt("SUP", a)} if a in self.w.support else set())
         out |= {snt("KUD", g, r) for g, r in self.w.kudos if a in (g, r)}
         out |= {snt("RPL", x, r) for x, r, _ in self.w.replies if a in (x, r)}
+        # feedback: what was given to the requester, and each giver's own words (their conversation)
+        out |= {snt("FBK", g, self.w.fb_requester) for g in self.w.fb_answered if a in (g, self.w.fb_requester)}
+        out |= self.one_on_one_items(a)
         return out | ({snt("RET", a)} if a in self.w.retro_people else set()) | self.actions(a)
 
     def actions(self, a: str) -> set[str]:
@@ -196,6 +229,39 @@ class Model:
             return set()
         own = {snt("ACT", a)} | ({snt("URA", a)} if a in self.w.retro_people else set())
         return own | self.suggested[a]
+
+    def feedback_list(self, a: str) -> set[str]:
+        """`/feedback`: the requester reads every answer; their manager (and the manager's manager with skip_level)
+        only once it is shared; never a giver, a peer or anyone who declined."""
+        req = self.w.fb_requester
+        answers = {snt("FBK", g, req) for g in self.w.fb_answered}
+        if not self.alive(a) or not self.alive(req):
+            return set()
+        if a == req:
+            return answers
+        boss = self.manager(req)
+        managers = {boss} if boss else set()
+        if self.w.skip_level and boss is not None and self.alive(boss) and self.manager(boss):
+            managers.add(self.manager(boss))
+        return answers if self.w.fb_shared and a in managers else set()
+
+    def one_on_one_items(self, a: str) -> set[str]:
+        """The 1:1's topic and shared note for the two of the pair (while the report is active); a private note
+        only for its writer."""
+        if self.w.pair is None or a not in self.w.pair or not self.alive(a):
+            return set()
+        m, r = self.w.pair
+        return {snt("PRV", a)} | ({snt("TOP", m), snt("NOT", r)} if self.alive(r) else set())
+
+    def one_on_one(self, a: str) -> set[str]:
+        """`/1on1`: the pair's items and notes as above, and the digest's talking points about the report — what
+        the manager may see of them (the report's own data, so the report may too)."""
+        if self.w.pair is None or a not in self.w.pair or not self.alive(a) or not self.alive(self.w.pair[1]):
+            return set()
+        m, r = self.w.pair
+        # (talking points name no extra answers and no development actions: those are in the digest's own lines)
+        points = self.section(r, own=False) - {snt("XTR", r), snt("ACT", r)} if self.alive(m) else set()
+        return self.one_on_one_items(a) | points
 
     def may_act(self, a: str, h: str) -> bool:
         return self.alive(a) and self.alive(h) and self.manager(h) == a
@@ -440,6 +506,69 @@ def build(tmp_path, w: World):
                     retro_id=hidden.id,
                     shared=False,
                 )
+        # Feedback on request: the answered colleagues' runs (already delivered), a declined one without answers.
+        request = FeedbackRequest(
+            requester_id=ids[w.fb_requester],
+            topic="Launch",
+            created_at=NOW,
+            closes_at=NOW + timedelta(days=30),
+            shared_at=NOW if w.fb_shared else None,
+        )
+        s.add(request)
+        s.flush()
+        for giver in w.fb_answered + ([w.fb_declined] if w.fb_declined else []):
+            answered = giver != w.fb_declined
+            run = ConversationRun(
+                flow="feedback",
+                member_id=ids[giver],
+                period=f"feedback-{request.id}",
+                status="completed" if answered else "skipped",
+                context={"steps": ["strengths", "improvement", "next_steps"], "delivered_at": NOW.isoformat()},
+                due_at=NOW,
+                prompt_at=NOW,
+                closes_at=request.closes_at,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            s.add(run)
+            s.flush()
+            for step in ("strengths", "improvement", "next_steps") if answered else ():
+                value = snt("FBK", giver, w.fb_requester) if step == "strengths" else "fine"
+                s.add(
+                    Answer(run_id=run.id, member_id=ids[giver], step=step, value=value, created_at=NOW, updated_at=NOW)
+                )
+        if w.pair is not None:
+            m, r = w.pair
+            pair = OneOnOne(
+                manager_id=ids[m],
+                member_id=ids[r],
+                proposed_by=ids[m],
+                cadence="weekly",
+                weekday=2,
+                at_time="10:00",
+                timezone=TZ,
+                status="active",
+                created_at=NOW,
+                next_at=NOW + timedelta(days=30),  # no agenda goes out during the test
+            )
+            s.add(pair)
+            s.flush()
+            for author, kind, private, text in (
+                (m, "topic", False, snt("TOP", m)),
+                (r, "note", False, snt("NOT", r)),
+                (m, "note", True, snt("PRV", m)),
+                (r, "note", True, snt("PRV", r)),
+            ):
+                s.add(
+                    OneOnOneItem(
+                        one_on_one_id=pair.id,  # type: ignore[arg-type]  # flushed
+                        author_id=ids[author],
+                        kind=kind,
+                        private=private,
+                        text=text,
+                        created_at=NOW,
+                    )
+                )
     return h, runs, requests
 
 
@@ -564,6 +693,12 @@ def check(tmp_path, w: World) -> None:
                     assert model.may_act(actor, address) or address in replied_to.get(actor, set()), (actor, n, w)
                     assert model.alive(address), (actor, address, w)
                     replied_to.setdefault(address, set()).add(actor)
+        # Requested feedback and 1:1s, as each actor asks for them (after the digest: the talking points are about
+        # the week it covered).
+        for actor in w.actors():
+            why = f"{actor} in {w}"
+            assert see.event(actor, "/feedback") == expect(actor, model.feedback_list(actor)), why
+            assert see.event(actor, "/1on1") == expect(actor, model.one_on_one(actor)), why
         with transaction(h.app.sessions) as s:  # no one else's form changed anything
             assert "HIJACKED" not in {a.value for a in s.exec(select(Answer).where(Answer.step == "wins"))}
     finally:

@@ -302,3 +302,54 @@ def test_0018_replies_and_upward_feedback_go_down_and_up_again(backend, tmp_path
             assert "WITHOUT ROWID" in sql
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0019_feedback_requests_and_one_on_ones_go_up_and_down(backend, tmp_path, request):
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    tables = {"feedback_request", "one_on_one", "one_on_one_item"}
+    try:
+        config = _alembic_config(engine)
+        upgrade(engine)
+        now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO member (id, handle, name, timezone, locale, active, created_at, updated_at) VALUES "
+                    "(1, 'm', 'M', 'UTC', 'en', true, :now, :now), (2, 'r', 'R', 'UTC', 'en', true, :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO feedback_request (requester_id, topic, status, created_at, closes_at) "
+                    "VALUES (2, 'launch', 'open', :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO one_on_one (id, manager_id, member_id, proposed_by, cadence, weekday, at_time, "
+                    "timezone, status, created_at) VALUES (1, 1, 2, 1, 'weekly', 2, '10:00', 'UTC', 'active', :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO one_on_one_item (one_on_one_id, author_id, kind, text, private, created_at) "
+                    "VALUES (1, 2, 'note', 'mine only', true, :now)"
+                ),
+                {"now": now},
+            )
+        command.downgrade(config, "0016")
+        assert tables.isdisjoint(sa.inspect(engine).get_table_names())
+        upgrade(engine)
+        assert tables <= set(sa.inspect(engine).get_table_names())
+        assert current_revision(engine) == head_revision(engine)
+    finally:
+        engine.dispose()
