@@ -23,6 +23,7 @@ from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.monthly_review import MONTHLY_REVIEW
 from conversations.render import LOCALES, normalize_locale
+from conversations.quarterly_talk import QUARTERLY_TALK
 from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.schedule import (
     MonthlySchedule,
@@ -34,7 +35,7 @@ from conversations.schedule import (
 )
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
+DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, QUARTERLY_TALK)}
 
 DEMO_CONFIG = "demo_org.yaml"
 
@@ -84,6 +85,7 @@ class OrgConfig:
     admins: tuple[str, ...] = ()  # handles of the people who may change reporting lines and hear of send failures
     retro_anonymous_min: int = ANONYMOUS_MIN  # respondents an anonymous retro needs before anything of it is shown
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    goals_visible_to_team: bool = False  # `goals.visible_to_team`: teammates see each other's goals (never answers)
     locale: str | None = None  # `defaults.locale`: the organisation's language, for channels (None: not given)
 
 
@@ -134,12 +136,20 @@ def parse_config(
     data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC", default_locale: str = "en"
 ) -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro", "calendar"}
+    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro", "calendar", "goals"}
     if unknown:
         problems.append(
             f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-            "(expected defaults, members, flows, kudos, digest, admins, retro, calendar)"
+            "(expected defaults, members, flows, kudos, digest, admins, retro, calendar, goals)"
         )
+    goals = data.get("goals") or {}
+    if (
+        not isinstance(goals, dict)
+        or set(goals) - {"visible_to_team"}
+        or not isinstance(goals.get("visible_to_team", False), bool)
+    ):
+        problems.append("`goals` accepts only `visible_to_team: true|false`")
+        goals = {}
     admins = data.get("admins") or []
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
         problems.append("`admins` must be a list of member handles")
@@ -168,6 +178,7 @@ def parse_config(
         admins=tuple(a.strip().lower() for a in admins),
         retro_anonymous_min=anonymous_min,
         calendar=calendar,
+        goals_visible_to_team=bool(goals.get("visible_to_team", False)),
         locale=normalize_locale(str(defaults["locale"]), default="") or None if "locale" in defaults else None,
     )
 

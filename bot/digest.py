@@ -22,7 +22,7 @@ from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import Audience, Renderer, first_name
-from conversations.schedule import WeeklySchedule, previous_period, weekly_period, zone
+from conversations.schedule import WeeklySchedule, previous_period, quarterly_period, weekly_period, zone
 from conversations.weekly_checkin import DEFAULT_STEPS
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
@@ -179,6 +179,8 @@ def snapshot(
         subject = who[member_id]
         assert subject is not None
         boss = bosses.get(subject.manager_id) if subject.manager_id is not None else None
+        # The chain as far as this reader can stand in it: the manager, and with skip level the manager's manager.
+        chain = tuple(i for i in (subject.manager_id, boss.manager_id if boss is not None else None) if i is not None)
         return access.may(
             me,
             subject,
@@ -187,6 +189,7 @@ def snapshot(
             skip_level=skip_level,
             subject_manager=access.person(boss),
             run=access.run_facts(run) if run is not None else None,
+            chain=chain,
         )
 
     local_monday = now.astimezone(zone(timezone)).date()
@@ -284,6 +287,18 @@ def snapshot(
         for action, retro in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
             if may(action.owner_id, access.Part.RETRO_ACTIONS):
                 overdue[action.owner_id].append((action, retro))
+    # This quarter's agreed key results, for the hint that asks about one lagging the quarter's time.
+    today = now.astimezone(zone(timezone)).date()
+    quarter = quarterly_period(today)
+    key_results: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    goals = [g for g in repo.goals_of(s, owner_ids=ids, quarter=quarter, agreed_only=True) if may(g.owner_id, access.Part.GOALS)]
+    krs = repo.key_results_of(s, goal_ids=[g.id for g in goals])  # type: ignore[misc]  # stored goals
+    for g in goals:
+        for kr in krs[g.id]:  # type: ignore[index]  # a stored goal
+            key_results[g.owner_id].append(
+                {"goal": g.text, "text": kr.text, "start": kr.start, "target": kr.target, "unit": kr.unit,
+                 "current": kr.current, "done": kr.done}
+            )
     out: list[Report] = []
     for member in reports:
         assert member.id is not None  # a stored member
@@ -358,6 +373,9 @@ def snapshot(
                 ),
                 flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
                 paused_until=paused_until(member, now),
+                key_results=tuple(key_results[member.id]),
+                quarter=quarter,
+                day=today,
             )
         )
     return out, periods

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from conversations.flows import Flow
 from conversations.monthly_review import MONTHLY_REVIEW
+from conversations.quarterly_talk import QUARTERLY_TALK
 from conversations.retro import RETRO
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-BUILT_IN: tuple[Flow, ...] = (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)
+BUILT_IN: tuple[Flow, ...] = (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, QUARTERLY_TALK)
 
 _KNOWN: dict[str, Flow] = {f.name: f for f in BUILT_IN}
 

@@ -13,7 +13,21 @@ from conversations.machine import Reply, Trigger
 # The one list of commands. Each has its handler registered by its feature (bot/app.py composes them; bot/inbound.py
 # runs them); a platform offers them from here (Slack: slash commands and `/flywheel <command>`, slack/manifest.yml);
 # tests/bot/test_commands.py checks the manifest, the help text and the README's Feishu menu against it.
-COMMANDS = ("checkin", "review", "pause", "resume", "help", "kudos", "support", "me", "retro", "note", "flywheel")
+COMMANDS = (
+    "checkin",
+    "review",
+    "pause",
+    "resume",
+    "help",
+    "kudos",
+    "support",
+    "me",
+    "retro",
+    "note",
+    "quarter",
+    "goals",
+    "flywheel",
+)
 # Reached as `/flywheel <command>` too (`/me` is one of Slack's built-in commands).
 SUBCOMMANDS = tuple(c for c in COMMANDS if c != "flywheel")
 _ALIASES = {
@@ -30,6 +44,8 @@ _ALIASES = {
     "/我": "me",
     "/复盘": "retro",
     "/备注": "note",
+    "/季度": "quarter",
+    "/目标": "goals",
 }
 
 _KEYWORDS: dict[str, Trigger | str] = {}

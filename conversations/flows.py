@@ -17,19 +17,21 @@ from typing import Any
 
 from conversations.answers import Actions, Expect, Items, SupportNeed, Text, says_nothing
 from conversations.followups import Item
+from conversations.goals import GoalSpec, Progress
 from conversations.schedule import Schedule, WeeklySchedule
 
 
 @dataclass(frozen=True)
 class Ask:
     id: str
-    expects: Expect
+    expects: Expect | GoalSpec | Progress
     optional: bool = False
     each: str | None = None
     requires_manager: bool = False  # left out for someone who has no manager
     group: str | None = None  # `each` steps asked together as one question with this step key
     opens_obstacle: bool = False  # an answer to it opens an obstacle (a blocker), unless it repeats an open one
     inserted: bool = False  # not in the planned questions: the state machine adds it when needed
+    needs: str | None = None  # asked only when the run's context has items under this key (key results, …)
 
     @property
     def choices(self) -> tuple[tuple[str, str], ...]:
@@ -71,6 +73,8 @@ class Flow:
         keys: list[str] = []
         for ask in self.steps:
             if ask.inserted or (ask.requires_manager and not context.get("has_manager", True)):
+                continue
+            if ask.needs is not None and not context.get(ask.needs):
                 continue
             if ask.each is None:
                 keys.append(ask.key())

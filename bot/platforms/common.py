@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.ports import FormSource
+from conversations.goals import GoalSpec, Progress
 from conversations import catalog
 from conversations.answers import Items, Scale
 from conversations.followups import FOLLOW_UPS
@@ -280,7 +281,13 @@ def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> For
         current = state.answers.get(step)
         offered = flow.ask_for(step).choices  # the question's buttons, as the flow declares them
         choices = tuple((value, labels.get(label, label)) for value, label in offered)
-        shown = _chosen(offered, current) if choices else _shown(current)
+        shown = (
+            _chosen(offered, current)
+            if choices
+            else expects.describe(current)  # a goal, or key-result progress: as it could be typed again
+            if isinstance(expects, (GoalSpec, Progress)) and current is not None
+            else _shown(current)
+        )
         if flow.is_group(step):  # what was recorded, as the member could type it: `1 done 2 still`
             shown = (
                 " ".join(
