@@ -27,7 +27,7 @@ from storage.models import (
     Obstacle,
     OutboxMessage,
     Retro,
-    RetroAction,
+    DevelopmentAction,
     SupportRequest,
 )
 
@@ -215,13 +215,15 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
                         "retro_id": k,
                         "owner_id": rng.choice(ids),
                         "text": "Write the runbook",
+                        "source": "retro",
                         "status": rng.choice(["open", "done"]),
                         "created_at": at,
+                        "opened_at": at,
                         "shared_at": at,
                     }
                 )
         conn.execute(sa.insert(Retro.__table__), retros)
-        conn.execute(sa.insert(RetroAction.__table__), actions)
+        conn.execute(sa.insert(DevelopmentAction.__table__), actions)
     if app.engine.dialect.name == "postgresql":
         with app.engine.begin() as conn:  # explicit ids were inserted: move the sequences past them
             for table in ("conversation_run", "kudos", "retro"):
@@ -256,8 +258,8 @@ FLOOR_SQL = [
     "WHERE flow = 'monthly_review' AND status = 'completed' AND member_id IN ({ids}) GROUP BY member_id) last "
     "ON true JOIN conversation_run r ON r.member_id = last.member_id AND r.due_at = last.due "
     "AND r.flow = 'monthly_review' WHERE a.run_id = r.id",
-    "SELECT ra.*, re.title FROM retro_action ra JOIN retro re ON re.id = ra.retro_id "
-    "WHERE ra.owner_id IN ({ids}) AND ra.status = 'open' AND ra.shared_at <= '{overdue}'",
+    "SELECT * FROM development_action WHERE owner_id IN ({ids}) AND status = 'open' AND shared_at IS NOT NULL "
+    "ORDER BY created_at",
     "SELECT count(*) FROM kudos WHERE giver_id = {mgr} AND created_at >= '{week_ago}'",
     "SELECT count(*) FROM kudos WHERE giver_id IN ({ids}) AND created_at >= '{week_ago}'",
 ]

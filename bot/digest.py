@@ -34,8 +34,8 @@ from storage.models import (
     Member,
     Obstacle,
     OutboxMessage,
+    DevelopmentAction,
     Retro,
-    RetroAction,
     SupportRequest,
 )
 
@@ -232,7 +232,7 @@ def snapshot(
     # the whole team at once (one query each), not person by person.
     obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}
     support: dict[int, list[SupportRequest]] = {i: [] for i in ids}
-    overdue: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}
+    overdue: dict[int, list[tuple[DevelopmentAction, Retro | None]]] = {i: [] for i in ids}
     growth: dict[int, tuple[str, ...]] = {}
     if ids:
         found = list(
@@ -283,7 +283,7 @@ def snapshot(
             owner = {r.id: m for m, r in latest.items()}
             for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(owner)), col(Answer.step) == "growth")):
                 growth[owner[a.run_id]] = tuple(a.value or ())
-        shared = repo.shared_retro_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
+        shared = repo.open_actions(s, owner_ids=ids, shared_before=now - ACTION_OVERDUE)  # as check-ins do
         for action, retro in sorted(shared, key=lambda ar: (ar[0].shared_at, ar[0].id)):
             if may(action.owner_id, access.Part.RETRO_ACTIONS):
                 overdue[action.owner_id].append((action, retro))
@@ -365,7 +365,7 @@ def snapshot(
                 overdue_actions=tuple(
                     {
                         "text": a.text,
-                        "title": r.title,
+                        "title": r.title if r is not None else None,
                         "since": a.shared_at,
                         "weeks_open": (now - a.shared_at) // timedelta(weeks=1),  # type: ignore[operator]  # shared ones only
                     }

@@ -25,9 +25,12 @@ from conversations.flows import Flow, step_item
 from conversations.machine import Reply
 from conversations.render import first_name
 from storage import repo
-from storage.models import ConversationRun, Member, Obstacle, Retro, RetroAction, SupportRequest
+from storage.models import ConversationRun, DevelopmentAction, Member, Obstacle, Retro, SupportRequest
 
 log = logging.getLogger(__name__)
+
+ACTION_STEP = "action"  # the weekly check-in's question about each open development action (conversations/weekly_checkin.py)
+ACTION_ANSWERS = {"done": "done", "open": "open", "still": "open", "dropped": "dropped", "drop": "dropped"}
 
 SUPPORT_ACTIONS = {
     "handle": "handling",
@@ -70,7 +73,7 @@ class FollowUps:
         flow: Flow,
         member: Member,
         run: ConversationRun,
-        preloaded: tuple[list[Obstacle], list[tuple[RetroAction, Retro]]] | None = None,
+        preloaded: tuple[list[Obstacle], list[tuple[DevelopmentAction, Retro | None]]] | None = None,
     ) -> dict[str, Any]:
         """Extra context a new run starts with: the member's obstacles that are still open, and open retro actions.
         `preloaded`: the same two lists, already read for a whole batch (bot/prefetch.py)."""
@@ -84,10 +87,13 @@ class FollowUps:
             context.update({"obstacles": [o.text for o in found], "obstacle_ids": [o.id for o in found]})
         if any(a.each == "actions" for a in flow.steps):
             actions = (
-                preloaded[1] if preloaded is not None else repo.shared_retro_actions(s, owner_ids=[member.id])  # type: ignore[list-item]  # stored
-            )  # only what the retro let out
+                preloaded[1] if preloaded is not None else repo.open_actions(s, owner_ids=[member.id])  # type: ignore[list-item]  # stored
+            )  # only what a retro let out
             context.update(
-                {"actions": [f"{a.text} ({r.title})" for a, r in actions], "action_ids": [a.id for a, _ in actions]}
+                {
+                    "actions": [f"{a.text} ({r.title})" if r is not None else a.text for a, r in actions],
+                    "action_ids": [a.id for a, _ in actions],
+                }
             )
         return context
 
@@ -109,12 +115,11 @@ class FollowUps:
             self._same_obstacle(s, run, member, value, now)
         elif base == "obstacle_status":
             self._update_obstacle(s, run, step, value, now)
-        elif base == "retro_action":
+        elif base == ACTION_STEP:
             index, ids = step_item(step), run.context.get("action_ids") or []
-            action = s.get(RetroAction, ids[index]) if index is not None and index < len(ids) else None
-            if action is not None:
-                action.status, action.done_at = str(value), now if value == "done" else None
-                s.add(action)
+            action = s.get(DevelopmentAction, ids[index]) if index is not None and index < len(ids) else None
+            if action is not None and action.owner_id == member.id and action.status in ("open", "done", "dropped"):
+                repo.set_action_status(s, action=action, status=ACTION_ANSWERS.get(str(value), "open"), now=now)
         elif asked is not None and isinstance(asked.expects, SupportNeed):
             self._record_support(s, run, member, value, now)
 

@@ -39,7 +39,7 @@ from storage.models import (
     Member,
     Obstacle,
     OutboxMessage,
-    RetroAction,
+    DevelopmentAction,
     RunTransition,
     SupportRequest,
 )
@@ -224,7 +224,14 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
     s.execute(sa.delete(DeletionRequest).where(col(DeletionRequest.member_id) == member.id))
     if run_ids:
-        delete("retro_actions", sa.delete(RetroAction).where(col(RetroAction.author_run_id).in_(run_ids)))
+        written = select(DevelopmentAction.id).where(
+            col(DevelopmentAction.source_run_id).in_(run_ids), DevelopmentAction.source == "retro"
+        )  # the retro actions they wrote for others: their words
+        counts["retro_actions"] = repo.delete_actions(s, ids=list(s.exec(written)))  # type: ignore[arg-type]
+    owned = select(DevelopmentAction.id).where(DevelopmentAction.owner_id == member.id)
+    counts["actions"] = repo.delete_actions(s, ids=list(s.exec(owned)))  # type: ignore[arg-type]
+    suggested = sa.update(DevelopmentAction).where(col(DevelopmentAction.suggested_by) == member.id)
+    s.execute(suggested.values(suggested_by=None))  # the suggestion stays the report's; who made it goes
     delete(
         "messages",
         sa.delete(OutboxMessage).where(

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from conversations.flows import Flow
 from conversations.schedule import previous_period
 from storage import repo
-from storage.models import Answer, ConversationRun, Member, Obstacle, Retro, RetroAction
+from storage.models import Answer, ConversationRun, DevelopmentAction, Member, Obstacle, Retro
 from storage.repo import among
 
 
@@ -41,7 +41,7 @@ class Prefetched:
         self.answers: dict[int, dict[str, Any]] = {i: {} for i in self.runs}
         self.previous: dict[int, dict[str, Any] | None] = {}
         self.obstacles: dict[int, list[Obstacle]] = {i: [] for i in ids}
-        self.actions: dict[int, list[tuple[RetroAction, Retro]]] = {i: [] for i in ids}
+        self.actions: dict[int, list[tuple[DevelopmentAction, Retro | None]]] = {i: [] for i in ids}
         if not ids:
             return
         # The conversation each member is in now (repo.active_run, for the whole batch, locked the same way).
@@ -104,7 +104,7 @@ class Prefetched:
             ):
                 self.obstacles[o.member_id].append(o)
         if any(a.each == "actions" for f in needs for a in flows[f].steps):
-            for action, retro in repo.shared_retro_actions(s, owner_ids=ids):  # the same rule as FollowUps.context
+            for action, retro in repo.open_actions(s, owner_ids=ids):  # the same rule as FollowUps.context
                 self.actions[action.owner_id].append((action, retro))
 
     def covers(self, run: ConversationRun) -> bool:
@@ -121,8 +121,8 @@ class Prefetched:
     def take_answers(self, run: ConversationRun) -> dict[str, Any]:
         return self.answers.pop(run.id, {})  # type: ignore[arg-type]  # a stored run: id is set
 
-    def take_followups(self, run: ConversationRun) -> tuple[list[Obstacle], list[tuple[RetroAction, Retro]]]:
-        """Open obstacles (except the ones this run itself reported) and open retro actions of the run's member."""
+    def take_followups(self, run: ConversationRun) -> tuple[list[Obstacle], list[tuple[DevelopmentAction, Retro | None]]]:
+        """Open obstacles (except the ones this run itself reported) and open development actions of the run's member."""
         obstacles = [o for o in self.obstacles.pop(run.member_id, []) if o.source_run_id != run.id]
         return obstacles, self.actions.pop(run.member_id, [])
 

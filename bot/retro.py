@@ -40,7 +40,7 @@ from conversations.retro import (
 )
 from conversations.similarity import text_key
 from storage import repo
-from storage.models import ConversationRun, Member, Retro, RetroAction
+from storage.models import ConversationRun, DevelopmentAction, Member, Retro
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +213,9 @@ class RetroDesk:
         """This author's actions, each once per retro: an action another participant already wrote for the same
         owner (the same words, `conversations.similarity.text_key`) is not added again."""
         retro_id = run.context["retro_id"]
-        before = list(s.exec(select(RetroAction).where(RetroAction.author_run_id == run.id)))
-        for old in before:
-            s.delete(old)
+        before = self._written_by(s, run.id)  # type: ignore[arg-type]  # a stored run
+        gone = [(old.owner_id, old.text, old.status, old.created_at, old.opened_at, old.closed_at, old.shared_at) for old in before]
+        repo.delete_actions(s, ids=[old.id for old in before])  # type: ignore[misc]  # stored
         s.flush()
         kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)}
         retro = s.get(Retro, retro_id)
@@ -226,19 +226,12 @@ class RetroDesk:
             if owner is not None and (owner.id, text_key(action["text"])) not in kept:
                 assert owner.id is not None  # a stored member
                 kept.add((owner.id, text_key(action["text"])))
-                s.add(
-                    RetroAction(
-                        retro_id=retro_id,
-                        owner_id=owner.id,
-                        author_run_id=run.id,
-                        text=action["text"],
-                        created_at=now,
-                        shared_at=now if shared else None,
-                    )
+                repo.add_action(
+                    s, owner.id, action["text"], "retro", now=now, source_run_id=run.id, retro_id=retro_id, shared=shared
                 )
         # An action this author no longer writes stays if another participant wrote it too (now as theirs).
-        for old in before:
-            if (old.owner_id, text_key(old.text)) in kept:
+        for owner_id, text, status, created_at, opened_at, closed_at, shared_at in gone:
+            if (owner_id, text_key(text)) in kept:
                 continue
             for other in s.exec(
                 select(ConversationRun)
@@ -249,22 +242,24 @@ class RetroDesk:
                 wrote = [
                     a
                     for a in repo.answers_of(s, run_id=other.id).get("actions") or []
-                    if text_key(a.get("text", "")) == text_key(old.text)
+                    if text_key(a.get("text", "")) == text_key(text)
                     and getattr(identity.member_by_mention(s, platform=platform, token=a.get("owner", "")), "id", None)
-                    == old.owner_id
+                    == owner_id
                 ]
                 if wrote:
-                    kept.add((old.owner_id, text_key(old.text)))
+                    kept.add((owner_id, text_key(text)))
                     s.add(
-                        RetroAction(
-                            retro_id=retro_id,
-                            owner_id=old.owner_id,
-                            author_run_id=other.id,
+                        DevelopmentAction(
+                            owner_id=owner_id,
                             text=wrote[0]["text"],
-                            status=old.status,
-                            done_at=old.done_at,
-                            created_at=old.created_at,
-                            shared_at=old.shared_at,
+                            source="retro",
+                            source_run_id=other.id,
+                            retro_id=retro_id,
+                            status=status,
+                            created_at=created_at,
+                            opened_at=opened_at,
+                            closed_at=closed_at,
+                            shared_at=shared_at,
                         )
                     )
                     break
@@ -355,9 +350,11 @@ class RetroDesk:
             found = self._actions(s, retro.id)
             owners = repo.members_by_id(s, ids=[a.owner_id for a in found])
             actions = [{"owner": first_name(owners[a.owner_id].name), "text": a.text} for a in found]
-            unshared = col(RetroAction.shared_at).is_(None)
+            unshared = col(DevelopmentAction.shared_at).is_(None)
             s.execute(
-                sa.update(RetroAction).where(col(RetroAction.retro_id) == retro.id, unshared).values(shared_at=now)
+                sa.update(DevelopmentAction)
+                .where(col(DevelopmentAction.retro_id) == retro.id, DevelopmentAction.source == "retro", unshared)
+                .values(shared_at=now)
             )
         params = {
             "title": retro.title,
@@ -458,9 +455,7 @@ class RetroDesk:
         run, retro, answers = found
         if run.context.get("reposted_at"):
             return Reply("retro/repost_already", {"title": retro.title})
-        mine = list(
-            s.exec(select(RetroAction).where(col(RetroAction.author_run_id) == run.id).order_by(col(RetroAction.id)))
-        )
+        mine = self._written_by(s, run.id)  # type: ignore[arg-type]  # a stored run
         owners = repo.members_by_id(s, ids=[a.owner_id for a in mine])
         params = {
             "who": first_name(member.name),
@@ -508,7 +503,16 @@ class RetroDesk:
         )
 
     @staticmethod
-    def _actions(s: Session, retro_id: int) -> list[RetroAction]:
-        return list(
-            s.exec(select(RetroAction).where(col(RetroAction.retro_id) == retro_id).order_by(col(RetroAction.id)))
+    def _actions(s: Session, retro_id: int) -> list[DevelopmentAction]:
+        query = select(DevelopmentAction).where(
+            col(DevelopmentAction.retro_id) == retro_id, DevelopmentAction.source == "retro"
         )
+        return list(s.exec(query.order_by(col(DevelopmentAction.id))))
+
+    @staticmethod
+    def _written_by(s: Session, run_id: int) -> list[DevelopmentAction]:
+        """The actions one participant's answers wrote (for whomever they named)."""
+        query = select(DevelopmentAction).where(
+            col(DevelopmentAction.source_run_id) == run_id, DevelopmentAction.source == "retro"
+        )
+        return list(s.exec(query.order_by(col(DevelopmentAction.id))))

@@ -288,22 +288,48 @@ class Retro(SQLModel, table=True):
     summarised_at: datetime | None = _utc(default=None, nullable=True)
 
 
-class RetroAction(SQLModel, table=True):
-    """Something a retro decided to do differently, with its owner; followed up in their check-ins until done."""
+ACTION_SOURCES = ("monthly_review", "quarterly", "retro", "one_on_one", "typed", "suggested")
+# proposed (a manager's suggestion, not yet answered) → open (accepted) | declined; open → done | dropped.
+ACTION_STATUSES = ("proposed", "open", "done", "dropped", "declined")
 
-    __tablename__ = "retro_action"
+
+class DevelopmentAction(SQLModel, table=True):
+    """One concrete thing a member means to do to grow, followed up in their check-ins until done or dropped.
+
+    Wherever it came from (`source`: a monthly review, the quarterly talk, a retro, a 1:1, typed with `/action add`,
+    or a manager's suggestion the member accepted) it is this one record; `text` is exactly as typed. A retro's
+    action is shown to nobody but its author until the retro's anonymity rule lets it out (`shared_at`, set by
+    bot/retro.py from conversations.retro.disclosed); every other action is shared when it is made."""
+
+    __tablename__ = "development_action"
+    __table_args__ = (sa.Index("ix_development_action_owner_status", "owner_id", "status"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    retro_id: int = Field(foreign_key="retro.id", index=True)
     owner_id: int = Field(foreign_key="member.id", index=True)
-    author_run_id: int | None = Field(default=None, foreign_key="conversation_run.id", index=True)
     text: str = Field(max_length=1000)
-    status: str = Field(default="open", max_length=16, index=True)  # open | done
+    source: str = Field(max_length=16)  # ACTION_SOURCES
+    # The conversation it came from: the monthly review or quarterly talk run, or the retro answers' author run.
+    source_run_id: int | None = Field(default=None, foreign_key="conversation_run.id", index=True)
+    retro_id: int | None = Field(default=None, foreign_key="retro.id", index=True)  # source "retro"
+    source_ref: str | None = Field(default=None, max_length=64)  # any other reference, e.g. a 1:1's id
+    due: date | None = Field(default=None)  # optional; "overdue" only once it has passed
+    status: str = Field(default="open", max_length=16, index=True)  # ACTION_STATUSES
+    suggested_by: int | None = Field(default=None, foreign_key="member.id")  # the manager who suggested it
     created_at: datetime = _utc()
-    done_at: datetime | None = _utc(default=None, nullable=True)
-    # When the rule let it out (the retro's summary, or its author posting their answers under their name);
-    # until then — and for ever in a withheld retro — no check-in, digest or /me shows it.
-    shared_at: datetime | None = _utc(default=None, nullable=True)
+    opened_at: datetime | None = _utc(default=None, nullable=True)  # when it became open (a suggestion: accepted)
+    closed_at: datetime | None = _utc(default=None, nullable=True)  # done, dropped or declined
+    shared_at: datetime | None = _utc(default=None, nullable=True)  # see above: None → its author alone
+
+
+class DevelopmentActionNote(SQLModel, table=True):
+    """A note the owner added to one of their actions (`/action note N …`), exactly as typed."""
+
+    __tablename__ = "development_action_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="development_action.id", index=True)
+    text: str = Field(max_length=1000)
+    created_at: datetime = _utc()
 
 
 class AuditRecord(SQLModel, table=True):

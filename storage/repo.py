@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from storage.models import (
+    ACTION_SOURCES,
+    ACTION_STATUSES,
     CONSOLE,
     Answer,
     AnswerFlag,
@@ -31,7 +33,8 @@ from storage.models import (
     OutboxMessage,
     ProcessedEvent,
     Retro,
-    RetroAction,
+    DevelopmentAction,
+    DevelopmentActionNote,
     RunTransition,
     SchedulerState,
     SupportRequest,
@@ -857,30 +860,158 @@ def team_members(session: Session, *, team: str | None, manager_id: int | None) 
     return by_name(session.exec(query))
 
 
-# ------------------------------------------------------------------------------------------ retro actions
+# ------------------------------------------------------------------------------------------ development actions
 
 
-def shared_retro_actions(
-    session: Session, *, owner_ids: Sequence[int], shared_before: datetime | None = None
-) -> list[tuple[RetroAction, Retro]]:
-    """Open retro actions of these owners that their retro's anonymity rule let out (`shared_at`, recorded by
-    bot/retro.py from conversations.retro.disclosed), oldest first, each with its retro. Every path that shows an
-    action to anyone — check-ins, their preloading, digests, /me — reads them here; `shared_before`: only those
-    shared at or before then (overdue ones)."""
-    if not owner_ids:
-        return []
-    query = (
-        select(RetroAction, Retro)
-        .join(Retro, col(Retro.id) == col(RetroAction.retro_id))
-        .where(
-            among(session, RetroAction.owner_id, owner_ids),
-            RetroAction.status == "open",
-            col(RetroAction.shared_at).is_not(None),
+class BadAction(ValueError):
+    """An action that cannot be stored as asked (unknown source, empty text); callers check before."""
+
+
+ACTION_TEXT_MAX = 1000
+
+
+def add_action(
+    session: Session,
+    owner_id: int,
+    text: str,
+    source: str,
+    *,
+    now: datetime,
+    due: date | None = None,
+    source_run_id: int | None = None,
+    retro_id: int | None = None,
+    source_ref: str | None = None,
+    suggested_by: int | None = None,
+    shared: bool = True,
+) -> DevelopmentAction:
+    """Record one development action for `owner_id`, `text` exactly as typed, and return it (flushed: its id set).
+
+    `source`: monthly_review | quarterly | retro | one_on_one | typed | suggested. With `suggested_by` (a manager's
+    member id) it is a proposal (status "proposed") until the owner accepts it (`decide_suggestion`); otherwise it
+    is open at once. `shared=False` (a retro not yet summarised): nobody but its author sees it until
+    `shared_at` is set. Nothing is sent here: a suggestion's DM is bot/actions.py's."""
+    if source not in ACTION_SOURCES:
+        raise BadAction(f"unknown source {source!r}")
+    if not text.strip():
+        raise BadAction("empty text")
+    proposed = suggested_by is not None
+    action = DevelopmentAction(
+        owner_id=owner_id,
+        text=text[:ACTION_TEXT_MAX],
+        source=source,
+        source_run_id=source_run_id,
+        retro_id=retro_id,
+        source_ref=source_ref,
+        due=due,
+        status="proposed" if proposed else "open",
+        suggested_by=suggested_by,
+        created_at=now,
+        opened_at=None if proposed else now,
+        shared_at=now if shared else None,
+    )
+    session.add(action)
+    session.flush()
+    return action
+
+
+def set_actions_from(
+    session: Session, *, owner_id: int, source: str, source_run_id: int, texts: Sequence[str], now: datetime
+) -> list[DevelopmentAction]:
+    """The actions one conversation's answer names (a monthly review's, a quarterly talk's), after the answer was
+    given or edited: an action whose text is still there is kept as it is (its status too), one no longer named is
+    deleted, a new one is added. Returns them in the answer's order."""
+    before = list(
+        session.exec(
+            select(DevelopmentAction)
+            .where(DevelopmentAction.source_run_id == source_run_id, DevelopmentAction.source == source)
+            .order_by(col(DevelopmentAction.id))
         )
     )
+    by_text = {a.text: a for a in before}
+    kept: list[DevelopmentAction] = []
+    for text in texts:
+        found = by_text.pop(text, None)
+        kept.append(
+            found
+            if found is not None
+            else add_action(session, owner_id, text, source, now=now, source_run_id=source_run_id)
+        )
+    for gone in by_text.values():
+        delete_actions(session, ids=[gone.id])  # type: ignore[list-item]  # stored
+    return kept
+
+
+def delete_actions(session: Session, *, ids: Sequence[int]) -> int:
+    """Delete these actions and their notes; returns how many actions."""
+    if not ids:
+        return 0
+    session.execute(sa.delete(DevelopmentActionNote).where(col(DevelopmentActionNote.action_id).in_(ids)))
+    return session.execute(sa.delete(DevelopmentAction).where(col(DevelopmentAction.id).in_(ids))).rowcount or 0  # type: ignore[attr-defined]
+
+
+def actions_of(
+    session: Session,
+    *,
+    owner_ids: Sequence[int],
+    statuses: Sequence[str] = ("open",),
+    shared_only: bool = True,
+    shared_before: datetime | None = None,
+) -> list[DevelopmentAction]:
+    """These owners' actions in `statuses`, oldest first. `shared_only`: only those the retro anonymity rule let
+    out (every action that is not a retro's is shared when made) — what check-ins, digests and /me show;
+    `shared_before`: only those shared at or before then."""
+    if not owner_ids:
+        return []
+    query = select(DevelopmentAction).where(
+        among(session, DevelopmentAction.owner_id, owner_ids), col(DevelopmentAction.status).in_(statuses)
+    )
+    if shared_only:
+        query = query.where(col(DevelopmentAction.shared_at).is_not(None))
     if shared_before is not None:
-        query = query.where(col(RetroAction.shared_at) <= shared_before)
-    return list(session.exec(query.order_by(col(RetroAction.created_at), col(RetroAction.id))))
+        query = query.where(col(DevelopmentAction.shared_at) <= shared_before)
+    return list(session.exec(query.order_by(col(DevelopmentAction.created_at), col(DevelopmentAction.id))))
+
+
+def open_actions(
+    session: Session, *, owner_ids: Sequence[int], shared_before: datetime | None = None
+) -> list[tuple[DevelopmentAction, Retro | None]]:
+    """Open actions of these owners that others may know of (a retro's only once its anonymity rule let it out:
+    `shared_at`, recorded by bot/retro.py from conversations.retro.disclosed), oldest first, each with its retro
+    (None unless it came from one). Every path that shows actions — check-ins, their preloading, digests, /me —
+    reads them here; `shared_before`: only those shared at or before then."""
+    found = actions_of(session, owner_ids=owner_ids, shared_before=shared_before)
+    wanted = {a.retro_id for a in found if a.retro_id is not None}
+    retros = {r.id: r for r in session.exec(select(Retro).where(col(Retro.id).in_(wanted)))} if wanted else {}
+    return [(a, retros.get(a.retro_id) if a.retro_id is not None else None) for a in found]
+
+
+def action_notes(session: Session, *, action_ids: Sequence[int]) -> dict[int, list[DevelopmentActionNote]]:
+    """The notes of these actions, oldest first, by action id."""
+    out: dict[int, list[DevelopmentActionNote]] = {i: [] for i in action_ids}
+    if action_ids:
+        query = select(DevelopmentActionNote).where(among(session, DevelopmentActionNote.action_id, action_ids))
+        for note in session.exec(query.order_by(col(DevelopmentActionNote.id))):
+            out[note.action_id].append(note)
+    return out
+
+
+def add_action_note(session: Session, *, action: DevelopmentAction, text: str, now: datetime) -> DevelopmentActionNote:
+    note = DevelopmentActionNote(action_id=action.id, text=text[:ACTION_TEXT_MAX], created_at=now)  # type: ignore[arg-type]  # stored
+    session.add(note)
+    return note
+
+
+def set_action_status(session: Session, *, action: DevelopmentAction, status: str, now: datetime) -> None:
+    """open | done | dropped (the owner) — or, for a proposal, open (accepted) | declined."""
+    if status not in ACTION_STATUSES:
+        raise BadAction(f"unknown status {status!r}")
+    if status == "open":
+        action.opened_at = action.opened_at or now
+        action.closed_at = None
+    else:
+        action.closed_at = now
+    action.status = status
+    session.add(action)
 
 
 # ------------------------------------------------------------------------------------------ obstacles and support
