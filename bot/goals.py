@@ -7,6 +7,7 @@ goals and alignment, and key-result progress in the weekly check-in.
   agreed to is one of the quarter's goals (`Goal.agreed_at`). Without a manager, the member's word is enough.
 - A manager sets the team's goals (`/goals team …`); a personal goal may align to one of the manager's team goals,
   a team goal to one of the manager's manager's (`/goals align …`).
+- The talk's 1–3 development actions become development-action records (storage/repo.py `set_actions_from`).
 - While the member has agreed key results this quarter, the weekly check-in asks for their progress in one grouped
   question; the answer updates each key result (`KeyResult.current`).
 
@@ -68,9 +69,6 @@ _WORDS = {
 }
 _REMOVE = {"none", "remove", "delete", "删除", "无", "不要了"}
 
-# Adds development actions from the quarterly talk's answer (the development-action feature's API, when present).
-ActionSink = Callable[[Session, Member, ConversationRun, list[str], datetime], None]
-
 
 def current_quarter(member: Member, now: datetime) -> str:
     return quarterly_period(now.astimezone(zone(member.timezone)).date())
@@ -105,11 +103,9 @@ class GoalsDesk:
         calendars: Calendars | None = None,
         *,
         visible_to_team: Callable[[], bool] = lambda: False,
-        add_actions: ActionSink | None = None,
     ) -> None:
         self.calendars = calendars or Calendars()
         self.visible_to_team = visible_to_team
-        self.add_actions = add_actions
 
     # ---------------------------------------------------------------------------------------- flow hooks
 
@@ -167,8 +163,11 @@ class GoalsDesk:
             self._record_progress(s, run, CONTEXT_KEYS[flow.name], value, now)
         elif flow.name == QUARTERLY and step in GOAL_STEPS:
             self._draft_goal(s, run, member, GOAL_STEPS.index(step) + 1, value, now)
-        elif flow.name == QUARTERLY and step == "actions" and value and self.add_actions is not None:
-            self.add_actions(s, member, run, list(value), now)
+        elif flow.name == QUARTERLY and step == "actions":  # 1–3 development actions, one record each
+            assert member.id is not None and run.id is not None  # stored
+            repo.set_actions_from(
+                s, owner_id=member.id, source="quarterly", source_run_id=run.id, texts=list(value or ()), now=now
+            )
         if flow.name == QUARTERLY and self._finished(s, run, step):
             if not (run.context or {}).get("draft_sent") or step in GOAL_STEPS:  # once, and again for a new goal
                 run.context = {**(run.context or {}), "draft_sent": True}

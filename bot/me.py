@@ -40,6 +40,8 @@ from storage.models import (
     Obstacle,
     OutboxMessage,
     DevelopmentAction,
+    Goal,
+    GoalComment,
     RunTransition,
     SupportRequest,
 )
@@ -169,6 +171,15 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             {"kind": r.kind, "text": r.text, "status": r.status, "since": r.created_at.isoformat()}
             for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))
         ],
+        "goals": _goals_export(s, member),
+        "goal_comments_written": [
+            {"goal": g.text, "quarter": g.quarter, "text": c.text, "at": c.created_at.isoformat()}
+            for c, g in s.exec(
+                select(GoalComment, Goal)
+                .where(GoalComment.goal_id == Goal.id, GoalComment.author_id == member.id, Goal.owner_id != member.id)
+                .order_by(col(GoalComment.created_at))
+            )
+        ],
         "kudos_given": [
             {
                 "to": [people[m].handle for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
@@ -190,6 +201,39 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
     }
 
 
+def _goals_export(s: Session, member: Member) -> list[dict[str, Any]]:
+    """Their goals (their own and their team's), each with its key results, what it serves and its comments."""
+    goals = list(s.exec(select(Goal).where(Goal.owner_id == member.id).order_by(col(Goal.quarter), col(Goal.number))))
+    ids: list[int] = [g.id for g in goals if g.id is not None]
+    krs = repo.key_results_of(s, goal_ids=ids)
+    said = repo.goal_comments_of(s, goal_ids=ids)
+    authors = repo.members_by_id(s, ids=list({c.author_id for cs in said.values() for c in cs}))
+    serves = {g.id: g.text for g in s.exec(select(Goal).where(col(Goal.id).in_([g.aligned_to for g in goals if g.aligned_to] or [-1])))}
+    return [
+        {
+            "scope": g.scope,
+            "quarter": g.quarter,
+            "number": g.number,
+            "text": g.text,
+            "agreed_at": g.agreed_at.isoformat() if g.agreed_at else None,
+            "serves": serves.get(g.aligned_to) if g.aligned_to else None,
+            "key_results": [
+                {"text": k.text, "start": k.start, "target": k.target, "unit": k.unit, "current": k.current, "done": k.done}
+                for k in krs[g.id]  # type: ignore[index]  # stored goals
+            ],
+            "comments": [
+                {
+                    "from": None if repo.is_erased(authors[c.author_id]) else authors[c.author_id].handle,
+                    "text": c.text,
+                    "at": c.created_at.isoformat(),
+                }
+                for c in said[g.id]  # type: ignore[index]  # stored goals
+            ],
+        }
+        for g in goals
+    ]
+
+
 def _recipients(s: Session, kudos_id: int) -> list[int]:
     return list(s.exec(select(KudosRecipient.member_id).where(KudosRecipient.kudos_id == kudos_id)))
 
@@ -208,8 +252,8 @@ def export_reply(s: Session, member: Member, *, now: datetime | None = None) -> 
 
 
 def forget(s: Session, member: Member, *, now: datetime | None = None, by_member: bool = False) -> dict[str, int]:
-    """Delete a member's answers, conversations, flags, obstacles, support requests, kudos received and queued
-    messages, and scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape:
+    """Delete a member's answers, conversations, flags, obstacles, support requests, goals (with key results and
+    comments, and the comments they wrote), kudos received and queued messages, and scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape:
     kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
     (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
     now = now or datetime.now(UTC)
@@ -250,6 +294,10 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
             )
         ),
     )
+    # Their goals (their own and the ones they set for a team) with key results and comments; goals of others that
+    # served one of theirs serve nothing now; comments they wrote on others' goals are their words.
+    counts["goals"] = repo.delete_goals(s, goal_ids=list(s.exec(select(Goal.id).where(Goal.owner_id == member.id))))  # type: ignore[arg-type]  # stored ids
+    delete("goal_comments", sa.delete(GoalComment).where(col(GoalComment.author_id) == member.id))
     if run_ids:
         delete("transitions", sa.delete(RunTransition).where(col(RunTransition.run_id).in_(run_ids)))
     delete("conversations", sa.delete(ConversationRun).where(col(ConversationRun.member_id) == member.id))

@@ -44,6 +44,7 @@ from storage.models import (
     ConversationRun,
     DeletionRequest,
     ErasedAccount,
+    Goal,
     KudosRecipient,
     Member,
     Obstacle,
@@ -198,6 +199,7 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
         "answers": count(Answer, Answer.member_id == member.id),
         "obstacles": count(Obstacle, Obstacle.member_id == member.id),
         "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
+        "goals": count(Goal, Goal.owner_id == member.id),
         "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id),
     }
 

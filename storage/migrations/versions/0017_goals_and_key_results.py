@@ -5,7 +5,7 @@ level up. Its key results carry their latest value; its comments are the manager
 it is made. Nothing existing changes.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-02 14:40:00
 """
 from alembic import op
@@ -15,7 +15,7 @@ import storage.types
 
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
