@@ -279,7 +279,12 @@ class GoalsDesk:
         if not goals:
             return
         strengths: list[str] = []
-        if run is not None and access.may_member(s, manager, member, access.Part.RUN_ANSWERS, now=now, run=run):
+        # The talk is finished in this transaction (every question answered), though its row says so only after
+        # the hook: asked as the finished run it is.
+        finished = access.RunFacts(member.id, QUARTERLY, access.FINISHED, run.closes_at) if run is not None else None
+        subject = access.person(member)
+        assert subject is not None
+        if run is not None and access.may(access.person(manager), subject, access.Part.RUN_ANSWERS, now=now, run=finished):
             strengths = list(repo.answers_of(s, run_id=run.id).get("strengths") or ())  # type: ignore[arg-type]  # stored
         repo.enqueue(
             s,
@@ -495,7 +500,13 @@ class GoalsDesk:
                 s,
                 other,
                 "goals/agreed_by_other",
-                {"who": first_name(actor.name), "numbers": numbers, "agreed": agreed, "owner": first_name(subject.name)},
+                {
+                    "who": first_name(actor.name),
+                    "numbers": numbers,
+                    "agreed": agreed,
+                    "owner": first_name(subject.name),
+                    "own": other.id == subject.id,
+                },
                 now,
                 f"in:{event.dedup_key}:goals:agree",
             )
