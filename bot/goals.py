@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars
@@ -331,7 +331,7 @@ class GoalsDesk:
         gids: list[int] = [g.id for g in goals if g.id is not None]
         krs = repo.key_results_of(s, goal_ids=gids)
         said = repo.goal_comments_of(s, goal_ids=gids) if comments else {}
-        targets = {g.id: g for g in s.exec(select(Goal).where(Goal.id.in_([g.aligned_to for g in goals if g.aligned_to] or [-1])))}  # type: ignore[union-attr]  # a column
+        targets = served_goals(s, goals)
         authors = repo.members_by_id(s, ids=list({c.author_id for cs in said.values() for c in cs}))
         out = []
         for g in goals:
@@ -658,5 +658,12 @@ class GoalsDesk:
         return [Reply("goals/align_ok", {"number": goal.number, "target": target.text, "team": scope == "team"})]
 
 
-def day_of(member: Member, now: datetime) -> date:
-    return now.astimezone(zone(member.timezone)).date()
+def served_goals(s: Session, goals: Sequence[Goal]) -> dict[int | None, Goal]:
+    """The goals these goals serve, by id: only those whose owner is an active member (a deactivated member's
+    data is shown to no one else, bot/access.py)."""
+    ids = [g.aligned_to for g in goals if g.aligned_to is not None]
+    if not ids:
+        return {}
+    found = list(s.exec(select(Goal).where(col(Goal.id).in_(ids))))
+    owners = repo.members_by_id(s, ids=list({g.owner_id for g in found}))
+    return {g.id: g for g in found if g.owner_id in owners and owners[g.owner_id].active}

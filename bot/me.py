@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bot import access
+from bot.goals import served_goals
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from conversations.commands import after_words
@@ -172,8 +173,8 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))
         ],
         "goals": _goals_export(s, member),
-        "goal_comments_written": [
-            {"goal": g.text, "quarter": g.quarter, "text": c.text, "at": c.created_at.isoformat()}
+        "goal_comments_written": [  # their words on others' goals (not the goals: those are the others')
+            {"goal_number": g.number, "quarter": g.quarter, "text": c.text, "at": c.created_at.isoformat()}
             for c, g in s.exec(
                 select(GoalComment, Goal)
                 .where(GoalComment.goal_id == Goal.id, GoalComment.author_id == member.id, Goal.owner_id != member.id)
@@ -208,7 +209,7 @@ def _goals_export(s: Session, member: Member) -> list[dict[str, Any]]:
     krs = repo.key_results_of(s, goal_ids=ids)
     said = repo.goal_comments_of(s, goal_ids=ids)
     authors = repo.members_by_id(s, ids=list({c.author_id for cs in said.values() for c in cs}))
-    serves = {g.id: g.text for g in s.exec(select(Goal).where(col(Goal.id).in_([g.aligned_to for g in goals if g.aligned_to] or [-1])))}
+    serves = {i: g.text for i, g in served_goals(s, goals).items()}
     return [
         {
             "scope": g.scope,
