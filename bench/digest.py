@@ -21,13 +21,13 @@ from conversations.schedule import previous_period, weekly_period, zone
 from storage.models import (
     Answer,
     ConversationRun,
+    DevelopmentAction,
     Kudos,
     KudosRecipient,
     Member,
     Obstacle,
     OutboxMessage,
     Retro,
-    DevelopmentAction,
     SupportRequest,
 )
 

@@ -5,8 +5,8 @@ lines of the prompts, so that what a member is told is what happens.
 The rule, in words (README, "Who sees what"):
 
 - a member sees all of their own data; a deactivated member or someone Flywheel does not know sees nothing;
-- their manager sees the answers of a weekly check-in, monthly review or quarterly talk once it is finished — an unfinished
-  one only when its window closes, with what was answered by then — and the obstacles that came from them;
+- their manager sees the answers of a weekly check-in, monthly review or quarterly talk once it is finished — an
+  unfinished one only when its window closes, with what was answered by then — and the obstacles that came from them;
   support requests at once; the manager alone acts on them;
 - with `digest.skip_level: true` the manager's manager reads the same as the manager (and acts on nothing);
 - retro answers: the participants and whoever started it (or the channel it was started in), as the summary
@@ -203,7 +203,9 @@ def _may_goals(
     return part == Part.GOALS and visible_to_team and teammate
 
 
-def may_see_team_goals(viewer: Person | None, owner: Person, *, owner_chain: tuple[int, ...], viewer_chain: tuple[int, ...]) -> bool:
+def may_see_team_goals(
+    viewer: Person | None, owner: Person, *, owner_chain: tuple[int, ...], viewer_chain: tuple[int, ...]
+) -> bool:
     """May `viewer` see the goals `owner` set for their team: `may` for the owner's chain, and everyone below the
     owner (whose own chain reaches them)."""
     if may(viewer, owner, Part.TEAM_GOALS, now=datetime.max, chain=owner_chain):

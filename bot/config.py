@@ -22,8 +22,8 @@ from conversations.calendar import CalendarSettings, is_known_country, parse_hou
 from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.monthly_review import MONTHLY_REVIEW
-from conversations.render import LOCALES, normalize_locale
 from conversations.quarterly_talk import QUARTERLY_TALK
+from conversations.render import LOCALES, normalize_locale
 from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.schedule import (
     MonthlySchedule,

@@ -30,11 +30,11 @@ from storage.models import (
     Answer,
     AnswerFlag,
     ConversationRun,
+    DevelopmentAction,
     Kudos,
     Member,
     Obstacle,
     OutboxMessage,
-    DevelopmentAction,
     Retro,
     SupportRequest,
 )
@@ -291,13 +291,24 @@ def snapshot(
     today = now.astimezone(zone(timezone)).date()
     quarter = quarterly_period(today)
     key_results: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-    goals = [g for g in repo.goals_of(s, owner_ids=ids, quarter=quarter, agreed_only=True) if may(g.owner_id, access.Part.GOALS)]
+    goals = [
+        g
+        for g in repo.goals_of(s, owner_ids=ids, quarter=quarter, agreed_only=True)
+        if may(g.owner_id, access.Part.GOALS)
+    ]
     krs = repo.key_results_of(s, goal_ids=[g.id for g in goals])  # type: ignore[misc]  # stored goals
     for g in goals:
         for kr in krs[g.id]:  # type: ignore[index]  # a stored goal
             key_results[g.owner_id].append(
-                {"goal": g.text, "text": kr.text, "start": kr.start, "target": kr.target, "unit": kr.unit,
-                 "current": kr.current, "done": kr.done}
+                {
+                    "goal": g.text,
+                    "text": kr.text,
+                    "start": kr.start,
+                    "target": kr.target,
+                    "unit": kr.unit,
+                    "current": kr.current,
+                    "done": kr.done,
+                }
             )
     out: list[Report] = []
     for member in reports:

@@ -29,7 +29,9 @@ from storage.models import ConversationRun, DevelopmentAction, Member, Obstacle,
 
 log = logging.getLogger(__name__)
 
-ACTION_STEP = "action"  # the weekly check-in's question about each open development action (conversations/weekly_checkin.py)
+ACTION_STEP = (
+    "action"  # the weekly check-in's question about each open development action (conversations/weekly_checkin.py)
+)
 ACTION_ANSWERS = {"done": "done", "open": "open", "still": "open", "dropped": "dropped", "drop": "dropped"}
 
 SUPPORT_ACTIONS = {

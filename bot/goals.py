@@ -194,7 +194,9 @@ class GoalsDesk:
         answered = repo.answers_of(s, run_id=run.id)
         return bool(steps) and all(k in answered for k in steps) and step in steps
 
-    def _draft_goal(self, s: Session, run: ConversationRun, member: Member, number: int, value: Any, now: datetime) -> None:
+    def _draft_goal(
+        self, s: Session, run: ConversationRun, member: Member, number: int, value: Any, now: datetime
+    ) -> None:
         assert member.id is not None  # a stored member
         existing = self._goal(s, member.id, run.period, number)
         if value is None:
@@ -267,7 +269,14 @@ class GoalsDesk:
     # ---------------------------------------------------------------------------------------- telling the other side
 
     def _send_draft(
-        self, s: Session, member: Member, quarter: str, now: datetime, *, reason: str, run: ConversationRun | None = None
+        self,
+        s: Session,
+        member: Member,
+        quarter: str,
+        now: datetime,
+        *,
+        reason: str,
+        run: ConversationRun | None = None,
     ) -> None:
         """The member's goals of `quarter` to their manager, to agree to or comment on (nothing without a manager),
         with the strengths the talk named when the rule lets the manager read the talk's answers."""
@@ -284,7 +293,9 @@ class GoalsDesk:
         finished = access.RunFacts(member.id, QUARTERLY, access.FINISHED, run.closes_at) if run is not None else None
         subject = access.person(member)
         assert subject is not None
-        if run is not None and access.may(access.person(manager), subject, access.Part.RUN_ANSWERS, now=now, run=finished):
+        if run is not None and access.may(
+            access.person(manager), subject, access.Part.RUN_ANSWERS, now=now, run=finished
+        ):
             strengths = list(repo.answers_of(s, run_id=run.id).get("strengths") or ())  # type: ignore[arg-type]  # stored
         repo.enqueue(
             s,
@@ -435,7 +446,9 @@ class GoalsDesk:
         if verb is None:
             if len(words) == 1 and MENTION.fullmatch(words[0]):
                 subject = identity.member_by_mention(s, platform=event.platform, token=words[0])
-                return [self.of_someone(s, actor, subject, now) if subject is not None else Reply("goals/not_found", {})]
+                return [
+                    self.of_someone(s, actor, subject, now) if subject is not None else Reply("goals/not_found", {})
+                ]
             return [Reply("goals/usage")]
         rest = after_words(command.text or command.args, 1)
         try:
@@ -513,7 +526,13 @@ class GoalsDesk:
         return [
             Reply(
                 "goals/agree_ok",
-                {"numbers": numbers, "agreed": agreed, "waiting": waiting, "own": not by_manager, "who": first_name(subject.name)},
+                {
+                    "numbers": numbers,
+                    "agreed": agreed,
+                    "waiting": waiting,
+                    "own": not by_manager,
+                    "who": first_name(subject.name),
+                },
             )
         ]
 
@@ -549,7 +568,11 @@ class GoalsDesk:
                 now,
                 f"in:{event.dedup_key}:goals:comment",
             )
-        return [Reply("goals/comment_ok", {"number": number, "who": first_name(subject.name), "own": actor.id == subject.id})]
+        return [
+            Reply(
+                "goals/comment_ok", {"number": number, "who": first_name(subject.name), "own": actor.id == subject.id}
+            )
+        ]
 
     def _edit(
         self, s: Session, actor: Member, subject: Member, rest: str, event: InboundEvent, now: datetime
@@ -571,7 +594,9 @@ class GoalsDesk:
             return [Reply("goals/removed", {"number": number})]
         if existing is None and number > 1 and self._goal(s, subject.id, quarter, number - 1) is None:  # type: ignore[arg-type]  # stored
             raise Invalid("invalid_goal_gap", number=number - 1)
-        goal = self._write_goal(s, subject, quarter, number, GoalSpec().parse(typed), now, existing=existing, by_manager=by_manager)
+        goal = self._write_goal(
+            s, subject, quarter, number, GoalSpec().parse(typed), now, existing=existing, by_manager=by_manager
+        )
         other = s.get(Member, subject.manager_id) if not by_manager and subject.manager_id else subject
         if other is not None and other.id != actor.id:
             self._tell(
@@ -580,7 +605,9 @@ class GoalsDesk:
                 "goals/edited_by_other",
                 {
                     "who": first_name(actor.name),
-                    "goal": self._goals_view(s, [subject], quarter, comments=False)[number - 1 if number <= MAX_GOALS else 0],
+                    "goal": self._goals_view(s, [subject], quarter, comments=False)[
+                        number - 1 if number <= MAX_GOALS else 0
+                    ],
                     "own": other.id == subject.id,
                     "handle": subject.handle,
                     "owner": first_name(subject.name),
@@ -591,7 +618,12 @@ class GoalsDesk:
         return [
             Reply(
                 "goals/edit_ok",
-                {"number": number, "agreed": goal.agreed_at is not None, "own": not by_manager, "who": first_name(subject.name)},
+                {
+                    "number": number,
+                    "agreed": goal.agreed_at is not None,
+                    "own": not by_manager,
+                    "who": first_name(subject.name),
+                },
             )
         ]
 

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bot import access
-from bot.goals import served_goals
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from bot.goals import served_goals
 from conversations.commands import after_words
 from conversations.dates import split_week
 from conversations.digest import Report, report_params
@@ -33,16 +33,16 @@ from storage.models import (
     AuditRecord,
     ConversationRun,
     DeletionRequest,
+    DevelopmentAction,
     ErasedAccount,
+    Goal,
+    GoalComment,
     Kudos,
     KudosRecipient,
     ManagerRequest,
     Member,
     Obstacle,
     OutboxMessage,
-    DevelopmentAction,
-    Goal,
-    GoalComment,
     RunTransition,
     SupportRequest,
 )
@@ -219,7 +219,14 @@ def _goals_export(s: Session, member: Member) -> list[dict[str, Any]]:
             "agreed_at": g.agreed_at.isoformat() if g.agreed_at else None,
             "serves": serves.get(g.aligned_to) if g.aligned_to else None,
             "key_results": [
-                {"text": k.text, "start": k.start, "target": k.target, "unit": k.unit, "current": k.current, "done": k.done}
+                {
+                    "text": k.text,
+                    "start": k.start,
+                    "target": k.target,
+                    "unit": k.unit,
+                    "current": k.current,
+                    "done": k.done,
+                }
                 for k in krs[g.id]  # type: ignore[index]  # stored goals
             ],
             "comments": [
@@ -254,9 +261,9 @@ def export_reply(s: Session, member: Member, *, now: datetime | None = None) -> 
 
 def forget(s: Session, member: Member, *, now: datetime | None = None, by_member: bool = False) -> dict[str, int]:
     """Delete a member's answers, conversations, flags, obstacles, support requests, goals (with key results and
-    comments, and the comments they wrote), kudos received and queued messages, and scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape:
-    kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
-    (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
+    comments, and the comments they wrote), kudos received and queued messages, and scrub the profile (the row
+    stays, deactivated and nameless, so others' history keeps its shape: kudos they gave stay, from "a former
+    colleague"). Their chat accounts are remembered only as fingerprints (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
     now = now or datetime.now(UTC)
     assert member.id is not None  # a stored member
     counts: dict[str, int] = {}

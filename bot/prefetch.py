@@ -121,7 +121,9 @@ class Prefetched:
     def take_answers(self, run: ConversationRun) -> dict[str, Any]:
         return self.answers.pop(run.id, {})  # type: ignore[arg-type]  # a stored run: id is set
 
-    def take_followups(self, run: ConversationRun) -> tuple[list[Obstacle], list[tuple[DevelopmentAction, Retro | None]]]:
+    def take_followups(
+        self, run: ConversationRun
+    ) -> tuple[list[Obstacle], list[tuple[DevelopmentAction, Retro | None]]]:
         """Open obstacles (except the ones this run itself reported) and open development actions of the run's member."""
         obstacles = [o for o in self.obstacles.pop(run.member_id, []) if o.source_run_id != run.id]
         return obstacles, self.actions.pop(run.member_id, [])

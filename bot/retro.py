@@ -214,7 +214,10 @@ class RetroDesk:
         owner (the same words, `conversations.similarity.text_key`) is not added again."""
         retro_id = run.context["retro_id"]
         before = self._written_by(s, run.id)  # type: ignore[arg-type]  # a stored run
-        gone = [(old.owner_id, old.text, old.status, old.created_at, old.opened_at, old.closed_at, old.shared_at) for old in before]
+        gone = [
+            (old.owner_id, old.text, old.status, old.created_at, old.opened_at, old.closed_at, old.shared_at)
+            for old in before
+        ]
         repo.delete_actions(s, ids=[old.id for old in before])  # type: ignore[misc]  # stored
         s.flush()
         kept = {(a.owner_id, text_key(a.text)) for a in self._actions(s, retro_id)}
@@ -227,7 +230,14 @@ class RetroDesk:
                 assert owner.id is not None  # a stored member
                 kept.add((owner.id, text_key(action["text"])))
                 repo.add_action(
-                    s, owner.id, action["text"], "retro", now=now, source_run_id=run.id, retro_id=retro_id, shared=shared
+                    s,
+                    owner.id,
+                    action["text"],
+                    "retro",
+                    now=now,
+                    source_run_id=run.id,
+                    retro_id=retro_id,
+                    shared=shared,
                 )
         # An action this author no longer writes stays if another participant wrote it too (now as theirs).
         for owner_id, text, status, created_at, opened_at, closed_at, shared_at in gone:

@@ -85,10 +85,24 @@ def key_result(part: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- progress
 
-_DONE = {"done", "yes", "y", "finished", "complete", "completed", "✅", "完成", "已完成", "完成了", "做完了", "搞定", "达成"}
+_DONE = {
+    "done",
+    "yes",
+    "y",
+    "finished",
+    "complete",
+    "completed",
+    "✅",
+    "完成",
+    "已完成",
+    "完成了",
+    "做完了",
+    "搞定",
+    "达成",
+}
 _NOT_DONE = {"not done", "not yet", "no", "n", "open", "❌", "未完成", "没完成", "还没", "还没完成", "进行中", "未达成"}
 _PAIR = re.compile(
-    rf"(?:kr|关键结果|#)?\s*(?P<n>[0-9]{{1,2}})\s*[:：=.、)）]?\s*"
+    r"(?:kr|关键结果|#)?\s*(?P<n>[0-9]{1,2})\s*[:：=.、)）]?\s*"
     r"(?P<value>[+-]?[0-9]+(?:\.[0-9]+)?\s*%?|not done|not yet|未完成|没完成|还没完成|还没|进行中|未达成|"
     r"done|yes|finished|completed|complete|已完成|完成了|完成|做完了|搞定|达成|no|open|y|n|✅|❌)",
     re.IGNORECASE,

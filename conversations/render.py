@@ -17,9 +17,9 @@ from typing import Any
 
 import jinja2
 
-from conversations.goals import number_text
 from conversations.answers import SUPPORT_KINDS
 from conversations.dates import week_monday
+from conversations.goals import number_text
 from conversations.machine import Reply
 from conversations.schedule import zone
 

@@ -20,6 +20,8 @@ from storage.models import (
     AnswerFlag,
     AuditRecord,
     ConversationRun,
+    DevelopmentAction,
+    DevelopmentActionNote,
     ErasedAccount,
     Goal,
     GoalComment,
@@ -33,8 +35,6 @@ from storage.models import (
     OutboxMessage,
     ProcessedEvent,
     Retro,
-    DevelopmentAction,
-    DevelopmentActionNote,
     RunTransition,
     SchedulerState,
     SupportRequest,
@@ -1245,9 +1245,7 @@ def goals_of(
     by owner and number."""
     if not owner_ids:
         return []
-    query = select(Goal).where(
-        among(session, Goal.owner_id, owner_ids), Goal.quarter == quarter, Goal.scope == scope
-    )
+    query = select(Goal).where(among(session, Goal.owner_id, owner_ids), Goal.quarter == quarter, Goal.scope == scope)
     if agreed_only:
         query = query.where(col(Goal.agreed_at).is_not(None))
     return list(session.exec(query.order_by(col(Goal.owner_id), col(Goal.number))))

@@ -391,7 +391,14 @@ def _goals(h, script) -> None:
             ),
         ),
         ("alice", ("/goals agree 1", "/goals")),
-        ("chen", ("/目标", "/目标 edit 1 新人上手更快；关键结果：激活率 从40到60%；关键结果：上手指南发布", "/goals comment 1 这样可以吗？")),
+        (
+            "chen",
+            (
+                "/目标",
+                "/目标 edit 1 新人上手更快；关键结果：激活率 从40到60%；关键结果：上手指南发布",
+                "/goals comment 1 这样可以吗？",
+            ),
+        ),
         ("maria", ("/goals agree @chen", "/goals agree @chen")),
     )
     h.run_until(utc(2027, 1, 4, 12, 0))  # the quarterly talk falls due in the new quarter's first working days
@@ -417,7 +424,18 @@ def _goals(h, script) -> None:
                 "Ship v2; KR talks from 0 to 6",
             ),
         ),
-        ("chen", ("/季度", "重点项目按时上线；帮新人上手", "新人上手更快；关键结果：激活率 从40到60%", "无", "无", "结对编程", "无")),
+        (
+            "chen",
+            (
+                "/季度",
+                "重点项目按时上线；帮新人上手",
+                "新人上手更快；关键结果：激活率 从40到60%",
+                "无",
+                "无",
+                "结对编程",
+                "无",
+            ),
+        ),
         ("maria", ("/goals agree @alice", "/goals agree @chen")),
     )
     h.run_until(utc(2027, 1, 8, 16, 0))  # the check-in asks about the key results
@@ -484,7 +502,14 @@ def _lagging_report() -> dict[str, Any]:
     from conversations.digest import Report, Week, report_params
 
     krs = (
-        {"goal": "Faster onboarding", "text": "activation", "start": 40.0, "target": 60.0, "unit": "%", "current": 41.0},
+        {
+            "goal": "Faster onboarding",
+            "text": "activation",
+            "start": 40.0,
+            "target": 60.0,
+            "unit": "%",
+            "current": 41.0,
+        },
         {"goal": "Faster onboarding", "text": "guide published", "start": None, "target": None, "done": False},
     )
     weeks = (Week(period="2027-W11", status="completed", mood=4),)

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.ports import FormSource
-from conversations.goals import GoalSpec, Progress
 from conversations import catalog
 from conversations.answers import Items, Scale
 from conversations.followups import FOLLOW_UPS
+from conversations.goals import GoalSpec, Progress
 from conversations.machine import Reply, ask
 
 

@@ -58,7 +58,9 @@ def test_draft_comment_edit_agree_round_trip_fixes_the_quarters_goals(tmp_path):
         assert "Spoke at the all-hands; fixed the flaky CI" in draft[0]  # the strengths the talk named
         # The development actions are development-action records (branch `actions`).
         with transaction(h.app.sessions) as s:
-            texts = sorted(a.text for a in s.exec(select(DevelopmentAction).where(DevelopmentAction.source == "quarterly")))
+            texts = sorted(
+                a.text for a in s.exec(select(DevelopmentAction).where(DevelopmentAction.source == "quarterly"))
+            )
         assert texts == ["pair with Bo on SQL", "present at two team demos"]
 
         # The manager comments on goal 1 and agrees to goal 2: goal 2 is fixed, goal 1 is not.
@@ -68,7 +70,9 @@ def test_draft_comment_edit_agree_round_trip_fixes_the_quarters_goals(tmp_path):
         ]
         assert h.say("maria", "/goals agree @alice 2") == ["Agreed ✅ Goal 2 is now one of this quarter's goals."]
         told = _to(h, "alice", mark)
-        assert told[0].startswith("💬 Maria commented on your goal 1 “Faster onboarding”:\n“Could activation reach 65?”")
+        assert told[0].startswith(
+            "💬 Maria commented on your goal 1 “Faster onboarding”:\n“Could activation reach 65?”"
+        )
         assert told[1].startswith("✅ Maria agreed to your goal 2. It is now one of this quarter's goals.")
         assert [g.agreed_at is not None for g in _goals(h, "alice")] == [False, True]
         overview = h.say("alice", "/goals")[0]
@@ -93,7 +97,9 @@ def test_draft_comment_edit_agree_round_trip_fixes_the_quarters_goals(tmp_path):
         assert "“Faster onboarding” · agreed ✅" in h.say("alice", "/goals")[0]
         # Nobody else may act on Alice's goals: the same answer as for no goals at all.
         assert h.say("bo", "/goals agree @alice 1") == ["I found no goals of that person that you can see or change."]
-        assert h.say("bo", "/goals comment @alice 1 meh") == ["I found no goals of that person that you can see or change."]
+        assert h.say("bo", "/goals comment @alice 1 meh") == [
+            "I found no goals of that person that you can see or change."
+        ]
     finally:
         h.app.close()
 
@@ -125,8 +131,21 @@ def test_the_quarterly_talk_comes_in_each_members_first_working_days(tmp_path):
     config = {
         "members": [
             {"handle": "maria", "name": "Maria Rossi", "timezone": LONDON, "country": "GB"},
-            {"handle": "chen", "name": "陈晨", "manager": "maria", "timezone": "Asia/Shanghai", "country": "CN", "locale": "zh"},
-            {"handle": "sam", "name": "Sam Lee", "manager": "maria", "timezone": "America/Los_Angeles", "country": "US"},
+            {
+                "handle": "chen",
+                "name": "陈晨",
+                "manager": "maria",
+                "timezone": "Asia/Shanghai",
+                "country": "CN",
+                "locale": "zh",
+            },
+            {
+                "handle": "sam",
+                "name": "Sam Lee",
+                "manager": "maria",
+                "timezone": "America/Los_Angeles",
+                "country": "US",
+            },
         ],
         "flows": {"weekly_checkin": {"enabled": False}, "monthly_review": {"enabled": False}},
     }
@@ -152,7 +171,7 @@ def test_the_quarterly_talk_comes_in_each_members_first_working_days(tmp_path):
         h.app.close()
 
 
-# ------------------------------------------------------------------------------------------------ a quarter of check-ins
+# ---------------------------------------------------------------------------------------------- a quarter of check-ins
 
 # Activation from 0 to 100 % in Q2 2027 (1 April – 1 July: 13 weeks). The value reported each Friday, and the
 # Monday digests in which the hint must appear: in week w (Monday 4 + 7(w−1) days in), w − 3/7 weeks have gone;
@@ -189,7 +208,9 @@ def test_a_quarter_of_weekly_updates_fires_the_lagging_hint_exactly_when_behind(
         h.say("maria", "/goals agree @alice")
         hinted: set[int] = set()
         for week, value in enumerate(VALUES, start=1):
-            friday = local(LONDON, 2027, 4, 2, 16, 0) + (week - 1) * (local(LONDON, 2027, 4, 9, 0, 0) - local(LONDON, 2027, 4, 2, 0, 0))
+            friday = local(LONDON, 2027, 4, 2, 16, 0) + (week - 1) * (
+                local(LONDON, 2027, 4, 9, 0, 0) - local(LONDON, 2027, 4, 2, 0, 0)
+            )
             h.run_until(friday)
             _answer_checkin(h, "alice", value)
             mark = len(h.fake.sent)
@@ -223,7 +244,9 @@ def test_the_checkin_asks_key_results_as_one_question_and_refuses_what_is_not_li
         h.run_until(local("Asia/Shanghai", 2027, 1, 8, 16, 0))
         h.say("chen", "4")
         asked = h.say("chen", "不错")
-        assert asked[-1].startswith("(3/6) 本季度的关键结果，现在各到哪一步了？\nKR1“激活率 从40到60%”：40 / 60 %\nKR2“上手指南发布”：未完成")
+        assert asked[-1].startswith(
+            "(3/6) 本季度的关键结果，现在各到哪一步了？\nKR1“激活率 从40到60%”：40 / 60 %\nKR2“上手指南发布”：未完成"
+        )
         refused = h.say("chen", "KR3 50")
         assert refused[0].startswith("没有 KR3：列表里只有 2 个关键结果。\n\n(3/6) 本季度的关键结果")  # and asked again
         assert h.say("chen", "KR2 50")[0].startswith("KR2 只分完成和未完成")
@@ -251,7 +274,10 @@ def test_goals_are_seen_by_the_member_the_chain_and_teammates_only_when_the_org_
     try:
         h.say("alice", "/goals edit 1 SECRET-GOAL; KR done")
         h.say("maria", "/goals comment @alice 1 SECRET-COMMENT")
-        seen = {who: "SECRET-GOAL" in h.say(who, "/goals @alice")[0] for who in ("alice", "maria", "vp", "bo", "chen", "zed")}
+        seen = {
+            who: "SECRET-GOAL" in h.say(who, "/goals @alice")[0]
+            for who in ("alice", "maria", "vp", "bo", "chen", "zed")
+        }
         assert seen == {
             "alice": True,
             "maria": True,
@@ -295,7 +321,14 @@ def test_export_has_the_goals_and_deletion_takes_them(tmp_path):
                 "agreed_at": None,
                 "serves": "Happier customers",
                 "key_results": [
-                    {"text": "activation from 40 to 60 %", "start": 40.0, "target": 60.0, "unit": "%", "current": None, "done": False}
+                    {
+                        "text": "activation from 40 to 60 %",
+                        "start": 40.0,
+                        "target": 60.0,
+                        "unit": "%",
+                        "current": None,
+                        "done": False,
+                    }
                 ],
                 "comments": [{"from": "maria", "text": "Could it be 65?", "at": "2027-02-03T11:00:00+00:00"}],
             }

@@ -334,8 +334,15 @@ def build(tmp_path, w: World):
         for handle in w.people:
             if any(p.manager == handle for p in w.people.values()):
                 goal = Goal(
-                    owner_id=ids[handle], scope="team", quarter=QUARTER, number=1, text=snt("TGL", handle),
-                    manager_agreed=True, created_at=NOW, updated_at=NOW, agreed_at=NOW,
+                    owner_id=ids[handle],
+                    scope="team",
+                    quarter=QUARTER,
+                    number=1,
+                    text=snt("TGL", handle),
+                    manager_agreed=True,
+                    created_at=NOW,
+                    updated_at=NOW,
+                    agreed_at=NOW,
                 )
                 s.add(goal)
                 s.flush()

@@ -29,7 +29,11 @@ from tests.times import local, utc
             "新人上手更快",
             [("激活率 从40到60%", 40, 60, "%"), ("上手指南发布", None, None, None)],
         ),
-        ("Ship v2\n- talks 0 → 5 talks\n- NPS 30->45", "Ship v2", [("talks 0 → 5 talks", 0, 5, "talks"), ("NPS 30->45", 30, 45, None)]),
+        (
+            "Ship v2\n- talks 0 → 5 talks\n- NPS 30->45",
+            "Ship v2",
+            [("talks 0 → 5 talks", 0, 5, "talks"), ("NPS 30->45", 30, 45, None)],
+        ),
         ("Faster builds; KR2: build time 20 to 10 min", "Faster builds", [("build time 20 to 10 min", 20, 10, "min")]),
         ("降本；关键结果1 云成本 100 至 80 万元", "降本", [("云成本 100 至 80 万元", 100, 80, "万元")]),
         ("Sales; Krona revenue published", "Sales", [("Krona revenue published", None, None, None)]),  # not a KR prefix
@@ -149,6 +153,8 @@ def test_a_key_result_lags_when_two_weeks_or_more_behind_the_quarters_time():
     assert not lagging({**kr, "current": 0.0}, quarter, date(2027, 4, 12))  # 11 days in: too early to say
     assert not lagging({**kr, "done": True}, quarter, date(2027, 6, 30))
     falling = {"start": 20.0, "target": 10.0, "current": 19.0, "done": False}  # one that should go down
-    assert lagging(falling, quarter, date(2027, 5, 13)) and not lagging({**falling, "current": 15.0}, quarter, date(2027, 5, 13))
+    assert lagging(falling, quarter, date(2027, 5, 13)) and not lagging(
+        {**falling, "current": 15.0}, quarter, date(2027, 5, 13)
+    )
     done_kind = {"start": None, "target": None, "done": False}
     assert not lagging(done_kind, quarter, date(2027, 6, 1)) and lagging(done_kind, quarter, date(2027, 6, 10))

@@ -224,7 +224,8 @@ def test_0017_adds_goals_key_results_and_comments_and_takes_them_away_again(back
             )
             conn.execute(
                 sa.text(
-                    "INSERT INTO goal_comment (goal_id, author_id, text, created_at) VALUES (2, 1, 'Could it be 65?', :now)"
+                    "INSERT INTO goal_comment (goal_id, author_id, text, created_at) "
+                    "VALUES (2, 1, 'Could it be 65?', :now)"
                 ),
                 {"now": now},
             )
