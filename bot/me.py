@@ -263,7 +263,8 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     """Delete a member's answers, conversations, flags, obstacles, support requests, goals (with key results and
     comments, and the comments they wrote), kudos received and queued messages, and scrub the profile (the row
     stays, deactivated and nameless, so others' history keeps its shape: kudos they gave stay, from "a former
-    colleague"). Their chat accounts are remembered only as fingerprints (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
+    colleague"). Their chat accounts are remembered only as fingerprints (`ErasedAccount`). The one function that
+    deletes: `flywheel forget` and `/me delete` both call it."""
     now = now or datetime.now(UTC)
     assert member.id is not None  # a stored member
     counts: dict[str, int] = {}
