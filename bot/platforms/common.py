@@ -83,6 +83,8 @@ LABELS = {
         "all_done": "All done",
         "same": "Yes, the same one",
         "new": "No, a new one",
+        "agree_goal": "Agree to goal",
+        "agree_all": "Agree to all",
     },
     "zh": {
         "done": "完成",
@@ -109,6 +111,8 @@ LABELS = {
         "all_done": "都完成了",
         "same": "是同一个",
         "new": "不是，新的",
+        "agree_goal": "同意目标",
+        "agree_all": "全部同意",
     },
 }
 
@@ -155,6 +159,8 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
                 (Button(f"retro:repost:{retro_id}", labels["repost"], f"/retro repost {retro_id}"),),
             )
         ]
+    if reply.template in GOAL_MESSAGES:  # agree to a goal of the quarter: what `/goals agree …` would say
+        return _goal_rows(reply, labels)
     if reply.template == "own_data/flag_new" and "id" in reply.params:  # a member flagged an answer as wrong
         flag_id = reply.params["id"]
         return [ButtonRow(f"flag:{flag_id}", (Button(f"flag:ack:{flag_id}", labels["ack"], f"/me ack {flag_id}"),))]
@@ -214,6 +220,34 @@ def _follow_up_rows(flow: str, items: Sequence[dict[str, Any]], labels: dict[str
     rest += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
     rows.append(ButtonRow(f"{flow}:{FOLLOW_UPS}", tuple(rest), step=FOLLOW_UPS))
     return rows
+
+
+GOAL_MESSAGES = ("goals/draft_for_manager", "goals/edited_by_other", "goals/comment_received")
+
+
+def _goal_rows(reply: Reply, labels: dict[str, str]) -> list[ButtonRow]:
+    """Agree buttons on a draft of goals (one per goal, and all), on a changed goal and on a comment: the manager's
+    name the member (`/goals agree @alice 1`), the member's are their own (`/goals agree 1`). Commenting and changing
+    need words: the message says what to type."""
+    p = reply.params
+    whose = "" if p.get("own") else f" @{p.get('handle', '')}"
+    if reply.template == "goals/draft_for_manager":
+        numbers = [g["number"] for g in p.get("goals") or () if not g.get("agreed")]
+        if not numbers:
+            return []
+        buttons = [
+            Button(f"goals:agree:{p.get('handle')}:{n}", f"{labels['agree_goal']} {n}", f"/goals agree{whose} {n}")
+            for n in numbers
+        ]
+        if len(numbers) > 1:
+            buttons.append(Button(f"goals:agree:{p.get('handle')}", labels["agree_all"], f"/goals agree{whose}"))
+        return [ButtonRow(f"goals:{p.get('handle')}", tuple(buttons))]
+    number = p.get("number") if reply.template == "goals/comment_received" else (p.get("goal") or {}).get("number")
+    if number is None:
+        return []
+    key = f"goals:agree:{p.get('handle') if whose else 'own'}:{number}"
+    label = f"{labels['agree_goal']} {number}"
+    return [ButtonRow(key, (Button(key, label, f"/goals agree{whose} {number}", primary=True),))]
 
 
 def _support_row(request_id: int, labels: dict[str, str], note: str | None = None) -> ButtonRow:

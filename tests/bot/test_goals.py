@@ -348,3 +348,39 @@ def test_export_has_the_goals_and_deletion_takes_them(tmp_path):
             assert list(s.exec(select(Goal))) == [] and list(s.exec(select(KeyResult))) == []
     finally:
         h.app.close()
+
+
+def test_slack_and_feishu_buttons_agree_as_the_typed_command_would(tmp_path):
+    """The draft's buttons (a Slack button or a Feishu card sends exactly this text) agree goal by goal or all."""
+    from bot.platforms.common import reply_rows
+    from conversations.events import InboundEvent
+
+    h = make_harness(tmp_path, start=local(LONDON, 2027, 1, 6, 11, 0))
+    try:
+        h.say("alice", "/quarter")
+        for text in ("a; b", "One; KR x", "Two; KR from 1 to 3 talks", "none", "act", "none"):
+            h.say("alice", text)
+        draft = next(m for r, m in h.fake.sent if r.address == "maria" and m.kind == "goals_draft")
+        rows = reply_rows(draft.replies[-1], "zh")
+        assert [(b.label, b.value) for row in rows for b in row.buttons] == [
+            ("同意目标 1", "/goals agree @alice 1"),
+            ("同意目标 2", "/goals agree @alice 2"),
+            ("全部同意", "/goals agree @alice"),
+        ]
+        h.app.handle(
+            InboundEvent(
+                platform="console",
+                user="maria",
+                kind="action",
+                text=rows[0].buttons[1].value,
+                dedup_key="button:1",
+                received_at=h.clock.now(),
+            )
+        )
+        assert [g.agreed_at is not None for g in _goals(h, "alice")] == [False, True]
+        mark = len(h.fake.sent)
+        h.say("maria", "/goals edit @alice 1 One; KR y")
+        changed = next(m for r, m in h.fake.sent[mark:] if m.replies[-1].template == "goals/edited_by_other")
+        assert [b.value for row in reply_rows(changed.replies[-1], "en") for b in row.buttons] == ["/goals agree 1"]
+    finally:
+        h.app.close()
