@@ -384,3 +384,35 @@ def test_slack_and_feishu_buttons_agree_as_the_typed_command_would(tmp_path):
         assert [b.value for row in reply_rows(changed.replies[-1], "en") for b in row.buttons] == ["/goals agree 1"]
     finally:
         h.app.close()
+
+
+def test_the_talk_in_a_form_on_slack_and_feishu_sets_the_goals_and_refuses_a_goal_without_key_results(tmp_path):
+    """Slack's modal and Feishu's card form both come from build_form / submit_form: the talk as one form."""
+    from bot.platforms.common import build_form
+
+    h = make_harness(tmp_path, start=local(LONDON, 2027, 1, 6, 11, 0))
+    try:
+        h.say("alice", "/quarter")
+        run = next(r for r in h.runs("alice") if r.flow == "quarterly_talk")
+        form = build_form(h.app, platform="console", user="alice", run_id=run.id)
+        assert form is not None and form.title == "Quarterly goal and development talk"
+        assert [f.step for f in form.fields] == ["strengths", "goal_1", "goal_2", "goal_3", "actions", "support"]
+        values = {
+            "strengths": "a; b",
+            "goal_1": "Faster onboarding",  # no key result
+            "actions": "demo twice",
+        }
+        errors = h.app.submit_form(platform="console", user="alice", run_id=run.id, values=values, dedup_key="f1")
+        assert errors["goal_1"].startswith("A goal needs at least one key result")
+        assert _goals(h, "alice") == []  # nothing at all is saved
+        values["goal_1"] = "Faster onboarding; KR activation from 40 to 60 %"
+        assert h.app.submit_form(platform="console", user="alice", run_id=run.id, values=values, dedup_key="f2") == {}
+        assert [(g.text, [k.target for k in _krs(h, g.id)]) for g in _goals(h, "alice")] == [
+            ("Faster onboarding", [60.0])
+        ]
+        again = build_form(h.app, platform="console", user="alice", run_id=run.id)
+        assert again is not None
+        shown = {f.step: f.current for f in again.fields}
+        assert shown["goal_1"] == "Faster onboarding; activation from 40 to 60 %"  # as it could be typed again
+    finally:
+        h.app.close()
