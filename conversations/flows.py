@@ -118,7 +118,8 @@ class Flow:
 
     def minutes(self, steps: tuple[str, ...], context: Mapping[str, Any]) -> int:
         """An honest estimate of how long the questions take, in whole minutes (rounded up, at least 1): a number
-        or a choice ~10 s, a short text ~45 s, a list ~60 s, the follow-up list 15 s + 6 s per item."""
+        or a choice ~10 s, a short text ~45 s, a list ~60 s, a goal with its key results ~90 s, the follow-up list and
+        key-result progress 15 s + 6 s per item."""
         seconds = 0
         for key in self.counted(steps):
             if self.is_group(key):
@@ -127,7 +128,9 @@ class Flow:
             expects = self.ask_for(key).expects
             seconds += (
                 90
-                if isinstance(expects, Actions)
+                if isinstance(expects, (Actions, GoalSpec))
+                else 15 + 6 * len(context.get(self.ask_for(key).needs or "") or ())
+                if isinstance(expects, Progress)
                 else 60
                 if isinstance(expects, (Items, SupportNeed))
                 else 45

@@ -416,3 +416,20 @@ def test_the_talk_in_a_form_on_slack_and_feishu_sets_the_goals_and_refuses_a_goa
         assert shown["goal_1"] == "Faster onboarding; activation from 40 to 60 %"  # as it could be typed again
     finally:
         h.app.close()
+
+
+def test_a_paused_member_gets_no_quarterly_talk_and_it_waits_for_working_hours(tmp_path):
+    from datetime import date
+
+    config = {**DEMO, "calendar": {"working_hours": "11:00-18:00"}}
+    h = make_harness(tmp_path, start=local(LONDON, 2026, 12, 30, 12, 0), config=config)
+    try:
+        h.set_member("bo", paused_until=date(2027, 1, 25))  # past the talk's window
+        h.run_until(local(LONDON, 2027, 1, 16, 12, 0))
+        talks = dict(h.prompts(flow="quarterly_talk"))
+        assert "bo" not in talks
+        # due at 10:00 on the quarter's first day (no country: 1 January is a working day), sent at 11:00
+        assert talks["alice"] == local(LONDON, 2027, 1, 1, 11, 0)
+        assert [r.status for r in h.runs("bo") if r.flow == "quarterly_talk"] in ([], ["skipped"])
+    finally:
+        h.app.close()
