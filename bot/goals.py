@@ -605,9 +605,9 @@ class GoalsDesk:
                 "goals/edited_by_other",
                 {
                     "who": first_name(actor.name),
-                    "goal": self._goals_view(s, [subject], quarter, comments=False)[
-                        number - 1 if number <= MAX_GOALS else 0
-                    ],
+                    "goal": next(
+                        g for g in self._goals_view(s, [subject], quarter, comments=False) if g["id"] == goal.id
+                    ),
                     "own": other.id == subject.id,
                     "handle": subject.handle,
                     "owner": first_name(subject.name),

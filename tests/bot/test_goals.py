@@ -433,3 +433,23 @@ def test_a_paused_member_gets_no_quarterly_talk_and_it_waits_for_working_hours(t
         assert [r.status for r in h.runs("bo") if r.flow == "quarterly_talk"] in ([], ["skipped"])
     finally:
         h.app.close()
+
+
+def test_goal_numbers_with_a_gap_and_bad_input_get_polite_answers(tmp_path):
+    h = make_harness(tmp_path, start=local(LONDON, 2027, 2, 3, 11, 0))
+    try:
+        h.say("alice", "/goals edit 1 One; KR x")
+        h.say("alice", "/goals edit 2 Two; KR y")
+        assert h.say("alice", "/goals edit 1 none") == ["Goal 1 removed, with its key results."]
+        mark = len(h.fake.sent)
+        assert h.say("maria", "/goals edit @alice 2 Two; KR z") == ["Goal 2 of Alice saved — Alice is asked to agree."]
+        assert "2. “Two” · changed by the manager, waiting for Alice" in _to(h, "alice", mark)[0]
+        assert h.say("alice", "/goals edit 4 x; KR y") == ["Goals are numbered 1 to 3: e.g. `/goals edit 1 …`."]
+        assert h.say("alice", "/goals edit 3") == [h.say("alice", "/goals nonsense")[0]]  # the usage
+        assert h.say("alice", "/goals comment 3 hi") == ["There is no goal 3 this quarter. `/goals` lists them."]
+        assert h.say("alice", "/goals align 2 1") == [
+            "Your manager has no team goal T1 this quarter. `/goals` lists the team's goals."
+        ]
+        assert h.say("bo", "/goals @nobody") == ["I found no goals of that person that you can see or change."]
+    finally:
+        h.app.close()
