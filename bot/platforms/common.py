@@ -181,6 +181,12 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         Button(f"{flow}:answer:{value}", labels.get(label, label), value)
         for value, label in catalog.choices(flow, step)
     ]
+    # Key results listed in one question: a button marks a done / not done one done (`KR2 done`, as typed).
+    buttons += [
+        Button(f"{flow}:kr:{k['number']}", f"KR{k['number']} {labels['done']}", f"KR{k['number']} done")
+        for k in reply.params.get("listed") or ()
+        if isinstance(k, dict) and k.get("done_kind") and not k.get("done")
+    ]
     buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
     asked = str(reply.params.get("step", step))
     return [ButtonRow(f"{flow}:{asked}", tuple(buttons), step=asked)]

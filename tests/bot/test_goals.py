@@ -250,6 +250,14 @@ def test_the_checkin_asks_key_results_as_one_question_and_refuses_what_is_not_li
         refused = h.say("chen", "KR3 50")
         assert refused[0].startswith("没有 KR3：列表里只有 2 个关键结果。\n\n(3/6) 本季度的关键结果")  # and asked again
         assert h.say("chen", "KR2 50")[0].startswith("KR2 只分完成和未完成")
+        from bot.platforms.common import reply_rows
+
+        asking = [m for r, m in h.fake.sent if r.address == "chen"][-1].replies[-1]
+        assert [(b.label, b.value) for row in reply_rows(asking, "zh") for b in row.buttons] == [
+            ("KR2 完成", "KR2 done"),  # the done / not done one; the number is typed (or in the form)
+            ("稍后", "later"),
+            ("跳过", "skip"),
+        ]
         h.say("chen", "关键结果1 48，关键结果2 完成")
         krs = _krs(h, _goals(h, "chen")[0].id)
         assert [(k.current, k.done) for k in krs] == [(48.0, False), (None, True)]
