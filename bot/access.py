@@ -5,8 +5,8 @@ lines of the prompts, so that what a member is told is what happens.
 The rule, in words (README, "Who sees what"):
 
 - a member sees all of their own data; a deactivated member or someone Flywheel does not know sees nothing;
-- their manager sees the answers of a weekly check-in or monthly review once it is finished — an unfinished
-  one only when its window closes, with what was answered by then — and the obstacles that came from them;
+- their manager sees the answers of a weekly check-in, monthly review or quarterly talk once it is finished — an
+  unfinished one only when its window closes, with what was answered by then — and the obstacles that came from them;
   support requests at once; the manager alone acts on them;
 - with `digest.skip_level: true` the manager's manager reads the same as the manager (and acts on nothing);
 - retro answers: the participants and whoever started it (or the channel it was started in), as the summary
@@ -22,6 +22,11 @@ The rule, in words (README, "Who sees what"):
 - upward feedback: only the manager it is for, only as a set without names, and only when
   `conversations/replies.py upward_disclosed` says so (the month closed, at least `feedback.upward_min` answered);
   nobody else, not even the manager's manager;
+- goals and their key results (a value, never the check-in answer it came from) and what they align to: the member
+  and their whole manager chain; their teammates (the same manager) too when the org file sets
+  `goals.visible_to_team: true`. The comments on a goal: the member and their manager chain. Agreeing, commenting
+  and editing (co-creation): the member and their manager. A team's goals: its manager, the manager's chain and
+  everyone who reports to the manager, directly or not (organisation → team → person);
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
 `may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`, `FeedbackFacts`,
@@ -59,6 +64,10 @@ class Part(StrEnum):
     UPWARD = "upward"  # the upward feedback a manager (the subject) received, as a set without names
     REQUESTED_FEEDBACK = "requested_feedback"  # the answers to a member's `/feedback ask` (subject: the requester)
     ONE_ON_ONE = "one_on_one"  # a 1:1's cadence, agenda items and notes (subject: the report of the pair)
+    GOALS = "goals"  # a member's goals, their key results and what they align to
+    GOAL_COMMENTS = "goal_comments"  # the comments on a member's goals while they are made
+    GOALS_ACT = "goals_act"  # agree to, comment on or edit a member's goals (co-creation)
+    TEAM_GOALS = "team_goals"  # the goals a manager set for their team
 
 
 class Relation(StrEnum):
@@ -141,7 +150,7 @@ class ActionFacts:
 
 
 FINISHED = "completed"
-CHECKIN_FLOWS = ("weekly_checkin", "monthly_review")
+CHECKIN_FLOWS = ("weekly_checkin", "monthly_review", "quarterly_talk")
 
 
 def person(member: Member | None) -> Person | None:
@@ -201,6 +210,8 @@ def may(
     action: ActionFacts | None = None,
     reply: ReplyFacts | None = None,
     upward: UpwardFacts | None = None,
+    chain: tuple[int, ...] = (),
+    goals_visible_to_team: bool = False,
 ) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
@@ -218,6 +229,8 @@ def may(
         action: for ACTIONS, the one action (without it: the actions already shared).
         reply: for REPLIES: its two people (the subject is whose item it is about).
         upward: for UPWARD (the subject is the manager it is for).
+        chain: for the goal parts, the subject's managers, nearest first, up to the top (`chain_of`).
+        goals_visible_to_team: the org file's `goals.visible_to_team`.
     """
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
@@ -250,6 +263,8 @@ def may(
         if one_on_one.private:
             return one_on_one.author_id is not None and viewer.id == one_on_one.author_id
         return subject.active and viewer.id in (one_on_one.manager_id, one_on_one.member_id)
+    if part in (Part.GOALS, Part.GOAL_COMMENTS, Part.GOALS_ACT, Part.TEAM_GOALS):
+        return _may_goals(viewer, subject, part, rel, chain=chain, visible_to_team=goals_visible_to_team)
     if part == Part.KUDOS:
         return True  # public recognition, for every member
     if part == Part.RETRO_ANSWERS:
@@ -278,6 +293,47 @@ def may(
     return run is not None and run.member_id == subject.id and run.flow in CHECKIN_FLOWS and released(run, now)
 
 
+def _may_goals(
+    viewer: Person | None, subject: Person, part: Part, rel: Relation, *, chain: tuple[int, ...], visible_to_team: bool
+) -> bool:
+    assert viewer is not None  # NOBODY is refused before
+    if rel == Relation.SELF:
+        return True
+    if not subject.active:
+        return False
+    if part == Part.GOALS_ACT:
+        return rel == Relation.MANAGER
+    if viewer.id in chain:
+        return True
+    if part == Part.TEAM_GOALS:  # the team below its manager: anyone whose own chain reaches the subject
+        return False  # decided with the viewer's chain: `may_see_team_goals`
+    teammate = subject.manager_id is not None and viewer.manager_id == subject.manager_id
+    return part == Part.GOALS and visible_to_team and teammate
+
+
+def may_see_team_goals(
+    viewer: Person | None, owner: Person, *, owner_chain: tuple[int, ...], viewer_chain: tuple[int, ...]
+) -> bool:
+    """May `viewer` see the goals `owner` set for their team: `may` for the owner's chain, and everyone below the
+    owner (whose own chain reaches them)."""
+    if may(viewer, owner, Part.TEAM_GOALS, now=datetime.max, chain=owner_chain):
+        return True
+    return viewer is not None and viewer.active and owner.active and owner.id in viewer_chain
+
+
+def chain_of(s: Session, member: Member) -> tuple[int, ...]:
+    """The ids of `member`'s managers, nearest first, up to the top (a loop in the reporting lines ends it)."""
+    out: list[int] = []
+    current = member
+    while current.manager_id is not None and current.manager_id not in out and current.manager_id != member.id:
+        out.append(current.manager_id)
+        boss = s.get(Member, current.manager_id)
+        if boss is None:
+            break
+        current = boss
+    return tuple(out)
+
+
 # ------------------------------------------------------------------------------------------------ with a session
 
 
@@ -296,8 +352,9 @@ def may_member(
     action: ActionFacts | None = None,
     reply: ReplyFacts | None = None,
     upward: UpwardFacts | None = None,
+    goals_visible_to_team: bool = False,
 ) -> bool:
-    """`may` for stored members: looks up the subject's manager itself."""
+    """`may` for stored members: looks up the subject's manager (and, for goals, the subject's chain) itself."""
     boss = s.get(Member, subject.manager_id) if subject.manager_id and skip_level else None
     subj = person(subject)
     assert subj is not None
@@ -315,6 +372,8 @@ def may_member(
         action=action,
         reply=reply,
         upward=upward,
+        chain=chain_of(s, subject) if part in (Part.GOALS, Part.GOAL_COMMENTS, Part.TEAM_GOALS) else (),
+        goals_visible_to_team=goals_visible_to_team,
     )
 
 

@@ -34,6 +34,7 @@ from bot.engine import RunEngine
 from bot.feedback import FeedbackDesk
 from bot.followups import FollowUps
 from bot.forms import Forms
+from bot.goals import GoalsDesk
 from bot.inbound import Commands, Inbound, Starts
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
@@ -76,6 +77,7 @@ class Flywheel:
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
     upward_min: int = UPWARD_MIN  # `feedback.upward_min` in the org file
     calendar_settings: CalendarSettings = field(default_factory=CalendarSettings)
+    goals_visible_to_team: bool = False  # `goals.visible_to_team` in the org file
     org_locale: str | None = None  # `defaults.locale` in the org file
     org_members: tuple[Any, ...] = ()  # the org file's members (`MemberSpec`), as read at start
     metrics: Metrics = field(default_factory=Metrics)
@@ -120,6 +122,7 @@ class Flywheel:
         self.conversations = Conversations(
             calendars=self.calendars, skip_level=self.skip_level, upward_min=lambda: self.upward_min
         )
+        self.goals = GoalsDesk(self.calendars, visible_to_team=lambda: self.goals_visible_to_team)
         # Each feature adds to the runs of its flows, and declares its commands, here and nowhere else.
         self.runs.register(
             self.followups.hooks(),
@@ -127,16 +130,18 @@ class Flywheel:
             self.actions.hooks(),
             self.conversations.hooks(),
             self.feedback.hooks(),
+            self.goals.hooks(),
         )
         self.commands = Commands()
         self.commands.register({"help": _help})
-        self.commands.register(Starts(self.flows, self.runs, self.calendars).commands(("checkin", "review")))
+        self.commands.register(Starts(self.flows, self.runs, self.calendars).commands(("checkin", "review", "quarter")))
         self.commands.register(pause.commands())
         self.commands.register(self.kudos.commands())
         self.commands.register(self.retros.commands())
         self.commands.register(self.followups.commands())
         self.commands.register(self.actions.commands())
         self.commands.register(self.conversations.commands())
+        self.commands.register(self.goals.commands())
         self.commands.register(
             own_data.commands(kudos=self.kudos_settings, skip_level=self.skip_level, calendars=self.calendars)
         )
@@ -224,6 +229,7 @@ class Flywheel:
             org_members=config.members if config else (),
             directories=dict(directories or {}),
             calendar_settings=config.calendar if config else CalendarSettings(),
+            goals_visible_to_team=config.goals_visible_to_team if config else False,
         )
         if config is not None:
             with transaction(app.sessions) as s:

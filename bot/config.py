@@ -23,6 +23,7 @@ from conversations.feedback import FEEDBACK
 from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.monthly_review import MONTHLY_REVIEW
+from conversations.quarterly_talk import QUARTERLY_TALK
 from conversations.render import LOCALES, normalize_locale
 from conversations.replies import UPWARD_MIN
 from conversations.retro import ANONYMOUS_MIN, RETRO
@@ -36,7 +37,9 @@ from conversations.schedule import (
 )
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, FEEDBACK)}
+DEFAULT_FLOWS: Mapping[str, Flow] = {
+    f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, FEEDBACK, QUARTERLY_TALK)
+}
 
 DEMO_CONFIG = "demo_org.yaml"
 
@@ -87,6 +90,7 @@ class OrgConfig:
     retro_anonymous_min: int = ANONYMOUS_MIN  # respondents an anonymous retro needs before anything of it is shown
     upward_min: int = UPWARD_MIN  # `feedback.upward_min`: reports who must answer before a manager sees upward feedback
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    goals_visible_to_team: bool = False  # `goals.visible_to_team`: teammates see each other's goals (never answers)
     locale: str | None = None  # `defaults.locale`: the organisation's language, for channels (None: not given)
 
 
@@ -137,12 +141,31 @@ def parse_config(
     data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC", default_locale: str = "en"
 ) -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro", "calendar", "feedback"}
+    unknown = set(data) - {
+        "defaults",
+        "members",
+        "flows",
+        "kudos",
+        "digest",
+        "admins",
+        "retro",
+        "calendar",
+        "feedback",
+        "goals",
+    }
     if unknown:
         problems.append(
             f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-            "(expected defaults, members, flows, kudos, digest, admins, retro, calendar, feedback)"
+            "(expected defaults, members, flows, kudos, digest, admins, retro, calendar, feedback, goals)"
         )
+    goals = data.get("goals") or {}
+    if (
+        not isinstance(goals, dict)
+        or set(goals) - {"visible_to_team"}
+        or not isinstance(goals.get("visible_to_team", False), bool)
+    ):
+        problems.append("`goals` accepts only `visible_to_team: true|false`")
+        goals = {}
     admins = data.get("admins") or []
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
         problems.append("`admins` must be a list of member handles")
@@ -173,6 +196,7 @@ def parse_config(
         retro_anonymous_min=anonymous_min,
         upward_min=upward_min,
         calendar=calendar,
+        goals_visible_to_team=bool(goals.get("visible_to_team", False)),
         locale=normalize_locale(str(defaults["locale"]), default="") or None if "locale" in defaults else None,
     )
 

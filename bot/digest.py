@@ -25,7 +25,7 @@ from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import Audience, Renderer, first_name
 from conversations.replies import UPWARD_MIN
-from conversations.schedule import WeeklySchedule, previous_period, weekly_period, zone
+from conversations.schedule import WeeklySchedule, previous_period, quarterly_period, weekly_period, zone
 from conversations.weekly_checkin import DEFAULT_STEPS
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
@@ -220,6 +220,8 @@ def snapshot(
         subject = who[member_id]
         assert subject is not None
         boss = bosses.get(subject.manager_id) if subject.manager_id is not None else None
+        # The chain as far as this reader can stand in it: the manager, and with skip level the manager's manager.
+        chain = tuple(i for i in (subject.manager_id, boss.manager_id if boss is not None else None) if i is not None)
         return access.may(
             me,
             subject,
@@ -229,6 +231,7 @@ def snapshot(
             subject_manager=access.person(boss),
             run=access.run_facts(run) if run is not None else None,
             action=action,
+            chain=chain,
         )
 
     local_monday = now.astimezone(zone(timezone)).date()
@@ -330,6 +333,29 @@ def snapshot(
             if may(action.owner_id, access.Part.ACTIONS, action=access.ActionFacts(None, shared=True)):
                 open_actions[action.owner_id].append((action, retro))
     replies = recent_replies(s, viewer, reports, now)  # only those between the viewer and each member
+    # This quarter's agreed key results, for the hint that asks about one lagging the quarter's time.
+    today = now.astimezone(zone(timezone)).date()
+    quarter = quarterly_period(today)
+    key_results: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    goals = [
+        g
+        for g in repo.goals_of(s, owner_ids=ids, quarter=quarter, agreed_only=True)
+        if may(g.owner_id, access.Part.GOALS)
+    ]
+    krs = repo.key_results_of(s, goal_ids=[g.id for g in goals])  # type: ignore[misc]  # stored goals
+    for g in goals:
+        for kr in krs[g.id]:  # type: ignore[index]  # a stored goal
+            key_results[g.owner_id].append(
+                {
+                    "goal": g.text,
+                    "text": kr.text,
+                    "start": kr.start,
+                    "target": kr.target,
+                    "unit": kr.unit,
+                    "current": kr.current,
+                    "done": kr.done,
+                }
+            )
     out: list[Report] = []
     for member in reports:
         assert member.id is not None  # a stored member
@@ -403,6 +429,9 @@ def snapshot(
                 flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
                 paused_until=paused_until(member, now),
                 replies=tuple(replies.get(member.id, ())),
+                key_results=tuple(key_results[member.id]),
+                quarter=quarter,
+                day=today,
             )
         )
     return out, periods

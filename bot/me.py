@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from bot import access, feedback, oneonone
 from bot.calendar import Calendars, paused_until
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from bot.goals import served_goals
 from conversations.commands import after_words
 from conversations.dates import split_week
 from conversations.digest import Report, report_params
@@ -35,6 +36,8 @@ from storage.models import (
     DeletionRequest,
     DevelopmentAction,
     ErasedAccount,
+    Goal,
+    GoalComment,
     Kudos,
     KudosRecipient,
     ManagerRequest,
@@ -175,6 +178,15 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))
         ],
         "development_actions": _actions_export(s, member, now or datetime.now(UTC)),
+        "goals": _goals_export(s, member),
+        "goal_comments_written": [  # their words on others' goals (not the goals: those are the others')
+            {"goal_number": g.number, "quarter": g.quarter, "text": c.text, "at": c.created_at.isoformat()}
+            for c, g in s.exec(
+                select(GoalComment, Goal)
+                .where(GoalComment.goal_id == Goal.id, GoalComment.author_id == member.id, Goal.owner_id != member.id)
+                .order_by(col(GoalComment.created_at))
+            )
+        ],
         "kudos_given": [
             {
                 "to": [people[m].handle for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
@@ -273,6 +285,46 @@ def _actions_export(s: Session, member: Member, now: datetime) -> list[dict[str,
     ]
 
 
+def _goals_export(s: Session, member: Member) -> list[dict[str, Any]]:
+    """Their goals (their own and their team's), each with its key results, what it serves and its comments."""
+    goals = list(s.exec(select(Goal).where(Goal.owner_id == member.id).order_by(col(Goal.quarter), col(Goal.number))))
+    ids: list[int] = [g.id for g in goals if g.id is not None]
+    krs = repo.key_results_of(s, goal_ids=ids)
+    said = repo.goal_comments_of(s, goal_ids=ids)
+    authors = repo.members_by_id(s, ids=list({c.author_id for cs in said.values() for c in cs}))
+    serves = {i: g.text for i, g in served_goals(s, goals).items()}
+    return [
+        {
+            "scope": g.scope,
+            "quarter": g.quarter,
+            "number": g.number,
+            "text": g.text,
+            "agreed_at": g.agreed_at.isoformat() if g.agreed_at else None,
+            "serves": serves.get(g.aligned_to) if g.aligned_to else None,
+            "key_results": [
+                {
+                    "text": k.text,
+                    "start": k.start,
+                    "target": k.target,
+                    "unit": k.unit,
+                    "current": k.current,
+                    "done": k.done,
+                }
+                for k in krs[g.id]  # type: ignore[index]  # stored goals
+            ],
+            "comments": [
+                {
+                    "from": None if repo.is_erased(authors[c.author_id]) else authors[c.author_id].handle,
+                    "text": c.text,
+                    "at": c.created_at.isoformat(),
+                }
+                for c in said[g.id]  # type: ignore[index]  # stored goals
+            ],
+        }
+        for g in goals
+    ]
+
+
 def _recipients(s: Session, kudos_id: int) -> list[int]:
     return list(s.exec(select(KudosRecipient.member_id).where(KudosRecipient.kudos_id == kudos_id)))
 
@@ -291,10 +343,11 @@ def export_reply(s: Session, member: Member, *, now: datetime | None = None) -> 
 
 
 def forget(s: Session, member: Member, *, now: datetime | None = None, by_member: bool = False) -> dict[str, int]:
-    """Delete a member's answers, conversations, flags, obstacles, support requests, kudos received and queued
-    messages, and scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape:
-    kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
-    (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
+    """Delete a member's answers, conversations, flags, obstacles, support requests, goals (with key results and
+    comments, and the comments they wrote), kudos received and queued messages, and scrub the profile (the row
+    stays, deactivated and nameless, so others' history keeps its shape: kudos they gave stay, from "a former
+    colleague"). Their chat accounts are remembered only as fingerprints (`ErasedAccount`). The one function that
+    deletes: `flywheel forget` and `/me delete` both call it."""
     now = now or datetime.now(UTC)
     assert member.id is not None  # a stored member
     counts: dict[str, int] = {}
@@ -336,6 +389,10 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
             )
         ),
     )
+    # Their goals (their own and the ones they set for a team) with key results and comments; goals of others that
+    # served one of theirs serve nothing now; comments they wrote on others' goals are their words.
+    counts["goals"] = repo.delete_goals(s, goal_ids=list(s.exec(select(Goal.id).where(Goal.owner_id == member.id))))  # type: ignore[arg-type]  # stored ids
+    delete("goal_comments", sa.delete(GoalComment).where(col(GoalComment.author_id) == member.id))
     if run_ids:
         delete("transitions", sa.delete(RunTransition).where(col(RunTransition.run_id).in_(run_ids)))
     delete("conversations", sa.delete(ConversationRun).where(col(ConversationRun.member_id) == member.id))

@@ -46,6 +46,7 @@ from storage.models import (
     DeletionRequest,
     DevelopmentAction,
     ErasedAccount,
+    Goal,
     KudosRecipient,
     Member,
     Obstacle,
@@ -200,6 +201,7 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
         "answers": count(Answer, Answer.member_id == member.id),
         "obstacles": count(Obstacle, Obstacle.member_id == member.id),
         "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
+        "goals": count(Goal, Goal.owner_id == member.id),
         "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id),
         "actions": count(DevelopmentAction, DevelopmentAction.owner_id == member.id),
         "replies": count(

@@ -29,6 +29,8 @@ COMMANDS = (
     "action",
     "reply",
     "upward",
+    "quarter",
+    "goals",
     "flywheel",
 )
 # Reached as `/flywheel <command>` too (`/me` is one of Slack's built-in commands).
@@ -55,6 +57,8 @@ _ALIASES = {
     "/actions": "action",
     "/回复": "reply",
     "/向上反馈": "upward",
+    "/季度": "quarter",
+    "/目标": "goals",
 }
 
 _KEYWORDS: dict[str, Trigger | str] = {}

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from conversations.answers import says_nothing
+from conversations.goals import lag_params, lagging
 
 HISTORY_WEEKS = 6
 NOT_EXPECTED = ("paused", "off")  # weeks with no check-in to miss: paused, or without a working day
@@ -51,6 +52,9 @@ class Report:
     paused_until: date | None = None  # their check-ins are paused until this day (while the pause lasts)
     # private replies about their items between them and the reader (bot/replies.py), oldest first
     replies: tuple[dict[str, Any], ...] = ()
+    key_results: tuple[dict[str, Any], ...] = ()  # this quarter's agreed key results: goal, text, start, target, …
+    quarter: str | None = None  # the quarter they belong to (`2027-Q1`)
+    day: date | None = None  # the digest's day, for the week of the quarter
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,10 @@ def hints_for(report: Report) -> list[Hint]:
         out.append(Hint("plans_not_done", {"items": missed}))
     if report.helped_mentions >= 2 and report.kudos_received_recent == 0:
         out.append(Hint("unrecognised_helper", {"mentions": report.helped_mentions}))
+    if report.quarter is not None and report.day is not None:
+        for kr in report.key_results:  # a key result behind the quarter's time: its value, target and week
+            if lagging(kr, report.quarter, report.day):
+                out.append(Hint("kr_lagging", lag_params(kr, str(kr.get("goal") or ""), report.quarter, report.day)))
     return out
 
 

@@ -315,6 +315,8 @@ def ask(
             {"number": n, "kind": i.kind, "text": i.text, "status": answers.get(i.step), "answered": i.step in answers}
             for n, i in enumerate(flow.group_items(step, run.context), start=1)
         ]
+    if flow.ask_for(step).needs is not None:  # what the question is about (the key results it asks for)
+        extra["listed"] = list(run.context.get(flow.ask_for(step).needs or "") or ())
     if flow.ask_for(step).inserted:
         extra["obstacle"] = (run.context.get("same_as") or {}).get("text")
     return Reply(

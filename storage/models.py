@@ -535,3 +535,57 @@ class OneOnOneItem(SQLModel, table=True):
     done_at: datetime | None = _utc(default=None, nullable=True)
     done_by: int | None = Field(default=None)
     action_ref: str | None = Field(default=None, max_length=64)  # the development action it became, if any
+
+
+class Goal(SQLModel, table=True):
+    """One goal of one quarter: a member's own (`scope` personal, made with their manager in the quarterly talk) or
+    a team's (`scope` team, owned by the team's manager). It may align to a goal one level up (`aligned_to`).
+    Co-creation: each side's agreement is kept; an edit by one side clears the other's; agreed when both agree."""
+
+    __tablename__ = "goal"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "scope", "quarter", "number", name="uq_goal_owner_quarter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="member.id", index=True)
+    scope: str = Field(default="personal", max_length=16)  # personal | team
+    quarter: str = Field(max_length=8, index=True)  # 2027-Q1
+    number: int = Field(default=1)  # 1–3, in the order they were set
+    text: str = Field(max_length=1000)
+    aligned_to: int | None = Field(default=None, foreign_key="goal.id", index=True)
+    member_agreed: bool = Field(default=True)
+    manager_agreed: bool = Field(default=False)
+    source_run_id: int | None = Field(default=None, foreign_key="conversation_run.id")
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    agreed_at: datetime | None = _utc(default=None, nullable=True)  # both sides agreed: one of the quarter's goals
+
+
+class KeyResult(SQLModel, table=True):
+    """A measurable result of a goal: a number from `start` to `target` in `unit`, or done / not done (`target`
+    None). `current` is its latest value (the weekly check-in), `done` for the done / not done kind."""
+
+    __tablename__ = "key_result"
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="goal.id", index=True)
+    number: int = Field(default=1)
+    text: str = Field(max_length=1000)
+    start: float | None = Field(default=None)
+    target: float | None = Field(default=None)
+    unit: str | None = Field(default=None, max_length=32)
+    current: float | None = Field(default=None)
+    done: bool = Field(default=False)
+    learning: str | None = Field(default=None, max_length=1000)  # the quarterly talk's line about it, as typed
+    updated_at: datetime = _utc()
+
+
+class GoalComment(SQLModel, table=True):
+    """A comment on a goal while it is made (the manager's on a draft, or the member's reply), stored as typed."""
+
+    __tablename__ = "goal_comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="goal.id", index=True)
+    author_id: int = Field(foreign_key="member.id", index=True)
+    text: str = Field(max_length=2000)
+    created_at: datetime = _utc()

@@ -25,6 +25,9 @@ from storage.models import (
     DevelopmentAction,
     DevelopmentActionNote,
     ErasedAccount,
+    Goal,
+    GoalComment,
+    KeyResult,
     Kudos,
     KudosRecipient,
     ManagerRequest,
@@ -1263,3 +1266,50 @@ def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[s
     if periods is not None:
         query = query.where(among(session, AnswerFlag.period, periods))
     return list(session.exec(query.order_by(col(AnswerFlag.created_at), col(AnswerFlag.id))))
+
+
+# ------------------------------------------------------------------------------------------ goals and key results
+
+
+def goals_of(
+    session: Session, *, owner_ids: Sequence[int], quarter: str, scope: str = "personal", agreed_only: bool = False
+) -> list[Goal]:
+    """These members' goals of one quarter (their own, or with scope "team" the goals they set for their team),
+    by owner and number."""
+    if not owner_ids:
+        return []
+    query = select(Goal).where(among(session, Goal.owner_id, owner_ids), Goal.quarter == quarter, Goal.scope == scope)
+    if agreed_only:
+        query = query.where(col(Goal.agreed_at).is_not(None))
+    return list(session.exec(query.order_by(col(Goal.owner_id), col(Goal.number))))
+
+
+def key_results_of(session: Session, *, goal_ids: Sequence[int]) -> dict[int, list[KeyResult]]:
+    """The key results of these goals, by goal, in their order."""
+    out: dict[int, list[KeyResult]] = {g: [] for g in goal_ids}
+    if goal_ids:
+        query = select(KeyResult).where(among(session, KeyResult.goal_id, goal_ids))
+        for kr in session.exec(query.order_by(col(KeyResult.goal_id), col(KeyResult.number))):
+            out[kr.goal_id].append(kr)
+    return out
+
+
+def goal_comments_of(session: Session, *, goal_ids: Sequence[int]) -> dict[int, list[GoalComment]]:
+    """The comments on these goals, by goal, oldest first."""
+    out: dict[int, list[GoalComment]] = {g: [] for g in goal_ids}
+    if goal_ids:
+        query = select(GoalComment).where(among(session, GoalComment.goal_id, goal_ids))
+        for c in session.exec(query.order_by(col(GoalComment.created_at), col(GoalComment.id))):
+            out[c.goal_id].append(c)
+    return out
+
+
+def delete_goals(session: Session, *, goal_ids: Sequence[int]) -> int:
+    """Delete these goals with their key results and comments; goals aligned to them align to nothing now."""
+    if not goal_ids:
+        return 0
+    ids = list(goal_ids)
+    session.execute(sa.update(Goal).where(col(Goal.aligned_to).in_(ids)).values(aligned_to=None))
+    session.execute(sa.delete(GoalComment).where(col(GoalComment.goal_id).in_(ids)))
+    session.execute(sa.delete(KeyResult).where(col(KeyResult.goal_id).in_(ids)))
+    return session.execute(sa.delete(Goal).where(col(Goal.id).in_(ids))).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult

@@ -98,6 +98,7 @@ def _scenario(tmp_path: Path) -> None:
     config = {
         **DEMO,
         "admins": ["maria"],
+        "goals": {"visible_to_team": True},
         "members": [
             *DEMO["members"],
             {"handle": "dan", "name": "Dan Wu", "timezone": "Europe/London"},
@@ -406,6 +407,7 @@ def _scenario(tmp_path: Path) -> None:
             ("alice", ("/reply 1 Glad it helped", "/upward")),
             ("chen", ("/回复 1 谢谢", "/向上反馈")),
         )
+        _goals(h, script)
         h.run_until(utc(2027, 1, 15, 12, 0))
         # Strangers and former members.
         _stranger(h, "mallory", "hello")
@@ -418,6 +420,112 @@ def _scenario(tmp_path: Path) -> None:
         say("maria", "/me")
     finally:
         h.app.close()
+
+
+def _goals(h, script) -> None:
+    """Goals made together in the last quarter, the quarterly talk at the new one, and key results in a check-in."""
+    script(
+        (
+            "maria",
+            (
+                "/goals team Happier customers; KR NPS 30 to 45",
+                "/goals team 2 Faster releases; KR weekly deploys",
+                "/goals team Third; KR y",
+                "/goals team Fourth; KR w",
+                "/goals team 5 a; KR b",
+                "/goals team 3 none",
+                "/goals team 3 none",
+                "/goals edit 1 Grow the team; KR hire 2 engineers",
+                "/goals align 1 1",
+            ),
+        ),
+        ("bo", ("/goals team x; KR y", "/goals edit 1 Faster builds; KR build time from 20 to 10 min")),
+        (
+            "alice",
+            (
+                "/goals",
+                "/goals edit 1 Faster onboarding; KR activation from 40 to 60 %; KR onboarding guide published",
+                "/goals edit 3 x; KR y",
+                "/goals edit 2 only a goal",
+                "/goals edit 2 g; a; b; c; d",
+                "/goals edit 2 g; KR from 5 to 5",
+                "/goals edit 2 Second; KR two talks given",
+                "/goals edit 2 none",
+                "/goals comment 1 Is 60 enough?",
+                "/goals align 1 3",
+                "/goals align 1 none",
+                "/goals align 1 1",
+                "/goals align team 1 1",
+                "/goals agree",
+                "/goals nonsense",
+                "/goals @bo",
+                "/goals @nobody",
+            ),
+        ),
+        (
+            "maria",
+            (
+                "/goals",
+                "/goals comment @alice 1 Could it be 65?",
+                "/goals edit @alice 1 Faster onboarding; KR activation from 40 to 65 %; KR guide published",
+                "/goals agree @alice 2",
+                "/goals agree @alice",
+                "/goals @alice",
+            ),
+        ),
+        ("alice", ("/goals agree 1", "/goals")),
+        (
+            "chen",
+            (
+                "/目标",
+                "/目标 edit 1 新人上手更快；关键结果：激活率 从40到60%；关键结果：上手指南发布",
+                "/goals comment 1 这样可以吗？",
+            ),
+        ),
+        ("maria", ("/goals agree @chen", "/goals agree @chen")),
+    )
+    h.run_until(utc(2027, 1, 4, 12, 0))  # the quarterly talk falls due in the new quarter's first working days
+    script(
+        (
+            "alice",
+            (
+                "/quarter",
+                "nonsense",
+                "KR9 5",
+                "KR2 5",
+                "KR1 58, KR2 done",
+                "A hard quarter taught me to ask early",
+                "Spoke at the all-hands; fixed CI",
+                "Ship v2; KR talks from 0 to 5",
+                "none",
+                "none",
+                "present at two demos",
+                "3",
+                "a mentor",
+                "edit",
+                "3",
+                "Ship v2; KR talks from 0 to 6",
+            ),
+        ),
+        (
+            "chen",
+            (
+                "/季度",
+                "重点项目按时上线；帮新人上手",
+                "新人上手更快；关键结果：激活率 从40到60%",
+                "无",
+                "无",
+                "结对编程",
+                "无",
+            ),
+        ),
+        ("maria", ("/goals agree @alice", "/goals agree @chen")),
+    )
+    h.run_until(utc(2027, 1, 8, 16, 0))  # the check-in asks about the key results
+    script(
+        ("alice", ("4", "good", "all done", "KR1 x", "KR1 3", "none", "a", "no", "edit")),
+        ("chen", ("4", "好", "都完成了", "KR1 45", "没有", "重点一", "无")),
+    )
 
 
 def _recorded(tmp_path: Path) -> list[Reply]:
@@ -469,6 +577,28 @@ def _asked_after_a_skipped_optional_question() -> Reply:
     steps = ("manager_help", "mood")
     run = RunState(Status.IN_PROGRESS, "mood", steps, {"manager_help": None}, WHEN, "Europe/London")
     return ask(WEEKLY_CHECKIN, run, "mood", run.answers, lead="skipped_question")
+
+
+def _lagging_report() -> dict[str, Any]:
+    from datetime import date
+
+    from conversations.digest import Report, Week, report_params
+
+    krs = (
+        {
+            "goal": "Faster onboarding",
+            "text": "activation",
+            "start": 40.0,
+            "target": 60.0,
+            "unit": "%",
+            "current": 41.0,
+        },
+        {"goal": "Faster onboarding", "text": "guide published", "start": None, "target": None, "done": False},
+    )
+    weeks = (Week(period="2027-W11", status="completed", mood=4),)
+    return report_params(
+        Report(member_id=1, name="Dev", weeks=weeks, key_results=krs, quarter="2027-Q1", day=date(2027, 3, 15))
+    )
 
 
 FIXTURES: list[Reply] = [
@@ -575,6 +705,8 @@ FIXTURES: list[Reply] = [
     # A 1:1 with no working day for both before the next one (bot/oneonone.py _send_agenda): the org file's
     # calendar in the scenario has no such week.
     Reply("oneonone/skipped", {"planned": WHEN, "next": WHEN + timedelta(days=7)}),
+    # A key result that lags the quarter's time (the digest, conversations/digest.py), of both kinds.
+    Reply("digest/person", _lagging_report()),
 ]
 
 

@@ -16,6 +16,7 @@ from conversations.answers import Items, Scale
 from conversations.feedback import NAME as FEEDBACK_FLOW
 from conversations.flows import GIVEN
 from conversations.followups import FOLLOW_UPS
+from conversations.goals import GoalSpec, Progress
 from conversations.machine import Reply, ask
 
 
@@ -92,6 +93,8 @@ LABELS = {
         "send": "Send",
         "cancel": "Cancel",
         "no_thanks": "No thanks",
+        "agree_goal": "Agree to goal",
+        "agree_all": "Agree to all",
     },
     "zh": {
         "done": "完成",
@@ -126,6 +129,8 @@ LABELS = {
         "send": "发送",
         "cancel": "取消",
         "no_thanks": "不用了",
+        "agree_goal": "同意目标",
+        "agree_all": "全部同意",
     },
 }
 
@@ -202,6 +207,8 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
                 (Button(f"retro:repost:{retro_id}", labels["repost"], f"/retro repost {retro_id}"),),
             )
         ]
+    if reply.template in GOAL_MESSAGES:  # agree to a goal of the quarter: what `/goals agree …` would say
+        return _goal_rows(reply, labels)
     if reply.template == "own_data/flag_new" and "id" in reply.params:  # a member flagged an answer as wrong
         flag_id = reply.params["id"]
         return [ButtonRow(f"flag:{flag_id}", (Button(f"flag:ack:{flag_id}", labels["ack"], f"/me ack {flag_id}"),))]
@@ -228,6 +235,12 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
     buttons = [
         Button(f"{flow}:answer:{value}", labels.get(label, label), value)
         for value, label in catalog.choices(flow, step)
+    ]
+    # Key results listed in one question: a button marks a done / not done one done (`KR2 done`, as typed).
+    buttons += [
+        Button(f"{flow}:kr:{k['number']}", f"KR{k['number']} {labels['done']}", f"KR{k['number']} done")
+        for k in reply.params.get("listed") or ()
+        if isinstance(k, dict) and k.get("done_kind") and not k.get("done")
     ]
     # Declining a request for feedback is one press, and says so (bot/feedback.py: it stays silent).
     skip_label = labels["no_thanks"] if flow == FEEDBACK_FLOW else labels["skip"]
@@ -288,6 +301,34 @@ def reply_number(value: str) -> int | None:
 def reply_command(number: int, text: str) -> str:
     """What a submitted reply form sends: exactly what the person could have typed."""
     return f"/reply {number} {text.strip()}"
+
+
+GOAL_MESSAGES = ("goals/draft_for_manager", "goals/edited_by_other", "goals/comment_received")
+
+
+def _goal_rows(reply: Reply, labels: dict[str, str]) -> list[ButtonRow]:
+    """Agree buttons on a draft of goals (one per goal, and all), on a changed goal and on a comment: the manager's
+    name the member (`/goals agree @alice 1`), the member's are their own (`/goals agree 1`). Commenting and changing
+    need words: the message says what to type."""
+    p = reply.params
+    whose = "" if p.get("own") else f" @{p.get('handle', '')}"
+    if reply.template == "goals/draft_for_manager":
+        numbers = [g["number"] for g in p.get("goals") or () if not g.get("agreed")]
+        if not numbers:
+            return []
+        buttons = [
+            Button(f"goals:agree:{p.get('handle')}:{n}", f"{labels['agree_goal']} {n}", f"/goals agree{whose} {n}")
+            for n in numbers
+        ]
+        if len(numbers) > 1:
+            buttons.append(Button(f"goals:agree:{p.get('handle')}", labels["agree_all"], f"/goals agree{whose}"))
+        return [ButtonRow(f"goals:{p.get('handle')}", tuple(buttons))]
+    number = p.get("number") if reply.template == "goals/comment_received" else (p.get("goal") or {}).get("number")
+    if number is None:
+        return []
+    key = f"goals:agree:{p.get('handle') if whose else 'own'}:{number}"
+    label = f"{labels['agree_goal']} {number}"
+    return [ButtonRow(key, (Button(key, label, f"/goals agree{whose} {number}", primary=True),))]
 
 
 def _support_row(request_id: int, labels: dict[str, str], note: str | None = None) -> ButtonRow:
@@ -357,7 +398,13 @@ def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> For
         current = state.answers.get(step)
         offered = flow.ask_for(step).choices  # the question's buttons, as the flow declares them
         choices = tuple((value, labels.get(label, label)) for value, label in offered)
-        shown = _chosen(offered, current) if choices else _shown(current)
+        shown = (
+            _chosen(offered, current)
+            if choices
+            else expects.describe(current)  # a goal, or key-result progress: as it could be typed again
+            if isinstance(expects, (GoalSpec, Progress)) and current is not None
+            else _shown(current)
+        )
         if flow.is_group(step):  # what was recorded, as the member could type it: `1 done 2 still`
             shown = (
                 " ".join(

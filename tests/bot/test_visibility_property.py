@@ -1,8 +1,9 @@
 """Property: over generated org charts, every command or payload that shows or acts on someone's data gives each
 kind of actor exactly what an independent model of "Who sees what" (README) says — no more, no less.
 
-Every answer, obstacle, support request, kudos reason, retro answer and development action (open ones; a withheld
-retro's, which nobody but its author may see; a manager's suggestion) carries a sentinel naming whose it is; an
+Every answer, obstacle, support request, kudos reason, retro answer, goal, key result, goal comment, team goal (what a
+goal serves) and development action (open ones; a withheld retro's, which nobody but its author may see; a manager's
+suggestion) carries a sentinel naming whose it is; an
 action's outcome is the set of sentinels each address received (outbox messages) or the form it got back. The
 model below is written from the README's rules and never calls bot/access.py.
 
@@ -30,6 +31,9 @@ from storage.models import (
     AnswerReply,
     ConversationRun,
     FeedbackRequest,
+    Goal,
+    GoalComment,
+    KeyResult,
     Member,
     Obstacle,
     OneOnOne,
@@ -45,6 +49,7 @@ TZ = "Europe/London"
 NOW = local(TZ, 2026, 11, 22, 10, 0)  # Sunday: this week's check-in (2026-W47) closes Monday 12:00
 DIGEST_AT = local(TZ, 2026, 11, 23, 9, 0)  # Monday's digest, before that window closes
 PERIOD = "2026-W47"
+QUARTER = "2026-Q4"
 STRANGER = "stranger"  # a platform user Flywheel does not know
 SENTINEL = re.compile(r"SNT-[A-Z]+-[a-z0-9-]+?-END")
 STEPS = ["mood", "wins", "blockers", "priorities", "learning"]
@@ -87,6 +92,7 @@ class World:
     fb_shared: bool = False
     # A 1:1 pair (manager, report): a topic by the manager, a shared note by the report, a private note by each.
     pair: tuple[str, str] | None = None
+    goals_visible_to_team: bool = False  # the org file's `goals.visible_to_team`
 
     def handles(self) -> list[str]:
         return list(self.people)
@@ -132,7 +138,7 @@ def worlds(draw: st.DrawFn) -> World:
     declined = draw(st.one_of(st.none(), st.sampled_from(givers)))
     lines = [(p.manager, h) for h, p in people.items() if p.manager is not None]
     pair = draw(st.one_of(st.none(), st.sampled_from(lines))) if lines else None
-    return World(
+    world = World(
         people,
         draw(st.booleans()),
         checkin,
@@ -148,6 +154,8 @@ def worlds(draw: st.DrawFn) -> World:
         upward=upward,
         pair=pair,  # type: ignore[arg-type]  # a manager is set on every line drawn
     )
+    world.goals_visible_to_team = draw(st.booleans())
+    return world
 
 
 # ------------------------------------------------------------------------------------------------ the model
@@ -211,10 +219,62 @@ class Model:
         boss = self.manager(a)
         return self.section(a, own=not self.alive(boss)) | self.replies(boss if self.alive(boss) else a, a)
 
+    # Goals (README, "Who sees what"): every person has a goal with a key result and a comment on it (by their
+    # manager, or their own with none); everyone who manages someone has a team goal; a personal goal serves the
+    # manager's team goal.
+
+    def chain(self, h: str) -> list[str]:
+        out: list[str] = []
+        boss = self.manager(h)
+        while boss is not None and boss not in out:
+            out.append(boss)
+            boss = self.manager(boss)
+        return out
+
+    def manages(self, m: str) -> bool:
+        return any(self.manager(h) == m for h in self.w.people)
+
+    def serves(self, h: str) -> set[str]:
+        m = self.manager(h)
+        return {snt("TGL", m)} if m is not None and self.alive(m) else set()
+
+    def goals_of(self, a: str, h: str) -> set[str]:
+        """`/goals @h` as `a`: the goal, its key result and what it serves; the comments for the chain only."""
+        if not self.alive(a):
+            return set()
+        if a != h and not self.alive(h):
+            return set()
+        chain = a == h or a in self.chain(h)
+        teammate = self.manager(h) is not None and self.manager(a) == self.manager(h) and a != h
+        if not chain and not (self.w.goals_visible_to_team and teammate):
+            return set()
+        return {snt("GOL", h), snt("KRS", h)} | self.serves(h) | ({snt("CMT", h)} if chain else set())
+
+    def goals_overview(self, a: str) -> set[str]:
+        """`/goals`: mine, my manager's team goal, the team goal I set, my active reports' and (when the org says
+        so) my teammates' goals."""
+        if not self.alive(a):
+            return set()
+        out = {snt("GOL", a), snt("KRS", a), snt("CMT", a)} | self.serves(a)
+        m = self.manager(a)
+        if m is not None and self.alive(m):
+            out.add(snt("TGL", m))
+        if self.manages(a):
+            out.add(snt("TGL", a))
+        for h in self.w.people:
+            if h != a and self.alive(h) and self.manager(h) == a:
+                out |= {snt("GOL", h), snt("KRS", h), snt("CMT", h)} | self.serves(h)
+            elif h != a and m is not None and self.manager(h) == m and self.alive(h) and self.w.goals_visible_to_team:
+                out |= {snt("GOL", h), snt("KRS", h)} | self.serves(h)
+        return out
+
     def export(self, a: str) -> set[str]:
         if not self.alive(a):
             return set()
         out = {snt("WIN", a), snt("XTR", a), snt("OBS", a)} | ({snt("SUP", a)} if a in self.w.support else set())
+        out |= {snt("GOL", a), snt("KRS", a), snt("CMT", a)} | self.serves(a)
+        out |= {snt("TGL", a)} if self.manages(a) else set()
+        out |= {snt("CMT", h) for h in self.w.people if self.manager(h) == a}  # the comments they wrote
         out |= {snt("KUD", g, r) for g, r in self.w.kudos if a in (g, r)}
         out |= {snt("RPL", x, r) for x, r, _ in self.w.replies if a in (x, r)}
         # feedback: what was given to the requester, and each giver's own words (their conversation)
@@ -308,6 +368,7 @@ def build(tmp_path, w: World):
         ],
         "admins": [h for h, p in w.people.items() if p.admin],
         "digest": {"skip_level": w.skip_level},
+        "goals": {"visible_to_team": w.goals_visible_to_team},
         # Who sees what, not when: nothing waits for working hours (NOW is a Sunday, made a working day here).
         "calendar": {"working_hours": "00:00-23:59", "workdays": [NOW.date().isoformat()]},
         "flows": {"weekly_checkin": {"extra_questions": [{"id": "learning", "en": "Learned?", "zh": "学到了什么？"}]}},
@@ -414,6 +475,38 @@ def build(tmp_path, w: World):
             s.add(
                 UpwardFeedback(id=f"{boss}-{n}", manager_id=ids[boss], period="2026-10", text=snt("UPW", boss, f"n{n}"))
             )
+        team_goals: dict[str, int] = {}
+        for handle in w.people:
+            if any(p.manager == handle for p in w.people.values()):
+                goal = Goal(
+                    owner_id=ids[handle],
+                    scope="team",
+                    quarter=QUARTER,
+                    number=1,
+                    text=snt("TGL", handle),
+                    manager_agreed=True,
+                    created_at=NOW,
+                    updated_at=NOW,
+                    agreed_at=NOW,
+                )
+                s.add(goal)
+                s.flush()
+                team_goals[handle] = goal.id  # type: ignore[assignment]
+        for handle, person in w.people.items():
+            goal = Goal(
+                owner_id=ids[handle],
+                quarter=QUARTER,
+                number=1,
+                text=snt("GOL", handle),
+                aligned_to=team_goals.get(person.manager) if person.manager else None,
+                created_at=NOW,
+                updated_at=NOW,
+            )  # a draft: no key result of it reaches a digest's hint
+            s.add(goal)
+            s.flush()
+            s.add(KeyResult(goal_id=goal.id, number=1, text=snt("KRS", handle), updated_at=NOW))  # type: ignore[arg-type]
+            author = ids[person.manager] if person.manager else ids[handle]
+            s.add(GoalComment(goal_id=goal.id, author_id=author, text=snt("CMT", handle), created_at=NOW))  # type: ignore[arg-type]
         for giver, recipient in w.kudos:
             repo.add_kudos(
                 s,
@@ -649,6 +742,10 @@ def check(tmp_path, w: World) -> None:
                 if allowed:
                     model.suggested[other].add(snt("SUG", actor, other))
             assert see.event(actor, "/upward") == expect(actor, model.upward(actor)), why
+            # goals, key results, comments and alignment: /goals, and /goals @someone for everyone
+            assert see.event(actor, "/goals") == expect(actor, model.goals_overview(actor)), why
+            for other in w.handles():
+                assert see.event(actor, f"/goals @{other}") == expect(actor, model.goals_of(actor, other)), (why, other)
             # the support buttons (a Slack button or a Feishu card sends exactly this text), on every request
             for owner, request_id in requests.items():
                 allowed = model.may_act(actor, owner)

@@ -353,3 +353,65 @@ def test_0019_feedback_requests_and_one_on_ones_go_up_and_down(backend, tmp_path
         assert current_revision(engine) == head_revision(engine)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0017_adds_goals_key_results_and_comments_and_takes_them_away_again(backend, tmp_path, request):
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    try:
+        config = _alembic_config(engine)
+        command.upgrade(config, "0016")
+        assert not {"goal", "key_result", "goal_comment"} & set(sa.inspect(engine).get_table_names())
+        upgrade(engine)
+        now = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+        with engine.begin() as conn:
+            for i, manager in ((1, None), (2, 1)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO member (id, handle, name, timezone, locale, active, manager_id, created_at, "
+                        "updated_at) VALUES (:id, :h, :h, 'UTC', 'en', true, :m, :now, :now)"
+                    ),
+                    {"id": i, "h": f"m{i}", "m": manager, "now": now},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO goal (id, owner_id, scope, quarter, number, text, member_agreed, manager_agreed, "
+                    "created_at, updated_at) VALUES (1, 1, 'team', '2027-Q1', 1, 'Happier customers', true, true, "
+                    ":now, :now), (2, 2, 'personal', '2027-Q1', 1, 'Faster onboarding', true, false, :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(sa.text("UPDATE goal SET aligned_to = 1 WHERE id = 2"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO key_result (goal_id, number, text, start, target, unit, done, updated_at) "
+                    "VALUES (2, 1, 'activation 40 to 60 %', 40, 60, '%', false, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO goal_comment (goal_id, author_id, text, created_at) "
+                    "VALUES (2, 1, 'Could it be 65?', :now)"
+                ),
+                {"now": now},
+            )
+        with transaction(session_factory(engine)) as s:  # the models read what was written
+            from storage import repo
+
+            goals = repo.goals_of(s, owner_ids=[2], quarter="2027-Q1")
+            assert [(g.text, g.aligned_to) for g in goals] == [("Faster onboarding", 1)]
+            assert [k.target for k in repo.key_results_of(s, goal_ids=[2])[2]] == [60.0]
+            assert [c.text for c in repo.goal_comments_of(s, goal_ids=[2])[2]] == ["Could it be 65?"]
+        command.downgrade(config, "0016")
+        assert not {"goal", "key_result", "goal_comment"} & set(sa.inspect(engine).get_table_names())
+        upgrade(engine)
+        assert current_revision(engine) == head_revision(engine)
+        assert {"goal", "key_result", "goal_comment"} <= set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
