@@ -47,6 +47,7 @@ from storage import repo
 from storage.models import ConversationRun, Goal, GoalComment, KeyResult, Member
 
 log = logging.getLogger(__name__)
+MAX_COMMENT = 2000  # characters in one comment on a goal (the column's size)
 
 PROGRESS_STEPS = {WEEKLY: "key_results", QUARTERLY: "last_quarter"}
 CONTEXT_KEYS = {WEEKLY: "key_results", QUARTERLY: LAST_KEY_RESULTS}
@@ -548,7 +549,9 @@ class GoalsDesk:
         goal = self._goal(s, subject.id, current_quarter(subject, now), number)  # type: ignore[arg-type]  # stored
         if goal is None:
             return [Reply("goals/no_such_goal", {"number": number})]
-        text = after_words(rest, 1)[:2000]
+        text = after_words(rest, 1)
+        if len(text) > MAX_COMMENT:  # refused whole, never cut: what people type is kept as typed
+            return [Reply("common/invalid_too_long", {"max": MAX_COMMENT})]
         s.add(GoalComment(goal_id=goal.id, author_id=actor.id, text=text, created_at=now))  # type: ignore[arg-type]  # stored
         other = s.get(Member, subject.manager_id) if actor.id == subject.id and subject.manager_id else subject
         if other is not None and other.id != actor.id:

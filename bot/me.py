@@ -52,6 +52,8 @@ from storage.models import (
     UpwardRespondent,
 )
 
+MAX_NOTE = 1000  # characters in one note on an answer (the column's size)
+
 
 def own_report(
     s: Session, member: Member, now: datetime, *, manager: Member | None = None, calendars: Calendars | None = None
@@ -488,7 +490,9 @@ def add_note(s: Session, member: Member, args: str, now: datetime, *, text: str 
     period, answer = own_answer(s, member, period, which, now)
     if answer is None:
         return Reply("me/note_not_found", {"period": period, "which": which})
-    answer.note = text.strip()[:1000]
+    if len(text.strip()) > MAX_NOTE:  # refused whole, never cut: what people type is kept as typed
+        return Reply("common/invalid_too_long", {"max": MAX_NOTE})
+    answer.note = text.strip()
     answer.updated_at = now
     s.add(answer)
     return Reply("me/note_saved", {"period": period, "which": which})

@@ -54,6 +54,7 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
+MAX_REASON = 1000  # characters in the reason of one flag (the column's size)
 
 DELETE_WINDOW = timedelta(minutes=10)  # a confirmation code older than this does nothing
 ACCESS_PAGE = 15  # audit records per page of `/me access`
@@ -316,6 +317,8 @@ def flag(
     parts = me.with_week_code(args, member, now).split(maxsplit=2)
     if parts and (parts[0].startswith("@") or _someone_else(s, member, parts[0])):
         return Reply("own_data/flag_not_yours", {"who": parts[0]})
+    if len(why.strip()) > MAX_REASON:  # refused whole, never cut: what people type is kept as typed
+        return Reply("common/invalid_too_long", {"max": MAX_REASON})
     if parts and parts[0].lower() in HINT:
         return _flag_hint(s, member, parts[1:], event, now, cal, why=why)
     if len(parts) < 3:
@@ -390,7 +393,7 @@ def _save_flag(
         reason="",
         created_at=now,
     )
-    saved.reason, saved.manager_id, saved.created_at = reason.strip()[:1000], member.manager_id, now
+    saved.reason, saved.manager_id, saved.created_at = reason.strip(), member.manager_id, now
     saved.acknowledged_at = saved.acknowledged_by = None
     s.add(saved)
     s.flush()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from storage.db import transaction
-from storage.models import AnswerFlag, Member, OutboxMessage
+from storage.models import Answer, AnswerFlag, GoalComment, Member, OutboxMessage
 from tests.bot.test_digest import run_checkin
 from tests.helpers import local
 
@@ -111,6 +111,25 @@ def test_flag_reason_and_note_are_kept_as_typed(harness):
         assert s.exec(select(AnswerFlag)).one().reason == "写错了，是和Bo一起修的（１２号）"
     export = h.say("alice", "/me export")[0]
     assert "其实是Bo的主意，谢谢！" in export and "谢谢，帮我改了bug！" in export, export
+
+
+def test_a_note_a_flag_or_a_goal_comment_too_long_is_refused_whole_never_cut(harness):
+    """Text over a record's size is refused with the limit, in the member's language; nothing is stored cut short."""
+    h = harness
+    h.run_until(local("Europe/London", 2026, 12, 4, 15, 0))
+    run_checkin(h, "alice", wins="shipped it")
+    long_note, long_reason = "n" * 1001, "r" * 1001
+    assert "keep it under 1000 characters" in h.say("alice", f"/note 2026-W49 wins {long_note}")[0]
+    assert "keep it under 1000 characters" in h.say("alice", f"/me flag 2026-W49 wins {long_reason}")[0]
+    h.say("alice", "/goals edit 1 Faster onboarding; KR activation from 40 to 60 %")
+    assert "keep it under 2000 characters" in h.say("maria", f"/goals comment @alice 1 {'c' * 2001}")[0]
+    with transaction(h.app.sessions) as s:
+        assert list(s.exec(select(AnswerFlag))) == []
+        assert all(a.note is None for a in s.exec(select(Answer)))
+        assert list(s.exec(select(GoalComment))) == []
+    assert h.say("alice", "/note 2026-W49 wins " + "n" * 1000)[0].startswith("Noted")  # at the limit it is kept
+    with transaction(h.app.sessions) as s:
+        assert {a.note for a in s.exec(select(Answer)) if a.note} == {"n" * 1000}
 
 
 # ------------------------------------------------------------------------------------------------ 3. working hours
