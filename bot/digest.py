@@ -19,7 +19,7 @@ from bot.ports import DigestSender
 from bot.replies import ANSWER_STEPS, digest_numbers, latest_upward, recent_replies, released_at, thanks_given
 from conversations.actions import days_open, overdue
 from conversations.answers import says_nothing
-from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
+from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params, status_at
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
@@ -155,6 +155,10 @@ def build_reports(
         "period": periods[0],
         "reports": len(reports),
         "checked_in": sum(1 for r in out[: len(reports)] if r.weeks and r.weeks[0].status == "completed"),
+        # the header says until when this week's check-ins may still come in, or that they have closed
+        "open_until": max(
+            (r.weeks[0].open_until for r in out[: len(reports)] if r.weeks and r.weeks[0].open_until), default=None
+        ),
         "kudos_given": team_given,
         "kudos_received": sum(r.kudos_received_week for r in out[: len(reports)]),
         "manager_hints": [
@@ -372,8 +376,10 @@ def snapshot(
             if run.status != "completed" and (run.context or {}).get("paused_until"):
                 weeks.append(Week(period=period, status="paused"))
                 continue
+            status = status_at(run.status, run.closes_at, now)
+            open_until = run.closes_at if run.closes_at > now else None
             if run.id not in answers:
-                weeks.append(Week(period=period, status=run.status, held_back=True))
+                weeks.append(Week(period=period, status=status, held_back=True, open_until=open_until))
                 continue
             got = answers[run.id]
             plan_items = run.context.get("plan") or []
@@ -385,7 +391,8 @@ def snapshot(
             weeks.append(
                 Week(
                     period=period,
-                    status=run.status,
+                    status=status,
+                    open_until=open_until,
                     mood=got.get("mood"),
                     wins=got.get("wins"),
                     blockers=got.get("blockers"),
@@ -507,6 +514,11 @@ def _answers_shown(report: Report, period: str) -> bool:
     )
 
 
+def digest_time(calendars: Calendars, manager: Member, due: datetime) -> datetime:
+    """When a digest due at `due` is built and sent: then, or the manager's next working time after it."""
+    return calendars.send_at(manager, due)
+
+
 def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | None) -> int:
     """Queue the digests that are due now; idempotent through the outbox's dedup key."""
     sent = 0
@@ -514,7 +526,10 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
         due: list[tuple[Member, str]] = []
         for manager in managers(s):
             occ = DIGEST_SCHEDULE.latest(manager.timezone, now)
-            if now >= occ.closes or manager.created_at > occ.due:
+            # Built when the manager may read it: on a day off (a holiday Monday) it waits for their next working
+            # time, so that what it says (who checked in, whether check-ins are still open) is true when it arrives.
+            first = digest_time(app.calendars, manager, occ.due)
+            if not first <= now < first + (occ.closes - occ.due) or manager.created_at > occ.due:
                 continue
             key = f"digest:{manager.id}:{occ.period}:0"
             if s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first() is None:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from bot import team
 from bot.calendar import AWAY_RECHECK, Calendars, away_candidates, paused_until
 from bot.codec import encode_replies
-from bot.digest import DIGEST_SCHEDULE, managers
+from bot.digest import DIGEST_SCHEDULE, digest_time, managers
 from bot.engine import Batch, RunEngine, run_row
 from bot.ports import TickReport
 from bot.prefetch import Prefetched
@@ -327,7 +327,10 @@ class Ticker:
         with self.transaction() as s:
             times = repo.next_times(s, after=after)
             groups = repo.member_calendars(s)
-            times.extend(DIGEST_SCHEDULE.next_after(m.timezone, after).due for m in managers(s))
+            for m in managers(s):  # a digest waits for the manager's working time (a holiday Monday)
+                for occ in (DIGEST_SCHEDULE.latest(m.timezone, after), DIGEST_SCHEDULE.next_after(m.timezone, after)):
+                    if (at := digest_time(self.calendars, m, occ.due)) > after:
+                        times.append(at)
             for wakeup in self.wakeups:
                 times.extend(wakeup(s, after))
         for flow in self.flows.values():

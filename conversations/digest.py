@@ -7,7 +7,7 @@ questions to explore, each with the evidence behind it — data as a hint, never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from conversations.answers import says_nothing
@@ -33,6 +33,15 @@ class Week:
     extras: tuple[tuple[str, str], ...] = ()  # (step, answer) to the org file's extra questions, in order
     held_back: bool = False  # there are answers this reader may not see yet (not finished, window still open)
     answer_ids: tuple[tuple[str, int], ...] = ()  # (step, answer id) of the answers shown that can be replied to
+    open_until: datetime | None = None  # when its window closes, while it is still open
+
+
+def status_at(status: str, closes_at: datetime | None, now: datetime) -> str:
+    """A run's status as a reader should see it at `now`: a check-in never started whose window has closed is over,
+    even before the tick has recorded it (a digest moved off a holiday is built after Monday noon)."""
+    if closes_at is not None and closes_at <= now and status in ("scheduled", "prompted"):
+        return "expired"
+    return status
 
 
 @dataclass(frozen=True)

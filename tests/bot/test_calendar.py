@@ -226,3 +226,24 @@ def test_resuming_mid_week_brings_this_weeks_check_in(tmp_path):
     h.run_until(local(LONDON, 2026, 11, 27, 16, 1))
     assert [(t.day, t.hour) for t in _prompts(h, "alice", LONDON)] == [(27, 16)]
     h.app.close()
+
+
+def test_a_digest_moved_off_a_holiday_says_the_weeks_check_ins_have_closed(tmp_path):
+    """Monday 28 December is a day off: the digest comes on Tuesday, after the week's check-ins closed at Monday
+    noon. It must not say they are still open, nor that someone who never answered has "not checked in yet"."""
+    h = _harness(tmp_path, utc(2026, 12, 21), calendar={"holidays": ["2026-12-28"]})
+    h.run_until(local(LONDON, 2026, 12, 29, 10, 0))
+    digest = _digest_sections(h)
+    header = next(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
+    assert "This week's check-ins have closed." in header, header
+    assert "stay open" not in header and "not checked in yet" not in "\n".join(digest.values()), digest
+    assert "no check-in" in digest["Alice"], digest
+    h.app.close()
+
+
+def test_a_monday_digest_says_until_when_check_ins_stay_open(tmp_path):
+    h = _harness(tmp_path, utc(2026, 11, 30))
+    h.run_until(local(LONDON, 2026, 12, 7, 10, 0))
+    header = next(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
+    assert "Check-ins stay open until Mon 7 Dec, 12:00, so a few may still come in." in header, header
+    h.app.close()
