@@ -70,7 +70,7 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     try:
         clock = console_clock(interactive, start)
-        messenger = ConsoleMessenger(sys.stdout, clock)
+        messenger = ConsoleMessenger(sys.stdout, clock, keep=_unread_file(settings.database_url))
         app = Flywheel.build(settings, clock=clock, config=_config(settings), messengers={"console": messenger})
     except BaseException:
         lock.release()
@@ -88,6 +88,19 @@ def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
         app.close()
         lock.release()
     return 0
+
+
+def _unread_file(database_url: str) -> Path | None:
+    """Where the console keeps messages waiting for members you are not acting as: beside the SQLite file (none for
+    a server database: the console is for trying Flywheel out)."""
+    from sqlalchemy.engine import make_url
+
+    from bot.platforms.console.messenger import UNREAD_SUFFIX
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(f"{url.database}{UNREAD_SUFFIX}")
 
 
 def _database_name(database_url: str) -> str:
@@ -146,7 +159,9 @@ def _start_over(database_url: str) -> str | None:
         f"Starting the demo over: deleting {db.name} ({count(members, 'member')}, "
         f"{count(runs, 'conversation')}) and creating it again."
     )
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    from bot.platforms.console.messenger import UNREAD_SUFFIX
+
+    for suffix in ("", "-wal", "-shm", "-journal", UNREAD_SUFFIX):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     return None
 

@@ -271,3 +271,16 @@ def test_relative_clock_and_pause_in_the_console(tmp_path):
     assert "2026年12月11日（周五）之前不会再请你填每周小结" in out  # Chen's Friday 23:00 + two weeks
     assert "🕒 Mon 30 Nov 2026 09:00 Asia/Shanghai for chen" in out
     assert "Try /clock +3d, /clock +2h30m, /clock fri 15:00" in out
+
+
+def test_messages_for_someone_else_wait_across_a_restart(tmp_path):
+    """What the console kept for a member you were not acting as is still there after a restart (trial finding:
+    a manager's reply, shown as "1 unread message for alice", was gone after quitting)."""
+    db = tmp_path / "f.db"
+    first = console(db, "/kudos @maria for the clear launch plan #teamwork\n/quit\n")
+    assert "unread message for maria" in first
+    again = console(db, "/quit\n")
+    assert "📬 Messages still waiting from before: 1 for maria (type /as NAME to read)." in again
+    shown = console(db, "/quit\n", who="maria")
+    assert "for the clear launch plan" in shown and "Flywheel → maria" in shown
+    assert "waiting from before" not in console(db, "/quit\n")  # read once, then gone

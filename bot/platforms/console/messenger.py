@@ -1,16 +1,24 @@
-"""The console's outbound side: prints the DMs of the member you are acting as and keeps the others' for later."""
+"""The console's outbound side: prints the DMs of the member you are acting as and keeps the others' for later —
+in a file beside the database, so that a second start shows what the first one had not (`UNREAD_SUFFIX`)."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from bot.platforms.base import OutboundMessage, Recipient, SendResult
 from conversations.clock import Clock
 from conversations.render import neutralise
 from conversations.schedule import zone
+
+log = logging.getLogger(__name__)
+UNREAD_SUFFIX = ".console-unread.json"  # beside the SQLite file: `flywheel.db.console-unread.json`
 
 
 def _stamp(clock: Clock, tz: str | None) -> str:
@@ -25,13 +33,41 @@ class ConsoleMessenger:
     # The console shows people's text literally, but never lets it drive the terminal (escape codes, bidi overrides).
     escape: Callable[[str], str] = staticmethod(neutralise)
 
-    def __init__(self, out: TextIO, clock: Clock) -> None:
+    def __init__(self, out: TextIO, clock: Clock, keep: Path | None = None) -> None:
+        """`keep`: the file the messages waiting for others are kept in between starts (None: memory only)."""
         self.out = out
         self.clock = clock
         self.current: str | None = None
-        self.unread: dict[str, list[str]] = defaultdict(list)
+        self.keep = keep
+        self.unread: dict[str, list[str]] = defaultdict(list, self._load())
         self.lock = threading.RLock()
         self._count = 0
+
+    def _load(self) -> dict[str, list[str]]:
+        if self.keep is None or not self.keep.exists():
+            return {}
+        try:
+            data = json.loads(self.keep.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            log.warning("could not read the console's unread messages from %s; starting without them", self.keep)
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): [str(b) for b in v] for k, v in data.items() if isinstance(v, list)}
+
+    def _save(self) -> None:
+        if self.keep is None:
+            return
+        waiting = {k: v for k, v in self.unread.items() if v}
+        try:
+            if not waiting:
+                self.keep.unlink(missing_ok=True)
+                return
+            partial = self.keep.with_name(self.keep.name + ".part")
+            partial.write_text(json.dumps(waiting, ensure_ascii=False), encoding="utf-8")
+            os.replace(partial, self.keep)  # whole or not at all
+        except OSError:
+            log.warning("could not keep the console's unread messages in %s", self.keep)
 
     def send(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
         with self.lock:
@@ -42,6 +78,7 @@ class ConsoleMessenger:
                 self.out.write(block + "\n")
             else:
                 self.unread[recipient.address].append(block)
+                self._save()
                 n = len(self.unread[recipient.address])
                 self.out.write(
                     f"📬 {n} unread message{'s' if n != 1 else ''} for {recipient.address} "
@@ -54,4 +91,12 @@ class ConsoleMessenger:
         """Act as `handle`; returns (and forgets) the messages that were waiting for them."""
         with self.lock:
             self.current = handle
-            return self.unread.pop(handle, [])
+            waiting = self.unread.pop(handle, [])
+            if waiting:
+                self._save()
+            return waiting
+
+    def waiting_for(self) -> dict[str, int]:
+        """How many messages wait for whom (kept from an earlier start, too)."""
+        with self.lock:
+            return {k: len(v) for k, v in self.unread.items() if v}

@@ -164,6 +164,10 @@ class Console:
         names = ", ".join(f"{m.handle}" for m in members)
         self.say(f"Flywheel console — members: {names}. Type /help for commands, /quit to leave.")
         self.switch(default)
+        others = {k: n for k, n in self.messenger.waiting_for().items() if k != self.handle}
+        if others:  # kept from an earlier start
+            listed = ", ".join(f"{n} for {k}" for k, n in sorted(others.items()))
+            self.say(f"📬 Messages still waiting from before: {listed} (type /as NAME to read).")
         self.say(self.describe_now())
         with self.lock:
             self.app.tick()
