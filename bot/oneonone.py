@@ -33,7 +33,7 @@ from bot.codec import encode_replies
 from bot.digest import snapshot
 from bot.platforms import identity
 from bot.ports import CommandHandler
-from conversations.calendar import is_working_day
+from conversations.calendar import is_working_day, is_working_time
 from conversations.commands import Command
 from conversations.digest import talking_points
 from conversations.events import InboundEvent
@@ -202,6 +202,7 @@ class OneOnOnes:
             "every": pair.cadence,
             "weekday": pair.weekday,
             "first": first,
+            "outside_hours": self._outside_hours(other, parsed.cadence, member.timezone, first),
         }
         repo.enqueue(
             s,
@@ -213,7 +214,21 @@ class OneOnOnes:
             not_before=self.calendars.send_at(other, now),
         )
         log.info("1:1 %s proposed by member %s", pair.id, member.id)
-        return Reply("oneonone/proposed", {**params, "who": first_name(other.name)})
+        return Reply(
+            "oneonone/proposed", {**params, "who": first_name(other.name), "their_timezone": other.timezone}
+        )
+
+    def _outside_hours(self, other: Member, cadence: Cadence, tz_name: str, first: datetime) -> bool:
+        """Is the proposed time outside `other`'s working time (bot/calendar.py's calendar, the rule in
+        conversations/calendar.py)? Asked of the first three meetings, so that one falling on their holiday does
+        not count as a time outside their hours."""
+        cal = self.calendars.of(other)
+        at = first
+        for _ in range(3):
+            if is_working_time(cal, other.timezone, at):
+                return False
+            at = following_meeting(cadence, tz_name, at)
+        return True
 
     def decide(self, s: Session, member: Member, pair: OneOnOne, verb: str, now: datetime) -> Reply:
         proposer = s.get(Member, pair.proposed_by)

@@ -171,6 +171,8 @@ class Renderer:
         )
         self._env.filters["user_text"] = lambda v: user_text("" if v is None else str(v))
         self._env.filters["when"] = jinja2.pass_context(lambda ctx, v: format_when(v, ctx["timezone"], ctx["locale"]))
+        # `{{ at | when_in(zone) }}`: a moment as someone else's clock shows it (a 1:1 time for the other person)
+        self._env.filters["when_in"] = jinja2.pass_context(lambda ctx, v, tz: format_when(v, tz, ctx["locale"]))
         # `{{ period | week }}`: a stored week shown as people say it; anything else is shown as typed
         self._env.filters["week"] = jinja2.pass_context(lambda ctx, v: self._week(v, ctx["locale"]))
         self._env.filters["num"] = number_text  # 45.0 → 45 (a key result's value)
