@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime, time
 from typing import Any
 
@@ -47,6 +48,7 @@ from conversations.oneonone import (
     first_meeting,
     following_meeting,
     parse,
+    without_name,
     place,
 )
 from conversations.render import first_name
@@ -106,6 +108,11 @@ class OneOnOnes:
             return [self.propose(s, member, parsed, event, now)]
         if parsed.verb == "done":
             return [self.tick_item(s, member, parsed.number or 0, now)]
+        if parsed.mentions:
+            named = self._named(s, member, parsed, event, now)
+            if isinstance(named, Reply):
+                return [named]
+            parsed = named
         pair_or_reply = self._pair(s, member, parsed, event, now)
         if isinstance(pair_or_reply, Reply):
             return [pair_or_reply]
@@ -153,6 +160,25 @@ class OneOnOnes:
                 },
             )
         return pairs[0]
+
+    def _named(
+        self, s: Session, member: Member, parsed: OneOnOneCommand, event: InboundEvent, now: datetime
+    ) -> OneOnOneCommand | Reply:
+        """An item or note that names someone, wherever in the text: the first name that is the other side of one of
+        the writer's 1:1s chooses it, and is taken out of the text only at its start or end. A name at the start
+        that is no one is refused; other names are part of the text."""
+        sides = {
+            p.member_id if p.manager_id == member.id else p.manager_id
+            for p in self._pairs(s, member, ("active",))
+            if self._may(s, member, p, now)
+        }
+        for i, token in enumerate(parsed.mentions):
+            other = identity.member_by_mention(s, platform=event.platform, token=token)
+            if other is None and i == 0 and parsed.text.startswith(token):
+                return Reply("oneonone/unknown_member", {"who": token})
+            if other is not None and other.id in sides:
+                return replace(parsed, mention=token, text=without_name(parsed.text, token))
+        return parsed
 
     def propose(self, s: Session, member: Member, parsed: OneOnOneCommand, event: InboundEvent, now: datetime) -> Reply:
         assert parsed.cadence is not None and member.id is not None
