@@ -48,8 +48,8 @@ from conversations.oneonone import (
     first_meeting,
     following_meeting,
     parse,
-    without_name,
     place,
+    without_name,
 )
 from conversations.render import first_name
 from conversations.schedule import zone
@@ -240,9 +240,7 @@ class OneOnOnes:
             not_before=self.calendars.send_at(other, now),
         )
         log.info("1:1 %s proposed by member %s", pair.id, member.id)
-        return Reply(
-            "oneonone/proposed", {**params, "who": first_name(other.name), "their_timezone": other.timezone}
-        )
+        return Reply("oneonone/proposed", {**params, "who": first_name(other.name), "their_timezone": other.timezone})
 
     def _outside_hours(self, other: Member, cadence: Cadence, tz_name: str, first: datetime) -> bool:
         """Is the proposed time outside `other`'s working time (bot/calendar.py's calendar, the rule in

@@ -192,7 +192,7 @@ class Renderer:
         self._env.filters["week"] = jinja2.pass_context(lambda ctx, v: self._week(v, ctx["locale"]))
         # `{{ period | month }}`: a stored month (`2027-02`) as people say it; anything else as typed
         self._env.filters["month"] = jinja2.pass_context(
-            lambda ctx, v: format_month(str(v), ctx["locale"]) or self._user_text("" if v is None else str(v))
+            lambda ctx, v: format_month(str(v), ctx["locale"]) or user_text("" if v is None else str(v))
         )
         self._env.filters["num"] = number_text  # 45.0 → 45 (a key result's value)
         self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
