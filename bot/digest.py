@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 DIGEST_SCHEDULE = WeeklySchedule(weekday=0, at=time(9, 0), closes_weekday=0, closes_at=time(21, 0))
 BUILT_IN = {a.id for a in DEFAULT_STEPS if a.each is None}  # other plain steps: the org file's extra questions
 MESSAGE_BUDGET = 3000  # characters per message: under Slack's section limit, far under Feishu's card limit
+SETTLED_ACTION = ("done", "dropped")  # a development action no longer followed up
 
 
 def direct_reports(s: Session, *, manager_id: int) -> list[Member]:
@@ -330,8 +331,14 @@ def snapshot(
                 latest[review.member_id] = review
         if latest:
             owner = {r.id: m for m, r in latest.items()}
+            # what the review named and the member has since done or dropped is no longer something to grow
+            settled = {
+                (a.source_run_id, a.text)
+                for a in repo.actions_of(s, owner_ids=ids, statuses=SETTLED_ACTION)
+                if a.source == "monthly_review" and a.source_run_id in owner
+            }
             for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(owner)), col(Answer.step) == "growth")):
-                growth[owner[a.run_id]] = tuple(a.value or ())
+                growth[owner[a.run_id]] = tuple(v for v in a.value or () if (a.run_id, str(v)) not in settled)
         for action, retro in repo.open_actions(s, owner_ids=ids):  # what check-ins follow up, the same rule
             # open_actions reads only shared ones: the author matters only for one not shared (bot/access.py)
             if may(action.owner_id, access.Part.ACTIONS, action=access.ActionFacts(None, shared=True)):

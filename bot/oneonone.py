@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import datetime, time
 from typing import Any
 
@@ -33,7 +34,7 @@ from bot.codec import encode_replies
 from bot.digest import snapshot
 from bot.platforms import identity
 from bot.ports import CommandHandler
-from conversations.calendar import is_working_day
+from conversations.calendar import is_working_day, is_working_time
 from conversations.commands import Command
 from conversations.digest import talking_points
 from conversations.events import InboundEvent
@@ -48,6 +49,7 @@ from conversations.oneonone import (
     following_meeting,
     parse,
     place,
+    without_name,
 )
 from conversations.render import first_name
 from conversations.schedule import zone
@@ -106,6 +108,11 @@ class OneOnOnes:
             return [self.propose(s, member, parsed, event, now)]
         if parsed.verb == "done":
             return [self.tick_item(s, member, parsed.number or 0, now)]
+        if parsed.mentions:
+            named = self._named(s, member, parsed, event, now)
+            if isinstance(named, Reply):
+                return [named]
+            parsed = named
         pair_or_reply = self._pair(s, member, parsed, event, now)
         if isinstance(pair_or_reply, Reply):
             return [pair_or_reply]
@@ -153,6 +160,25 @@ class OneOnOnes:
                 },
             )
         return pairs[0]
+
+    def _named(
+        self, s: Session, member: Member, parsed: OneOnOneCommand, event: InboundEvent, now: datetime
+    ) -> OneOnOneCommand | Reply:
+        """An item or note that names someone, wherever in the text: the first name that is the other side of one of
+        the writer's 1:1s chooses it, and is taken out of the text only at its start or end. A name at the start
+        that is no one is refused; other names are part of the text."""
+        sides = {
+            p.member_id if p.manager_id == member.id else p.manager_id
+            for p in self._pairs(s, member, ("active",))
+            if self._may(s, member, p, now)
+        }
+        for i, token in enumerate(parsed.mentions):
+            other = identity.member_by_mention(s, platform=event.platform, token=token)
+            if other is None and i == 0 and parsed.text.startswith(token):
+                return Reply("oneonone/unknown_member", {"who": token})
+            if other is not None and other.id in sides:
+                return replace(parsed, mention=token, text=without_name(parsed.text, token))
+        return parsed
 
     def propose(self, s: Session, member: Member, parsed: OneOnOneCommand, event: InboundEvent, now: datetime) -> Reply:
         assert parsed.cadence is not None and member.id is not None
@@ -202,6 +228,7 @@ class OneOnOnes:
             "every": pair.cadence,
             "weekday": pair.weekday,
             "first": first,
+            "outside_hours": self._outside_hours(other, parsed.cadence, member.timezone, first),
         }
         repo.enqueue(
             s,
@@ -213,7 +240,19 @@ class OneOnOnes:
             not_before=self.calendars.send_at(other, now),
         )
         log.info("1:1 %s proposed by member %s", pair.id, member.id)
-        return Reply("oneonone/proposed", {**params, "who": first_name(other.name)})
+        return Reply("oneonone/proposed", {**params, "who": first_name(other.name), "their_timezone": other.timezone})
+
+    def _outside_hours(self, other: Member, cadence: Cadence, tz_name: str, first: datetime) -> bool:
+        """Is the proposed time outside `other`'s working time (bot/calendar.py's calendar, the rule in
+        conversations/calendar.py)? Asked of the first three meetings, so that one falling on their holiday does
+        not count as a time outside their hours."""
+        cal = self.calendars.of(other)
+        at = first
+        for _ in range(3):
+            if is_working_time(cal, other.timezone, at):
+                return False
+            at = following_meeting(cadence, tz_name, at)
+        return True
 
     def decide(self, s: Session, member: Member, pair: OneOnOne, verb: str, now: datetime) -> Reply:
         proposer = s.get(Member, pair.proposed_by)

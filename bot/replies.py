@@ -310,7 +310,14 @@ class Conversations:
         return [
             Reply(
                 "replies/sent",
-                {**about_params(target, quote), "to": first_name(recipient.name), "thanks": thanks},
+                {
+                    **about_params(target, quote),
+                    "to": first_name(recipient.name),
+                    "thanks": thanks,
+                    # answering back: the quote is the other person's reply, never the sender's own item
+                    "answer_back": target.in_reply_to is not None,
+                    "own_item": member.id == target.subject.id,
+                },
             )
         ], None
 

@@ -80,6 +80,9 @@ class OneOnOneCommand:
     text: str = ""  # an item's or a note's words, as typed
     private: bool = False
     cadence: Cadence | None = None
+    # add/note/action: every name in the text, in order; bot/oneonone.py picks the one naming the other side of a
+    # pair and takes it out of `text` only when it stands at the start or the end
+    mentions: tuple[str, ...] = ()
 
 
 def parse_weekday(word: str) -> int | None:
@@ -151,12 +154,24 @@ def parse(args: str, text: str) -> OneOnOneCommand | str:
         first, _, after = rest.partition(" ")
         if normalize(first).lower() in PRIVATE_WORDS:
             private, rest = True, after.strip()
-    mention, said = _take_mention(rest)
-    if not normalize(said):
+    said = rest.strip()
+    mentions = tuple(m.group(1) for m in MENTION.finditer(said))
+    if not normalize(MENTION.sub(" ", said)).strip():
         return "empty"
     if len(said) > MAX_TEXT:
         return "too_long"
-    return OneOnOneCommand(verb, mention=mention, text=said, private=private)
+    return OneOnOneCommand(verb, text=said, private=private, mentions=mentions)
+
+
+def without_name(text: str, token: str) -> str:
+    """`text` without `token` when it stands at its start or its end (the pair's name, said to choose the 1:1);
+    anywhere else the name is part of what was typed and stays, as does everything around it."""
+    text = text.strip()
+    if text.startswith(token):
+        return text[len(token) :].strip()
+    if text.endswith(token):
+        return text[: -len(token)].strip()
+    return text
 
 
 def _propose(rest: str) -> OneOnOneCommand | str:

@@ -100,6 +100,21 @@ def format_week(period: str, locale: str) -> str | None:
     return f"the week of {monday.day} {_MONTHS_EN[monday.month - 1]}"
 
 
+_MONTH_NAMES_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def format_month(period: str, locale: str) -> str | None:
+    """`2027-02` → `February 2027` / `2027年2月`, as people say a month; None when `period` is not a month code."""
+    m = re.fullmatch(r"([0-9]{4})-([0-9]{2})", period)
+    if m is None or not 1 <= int(m.group(2)) <= 12:
+        return None
+    year, month = int(m.group(1)), int(m.group(2))
+    return f"{year}年{month}月" if locale == "zh" else f"{_MONTH_NAMES_EN[month - 1]} {year}"
+
+
 def format_date(value: date, locale: str) -> str:
     wd = _WEEKDAYS[locale][value.weekday()]
     if locale == "zh":
@@ -171,8 +186,14 @@ class Renderer:
         )
         self._env.filters["user_text"] = lambda v: user_text("" if v is None else str(v))
         self._env.filters["when"] = jinja2.pass_context(lambda ctx, v: format_when(v, ctx["timezone"], ctx["locale"]))
+        # `{{ at | when_in(zone) }}`: a moment as someone else's clock shows it (a 1:1 time for the other person)
+        self._env.filters["when_in"] = jinja2.pass_context(lambda ctx, v, tz: format_when(v, tz, ctx["locale"]))
         # `{{ period | week }}`: a stored week shown as people say it; anything else is shown as typed
         self._env.filters["week"] = jinja2.pass_context(lambda ctx, v: self._week(v, ctx["locale"]))
+        # `{{ period | month }}`: a stored month (`2027-02`) as people say it; anything else as typed
+        self._env.filters["month"] = jinja2.pass_context(
+            lambda ctx, v: format_month(str(v), ctx["locale"]) or user_text("" if v is None else str(v))
+        )
         self._env.filters["num"] = number_text  # 45.0 → 45 (a key result's value)
         self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
         # `{{ step | question(flow) }}`: an org-file question's own words in the reader's language (else its id)

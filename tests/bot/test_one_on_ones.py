@@ -202,3 +202,48 @@ def test_export_and_forget_cover_cadences_items_and_notes(tmp_path):
             assert s.exec(select(OneOnOne)).all() == [] and s.exec(select(OneOnOneItem)).all() == []
     finally:
         h.app.close()
+
+
+def test_a_proposal_outside_the_other_persons_working_hours_says_so_to_both(tmp_path):
+    h = make_harness(tmp_path, start=START, config=ORG)
+    try:
+        proposed = h.say("chen", "/1on1 propose 每两周 周二 10点")[0]
+        assert "从12月30日（周二）10:00开始" in proposed
+        assert "\n⚠️ 按 Maria 的时间是12月30日（周二）02:00，不在对方的工作时间内" in proposed
+        h.run_until(utc(2025, 12, 30, 9, 5))
+        (proposal,) = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "oneonone_proposed"]
+        assert "the first on Tue 30 Dec, 02:00." in proposal
+        assert "\n⚠️ That is Tue 30 Dec, 02:00 your time, outside your working hours" in proposal
+        # a time inside both people's hours says nothing of the kind
+        fine = h.say("alice", "/1on1 propose weekly wed 11:00")[0]
+        assert "⚠️" not in fine and "working hours" not in fine
+        h.run_until(utc(2025, 12, 30, 9, 10))
+        latest = [m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "oneonone_proposed"][-1]
+        assert "Alice suggests" in latest and "working hours" not in latest
+    finally:
+        h.app.close()
+
+
+def test_the_pairs_name_is_found_anywhere_in_an_item_and_taken_out_only_at_either_end(tmp_path):
+    h = make_harness(tmp_path, start=START, config=ORG)
+    try:
+        h.say("maria", "/1on1 propose weekly mon 11:00 @alice")
+        h.say("alice", "/1on1 accept")
+        h.say("maria", "/1on1 propose weekly fri 10:00 @chen")
+        h.say("chen", "/一对一 接受")
+        assert re.search(r"Added as item \d+", h.say("maria", "/1on1 add Talk about staging access @chen")[0])
+        assert re.search(r"Added as item \d+", h.say("maria", "/1on1 add Ask @alice how the rota went")[0])
+        assert re.search(r"Added as item \d+", h.say("maria", "/1on1 add @chen  Q1 goals, twice  ")[0])
+        assert "I don't know @nobody" in h.say("maria", "/1on1 add @nobody the rota")[0]
+        assert "which one?" in h.say("maria", "/1on1 add Ask @bo about the rota")[0]
+        chen, alice = _member(h, "chen").id, _member(h, "alice").id
+        with transaction(h.app.sessions) as s:
+            pairs = {p.id: p.member_id for p in s.exec(select(OneOnOne))}
+            items = [(pairs[i.one_on_one_id], i.text) for i in s.exec(select(OneOnOneItem).order_by(OneOnOneItem.id))]
+        assert items == [
+            (chen, "Talk about staging access"),
+            (alice, "Ask @alice how the rota went"),
+            (chen, "Q1 goals, twice"),
+        ]
+    finally:
+        h.app.close()

@@ -167,3 +167,31 @@ def test_reading_the_command_and_what_counts_as_specific_thanks():
     assert is_specific_thanks("谢谢你把支付流程顺利上线")
     assert not is_specific_thanks("Thanks!") and not is_specific_thanks("谢谢！")
     assert not is_specific_thanks("Can we talk about the release tomorrow?")
+
+
+def test_answering_back_quotes_the_reply_as_the_other_persons_words_in_both_languages(tmp_path):
+    """A member answering a manager's reply is told it answers that reply; the quote is the manager's, named as
+    such, never shown as the member's own item."""
+    h = _harness(tmp_path)
+    try:
+        n = _ref(h, "maria", "Shipped the onboarding flow")
+        h.say("maria", f"/reply {n} Thanks for shipping the checkout fix — that unblocked support")
+        got = [m.text for r, m in h.fake.sent if r.address == "alice"][-1]
+        back = int(got.split("/reply ")[1].split(" ")[0])
+        sent = h.say("alice", f"/reply {back} Thank you! It was really Bo's idea")[0]
+        assert "Sent to Maria, privately, in answer to Maria’s reply about your answer “wins”" in sent
+        assert "Maria wrote: “Thanks for shipping the checkout fix — that unblocked support”" in sent
+        assert "about the answer “wins” (the week of 30 Nov): “Thanks" not in sent
+
+        c = _ref(h, "maria", "上线了新的支付流程")
+        h.say("maria", f"/reply {c} 做得好")
+        got = [m.text for r, m in h.fake.sent if r.address == "chen"][-1]
+        back = int(got.split("/reply ")[1].split(" ")[0])
+        sent = h.say("chen", f"/回复 {back} 谢谢，其实是团队的功劳")[0]
+        assert "已私下发给Maria，回应Maria关于你的" in sent and "“亮点”回答的回复" in sent
+        assert "Maria写的是：“做得好”" in sent
+        # a first reply still quotes the item itself
+        first = h.say("maria", f"/reply {n} One more thing")[0]
+        assert "about the answer “wins”" in first and "“Shipped the onboarding flow”" in first
+    finally:
+        h.app.close()

@@ -114,19 +114,22 @@ def test_at_k_the_set_is_shown_without_names_after_the_month_closed_and_the_answ
         assert "There is no upward feedback" in h.say("maria", "/upward")[0]  # nor before December is over
         h.run_until(CLOSED)
         shown = h.say("maria", "/upward")[0]
+        assert "Upward feedback from your team (December 2026)" in shown  # the month as people say it
         for who in ("alice", "bo", "chen"):
             assert TEXTS[who] in shown
         for name in ("Alice", "Bo", "陈晨", "Dan"):
             assert name not in shown
         h.run_until(NEXT_DIGEST)
         digest = "\n".join(m.text for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest")
-        assert "Upward feedback from your team (2026-12)" in digest and TEXTS["bo"] in digest
+        assert "Upward feedback from your team (December 2026)" in digest and TEXTS["bo"] in digest
+        assert "2026-12" not in digest
         sent = h.say("maria", "/upward answer Thank you all — I'll share the roadmap at the start of each month")[0]
-        assert "Sent to the 4 people who were asked" in sent
+        assert "Sent to the 4 people who were asked for upward feedback (December 2026)" in sent
         h.run_until(local("America/New_York", 2027, 1, 4, 9, 30))  # in everyone's working hours
         for who in TEAM:  # everyone who was asked, whether they answered or not
             assert "share the roadmap at the start of each month" in _everything_sent_to(h, who)
-        assert "回应了团队的向上反馈" in _everything_sent_to(h, "chen")
+        assert "回应了团队的向上反馈（2026年12月）" in _everything_sent_to(h, "chen")
+        assert "2026-12" not in _everything_sent_to(h, "chen")
         with transaction(h.app.sessions) as s:
             maria = s.exec(select(Member).where(Member.handle == "maria")).one()
             assert [a["text"] for a in export(s, maria)["upward_answers_written"]] == [
