@@ -94,7 +94,11 @@ def parse_action(args: str, text: str, today: date) -> ActionRequest:
         who = after_words(text, 1).split()[0]
         if request.problem == "no_text":  # `/action suggest @bo` alone: what to suggest, not how to add one
             return ActionRequest("usage", problem="no_suggestion")
-        return request if request.verb == "usage" else ActionRequest("suggest", text=request.text, due=request.due, who=who)
+        return (
+            request
+            if request.verb == "usage"
+            else ActionRequest("suggest", text=request.text, due=request.due, who=who)
+        )
     m = _ID.fullmatch(words[1]) if len(words) > 1 else None
     if m is None:
         return ActionRequest("usage", problem="no_id")
