@@ -718,7 +718,9 @@ def _edit_target(run: RunState, text: str | None) -> str | None:
 def _edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     if event.text:
         target = _edit_target(run, event.text)
-        if target is not None and not _locked(flow, target, run.answers):
+        if target is not None and _locked(flow, target, run.answers):  # `edit 4`: told why not, then the menu
+            return _choose_edit(flow, run, event, now, t)
+        if target is not None:
             return Outcome(
                 event.trigger, Status.COMPLETED, target, replies=(ask(flow, run, target, run.answers, editing=True),)
             )

@@ -141,6 +141,7 @@ def test_the_feedback_for_the_manager_is_not_offered_for_editing(tmp_path):
         assert "· 给经理的反馈：已不署名发出，无法修改" in done
         assert "4. 给经理" not in h.say("chen", "修改")[-1]
         assert h.say("chen", "4")[0].startswith("你给Maria的反馈已经不署名保存")
+        assert h.say("chen", "修改 4")[0].startswith("你给Maria的反馈已经不署名保存")  # named with the command too
     finally:
         h.app.close()
 
