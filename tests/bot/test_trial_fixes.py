@@ -117,7 +117,12 @@ def test_the_feedback_for_the_manager_is_not_offered_for_editing(tmp_path):
             "What will you do next month to grow": "Give the demo",
             "what should Maria keep doing": "More 1:1 time please",
         }
-        done = _review_with(h, "alice", answers)[-1]
+        asked = _review_with(h, "alice", answers)
+        done = asked[-1]
+        # All actions in one message; the question about the manager is separate and can be left out
+        assert any("Put them all in this one message, one per line" in q for q in asked)
+        assert any("a separate question about your manager, and optional" in q for q in asked)
+        assert any("Reply `skip` to leave it out: your review is complete without it." in q for q in asked)
         assert "· Feedback for your manager: sent without your name, so it can't be changed" in done
         menu = h.say("alice", "edit")[-1]
         assert "Which answer would you like to change?" in menu
@@ -137,7 +142,10 @@ def test_the_feedback_for_the_manager_is_not_offered_for_editing(tmp_path):
             "下个月你打算做哪些事来成长": "读完一本书",
             "Maria有哪些做法": "多一些一对一",
         }
-        done = _review_with(h, "chen", zh)[-1]
+        asked = _review_with(h, "chen", zh)
+        done = asked[-1]
+        assert any("请把它们都写在同一条消息里，每行一条" in q for q in asked)
+        assert any("最后一题是关于经理的单独问题，可以不答" in q and "回复 `skip`（跳过）即可不答" in q for q in asked)
         assert "· 给经理的反馈：已不署名发出，无法修改" in done
         assert "4. 给经理" not in h.say("chen", "修改")[-1]
         assert h.say("chen", "4")[0].startswith("你给Maria的反馈已经不署名保存")
