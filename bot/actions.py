@@ -34,6 +34,7 @@ from bot.pause import back_at
 from bot.platforms import identity
 from bot.ports import CommandHandler
 from conversations.actions import ActionRequest, parse_action
+from conversations.answers import says_nothing
 from conversations.commands import Command
 from conversations.events import InboundEvent
 from conversations.machine import Reply
@@ -68,7 +69,7 @@ class ActionDesk:
         if step != GROWTH_STEP:
             return
         assert member.id is not None and run.id is not None  # stored
-        texts = [str(v) for v in value or [] if str(v).strip()]
+        texts = [str(v) for v in value or [] if str(v).strip() and not says_nothing(str(v))]  # "none", "无": no action
         repo.set_actions_from(
             s, owner_id=member.id, source="monthly_review", source_run_id=run.id, texts=texts, now=now
         )

@@ -113,12 +113,16 @@ def build_reports(
     calendars: Calendars | None = None,
     upward_min: int = UPWARD_MIN,
     with_upward: bool = True,
+    ages_at: datetime | None = None,
 ) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
-    nothing about anyone else's answers."""
+    nothing about anyone else's answers. `ages_at`: when actions' ages are counted from (`/me`: the real now,
+    though the section is the one the next digest will show); `now` by default."""
     assert manager.id is not None  # a stored member
     reports = direct_reports(s, manager_id=manager.id)
-    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars)
+    out, periods = snapshot(
+        s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars, ages_at=ages_at
+    )
     if skip_level:
         for lead in reports:
             assert lead.id is not None  # a stored member
@@ -201,12 +205,15 @@ def snapshot(
     viewer: Member,
     skip_level: bool = False,
     calendars: Calendars | None = None,
+    ages_at: datetime | None = None,
 ) -> tuple[list[Report], list[str]]:
-    """Each member's recent weeks as `viewer` may see them at `now` (bot/access.py decides, part by part);
+    """Each member's recent weeks as `viewer` may see them at `now` (bot/access.py decides, part by part; an
+    action's age and whether it is overdue as of `ages_at`, `now` by default);
     `reports` are also the teammates whose wins count as mentions. Returns the reports and the periods covered,
     newest first. A paused week, or one without a working day on the member's calendar, is shown as such and never
     counts as missed."""
     calendars = calendars or Calendars()
+    aged = ages_at or now
     ids: list[int] = [r.id for r in reports]  # type: ignore[misc]  # stored members: id is set
     who = {m.id: access.person(m) for m in reports}
     # The reports' own managers matter only for a skip-level reader (bot/access.py `relation`).
@@ -437,7 +444,7 @@ def snapshot(
                 kudos_received_recent=len(mine),
                 helped_mentions=sum(1 for author, text in team_wins if author != member.id and _mentions(text, member)),
                 actions=tuple(
-                    action_params(a, r, today=now.astimezone(zone(member.timezone)).date(), now=now)
+                    action_params(a, r, today=aged.astimezone(zone(member.timezone)).date(), now=aged)
                     for a, r in open_actions[member.id]
                 ),
                 flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),

@@ -166,9 +166,8 @@ class GoalsDesk:
             self._draft_goal(s, run, member, GOAL_STEPS.index(step) + 1, value, now)
         elif flow.name == QUARTERLY and step == "actions":  # 1–3 development actions, one record each
             assert member.id is not None and run.id is not None  # stored
-            repo.set_actions_from(
-                s, owner_id=member.id, source="quarterly", source_run_id=run.id, texts=list(value or ()), now=now
-            )
+            texts = [str(v) for v in value or () if not says_nothing(str(v))]  # "none", "无": no action
+            repo.set_actions_from(s, owner_id=member.id, source="quarterly", source_run_id=run.id, texts=texts, now=now)
         if flow.name == QUARTERLY and self._finished(s, run, step):
             if not (run.context or {}).get("draft_sent") or step in GOAL_STEPS:  # once, and again for a new goal
                 run.context = {**(run.context or {}), "draft_sent": True}

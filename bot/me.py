@@ -59,13 +59,16 @@ def own_report(
     s: Session, member: Member, now: datetime, *, manager: Member | None = None, calendars: Calendars | None = None
 ) -> Report:
     """The section about `member` in their manager's next digest, exactly as it will show (the week being checked
-    in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this."""
+    in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this.
+    Actions' ages are as of `now`, so `/me` and `/action` agree."""
     if manager is not None:
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars, with_upward=False)
+        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars, with_upward=False, ages_at=now)
         return next(r for r in reports if r.member_id == member.id)
     at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
-    return snapshot(s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars)[0][0]
+    return snapshot(
+        s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars, ages_at=now
+    )[0][0]
 
 
 def view(

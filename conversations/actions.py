@@ -48,7 +48,8 @@ class ActionRequest:
     text: str = ""  # the action's or the note's words, exactly as typed
     due: date | None = None
     who: str = ""  # `suggest`: the mention of the member, as typed
-    problem: str = ""  # for "usage": what was wrong (no_text, no_id, bad_due, too_long, unknown)
+    problem: str = ""  # for "usage": what was wrong (no_text, no_note, no_suggestion, no_id, bad_due,
+    # too_long, unknown)
 
 
 def split_due(text: str, today: date) -> tuple[str, date | None, bool]:
@@ -90,10 +91,13 @@ def parse_action(args: str, text: str, today: date) -> ActionRequest:
         if len(words) < 2 or not words[1].startswith(("@", "<@")):
             return ActionRequest("usage", problem="no_who")
         request = _with_text("suggest", after_words(text, 2), today)
+        who = after_words(text, 1).split()[0]
+        if request.problem == "no_text":  # `/action suggest @bo` alone: what to suggest, not how to add one
+            return ActionRequest("usage", problem="no_suggestion")
         return (
             request
             if request.verb == "usage"
-            else ActionRequest("suggest", text=request.text, due=request.due, who=after_words(text, 1).split()[0])
+            else ActionRequest("suggest", text=request.text, due=request.due, who=who)
         )
     m = _ID.fullmatch(words[1]) if len(words) > 1 else None
     if m is None:
@@ -101,8 +105,8 @@ def parse_action(args: str, text: str, today: date) -> ActionRequest:
     action_id = int(m.group(1))
     if verb == "note":
         note = after_words(text, 2)
-        if not note:
-            return ActionRequest("usage", problem="no_text")
+        if not note:  # `/action note 6` alone: what the note says, not how to add an action
+            return ActionRequest("usage", problem="no_note", text=str(action_id))
         if len(note) > MAX_TEXT:
             return ActionRequest("usage", problem="too_long")
         return ActionRequest("note", action_id=action_id, text=note)

@@ -57,7 +57,21 @@ STATUS_WORDS: dict[str, dict[str, frozenset[str]]] = {
         _DONE_WORDS,
         {
             "done": {"完成了", "搞定", "搞定了", "d"},
-            "open": {"still", "still open", "not yet done", "还没做", "还没完成", "仍在", "还在进行"},
+            # "仍然存在" / "still" as said of an obstacle in the same list: for an action, still going
+            "open": {
+                "still",
+                "still open",
+                "still there",
+                "not yet done",
+                "还没做",
+                "还没完成",
+                "仍在",
+                "还在",
+                "还在进行",
+                "仍然存在",
+                "还存在",
+                "存在",
+            },
             "dropped": {"不再相关", "no longer relevant", "irrelevant"},
         },
     ),

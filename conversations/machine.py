@@ -653,6 +653,7 @@ def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode:
             "value": answers.get(key),
             "answered": key in answers,
             "item": _item_text(flow, run, key),
+            "locked": _locked(flow, key, answers),  # sent without a name: shown, never offered to change
         }
         if flow.is_group(key):
             row["items"] = [
@@ -675,15 +676,32 @@ def _summary_params(flow: Flow, run: RunState, answers: Mapping[str, Any], mode:
     }
 
 
+def _locked(flow: Flow, step: str, answers: Mapping[str, Any]) -> bool:
+    """A detached answer handed over already (`Ask.detached`): nothing links it to the run, so it cannot be edited."""
+    return flow.ask_for(step).detached and answers.get(step) == GIVEN
+
+
 def _choose_edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     target = _edit_target(run, event.text)
+    if target is not None and _locked(flow, target, run.answers):
+        return Outcome(
+            event.trigger,
+            run.status,
+            EDIT_CHOOSING,
+            reason="detached_given",
+            replies=(
+                Reply(f"{flow.name}/{flow.ask_for(target).id}_given"),
+                Reply(f"{flow.name}/summary", _summary_params(flow, run, run.answers, "choose")),
+            ),
+        )
     if target is None:
+        editable = [n for n, key in enumerate(run.steps, start=1) if not _locked(flow, key, run.answers)]
         return Outcome(
             event.trigger,
             run.status,
             EDIT_CHOOSING,
             reason="invalid_edit_choice",
-            replies=(Reply(f"{flow.name}/invalid_edit_choice", {"total": len(run.steps)}),),
+            replies=(Reply(f"{flow.name}/invalid_edit_choice", {"total": max(editable, default=len(run.steps))}),),
         )
     return Outcome(
         event.trigger, Status.COMPLETED, target, replies=(ask(flow, run, target, run.answers, editing=True),)
@@ -700,6 +718,8 @@ def _edit_target(run: RunState, text: str | None) -> str | None:
 def _edit(flow: Flow, run: RunState, event: RunEvent, now: datetime, t: Transition) -> Outcome:
     if event.text:
         target = _edit_target(run, event.text)
+        if target is not None and _locked(flow, target, run.answers):  # `edit 4`: told why not, then the menu
+            return _choose_edit(flow, run, event, now, t)
         if target is not None:
             return Outcome(
                 event.trigger, Status.COMPLETED, target, replies=(ask(flow, run, target, run.answers, editing=True),)
