@@ -13,6 +13,8 @@ The rule, in words (README, "Who sees what"):
   shows them; kudos: every member;
 - development actions: the owner and their manager (and skip level, as above), like support requests; a retro's
   action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
+- charts of one person: the person and whoever reads their digest section; a team's charts: its manager alone,
+  and only aggregates of at least `MIN_GROUP` people (a week with fewer shows nothing, never one person's mood);
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
 `may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`). The helpers at the end read
@@ -43,6 +45,8 @@ class Part(StrEnum):
     ACTION_SUGGEST = "action_suggest"  # suggest a development action to someone (`/action suggest @alice …`)
     KUDOS = "kudos"  # kudos given and received
     PROFILE = "profile"  # handle, time zone, manager: the export
+    CHARTS = "charts"  # one person's charts (mood, check-in rhythm, development actions): like their digest section
+    TEAM_CHARTS = "team_charts"  # a team's aggregates: its manager alone, each from at least MIN_GROUP people
 
 
 class Relation(StrEnum):
@@ -87,6 +91,7 @@ class ActionFacts:
 
 
 FINISHED = "completed"
+MIN_GROUP = 3  # the fewest people an aggregate of a team may be shown for
 CHECKIN_FLOWS = ("weekly_checkin", "monthly_review")
 
 
@@ -143,6 +148,7 @@ def may(
     run: RunFacts | None = None,
     retro: RetroFacts | None = None,
     action: ActionFacts | None = None,
+    group_size: int | None = None,
 ) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
@@ -156,7 +162,16 @@ def may(
         run: for RUN_ANSWERS, ANSWER_RUN and OBSTACLES (the run an obstacle came from, if any).
         retro: for RETRO_ANSWERS.
         action: for ACTIONS, the one action (without it: the actions already shared).
+        group_size: for TEAM_CHARTS, how many people one aggregate is made of (`subject` is the team's manager).
     """
+    if part == Part.TEAM_CHARTS:
+        return (
+            viewer is not None
+            and viewer.active
+            and viewer.id == subject.id
+            and group_size is not None
+            and group_size >= MIN_GROUP
+        )
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
         return False
@@ -181,7 +196,7 @@ def may(
     # the manager, or the manager's manager with skip_level
     if part in (Part.ANSWER_RUN, Part.PROFILE):
         return False
-    if part in (Part.SUPPORT, Part.ACTIONS):
+    if part in (Part.SUPPORT, Part.ACTIONS, Part.CHARTS):
         return True
     if part == Part.OBSTACLES:
         return run is None or (run.member_id == subject.id and released(run, now))

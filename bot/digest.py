@@ -14,10 +14,12 @@ from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars, paused_until
+from bot.charts import team_charts
 from bot.codec import encode_replies
 from bot.ports import DigestSender
 from conversations.actions import days_open, overdue
 from conversations.answers import says_nothing
+from conversations.charts import CHART_WEEKS
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply
@@ -102,13 +104,21 @@ def _mentions(text: str, member: Member) -> bool:
 
 
 def build_reports(
-    s: Session, *, manager: Member, now: datetime, skip_level: bool = False, calendars: Calendars | None = None
+    s: Session,
+    *,
+    manager: Member,
+    now: datetime,
+    skip_level: bool = False,
+    calendars: Calendars | None = None,
+    weeks: int = HISTORY_WEEKS,
 ) -> tuple[list[Report], dict[str, Any]]:
-    """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
+    """A snapshot of each direct report's recent `weeks` (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
     assert manager.id is not None  # a stored member
     reports = direct_reports(s, manager_id=manager.id)
-    out, periods = snapshot(s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars)
+    out, periods = snapshot(
+        s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars, weeks=weeks
+    )
     if skip_level:
         for lead in reports:
             assert lead.id is not None  # a stored member
@@ -122,6 +132,7 @@ def build_reports(
                     viewer=manager,
                     skip_level=True,
                     calendars=calendars,
+                    weeks=weeks,
                 )
                 out.extend(replace(r, via=first_name(lead.name)) for r in indirect)
     ids = [r.id for r in reports]
@@ -178,6 +189,7 @@ def snapshot(
     viewer: Member,
     skip_level: bool = False,
     calendars: Calendars | None = None,
+    weeks: int = HISTORY_WEEKS,
 ) -> tuple[list[Report], list[str]]:
     """Each member's recent weeks as `viewer` may see them at `now` (bot/access.py decides, part by part);
     `reports` are also the teammates whose wins count as mentions. Returns the reports and the periods covered,
@@ -215,7 +227,7 @@ def snapshot(
 
     local_monday = now.astimezone(zone(timezone)).date()
     periods = [previous_period(weekly_period(local_monday))]
-    while len(periods) < HISTORY_WEEKS:
+    while len(periods) < weeks:
         periods.append(previous_period(periods[-1]))
     runs = list(
         s.exec(
@@ -311,7 +323,7 @@ def snapshot(
     out: list[Report] = []
     for member in reports:
         assert member.id is not None  # a stored member
-        weeks = []
+        history = []
         joined = member.created_at.astimezone(zone(member.timezone)).date()
         for period in periods:
             year, week = period.split("-W")
@@ -319,13 +331,13 @@ def snapshot(
                 break  # a check-in week (Friday) before they joined: no history, and no "missing" check-in either
             run = by_key.get((member.id, period))
             if run is None:
-                weeks.append(Week(period=period, status="off" if calendars.week_off(member, period) else "none"))
+                history.append(Week(period=period, status="off" if calendars.week_off(member, period) else "none"))
                 continue
             if run.status != "completed" and (run.context or {}).get("paused_until"):
-                weeks.append(Week(period=period, status="paused"))
+                history.append(Week(period=period, status="paused"))
                 continue
             if run.id not in answers:
-                weeks.append(Week(period=period, status=run.status, held_back=True))
+                history.append(Week(period=period, status=run.status, held_back=True))
                 continue
             got = answers[run.id]
             plan_items = run.context.get("plan") or []
@@ -334,7 +346,7 @@ def snapshot(
                 for k, v in sorted(got.items())
                 if k.startswith("plan_review:") and int(k.split(":")[1]) < len(plan_items)
             )
-            weeks.append(
+            history.append(
                 Week(
                     period=period,
                     status=run.status,
@@ -358,7 +370,7 @@ def snapshot(
             Report(
                 member_id=member.id,
                 name=first_name(member.name),
-                weeks=tuple(weeks),
+                weeks=tuple(history),
                 obstacles=tuple(
                     {"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
                     for o in obstacles[member.id]
@@ -460,7 +472,7 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest
             reports, team = build_reports(
-                s, manager=manager, now=now, skip_level=app.skip_level, calendars=app.calendars
+                s, manager=manager, now=now, skip_level=app.skip_level, calendars=app.calendars, weeks=CHART_WEEKS
             )
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
@@ -474,7 +486,15 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
                     part=team["period"] if _answers_shown(r, team["period"]) else None,
                 )
             audience = Audience(manager.locale, manager.timezone, manager.name)
-            for i, group in enumerate(pack(digest_replies(reports, team), app.renderer, audience)):
+            groups = pack(digest_replies(reports, team), app.renderer, audience)
+            # The team's charts (bot/charts.py: aggregates of at least three people, or none) follow as a message
+            # of their own: the picture is drawn when it is sent, by the platform.
+            pictures = team_charts(
+                s, manager=manager, reports=reports[: team["reports"]], newest=team["period"], now=now
+            )
+            if pictures is not None:
+                groups.append([pictures])
+            for i, group in enumerate(groups):
                 repo.enqueue(
                     s,
                     dedup_key=f"digest:{manager.id}:{period}:{i}",

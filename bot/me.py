@@ -17,10 +17,12 @@ from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars, paused_until
+from bot.charts import person_charts
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from conversations.charts import CHART_WEEKS
 from conversations.commands import after_words
 from conversations.dates import split_week
-from conversations.digest import Report, report_params
+from conversations.digest import HISTORY_WEEKS, Report, report_params
 from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
 from conversations.render import NEUTRALISED, first_name
@@ -46,16 +48,24 @@ from storage.models import (
 
 
 def own_report(
-    s: Session, member: Member, now: datetime, *, manager: Member | None = None, calendars: Calendars | None = None
+    s: Session,
+    member: Member,
+    now: datetime,
+    *,
+    manager: Member | None = None,
+    calendars: Calendars | None = None,
+    weeks: int = HISTORY_WEEKS,
 ) -> Report:
     """The section about `member` in their manager's next digest, exactly as it will show (the week being checked
     in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this."""
     if manager is not None:
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars)
+        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars, weeks=weeks)
         return next(r for r in reports if r.member_id == member.id)
     at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
-    return snapshot(s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars)[0][0]
+    return snapshot(
+        s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars, weeks=weeks
+    )[0][0]
 
 
 def view(
@@ -72,7 +82,12 @@ def view(
     seen = access.seen_by(s, member, skip_level=skip_level)
     manager = next((m for m in seen if m.id == member.manager_id), None)
     skip = next((m for m in seen if m.id != member.manager_id), None) if manager else None
-    mine = own_report(s, member, now, manager=manager, calendars=calendars)
+    mine = own_report(s, member, now, manager=manager, calendars=calendars, weeks=CHART_WEEKS)
+    pictures = (
+        person_charts(s, viewer=member, member=member, report=mine, newest=mine.weeks[0].period, now=now)
+        if mine.weeks
+        else None
+    )
     received = repo.kudos_received(s, member_ids=[member.id])
     badges = Counter(key for k, _ in received for key in stored_values(k.value))
     return [
@@ -96,7 +111,7 @@ def view(
                 ],
             },
         ),
-    ]
+    ] + ([pictures] if pictures is not None else [])
 
 
 def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[str, Any]:

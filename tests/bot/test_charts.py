@@ -1,0 +1,227 @@
+"""Charts (issue 18): the numbers each chart is given are the numbers the text reports; a team's charts never show
+an aggregate of fewer than three people; Slack gets a PNG through the upload flow, Feishu a chart component."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlmodel import select
+
+from bot import access
+from bot.charts import team_charts
+from bot.codec import decode_replies, encode_replies
+from bot.platforms.base import OutboundMessage, Recipient
+from bot.platforms.feishu.cards import build_cards
+from bot.platforms.slack.messenger import SlackMessenger
+from conversations.charts import (
+    FEW,
+    PAUSED,
+    Chart,
+    WeekFacts,
+    charts_of,
+    last_periods,
+    mood_chart,
+    rhythm_chart,
+    sparkline,
+)
+from conversations.digest import Report, Week
+from fakes.slack_api import FakeSlack
+from storage.db import transaction
+from storage.models import Member
+from tests.bot.test_digest import run_checkin
+from tests.helpers import local
+from tests.times import utc
+
+PERIODS = last_periods("2026-W48")
+
+
+def _chart_replies(h, handle):
+    return [r for rec, m in h.fake.sent if rec.address == handle for r in m.replies if r.template.startswith("charts/")]
+
+
+def _line(text, start):
+    return next(line for line in text.splitlines() if line.lstrip().startswith(start))
+
+
+def test_a_paused_week_a_week_off_and_a_missing_one_are_marked_not_zero():
+    weeks = [WeekFacts("2026-W45", "completed", 4), WeekFacts("2026-W46", "paused"), WeekFacts("2026-W47", "off")]
+    weeks.append(WeekFacts("2026-W48", "expired"))
+    mood = mood_chart(weeks).series[0]
+    assert mood.values == (4.0, None, None, None)
+    assert mood.marks == (None, "paused", "off", "missing")
+    assert sparkline(mood, 5) == "▆‖··"
+    rhythm = rhythm_chart(weeks).series[0]
+    assert rhythm.values == (1.0, None, None, 0.0)  # missed counts; paused and off are nothing to miss
+
+
+def test_me_shows_my_charts_with_the_numbers_of_the_text_in_both_languages(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", mood=4)
+    text = h.say("alice", "/me")[-1]
+    chart_reply = _chart_replies(h, "alice")[-1]
+    charts = {c.key: c for c in charts_of(chart_reply.template, chart_reply.params)}
+    assert set(charts) == {"mood", "rhythm", "actions"}
+    mood = charts["mood"].series[0]
+    shown = _line(text, "• Mood, 1 to 5:").split("  ", 1)[1].split()
+    assert shown == [str(int(v)) if v is not None else "–" for v in mood.values]
+    assert mood.values[-1] == 4.0  # this week's answer, as the digest section above says
+    assert sparkline(mood, 5) in text
+    checked = _line(text, "• Checked in:").split("  ", 1)[1].split()
+    assert checked == [{1.0: "✓", 0.0: "✗"}[v] for v in charts["rhythm"].series[0].values]
+    zh = h.say("chen", "/me")[-1]
+    assert "• 心情（1–5）：" in zh and "• 每周小结：" in zh and "Mood" not in zh
+
+
+def test_a_managers_digest_ends_with_the_teams_charts_and_no_names(harness):
+    h = harness
+    h.set_member("chen", locale="en")  # run_checkin answers in English
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    for handle, mood in (("alice", 4), ("bo", 2), ("chen", 5)):
+        run_checkin(h, handle, mood=mood)
+    h.say("alice", "/kudos @bo #teamwork for the pairing")
+    h.run_until(local("Europe/London", 2026, 11, 30, 9, 5))
+    digests = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"]
+    last = digests[-1]
+    assert [r.template for r in last.replies] == ["charts/team"]
+    charts = {c.key: c for c in charts_of(last.replies[0].template, last.replies[0].params)}
+    week = charts["team_mood"].labels.index("11-23")
+    assert [s.values[week] for s in charts["team_mood"].series] == [0.0, 1.0, 0.0, 1.0, 1.0]  # moods 2, 4, 5
+    assert "  2: " + " ".join("–" if v is None else str(int(v)) for v in charts["team_mood"].series[1].values) in (
+        last.text
+    )
+    took = charts["participation"].series[1].values[week]
+    assert took == 3.0 and _line(last.text, "• Checked in").endswith("– 3 of – – – – – – – – – – – 3")
+    assert "kudos" not in charts or "#teamwork" in last.text
+    for name in ("Alice", "Bo", "陈晨"):
+        assert name not in last.text and name not in json.dumps(last.replies[0].params, default=str)
+
+
+def test_fewer_than_three_reports_get_no_team_charts(harness):
+    h = harness
+    h.set_member("chen", manager_id=None)
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice")
+    run_checkin(h, "bo")
+    h.run_until(local("Europe/London", 2026, 11, 30, 9, 5))
+    digests = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"]
+    assert digests and not any(r.template.startswith("charts/") for m in digests for r in m.replies)
+
+
+@given(st.integers(min_value=-2, max_value=50))
+def test_the_rule_refuses_every_aggregate_below_three(n):
+    manager = access.Person(1)
+    shown = access.may(manager, manager, access.Part.TEAM_CHARTS, now=utc(2026, 11, 30, 9, 0), group_size=n)
+    assert shown == (n >= access.MIN_GROUP)
+    assert not access.may(access.Person(2), manager, access.Part.TEAM_CHARTS, now=utc(2026, 11, 30), group_size=n)
+
+
+_week = st.one_of(
+    st.builds(Week, period=st.sampled_from(PERIODS), status=st.just("completed"), mood=st.integers(1, 5)),
+    st.builds(Week, period=st.sampled_from(PERIODS), status=st.sampled_from(["paused", "off", "expired", "none"])),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_week, max_size=12, unique_by=lambda w: w.period), min_size=0, max_size=6))
+def test_no_team_chart_shows_an_aggregate_of_fewer_than_three(tmp_path_factory, teams):
+    h = _shared(tmp_path_factory)
+    reports = [Report(member_id=i + 2, name=f"P{i}", weeks=tuple(ws)) for i, ws in enumerate(teams)]
+    with transaction(h.app.sessions) as s:
+        maria = s.exec(select(Member).where(Member.handle == "maria")).one()
+        reply = team_charts(s, manager=maria, reports=reports, newest="2026-W48", now=utc(2026, 11, 30, 9, 0))
+    if len(reports) < access.MIN_GROUP:
+        assert reply is None
+        return
+    assert reply is not None
+    charts = {c.key: c for c in charts_of(reply.template, reply.params)}
+    for i, p in enumerate(PERIODS):
+        answered = sum(1 for r in reports for w in r.weeks if w.period == p and w.mood is not None)
+        counts = [s.values[i] for s in charts["team_mood"].series]
+        if answered < access.MIN_GROUP:
+            assert counts == [None] * 5 and charts["team_mood"].series[0].marks[i] == FEW
+        else:
+            assert sum(counts) == answered
+        took = charts["participation"].series[0].values[i]
+        assert took is None or took >= access.MIN_GROUP
+
+
+_HARNESS = {}
+
+
+def _shared(factory):
+    if "h" not in _HARNESS:
+        from tests.helpers import make_harness
+
+        _HARNESS["h"] = make_harness(factory.mktemp("charts"), start=utc(2026, 11, 23, 9, 0))
+    return _HARNESS["h"]
+
+
+def _message(locale="en"):
+    weeks = [WeekFacts(p, "completed", 3) for p in PERIODS[:-1]] + [WeekFacts(PERIODS[-1], "paused")]
+    chart = mood_chart(weeks)
+    reply = decode_replies(encode_replies([_reply(chart)]))[0]  # through the outbox's encoding, as sent
+    return OutboundMessage(text="📈 Mood, 1 to 5: 3 3 … paused", replies=[reply], locale=locale, outbox_id=7)
+
+
+def _reply(chart: Chart):
+    from conversations.machine import Reply
+
+    return Reply("charts/person", {"name": "Alice", "own_view": True, "charts": [chart.params()]})
+
+
+def test_slack_uploads_the_png_into_the_dm_and_the_home_shows_it(tmp_path):
+    fake = FakeSlack().start()
+    try:
+        messenger = SlackMessenger.from_settings("xoxb-test-token", fake.url)
+        messenger.send(Recipient("slack", "U1"), _message())
+        (asked,) = [c for c in fake.calls if c.method == "files.getUploadURLExternal"]
+        (done,) = fake.uploaded()
+        file_id = json.loads(done.params["files"])[0]["id"] if isinstance(done.params["files"], str) else None
+        file_id = file_id or done.params["files"][0]["id"]
+        assert fake.uploads[file_id].startswith(b"\x89PNG\r\n\x1a\n")
+        assert int(asked.params["length"]) == len(fake.uploads[file_id])
+        assert "Mood, 1 to 5" in asked.params["alt_txt"] and done.params["channel_id"] == "DU1"
+        assert fake.posted("U1")  # the words first, then the picture
+        messenger.send(Recipient("slack", "U1"), OutboundMessage(**{**_message().__dict__, "kind": "home"}))
+        home = next(c for c in fake.calls if c.method == "views.publish")
+        view = home.params["view"]
+        view = json.loads(view) if isinstance(view, str) else view
+        image = view["blocks"][-1]
+        assert image["type"] == "image" and image["slack_file"]["id"] in fake.uploads
+        assert image["alt_text"].startswith("📈 Mood")
+        assert "channel_id" not in fake.uploaded()[-1].params  # the home's copy stays private
+    finally:
+        fake.stop()
+
+
+def test_feishu_card_carries_a_chart_component_of_the_documented_shape():
+    for locale in ("en", "zh"):
+        message = _message(locale)
+        (card,) = build_cards(message.text, message.replies, locale)
+        card = json.loads(json.dumps(card, ensure_ascii=False))  # valid JSON
+        (element,) = [e for e in card["elements"] if e["tag"] == "chart"]
+        spec = element["chart_spec"]
+        assert spec["type"] == "line" and spec["xField"] == "week" and spec["yField"] == "value"
+        values = spec["data"]["values"]
+        assert [v["value"] for v in values] == [3.0] * 11 + [None]  # a gap, not a zero
+        assert [v["week"] for v in values] == [re.sub(r"^\d+-W", "", v["week"]) for v in values]
+        assert not {"texture", "gradient"} & set(json.dumps(spec).split('"'))
+    assert PAUSED == "paused"
+
+
+def test_console_writes_the_png_and_prints_its_path(tmp_path):
+    import io
+
+    from bot.platforms.console.messenger import ConsoleMessenger
+    from conversations.clock import FrozenClock
+
+    out = io.StringIO()
+    console = ConsoleMessenger(out, FrozenClock(utc(2026, 11, 30, 9, 0)), chart_dir=tmp_path)
+    console.switch_to("alice")
+    console.send(Recipient("console", "alice"), _message())
+    path = re.search(r"🖼  (\S+\.png)", out.getvalue()).group(1)
+    assert open(path, "rb").read().startswith(b"\x89PNG")
