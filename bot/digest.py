@@ -499,7 +499,7 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
                     s,
                     dedup_key=f"digest:{manager.id}:{period}:{i}",
                     member_id=manager.id,
-                    kind="digest",
+                    kind="digest_charts" if group[0].template.startswith("charts/") else "digest",
                     body=encode_replies(group),
                     now=now,
                     not_before=app.calendars.send_at(manager, now),

@@ -123,9 +123,7 @@ def mood_chart(weeks: Sequence[WeekFacts]) -> Chart:
 
 def rhythm_chart(weeks: Sequence[WeekFacts]) -> Chart:
     """Checked in (1) or not (0) each week; paused weeks and weeks off are no check-in to miss, so no bar."""
-    values = tuple(
-        None if w.status in ("paused", "off") else (1.0 if w.status == "completed" else 0.0) for w in weeks
-    )
+    values = tuple(None if w.status in ("paused", "off") else (1.0 if w.status == "completed" else 0.0) for w in weeks)
     marks = tuple(_why(w.status) if v is None else None for w, v in zip(weeks, values, strict=True))
     return Chart(
         "rhythm", "bar", tuple(week_label(w.period) for w in weeks), (Series("checked_in", values, marks),), y_max=1

@@ -81,7 +81,7 @@ def _panel(draw: Any, font: Any, chart: Chart, y0: int) -> None:
                 previous = point
     elif chart.kind == "stacked":
         for i in range(n):
-            bottom = base
+            bottom = float(base)
             if all(s.values[i] is None for s in chart.series):
                 _gap(draw, centre[i], base, chart.series[0].mark(i))
                 continue

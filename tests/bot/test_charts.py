@@ -84,7 +84,7 @@ def test_a_managers_digest_ends_with_the_teams_charts_and_no_names(harness):
         run_checkin(h, handle, mood=mood)
     h.say("alice", "/kudos @bo #teamwork for the pairing")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 5))
-    digests = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"]
+    digests = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest_charts"]
     last = digests[-1]
     assert [r.template for r in last.replies] == ["charts/team"]
     charts = {c.key: c for c in charts_of(last.replies[0].template, last.replies[0].params)}
@@ -107,7 +107,7 @@ def test_fewer_than_three_reports_get_no_team_charts(harness):
     run_checkin(h, "alice")
     run_checkin(h, "bo")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 5))
-    digests = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest"]
+    digests = [m for r, m in h.fake.sent if r.address == "maria" and m.kind.startswith("digest")]
     assert digests and not any(r.template.startswith("charts/") for m in digests for r in m.replies)
 
 
