@@ -54,12 +54,19 @@ def weeks_of(report: Report, periods: Sequence[str]) -> list[WeekFacts]:
 
 
 def person_charts(
-    s: Session, *, viewer: Member, member: Member, report: Report, newest: str, now: datetime
+    s: Session,
+    *,
+    viewer: Member,
+    member: Member,
+    report: Report,
+    newest: str,
+    now: datetime,
+    skip_level: bool = False,
 ) -> Reply | None:
     """Mood, check-in rhythm and development actions of `member` over the last weeks, if `viewer` may see them:
     `report` is their digest section as `viewer` reads it (with CHART_WEEKS of weeks), `newest` its week."""
     assert member.id is not None  # a stored member
-    if not access.may_member(s, viewer, member, access.Part.CHARTS, now=now):
+    if not access.may_member(s, viewer, member, access.Part.CHARTS, now=now, skip_level=skip_level):
         return None
     periods = last_periods(newest)
     weeks = weeks_of(report, periods)
@@ -70,7 +77,8 @@ def person_charts(
     done: Counter[str] = Counter()
     start = now - timedelta(weeks=CHART_WEEKS + 1)
     for a in repo.actions_of(s, owner_ids=[member.id], statuses=ACTION_STATUSES, shared_only=False):
-        if not access.may_member(s, viewer, member, access.Part.ACTIONS, now=now, action=access.action_facts(s, a)):
+        facts = access.action_facts(s, a)
+        if not access.may_member(s, viewer, member, access.Part.ACTIONS, now=now, skip_level=skip_level, action=facts):
             continue
         since = a.opened_at or a.created_at
         if since >= start:

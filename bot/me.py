@@ -19,6 +19,7 @@ from bot import access
 from bot.calendar import Calendars, paused_until
 from bot.charts import person_charts
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from bot.platforms import identity
 from conversations.charts import CHART_WEEKS
 from conversations.commands import after_words
 from conversations.dates import split_week
@@ -112,6 +113,50 @@ def view(
             },
         ),
     ] + ([pictures] if pictures is not None else [])
+
+
+def charts_view(
+    s: Session,
+    viewer: Member,
+    who: str,
+    *,
+    platform: str,
+    now: datetime,
+    skip_level: bool = False,
+    calendars: Calendars | None = None,
+) -> Reply:
+    """`/me charts` (one's own) or `/me charts @alice` (a report's, for their manager): the person's charts as the
+    viewer's digest would show them. Whether the viewer may is bot/access.py's (Part.CHARTS)."""
+    subject = identity.member_by_mention(s, platform=platform, token=who) if who else viewer
+    if subject is None or not subject.active:
+        return Reply("charts/unknown_member", {"who": who})
+    if not access.may_member(s, viewer, subject, access.Part.CHARTS, now=now, skip_level=skip_level):
+        return Reply("charts/not_yours", {"who": first_name(subject.name)})
+    at = DIGEST_SCHEDULE.next_after(viewer.timezone, now).due
+    (report,), _ = snapshot(
+        s,
+        reports=[subject],
+        timezone=viewer.timezone,
+        now=at,
+        viewer=viewer,
+        skip_level=skip_level,
+        calendars=calendars,
+        weeks=CHART_WEEKS,
+    )
+    pictures = (
+        person_charts(
+            s,
+            viewer=viewer,
+            member=subject,
+            report=report,
+            newest=report.weeks[0].period,
+            now=now,
+            skip_level=skip_level,
+        )
+        if report.weeks
+        else None
+    )
+    return pictures or Reply("charts/none", {"who": None if subject.id == viewer.id else first_name(subject.name)})
 
 
 def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[str, Any]:

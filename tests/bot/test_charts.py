@@ -225,3 +225,20 @@ def test_console_writes_the_png_and_prints_its_path(tmp_path):
     console.send(Recipient("console", "alice"), _message())
     path = re.search(r"🖼  (\S+\.png)", out.getvalue()).group(1)
     assert open(path, "rb").read().startswith(b"\x89PNG")
+
+
+def test_a_manager_sees_a_reports_charts_and_a_peer_does_not(harness):
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", mood=3)
+    h.fake.clear()
+    text = h.say("maria", "/me charts @alice")[-1]
+    assert text.startswith("📈 Alice’s last ")
+    (reply,) = _chart_replies(h, "maria")
+    mood = {c.key: c for c in charts_of(reply.template, reply.params)}["mood"].series[0]
+    assert mood.values[-1] == 3.0
+    assert _line(text, "• Mood, 1 to 5:").split("  ", 1)[1].split()[-1] == "3"
+    assert h.say("bo", "/me charts @alice")[-1] == "Only Alice and their manager see Alice’s charts."
+    assert h.say("bo", "/me charts @nobody")[-1].startswith("I don't know @nobody in Flywheel.")
+    assert h.say("chen", "/me 图表 @alice")[-1] == "Alice 的图表只有本人和其经理能看到。"
+    assert h.say("chen", "/me 图表")[-1].startswith("📈 你最近 ")
