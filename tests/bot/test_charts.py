@@ -82,7 +82,8 @@ def test_a_managers_digest_ends_with_the_teams_charts_and_no_names(harness):
     h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
     for handle, mood in (("alice", 4), ("bo", 2), ("chen", 5)):
         run_checkin(h, handle, mood=mood)
-    h.say("alice", "/kudos @bo #teamwork for the pairing")
+    h.say("alice", "/kudos @bo for the pairing #teamwork")
+    h.say("bo", "/kudos @alice @chen for the release #teamwork #ownership")
     h.run_until(local("Europe/London", 2026, 11, 30, 9, 5))
     digests = [m for r, m in h.fake.sent if r.address == "maria" and m.kind == "digest_charts"]
     last = digests[-1]
@@ -95,7 +96,8 @@ def test_a_managers_digest_ends_with_the_teams_charts_and_no_names(harness):
     )
     took = charts["participation"].series[1].values[week]
     assert took == 3.0 and _line(last.text, "• Checked in").endswith("– 3 of – – – – – – – – – – – 3")
-    assert "kudos" not in charts or "#teamwork" in last.text
+    assert charts["kudos"].labels == ("ownership", "teamwork") and charts["kudos"].series[0].values == (1.0, 2.0)
+    assert _line(last.text, "• Kudos received by value:").endswith("#ownership 1, #teamwork 2")
     for name in ("Alice", "Bo", "陈晨"):
         assert name not in last.text and name not in json.dumps(last.replies[0].params, default=str)
 
