@@ -20,7 +20,8 @@ CHART_WEEKS = 12  # one person's charts and the team's look back this many weeks
 MOODS = (1, 2, 3, 4, 5)
 
 # Why a week has no number. Never drawn as zero.
-PAUSED, OFF, MISSING, FEW = "paused", "off", "missing", "few"
+PAUSED, OFF, MISSING, FEW, OPEN = "paused", "off", "missing", "few", "open"
+WAITING = ("none", "scheduled", "prompted", "in_progress")  # the newest week's check-in may still come
 
 
 @dataclass(frozen=True)
@@ -107,11 +108,21 @@ def _why(status: str) -> str | None:
     return {"paused": PAUSED, "off": OFF}.get(status, MISSING)
 
 
+def _marks(weeks: Sequence[WeekFacts], values: Sequence[float | None]) -> tuple[str | None, ...]:
+    """Why each value is missing; the newest week's check-in, not finished yet, is still open (not missed: the
+    charts are drawn for Monday's digest, before that week's window closes)."""
+    last = len(weeks) - 1
+    return tuple(
+        None if v is not None else (OPEN if i == last and w.status in WAITING else _why(w.status))
+        for i, (w, v) in enumerate(zip(weeks, values, strict=True))
+    )
+
+
 def mood_chart(weeks: Sequence[WeekFacts]) -> Chart:
-    """Mood per week, oldest first; a paused week, one without a working day and one without an answer have no
-    point (and say which)."""
+    """Mood per week, oldest first; a paused week, one without a working day, one without an answer and the week
+    still open have no point (and say which)."""
     values = tuple(float(w.mood) if w.mood is not None else None for w in weeks)
-    marks = tuple(None if w.mood is not None else _why(w.status) for w in weeks)
+    marks = _marks(weeks, values)
     return Chart(
         "mood",
         "line",
@@ -122,9 +133,16 @@ def mood_chart(weeks: Sequence[WeekFacts]) -> Chart:
 
 
 def rhythm_chart(weeks: Sequence[WeekFacts]) -> Chart:
-    """Checked in (1) or not (0) each week; paused weeks and weeks off are no check-in to miss, so no bar."""
-    values = tuple(None if w.status in ("paused", "off") else (1.0 if w.status == "completed" else 0.0) for w in weeks)
-    marks = tuple(_why(w.status) if v is None else None for w, v in zip(weeks, values, strict=True))
+    """Checked in (1) or not (0) each week; paused weeks, weeks off and the week still open are no check-in to
+    miss, so no bar."""
+    last = len(weeks) - 1
+    values = tuple(
+        None
+        if w.status in ("paused", "off") or (i == last and w.status in WAITING)
+        else (1.0 if w.status == "completed" else 0.0)
+        for i, w in enumerate(weeks)
+    )
+    marks = _marks(weeks, values)
     return Chart(
         "rhythm", "bar", tuple(week_label(w.period) for w in weeks), (Series("checked_in", values, marks),), y_max=1
     )
@@ -198,7 +216,7 @@ def charts_of(template: str, params: Mapping[str, Any]) -> list[Chart]:
 # ------------------------------------------------------------------------------------------------ in words
 
 BARS = "▁▂▃▄▅▆▇█"
-GAP = {PAUSED: "‖", OFF: "·", MISSING: "·", FEW: " "}
+GAP = {PAUSED: "‖", OFF: "·", MISSING: "·", FEW: " ", OPEN: "…"}
 
 
 def sparkline(series: Series, top: float | None = None) -> str:

@@ -55,6 +55,10 @@ def test_a_paused_week_a_week_off_and_a_missing_one_are_marked_not_zero():
     assert sparkline(mood, 5) == "▆‖··"
     rhythm = rhythm_chart(weeks).series[0]
     assert rhythm.values == (1.0, None, None, 0.0)  # missed counts; paused and off are nothing to miss
+    waiting = [*weeks[:3], WeekFacts("2026-W48", "prompted")]  # this week's check-in can still come: not missed
+    assert rhythm_chart(waiting).series[0].marks[-1] == mood_chart(waiting).series[0].marks[-1] == "open"
+    assert rhythm_chart(waiting).series[0].values[-1] is None
+    assert sparkline(mood_chart(waiting).series[0], 5) == "▆‖·…"
 
 
 def test_me_shows_my_charts_with_the_numbers_of_the_text_in_both_languages(harness):
