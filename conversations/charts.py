@@ -161,6 +161,50 @@ def actions_chart(periods: Sequence[str], opened: Mapping[str, int], done: Mappi
     )
 
 
+@dataclass(frozen=True)
+class KeyResultFacts:
+    """One key result as the chart reads it: `label` numbers it (`1.2`: goal 1, key result 2), never its words."""
+
+    label: str
+    start: float | None
+    target: float | None  # None: a done / not done key result
+    current: float | None
+    done: bool = False
+
+
+def key_result_progress(kr: KeyResultFacts) -> float | None:
+    """How far a key result has come, 0–100 (%): done / not done is 100 or 0; a number from start to target is its
+    share of the way, within 0–100; None when it has no value yet (or start equals target)."""
+    if kr.target is None:
+        return 100.0 if kr.done else 0.0
+    start = kr.start if kr.start is not None else 0.0
+    if kr.current is None or kr.target == start:
+        return None
+    return float(round(max(0.0, min(100.0, (kr.current - start) / (kr.target - start) * 100))))
+
+
+def quarter_elapsed(first: date, last: date, today: date) -> float:
+    """How much of the quarter (`first`..`last`, both included) has gone by `today`, 0–100 (%)."""
+    days = (last - first).days + 1
+    return float(round(max(0, min(days, (today - first).days + 1)) / days * 100))
+
+
+def key_results_chart(krs: Sequence[KeyResultFacts], elapsed: float) -> Chart:
+    """Each key result's progress (left bar) next to the share of the quarter gone (right bar, the same for all):
+    a key result behind the time is one whose left bar is the shorter."""
+    progress = tuple(key_result_progress(k) for k in krs)
+    return Chart(
+        "key_results",
+        "bar",
+        tuple(k.label for k in krs),
+        (
+            Series("progress", progress, tuple(MISSING if v is None else None for v in progress)),
+            Series("elapsed", tuple(elapsed for _ in krs)),
+        ),
+        y_max=100,
+    )
+
+
 # ------------------------------------------------------------------------------------------------ a team
 
 

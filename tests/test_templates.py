@@ -47,6 +47,9 @@ CHARTS_PERSON = [
     charts.mood_chart(_FACTS).params(),
     charts.rhythm_chart(_FACTS).params(),
     charts.actions_chart(_WEEKS, {_WEEKS[3]: 2}, {_WEEKS[5]: 1}).params(),
+    charts.key_results_chart(
+        [charts.KeyResultFacts("1.1", 0, 10, 4), charts.KeyResultFacts("1.2", None, None, None, done=False)], 40.0
+    ).params(),
 ]
 CHARTS_TEAM = [
     charts.team_mood_chart(_WEEKS, {p: [2, 3, 4] if i % 2 else None for i, p in enumerate(_WEEKS)}).params(),

@@ -248,3 +248,29 @@ def test_a_manager_sees_a_reports_charts_and_a_peer_does_not(harness):
     assert h.say("bo", "/me charts @nobody")[-1].startswith("I don't know @nobody in Flywheel.")
     assert h.say("chen", "/me 图表 @alice")[-1] == "Alice 的图表只有本人和其经理能看到。"
     assert h.say("chen", "/me 图表")[-1].startswith("📈 你最近 ")
+
+
+def test_key_result_progress_against_the_quarter():
+    from datetime import date
+
+    from conversations.charts import KeyResultFacts, key_result_progress, key_results_chart, quarter_elapsed
+
+    krs = [
+        KeyResultFacts("1.1", start=10, target=50, current=30),
+        KeyResultFacts("1.2", start=None, target=None, current=None, done=True),
+        KeyResultFacts("2.1", start=0, target=8, current=None),
+        KeyResultFacts("2.2", start=100, target=50, current=120),  # going down, and the wrong way so far
+    ]
+    assert [key_result_progress(k) for k in krs] == [50.0, 100.0, None, 0.0]
+    elapsed = quarter_elapsed(date(2026, 10, 1), date(2026, 12, 31), date(2026, 11, 15))
+    assert elapsed == 50.0
+    chart = key_results_chart(krs, elapsed)
+    assert chart.series[0].marks[2] == "missing" and chart.series[1].values == (50.0,) * 4
+    from conversations.machine import Reply
+    from conversations.render import Audience, Renderer
+
+    reply = Reply("charts/person", {"name": "Alice", "own_view": True, "charts": [chart.params()]})
+    en = Renderer().render(reply, Audience("en", "Europe/London", "Alice"))
+    assert "(right bar, 50%): 1.1 50%, 1.2 100%, 2.1 –, 2.2 0%" in en
+    zh = Renderer().render(reply, Audience("zh", "Asia/Shanghai", "陈晨"))
+    assert "（右柱，50%）：1.1 50%，1.2 100%，2.1 –，2.2 0%" in zh
