@@ -170,7 +170,8 @@ def _message(locale="en"):
     weeks = [WeekFacts(p, "completed", 3) for p in PERIODS[:-1]] + [WeekFacts(PERIODS[-1], "paused")]
     chart = mood_chart(weeks)
     reply = decode_replies(encode_replies([_reply(chart)]))[0]  # through the outbox's encoding, as sent
-    return OutboundMessage(text="📈 Mood, 1 to 5: 3 3 … paused", replies=[reply], locale=locale, outbox_id=7)
+    text = "🪞 Here's what Flywheel has about you…\n\n📈 Mood, 1 to 5: 3 3 … paused"
+    return OutboundMessage(text=text, replies=[reply], locale=locale, outbox_id=7)
 
 
 def _reply(chart: Chart):
@@ -190,7 +191,8 @@ def test_slack_uploads_the_png_into_the_dm_and_the_home_shows_it(tmp_path):
         file_id = file_id or done.params["files"][0]["id"]
         assert fake.uploads[file_id].startswith(b"\x89PNG\r\n\x1a\n")
         assert int(asked.params["length"]) == len(fake.uploads[file_id])
-        assert "Mood, 1 to 5" in asked.params["alt_txt"] and done.params["channel_id"] == "DU1"
+        assert asked.params["alt_txt"] == "📈 Mood, 1 to 5: 3 3 … paused"  # the chart's words, not all of /me
+        assert done.params["channel_id"] == "DU1"
         assert fake.posted("U1")  # the words first, then the picture
         messenger.send(Recipient("slack", "U1"), OutboundMessage(**{**_message().__dict__, "kind": "home"}))
         home = next(c for c in fake.calls if c.method == "views.publish")

@@ -197,9 +197,14 @@ def _charts(message: OutboundMessage) -> list[Chart]:
 ALT_LIMIT = 2000  # characters of an image block's alt_text
 
 
+CHART_LEAD = ("📈", "📊")  # how the charts' own lines begin (prompts/charts/): after the rest of a message like /me
+
+
 def alt_text(text: str) -> str:
-    """What the chart shows, in words: the message's text as plain text (no mrkdwn), within Slack's limit."""
-    plain = neutralise(text).replace("*", "").replace("`", "")
+    """What the chart shows, in words: the charts' lines of the message (from its 📈 or 📊 on) as plain text (no
+    mrkdwn), within Slack's limit."""
+    starts = [i for i in (text.find(lead) for lead in CHART_LEAD) if i >= 0]
+    plain = neutralise(text[min(starts) :] if starts else text).replace("*", "").replace("`", "")
     plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return plain if len(plain) <= ALT_LIMIT else plain[: ALT_LIMIT - 1] + "…"
 
