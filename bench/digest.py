@@ -20,11 +20,13 @@ from conversations.charts import charts_of
 from conversations.clock import UTC, FrozenClock
 from conversations.digest import HISTORY_WEEKS
 from conversations.render import Audience
-from conversations.schedule import previous_period, weekly_period, zone
+from conversations.schedule import previous_period, quarterly_period, weekly_period, zone
 from storage.models import (
     Answer,
     ConversationRun,
     DevelopmentAction,
+    Goal,
+    KeyResult,
     Kudos,
     KudosRecipient,
     Member,
@@ -40,7 +42,8 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=zone(TZ)).astimezone(UTC)
 
 def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
     """A year of history in bulk: weekly check-ins (mostly completed, some expired or missing) with every answer,
-    monthly reviews, open obstacles, support requests, kudos and retro actions."""
+    monthly reviews, open obstacles, support requests, kudos, retro actions, and this quarter's goals with key
+    results."""
     with app.engine.begin() as conn:
         people = conn.execute(sa.select(Member.id, Member.manager_id).order_by(Member.id)).all()
         joined = NOW - timedelta(weeks=weeks + 2)
@@ -227,9 +230,58 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
                 )
         conn.execute(sa.insert(Retro.__table__), retros)
         conn.execute(sa.insert(DevelopmentAction.__table__), actions)
+        # This quarter's goals, agreed: two per member, each with a measured key result and a done / not done one
+        # (the digest reads them for its lagging hint), and a team goal per manager.
+        quarter = quarterly_period(NOW.astimezone(zone(TZ)).date())
+        goals, key_results = [], []
+        bosses = sorted({m for _, m in people if m is not None})
+        for number, (owner, scope) in enumerate(
+            [(m, "personal") for m, _ in people for _ in (1, 2)] + [(b, "team") for b in bosses], start=1
+        ):
+            goals.append(
+                {
+                    "id": number,
+                    "owner_id": owner,
+                    "scope": scope,
+                    "quarter": quarter,
+                    "number": 1 if scope == "team" or number % 2 else 2,
+                    "text": f"Goal {number}",
+                    "member_agreed": True,
+                    "manager_agreed": True,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                    "agreed_at": NOW,
+                }
+            )
+            key_results += [
+                {
+                    "goal_id": number,
+                    "number": 1,
+                    "text": "activation from 0 to 100 %",
+                    "start": 0.0,
+                    "target": 100.0,
+                    "unit": "%",
+                    "current": float(rng.randint(0, 100)),
+                    "done": False,
+                    "updated_at": NOW,
+                },
+                {
+                    "goal_id": number,
+                    "number": 2,
+                    "text": "guide published",
+                    "start": None,
+                    "target": None,
+                    "unit": None,
+                    "current": None,
+                    "done": rng.random() < 0.5,
+                    "updated_at": NOW,
+                },
+            ]
+        conn.execute(sa.insert(Goal.__table__), goals)
+        conn.execute(sa.insert(KeyResult.__table__), key_results)
     if app.engine.dialect.name == "postgresql":
         with app.engine.begin() as conn:  # explicit ids were inserted: move the sequences past them
-            for table in ("conversation_run", "kudos", "retro"):
+            for table in ("conversation_run", "kudos", "retro", "goal"):
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
                 )
@@ -244,6 +296,8 @@ def seed(app: Flywheel, *, weeks: int, rng: random.Random) -> dict[str, int]:
         "obstacles": len(obstacles),
         "support_requests": len(support),
         "kudos": len(kudos),
+        "goals": len(goals),
+        "key_results": len(key_results),
     }
 
 

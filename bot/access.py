@@ -5,19 +5,34 @@ lines of the prompts, so that what a member is told is what happens.
 The rule, in words (README, "Who sees what"):
 
 - a member sees all of their own data; a deactivated member or someone Flywheel does not know sees nothing;
-- their manager sees the answers of a weekly check-in or monthly review once it is finished — an unfinished
-  one only when its window closes, with what was answered by then — and the obstacles that came from them;
+- their manager sees the answers of a weekly check-in, monthly review or quarterly talk once it is finished — an
+  unfinished one only when its window closes, with what was answered by then — and the obstacles that came from them;
   support requests at once; the manager alone acts on them;
 - with `digest.skip_level: true` the manager's manager reads the same as the manager (and acts on nothing);
 - retro answers: the participants and whoever started it (or the channel it was started in), as the summary
   shows them; kudos: every member;
+- requested feedback (`/feedback ask`): the requester, with each giver's name, and each giver their own words;
+  the requester's manager (and manager's manager with skip_level) only once the requester shared it
+  (`/feedback share N`); a decline is no one's to see — nobody is told who declined;
+- a 1:1's agenda items and shared notes: the two people of the pair; a private note: only the one who wrote it;
 - development actions: the owner and their manager (and skip level, as above), like support requests; a retro's
   action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
 - charts of one person: the person and whoever reads their digest section; a team's charts: its manager alone,
   and only aggregates of at least `MIN_GROUP` people (a week with fewer shows nothing, never one person's mood);
+- a reply between a manager and a report (about one of the report's answers, obstacles or support requests):
+  only its author and its recipient, ever; a manager replies only to what they may read of their own reports;
+- upward feedback: only the manager it is for, only as a set without names, and only when
+  `conversations/replies.py upward_disclosed` says so (the month closed, at least `feedback.upward_min` answered);
+  nobody else, not even the manager's manager;
+- goals and their key results (a value, never the check-in answer it came from) and what they align to: the member
+  and their whole manager chain; their teammates (the same manager) too when the org file sets
+  `goals.visible_to_team: true`. The comments on a goal: the member and their manager chain. Agreeing, commenting
+  and editing (co-creation): the member and their manager. A team's goals: its manager, the manager's chain and
+  everyone who reports to the manager, directly or not (organisation → team → person);
 - nobody else: not peers, and not admins for being admins. A deactivated member's data is shown to no one else.
 
-`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`). The helpers at the end read
+`may` is pure: it takes plain facts (`Person`, `RunFacts`, `RetroFacts`, `ActionFacts`, `FeedbackFacts`,
+`OneOnOneFacts`). The helpers at the end read
 stored members for it and say whom the notices name.
 """
 
@@ -31,6 +46,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from conversations.render import Audience, first_name
+from conversations.replies import upward_disclosed
 from storage.models import ConversationRun, DevelopmentAction, Member, Retro
 
 
@@ -47,6 +63,15 @@ class Part(StrEnum):
     PROFILE = "profile"  # handle, time zone, manager: the export
     CHARTS = "charts"  # one person's charts (mood, check-in rhythm, development actions): like their digest section
     TEAM_CHARTS = "team_charts"  # a team's aggregates: its manager alone, each from at least MIN_GROUP people
+    REPLIES = "replies"  # a private reply about one of the subject's items, or an answer back to one
+    REPLY_ACT = "reply_act"  # reply to one of the subject's items (their manager, to what they may read)
+    UPWARD = "upward"  # the upward feedback a manager (the subject) received, as a set without names
+    REQUESTED_FEEDBACK = "requested_feedback"  # the answers to a member's `/feedback ask` (subject: the requester)
+    ONE_ON_ONE = "one_on_one"  # a 1:1's cadence, agenda items and notes (subject: the report of the pair)
+    GOALS = "goals"  # a member's goals, their key results and what they align to
+    GOAL_COMMENTS = "goal_comments"  # the comments on a member's goals while they are made
+    GOALS_ACT = "goals_act"  # agree to, comment on or edit a member's goals (co-creation)
+    TEAM_GOALS = "team_goals"  # the goals a manager set for their team
 
 
 class Relation(StrEnum):
@@ -75,10 +100,48 @@ class RunFacts:
 
 
 @dataclass(frozen=True)
+class ReplyFacts:
+    """The two people of a reply: whoever wrote it and whoever it was sent to."""
+
+    author_id: int
+    recipient_id: int
+
+
+@dataclass(frozen=True)
+class UpwardFacts:
+    """One month's upward feedback for one manager: how many different reports answered (never who), the
+    minimum (`feedback.upward_min`), and whether that month's review has closed for everyone who was asked."""
+
+    manager_id: int
+    respondents: int
+    minimum: int
+    closed: bool
+
+
+@dataclass(frozen=True)
 class RetroFacts:
     participant_ids: frozenset[int]
     started_by: int
     channel: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedbackFacts:
+    """A feedback request: who asked, who gave this answer (None: the request itself), whether it was shared."""
+
+    requester_id: int
+    giver_id: int | None = None
+    shared: bool = False
+
+
+@dataclass(frozen=True)
+class OneOnOneFacts:
+    """A 1:1 pair, and for a note, who wrote it and whether it is private."""
+
+    manager_id: int
+    member_id: int
+    author_id: int | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,7 +155,7 @@ class ActionFacts:
 
 FINISHED = "completed"
 MIN_GROUP = 3  # the fewest people an aggregate of a team may be shown for
-CHECKIN_FLOWS = ("weekly_checkin", "monthly_review")
+CHECKIN_FLOWS = ("weekly_checkin", "monthly_review", "quarterly_talk")
 
 
 def person(member: Member | None) -> Person | None:
@@ -147,8 +210,14 @@ def may(
     subject_manager: Person | None = None,
     run: RunFacts | None = None,
     retro: RetroFacts | None = None,
+    feedback: FeedbackFacts | None = None,
+    one_on_one: OneOnOneFacts | None = None,
     action: ActionFacts | None = None,
     group_size: int | None = None,
+    reply: ReplyFacts | None = None,
+    upward: UpwardFacts | None = None,
+    chain: tuple[int, ...] = (),
+    goals_visible_to_team: bool = False,
 ) -> bool:
     """May `viewer` see (or, for the *_ACT / ANSWER_RUN parts, act on) this `part` of `subject`'s data?
 
@@ -161,8 +230,14 @@ def may(
         subject_manager: the subject's manager, to recognise their manager (skip level).
         run: for RUN_ANSWERS, ANSWER_RUN and OBSTACLES (the run an obstacle came from, if any).
         retro: for RETRO_ANSWERS.
+        feedback: for REQUESTED_FEEDBACK (the subject is the requester).
+        one_on_one: for ONE_ON_ONE (the subject is the report of the pair).
         action: for ACTIONS, the one action (without it: the actions already shared).
         group_size: for TEAM_CHARTS, how many people one aggregate is made of (`subject` is the team's manager).
+        reply: for REPLIES: its two people (the subject is whose item it is about).
+        upward: for UPWARD (the subject is the manager it is for).
+        chain: for the goal parts, the subject's managers, nearest first, up to the top (`chain_of`).
+        goals_visible_to_team: the org file's `goals.visible_to_team`.
     """
     if part == Part.TEAM_CHARTS:
         return (
@@ -175,10 +250,39 @@ def may(
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
         return False
+    assert viewer is not None
+    if part == Part.REPLIES:  # the two people, and only while the one it is about has not left (or is the viewer)
+        return (
+            reply is not None
+            and viewer.id in (reply.author_id, reply.recipient_id)
+            and (rel == Relation.SELF or subject.active)
+        )
+    if part == Part.UPWARD:
+        return (
+            upward is not None
+            and rel == Relation.SELF
+            and upward.manager_id == viewer.id
+            and upward_disclosed(respondents=upward.respondents, minimum=upward.minimum, closed=upward.closed)
+        )
+    if part == Part.REPLY_ACT:  # only the report's own manager (not the skip level), to a report still here
+        return rel == Relation.MANAGER and subject.active
+    if part == Part.REQUESTED_FEEDBACK:
+        if feedback is None or feedback.requester_id != subject.id:
+            return False
+        if rel == Relation.SELF or (feedback.giver_id is not None and viewer.id == feedback.giver_id):
+            return True  # the requester; a giver, their own words
+        return feedback.shared and subject.active and rel in (Relation.MANAGER, Relation.SKIP_MANAGER)
+    if part == Part.ONE_ON_ONE:
+        if one_on_one is None or one_on_one.member_id != subject.id:
+            return False
+        if one_on_one.private:
+            return one_on_one.author_id is not None and viewer.id == one_on_one.author_id
+        return subject.active and viewer.id in (one_on_one.manager_id, one_on_one.member_id)
+    if part in (Part.GOALS, Part.GOAL_COMMENTS, Part.GOALS_ACT, Part.TEAM_GOALS):
+        return _may_goals(viewer, subject, part, rel, chain=chain, visible_to_team=goals_visible_to_team)
     if part == Part.KUDOS:
         return True  # public recognition, for every member
     if part == Part.RETRO_ANSWERS:
-        assert viewer is not None
         return retro is not None and (
             retro.channel is not None or viewer.id in retro.participant_ids or viewer.id == retro.started_by
         )
@@ -204,6 +308,47 @@ def may(
     return run is not None and run.member_id == subject.id and run.flow in CHECKIN_FLOWS and released(run, now)
 
 
+def _may_goals(
+    viewer: Person | None, subject: Person, part: Part, rel: Relation, *, chain: tuple[int, ...], visible_to_team: bool
+) -> bool:
+    assert viewer is not None  # NOBODY is refused before
+    if rel == Relation.SELF:
+        return True
+    if not subject.active:
+        return False
+    if part == Part.GOALS_ACT:
+        return rel == Relation.MANAGER
+    if viewer.id in chain:
+        return True
+    if part == Part.TEAM_GOALS:  # the team below its manager: anyone whose own chain reaches the subject
+        return False  # decided with the viewer's chain: `may_see_team_goals`
+    teammate = subject.manager_id is not None and viewer.manager_id == subject.manager_id
+    return part == Part.GOALS and visible_to_team and teammate
+
+
+def may_see_team_goals(
+    viewer: Person | None, owner: Person, *, owner_chain: tuple[int, ...], viewer_chain: tuple[int, ...]
+) -> bool:
+    """May `viewer` see the goals `owner` set for their team: `may` for the owner's chain, and everyone below the
+    owner (whose own chain reaches them)."""
+    if may(viewer, owner, Part.TEAM_GOALS, now=datetime.max, chain=owner_chain):
+        return True
+    return viewer is not None and viewer.active and owner.active and owner.id in viewer_chain
+
+
+def chain_of(s: Session, member: Member) -> tuple[int, ...]:
+    """The ids of `member`'s managers, nearest first, up to the top (a loop in the reporting lines ends it)."""
+    out: list[int] = []
+    current = member
+    while current.manager_id is not None and current.manager_id not in out and current.manager_id != member.id:
+        out.append(current.manager_id)
+        boss = s.get(Member, current.manager_id)
+        if boss is None:
+            break
+        current = boss
+    return tuple(out)
+
+
 # ------------------------------------------------------------------------------------------------ with a session
 
 
@@ -217,9 +362,14 @@ def may_member(
     skip_level: bool = False,
     run: ConversationRun | None = None,
     retro: RetroFacts | None = None,
+    feedback: FeedbackFacts | None = None,
+    one_on_one: OneOnOneFacts | None = None,
     action: ActionFacts | None = None,
+    reply: ReplyFacts | None = None,
+    upward: UpwardFacts | None = None,
+    goals_visible_to_team: bool = False,
 ) -> bool:
-    """`may` for stored members: looks up the subject's manager itself."""
+    """`may` for stored members: looks up the subject's manager (and, for goals, the subject's chain) itself."""
     boss = s.get(Member, subject.manager_id) if subject.manager_id and skip_level else None
     subj = person(subject)
     assert subj is not None
@@ -232,7 +382,13 @@ def may_member(
         subject_manager=person(boss),
         run=run_facts(run) if run is not None else None,
         retro=retro,
+        feedback=feedback,
+        one_on_one=one_on_one,
         action=action,
+        reply=reply,
+        upward=upward,
+        chain=chain_of(s, subject) if part in (Part.GOALS, Part.GOAL_COMMENTS, Part.TEAM_GOALS) else (),
+        goals_visible_to_team=goals_visible_to_team,
     )
 
 

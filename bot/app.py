@@ -31,15 +31,19 @@ from bot.calendar import Calendars
 from bot.config import DEFAULT_FLOWS, OrgConfig, load_config, sync_members
 from bot.digest import send_due_digests
 from bot.engine import RunEngine
+from bot.feedback import FeedbackDesk
 from bot.followups import FollowUps
 from bot.forms import Forms
+from bot.goals import GoalsDesk
 from bot.inbound import Commands, Inbound, Starts
 from bot.kudos import KudosDesk
 from bot.metrics import Metrics
 from bot.newcomers import Newcomers
+from bot.oneonone import OneOnOnes
 from bot.outbox import OUTBOX_CLAIM, Outbox
 from bot.platforms.base import Messenger, Recipient
 from bot.platforms.directory import Directory
+from bot.replies import Conversations
 from bot.retro import RetroDesk
 from bot.settings import Settings
 from bot.ticker import Ticker, TickReport
@@ -51,6 +55,7 @@ from conversations.flows import Flow
 from conversations.kudos import KudosSettings
 from conversations.machine import Reply, RunState
 from conversations.render import Audience, Renderer
+from conversations.replies import UPWARD_MIN
 from conversations.retro import ANONYMOUS_MIN
 from storage.db import create_db_engine, session_factory, transaction, upgrade
 from storage.models import Member
@@ -70,7 +75,9 @@ class Flywheel:
     skip_level: bool = False
     admins: tuple[str, ...] = ()
     retro_anonymous_min: int = ANONYMOUS_MIN  # `retro.anonymous_min` in the org file
+    upward_min: int = UPWARD_MIN  # `feedback.upward_min` in the org file
     calendar_settings: CalendarSettings = field(default_factory=CalendarSettings)
+    goals_visible_to_team: bool = False  # `goals.visible_to_team` in the org file
     org_locale: str | None = None  # `defaults.locale` in the org file
     org_members: tuple[Any, ...] = ()  # the org file's members (`MemberSpec`), as read at start
     metrics: Metrics = field(default_factory=Metrics)
@@ -108,20 +115,39 @@ class Flywheel:
             anonymous_min=lambda: self.retro_anonymous_min,
             platform_of=self._platform_of,
         )
+        self.feedback = FeedbackDesk(
+            transaction=self.transaction, calendars=self.calendars, runs=self.runs, skip_level=self.skip_level
+        )
+        self.one_on_ones = OneOnOnes(transaction=self.transaction, calendars=self.calendars)
+        self.conversations = Conversations(
+            calendars=self.calendars, skip_level=self.skip_level, upward_min=lambda: self.upward_min
+        )
+        self.goals = GoalsDesk(self.calendars, visible_to_team=lambda: self.goals_visible_to_team)
         # Each feature adds to the runs of its flows, and declares its commands, here and nowhere else.
-        self.runs.register(self.followups.hooks(), self.retros.hooks(), self.actions.hooks())
+        self.runs.register(
+            self.followups.hooks(),
+            self.retros.hooks(),
+            self.actions.hooks(),
+            self.conversations.hooks(),
+            self.feedback.hooks(),
+            self.goals.hooks(),
+        )
         self.commands = Commands()
         self.commands.register({"help": _help})
-        self.commands.register(Starts(self.flows, self.runs, self.calendars).commands(("checkin", "review")))
+        self.commands.register(Starts(self.flows, self.runs, self.calendars).commands(("checkin", "review", "quarter")))
         self.commands.register(pause.commands())
         self.commands.register(self.kudos.commands())
         self.commands.register(self.retros.commands())
         self.commands.register(self.followups.commands())
         self.commands.register(self.actions.commands())
+        self.commands.register(self.conversations.commands())
+        self.commands.register(self.goals.commands())
         self.commands.register(
             own_data.commands(kudos=self.kudos_settings, skip_level=self.skip_level, calendars=self.calendars)
         )
         self.commands.register(team.commands(admins=self.admins, calendars=self.calendars))
+        self.commands.register(self.feedback.commands())
+        self.commands.register(self.one_on_ones.commands())
         missing = set(COMMANDS) - set(self.commands)
         assert not missing, f"commands without a handler: {sorted(missing)}"
         self.inbound = Inbound(
@@ -160,6 +186,8 @@ class Flywheel:
             summarise_retros=self.retros.summarise_due,
             send_digests=lambda now, last_tick: send_due_digests(self, now, last_tick),
             deliver_outbox=self.deliver_outbox,
+            features=(self.feedback.process_due, self.one_on_ones.process_due),
+            wakeups=(self.feedback.wakeups, self.one_on_ones.wakeups),
         )
 
     # ------------------------------------------------------------------------------------ construction
@@ -196,10 +224,12 @@ class Flywheel:
             skip_level=config.skip_level if config else False,
             admins=config.admins if config else (),
             retro_anonymous_min=config.retro_anonymous_min if config else ANONYMOUS_MIN,
+            upward_min=config.upward_min if config else UPWARD_MIN,
             org_locale=config.locale if config else None,
             org_members=config.members if config else (),
             directories=dict(directories or {}),
             calendar_settings=config.calendar if config else CalendarSettings(),
+            goals_visible_to_team=config.goals_visible_to_team if config else False,
         )
         if config is not None:
             with transaction(app.sessions) as s:

@@ -679,7 +679,7 @@ def describe_settings(settings: Settings) -> list[str]:
 
 def describe_schedule(flow: object) -> str:
     """When a flow runs, in words: `Friday 15:00 member-local, open until Monday 12:00, reminder after 4 hours`."""
-    from conversations.schedule import WEEKDAYS, MonthlySchedule, WeeklySchedule
+    from conversations.schedule import WEEKDAYS, MonthlySchedule, QuarterlySchedule, WeeklySchedule
 
     sched = getattr(flow, "schedule", flow)
     if isinstance(sched, WeeklySchedule):
@@ -692,6 +692,11 @@ def describe_schedule(flow: object) -> str:
         text = (
             f"the {nth} {WEEKDAYS[sched.weekday].title()} of each month {sched.at:%H:%M} member-local, open "
             f"{duration(sched.window)}"
+        )
+    elif isinstance(sched, QuarterlySchedule):
+        text = (
+            f"the first day of each quarter {sched.at:%H:%M} member-local (the first working day after it on a "
+            f"holiday), open {duration(sched.window)}"
         )
     elif sched is None:
         return "started by a command (no schedule)"

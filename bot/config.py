@@ -19,10 +19,13 @@ import yaml
 
 from conversations.answers import Text
 from conversations.calendar import CalendarSettings, is_known_country, parse_hours
+from conversations.feedback import FEEDBACK
 from conversations.flows import Ask, Flow
 from conversations.kudos import KudosSettings, KudosValue
 from conversations.monthly_review import MONTHLY_REVIEW
+from conversations.quarterly_talk import QUARTERLY_TALK
 from conversations.render import LOCALES, normalize_locale
+from conversations.replies import UPWARD_MIN
 from conversations.retro import ANONYMOUS_MIN, RETRO
 from conversations.schedule import (
     MonthlySchedule,
@@ -34,7 +37,9 @@ from conversations.schedule import (
 )
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-DEFAULT_FLOWS: Mapping[str, Flow] = {f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)}
+DEFAULT_FLOWS: Mapping[str, Flow] = {
+    f.name: f for f in (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, FEEDBACK, QUARTERLY_TALK)
+}
 
 DEMO_CONFIG = "demo_org.yaml"
 
@@ -83,7 +88,9 @@ class OrgConfig:
     skip_level: bool = False  # the manager's manager also gets their reports' reports in the digest
     admins: tuple[str, ...] = ()  # handles of the people who may change reporting lines and hear of send failures
     retro_anonymous_min: int = ANONYMOUS_MIN  # respondents an anonymous retro needs before anything of it is shown
+    upward_min: int = UPWARD_MIN  # `feedback.upward_min`: reports who must answer before a manager sees upward feedback
     calendar: CalendarSettings = field(default_factory=CalendarSettings)
+    goals_visible_to_team: bool = False  # `goals.visible_to_team`: teammates see each other's goals (never answers)
     locale: str | None = None  # `defaults.locale`: the organisation's language, for channels (None: not given)
 
 
@@ -134,12 +141,31 @@ def parse_config(
     data: Mapping[str, Any], *, source: str, default_timezone: str = "UTC", default_locale: str = "en"
 ) -> OrgConfig:
     problems: list[str] = []
-    unknown = set(data) - {"defaults", "members", "flows", "kudos", "digest", "admins", "retro", "calendar"}
+    unknown = set(data) - {
+        "defaults",
+        "members",
+        "flows",
+        "kudos",
+        "digest",
+        "admins",
+        "retro",
+        "calendar",
+        "feedback",
+        "goals",
+    }
     if unknown:
         problems.append(
             f"unknown top-level key(s): {', '.join(sorted(unknown))} "
-            "(expected defaults, members, flows, kudos, digest, admins, retro, calendar)"
+            "(expected defaults, members, flows, kudos, digest, admins, retro, calendar, feedback, goals)"
         )
+    goals = data.get("goals") or {}
+    if (
+        not isinstance(goals, dict)
+        or set(goals) - {"visible_to_team"}
+        or not isinstance(goals.get("visible_to_team", False), bool)
+    ):
+        problems.append("`goals` accepts only `visible_to_team: true|false`")
+        goals = {}
     admins = data.get("admins") or []
     if not isinstance(admins, list) or not all(isinstance(a, str) for a in admins):
         problems.append("`admins` must be a list of member handles")
@@ -155,6 +181,7 @@ def parse_config(
     flows, texts = _parse_flows(data.get("flows") or {}, problems)
     kudos = _parse_kudos(data.get("kudos") or {}, problems)
     anonymous_min = _parse_retro(data.get("retro") or {}, problems)
+    upward_min = _parse_feedback(data.get("feedback") or {}, problems)
     calendar = _parse_calendar(data.get("calendar") or {}, defaults.get("country"), problems)
     if problems:
         raise ConfigError(source, problems)
@@ -167,7 +194,9 @@ def parse_config(
         skip_level=bool(digest.get("skip_level", False)),
         admins=tuple(a.strip().lower() for a in admins),
         retro_anonymous_min=anonymous_min,
+        upward_min=upward_min,
         calendar=calendar,
+        goals_visible_to_team=bool(goals.get("visible_to_team", False)),
         locale=normalize_locale(str(defaults["locale"]), default="") or None if "locale" in defaults else None,
     )
 
@@ -185,6 +214,22 @@ def _parse_retro(raw: Any, problems: list[str]) -> int:
             f"anonymous retrospective before anything of it is shown), not {value!r}"
         )
         return ANONYMOUS_MIN
+    return value
+
+
+def _parse_feedback(raw: Any, problems: list[str]) -> int:
+    if not isinstance(raw, dict):
+        problems.append("`feedback` must be a mapping (upward_min)")
+        return UPWARD_MIN
+    for key in sorted(set(raw) - {"upward_min"}):
+        problems.append(f"feedback: unknown key `{key}` (expected upward_min)")
+    value = raw.get("upward_min", UPWARD_MIN)
+    if not isinstance(value, int) or isinstance(value, bool) or not 2 <= value <= 100:
+        problems.append(
+            f"feedback.upward_min must be a whole number from 2 to 100 (how many reports must give upward feedback "
+            f"before their manager sees any of it), not {value!r}"
+        )
+        return UPWARD_MIN
     return value
 
 

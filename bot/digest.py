@@ -17,6 +17,7 @@ from bot.calendar import Calendars, paused_until
 from bot.charts import team_charts
 from bot.codec import encode_replies
 from bot.ports import DigestSender
+from bot.replies import ANSWER_STEPS, digest_numbers, latest_upward, recent_replies, released_at, thanks_given
 from conversations.actions import days_open, overdue
 from conversations.answers import says_nothing
 from conversations.charts import CHART_WEEKS
@@ -25,7 +26,8 @@ from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply
 from conversations.monthly_review import NAME as MONTHLY
 from conversations.render import Audience, Renderer, first_name
-from conversations.schedule import WeeklySchedule, previous_period, weekly_period, zone
+from conversations.replies import UPWARD_MIN
+from conversations.schedule import WeeklySchedule, previous_period, quarterly_period, weekly_period, zone
 from conversations.weekly_checkin import DEFAULT_STEPS
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
@@ -111,6 +113,8 @@ def build_reports(
     skip_level: bool = False,
     calendars: Calendars | None = None,
     weeks: int = HISTORY_WEEKS,
+    upward_min: int = UPWARD_MIN,
+    with_upward: bool = True,
 ) -> tuple[list[Report], dict[str, Any]]:
     """A snapshot of each direct report's recent `weeks` (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers."""
@@ -140,6 +144,10 @@ def build_reports(
     given_by_manager = s.exec(
         select(sa.func.count()).select_from(Kudos).where(Kudos.giver_id == manager.id, Kudos.created_at >= week_ago)
     ).one()
+    upward = latest_upward(s, manager, now, minimum=upward_min) if with_upward else None
+    if upward is not None:  # shown in the first digest after the month closed for everyone; `/upward` any time
+        closed = released_at(s, manager.id, upward[0])
+        upward = upward if closed is not None and closed >= now - timedelta(days=7) else None
     team_given = (
         s.exec(
             select(sa.func.count())
@@ -157,8 +165,13 @@ def build_reports(
         "kudos_received": sum(r.kudos_received_week for r in out[: len(reports)]),
         "manager_hints": [
             {"key": h.key, **h.params}
-            for h in manager_hints(kudos_given_week=given_by_manager, has_reports=bool(reports))
+            for h in manager_hints(
+                kudos_given_week=given_by_manager,
+                has_reports=bool(reports),
+                thanks_replies_week=thanks_given(s, manager.id, week_ago),
+            )
         ],
+        "upward": {"period": upward[0], "texts": upward[1], "minimum": upward_min} if upward else None,
     }
     return out, team
 
@@ -214,6 +227,8 @@ def snapshot(
         subject = who[member_id]
         assert subject is not None
         boss = bosses.get(subject.manager_id) if subject.manager_id is not None else None
+        # The chain as far as this reader can stand in it: the manager, and with skip level the manager's manager.
+        chain = tuple(i for i in (subject.manager_id, boss.manager_id if boss is not None else None) if i is not None)
         return access.may(
             me,
             subject,
@@ -223,6 +238,7 @@ def snapshot(
             subject_manager=access.person(boss),
             run=access.run_facts(run) if run is not None else None,
             action=action,
+            chain=chain,
         )
 
     local_monday = now.astimezone(zone(timezone)).date()
@@ -245,9 +261,12 @@ def snapshot(
         if may(r.member_id, access.Part.RUN_ANSWERS, r)
     }
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
+    answer_ids: dict[int, dict[str, int]] = {}
     if answers:
         for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(answers)))):
             answers[a.run_id][a.step] = a.value
+            if a.step in ANSWER_STEPS and a.id is not None and not says_nothing(_text(a.value)):
+                answer_ids.setdefault(a.run_id, {})[a.step] = a.id
             if a.note:
                 notes[a.run_id] = notes.get(a.run_id, ()) + ((a.step, a.note),)
     by_key = {(r.member_id, r.period): r for r in runs}
@@ -320,6 +339,30 @@ def snapshot(
             # open_actions reads only shared ones: the author matters only for one not shared (bot/access.py)
             if may(action.owner_id, access.Part.ACTIONS, action=access.ActionFacts(None, shared=True)):
                 open_actions[action.owner_id].append((action, retro))
+    replies = recent_replies(s, viewer, reports, now)  # only those between the viewer and each member
+    # This quarter's agreed key results, for the hint that asks about one lagging the quarter's time.
+    today = now.astimezone(zone(timezone)).date()
+    quarter = quarterly_period(today)
+    key_results: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    goals = [
+        g
+        for g in repo.goals_of(s, owner_ids=ids, quarter=quarter, agreed_only=True)
+        if may(g.owner_id, access.Part.GOALS)
+    ]
+    krs = repo.key_results_of(s, goal_ids=[g.id for g in goals])  # type: ignore[misc]  # stored goals
+    for g in goals:
+        for kr in krs[g.id]:  # type: ignore[index]  # a stored goal
+            key_results[g.owner_id].append(
+                {
+                    "goal": g.text,
+                    "text": kr.text,
+                    "start": kr.start,
+                    "target": kr.target,
+                    "unit": kr.unit,
+                    "current": kr.current,
+                    "done": kr.done,
+                }
+            )
     out: list[Report] = []
     for member in reports:
         assert member.id is not None  # a stored member
@@ -363,6 +406,9 @@ def snapshot(
                         if k not in BUILT_IN and k != FOLLOW_UPS and got.get(k) is not None
                     ),
                     notes=tuple(sorted(notes.get(run.id, ()))),
+                    answer_ids=tuple(
+                        (k, answer_ids[run.id][k]) for k in ANSWER_STEPS if k in answer_ids.get(run.id, {})
+                    ),
                 )
             )  # answers are read in no set order
         mine = [k for k, rs in received if member.id in rs]
@@ -372,7 +418,7 @@ def snapshot(
                 name=first_name(member.name),
                 weeks=tuple(history),
                 obstacles=tuple(
-                    {"text": o.text, "since": o.created_at, "times_reported": o.times_reported}
+                    {"id": o.id, "text": o.text, "since": o.created_at, "times_reported": o.times_reported}
                     for o in obstacles[member.id]
                 ),
                 support=tuple(
@@ -389,9 +435,17 @@ def snapshot(
                 ),
                 flags=tuple(flag_params(f) for f in flags_by_member.get(member.id, ())),
                 paused_until=paused_until(member, now),
+                replies=tuple(replies.get(member.id, ())),
+                key_results=tuple(key_results[member.id]),
+                quarter=quarter,
+                day=today,
             )
         )
     return out, periods
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def flag_params(flag: AnswerFlag) -> dict[str, Any]:
@@ -407,11 +461,18 @@ def flag_params(flag: AnswerFlag) -> dict[str, Any]:
     }
 
 
-def digest_replies(reports: Sequence[Report], team: dict[str, Any]) -> list[Reply]:
+def digest_replies(
+    reports: Sequence[Report], team: dict[str, Any], refs: dict[int, dict[str, int]] | None = None
+) -> list[Reply]:
+    """The digest's messages; `refs` (member id → item → number) numbers the items the reader can reply to."""
+    refs = refs or {}
     return (
         [Reply("digest/header", team)]
-        + [Reply("digest/person", report_params(r)) for r in reports]
-        + [Reply("digest/footer", team)]
+        + [
+            Reply("digest/person", {**report_params(r), **({"refs": refs[r.member_id]} if r.member_id in refs else {})})
+            for r in reports
+        ]
+        + [Reply("digest/footer", {**team, "can_reply": any(refs.values())})]
     )
 
 
@@ -472,7 +533,13 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
             if manager is None or s.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)).first():
                 continue  # another replica holds or has built this digest
             reports, team = build_reports(
-                s, manager=manager, now=now, skip_level=app.skip_level, calendars=app.calendars, weeks=CHART_WEEKS
+                s,
+                manager=manager,
+                now=now,
+                skip_level=app.skip_level,
+                calendars=app.calendars,
+                upward_min=app.upward_min,
+                weeks=CHART_WEEKS,
             )
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
@@ -486,7 +553,11 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
                     part=team["period"] if _answers_shown(r, team["period"]) else None,
                 )
             audience = Audience(manager.locale, manager.timezone, manager.name)
-            groups = pack(digest_replies(reports, team), app.renderer, audience)
+            assert manager.id is not None  # a stored member
+            refs = {  # numbers to reply with, for the manager's own reports (not a skip level's)
+                r.member_id: digest_numbers(s, manager.id, report_params(r), now) for r in reports if r.via is None
+            }
+            groups = pack(digest_replies(reports, team, refs), app.renderer, audience)
             # The team's charts (bot/charts.py: aggregates of at least three people, or none) follow as a message
             # of their own: the picture is drawn when it is sent, by the platform.
             pictures = team_charts(

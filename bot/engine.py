@@ -60,6 +60,8 @@ class FlowHooks:
     check_answer: CheckHook | None = None  # an answer refused before the machine sees it (nothing is saved)
     after_save: SaveHook | None = None  # an answer was saved (in the same transaction)
     after_answer: AnsweredHook | None = None  # a member answered such a run (after the transaction's commit)
+    # the answer to a detached question (`Ask.detached`), which the run does not keep: the hook stores it apart
+    take_detached: SaveHook | None = None
 
     def covers(self, flow: str) -> bool:
         return self.flows is None or flow in self.flows
@@ -233,8 +235,13 @@ class RunEngine:
                     context[key] = value
             run.context = context
         flow = self.flows[run.flow]
+        for step, value in outcome.detached.items():
+            takers = [h.take_detached for h in self._hooks(run.flow) if h.take_detached is not None]
+            assert takers, f"{run.flow}: nobody takes the detached answer to {step}"  # it would be lost
+            for take in takers:
+                take(s, flow, run, member, step, value, now)
         for step, value in outcome.save.items():
-            repo.save_answer(s, run=run, step=step, value=value, now=now)
+            repo.save_answer(s, run=run, step=step, value=value, now=now, known=before.answers)
             for hook in self._hooks(run.flow):
                 if hook.after_save is not None:
                     hook.after_save(s, flow, run, member, step, value, now)

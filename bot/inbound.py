@@ -188,6 +188,9 @@ class Inbound:
                 )
                 return True
             replies, run_id = self._dispatch(s, member, event, now)
+            # Read before the replies are queued: the run just changed is still in the session (its change not yet
+            # flushed), so this costs no query; after the flush it may have been let go and would be read again.
+            run = s.get(ConversationRun, run_id) if run_id is not None else None
             if replies:
                 kind = event.replaces or "reply"  # a panel the platform shows (Slack's App Home) is replaced in place
                 repo.enqueue(
@@ -199,7 +202,6 @@ class Inbound:
                     body=encode_replies(replies),
                     now=now,
                 )
-            run = s.get(ConversationRun, run_id) if run_id is not None else None
             answered = run.flow if run is not None else None
         if answered is not None:
             self.runs.answered(answered, now)  # e.g. the last participant's answer posts a retro's summary at once

@@ -15,10 +15,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot import access
+from bot import access, feedback, oneonone
 from bot.calendar import Calendars, paused_until
 from bot.charts import person_charts
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
+from bot.goals import served_goals
 from bot.platforms import identity
 from conversations.charts import CHART_WEEKS
 from conversations.commands import after_words
@@ -32,19 +33,26 @@ from storage import repo
 from storage.models import (
     Answer,
     AnswerFlag,
+    AnswerReply,
     AuditRecord,
     ConversationRun,
     DeletionRequest,
     DevelopmentAction,
     ErasedAccount,
+    Goal,
+    GoalComment,
     Kudos,
     KudosRecipient,
     ManagerRequest,
     Member,
     Obstacle,
     OutboxMessage,
+    ReplyRef,
     RunTransition,
     SupportRequest,
+    UpwardAnswer,
+    UpwardFeedback,
+    UpwardRespondent,
 )
 
 
@@ -61,7 +69,9 @@ def own_report(
     in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this."""
     if manager is not None:
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars, weeks=weeks)
+        reports, _ = build_reports(
+            s, manager=manager, now=at, calendars=calendars, with_upward=False, weeks=weeks
+        )
         return next(r for r in reports if r.member_id == member.id)
     at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
     return snapshot(
@@ -230,6 +240,15 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
             for r in s.exec(select(SupportRequest).where(SupportRequest.member_id == member.id))
         ],
         "development_actions": _actions_export(s, member, now or datetime.now(UTC)),
+        "goals": _goals_export(s, member),
+        "goal_comments_written": [  # their words on others' goals (not the goals: those are the others')
+            {"goal_number": g.number, "quarter": g.quarter, "text": c.text, "at": c.created_at.isoformat()}
+            for c, g in s.exec(
+                select(GoalComment, Goal)
+                .where(GoalComment.goal_id == Goal.id, GoalComment.author_id == member.id, Goal.owner_id != member.id)
+                .order_by(col(GoalComment.created_at))
+            )
+        ],
         "kudos_given": [
             {
                 "to": [people[m].handle for m in _recipients(s, k.id)],  # type: ignore[arg-type]  # stored kudos: id is set
@@ -247,6 +266,57 @@ def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[s
                 "at": k.created_at.isoformat(),
             }
             for k, _ in received
+        ],
+        **feedback.FeedbackDesk.export(s, member),
+        **oneonone.export(s, member, now or datetime.now(UTC)),
+        **_conversations_export(s, member),
+    }
+
+
+def _conversations_export(s: Session, member: Member) -> dict[str, Any]:
+    """Replies the member wrote or received; the months they gave upward feedback, and to whom — never the text,
+    which is stored without its author and cannot be found again (README, "Upward feedback"); a manager's answers
+    to their team's upward feedback."""
+    rows = list(
+        s.exec(
+            select(AnswerReply)
+            .where(sa.or_(col(AnswerReply.author_id) == member.id, col(AnswerReply.recipient_id) == member.id))
+            .order_by(col(AnswerReply.created_at), col(AnswerReply.id))
+        )
+    )
+    given = list(s.exec(select(UpwardRespondent).where(UpwardRespondent.member_id == member.id)))
+    people = repo.members_by_id(
+        s, ids=list({r.author_id for r in rows} | {r.recipient_id for r in rows} | {g.manager_id for g in given})
+    )
+
+    def handle(member_id: int) -> str | None:
+        person = people.get(member_id)
+        return None if person is None or repo.is_erased(person) else person.handle
+
+    return {
+        "replies": [
+            {
+                "from": handle(r.author_id),
+                "to": handle(r.recipient_id),
+                "about": r.about,
+                "answer": r.step,
+                "period": r.period,
+                "text": r.text,
+                "at": r.created_at.isoformat(),
+                "in_reply_to": r.in_reply_to,
+                "id": r.id,
+            }
+            for r in rows
+        ],
+        "upward_feedback_given": [
+            {"to": handle(g.manager_id), "period": g.period, "text": None}
+            for g in sorted(given, key=lambda g: g.period)
+        ],
+        "upward_answers_written": [
+            {"period": a.period, "text": a.text, "at": a.created_at.isoformat()}
+            for a in s.exec(
+                select(UpwardAnswer).where(UpwardAnswer.manager_id == member.id).order_by(col(UpwardAnswer.id))
+            )
         ],
     }
 
@@ -277,6 +347,46 @@ def _actions_export(s: Session, member: Member, now: datetime) -> list[dict[str,
     ]
 
 
+def _goals_export(s: Session, member: Member) -> list[dict[str, Any]]:
+    """Their goals (their own and their team's), each with its key results, what it serves and its comments."""
+    goals = list(s.exec(select(Goal).where(Goal.owner_id == member.id).order_by(col(Goal.quarter), col(Goal.number))))
+    ids: list[int] = [g.id for g in goals if g.id is not None]
+    krs = repo.key_results_of(s, goal_ids=ids)
+    said = repo.goal_comments_of(s, goal_ids=ids)
+    authors = repo.members_by_id(s, ids=list({c.author_id for cs in said.values() for c in cs}))
+    serves = {i: g.text for i, g in served_goals(s, goals).items()}
+    return [
+        {
+            "scope": g.scope,
+            "quarter": g.quarter,
+            "number": g.number,
+            "text": g.text,
+            "agreed_at": g.agreed_at.isoformat() if g.agreed_at else None,
+            "serves": serves.get(g.aligned_to) if g.aligned_to else None,
+            "key_results": [
+                {
+                    "text": k.text,
+                    "start": k.start,
+                    "target": k.target,
+                    "unit": k.unit,
+                    "current": k.current,
+                    "done": k.done,
+                }
+                for k in krs[g.id]  # type: ignore[index]  # stored goals
+            ],
+            "comments": [
+                {
+                    "from": None if repo.is_erased(authors[c.author_id]) else authors[c.author_id].handle,
+                    "text": c.text,
+                    "at": c.created_at.isoformat(),
+                }
+                for c in said[g.id]  # type: ignore[index]  # stored goals
+            ],
+        }
+        for g in goals
+    ]
+
+
 def _recipients(s: Session, kudos_id: int) -> list[int]:
     return list(s.exec(select(KudosRecipient.member_id).where(KudosRecipient.kudos_id == kudos_id)))
 
@@ -295,10 +405,11 @@ def export_reply(s: Session, member: Member, *, now: datetime | None = None) -> 
 
 
 def forget(s: Session, member: Member, *, now: datetime | None = None, by_member: bool = False) -> dict[str, int]:
-    """Delete a member's answers, conversations, flags, obstacles, support requests, kudos received and queued
-    messages, and scrub the profile (the row stays, deactivated and nameless, so others' history keeps its shape:
-    kudos they gave stay, from "a former colleague"). Their chat accounts are remembered only as fingerprints
-    (`ErasedAccount`). The one function that deletes: `flywheel forget` and `/me delete` both call it."""
+    """Delete a member's answers, conversations, flags, obstacles, support requests, goals (with key results and
+    comments, and the comments they wrote), kudos received and queued messages, and scrub the profile (the row
+    stays, deactivated and nameless, so others' history keeps its shape: kudos they gave stay, from "a former
+    colleague"). Their chat accounts are remembered only as fingerprints (`ErasedAccount`). The one function that
+    deletes: `flywheel forget` and `/me delete` both call it."""
     now = now or datetime.now(UTC)
     assert member.id is not None  # a stored member
     counts: dict[str, int] = {}
@@ -307,6 +418,9 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
     def delete(name: str, stmt: Any) -> None:
         counts[name] = s.execute(stmt).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
+    _forget_numbers(s, member.id)  # before the items they name are gone
+    counts["feedback_requests"] = feedback.FeedbackDesk.forget(s, member)  # with the answers others gave them
+    counts["one_on_ones"] = oneonone.forget(s, member)
     delete("answers", sa.delete(Answer).where(col(Answer.member_id) == member.id))
     delete("flags", sa.delete(AnswerFlag).where(col(AnswerFlag.member_id) == member.id))
     s.execute(sa.delete(DeletionRequest).where(col(DeletionRequest.member_id) == member.id))
@@ -337,10 +451,15 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
             )
         ),
     )
+    # Their goals (their own and the ones they set for a team) with key results and comments; goals of others that
+    # served one of theirs serve nothing now; comments they wrote on others' goals are their words.
+    counts["goals"] = repo.delete_goals(s, goal_ids=list(s.exec(select(Goal.id).where(Goal.owner_id == member.id))))  # type: ignore[arg-type]  # stored ids
+    delete("goal_comments", sa.delete(GoalComment).where(col(GoalComment.author_id) == member.id))
     if run_ids:
         delete("transitions", sa.delete(RunTransition).where(col(RunTransition.run_id).in_(run_ids)))
     delete("conversations", sa.delete(ConversationRun).where(col(ConversationRun.member_id) == member.id))
     delete("kudos_received", sa.delete(KudosRecipient).where(col(KudosRecipient.member_id) == member.id))
+    counts.update(_forget_conversations(s, member.id))
     s.execute(sa.update(SupportRequest).where(col(SupportRequest.manager_id) == member.id).values(manager_id=None))
     s.execute(sa.update(Member).where(col(Member.manager_id) == member.id).values(manager_id=None))
     if by_member:  # repo.audit leaves out what people do with their own data; this one fact stays
@@ -362,6 +481,60 @@ def forget(s: Session, member: Member, *, now: datetime | None = None, by_member
         member.set_account(platform, None)
     member.active, member.manager_id, member.team = False, None, None
     s.add(member)
+    return counts
+
+
+def _forget_numbers(s: Session, member_id: int) -> None:
+    """The numbers anyone replies with that name this member's items or replies: an id freed by the deletion must
+    never bring a number back to life on something else."""
+    targets = (
+        [f"answer:{i}" for i in s.exec(select(Answer.id).where(Answer.member_id == member_id))]
+        + [f"obstacle:{i}" for i in s.exec(select(Obstacle.id).where(Obstacle.member_id == member_id))]
+        + [f"support:{i}" for i in s.exec(select(SupportRequest.id).where(SupportRequest.member_id == member_id))]
+        + [
+            f"reply:{i}"
+            for i in s.exec(
+                select(AnswerReply.id).where(
+                    sa.or_(
+                        col(AnswerReply.author_id) == member_id,
+                        col(AnswerReply.recipient_id) == member_id,
+                        col(AnswerReply.subject_id) == member_id,
+                    )
+                )
+            )
+        ]
+    )
+    for i in range(0, len(targets), 500):
+        s.execute(sa.delete(ReplyRef).where(col(ReplyRef.target).in_(targets[i : i + 500])))
+
+
+def _forget_conversations(s: Session, member_id: int) -> dict[str, int]:
+    """Replies they wrote, received or that were about them (the whole thread: its other person loses it too), the
+    numbers they replied with, the record that they gave upward feedback; and, for a manager, the upward feedback
+    about them and their answers to it. Upward feedback a member GAVE stays: nothing links it to them any more."""
+    mine = sa.or_(
+        col(AnswerReply.author_id) == member_id,
+        col(AnswerReply.recipient_id) == member_id,
+        col(AnswerReply.subject_id) == member_id,
+    )
+    ids = select(AnswerReply.id).where(mine)
+    s.execute(sa.update(AnswerReply).where(col(AnswerReply.in_reply_to).in_(ids)).values(in_reply_to=None))
+    counts = {"replies": s.execute(sa.delete(AnswerReply).where(mine)).rowcount or 0}  # type: ignore[attr-defined]  # a DELETE's result
+    s.execute(sa.delete(ReplyRef).where(col(ReplyRef.member_id) == member_id))
+    counts["upward_given"] = (
+        s.execute(  # type: ignore[attr-defined]  # a DELETE's result
+            sa.delete(UpwardRespondent).where(col(UpwardRespondent.member_id) == member_id)
+        ).rowcount
+        or 0
+    )
+    s.execute(sa.delete(UpwardRespondent).where(col(UpwardRespondent.manager_id) == member_id))
+    counts["upward_received"] = (
+        s.execute(  # type: ignore[attr-defined]  # a DELETE's result
+            sa.delete(UpwardFeedback).where(col(UpwardFeedback.manager_id) == member_id)
+        ).rowcount
+        or 0
+    )
+    s.execute(sa.delete(UpwardAnswer).where(col(UpwardAnswer.manager_id) == member_id))
     return counts
 
 

@@ -40,11 +40,13 @@ from storage import repo
 from storage.models import (
     Answer,
     AnswerFlag,
+    AnswerReply,
     AuditRecord,
     ConversationRun,
     DeletionRequest,
     DevelopmentAction,
     ErasedAccount,
+    Goal,
     KudosRecipient,
     Member,
     Obstacle,
@@ -207,8 +209,17 @@ def _counts(s: Session, member: Member) -> dict[str, int]:
         "answers": count(Answer, Answer.member_id == member.id),
         "obstacles": count(Obstacle, Obstacle.member_id == member.id),
         "support_requests": count(SupportRequest, SupportRequest.member_id == member.id),
+        "goals": count(Goal, Goal.owner_id == member.id),
         "kudos_received": count(KudosRecipient, KudosRecipient.member_id == member.id),
         "actions": count(DevelopmentAction, DevelopmentAction.owner_id == member.id),
+        "replies": count(
+            AnswerReply,
+            sa.or_(
+                col(AnswerReply.author_id) == member.id,
+                col(AnswerReply.recipient_id) == member.id,
+                col(AnswerReply.subject_id) == member.id,
+            ),
+        ),
     }
 
 

@@ -132,3 +132,4 @@ class DigestSender(Transactions, Protocol):
     skip_level: bool
     calendars: Calendars
     renderer: Renderer
+    upward_min: int

@@ -6,7 +6,7 @@ Nothing is sent inside a database transaction. Safe to run concurrently in sever
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,6 +57,8 @@ class Ticker:
         summarise_retros: Callable[[datetime], object],
         send_digests: Callable[[datetime, datetime | None], int],
         deliver_outbox: Callable[[], tuple[int, int]],
+        features: Sequence[Callable[[datetime], object]] = (),
+        wakeups: Sequence[Callable[[Session, datetime], list[datetime]]] = (),
     ) -> None:
         self.transaction = transaction
         self.clock = clock
@@ -70,6 +72,8 @@ class Ticker:
         self.summarise_retros = summarise_retros
         self.send_digests = send_digests
         self.deliver_outbox = deliver_outbox
+        self.features = tuple(features)  # features' own timed work (feedback requests closing, 1:1 agendas)
+        self.wakeups = tuple(wakeups)  # when that work next falls due
 
     def tick(self) -> TickReport:
         """One pass of the scheduler. Safe to run concurrently in several replicas and to repeat."""
@@ -81,6 +85,8 @@ class Ticker:
         self._plan(now, last_tick, report)
         report.expired = self._process("expire", Trigger.EXPIRE, now)
         self.summarise_retros(now)
+        for feature in self.features:
+            feature(now)
         with self.transaction() as s:
             team.expire_due(s, now=now, calendars=self.calendars)  # manager requests nobody answered within seven days
         away = self._away_members(now)
@@ -322,6 +328,8 @@ class Ticker:
             times = repo.next_times(s, after=after)
             groups = repo.member_calendars(s)
             times.extend(DIGEST_SCHEDULE.next_after(m.timezone, after).due for m in managers(s))
+            for wakeup in self.wakeups:
+                times.extend(wakeup(s, after))
         for flow in self.flows.values():
             if flow.enabled and flow.schedule is not None:
                 for tz, country in groups:

@@ -4,12 +4,14 @@ bot/platforms/common.py) is looked up here."""
 
 from __future__ import annotations
 
+from conversations.feedback import FEEDBACK
 from conversations.flows import Flow
 from conversations.monthly_review import MONTHLY_REVIEW
+from conversations.quarterly_talk import QUARTERLY_TALK
 from conversations.retro import RETRO
 from conversations.weekly_checkin import WEEKLY_CHECKIN
 
-BUILT_IN: tuple[Flow, ...] = (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO)
+BUILT_IN: tuple[Flow, ...] = (WEEKLY_CHECKIN, MONTHLY_REVIEW, RETRO, FEEDBACK, QUARTERLY_TALK)
 
 _KNOWN: dict[str, Flow] = {f.name: f for f in BUILT_IN}
 

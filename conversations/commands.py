@@ -24,7 +24,13 @@ COMMANDS = (
     "me",
     "retro",
     "note",
+    "feedback",
+    "1on1",
     "action",
+    "reply",
+    "upward",
+    "quarter",
+    "goals",
     "flywheel",
 )
 # Reached as `/flywheel <command>` too (`/me` is one of Slack's built-in commands).
@@ -43,8 +49,16 @@ _ALIASES = {
     "/我": "me",
     "/复盘": "retro",
     "/备注": "note",
+    "/反馈": "feedback",
+    "/一对一": "1on1",
+    "/oneonone": "1on1",
+    "/1:1": "1on1",
     "/行动": "action",
     "/actions": "action",
+    "/回复": "reply",
+    "/向上反馈": "upward",
+    "/季度": "quarter",
+    "/目标": "goals",
 }
 
 _KEYWORDS: dict[str, Trigger | str] = {}

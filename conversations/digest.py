@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from conversations.answers import says_nothing
+from conversations.goals import lag_params, lagging
 
 HISTORY_WEEKS = 6
 NOT_EXPECTED = ("paused", "off")  # weeks with no check-in to miss: paused, or without a working day
@@ -31,6 +32,7 @@ class Week:
     notes: tuple[tuple[str, str], ...] = ()  # (step, the member's note on that answer)
     extras: tuple[tuple[str, str], ...] = ()  # (step, answer) to the org file's extra questions, in order
     held_back: bool = False  # there are answers this reader may not see yet (not finished, window still open)
+    answer_ids: tuple[tuple[str, int], ...] = ()  # (step, answer id) of the answers shown that can be replied to
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class Report:
     via: str | None = None  # in a skip-level digest: the direct manager this person reports to
     flags: tuple[dict[str, Any], ...] = ()  # the member's flags "this is wrong" in these weeks: answers and hints
     paused_until: date | None = None  # their check-ins are paused until this day (while the pause lasts)
+    # private replies about their items between them and the reader (bot/replies.py), oldest first
+    replies: tuple[dict[str, Any], ...] = ()
+    key_results: tuple[dict[str, Any], ...] = ()  # this quarter's agreed key results: goal, text, start, target, …
+    quarter: str | None = None  # the quarter they belong to (`2027-Q1`)
+    day: date | None = None  # the digest's day, for the week of the quarter
 
 
 @dataclass(frozen=True)
@@ -88,12 +95,22 @@ def hints_for(report: Report) -> list[Hint]:
         out.append(Hint("plans_not_done", {"items": missed}))
     if report.helped_mentions >= 2 and report.kudos_received_recent == 0:
         out.append(Hint("unrecognised_helper", {"mentions": report.helped_mentions}))
+    if report.quarter is not None and report.day is not None:
+        for kr in report.key_results:  # a key result behind the quarter's time: its value, target and week
+            if lagging(kr, report.quarter, report.day):
+                out.append(Hint("kr_lagging", lag_params(kr, str(kr.get("goal") or ""), report.quarter, report.day)))
     return out
 
 
-def manager_hints(*, kudos_given_week: int, has_reports: bool) -> list[Hint]:
-    if has_reports and kudos_given_week < 3:
-        return [Hint("give_kudos", {"given": kudos_given_week})]
+THANKS_A_WEEK = 3  # the seeds: thank people specifically, at least three times a week
+
+
+def manager_hints(*, kudos_given_week: int, has_reports: bool, thanks_replies_week: int = 0) -> list[Hint]:
+    """A nudge, worded as encouragement and never as a score, for a manager who thanked people specifically fewer
+    than three times last week: kudos and specific thank-yous sent as replies both count."""
+    given = kudos_given_week + thanks_replies_week
+    if has_reports and given < THANKS_A_WEEK:
+        return [Hint("give_kudos", {"given": given, "kudos": kudos_given_week, "thanks": thanks_replies_week})]
     return []
 
 
@@ -144,6 +161,8 @@ def report_params(report: Report) -> dict[str, Any]:
         "hints": [{"key": h.key, **h.params, "flag": hint_flag(report, h.key)} for h in hints_for(report)],
         "flags": [dict(f) for f in report.flags if f.get("step")],
         "points": [{"key": p.key, **p.params} for p in talking_points(report)],
+        "answer_ids": list(this.answer_ids),
+        "replies": [dict(r) for r in report.replies],
     }
 
 

@@ -17,19 +17,24 @@ from typing import Any
 
 from conversations.answers import Actions, Expect, Items, SupportNeed, Text, says_nothing
 from conversations.followups import Item
+from conversations.goals import GoalSpec, Progress
 from conversations.schedule import Schedule, WeeklySchedule
 
 
 @dataclass(frozen=True)
 class Ask:
     id: str
-    expects: Expect
+    expects: Expect | GoalSpec | Progress
     optional: bool = False
     each: str | None = None
     requires_manager: bool = False  # left out for someone who has no manager
     group: str | None = None  # `each` steps asked together as one question with this step key
     opens_obstacle: bool = False  # an answer to it opens an obstacle (a blocker), unless it repeats an open one
     inserted: bool = False  # not in the planned questions: the state machine adds it when needed
+    # The answer is handed over (`Outcome.detached`) and NOT kept with the run: the run keeps only `GIVEN` (upward
+    # feedback, stored apart from its author by bot/replies.py). Once given it cannot be changed from the run.
+    detached: bool = False
+    needs: str | None = None  # asked only when the run's context has items under this key (key results, …)
 
     @property
     def choices(self) -> tuple[tuple[str, str], ...]:
@@ -71,6 +76,8 @@ class Flow:
         keys: list[str] = []
         for ask in self.steps:
             if ask.inserted or (ask.requires_manager and not context.get("has_manager", True)):
+                continue
+            if ask.needs is not None and not context.get(ask.needs):
                 continue
             if ask.each is None:
                 keys.append(ask.key())
@@ -114,7 +121,8 @@ class Flow:
 
     def minutes(self, steps: tuple[str, ...], context: Mapping[str, Any]) -> int:
         """An honest estimate of how long the questions take, in whole minutes (rounded up, at least 1): a number
-        or a choice ~10 s, a short text ~45 s, a list ~60 s, the follow-up list 15 s + 6 s per item."""
+        or a choice ~10 s, a short text ~45 s, a list ~60 s, a goal with its key results ~90 s, the follow-up list and
+        key-result progress 15 s + 6 s per item."""
         seconds = 0
         for key in self.counted(steps):
             if self.is_group(key):
@@ -123,7 +131,9 @@ class Flow:
             expects = self.ask_for(key).expects
             seconds += (
                 90
-                if isinstance(expects, Actions)
+                if isinstance(expects, (Actions, GoalSpec))
+                else 15 + 6 * len(context.get(self.ask_for(key).needs or "") or ())
+                if isinstance(expects, Progress)
                 else 60
                 if isinstance(expects, (Items, SupportNeed))
                 else 45
@@ -131,6 +141,9 @@ class Flow:
                 else 10
             )
         return max(1, -(-seconds // 60))
+
+
+GIVEN = "given"  # what a run keeps as the answer to a detached question
 
 
 def step_item(step_key: str) -> int | None:

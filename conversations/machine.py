@@ -33,7 +33,7 @@ from typing import Any
 
 from conversations.answers import Invalid, keyword, says_nothing
 from conversations.calendar import WorkCalendar, next_working_time
-from conversations.flows import Flow, step_item
+from conversations.flows import GIVEN, Flow, step_item
 from conversations.followups import parse_follow_ups
 from conversations.schedule import quiet_adjust
 from conversations.similarity import says_the_same
@@ -196,6 +196,9 @@ class Outcome:
     reminded: bool = False
     completed: bool = False
     context: Mapping[str, Any] = field(default_factory=dict)  # run context keys to set (None: remove them)
+    # Answers to detached questions (`Ask.detached`): handed to the flow's hooks, never saved with the run, which
+    # saves `GIVEN` in their place (`save`).
+    detached: Mapping[str, Any] = field(default_factory=dict)
 
     def changed(self, before: RunState) -> bool:
         return self.accepted and (self.status != before.status or self.step != before.step or bool(self.save))
@@ -312,6 +315,8 @@ def ask(
             {"number": n, "kind": i.kind, "text": i.text, "status": answers.get(i.step), "answered": i.step in answers}
             for n, i in enumerate(flow.group_items(step, run.context), start=1)
         ]
+    if flow.ask_for(step).needs is not None:  # what the question is about (the key results it asks for)
+        extra["listed"] = list(run.context.get(flow.ask_for(step).needs or "") or ())
     if flow.ask_for(step).inserted:
         extra["obstacle"] = (run.context.get("same_as") or {}).get("text")
     return Reply(
@@ -336,6 +341,7 @@ def ask(
             "starter": run.context.get("starter"),
             "anonymous": bool(run.context.get("anonymous")),
             "anonymous_min": run.context.get("anonymous_min"),  # how many must answer before anything is shown
+            "upward_min": run.context.get("upward_min"),  # the same, for upward feedback (bot/replies.py)
         },
     )
 
@@ -569,6 +575,20 @@ def _store_answer(
             reason=invalid.key,
             replies=(Reply(f"{flow.name}/{invalid.key}", invalid.params), reask),
         )
+    detached: dict[str, Any] = {}
+    if ask_.detached:
+        if run.answers.get(step) == GIVEN:  # handed over already: nothing links it to the run any more
+            completed = run.status == Status.COMPLETED  # an edit: leave it
+            return Outcome(
+                event.trigger,
+                run.status,
+                None if completed else step,
+                accepted=completed,
+                reason="detached_given",
+                replies=(Reply(f"{flow.name}/{ask_.id}_given"),),
+            )
+        if value is not None:
+            detached, value = {step: value}, GIVEN
     answers = {**run.answers, step: value}
     context: dict[str, Any] = {PENDING: None} if PENDING in run.context else {}  # a half answer is complete now
     if flow.ask_for(step).opens_obstacle:
@@ -582,6 +602,7 @@ def _store_answer(
             status,
             asked,
             save={step: value},
+            detached=detached,
             context=context,
             replies=(ask(flow, run, asked, answers, editing=run.status == Status.COMPLETED),),
             nudge=KEEP if status == Status.COMPLETED else _reminder_at(flow, run, now),
@@ -592,6 +613,7 @@ def _store_answer(
             Status.COMPLETED,
             None,
             save={step: value},
+            detached=detached,
             context=context,
             replies=(Reply(f"{flow.name}/summary", _summary_params(flow, run, answers, "edited")),),
         )
@@ -602,6 +624,7 @@ def _store_answer(
             Status.COMPLETED,
             None,
             save={step: value},
+            detached=detached,
             nudge=None,
             completed=True,
             context=context,
@@ -613,6 +636,7 @@ def _store_answer(
         Status.IN_PROGRESS,
         nxt,
         save={step: value},
+        detached=detached,
         context=context,
         replies=(ask(flow, run, nxt, answers, lead=lead),),
         nudge=_reminder_at(flow, run, now),

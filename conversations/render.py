@@ -20,6 +20,7 @@ from jinja2.bccache import Bucket
 
 from conversations.answers import SUPPORT_KINDS
 from conversations.dates import week_monday
+from conversations.goals import number_text
 from conversations.machine import Reply
 from conversations.schedule import zone
 
@@ -172,6 +173,7 @@ class Renderer:
         self._env.filters["when"] = jinja2.pass_context(lambda ctx, v: format_when(v, ctx["timezone"], ctx["locale"]))
         # `{{ period | week }}`: a stored week shown as people say it; anything else is shown as typed
         self._env.filters["week"] = jinja2.pass_context(lambda ctx, v: self._week(v, ctx["locale"]))
+        self._env.filters["num"] = number_text  # 45.0 → 45 (a key result's value)
         self._env.filters["day"] = jinja2.pass_context(lambda ctx, v: format_date(v, ctx["locale"]))
         # `{{ step | question(flow) }}`: an org-file question's own words in the reader's language (else its id)
         self._overrides = dict(overrides or {})

@@ -8,7 +8,7 @@ first occurrence; one that does not exist (spring) fires at the first valid inst
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Protocol
@@ -213,7 +213,11 @@ def parse_time_of_day(text: str) -> time:
 
 
 def previous_period(period: str) -> str:
-    """The period before `period` (`2026-W01` → `2025-W53`/`2025-W52`; `2026-01` → `2025-12`)."""
+    """The period before `period` (`2026-W01` → `2025-W53`/`2025-W52`; `2026-01` → `2025-12`; `2027-Q1` →
+    `2026-Q4`)."""
+    if "-Q" in period:
+        year, quarter = (int(x) for x in period.split("-Q"))
+        return f"{year - 1}-Q4" if quarter == 1 else f"{year}-Q{quarter - 1}"
     if "-W" in period:
         iso_year, iso_week = period.split("-W")
         monday = date.fromisocalendar(int(iso_year), int(iso_week), 1)
@@ -269,3 +273,53 @@ class MonthlySchedule:
         tz = zone(tz_name)
         local = now.astimezone(tz).date()
         return self._occurrence(local.year, local.month, tz)
+
+
+def quarterly_period(local_day: date) -> str:
+    """The period key of a quarterly flow: `2027-Q1` (January to March)."""
+    return f"{local_day.year}-Q{(local_day.month - 1) // 3 + 1}"
+
+
+def quarter_bounds(period: str) -> tuple[date, date]:
+    """The first day of quarter `2027-Q1` and the first day of the next one."""
+    year, quarter = (int(x) for x in period.split("-Q"))
+    start = date(year, 3 * (quarter - 1) + 1, 1)
+    end = date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1)
+    return start, end
+
+
+@dataclass(frozen=True)
+class QuarterlySchedule:
+    """Due on the first day of each quarter at `at` local time, open for `window` (two weeks: the quarter's first
+    working week, wherever holidays put it). On a day off it moves forward to the member's next working day while
+    its window is open (`conversations/calendar.py working_occurrence`, not weekly), so New Year's Day or China's
+    National Day week push it into the first working days."""
+
+    at: time = time(10, 0)
+    window: timedelta = timedelta(days=14)
+
+    def _occurrence(self, period: str, tz: ZoneInfo) -> Occurrence:
+        due = local_instant(quarter_bounds(period)[0], self.at, tz)
+        return Occurrence(period=period, due=due, closes=due + self.window)
+
+    def latest(self, tz_name: str, now: datetime) -> Occurrence:
+        tz = zone(tz_name)
+        period = quarterly_period(now.astimezone(tz).date())
+        occ = self._occurrence(period, tz)
+        return occ if occ.due <= now else self._occurrence(previous_period(period), tz)
+
+    def next_after(self, tz_name: str, now: datetime) -> Occurrence:
+        tz = zone(tz_name)
+        period = quarterly_period(now.astimezone(tz).date())
+        occ = self._occurrence(period, tz)
+        if occ.due > now:
+            return occ
+        return self._occurrence(quarterly_period(quarter_bounds(period)[1]), tz)
+
+    def for_period_containing(self, tz_name: str, now: datetime) -> Occurrence:
+        """This quarter's talk as started on demand: open until the quarter ends (someone who joins mid-quarter,
+        or whose talk never came, can still set its goals)."""
+        tz = zone(tz_name)
+        period = quarterly_period(now.astimezone(tz).date())
+        occ = self._occurrence(period, tz)
+        return replace(occ, closes=max(occ.closes, local_instant(quarter_bounds(period)[1], time(0, 0), tz)))

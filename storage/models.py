@@ -402,3 +402,190 @@ class ErasedAccount(SQLModel, table=True):
     member_id: int = Field(index=True)  # the scrubbed, inactive member row
     locale: str = Field(default="en", max_length=8)
     erased_at: datetime = _utc()
+
+
+class AnswerReply(SQLModel, table=True):
+    """A private reply between a member and their manager about one of the member's items (an answer, an obstacle,
+    a support request), or an answer back to such a reply. Only `author_id` and `recipient_id` ever see it
+    (bot/access.py `may`, Part.REPLIES); `subject_id` is whose item it is about."""
+
+    __tablename__ = "answer_reply"
+
+    id: int | None = Field(default=None, primary_key=True)
+    author_id: int = Field(foreign_key="member.id", index=True)
+    recipient_id: int = Field(foreign_key="member.id", index=True)
+    subject_id: int = Field(foreign_key="member.id", index=True)
+    about: str = Field(max_length=16)  # answer | obstacle | support
+    about_id: int  # the answer's, obstacle's or support request's id
+    step: str | None = Field(default=None, max_length=96)  # an answer: which question (wins, blockers, …)
+    period: str | None = Field(default=None, max_length=32)  # an answer: its week or month
+    in_reply_to: int | None = Field(default=None, foreign_key="answer_reply.id")
+    text: str = Field(max_length=4000)  # exactly as typed
+    thanks: bool = Field(default=False)  # a specific thank-you (counts toward the digest's thanks nudge)
+    created_at: datetime = _utc(index=True)
+
+
+class ReplyRef(SQLModel, table=True):
+    """The numbers a member types to reply (`/reply 3 …`): each member has their own numbers, so a number can only
+    ever reach something that was shown to that member. `target` is `answer:12`, `obstacle:4`, `support:7` or
+    `reply:9`; whether the member may still reply to it is asked of bot/access.py again at every use."""
+
+    __tablename__ = "reply_ref"
+    __table_args__ = (sa.UniqueConstraint("member_id", "target", name="uq_reply_ref_target"),)
+
+    member_id: int = Field(foreign_key="member.id", primary_key=True)
+    number: int = Field(sa_column_kwargs={"autoincrement": False}, primary_key=True)
+    target: str = Field(max_length=48)
+    created_at: datetime = _utc()
+
+
+class UpwardFeedback(SQLModel, table=True):
+    """One answer to the monthly review's upward question, for a manager and a month, with NOTHING that links it to
+    its author: no member id, no time, a random key (not a sequence), and on SQLite no rowid (rows are kept in the
+    order of the random key). Who answered is counted apart, in `upward_respondent`."""
+
+    __tablename__ = "upward_feedback"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    id: str = Field(primary_key=True, max_length=32)  # uuid4 hex
+    manager_id: int = Field(foreign_key="member.id", index=True)
+    period: str = Field(max_length=32)
+    text: str = Field(max_length=4000)  # exactly as typed
+
+
+class UpwardRespondent(SQLModel, table=True):
+    """Who gave upward feedback to which manager in which month: counted to decide whether the set may be shown
+    (`feedback.upward_min`), never linked to a text (no time, no order)."""
+
+    __tablename__ = "upward_respondent"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    manager_id: int = Field(foreign_key="member.id", primary_key=True)
+    period: str = Field(primary_key=True, max_length=32)
+    member_id: int = Field(foreign_key="member.id", primary_key=True, index=True)
+
+
+class UpwardAnswer(SQLModel, table=True):
+    """A manager's answer to their team's upward feedback of one month; sent to everyone who was asked."""
+
+    __tablename__ = "upward_answer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    manager_id: int = Field(foreign_key="member.id", index=True)
+    period: str = Field(max_length=32)
+    text: str = Field(max_length=4000)
+    created_at: datetime = _utc()
+
+
+class FeedbackRequest(SQLModel, table=True):
+    """A member asked one to three colleagues for feedback (Strengths / Improvement / Next steps) about a topic.
+    Each colleague's answers are a `feedback` run (period `feedback-<id>`): skipping it is the silent decline.
+    Only the requester reads the answers (with the giver's name) — their managers too once `shared_at` is set
+    (bot/access.py `may`, Part.REQUESTED_FEEDBACK)."""
+
+    __tablename__ = "feedback_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    requester_id: int = Field(foreign_key="member.id", index=True)
+    topic: str = Field(max_length=200)  # as typed
+    status: str = Field(default="open", max_length=16, index=True)  # open | closed
+    created_at: datetime = _utc()
+    closes_at: datetime = _utc(index=True)
+    closed_at: datetime | None = _utc(default=None, nullable=True)
+    shared_at: datetime | None = _utc(default=None, nullable=True)  # `/feedback share N`: their managers may read
+
+
+class OneOnOne(SQLModel, table=True):
+    """A manager–report pair's 1:1 cadence: proposed by either side, accepted by the other. `next_at` is the next
+    planned meeting (UTC; a holiday moves the one it falls on), `agenda_for` the meeting whose agenda was queued,
+    `last_at` the last meeting held (what "since last time" means)."""
+
+    __tablename__ = "one_on_one"
+
+    id: int | None = Field(default=None, primary_key=True)
+    manager_id: int = Field(foreign_key="member.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    proposed_by: int = Field(foreign_key="member.id")
+    cadence: str = Field(max_length=16)  # weekly | biweekly | monthly
+    weekday: int  # 0 = Monday
+    at_time: str = Field(max_length=5)  # "HH:MM", in `timezone` (the proposer's)
+    timezone: str = Field(max_length=64)
+    status: str = Field(default="proposed", max_length=16, index=True)  # proposed | active | declined | stopped
+    created_at: datetime = _utc()
+    decided_at: datetime | None = _utc(default=None, nullable=True)
+    next_at: datetime | None = _utc(default=None, nullable=True, index=True)
+    agenda_for: datetime | None = _utc(default=None, nullable=True)
+    last_at: datetime | None = _utc(default=None, nullable=True)
+
+
+class OneOnOneItem(SQLModel, table=True):
+    """Something on a 1:1's agenda or in its record: a `topic` either side added (`/1on1 add`), a `note` on what
+    was said (shared, or `private`: only its author ever reads it), or an `action` (a follow-up, carried until
+    ticked). Topics and actions come back on every agenda until `done_at` is set (`/1on1 done N`)."""
+
+    __tablename__ = "one_on_one_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    one_on_one_id: int = Field(foreign_key="one_on_one.id", index=True)
+    author_id: int = Field(foreign_key="member.id", index=True)
+    kind: str = Field(max_length=16)  # topic | note | action
+    text: str = Field(max_length=1000)  # as typed
+    private: bool = Field(default=False)
+    created_at: datetime = _utc()
+    done_at: datetime | None = _utc(default=None, nullable=True)
+    done_by: int | None = Field(default=None)
+    action_ref: str | None = Field(default=None, max_length=64)  # the development action it became, if any
+
+
+class Goal(SQLModel, table=True):
+    """One goal of one quarter: a member's own (`scope` personal, made with their manager in the quarterly talk) or
+    a team's (`scope` team, owned by the team's manager). It may align to a goal one level up (`aligned_to`).
+    Co-creation: each side's agreement is kept; an edit by one side clears the other's; agreed when both agree."""
+
+    __tablename__ = "goal"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "scope", "quarter", "number", name="uq_goal_owner_quarter"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = Field(foreign_key="member.id", index=True)
+    scope: str = Field(default="personal", max_length=16)  # personal | team
+    quarter: str = Field(max_length=8, index=True)  # 2027-Q1
+    number: int = Field(default=1)  # 1–3, in the order they were set
+    text: str = Field(max_length=1000)
+    aligned_to: int | None = Field(default=None, foreign_key="goal.id", index=True)
+    member_agreed: bool = Field(default=True)
+    manager_agreed: bool = Field(default=False)
+    source_run_id: int | None = Field(default=None, foreign_key="conversation_run.id")
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    agreed_at: datetime | None = _utc(default=None, nullable=True)  # both sides agreed: one of the quarter's goals
+
+
+class KeyResult(SQLModel, table=True):
+    """A measurable result of a goal: a number from `start` to `target` in `unit`, or done / not done (`target`
+    None). `current` is its latest value (the weekly check-in), `done` for the done / not done kind."""
+
+    __tablename__ = "key_result"
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="goal.id", index=True)
+    number: int = Field(default=1)
+    text: str = Field(max_length=1000)
+    start: float | None = Field(default=None)
+    target: float | None = Field(default=None)
+    unit: str | None = Field(default=None, max_length=32)
+    current: float | None = Field(default=None)
+    done: bool = Field(default=False)
+    learning: str | None = Field(default=None, max_length=1000)  # the quarterly talk's line about it, as typed
+    updated_at: datetime = _utc()
+
+
+class GoalComment(SQLModel, table=True):
+    """A comment on a goal while it is made (the manager's on a draft, or the member's reply), stored as typed."""
+
+    __tablename__ = "goal_comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(foreign_key="goal.id", index=True)
+    author_id: int = Field(foreign_key="member.id", index=True)
+    text: str = Field(max_length=2000)
+    created_at: datetime = _utc()

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
 from sqlmodel import Session, col, select
 
 from storage.models import (
@@ -18,11 +19,15 @@ from storage.models import (
     CONSOLE,
     Answer,
     AnswerFlag,
+    AnswerReply,
     AuditRecord,
     ConversationRun,
     DevelopmentAction,
     DevelopmentActionNote,
     ErasedAccount,
+    Goal,
+    GoalComment,
+    KeyResult,
     Kudos,
     KudosRecipient,
     ManagerRequest,
@@ -37,6 +42,9 @@ from storage.models import (
     SupportRequest,
 )
 from storage.types import UTCDateTime
+
+# A member's accounts (`Member.identities`) loaded with the member, in one round trip: each inbound event reads them.
+_WITH_ACCOUNTS = joinedload(Member.identities)
 
 OPEN = ("scheduled", "prompted", "in_progress")
 
@@ -106,7 +114,8 @@ def lock_member_sync(session: Session) -> None:
 
 
 def member_by_handle(session: Session, *, handle: str) -> Member | None:
-    return session.exec(select(Member).where(Member.handle == handle)).first()
+    """With the member's accounts in the same query: the inbound path reads them for every event."""
+    return session.exec(select(Member).where(Member.handle == handle).options(_WITH_ACCOUNTS)).unique().first()
 
 
 def listed_by_directory(member: Member, *, source: str) -> None:
@@ -125,11 +134,16 @@ def member_by_platform_id(session: Session, *, platform: str, user_id: str) -> M
     """The member whose account on `platform` is `user_id` (on the console: whose handle it is)."""
     if platform == CONSOLE:
         return member_by_handle(session, handle=user_id)
-    return session.exec(
-        select(Member)
-        .join(MemberIdentity, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
-        .where(MemberIdentity.platform == platform, MemberIdentity.external_id == user_id)
-    ).first()
+    return (
+        session.exec(
+            select(Member)
+            .join(MemberIdentity, MemberIdentity.member_id == Member.id)  # type: ignore[arg-type]  # SQLModel types == as bool
+            .where(MemberIdentity.platform == platform, MemberIdentity.external_id == user_id)
+            .options(_WITH_ACCOUNTS)
+        )
+        .unique()
+        .first()
+    )
 
 
 def members_by_platform_ids(session: Session, *, platform: str, user_ids: Iterable[str]) -> dict[str, Member]:
@@ -415,8 +429,24 @@ def answers_of(session: Session, *, run_id: int) -> dict[str, Any]:
     return {a.step: a.value for a in session.exec(select(Answer).where(Answer.run_id == run_id))}
 
 
-def save_answer(session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime) -> None:
+def save_answer(
+    session: Session, *, run: ConversationRun, step: str, value: Any, now: datetime, known: Iterable[str] | None = None
+) -> None:
+    """Store one answer, or replace it. `known`: the steps the run had answers for when it was read under its lock.
+    A step not among them is written in one statement without being looked up first (one round trip fewer on every
+    answer); it is an upsert all the same, so a `known` that missed a row replaces it rather than failing."""
     assert run.id is not None  # a stored run
+    if known is not None and step not in known:
+        dialect = session.get_bind().dialect.name
+        table = Answer.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models at runtime
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        row = {"run_id": run.id, "member_id": run.member_id, "step": step, "value": value}
+        session.execute(
+            insert.values(**row, created_at=now, updated_at=now).on_conflict_do_update(
+                index_elements=["run_id", "step"], set_={"value": value, "updated_at": now}
+            )
+        )
+        return
     existing = session.exec(select(Answer).where(Answer.run_id == run.id, Answer.step == step)).first()
     if existing is None:
         session.add(
@@ -1199,6 +1229,12 @@ def delete_answers_before(session: Session, *, cutoff: datetime) -> int:
         )
     )
     session.execute(sa.delete(AuditRecord).where(col(AuditRecord.at) < cutoff))
+    # Replies are conversations about answers: they go at the same age (answers back first, then what they answer).
+    old_replies = select(AnswerReply.id).where(col(AnswerReply.created_at) < cutoff)
+    session.execute(
+        sa.update(AnswerReply).where(col(AnswerReply.in_reply_to).in_(old_replies)).values(in_reply_to=None)
+    )
+    session.execute(sa.delete(AnswerReply).where(col(AnswerReply.created_at) < cutoff))
     return result.rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult
 
 
@@ -1230,3 +1266,50 @@ def flags_of(session: Session, *, member_ids: Sequence[int], periods: Sequence[s
     if periods is not None:
         query = query.where(among(session, AnswerFlag.period, periods))
     return list(session.exec(query.order_by(col(AnswerFlag.created_at), col(AnswerFlag.id))))
+
+
+# ------------------------------------------------------------------------------------------ goals and key results
+
+
+def goals_of(
+    session: Session, *, owner_ids: Sequence[int], quarter: str, scope: str = "personal", agreed_only: bool = False
+) -> list[Goal]:
+    """These members' goals of one quarter (their own, or with scope "team" the goals they set for their team),
+    by owner and number."""
+    if not owner_ids:
+        return []
+    query = select(Goal).where(among(session, Goal.owner_id, owner_ids), Goal.quarter == quarter, Goal.scope == scope)
+    if agreed_only:
+        query = query.where(col(Goal.agreed_at).is_not(None))
+    return list(session.exec(query.order_by(col(Goal.owner_id), col(Goal.number))))
+
+
+def key_results_of(session: Session, *, goal_ids: Sequence[int]) -> dict[int, list[KeyResult]]:
+    """The key results of these goals, by goal, in their order."""
+    out: dict[int, list[KeyResult]] = {g: [] for g in goal_ids}
+    if goal_ids:
+        query = select(KeyResult).where(among(session, KeyResult.goal_id, goal_ids))
+        for kr in session.exec(query.order_by(col(KeyResult.goal_id), col(KeyResult.number))):
+            out[kr.goal_id].append(kr)
+    return out
+
+
+def goal_comments_of(session: Session, *, goal_ids: Sequence[int]) -> dict[int, list[GoalComment]]:
+    """The comments on these goals, by goal, oldest first."""
+    out: dict[int, list[GoalComment]] = {g: [] for g in goal_ids}
+    if goal_ids:
+        query = select(GoalComment).where(among(session, GoalComment.goal_id, goal_ids))
+        for c in session.exec(query.order_by(col(GoalComment.created_at), col(GoalComment.id))):
+            out[c.goal_id].append(c)
+    return out
+
+
+def delete_goals(session: Session, *, goal_ids: Sequence[int]) -> int:
+    """Delete these goals with their key results and comments; goals aligned to them align to nothing now."""
+    if not goal_ids:
+        return 0
+    ids = list(goal_ids)
+    session.execute(sa.update(Goal).where(col(Goal.aligned_to).in_(ids)).values(aligned_to=None))
+    session.execute(sa.delete(GoalComment).where(col(GoalComment.goal_id).in_(ids)))
+    session.execute(sa.delete(KeyResult).where(col(KeyResult.goal_id).in_(ids)))
+    return session.execute(sa.delete(Goal).where(col(Goal.id).in_(ids))).rowcount or 0  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult

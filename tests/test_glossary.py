@@ -28,7 +28,9 @@ BANNED_ZH = {
     "周报": "the manager's Monday message is the 摘要",
 }
 # Templates where 他们 means a group. Anywhere else it would be one person (use 对方, TA or the name).
-THEY_FOR_A_GROUP: dict[str, str] = {}
+THEY_FOR_A_GROUP: dict[str, str] = {
+    "replies/zh/upward_answer_sent.j2": "the people who were asked for upward feedback",
+}
 
 # The forms' titles, as each flow declares them.
 FORM_TITLES = {locale: {f.name: f.titles[locale] for f in catalog.BUILT_IN} for locale in ("en", "zh")}

@@ -13,7 +13,10 @@ from typing import Any
 from bot.ports import FormSource
 from conversations import catalog
 from conversations.answers import Items, Scale
+from conversations.feedback import NAME as FEEDBACK_FLOW
+from conversations.flows import GIVEN
 from conversations.followups import FOLLOW_UPS
+from conversations.goals import GoalSpec, Progress
 from conversations.machine import Reply, ask
 
 
@@ -83,6 +86,15 @@ LABELS = {
         "all_done": "All done",
         "same": "Yes, the same one",
         "new": "No, a new one",
+        "reply": "Reply to {n}",
+        "answer_back": "Answer",
+        "reply_title": "Private reply",
+        "reply_field": "Your reply (only the two of you see it)",
+        "send": "Send",
+        "cancel": "Cancel",
+        "no_thanks": "No thanks",
+        "agree_goal": "Agree to goal",
+        "agree_all": "Agree to all",
     },
     "zh": {
         "done": "完成",
@@ -110,6 +122,15 @@ LABELS = {
         "all_done": "都完成了",
         "same": "是同一个",
         "new": "不是，新的",
+        "reply": "回复第 {n} 项",
+        "answer_back": "回应",
+        "reply_title": "私下回复",
+        "reply_field": "你的回复（只有你们两个人能看到）",
+        "send": "发送",
+        "cancel": "取消",
+        "no_thanks": "不用了",
+        "agree_goal": "同意目标",
+        "agree_all": "全部同意",
     },
 }
 
@@ -136,6 +157,7 @@ class ButtonRow:
     buttons: tuple[Button, ...]
     note: str | None = None  # a line shown above the buttons (which support request they act on)
     step: str | None = None  # the question the buttons answer, if they answer one
+    own_card: bool = False  # Feishu: on a card of its own, which a press may turn into a form (replies)
 
 
 def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
@@ -148,6 +170,19 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         return [_support_row(reply.params["id"], labels)]
     if reply.template == "team/request" and "id" in reply.params:
         return [_team_request_row(reply.params["id"], labels)]
+    if reply.template == "oneonone/proposal" and "id" in reply.params:  # a 1:1 cadence the other side suggested
+        pair_id = reply.params["id"]
+        return [
+            ButtonRow(
+                f"oneonone:{pair_id}",
+                tuple(
+                    Button(
+                        f"oneonone:{word}:{pair_id}", labels[word], f"/1on1 {word} {pair_id}", primary=word == "accept"
+                    )
+                    for word in ("accept", "decline")
+                ),
+            )
+        ]
     if reply.template == "action/suggested" and "id" in reply.params:  # a manager's suggestion: Accept / Decline
         action_id = reply.params["id"]
         return [
@@ -172,15 +207,24 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
                 (Button(f"retro:repost:{retro_id}", labels["repost"], f"/retro repost {retro_id}"),),
             )
         ]
+    if reply.template in GOAL_MESSAGES:  # agree to a goal of the quarter: what `/goals agree …` would say
+        return _goal_rows(reply, labels)
     if reply.template == "own_data/flag_new" and "id" in reply.params:  # a member flagged an answer as wrong
         flag_id = reply.params["id"]
         return [ButtonRow(f"flag:{flag_id}", (Button(f"flag:ack:{flag_id}", labels["ack"], f"/me ack {flag_id}"),))]
+    if reply.template == "replies/received" and "number" in reply.params:  # answer back, in a form
+        number = reply.params["number"]
+        return [ButtonRow(f"reply:{number}", (reply_button(number, labels["answer_back"]),), own_card=True)]
     if reply.template == "digest/person" and not reply.params.get("own_view") and not reply.params.get("via"):
         # Only the request's own manager can act on it: not the member reading /me, not a skip-level reader.
         rows = []
         for r in [r for r in reply.params.get("support") or [] if r.get("status") == "open"][:10]:
             note = f"#{r['id']} {reply.params.get('name', '')}: “{r.get('text', '')}”"
             rows.append(_support_row(r["id"], labels, note))
+        numbers = sorted(set((reply.params.get("refs") or {}).values()))[:10]  # what the digest numbered
+        if numbers:
+            presses = tuple(reply_button(n, labels["reply"].format(n=n)) for n in numbers)
+            rows.append(ButtonRow(f"reply:{numbers[0]}", presses, str(reply.params.get("name") or ""), own_card=True))
         return rows
     if step == "summary" and reply.params.get("mode") in ("completed", "edited"):
         return [ButtonRow(f"{flow}:edit", (Button(f"{flow}:edit", labels["edit"], "edit"),))]
@@ -192,7 +236,15 @@ def reply_rows(reply: Reply, locale: str) -> list[ButtonRow]:
         Button(f"{flow}:answer:{value}", labels.get(label, label), value)
         for value, label in catalog.choices(flow, step)
     ]
-    buttons += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
+    # Key results listed in one question: a button marks a done / not done one done (`KR2 done`, as typed).
+    buttons += [
+        Button(f"{flow}:kr:{k['number']}", f"KR{k['number']} {labels['done']}", f"KR{k['number']} done")
+        for k in reply.params.get("listed") or ()
+        if isinstance(k, dict) and k.get("done_kind") and not k.get("done")
+    ]
+    # Declining a request for feedback is one press, and says so (bot/feedback.py: it stays silent).
+    skip_label = labels["no_thanks"] if flow == FEEDBACK_FLOW else labels["skip"]
+    buttons += [Button(f"{flow}:later", labels["later"], "later"), Button(f"{flow}:skip", skip_label, "skip")]
     asked = str(reply.params.get("step", step))
     return [ButtonRow(f"{flow}:{asked}", tuple(buttons), step=asked)]
 
@@ -202,7 +254,7 @@ def message_rows(replies: Sequence[Reply], locale: str, run_id: int | None) -> l
     the last question asked, with "Answer in a form" when the message opens or resumes a conversation."""
     rows: list[ButtonRow] = []
     for reply in replies[:-1]:
-        if reply.template == "digest/person":
+        if reply.template in ("digest/person", "replies/received"):
             rows.extend(reply_rows(reply, locale))
     if replies:
         last = reply_rows(replies[-1], locale)
@@ -231,6 +283,52 @@ def _follow_up_rows(flow: str, items: Sequence[dict[str, Any]], labels: dict[str
     rest += [Button(f"{flow}:{word}", labels[word], word) for word in ("later", "skip")]
     rows.append(ButtonRow(f"{flow}:{FOLLOW_UPS}", tuple(rest), step=FOLLOW_UPS))
     return rows
+
+
+REPLY_PREFIX = "reply:"  # a button that opens a one-box form sending `/reply N …` (Slack: a modal; Feishu: a card form)
+
+
+def reply_button(number: int, label: str) -> Button:
+    return Button(f"{REPLY_PREFIX}{number}", label, f"{REPLY_PREFIX}{number}")
+
+
+def reply_number(value: str) -> int | None:
+    """The number a reply button carries (`reply:3` → 3), or None."""
+    raw = value.removeprefix(REPLY_PREFIX) if value.startswith(REPLY_PREFIX) else ""
+    return int(raw) if raw.isdecimal() and len(raw) <= 6 else None
+
+
+def reply_command(number: int, text: str) -> str:
+    """What a submitted reply form sends: exactly what the person could have typed."""
+    return f"/reply {number} {text.strip()}"
+
+
+GOAL_MESSAGES = ("goals/draft_for_manager", "goals/edited_by_other", "goals/comment_received")
+
+
+def _goal_rows(reply: Reply, labels: dict[str, str]) -> list[ButtonRow]:
+    """Agree buttons on a draft of goals (one per goal, and all), on a changed goal and on a comment: the manager's
+    name the member (`/goals agree @alice 1`), the member's are their own (`/goals agree 1`). Commenting and changing
+    need words: the message says what to type."""
+    p = reply.params
+    whose = "" if p.get("own") else f" @{p.get('handle', '')}"
+    if reply.template == "goals/draft_for_manager":
+        numbers = [g["number"] for g in p.get("goals") or () if not g.get("agreed")]
+        if not numbers:
+            return []
+        buttons = [
+            Button(f"goals:agree:{p.get('handle')}:{n}", f"{labels['agree_goal']} {n}", f"/goals agree{whose} {n}")
+            for n in numbers
+        ]
+        if len(numbers) > 1:
+            buttons.append(Button(f"goals:agree:{p.get('handle')}", labels["agree_all"], f"/goals agree{whose}"))
+        return [ButtonRow(f"goals:{p.get('handle')}", tuple(buttons))]
+    number = p.get("number") if reply.template == "goals/comment_received" else (p.get("goal") or {}).get("number")
+    if number is None:
+        return []
+    key = f"goals:agree:{p.get('handle') if whose else 'own'}:{number}"
+    label = f"{labels['agree_goal']} {number}"
+    return [ButtonRow(key, (Button(key, label, f"/goals agree{whose} {number}", primary=True),))]
 
 
 def _support_row(request_id: int, labels: dict[str, str], note: str | None = None) -> ButtonRow:
@@ -293,12 +391,20 @@ def build_form(app: FormSource, *, platform: str, user: str, run_id: int) -> For
     audience = replace(app.audience_for(member), locale=locale)
     fields = []
     for step in state.steps:
+        if flow.ask_for(step).detached and state.answers.get(step) == GIVEN:
+            continue  # handed over without a name: nothing to show or change (upward feedback)
         question = app.renderer.render(ask(flow, state, step, {}), audience)
         expects = flow.ask_for(step).expects
         current = state.answers.get(step)
         offered = flow.ask_for(step).choices  # the question's buttons, as the flow declares them
         choices = tuple((value, labels.get(label, label)) for value, label in offered)
-        shown = _chosen(offered, current) if choices else _shown(current)
+        shown = (
+            _chosen(offered, current)
+            if choices
+            else expects.describe(current)  # a goal, or key-result progress: as it could be typed again
+            if isinstance(expects, (GoalSpec, Progress)) and current is not None
+            else _shown(current)
+        )
         if flow.is_group(step):  # what was recorded, as the member could type it: `1 done 2 still`
             shown = (
                 " ".join(

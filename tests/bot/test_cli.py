@@ -95,7 +95,7 @@ def test_doctor_reads_like_a_report_and_never_prints_a_secret(clean_env, tmp_pat
         "action they own"
     ) in out
     assert "the first Tuesday of each month 10:00 member-local, open 7 days" in out
-    assert "3 questions (2 for people without a manager), plus one per open obstacle" in out
+    assert "4 questions (2 for people without a manager), plus one per open obstacle" in out
     assert "✓ retro: started by a command (no schedule); 4 questions" in out
     assert "every 30 seconds; answers are kept 730 days" in out
     assert "None" not in out and "0:00:00" not in out and "1 managers" not in out

@@ -13,7 +13,9 @@ from conversations.commands import COMMANDS, SUBCOMMANDS, aliases
 from tests.helpers import make_harness, utc
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TYPED = re.compile(r"(?<![\w/.])/([a-z]+|[\u4e00-\u9fff]+)")  # `/checkin`, `/小结` — not a path such as a/b
+TYPED = re.compile(
+    r"(?<![\w/.])/([a-z0-9]*[a-z][a-z0-9]*|[\u4e00-\u9fff]+)"
+)  # `/checkin`, `/1on1`, `/小结` — not a path such as a/b
 
 
 def test_every_command_has_exactly_one_handler(tmp_path):
@@ -42,7 +44,7 @@ def test_the_help_text_names_every_command_and_no_other():
 def test_the_readme_feishu_menu_and_chinese_names_are_commands():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("Optional **bot menu**")
-    menu = re.findall(r"`/([a-z]+)", readme[start : readme.index("\n\n", start)])
+    menu = re.findall(r"`/([a-z0-9]+)", readme[start : readme.index("\n\n", start)])
     assert menu and set(menu) <= set(COMMANDS), menu
     chinese = readme[readme.index("(or in Chinese:") :][:400]
     names = TYPED.findall(chinese[: chinese.index(")")])

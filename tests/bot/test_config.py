@@ -80,6 +80,7 @@ extra_questions = [ { id = "learning", en = "What did you learn?", zh = "学到�
         "plan_review",
         "obstacle_status",
         "retro_action",
+        "key_results",  # asked only while the member has key results this quarter
         "blockers",
         "same_obstacle",
         "priorities",
@@ -302,3 +303,17 @@ def test_calendar_problems_are_all_reported():
         "calendar: unknown key `weekends`",
     ):
         assert expected in text, expected
+
+
+def test_goals_visible_to_team_is_read_and_anything_else_under_goals_refused(tmp_path):
+    from bot.config import ConfigError, parse_config
+
+    assert parse_config({"goals": {"visible_to_team": True}}, source="t").goals_visible_to_team is True
+    assert parse_config({}, source="t").goals_visible_to_team is False
+    for bad in ({"visible_to_team": "yes"}, {"visible": True}, ["visible_to_team"]):
+        try:
+            parse_config({"goals": bad}, source="t")
+        except ConfigError as exc:
+            assert "`goals` accepts only `visible_to_team: true|false`" in str(exc)
+        else:
+            raise AssertionError(bad)

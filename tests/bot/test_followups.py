@@ -31,11 +31,12 @@ def test_a_blocker_from_a_check_in_appears_in_the_monthly_review_until_resolved(
     assert "Obstacles still open (resolved / still / drop):\n1. “Waiting for staging access”" in review
     h.say("alice", "still")
     same = h.say("alice", "Staging access, still")[0]
-    assert same.startswith("(2/4) That sounds like an obstacle you reported before: “Waiting for staging access”.")
+    assert same.startswith("(2/5) That sounds like an obstacle you reported before: “Waiting for staging access”.")
     h.say("alice", "no")  # a new one, then
     assert "What support would help most" in h.fake.texts_for("alice")[-1]
     h.say("alice", "4 help from the infra team to get staging access")
     h.say("alice", "public speaking; SQL")
+    h.say("alice", "skip")  # the last, optional question: feedback for the manager
     assert "monthly review done ✅" in h.fake.texts_for("alice")[-1]
     with transaction(h.app.sessions) as s:
         obstacles = {o.text: (o.status, o.times_reported) for o in s.exec(select(Obstacle))}
@@ -70,6 +71,7 @@ def test_support_request_reaches_the_manager_and_the_member_hears_back(harness):
     with transaction(h.app.sessions) as s:
         request = s.exec(select(SupportRequest)).one()
     h.say("chen", "沟通; 架构设计")
+    h.say("chen", "skip")  # the last, optional question: feedback for the manager
     assert "你的支持需求已经发给 Maria，对方一有回应我就告诉你。" in h.fake.texts_for("chen")[-1]
     listing = h.say("maria", "/support")[0]
     assert f"#{request.id} 陈晨 · resources · waiting for an answer" in listing
@@ -113,10 +115,11 @@ def test_monthly_review_in_chinese_end_to_end(harness):
     first = h.fake.texts_for("chen")[-1]
     assert first.startswith("陈晨，你好 👋 新的一个月开始了")
     assert "你现在遇到的最大障碍是什么" in first
-    assert h.say("chen", "无")[0].startswith("(2/3) 你最需要哪种支持？")
+    assert h.say("chen", "无")[0].startswith("(2/4) 你最需要哪种支持？")
     assert h.say("chen", "5 随便")[0].startswith("请先写支持类型的编号")
     h.say("chen", "无")
-    assert "谢谢你，陈晨！本月回顾完成 ✅" in h.say("chen", "带团队")[0]
+    h.say("chen", "带团队")
+    assert "谢谢你，陈晨！本月回顾完成 ✅" in h.say("chen", "skip")[0]
     with transaction(h.app.sessions) as s:
         assert list(s.exec(select(SupportRequest))) == []
 
@@ -329,7 +332,7 @@ def test_a_monthly_review_asks_about_the_open_obstacles_in_one_question(harness)
     seed_follow_ups(h, "alice", obstacles=("flaky CI", "security sign-off"))
     h.run_until(local("Europe/London", 2026, 12, 1, 10, 0))
     review = h.fake.texts_for("alice")[-1]
-    assert "(4 questions, about 4 minutes)" in review and "(1/4) First, a quick look back" in review
+    assert "(5 questions, about 4 minutes)" in review and "(1/5) First, a quick look back" in review
     h.say("alice", "all done")
     with transaction(h.app.sessions) as s:
         assert {o.status for o in s.exec(select(Obstacle))} == {"resolved"}

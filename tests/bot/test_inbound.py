@@ -192,7 +192,7 @@ def test_finishing_one_conversation_goes_on_to_the_next_waiting_one(harness):
         h.say("alice", answer)
     last = h.say("alice", "no")[0]
     assert "Thanks, Alice — check-in done ✅" in last
-    assert last.endswith("(1/3) What is the biggest obstacle in your way right now? Reply “none” if nothing is.")
+    assert last.endswith("(1/4) What is the biggest obstacle in your way right now? Reply “none” if nothing is.")
 
 
 def test_a_new_conversation_never_steals_the_reply_meant_for_the_current_one(harness):

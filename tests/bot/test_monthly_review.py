@@ -103,6 +103,7 @@ def test_after_a_bare_kind_number_a_person_can_still_change_the_kind_or_say_none
         run = [r for r in h.runs("alice") if r.flow == "monthly_review"][0]
         assert h.answers(run.id)["support"] == {"kind": "coaching", "text": "a mentor for on-call"}
         h.say("alice", "SQL")
+        h.say("alice", "skip")  # the optional question about the manager (upward feedback)
         h.say("alice", "edit 2")
         h.say("alice", "1")
         h.say("alice", "none")
@@ -147,14 +148,16 @@ def test_the_summary_names_the_kind_of_support_once_and_keeps_the_words_as_typed
         h.say("alice", "/review")
         h.say("alice", "the vendor")
         h.say("alice", "1 a decision on the vendor")
-        summary = h.say("alice", "negotiation")[-1]
+        h.say("alice", "negotiation")
+        summary = h.say("alice", "skip")[-1]  # the optional question about the manager
         line = next(ln for ln in summary.splitlines() if "Support" in ln)
         assert line.count("decision") == 2  # once as the kind, once in her own words
         assert "“a decision on the vendor”" in line
         h.say("chen", "/review")
         h.say("chen", "没有")
         h.say("chen", "1 选哪家供应商")
-        zh = h.say("chen", "谈判")[-1]
+        h.say("chen", "谈判")
+        zh = h.say("chen", "跳过")[-1]
         line = next(ln for ln in zh.splitlines() if "支持" in ln and "类型" in ln)
         assert "选哪家供应商" in line and line.count("决策") == 1
     finally:
@@ -168,7 +171,7 @@ def test_changing_the_support_answer_shows_it_as_it_was_typed(tmp_path):
         config={**ORG, "members": [{**m, "manager": "maria"} if m["handle"] == "alice" else m for m in ORG["members"]]},
     )
     try:
-        for text in ("/review", "the vendor", "1 a decision on the vendor", "negotiation"):
+        for text in ("/review", "the vendor", "1 a decision on the vendor", "negotiation", "skip"):
             h.say("alice", text)
         asked = h.say("alice", "edit 2")[-1]
         assert "“1 a decision on the vendor”" in asked and "'kind'" not in asked

@@ -186,6 +186,7 @@ NOT_TIMED = {
     ("bot/inbound.py", "kind"),  # a reply (or the App Home) to the sender / the unknown sender
     ("bot/own_data.py", "farewell"),  # to the chat account that just deleted its data
     ("bot/retro.py", "deliver"),  # to the starter at once, to others only once their `prompt_at` has come
+    ("bot/feedback.py", "deliver"),  # a request for feedback: at once only when the colleague's `prompt_at` has come
     ("bot/engine.py", "waiting"),  # "this one is next": to someone in the middle of another conversation right now
 }
 

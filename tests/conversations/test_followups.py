@@ -130,7 +130,7 @@ def test_three_obstacles_two_priorities_two_actions_are_one_question():
     steps = WEEKLY_CHECKIN.expand(CONTEXT)
     assert steps == ("mood", "wins", "follow_ups", "blockers", "priorities", "manager_help")
     assert WEEKLY_CHECKIN.minutes(steps, CONTEXT) == 5
-    assert MONTHLY_REVIEW.expand(CONTEXT) == ("follow_ups", "biggest_obstacle", "support", "growth")
+    assert MONTHLY_REVIEW.expand(CONTEXT) == ("follow_ups", "biggest_obstacle", "support", "growth", "upward")
     assert WEEKLY_CHECKIN.expand({"has_manager": True}) == ("mood", "wins", "blockers", "priorities", "manager_help")
 
 

@@ -278,3 +278,140 @@ def test_0016_moves_retro_actions_into_development_actions_and_back(backend, tmp
         assert current_revision(engine) == head_revision(engine)
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0018_replies_and_upward_feedback_go_down_and_up_again(backend, tmp_path, request):
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    tables = {"answer_reply", "reply_ref", "upward_feedback", "upward_respondent", "upward_answer"}
+    try:
+        config = _alembic_config(engine)
+        upgrade(engine)
+        assert tables <= set(sa.inspect(engine).get_table_names())
+        command.downgrade(config, "0015")
+        assert not tables & set(sa.inspect(engine).get_table_names())
+        _assert_matches_models(engine)  # and up again, matching the models
+        if backend == "sqlite":  # no rowid: the texts are kept in the order of their random keys
+            with engine.connect() as conn:
+                sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'upward_feedback'").scalar()
+            assert "WITHOUT ROWID" in sql
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0019_feedback_requests_and_one_on_ones_go_up_and_down(backend, tmp_path, request):
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    tables = {"feedback_request", "one_on_one", "one_on_one_item"}
+    try:
+        config = _alembic_config(engine)
+        upgrade(engine)
+        now = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO member (id, handle, name, timezone, locale, active, created_at, updated_at) VALUES "
+                    "(1, 'm', 'M', 'UTC', 'en', true, :now, :now), (2, 'r', 'R', 'UTC', 'en', true, :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO feedback_request (requester_id, topic, status, created_at, closes_at) "
+                    "VALUES (2, 'launch', 'open', :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO one_on_one (id, manager_id, member_id, proposed_by, cadence, weekday, at_time, "
+                    "timezone, status, created_at) VALUES (1, 1, 2, 1, 'weekly', 2, '10:00', 'UTC', 'active', :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO one_on_one_item (one_on_one_id, author_id, kind, text, private, created_at) "
+                    "VALUES (1, 2, 'note', 'mine only', true, :now)"
+                ),
+                {"now": now},
+            )
+        command.downgrade(config, "0016")
+        assert tables.isdisjoint(sa.inspect(engine).get_table_names())
+        upgrade(engine)
+        assert tables <= set(sa.inspect(engine).get_table_names())
+        assert current_revision(engine) == head_revision(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_0017_adds_goals_key_results_and_comments_and_takes_them_away_again(backend, tmp_path, request):
+    from alembic import command
+
+    from storage.db import _alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = create_db_engine(url)
+    try:
+        config = _alembic_config(engine)
+        command.upgrade(config, "0016")
+        assert not {"goal", "key_result", "goal_comment"} & set(sa.inspect(engine).get_table_names())
+        upgrade(engine)
+        now = datetime(2027, 1, 4, 10, 0, tzinfo=UTC)
+        with engine.begin() as conn:
+            for i, manager in ((1, None), (2, 1)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO member (id, handle, name, timezone, locale, active, manager_id, created_at, "
+                        "updated_at) VALUES (:id, :h, :h, 'UTC', 'en', true, :m, :now, :now)"
+                    ),
+                    {"id": i, "h": f"m{i}", "m": manager, "now": now},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO goal (id, owner_id, scope, quarter, number, text, member_agreed, manager_agreed, "
+                    "created_at, updated_at) VALUES (1, 1, 'team', '2027-Q1', 1, 'Happier customers', true, true, "
+                    ":now, :now), (2, 2, 'personal', '2027-Q1', 1, 'Faster onboarding', true, false, :now, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(sa.text("UPDATE goal SET aligned_to = 1 WHERE id = 2"))
+            conn.execute(
+                sa.text(
+                    "INSERT INTO key_result (goal_id, number, text, start, target, unit, done, updated_at) "
+                    "VALUES (2, 1, 'activation 40 to 60 %', 40, 60, '%', false, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO goal_comment (goal_id, author_id, text, created_at) "
+                    "VALUES (2, 1, 'Could it be 65?', :now)"
+                ),
+                {"now": now},
+            )
+        with transaction(session_factory(engine)) as s:  # the models read what was written
+            from storage import repo
+
+            goals = repo.goals_of(s, owner_ids=[2], quarter="2027-Q1")
+            assert [(g.text, g.aligned_to) for g in goals] == [("Faster onboarding", 1)]
+            assert [k.target for k in repo.key_results_of(s, goal_ids=[2])[2]] == [60.0]
+            assert [c.text for c in repo.goal_comments_of(s, goal_ids=[2])[2]] == ["Could it be 65?"]
+        command.downgrade(config, "0016")
+        assert not {"goal", "key_result", "goal_comment"} & set(sa.inspect(engine).get_table_names())
+        upgrade(engine)
+        assert current_revision(engine) == head_revision(engine)
+        assert {"goal", "key_result", "goal_comment"} <= set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()

@@ -95,13 +95,41 @@ def build_cards(text: str, replies: Sequence[Reply], locale: str, run_id: int | 
     pass 30 KB. Buttons go on the last card."""
     elements = [markdown(piece) for piece in common.split_text(text, TEXT_PIECE) if piece.strip()]
     elements += [chart_element(c) for r in replies for c in charts_of(r.template, r.params)][:MAX_CHARTS]
-    elements += rows_elements(common.message_rows(replies, locale, run_id), run_id)
+    rows = common.message_rows(replies, locale, run_id)
+    elements += rows_elements([r for r in rows if not r.own_card], run_id)
     cards: list[list[dict[str, Any]]] = [[]]
     for element in elements:
         if cards[-1] and size(card(cards[-1] + [element])) > SAFE_LIMIT:
             cards.append([])
         cards[-1].append(element)
-    return [card(elements) for elements in cards]
+    # Reply buttons go on a card of their own: a press turns that card (only) into the reply form.
+    own = rows_elements([r for r in rows if r.own_card], run_id)
+    return [card(elements) for elements in cards] + ([card(own)] if own else [])
+
+
+def reply_form_card(number: int, locale: str) -> dict[str, Any]:
+    """A Reply / Answer button's card turned into a form with one text box; sending it is typing `/reply N …`."""
+    labels = common.labels_for(locale)
+    inner = [
+        {
+            "tag": "input",
+            "name": "text",
+            "placeholder": plain(labels["reply_field"]),
+            "max_length": 3000,
+            "input_type": "multiline_text",
+            "rows": 3,
+        },
+        {
+            "tag": "button",
+            "text": plain(labels["send"], 20),
+            "type": "primary",
+            "action_type": "form_submit",
+            "name": "send",
+            "value": {"reply": number},
+        },
+    ]
+    title = {"tag": "markdown", "content": f"**{md_escape(labels['reply_title'])}** · {number}"}
+    return card([title, {"tag": "form", "name": "flywheel_reply", "elements": inner}])
 
 
 def answered_card(question: str, answer_label: str, locale: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from bot.platforms.common import build_form
+from bot.platforms.common import build_form, reply_command, reply_number
 from bot.platforms.feishu import cards
 from bot.platforms.feishu.inbound import PLATFORM, Parsed, translate
 from bot.ports import Chat
@@ -35,6 +35,8 @@ TOASTS = {
         "fix": "Some answers need another look.",
         "working": "Got it — the reply follows as a message.",
         "done": "Done",
+        "reply_sent": "Sent. Only the two of you see it.",
+        "reply_empty": "Write something to send.",
     },
     "zh": {
         "saved": "已记录",
@@ -44,6 +46,8 @@ TOASTS = {
         "fix": "有些回答需要再看一下。",
         "working": "收到，稍后我会发消息回复你。",
         "done": "完成",
+        "reply_sent": "已发送，只有你们两个人能看到。",
+        "reply_empty": "请先写下要发送的内容。",
     },
 }
 
@@ -108,7 +112,17 @@ class FeishuEvents:
         try:
             if "form" in value and data.get("form_value") is not None:
                 return self._submit_form(user, value, dict(data["form_value"] or {}), key, words)
+            if "reply" in value and data.get("form_value") is not None:
+                return self._send_reply(user, value, dict(data["form_value"] or {}), key, words, data.get("workspace"))
             pressed = str(value.get("v") or "")
+            number = reply_number(pressed)
+            if number is not None:  # a Reply / Answer button: this card becomes the reply form
+                return {
+                    "card": {
+                        "type": "raw",
+                        "data": cards.reply_form_card(number, self.app.member_locale(PLATFORM, user)),
+                    }
+                }
             if pressed.startswith("form:"):
                 run_id = pressed.removeprefix("form:")
                 form = (
@@ -190,6 +204,36 @@ class FeishuEvents:
         return {
             "toast": {"type": "success", "content": words["saved"]},
             "card": {"type": "raw", "data": cards.notice_card(words["form_saved"])},
+        }
+
+    def _send_reply(
+        self,
+        user: str,
+        value: Mapping[str, Any],
+        form_value: dict[str, Any],
+        key: str,
+        words: Mapping[str, str],
+        workspace: Any,
+    ) -> dict[str, Any]:
+        """A sent reply form: exactly as if the person had typed `/reply N …` (the answer comes as a message)."""
+        number, text = value.get("reply"), form_value.get("text")
+        if not isinstance(number, int) or number < 0:
+            return toast("error", words["not_yours"])
+        if not isinstance(text, str) or not text.strip():
+            return toast("error", words["reply_empty"])
+        event = InboundEvent(
+            platform=PLATFORM,
+            user=user,
+            kind="command",
+            text=reply_command(number, text[:5000]),
+            dedup_key=key,
+            received_at=self.app.clock.now(),
+            workspace=workspace,
+        )
+        self.app.handle(event)
+        return {
+            "toast": {"type": "success", "content": words["reply_sent"]},
+            "card": {"type": "raw", "data": cards.notice_card(words["reply_sent"])},
         }
 
     def _toasts(self, user: str) -> Mapping[str, str]:

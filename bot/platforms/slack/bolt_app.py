@@ -120,7 +120,7 @@ class Listeners:
         ack()
 
     def _run(self, parsed: Parsed, ack: Ack, request: BoltRequest) -> None:
-        if parsed.kind in ("open_form", "form_submit"):
+        if parsed.kind in ("open_form", "open_reply", "form_submit"):
             answer = handle_form(self.app, parsed)  # before the ack: errors travel in it, trigger_ids expire fast
             self.poke()
             ack(answer) if answer is not None else ack()
@@ -160,6 +160,21 @@ def handle_form(app: Server, parsed: Parsed) -> dict[str, Any] | None:
                     run_id=parsed.data["run_id"],
                     trigger_id=parsed.data["trigger_id"],
                 )
+            return None
+        if parsed.kind == "open_reply":
+            client = getattr(app.messengers.get("slack"), "client", None)
+            if client is not None:
+                forms.open_reply(
+                    app,
+                    client,
+                    user=parsed.data["user"],
+                    number=parsed.data["number"],
+                    trigger_id=parsed.data["trigger_id"],
+                )
+            return None
+        event = forms.reply_event(parsed.data["payload"], parsed.data["dedup_key"], app.clock.now())
+        if event is not None:  # a reply sent from its form: the same as typing `/reply N …`
+            app.handle(event)
             return None
         return forms.submit(app, parsed.data["payload"], parsed.data["dedup_key"])
     except Exception:

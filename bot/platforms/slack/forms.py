@@ -9,12 +9,14 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.platforms.common import build_form
+from bot.platforms.common import build_form, labels_for, reply_command
 from bot.ports import Forms
+from conversations.events import InboundEvent
 
 log = logging.getLogger(__name__)
 
 CALLBACK_ID = "flywheel_form"
+REPLY_CALLBACK_ID = "flywheel_reply"  # the one-box form of a Reply / Answer button: sends `/reply N …`
 
 
 def _plain(text: str, limit: int) -> dict[str, str]:
@@ -98,3 +100,57 @@ def submit(app: Forms, payload: Mapping[str, Any], dedup_key: str) -> dict[str, 
     if errors:
         return {"response_action": "errors", "errors": {k: v[:200] for k, v in errors.items()}}
     return None
+
+
+# ------------------------------------------------------------------------------------------------ replies
+
+
+def reply_view(locale: str, number: int) -> dict[str, Any]:
+    """The modal a Reply (or Answer) button opens: one text box; sending it is typing `/reply N …`."""
+    labels = labels_for(locale)
+    return {
+        "type": "modal",
+        "callback_id": REPLY_CALLBACK_ID,
+        "private_metadata": str(number),
+        "title": _plain(labels["reply_title"], 24),
+        "submit": _plain(labels["send"], 24),
+        "close": _plain(labels["cancel"], 24),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "reply",
+                "label": _plain(labels["reply_field"], 2000),
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 3000},
+            }
+        ],
+    }
+
+
+def open_reply(app: Forms, client: Any, *, user: str, number: int, trigger_id: str) -> bool:
+    try:
+        client.views_open(trigger_id=trigger_id, view=reply_view(app.member_locale("slack", user), number))
+    except SlackApiError as exc:
+        log.warning(
+            "could not open the reply form: %s", (exc.response.data or {}).get("error") if exc.response else exc
+        )
+        return False
+    return True
+
+
+def reply_event(payload: Mapping[str, Any], dedup_key: str, received_at: Any) -> InboundEvent | None:
+    """A submitted reply modal as what the person could have typed (`/reply 3 …`); None if it is not one."""
+    view = payload.get("view") or {}
+    user = (payload.get("user") or {}).get("id")
+    metadata = str(view.get("private_metadata") or "")
+    if view.get("callback_id") != REPLY_CALLBACK_ID or not user or not metadata.isdecimal() or len(metadata) > 6:
+        return None
+    text = submission_values(view).get("reply", "")
+    return InboundEvent(
+        platform="slack",
+        user=str(user),
+        kind="command",
+        text=reply_command(int(metadata), text),
+        dedup_key=dedup_key,
+        received_at=received_at,
+        workspace=(payload.get("team") or {}).get("id"),
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.platforms.common import reply_number
 from conversations.commands import SUBCOMMANDS
 from conversations.events import InboundEvent
 
@@ -33,7 +34,7 @@ def unescape(text: str) -> str:
 
 @dataclass(frozen=True)
 class Parsed:
-    kind: str  # url_verification | inbound | open_form | form_submit | ignored
+    kind: str  # url_verification | inbound | open_form | open_reply | form_submit | ignored
     event: InboundEvent | None = None
     challenge: str | None = None
     data: Mapping[str, Any] | None = None
@@ -125,6 +126,12 @@ def from_interaction(payload: Mapping[str, Any], received_at: datetime) -> Parse
         raise ValueError("block_actions without user or action")
     action = actions[0]
     value = str(action.get("value") or "")
+    number = reply_number(value)
+    if number is not None:
+        return Parsed(
+            "open_reply",
+            data={"user": str(user), "number": number, "trigger_id": str(payload.get("trigger_id") or "")},
+        )
     if value.startswith("form:"):
         run_id = value.removeprefix("form:")
         if not run_id.isdecimal() or len(run_id) > 12:
