@@ -18,20 +18,23 @@ from bot import access
 from conversations.charts import (
     CHART_WEEKS,
     Chart,
+    KeyResultFacts,
     WeekFacts,
     actions_chart,
+    key_results_chart,
     kudos_chart,
     last_periods,
     mood_chart,
     obstacles_chart,
     participation_chart,
+    quarter_elapsed,
     rhythm_chart,
     team_mood_chart,
 )
 from conversations.digest import NOT_EXPECTED, Report
 from conversations.kudos import stored_values
 from conversations.machine import Reply
-from conversations.schedule import weekly_period, zone
+from conversations.schedule import quarterly_period, weekly_period, zone
 from storage import repo
 from storage.models import Member, Obstacle
 
@@ -63,7 +66,8 @@ def person_charts(
     now: datetime,
     skip_level: bool = False,
 ) -> Reply | None:
-    """Mood, check-in rhythm and development actions of `member` over the last weeks, if `viewer` may see them:
+    """Mood, check-in rhythm, this quarter's key results against the time gone, and development actions of `member`
+    over the last weeks, if `viewer` may see them:
     `report` is their digest section as `viewer` reads it (with CHART_WEEKS of weeks), `newest` its week."""
     assert member.id is not None  # a stored member
     if not access.may_member(s, viewer, member, access.Part.CHARTS, now=now, skip_level=skip_level):
@@ -85,7 +89,21 @@ def person_charts(
             opened[_period(since, member.timezone)] += 1
         if a.status == "done" and a.closed_at is not None and a.closed_at >= start:
             done[_period(a.closed_at, member.timezone)] += 1
-    charts = [mood_chart(weeks), rhythm_chart(weeks), actions_chart(shown, opened, done)]
+    charts = [mood_chart(weeks), rhythm_chart(weeks)]
+    if report.key_results:  # this quarter's agreed key results, as the digest section shows them (Part.GOALS)
+        today = now.astimezone(zone(member.timezone)).date()
+        facts = [
+            KeyResultFacts(
+                f"{kr.get('goal_number', 1)}.{kr.get('number', 1)}",
+                start=kr["start"],
+                target=kr["target"],
+                current=kr["current"],
+                done=kr["done"],
+            )
+            for kr in report.key_results
+        ]
+        charts.append(key_results_chart(facts, quarter_elapsed(quarterly_period(today), today)))
+    charts.append(actions_chart(shown, opened, done))
     return Reply("charts/person", {"name": report.name, "own_view": viewer.id == member.id, **_params(charts)})
 
 

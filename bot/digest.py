@@ -355,6 +355,8 @@ def snapshot(
             key_results[g.owner_id].append(
                 {
                     "goal": g.text,
+                    "goal_number": g.number,
+                    "number": kr.number,
                     "text": kr.text,
                     "start": kr.start,
                     "target": kr.target,

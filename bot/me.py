@@ -69,9 +69,7 @@ def own_report(
     in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this."""
     if manager is not None:
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(
-            s, manager=manager, now=at, calendars=calendars, with_upward=False, weeks=weeks
-        )
+        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars, with_upward=False, weeks=weeks)
         return next(r for r in reports if r.member_id == member.id)
     at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
     return snapshot(

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from conversations import goals
+
 CHART_WEEKS = 12  # one person's charts and the team's look back this many weeks
 MOODS = (1, 2, 3, 4, 5)
 
@@ -173,20 +175,17 @@ class KeyResultFacts:
 
 
 def key_result_progress(kr: KeyResultFacts) -> float | None:
-    """How far a key result has come, 0–100 (%): done / not done is 100 or 0; a number from start to target is its
-    share of the way, within 0–100; None when it has no value yet (or start equals target)."""
-    if kr.target is None:
-        return 100.0 if kr.done else 0.0
-    start = kr.start if kr.start is not None else 0.0
-    if kr.current is None or kr.target == start:
+    """How far a key result has come, 0–100 (%), as the digest's lag hint reads it (conversations/goals.py
+    `progress`: done is 100; no value yet is its start); None only for one whose start equals its target."""
+    if kr.target is not None and kr.start is not None and kr.target == kr.start:
         return None
-    return float(round(max(0.0, min(100.0, (kr.current - start) / (kr.target - start) * 100))))
+    facts = {"start": kr.start, "target": kr.target, "current": kr.current, "done": kr.done}
+    return float(round(goals.progress(facts) * 100))
 
 
-def quarter_elapsed(first: date, last: date, today: date) -> float:
-    """How much of the quarter (`first`..`last`, both included) has gone by `today`, 0–100 (%)."""
-    days = (last - first).days + 1
-    return float(round(max(0, min(days, (today - first).days + 1)) / days * 100))
+def quarter_elapsed(quarter: str, today: date) -> float:
+    """How much of `quarter` (`2026-Q4`) has gone by the start of `today`, 0–100 (%), as the lag hint reads it."""
+    return float(round(goals.elapsed(quarter, today) * 100))
 
 
 def key_results_chart(krs: Sequence[KeyResultFacts], elapsed: float) -> Chart:

@@ -263,16 +263,46 @@ def test_key_result_progress_against_the_quarter():
         KeyResultFacts("2.1", start=0, target=8, current=None),
         KeyResultFacts("2.2", start=100, target=50, current=120),  # going down, and the wrong way so far
     ]
-    assert [key_result_progress(k) for k in krs] == [50.0, 100.0, None, 0.0]
-    elapsed = quarter_elapsed(date(2026, 10, 1), date(2026, 12, 31), date(2026, 11, 15))
+    assert [key_result_progress(k) for k in krs] == [50.0, 100.0, 0.0, 0.0]  # no value yet: at its start
+    assert key_result_progress(KeyResultFacts("3.1", start=5, target=5, current=5)) is None
+    elapsed = quarter_elapsed("2026-Q4", date(2026, 11, 16))
     assert elapsed == 50.0
-    chart = key_results_chart(krs, elapsed)
-    assert chart.series[0].marks[2] == "missing" and chart.series[1].values == (50.0,) * 4
+    chart = key_results_chart([*krs, KeyResultFacts("3.1", start=5, target=5, current=5)], elapsed)
+    assert chart.series[0].marks[4] == "missing" and chart.series[1].values == (50.0,) * 5
     from conversations.machine import Reply
     from conversations.render import Audience, Renderer
 
     reply = Reply("charts/person", {"name": "Alice", "own_view": True, "charts": [chart.params()]})
     en = Renderer().render(reply, Audience("en", "Europe/London", "Alice"))
-    assert "(right bar, 50%): 1.1 50%, 1.2 100%, 2.1 –, 2.2 0%" in en
+    assert "(right bar, 50%): 1.1 50%, 1.2 100%, 2.1 0%, 2.2 0%, 3.1 –" in en
     zh = Renderer().render(reply, Audience("zh", "Asia/Shanghai", "陈晨"))
-    assert "（右柱，50%）：1.1 50%，1.2 100%，2.1 –，2.2 0%" in zh
+    assert "（右柱，50%）：1.1 50%，1.2 100%，2.1 0%，2.2 0%，3.1 –" in zh
+
+
+def test_key_results_chart_in_me_and_for_the_manager_with_the_texts_numbers(harness):
+    from storage.models import Goal, KeyResult
+
+    h = harness
+    h.run_until(local("Europe/London", 2026, 11, 27, 15, 0))
+    run_checkin(h, "alice", mood=4)
+    now = h.clock.now()
+    with transaction(h.app.sessions) as s:
+        alice = s.exec(select(Member).where(Member.handle == "alice")).one()
+        goal = Goal(owner_id=alice.id, quarter="2026-Q4", number=1, text="Faster onboarding", manager_agreed=True)
+        goal.created_at = goal.updated_at = goal.agreed_at = now
+        s.add(goal)
+        s.flush()
+        s.add(KeyResult(goal_id=goal.id, number=1, text="activation", start=0, target=10, current=4, updated_at=now))
+        s.add(KeyResult(goal_id=goal.id, number=2, text="guide published", done=True, updated_at=now))
+    for viewer, command in (("alice", "/me"), ("maria", "/me charts @alice")):
+        h.fake.clear()
+        text = h.say(viewer, command)[-1]
+        (reply,) = _chart_replies(h, viewer)
+        krs = {c.key: c for c in charts_of(reply.template, reply.params)}["key_results"]
+        assert krs.labels == ("1.1", "1.2") and krs.series[0].values == (40.0, 100.0)
+        gone = int(krs.series[1].values[0])
+        assert 0 < gone < 100
+        assert _line(text, "• Key results").endswith(f"(right bar, {gone}%): 1.1 40%, 1.2 100%")
+    h.set_member("alice", locale="zh")
+    zh = h.say("alice", "/me 图表")[-1]
+    assert _line(zh, "• 关键结果").endswith("：1.1 40%，1.2 100%")
