@@ -92,7 +92,7 @@ def person_charts(
     charts = [mood_chart(weeks), rhythm_chart(weeks)]
     if report.key_results:  # this quarter's agreed key results, as the digest section shows them (Part.GOALS)
         today = now.astimezone(zone(member.timezone)).date()
-        facts = [
+        results = [
             KeyResultFacts(
                 f"{kr.get('goal_number', 1)}.{kr.get('number', 1)}",
                 start=kr["start"],
@@ -102,7 +102,7 @@ def person_charts(
             )
             for kr in report.key_results
         ]
-        charts.append(key_results_chart(facts, quarter_elapsed(quarterly_period(today), today)))
+        charts.append(key_results_chart(results, quarter_elapsed(quarterly_period(today), today)))
     charts.append(actions_chart(shown, opened, done))
     return Reply("charts/person", {"name": report.name, "own_view": viewer.id == member.id, **_params(charts)})
 
