@@ -263,7 +263,14 @@ def snapshot(
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
     answer_ids: dict[int, dict[str, int]] = {}
     if answers:
-        for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(answers)))):
+        # Every answer of the weeks the text shows; of the older weeks the charts reach back to, the mood alone.
+        recent = set(periods[:HISTORY_WEEKS])
+        full = [r.id for r in runs if r.id in answers and r.period in recent]
+        older = [r.id for r in runs if r.id in answers and r.period not in recent]
+        read = list(s.exec(select(Answer).where(col(Answer.run_id).in_(full)))) if full else []
+        if older:  # (a query of its own: an OR of the two would keep SQLite off the run_id index)
+            read += s.exec(select(Answer).where(col(Answer.run_id).in_(older), col(Answer.step) == "mood"))
+        for a in read:
             answers[a.run_id][a.step] = a.value
             if a.step in ANSWER_STEPS and a.id is not None and not says_nothing(_text(a.value)):
                 answer_ids.setdefault(a.run_id, {})[a.step] = a.id
