@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bot import access
@@ -143,7 +144,8 @@ def team_charts(
     start = now - timedelta(weeks=CHART_WEEKS + 1)
     opened: Counter[str] = Counter()
     resolved: Counter[str] = Counter()
-    for o in s.exec(select(Obstacle).where(col(Obstacle.member_id).in_(ids))):
+    recent = sa.or_(col(Obstacle.created_at) >= start, col(Obstacle.closed_at) >= start)
+    for o in s.exec(select(Obstacle).where(col(Obstacle.member_id).in_(ids), recent)):
         if o.created_at >= start:
             opened[_period(o.created_at, manager.timezone)] += 1
         if o.status == "resolved" and o.closed_at is not None and o.closed_at >= start:
