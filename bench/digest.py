@@ -12,8 +12,11 @@ import sqlalchemy as sa
 
 from bench.common import TZ, Result, Stopwatch, org_config
 from bot.app import Flywheel
+from bot.codec import decode_replies
 from bot.digest import build_reports, digest_replies, managers, pack, send_due_digests
+from bot.platforms.png import render
 from bot.settings import Settings
+from conversations.charts import charts_of
 from conversations.clock import UTC, FrozenClock
 from conversations.digest import HISTORY_WEEKS
 from conversations.render import Audience
@@ -383,6 +386,16 @@ def run(url: str, db: str, *, members: int = 1000, n_managers: int = 100, weeks:
             outbox = conn.execute(
                 sa.select(sa.func.count()).select_from(OutboxMessage.__table__).where(OutboxMessage.kind == "digest")
             ).scalar_one()
+        # Charts (issue 18): each team-chart message the tick queued, drawn as Slack and the console draw it.
+        drawing = Stopwatch()
+        with app.engine.connect() as conn:
+            bodies = (
+                conn.execute(sa.select(OutboxMessage.body).where(OutboxMessage.kind == "digest_charts")).scalars().all()
+            )
+        png_bytes = 0
+        for body in bodies:
+            png_bytes += len(render([c for r in decode_replies(body) for c in charts_of(r.template, r.params)]))
+        draw_s = drawing.elapsed()
         floor_s, floor_slowest, floor_rows = floor(app, manager_ids)
     finally:
         app.close()
@@ -402,6 +415,9 @@ def run(url: str, db: str, *, members: int = 1000, n_managers: int = 100, weeks:
             "tick_path_s": round(tick_s, 3),
             "tick_digests_queued": queued,
             "tick_outbox_messages": outbox,
+            "chart_messages": len(bodies),
+            "charts_draw_s": round(draw_s, 3),
+            "png_kb_mean": round(png_bytes / max(len(bodies), 1) / 1024, 1),
             "floor_all_s": round(floor_s, 3),
             "floor_slowest_ms": round(floor_slowest * 1000, 1),
             "floor_rows": floor_rows,

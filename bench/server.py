@@ -79,6 +79,28 @@ def trace_transactions(longest: list[tuple[float, float, str]]) -> None:
     bot.app.transaction = traced  # type: ignore[attr-defined]
 
 
+def draw_charts(n: int) -> int:
+    """Draw `n` teams' charts (12 weeks: moods, participation, obstacles, kudos by value) as the Slack and console
+    messengers do, and build the Feishu spec of each; returns the bytes drawn."""
+    from bot.platforms.feishu.charts import chart_spec
+    from bot.platforms.png import render
+    from conversations import charts
+
+    weeks = charts.last_periods("2026-W48")
+    drawn = 0
+    for k in range(n):
+        team = [
+            charts.team_mood_chart(weeks, {p: [1 + (i + k + j) % 5 for j in range(8)] for i, p in enumerate(weeks)}),
+            charts.participation_chart(weeks, {p: (8 - (i + k) % 3, 10) for i, p in enumerate(weeks)}),
+            charts.obstacles_chart(weeks, {p: ((i + k) % 4, (i * k) % 3) for i, p in enumerate(weeks)}),
+            charts.kudos_chart({"collaboration": k % 4, "growth": 2, "ownership": 1, "teamwork": 5}),
+        ]
+        drawn += len(render(team))
+        for c in team:
+            chart_spec(c)
+    return drawn
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server")
     parser.add_argument("--mode", choices=("flywheel", "bolt"), required=True)
@@ -160,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
             if command == "fanout":
                 worker.join()
                 emit(done=True)
+        elif command == "charts":  # a Monday's pictures: 100 managers' team charts drawn as PNGs (issue 18)
+            started = time.perf_counter()
+            emit(charts=draw_charts(100), seconds=round(time.perf_counter() - started, 3))
         elif command == "stop":
             stop.set()
             if worker is not None:

@@ -17,6 +17,8 @@ The rule, in words (README, "Who sees what"):
 - a 1:1's agenda items and shared notes: the two people of the pair; a private note: only the one who wrote it;
 - development actions: the owner and their manager (and skip level, as above), like support requests; a retro's
   action its anonymity rule has not let out: its author alone; only a manager suggests one to a direct report;
+- charts of one person: the person and whoever reads their digest section; a team's charts: its manager alone,
+  and only aggregates of at least `MIN_GROUP` people (a week with fewer shows nothing, never one person's mood);
 - a reply between a manager and a report (about one of the report's answers, obstacles or support requests):
   only its author and its recipient, ever; a manager replies only to what they may read of their own reports;
 - upward feedback: only the manager it is for, only as a set without names, and only when
@@ -59,6 +61,8 @@ class Part(StrEnum):
     ACTION_SUGGEST = "action_suggest"  # suggest a development action to someone (`/action suggest @alice …`)
     KUDOS = "kudos"  # kudos given and received
     PROFILE = "profile"  # handle, time zone, manager: the export
+    CHARTS = "charts"  # one person's charts (mood, check-in rhythm, development actions): like their digest section
+    TEAM_CHARTS = "team_charts"  # a team's aggregates: its manager alone, each from at least MIN_GROUP people
     REPLIES = "replies"  # a private reply about one of the subject's items, or an answer back to one
     REPLY_ACT = "reply_act"  # reply to one of the subject's items (their manager, to what they may read)
     UPWARD = "upward"  # the upward feedback a manager (the subject) received, as a set without names
@@ -150,6 +154,7 @@ class ActionFacts:
 
 
 FINISHED = "completed"
+MIN_GROUP = 3  # the fewest people an aggregate of a team may be shown for
 CHECKIN_FLOWS = ("weekly_checkin", "monthly_review", "quarterly_talk")
 
 
@@ -208,6 +213,7 @@ def may(
     feedback: FeedbackFacts | None = None,
     one_on_one: OneOnOneFacts | None = None,
     action: ActionFacts | None = None,
+    group_size: int | None = None,
     reply: ReplyFacts | None = None,
     upward: UpwardFacts | None = None,
     chain: tuple[int, ...] = (),
@@ -227,11 +233,20 @@ def may(
         feedback: for REQUESTED_FEEDBACK (the subject is the requester).
         one_on_one: for ONE_ON_ONE (the subject is the report of the pair).
         action: for ACTIONS, the one action (without it: the actions already shared).
+        group_size: for TEAM_CHARTS, how many people one aggregate is made of (`subject` is the team's manager).
         reply: for REPLIES: its two people (the subject is whose item it is about).
         upward: for UPWARD (the subject is the manager it is for).
         chain: for the goal parts, the subject's managers, nearest first, up to the top (`chain_of`).
         goals_visible_to_team: the org file's `goals.visible_to_team`.
     """
+    if part == Part.TEAM_CHARTS:
+        return (
+            viewer is not None
+            and viewer.active
+            and viewer.id == subject.id
+            and group_size is not None
+            and group_size >= MIN_GROUP
+        )
     rel = relation(viewer, subject, subject_manager=subject_manager, skip_level=skip_level)
     if rel == Relation.NOBODY:
         return False
@@ -285,7 +300,7 @@ def may(
     # the manager, or the manager's manager with skip_level
     if part in (Part.ANSWER_RUN, Part.PROFILE):
         return False
-    if part in (Part.SUPPORT, Part.ACTIONS):
+    if part in (Part.SUPPORT, Part.ACTIONS, Part.CHARTS):
         return True
     if part == Part.OBSTACLES:
         return run is None or (run.member_id == subject.id and released(run, now))

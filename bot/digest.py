@@ -14,11 +14,13 @@ from sqlmodel import Session, col, select
 
 from bot import access
 from bot.calendar import Calendars, paused_until
+from bot.charts import team_charts
 from bot.codec import encode_replies
 from bot.ports import DigestSender
 from bot.replies import ANSWER_STEPS, digest_numbers, latest_upward, recent_replies, released_at, thanks_given
 from conversations.actions import days_open, overdue
 from conversations.answers import says_nothing
+from conversations.charts import CHART_WEEKS
 from conversations.digest import HISTORY_WEEKS, Report, Week, manager_hints, report_params, status_at
 from conversations.followups import FOLLOW_UPS
 from conversations.machine import Reply
@@ -111,17 +113,25 @@ def build_reports(
     now: datetime,
     skip_level: bool = False,
     calendars: Calendars | None = None,
+    weeks: int = HISTORY_WEEKS,
     upward_min: int = UPWARD_MIN,
     with_upward: bool = True,
     ages_at: datetime | None = None,
 ) -> tuple[list[Report], dict[str, Any]]:
-    """A snapshot of each direct report's recent weeks (and, with `skip_level`, their reports' too). Reads
+    """A snapshot of each direct report's recent `weeks` (and, with `skip_level`, their reports' too). Reads
     nothing about anyone else's answers. `ages_at`: when actions' ages are counted from (`/me`: the real now,
     though the section is the one the next digest will show); `now` by default."""
     assert manager.id is not None  # a stored member
     reports = direct_reports(s, manager_id=manager.id)
     out, periods = snapshot(
-        s, reports=reports, timezone=manager.timezone, now=now, viewer=manager, calendars=calendars, ages_at=ages_at
+        s,
+        reports=reports,
+        timezone=manager.timezone,
+        now=now,
+        viewer=manager,
+        calendars=calendars,
+        ages_at=ages_at,
+        weeks=weeks,
     )
     if skip_level:
         for lead in reports:
@@ -136,6 +146,7 @@ def build_reports(
                     viewer=manager,
                     skip_level=True,
                     calendars=calendars,
+                    weeks=weeks,
                 )
                 out.extend(replace(r, via=first_name(lead.name)) for r in indirect)
     ids = [r.id for r in reports]
@@ -206,6 +217,7 @@ def snapshot(
     skip_level: bool = False,
     calendars: Calendars | None = None,
     ages_at: datetime | None = None,
+    weeks: int = HISTORY_WEEKS,
 ) -> tuple[list[Report], list[str]]:
     """Each member's recent weeks as `viewer` may see them at `now` (bot/access.py decides, part by part; an
     action's age and whether it is overdue as of `ages_at`, `now` by default);
@@ -248,7 +260,7 @@ def snapshot(
 
     local_monday = now.astimezone(zone(timezone)).date()
     periods = [previous_period(weekly_period(local_monday))]
-    while len(periods) < HISTORY_WEEKS:
+    while len(periods) < weeks:
         periods.append(previous_period(periods[-1]))
     runs = list(
         s.exec(
@@ -268,7 +280,14 @@ def snapshot(
     notes: dict[int, tuple[tuple[str, str], ...]] = {}
     answer_ids: dict[int, dict[str, int]] = {}
     if answers:
-        for a in s.exec(select(Answer).where(col(Answer.run_id).in_(list(answers)))):
+        # Every answer of the weeks the text shows; of the older weeks the charts reach back to, the mood alone.
+        recent = set(periods[:HISTORY_WEEKS])
+        full = [r.id for r in runs if r.id in answers and r.period in recent]
+        older = [r.id for r in runs if r.id in answers and r.period not in recent]
+        read = list(s.exec(select(Answer).where(col(Answer.run_id).in_(full)))) if full else []
+        if older:  # (a query of its own: an OR of the two would keep SQLite off the run_id index)
+            read += s.exec(select(Answer).where(col(Answer.run_id).in_(older), col(Answer.step) == "mood"))
+        for a in read:
             answers[a.run_id][a.step] = a.value
             if a.step in ANSWER_STEPS and a.id is not None and not says_nothing(_text(a.value)):
                 answer_ids.setdefault(a.run_id, {})[a.step] = a.id
@@ -366,6 +385,8 @@ def snapshot(
             key_results[g.owner_id].append(
                 {
                     "goal": g.text,
+                    "goal_number": g.number,
+                    "number": kr.number,
                     "text": kr.text,
                     "start": kr.start,
                     "target": kr.target,
@@ -377,7 +398,7 @@ def snapshot(
     out: list[Report] = []
     for member in reports:
         assert member.id is not None  # a stored member
-        weeks = []
+        history = []
         joined = member.created_at.astimezone(zone(member.timezone)).date()
         for period in periods:
             year, week = period.split("-W")
@@ -385,15 +406,15 @@ def snapshot(
                 break  # a check-in week (Friday) before they joined: no history, and no "missing" check-in either
             run = by_key.get((member.id, period))
             if run is None:
-                weeks.append(Week(period=period, status="off" if calendars.week_off(member, period) else "none"))
+                history.append(Week(period=period, status="off" if calendars.week_off(member, period) else "none"))
                 continue
             if run.status != "completed" and (run.context or {}).get("paused_until"):
-                weeks.append(Week(period=period, status="paused"))
+                history.append(Week(period=period, status="paused"))
                 continue
             status = status_at(run.status, run.closes_at, now)
             open_until = run.closes_at if run.closes_at > now else None
             if run.id not in answers:
-                weeks.append(Week(period=period, status=status, held_back=True, open_until=open_until))
+                history.append(Week(period=period, status=status, held_back=True, open_until=open_until))
                 continue
             got = answers[run.id]
             plan_items = run.context.get("plan") or []
@@ -402,7 +423,7 @@ def snapshot(
                 for k, v in sorted(got.items())
                 if k.startswith("plan_review:") and int(k.split(":")[1]) < len(plan_items)
             )
-            weeks.append(
+            history.append(
                 Week(
                     period=period,
                     status=status,
@@ -430,7 +451,7 @@ def snapshot(
             Report(
                 member_id=member.id,
                 name=first_name(member.name),
-                weeks=tuple(weeks),
+                weeks=tuple(history),
                 obstacles=tuple(
                     {"id": o.id, "text": o.text, "since": o.created_at, "times_reported": o.times_reported}
                     for o in obstacles[member.id]
@@ -561,6 +582,7 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
                 skip_level=app.skip_level,
                 calendars=app.calendars,
                 upward_min=app.upward_min,
+                weeks=CHART_WEEKS,
             )
             if not any(r.weeks for r in reports):
                 continue  # a brand-new team: nothing to say yet, and "0 of 3 checked in" would be unfair
@@ -578,12 +600,20 @@ def send_due_digests(app: DigestSender, now: datetime, last_tick: datetime | Non
             refs = {  # numbers to reply with, for the manager's own reports (not a skip level's)
                 r.member_id: digest_numbers(s, manager.id, report_params(r), now) for r in reports if r.via is None
             }
-            for i, group in enumerate(pack(digest_replies(reports, team, refs), app.renderer, audience)):
+            groups = pack(digest_replies(reports, team, refs), app.renderer, audience)
+            # The team's charts (bot/charts.py: aggregates of at least three people, or none) follow as a message
+            # of their own: the picture is drawn when it is sent, by the platform.
+            pictures = team_charts(
+                s, manager=manager, reports=reports[: team["reports"]], newest=team["period"], now=now
+            )
+            if pictures is not None:
+                groups.append([pictures])
+            for i, group in enumerate(groups):
                 repo.enqueue(
                     s,
                     dedup_key=f"digest:{manager.id}:{period}:{i}",
                     member_id=manager.id,
-                    kind="digest",
+                    kind="digest_charts" if group[0].template.startswith("charts/") else "digest",
                     body=encode_replies(group),
                     now=now,
                     not_before=app.calendars.send_at(manager, now),

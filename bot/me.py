@@ -17,11 +17,14 @@ from sqlmodel import Session, col, select
 
 from bot import access, feedback, oneonone
 from bot.calendar import Calendars, paused_until
+from bot.charts import person_charts
 from bot.digest import DIGEST_SCHEDULE, build_reports, snapshot
 from bot.goals import served_goals
+from bot.platforms import identity
+from conversations.charts import CHART_WEEKS
 from conversations.commands import after_words
 from conversations.dates import split_week
-from conversations.digest import Report, report_params
+from conversations.digest import HISTORY_WEEKS, Report, report_params
 from conversations.kudos import KudosSettings, stored_values
 from conversations.machine import Reply
 from conversations.render import NEUTRALISED, first_name
@@ -56,18 +59,33 @@ MAX_NOTE = 1000  # characters in one note on an answer (the column's size)
 
 
 def own_report(
-    s: Session, member: Member, now: datetime, *, manager: Member | None = None, calendars: Calendars | None = None
+    s: Session,
+    member: Member,
+    now: datetime,
+    *,
+    manager: Member | None = None,
+    calendars: Calendars | None = None,
+    weeks: int = HISTORY_WEEKS,
 ) -> Report:
     """The section about `member` in their manager's next digest, exactly as it will show (the week being checked
     in now included); without a manager, as it would show. `/me`, the App Home and flags on hints all read this.
     Actions' ages are as of `now`, so `/me` and `/action` agree."""
     if manager is not None:
         at = DIGEST_SCHEDULE.next_after(manager.timezone, now).due
-        reports, _ = build_reports(s, manager=manager, now=at, calendars=calendars, with_upward=False, ages_at=now)
+        reports, _ = build_reports(
+            s, manager=manager, now=at, calendars=calendars, with_upward=False, ages_at=now, weeks=weeks
+        )
         return next(r for r in reports if r.member_id == member.id)
     at = DIGEST_SCHEDULE.next_after(member.timezone, now).due
     return snapshot(
-        s, reports=[member], timezone=member.timezone, now=at, viewer=member, calendars=calendars, ages_at=now
+        s,
+        reports=[member],
+        timezone=member.timezone,
+        now=at,
+        viewer=member,
+        calendars=calendars,
+        ages_at=now,
+        weeks=weeks,
     )[0][0]
 
 
@@ -85,7 +103,12 @@ def view(
     seen = access.seen_by(s, member, skip_level=skip_level)
     manager = next((m for m in seen if m.id == member.manager_id), None)
     skip = next((m for m in seen if m.id != member.manager_id), None) if manager else None
-    mine = own_report(s, member, now, manager=manager, calendars=calendars)
+    mine = own_report(s, member, now, manager=manager, calendars=calendars, weeks=CHART_WEEKS)
+    pictures = (
+        person_charts(s, viewer=member, member=member, report=mine, newest=mine.weeks[0].period, now=now)
+        if mine.weeks
+        else None
+    )
     received = repo.kudos_received(s, member_ids=[member.id])
     badges = Counter(key for k, _ in received for key in stored_values(k.value))
     return [
@@ -109,7 +132,51 @@ def view(
                 ],
             },
         ),
-    ]
+    ] + ([pictures] if pictures is not None else [])
+
+
+def charts_view(
+    s: Session,
+    viewer: Member,
+    who: str,
+    *,
+    platform: str,
+    now: datetime,
+    skip_level: bool = False,
+    calendars: Calendars | None = None,
+) -> Reply:
+    """`/me charts` (one's own) or `/me charts @alice` (a report's, for their manager): the person's charts as the
+    viewer's digest would show them. Whether the viewer may is bot/access.py's (Part.CHARTS)."""
+    subject = identity.member_by_mention(s, platform=platform, token=who) if who else viewer
+    if subject is None or not subject.active:
+        return Reply("charts/unknown_member", {"who": who})
+    if not access.may_member(s, viewer, subject, access.Part.CHARTS, now=now, skip_level=skip_level):
+        return Reply("charts/not_yours", {"who": first_name(subject.name)})
+    at = DIGEST_SCHEDULE.next_after(viewer.timezone, now).due
+    (report,), _ = snapshot(
+        s,
+        reports=[subject],
+        timezone=viewer.timezone,
+        now=at,
+        viewer=viewer,
+        skip_level=skip_level,
+        calendars=calendars,
+        weeks=CHART_WEEKS,
+    )
+    pictures = (
+        person_charts(
+            s,
+            viewer=viewer,
+            member=subject,
+            report=report,
+            newest=report.weeks[0].period,
+            now=now,
+            skip_level=skip_level,
+        )
+        if report.weeks
+        else None
+    )
+    return pictures or Reply("charts/none", {"who": None if subject.id == viewer.id else first_name(subject.name)})
 
 
 def export(s: Session, member: Member, *, now: datetime | None = None) -> dict[str, Any]:

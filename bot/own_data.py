@@ -80,6 +80,7 @@ ACTIONS = {
     "rejoin": "rejoin",
     "重新加入": "rejoin",
 }
+CHARTS = {"charts", "chart", "图表"}
 CONFIRM = {"confirm", "yes", "确认"}
 CANCEL = {"cancel", "no", "取消"}
 MORE = {"more", "page", "更多", "页"}
@@ -90,6 +91,13 @@ def commands(*, kudos: KudosSettings, skip_level: bool, calendars: Calendars) ->
     """`/me` (one's own view, and this module's words: delete, access, flag, ack, …) and `/note`."""
 
     def own(s: Session, member: Member, c: Command, event: InboundEvent, now: datetime) -> tuple[list[Reply], None]:
+        words = c.args.split()
+        if words and words[0].lower() in CHARTS:  # `/me charts`, `/me charts @alice`
+            who = words[1] if len(words) > 1 else ""
+            shown = me.charts_view(
+                s, member, who, platform=event.platform, now=now, skip_level=skip_level, calendars=calendars
+            )
+            return with_leftover([shown], "/me charts", " ".join(words[2:])), None
         owned = command(s, member, c.args, event, now, text=c.text, calendars=calendars)  # delete, access, flag, …
         if owned is not None:
             return owned, None

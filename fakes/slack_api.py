@@ -37,10 +37,17 @@ class FakeSlack(LoopbackServer):
         self.delivered: list[tuple[Call, str]] = []  # successful chat.postMessage calls and their ts
         self.socket_url: str | None = None  # a FakeSocketMode (fakes/slack_socket.py) sets it
         self._ts = itertools.count(1)
+        self._files = itertools.count(1)
+        self.uploads: dict[str, bytes] = {}  # file id → the bytes POSTed to its upload URL
+        self.files: dict[str, dict[str, Any]] = {}  # file id → getUploadURLExternal's params (filename, alt_txt, …)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
+
+    def uploaded(self) -> list[Call]:
+        """files.completeUploadExternal calls: each finished upload, with where it was shared."""
+        return [c for c in self.calls if c.method == "files.completeUploadExternal"]
 
     def posted(self, channel: str | None = None) -> list[Call]:
         return [
@@ -62,6 +69,21 @@ class FakeSlack(LoopbackServer):
             return Scripted(
                 200, {"ok": True, "channel": p.get("channel"), "ts": ts, "message": {"text": p.get("text")}}
             )
+        if call.method == "files.getUploadURLExternal":
+            if not p.get("filename") or not str(p.get("length", "")).isdigit():
+                return Scripted(200, {"ok": False, "error": "invalid_arguments"})
+            file_id = f"F{next(self._files):08d}"
+            self.files[file_id] = dict(p)
+            return Scripted(
+                200, {"ok": True, "upload_url": f"http://127.0.0.1:{self.port}/upload/{file_id}", "file_id": file_id}
+            )
+        if call.method == "files.completeUploadExternal":
+            files = p.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            unknown = [f.get("id") for f in files if f.get("id") not in self.uploads]
+            if not files or unknown:
+                return Scripted(200, {"ok": False, "error": "file_not_found"})
+            return Scripted(200, {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]})
         if call.method == "apps.connections.open":
             return Scripted(
                 200, {"ok": True, "url": self.socket_url} if self.socket_url else {"ok": False, "error": "invalid_auth"}
@@ -101,6 +123,17 @@ class FakeSlack(LoopbackServer):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
+                if self.path.startswith("/upload/"):  # the upload URL files.getUploadURLExternal gave out
+                    file_id = self.path.rsplit("/", 1)[-1]
+                    body = self.rfile.read(length)
+                    known = file_id in fake.files and len(body) == int(fake.files[file_id]["length"])
+                    if known:
+                        fake.uploads[file_id] = body
+                    self.send_response(200 if known else 400)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
                 raw = self.rfile.read(length).decode("utf-8")
                 if "json" in (self.headers.get("Content-Type") or ""):
                     params = json.loads(raw or "{}")

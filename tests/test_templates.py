@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 import bot.engine
+from conversations import charts
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.machine import Reply, RunEvent, RunState, Status, Trigger, ask
@@ -37,6 +38,25 @@ ACTION = {  # one development action as bot/actions.py passes it (bot/digest.py 
     "notes": [{"text": "booked a slot", "at": utc(2026, 11, 21, 9, 0)}],
 }
 WHEN = utc(2026, 12, 7, 12, 0)
+_WEEKS = charts.last_periods("2026-W48")
+_FACTS = [
+    charts.WeekFacts(p, st, m)
+    for p, st, m in zip(_WEEKS, ["paused", "off", "none"] + ["completed"] * 9, [None] * 3 + [3] * 9, strict=True)
+]
+CHARTS_PERSON = [
+    charts.mood_chart(_FACTS).params(),
+    charts.rhythm_chart(_FACTS).params(),
+    charts.actions_chart(_WEEKS, {_WEEKS[3]: 2}, {_WEEKS[5]: 1}).params(),
+    charts.key_results_chart(
+        [charts.KeyResultFacts("1.1", 0, 10, 4), charts.KeyResultFacts("1.2", None, None, None, done=False)], 40.0
+    ).params(),
+]
+CHARTS_TEAM = [
+    charts.team_mood_chart(_WEEKS, {p: [2, 3, 4] if i % 2 else None for i, p in enumerate(_WEEKS)}).params(),
+    charts.participation_chart(_WEEKS, {p: (3, 4) for p in _WEEKS}).params(),
+    charts.obstacles_chart(_WEEKS, {p: (1, 0) for p in _WEEKS}).params(),
+    charts.kudos_chart({"teamwork": 2, "ownership": 1}).params(),
+]
 
 
 def _all_templates() -> set[str]:
@@ -660,6 +680,12 @@ FIXTURES: list[Reply] = [
     ],
     Reply("action/not_found", {"id": 12}),
     Reply("action/unknown_member", {"who": "@nobody"}),
+    Reply("charts/unknown_member", {"who": "@nobody"}),
+    Reply("charts/not_yours", {"who": "Alice"}),
+    Reply("charts/none", {"who": None}),
+    Reply("charts/none", {"who": "Alice"}),
+    Reply("charts/person", {"name": "Alice", "own_view": False, "charts": CHARTS_PERSON}),
+    Reply("charts/team", {"reports": 4, "min_group": 3, "charts": CHARTS_TEAM}),
     Reply("action/suggest_yourself"),
     Reply("action/suggest_not_yours", {"who": "Bo"}),
     *[

@@ -42,6 +42,7 @@ def test_digest_builds_every_managers_digest(tmp_path):
     f = digest.run(f"sqlite:///{tmp_path / 'f.db'}", "sqlite", members=40, n_managers=4, weeks=8).figures
     assert f["managers"] == 4 and f["tick_digests_queued"] == 4 and f["tick_outbox_messages"] >= 4
     assert f["weekly_runs"] > 0 and f["floor_rows"] > 0 and f["queries_per_digest"] > 0
+    assert f["chart_messages"] == 4 and f["png_kb_mean"] > 0  # every team of ten gets its charts, drawn
     assert f["slowest_ms"] >= f["median_ms"] > 0
 
 
@@ -49,6 +50,7 @@ def test_memory_is_sampled_during_the_fanout(tmp_path):
     f = memory.run(f"sqlite:///{tmp_path / 'f.db'}", "sqlite", members=200, idle_s=0.2).figures
     assert f["prompted"] == 200
     assert 0 < f["idle_rss_mb"] and f["fanout_peak_rss_mb"] >= f["idle_rss_mb"] * 0.5 and f["samples"] >= 1
+    assert f["charts_peak_rss_mb"] > 0 and f["charts_100_s"] > 0
 
 
 def test_plan_step_is_timed_at_the_fanout_and_in_the_steady_state(tmp_path):

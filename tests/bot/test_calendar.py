@@ -134,7 +134,10 @@ def test_paused_weeks_are_not_missed_and_the_digest_says_until_when(tmp_path):
     assert json.loads(h.say("alice", "/me export")[0].split("\n", 1)[1].strip("`\n"))["profile"]["paused_until"]
     # Once the pause is over, neither /me nor the export shows it.
     h.run_until(local(LONDON, 2026, 12, 16, 10, 0))
-    assert "paused" not in "\n".join(h.say("alice", "/me"))
+    shown = "\n".join(h.say("alice", "/me"))
+    assert "paused until" not in shown
+    # the charts keep the weeks that were paused as paused (never as missed)
+    assert "• Checked in: ‖‖‖" in shown and "paused paused paused" in shown
     export = h.say("alice", "/me export")[0]
     assert json.loads(export.split("\n", 1)[1].strip("`\n"))["profile"]["paused_until"] is None
     h.app.close()

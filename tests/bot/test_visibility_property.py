@@ -290,6 +290,14 @@ class Model:
         own = {snt("ACT", a)} | ({snt("URA", a)} if a in self.w.retro_people else set())
         return own | self.suggested[a]
 
+    def charts(self, a: str, h: str) -> bool:
+        """`/me charts @h`: the person, and whoever reads their digest section (the manager; the manager's manager
+        with skip_level, while the manager is active)."""
+        if not self.alive(a) or not self.alive(h):
+            return False
+        m = self.manager(h)
+        return a in (h, m) or (self.w.skip_level and self.alive(m) and m is not None and self.manager(m) == a)
+
     def feedback_list(self, a: str) -> set[str]:
         """`/feedback`: the requester reads every answer; their manager (and the manager's manager with skip_level)
         only once it is shared; never a giver, a peer or anyone who declined."""
@@ -683,6 +691,17 @@ class Observer:
                 out.setdefault(recipient.address, set()).update(found)
         return out
 
+    def charts(self, actor: str, text: str) -> dict[str, set[str]]:
+        """The chart replies (templates) each address received for one command."""
+        before = len(self.h.fake.sent)
+        self.event(actor, text)
+        out: dict[str, set[str]] = {}
+        for recipient, message in self.h.fake.sent[before:]:
+            for reply in message.replies:
+                if reply.template.startswith("charts/"):
+                    out.setdefault(recipient.address, set()).add(reply.template)
+        return out
+
     def event(self, actor: str, text: str, kind: str = "command") -> dict[str, set[str]]:
         return self.received(
             lambda: self.h.app.handle(
@@ -730,6 +749,13 @@ def check(tmp_path, w: World) -> None:
                 seen = see.event(actor, f"/me {other}")
                 assert set(seen) <= {actor} and seen.get(actor, set()) <= model.me(actor), why
             assert see.event(actor, "/me export") == expect(actor, model.export(actor)), why
+            for other in [actor, *others]:  # a person's charts: numbers only, so the reply itself is what is seen
+                got = see.charts(actor, f"/me charts @{other}")
+                if model.charts(actor, other):
+                    assert got in ({actor: {"charts/person"}}, {actor: {"charts/none"}}), (why, other)
+                else:
+                    assert "charts/person" not in set().union(*got.values()), (why, other)
+                    assert set(got) <= {actor}, (why, other)
             assert see.event(actor, "/me", kind="home") == expect(actor, model.me(actor)), why  # Slack's App Home
             assert see.event(actor, "/kudos wall") == expect(actor, model.kudos_wall(actor)), why
             assert see.event(actor, "/kudos me") == expect(actor, model.kudos_me(actor)), why

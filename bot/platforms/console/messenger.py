@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.platforms.base import OutboundMessage, Recipient, SendResult
+from conversations.charts import charts_of
 from conversations.clock import Clock
 from conversations.render import neutralise
 from conversations.schedule import zone
@@ -33,10 +35,12 @@ class ConsoleMessenger:
     # The console shows people's text literally, but never lets it drive the terminal (escape codes, bidi overrides).
     escape: Callable[[str], str] = staticmethod(neutralise)
 
-    def __init__(self, out: TextIO, clock: Clock, keep: Path | None = None) -> None:
+    def __init__(self, out: TextIO, clock: Clock, keep: Path | None = None, chart_dir: Path | None = None) -> None:
         """`keep`: the file the messages waiting for others are kept in between starts (None: memory only)."""
         self.out = out
         self.clock = clock
+        # where the charts' PNGs go (the text carries a sparkline; the path is printed with the message)
+        self.chart_dir = chart_dir or Path(tempfile.gettempdir()) / "flywheel-charts"
         self.current: str | None = None
         self.keep = keep
         self.unread: dict[str, list[str]] = defaultdict(list, self._load())
@@ -73,6 +77,9 @@ class ConsoleMessenger:
         with self.lock:
             self._count += 1
             text = neutralise(message.text)  # again, for text that reached the message without the filter
+            picture = self._picture(recipient, message)
+            if picture is not None:
+                text += f"\n🖼  {picture}"
             block = f"[{_stamp(self.clock, recipient.timezone)}] Flywheel → {recipient.address}:\n{text}\n"
             if recipient.address == self.current or recipient.address.startswith("#"):  # channels are public
                 self.out.write(block + "\n")
@@ -86,6 +93,19 @@ class ConsoleMessenger:
                 )
             self.out.flush()
             return SendResult(message_id=f"console-{self._count}")
+
+    def _picture(self, recipient: Recipient, message: OutboundMessage) -> Path | None:
+        """The message's charts as one PNG in `chart_dir`, named by recipient and message; None without charts."""
+        charts = [c for r in message.replies for c in charts_of(r.template, r.params)]
+        if not charts:
+            return None
+        from bot.platforms.png import render  # Pillow only for processes that draw
+
+        self.chart_dir.mkdir(parents=True, exist_ok=True)
+        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in recipient.address)
+        path = self.chart_dir / f"{name}-{message.outbox_id or self._count}.png"
+        path.write_bytes(render(charts))
+        return path
 
     def switch_to(self, handle: str) -> list[str]:
         """Act as `handle`; returns (and forgets) the messages that were waiting for them."""

@@ -15,9 +15,12 @@ from typing import Any
 
 from bot.platforms import common
 from bot.platforms.common import ButtonRow, Form
+from bot.platforms.feishu.charts import chart_element
+from conversations.charts import charts_of
 from conversations.machine import Reply
 from conversations.render import neutralise
 
+MAX_CHARTS = 5  # Feishu: at most five chart components in one card
 CARD_LIMIT = 30 * 1024  # bytes of the card JSON
 SAFE_LIMIT = CARD_LIMIT - 2 * 1024  # room for the envelope and rounding
 TEXT_PIECE = 2000  # characters per markdown element (CJK text is 3 bytes a character)
@@ -91,6 +94,7 @@ def build_cards(text: str, replies: Sequence[Reply], locale: str, run_id: int | 
     """The cards for one outbound message (already rendered and escaped text): usually one; more when the text would
     pass 30 KB. Buttons go on the last card."""
     elements = [markdown(piece) for piece in common.split_text(text, TEXT_PIECE) if piece.strip()]
+    elements += [chart_element(c) for r in replies for c in charts_of(r.template, r.params)][:MAX_CHARTS]
     rows = common.message_rows(replies, locale, run_id)
     elements += rows_elements([r for r in rows if not r.own_card], run_id)
     cards: list[list[dict[str, Any]]] = [[]]

@@ -8,7 +8,8 @@ holds up the others). Permanent failures (deleted user, unknown channel, …) ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -16,6 +17,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.platforms.base import OutboundMessage, Recipient, SendError, SendResult
 from bot.platforms.slack.blocks import TEXT_LIMIT, build_messages, mrkdwn_escape
+from conversations.charts import Chart, charts_of
+from conversations.render import neutralise
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,45 @@ class SlackMessenger:
             except OSError as exc:  # connection dropped, timeout: Slack may have posted it
                 raise SendError(type(exc).__name__, maybe_sent=True) from None
             last_ts = response.get("ts")
+        charts = _charts(message)
+        if charts:  # the picture follows the words it illustrates, in the same DM
+            self._upload(charts, message, channel=self._dm(recipient.address))
         return SendResult(message_id=last_ts)
+
+    def _dm(self, address: str) -> str:
+        """files.completeUploadExternal shares into a conversation id: a user's DM is opened first."""
+        if not address.startswith(("U", "W")):
+            return address
+        try:
+            return str(self.client.conversations_open(users=address)["channel"]["id"])
+        except SlackApiError as exc:
+            raise self._error(exc) from None
+
+    def _upload(self, charts: Sequence[Chart], message: OutboundMessage, *, channel: str | None) -> str:
+        """The charts as one PNG through Slack's upload flow: files.getUploadURLExternal, the bytes POSTed to the URL
+        it gives, files.completeUploadExternal (shared into `channel`; None keeps it private, for the App Home).
+        The alt text is the message's own words (what the chart shows). Returns the file id."""
+        from bot.platforms.png import render  # Pillow only for processes that draw
+
+        png = render(charts)
+        alt = alt_text(message.text)
+        try:
+            got = self.client.files_getUploadURLExternal(filename="flywheel-chart.png", length=len(png), alt_txt=alt)
+            request = urllib.request.Request(  # the URL Slack just gave us
+                str(got["upload_url"]), data=png, method="POST", headers={"Content-Type": "image/png"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                if answer.status != 200:
+                    raise SendError(f"upload_http_{answer.status}")
+            extra: dict[str, Any] = {"channel_id": channel} if channel else {}
+            if channel and message.thread:
+                extra["thread_ts"] = message.thread
+            self.client.files_completeUploadExternal(files=[{"id": got["file_id"], "title": "chart"}], **extra)
+        except SlackApiError as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise SendError(type(exc).__name__, maybe_sent=True) from None
+        return str(got["file_id"])
 
     def status(self, user_id: str) -> dict[str, Any] | None:
         """The user's status (`status_text`, `status_emoji`, `status_expiration`) from `users.info` (users:read)."""
@@ -123,7 +164,11 @@ class SlackMessenger:
 
     def _publish_home(self, recipient: Recipient, message: OutboundMessage) -> SendResult:
         """The App Home tab shows the member's own view (`/me`); publishing replaces the previous one."""
-        blocks = build_messages(message.text, (), message.locale)[0][:100]
+        blocks = build_messages(message.text, (), message.locale)[0][:99]
+        charts = _charts(message)
+        if charts:  # the latest chart, as an image block of the uploaded (private) file
+            file_id = self._upload(charts, message, channel=None)
+            blocks.append({"type": "image", "slack_file": {"id": file_id}, "alt_text": alt_text(message.text)})
         try:
             self.client.views_publish(user_id=recipient.address, view={"type": "home", "blocks": blocks})
         except SlackApiError as exc:
@@ -143,6 +188,25 @@ class SlackMessenger:
             return SendError(code, permanent=True)
         # 5xx, fatal_error, internal_error, …: retried with backoff, after checking whether it went out after all
         return SendError(code, maybe_sent=status >= 500 or code in ("fatal_error", "internal_error", "request_timeout"))
+
+
+def _charts(message: OutboundMessage) -> list[Chart]:
+    return [c for r in message.replies for c in charts_of(r.template, r.params)]
+
+
+ALT_LIMIT = 2000  # characters of an image block's alt_text
+
+
+CHART_LEAD = ("📈", "📊")  # how the charts' own lines begin (prompts/charts/): after the rest of a message like /me
+
+
+def alt_text(text: str) -> str:
+    """What the chart shows, in words: the charts' lines of the message (from its 📈 or 📊 on) as plain text (no
+    mrkdwn), within Slack's limit."""
+    starts = [i for i in (text.find(lead) for lead in CHART_LEAD) if i >= 0]
+    plain = neutralise(text[min(starts) :] if starts else text).replace("*", "").replace("`", "")
+    plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return plain if len(plain) <= ALT_LIMIT else plain[: ALT_LIMIT - 1] + "…"
 
 
 def _retry_after(headers: Any) -> float | None:
