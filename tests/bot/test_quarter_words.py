@@ -3,7 +3,11 @@ note, the on-demand `/quarter`, the quarter a talk plans, numbers as typed, the 
 
 from __future__ import annotations
 
-from tests.helpers import local, make_harness
+from sqlmodel import select
+
+from storage.db import transaction
+from storage.models import Goal, Member
+from tests.helpers import DEMO, local, make_harness
 
 LONDON = "Europe/London"
 SHANGHAI = "Asia/Shanghai"
@@ -11,6 +15,12 @@ SHANGHAI = "Asia/Shanghai"
 
 def _to(h, handle: str, since: int = 0, kind: str | None = None) -> list[str]:
     return [m.text for r, m in h.fake.sent[since:] if r.address == handle and (kind is None or m.kind == kind)]
+
+
+def _goals(h, handle: str) -> list[Goal]:
+    with transaction(h.app.sessions) as s:
+        member = s.exec(select(Member).where(Member.handle == handle)).one()
+        return list(s.exec(select(Goal).where(Goal.owner_id == member.id).order_by(Goal.number)))
 
 
 def test_the_waiting_note_names_the_flow_by_its_title_and_says_when_it_really_comes(tmp_path):
@@ -50,5 +60,41 @@ def test_the_waiting_note_names_the_flow_by_its_title_and_says_when_it_really_co
         # Left alone, the check-in gives way after two hours, as the note said.
         h.run_until(local(LONDON, 2027, 1, 1, 12, 30))
         assert _to(h, "alice", mark)[1].startswith("Hi Alice 👋 A new quarter starts: time for your quarterly goal")
+    finally:
+        h.app.close()
+
+
+TALK = (
+    "Spoke at the all-hands",
+    "Faster onboarding; KR activation from 40 to 60 %",
+    "none",
+    "none",
+    "pair with Bo on SQL",
+    "none",
+)
+QUIET = {"weekly_checkin": {"enabled": False}, "monthly_review": {"enabled": False}}
+
+
+def test_quarter_works_at_any_time_in_the_quarter_and_a_refusal_says_when_the_next_talk_comes(tmp_path):
+    config = {"members": DEMO["members"], "flows": QUIET}
+    h = make_harness(tmp_path, start=local(LONDON, 2027, 3, 30, 12, 0), config=config)
+    try:
+        # Alice and Chen let the scheduled talk of 1 April close unanswered; Bo has it.
+        h.run_until(local(LONDON, 2027, 4, 1, 15, 0))
+        for text in TALK:
+            h.say("bo", text)
+        assert [r.status for r in h.runs("bo") if r.flow == "quarterly_talk"] == ["completed"]
+        h.run_until(local(LONDON, 2027, 6, 1, 10, 0))  # Tuesday 1 June: mid-quarter
+        assert [r.status for r in h.runs("alice") if r.flow == "quarterly_talk"] == ["expired"]
+        assert h.say("alice", "/quarter")[0].startswith("Here's your quarterly goal and development talk, Alice")
+        assert h.say("chen", "/季度")[0].startswith("陈晨，这是你的季度目标与发展对话")
+        for text in TALK:
+            h.say("alice", text)
+        assert [g.quarter for g in _goals(h, "alice")] == ["2027-Q2"]
+        assert h.say("bo", "/quarter") == [
+            "You have had this quarter's talk ✅ (its answers could be changed until Thu 15 Apr, 10:00). `/goals` "
+            "shows your goals, and `/goals edit 1 …` still changes one. The next one comes on Thu 1 Jul, 10:00, and "
+            "I'll send it to you then."
+        ]
     finally:
         h.app.close()
