@@ -135,15 +135,31 @@ class Progress:
         pos = 0
         for m in _PAIR.finditer(raw):
             if not _LEFTOVER.match(raw[pos : m.start()]):
-                raise Invalid("invalid_progress", part=raw[pos : m.start()].strip()[:40])
+                raise Invalid("invalid_progress", part=_as_typed(raw[pos : m.start()], text))
             out[m["n"]] = _value(m["value"])
             pos = m.end()
         if not out or not _LEFTOVER.match(raw[pos:]):
-            raise Invalid("invalid_progress", part=raw[pos:].strip()[:40])
+            raise Invalid("invalid_progress", part=_as_typed(raw[pos:], text))
         return out
 
     def describe(self, value: Any) -> str:
-        return ", ".join(f"KR{k} {v}" for k, v in (value or {}).items())
+        return ", ".join(
+            f"KR{k} {v if isinstance(v, str) else number_text(v)}" for k, v in (value or {}).items()
+        )
+
+
+_SEPARATORS = r"[\s,，;；、。.&和及]+"
+
+
+def _as_typed(part: str, text: str) -> str:
+    """The part of `text` that `part` (found in its lower-cased `keyword` form) came from, as typed, without the
+    separators around it: what an error quotes back."""
+    part = re.sub(f"^{_SEPARATORS}|{_SEPARATORS}$", "", part)
+    if not part:
+        return ""
+    pattern = r"\s+".join(re.escape(w) for w in part.split())
+    found = re.search(pattern, text, re.IGNORECASE)
+    return (found.group(0) if found else part)[:40]
 
 
 def check_progress(value: Mapping[str, Any], listed: Sequence[Mapping[str, Any]]) -> None:

@@ -98,3 +98,23 @@ def test_quarter_works_at_any_time_in_the_quarter_and_a_refusal_says_when_the_ne
         ]
     finally:
         h.app.close()
+
+
+def test_progress_is_echoed_as_typed_and_an_error_quotes_the_part_as_typed(tmp_path):
+    h = make_harness(tmp_path, start=local(LONDON, 2027, 1, 6, 11, 0))
+    try:
+        h.say("alice", "/goals edit 1 Faster onboarding; KR activation from 40 to 60 %; KR guide published; KR demos 0 to 9")
+        h.say("maria", "/goals agree @alice")
+        h.run_until(local(LONDON, 2027, 1, 8, 16, 0))
+        h.say("alice", "4")
+        asked = h.say("alice", "good")
+        assert "Your key results this quarter" in asked[-1] or "key results" in asked[-1]
+        refused = h.say("alice", "KR1 50%, KR2 dune")
+        assert refused[0].startswith("I could not read “KR2 dune”.")
+        echoed = h.say("alice", "KR1 50, KR2 done, KR3 7")
+        print(echoed)
+        for t in ("none", "ship it", "no"):
+            print(h.say("alice", t))
+        print(h.say("alice", "edit"))
+    finally:
+        h.app.close()
