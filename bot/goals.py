@@ -520,6 +520,9 @@ class GoalsDesk:
                     "agreed": agreed,
                     "owner": first_name(subject.name),
                     "own": other.id == subject.id,
+                    "by_owner": actor.id == subject.id,  # the member agreed to their own goals
+                    "handle": subject.handle,  # for the command the reader can send
+                    "waiting": [g.number for g in goals if g.agreed_at is None],
                 },
                 now,
                 f"in:{event.dedup_key}:goals:agree",

@@ -118,3 +118,31 @@ def test_progress_is_echoed_as_typed_and_an_error_quotes_the_part_as_typed(tmp_p
         print(h.say("alice", "edit"))
     finally:
         h.app.close()
+
+
+def test_agreeing_to_ones_own_goal_reads_naturally_and_gives_the_manager_a_command_they_can_send(tmp_path):
+    h = make_harness(tmp_path, start=local(LONDON, 2027, 1, 6, 11, 0))
+    try:
+        h.say("alice", "/goals edit 1 Faster onboarding; KR activation from 40 to 60 %")
+        h.say("alice", "/goals edit 2 Quieter on-call; KR pages per week 12 → 4")
+        mark = len(h.fake.sent)
+        assert h.say("alice", "/goals agree 2") == ["Goal 2: noted — still waiting for your manager to agree."]
+        assert _to(h, "maria", mark) == [
+            "✅ Alice agreed to goal 2. It waits for your agreement: `/goals agree @alice 2`. `/goals` shows them."
+        ]
+        h.say("chen", "/目标 edit 1 新人上手更快；关键结果：激活率 从40到60%")
+        mark = len(h.fake.sent)
+        assert h.say("chen", "/目标 agree 1") == ["目标 1：已记下你的同意，还在等经理同意。"]
+        assert _to(h, "maria", mark) == [
+            "✅ 陈晨 agreed to goal 1. It waits for your agreement: `/goals agree @chen 1`. `/goals` shows them."
+        ]
+        mark = len(h.fake.sent)
+        h.say("maria", "/goals agree @chen")
+        h.run_until(local(SHANGHAI, 2027, 1, 7, 10, 0))  # told in Chen's working hours
+        assert _to(h, "chen", mark) == ["✅ Maria同意了你的目标 1。目标 1 已成为本季度的目标。`/goals` 可以查看。"]
+        mark = len(h.fake.sent)
+        assert h.say("maria", "/goals agree @alice 2") == ["Agreed ✅ Goal 2 is now one of this quarter's goals."]
+        h.run_until(local(LONDON, 2027, 1, 7, 10, 0))
+        assert _to(h, "alice", mark)[0].startswith("✅ Maria agreed to your goal 2. It is now one of this quarter's")
+    finally:
+        h.app.close()
