@@ -146,3 +146,52 @@ def test_agreeing_to_ones_own_goal_reads_naturally_and_gives_the_manager_a_comma
         assert _to(h, "alice", mark)[0].startswith("✅ Maria agreed to your goal 2. It is now one of this quarter's")
     finally:
         h.app.close()
+
+
+def test_a_talk_in_a_quarters_last_weeks_plans_the_next_quarter_and_says_so(tmp_path):
+    config = {"members": DEMO["members"], "flows": QUIET}
+    h = make_harness(tmp_path, start=local(LONDON, 2026, 12, 7, 10, 0), config=config)  # Mon 7 Dec 2026
+    try:
+        intro = h.say("alice", "/quarter")[0]
+        assert "Its goals are for Q1 2027." in intro
+        asked = []
+        for text in TALK:
+            asked += h.say("alice", text)
+        assert any(t.startswith("(2/6) Now the goals for Q1 2027. Your first goal") for t in asked)
+        assert [g.quarter for g in _goals(h, "alice")] == ["2027-Q1"]
+        assert "🎯 Goals for Q1 2027" in h.say("alice", "/goals")[0]
+        assert h.say("maria", "/goals agree @alice") == ["Agreed ✅ Goal 1 is now one of this quarter's goals."]
+        assert [g.agreed_at is not None for g in _goals(h, "alice")] == [True]
+        zh = h.say("chen", "/季度")[0]
+        assert "这次定的是 2027 年第 1 季度的目标。" in zh
+        # The talk planned Q1: it does not come again when Q1 starts, and Q4's digests never call Q1's goals late.
+        mark = len(h.fake.sent)
+        h.run_until(local(LONDON, 2027, 1, 6, 12, 0))
+        assert not any("quarterly goal and development talk" in t for t in _to(h, "alice", mark))
+        assert all("key result" not in t for t in _to(h, "maria", mark, kind="digest"))
+    finally:
+        h.app.close()
+
+
+def test_the_lagging_hint_waits_two_weeks_after_agreement_and_never_calls_the_start_progress(tmp_path):
+    config = {"members": DEMO["members"], "flows": {**QUIET, "quarterly_talk": {"enabled": False}}}
+    h = make_harness(tmp_path, start=local(LONDON, 2027, 5, 31, 10, 0), config=config)
+    try:
+        h.say("alice", "/goals edit 1 Faster onboarding; KR activation from 40 to 60 %")
+        h.say("maria", "/goals agree @alice")  # agreed on Mon 31 May, with 80 % of the quarter gone
+        h.say("chen", "/目标 edit 1 新人上手更快；关键结果：激活率 从40到60%")
+        h.say("maria", "/goals agree @chen")
+        mark = len(h.fake.sent)
+        h.run_until(local(LONDON, 2027, 6, 7, 12, 0))
+        digest = _to(h, "maria", mark, kind="digest")
+        assert digest and all("activation" not in t and "激活率" not in t for t in digest)  # agreed a week ago
+        mark = len(h.fake.sent)
+        h.run_until(local(LONDON, 2027, 6, 14, 12, 0))
+        digest = "\n".join(_to(h, "maria", mark, kind="digest"))
+        assert (
+            "the key result “activation from 40 to 60 %” (goal “Faster onboarding”) has had no progress reported "
+            "since its start (40 %; target 60 %), while"
+        ) in digest
+        assert "is at 40" not in digest
+    finally:
+        h.app.close()
