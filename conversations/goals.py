@@ -144,9 +144,7 @@ class Progress:
         return out
 
     def describe(self, value: Any) -> str:
-        return ", ".join(
-            f"KR{k} {v if isinstance(v, str) else number_text(v)}" for k, v in (value or {}).items()
-        )
+        return ", ".join(f"KR{k} {v if isinstance(v, str) else number_text(v)}" for k, v in (value or {}).items())
 
 
 _SEPARATORS = r"[\s,，;；、。.&和及]+"

@@ -103,7 +103,10 @@ def test_quarter_works_at_any_time_in_the_quarter_and_a_refusal_says_when_the_ne
 def test_progress_is_echoed_as_typed_and_an_error_quotes_the_part_as_typed(tmp_path):
     h = make_harness(tmp_path, start=local(LONDON, 2027, 1, 6, 11, 0))
     try:
-        h.say("alice", "/goals edit 1 Faster onboarding; KR activation from 40 to 60 %; KR guide published; KR demos 0 to 9")
+        h.say(
+            "alice",
+            "/goals edit 1 Faster onboarding; KR activation from 40 to 60 %; KR guide published; KR demos 0 to 9",
+        )
         h.say("maria", "/goals agree @alice")
         h.run_until(local(LONDON, 2027, 1, 8, 16, 0))
         h.say("alice", "4")
