@@ -53,7 +53,7 @@ def test_the_waiting_note_names_the_flow_by_its_title_and_says_when_it_really_co
         h.run_until(local(LONDON, 2027, 1, 1, 10, 5))
         en = [t for t in _to(h, "alice", mark) if t.startswith("📌")]
         assert en == [
-            "📌 Quarterly goal and development talk is ready. It will come once you have finished the weekly "
+            "📌 Quarterly goal and development talk is ready. It will come once you have finished your weekly "
             "check-in, or in a couple of hours if you leave that one for now, so your answers there stay where "
             "they belong."
         ]
