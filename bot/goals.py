@@ -534,6 +534,7 @@ class GoalsDesk:
                     "by_owner": actor.id == subject.id,  # the member agreed to their own goals
                     "handle": subject.handle,  # for the command the reader can send
                     "waiting": [g.number for g in goals if g.agreed_at is None],
+                    "ahead": quarter != current_quarter(subject, now),  # goals a late talk set for the next quarter
                 },
                 now,
                 f"in:{event.dedup_key}:goals:agree",
@@ -547,6 +548,7 @@ class GoalsDesk:
                     "waiting": waiting,
                     "own": not by_manager,
                     "who": first_name(subject.name),
+                    "ahead": quarter != current_quarter(subject, now),
                 },
             )
         ]
@@ -640,6 +642,7 @@ class GoalsDesk:
                     "agreed": goal.agreed_at is not None,
                     "own": not by_manager,
                     "who": first_name(subject.name),
+                    "ahead": quarter != current_quarter(subject, now),
                 },
             )
         ]

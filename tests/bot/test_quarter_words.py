@@ -163,7 +163,7 @@ def test_a_talk_in_a_quarters_last_weeks_plans_the_next_quarter_and_says_so(tmp_
         assert any(t.startswith("(2/6) Now the goals for Q1 2027. Your first goal") for t in asked)
         assert [g.quarter for g in _goals(h, "alice")] == ["2027-Q1"]
         assert "🎯 Goals for Q1 2027" in h.say("alice", "/goals")[0]
-        assert h.say("maria", "/goals agree @alice") == ["Agreed ✅ Goal 1 is now one of this quarter's goals."]
+        assert h.say("maria", "/goals agree @alice") == ["Agreed ✅ Goal 1 is now one of next quarter's goals."]
         assert [g.agreed_at is not None for g in _goals(h, "alice")] == [True]
         zh = h.say("chen", "/季度")[0]
         assert "这次定的是 2027 年第 1 季度的目标。" in zh
