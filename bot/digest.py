@@ -393,6 +393,7 @@ def snapshot(
                     "unit": kr.unit,
                     "current": kr.current,
                     "done": kr.done,
+                    "agreed_on": g.agreed_at.astimezone(zone(timezone)).date() if g.agreed_at else None,
                 }
             )
     out: list[Report] = []

@@ -306,6 +306,10 @@ class RunEngine:
             else None
         )
 
+    def _titles(self, name: str) -> dict[str, str]:
+        flow = self.flows.get(name)
+        return dict(flow.titles) if flow is not None else {}
+
     def hold_back(
         self, s: Session, run: ConversationRun, member: Member, current: ConversationRun, now: datetime
     ) -> None:
@@ -325,6 +329,8 @@ class RunEngine:
                             {
                                 "flow": run.flow,
                                 "current": current.flow,
+                                "titles": self._titles(run.flow),  # locale → title: the reader's is shown
+                                "current_titles": self._titles(current.flow),
                                 "title": context.get("title"),
                                 "starter": context.get("starter"),
                             },

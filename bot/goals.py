@@ -41,7 +41,7 @@ from conversations.mentions import MENTION
 from conversations.quarterly_talk import GOAL_STEPS, LAST_KEY_RESULTS
 from conversations.quarterly_talk import NAME as QUARTERLY
 from conversations.render import first_name
-from conversations.schedule import previous_period, quarterly_period, zone
+from conversations.schedule import planned_period, previous_period, quarterly_period, zone
 from conversations.weekly_checkin import NAME as WEEKLY
 from storage import repo
 from storage.models import ConversationRun, Goal, GoalComment, KeyResult, Member
@@ -73,6 +73,16 @@ _REMOVE = {"none", "remove", "delete", "删除", "无", "不要了"}
 
 def current_quarter(member: Member, now: datetime) -> str:
     return quarterly_period(now.astimezone(zone(member.timezone)).date())
+
+
+def quarter_in_hand(s: Session, member: Member, now: datetime) -> str:
+    """The quarter whose goals `/goals` shows and changes for `member`: this one, or — in its last weeks, once a
+    talk has planned the next one (conversations/schedule.py `planned_period`) — the next one."""
+    day = now.astimezone(zone(member.timezone)).date()
+    current, planned = quarterly_period(day), planned_period(day)
+    if planned != current and member.id is not None and repo.goals_of(s, owner_ids=[member.id], quarter=planned):
+        return planned
+    return current
 
 
 def kr_params(kr: KeyResult, label: int) -> dict[str, Any]:
@@ -134,7 +144,8 @@ class GoalsDesk:
             for n, (g, kr) in enumerate(((g, kr) for g in goals for kr in krs[g.id]), start=1)  # type: ignore[index]  # stored goals
         ]
         key = CONTEXT_KEYS[flow.name]
-        return {key: listed, f"{key}_quarter": quarter}
+        extra = {"period": run.period} if flow.name == QUARTERLY else {}  # the quarter the talk plans
+        return {key: listed, f"{key}_quarter": quarter, **extra}
 
     def check_answer(
         self, s: Session, flow: Flow, run: ConversationRun, state: RunState, member: Member, text: str | None
@@ -372,7 +383,7 @@ class GoalsDesk:
         """`/goals`: my goals, my team's goals (my manager's) and what they align to; with `visible_to_team`, my
         teammates' goals; as a manager, the goals I set for my team and my reports' goals."""
         assert actor.id is not None  # a stored member
-        quarter = current_quarter(actor, now)
+        quarter = quarter_in_hand(s, actor, now)
         manager = s.get(Member, actor.manager_id) if actor.manager_id is not None else None
         mine = self._goals_view(s, [actor], quarter, comments=True)
         team = self._team_goals_for(s, actor, manager, quarter) if manager is not None else []
@@ -422,7 +433,7 @@ class GoalsDesk:
         vis = self.visible_to_team()
         if not access.may_member(s, actor, subject, access.Part.GOALS, now=now, goals_visible_to_team=vis):
             return Reply("goals/not_found", {})
-        quarter = current_quarter(actor, now)
+        quarter = quarter_in_hand(s, subject, now)
         comments = access.may_member(s, actor, subject, access.Part.GOAL_COMMENTS, now=now)
         return Reply(
             "goals/of_someone",
@@ -487,7 +498,7 @@ class GoalsDesk:
     ) -> list[Reply]:
         if not self._may_act(s, actor, subject, now):
             return [Reply("goals/not_found", {})]
-        quarter = current_quarter(subject, now)
+        quarter = quarter_in_hand(s, subject, now)
         goals = repo.goals_of(s, owner_ids=[subject.id], quarter=quarter)  # type: ignore[list-item]  # stored
         if rest.strip():
             number = self._number(rest.split()[0])
@@ -519,6 +530,10 @@ class GoalsDesk:
                     "agreed": agreed,
                     "owner": first_name(subject.name),
                     "own": other.id == subject.id,
+                    "by_owner": actor.id == subject.id,  # the member agreed to their own goals
+                    "handle": subject.handle,  # for the command the reader can send
+                    "waiting": [g.number for g in goals if g.agreed_at is None],
+                    "ahead": quarter != current_quarter(subject, now),  # goals a late talk set for the next quarter
                 },
                 now,
                 f"in:{event.dedup_key}:goals:agree",
@@ -532,6 +547,7 @@ class GoalsDesk:
                     "waiting": waiting,
                     "own": not by_manager,
                     "who": first_name(subject.name),
+                    "ahead": quarter != current_quarter(subject, now),
                 },
             )
         ]
@@ -545,7 +561,7 @@ class GoalsDesk:
         if len(parts) < 2:
             return [Reply("goals/usage")]
         number = self._number(parts[0])
-        goal = self._goal(s, subject.id, current_quarter(subject, now), number)  # type: ignore[arg-type]  # stored
+        goal = self._goal(s, subject.id, quarter_in_hand(s, subject, now), number)  # type: ignore[arg-type]  # stored
         if goal is None:
             return [Reply("goals/no_such_goal", {"number": number})]
         text = after_words(rest, 1)
@@ -585,7 +601,7 @@ class GoalsDesk:
         if len(parts) < 2:
             return [Reply("goals/usage")]
         number = self._number(parts[0])
-        quarter = current_quarter(subject, now)
+        quarter = quarter_in_hand(s, subject, now)
         existing = self._goal(s, subject.id, quarter, number)  # type: ignore[arg-type]  # stored
         typed = after_words(rest, 1)
         by_manager = actor.id != subject.id
@@ -625,6 +641,7 @@ class GoalsDesk:
                     "agreed": goal.agreed_at is not None,
                     "own": not by_manager,
                     "who": first_name(subject.name),
+                    "ahead": quarter != current_quarter(subject, now),
                 },
             )
         ]

@@ -83,22 +83,32 @@ class Starts:
         if run is None:
             occ = on_demand(flow.schedule, member.timezone, now)
             if occ is None:  # this period's has closed: say when it did and when the next one comes
-                nxt = flow.schedule.next_after(member.timezone, now)
-                real = working_occurrence(
-                    nxt, self.calendars.of(member), member.timezone, weekly=isinstance(flow.schedule, WeeklySchedule)
-                )
                 closed = flow.schedule.for_period_containing(member.timezone, now).closes
-                return [
-                    Reply(f"{flow.name}/between_windows", {"closed_at": closed, "opens_at": (real or nxt).due})
-                ], None
+                return [self._between_windows(flow, member, now, closed, had=False)], None
             repo.insert_runs(
                 s, rows=[run_row(flow, member.id, occ.period, due=now, prompt_at=now, closes=occ.closes, now=now)]
             )
             run = repo.run_for_period(s, flow=flow.name, member_id=member.id, period=occ.period)
             assert run is not None
-            if run.closes_at <= now:  # that period exists and is over
-                return [Reply(f"{flow.name}/rejected_window_closed", {})], run.id
+            if run.closes_at <= now:  # that period's scheduled one is over
+                if run.status in (Status.EXPIRED.value, Status.SKIPPED.value) and now < occ.closes:
+                    # never had: on demand it is open for longer (the quarterly talk, until the quarter ends)
+                    run.status, run.step, run.closes_at, run.reminded = Status.SCHEDULED.value, None, occ.closes, False
+                    run.prompt_at, run.next_nudge_at = now, None
+                    s.add(run)
+                else:
+                    had = run.status == Status.COMPLETED.value
+                    return [self._between_windows(flow, member, now, run.closes_at, had=had)], run.id
         return self.runs.apply(s, run, member, Trigger.START, None, now, by_member=True), run.id
+
+    def _between_windows(self, flow: Flow, member: Member, now: datetime, closed: datetime, *, had: bool) -> Reply:
+        """Refused: when this period's closed, and when the next one comes."""
+        assert flow.schedule is not None
+        nxt = flow.schedule.next_after(member.timezone, now)
+        real = working_occurrence(
+            nxt, self.calendars.of(member), member.timezone, weekly=isinstance(flow.schedule, WeeklySchedule)
+        )
+        return Reply(f"{flow.name}/between_windows", {"closed_at": closed, "opens_at": (real or nxt).due, "had": had})
 
 
 class Inbound:

@@ -30,6 +30,7 @@ from conversations.schedule import quarter_bounds
 MAX_GOALS = 3
 MAX_KEY_RESULTS = 3
 LAG_WEEKS = 2.0  # a key result lags when its progress is this many weeks (or more) behind the quarter's time
+LAG_GRACE_DAYS = 14  # a goal agreed this recently has not had the time to lag (a talk taken late in a quarter)
 DONE_KIND_LAGS_AFTER = 0.75  # a done / not done key result: worth asking about when not done this late in a quarter
 
 _KR_PREFIX = re.compile(r"^\s*(?:kr(?:\s*[0-9])?(?![a-z])|关键结果\s*[0-9]?|[-•*])\s*[:：.、)）]?\s*", re.IGNORECASE)
@@ -135,15 +136,29 @@ class Progress:
         pos = 0
         for m in _PAIR.finditer(raw):
             if not _LEFTOVER.match(raw[pos : m.start()]):
-                raise Invalid("invalid_progress", part=raw[pos : m.start()].strip()[:40])
+                raise Invalid("invalid_progress", part=_as_typed(raw[pos : m.start()], text))
             out[m["n"]] = _value(m["value"])
             pos = m.end()
         if not out or not _LEFTOVER.match(raw[pos:]):
-            raise Invalid("invalid_progress", part=raw[pos:].strip()[:40])
+            raise Invalid("invalid_progress", part=_as_typed(raw[pos:], text))
         return out
 
     def describe(self, value: Any) -> str:
-        return ", ".join(f"KR{k} {v}" for k, v in (value or {}).items())
+        return ", ".join(f"KR{k} {v if isinstance(v, str) else number_text(v)}" for k, v in (value or {}).items())
+
+
+_SEPARATORS = r"[\s,，;；、。.&和及]+"
+
+
+def _as_typed(part: str, text: str) -> str:
+    """The part of `text` that `part` (found in its lower-cased `keyword` form) came from, as typed, without the
+    separators around it: what an error quotes back."""
+    part = re.sub(f"^{_SEPARATORS}|{_SEPARATORS}$", "", part)
+    if not part:
+        return ""
+    pattern = r"\s+".join(re.escape(w) for w in part.split())
+    found = re.search(pattern, text, re.IGNORECASE)
+    return (found.group(0) if found else part)[:40]
 
 
 def check_progress(value: Mapping[str, Any], listed: Sequence[Mapping[str, Any]]) -> None:
@@ -199,8 +214,12 @@ def progress(kr: Mapping[str, Any]) -> float:
 def lagging(kr: Mapping[str, Any], period: str, day: date) -> bool:
     """Does this key result lag the quarter's time on `day`? A measured one: its progress is `LAG_WEEKS` or more
     behind the weeks gone. A done / not done one: not done once `DONE_KIND_LAGS_AFTER` of the quarter has gone.
+    Never while its goal was agreed less than `LAG_GRACE_DAYS` ago.
     A hint to ask about, never a verdict (conversations/digest.py)."""
     if kr.get("done"):
+        return False
+    agreed_on = kr.get("agreed_on")
+    if agreed_on is not None and (day - agreed_on).days < LAG_GRACE_DAYS:
         return False
     gone = elapsed(period, day)
     if kr.get("target") is None:
@@ -216,6 +235,7 @@ def lag_params(kr: Mapping[str, Any], goal: str, period: str, day: date) -> dict
         "goal": goal,
         "text": kr.get("text"),
         "current": kr.get("current") if kr.get("current") is not None else kr.get("start"),
+        "reported": kr.get("current") is not None,  # else no progress was ever given: the start is shown as such
         "start": kr.get("start"),
         "target": kr.get("target"),
         "unit": kr.get("unit"),

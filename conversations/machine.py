@@ -338,6 +338,7 @@ def ask(
             "lead": lead,
             "closes_at": run.closes_at,
             "title": run.context.get("title"),  # what the conversation is about, for flows that have one (retros)
+            "period": run.context.get("period"),  # the period it is about, for flows that set one (a talk's quarter)
             "starter": run.context.get("starter"),
             "anonymous": bool(run.context.get("anonymous")),
             "anonymous_min": run.context.get("anonymous_min"),  # how many must answer before anything is shown

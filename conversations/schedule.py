@@ -288,6 +288,16 @@ def quarter_bounds(period: str) -> tuple[date, date]:
     return start, end
 
 
+PLAN_AHEAD = timedelta(weeks=4)  # a quarterly talk taken this close to a quarter's end plans the next quarter
+
+
+def planned_period(day: date) -> str:
+    """The quarter a talk (or goals) taken on `day` plans: its own, or in its last `PLAN_AHEAD` the next one."""
+    period = quarterly_period(day)
+    end = quarter_bounds(period)[1]
+    return quarterly_period(end) if end - day <= PLAN_AHEAD else period
+
+
 @dataclass(frozen=True)
 class QuarterlySchedule:
     """Due on the first day of each quarter at `at` local time, open for `window` (two weeks: the quarter's first
@@ -318,8 +328,12 @@ class QuarterlySchedule:
 
     def for_period_containing(self, tz_name: str, now: datetime) -> Occurrence:
         """This quarter's talk as started on demand: open until the quarter ends (someone who joins mid-quarter,
-        or whose talk never came, can still set its goals)."""
+        or whose talk never came, can still set its goals). In the quarter's last `PLAN_AHEAD`, the next
+        quarter's talk instead: goals set then are for the quarter about to start (`planned_period`)."""
         tz = zone(tz_name)
-        period = quarterly_period(now.astimezone(tz).date())
+        day = now.astimezone(tz).date()
+        period = planned_period(day)
         occ = self._occurrence(period, tz)
+        if period != quarterly_period(day):
+            return occ
         return replace(occ, closes=max(occ.closes, local_instant(quarter_bounds(period)[1], time(0, 0), tz)))

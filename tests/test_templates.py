@@ -627,6 +627,10 @@ FIXTURES: list[Reply] = [
     Reply("common/admin_render_failed", {"who": "Alice Martin (alice)", "outbox_id": 7}),  # bot/outbox.py _tell_admins
     Reply("common/flow_off"),  # bot/app.py _start: a flow switched off in the org file
     Reply("common/between_windows", {"closed_at": WHEN, "opens_at": WHEN + timedelta(days=3)}),  # bot/app.py _start
+    *[  # `/quarter` once this quarter's talk was had and its window closed (bot/inbound.py Starts.start)
+        Reply("quarterly_talk/between_windows", {"closed_at": WHEN, "opens_at": WHEN + timedelta(days=40), "had": had})
+        for had in (False, True)
+    ],
     Reply("common/stale_button"),  # bot/app.py _dispatch: a button from an earlier question
     Reply("common/not_understood"),  # bot/app.py handle: acting on a message failed
     *[Reply("common/lookup_failed", {"platform": p}) for p in ("slack", "feishu")],  # bot/newcomers.py refusal
