@@ -289,7 +289,9 @@ def test_items_left_out_keep_their_status_and_garbage_records_nothing(harness):
     assert wrong.startswith(
         "I couldn't read “maybe” for item 3: it takes resolved / still / drop. Nothing from that message was recorded."
     )
-    assert "Reply with a number and a status for each item, like `3 still`, or one word for all, like `all done`." in wrong
+    assert (
+        "Reply with a number and a status for each item, like `3 still`, or one word for all, like `all done`." in wrong
+    )
     assert h.say("alice", "7 done")[0].startswith("There is no item 7: the items are numbered 1 to 3.")
     assert {k for k in h.answers(h.runs("alice")[-1].id) if ":" in k} == set()
     noted = h.say("alice", "3 still")[0]
