@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from bot.codec import encode_replies
 from bot.engine import FlowHooks
 from bot.platforms import identity
 from bot.ports import CommandHandler
+from bot.prefetch import Prefetched
 from conversations.answers import Invalid, says_nothing
 from conversations.commands import Command, after_words
 from conversations.events import InboundEvent
@@ -117,19 +119,26 @@ class GoalsDesk:
     ) -> None:
         self.calendars = calendars or Calendars()
         self.visible_to_team = visible_to_team
+        # key results read for a whole scheduler batch, by quarter (gone with the batch)
+        self._batches: weakref.WeakKeyDictionary[Prefetched, dict[str, dict[int, list[dict[str, Any]]]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # ---------------------------------------------------------------------------------------- flow hooks
 
     def hooks(self) -> FlowHooks:
         return FlowHooks(
             flows=frozenset({WEEKLY, QUARTERLY}),
-            context=lambda s, flow, member, run, pre: self.context(s, flow, member, run),
+            context=lambda s, flow, member, run, pre: self.context(s, flow, member, run, pre),
             check_answer=self.check_answer,
             after_save=self.after_save,
         )
 
-    def context(self, s: Session, flow: Flow, member: Member, run: ConversationRun) -> dict[str, Any]:
-        """A check-in lists this quarter's agreed key results; a quarterly talk, the last quarter's."""
+    def context(
+        self, s: Session, flow: Flow, member: Member, run: ConversationRun, pre: Prefetched | None = None
+    ) -> dict[str, Any]:
+        """A check-in lists this quarter's agreed key results; a quarterly talk, the last quarter's. In a scheduler
+        batch (`pre`), the key results of every member of the batch are read at once, on the first run that asks."""
         assert member.id is not None  # a stored member
         if flow.name == WEEKLY:
             quarter = quarterly_period(run.due_at.astimezone(zone(member.timezone)).date())
@@ -137,15 +146,28 @@ class GoalsDesk:
             quarter = previous_period(run.period)
         else:
             return {}
-        goals = repo.goals_of(s, owner_ids=[member.id], quarter=quarter, agreed_only=True)
-        krs = repo.key_results_of(s, goal_ids=[g.id for g in goals])  # type: ignore[misc]  # stored goals
-        listed = [
-            {**kr_params(kr, n), "goal": g.text}
-            for n, (g, kr) in enumerate(((g, kr) for g in goals for kr in krs[g.id]), start=1)  # type: ignore[index]  # stored goals
-        ]
+        if pre is not None:
+            read = self._batches.setdefault(pre, {})
+            if quarter not in read:
+                read[quarter] = self._listed(s, [m.id for m in pre.members if m.id is not None], quarter)
+            listed = read[quarter].get(member.id, [])
+        else:
+            listed = self._listed(s, [member.id], quarter).get(member.id, [])
         key = CONTEXT_KEYS[flow.name]
         extra = {"period": run.period} if flow.name == QUARTERLY else {}  # the quarter the talk plans
         return {key: listed, f"{key}_quarter": quarter, **extra}
+
+    @staticmethod
+    def _listed(s: Session, owner_ids: list[int], quarter: str) -> dict[int, list[dict[str, Any]]]:
+        """Each member's agreed key results of `quarter`, numbered as the check-in lists them: two queries for all."""
+        goals = repo.goals_of(s, owner_ids=owner_ids, quarter=quarter, agreed_only=True)
+        krs = repo.key_results_of(s, goal_ids=[g.id for g in goals])  # type: ignore[misc]  # stored goals
+        out: dict[int, list[dict[str, Any]]] = {}
+        for g in goals:  # by owner, then number
+            for kr in krs[g.id]:  # type: ignore[index]  # stored goals
+                mine = out.setdefault(g.owner_id, [])
+                mine.append({**kr_params(kr, len(mine) + 1), "goal": g.text})
+        return out
 
     def check_answer(
         self, s: Session, flow: Flow, run: ConversationRun, state: RunState, member: Member, text: str | None

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from storage.db import transaction
 from storage.models import DevelopmentAction, Goal, GoalComment, KeyResult, Member
-from tests.helpers import DEMO, local, make_harness
+from tests.helpers import DEMO, local, make_harness, utc
 
 LONDON = "Europe/London"
 
@@ -460,3 +460,24 @@ def test_goal_numbers_with_a_gap_and_bad_input_get_polite_answers(tmp_path):
         assert h.say("bo", "/goals @nobody") == ["I found no goals of that person that you can see or change."]
     finally:
         h.app.close()
+
+
+def test_a_batch_of_check_ins_reads_the_key_results_once_not_once_per_member(tmp_path):
+    """The deliver step prefetches for its whole batch (bot/prefetch.py); the key results the check-in lists are
+    read once per batch and quarter (two queries per run made the 10,000-member fan-out three times slower)."""
+    import sqlalchemy as sa
+
+    from tests.helpers import make_harness
+
+    org = {"members": [{"handle": f"m{i}", "name": f"M {i}", "timezone": "Europe/London"} for i in range(12)]}
+    h = make_harness(tmp_path, start=utc(2026, 11, 27, 14, 0), config=org)
+    seen: list[str] = []
+
+    @sa.event.listens_for(h.app.engine, "before_cursor_execute")
+    def _count(conn, cursor, statement, params, context, many):
+        seen.append(statement)
+
+    h.run_until(utc(2026, 11, 27, 15, 0))
+    assert len(h.prompts()) == 12
+    assert sum(1 for s in seen if "FROM goal " in s or "FROM goal\n" in s) <= 2, [s for s in seen if "goal" in s]
+    h.app.close()
