@@ -56,7 +56,7 @@ def bolt_wsgi(slack_url: str):
     return SlackRequestHandler(bolt)
 
 
-def trace_transactions(longest: list[tuple[float, float, str]]) -> None:
+def trace_transactions(longest: list[tuple[float, float, str]], waits: list[tuple[float, str]]) -> None:
     """Record how long each transaction waited for and held SQLite's writer lock, by caller (`--trace`)."""
     import traceback
     from contextlib import contextmanager
@@ -76,6 +76,16 @@ def trace_transactions(longest: list[tuple[float, float, str]]) -> None:
         longest.append((time.perf_counter() - got, got - asked, caller))
 
     storage.db.transaction = traced
+    enter = storage.db.FairLock.__enter__
+
+    def timed_enter(lock):  # the wait for SQLite's writer lock alone, by the thread that waited
+        asked = time.perf_counter()
+        try:
+            return enter(lock)
+        finally:
+            waits.append((time.perf_counter() - asked, threading.current_thread().name))
+
+    storage.db.FairLock.__enter__ = timed_enter  # type: ignore[method-assign]
     bot.app.transaction = traced  # type: ignore[attr-defined]
 
 
@@ -110,10 +120,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", action="store_true", help="report the longest transactions at the end")
     args = parser.parse_args(argv)
     quiet_logs()
+    import os
+
+    sys.setswitchinterval(float(os.environ.get("FW_SWITCH", "0.005")))
     traced: list[tuple[float, float, str]] = []
+    lock_waits: list[tuple[float, str]] = []
     pauses: list[tuple[int, float]] = []
     if args.trace:
-        trace_transactions(traced)
+        trace_transactions(traced, lock_waits)
         import gc
 
         started: list[float] = [0.0]
@@ -199,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
                         for c, v in by_caller.items()
                     },
                     max_wait_ms=round(max(w for _, w, _ in traced) * 1000, 1),
+                    lock_waits={
+                        who: sorted(round(w * 1000, 1) for w, t in lock_waits if t.startswith(who))[-5:]
+                        for who in {t.split("-")[0].split("_")[0] for _, t in lock_waits}
+                    },
                     gc={
                         g: {
                             "n": sum(1 for x, _ in pauses if x == g),

@@ -33,6 +33,7 @@ from bot.digest import send_due_digests
 from bot.engine import RunEngine
 from bot.feedback import FeedbackDesk
 from bot.followups import FollowUps
+from bot.foreground import Foreground
 from bot.forms import Forms
 from bot.goals import GoalsDesk
 from bot.inbound import Commands, Inbound, Starts
@@ -81,6 +82,7 @@ class Flywheel:
     org_locale: str | None = None  # `defaults.locale` in the org file
     org_members: tuple[Any, ...] = ()  # the org file's members (`MemberSpec`), as read at start
     metrics: Metrics = field(default_factory=Metrics)
+    foreground: Foreground = field(default_factory=Foreground)  # requests being answered; background gives way
     connections: dict[str, Callable[[], bool]] = field(default_factory=dict)  # live links to platforms, for /healthz
     directories: dict[str, Directory] = field(default_factory=dict)  # platforms whose directory is a source of members
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
@@ -103,6 +105,7 @@ class Flywheel:
             # Leases on the database's clock when the app runs on the real one; on a clock that tests or the
             # console move themselves, on that clock (bot/outbox.py, `Outbox`).
             leases_on_db_clock=isinstance(self.clock, SystemClock),
+            foreground=self.foreground,
         )
         self.runs = RunEngine(self.flows, self.calendars, self.metrics)
         self.kudos = KudosDesk(self.kudos_settings, self.calendars)
@@ -186,6 +189,7 @@ class Flywheel:
             summarise_retros=self.retros.summarise_due,
             send_digests=lambda now, last_tick: send_due_digests(self, now, last_tick),
             deliver_outbox=self.deliver_outbox,
+            foreground=self.foreground,
             features=(self.feedback.process_due, self.one_on_ones.process_due),
             wakeups=(self.feedback.wakeups, self.one_on_ones.wakeups),
         )
@@ -280,7 +284,8 @@ class Flywheel:
 
     def handle(self, event: InboundEvent) -> bool:
         """Act on one inbound event (bot/inbound.py); False when it was a duplicate."""
-        return self.inbound.handle(event)
+        with self.foreground.serving():
+            return self.inbound.handle(event)
 
     def tick(self) -> TickReport:
         """One pass of the scheduler (bot/ticker.py). Safe to run concurrently in several replicas and to repeat."""
@@ -296,7 +301,10 @@ class Flywheel:
     def submit_form(
         self, *, platform: str, user: str, run_id: int, values: Mapping[str, str], dedup_key: str
     ) -> dict[str, str]:
-        return self.forms.submit_form(platform=platform, user=user, run_id=run_id, values=values, dedup_key=dedup_key)
+        with self.foreground.serving():
+            return self.forms.submit_form(
+                platform=platform, user=user, run_id=run_id, values=values, dedup_key=dedup_key
+            )
 
     def answers_current_question(self, *, platform: str, user: str, flow: str, step: str) -> bool:
         return self.forms.answers_current_question(platform=platform, user=user, flow=flow, step=step)

@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 from bot import access
 from bot.calendar import Calendars
 from bot.codec import decode_replies, encode_replies
+from bot.foreground import Foreground
 from bot.metrics import Metrics
 from bot.platforms.base import Messenger, OutboundMessage, Recipient, SendError
 from bot.settings import Settings
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_LEASE = timedelta(seconds=120)
 OUTBOX_CLAIM = 50  # messages a sender claims at a time
+OUTBOX_CLAIM_WHILE_SERVING = 10  # ... while a request is being answered in this process (bot/foreground.py)
 LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
 MAX_ATTEMPTS = 8
 MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may have been delivered
@@ -111,6 +113,7 @@ class Outbox:
         org_locale: str | None = None,
         lease: timedelta = OUTBOX_LEASE,
         leases_on_db_clock: bool = True,
+        foreground: Foreground | None = None,
     ) -> None:
         self.sessions = sessions
         self.messengers = messengers
@@ -125,6 +128,9 @@ class Outbox:
         self.org_locale = org_locale
         self.lease = lease
         self.leases_on_db_clock = leases_on_db_clock
+        # Requests being answered in this process go first: the sender gives way before each claim and each message,
+        # and claims fewer at a time while one is in hand (its rendering holds SQLite's writer).
+        self.foreground = foreground or Foreground()
         self.margin = min(LEASE_MARGIN, lease / 4)  # a sender starts no message with less than this left of its lease
         self._renderers: dict[str, Renderer] = {}
         self._stopping = False  # set by `stop_sending`, from any thread (or a signal handler)
@@ -173,10 +179,12 @@ class Outbox:
         rest of its messages for after `Retry-After` instead of asking again for each of them."""
         sent = failed = 0
         while not self._stopping:
+            self.foreground.give_way()
+            take = min(limit, OUTBOX_CLAIM_WHILE_SERVING) if self.foreground.busy else limit
             now = self.clock.now()
             with transaction(self.sessions) as s:
                 rows = repo.claim_outbox(
-                    s, now=now, owner=self.owner, lease=self.lease, limit=limit, db_clock=self.leases_on_db_clock
+                    s, now=now, owner=self.owner, lease=self.lease, limit=take, db_clock=self.leases_on_db_clock
                 )
                 # Recipients and their managers into the session's identity map for `_prepare`, held by this name
                 # while the batch is prepared (the identity map keeps only weak references).
@@ -197,6 +205,7 @@ class Outbox:
             started = time.monotonic()
             handed_back = False
             for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
+                self.foreground.give_way()
                 where = (recipient.platform, recipient.address) if recipient is not None else None
                 is_held = where is not None and (where[0] in paused or where in held)
                 slow = bool(index) and self.clock.now() >= now + self.lease - self.margin
@@ -241,7 +250,7 @@ class Outbox:
                     sent, failed, outcomes, started = sent + ok, failed + bad, [], time.monotonic()
             ok, bad = self._record(outcomes)
             sent, failed = sent + ok, failed + bad
-            if (len(rows) < limit or paused) and not handed_back:
+            if (len(rows) < take or paused) and not handed_back:
                 return sent, failed
         return sent, failed
 

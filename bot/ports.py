@@ -24,6 +24,7 @@ from storage.models import Member
 
 if TYPE_CHECKING:  # annotations only
     from bot.calendar import Calendars
+    from bot.foreground import Foreground
     from bot.metrics import Metrics
     from bot.platforms.base import Messenger
     from bot.settings import Settings
@@ -114,6 +115,7 @@ class Server(Chat, Outbox, Protocol):
 
     engine: sa.Engine
     metrics: Metrics
+    foreground: Foreground  # requests being answered, which background work gives way to (bot/foreground.py)
     connections: dict[str, Callable[[], bool]]
 
 

@@ -6,6 +6,7 @@ Nothing is sent inside a database transaction. Safe to run concurrently in sever
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from bot.calendar import AWAY_RECHECK, Calendars, away_candidates, paused_until
 from bot.codec import encode_replies
 from bot.digest import DIGEST_SCHEDULE, digest_time, managers
 from bot.engine import Batch, RunEngine, run_row
+from bot.foreground import Foreground
 from bot.ports import TickReport
 from bot.prefetch import Prefetched
 from conversations.calendar import (
@@ -38,6 +40,8 @@ from storage.models import ConversationRun, Member
 log = logging.getLogger(__name__)
 
 BATCH = 200
+BATCH_WHILE_SERVING = 25  # ... when a request is being answered in this process: its locks are held for less
+YIELD_AFTER = 0.02  # seconds a delivery batch may hold its transaction while someone's request waits in this process
 PROCESSED_KEEP = timedelta(hours=48)  # Feishu retries for up to 6 h; Slack for 5 min
 
 
@@ -57,6 +61,7 @@ class Ticker:
         summarise_retros: Callable[[datetime], object],
         send_digests: Callable[[datetime, datetime | None], int],
         deliver_outbox: Callable[[], tuple[int, int]],
+        foreground: Foreground | None = None,
         features: Sequence[Callable[[datetime], object]] = (),
         wakeups: Sequence[Callable[[Session, datetime], list[datetime]]] = (),
     ) -> None:
@@ -72,6 +77,7 @@ class Ticker:
         self.summarise_retros = summarise_retros
         self.send_digests = send_digests
         self.deliver_outbox = deliver_outbox
+        self.foreground = foreground or Foreground()  # requests being answered in this process go first
         self.features = tuple(features)  # features' own timed work (feedback requests closing, 1:1 agendas)
         self.wakeups = tuple(wakeups)  # when that work next falls due
 
@@ -170,6 +176,7 @@ class Ticker:
                 contexts = {mid: {"paused_until": until.isoformat()} for mid, until in paused.items()}  # type: ignore[union-attr]  # a pause in force has an end
                 self._insert_skipped(s, flow, occ, list(paused), "paused", now, contexts)
         for chunk in (ids[i : i + BATCH] for i in range(0, len(ids), BATCH)):
+            self.foreground.give_way()
             with self.transaction() as s:
                 if down:
                     # Recorded as skipped, so the member can still take it with /checkin while it is open.
@@ -241,13 +248,24 @@ class Ticker:
     # ------------------------------------------------------------------------ delivering, reminding, expiring
 
     def _process(self, kind: str, trigger: Trigger, now: datetime, away: frozenset[int] = frozenset()) -> int:
+        """Deliver, remind or expire what is due, BATCH runs per transaction. While a request is being answered in
+        this process (`bot/foreground.py`) a batch takes fewer runs (a member's answer waits for the lock on their
+        conversation while a batch holds it), and a batch is cut short, committed with what it has done, once it
+        has held its transaction for YIELD_AFTER with a request waiting: the rest stays due for the next batch."""
         done = 0
         while True:
+            self.foreground.give_way()
+            cut_short = False
+            limit = BATCH_WHILE_SERVING if self.foreground.busy else BATCH
             with self.transaction() as s:
-                runs = repo.runs_due(s, now=now, kind=kind, limit=BATCH)
+                runs = repo.runs_due(s, now=now, kind=kind, limit=limit)
                 batch = Batch(Prefetched(s, runs, self.flows, busy=trigger == Trigger.DELIVER))
                 queued: list[dict[str, Any]] = []
+                started = time.monotonic()
                 for run in runs:
+                    if self.foreground.busy and time.monotonic() - started >= YIELD_AFTER:
+                        cut_short = True
+                        break
                     member = s.get(Member, run.member_id)
                     assert member is not None
                     until = paused_until(member, now)
@@ -287,7 +305,7 @@ class Ticker:
                     done += 1
                 repo.enqueue_many(s, rows=queued)  # one statement for the batch, in the same transaction
                 batch.flush(s)  # the batch's changes of state, in one statement too
-            if len(runs) < BATCH:
+            if len(runs) < limit and not cut_short:
                 return done
 
     def _hold(self, run: ConversationRun, member: Member, trigger: Trigger, now: datetime, away: bool) -> bool:

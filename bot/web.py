@@ -149,13 +149,15 @@ def create_wsgi(
         if path == "/slack/events" and method == "POST" and slack is not None:
             started = time.perf_counter()
             try:
-                return slack_events(environ, start_response)
+                with app.foreground.serving():  # someone waits on this: background work gives way
+                    return slack_events(environ, start_response)
             finally:
                 app.metrics.ack_seconds.labels("slack").observe(time.perf_counter() - started)
         if path == "/feishu/events" and method == "POST" and feishu is not None:
             started = time.perf_counter()
             try:
-                return feishu_events(environ, start_response)
+                with app.foreground.serving():
+                    return feishu_events(environ, start_response)
             finally:
                 app.metrics.ack_seconds.labels("feishu").observe(time.perf_counter() - started)
         return respond(start_response, "404 Not Found", NOT_FOUND)

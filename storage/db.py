@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # alembic is imported where it is used: most processes never 
 
 log = logging.getLogger(__name__)
 
+PG_POOL = 12  # PostgreSQL connections a process keeps open (and as many more in a burst)
+
 
 class _NoResultRows(logging.Filter):
     """SQLAlchemy logs every fetched row at DEBUG; rows hold people's answers, which never go to a log."""
@@ -69,7 +71,12 @@ def create_db_engine(url: str, *, echo: bool = False) -> sa.Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+    # Connections kept open: one for each of waitress's 8 request threads, the outbox pump, the scheduler and a few
+    # more (Socket Mode's and Feishu's listeners). With SQLAlchemy's default of 5, a burst of requests opened and
+    # closed a connection each time (~4 ms on loopback, a new server process on PostgreSQL's side).
+    return sa.create_engine(
+        url, echo=echo, pool_pre_ping=True, hide_parameters=True, pool_size=PG_POOL, max_overflow=PG_POOL
+    )
 
 
 def is_postgres(engine: sa.Engine) -> bool:
