@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-PATIENCE = 0.05  # seconds background work waits at one safe point, at most, before taking its next step anyway
+PATIENCE = 0.2  # seconds background work waits at one safe point, at most, before taking its next step anyway
 
 
 class Foreground:

@@ -262,9 +262,9 @@ class Ticker:
                 batch = Batch(Prefetched(s, runs, self.flows, busy=trigger == Trigger.DELIVER))
                 queued: list[dict[str, Any]] = []
                 started = time.monotonic()
-                for run in runs:
-                    if self.foreground.busy and time.monotonic() - started >= YIELD_AFTER:
-                        cut_short = True
+                for index, run in enumerate(runs):
+                    if index and self.foreground.busy and time.monotonic() - started >= YIELD_AFTER:
+                        cut_short = True  # at least one run per batch: the fan-out always moves on
                         break
                     member = s.get(Member, run.member_id)
                     assert member is not None
