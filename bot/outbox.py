@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 OUTBOX_LEASE = timedelta(seconds=120)
 OUTBOX_CLAIM = 50  # messages a sender claims at a time
 OUTBOX_CLAIM_WHILE_SERVING = 10  # ... while a request is being answered in this process (bot/foreground.py)
+FENCE_FRESH = timedelta(seconds=1)  # a fence vouches for the rest of its batch this long, at most (`Outbox._fence`)
 LEASE_MARGIN = timedelta(seconds=30)  # a sender starts no message with less than this left of its lease
 MAX_ATTEMPTS = 8
 MAYBE_SENT = "maybe_sent:"  # prefix of `last_error` when an earlier attempt may have been delivered
@@ -68,6 +69,13 @@ def _log_render_bug(row: OutboxMessage, exc: Exception) -> None:
 def _maybe_sent(last_error: str | None) -> bool:
     """May an earlier attempt have reached the platform? (its sender died, or its answer was lost)"""
     return last_error is not None and (last_error == "lease_expired" or last_error.startswith(MAYBE_SENT))
+
+
+class Fence(NamedTuple):
+    """The messages of a batch a fence confirmed as still ours, and when (`time.monotonic()`)."""
+
+    ids: set[int]
+    at: float
 
 
 class Attempted(NamedTuple):
@@ -114,6 +122,7 @@ class Outbox:
         lease: timedelta = OUTBOX_LEASE,
         leases_on_db_clock: bool = True,
         foreground: Foreground | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions = sessions
         self.messengers = messengers
@@ -132,6 +141,11 @@ class Outbox:
         # and claims fewer at a time while one is in hand (its rendering holds SQLite's writer).
         self.foreground = foreground or Foreground()
         self.margin = min(LEASE_MARGIN, lease / 4)  # a sender starts no message with less than this left of its lease
+        self.fresh = min(FENCE_FRESH, lease / 10).total_seconds()  # how long a fence's answer stands (`_fence`)
+        # Per sending thread (the pump and a tick may both be sending): the batch in hand — ids of its messages that
+        # go to a platform, in order (`unsent`) — and the last fence's answer (`fenced`).
+        self._batch = threading.local()
+        self.monotonic = monotonic  # how old a fence's answer is: runs on while the process is stopped
         self._renderers: dict[str, Renderer] = {}
         self._stopping = False  # set by `stop_sending`, from any thread (or a signal handler)
 
@@ -160,10 +174,24 @@ class Outbox:
         return None if self.leases_on_db_clock else self.clock.now()
 
     def _fence(self, outbox_id: int) -> bool:
-        """Immediately before a platform call: is the message still ours, under a lease that has not run out? If
-        so the lease is extended (from now, on the lease clock) in the same statement. One short transaction."""
-        with transaction(self.sessions) as s:
-            return repo.fence_outbox(s, outbox_id=outbox_id, owner=self.owner, lease=self.lease, now=self._lease_now())
+        """Immediately before a platform call: is the message still ours, under a lease that has not run out?
+
+        The leases of this message and of every one after it in the batch (`_unsent`) are confirmed and extended
+        (from now, on the lease clock) in one statement, and that answer stands for the next messages while it is
+        fresh: `fresh` by the local monotonic clock, a small part of the lease. The monotonic clock runs on while
+        a process is stopped (SIGSTOP, a VM pause), so a sender frozen past its lease asks again on waking and finds
+        its messages taken over. One short transaction per `fresh` seconds of sending, instead of one per message
+        (it was a sixth of a fan-out's time)."""
+        batch = self._batch
+        fence: Fence = getattr(batch, "fenced", None) or Fence(set(), 0.0)
+        if outbox_id not in fence.ids or self.monotonic() - fence.at > self.fresh:
+            asked = self.monotonic()  # before the statement: the answer is no older than this
+            unsent: list[int] = getattr(batch, "unsent", [])
+            ids = unsent[unsent.index(outbox_id) :] if outbox_id in unsent else [outbox_id]
+            with transaction(self.sessions) as s:
+                confirmed = repo.fence_outbox(s, ids=ids, owner=self.owner, lease=self.lease, now=self._lease_now())
+            fence = batch.fenced = Fence(confirmed, asked)
+        return outbox_id in fence.ids
 
     def deliver(self, *, limit: int = OUTBOX_CLAIM) -> tuple[int, int]:
         """Send what is queued; returns (sent, failed). Each message is claimed under a lease before sending, and
@@ -204,6 +232,8 @@ class Outbox:
             limited_before: dict[str, str] = {}  # platform → the channel whose send just before was rate-limited
             started = time.monotonic()
             handed_back = False
+            self._batch.unsent = [p[0] for p in prepared if self._calls_platform(p[2], p[3])]
+            self._batch.fenced = None  # each batch asks afresh
             for index, (outbox_id, attempts, recipient, message) in enumerate(prepared):
                 self.foreground.give_way()
                 where = (recipient.platform, recipient.address) if recipient is not None else None

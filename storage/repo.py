@@ -618,23 +618,27 @@ def claim_outbox(
     return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
 
-def fence_outbox(session: Session, *, outbox_id: int, owner: str, lease: timedelta, now: datetime | None) -> bool:
-    """Immediately before sending a claimed message: does `owner` still hold it under a lease that has not run out?
-    If so the lease is extended to `lease` from now, in the same statement (one round trip), and True is returned;
-    else nothing changes: another sender took it over, or may at any moment — do not send it. `now` None: the
-    database's clock (`db_now`), as the claim used with `db_clock`. It runs before every send, so the statement is
-    built once per database and kind of clock, and executed on the session's connection directly."""
+def fence_outbox(
+    session: Session, *, ids: Sequence[int], owner: str, lease: timedelta, now: datetime | None
+) -> set[int]:
+    """Immediately before sending claimed messages: which of `ids` does `owner` still hold under a lease that has not
+    run out? Their leases are extended to `lease` from now, in the same statement (one round trip), and their ids
+    returned; the others are left as they are: another sender took them over, or may at any moment — do not send
+    them. `now` None: the database's clock (`db_now`), as the claim used with `db_clock`. It runs before sends, so
+    the statement is built once per database and kind of clock, and executed on the session's connection directly."""
+    if not ids:
+        return set()
     dialect = session.get_bind().dialect.name
     db_clock = now is None
     statement = _FENCES.get((dialect, db_clock))
     if statement is None:
         statement = _FENCES[(dialect, db_clock)] = _fence_statement(session, db_clock=db_clock)
-    params: dict[str, Any] = {"fence_id": outbox_id, "fence_owner": owner}
+    params: dict[str, Any] = {"fence_ids": list(ids), "fence_owner": owner}
     if now is None:
         params["fence_lease"] = lease if dialect == "postgresql" else f"+{lease.total_seconds():.3f} seconds"
     else:
         params["fence_now"], params["fence_until"] = now, now + lease
-    return session.connection().execute(statement, params).first() is not None
+    return {row[0] for row in session.connection().execute(statement, params)}
 
 
 _FENCES: dict[tuple[str, bool], Any] = {}
@@ -653,7 +657,7 @@ def _fence_statement(session: Session, *, db_clock: bool) -> Any:
         clock = db_now(session)
         until = sa.func.strftime("%Y-%m-%d %H:%M:%f000", "now", sa.bindparam("fence_lease", type_=sa.String))
     statement = sa.update(table).where(
-        c.id == sa.bindparam("fence_id"),
+        c.id.in_(sa.bindparam("fence_ids", expanding=True)),
         c.lease_owner == sa.bindparam("fence_owner"),
         c.status == "sending",
         c.lease_until > clock,

@@ -89,9 +89,12 @@ def test_a_composed_outbox_sends_on_the_database_clock(outbox):
 def test_what_another_sender_took_over_mid_batch_is_not_sent(outbox):
     _queue(outbox, "ann", "bo", "cy")
     recorder = outbox.messengers["console"]
+    elapsed = [0.0]
+    outbox.monotonic = lambda: elapsed[0]  # the sender's own monotonic clock, moved by the test
 
     def take_over_the_rest() -> None:  # while the first message is being sent, another replica takes the rest
         if not recorder.sent:
+            elapsed[0] += outbox.fresh + 0.001  # the send stalls: the batch's fence no longer vouches for the rest
             with transaction(outbox.sessions) as s:
                 s.execute(
                     OutboxMessage.__table__.update()  # type: ignore[attr-defined]
@@ -103,3 +106,33 @@ def test_what_another_sender_took_over_mid_batch_is_not_sent(outbox):
     assert outbox.deliver() == (1, 0)
     assert [a for a, _ in recorder.sent] == ["ann"]
     assert _status(outbox) == {"console:ann": "sent", "console:bo": "sending", "console:cy": "sending"}
+
+
+def test_one_fence_vouches_for_the_rest_of_its_batch_while_it_is_fresh(outbox):
+    """One statement confirms and extends the leases of the batch's unsent messages; the next messages go on that
+    answer for `fresh` seconds of the sender's monotonic clock, then the next one asks again for the rest."""
+    _queue(outbox, "ann", "bo", "cy", "di")
+    recorder = outbox.messengers["console"]
+    elapsed = [0.0]
+    outbox.monotonic = lambda: elapsed[0]
+    fences: list[list[int]] = []
+    fence = repo.fence_outbox
+
+    def counted(s, *, ids, **kw):
+        fences.append(list(ids))
+        return fence(s, ids=ids, **kw)
+
+    def bo_stalls() -> None:
+        if [a for a, _ in recorder.sent] == ["ann"]:  # sending bo's takes longer than the fence stays fresh
+            elapsed[0] += outbox.fresh + 0.001
+
+    recorder.before_send = bo_stalls
+    repo.fence_outbox = counted  # type: ignore[assignment]
+    try:
+        assert outbox.deliver() == (4, 0)
+    finally:
+        repo.fence_outbox = fence  # type: ignore[assignment]
+    ids = [i for _, i in recorder.sent]
+    assert [a for a, _ in recorder.sent] == ["ann", "bo", "cy", "di"]
+    assert fences == [ids, ids[2:]]  # the whole batch at first; after the stall, what was left of it
+    assert _status(outbox) == dict.fromkeys(("console:ann", "console:bo", "console:cy", "console:di"), "sent")

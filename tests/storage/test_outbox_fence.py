@@ -60,7 +60,7 @@ def _row(sessions, outbox_id: int) -> OutboxMessage:
 
 def _fence(sessions, outbox_id: int, owner: str, now: datetime | None) -> bool:
     with transaction(sessions) as s:
-        return repo.fence_outbox(s, outbox_id=outbox_id, owner=owner, lease=LEASE, now=now)
+        return repo.fence_outbox(s, ids=[outbox_id], owner=owner, lease=LEASE, now=now) == {outbox_id}
 
 
 def test_the_fence_passes_only_the_holder_of_a_live_lease_and_extends_it(sessions):
