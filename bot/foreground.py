@@ -7,30 +7,39 @@ would otherwise take half the processor, and the database's writer, from the per
 is waiting for its acknowledgement (the inbound benchmark: p99 over 250 ms, docs/benchmarks.md).
 
 So every request from a platform is marked while it is served (`serving`), and background work asks `give_way`
-at its safe points — between outbox messages, between scheduler batches, never inside a transaction — and
-waits there while any request is in hand. The wait is bounded (`patience`), so under a steady stream of requests
-the background still moves forward, one step per wait at least; a delivery batch that holds the database is cut
-short when someone is waiting (`bot/ticker.py _process`). Nothing here decides *what* is done, only *when*: a
-prompt goes out some milliseconds later, an acknowledgement does not wait behind a thousand prompts.
+at its safe points — between outbox messages, between scheduler batches, never inside a transaction — and waits
+there until no request has been in hand for a moment (`quiet`: requests come in runs, and a step started between
+two of them would hold up the second). The wait is bounded (`patience`); whoever waited it out then has a `turn`
+in which it does not wait, so under a steady stream of requests the background still runs a tenth of the time.
+While a request is in hand the background also takes less at a time (`busy`: smaller batches, and a delivery batch
+that holds the database is cut short, `bot/ticker.py _process`). Nothing here decides *what* is done, only *when*:
+a prompt goes out some milliseconds later; an acknowledgement does not wait behind a thousand prompts.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 PATIENCE = 0.2  # seconds background work waits at one safe point, at most, before taking its next step anyway
+QUIET = 0.02  # ... and how long no request must have been in hand before it goes on of its own accord
+TURN = 0.02  # after waiting out its patience, background work runs this long without giving way (a tenth)
 
 
 class Foreground:
-    """Counts the requests being served in this process; background work waits for none to be in hand."""
+    """Counts the requests being served in this process; background work waits for a quiet moment."""
 
-    def __init__(self, *, patience: float = PATIENCE) -> None:
+    def __init__(self, *, patience: float = PATIENCE, quiet: float = QUIET, turn: float = TURN) -> None:
         self.patience = patience
+        self.quiet = quiet
+        self.turn = turn
+        self._turns = threading.local()  # per background thread: until when (time.monotonic()) it has its turn
         self._cond = threading.Condition(threading.Lock())
         self._serving = 0
+        self._last_done = -math.inf  # time.monotonic() when the last request was answered
         self.waited = 0.0  # seconds background work has spent giving way (for the benchmarks and tests)
 
     @contextmanager
@@ -44,6 +53,7 @@ class Foreground:
             with self._cond:
                 self._serving -= 1
                 if not self._serving:
+                    self._last_done = time.monotonic()
                     self._cond.notify_all()
 
     @property
@@ -52,11 +62,25 @@ class Foreground:
         return self._serving > 0
 
     def give_way(self) -> None:
-        """At a safe point of background work (no transaction open): wait while a request is in hand, for at most
-        `patience` seconds."""
-        if not self._serving:
-            return
+        """At a safe point of background work (no transaction open): wait until no request has been in hand for
+        `quiet` seconds — requests often come in runs, and a step started between two of them would hold up the
+        second — for at most `patience` seconds. Having waited that long, it has a turn: `turn` seconds in which it
+        does not wait, so that under a steady stream of requests it still runs a tenth of the time."""
         started = time.monotonic()
+        if started < getattr(self._turns, "until", -math.inf):
+            return
+        if not self._serving and started - self._last_done >= self.quiet:
+            return
+        deadline = started + self.patience
         with self._cond:
-            self._cond.wait_for(lambda: not self._serving, timeout=self.patience)
+            while (now := time.monotonic()) < deadline:
+                if self._serving:
+                    self._cond.wait(deadline - now)
+                    continue
+                quiet_left = self._last_done + self.quiet - now
+                if quiet_left <= 0:
+                    break
+                self._cond.wait(min(quiet_left, deadline - now))
+            else:
+                self._turns.until = now + self.turn  # patience ran out: the background's turn
         self.waited += time.monotonic() - started

@@ -4,6 +4,7 @@ at its safe points, takes smaller batches and cuts a batch short — and still d
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -58,6 +59,33 @@ def test_give_way_goes_on_after_its_patience_under_a_steady_stream_of_requests()
         worker.start()
         assert done.wait(5)  # the request is still in hand, but the background is not starved
     assert foreground.waited > 0
+
+
+def test_after_a_request_the_background_waits_for_a_quiet_moment():
+    """Requests come in runs: a step started just after one would hold up the next."""
+    foreground = Foreground(patience=60, quiet=0.05)
+    with foreground.serving():
+        pass
+    returned: list[float] = []
+    worker = threading.Thread(target=lambda: (foreground.give_way(), returned.append(time.monotonic())))
+    worker.start()
+    worker.join(5)
+    assert returned and returned[0] - foreground._last_done >= 0.05
+
+
+def test_having_waited_out_its_patience_a_background_thread_has_a_turn():
+    foreground = Foreground(patience=0.01, quiet=0, turn=60)
+    with foreground.serving():  # a request that never ends
+        foreground.give_way()  # waits out its patience
+        waited = foreground.waited
+        assert waited >= 0.01
+        for _ in range(100):
+            foreground.give_way()  # its turn: no waiting at all
+        assert foreground.waited == waited
+        other = threading.Thread(target=foreground.give_way)  # the turn is this thread's, not every thread's
+        other.start()
+        other.join(5)
+        assert foreground.waited > waited
 
 
 def test_serving_is_released_when_the_handling_fails():
