@@ -32,11 +32,17 @@ TURN = 0.02  # after waiting out its patience, background work runs this long wi
 class Foreground:
     """Counts the requests being served in this process; background work waits for a quiet moment."""
 
-    def __init__(self, *, patience: float = PATIENCE, quiet: float = QUIET, turn: float = TURN) -> None:
+    def __init__(
+        self, *, enabled: bool = False, patience: float = PATIENCE, quiet: float = QUIET, turn: float = TURN
+    ) -> None:
+        # Only where requests and background threads share the process (`flywheel run` and `flywheel web`, which
+        # switch it on): the console, tests and tools do their follow-up work in the thread that took the request.
+        self.enabled = enabled
         self.patience = patience
         self.quiet = quiet
         self.turn = turn
         self._turns = threading.local()  # per background thread: until when (time.monotonic()) it has its turn
+        self._mine = threading.local()  # per thread: how many requests it is serving (it never waits for itself)
         self._cond = threading.Condition(threading.Lock())
         self._serving = 0
         self._last_done = -math.inf  # time.monotonic() when the last request was answered
@@ -47,9 +53,11 @@ class Foreground:
         """Around the handling of one request from a platform (nested uses count once each)."""
         with self._cond:
             self._serving += 1
+        self._mine.depth = getattr(self._mine, "depth", 0) + 1
         try:
             yield
         finally:
+            self._mine.depth -= 1
             with self._cond:
                 self._serving -= 1
                 if not self._serving:
@@ -66,6 +74,8 @@ class Foreground:
         `quiet` seconds — requests often come in runs, and a step started between two of them would hold up the
         second — for at most `patience` seconds. Having waited that long, it has a turn: `turn` seconds in which it
         does not wait, so that under a steady stream of requests it still runs a tenth of the time."""
+        if not self.enabled or getattr(self._mine, "depth", 0):
+            return  # nothing runs beside requests here, or this thread is the one serving (work done on its behalf)
         started = time.monotonic()
         if started < getattr(self._turns, "until", -math.inf):
             return

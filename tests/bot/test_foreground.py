@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlmodel import select
@@ -30,7 +32,7 @@ DUE = local("Europe/London", 2026, 11, 27, 15, 0)  # a Friday: everyone's weekly
 
 
 def test_give_way_returns_at_once_when_nobody_is_being_served():
-    foreground = Foreground(patience=60)
+    foreground = Foreground(enabled=True, patience=60)
     done = threading.Event()
     worker = threading.Thread(target=lambda: (foreground.give_way(), done.set()))
     worker.start()
@@ -39,7 +41,7 @@ def test_give_way_returns_at_once_when_nobody_is_being_served():
 
 
 def test_give_way_waits_while_a_request_is_served_and_goes_on_when_it_is_answered():
-    foreground = Foreground(patience=60)
+    foreground = Foreground(enabled=True, patience=60)
     done = threading.Event()
     with foreground.serving():
         with foreground.serving():  # nested (the web layer, then the app): counted once each
@@ -52,7 +54,7 @@ def test_give_way_waits_while_a_request_is_served_and_goes_on_when_it_is_answere
 
 
 def test_give_way_goes_on_after_its_patience_under_a_steady_stream_of_requests():
-    foreground = Foreground(patience=0.01)
+    foreground = Foreground(enabled=True, patience=0.01)
     with foreground.serving():
         done = threading.Event()
         worker = threading.Thread(target=lambda: (foreground.give_way(), done.set()))
@@ -63,7 +65,7 @@ def test_give_way_goes_on_after_its_patience_under_a_steady_stream_of_requests()
 
 def test_after_a_request_the_background_waits_for_a_quiet_moment():
     """Requests come in runs: a step started just after one would hold up the next."""
-    foreground = Foreground(patience=60, quiet=0.05)
+    foreground = Foreground(enabled=True, patience=60, quiet=0.05)
     with foreground.serving():
         pass
     returned: list[float] = []
@@ -73,9 +75,29 @@ def test_after_a_request_the_background_waits_for_a_quiet_moment():
     assert returned and returned[0] - foreground._last_done >= 0.05
 
 
+@contextmanager
+def request_in_another_thread(foreground: Foreground) -> Iterator[None]:
+    """A request being served, by a thread of its own, for as long as the block runs."""
+    started, release = threading.Event(), threading.Event()
+
+    def serve() -> None:
+        with foreground.serving():
+            started.set()
+            release.wait(10)
+
+    server = threading.Thread(target=serve)
+    server.start()
+    started.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        server.join(5)
+
+
 def test_having_waited_out_its_patience_a_background_thread_has_a_turn():
-    foreground = Foreground(patience=0.01, quiet=0, turn=60)
-    with foreground.serving():  # a request that never ends
+    foreground = Foreground(enabled=True, patience=0.01, quiet=0, turn=60)
+    with request_in_another_thread(foreground):  # a request that does not end meanwhile
         foreground.give_way()  # waits out its patience
         waited = foreground.waited
         assert waited >= 0.01
@@ -86,6 +108,22 @@ def test_having_waited_out_its_patience_a_background_thread_has_a_turn():
         other.start()
         other.join(5)
         assert foreground.waited > waited
+
+
+def test_a_thread_never_waits_for_its_own_request_and_nothing_waits_where_it_is_off():
+    """The console and tests send the replies in the thread that took the message; only `flywheel run` and
+    `flywheel web`, where background threads run beside the requests, switch it on."""
+    foreground = Foreground(enabled=True, patience=60, quiet=60)
+    with foreground.serving():
+        foreground.give_way()  # work done on behalf of this very request
+    off = Foreground(patience=60, quiet=60)
+    with off.serving():
+        worker = threading.Thread(target=off.give_way)
+        worker.start()
+        worker.join(5)
+        assert not worker.is_alive()
+    off.give_way()
+    assert foreground.waited == off.waited == 0
 
 
 def test_serving_is_released_when_the_handling_fails():
@@ -112,7 +150,7 @@ def test_a_fan_out_during_a_request_takes_small_batches_cuts_them_short_and_prom
 
         monkeypatch.setattr(repo, "runs_due", counted)
         monkeypatch.setattr(bot.ticker, "YIELD_AFTER", 0.0)  # cut every batch after its first run
-        h.app.foreground.patience = 0.0  # and do not wait at the safe points (the request never ends here)
+        h.app.foreground.enabled = True  # as `flywheel run` does; the request is this thread's, so it never waits
         with h.app.foreground.serving():
             report = h.app.tick()
         assert report.delivered == len(TEAM["members"]) == 60
@@ -155,7 +193,7 @@ def test_the_outbox_claims_fewer_messages_while_a_request_is_served_and_sends_ea
             return rows
 
         monkeypatch.setattr(repo, "claim_outbox", counted)
-        h.app.foreground.patience = 0.0
+        h.app.foreground.enabled = True
         with h.app.foreground.serving():
             assert h.app.deliver_outbox() == (60, 0)
         assert set(claims) == {OUTBOX_CLAIM_WHILE_SERVING}
