@@ -120,9 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trace", action="store_true", help="report the longest transactions at the end")
     args = parser.parse_args(argv)
     quiet_logs()
-    import os
-
-    sys.setswitchinterval(float(os.environ.get("FW_SWITCH", "0.005")))
     traced: list[tuple[float, float, str]] = []
     lock_waits: list[tuple[float, str]] = []
     pauses: list[tuple[int, float]] = []
@@ -214,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                         for c, v in by_caller.items()
                     },
                     max_wait_ms=round(max(w for _, w, _ in traced) * 1000, 1),
-                    lock_waits={
+                    lock_waits={  # the five longest waits for SQLite's writer, by kind of thread
                         who: sorted(round(w * 1000, 1) for w, t in lock_waits if t.startswith(who))[-5:]
                         for who in {t.split("-")[0].split("_")[0] for _, t in lock_waits}
                     },

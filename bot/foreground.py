@@ -66,15 +66,17 @@ class Foreground:
 
     @property
     def busy(self) -> bool:
-        """A request is being served right now (read without the lock: a hint, not a promise)."""
-        return self._serving > 0
+        """A request is being served right now (read without the lock: a hint, not a promise); never where this is
+        switched off, so the console and tests keep the full batch sizes."""
+        return self.enabled and self._serving > 0
 
     def give_way(self) -> None:
         """At a safe point of background work (no transaction open): wait until no request has been in hand for
         `quiet` seconds — requests often come in runs, and a step started between two of them would hold up the
         second — for at most `patience` seconds. Having waited that long, it has a turn: `turn` seconds in which it
         does not wait, so that under a steady stream of requests it still runs a tenth of the time."""
-        if not self.enabled or getattr(self._mine, "depth", 0):
+        serving_here: int = getattr(self._mine, "depth", 0)
+        if not self.enabled or serving_here:
             return  # nothing runs beside requests here, or this thread is the one serving (work done on its behalf)
         started = time.monotonic()
         if started < getattr(self._turns, "until", -math.inf):

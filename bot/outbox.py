@@ -176,7 +176,7 @@ class Outbox:
     def _fence(self, outbox_id: int) -> bool:
         """Immediately before a platform call: is the message still ours, under a lease that has not run out?
 
-        The leases of this message and of every one after it in the batch (`_unsent`) are confirmed and extended
+        The leases of this message and of every one after it in the batch (`_batch.unsent`) are confirmed and extended
         (from now, on the lease clock) in one statement, and that answer stands for the next messages while it is
         fresh: `fresh` by the local monotonic clock, a small part of the lease. The monotonic clock runs on while
         a process is stopped (SIGSTOP, a VM pause), so a sender frozen past its lease asks again on waking and finds
