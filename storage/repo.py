@@ -871,7 +871,8 @@ def members_by_id(session: Session, *, ids: Iterable[int]) -> dict[int, Member]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return {m.id: m for m in session.exec(select(Member).where(among(session, Member.id, wanted)))}  # type: ignore[misc]  # stored: id is set
+    query = select(Member).where(among(session, Member.id, wanted)).options(_WITH_ACCOUNTS)  # one round trip
+    return {m.id: m for m in session.exec(query).unique()}  # type: ignore[misc]  # stored: id is set
 
 
 def by_name(members: Iterable[Member]) -> list[Member]:
