@@ -13,6 +13,7 @@ platform is asked outside any transaction, and the event is handled again with t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -27,6 +28,12 @@ from conversations.machine import Reply
 from storage.models import Member
 
 log = logging.getLogger(__name__)
+
+# Lookups running at once in this process, at most. Each may wait for the platform (up to LOOKUP_TIMEOUT) in a thread
+# that serves requests: without a bound, a burst of strangers writing while the platform is slow held every request
+# thread, and a member's slash command waited 5.7 s for its acknowledgement (Slack gives up after 3 s). Beyond the
+# bound the sender is asked, at once, to try again — as when the platform does not answer.
+LOOKUPS_AT_ONCE = 2
 
 
 class LookUpFirst(Exception):  # noqa: N818 - a signal to ask the directory first, not an error (public: used across modules)
@@ -50,6 +57,7 @@ class Newcomers:
         self.directories = directories  # platforms whose directory is a source of members
         self.admins = admins
         self.org_members = org_members  # the org file's members (`MemberSpec`), as read at start
+        self._lookups = threading.BoundedSemaphore(LOOKUPS_AT_ONCE)
 
     def can_look_up(self, event: InboundEvent) -> bool:
         return event.platform in self.directories
@@ -58,7 +66,13 @@ class Newcomers:
         """Ask the platform's directory about the sender and admit them if it says they are someone Flywheel serves.
         Runs outside any transaction; never raises because of the platform."""
         directory = self.directories[event.platform]
-        found = directory.lookup(event.user)
+        if not self._lookups.acquire(blocking=False):
+            log.warning("too many lookups at once; %s user %s is asked to try again", event.platform, event.user)
+            return Lookup(FAILED, "busy")
+        try:
+            found = directory.lookup(event.user)
+        finally:
+            self._lookups.release()
         if found.outcome == MEMBER:
             try:
                 with self.transaction() as s:

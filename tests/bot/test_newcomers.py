@@ -273,3 +273,44 @@ def test_feishu_refusals_in_english_where_the_organisation_speaks_english(feishu
         "Hello! I couldn't check your Feishu account just now, so I haven't acted "
         "on your message. Please send it again in a minute."
     ]
+
+
+def test_a_burst_of_strangers_while_slack_is_slow_holds_at_most_two_request_threads(slack):
+    """Each lookup may wait up to its timeout in a thread that serves requests; beyond two at once the stranger is
+    asked, at once, to try again, so members' requests are still acknowledged in time (a helper's trial: a member's
+    slash command waited 5.7 s behind 24 strangers while users.info was slow)."""
+    app, fake, client = slack
+    fake.users = [NEWCOMER, XIAO, {**NEWCOMER, "id": "UTHIRD", "name": "third"}]
+    directory = app.inbound.newcomers.directories["slack"]
+    real = directory.lookup
+    asked: list[str] = []
+    two_waiting, release = threading.Event(), threading.Event()
+
+    def slow(user_id):
+        asked.append(user_id)
+        if len(asked) == 2:
+            two_waiting.set()
+        release.wait(10)  # Slack takes its time
+        return real(user_id)
+
+    directory.lookup = slow
+    waiting = [threading.Thread(target=client.dm, args=(u, "hi", f"Ev{u}")) for u in ("UNEW", "UXIAO")]
+    for t in waiting:
+        t.start()
+    try:
+        assert two_waiting.wait(10)
+        assert client.dm("UTHIRD", "/checkin", "EvThird")[0] == 200  # answered at once, Slack not asked
+        assert asked == ["UNEW", "UXIAO"] or asked == ["UXIAO", "UNEW"]
+        assert texts(fake, "UTHIRD") == [
+            "Hello! I couldn't check your Slack account just now, so I haven't acted on your "
+            "message. Please send it again in a minute."
+        ]
+        assert client.command("UALICE", "/flywheel", "")[0] == 200  # a member meanwhile: as usual
+    finally:
+        release.set()
+        for t in waiting:
+            t.join(10)
+    assert {"UNEW", "UXIAO"} <= set(members(app))  # the two who were looked up are served
+    directory.lookup = real
+    assert client.dm("UTHIRD", "/checkin", "EvThirdAgain")[0] == 200  # trying again works
+    assert texts(fake, "UTHIRD")[-1].startswith("Here's this week's check-in")
