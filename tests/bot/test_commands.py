@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conversations.commands import COMMANDS, SUBCOMMANDS, aliases
@@ -49,3 +50,32 @@ def test_the_readme_feishu_menu_and_chinese_names_are_commands():
     chinese = readme[readme.index("(or in Chinese:") :][:400]
     names = TYPED.findall(chinese[: chinese.index(")")])
     assert names and set(names) <= set(aliases()), names
+
+
+@pytest.mark.parametrize("locale", ["en", "zh"])
+def test_on_slack_the_help_names_the_commands_as_slack_takes_them(locale):
+    """Slack keeps `/me` for itself, and the manifest registers no `/note` or `/resume`: there they are
+    `/flywheel me`, `/flywheel note`, `/flywheel resume` (a helper's trial found the help sending people to `/me`)."""
+    from conversations.commands import help_reply
+    from conversations.events import InboundEvent
+    from conversations.render import Audience, Renderer
+
+    audience = Audience(locale, "Europe/London", "Alice", seen_by=("Maria",))
+
+    def shown(platform: str) -> str:
+        event = InboundEvent(
+            platform=platform, user="U1", kind="command", text="/help", dedup_key="k", received_at=None
+        )
+        return Renderer().render(help_reply(event), audience)
+
+    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text(encoding="utf-8"))
+    registered = {c["command"] for c in manifest["features"]["slash_commands"]}
+    on_slack = shown("slack")
+    typed = set(re.findall(r"(?<![a-z/])(/[a-z0-9]+)", on_slack.replace("/flywheel ", "")))
+    assert typed <= registered, typed - registered  # everything else is written `/flywheel …`
+    assert not re.search(r"/[^\x00-\x7f]", on_slack)  # nor the Chinese names, which Slack would refuse
+    assert "/flywheel me export" in on_slack and "/flywheel note" in on_slack and "/flywheel resume" in on_slack
+    on_console = shown("console")
+    assert "• /me " in on_console and "/flywheel me" not in on_console
+    if locale == "zh":
+        assert "/小结" in on_console
