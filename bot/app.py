@@ -50,7 +50,7 @@ from bot.settings import Settings
 from bot.ticker import Ticker, TickReport
 from conversations.calendar import CalendarSettings
 from conversations.clock import Clock, SystemClock
-from conversations.commands import COMMANDS, Command, help_reply, with_leftover
+from conversations.commands import COMMANDS, Command, with_leftover
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.kudos import KudosSettings
@@ -321,4 +321,4 @@ class Flywheel:
 
 
 def _help(s: Session, member: Member, command: Command, event: InboundEvent, now: datetime) -> tuple[list[Reply], None]:
-    return with_leftover([help_reply(event)], "/help", command.args), None
+    return with_leftover([Reply("common/help")], "/help", command.args), None

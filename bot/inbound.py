@@ -23,7 +23,7 @@ from bot.platforms.directory import Lookup
 from bot.ports import CommandHandler
 from conversations.calendar import working_occurrence
 from conversations.clock import Clock
-from conversations.commands import COMMANDS, AnswerText, Command, Keyword, help_reply, interpret, with_leftover
+from conversations.commands import COMMANDS, AnswerText, Command, Keyword, interpret, with_leftover
 from conversations.events import InboundEvent
 from conversations.flows import Flow
 from conversations.machine import Reply, Status, Trigger
@@ -226,10 +226,10 @@ class Inbound:
                 return [Reply("common/unknown_command", {"command": intent.name})], None
             handler = self.commands.handlers.get(intent.name)
             if handler is None:  # `help`, or a feature that is not set up: the list of what there is
-                return with_leftover([help_reply(event)], "/help", intent.args), None
+                return with_leftover([Reply("common/help")], "/help", intent.args), None
             return handler(s, member, intent, event, now)
         if isinstance(intent, Keyword) and intent.trigger == "help":
-            return [help_reply(event)], None
+            return [Reply("common/help")], None
         assert member.id is not None  # a stored member
         run = repo.active_run(s, member_id=member.id)
         if stale_press(run, event.values):

@@ -339,7 +339,9 @@ class Outbox:
         if messenger is None:
             return self.renderer
         if messenger.platform not in self._renderers:
-            self._renderers[messenger.platform] = self.renderer.with_escape(messenger.escape)
+            self._renderers[messenger.platform] = self.renderer.with_escape(
+                messenger.escape, platform=messenger.platform
+            )
         return self._renderers[messenger.platform]
 
     def _tell_admins(self, s: Session, row: OutboxMessage, reason: str, now: datetime) -> None:

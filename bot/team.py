@@ -29,7 +29,7 @@ from bot.codec import encode_replies
 from bot.digest import direct_reports
 from bot.platforms import identity
 from bot.ports import CommandHandler
-from conversations.commands import help_reply, with_leftover
+from conversations.commands import with_leftover
 from conversations.events import InboundEvent
 from conversations.machine import Reply
 from conversations.render import first_name
@@ -95,7 +95,7 @@ def command(
     cal = calendars or Calendars()
     words = args.split()
     if not words or words[0].lower() in ("help", "帮助"):
-        return with_leftover([help_reply(event)], "/flywheel help", " ".join(words[1:]))
+        return with_leftover([Reply("common/help")], "/flywheel help", " ".join(words[1:]))
     verb = words[0].lower()
     if verb == "team" and len(words) == 1:
         return [_team_list(s, actor, now)]

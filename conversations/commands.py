@@ -8,7 +8,6 @@ from datetime import date
 
 from conversations.answers import keyword, normalize
 from conversations.dates import parse_day
-from conversations.events import InboundEvent
 from conversations.machine import Reply, Trigger
 
 # The one list of commands. Each has its handler registered by its feature (bot/app.py composes them; bot/inbound.py
@@ -134,12 +133,6 @@ def parse_pause(args: str, today: date) -> date | None:
     back (strictly after `today`); None if unreadable or not in the future. Never raises."""
     text = re.sub(r"^(?:(?:until|till|til|to)\b|直到|到)\s*", "", normalize(args).lower()).strip()
     return parse_day(text, today)
-
-
-def help_reply(event: InboundEvent) -> Reply:
-    """The list of commands, written as the sender's platform takes them (on Slack, `/flywheel me`: Slack keeps
-    `/me` for itself, and commands its manifest does not register go through `/flywheel`)."""
-    return Reply("common/help", {"platform": event.platform})
 
 
 def with_leftover(replies: list[Reply], understood: str, leftover: str) -> list[Reply]:

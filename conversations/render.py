@@ -169,6 +169,7 @@ class Renderer:
         overrides: Mapping[tuple[str, str], Mapping[str, str]] | None = None,
         user_text: Callable[[str], str] = neutralise,
         roots: Sequence[str] = (),
+        platform: str = "",
     ) -> None:
         """`overrides` maps (flow, step) to per-locale question texts from the config file. `roots`: directories
         laid out like prompts/ (`<flow>/<locale>/<name>.j2`), looked in first — a flow defined outside this package
@@ -202,6 +203,9 @@ class Renderer:
             lambda ctx, step, flow: self._overrides.get((flow, step), {}).get(ctx["locale"], step)
         )
         self._user_text = user_text
+        # `{{ platform }}` in every template: the platform the text goes to ("" when none is known), for what is said
+        # differently there (on Slack, `/flywheel me`: Slack keeps `/me` for itself)
+        self._platform = platform
 
     def _week(self, value: Any, locale: str) -> str:
         """`2026-W48` → `the week of 23 Nov`; `2026-W48 wins` → `the week of 23 Nov: wins`; other text as typed."""
@@ -212,8 +216,9 @@ class Renderer:
             return self._user_text(text)
         return f"{shown}{'：' if locale == 'zh' else ': '}{self._user_text(rest)}" if rest else shown
 
-    def with_escape(self, user_text: Callable[[str], str]) -> Renderer:
-        return Renderer(overrides=self._overrides, user_text=user_text, roots=self._roots)
+    def with_escape(self, user_text: Callable[[str], str], *, platform: str = "") -> Renderer:
+        """The same templates, for `platform`: its escaping of people's text, and its name for the templates."""
+        return Renderer(overrides=self._overrides, user_text=user_text, roots=self._roots, platform=platform)
 
     def render(self, reply: Reply, audience: Audience) -> str:
         flow, _, name = reply.template.partition("/")
@@ -226,6 +231,7 @@ class Renderer:
             "seen_by": list(audience.seen_by),
             "locale": locale,
             "timezone": audience.timezone,
+            "platform": self._platform,
         }
         ctx = {**base, **params}
         parts: list[str] = []

@@ -56,17 +56,13 @@ def test_the_readme_feishu_menu_and_chinese_names_are_commands():
 def test_on_slack_the_help_names_the_commands_as_slack_takes_them(locale):
     """Slack keeps `/me` for itself, and the manifest registers no `/note` or `/resume`: there they are
     `/flywheel me`, `/flywheel note`, `/flywheel resume` (a helper's trial found the help sending people to `/me`)."""
-    from conversations.commands import help_reply
-    from conversations.events import InboundEvent
-    from conversations.render import Audience, Renderer
+    from conversations.machine import Reply
+    from conversations.render import Audience, Renderer, neutralise
 
     audience = Audience(locale, "Europe/London", "Alice", seen_by=("Maria",))
 
     def shown(platform: str) -> str:
-        event = InboundEvent(
-            platform=platform, user="U1", kind="command", text="/help", dedup_key="k", received_at=None
-        )
-        return Renderer().render(help_reply(event), audience)
+        return Renderer().with_escape(neutralise, platform=platform).render(Reply("common/help"), audience)
 
     manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text(encoding="utf-8"))
     registered = {c["command"] for c in manifest["features"]["slash_commands"]}
