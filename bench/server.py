@@ -154,7 +154,6 @@ def main(argv: list[str] | None = None) -> int:
             config=org_config(args.members),
             messengers={"slack": SlackMessenger.from_settings(TOKEN, args.slack)},
         )
-        app.foreground.enabled = True  # as `flywheel run` does (bot/cli.py serve)
         pump = app.outbox.pump().start()
         wsgi = create_wsgi(app, slack_signing_secret=SECRET, poke=pump.poke)
     server = create_server(wsgi, host="127.0.0.1", port=0, threads=8, ident="bench")  # as `flywheel run`

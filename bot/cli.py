@@ -299,7 +299,6 @@ def serve(settings: Settings, *, scheduler: bool, http_only: bool = False) -> in
         stopping.wakers.append(app.stop_sending)
         if stopping.event.is_set():
             app.stop_sending()
-        app.foreground.enabled = True  # requests and background threads share this process: requests go first
         pump = app.outbox.pump().start()
         jobs = start_scheduler(app) if scheduler else None
         if jobs is not None:

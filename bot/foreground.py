@@ -35,8 +35,9 @@ class Foreground:
     def __init__(
         self, *, enabled: bool = False, patience: float = PATIENCE, quiet: float = QUIET, turn: float = TURN
     ) -> None:
-        # Only where requests and background threads share the process (`flywheel run` and `flywheel web`, which
-        # switch it on): the console, tests and tools do their follow-up work in the thread that took the request.
+        # Only where requests and background threads share the process: the outbox pump switches it on when it
+        # starts (`flywheel run`, `flywheel web`); the console, tests and tools do their follow-up work in the
+        # thread that took the request.
         self.enabled = enabled
         self.patience = patience
         self.quiet = quiet

@@ -449,6 +449,9 @@ class OutboxPump:
         self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
 
     def start(self) -> OutboxPump:
+        # From now on background work runs beside the requests this process serves (`flywheel run`, `flywheel web`):
+        # requests go first (bot/foreground.py). The console and tests, which run no pump, never wait.
+        self.outbox.foreground.enabled = True
         self._thread.start()
         return self
 

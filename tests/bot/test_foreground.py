@@ -225,3 +225,17 @@ def test_requests_from_platforms_are_marked_while_they_are_handled(request, monk
     assert client.command("UBO", "/flywheel", "")[0] == 200
     assert seen[1:] == [2]  # inside the HTTP request, then inside the app
     assert not app.foreground.busy
+
+
+def test_it_is_on_once_the_outbox_pump_runs_beside_the_requests(tmp_path):
+    """`flywheel run` and `flywheel web` start the pump; the console and tests, which do not, never wait."""
+    h = make_harness(tmp_path, start=DUE)
+    try:
+        assert not h.app.foreground.enabled
+        pump = h.app.outbox.pump().start()
+        try:
+            assert h.app.foreground.enabled
+        finally:
+            pump.stop()
+    finally:
+        h.app.close()

@@ -58,3 +58,15 @@ def test_two_replicas_prompt_each_member_exactly_once_per_week(postgres_url):
     finally:
         for app in apps:
             app.close()
+
+
+def test_a_process_keeps_enough_postgresql_connections_for_its_request_threads(postgres_url):
+    """Waitress's 8 request threads, the outbox pump and the scheduler each hold one: with SQLAlchemy's default of
+    5, bursts opened and closed a connection (~4 ms) per request (docs/benchmarks.md, session 7)."""
+    from storage.db import create_db_engine
+
+    engine = create_db_engine(postgres_url)
+    try:
+        assert engine.pool.size() >= 10
+    finally:
+        engine.dispose()
